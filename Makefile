@@ -1,0 +1,59 @@
+# Yizhan — build, run, test.  `make run` and `make test` are the two commands a newcomer needs.
+CC       ?= cc
+PKGS     := libevent libevent_pthreads libpq jansson libjwt openssl
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+OPT      ?= -O2 -g
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -MMD -MP -Iserver $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+BUILD    ?= build
+SRC      := $(shell find server -name '*.c' ! -name main.c | sort)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/server/main.o
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+PYTEST   := /usr/bin/python3 -m pytest
+
+.PHONY: all deps run test unit integration asan bench clean fmt
+
+all: $(BUILD)/yizhan
+
+$(BUILD)/yizhan: $(OBJ) $(MAIN_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/test_unit: $(OBJ) $(UNIT_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+deps:
+	@bash deploy/local/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash deploy/local/run.sh
+
+unit: $(BUILD)/test_unit
+	$(BUILD)/test_unit
+
+integration: $(BUILD)/yizhan
+	YIZHAN_BIN=$(abspath $(BUILD)/yizhan) $(PYTEST) -q tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test_unit
+	@bash tests/run.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,40 @@
+/* api.h — what every resource module shares: database calls that answer
+ * errors themselves ("…OrReply"), body-field checks, and module init hooks. */
+#ifndef YZ_API_H
+#define YZ_API_H
+
+#include "db/db.h"
+#include "http/http.h"
+
+typedef void (*api_row_cb)(http_req_t *req, PGresult *res);
+
+/* Run a prepared statement for req.  On success cb(req, res); on any
+ * failure the problem reply is sent here (SQLSTATE → HTTP in one place). */
+void api_query(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb cb);
+/* As api_query, but cb also gets failures: st != DB_OK (res may be NULL). */
+typedef void (*api_any_cb)(http_req_t *req, db_status_t st, PGresult *res);
+void api_query_any(http_req_t *req, int stmt, int n, const char *const *vals, api_any_cb cb);
+/* Map a database failure to the right problem reply. */
+void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res);
+/* Reply with column 0 of row 0 as JSON, or 404 when there is no row. */
+void api_reply_row_json(http_req_t *req, PGresult *res);
+void api_reply_row_json_status(http_req_t *req, PGresult *res, int status);
+
+/* Body fields. */
+typedef enum { F_STRING, F_INT, F_BOOL, F_OBJECT, F_ARRAY, F_NUMBER_OR_NULL, F_STRING_OR_NULL, F_ANY } ftype_t;
+typedef struct {
+    const char *name;
+    ftype_t type;
+    bool required;
+} field_t;
+/* Reject unknown fields (400), wrong JSON types (400) and missing required
+ * fields (422), all in one errors[] list.  0, or -1 after replying. */
+int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n) WUR;
+const char *api_str(http_req_t *req, const char *name); /* body string or NULL */
+
+/* Module init: register statements and routes before the server starts. */
+void api_ops_init(void);
+void api_codes_init(void);
+void api_auth_init(void);
+
+#endif

@@ -1,0 +1,176 @@
+/* common.c — database error mapping and body-field validation. */
+#include "api/api.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    http_req_t *req;
+    api_row_cb ok;
+    api_any_cb any;
+} qctx_t;
+
+void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
+{
+    switch (st) {
+    case DB_ERR_UNAVAILABLE:
+        http_problem(req, 503, "the database is unavailable; try again shortly", NULL);
+        return;
+    case DB_ERR_OVERLOADED:
+        http_problem(req, 503, "the server is busy; try again shortly", NULL);
+        return;
+    case DB_ERR_TIMEOUT:
+        http_problem(req, 504, "the database did not answer in time", NULL);
+        return;
+    default:
+        break;
+    }
+    const char *s = db_sqlstate(res);
+    /* Our own SQL functions raise SQLSTATE 'YZnnn' with a message written for
+     * the client and, in HINT, the field at fault. */
+    if (s[0] == 'Y' && s[1] == 'Z') {
+        int status = atoi(s + 2);
+        if (status < 400 || status > 499) status = 422;
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *field = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        const char *code = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        json_t *errs = NULL;
+        if (field) http_error_add(&errs, field, code ? code : "invalid", msg ? msg : "invalid value");
+        http_problem(req, status, msg ? msg : "request refused", errs);
+        return;
+    }
+    int status = 500;
+    const char *detail = "internal error";
+    if (!strcmp(s, "23505")) status = 409, detail = "a conflicting record already exists";
+    else if (!strcmp(s, "23503")) status = 422, detail = "a referenced record does not exist";
+    else if (!strcmp(s, "23514") || !strcmp(s, "23502")) status = 422, detail = "a value is not allowed";
+    else if (!strncmp(s, "22", 2)) status = 400, detail = "a value has the wrong form";
+    else if (!strcmp(s, "57014")) status = 504, detail = "the database did not answer in time";
+    else if (!strcmp(s, "55P03")) status = 503, detail = "the record is busy; try again shortly";
+    else if (!strncmp(s, "40", 2)) status = 503, detail = "a concurrent change interfered; try again";
+    else if (!strncmp(s, "08", 2) || !strncmp(s, "53", 2) || !strncmp(s, "57P", 3))
+        status = 503, detail = "the database is unavailable; try again shortly";
+    if (status == 500 || log_enabled(LOG_DEBUG)) {
+        const char *m = res ? PQresultErrorMessage(res) : "";
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", m);
+        msg[strcspn(msg, "\n")] = '\0';
+        log_msg(status == 500 ? LOG_ERROR : LOG_DEBUG, req->request_id, "database error %s: %s", s, msg);
+    }
+    http_problem(req, status, detail, NULL);
+}
+
+static void on_db(void *arg, db_status_t st, PGresult *res)
+{
+    qctx_t *q = arg;
+    if (q->any) {
+        q->any(q->req, st, res);
+        return;
+    }
+    if (st != DB_OK) {
+        api_reply_db_error(q->req, st, res);
+        return;
+    }
+    q->ok(q->req, res);
+}
+
+void api_query(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb cb)
+{
+    qctx_t *q = arena_alloc(req->arena, sizeof *q);
+    q->req = req;
+    q->ok = cb;
+    q->any = NULL;
+    db_query(worker_db(req->worker), stmt, n, vals, on_db, q);
+}
+
+void api_query_any(http_req_t *req, int stmt, int n, const char *const *vals, api_any_cb cb)
+{
+    qctx_t *q = arena_alloc(req->arena, sizeof *q);
+    q->req = req;
+    q->ok = NULL;
+    q->any = cb;
+    db_query(worker_db(req->worker), stmt, n, vals, on_db, q);
+}
+
+void api_reply_row_json_status(http_req_t *req, PGresult *res, int status)
+{
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        http_problem(req, 404, "not found", NULL);
+        return;
+    }
+    http_reply_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+void api_reply_row_json(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 200);
+}
+
+static const char *type_name(ftype_t t)
+{
+    switch (t) {
+    case F_STRING: return "a string";
+    case F_INT: return "an integer";
+    case F_BOOL: return "true or false";
+    case F_OBJECT: return "an object";
+    case F_ARRAY: return "an array";
+    case F_NUMBER_OR_NULL: return "an integer or null";
+    case F_STRING_OR_NULL: return "a string or null";
+    default: return "a value";
+    }
+}
+
+static bool type_ok(ftype_t t, json_t *v)
+{
+    switch (t) {
+    case F_STRING: return json_is_string(v);
+    case F_INT: return json_is_integer(v);
+    case F_BOOL: return json_is_boolean(v);
+    case F_OBJECT: return json_is_object(v);
+    case F_ARRAY: return json_is_array(v);
+    case F_NUMBER_OR_NULL: return json_is_integer(v) || json_is_null(v);
+    case F_STRING_OR_NULL: return json_is_string(v) || json_is_null(v);
+    default: return true;
+    }
+}
+
+int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
+{
+    json_t *body = req->json, *errs = NULL;
+    int status = 0;
+    if (!body) body = json_object(), arena_on_dispose(req->arena, (void (*)(void *))json_decref, body),
+               req->json = body;
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val) {
+        size_t i = 0;
+        for (; i < n; i++)
+            if (!strcmp(fields[i].name, key)) break;
+        if (i == n) {
+            http_error_add(&errs, key, "unknown_field", "this field is not accepted here");
+            status = 400;
+        } else if (!type_ok(fields[i].type, val)) {
+            char m[64];
+            snprintf(m, sizeof m, "must be %s", type_name(fields[i].type));
+            http_error_add(&errs, key, "wrong_type", m);
+            status = 400;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].required && !json_object_get(body, fields[i].name)) {
+            http_error_add(&errs, fields[i].name, "required", "this field is required");
+            if (!status) status = 422;
+        }
+    if (!status) return 0;
+    http_problem(req, status, status == 400 ? "the request body has unknown or mistyped fields"
+                                            : "required fields are missing", errs);
+    return -1;
+}
+
+const char *api_str(http_req_t *req, const char *name)
+{
+    json_t *v = req->json ? json_object_get(req->json, name) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}

@@ -1,0 +1,45 @@
+/* config.h — every option in one table (config.c): name, type, default,
+ * env var YIZHAN_<NAME>, description.  Values come from the defaults, then an
+ * optional KEY=VALUE file (YIZHAN_CONFIG_FILE), then the environment; all are
+ * validated at start and a bad one stops the program naming the option. */
+#ifndef YZ_CONFIG_H
+#define YZ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct config {
+    char *database_url;        /* libpq conninfo of the primary */
+    char *listen_host;         /* from LISTEN host:port */
+    int listen_port;
+    int threads;               /* event-loop worker threads */
+    int db_conns;              /* database connections per worker */
+    int db_queue_max;          /* queued + in-flight queries per worker */
+    int query_timeout_ms;      /* statement_timeout; → 504 */
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    int read_timeout_ms;       /* whole request, from its first byte */
+    int write_timeout_ms;
+    int idle_timeout_ms;       /* keep-alive idle */
+    int shutdown_timeout_ms;
+    int max_connections;       /* per worker */
+    char *jwt_secret_file;
+    char *signing_key_dir;
+    char *web_root;
+    char *api_spec;
+    char *migrations_dir;
+    char *log_level;
+    bool access_log;
+    int hash_threads;          /* blocking-work pool (password hashing) */
+    int hash_queue_max;
+} config_t;
+
+extern config_t g_cfg;
+
+/* Load defaults, file and environment; on error print to stderr naming the
+ * option and return -1. */
+int config_load(void) __attribute__((warn_unused_result));
+/* Print the option table (for `yizhan config` and the README). */
+void config_print_table(void);
+
+#endif

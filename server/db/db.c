@@ -1,0 +1,587 @@
+/* db.c — see db.h for the contract.
+ *
+ * Connection states: DOWN (waiting for the retry timer) → CONNECTING
+ * (PQconnectPoll driven by one-shot socket events) → PREPARING (all statements
+ * sent with PQsendPrepare, then a Sync) → READY.  Any failure returns to DOWN,
+ * fails every query it held with DB_ERR_UNAVAILABLE, and retries with backoff
+ * (100 ms doubling to 2 s).  A watchdog fails queries with DB_ERR_TIMEOUT and
+ * resets the connection when the server stops answering entirely; ordinary
+ * slow statements are stopped by the server's statement_timeout (57014).
+ *
+ * No call here blocks: PQconnectStartParams, PQconnectPoll, PQsendPrepare,
+ * PQsendQueryPrepared, PQpipelineSync, PQflush (non-blocking mode),
+ * PQconsumeInput, PQisBusy and PQgetResult only.
+ */
+#include "db/db.h"
+
+#include "config.h"
+#include "log.h"
+#include "util/util.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STMTS 512
+#define BATCH_MAX 128   /* statements per Sync: bounds one rollback's blast radius */
+#define MAX_RETRIES 8
+
+typedef struct {
+    const char *sql;
+    int nparams;
+} stmt_t;
+
+static stmt_t g_stmts[MAX_STMTS];
+static int g_nstmts;
+
+typedef enum { Q_QUERY, Q_SYNC, Q_PREPARE } qkind_t;
+
+typedef struct query {
+    struct query *next;
+    qkind_t kind;
+    int stmt;
+    int nparams;
+    db_cb cb;
+    void *arg;
+    PGresult *res;
+    int retries;
+    uint64_t sent_ns;
+    char *vals[];       /* nparams pointers into the same allocation, then the bytes */
+} query_t;
+
+typedef struct {
+    query_t *head, *tail;
+    int n;
+} qlist_t;
+
+typedef enum { DC_DOWN, DC_CONNECTING, DC_PREPARING, DC_READY } dcstate_t;
+
+typedef struct dbconn {
+    struct db_pool *pool;
+    int index;
+    PGconn *pg;
+    dcstate_t state;
+    int fd;
+    struct event *rd, *wr;      /* persistent socket events once connected */
+    struct event *poll_ev;      /* one-shot event while connecting */
+    struct event *retry_ev;     /* reconnect timer */
+    int backoff_ms;
+    qlist_t pending;            /* queued, not yet sent */
+    qlist_t inflight;           /* sent: queries and sync markers, in order */
+    qlist_t done;               /* current batch: results received, awaiting Sync */
+    query_t *failed;            /* the batch's failing query, if any */
+    int outstanding;            /* queries pending + in flight (not syncs) */
+    bool write_armed;
+} dbconn_t;
+
+struct db_pool {
+    struct event_base *base;
+    int nconns;
+    int queue_max;
+    int depth;                  /* queries queued + in flight across conns */
+    struct event *flush_ev;     /* priority 1: runs after this iteration's reads */
+    struct event *watchdog_ev;
+    bool flush_scheduled;
+    dbconn_t *conns;
+};
+
+char g_latest_migration[16];
+
+static void conn_start(dbconn_t *c);
+static void conn_lost(dbconn_t *c, db_status_t why, const char *reason);
+static void conn_flush(dbconn_t *c);
+
+/* ------------------------------------------------------------------ */
+
+int db_stmt_register(const char *sql, int nparams)
+{
+    if (g_nstmts >= MAX_STMTS) {
+        fputs("db: too many statements\n", stderr);
+        abort();
+    }
+    g_stmts[g_nstmts].sql = sql;
+    g_stmts[g_nstmts].nparams = nparams;
+    return g_nstmts++;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+static void ql_push(qlist_t *l, query_t *q)
+{
+    q->next = NULL;
+    if (l->tail) l->tail->next = q;
+    else l->head = q;
+    l->tail = q;
+    l->n++;
+}
+
+static query_t *ql_pop(qlist_t *l)
+{
+    query_t *q = l->head;
+    if (q) {
+        l->head = q->next;
+        if (!l->head) l->tail = NULL;
+        l->n--;
+        q->next = NULL;
+    }
+    return q;
+}
+
+/* Put `front` (in order) before everything in `l`. */
+static void ql_prepend(qlist_t *l, qlist_t *front)
+{
+    if (!front->head) return;
+    front->tail->next = l->head;
+    if (!l->tail) l->tail = front->tail;
+    l->head = front->head;
+    l->n += front->n;
+    front->head = front->tail = NULL;
+    front->n = 0;
+}
+
+static query_t *query_new(qkind_t kind, int stmt, int n, const char *const *vals)
+{
+    size_t bytes = sizeof(query_t) + sizeof(char *) * (size_t)n;
+    size_t lens[64];
+    if (n > 64) return NULL;
+    for (int i = 0; i < n; i++) {
+        lens[i] = vals[i] ? strlen(vals[i]) + 1 : 0;
+        bytes += lens[i];
+    }
+    query_t *q = malloc(bytes);
+    if (!q) return NULL;
+    memset(q, 0, sizeof *q);
+    q->kind = kind;
+    q->stmt = stmt;
+    q->nparams = n;
+    char *p = (char *)&q->vals[n];
+    for (int i = 0; i < n; i++) {
+        if (vals[i]) {
+            memcpy(p, vals[i], lens[i]);
+            q->vals[i] = p;
+            p += lens[i];
+        } else {
+            q->vals[i] = NULL;
+        }
+    }
+    return q;
+}
+
+static void query_done(db_pool_t *p, query_t *q, db_status_t st)
+{
+    if (q->kind == Q_QUERY) {
+        p->depth--;
+        if (q->cb) q->cb(q->arg, st, st == DB_OK || st == DB_ERR_SQL ? q->res : NULL);
+    }
+    if (q->res) PQclear(q->res);
+    free(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+
+static bool retryable(const PGresult *res)
+{
+    const char *s = db_sqlstate(res);
+    return !strcmp(s, "40001") || !strcmp(s, "40P01");
+}
+
+/* The batch's Sync arrived: deliver, or roll forward what was rolled back. */
+static void finish_batch(dbconn_t *c)
+{
+    db_pool_t *p = c->pool;
+    qlist_t done = c->done, again = {0};
+    query_t *failed = c->failed;
+    c->done = (qlist_t){0};
+    c->failed = NULL;
+    bool preparing = false;
+    for (query_t *q = done.head, *n; q; q = n) {
+        n = q->next;
+        if (q->kind == Q_PREPARE) {
+            preparing = true;
+            free(q);
+            continue;
+        }
+        if (!failed) {
+            c->outstanding--;
+            query_done(p, q, DB_OK);
+        } else if (q == failed && !(retryable(q->res) && q->retries < MAX_RETRIES)) {
+            c->outstanding--;
+            query_done(p, q, DB_ERR_SQL);
+        } else if (q->retries >= MAX_RETRIES) {
+            c->outstanding--;
+            query_done(p, q, DB_ERR_UNAVAILABLE);
+        } else {
+            /* rolled back with the batch, or never executed: send again */
+            if (q->res) PQclear(q->res);
+            q->res = NULL;
+            q->retries++;
+            ql_push(&again, q);
+        }
+    }
+    if (preparing) {
+        if (failed) {
+            LOG_E("database: preparing statements failed; retrying the connection");
+            conn_lost(c, DB_ERR_UNAVAILABLE, "prepare failed");
+            return;
+        }
+        c->state = DC_READY;
+        c->backoff_ms = 100;
+        LOG_I("database connection %d ready", c->index);
+    }
+    if (again.n) {
+        ql_prepend(&c->pending, &again);
+    }
+    if (c->pending.n && c->state == DC_READY) conn_flush(c);
+}
+
+static void process_results(dbconn_t *c)
+{
+    while (c->inflight.head && c->pg) {
+        if (PQisBusy(c->pg)) break;
+        PGresult *r = PQgetResult(c->pg);
+        query_t *q = c->inflight.head;
+        if (q->kind == Q_SYNC) {
+            if (!r)
+                break; /* the Sync's result has not arrived yet */
+            ExecStatusType st = PQresultStatus(r);
+            PQclear(r);
+            if (st != PGRES_PIPELINE_SYNC) {
+                conn_lost(c, DB_ERR_UNAVAILABLE, "protocol out of step");
+                return;
+            }
+            free(ql_pop(&c->inflight));
+            finish_batch(c);
+            continue;
+        }
+        if (!r) {
+            ql_push(&c->done, ql_pop(&c->inflight));
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_FATAL_ERROR && !c->failed) {
+            c->failed = q;
+            if (q->kind == Q_PREPARE)
+                LOG_E("database: cannot prepare statement %d: %s", q->stmt, PQresultErrorMessage(r));
+            else if (strncmp(db_sqlstate(r), "YZ", 2) != 0 && log_enabled(LOG_DEBUG))
+                LOG_D("database: statement %d failed: %s", q->stmt, PQresultErrorMessage(r));
+        }
+        if (q->res) PQclear(q->res);
+        q->res = r;
+    }
+    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    dbconn_t *c = arg;
+    (void)fd, (void)what;
+    if (!PQconsumeInput(c->pg)) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    process_results(c);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    dbconn_t *c = arg;
+    (void)fd, (void)what;
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    if (r == 0 && c->write_armed) {
+        event_del(c->wr);
+        c->write_armed = false;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                            */
+
+static void arm_write_if_needed(dbconn_t *c, int flush_rc)
+{
+    if (flush_rc == 1 && !c->write_armed) {
+        event_add(c->wr, NULL);
+        c->write_armed = true;
+    }
+}
+
+/* Send what is pending on c as batches of ≤ BATCH_MAX, each ending in a Sync. */
+static void conn_flush(dbconn_t *c)
+{
+    uint64_t now = util_now_ns();
+    while (c->pending.n) {
+        int sent = 0;
+        while (c->pending.n && sent < BATCH_MAX) {
+            query_t *q = ql_pop(&c->pending);
+            const stmt_t *s = &g_stmts[q->stmt];
+            char name[16];
+            snprintf(name, sizeof name, "y%d", q->stmt);
+            (void)s;
+            if (!PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->vals, NULL, NULL, 0)) {
+                ql_push(&c->inflight, q); /* so conn_lost fails it too */
+                conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+                return;
+            }
+            q->sent_ns = now;
+            ql_push(&c->inflight, q);
+            sent++;
+        }
+        query_t *sync = query_new(Q_SYNC, -1, 0, NULL);
+        sync->sent_ns = now;
+        /* libpq 15 has no PQsendPipelineSync: PQpipelineSync also flushes,
+         * once per batch. */
+        if (!PQpipelineSync(c->pg)) {
+            free(sync);
+            conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+            return;
+        }
+        ql_push(&c->inflight, sync);
+    }
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    arm_write_if_needed(c, r);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    db_pool_t *p = arg;
+    (void)fd, (void)what;
+    p->flush_scheduled = false;
+    for (int i = 0; i < p->nconns; i++)
+        if (p->conns[i].state == DC_READY && p->conns[i].pending.n)
+            conn_flush(&p->conns[i]);
+}
+
+void db_query(db_pool_t *p, int stmt, int n, const char *const *values, db_cb cb, void *arg)
+{
+    if (p->depth >= p->queue_max) {
+        cb(arg, DB_ERR_OVERLOADED, NULL);
+        return;
+    }
+    dbconn_t *best = NULL;
+    for (int i = 0; i < p->nconns; i++) {
+        dbconn_t *c = &p->conns[i];
+        if (c->state == DC_READY && (!best || c->outstanding < best->outstanding))
+            best = c;
+    }
+    if (!best) {
+        cb(arg, DB_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+    query_t *q = query_new(Q_QUERY, stmt, n, values);
+    if (!q) {
+        cb(arg, DB_ERR_OVERLOADED, NULL);
+        return;
+    }
+    q->cb = cb;
+    q->arg = arg;
+    ql_push(&best->pending, q);
+    best->outstanding++;
+    p->depth++;
+    if (!p->flush_scheduled) {
+        p->flush_scheduled = true;
+        event_active(p->flush_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection lifecycle                                               */
+
+static void fail_list(db_pool_t *p, dbconn_t *c, qlist_t *l, db_status_t why)
+{
+    query_t *q;
+    while ((q = ql_pop(l))) {
+        if (q->kind == Q_QUERY) c->outstanding--;
+        query_done(p, q, q->kind == Q_QUERY ? why : DB_ERR_UNAVAILABLE);
+    }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    conn_start(arg);
+}
+
+static void conn_lost(dbconn_t *c, db_status_t why, const char *reason)
+{
+    db_pool_t *p = c->pool;
+    if (c->state != DC_DOWN || c->pg) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", reason ? reason : "");
+        msg[strcspn(msg, "\r\n")] = '\0';
+        LOG_W("database connection %d lost: %s", c->index, msg);
+    }
+    if (c->rd) { event_free(c->rd); c->rd = NULL; }
+    if (c->wr) { event_free(c->wr); c->wr = NULL; }
+    if (c->poll_ev) { event_free(c->poll_ev); c->poll_ev = NULL; }
+    c->write_armed = false;
+    if (c->pg) { PQfinish(c->pg); c->pg = NULL; }
+    c->state = DC_DOWN;
+    c->failed = NULL;
+    /* Fail everything this connection held.  Callbacks may queue new
+     * queries; with this connection DOWN they go elsewhere or fail fast. */
+    fail_list(p, c, &c->done, why);
+    fail_list(p, c, &c->inflight, why);
+    fail_list(p, c, &c->pending, DB_ERR_UNAVAILABLE);
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry_ev, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > 2000 ? 2000 : c->backoff_ms * 2;
+}
+
+static void on_connect_poll(evutil_socket_t fd, short what, void *arg);
+
+static void wait_connect(dbconn_t *c, PostgresPollingStatusType st)
+{
+    if (c->poll_ev) event_free(c->poll_ev);
+    c->fd = PQsocket(c->pg);
+    short ev = st == PGRES_POLLING_READING ? EV_READ : EV_WRITE;
+    c->poll_ev = event_new(c->pool->base, c->fd, ev, on_connect_poll, c);
+    struct timeval tv = {5, 0}; /* connect timeout */
+    event_add(c->poll_ev, &tv);
+}
+
+static void conn_ready_to_prepare(dbconn_t *c)
+{
+    if (c->poll_ev) { event_free(c->poll_ev); c->poll_ev = NULL; }
+    if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    c->fd = PQsocket(c->pg);
+    c->rd = event_new(c->pool->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
+    c->wr = event_new(c->pool->base, c->fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    event_add(c->rd, NULL);
+    c->state = DC_PREPARING;
+    for (int i = 0; i < g_nstmts; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "y%d", i);
+        if (!PQsendPrepare(c->pg, name, g_stmts[i].sql, g_stmts[i].nparams, NULL)) {
+            conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+            return;
+        }
+        query_t *q = query_new(Q_PREPARE, i, 0, NULL);
+        q->sent_ns = util_now_ns();
+        ql_push(&c->inflight, q);
+    }
+    query_t *sync = query_new(Q_SYNC, -1, 0, NULL);
+    sync->sent_ns = util_now_ns();
+    if (!PQpipelineSync(c->pg)) {
+        free(sync);
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    ql_push(&c->inflight, sync);
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    arm_write_if_needed(c, r);
+}
+
+static void on_connect_poll(evutil_socket_t fd, short what, void *arg)
+{
+    dbconn_t *c = arg;
+    (void)fd;
+    if (what & EV_TIMEOUT) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, "connect timed out");
+        return;
+    }
+    PostgresPollingStatusType st = PQconnectPoll(c->pg);
+    switch (st) {
+    case PGRES_POLLING_OK:
+        conn_ready_to_prepare(c);
+        break;
+    case PGRES_POLLING_READING:
+    case PGRES_POLLING_WRITING:
+        wait_connect(c, st);
+        break;
+    default:
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+    }
+}
+
+static void conn_start(dbconn_t *c)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d", g_cfg.query_timeout_ms,
+             g_cfg.query_timeout_ms);
+    const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
+    const char *vals[] = {g_cfg.database_url, "yizhan", "UTF8", opts, NULL};
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    c->state = DC_CONNECTING;
+    wait_connect(c, PGRES_POLLING_WRITING);
+}
+
+/* Fail queries when the server has gone silent (a cable pulled, a frozen
+ * host): statement_timeout cannot fire then. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    db_pool_t *p = arg;
+    (void)fd, (void)what;
+    uint64_t now = util_now_ns();
+    uint64_t limit = ((uint64_t)g_cfg.query_timeout_ms + 5000) * 1000000ull;
+    for (int i = 0; i < p->nconns; i++) {
+        dbconn_t *c = &p->conns[i];
+        if (c->inflight.head && now - c->inflight.head->sent_ns > limit)
+            conn_lost(c, DB_ERR_TIMEOUT, "no answer from the database in time");
+    }
+}
+
+db_pool_t *db_pool_new(struct event_base *base, int nconns, int queue_max)
+{
+    db_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->base = base;
+    p->nconns = nconns;
+    p->queue_max = queue_max;
+    p->conns = calloc((size_t)nconns, sizeof *p->conns);
+    p->flush_ev = event_new(base, -1, 0, on_flush, p);
+    event_priority_set(p->flush_ev, 1);
+    p->watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, p);
+    struct timeval one = {1, 0};
+    event_add(p->watchdog_ev, &one);
+    for (int i = 0; i < nconns; i++) {
+        dbconn_t *c = &p->conns[i];
+        c->pool = p;
+        c->index = i;
+        c->backoff_ms = 100;
+        c->retry_ev = evtimer_new(base, on_retry, c);
+        conn_start(c);
+    }
+    return p;
+}
+
+int db_pool_depth(db_pool_t *p) { return __atomic_load_n(&p->depth, __ATOMIC_RELAXED); }
+
+void db_pool_conn_states(db_pool_t *p, int *up, int *down)
+{
+    for (int i = 0; i < p->nconns; i++) {
+        if (__atomic_load_n(&p->conns[i].state, __ATOMIC_RELAXED) == DC_READY) (*up)++;
+        else (*down)++;
+    }
+}
+
+bool db_pool_ready(db_pool_t *p)
+{
+    for (int i = 0; i < p->nconns; i++)
+        if (p->conns[i].state == DC_READY) return true;
+    return false;
+}

@@ -1,0 +1,58 @@
+/* db.h — non-blocking, pipelined PostgreSQL access on a worker's event loop.
+ *
+ * Each worker owns a pool of a few connections in libpq pipeline mode.  A
+ * query is a prepared statement (registered before start, prepared on every
+ * connection right after it connects) with text parameters.  Queries queued
+ * during one loop iteration go out together, followed by one Sync, in one
+ * write; their results come back in one read.
+ *
+ * Transactions: statements between two Syncs form one implicit transaction on
+ * the server.  So callbacks run only after the batch's Sync arrives (the
+ * changes are committed by then); if one statement fails, the server rolls
+ * back the whole batch: the failing query gets its error, and the batch's
+ * other queries — which then had no effect — are sent again in a new batch.
+ * The client therefore sees exactly the semantics of one transaction per
+ * statement, at the cost of batching.
+ *
+ * Every db_query() calls its callback exactly once — possibly before
+ * db_query() returns (pool full → DB_OVERLOADED, no connection →
+ * DB_UNAVAILABLE).  The PGresult passed to the callback is cleared after it
+ * returns.
+ */
+#ifndef YZ_DB_H
+#define YZ_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct event_base;
+typedef struct db_pool db_pool_t;
+
+typedef enum {
+    DB_OK = 0,           /* res holds the result (tuples or command ok) */
+    DB_ERR_SQL,          /* res holds the error; see db_sqlstate() */
+    DB_ERR_UNAVAILABLE,  /* no usable connection (→ 503) */
+    DB_ERR_OVERLOADED,   /* queue full (→ 503) */
+    DB_ERR_TIMEOUT,      /* no answer in time (→ 504) */
+} db_status_t;
+
+typedef void (*db_cb)(void *arg, db_status_t st, PGresult *res);
+
+/* Register a statement before workers start; returns its id. */
+int db_stmt_register(const char *sql, int nparams);
+
+db_pool_t *db_pool_new(struct event_base *base, int nconns, int queue_max);
+void db_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_cb cb, void *arg);
+int db_pool_depth(db_pool_t *p);
+void db_pool_conn_states(db_pool_t *p, int *up, int *down);
+bool db_pool_ready(db_pool_t *p);
+
+const char *db_sqlstate(const PGresult *res);
+
+/* --- blocking helpers: command-line tools and start-up only, never on a loop --- */
+PGconn *db_connect_blocking(void);  /* prints the reason and returns NULL on failure */
+int db_migrate(PGconn *c, bool apply, bool print_status, int *pending) __attribute__((warn_unused_result));
+/* Latest migration version present on disk ("0005"), computed by db_migrate. */
+extern char g_latest_migration[16];
+
+#endif

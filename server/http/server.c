@@ -1,0 +1,951 @@
+/* server.c — workers, connections and the HTTP/1.1 parser.
+ *
+ * A connection moves through: IDLE (waiting for a request; idle timer) →
+ * HEAD (request line + headers arriving; request deadline from the first byte)
+ * → BODY → BUSY (dispatched; reading paused, so pipelined requests wait in the
+ * socket) → WRITING (response queued) → IDLE again, or LINGER (we said
+ * Connection: close: half-close, discard input briefly so the client sees our
+ * answer instead of a reset, then close).
+ *
+ * Invariants: a connection has at most one request; conn->req is freed only in
+ * req_finish(); a request whose client vanished while BUSY keeps its conn
+ * struct (bev freed) until the handler replies, so the handler never sees a
+ * dangling pointer.
+ */
+#include "http/server_int.h"
+
+#include "config.h"
+#include "db/db.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum conn_state { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_WRITING, C_LINGER };
+
+struct conn {
+    worker_t *w;
+    struct bufferevent *bev;     /* NULL once the socket is gone */
+    struct event *timer;
+    enum conn_state state;
+    http_req_t *req;
+    struct conn *prev, *next;
+    char peer[64];
+    bool keep_alive;
+    bool chunked;
+    uint64_t content_length;     /* remaining for fixed-length bodies */
+    buf_t body;
+    /* chunked decoding */
+    int chunk_state;             /* 0 size line, 1 data, 2 CRLF after data, 3 trailers */
+    uint64_t chunk_left;
+};
+
+worker_t *g_workers;
+int g_nworkers;
+void (*http_auth_hook)(http_req_t *req);
+
+static void conn_free(struct conn *c);
+static void conn_process(struct conn *c);
+static void dispatch(http_req_t *req);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* ------------------------------------------------------------------ */
+
+static void arm_timer(struct conn *c, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+static void update_date(worker_t *w)
+{
+    time_t now = time(NULL);
+    if (now == w->date_sec)
+        return;
+    w->date_sec = now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static http_req_t *req_new(struct conn *c)
+{
+    arena_t *a = arena_new(4096);
+    if (!a)
+        return NULL;
+    http_req_t *r = arena_calloc(a, sizeof *r);
+    r->arena = a;
+    r->worker = c->w;
+    r->conn = c;
+    r->start_ns = util_now_ns();
+    buf_init(&r->resp_headers);
+    return r;
+}
+
+static void req_free(http_req_t *r)
+{
+    buf_free(&r->resp_headers);
+    arena_free(r->arena);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies                                                            */
+
+static void access_log(http_req_t *req, uint64_t dur_ns)
+{
+    if (!g_cfg.access_log || (req->route && (req->route->flags & ROUTE_NO_LOG)) || !log_enabled(LOG_INFO))
+        return;
+    buf_t b;
+    buf_init(&b);
+    char when[LOG_TS_LEN];
+    log_timestamp(when);
+    buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":", when);
+    buf_json_str(&b, req->request_id);
+    buf_puts(&b, ",\"method\":");
+    buf_json_str(&b, req->method_name ? req->method_name : "-");
+    buf_puts(&b, ",\"path\":");
+    buf_json_str(&b, req->path ? req->path : "-");
+    buf_puts(&b, ",\"route\":");
+    buf_json_str(&b, req->route ? req->route->path : "unmatched");
+    buf_printf(&b, ",\"status\":%d,\"duration_ms\":%.3f", req->status, (double)dur_ns / 1e6);
+    if (req->conn)
+        buf_puts(&b, ",\"client\":"), buf_json_str(&b, req->conn->peer);
+    buf_puts(&b, "}\n");
+    log_raw_line(b.data, b.len);
+    buf_free(&b);
+}
+
+/* Common tail of every reply: headers, body, metrics, log, state change. */
+static void reply_common(http_req_t *req, int status, const char *ctype, const void *body, size_t len,
+                         bool by_reference)
+{
+    if (req->replied) {
+        log_msg(LOG_ERROR, req->request_id, "internal: second reply suppressed (status %d)", status);
+        return;
+    }
+    req->replied = true;
+    req->status = status;
+    worker_t *w = req->worker;
+    uint64_t dur = util_now_ns() - req->start_ns;
+    metrics_observe(w, req->route, status, dur);
+    access_log(req, dur);
+    if (w->inflight > 0 && req->route != NULL)
+        w->inflight--;
+
+    struct conn *c = req->conn;
+    if (!c || !c->bev) {
+        /* Client gone while we worked: drop the answer, free everything. */
+        if (c) {
+            c->req = NULL;
+            conn_free(c);
+        }
+        req_free(req);
+        return;
+    }
+    if (w->draining)
+        req->close_after = true;
+    if (req->close_after)
+        c->keep_alive = false;
+
+    update_date(w);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n%s%s%s", status,
+                     http_status_text(status), w->date, len, req->request_id,
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+    evbuffer_add(out, head, (size_t)n);
+    if (req->resp_headers.len)
+        evbuffer_add(out, req->resp_headers.data, req->resp_headers.len);
+    if (!c->keep_alive)
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    evbuffer_add(out, "\r\n", 2);
+    if (len && !req->head_only) {
+        if (by_reference)
+            evbuffer_add_reference(out, body, len, NULL, NULL);
+        else
+            evbuffer_add(out, body, len);
+    }
+    c->state = C_WRITING;
+    evtimer_del(c->timer);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void http_reply(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
+{
+    reply_common(req, status, content_type, body, len, false);
+}
+
+void http_reply_static(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
+{
+    reply_common(req, status, content_type, body, len, true);
+}
+
+/* The response is fully written: next request, or close. */
+static void req_finish(struct conn *c)
+{
+    http_req_t *r = c->req;
+    c->req = NULL;
+    if (r)
+        req_free(r);
+    if (!c->keep_alive) {
+        /* Half-close and drain briefly so the client reads our answer
+         * rather than a reset caused by unread input. */
+        c->state = C_LINGER;
+        shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+        bufferevent_disable(c->bev, EV_WRITE);
+        bufferevent_enable(c->bev, EV_READ);
+        arm_timer(c, 2000);
+        return;
+    }
+    c->state = C_IDLE;
+    buf_free(&c->body);
+    bufferevent_enable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        conn_process(c);
+    else
+        arm_timer(c, c->w->draining ? 1 : g_cfg.idle_timeout_ms);
+}
+
+/* An error found while reading a request: answer it and close. */
+static void conn_fail(struct conn *c, int status, const char *detail)
+{
+    if (!c->req) {
+        c->req = req_new(c);
+        if (!c->req) {
+            conn_free(c);
+            return;
+        }
+    }
+    http_req_t *r = c->req;
+    if (!r->request_id[0])
+        snprintf(r->request_id, sizeof r->request_id, "%02x%014llx", c->w->index,
+                 (unsigned long long)++c->w->next_req_id);
+    r->close_after = true;
+    c->keep_alive = false;
+    bufferevent_disable(c->bev, EV_READ);
+    http_problem(r, status, detail, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                            */
+
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int parse_method(const char *m, size_t n)
+{
+    static const struct { const char *s; int m; } M[] = {
+        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST}, {"PUT", HTTP_PUT},
+        {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(M); i++)
+        if (strlen(M[i].s) == n && !memcmp(M[i].s, m, n))
+            return M[i].m;
+    return 0;
+}
+
+/* Parse the header block h[0..n) (ends with CRLFCRLF) into c->req.
+ * Returns 0, or an HTTP status to fail with (detail in *why). */
+static int parse_head(struct conn *c, char *h, size_t n, const char **why)
+{
+    http_req_t *r = c->req;
+    char *end = h + n;
+    char *eol = memmem(h, n, "\r\n", 2);
+    /* request line: METHOD SP target SP HTTP/1.x */
+    char *sp1 = memchr(h, ' ', (size_t)(eol - h));
+    if (!sp1) return *why = "malformed request line", 400;
+    char *sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+    if (!sp2) return *why = "malformed request line", 400;
+    for (char *p = h; p < sp1; p++)
+        if (!is_tchar((unsigned char)*p)) return *why = "malformed method", 400;
+    r->method = parse_method(h, (size_t)(sp1 - h));
+    *sp1 = '\0';
+    r->method_name = h;
+    if (!r->method) return *why = "method not implemented", 501;
+    r->target = sp1 + 1;
+    *sp2 = '\0';
+    if (r->target[0] != '/') return *why = "request target must be an absolute path", 400;
+    for (char *p = r->target; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) return *why = "invalid character in request target", 400;
+    size_t vlen = (size_t)(eol - sp2 - 1);
+    bool http10;
+    if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.1", 8))
+        http10 = false;
+    else if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.0", 8))
+        http10 = true;
+    else
+        return *why = "unsupported HTTP version", 505;
+
+    /* headers */
+    int cap = 16;
+    r->headers = arena_alloc(r->arena, sizeof(http_header_t) * (size_t)cap);
+    int ncl = 0, nte = 0;
+    const char *cl = NULL, *te = NULL, *conn_hdr = NULL;
+    char *p = eol + 2;
+    while (p < end) {
+        char *le = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (le == p)
+            break; /* blank line: end of headers */
+        if (*p == ' ' || *p == '\t') return *why = "obsolete header line folding", 400;
+        char *colon = memchr(p, ':', (size_t)(le - p));
+        if (!colon || colon == p) return *why = "malformed header line", 400;
+        for (char *q = p; q < colon; q++)
+            if (!is_tchar((unsigned char)*q)) return *why = "invalid header name", 400;
+        char *v = colon + 1, *ve = le;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        for (char *q = v; q < ve; q++) {
+            unsigned char ch = (unsigned char)*q;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return *why = "invalid character in header value", 400;
+        }
+        if (r->nheaders == cap) {
+            if (cap >= 128) return *why = "too many header fields", 431;
+            http_header_t *nh = arena_alloc(r->arena, sizeof(http_header_t) * (size_t)cap * 2);
+            memcpy(nh, r->headers, sizeof(http_header_t) * (size_t)cap);
+            r->headers = nh;
+            cap *= 2;
+        }
+        *colon = '\0';
+        *ve = '\0';
+        http_header_t *hd = &r->headers[r->nheaders++];
+        hd->name = p;
+        hd->name_len = (size_t)(colon - p);
+        hd->value = v;
+        hd->value_len = (size_t)(ve - v);
+        if (!strcasecmp(p, "content-length")) ncl++, cl = v;
+        else if (!strcasecmp(p, "transfer-encoding")) nte++, te = v;
+        else if (!strcasecmp(p, "connection")) conn_hdr = v;
+        p = le + 2;
+    }
+
+    /* connection persistence */
+    c->keep_alive = !http10;
+    if (conn_hdr) {
+        if (strcasestr(conn_hdr, "close")) c->keep_alive = false;
+        else if (http10 && strcasestr(conn_hdr, "keep-alive")) c->keep_alive = true;
+    }
+
+    /* framing: the request-smuggling rules */
+    c->chunked = false;
+    c->content_length = 0;
+    if (nte && (ncl || http10)) return *why = "both Content-Length and Transfer-Encoding", 400;
+    if (ncl > 1) return *why = "more than one Content-Length", 400;
+    if (nte > 1) return *why = "more than one Transfer-Encoding", 400;
+    if (nte) {
+        if (strcasecmp(te, "chunked") != 0) return *why = "unsupported transfer coding", 501;
+        c->chunked = true;
+    }
+    if (ncl) {
+        uint64_t v;
+        if (util_parse_u64(cl, strlen(cl), &v) != 0) return *why = "invalid Content-Length", 400;
+        if (v > g_cfg.max_body_bytes) return *why = "request body too large", 413;
+        c->content_length = v;
+    }
+    return 0;
+}
+
+/* Chunked body decoding from `in` into c->body.
+ * Returns 1 when complete, 0 when more input is needed, or -status. */
+static int read_chunked(struct conn *c, struct evbuffer *in)
+{
+    for (;;) {
+        if (c->chunk_state == 0 || c->chunk_state == 3) {
+            size_t len;
+            char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF_STRICT);
+            if (!line) {
+                if (evbuffer_get_length(in) > 1024) return -400;
+                return 0;
+            }
+            if (c->chunk_state == 3) { /* trailers: skip until blank */
+                free(line);
+                if (len == 0) return 1;
+                continue;
+            }
+            size_t hexlen = strcspn(line, ";");
+            uint64_t sz = 0;
+            if (hexlen == 0 || hexlen > 15) { free(line); return -400; }
+            for (size_t i = 0; i < hexlen; i++) {
+                char ch = line[i];
+                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+                if (d < 0) { free(line); return -400; }
+                sz = sz * 16 + (uint64_t)d;
+            }
+            free(line);
+            if (sz == 0) { c->chunk_state = 3; continue; }
+            if (c->body.len + sz > g_cfg.max_body_bytes) return -413;
+            c->chunk_left = sz;
+            c->chunk_state = 1;
+        }
+        if (c->chunk_state == 1) {
+            size_t avail = evbuffer_get_length(in);
+            if (!avail) return 0;
+            size_t take = avail < c->chunk_left ? avail : (size_t)c->chunk_left;
+            buf_reserve(&c->body, take);
+            evbuffer_remove(in, c->body.data + c->body.len, take);
+            c->body.len += take;
+            c->body.data[c->body.len] = '\0';
+            c->chunk_left -= take;
+            if (c->chunk_left) return 0;
+            c->chunk_state = 2;
+        }
+        if (c->chunk_state == 2) {
+            if (evbuffer_get_length(in) < 2) return 0;
+            char crlf[2];
+            evbuffer_remove(in, crlf, 2);
+            if (crlf[0] != '\r' || crlf[1] != '\n') return -400;
+            c->chunk_state = 0;
+        }
+    }
+}
+
+static void send_continue_if_asked(struct conn *c)
+{
+    const char *e = http_header(c->req, "expect");
+    if (e && !strcasecmp(e, "100-continue") && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+/* Drive the state machine with whatever input is buffered. */
+static void conn_process(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->state == C_IDLE) {
+        /* tolerate stray CRLFs between requests (RFC 9112 §2.2) */
+        for (;;) {
+            unsigned char *p = evbuffer_pullup(in, 1);
+            if (!p || (*p != '\r' && *p != '\n')) break;
+            evbuffer_drain(in, 1);
+        }
+        if (evbuffer_get_length(in) == 0) return;
+        c->req = req_new(c);
+        if (!c->req) { conn_free(c); return; }
+        c->state = C_HEAD;
+        arm_timer(c, g_cfg.read_timeout_ms);
+    }
+    if (c->state == C_HEAD) {
+        size_t avail = evbuffer_get_length(in);
+        struct evbuffer_ptr pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+        if (pos.pos < 0) {
+            if (avail > g_cfg.max_header_bytes) conn_fail(c, 431, "request header fields too large");
+            return;
+        }
+        size_t hlen = (size_t)pos.pos + 4;
+        if (hlen > g_cfg.max_header_bytes + 4) { conn_fail(c, 431, "request header fields too large"); return; }
+        char *h = arena_alloc(c->req->arena, hlen + 1);
+        evbuffer_remove(in, h, hlen);
+        h[hlen] = '\0';
+        if (memchr(h, '\0', hlen)) { conn_fail(c, 400, "NUL byte in request head"); return; }
+        const char *why = NULL;
+        int st = parse_head(c, h, hlen, &why);
+        if (st) { conn_fail(c, st, why); return; }
+        buf_init(&c->body);
+        c->chunk_state = 0;
+        if (c->chunked || c->content_length) {
+            c->state = C_BODY;
+            send_continue_if_asked(c);
+        } else {
+            goto complete;
+        }
+    }
+    if (c->state == C_BODY) {
+        if (c->chunked) {
+            int rc = read_chunked(c, in);
+            if (rc < 0) {
+                conn_fail(c, -rc, rc == -413 ? "request body too large" : "malformed chunked body");
+                return;
+            }
+            if (rc == 0) return;
+        } else {
+            size_t avail = evbuffer_get_length(in);
+            if (avail < c->content_length) {
+                /* keep the buffer from growing past what we will accept */
+                return;
+            }
+            buf_reserve(&c->body, (size_t)c->content_length);
+            evbuffer_remove(in, c->body.data, (size_t)c->content_length);
+            c->body.len = (size_t)c->content_length;
+            c->body.data[c->body.len] = '\0';
+        }
+        goto complete;
+    }
+    return;
+
+complete:;
+    http_req_t *r = c->req;
+    if (c->body.len) {
+        r->body = arena_strndup(r->arena, c->body.data, c->body.len);
+        r->body_len = c->body.len;
+    }
+    buf_free(&c->body);
+    c->state = C_BUSY;
+    evtimer_del(c->timer);
+    bufferevent_disable(c->bev, EV_READ);
+    dispatch(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                           */
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '-' || s[i] == '_' || s[i] == '.'))
+            return false;
+    return true;
+}
+
+static uint32_t g_id_salt;
+
+static void assign_request_id(http_req_t *req)
+{
+    const char *rid = http_header(req, "x-request-id");
+    if (rid && request_id_ok(rid)) {
+        snprintf(req->request_id, sizeof req->request_id, "%s", rid);
+        return;
+    }
+    snprintf(req->request_id, sizeof req->request_id, "%08x%02x%010llx", g_id_salt, req->worker->index,
+             (unsigned long long)++req->worker->next_req_id);
+}
+
+static int json_depth_ok(const char *s, size_t n, int max)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (ch == '\\') i++;
+            else if (ch == '"') in_str = false;
+        } else if (ch == '"') in_str = true;
+        else if (ch == '{' || ch == '[') { if (++depth > max) return 0; }
+        else if (ch == '}' || ch == ']') depth--;
+    }
+    return 1;
+}
+
+static void json_dispose(void *p) { json_decref(p); }
+
+/* Body checks shared by every route: type, encoding, syntax. 0 or replied. */
+static int parse_body_or_reply(http_req_t *req)
+{
+    bool need = req->route->flags & ROUTE_JSON_BODY;
+    if (!req->body_len) {
+        if (need) { http_problem(req, 400, "a JSON request body is required", NULL); return -1; }
+        return 0;
+    }
+    const char *ct = http_header(req, "content-type");
+    size_t ctl = ct ? strcspn(ct, ";") : 0;
+    while (ctl && (ct[ctl - 1] == ' ' || ct[ctl - 1] == '\t')) ctl--;
+    if (!ct || ctl != 16 || strncasecmp(ct, "application/json", 16) != 0) {
+        http_problem(req, 415, "request bodies must be application/json", NULL);
+        return -1;
+    }
+    if (memchr(req->body, '\0', req->body_len)) {
+        http_problem(req, 400, "NUL byte in request body", NULL);
+        return -1;
+    }
+    if (!util_utf8_valid(req->body, req->body_len)) {
+        http_problem(req, 400, "request body is not valid UTF-8", NULL);
+        return -1;
+    }
+    if (!json_depth_ok(req->body, req->body_len, 32)) {
+        http_problem(req, 400, "JSON nested too deeply (limit 32)", NULL);
+        return -1;
+    }
+    json_error_t err;
+    json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!j) {
+        /* jansson's text names the problem and position, never our internals */
+        http_problemf(req, 400, "malformed JSON: %s at line %d column %d", err.text, err.line, err.column);
+        return -1;
+    }
+    arena_on_dispose(req->arena, json_dispose, j);
+    if (need && !json_is_object(j)) {
+        http_problem(req, 400, "the request body must be a JSON object", NULL);
+        return -1;
+    }
+    req->json = j;
+    return 0;
+}
+
+static void dispatch(http_req_t *req)
+{
+    assign_request_id(req);
+    char *t = req->target;
+    char *q = strchr(t, '?');
+    if (strstr(t, "%00")) {
+        http_problem(req, 400, "NUL (%00) in request target", NULL);
+        return;
+    }
+    if (q) {
+        req->path = arena_strndup(req->arena, t, (size_t)(q - t));
+        req->query = q + 1;
+    } else {
+        req->path = t;
+    }
+    int method = req->method;
+    if (method == HTTP_HEAD) {
+        req->head_only = true;
+        method = HTTP_GET;
+    }
+    int allow = 0;
+    const route_t *r = router_match(req->arena, method, req->path, req->params, &req->nparams, &allow);
+    if (!r) {
+        if (method == HTTP_GET && static_try(req))
+            return;
+        if (allow == -1) {
+            http_problem(req, 400, "invalid percent-encoding or UTF-8 in path", NULL);
+        } else if (allow) {
+            buf_t b;
+            buf_init(&b);
+            for (int m = 1; m <= HTTP_OPTIONS; m <<= 1)
+                if (allow & m) {
+                    if (b.len) buf_puts(&b, ", ");
+                    buf_puts(&b, http_method_name(m));
+                    if (m == HTTP_GET) buf_puts(&b, ", HEAD");
+                }
+            http_add_header(req, "Allow", b.data);
+            buf_free(&b);
+            http_problemf(req, 405, "%s is not allowed on this resource", req->method_name);
+        } else {
+            http_problem(req, 404, "no such resource", NULL);
+        }
+        return;
+    }
+    req->route = r;
+    req->worker->inflight++;
+    if (parse_body_or_reply(req) != 0)
+        return;
+    if (r->roles && http_auth_hook) {
+        http_auth_hook(req);
+        return;
+    }
+    r->handler(req);
+}
+
+void http_dispatch_continue(http_req_t *req)
+{
+    req->route->handler(req);
+}
+
+/* ------------------------------------------------------------------ */
+/* libevent callbacks                                                 */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (c->state == C_LINGER) {
+        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+        return;
+    }
+    if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY)
+        conn_process(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (c->state == C_WRITING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        req_finish(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    if (c->state == C_BUSY) {
+        /* Client gone mid-request: free the socket now, the request when its
+         * handler replies. */
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        return;
+    }
+    (void)what; /* EOF, error or timeout: a half-sent request has no one to answer to */
+    conn_free(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd, (void)what;
+    switch (c->state) {
+    case C_HEAD:
+    case C_BODY:
+        conn_fail(c, 408, "request not received in time");
+        break;
+    case C_IDLE:
+    case C_LINGER:
+        conn_free(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void conn_free(struct conn *c)
+{
+    worker_t *w = c->w;
+    if (c->state == C_BUSY && c->req && !c->req->replied) {
+        /* handler still owns the request; it frees us on reply */
+        if (c->bev) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+        }
+        return;
+    }
+    if (c->req) {
+        req_free(c->req);
+        c->req = NULL;
+    }
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->timer)
+        event_free(c->timer);
+    buf_free(&c->body);
+    if (c->prev) c->prev->next = c->next;
+    else w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    w->nconns--;
+    free(c);
+    if (w->draining && w->nconns == 0 && w->inflight == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    worker_t *w = arg;
+    (void)l, (void)salen;
+    if (w->nconns >= g_cfg.max_connections || w->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->w = w;
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(w->base, on_timer, c);
+    if (!c->bev || !c->timer) {
+        if (c->bev) bufferevent_free(c->bev);
+        else evutil_closesocket(fd);
+        if (c->timer) event_free(c->timer);
+        free(c);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof c->peer);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof c->peer);
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    struct timeval wt = {g_cfg.write_timeout_ms / 1000, (g_cfg.write_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    /* Cap what one connection may buffer: head + body limits. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, g_cfg.max_header_bytes + g_cfg.max_body_bytes + 8192);
+    bufferevent_enable(c->bev, EV_READ);
+    c->state = C_IDLE;
+    arm_timer(c, g_cfg.idle_timeout_ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                            */
+
+int worker_post(worker_t *w, void (*fn)(void *), void *arg)
+{
+    mailbox_item_t *it = malloc(sizeof *it);
+    if (!it)
+        return -1;
+    it->fn = fn;
+    it->arg = arg;
+    it->next = NULL;
+    pthread_mutex_lock(&w->mail_lock);
+    if (w->mail_tail) w->mail_tail->next = it;
+    else w->mail_head = it;
+    w->mail_tail = it;
+    pthread_mutex_unlock(&w->mail_lock);
+    uint64_t one = 1;
+    ssize_t n = write(w->mail_fd, &one, sizeof one);
+    (void)n;
+    return 0;
+}
+
+static void on_mail(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)what;
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof v);
+    (void)n;
+    pthread_mutex_lock(&w->mail_lock);
+    mailbox_item_t *it = w->mail_head;
+    w->mail_head = w->mail_tail = NULL;
+    pthread_mutex_unlock(&w->mail_lock);
+    while (it) {
+        mailbox_item_t *next = it->next;
+        it->fn(it->arg);
+        free(it);
+        it = next;
+    }
+}
+
+struct db_pool *worker_db(worker_t *w) { return w->db; }
+int worker_index(const worker_t *w) { return w->index; }
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    if (w->inflight)
+        LOG_W("worker %d: shutdown timeout with %d requests in flight", w->index, w->inflight);
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Runs on the worker: stop accepting, close idle connections, let in-flight
+ * requests finish (they are answered with Connection: close). */
+static void worker_begin_drain(void *arg)
+{
+    worker_t *w = arg;
+    w->draining = true;
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    for (struct conn *c = w->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->state == C_IDLE || c->state == C_LINGER)
+            conn_free(c);
+    }
+    if (w->nconns == 0 && w->inflight == 0) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    w->drain_timer = evtimer_new(w->base, on_drain_timeout, w);
+    struct timeval tv = {g_cfg.shutdown_timeout_ms / 1000, (g_cfg.shutdown_timeout_ms % 1000) * 1000};
+    evtimer_add(w->drain_timer, &tv);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
+{
+    w->index = index;
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+    w->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (!w->base)
+        return -1;
+    /* priority 0: sockets and timers; priority 1: the database flush, so it
+     * runs after every read of this loop iteration queued its queries. */
+    event_base_priority_init(w->base, 2);
+    w->listener = evconnlistener_new_bind(w->base, on_accept, w,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                              LEV_OPT_CLOSE_ON_EXEC,
+                                          4096, sa, salen);
+    if (!w->listener) {
+        LOG_E("cannot listen on %s:%d: %s", g_cfg.listen_host, g_cfg.listen_port, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_init(&w->mail_lock, NULL);
+    w->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->mail_fd < 0)
+        return -1;
+    w->mail_ev = event_new(w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w);
+    event_add(w->mail_ev, NULL);
+    w->metrics = calloc((size_t)router_count() + 1, sizeof(route_metrics_t));
+    w->db = db_pool_new(w->base, g_cfg.db_conns, g_cfg.db_queue_max);
+    if (!w->metrics || !w->db)
+        return -1;
+    return 0;
+}
+
+int http_start(void)
+{
+    if (static_load() != 0)
+        return -1;
+    if (util_random_bytes((unsigned char *)&g_id_salt, sizeof g_id_salt) != 0)
+        return -1;
+    struct sockaddr_storage ss;
+    int salen = sizeof ss;
+    char addr[300];
+    snprintf(addr, sizeof addr, "%s:%d", g_cfg.listen_host, g_cfg.listen_port);
+    if (!strcmp(g_cfg.listen_host, "*") || !strcmp(g_cfg.listen_host, "0.0.0.0")) {
+        snprintf(addr, sizeof addr, "0.0.0.0:%d", g_cfg.listen_port);
+    } else if (!strcmp(g_cfg.listen_host, "localhost")) {
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", g_cfg.listen_port);
+    }
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &salen) != 0) {
+        fprintf(stderr, "yizhan: invalid YIZHAN_LISTEN host %s (use an IP address)\n", g_cfg.listen_host);
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g_nworkers = g_cfg.threads;
+    g_workers = calloc((size_t)g_nworkers, sizeof *g_workers);
+    for (int i = 0; i < g_nworkers; i++)
+        if (worker_init(&g_workers[i], i, (struct sockaddr *)&ss, salen) != 0)
+            return -1;
+    /* Workers inherit a mask without SIGINT/SIGTERM, so the main thread's
+     * sigwait() is the one place that receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (int i = 0; i < g_nworkers; i++)
+        pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]);
+    LOG_I("listening on http://%s:%d with %d workers", g_cfg.listen_host, g_cfg.listen_port, g_nworkers);
+    return 0;
+}
+
+void http_run_until_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_I("shutting down: draining in-flight requests");
+    for (int i = 0; i < g_nworkers; i++)
+        if (worker_post(&g_workers[i], worker_begin_drain, &g_workers[i]) != 0)
+            event_base_loopbreak(g_workers[i].base);
+    for (int i = 0; i < g_nworkers; i++)
+        pthread_join(g_workers[i].thread, NULL);
+    LOG_I("stopped");
+}

@@ -1,0 +1,61 @@
+/* server_int.h — worker and connection internals shared by the http/ files. */
+#ifndef YZ_SERVER_INT_H
+#define YZ_SERVER_INT_H
+
+#include "http/http.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <pthread.h>
+
+#define METRIC_STATUSES 24
+#define METRIC_BUCKETS 14
+
+typedef struct route_metrics {
+    uint64_t status[METRIC_STATUSES];  /* requests by status slot */
+    uint64_t bucket[METRIC_BUCKETS];   /* latency histogram (not cumulative) */
+    uint64_t sum_us;                   /* total latency in µs */
+} route_metrics_t;
+
+typedef struct mailbox_item {
+    struct mailbox_item *next;
+    void (*fn)(void *);
+    void *arg;
+} mailbox_item_t;
+
+struct worker {
+    int index;
+    pthread_t thread;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct db_pool *db;
+    struct event *mail_ev;      /* eventfd readable: mailbox has items */
+    int mail_fd;
+    pthread_mutex_t mail_lock;
+    mailbox_item_t *mail_head, *mail_tail;
+    struct conn *conns;         /* all open connections (for shutdown) */
+    int nconns;
+    int inflight;               /* requests dispatched and not yet replied */
+    bool draining;              /* shutdown: answer with Connection: close */
+    struct event *drain_timer;
+    uint64_t next_req_id;
+    char date[40];              /* cached Date header value */
+    int64_t date_sec;
+    route_metrics_t *metrics;   /* [router_count() + 1], last = unmatched */
+};
+
+extern worker_t *g_workers;
+extern int g_nworkers;
+
+int metric_status_slot(int status);
+int metric_slot_status(int slot);
+extern const double METRIC_BUCKET_LE[METRIC_BUCKETS];
+void metrics_observe(worker_t *w, const route_t *r, int status, uint64_t dur_ns);
+
+/* static files (static.c) */
+int static_load(void) WUR;
+/* Serve path from the web root if it names a file; returns false when not. */
+bool static_try(http_req_t *req);
+void static_serve_spec(http_req_t *req);
+
+#endif

@@ -1,0 +1,159 @@
+/* main.c — argv and subcommands; wiring only.
+ *
+ *   yizhan serve [--migrate]     serve HTTP (refuses pending migrations unless --migrate)
+ *   yizhan migrate [status]      apply pending migrations / list their state
+ *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
+ *   yizhan config                print the configuration table
+ *   yizhan version
+ */
+#include "api/api.h"
+#include "auth/auth.h"
+#include "auth/password.h"
+#include "config.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "log.h"
+#include "util/pool.h"
+#include "version.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fputs("usage: yizhan serve [--migrate]\n"
+          "       yizhan migrate [status]\n"
+          "       yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]\n"
+          "       yizhan config\n"
+          "       yizhan version\n",
+          stderr);
+    return 2;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    bool status = argc > 2 && !strcmp(argv[2], "status");
+    if (argc > 2 && !status) return usage();
+    PGconn *c = db_connect_blocking();
+    if (!c) return 1;
+    int pending = 0;
+    int rc = db_migrate(c, !status, status, &pending);
+    PQfinish(c);
+    return rc == 0 ? 0 : 1;
+}
+
+static void register_api(void)
+{
+    api_ops_init();
+    api_codes_init();
+    api_auth_init();
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    bool migrate = false;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--migrate")) migrate = true;
+        else return usage();
+    }
+    if (auth_load_secret(g_cfg.jwt_secret_file) != 0) return 2;
+    /* Start-up checks use a blocking connection: no loop runs yet. */
+    PGconn *c = db_connect_blocking();
+    if (!c) return 1;
+    int pending = 0;
+    int rc = db_migrate(c, migrate, false, &pending);
+    PQfinish(c);
+    if (rc != 0) return 1;
+    if (pending) {
+        fprintf(stderr, "yizhan: %d migration(s) pending; run `yizhan migrate` first or start with `serve --migrate`\n",
+                pending);
+        return 1;
+    }
+    register_api();
+    (void)password_dummy_hash(); /* computed once now, not during the first login */
+    if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
+    http_run_until_signal();
+    return 0;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[2], "create") != 0) return usage();
+    const char *email = NULL, *pwfile = NULL, *role = NULL, *org = NULL, *office = NULL, *region = NULL,
+               *name = NULL;
+    for (int i = 3; i < argc; i++) {
+        const char **dst = !strcmp(argv[i], "--email") ? &email : !strcmp(argv[i], "--password-file") ? &pwfile
+                           : !strcmp(argv[i], "--role") ? &role : !strcmp(argv[i], "--org") ? &org
+                           : !strcmp(argv[i], "--office") ? &office : !strcmp(argv[i], "--region") ? &region
+                           : !strcmp(argv[i], "--name") ? &name : NULL;
+        if (!dst || i + 1 >= argc) return usage();
+        *dst = argv[++i];
+    }
+    if (!email || !pwfile || !role) return usage();
+    if (!role_from_name(role)) {
+        fprintf(stderr, "yizhan: unknown role %s (member, broker, reviewer, officer, bureau, admin)\n", role);
+        return 2;
+    }
+    size_t len;
+    char *pw = util_read_file(pwfile, 4096, &len);
+    if (!pw) {
+        fprintf(stderr, "yizhan: cannot read password file %s\n", pwfile);
+        return 2;
+    }
+    while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r')) pw[--len] = '\0';
+    const char *why = password_policy_error(pw);
+    if (why) {
+        fprintf(stderr, "yizhan: password %s\n", why);
+        free(pw);
+        return 2;
+    }
+    char hash[PASSWORD_HASH_MAX];
+    if (password_hash(pw, hash) != 0) {
+        free(pw);
+        return 1;
+    }
+    free(pw);
+    PGconn *c = db_connect_blocking();
+    if (!c) return 1;
+    const char *v[7] = {email, name ? name : email, hash, role, org, office, region};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO users (email, display_name, password_hash, role, org_id, office_id, region_code)"
+                               " VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) RETURNING id",
+                               7, NULL, v, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (st && !strcmp(st, "23505"))
+            fprintf(stderr, "yizhan: a user with email %s already exists\n", email);
+        else
+            fprintf(stderr, "yizhan: cannot create user: %s", PQerrorMessage(c));
+        rc = 1;
+    } else {
+        printf("%s\n", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage();
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("yizhan %s (libevent %s, libpq %d, jansson %s)\n", YIZHAN_VERSION, event_get_version(),
+               PQlibVersion(), jansson_version_str());
+        return 0;
+    }
+    if (config_load() != 0) return 2;
+    if (!strcmp(cmd, "config")) {
+        config_print_table();
+        return 0;
+    }
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(cmd, "migrate")) return cmd_migrate(argc, argv);
+    if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
+    return usage();
+}
