@@ -40,9 +40,9 @@ static void code_list(http_req_t *req)
         const char *year;
         if (http_query_or_reply(req, "year", &year) != 0) return;
         uint64_t y;
-        if (!year || util_parse_u64(year, strlen(year), &y) != 0 || y < 2000 || y > 2100) {
+        if (year && (util_parse_u64(year, strlen(year), &y) != 0 || y < 2000 || y > 2100)) {
             json_t *e = NULL;
-            http_error_add(&e, "year", "invalid", "year must be given as a number between 2000 and 2100");
+            http_error_add(&e, "year", "invalid", "year must be a number between 2000 and 2100");
             http_problem(req, 400, "invalid query parameter", e);
             return;
         }
@@ -100,9 +100,10 @@ void api_codes_init(void)
         " WHERE level = 1",
         0);
     ST_CALENDAR = db_stmt_register(
-        "SELECT json_build_object('year', $1::int, 'items', coalesce(json_agg(json_build_object('day', day, 'kind',"
-        " kind, 'name', name) ORDER BY day), '[]'))::text FROM calendar_days"
-        " WHERE day >= make_date($1::int, 1, 1) AND day < make_date($1::int + 1, 1, 1)",
+        "WITH y AS (SELECT coalesce($1::int, extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int) AS y)"
+        " SELECT json_build_object('year', (SELECT y FROM y), 'items', coalesce(json_agg(json_build_object('day',"
+        " day, 'kind', kind, 'name', name) ORDER BY day), '[]'))::text FROM calendar_days, y"
+        " WHERE day >= make_date(y.y, 1, 1) AND day < make_date(y.y + 1, 1, 1)",
         1);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

@@ -513,7 +513,7 @@ static bool request_id_ok(const char *s)
     if (n == 0 || n > 64) return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '-' || s[i] == '_' || s[i] == '.'))
+              s[i] == '-' || s[i] == '_' || s[i] == '.' || s[i] == ':'))
             return false;
     return true;
 }
