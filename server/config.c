@@ -27,6 +27,8 @@ typedef struct {
 static opt_t OPTS[] = {
     {"DATABASE_URL", OPT_STR, &g_cfg.database_url, "dbname=yizhan", 0, 0,
      "libpq connection string or URI of the primary database"},
+    {"DB_ROLE", OPT_STR, &g_cfg.db_role, "yizhan_app", 0, 0,
+     "database role the server works as (created by the migrations; empty = the login role)"},
     {"LISTEN", OPT_LISTEN, NULL, "127.0.0.1:8080", 0, 0, "address and port to serve HTTP on (host:port)"},
     {"THREADS", OPT_INT, &g_cfg.threads, "0", 0, 256, "event-loop worker threads (0 = number of cores)"},
     {"DB_CONNS", OPT_INT, &g_cfg.db_conns, "2", 1, 64, "database connections per worker thread"},

@@ -10,6 +10,7 @@
 
 typedef struct config {
     char *database_url;        /* libpq conninfo of the primary */
+    char *db_role;             /* role the server switches to after connecting */
     char *listen_host;         /* from LISTEN host:port */
     int listen_port;
     int threads;               /* event-loop worker threads */

@@ -3,6 +3,7 @@
  *   yizhan serve [--migrate]     serve HTTP (refuses pending migrations unless --migrate)
  *   yizhan migrate [status]      apply pending migrations / list their state
  *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
+ *   yizhan audit verify          walk the audit hash chain; exit 3 when broken
  *   yizhan config                print the configuration table
  *   yizhan version
  */
@@ -26,6 +27,7 @@ static int usage(void)
     fputs("usage: yizhan serve [--migrate]\n"
           "       yizhan migrate [status]\n"
           "       yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]\n"
+          "       yizhan audit verify\n"
           "       yizhan config\n"
           "       yizhan version\n",
           stderr);
@@ -49,6 +51,30 @@ static void register_api(void)
     api_ops_init();
     api_codes_init();
     api_auth_init();
+    api_accounts_init();
+    api_audit_init();
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[2], "verify") != 0) return usage();
+    PGconn *c = db_connect_blocking();
+    if (!c) return 1;
+    PGresult *r = PQexec(c, "SELECT ok, checked, first_broken_id, reason FROM audit_verify()");
+    int rc = 1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "yizhan: audit verify failed: %s", PQerrorMessage(c));
+    } else if (!strcmp(PQgetvalue(r, 0, 0), "t")) {
+        printf("audit chain intact: %s entries checked\n", PQgetvalue(r, 0, 1));
+        rc = 0;
+    } else {
+        printf("audit chain BROKEN at entry %s: %s (%s entries before it are intact)\n", PQgetvalue(r, 0, 2),
+               PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 1));
+        rc = 3;
+    }
+    PQclear(r);
+    PQfinish(c);
+    return rc;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -155,5 +181,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
     if (!strcmp(cmd, "migrate")) return cmd_migrate(argc, argv);
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
+    if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
     return usage();
 }

@@ -32,9 +32,23 @@ typedef struct {
 int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n) WUR;
 const char *api_str(http_req_t *req, const char *name); /* body string or NULL */
 
+/* Lists: ?limit= (default 20, 1..100) and an opaque signed ?cursor=.
+ * The list statements return (items json, next key text or NULL). */
+int api_limit_or_reply(http_req_t *req, const char **limit_text) WUR;
+int api_cursor_or_reply(http_req_t *req, const char **key) WUR;  /* key NULL when absent */
+void api_reply_page(http_req_t *req, PGresult *res);
+/* If-Match: NULL when absent or "*"; -1 after replying 412 to a malformed one. */
+int api_if_match_or_reply(http_req_t *req, const char **version) WUR;
+/* Reply with a row (col 0 JSON) and an ETag from its "version" field. */
+void api_reply_versioned(http_req_t *req, PGresult *res, int status);
+/* The caller's id and request id, as statement parameters. */
+const char *api_actor(http_req_t *req);
+
 /* Module init: register statements and routes before the server starts. */
 void api_ops_init(void);
 void api_codes_init(void);
 void api_auth_init(void);
+void api_accounts_init(void);
+void api_audit_init(void);
 
 #endif

@@ -104,9 +104,17 @@ static void login_checked(void *arg)
 static void login_found(http_req_t *req, PGresult *res)
 {
     login_t *l = req->ctx;
-    if (PQntuples(res) == 1) {
-        l->user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        l->stored = arena_strdup(req->arena, PQgetvalue(res, 0, 1));
+    int retry = atoi(PQgetvalue(res, 0, 0));
+    if (retry > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry);
+        http_add_header(req, "Retry-After", ra);
+        http_problem(req, 429, "too many sign-in attempts; try again later", NULL);
+        return;
+    }
+    if (!PQgetisnull(res, 0, 1)) {
+        l->user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        l->stored = arena_strdup(req->arena, PQgetvalue(res, 0, 2));
     }
     if (pool_submit(req->worker, login_work, login_checked, l) != 0)
         http_problem(req, 503, "too many sign-ins at once; try again shortly", NULL);
@@ -125,8 +133,8 @@ static void login(http_req_t *req)
     l->req = req;
     l->password = arena_strdup(req->arena, pw);
     req->ctx = l;
-    const char *v[1] = {email};
-    api_query(req, ST_USER_BY_EMAIL, 1, v, login_found);
+    const char *v[2] = {email, http_client_ip(req)};
+    api_query(req, ST_USER_BY_EMAIL, 2, v, login_found);
 }
 
 /* --- refresh / logout ----------------------------------------------------- */
@@ -252,8 +260,11 @@ static route_t ROUTES[] = {
 void api_auth_init(void)
 {
     http_auth_hook = auth_hook;
+    /* One statement counts the attempt against both limits and finds the account. */
     ST_USER_BY_EMAIL = db_stmt_register(
-        "SELECT id, password_hash FROM users WHERE lower(email) = lower($1) AND active", 1);
+        "SELECT greatest(rate_hit('login_limit_per_ip', $2), rate_hit('login_limit_per_account', lower($1))),"
+        " u.id, u.password_hash FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1) AND u.active",
+        2);
     ST_LOGIN = db_stmt_register("SELECT auth_login($1::bigint, $2)", 2);
     ST_REFRESH = db_stmt_register("SELECT outcome, user_id FROM auth_refresh($1, $2)", 2);
     ST_LOGOUT = db_stmt_register("SELECT auth_logout($1)", 1);

@@ -1,6 +1,7 @@
 /* common.c — database error mapping and body-field validation. */
 #include "api/api.h"
 
+#include "auth/auth.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -173,4 +174,118 @@ const char *api_str(http_req_t *req, const char *name)
 {
     json_t *v = req->json ? json_object_get(req->json, name) : NULL;
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* --- lists, cursors, versions ------------------------------------------------ */
+
+int api_limit_or_reply(http_req_t *req, const char **limit_text)
+{
+    const char *l;
+    if (http_query_or_reply(req, "limit", &l) != 0) return -1;
+    uint64_t v = 20;
+    if (l && (util_parse_u64(l, strlen(l), &v) != 0 || v < 1 || v > 100)) {
+        json_t *e = NULL;
+        http_error_add(&e, "limit", "out_of_range", "limit must be an integer from 1 to 100");
+        http_problem(req, 400, "invalid query parameter", e);
+        return -1;
+    }
+    *limit_text = arena_printf(req->arena, "%llu", (unsigned long long)v);
+    return 0;
+}
+
+/* cursor = b64url(key) "." b64url(first 12 bytes of HMAC(secret, "cursor", route ‖ key)) */
+static char *cursor_sign(http_req_t *req, const char *key)
+{
+    size_t kl = strlen(key);
+    char *msg = arena_printf(req->arena, "%s\n%s", req->route->path, key);
+    unsigned char mac[32];
+    auth_hmac("cursor", msg, strlen(msg), mac);
+    char *out = arena_alloc(req->arena, kl * 2 + 40);
+    size_t n = util_b64url_encode((const unsigned char *)key, kl, out);
+    out[n++] = '.';
+    util_b64url_encode(mac, 12, out + n);
+    return out;
+}
+
+int api_cursor_or_reply(http_req_t *req, const char **key)
+{
+    const char *c;
+    *key = NULL;
+    if (http_query_or_reply(req, "cursor", &c) != 0) return -1;
+    if (!c || !*c) return 0;
+    const char *dot = strchr(c, '.');
+    size_t n = dot ? (size_t)(dot - c) : 0;
+    unsigned char *raw = arena_alloc(req->arena, n + 4);
+    long rl = dot && n < 512 ? util_b64url_decode(c, n, raw) : -1;
+    if (rl > 0) {
+        raw[rl] = '\0';
+        if (strlen((char *)raw) == (size_t)rl && util_utf8_valid((char *)raw, (size_t)rl)) {
+            const char *good = cursor_sign(req, (char *)raw);
+            if (!strcmp(good, c)) {
+                *key = (char *)raw;
+                return 0;
+            }
+        }
+    }
+    json_t *e = NULL;
+    http_error_add(&e, "cursor", "invalid", "the cursor is not one this server issued for this list");
+    http_problem(req, 400, "invalid cursor", e);
+    return -1;
+}
+
+void api_reply_page(http_req_t *req, PGresult *res)
+{
+    const char *items = PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]";
+    bool more = PQntuples(res) && !PQgetisnull(res, 0, 1);
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, "{\"items\":");
+    buf_puts(&b, items);
+    buf_puts(&b, ",\"next_cursor\":");
+    if (more)
+        buf_json_str(&b, cursor_sign(req, PQgetvalue(res, 0, 1)));
+    else
+        buf_puts(&b, "null");
+    buf_putc(&b, '}');
+    http_reply_json(req, 200, b.data, b.len);
+    buf_free(&b);
+}
+
+int api_if_match_or_reply(http_req_t *req, const char **version)
+{
+    const char *h = http_header(req, "if-match");
+    *version = NULL;
+    if (!h || !strcmp(h, "*")) return 0;
+    const char *p = h;
+    if (!strncmp(p, "W/", 2)) p += 2;
+    size_t n = strlen(p);
+    uint64_t v;
+    if (n >= 3 && p[0] == '"' && p[n - 1] == '"' && util_parse_u64(p + 1, n - 2, &v) == 0) {
+        *version = arena_printf(req->arena, "%llu", (unsigned long long)v);
+        return 0;
+    }
+    http_problem(req, 412, "If-Match must be an ETag this server sent", NULL);
+    return -1;
+}
+
+void api_reply_versioned(http_req_t *req, PGresult *res, int status)
+{
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        http_problem(req, 404, "not found", NULL);
+        return;
+    }
+    const char *j = PQgetvalue(res, 0, 0);
+    const char *v = strstr(j, "\"version\":");
+    if (v) {
+        long ver = strtol(v + 10 + (v[10] == ' '), NULL, 10);
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%ld\"", ver);
+        http_add_header(req, "ETag", etag);
+    }
+    http_reply_json(req, status, j, (size_t)PQgetlength(res, 0, 0));
+}
+
+const char *api_actor(http_req_t *req)
+{
+    return req->user ? req->user->id_str : NULL;
 }

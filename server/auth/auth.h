@@ -39,6 +39,8 @@ char *jwt_issue(int64_t user_id, long now);
 /* Verify token; 0 and user_id, iat on success, -1 (with *why) otherwise. */
 int jwt_check(const char *token, long now, int64_t *user_id, long *iat, const char **why);
 int role_from_name(const char *name);
+/* HMAC-SHA256 under the server secret, separated by domain (e.g. "cursor"). */
+void auth_hmac(const char *domain, const void *data, size_t n, unsigned char out[32]);
 const char *role_name(int role);
 
 #endif

@@ -516,9 +516,11 @@ static void on_connect_poll(evutil_socket_t fd, short what, void *arg)
 
 static void conn_start(dbconn_t *c)
 {
-    char opts[128];
-    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d", g_cfg.query_timeout_ms,
-             g_cfg.query_timeout_ms);
+    /* The server works as the application role (insert-only on the audit
+     * log), in UTC, with the per-statement limit that yields 504s. */
+    char opts[256];
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC%s%s",
+             g_cfg.query_timeout_ms, g_cfg.query_timeout_ms, g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
     const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
     const char *vals[] = {g_cfg.database_url, "yizhan", "UTF8", opts, NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);

@@ -647,6 +647,11 @@ static void dispatch(http_req_t *req)
     r->handler(req);
 }
 
+const char *http_client_ip(const http_req_t *req)
+{
+    return req->conn && req->conn->peer[0] ? req->conn->peer : "unknown";
+}
+
 void http_dispatch_continue(http_req_t *req)
 {
     req->route->handler(req);

@@ -1,0 +1,613 @@
+/* accounts.c — organisations, users, registry offices, invitations,
+ * self-service registration and password change.
+ *
+ * Authorization: the route table says which roles may call; scope is applied
+ * in SQL (a member's org, else NULL = everything), so another org's object is
+ * simply not found (404).  Field types and formats are checked here, values
+ * that need the database (codes, uniqueness, state) in the SQL functions,
+ * which also write the audit entry in the same transaction. */
+#include "api/api.h"
+
+#include "auth/auth.h"
+#include "auth/password.h"
+#include "domain/credit_code.h"
+#include "util/pool.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ST_ORG_LIST, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDATE, ST_ORG_VERIFY, ST_INVITE, ST_REGISTER_RATE,
+    ST_REGISTER, ST_USER_LIST, ST_USER_GET, ST_USER_CREATE, ST_USER_UPDATE, ST_OFFICE_LIST, ST_OFFICE_CREATE,
+    ST_OFFICE_UPDATE, ST_PW_GET, ST_PW_SET;
+
+/* --- shared checks --------------------------------------------------------- */
+
+static bool is_id(const char *s)
+{
+    uint64_t v;
+    return util_parse_u64(s, strlen(s), &v) == 0 && v > 0 && v < (1ull << 62);
+}
+
+/* Path id or 404 (a malformed id names nothing). */
+static int id_or_reply(http_req_t *req, const char **id)
+{
+    *id = req->params[0];
+    if (!is_id(*id)) {
+        http_problem(req, 404, "not found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void check_text(json_t *o, const char *prefix, const char *name, size_t max_chars, bool nonempty,
+                       json_t **errs)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v)) return;
+    const char *s = json_string_value(v);
+    if (!s) return; /* type errors were reported already */
+    char field[64];
+    snprintf(field, sizeof field, "%s%s", prefix, name);
+    size_t n = util_utf8_len(s, strlen(s));
+    if (nonempty && !n) http_error_add(errs, field, "required", "must not be empty");
+    else if (n > max_chars) {
+        char m[64];
+        snprintf(m, sizeof m, "at most %zu characters", max_chars);
+        http_error_add(errs, field, "too_long", m);
+    }
+}
+
+static bool email_ok(const char *s)
+{
+    const char *at = strchr(s, '@');
+    size_t n = strlen(s);
+    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && n <= 254 && !strpbrk(s, " \t\r\n");
+}
+
+static const field_t ORG_FIELDS[] = {
+    {"name", F_STRING, true}, {"name_en", F_STRING_OR_NULL, false}, {"org_type", F_STRING, true},
+    {"credit_code", F_STRING_OR_NULL, false}, {"region_code", F_STRING, true}, {"state_funded", F_BOOL, false},
+    {"description", F_STRING_OR_NULL, false}, {"address", F_STRING_OR_NULL, false},
+    {"website", F_STRING_OR_NULL, false}, {"contact_name", F_STRING_OR_NULL, false},
+    {"contact_phone", F_STRING_OR_NULL, false}, {"contact_email", F_STRING_OR_NULL, false},
+    {"webhook_url", F_STRING_OR_NULL, false},
+};
+
+/* Value checks for an org object (types already checked). */
+static void validate_org(json_t *o, const char *prefix, json_t **errs)
+{
+    char field[64];
+    check_text(o, prefix, "name", 200, true, errs);
+    check_text(o, prefix, "name_en", 300, false, errs);
+    check_text(o, prefix, "description", 4000, false, errs);
+    check_text(o, prefix, "address", 300, false, errs);
+    check_text(o, prefix, "contact_name", 100, false, errs);
+    check_text(o, prefix, "contact_phone", 40, false, errs);
+    const char *cc = json_string_value(json_object_get(o, "credit_code"));
+    if (cc) {
+        const char *why = credit_code_error(cc, strlen(cc));
+        snprintf(field, sizeof field, "%scredit_code", prefix);
+        if (why) http_error_add(errs, field, "invalid_credit_code", why);
+    }
+    const char *rc = json_string_value(json_object_get(o, "region_code"));
+    if (rc && (strlen(rc) != 6 || strspn(rc, "0123456789") != 6)) {
+        snprintf(field, sizeof field, "%sregion_code", prefix);
+        http_error_add(errs, field, "invalid_format", "must be a six-digit GB/T 2260 region code");
+    }
+    const char *ot = json_string_value(json_object_get(o, "org_type"));
+    if (ot && (strlen(ot) != 3 || strspn(ot, "0123456789") != 3)) {
+        snprintf(field, sizeof field, "%sorg_type", prefix);
+        http_error_add(errs, field, "invalid_format", "must be a three-digit code of list org_types");
+    }
+    const char *ce = json_string_value(json_object_get(o, "contact_email"));
+    if (ce && *ce && !email_ok(ce)) {
+        snprintf(field, sizeof field, "%scontact_email", prefix);
+        http_error_add(errs, field, "invalid_format", "must be an email address");
+    }
+    static const char *const URLS[] = {"webhook_url", "website"};
+    for (int i = 0; i < 2; i++) {
+        const char *u = json_string_value(json_object_get(o, URLS[i]));
+        if (u && *u && ((strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) || strlen(u) > 500 || strpbrk(u, " \t\r\n"))) {
+            snprintf(field, sizeof field, "%s%s", prefix, URLS[i]);
+            http_error_add(errs, field, "invalid_format", "must be an http(s) URL of at most 500 characters");
+        }
+    }
+}
+
+static const char *dump(http_req_t *req, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    char *out = arena_strdup(req->arena, s ? s : "{}");
+    free(s);
+    return out;
+}
+
+static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
+static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+
+/* Scope: members and brokers see only their own org. */
+static const char *org_scope(http_req_t *req)
+{
+    if (req->user->role & (ROLE_MEMBER | ROLE_BROKER))
+        return arena_printf(req->arena, "%lld", (long long)req->user->org_id);
+    return NULL;
+}
+
+/* --- organisations ----------------------------------------------------------- */
+
+static void org_list(http_req_t *req)
+{
+    const char *limit, *cursor, *status, *q;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "q", &q))
+        return;
+    if (status && strcmp(status, "pending") && strcmp(status, "verified") && strcmp(status, "rejected")) {
+        json_t *e = NULL;
+        http_error_add(&e, "status", "invalid", "status must be pending, verified or rejected");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    if (cursor && !is_id(cursor)) cursor = NULL;
+    const char *v[5] = {org_scope(req), status, q, cursor, limit};
+    api_query(req, ST_ORG_LIST, 5, v, api_reply_page);
+}
+
+static void org_get(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    const char *v[2] = {id, org_scope(req)};
+    api_query(req, ST_ORG_GET, 2, v, reply_ok);
+}
+
+static void org_create(http_req_t *req)
+{
+    if (api_fields_or_reply(req, ORG_FIELDS, ARRAY_LEN(ORG_FIELDS))) return;
+    json_t *errs = NULL;
+    validate_org(req->json, "", &errs);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
+    api_query(req, ST_ORG_CREATE, 3, v, reply_created);
+}
+
+static void org_update(http_req_t *req)
+{
+    static field_t F[ARRAY_LEN(ORG_FIELDS)];
+    for (size_t i = 0; i < ARRAY_LEN(ORG_FIELDS); i++) {
+        F[i] = ORG_FIELDS[i];
+        F[i].required = false;
+    }
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm))
+        return;
+    json_t *errs = NULL;
+    validate_org(req->json, "", &errs);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    bool full = req->user->role & ROLE_ADMIN;
+    const char *v[7] = {api_actor(req), req->request_id, id, org_scope(req), ifm, dump(req, req->json),
+                        full ? "true" : "false"};
+    api_query(req, ST_ORG_UPDATE, 7, v, reply_ok);
+}
+
+static void org_verify(http_req_t *req)
+{
+    static const field_t F[] = {{"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *v[5] = {api_actor(req), req->request_id, id, api_str(req, "decision"), api_str(req, "note")};
+    api_query(req, ST_ORG_VERIFY, 5, v, reply_ok);
+}
+
+/* --- invitations ---------------------------------------------------------------- */
+
+static void invite_done(http_req_t *req, PGresult *res)
+{
+    /* The code is shown once, here; only its hash is stored. */
+    json_error_t err;
+    json_t *o = json_loads(PQgetvalue(res, 0, 0), 0, &err);
+    json_object_set_new(o, "code", json_string((const char *)req->ctx));
+    http_add_header(req, "Cache-Control", "no-store");
+    http_reply_json_t(req, 201, o);
+}
+
+static void hash_hex(const char *s, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)s, strlen(s), md);
+    util_hex(md, sizeof md, out);
+}
+
+static void invite(http_req_t *req)
+{
+    static const field_t F[] = {{"role", F_STRING, false}, {"max_uses", F_INT, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    unsigned char rnd[15];
+    if (util_random_bytes(rnd, sizeof rnd) != 0) {
+        http_problem(req, 500, "could not make a code", NULL);
+        return;
+    }
+    char *code = arena_alloc(req->arena, 32);
+    memcpy(code, "inv_", 4);
+    util_b64url_encode(rnd, sizeof rnd, code + 4);
+    req->ctx = code;
+    char *h = arena_alloc(req->arena, 65);
+    hash_hex(code, h);
+    json_t *mu = json_object_get(req->json, "max_uses");
+    const char *max_uses = mu ? arena_printf(req->arena, "%lld", (long long)json_integer_value(mu)) : "1";
+    const char *role = api_str(req, "role");
+    const char *v[7] = {api_actor(req), req->request_id, id, org_scope(req), h, role ? role : "member", max_uses};
+    api_query(req, ST_INVITE, 7, v, invite_done);
+}
+
+/* --- registration ------------------------------------------------------------------ */
+
+typedef struct {
+    http_req_t *req;
+    char *password;
+    char hash[PASSWORD_HASH_MAX];
+    int rc;
+} hashjob_t;
+
+static void hash_work(void *arg)
+{
+    hashjob_t *j = arg;
+    j->rc = password_hash(j->password, j->hash);
+}
+
+static void register_hashed(void *arg)
+{
+    hashjob_t *j = arg;
+    http_req_t *req = j->req;
+    if (j->rc != 0) {
+        http_problem(req, 500, "could not store the password", NULL);
+        return;
+    }
+    json_t *org = json_object_get(req->json, "org");
+    const char *invite = api_str(req, "invitation_code");
+    char *ih = NULL;
+    if (invite) {
+        ih = arena_alloc(req->arena, 65);
+        hash_hex(invite, ih);
+    }
+    const char *v[6] = {req->request_id, api_str(req, "email"), api_str(req, "display_name"), j->hash,
+                        org ? dump(req, org) : NULL, ih};
+    api_query(req, ST_REGISTER, 6, v, reply_created);
+}
+
+static void register_rated(http_req_t *req, PGresult *res)
+{
+    int retry = atoi(PQgetvalue(res, 0, 0));
+    if (retry > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry);
+        http_add_header(req, "Retry-After", ra);
+        http_problem(req, 429, "too many registrations from this address; try again later", NULL);
+        return;
+    }
+    hashjob_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->password = arena_strdup(req->arena, api_str(req, "password"));
+    if (pool_submit(req->worker, hash_work, register_hashed, j) != 0)
+        http_problem(req, 503, "too many sign-ups at once; try again shortly", NULL);
+}
+
+static void register_user(http_req_t *req)
+{
+    static const field_t F[] = {{"email", F_STRING, true}, {"password", F_STRING, true},
+                                {"display_name", F_STRING, true}, {"org", F_OBJECT, false},
+                                {"invitation_code", F_STRING, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL, *org = json_object_get(req->json, "org");
+    const char *invite = api_str(req, "invitation_code");
+    if (!org == !invite) {
+        http_error_add(&errs, org ? "invitation_code" : "org", "one_of",
+                       "give either org (to register a new organisation) or invitation_code (to join one)");
+        http_problem(req, 422, "give either org or invitation_code", errs);
+        return;
+    }
+    if (org) {
+        /* the nested object gets the same unknown-field and type rules */
+        const char *k;
+        json_t *val;
+        json_object_foreach(org, k, val) {
+            size_t i = 0;
+            for (; i < ARRAY_LEN(ORG_FIELDS) && strcmp(ORG_FIELDS[i].name, k); i++)
+                ;
+            char field[80];
+            snprintf(field, sizeof field, "org.%s", k);
+            if (i == ARRAY_LEN(ORG_FIELDS)) http_error_add(&errs, field, "unknown_field", "this field is not accepted here");
+            else if ((ORG_FIELDS[i].type == F_STRING && !json_is_string(val)) ||
+                     (ORG_FIELDS[i].type == F_STRING_OR_NULL && !json_is_string(val) && !json_is_null(val)) ||
+                     (ORG_FIELDS[i].type == F_BOOL && !json_is_boolean(val)))
+                http_error_add(&errs, field, "wrong_type", "has the wrong type");
+        }
+        if (errs) {
+            http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
+            return;
+        }
+        for (size_t i = 0; i < ARRAY_LEN(ORG_FIELDS); i++)
+            if (ORG_FIELDS[i].required && !json_object_get(org, ORG_FIELDS[i].name)) {
+                char field[80];
+                snprintf(field, sizeof field, "org.%s", ORG_FIELDS[i].name);
+                http_error_add(&errs, field, "required", "this field is required");
+            }
+        validate_org(org, "org.", &errs);
+    }
+    const char *email = api_str(req, "email");
+    if (!email_ok(email)) http_error_add(&errs, "email", "invalid_format", "must be an email address");
+    const char *why = password_policy_error(api_str(req, "password"));
+    if (why) http_error_add(&errs, "password", "weak_password", why);
+    check_text(req->json, "", "display_name", 100, true, &errs);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[1] = {http_client_ip(req)};
+    api_query(req, ST_REGISTER_RATE, 1, v, register_rated);
+}
+
+/* --- password change ------------------------------------------------------------------ */
+
+typedef struct {
+    http_req_t *req;
+    char *current, *next, *stored;
+    char hash[PASSWORD_HASH_MAX];
+    bool ok;
+} pwjob_t;
+
+static void pw_work(void *arg)
+{
+    pwjob_t *j = arg;
+    j->ok = password_verify(j->current, j->stored) && password_hash(j->next, j->hash) == 0;
+}
+
+static void pw_set(http_req_t *req, PGresult *res)
+{
+    (void)res;
+    http_reply(req, 204, NULL, NULL, 0);
+}
+
+static void pw_checked(void *arg)
+{
+    pwjob_t *j = arg;
+    http_req_t *req = j->req;
+    if (!j->ok) {
+        json_t *e = NULL;
+        http_error_add(&e, "current_password", "wrong_password", "the current password is wrong");
+        http_problem(req, 422, "the current password is wrong", e);
+        return;
+    }
+    const char *v[4] = {api_actor(req), req->request_id, api_actor(req), j->hash};
+    api_query(req, ST_PW_SET, 4, v, pw_set);
+}
+
+static void pw_loaded(http_req_t *req, PGresult *res)
+{
+    pwjob_t *j = req->ctx;
+    j->stored = arena_strdup(req->arena, PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    if (pool_submit(req->worker, pw_work, pw_checked, j) != 0)
+        http_problem(req, 503, "busy; try again shortly", NULL);
+}
+
+static void password_change(http_req_t *req)
+{
+    static const field_t F[] = {{"current_password", F_STRING, true}, {"new_password", F_STRING, true}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *why = password_policy_error(api_str(req, "new_password"));
+    if (why) {
+        json_t *e = NULL;
+        http_error_add(&e, "new_password", "weak_password", why);
+        http_problem(req, 422, "the new password is too weak", e);
+        return;
+    }
+    pwjob_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->current = arena_strdup(req->arena, api_str(req, "current_password"));
+    j->next = arena_strdup(req->arena, api_str(req, "new_password"));
+    req->ctx = j;
+    const char *v[1] = {api_actor(req)};
+    api_query(req, ST_PW_GET, 1, v, pw_loaded);
+}
+
+/* --- users (admin) ------------------------------------------------------------------------ */
+
+static void validate_user(http_req_t *req, json_t **errs)
+{
+    json_t *b = req->json;
+    const char *email = api_str(req, "email");
+    if (email && !email_ok(email)) http_error_add(errs, "email", "invalid_format", "must be an email address");
+    const char *role = api_str(req, "role");
+    if (role && !role_from_name(role))
+        http_error_add(errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
+    int r = role ? role_from_name(role) : 0;
+    if ((r & (ROLE_MEMBER | ROLE_BROKER)) && json_is_null(json_object_get(b, "org_id")))
+        http_error_add(errs, "org_id", "required", "members and brokers belong to an organisation");
+    if ((r & ROLE_OFFICER) && json_is_null(json_object_get(b, "office_id")))
+        http_error_add(errs, "office_id", "required", "an officer belongs to a registry office");
+    if ((r & ROLE_BUREAU) && json_is_null(json_object_get(b, "region_code")))
+        http_error_add(errs, "region_code", "required", "a bureau user is scoped to a region");
+    check_text(b, "", "display_name", 100, true, errs);
+}
+
+static const field_t USER_FIELDS[] = {
+    {"email", F_STRING, true}, {"display_name", F_STRING, false}, {"phone", F_STRING_OR_NULL, false},
+    {"password", F_STRING, true}, {"role", F_STRING, true}, {"org_id", F_NUMBER_OR_NULL, false},
+    {"office_id", F_NUMBER_OR_NULL, false}, {"region_code", F_STRING_OR_NULL, false},
+};
+
+static void user_hashed(void *arg)
+{
+    hashjob_t *j = arg;
+    http_req_t *req = j->req;
+    if (j->rc != 0) {
+        http_problem(req, 500, "could not store the password", NULL);
+        return;
+    }
+    json_t *b = json_deep_copy(req->json);
+    json_object_del(b, "password");
+    const char *body = dump(req, b);
+    json_decref(b);
+    const char *v[4] = {api_actor(req), req->request_id, body, j->hash};
+    api_query(req, ST_USER_CREATE, 4, v, reply_created);
+}
+
+static void user_create(http_req_t *req)
+{
+    if (api_fields_or_reply(req, USER_FIELDS, ARRAY_LEN(USER_FIELDS))) return;
+    json_t *errs = NULL;
+    /* missing ids count as null for the role rules */
+    static const char *const IDS[] = {"org_id", "office_id", "region_code"};
+    for (int i = 0; i < 3; i++)
+        if (!json_object_get(req->json, IDS[i])) json_object_set_new(req->json, IDS[i], json_null());
+    validate_user(req, &errs);
+    const char *why = password_policy_error(api_str(req, "password"));
+    if (why) http_error_add(&errs, "password", "weak_password", why);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    hashjob_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->password = arena_strdup(req->arena, api_str(req, "password"));
+    if (pool_submit(req->worker, hash_work, user_hashed, j) != 0)
+        http_problem(req, 503, "busy; try again shortly", NULL);
+}
+
+static void user_update(http_req_t *req)
+{
+    static const field_t F[] = {
+        {"display_name", F_STRING, false}, {"phone", F_STRING_OR_NULL, false}, {"role", F_STRING, false},
+        {"org_id", F_NUMBER_OR_NULL, false}, {"office_id", F_NUMBER_OR_NULL, false},
+        {"region_code", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
+    };
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm))
+        return;
+    json_t *errs = NULL;
+    const char *role = api_str(req, "role");
+    if (role && !role_from_name(role))
+        http_error_add(&errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
+    check_text(req->json, "", "display_name", 100, true, &errs);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[5] = {api_actor(req), req->request_id, id, ifm, dump(req, req->json)};
+    api_query(req, ST_USER_UPDATE, 5, v, reply_ok);
+}
+
+static void user_list(http_req_t *req)
+{
+    const char *limit, *cursor, *role;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "role", &role))
+        return;
+    if (cursor && !is_id(cursor)) cursor = NULL;
+    const char *v[3] = {role, cursor, limit};
+    api_query(req, ST_USER_LIST, 3, v, api_reply_page);
+}
+
+static void user_get(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    const char *v[1] = {id};
+    api_query(req, ST_USER_GET, 1, v, reply_ok);
+}
+
+/* --- registry offices ---------------------------------------------------------------- */
+
+static void office_list(http_req_t *req)
+{
+    api_query(req, ST_OFFICE_LIST, 0, NULL, api_reply_row_json);
+}
+
+static void office_create(http_req_t *req)
+{
+    static const field_t F[] = {{"name", F_STRING, true}, {"region_code", F_STRING, true}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL;
+    check_text(req->json, "", "name", 200, true, &errs);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
+    api_query(req, ST_OFFICE_CREATE, 3, v, reply_created);
+}
+
+static void office_update(http_req_t *req)
+{
+    static const field_t F[] = {{"name", F_STRING, false}, {"region_code", F_STRING, false}, {"active", F_BOOL, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *v[4] = {api_actor(req), req->request_id, id, dump(req, req->json)};
+    api_query(req, ST_OFFICE_UPDATE, 4, v, reply_ok);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_POST, "/api/v1/auth/register", register_user, ROUTE_JSON_BODY, 0},
+    {HTTP_POST, "/api/v1/me/password", password_change, ROUTE_JSON_BODY, ROLE_ANY},
+    {HTTP_GET, "/api/v1/orgs", org_list, 0, ROLE_ANY},
+    {HTTP_POST, "/api/v1/orgs", org_create, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/orgs/{id}", org_get, 0, ROLE_ANY},
+    {HTTP_PATCH, "/api/v1/orgs/{id}", org_update, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/orgs/{id}/verify", org_verify, ROUTE_JSON_BODY, ROLE_REVIEWER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/orgs/{id}/invitations", invite, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/users", user_list, 0, ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/users", user_create, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/users/{id}", user_get, 0, ROLE_ADMIN},
+    {HTTP_PATCH, "/api/v1/users/{id}", user_update, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/offices", office_list, 0, 0},
+    {HTTP_POST, "/api/v1/offices", office_create, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_PATCH, "/api/v1/offices/{id}", office_update, ROUTE_JSON_BODY, ROLE_ADMIN},
+};
+
+void api_accounts_init(void)
+{
+    ST_ORG_LIST = db_stmt_register(
+        "WITH page AS (SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
+        " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR o.name LIKE '%' || $3 || '%'"
+        " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC"
+        " LIMIT $5::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $5::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
+        5);
+    ST_ORG_GET = db_stmt_register(
+        "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)", 2);
+    ST_ORG_CREATE = db_stmt_register("SELECT org_create($1::bigint, $2, $3::jsonb)", 3);
+    ST_ORG_UPDATE = db_stmt_register(
+        "SELECT org_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb, $7::boolean)", 7);
+    ST_ORG_VERIFY = db_stmt_register("SELECT org_verify($1::bigint, $2, $3::bigint, $4, $5)", 5);
+    ST_INVITE = db_stmt_register(
+        "SELECT invitation_create($1::bigint, $2, $3::bigint, $4::bigint, $5, $6, $7::int)", 7);
+    ST_REGISTER_RATE = db_stmt_register("SELECT rate_hit('register_limit_per_ip', $1)", 1);
+    ST_REGISTER = db_stmt_register("SELECT auth_register($1, $2, $3, $4, $5::jsonb, $6)", 6);
+    ST_USER_LIST = db_stmt_register(
+        "WITH page AS (SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
+        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        3);
+    ST_USER_GET = db_stmt_register("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
+    ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
+    ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);
+    ST_OFFICE_LIST = db_stmt_register(
+        "SELECT json_build_object('items', coalesce(json_agg(office_json(f) ORDER BY f.id), '[]'), 'next_cursor', NULL)::text"
+        " FROM registry_offices f",
+        0);
+    ST_OFFICE_CREATE = db_stmt_register("SELECT office_create($1::bigint, $2, $3::jsonb)", 3);
+    ST_OFFICE_UPDATE = db_stmt_register("SELECT office_update($1::bigint, $2, $3::bigint, $4::jsonb)", 4);
+    ST_PW_GET = db_stmt_register("SELECT password_hash FROM users WHERE id = $1::bigint", 1);
+    ST_PW_SET = db_stmt_register("SELECT user_set_password($1::bigint, $2, $3::bigint, $4)", 4);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}

@@ -1,0 +1,55 @@
+/* audit.c — an object's history and the chain check (admin, bureau). */
+#include "api/api.h"
+
+#include "auth/auth.h"
+
+#include <string.h>
+
+static int ST_HISTORY, ST_VERIFY;
+
+static void history(http_req_t *req)
+{
+    const char *entity, *id, *limit, *cursor;
+    if (http_query_or_reply(req, "entity", &entity) || http_query_or_reply(req, "id", &id) ||
+        api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor))
+        return;
+    if (!entity || !id) {
+        json_t *e = NULL;
+        if (!entity) http_error_add(&e, "entity", "required", "name the kind of object, e.g. contract");
+        if (!id) http_error_add(&e, "id", "required", "the object's id");
+        http_problem(req, 400, "entity and id are required", e);
+        return;
+    }
+    uint64_t c = 0;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[4] = {entity, id, cursor, limit};
+    api_query(req, ST_HISTORY, 4, v, api_reply_page);
+}
+
+static void verify(http_req_t *req)
+{
+    api_query(req, ST_VERIFY, 0, NULL, api_reply_row_json);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/audit", history, 0, ROLE_ADMIN | ROLE_BUREAU},
+    {HTTP_GET, "/api/v1/audit/verify", verify, 0, ROLE_ADMIN | ROLE_BUREAU},
+};
+
+void api_audit_init(void)
+{
+    ST_HISTORY = db_stmt_register(
+        "WITH page AS (SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"
+        " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id,"
+        " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
+        " WHERE a.entity = $1 AND a.entity_id = $2 AND ($3::bigint IS NULL OR a.id > $3::bigint)"
+        " ORDER BY a.id LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id LIMIT $4::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT max(id) FROM shown)::text END",
+        4);
+    ST_VERIFY = db_stmt_register(
+        "SELECT json_build_object('valid', ok, 'checked', checked, 'first_broken_id', first_broken_id,"
+        " 'reason', reason)::text FROM audit_verify()",
+        0);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}
