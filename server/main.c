@@ -3,6 +3,7 @@
  *   yizhan serve [--migrate]     serve HTTP (refuses pending migrations unless --migrate)
  *   yizhan migrate [status]      apply pending migrations / list their state
  *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
+ *   yizhan keygen --office ID | --missing   make or rotate registry offices' signing keys
  *   yizhan audit verify          walk the audit hash chain; exit 3 when broken
  *   yizhan config                print the configuration table
  *   yizhan version
@@ -10,11 +11,13 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "auth/password.h"
+#include "auth/sign.h"
 #include "config.h"
 #include "db/db.h"
 #include "http/http.h"
 #include "log.h"
 #include "util/pool.h"
+#include "util/util.h"
 #include "version.h"
 
 #include <event2/event.h>
@@ -27,6 +30,7 @@ static int usage(void)
     fputs("usage: yizhan serve [--migrate]\n"
           "       yizhan migrate [status]\n"
           "       yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]\n"
+          "       yizhan keygen --office ID | --missing\n"
           "       yizhan audit verify\n"
           "       yizhan config\n"
           "       yizhan version\n",
@@ -53,6 +57,55 @@ static void register_api(void)
     api_auth_init();
     api_accounts_init();
     api_audit_init();
+    api_contracts_init();
+}
+
+/* Make (or rotate) an office's Ed25519 key: the private key goes to a file in
+ * YIZHAN_SIGNING_KEY_DIR, the public key into signing_keys; the previous key
+ * stays published with valid_to set, so old certificates still verify. */
+static int keygen_office(PGconn *c, const char *office)
+{
+    char key_id[64], *pem = NULL;
+    unsigned char pub[32];
+    if (sign_keygen(g_cfg.signing_key_dir, strtol(office, NULL, 10), key_id, pub, &pem) != 0) {
+        fprintf(stderr, "yizhan: key generation failed\n");
+        return 1;
+    }
+    char hex[65];
+    util_hex(pub, 32, hex);
+    const char *v[4] = {office, key_id, hex, pem};
+    PGresult *r = PQexecParams(c,
+                               "WITH old AS (UPDATE signing_keys SET valid_to = now() WHERE office_id = $1::bigint"
+                               " AND valid_to IS NULL RETURNING 1) INSERT INTO signing_keys (key_id, office_id,"
+                               " public_key, public_key_pem) SELECT $2, $1::bigint, decode($3, 'hex'), $4"
+                               " FROM (SELECT count(*) FROM old) o",
+                               4, NULL, v, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : 1;
+    if (rc) fprintf(stderr, "yizhan: cannot publish key for office %s: %s", office, PQerrorMessage(c));
+    else printf("office %s: key %s\n", office, key_id);
+    PQclear(r);
+    free(pem);
+    return rc;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    if (argc != 4 && !(argc == 3 && !strcmp(argv[2], "--missing"))) return usage();
+    if (argc == 4 && strcmp(argv[2], "--office") != 0) return usage();
+    PGconn *c = db_connect_blocking();
+    if (!c) return 1;
+    int rc = 0;
+    if (argc == 4) {
+        rc = keygen_office(c, argv[3]);
+    } else {
+        PGresult *r = PQexec(c, "SELECT f.id FROM registry_offices f WHERE f.active AND NOT EXISTS"
+                                " (SELECT 1 FROM signing_keys k WHERE k.office_id = f.id AND k.valid_to IS NULL) ORDER BY f.id");
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+            rc = keygen_office(c, PQgetvalue(r, i, 0));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
 }
 
 static int cmd_audit(int argc, char **argv)
@@ -98,6 +151,7 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     register_api();
+    sign_load_dir(g_cfg.signing_key_dir);
     (void)password_dummy_hash(); /* computed once now, not during the first login */
     if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
     http_run_until_signal();
@@ -182,5 +236,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "migrate")) return cmd_migrate(argc, argv);
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc, argv);
     return usage();
 }

@@ -50,5 +50,6 @@ void api_codes_init(void);
 void api_auth_init(void);
 void api_accounts_init(void);
 void api_audit_init(void);
+void api_contracts_init(void);
 
 #endif

@@ -1,0 +1,682 @@
+-- 0020_contracts: the registration workflow (技术合同认定登记) as the API sees it.
+--
+-- contract_* functions are the only writers of contracts.  Each checks the
+-- caller's right to act (scope), the state transition, the field values
+-- against the code lists, and writes its audit entry, in one transaction.
+-- Registration numbers come from registration_next_serial() inside the same
+-- transaction, so they are gap-free and unique per office and year.
+
+INSERT INTO settings (key, value, description) VALUES
+    ('integrity_subsidy_thresholds_fen', '[25000000, 50000000, 100000000]',
+     '后补助门槛（分）：合同额略高于这些门槛时提示登记员核查（岳阳 25 万/50 万元，偃师等）'),
+    ('integrity_margin_pct', '5', '“略高于/略低于门槛”的幅度（百分比）'),
+    ('integrity_split_window_days', '180', '拆分合同核查：同一双方在多少天内签订的合同合并计算'),
+    ('attachment_max_bytes', '1048576', '合同附件（扫描件）最大字节数；不超过 YIZHAN_MAX_BODY_BYTES')
+ON CONFLICT (key) DO NOTHING;
+
+CREATE FUNCTION setting_int(p_key text, p_default bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT (value #>> '{}')::bigint FROM settings WHERE key = p_key), p_default)
+$$;
+
+CREATE FUNCTION today_cn() RETURNS date
+LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date $$;
+
+-- Requests for amendment (变更) and cancellation (注销): the seller asks, an
+-- officer of the office confirms or rejects; the row keeps before and after.
+CREATE TABLE contract_changes (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    contract_id  bigint NOT NULL REFERENCES contracts (id),
+    kind         text NOT NULL CHECK (kind IN ('amend', 'cancel')),
+    reason       text NOT NULL CHECK (btrim(reason) <> '' AND char_length(reason) <= 1000),
+    changes      jsonb NOT NULL DEFAULT '{}',
+    status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed', 'rejected')),
+    requested_by bigint REFERENCES users (id),
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    decided_by   bigint REFERENCES users (id),
+    decided_at   timestamptz,
+    decision_note text,
+    before       jsonb,
+    after        jsonb
+);
+CREATE INDEX contract_changes_contract ON contract_changes (contract_id, id);
+CREATE UNIQUE INDEX contract_changes_one_pending ON contract_changes (contract_id) WHERE status = 'pending';
+
+-- The offices' Ed25519 public keys.  Private keys live in files under
+-- YIZHAN_SIGNING_KEY_DIR, never in the database.
+CREATE TABLE signing_keys (
+    key_id         text PRIMARY KEY,
+    office_id      bigint NOT NULL REFERENCES registry_offices (id),
+    public_key     bytea NOT NULL CHECK (length(public_key) = 32),
+    public_key_pem text NOT NULL,
+    valid_from     timestamptz NOT NULL DEFAULT now(),
+    valid_to       timestamptz
+);
+CREATE UNIQUE INDEX signing_keys_current ON signing_keys (office_id) WHERE valid_to IS NULL;
+
+-- Who may see a contract.  Parties see their contracts in every state; an
+-- officer sees applications of their office once submitted; a bureau user
+-- sees registrations whose seller or buyer is in its region subtree.
+CREATE FUNCTION contract_visible(c contracts, p_org bigint, p_office bigint, p_region text, p_admin boolean)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT p_admin
+        OR (p_org IS NOT NULL AND p_org IN (c.seller_org_id, c.buyer_org_id, c.intermediary_org_id))
+        OR (p_office IS NOT NULL AND c.office_id = p_office AND c.status <> 'draft')
+        OR (p_region IS NOT NULL AND c.status IN ('registered', 'cancelled')
+            AND (region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region)))
+$$;
+
+CREATE FUNCTION code_label(p_list text, p_code text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT label FROM codes WHERE list = p_list AND code = p_code $$;
+
+CREATE FUNCTION contract_json(c contracts) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id, 'title', c.title, 'status', c.status,
+        'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),
+        'contract_subtype', c.contract_subtype, 'contract_subtype_label', code_label('contract_types', c.contract_subtype),
+        'seller', jsonb_build_object('org_id', c.seller_org_id, 'name', c.seller_name, 'org_type', c.seller_org_type,
+                                     'region_code', c.seller_region_code, 'credit_code', c.seller_credit_code),
+        'buyer', jsonb_build_object('org_id', c.buyer_org_id, 'name', c.buyer_name, 'org_type', c.buyer_org_type,
+                                    'region_code', c.buyer_region_code, 'credit_code', c.buyer_credit_code),
+        'intermediary', CASE WHEN c.intermediary_name IS NOT NULL THEN jsonb_build_object(
+                            'org_id', c.intermediary_org_id, 'name', c.intermediary_name,
+                            'org_type', c.intermediary_org_type, 'region_code', c.intermediary_region_code,
+                            'credit_code', c.intermediary_credit_code) END,
+        'broker_user_id', c.broker_user_id,
+        'signed_on', c.signed_on, 'effective_on', c.effective_on, 'end_on', c.end_on,
+        'contract_amount_fen', c.contract_amount_fen, 'technical_amount_fen', c.technical_amount_fen,
+        'non_technical_items', c.non_technical_items, 'payment_schedule', c.payment_schedule,
+        'received_amount_fen', c.received_amount_fen,
+        'domain', c.domain, 'domain_label', code_label('domains', c.domain),
+        'socio_economic_objective', c.socio_economic_objective, 'ip_type', c.ip_type,
+        'ip_type_label', code_label('ip_types', c.ip_type), 'plan_source', c.plan_source,
+        'result_id', c.result_id, 'need_id', c.need_id, 'is_import', c.is_import,
+        'applicant_org_id', c.applicant_org_id, 'office_id', c.office_id,
+        'office_name', (SELECT name FROM registry_offices WHERE id = c.office_id),
+        'submitted_at', c.submitted_at, 'due_on', c.due_on,
+        'overdue', c.status = 'submitted' AND c.due_on < today_cn(),
+        'returned_at', c.returned_at, 'return_reason', c.return_reason,
+        'refused_at', c.refused_at, 'refusal_ground', c.refusal_ground,
+        'refusal_ground_label', code_label('refusal_grounds', c.refusal_ground), 'refusal_detail', c.refusal_detail,
+        'registration_no', c.registration_no, 'registered_at', c.registered_at,
+        'cancelled_at', c.cancelled_at, 'cancel_reason', c.cancel_reason,
+        'pending_change', (SELECT jsonb_build_object('id', x.id, 'kind', x.kind, 'reason', x.reason,
+                                                     'changes', x.changes, 'requested_at', x.requested_at)
+                           FROM contract_changes x WHERE x.contract_id = c.id AND x.status = 'pending'),
+        'created_at', c.created_at, 'updated_at', c.updated_at, 'version', c.version)
+$$;
+
+-- Integrity flags an officer sees on an application.
+CREATE FUNCTION contract_flags(c contracts) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    flags jsonb := '[]';
+    expert bigint := setting_int('expert_review_threshold_fen', 500000000);
+    margin numeric := setting_int('integrity_margin_pct', 5) / 100.0;
+    window_days int := setting_int('integrity_split_window_days', 180);
+    t bigint;
+    n int;
+    s bigint;
+    so orgs;
+    bo orgs;
+BEGIN
+    -- the same parties and amount registered before
+    SELECT count(*) INTO n FROM contracts d
+    WHERE d.id <> c.id AND d.status IN ('registered', 'cancelled')
+      AND d.contract_amount_fen = c.contract_amount_fen
+      AND coalesce(d.seller_credit_code, d.seller_name) = coalesce(c.seller_credit_code, c.seller_name)
+      AND coalesce(d.buyer_credit_code, d.buyer_name) = coalesce(c.buyer_credit_code, c.buyer_name);
+    IF n > 0 THEN
+        flags := flags || jsonb_build_object('code', 'duplicate', 'label', '疑似重复登记',
+            'detail', format('同一双方、同一金额的合同已登记 %s 份', n));
+    END IF;
+    -- a deal split into pieces just under the expert-review threshold
+    IF c.technical_amount_fen < expert AND c.signed_on IS NOT NULL THEN
+        SELECT count(*), coalesce(sum(d.technical_amount_fen), 0) INTO n, s FROM contracts d
+        WHERE d.id <> c.id AND d.status IN ('submitted', 'registered', 'returned')
+          AND coalesce(d.seller_credit_code, d.seller_name) = coalesce(c.seller_credit_code, c.seller_name)
+          AND coalesce(d.buyer_credit_code, d.buyer_name) = coalesce(c.buyer_credit_code, c.buyer_name)
+          AND d.technical_amount_fen < expert
+          AND abs(d.signed_on - c.signed_on) <= window_days;
+        IF n > 0 AND s + c.technical_amount_fen >= expert THEN
+            flags := flags || jsonb_build_object('code', 'split', 'label', '疑似拆分合同',
+                'detail', format('同一双方 %s 天内另有 %s 份合同，合计技术交易额达到专家评审门槛', window_days, n));
+        END IF;
+    END IF;
+    -- amounts just above a subsidy threshold
+    FOR t IN SELECT jsonb_array_elements_text(value)::bigint FROM settings WHERE key = 'integrity_subsidy_thresholds_fen' LOOP
+        IF c.contract_amount_fen >= t AND c.contract_amount_fen < t * (1 + margin) THEN
+            flags := flags || jsonb_build_object('code', 'just_above_threshold', 'label', '金额略高于补助门槛',
+                'detail', format('合同额略高于 %s 元', t / 100));
+        END IF;
+    END LOOP;
+    -- seller and buyer related: one credit-code owner, or shared contacts or people
+    SELECT * INTO so FROM orgs WHERE id = c.seller_org_id;
+    SELECT * INTO bo FROM orgs WHERE id = c.buyer_org_id;
+    IF (c.seller_credit_code IS NOT NULL AND c.seller_credit_code = c.buyer_credit_code)
+       OR (substr(c.seller_credit_code, 9, 9) = substr(c.buyer_credit_code, 9, 9))
+       OR (so.id IS NOT NULL AND bo.id IS NOT NULL AND so.id <> bo.id AND (
+             (so.contact_phone IS NOT NULL AND so.contact_phone = bo.contact_phone)
+          OR (so.contact_email IS NOT NULL AND lower(so.contact_email) = lower(bo.contact_email))
+          OR (so.contact_name IS NOT NULL AND so.contact_name = bo.contact_name)))
+       OR c.seller_name = c.buyer_name THEN
+        flags := flags || jsonb_build_object('code', 'related_parties', 'label', '买卖双方疑似关联',
+            'detail', '双方统一社会信用代码主体相同或联系人、联系方式相同');
+    END IF;
+    RETURN flags;
+END $$;
+
+-- Fill a party's columns from its org (if org_id is given) and the body.
+CREATE FUNCTION contract_party(p jsonb, p_field text, OUT org_id bigint, OUT name text, OUT org_type text,
+                               OUT region_code text, OUT credit_code text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    o orgs;
+BEGIN
+    IF p IS NULL OR jsonb_typeof(p) <> 'object' THEN
+        RETURN;
+    END IF;
+    org_id := (p->>'org_id')::bigint;
+    IF org_id IS NOT NULL THEN
+        SELECT * INTO o FROM orgs WHERE id = org_id;
+        IF NOT FOUND THEN PERFORM yz_raise(422, 'no such organisation', p_field || '.org_id', 'unknown'); END IF;
+    END IF;
+    name := coalesce(p->>'name', o.name);
+    org_type := coalesce(p->>'org_type', o.org_type);
+    region_code := coalesce(p->>'region_code', o.region_code);
+    credit_code := coalesce(p->>'credit_code', o.credit_code);
+    IF name IS NULL OR btrim(name) = '' THEN
+        PERFORM yz_raise(422, 'name the party (or give its org_id)', p_field || '.name', 'required');
+    END IF;
+    PERFORM check_code('org_types', org_type, p_field || '.org_type');
+    PERFORM check_region(region_code, p_field || '.region_code');
+    IF credit_code IS NOT NULL AND NOT credit_code_valid(credit_code) THEN
+        PERFORM yz_raise(422, 'not a valid unified social credit code', p_field || '.credit_code', 'invalid_credit_code');
+    END IF;
+END $$;
+
+-- Value checks shared by create and update, on the merged row.
+CREATE FUNCTION contract_check(c contracts) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    items_sum bigint;
+    bad jsonb;
+BEGIN
+    PERFORM check_code('contract_types', c.contract_type, 'contract_type');
+    PERFORM check_code('contract_types', c.contract_subtype, 'contract_subtype');
+    IF c.contract_type IS NOT NULL AND EXISTS (SELECT 1 FROM codes WHERE list = 'contract_types' AND code = c.contract_type AND parent_code IS NOT NULL) THEN
+        PERFORM yz_raise(422, 'contract_type must be a top-level type (e.g. transfer)', 'contract_type', 'not_top_level');
+    END IF;
+    IF c.contract_subtype IS NOT NULL AND NOT EXISTS (SELECT 1 FROM codes WHERE list = 'contract_types'
+            AND code = c.contract_subtype AND parent_code = c.contract_type) THEN
+        PERFORM yz_raise(422, format('%s is not a subtype of %s', c.contract_subtype, coalesce(c.contract_type, '(no type)')),
+                         'contract_subtype', 'not_a_subtype');
+    END IF;
+    PERFORM check_code('domains', c.domain, 'domain');
+    PERFORM check_code('ip_types', c.ip_type, 'ip_type');
+    PERFORM check_code('plan_sources', c.plan_source, 'plan_source');
+    PERFORM check_code('socio_economic_objectives', c.socio_economic_objective, 'socio_economic_objective');
+    IF c.technical_amount_fen > c.contract_amount_fen THEN
+        PERFORM yz_raise(422, 'the technical amount cannot exceed the contract amount', 'technical_amount_fen', 'exceeds_contract');
+    END IF;
+    SELECT x INTO bad FROM jsonb_array_elements(c.non_technical_items) x
+    WHERE jsonb_typeof(x) <> 'object' OR jsonb_typeof(x->'amount_fen') <> 'number' OR (x->>'amount_fen')::numeric < 0
+       OR (x->>'amount_fen')::numeric <> trunc((x->>'amount_fen')::numeric)
+       OR coalesce(btrim(x->>'item'), '') = '' OR (SELECT count(*) FROM jsonb_object_keys(x) k WHERE k NOT IN ('item', 'amount_fen')) > 0
+    LIMIT 1;
+    IF bad IS NOT NULL THEN
+        PERFORM yz_raise(422, 'each non-technical item is {"item": text, "amount_fen": integer ≥ 0}', 'non_technical_items', 'invalid');
+    END IF;
+    SELECT coalesce(sum((x->>'amount_fen')::bigint), 0) INTO items_sum FROM jsonb_array_elements(c.non_technical_items) x;
+    IF c.technical_amount_fen + items_sum <> c.contract_amount_fen THEN
+        PERFORM yz_raise(422, format('contract amount (%s) must equal technical amount (%s) plus the non-technical items (%s)',
+                                     c.contract_amount_fen, c.technical_amount_fen, items_sum),
+                         'non_technical_items', 'does_not_add_up');
+    END IF;
+    SELECT x INTO bad FROM jsonb_array_elements(c.payment_schedule) x
+    WHERE jsonb_typeof(x) <> 'object' OR jsonb_typeof(x->'amount_fen') <> 'number' OR (x->>'amount_fen')::numeric <= 0
+       OR (x->>'due_on') IS NULL OR (x->>'due_on') !~ '^\d{4}-\d{2}-\d{2}$'
+       OR (SELECT count(*) FROM jsonb_object_keys(x) k WHERE k NOT IN ('due_on', 'amount_fen', 'note')) > 0
+    LIMIT 1;
+    IF bad IS NOT NULL THEN
+        PERFORM yz_raise(422, 'each payment is {"due_on": "YYYY-MM-DD", "amount_fen": integer > 0, "note"?: text}', 'payment_schedule', 'invalid');
+    END IF;
+    IF (SELECT coalesce(sum((x->>'amount_fen')::bigint), 0) FROM jsonb_array_elements(c.payment_schedule) x) > c.contract_amount_fen THEN
+        PERFORM yz_raise(422, 'the payment schedule exceeds the contract amount', 'payment_schedule', 'exceeds_contract');
+    END IF;
+    IF c.effective_on IS NOT NULL AND c.signed_on IS NOT NULL AND c.effective_on < c.signed_on THEN
+        PERFORM yz_raise(422, 'a contract cannot take effect before it is signed', 'effective_on', 'before_signing');
+    END IF;
+    IF c.end_on IS NOT NULL AND c.effective_on IS NOT NULL AND c.end_on < c.effective_on THEN
+        PERFORM yz_raise(422, 'the end date is before the effective date', 'end_on', 'before_effective');
+    END IF;
+    IF c.result_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM results WHERE id = c.result_id) THEN
+        PERFORM yz_raise(422, 'no such research result', 'result_id', 'unknown');
+    END IF;
+    IF c.need_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM needs WHERE id = c.need_id) THEN
+        PERFORM yz_raise(422, 'no such technology need', 'need_id', 'unknown');
+    END IF;
+    IF c.broker_user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE id = c.broker_user_id AND role = 'broker') THEN
+        PERFORM yz_raise(422, 'broker_user_id must name a technology broker', 'broker_user_id', 'unknown');
+    END IF;
+END $$;
+
+-- Apply body fields b onto c (only the keys present).
+CREATE FUNCTION contract_merge(c contracts, b jsonb) RETURNS contracts
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p record;
+BEGIN
+    IF b ? 'title' THEN c.title := b->>'title'; END IF;
+    IF b ? 'contract_type' THEN c.contract_type := b->>'contract_type'; END IF;
+    IF b ? 'contract_subtype' THEN c.contract_subtype := b->>'contract_subtype'; END IF;
+    IF b ? 'seller' THEN
+        p := contract_party(b->'seller', 'seller');
+        c.seller_org_id := p.org_id; c.seller_name := p.name; c.seller_org_type := p.org_type;
+        c.seller_region_code := p.region_code; c.seller_credit_code := p.credit_code;
+    END IF;
+    IF b ? 'buyer' THEN
+        p := contract_party(b->'buyer', 'buyer');
+        c.buyer_org_id := p.org_id; c.buyer_name := p.name; c.buyer_org_type := p.org_type;
+        c.buyer_region_code := p.region_code; c.buyer_credit_code := p.credit_code;
+    END IF;
+    IF b ? 'intermediary' THEN
+        p := contract_party(b->'intermediary', 'intermediary');
+        c.intermediary_org_id := p.org_id; c.intermediary_name := p.name; c.intermediary_org_type := p.org_type;
+        c.intermediary_region_code := p.region_code; c.intermediary_credit_code := p.credit_code;
+    END IF;
+    IF b ? 'broker_user_id' THEN c.broker_user_id := (b->>'broker_user_id')::bigint; END IF;
+    IF b ? 'signed_on' THEN c.signed_on := (b->>'signed_on')::date; END IF;
+    IF b ? 'effective_on' THEN c.effective_on := (b->>'effective_on')::date; END IF;
+    IF b ? 'end_on' THEN c.end_on := (b->>'end_on')::date; END IF;
+    IF b ? 'contract_amount_fen' THEN c.contract_amount_fen := (b->>'contract_amount_fen')::bigint; END IF;
+    IF b ? 'technical_amount_fen' THEN c.technical_amount_fen := (b->>'technical_amount_fen')::bigint; END IF;
+    IF b ? 'non_technical_items' THEN c.non_technical_items := b->'non_technical_items'; END IF;
+    IF b ? 'payment_schedule' THEN c.payment_schedule := b->'payment_schedule'; END IF;
+    IF b ? 'domain' THEN c.domain := b->>'domain'; END IF;
+    IF b ? 'socio_economic_objective' THEN c.socio_economic_objective := b->>'socio_economic_objective'; END IF;
+    IF b ? 'ip_type' THEN c.ip_type := b->>'ip_type'; END IF;
+    IF b ? 'plan_source' THEN c.plan_source := b->>'plan_source'; END IF;
+    IF b ? 'result_id' THEN c.result_id := (b->>'result_id')::bigint; END IF;
+    IF b ? 'need_id' THEN c.need_id := (b->>'need_id')::bigint; END IF;
+    IF b ? 'is_import' THEN c.is_import := (b->>'is_import')::boolean; END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION contract_create(p_actor bigint, p_req text, p_org bigint, p_admin boolean, b jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+BEGIN
+    c.title := b->>'title';
+    c.non_technical_items := '[]';
+    c.payment_schedule := '[]';
+    c.contract_amount_fen := 0;
+    c.technical_amount_fen := 0;
+    c.is_import := false;
+    c := contract_merge(c, b);
+    IF NOT p_admin AND p_org IS DISTINCT FROM c.seller_org_id AND p_org IS DISTINCT FROM c.buyer_org_id THEN
+        PERFORM yz_raise(403, 'your organisation must be the seller or the buyer (give its org_id)', 'seller.org_id', 'not_a_party');
+    END IF;
+    PERFORM contract_check(c);
+    INSERT INTO contracts (title, contract_type, contract_subtype, seller_org_id, seller_name, seller_org_type,
+        seller_region_code, seller_credit_code, buyer_org_id, buyer_name, buyer_org_type, buyer_region_code,
+        buyer_credit_code, intermediary_org_id, intermediary_name, intermediary_org_type, intermediary_region_code,
+        intermediary_credit_code, broker_user_id, signed_on, effective_on, end_on, contract_amount_fen,
+        technical_amount_fen, non_technical_items, payment_schedule, domain, socio_economic_objective, ip_type,
+        plan_source, result_id, need_id, is_import, created_by)
+    VALUES (c.title, c.contract_type, c.contract_subtype, c.seller_org_id, c.seller_name, c.seller_org_type,
+        c.seller_region_code, c.seller_credit_code, c.buyer_org_id, c.buyer_name, c.buyer_org_type, c.buyer_region_code,
+        c.buyer_credit_code, c.intermediary_org_id, c.intermediary_name, c.intermediary_org_type, c.intermediary_region_code,
+        c.intermediary_credit_code, c.broker_user_id, c.signed_on, c.effective_on, c.end_on, c.contract_amount_fen,
+        c.technical_amount_fen, c.non_technical_items, c.payment_schedule, c.domain, c.socio_economic_objective, c.ip_type,
+        c.plan_source, c.result_id, c.need_id, c.is_import, p_actor)
+    RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', c.id::text, 'create', NULL, contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+-- Lock a contract the caller may act on as a party; 404 when not visible.
+CREATE FUNCTION contract_lock_party(p_id bigint, p_org bigint, p_admin boolean) RETURNS contracts
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+BEGIN
+    SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT contract_visible(c, p_org, NULL, NULL, p_admin) THEN
+        PERFORM yz_raise(404, 'no such contract');
+    END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION contract_lock_office(p_id bigint, p_office bigint, p_admin boolean) RETURNS contracts
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+BEGIN
+    SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT contract_visible(c, NULL, p_office, NULL, p_admin) THEN
+        PERFORM yz_raise(404, 'no such contract');
+    END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION contract_update(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean,
+                                p_if_match int, b jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+BEGIN
+    o := contract_lock_party(p_id, p_org, p_admin);
+    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
+        PERFORM yz_raise(412, 'the contract was changed by someone else; reload and try again');
+    END IF;
+    IF o.status NOT IN ('draft', 'returned') THEN
+        PERFORM yz_raise(409, format('a %s contract cannot be edited; registered contracts change by amendment', o.status));
+    END IF;
+    c := contract_merge(o, b);
+    IF NOT p_admin AND p_org IS DISTINCT FROM c.seller_org_id AND p_org IS DISTINCT FROM c.buyer_org_id THEN
+        PERFORM yz_raise(403, 'your organisation must remain the seller or the buyer', 'seller.org_id', 'not_a_party');
+    END IF;
+    PERFORM contract_check(c);
+    UPDATE contracts SET title = c.title, contract_type = c.contract_type, contract_subtype = c.contract_subtype,
+        seller_org_id = c.seller_org_id, seller_name = c.seller_name, seller_org_type = c.seller_org_type,
+        seller_region_code = c.seller_region_code, seller_credit_code = c.seller_credit_code,
+        buyer_org_id = c.buyer_org_id, buyer_name = c.buyer_name, buyer_org_type = c.buyer_org_type,
+        buyer_region_code = c.buyer_region_code, buyer_credit_code = c.buyer_credit_code,
+        intermediary_org_id = c.intermediary_org_id, intermediary_name = c.intermediary_name,
+        intermediary_org_type = c.intermediary_org_type, intermediary_region_code = c.intermediary_region_code,
+        intermediary_credit_code = c.intermediary_credit_code, broker_user_id = c.broker_user_id,
+        signed_on = c.signed_on, effective_on = c.effective_on, end_on = c.end_on,
+        contract_amount_fen = c.contract_amount_fen, technical_amount_fen = c.technical_amount_fen,
+        non_technical_items = c.non_technical_items, payment_schedule = c.payment_schedule, domain = c.domain,
+        socio_economic_objective = c.socio_economic_objective, ip_type = c.ip_type, plan_source = c.plan_source,
+        result_id = c.result_id, need_id = c.need_id, is_import = c.is_import
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'update', contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+CREATE FUNCTION contract_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+BEGIN
+    o := contract_lock_party(p_id, p_org, p_admin);
+    IF o.status <> 'draft' THEN
+        PERFORM yz_raise(409, 'only a draft can be deleted');
+    END IF;
+    DELETE FROM contracts WHERE id = p_id;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'delete', contract_json(o), NULL);
+END $$;
+
+-- The office for a region: the active office with the deepest region that contains it.
+CREATE FUNCTION office_for_region(p_region text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT id FROM registry_offices
+    WHERE active AND p_region IS NOT NULL AND region_in_subtree(p_region, region_code)
+    ORDER BY length(region_prefix(region_code)) DESC LIMIT 1
+$$;
+
+CREATE FUNCTION contract_submit(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+    applicant bigint;
+    region text;
+    office bigint;
+    days int;
+    today date := today_cn();
+BEGIN
+    o := contract_lock_party(p_id, p_org, p_admin);
+    IF o.status NOT IN ('draft', 'returned') THEN
+        PERFORM yz_raise(409, format('a %s contract cannot be submitted', o.status));
+    END IF;
+    applicant := CASE WHEN o.is_import THEN o.buyer_org_id ELSE o.seller_org_id END;
+    region := CASE WHEN o.is_import THEN o.buyer_region_code ELSE o.seller_region_code END;
+    IF NOT p_admin AND applicant IS DISTINCT FROM p_org THEN
+        PERFORM yz_raise(403, CASE WHEN o.is_import THEN 'for a technology import the domestic buyer applies'
+                                   ELSE 'the seller applies for registration' END);
+    END IF;
+    IF applicant IS NULL THEN
+        PERFORM yz_raise(422, 'the applicant must be an organisation registered here', CASE WHEN o.is_import THEN 'buyer.org_id' ELSE 'seller.org_id' END, 'required');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = applicant AND verification_status = 'verified') THEN
+        PERFORM yz_raise(422, 'the applying organisation must be verified first', 'seller.org_id', 'not_verified');
+    END IF;
+    -- completeness: what an officer needs
+    IF o.contract_type IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'contract_type', 'required'); END IF;
+    IF o.contract_subtype IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'contract_subtype', 'required'); END IF;
+    IF o.signed_on IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'signed_on', 'required'); END IF;
+    IF o.effective_on IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'effective_on', 'required'); END IF;
+    IF o.end_on IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'end_on', 'required'); END IF;
+    IF o.contract_amount_fen <= 0 THEN PERFORM yz_raise(422, 'required to apply', 'contract_amount_fen', 'required'); END IF;
+    IF o.domain IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'domain', 'required'); END IF;
+    IF o.ip_type IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'ip_type', 'required'); END IF;
+    IF o.plan_source IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'plan_source', 'required'); END IF;
+    IF o.seller_org_type IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'seller.org_type', 'required'); END IF;
+    IF o.buyer_org_type IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'buyer.org_type', 'required'); END IF;
+    -- effective ≤ application ≤ end
+    IF o.effective_on > today THEN
+        PERFORM yz_raise(422, 'apply once the contract has taken effect', 'effective_on', 'not_yet_effective');
+    END IF;
+    IF o.end_on < today THEN
+        PERFORM yz_raise(422, 'the contract has already ended; it can no longer be registered', 'end_on', 'expired');
+    END IF;
+    PERFORM contract_check(o);
+    office := office_for_region(region);
+    IF office IS NULL THEN
+        PERFORM yz_raise(422, 'no registry office serves the applicant''s region', CASE WHEN o.is_import THEN 'buyer.region_code' ELSE 'seller.region_code' END, 'no_office');
+    END IF;
+    days := CASE WHEN o.technical_amount_fen >= setting_int('expert_review_threshold_fen', 500000000)
+                 THEN setting_int('review_days_expert', 30) ELSE setting_int('review_days_normal', 15) END;
+    UPDATE contracts SET status = 'submitted', applicant_org_id = applicant, office_id = office, submitted_at = now(),
+                         due_on = add_working_days(today, days)
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, CASE WHEN o.status = 'returned' THEN 'resubmit' ELSE 'submit' END,
+                         contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+CREATE FUNCTION contract_lock_for_review(p_id bigint, p_office bigint, p_admin boolean) RETURNS contracts
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+BEGIN
+    c := contract_lock_office(p_id, p_office, p_admin);
+    IF c.status <> 'submitted' THEN
+        PERFORM yz_raise(409, format('the application is %s, not awaiting review', c.status));
+    END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION contract_return(p_actor bigint, p_req text, p_id bigint, p_office bigint, p_admin boolean,
+                                p_reason text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+BEGIN
+    o := contract_lock_for_review(p_id, p_office, p_admin);
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        PERFORM yz_raise(422, 'say what must be corrected', 'reason', 'required');
+    END IF;
+    UPDATE contracts SET status = 'returned', returned_at = now(), return_reason = p_reason
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'return', contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+CREATE FUNCTION contract_refuse(p_actor bigint, p_req text, p_id bigint, p_office bigint, p_admin boolean,
+                                p_ground text, p_detail text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+BEGIN
+    o := contract_lock_for_review(p_id, p_office, p_admin);
+    IF p_ground IS NULL OR NOT EXISTS (SELECT 1 FROM codes WHERE list = 'refusal_grounds' AND code = p_ground AND active) THEN
+        PERFORM yz_raise(422, 'give one of the official refusal grounds (GET /api/v1/codes/refusal_grounds)', 'ground', 'unknown_code');
+    END IF;
+    UPDATE contracts SET status = 'refused', refused_at = now(), refusal_ground = p_ground, refusal_detail = p_detail
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'refuse', contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+-- Register: the officer may fix the classification and the technical amount
+-- (with the non-technical items that make up the difference).
+CREATE FUNCTION contract_register(p_actor bigint, p_req text, p_id bigint, p_office bigint, p_admin boolean,
+                                  b jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+    yr int := extract(year FROM today_cn())::int;
+    serial int;
+    office_region text;
+BEGIN
+    o := contract_lock_for_review(p_id, p_office, p_admin);
+    c := contract_merge(o, b - 'note');
+    PERFORM contract_check(c);
+    serial := registration_next_serial(o.office_id, yr);
+    SELECT region_code INTO office_region FROM registry_offices WHERE id = o.office_id;
+    UPDATE contracts SET status = 'registered', contract_type = c.contract_type, contract_subtype = c.contract_subtype,
+        technical_amount_fen = c.technical_amount_fen, non_technical_items = c.non_technical_items,
+        registration_year = yr, registration_serial = serial,
+        registration_no = registration_number(yr, office_region, serial),
+        registered_at = now(), registered_by = p_actor
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'register', contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+-- Amendment and cancellation: the applicant asks (reason, changes), an
+-- officer of the office confirms or rejects.
+CREATE FUNCTION contract_request_change(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean,
+                                        p_kind text, p_reason text, p_changes jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    x contract_changes;
+    merged contracts;
+BEGIN
+    o := contract_lock_party(p_id, p_org, p_admin);
+    IF o.status <> 'registered' THEN
+        PERFORM yz_raise(409, format('only a registered contract can be %s', CASE WHEN p_kind = 'amend' THEN 'amended' ELSE 'cancelled' END));
+    END IF;
+    IF NOT p_admin AND o.applicant_org_id IS DISTINCT FROM p_org THEN
+        PERFORM yz_raise(403, 'the organisation that applied for the registration asks for changes');
+    END IF;
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        PERFORM yz_raise(422, 'give the reason', 'reason', 'required');
+    END IF;
+    IF EXISTS (SELECT 1 FROM contract_changes WHERE contract_id = p_id AND status = 'pending') THEN
+        PERFORM yz_raise(409, 'another change request is pending for this contract');
+    END IF;
+    IF p_kind = 'amend' THEN
+        IF p_changes IS NULL OR p_changes = '{}' THEN
+            PERFORM yz_raise(422, 'list the changes', 'changes', 'required');
+        END IF;
+        merged := contract_merge(o, p_changes);
+        PERFORM contract_check(merged);
+        IF merged.received_amount_fen > merged.contract_amount_fen THEN
+            PERFORM yz_raise(422, 'the amount already received exceeds the new contract amount', 'changes.contract_amount_fen', 'below_received');
+        END IF;
+    END IF;
+    INSERT INTO contract_changes (contract_id, kind, reason, changes, requested_by)
+    VALUES (p_id, p_kind, p_reason, coalesce(p_changes, '{}'), p_actor) RETURNING * INTO x;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, p_kind || '_request', NULL,
+                         jsonb_build_object('change_id', x.id, 'reason', p_reason, 'changes', x.changes));
+    RETURN contract_json(o)::text;
+END $$;
+
+CREATE FUNCTION contract_decide_change(p_actor bigint, p_req text, p_id bigint, p_office bigint, p_admin boolean,
+                                       p_kind text, p_change bigint, p_decision text, p_note text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o contracts;
+    c contracts;
+    x contract_changes;
+    m contracts;
+BEGIN
+    o := contract_lock_office(p_id, p_office, p_admin);
+    SELECT * INTO x FROM contract_changes WHERE id = p_change AND contract_id = p_id AND kind = p_kind FOR UPDATE;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such change request for this contract', 'change_id', 'unknown'); END IF;
+    IF x.status <> 'pending' THEN PERFORM yz_raise(409, format('the request was already %s', x.status)); END IF;
+    IF p_decision NOT IN ('confirm', 'reject') THEN
+        PERFORM yz_raise(422, 'decision must be confirm or reject', 'decision', 'invalid');
+    END IF;
+    IF o.status <> 'registered' THEN PERFORM yz_raise(409, format('the contract is %s', o.status)); END IF;
+    c := o;
+    IF p_decision = 'confirm' THEN
+        IF p_kind = 'amend' THEN
+            m := contract_merge(o, x.changes);
+            PERFORM contract_check(m);
+            UPDATE contracts SET title = m.title, contract_type = m.contract_type, contract_subtype = m.contract_subtype,
+                end_on = m.end_on, contract_amount_fen = m.contract_amount_fen, technical_amount_fen = m.technical_amount_fen,
+                non_technical_items = m.non_technical_items, payment_schedule = m.payment_schedule, domain = m.domain,
+                ip_type = m.ip_type, plan_source = m.plan_source, socio_economic_objective = m.socio_economic_objective
+            WHERE id = p_id RETURNING * INTO c;
+        ELSE
+            UPDATE contracts SET status = 'cancelled', cancelled_at = now(), cancel_reason = x.reason
+            WHERE id = p_id RETURNING * INTO c;
+        END IF;
+    END IF;
+    UPDATE contract_changes SET status = CASE WHEN p_decision = 'confirm' THEN 'confirmed' ELSE 'rejected' END,
+        decided_by = p_actor, decided_at = now(), decision_note = p_note, before = contract_json(o), after = contract_json(c)
+    WHERE id = p_change;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text,
+                         CASE WHEN p_decision = 'reject' THEN p_kind || '_rejected' WHEN p_kind = 'amend' THEN 'amend' ELSE 'cancel' END,
+                         contract_json(o), contract_json(c));
+    RETURN contract_json(c)::text;
+END $$;
+
+CREATE FUNCTION contract_add_payment(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_office bigint,
+                                     p_admin boolean, p_amount bigint, p_on date, p_note text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+    pay contract_payments;
+BEGIN
+    SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT (contract_visible(c, p_org, p_office, NULL, p_admin)) THEN
+        PERFORM yz_raise(404, 'no such contract');
+    END IF;
+    IF p_org IS NOT NULL AND NOT p_admin AND c.seller_org_id IS DISTINCT FROM p_org THEN
+        PERFORM yz_raise(403, 'the seller or an officer records amounts received');
+    END IF;
+    IF c.status <> 'registered' THEN PERFORM yz_raise(409, 'amounts received are recorded against registered contracts'); END IF;
+    IF p_amount IS NULL OR p_amount <= 0 THEN PERFORM yz_raise(422, 'must be a positive amount in fen', 'amount_fen', 'out_of_range'); END IF;
+    IF p_on IS NULL OR p_on > today_cn() THEN PERFORM yz_raise(422, 'must be a date not in the future', 'received_on', 'invalid'); END IF;
+    IF c.received_amount_fen + p_amount > c.contract_amount_fen THEN
+        PERFORM yz_raise(422, format('received amounts would exceed the contract amount (%s fen); amend the contract first', c.contract_amount_fen),
+                         'amount_fen', 'exceeds_contract');
+    END IF;
+    INSERT INTO contract_payments (contract_id, amount_fen, received_on, note, created_by)
+    VALUES (p_id, p_amount, p_on, p_note, p_actor) RETURNING * INTO pay;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'payment', NULL, to_jsonb(pay));
+    RETURN to_jsonb(pay)::text;
+END $$;
+
+-- The certificate's content (the server canonicalises and signs it).
+CREATE FUNCTION certificate_payload(c contracts) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'registration_no', c.registration_no,
+        'title', c.title,
+        'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),
+        'contract_subtype', c.contract_subtype, 'contract_subtype_label', code_label('contract_types', c.contract_subtype),
+        'seller', jsonb_build_object('name', c.seller_name, 'credit_code', c.seller_credit_code),
+        'buyer', jsonb_build_object('name', c.buyer_name, 'credit_code', c.buyer_credit_code),
+        'contract_amount_fen', c.contract_amount_fen, 'technical_amount_fen', c.technical_amount_fen,
+        'office', (SELECT jsonb_build_object('id', f.id, 'name', f.name, 'region_code', f.region_code)
+                   FROM registry_offices f WHERE f.id = c.office_id),
+        'registered_on', (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date,
+        'amendments', (SELECT count(*) FROM contract_changes x WHERE x.contract_id = c.id AND x.kind = 'amend' AND x.status = 'confirmed'))
+$$;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON contract_changes, signing_keys TO yizhan_app;

@@ -1,0 +1,717 @@
+/* contracts.c — technology contracts and their registration (技术合同认定登记),
+ * the officer's queue, amounts received, and signed certificates.
+ *
+ * Every change is one SQL function (migrations/0020_contracts.sql) that checks
+ * scope, state and values and writes the audit entry in the same transaction.
+ * Scope parameters: the caller's org (members, brokers), office (officers),
+ * region (bureau) and whether they are admin; anything outside it is 404.
+ *
+ * Certificates: PostgreSQL builds the payload; this file canonicalises it
+ * (RFC 8785, domain/canonical.c) and signs the bytes with the office's current
+ * Ed25519 key (auth/sign.c).  Ed25519 is deterministic, so a certificate is
+ * re-derived on demand rather than stored: the same registration always
+ * yields the same bytes and signature, until an amendment changes them. */
+#include "api/api.h"
+
+#include "auth/auth.h"
+#include "auth/sign.h"
+#include "domain/canonical.h"
+
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETURN, ST_REFUSE, ST_REGISTER,
+    ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS, ST_VERIFY;
+
+/* --- scope and parameters ----------------------------------------------------- */
+
+typedef struct {
+    const char *org, *office, *region, *admin;
+} scope_t;
+
+static scope_t scope_of(http_req_t *req)
+{
+    scope_t s = {NULL, NULL, NULL, "false"};
+    auth_user_t *u = req->user;
+    if (u->role & (ROLE_MEMBER | ROLE_BROKER)) s.org = arena_printf(req->arena, "%lld", (long long)u->org_id);
+    if (u->role & ROLE_OFFICER) s.office = arena_printf(req->arena, "%lld", (long long)u->office_id);
+    if (u->role & ROLE_BUREAU) s.region = arena_strdup(req->arena, u->region);
+    if (u->role & ROLE_ADMIN) s.admin = "true";
+    return s;
+}
+
+static int id_or_reply(http_req_t *req, const char **id)
+{
+    uint64_t v;
+    *id = req->params[0];
+    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+        http_problem(req, 404, "no such contract", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *dump(http_req_t *req, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    char *out = arena_strdup(req->arena, s ? s : "{}");
+    free(s);
+    return out;
+}
+
+static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
+
+/* --- body validation --------------------------------------------------------------- */
+
+static bool valid_date(const char *s)
+{
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' || s[7] != '-') return false;
+    static const int DAYS[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1990 || y > 2999 || m < 1 || m > 12 || d < 1 || d > DAYS[m - 1]) return false;
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
+    return true;
+}
+
+static const field_t CONTRACT_FIELDS[] = {
+    {"title", F_STRING, false}, {"contract_type", F_STRING_OR_NULL, false},
+    {"contract_subtype", F_STRING_OR_NULL, false}, {"seller", F_OBJECT, false}, {"buyer", F_OBJECT, false},
+    {"intermediary", F_ANY, false}, {"broker_user_id", F_NUMBER_OR_NULL, false},
+    {"signed_on", F_STRING_OR_NULL, false}, {"effective_on", F_STRING_OR_NULL, false},
+    {"end_on", F_STRING_OR_NULL, false}, {"contract_amount_fen", F_INT, false},
+    {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
+    {"payment_schedule", F_ARRAY, false}, {"domain", F_STRING_OR_NULL, false},
+    {"socio_economic_objective", F_STRING_OR_NULL, false}, {"ip_type", F_STRING_OR_NULL, false},
+    {"plan_source", F_STRING_OR_NULL, false}, {"result_id", F_NUMBER_OR_NULL, false},
+    {"need_id", F_NUMBER_OR_NULL, false}, {"is_import", F_BOOL, false},
+};
+
+static void check_party(json_t *p, const char *name, json_t **errs)
+{
+    if (!p || json_is_null(p)) return;
+    char f[64];
+    if (!json_is_object(p)) {
+        http_error_add(errs, name, "wrong_type", "must be an object {org_id?, name, org_type, region_code, credit_code?}");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(p, k, v) {
+        snprintf(f, sizeof f, "%s.%s", name, k);
+        if (!strcmp(k, "org_id")) {
+            if (!json_is_integer(v) && !json_is_null(v)) http_error_add(errs, f, "wrong_type", "must be an integer or null");
+        } else if (!strcmp(k, "name") || !strcmp(k, "org_type") || !strcmp(k, "region_code") || !strcmp(k, "credit_code")) {
+            if (!json_is_string(v) && !json_is_null(v)) http_error_add(errs, f, "wrong_type", "must be a string or null");
+            else if (json_is_string(v) && !strcmp(k, "name") && util_utf8_len(json_string_value(v), json_string_length(v)) > 200)
+                http_error_add(errs, f, "too_long", "at most 200 characters");
+        } else {
+            http_error_add(errs, f, "unknown_field", "this field is not accepted here");
+        }
+    }
+}
+
+/* Types were checked by api_fields_or_reply; returns the status to answer
+ * with (400 for shape, 422 for values) or 0. */
+static int check_contract_body(http_req_t *req, json_t **errs)
+{
+    json_t *b = req->json;
+    check_party(json_object_get(b, "seller"), "seller", errs);
+    check_party(json_object_get(b, "buyer"), "buyer", errs);
+    json_t *im = json_object_get(b, "intermediary");
+    if (im && !json_is_object(im) && !json_is_null(im)) http_error_add(errs, "intermediary", "wrong_type", "must be an object or null");
+    else check_party(im, "intermediary", errs);
+    if (*errs) return 400;
+    static const char *const DATES[] = {"signed_on", "effective_on", "end_on"};
+    for (int i = 0; i < 3; i++) {
+        const char *d = json_string_value(json_object_get(b, DATES[i]));
+        if (d && !valid_date(d)) http_error_add(errs, DATES[i], "invalid_date", "must be a date YYYY-MM-DD");
+    }
+    static const char *const MONEY[] = {"contract_amount_fen", "technical_amount_fen"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(b, MONEY[i]);
+        if (v && (json_integer_value(v) < 0 || json_integer_value(v) > 100000000000000LL))
+            http_error_add(errs, MONEY[i], "out_of_range", "must be an integer number of fen from 0 to 10^14");
+    }
+    const char *t = json_string_value(json_object_get(b, "title"));
+    if (t && (!*t || util_utf8_len(t, strlen(t)) > 300)) http_error_add(errs, "title", "invalid", "1 to 300 characters");
+    return *errs ? 422 : 0;
+}
+
+/* --- handlers: parties ----------------------------------------------------------------- */
+
+static void list(http_req_t *req)
+{
+    const char *limit, *cursor, *status;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
+        return;
+    static const char *const ST[] = {"draft", "submitted", "returned", "refused", "registered", "cancelled"};
+    bool ok = !status;
+    for (int i = 0; i < 6 && !ok; i++) ok = !strcmp(status, ST[i]);
+    if (!ok) {
+        json_t *e = NULL;
+        http_error_add(&e, "status", "invalid", "one of draft, submitted, returned, refused, registered, cancelled");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    scope_t s = scope_of(req);
+    const char *v[7] = {s.org, s.office, s.region, s.admin, status, cursor, limit};
+    api_query(req, ST_LIST, 7, v, api_reply_page);
+}
+
+static void get(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
+    api_query(req, ST_GET, 5, v, reply_ok);
+}
+
+static void create(http_req_t *req)
+{
+    if (api_fields_or_reply(req, CONTRACT_FIELDS, ARRAY_LEN(CONTRACT_FIELDS))) return;
+    json_t *errs = NULL;
+    if (!api_str(req, "title")) http_error_add(&errs, "title", "required", "this field is required");
+    int st = check_contract_body(req, &errs);
+    if (errs) {
+        http_problem(req, st ? st : 422, "some fields are not valid", errs);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, dump(req, req->json)};
+    api_query(req, ST_CREATE, 5, v, reply_created);
+}
+
+static void update(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, CONTRACT_FIELDS, ARRAY_LEN(CONTRACT_FIELDS)) ||
+        api_if_match_or_reply(req, &ifm))
+        return;
+    json_t *errs = NULL;
+    int st = check_contract_body(req, &errs);
+    if (errs) {
+        http_problem(req, st, "some fields are not valid", errs);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, dump(req, req->json)};
+    api_query(req, ST_UPDATE, 7, v, reply_ok);
+}
+
+static void deleted(http_req_t *req, PGresult *res)
+{
+    (void)res;
+    http_reply(req, 204, NULL, NULL, 0);
+}
+
+static void del(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
+    api_query(req, ST_DELETE, 5, v, deleted);
+}
+
+static void submit(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
+    api_query(req, ST_SUBMIT, 5, v, reply_ok);
+}
+
+/* --- handlers: officers ---------------------------------------------------------------- */
+
+static void do_return(http_req_t *req)
+{
+    static const field_t F[] = {{"reason", F_STRING, true}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    scope_t s = scope_of(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "reason")};
+    api_query(req, ST_RETURN, 6, v, reply_ok);
+}
+
+static void refuse(http_req_t *req)
+{
+    static const field_t F[] = {{"ground", F_STRING, true}, {"detail", F_STRING_OR_NULL, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    scope_t s = scope_of(req);
+    const char *v[7] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "ground"),
+                        api_str(req, "detail")};
+    api_query(req, ST_REFUSE, 7, v, reply_ok);
+}
+
+static void do_register(http_req_t *req)
+{
+    static const field_t F[] = {{"contract_type", F_STRING, false}, {"contract_subtype", F_STRING, false},
+                                {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
+                                {"note", F_STRING_OR_NULL, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *t = json_object_get(req->json, "technical_amount_fen");
+    if (t && json_integer_value(t) < 0) {
+        json_t *e = NULL;
+        http_error_add(&e, "technical_amount_fen", "out_of_range", "must not be negative");
+        http_problem(req, 422, "some fields are not valid", e);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, dump(req, req->json)};
+    api_query(req, ST_REGISTER, 6, v, reply_ok);
+}
+
+/* amend / cancel: the applicant asks; an officer decides (change_id + decision). */
+static void change(http_req_t *req, const char *kind)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    if (req->user->role & ROLE_OFFICER || ((req->user->role & ROLE_ADMIN) && json_object_get(req->json, "change_id"))) {
+        static const field_t F[] = {{"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+        if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+        const char *cid = arena_printf(req->arena, "%lld", (long long)json_integer_value(json_object_get(req->json, "change_id")));
+        const char *v[9] = {api_actor(req), req->request_id, id, s.office, s.admin, kind, cid, api_str(req, "decision"),
+                            api_str(req, "note")};
+        api_query(req, ST_DECIDE_CHANGE, 9, v, reply_ok);
+        return;
+    }
+    static const field_t FA[] = {{"reason", F_STRING, true}, {"changes", F_OBJECT, true}};
+    static const field_t FC[] = {{"reason", F_STRING, true}};
+    bool amend = !strcmp(kind, "amend");
+    if (api_fields_or_reply(req, amend ? FA : FC, amend ? 2 : 1)) return;
+    json_t *changes = json_object_get(req->json, "changes");
+    if (amend) {
+        /* only what an amendment may change */
+        static const char *const OK[] = {"title", "contract_type", "contract_subtype", "end_on", "contract_amount_fen",
+                                         "technical_amount_fen", "non_technical_items", "payment_schedule", "domain",
+                                         "ip_type", "plan_source", "socio_economic_objective"};
+        json_t *errs = NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(changes, k, v) {
+            size_t i = 0;
+            for (; i < ARRAY_LEN(OK) && strcmp(OK[i], k); i++)
+                ;
+            char f[80];
+            snprintf(f, sizeof f, "changes.%s", k);
+            if (i == ARRAY_LEN(OK)) http_error_add(&errs, f, "unknown_field", "cannot be changed by amendment");
+        }
+        if (errs) {
+            http_problem(req, 400, "the amendment names fields that cannot change", errs);
+            return;
+        }
+    }
+    const char *v[8] = {api_actor(req), req->request_id, id, s.org, s.admin, kind, api_str(req, "reason"),
+                        changes ? dump(req, changes) : NULL};
+    api_query(req, ST_REQ_CHANGE, 8, v, reply_ok);
+}
+
+static void amend(http_req_t *req) { change(req, "amend"); }
+static void cancel(http_req_t *req) { change(req, "cancel"); }
+
+static void pay_added(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+
+static void payments_add(http_req_t *req)
+{
+    static const field_t F[] = {{"amount_fen", F_INT, true}, {"received_on", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+    const char *id;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *on = api_str(req, "received_on");
+    json_t *amount = json_object_get(req->json, "amount_fen");
+    json_t *errs = NULL;
+    if (!valid_date(on)) http_error_add(&errs, "received_on", "invalid_date", "must be a date YYYY-MM-DD");
+    if (json_integer_value(amount) <= 0 || json_integer_value(amount) > 100000000000000LL)
+        http_error_add(&errs, "amount_fen", "out_of_range", "must be a positive integer number of fen");
+    const char *note = api_str(req, "note");
+    if (note && util_utf8_len(note, strlen(note)) > 500) http_error_add(&errs, "note", "too_long", "at most 500 characters");
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.office, s.admin,
+                        arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)), on, note};
+    api_query(req, ST_PAY_ADD, 9, v, pay_added);
+}
+
+static void payments_list(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
+    api_query(req, ST_PAY_LIST, 5, v, api_reply_row_json);
+}
+
+static void queue(http_req_t *req)
+{
+    const char *limit;
+    if (api_limit_or_reply(req, &limit)) return;
+    scope_t s = scope_of(req);
+    const char *v[3] = {s.office, s.admin, limit};
+    api_query(req, ST_QUEUE, 3, v, api_reply_row_json);
+}
+
+/* --- certificates ------------------------------------------------------------------------ */
+
+/* Canonicalise payload and sign it with key_id.  *text gets the certificate
+ * as served: the payload member holds the canonical bytes verbatim, so the
+ * signed bytes can be cut out of the file and checked with `openssl pkeyutl`
+ * alone (README).  Returns the certificate as an object too (for HTML). */
+static json_t *certificate_make(json_t *payload, const char *key_id, buf_t *text, const char **why)
+{
+    buf_t b;
+    buf_init(&b);
+    json_t *cert = NULL;
+    if (canonical_json(payload, &b) != 0) {
+        *why = "the certificate cannot be put in canonical form";
+        goto done;
+    }
+    char sig[100];
+    if (sign_ed25519(key_id, b.data, b.len, sig, sizeof sig) != 0) {
+        *why = "the office's signing key is not available on this server";
+        goto done;
+    }
+    buf_puts(text, "{\"payload\":");
+    buf_append(text, b.data, b.len);
+    buf_puts(text, ",\"algorithm\":\"Ed25519\",\"key_id\":");
+    buf_json_str(text, key_id);
+    buf_puts(text, ",\"signature\":");
+    buf_json_str(text, sig);
+    buf_putc(text, '}');
+    cert = json_pack("{s:O, s:s, s:s, s:s}", "payload", payload, "algorithm", "Ed25519", "key_id", key_id, "signature", sig);
+done:
+    buf_free(&b);
+    return cert;
+}
+
+static const char *html_escape(http_req_t *req, const char *s)
+{
+    buf_t b;
+    buf_init(&b);
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(&b, "&lt;"); break;
+        case '>': buf_puts(&b, "&gt;"); break;
+        case '&': buf_puts(&b, "&amp;"); break;
+        case '"': buf_puts(&b, "&quot;"); break;
+        case '\'': buf_puts(&b, "&#39;"); break;
+        default: buf_putc(&b, *s);
+        }
+    }
+    const char *out = arena_strdup(req->arena, b.data ? b.data : "");
+    buf_free(&b);
+    return out;
+}
+
+static void qr_svg(const char *text, buf_t *out)
+{
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q) return;
+    int w = q->width, m = 4;
+    buf_printf(out, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='160' height='160' "
+                    "shape-rendering='crispEdges'><rect width='100%%' height='100%%' fill='#fff'/><path fill='#000' d='",
+               w + 2 * m, w + 2 * m);
+    for (int y = 0; y < w; y++)
+        for (int x = 0; x < w; x++)
+            if (q->data[y * w + x] & 1) buf_printf(out, "M%d %dh1v1h-1z", x + m, y + m);
+    buf_puts(out, "'/></svg>");
+    QRcode_free(q);
+}
+
+static const char *yuan(http_req_t *req, json_int_t fen)
+{
+    return arena_printf(req->arena, "%lld.%02lld", (long long)(fen / 100), (long long)(fen % 100));
+}
+
+static void certificate_html(http_req_t *req, json_t *cert)
+{
+    json_t *p = json_object_get(cert, "payload");
+    const char *no = json_string_value(json_object_get(p, "registration_no"));
+    const char *host = http_header(req, "host");
+    const char *proto = http_header(req, "x-forwarded-proto");
+    char url[512];
+    snprintf(url, sizeof url, "%s://%s/#/verify/%s", proto && !strcmp(proto, "https") ? "https" : "http",
+             host ? host : "localhost", no ? no : "");
+    buf_t qr, b;
+    buf_init(&qr);
+    buf_init(&b);
+    qr_svg(url, &qr);
+    char *certjson = json_dumps(cert, JSON_COMPACT);
+#define S(obj, key) html_escape(req, json_string_value(json_object_get(obj, key)) ? json_string_value(json_object_get(obj, key)) : "")
+    json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"), *office = json_object_get(p, "office");
+    buf_printf(&b,
+               "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>技术合同登记证明 %s</title>"
+               "<style>body{font-family:'Noto Serif CJK SC','Source Han Serif SC',serif;max-width:760px;margin:24px auto;"
+               "padding:32px;border:3px double #8b0000;color:#222}h1{text-align:center;letter-spacing:.3em;color:#8b0000}"
+               "table{width:100%%;border-collapse:collapse;margin:16px 0}td{border:1px solid #999;padding:8px}"
+               "td:first-child{width:30%%;background:#f7f1e8}.qr{float:right;text-align:center;font-size:12px}"
+               "pre{white-space:pre-wrap;word-break:break-all;font-size:10px;color:#555}"
+               "@media print{body{border:none}button{display:none}}</style></head><body>"
+               "<div class='qr'>%s<br>扫码核验</div><h1>技术合同登记证明</h1>"
+               "<table><tr><td>登记编号</td><td>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
+               "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>卖方（受托方）</td><td>%s<br>%s</td></tr>"
+               "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td>%s 元</td></tr>"
+               "<tr><td>技术交易额</td><td>%s 元</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
+               "<tr><td>登记日期</td><td>%s</td></tr></table>"
+               "<p>本证明由登记机构以 Ed25519 数字签名（密钥 %s）。核验地址：%s</p>"
+               "<button onclick='window.print()'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
+               S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
+               S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
+               S(buyer, "name"), S(buyer, "credit_code"),
+               yuan(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
+               yuan(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
+               S(p, "registered_on"), S(cert, "key_id"), html_escape(req, url),
+               html_escape(req, certjson ? certjson : ""));
+#undef S
+    free(certjson);
+    http_add_header(req, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
+    http_reply(req, 200, "text/html; charset=utf-8", b.data, b.len);
+    buf_free(&qr);
+    buf_free(&b);
+}
+
+static void cert_loaded(http_req_t *req, PGresult *res)
+{
+    if (!PQntuples(res)) {
+        http_problem(req, 404, "no such contract", NULL);
+        return;
+    }
+    const char *status = PQgetvalue(res, 0, 0);
+    if (strcmp(status, "registered") != 0) {
+        http_problemf(req, 409, "a %s contract has no certificate", status);
+        return;
+    }
+    if (PQgetisnull(res, 0, 2)) {
+        http_problem(req, 503, "the registry office has no signing key yet (run yizhan keygen)", NULL);
+        return;
+    }
+    json_t *payload = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    const char *why = "";
+    buf_t text;
+    buf_init(&text);
+    json_t *cert = payload ? certificate_make(payload, PQgetvalue(res, 0, 2), &text, &why) : NULL;
+    json_decref(payload);
+    if (!cert) http_problem(req, 503, why, NULL);
+    else if (req->ctx) certificate_html(req, cert);
+    else http_reply_json(req, 200, text.data, text.len);
+    json_decref(cert);
+    buf_free(&text);
+}
+
+static void certificate(http_req_t *req)
+{
+    const char *id, *format;
+    if (id_or_reply(req, &id) || http_query_or_reply(req, "format", &format)) return;
+    if (format && strcmp(format, "json") && strcmp(format, "html")) {
+        json_t *e = NULL;
+        http_error_add(&e, "format", "invalid", "json or html");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    req->ctx = format && !strcmp(format, "html") ? (void *)1 : NULL;
+    scope_t s = scope_of(req);
+    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
+    api_query(req, ST_CERT, 5, v, cert_loaded);
+}
+
+static void public_facts(http_req_t *req)
+{
+    const char *no = req->params[0];
+    if (strlen(no) != 16 || strspn(no, "0123456789") != 16) {
+        http_problem(req, 404, "no such registration", NULL);
+        return;
+    }
+    const char *v[1] = {no};
+    api_query(req, ST_PUBLIC, 1, v, api_reply_row_json);
+}
+
+static void keys(http_req_t *req)
+{
+    api_query(req, ST_KEYS, 0, NULL, api_reply_row_json);
+}
+
+static void verify_reply(http_req_t *req, bool valid, const char *reason, const char *status)
+{
+    json_t *o = json_pack("{s:b, s:s}", "valid", valid, "reason", reason);
+    if (status) json_object_set_new(o, "registration_status", json_string(status));
+    http_reply_json_t(req, 200, o);
+}
+
+static void verify_loaded(http_req_t *req, PGresult *res)
+{
+    json_t *cert = req->json;
+    json_t *payload = json_object_get(cert, "payload");
+    const char *status = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
+    if (PQgetisnull(res, 0, 0)) {
+        verify_reply(req, false, "unknown key_id", status);
+        return;
+    }
+    unsigned char pub[40];
+    long pl = util_b64url_decode(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), pub);
+    buf_t b;
+    buf_init(&b);
+    bool canon = canonical_json(payload, &b) == 0;
+    bool sig_ok = canon && pl == 32 && sign_verify_ed25519(pub, b.data, b.len, json_string_value(json_object_get(cert, "signature")));
+    buf_free(&b);
+    if (!sig_ok) {
+        verify_reply(req, false, canon ? "the signature does not match the payload" : "the payload is not canonical JSON", status);
+        return;
+    }
+    json_t *office = json_object_get(payload, "office");
+    if (!json_is_integer(json_object_get(office, "id")) ||
+        json_integer_value(json_object_get(office, "id")) != strtoll(PQgetvalue(res, 0, 1), NULL, 10)) {
+        verify_reply(req, false, "the key does not belong to the office named in the certificate", status);
+        return;
+    }
+    if (!status) {
+        verify_reply(req, false, "no registration with this number exists", NULL);
+        return;
+    }
+    if (!strcmp(status, "cancelled")) {
+        verify_reply(req, false, "the signature is genuine but the registration was cancelled (注销)", status);
+        return;
+    }
+    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
+        verify_reply(req, true, "genuine and current", status);
+        return;
+    }
+    verify_reply(req, true, "genuine, but superseded by an amendment (变更); ask for the current certificate", status);
+}
+
+static void verify(http_req_t *req)
+{
+    static const field_t F[] = {{"payload", F_OBJECT, true}, {"algorithm", F_STRING, true},
+                                {"key_id", F_STRING, true}, {"signature", F_STRING, true}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (strcmp(api_str(req, "algorithm"), "Ed25519") != 0) {
+        verify_reply(req, false, "unsupported algorithm (only Ed25519)", NULL);
+        return;
+    }
+    const char *no = json_string_value(json_object_get(json_object_get(req->json, "payload"), "registration_no"));
+    buf_t b;
+    buf_init(&b);
+    if (canonical_json(json_object_get(req->json, "payload"), &b) != 0) {
+        buf_free(&b);
+        verify_reply(req, false, "the payload is not canonical JSON", NULL);
+        return;
+    }
+    const char *v[3] = {api_str(req, "key_id"), no, arena_strndup(req->arena, b.data, b.len)};
+    buf_free(&b);
+    api_query(req, ST_VERIFY, 3, v, verify_loaded);
+}
+
+#define PARTY (ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN)
+#define READERS (ROLE_MEMBER | ROLE_BROKER | ROLE_OFFICER | ROLE_BUREAU | ROLE_ADMIN)
+#define OFFICER (ROLE_OFFICER | ROLE_ADMIN)
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/contracts", list, 0, READERS},
+    {HTTP_POST, "/api/v1/contracts", create, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/contracts/{id}", get, 0, READERS},
+    {HTTP_PATCH, "/api/v1/contracts/{id}", update, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_DELETE, "/api/v1/contracts/{id}", del, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/contracts/{id}/submit", submit, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/contracts/{id}/return", do_return, ROUTE_JSON_BODY, OFFICER},
+    {HTTP_POST, "/api/v1/contracts/{id}/refuse", refuse, ROUTE_JSON_BODY, OFFICER},
+    {HTTP_POST, "/api/v1/contracts/{id}/register", do_register, 0, OFFICER},
+    {HTTP_POST, "/api/v1/contracts/{id}/amend", amend, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
+    {HTTP_POST, "/api/v1/contracts/{id}/cancel", cancel, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
+    {HTTP_GET, "/api/v1/contracts/{id}/payments", payments_list, 0, READERS},
+    {HTTP_POST, "/api/v1/contracts/{id}/payments", payments_add, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
+    {HTTP_GET, "/api/v1/contracts/{id}/certificate", certificate, 0, READERS},
+    {HTTP_GET, "/api/v1/registry/queue", queue, 0, OFFICER},
+    {HTTP_GET, "/api/v1/certificates/keys", keys, 0, 0},
+    {HTTP_POST, "/api/v1/certificates/verify", verify, ROUTE_JSON_BODY, 0},
+    {HTTP_GET, "/api/v1/certificates/{registration_no}", public_facts, 0, 0},
+};
+
+void api_contracts_init(void)
+{
+    ST_LIST = db_stmt_register(
+        "WITH page AS (SELECT c.id, contract_json(c) AS j FROM contracts c"
+        " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
+        " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC LIMIT $7::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
+        7);
+    ST_GET = db_stmt_register(
+        "SELECT (contract_json(c) || CASE WHEN $3::bigint IS NOT NULL OR $5::boolean THEN"
+        " jsonb_build_object('flags', contract_flags(c)) ELSE '{}' END)::text FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
+    ST_CREATE = db_stmt_register("SELECT contract_create($1::bigint, $2, $3::bigint, $4::boolean, $5::jsonb)", 5);
+    ST_UPDATE = db_stmt_register(
+        "SELECT contract_update($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::int, $7::jsonb)", 7);
+    ST_DELETE = db_stmt_register("SELECT contract_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean)", 5);
+    ST_SUBMIT = db_stmt_register("SELECT contract_submit($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean)", 5);
+    ST_RETURN = db_stmt_register("SELECT contract_return($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6)", 6);
+    ST_REFUSE = db_stmt_register(
+        "SELECT contract_refuse($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7)", 7);
+    ST_REGISTER = db_stmt_register(
+        "SELECT contract_register($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::jsonb)", 6);
+    ST_REQ_CHANGE = db_stmt_register(
+        "SELECT contract_request_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7, $8::jsonb)", 8);
+    ST_DECIDE_CHANGE = db_stmt_register(
+        "SELECT contract_decide_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8, $9)", 9);
+    ST_PAY_ADD = db_stmt_register(
+        "SELECT contract_add_payment($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7::bigint,"
+        " $8::date, $9)",
+        9);
+    ST_PAY_LIST = db_stmt_register(
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(to_jsonb(p) ORDER BY p.received_on, p.id)"
+        " FROM contract_payments p WHERE p.contract_id = c.id), '[]'), 'received_amount_fen', c.received_amount_fen,"
+        " 'contract_amount_fen', c.contract_amount_fen, 'next_cursor', NULL)::text FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
+    ST_QUEUE = db_stmt_register(
+        "SELECT json_build_object('items', coalesce(json_agg(q.j ORDER BY q.overdue DESC, q.due_on, q.submitted_at), '[]'),"
+        " 'next_cursor', NULL)::text FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
+        " contract_json(c) || jsonb_build_object('flags', contract_flags(c),"
+        " 'working_days_left', working_days_between(today_cn(), c.due_on)) AS j"
+        " FROM contracts c WHERE c.status = 'submitted' AND ($2::boolean OR c.office_id = $1::bigint)"
+        " ORDER BY c.due_on < today_cn() DESC, c.due_on, c.submitted_at LIMIT $3::int) q",
+        3);
+    ST_CERT = db_stmt_register(
+        "SELECT c.status, certificate_payload(c)::text, (SELECT key_id FROM signing_keys k WHERE k.office_id = c.office_id"
+        " AND k.valid_to IS NULL) FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
+    ST_PUBLIC = db_stmt_register(
+        "SELECT json_build_object('registration_no', c.registration_no, 'status', c.status,"
+        " 'registered_on', (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date, 'cancelled_at', c.cancelled_at,"
+        " 'title', c.title, 'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),"
+        " 'contract_subtype', c.contract_subtype, 'contract_subtype_label', code_label('contract_types', c.contract_subtype),"
+        " 'seller_name', c.seller_name, 'buyer_name', c.buyer_name, 'contract_amount_fen', c.contract_amount_fen,"
+        " 'technical_amount_fen', c.technical_amount_fen, 'office', (SELECT json_build_object('id', f.id, 'name', f.name,"
+        " 'region_code', f.region_code) FROM registry_offices f WHERE f.id = c.office_id))::text"
+        " FROM contracts c WHERE c.registration_no = $1",
+        1);
+    ST_KEYS = db_stmt_register(
+        "SELECT json_build_object('items', coalesce(json_agg(json_build_object('key_id', k.key_id, 'office_id', k.office_id,"
+        " 'public_key', translate(rtrim(encode(k.public_key, 'base64'), '='), '+/', '-_'), 'public_key_pem', k.public_key_pem,"
+        " 'valid_from', k.valid_from, 'valid_to', k.valid_to) ORDER BY k.office_id, k.valid_from), '[]'))::text"
+        " FROM signing_keys k",
+        0);
+    /* key, its office, whether the presented payload is the current one, registration status */
+    ST_VERIFY = db_stmt_register(
+        "SELECT (SELECT translate(rtrim(encode(public_key, 'base64'), '='), '+/', '-_') FROM signing_keys WHERE key_id = $1),"
+        " (SELECT office_id FROM signing_keys WHERE key_id = $1),"
+        " (SELECT certificate_payload(c)::jsonb = $3::jsonb FROM contracts c WHERE c.registration_no = $2),"
+        " (SELECT status FROM contracts WHERE registration_no = $2)",
+        3);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}
