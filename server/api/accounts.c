@@ -263,6 +263,8 @@ static void hash_work(void *arg)
     j->rc = password_hash(j->password, j->hash);
 }
 
+static void registered(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+
 static void register_hashed(void *arg)
 {
     hashjob_t *j = arg;
@@ -280,7 +282,7 @@ static void register_hashed(void *arg)
     }
     const char *v[6] = {req->request_id, api_str(req, "email"), api_str(req, "display_name"), j->hash,
                         org ? dump(req, org) : NULL, ih};
-    api_query(req, ST_REGISTER, 6, v, reply_created);
+    api_query(req, ST_REGISTER, 6, v, registered);
 }
 
 static void register_rated(http_req_t *req, PGresult *res)
@@ -573,15 +575,15 @@ static route_t ROUTES[] = {
 
 void api_accounts_init(void)
 {
-    ST_ORG_LIST = db_stmt_register(
+    ST_ORG_LIST = db_stmt_register_read(
         "WITH page AS (SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
-        " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR o.name LIKE '%' || $3 || '%'"
+        " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR strpos(o.name, $3) > 0"
         " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC"
         " LIMIT $5::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $5::int)"
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
         5);
-    ST_ORG_GET = db_stmt_register(
+    ST_ORG_GET = db_stmt_register_read(
         "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)", 2);
     ST_ORG_CREATE = db_stmt_register("SELECT org_create($1::bigint, $2, $3::jsonb)", 3);
     ST_ORG_UPDATE = db_stmt_register(
@@ -591,23 +593,23 @@ void api_accounts_init(void)
         "SELECT invitation_create($1::bigint, $2, $3::bigint, $4::bigint, $5, $6, $7::int)", 7);
     ST_REGISTER_RATE = db_stmt_register("SELECT rate_hit('register_limit_per_ip', $1)", 1);
     ST_REGISTER = db_stmt_register("SELECT auth_register($1, $2, $3, $4, $5::jsonb, $6)", 6);
-    ST_USER_LIST = db_stmt_register(
+    ST_USER_LIST = db_stmt_register_read(
         "WITH page AS (SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
         " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
         " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
         3);
-    ST_USER_GET = db_stmt_register("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
+    ST_USER_GET = db_stmt_register_read("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
     ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
     ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);
-    ST_OFFICE_LIST = db_stmt_register(
+    ST_OFFICE_LIST = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(office_json(f) ORDER BY f.id), '[]'), 'next_cursor', NULL)::text"
         " FROM registry_offices f",
         0);
     ST_OFFICE_CREATE = db_stmt_register("SELECT office_create($1::bigint, $2, $3::jsonb)", 3);
     ST_OFFICE_UPDATE = db_stmt_register("SELECT office_update($1::bigint, $2, $3::bigint, $4::jsonb)", 4);
-    ST_PW_GET = db_stmt_register("SELECT password_hash FROM users WHERE id = $1::bigint", 1);
+    ST_PW_GET = db_stmt_register_read("SELECT password_hash FROM users WHERE id = $1::bigint", 1);
     ST_PW_SET = db_stmt_register("SELECT user_set_password($1::bigint, $2, $3::bigint, $4)", 4);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

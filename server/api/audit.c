@@ -38,7 +38,7 @@ static route_t ROUTES[] = {
 
 void api_audit_init(void)
 {
-    ST_HISTORY = db_stmt_register(
+    ST_HISTORY = db_stmt_register_read(
         "WITH page AS (SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"
         " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id,"
         " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
@@ -47,7 +47,7 @@ void api_audit_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT max(id) FROM shown)::text END",
         4);
-    ST_VERIFY = db_stmt_register(
+    ST_VERIFY = db_stmt_register_read(
         "SELECT json_build_object('valid', ok, 'checked', checked, 'first_broken_id', first_broken_id,"
         " 'reason', reason)::text FROM audit_verify()",
         0);

@@ -268,14 +268,14 @@ void api_auth_init(void)
     ST_LOGIN = db_stmt_register("SELECT auth_login($1::bigint, $2)", 2);
     ST_REFRESH = db_stmt_register("SELECT outcome, user_id FROM auth_refresh($1, $2)", 2);
     ST_LOGOUT = db_stmt_register("SELECT auth_logout($1)", 1);
-    ST_LOAD_USER = db_stmt_register(
+    ST_LOAD_USER = db_stmt_register_read(
         "SELECT role, coalesce(org_id, 0), coalesce(office_id, 0), coalesce(region_code, ''),"
         " floor(extract(epoch FROM password_changed_at))::bigint FROM users WHERE id = $1::bigint AND active",
         1);
-    ST_ME = db_stmt_register(
+    ST_ME = db_stmt_register_read(
         "SELECT json_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,"
         " 'org', (SELECT json_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type, 'region_code',"
-        " o.region_code, 'verification_status', o.verification_status) FROM orgs o WHERE o.id = u.org_id),"
+        " o.region_code, 'status', o.verification_status) FROM orgs o WHERE o.id = u.org_id),"
         " 'office', (SELECT json_build_object('id', f.id, 'name', f.name, 'region_code', f.region_code)"
         " FROM registry_offices f WHERE f.id = u.office_id), 'region_code', u.region_code)::text"
         " FROM users u WHERE u.id = $1::bigint",

@@ -38,7 +38,7 @@ void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
         const char *field = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
         const char *code = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
         json_t *errs = NULL;
-        if (field) http_error_add(&errs, field, code ? code : "invalid", msg ? msg : "invalid value");
+        if (field && *field) http_error_add(&errs, field, code ? code : "invalid", msg ? msg : "invalid value");
         http_problem(req, status, msg ? msg : "request refused", errs);
         return;
     }

@@ -640,7 +640,7 @@ static route_t ROUTES[] = {
 
 void api_contracts_init(void)
 {
-    ST_LIST = db_stmt_register(
+    ST_LIST = db_stmt_register_read(
         "WITH page AS (SELECT c.id, contract_json(c) AS j FROM contracts c"
         " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
         " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC LIMIT $7::int + 1),"
@@ -648,7 +648,7 @@ void api_contracts_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
         7);
-    ST_GET = db_stmt_register(
+    ST_GET = db_stmt_register_read(
         "SELECT (contract_json(c) || CASE WHEN $3::bigint IS NOT NULL OR $5::boolean THEN"
         " jsonb_build_object('flags', contract_flags(c)) ELSE '{}' END)::text FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
@@ -671,13 +671,13 @@ void api_contracts_init(void)
         "SELECT contract_add_payment($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7::bigint,"
         " $8::date, $9)",
         9);
-    ST_PAY_LIST = db_stmt_register(
+    ST_PAY_LIST = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce((SELECT json_agg(to_jsonb(p) ORDER BY p.received_on, p.id)"
         " FROM contract_payments p WHERE p.contract_id = c.id), '[]'), 'received_amount_fen', c.received_amount_fen,"
         " 'contract_amount_fen', c.contract_amount_fen, 'next_cursor', NULL)::text FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
         5);
-    ST_QUEUE = db_stmt_register(
+    ST_QUEUE = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(q.j ORDER BY q.overdue DESC, q.due_on, q.submitted_at), '[]'),"
         " 'next_cursor', NULL)::text FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
         " contract_json(c) || jsonb_build_object('flags', contract_flags(c),"
@@ -685,12 +685,12 @@ void api_contracts_init(void)
         " FROM contracts c WHERE c.status = 'submitted' AND ($2::boolean OR c.office_id = $1::bigint)"
         " ORDER BY c.due_on < today_cn() DESC, c.due_on, c.submitted_at LIMIT $3::int) q",
         3);
-    ST_CERT = db_stmt_register(
+    ST_CERT = db_stmt_register_read(
         "SELECT c.status, certificate_payload(c)::text, (SELECT key_id FROM signing_keys k WHERE k.office_id = c.office_id"
         " AND k.valid_to IS NULL) FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
         5);
-    ST_PUBLIC = db_stmt_register(
+    ST_PUBLIC = db_stmt_register_read(
         "SELECT json_build_object('registration_no', c.registration_no, 'status', c.status,"
         " 'registered_on', (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date, 'cancelled_at', c.cancelled_at,"
         " 'title', c.title, 'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),"
@@ -700,14 +700,14 @@ void api_contracts_init(void)
         " 'region_code', f.region_code) FROM registry_offices f WHERE f.id = c.office_id))::text"
         " FROM contracts c WHERE c.registration_no = $1",
         1);
-    ST_KEYS = db_stmt_register(
+    ST_KEYS = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(json_build_object('key_id', k.key_id, 'office_id', k.office_id,"
         " 'public_key', translate(rtrim(encode(k.public_key, 'base64'), '='), '+/', '-_'), 'public_key_pem', k.public_key_pem,"
         " 'valid_from', k.valid_from, 'valid_to', k.valid_to) ORDER BY k.office_id, k.valid_from), '[]'))::text"
         " FROM signing_keys k",
         0);
     /* key, its office, whether the presented payload is the current one, registration status */
-    ST_VERIFY = db_stmt_register(
+    ST_VERIFY = db_stmt_register_read(
         "SELECT (SELECT translate(rtrim(encode(public_key, 'base64'), '='), '+/', '-_') FROM signing_keys WHERE key_id = $1),"
         " (SELECT office_id FROM signing_keys WHERE key_id = $1),"
         " (SELECT certificate_payload(c)::jsonb = $3::jsonb FROM contracts c WHERE c.registration_no = $2),"

@@ -56,6 +56,6 @@ static route_t ROUTES[] = {
 
 void api_ops_init(void)
 {
-    ST_READY = db_stmt_register("SELECT coalesce(max(version), '') FROM schema_migrations", 0);
+    ST_READY = db_stmt_register_read("SELECT coalesce(max(version), '') FROM schema_migrations", 0);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

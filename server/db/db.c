@@ -30,6 +30,7 @@
 typedef struct {
     const char *sql;
     int nparams;
+    bool read_only;   /* may share a Sync (a transaction) with other reads */
 } stmt_t;
 
 static stmt_t g_stmts[MAX_STMTS];
@@ -94,7 +95,7 @@ static void conn_flush(dbconn_t *c);
 
 /* ------------------------------------------------------------------ */
 
-int db_stmt_register(const char *sql, int nparams)
+static int stmt_add(const char *sql, int nparams, bool read_only)
 {
     if (g_nstmts >= MAX_STMTS) {
         fputs("db: too many statements\n", stderr);
@@ -102,8 +103,12 @@ int db_stmt_register(const char *sql, int nparams)
     }
     g_stmts[g_nstmts].sql = sql;
     g_stmts[g_nstmts].nparams = nparams;
+    g_stmts[g_nstmts].read_only = read_only;
     return g_nstmts++;
 }
+
+int db_stmt_register(const char *sql, int nparams) { return stmt_add(sql, nparams, false); }
+int db_stmt_register_read(const char *sql, int nparams) { return stmt_add(sql, nparams, true); }
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -315,38 +320,51 @@ static void arm_write_if_needed(dbconn_t *c, int flush_rc)
     }
 }
 
-/* Send what is pending on c as batches of ≤ BATCH_MAX, each ending in a Sync. */
+static int send_sync(dbconn_t *c, uint64_t now)
+{
+    query_t *sync = query_new(Q_SYNC, -1, 0, NULL);
+    sync->sent_ns = now;
+    /* libpq 15 has no PQsendPipelineSync: PQpipelineSync also flushes. */
+    if (!PQpipelineSync(c->pg)) {
+        free(sync);
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return -1;
+    }
+    ql_push(&c->inflight, sync);
+    return 0;
+}
+
+/* Send what is pending on c.  Reads go out in batches of ≤ BATCH_MAX under
+ * one Sync; a statement that writes gets a Sync of its own, so it is its own
+ * transaction: its locks are held only for itself, and its failure cannot
+ * roll back anyone else's work. */
 static void conn_flush(dbconn_t *c)
 {
     uint64_t now = util_now_ns();
+    int in_batch = 0;
     while (c->pending.n) {
-        int sent = 0;
-        while (c->pending.n && sent < BATCH_MAX) {
-            query_t *q = ql_pop(&c->pending);
-            const stmt_t *s = &g_stmts[q->stmt];
-            char name[16];
-            snprintf(name, sizeof name, "y%d", q->stmt);
-            (void)s;
-            if (!PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->vals, NULL, NULL, 0)) {
-                ql_push(&c->inflight, q); /* so conn_lost fails it too */
-                conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
-                return;
-            }
-            q->sent_ns = now;
-            ql_push(&c->inflight, q);
-            sent++;
+        query_t *q = ql_pop(&c->pending);
+        bool ro = g_stmts[q->stmt].read_only;
+        if (!ro && in_batch) {
+            if (send_sync(c, now) != 0) { ql_push(&c->pending, q); return; }
+            in_batch = 0;
         }
-        query_t *sync = query_new(Q_SYNC, -1, 0, NULL);
-        sync->sent_ns = now;
-        /* libpq 15 has no PQsendPipelineSync: PQpipelineSync also flushes,
-         * once per batch. */
-        if (!PQpipelineSync(c->pg)) {
-            free(sync);
+        char name[16];
+        snprintf(name, sizeof name, "y%d", q->stmt);
+        if (!PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->vals, NULL, NULL, 0)) {
+            ql_push(&c->inflight, q); /* so conn_lost fails it too */
             conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
             return;
         }
-        ql_push(&c->inflight, sync);
+        q->sent_ns = now;
+        ql_push(&c->inflight, q);
+        in_batch++;
+        if (!ro || in_batch >= BATCH_MAX) {
+            if (send_sync(c, now) != 0) return;
+            in_batch = 0;
+        }
     }
+    if (in_batch && send_sync(c, now) != 0) return;
     int r = PQflush(c->pg);
     if (r < 0) {
         conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));

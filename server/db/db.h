@@ -7,12 +7,11 @@
  * write; their results come back in one read.
  *
  * Transactions: statements between two Syncs form one implicit transaction on
- * the server.  So callbacks run only after the batch's Sync arrives (the
- * changes are committed by then); if one statement fails, the server rolls
- * back the whole batch: the failing query gets its error, and the batch's
- * other queries — which then had no effect — are sent again in a new batch.
- * The client therefore sees exactly the semantics of one transaction per
- * statement, at the cost of batching.
+ * the server.  Only statements registered read-only share a Sync; every other
+ * statement gets its own, so each write is its own transaction and holds its
+ * locks for itself alone.  Callbacks run only after a statement's Sync
+ * arrives (a write is committed by then).  If a read in a shared batch fails,
+ * the failing query gets its error and the batch's other reads are sent again.
  *
  * Every db_query() calls its callback exactly once — possibly before
  * db_query() returns (pool full → DB_OVERLOADED, no connection →
@@ -38,8 +37,10 @@ typedef enum {
 
 typedef void (*db_cb)(void *arg, db_status_t st, PGresult *res);
 
-/* Register a statement before workers start; returns its id. */
+/* Register a statement before workers start; returns its id.  _read marks a
+ * statement that changes nothing, which may share a transaction with others. */
 int db_stmt_register(const char *sql, int nparams);
+int db_stmt_register_read(const char *sql, int nparams);
 
 db_pool_t *db_pool_new(struct event_base *base, int nconns, int queue_max);
 void db_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_cb cb, void *arg);

@@ -81,18 +81,19 @@ void metrics_render(buf_t *out)
             total += counts[b];
         if (!total)
             continue;
-        const char *name = r ? r->path : "unmatched";
+        const char *name = r ? r->path : "unmatched", *method = r ? http_method_name(r->method) : "any";
         for (int b = 0; b < METRIC_BUCKETS; b++) {
             cum += counts[b];
             if (b == METRIC_BUCKETS - 1)
-                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
-                           (unsigned long long)cum);
+                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+                           name, method, (unsigned long long)cum);
             else
-                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
-                           METRIC_BUCKET_LE[b], (unsigned long long)cum);
+                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+                           name, method, METRIC_BUCKET_LE[b], (unsigned long long)cum);
         }
-        buf_printf(out, "yizhan_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, (double)sum_us / 1e6);
-        buf_printf(out, "yizhan_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
+        buf_printf(out, "yizhan_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", name, method,
+                   (double)sum_us / 1e6);
+        buf_printf(out, "yizhan_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", name, method,
                    (unsigned long long)cum);
     }
     int up = 0, down = 0, conns = 0;

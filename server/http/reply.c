@@ -104,8 +104,12 @@ void http_error_add(json_t **errors, const char *field, const char *code, const 
 
 void http_problem(http_req_t *req, int status, const char *detail, json_t *errors)
 {
-    if (status == 503 || status == 429)
+    if ((status == 503 || status == 429) &&
+        !(req->resp_headers.data && strcasestr(req->resp_headers.data, "Retry-After:")))
         http_add_header(req, "Retry-After", "1");
+    /* RFC 9110: every 401 names the scheme to use */
+    if (status == 401 && !(req->resp_headers.data && strcasestr(req->resp_headers.data, "WWW-Authenticate:")))
+        http_add_header(req, "WWW-Authenticate", "Bearer");
     if (status >= 500 && status != 503 && status != 504 && status != 501)
         status = 500;
     json_t *p = json_object();

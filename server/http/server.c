@@ -584,7 +584,7 @@ static int parse_body_or_reply(http_req_t *req)
         return -1;
     }
     arena_on_dispose(req->arena, json_dispose, j);
-    if (need && !json_is_object(j)) {
+    if (!json_is_object(j)) {
         http_problem(req, 400, "the request body must be a JSON object", NULL);
         return -1;
     }
