@@ -15,7 +15,11 @@
 
 #include "auth/auth.h"
 #include "auth/sign.h"
+#include "log.h"
 #include "domain/canonical.h"
+#include "domain/filetype.h"
+
+#include <openssl/sha.h>
 
 #include <qrencode.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+static int ST_ATT_ADD, ST_ATT_LIST, ST_ATT_GET, ST_ATT_DEL;
 static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETURN, ST_REFUSE, ST_REGISTER,
     ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS, ST_VERIFY;
 
@@ -321,7 +326,7 @@ static void change(http_req_t *req, const char *kind)
 static void amend(http_req_t *req) { change(req, "amend"); }
 static void cancel(http_req_t *req) { change(req, "cancel"); }
 
-static void pay_added(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+static void created_row(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
 
 static void payments_add(http_req_t *req)
 {
@@ -343,7 +348,7 @@ static void payments_add(http_req_t *req)
     scope_t s = scope_of(req);
     const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.office, s.admin,
                         arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)), on, note};
-    api_query(req, ST_PAY_ADD, 9, v, pay_added);
+    api_query(req, ST_PAY_ADD, 9, v, created_row);
 }
 
 static void payments_list(http_req_t *req)
@@ -613,6 +618,136 @@ static void verify(http_req_t *req)
     api_query(req, ST_VERIFY, 3, v, verify_loaded);
 }
 
+/* --- attachments ------------------------------------------------------------------------- */
+
+static void attach(http_req_t *req)
+{
+    const char *id, *name;
+    if (id_or_reply(req, &id) || http_query_or_reply(req, "filename", &name)) return;
+    const unsigned char *data = (const unsigned char *)req->body;
+    size_t n = req->body_len;
+    const char *ct = http_header(req, "content-type");
+    const char *sniffed = data ? filetype_sniff(data, n) : NULL;
+    if (!n) {
+        http_problem(req, 400, "send the file as the request body", NULL);
+        return;
+    }
+    if (!sniffed) {
+        http_problem(req, 415, "attachments must be PDF, PNG or JPEG files (judged by their content)", NULL);
+        return;
+    }
+    if (!ct || strncasecmp(ct, sniffed, strlen(sniffed)) != 0) {
+        http_problemf(req, 415, "the file is %s but was sent as %s", sniffed, ct ? ct : "(no Content-Type)");
+        return;
+    }
+    if (!name || !*name) name = !strcmp(sniffed, "application/pdf") ? "contract.pdf" : "scan";
+    if (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n")) {
+        json_t *e = NULL;
+        http_error_add(&e, "filename", "invalid", "a file name of at most 200 characters without slashes");
+        http_problem(req, 422, "invalid file name", e);
+        return;
+    }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, n, md);
+    char *sha = arena_alloc(req->arena, 65);
+    util_hex(md, sizeof md, sha);
+    /* bytea as hex text: the text protocol cannot carry NUL bytes */
+    char *hex = arena_alloc(req->arena, 2 * n + 3);
+    hex[0] = '\\';
+    hex[1] = 'x';
+    util_hex(data, n, hex + 2);
+    scope_t s = scope_of(req);
+    const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.admin, name, sniffed, sha, hex};
+    api_query(req, ST_ATT_ADD, 9, v, created_row);
+}
+
+static void attachments(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
+    api_query(req, ST_ATT_LIST, 5, v, api_reply_row_json);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void attachment_loaded(http_req_t *req, PGresult *res)
+{
+    if (!PQntuples(res)) {
+        http_problem(req, 404, "no such attachment", NULL);
+        return;
+    }
+    const char *hex = PQgetvalue(res, 0, 2);
+    size_t hl = (size_t)PQgetlength(res, 0, 2);
+    if (hl < 2 || hex[0] != '\\' || hex[1] != 'x') {
+        http_problem(req, 500, "stored file is unreadable", NULL);
+        return;
+    }
+    size_t n = (hl - 2) / 2;
+    unsigned char *data = arena_alloc(req->arena, n + 1);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(hexval(hex[2 + 2 * i]) << 4 | hexval(hex[3 + 2 * i]));
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char sha[65];
+    SHA256(data, n, md);
+    util_hex(md, sizeof md, sha);
+    if (strcmp(sha, PQgetvalue(res, 0, 3)) != 0) {
+        log_msg(LOG_ERROR, req->request_id, "attachment %s of contract %s fails its SHA-256 check", req->params[1],
+                req->params[0]);
+        http_problem(req, 500, "the stored file does not match its recorded SHA-256: it was changed outside the system", NULL);
+        return;
+    }
+    char b64[64];
+    util_b64url_encode(md, sizeof md, b64);
+    for (char *p = b64; *p; p++) *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+    http_add_header(req, "Repr-Digest", arena_printf(req->arena, "sha-256=:%s=:", b64));
+    /* RFC 6266/8187: the stored name, percent-encoded */
+    buf_t fn;
+    buf_init(&fn);
+    for (const unsigned char *p = (const unsigned char *)PQgetvalue(res, 0, 0); *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_", *p))
+            buf_putc(&fn, (char)*p);
+        else
+            buf_printf(&fn, "%%%02X", *p);
+    }
+    http_add_header(req, "Content-Disposition", arena_printf(req->arena, "attachment; filename*=UTF-8''%s", fn.data ? fn.data : "file"));
+    buf_free(&fn);
+    http_add_header(req, "X-Content-Type-Options", "nosniff");
+    http_reply(req, 200, PQgetvalue(res, 0, 1), data, n);
+}
+
+static void attachment_get(http_req_t *req)
+{
+    const char *id;
+    uint64_t aid;
+    if (id_or_reply(req, &id)) return;
+    if (util_parse_u64(req->params[1], strlen(req->params[1]), &aid) != 0) {
+        http_problem(req, 404, "no such attachment", NULL);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[6] = {id, s.org, s.office, s.region, s.admin, req->params[1]};
+    api_query(req, ST_ATT_GET, 6, v, attachment_loaded);
+}
+
+static void attachment_del(http_req_t *req)
+{
+    const char *id;
+    uint64_t aid;
+    if (id_or_reply(req, &id)) return;
+    if (util_parse_u64(req->params[1], strlen(req->params[1]), &aid) != 0) {
+        http_problem(req, 404, "no such attachment", NULL);
+        return;
+    }
+    scope_t s = scope_of(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.org, s.admin, req->params[1]};
+    api_query(req, ST_ATT_DEL, 6, v, deleted);
+}
+
 #define PARTY (ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN)
 #define READERS (ROLE_MEMBER | ROLE_BROKER | ROLE_OFFICER | ROLE_BUREAU | ROLE_ADMIN)
 #define OFFICER (ROLE_OFFICER | ROLE_ADMIN)
@@ -633,6 +768,10 @@ static route_t ROUTES[] = {
     {HTTP_POST, "/api/v1/contracts/{id}/payments", payments_add, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
     {HTTP_GET, "/api/v1/contracts/{id}/certificate", certificate, 0, READERS},
     {HTTP_GET, "/api/v1/registry/queue", queue, 0, OFFICER},
+    {HTTP_GET, "/api/v1/contracts/{id}/attachments", attachments, 0, READERS},
+    {HTTP_POST, "/api/v1/contracts/{id}/attachments", attach, ROUTE_RAW_BODY, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/contracts/{id}/attachments/{aid}", attachment_get, 0, READERS},
+    {HTTP_DELETE, "/api/v1/contracts/{id}/attachments/{aid}", attachment_del, 0, ROLE_MEMBER | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/certificates/keys", keys, 0, 0},
     {HTTP_POST, "/api/v1/certificates/verify", verify, ROUTE_JSON_BODY, 0},
     {HTTP_GET, "/api/v1/certificates/{registration_no}", public_facts, 0, 0},
@@ -713,5 +852,18 @@ void api_contracts_init(void)
         " (SELECT certificate_payload(c)::jsonb = $3::jsonb FROM contracts c WHERE c.registration_no = $2),"
         " (SELECT status FROM contracts WHERE registration_no = $2)",
         3);
+    ST_ATT_ADD = db_stmt_register(
+        "SELECT attachment_add($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7, $8, $9::bytea)", 9);
+    ST_ATT_LIST = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(attachment_json(a) ORDER BY a.id)"
+        " FROM contract_attachments a WHERE a.contract_id = c.id), '[]'), 'next_cursor', NULL)::text FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
+    ST_ATT_GET = db_stmt_register_read(
+        "SELECT a.filename, a.content_type, a.data, a.sha256 FROM contract_attachments a JOIN contracts c ON c.id = a.contract_id"
+        " WHERE c.id = $1::bigint AND a.id = $6::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        6);
+    ST_ATT_DEL = db_stmt_register(
+        "SELECT attachment_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::bigint)", 6);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

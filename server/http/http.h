@@ -43,6 +43,7 @@ enum http_method {
 enum {
     ROUTE_JSON_BODY = 1 << 0,  /* a JSON object body is required */
     ROUTE_NO_LOG = 1 << 1,     /* keep out of the access log (probes) */
+    ROUTE_RAW_BODY = 1 << 2,   /* the body is a file: any type, handler checks it */
 };
 
 typedef struct http_req http_req_t;

@@ -553,6 +553,8 @@ static void json_dispose(void *p) { json_decref(p); }
 static int parse_body_or_reply(http_req_t *req)
 {
     bool need = req->route->flags & ROUTE_JSON_BODY;
+    if (req->route->flags & ROUTE_RAW_BODY)
+        return 0;
     if (!req->body_len) {
         if (need) { http_problem(req, 400, "a JSON request body is required", NULL); return -1; }
         return 0;
