@@ -208,7 +208,7 @@ static void user_loaded(http_req_t *req, PGresult *res)
     u->office_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     snprintf(u->region, sizeof u->region, "%s", PQgetvalue(res, 0, 3));
     req->ctx = NULL;
-    if (!(req->route->roles & u->role)) {
+    if (req->route->roles && !(req->route->roles & u->role)) {
         http_problem(req, 403, "your role may not do this", NULL);
         return;
     }
@@ -218,6 +218,10 @@ static void user_loaded(http_req_t *req, PGresult *res)
 static void auth_hook(http_req_t *req)
 {
     const char *h = http_header(req, "authorization");
+    if (!h && (req->route->flags & ROUTE_OPTIONAL_AUTH)) {
+        http_dispatch_continue(req); /* anonymous */
+        return;
+    }
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         http_add_header(req, "WWW-Authenticate", "Bearer");
         http_problem(req, 401, "sign in first: send Authorization: Bearer <access token>", NULL);

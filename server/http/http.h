@@ -44,6 +44,8 @@ enum {
     ROUTE_JSON_BODY = 1 << 0,  /* a JSON object body is required */
     ROUTE_NO_LOG = 1 << 1,     /* keep out of the access log (probes) */
     ROUTE_RAW_BODY = 1 << 2,   /* the body is a file: any type, handler checks it */
+    ROUTE_OPTIONAL_AUTH = 1 << 3, /* public, but a valid token identifies the caller (req->user);
+                                     an invalid token is still 401 */
 };
 
 typedef struct http_req http_req_t;

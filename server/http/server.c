@@ -642,7 +642,7 @@ static void dispatch(http_req_t *req)
     req->worker->inflight++;
     if (parse_body_or_reply(req) != 0)
         return;
-    if (r->roles && http_auth_hook) {
+    if ((r->roles || (r->flags & ROUTE_OPTIONAL_AUTH)) && http_auth_hook) {
         http_auth_hook(req);
         return;
     }
