@@ -22,8 +22,8 @@ pwfile=$(mktemp)
 trap 'rm -f "$pwfile"' EXIT
 printf '%s\n' "$pw" >"$pwfile"
 : >"$VAR/demo-accounts.txt.new"
-add() { # email role label [extra args]
-  local email=$1 role=$2 label=$3; shift 3
+add() { # role email label [extra args]
+  local role=$1 email=$2 label=$3; shift 3
   if [ "$("${PSQL[@]}" -c "SELECT count(*) FROM users WHERE lower(email) = lower('$email')")" = 0 ]; then
     "$BIN" user create --email "$email" --password-file "$pwfile" --role "$role" --name "$label" "$@" >/dev/null
   fi

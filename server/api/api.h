@@ -51,5 +51,6 @@ void api_auth_init(void);
 void api_accounts_init(void);
 void api_audit_init(void);
 void api_contracts_init(void);
+void api_stats_init(void);
 
 #endif

@@ -1,0 +1,147 @@
+/* stats.c — statistics of registered contracts, plan targets and progress.
+ *
+ * Reads come from contract_stats, which triggers keep current in the same
+ * transaction as every contract change (migrations/0025_stats.sql): a request
+ * reads at most a few hundred pre-aggregated rows, whatever the number of
+ * contracts.  Scope: a bureau user sees its region subtree; admin anything;
+ * everyone else (and the public) the yearly totals only. */
+#include "api/api.h"
+
+#include "auth/auth.h"
+#include "domain/region.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS;
+
+static const char *const BY[] = {"year",    "month",       "quarter",     "type",        "subtype", "domain",
+                                 "seller_type", "buyer_type", "ip_type", "plan_source", "region"};
+
+static int current_year(void)
+{
+    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+}
+
+static int bad_param(http_req_t *req, const char *name, const char *msg)
+{
+    json_t *e = NULL;
+    http_error_add(&e, name, "invalid", msg);
+    http_problem(req, 400, "invalid query parameter", e);
+    return -1;
+}
+
+/* year and region with defaults and scope; 0 or replied. */
+static int year_region_or_reply(http_req_t *req, const char **year, const char **region)
+{
+    const char *y, *r;
+    if (http_query_or_reply(req, "year", &y) || http_query_or_reply(req, "region", &r)) return -1;
+    uint64_t yv = (uint64_t)current_year();
+    if (y && (util_parse_u64(y, strlen(y), &yv) != 0 || yv < 2000 || yv > 2100))
+        return bad_param(req, "year", "a year from 2000 to 2100");
+    *year = arena_printf(req->arena, "%llu", (unsigned long long)yv);
+    auth_user_t *u = req->user;
+    const char *home = u && (u->role & ROLE_BUREAU) ? u->region : "000000";
+    if (r && !region_code_ok(r)) return bad_param(req, "region", "a six-digit GB/T 2260 region code (000000 = national)");
+    *region = r ? r : home;
+    if (u && (u->role & ROLE_BUREAU) && !region_in_subtree(*region, u->region)) {
+        json_t *e = NULL;
+        http_error_add(&e, "region", "out_of_scope", "a bureau sees its own region and the regions below it");
+        http_problem(req, 403, "outside your region", e);
+        return -1;
+    }
+    return 0;
+}
+
+static void stats(http_req_t *req)
+{
+    const char *year, *region, *by, *flow;
+    if (year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "by", &by) ||
+        http_query_or_reply(req, "flow", &flow))
+        return;
+    if (by) {
+        size_t i = 0;
+        for (; i < ARRAY_LEN(BY) && strcmp(BY[i], by); i++)
+            ;
+        if (i == ARRAY_LEN(BY))
+            return (void)bad_param(req, "by", "one of year, month, quarter, type, subtype, domain, seller_type, "
+                                              "buyer_type, ip_type, plan_source, region");
+        if (!strcmp(by, "year")) by = NULL;
+    }
+    if (flow && strcmp(flow, "out") && strcmp(flow, "in")) return (void)bad_param(req, "flow", "out (输出) or in (吸纳)");
+    /* breakdowns are for the bureau; the public sees yearly totals */
+    bool privileged = req->user && (req->user->role & (ROLE_BUREAU | ROLE_ADMIN));
+    if (by && !privileged) {
+        http_problem(req, req->user ? 403 : 401, "breakdowns are for bureau staff; the public sees yearly totals", NULL);
+        return;
+    }
+    const char *v[4] = {region, year, flow ? flow : "out", by};
+    api_query(req, ST_STATS, 4, v, api_reply_row_json);
+}
+
+static void targets(http_req_t *req)
+{
+    const char *year, *region;
+    if (year_region_or_reply(req, &year, &region)) return;
+    const char *v[2] = {region, year};
+    api_query(req, ST_TARGETS, 2, v, api_reply_row_json);
+}
+
+static void progress(http_req_t *req)
+{
+    const char *year, *region;
+    if (year_region_or_reply(req, &year, &region)) return;
+    const char *v[2] = {region, year};
+    api_query(req, ST_PROGRESS, 2, v, api_reply_row_json);
+}
+
+static void target_put(http_req_t *req)
+{
+    static const field_t F[] = {{"region_code", F_STRING, true}, {"year", F_INT, true}, {"metric", F_STRING, true},
+                                {"target", F_INT, true}, {"note", F_STRING_OR_NULL, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL;
+    const char *rc = api_str(req, "region_code");
+    if (!region_code_ok(rc)) http_error_add(&errs, "region_code", "invalid_format", "a six-digit GB/T 2260 region code");
+    json_int_t t = json_integer_value(json_object_get(req->json, "target"));
+    if (t < 0 || t > 100000000000000000LL) http_error_add(&errs, "target", "out_of_range", "a non-negative amount in fen or a count");
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    char *body = json_dumps(req->json, JSON_COMPACT);
+    const char *v[4] = {api_actor(req), req->request_id,
+                        req->user->role & ROLE_BUREAU ? req->user->region : NULL, arena_strdup(req->arena, body)};
+    free(body);
+    api_query(req, ST_TARGET_PUT, 4, v, api_reply_row_json);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/stats/contracts", stats, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/targets", targets, 0, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_PUT, "/api/v1/targets", target_put, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/targets/progress", progress, 0, ROLE_BUREAU | ROLE_ADMIN},
+};
+
+void api_stats_init(void)
+{
+    ST_STATS = db_stmt_register_read(
+        "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
+        " THEN stats_query($1, $2::int, $3, $4)::text END",
+        4);
+    ST_TARGETS = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce(json_agg(to_jsonb(t) ORDER BY t.region_code, t.metric), '[]'),"
+        " 'next_cursor', NULL)::text FROM plan_targets t WHERE t.year = $2::int"
+        " AND ($1 = '000000' OR region_in_subtree(t.region_code, $1))",
+        2);
+    ST_TARGET_PUT = db_stmt_register("SELECT target_put($1::bigint, $2, $3, $4::jsonb)", 4);
+    ST_PROGRESS = db_stmt_register_read(
+        "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
+        " THEN targets_progress($1, $2::int)::text END",
+        2);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}
