@@ -52,5 +52,6 @@ void api_accounts_init(void);
 void api_audit_init(void);
 void api_contracts_init(void);
 void api_stats_init(void);
+void api_export_init(void);
 
 #endif

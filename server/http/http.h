@@ -129,6 +129,8 @@ void http_reply(http_req_t *req, int status, const char *content_type, const voi
 /* Body memory stays valid for the life of the process (static files). */
 void http_reply_static(http_req_t *req, int status, const char *content_type, const void *body, size_t len);
 void http_reply_json(http_req_t *req, int status, const char *json, size_t len);
+/* Send len bytes of an open file (sendfile where possible); takes fd. */
+void http_reply_file(http_req_t *req, int status, const char *content_type, int fd, size_t len);
 void http_reply_json_t(http_req_t *req, int status, json_t *obj); /* steals obj */
 /* RFC 9457 problem.  errors may be NULL; it is stolen. */
 void http_problem(http_req_t *req, int status, const char *detail, json_t *errors);

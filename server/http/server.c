@@ -131,12 +131,14 @@ static void access_log(http_req_t *req, uint64_t dur_ns)
     buf_free(&b);
 }
 
-/* Common tail of every reply: headers, body, metrics, log, state change. */
+/* Common tail of every reply: headers, body, metrics, log, state change.
+ * The body is copied, referenced (static files), or a file (fd >= 0). */
 static void reply_common(http_req_t *req, int status, const char *ctype, const void *body, size_t len,
-                         bool by_reference)
+                         bool by_reference, int fd)
 {
     if (req->replied) {
         log_msg(LOG_ERROR, req->request_id, "internal: second reply suppressed (status %d)", status);
+        if (fd >= 0) close(fd);
         return;
     }
     req->replied = true;
@@ -155,6 +157,7 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
             c->req = NULL;
             conn_free(c);
         }
+        if (fd >= 0) close(fd);
         req_free(req);
         return;
     }
@@ -176,7 +179,10 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
     if (!c->keep_alive)
         evbuffer_add(out, "Connection: close\r\n", 19);
     evbuffer_add(out, "\r\n", 2);
-    if (len && !req->head_only) {
+    if (fd >= 0) {
+        if (len && !req->head_only) evbuffer_add_file(out, fd, 0, (ev_off_t)len); /* closes fd when sent */
+        else close(fd);
+    } else if (len && !req->head_only) {
         if (by_reference)
             evbuffer_add_reference(out, body, len, NULL, NULL);
         else
@@ -189,12 +195,17 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
 
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
 {
-    reply_common(req, status, content_type, body, len, false);
+    reply_common(req, status, content_type, body, len, false, -1);
 }
 
 void http_reply_static(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
 {
-    reply_common(req, status, content_type, body, len, true);
+    reply_common(req, status, content_type, body, len, true, -1);
+}
+
+void http_reply_file(http_req_t *req, int status, const char *content_type, int fd, size_t len)
+{
+    reply_common(req, status, content_type, NULL, len, false, fd);
 }
 
 /* The response is fully written: next request, or close. */

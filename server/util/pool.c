@@ -1,5 +1,6 @@
-/* pool.c — see pool.h.  One mutex-protected FIFO; results are posted to the
- * worker's mailbox (http/server.c), which wakes its loop through an eventfd. */
+/* pool.c — see pool.h.  One mutex-protected FIFO per pool; results are posted
+ * to the worker's mailbox (http/server.c), which wakes its loop through an
+ * eventfd. */
 #include "util/pool.h"
 
 #include "http/http.h"
@@ -15,23 +16,27 @@ typedef struct job {
     void *arg;
 } job_t;
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
-static job_t *g_head, *g_tail;
-static int g_queued, g_max;
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job_t *head, *tail;
+    int queued, max;
+};
 
-static void *pool_main(void *unused)
+pool_t *g_hash_pool, *g_export_pool;
+
+static void *pool_main(void *arg)
 {
-    (void)unused;
+    pool_t *p = arg;
     for (;;) {
-        pthread_mutex_lock(&g_lock);
-        while (!g_head)
-            pthread_cond_wait(&g_cond, &g_lock);
-        job_t *j = g_head;
-        g_head = j->next;
-        if (!g_head) g_tail = NULL;
-        g_queued--;
-        pthread_mutex_unlock(&g_lock);
+        pthread_mutex_lock(&p->lock);
+        while (!p->head)
+            pthread_cond_wait(&p->cond, &p->lock);
+        job_t *j = p->head;
+        p->head = j->next;
+        if (!p->head) p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
         if (worker_post(j->w, j->done, j->arg) != 0)
             abort(); /* cannot hand the result back: nothing sane remains */
@@ -40,19 +45,22 @@ static void *pool_main(void *unused)
     return NULL;
 }
 
-int pool_start(int threads, int queue_max)
+pool_t *pool_new(int threads, int queue_max)
 {
-    g_max = queue_max;
+    pool_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->max = queue_max;
     for (int i = 0; i < threads; i++) {
         pthread_t t;
-        if (pthread_create(&t, NULL, pool_main, NULL) != 0)
-            return -1;
+        if (pthread_create(&t, NULL, pool_main, p) != 0) return NULL;
         pthread_detach(t);
     }
-    return 0;
+    return p;
 }
 
-int pool_submit(struct worker *w, void (*work)(void *), void (*done)(void *), void *arg)
+int pool_submit_to(pool_t *p, struct worker *w, void (*work)(void *), void (*done)(void *), void *arg)
 {
     job_t *j = malloc(sizeof *j);
     if (!j) return -1;
@@ -61,17 +69,29 @@ int pool_submit(struct worker *w, void (*work)(void *), void (*done)(void *), vo
     j->work = work;
     j->done = done;
     j->arg = arg;
-    pthread_mutex_lock(&g_lock);
-    if (g_queued >= g_max) {
-        pthread_mutex_unlock(&g_lock);
+    pthread_mutex_lock(&p->lock);
+    if (p->queued >= p->max) {
+        pthread_mutex_unlock(&p->lock);
         free(j);
         return -1;
     }
-    if (g_tail) g_tail->next = j;
-    else g_head = j;
-    g_tail = j;
-    g_queued++;
-    pthread_cond_signal(&g_cond);
-    pthread_mutex_unlock(&g_lock);
+    if (p->tail) p->tail->next = j;
+    else p->head = j;
+    p->tail = j;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+int pool_submit(struct worker *w, void (*work)(void *), void (*done)(void *), void *arg)
+{
+    return pool_submit_to(g_hash_pool, w, work, done, arg);
+}
+
+int pool_start(int threads, int queue_max)
+{
+    g_hash_pool = pool_new(threads, queue_max);
+    g_export_pool = pool_new(1, 8);
+    return g_hash_pool && g_export_pool ? 0 : -1;
 }

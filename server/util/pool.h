@@ -1,14 +1,23 @@
-/* pool.h — a small bounded thread pool for blocking work (password hashing,
- * file generation).  Jobs run on pool threads; their `done` callback runs back
- * on the submitting worker's event loop, so handlers never lock anything. */
+/* pool.h — small bounded thread pools for blocking work (password hashing,
+ * exports).  Jobs run on pool threads; their `done` callback runs back on the
+ * submitting worker's event loop, so handlers never lock anything.  Separate
+ * pools keep a long export from delaying sign-ins. */
 #ifndef YZ_POOL_H
 #define YZ_POOL_H
 
 struct worker;
+typedef struct pool pool_t;
 
-int pool_start(int threads, int queue_max) __attribute__((warn_unused_result));
+extern pool_t *g_hash_pool;    /* password hashing */
+extern pool_t *g_export_pool;  /* exports and other long jobs */
+
+pool_t *pool_new(int threads, int queue_max);
 /* Returns -1 when the queue is full (caller answers 503). */
+int pool_submit_to(pool_t *p, struct worker *w, void (*work)(void *), void (*done)(void *), void *arg)
+    __attribute__((warn_unused_result));
+/* The hashing pool (kept for the callers that predate several pools). */
 int pool_submit(struct worker *w, void (*work)(void *), void (*done)(void *), void *arg)
     __attribute__((warn_unused_result));
+int pool_start(int threads, int queue_max) __attribute__((warn_unused_result));
 
 #endif
