@@ -27,6 +27,10 @@ typedef struct {
 static opt_t OPTS[] = {
     {"DATABASE_URL", OPT_STR, &g_cfg.database_url, "dbname=yizhan", 0, 0,
      "libpq connection string or URI of the primary database"},
+    {"DATABASE_REPLICA_URL", OPT_STR, &g_cfg.replica_url, "", 0, 0,
+     "libpq connection string of a read replica for public reads, search and statistics (empty = none)"},
+    {"READ_OWN_WRITES_MS", OPT_INT, &g_cfg.read_own_writes_ms, "10000", 0, 3600000,
+     "after a user's write, that user's reads go to the primary for this long"},
     {"DB_ROLE", OPT_STR, &g_cfg.db_role, "yizhan_app", 0, 0,
      "database role the server works as (created by the migrations; empty = the login role)"},
     {"LISTEN", OPT_LISTEN, NULL, "127.0.0.1:8080", 0, 0, "address and port to serve HTTP on (host:port)"},

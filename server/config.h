@@ -11,6 +11,8 @@
 typedef struct config {
     char *database_url;        /* libpq conninfo of the primary */
     char *db_role;             /* role the server switches to after connecting */
+    char *replica_url;         /* read replica for public reads, search, statistics ('' = none) */
+    int read_own_writes_ms;    /* after a user's write, their reads stay on the primary this long */
     char *listen_host;         /* from LISTEN host:port */
     int listen_port;
     int threads;               /* event-loop worker threads */

@@ -74,32 +74,32 @@ static route_t ROUTES[] = {
 
 void api_codes_init(void)
 {
-    ST_LIST = db_stmt_register_read(
+    ST_LIST = db_stmt_register_replica(
         "SELECT json_build_object('list', l.list, 'label', l.label, 'items', coalesce((SELECT json_agg("
         "json_build_object('code', c.code, 'label', c.label, 'label_en', c.label_en, 'parent_code', c.parent_code,"
         " 'sort', c.sort, 'extra', c.extra) ORDER BY c.sort, c.code) FROM codes c WHERE c.list = l.list AND c.active),"
         " '[]'))::text FROM code_lists l WHERE l.list = $1",
         1);
     /* The one-row lookup the benchmark compares with pgbench. */
-    ST_REGION = db_stmt_register_read(
+    ST_REGION = db_stmt_register_replica(
         "SELECT json_build_object('code', r.code, 'name', r.name, 'level', r.level, 'parent_code', r.parent_code,"
         " 'path', (SELECT json_agg(json_build_object('code', a.code, 'name', a.name) ORDER BY a.level)"
         " FROM regions a WHERE a.code IN (r.code, r.parent_code, (SELECT p.parent_code FROM regions p"
         " WHERE p.code = r.parent_code))))::text"
         " FROM regions r WHERE r.code = $1",
         1);
-    ST_REGION_CHILDREN = db_stmt_register_read(
+    ST_REGION_CHILDREN = db_stmt_register_replica(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM regions WHERE code = $1) THEN json_build_object('list', 'regions',"
         " 'label', '行政区划', 'parent', $1::text, 'items', coalesce((SELECT json_agg(json_build_object('code', code,"
         " 'name', name, 'level', level, 'parent_code', parent_code) ORDER BY code) FROM regions WHERE parent_code ="
         " $1), '[]'))::text END",
         1);
-    ST_PROVINCES = db_stmt_register_read(
+    ST_PROVINCES = db_stmt_register_replica(
         "SELECT json_build_object('list', 'regions', 'label', '行政区划', 'items', json_agg(json_build_object('code',"
         " code, 'name', name, 'level', level, 'parent_code', parent_code) ORDER BY code))::text FROM regions"
         " WHERE level = 1",
         0);
-    ST_CALENDAR = db_stmt_register_read(
+    ST_CALENDAR = db_stmt_register_replica(
         "WITH y AS (SELECT coalesce($1::int, extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int) AS y)"
         " SELECT json_build_object('year', (SELECT y FROM y), 'items', coalesce(json_agg(json_build_object('day',"
         " day, 'kind', kind, 'name', name) ORDER BY day), '[]'))::text FROM calendar_days, y"

@@ -2,7 +2,10 @@
 #include "api/api.h"
 
 #include "auth/auth.h"
+#include "config.h"
 #include "log.h"
+
+#include <pthread.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,39 @@ typedef struct {
     http_req_t *req;
     api_row_cb ok;
     api_any_cb any;
+    int stmt, n;
+    const char **vals;   /* copied pointer array; the values live in the request */
+    bool on_replica;
 } qctx_t;
+
+/* --- read replica routing ---------------------------------------------------
+ * Replica-safe reads go to the replica pool when it has a ready connection.
+ * A user who wrote in the last YIZHAN_READ_OWN_WRITES_MS reads from the
+ * primary, so they see their own write (per instance: deploy/nginx.conf keeps a
+ * user on one instance).  A replica failure is retried on the primary. */
+#define RW_SLOTS 16384
+static struct {
+    int64_t user;
+    uint64_t at_ns;
+} g_rw[RW_SLOTS];
+static pthread_mutex_t g_rw_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void rw_note(int64_t user)
+{
+    pthread_mutex_lock(&g_rw_lock);
+    g_rw[(uint64_t)user % RW_SLOTS].user = user;
+    g_rw[(uint64_t)user % RW_SLOTS].at_ns = util_now_ns();
+    pthread_mutex_unlock(&g_rw_lock);
+}
+
+static bool rw_recent(int64_t user)
+{
+    pthread_mutex_lock(&g_rw_lock);
+    bool recent = g_rw[(uint64_t)user % RW_SLOTS].user == user &&
+                  util_now_ns() - g_rw[(uint64_t)user % RW_SLOTS].at_ns < (uint64_t)g_cfg.read_own_writes_ms * 1000000ull;
+    pthread_mutex_unlock(&g_rw_lock);
+    return recent;
+}
 
 void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
 {
@@ -66,6 +101,13 @@ void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
 static void on_db(void *arg, db_status_t st, PGresult *res)
 {
     qctx_t *q = arg;
+    if (q->on_replica && (st == DB_ERR_UNAVAILABLE || st == DB_ERR_OVERLOADED || st == DB_ERR_TIMEOUT)) {
+        q->on_replica = false; /* the replica is down or busy: the primary answers */
+        db_query(worker_db(q->req->worker), q->stmt, q->n, q->vals, on_db, q);
+        return;
+    }
+    if (st == DB_OK && q->req->user && !db_stmt_is_read(q->stmt))
+        rw_note(q->req->user->id);
     if (q->any) {
         q->any(q->req, st, res);
         return;
@@ -77,22 +119,30 @@ static void on_db(void *arg, db_status_t st, PGresult *res)
     q->ok(q->req, res);
 }
 
-void api_query(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb cb)
+static void submit(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb ok, api_any_cb any)
 {
     qctx_t *q = arena_alloc(req->arena, sizeof *q);
     q->req = req;
-    q->ok = cb;
-    q->any = NULL;
-    db_query(worker_db(req->worker), stmt, n, vals, on_db, q);
+    q->ok = ok;
+    q->any = any;
+    q->stmt = stmt;
+    q->n = n;
+    q->vals = arena_alloc(req->arena, sizeof(char *) * (size_t)(n ? n : 1));
+    memcpy(q->vals, vals, sizeof(char *) * (size_t)n);
+    db_pool_t *replica = worker_db_replica(req->worker);
+    q->on_replica = replica && db_stmt_replica_ok(stmt) && db_pool_ready(replica) &&
+                    !(req->user && rw_recent(req->user->id));
+    db_query(q->on_replica ? replica : worker_db(req->worker), stmt, n, q->vals, on_db, q);
+}
+
+void api_query(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb cb)
+{
+    submit(req, stmt, n, vals, cb, NULL);
 }
 
 void api_query_any(http_req_t *req, int stmt, int n, const char *const *vals, api_any_cb cb)
 {
-    qctx_t *q = arena_alloc(req->arena, sizeof *q);
-    q->req = req;
-    q->ok = NULL;
-    q->any = cb;
-    db_query(worker_db(req->worker), stmt, n, vals, on_db, q);
+    submit(req, stmt, n, vals, NULL, cb);
 }
 
 void api_reply_row_json_status(http_req_t *req, PGresult *res, int status)

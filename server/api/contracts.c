@@ -829,7 +829,7 @@ void api_contracts_init(void)
         " AND k.valid_to IS NULL) FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
         5);
-    ST_PUBLIC = db_stmt_register_read(
+    ST_PUBLIC = db_stmt_register_replica(
         "SELECT json_build_object('registration_no', c.registration_no, 'status', c.status,"
         " 'registered_on', (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date, 'cancelled_at', c.cancelled_at,"
         " 'title', c.title, 'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),"
@@ -839,7 +839,7 @@ void api_contracts_init(void)
         " 'region_code', f.region_code) FROM registry_offices f WHERE f.id = c.office_id))::text"
         " FROM contracts c WHERE c.registration_no = $1",
         1);
-    ST_KEYS = db_stmt_register_read(
+    ST_KEYS = db_stmt_register_replica(
         "SELECT json_build_object('items', coalesce(json_agg(json_build_object('key_id', k.key_id, 'office_id', k.office_id,"
         " 'public_key', translate(rtrim(encode(k.public_key, 'base64'), '='), '+/', '-_'), 'public_key_pem', k.public_key_pem,"
         " 'valid_from', k.valid_from, 'valid_to', k.valid_to) ORDER BY k.office_id, k.valid_from), '[]'))::text"

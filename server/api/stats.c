@@ -129,7 +129,7 @@ static route_t ROUTES[] = {
 
 void api_stats_init(void)
 {
-    ST_STATS = db_stmt_register_read(
+    ST_STATS = db_stmt_register_replica(
         "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
         " THEN stats_query($1, $2::int, $3, $4)::text END",
         4);
@@ -139,7 +139,7 @@ void api_stats_init(void)
         " AND ($1 = '000000' OR region_in_subtree(t.region_code, $1))",
         2);
     ST_TARGET_PUT = db_stmt_register("SELECT target_put($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_PROGRESS = db_stmt_register_read(
+    ST_PROGRESS = db_stmt_register_replica(
         "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
         " THEN targets_progress($1, $2::int)::text END",
         2);

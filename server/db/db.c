@@ -31,6 +31,7 @@ typedef struct {
     const char *sql;
     int nparams;
     bool read_only;   /* may share a Sync (a transaction) with other reads */
+    bool replica_ok;  /* may be served by a read replica */
 } stmt_t;
 
 static stmt_t g_stmts[MAX_STMTS];
@@ -78,6 +79,7 @@ typedef struct dbconn {
 
 struct db_pool {
     struct event_base *base;
+    const char *conninfo;
     int nconns;
     int queue_max;
     int depth;                  /* queries queued + in flight across conns */
@@ -95,7 +97,7 @@ static void conn_flush(dbconn_t *c);
 
 /* ------------------------------------------------------------------ */
 
-static int stmt_add(const char *sql, int nparams, bool read_only)
+static int stmt_add(const char *sql, int nparams, bool read_only, bool replica_ok)
 {
     if (g_nstmts >= MAX_STMTS) {
         fputs("db: too many statements\n", stderr);
@@ -104,11 +106,15 @@ static int stmt_add(const char *sql, int nparams, bool read_only)
     g_stmts[g_nstmts].sql = sql;
     g_stmts[g_nstmts].nparams = nparams;
     g_stmts[g_nstmts].read_only = read_only;
+    g_stmts[g_nstmts].replica_ok = replica_ok;
     return g_nstmts++;
 }
 
-int db_stmt_register(const char *sql, int nparams) { return stmt_add(sql, nparams, false); }
-int db_stmt_register_read(const char *sql, int nparams) { return stmt_add(sql, nparams, true); }
+int db_stmt_register(const char *sql, int nparams) { return stmt_add(sql, nparams, false, false); }
+int db_stmt_register_read(const char *sql, int nparams) { return stmt_add(sql, nparams, true, false); }
+int db_stmt_register_replica(const char *sql, int nparams) { return stmt_add(sql, nparams, true, true); }
+bool db_stmt_is_read(int stmt) { return g_stmts[stmt].read_only; }
+bool db_stmt_replica_ok(int stmt) { return g_stmts[stmt].replica_ok; }
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -540,7 +546,7 @@ static void conn_start(dbconn_t *c)
     snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC%s%s",
              g_cfg.query_timeout_ms, g_cfg.query_timeout_ms, g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
     const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
-    const char *vals[] = {g_cfg.database_url, "yizhan", "UTF8", opts, NULL};
+    const char *vals[] = {c->pool->conninfo, "yizhan", "UTF8", opts, NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_lost(c, DB_ERR_UNAVAILABLE, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -565,11 +571,12 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-db_pool_t *db_pool_new(struct event_base *base, int nconns, int queue_max)
+db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int nconns, int queue_max)
 {
     db_pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->base = base;
+    p->conninfo = conninfo;
     p->nconns = nconns;
     p->queue_max = queue_max;
     p->conns = calloc((size_t)nconns, sizeof *p->conns);

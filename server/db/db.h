@@ -41,8 +41,12 @@ typedef void (*db_cb)(void *arg, db_status_t st, PGresult *res);
  * statement that changes nothing, which may share a transaction with others. */
 int db_stmt_register(const char *sql, int nparams);
 int db_stmt_register_read(const char *sql, int nparams);
+/* A read that may be served by a replica (slightly stale data is fine). */
+int db_stmt_register_replica(const char *sql, int nparams);
+bool db_stmt_is_read(int stmt);
+bool db_stmt_replica_ok(int stmt);
 
-db_pool_t *db_pool_new(struct event_base *base, int nconns, int queue_max);
+db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int nconns, int queue_max);
 void db_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_cb cb, void *arg);
 int db_pool_depth(db_pool_t *p);
 void db_pool_conn_states(db_pool_t *p, int *up, int *down);

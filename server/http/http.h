@@ -148,6 +148,7 @@ void http_dispatch_continue(http_req_t *req);
 /* Work posted from another thread to run on worker w's loop. */
 int worker_post(worker_t *w, void (*fn)(void *), void *arg) WUR;
 struct db_pool *worker_db(worker_t *w);
+struct db_pool *worker_db_replica(worker_t *w); /* NULL when none */
 int worker_index(const worker_t *w);
 
 int http_start(void) WUR;         /* spawn workers; returns after they listen */

@@ -96,9 +96,10 @@ void metrics_render(buf_t *out)
         buf_printf(out, "yizhan_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", name, method,
                    (unsigned long long)cum);
     }
-    int up = 0, down = 0, conns = 0;
+    int up = 0, down = 0, conns = 0, rup = 0, rdown = 0;
     for (int w = 0; w < g_nworkers; w++) {
         db_pool_conn_states(g_workers[w].db, &up, &down);
+        if (g_workers[w].db_replica) db_pool_conn_states(g_workers[w].db_replica, &rup, &rdown);
         conns += g_workers[w].nconns;
     }
     buf_printf(out,
@@ -109,8 +110,12 @@ void metrics_render(buf_t *out)
                "# TYPE yizhan_db_connections gauge\n"
                "yizhan_db_connections{state=\"up\"} %d\n"
                "yizhan_db_connections{state=\"down\"} %d\n"
+               "# HELP yizhan_db_replica_connections Read-replica connections by state.\n"
+               "# TYPE yizhan_db_replica_connections gauge\n"
+               "yizhan_db_replica_connections{state=\"up\"} %d\n"
+               "yizhan_db_replica_connections{state=\"down\"} %d\n"
                "# HELP yizhan_http_connections Open client connections.\n"
                "# TYPE yizhan_http_connections gauge\n"
                "yizhan_http_connections %d\n",
-               metrics_db_queue_depth(), up, down, conns);
+               metrics_db_queue_depth(), up, down, rup, rdown, conns);
 }

@@ -838,6 +838,7 @@ static void on_mail(evutil_socket_t fd, short what, void *arg)
 }
 
 struct db_pool *worker_db(worker_t *w) { return w->db; }
+struct db_pool *worker_db_replica(worker_t *w) { return w->db_replica; }
 int worker_index(const worker_t *w) { return w->index; }
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -907,7 +908,9 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     w->mail_ev = event_new(w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w);
     event_add(w->mail_ev, NULL);
     w->metrics = calloc((size_t)router_count() + 1, sizeof(route_metrics_t));
-    w->db = db_pool_new(w->base, g_cfg.db_conns, g_cfg.db_queue_max);
+    w->db = db_pool_new(w->base, g_cfg.database_url, g_cfg.db_conns, g_cfg.db_queue_max);
+    if (g_cfg.replica_url[0])
+        w->db_replica = db_pool_new(w->base, g_cfg.replica_url, g_cfg.db_conns, g_cfg.db_queue_max);
     if (!w->metrics || !w->db)
         return -1;
     return 0;

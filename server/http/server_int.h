@@ -29,6 +29,7 @@ struct worker {
     struct event_base *base;
     struct evconnlistener *listener;
     struct db_pool *db;
+    struct db_pool *db_replica;  /* NULL without YIZHAN_DATABASE_REPLICA_URL */
     struct event *mail_ev;      /* eventfd readable: mailbox has items */
     int mail_fd;
     pthread_mutex_t mail_lock;
