@@ -11,7 +11,7 @@
 -- the old figures and adds the new ones, a payment adds to the received sum.
 
 CREATE TABLE contract_stats (
-    region_code   char(6)  NOT NULL,   -- '000000' = the whole country
+    region_code   text     NOT NULL,   -- '000000' = the whole country (text: compared with text parameters, so the key index is used)
     year          smallint NOT NULL,
     flow          text     NOT NULL CHECK (flow IN ('out', 'in')),
     dim           text     NOT NULL,
