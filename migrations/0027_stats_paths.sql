@@ -70,3 +70,37 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
+
+-- stats_query as PL/pgSQL: a SQL-language function that is not inlined
+-- re-plans its statements on every call (~1 ms here); PL/pgSQL keeps the
+-- plans for the session.
+CREATE OR REPLACE FUNCTION stats_query(p_region text, p_year int, p_flow text, p_by text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_dim text := CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total' ELSE p_by END;
+    v_groups jsonb := '[]';
+    v_total jsonb;
+BEGIN
+    IF p_by IS NOT NULL AND p_by <> 'year' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('key', g.k, 'label', coalesce(stats_label(p_by, g.k), g.k),
+                    'count', g.n, 'contract_amount_fen', g.cf, 'technical_amount_fen', g.tf,
+                    'received_amount_fen', g.rf) ORDER BY g.cf DESC, g.k), '[]')
+        INTO v_groups
+        FROM (SELECT CASE p_by WHEN 'month' THEN lpad(s.month::text, 2, '0')
+                               WHEN 'quarter' THEN ((s.month - 1) / 3 + 1)::text ELSE s.key END AS k,
+                     sum(s.n) AS n, sum(s.contract_fen) AS cf, sum(s.technical_fen) AS tf, sum(s.received_fen) AS rf
+              FROM contract_stats s
+              WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = v_dim
+              GROUP BY 1) g
+        WHERE g.n <> 0;
+    END IF;
+    SELECT jsonb_build_object('count', coalesce(sum(s.n), 0), 'contract_amount_fen', coalesce(sum(s.contract_fen), 0),
+                              'technical_amount_fen', coalesce(sum(s.technical_fen), 0),
+                              'received_amount_fen', coalesce(sum(s.received_fen), 0))
+    INTO v_total
+    FROM contract_stats s WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = 'total';
+    RETURN jsonb_build_object(
+        'year', p_year, 'region', p_region,
+        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'by', coalesce(p_by, 'year'), 'flow', p_flow, 'groups', v_groups, 'total', v_total);
+END $$;
