@@ -13,6 +13,7 @@
  * dangling pointer.
  */
 #include "http/server_int.h"
+#include "http/parse.h"
 
 #include "config.h"
 #include "db/db.h"
@@ -257,124 +258,6 @@ static void conn_fail(struct conn *c, int status, const char *detail)
 /* ------------------------------------------------------------------ */
 /* Parsing                                                            */
 
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static int parse_method(const char *m, size_t n)
-{
-    static const struct { const char *s; int m; } M[] = {
-        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST}, {"PUT", HTTP_PUT},
-        {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(M); i++)
-        if (strlen(M[i].s) == n && !memcmp(M[i].s, m, n))
-            return M[i].m;
-    return 0;
-}
-
-/* Parse the header block h[0..n) (ends with CRLFCRLF) into c->req.
- * Returns 0, or an HTTP status to fail with (detail in *why). */
-static int parse_head(struct conn *c, char *h, size_t n, const char **why)
-{
-    http_req_t *r = c->req;
-    char *end = h + n;
-    char *eol = memmem(h, n, "\r\n", 2);
-    /* request line: METHOD SP target SP HTTP/1.x */
-    char *sp1 = memchr(h, ' ', (size_t)(eol - h));
-    if (!sp1) return *why = "malformed request line", 400;
-    char *sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-    if (!sp2) return *why = "malformed request line", 400;
-    for (char *p = h; p < sp1; p++)
-        if (!is_tchar((unsigned char)*p)) return *why = "malformed method", 400;
-    r->method = parse_method(h, (size_t)(sp1 - h));
-    *sp1 = '\0';
-    r->method_name = h;
-    if (!r->method) return *why = "method not implemented", 501;
-    r->target = sp1 + 1;
-    *sp2 = '\0';
-    if (r->target[0] != '/') return *why = "request target must be an absolute path", 400;
-    for (char *p = r->target; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) return *why = "invalid character in request target", 400;
-    size_t vlen = (size_t)(eol - sp2 - 1);
-    bool http10;
-    if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.1", 8))
-        http10 = false;
-    else if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.0", 8))
-        http10 = true;
-    else
-        return *why = "unsupported HTTP version", 505;
-
-    /* headers */
-    int cap = 16;
-    r->headers = arena_alloc(r->arena, sizeof(http_header_t) * (size_t)cap);
-    int ncl = 0, nte = 0;
-    const char *cl = NULL, *te = NULL, *conn_hdr = NULL;
-    char *p = eol + 2;
-    while (p < end) {
-        char *le = memmem(p, (size_t)(end - p), "\r\n", 2);
-        if (le == p)
-            break; /* blank line: end of headers */
-        if (*p == ' ' || *p == '\t') return *why = "obsolete header line folding", 400;
-        char *colon = memchr(p, ':', (size_t)(le - p));
-        if (!colon || colon == p) return *why = "malformed header line", 400;
-        for (char *q = p; q < colon; q++)
-            if (!is_tchar((unsigned char)*q)) return *why = "invalid header name", 400;
-        char *v = colon + 1, *ve = le;
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        for (char *q = v; q < ve; q++) {
-            unsigned char ch = (unsigned char)*q;
-            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return *why = "invalid character in header value", 400;
-        }
-        if (r->nheaders == cap) {
-            if (cap >= 128) return *why = "too many header fields", 431;
-            http_header_t *nh = arena_alloc(r->arena, sizeof(http_header_t) * (size_t)cap * 2);
-            memcpy(nh, r->headers, sizeof(http_header_t) * (size_t)cap);
-            r->headers = nh;
-            cap *= 2;
-        }
-        *colon = '\0';
-        *ve = '\0';
-        http_header_t *hd = &r->headers[r->nheaders++];
-        hd->name = p;
-        hd->name_len = (size_t)(colon - p);
-        hd->value = v;
-        hd->value_len = (size_t)(ve - v);
-        if (!strcasecmp(p, "content-length")) ncl++, cl = v;
-        else if (!strcasecmp(p, "transfer-encoding")) nte++, te = v;
-        else if (!strcasecmp(p, "connection")) conn_hdr = v;
-        p = le + 2;
-    }
-
-    /* connection persistence */
-    c->keep_alive = !http10;
-    if (conn_hdr) {
-        if (strcasestr(conn_hdr, "close")) c->keep_alive = false;
-        else if (http10 && strcasestr(conn_hdr, "keep-alive")) c->keep_alive = true;
-    }
-
-    /* framing: the request-smuggling rules */
-    c->chunked = false;
-    c->content_length = 0;
-    if (nte && (ncl || http10)) return *why = "both Content-Length and Transfer-Encoding", 400;
-    if (ncl > 1) return *why = "more than one Content-Length", 400;
-    if (nte > 1) return *why = "more than one Transfer-Encoding", 400;
-    if (nte) {
-        if (strcasecmp(te, "chunked") != 0) return *why = "unsupported transfer coding", 501;
-        c->chunked = true;
-    }
-    if (ncl) {
-        uint64_t v;
-        if (util_parse_u64(cl, strlen(cl), &v) != 0) return *why = "invalid Content-Length", 400;
-        if (v > g_cfg.max_body_bytes) return *why = "request body too large", 413;
-        c->content_length = v;
-    }
-    return 0;
-}
-
 /* Chunked body decoding from `in` into c->body.
  * Returns 1 when complete, 0 when more input is needed, or -status. */
 static int read_chunked(struct conn *c, struct evbuffer *in)
@@ -468,8 +351,12 @@ static void conn_process(struct conn *c)
         h[hlen] = '\0';
         if (memchr(h, '\0', hlen)) { conn_fail(c, 400, "NUL byte in request head"); return; }
         const char *why = NULL;
-        int st = parse_head(c, h, hlen, &why);
+        http_framing_t fr;
+        int st = http_parse_head(c->req, h, hlen, g_cfg.max_body_bytes, &fr, &why);
         if (st) { conn_fail(c, st, why); return; }
+        c->keep_alive = fr.keep_alive;
+        c->chunked = fr.chunked;
+        c->content_length = fr.content_length;
         buf_init(&c->body);
         c->chunk_state = 0;
         if (c->chunked || c->content_length) {
