@@ -22,30 +22,36 @@ INSERT INTO contracts (title, contract_type, contract_subtype, seller_org_id, se
     seller_region_code, buyer_name, buyer_org_type, buyer_region_code, signed_on, effective_on, end_on,
     contract_amount_fen, technical_amount_fen, received_amount_fen, domain, ip_type, plan_source, applicant_org_id,
     office_id, status, submitted_at, registration_year, registration_serial, registration_no, registered_at, due_on)
-SELECT '基准测试合同 ' || g.k, st.parent_code, st.code, s.id, s.name, s.org_type,
-       g.seller_region, '基准买方 ' || (g.k % 5000), (ARRAY['150','160','170','110','021','022','400','300'])[1 + g.k % 8],
-       g.buyer_region, g.reg::date - 30, g.reg::date - 20, g.reg::date + 365,
-       g.amount, (g.amount * (0.6 + 0.4 * g.r2))::bigint, (g.amount * g.r3)::bigint,
-       (SELECT codes FROM pick WHERE list = 'domains')[1 + g.k % 11],
-       (SELECT codes FROM pick WHERE list = 'ip_types')[1 + (g.k / 11) % 7],
-       (SELECT codes FROM pick WHERE list = 'plan_sources')[1 + (g.k / 77) % 5],
-       s.id, o.id, 'registered', g.reg - interval '10 days', g.yr,
-       row_number() OVER (PARTITION BY o.id, g.yr ORDER BY g.k),
-       g.yr::text || o.region_code || lpad((row_number() OVER (PARTITION BY o.id, g.yr ORDER BY g.k))::text, 6, '0'),
-       g.reg, g.reg::date
-FROM (
+WITH a AS (
+    -- every lookup list as an array, built once
+    SELECT (SELECT array_agg(code ORDER BY i) FROM hot) AS hot, (SELECT array_agg(code ORDER BY i) FROM counties) AS counties,
+           (SELECT array_agg(code ORDER BY i) FROM subtypes) AS sub, (SELECT array_agg(parent_code ORDER BY i) FROM subtypes) AS typ,
+           (SELECT codes FROM pick WHERE list = 'domains') AS dom, (SELECT codes FROM pick WHERE list = 'ip_types') AS ipt,
+           (SELECT codes FROM pick WHERE list = 'plan_sources') AS pls,
+           (SELECT array_agg(id ORDER BY i) FROM sellers) AS sid, (SELECT array_agg(name ORDER BY i) FROM sellers) AS sname,
+           (SELECT array_agg(org_type ORDER BY i) FROM sellers) AS stype,
+           (SELECT array_agg(id ORDER BY i) FROM offices) AS oid, (SELECT array_agg(region_code ORDER BY i) FROM offices) AS oreg
+), g AS (
     SELECT k, (2013 + (k % 7))::int AS yr,
            make_timestamptz((2013 + (k % 7))::int, 1, 1, 2, 0, 0, 'UTC') + (random() * 360) * interval '1 day' AS reg,
            (exp(random() * 7 + 11))::bigint AS amount, random() AS r2, random() AS r3,
-           CASE WHEN random() < 0.6 THEN (SELECT code FROM hot WHERE i = 1 + (k * 7919) % (SELECT count(*) FROM hot))
-                ELSE (SELECT code FROM counties WHERE i = 1 + (k * 104729) % (SELECT count(*) FROM counties)) END AS seller_region,
-           CASE WHEN random() < 0.5 THEN (SELECT code FROM hot WHERE i = 1 + (k * 15485863) % (SELECT count(*) FROM hot))
-                ELSE (SELECT code FROM counties WHERE i = 1 + (k * 32452843) % (SELECT count(*) FROM counties)) END AS buyer_region
-    FROM generate_series(1::bigint, :n) k
-) g
-JOIN subtypes st ON st.i = 1 + g.k % (SELECT count(*) FROM subtypes)
-JOIN sellers s ON s.i = 1 + g.k % (SELECT count(*) FROM sellers)
-JOIN offices o ON o.i = 1 + g.k % (SELECT count(*) FROM offices);
+           CASE WHEN random() < 0.6 THEN a.hot[1 + (k * 7919) % cardinality(a.hot)]
+                ELSE a.counties[1 + (k * 104729) % cardinality(a.counties)] END AS seller_region,
+           CASE WHEN random() < 0.5 THEN a.hot[1 + (k * 15485863) % cardinality(a.hot)]
+                ELSE a.counties[1 + (k * 32452843) % cardinality(a.counties)] END AS buyer_region,
+           1 + k % cardinality(a.sub) AS si, 1 + k % cardinality(a.sid) AS oi, 1 + k % cardinality(a.oid) AS fi
+    FROM a, generate_series(1::bigint, :n) k
+)
+SELECT '基准测试合同 ' || g.k, a.typ[g.si], a.sub[g.si], a.sid[g.oi], a.sname[g.oi], a.stype[g.oi],
+       g.seller_region, '基准买方 ' || (g.k % 5000), (ARRAY['150','160','170','110','021','022','400','300'])[1 + g.k % 8],
+       g.buyer_region, g.reg::date - 30, g.reg::date - 20, g.reg::date + 365,
+       g.amount, (g.amount * (0.6 + 0.4 * g.r2))::bigint, (g.amount * g.r3)::bigint,
+       a.dom[1 + g.k % 11], a.ipt[1 + (g.k / 11) % 7], a.pls[1 + (g.k / 77) % 5],
+       a.sid[g.oi], a.oid[g.fi], 'registered', g.reg - interval '10 days', g.yr,
+       row_number() OVER (PARTITION BY g.fi, g.yr ORDER BY g.k),
+       g.yr::text || a.oreg[g.fi] || lpad((row_number() OVER (PARTITION BY g.fi, g.yr ORDER BY g.k))::text, 6, '0'),
+       g.reg, g.reg::date
+FROM g, a;
 
 ALTER TABLE contracts ENABLE TRIGGER USER;
 SELECT stats_rebuild() AS aggregate_rows;
