@@ -429,22 +429,6 @@ static void assign_request_id(http_req_t *req)
              (unsigned long long)++req->worker->next_req_id);
 }
 
-static int json_depth_ok(const char *s, size_t n, int max)
-{
-    int depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (in_str) {
-            if (ch == '\\') i++;
-            else if (ch == '"') in_str = false;
-        } else if (ch == '"') in_str = true;
-        else if (ch == '{' || ch == '[') { if (++depth > max) return 0; }
-        else if (ch == '}' || ch == ']') depth--;
-    }
-    return 1;
-}
-
 static void json_dispose(void *p) { json_decref(p); }
 
 /* Body checks shared by every route: type, encoding, syntax. 0 or replied. */
@@ -472,7 +456,7 @@ static int parse_body_or_reply(http_req_t *req)
         http_problem(req, 400, "request body is not valid UTF-8", NULL);
         return -1;
     }
-    if (!json_depth_ok(req->body, req->body_len, 32)) {
+    if (!util_json_depth_ok(req->body, req->body_len, 32)) {
         http_problem(req, 400, "JSON nested too deeply (limit 32)", NULL);
         return -1;
     }

@@ -13,6 +13,9 @@ uint64_t util_now_ns(void);          /* CLOCK_MONOTONIC */
 int64_t util_wall_ms(void);          /* CLOCK_REALTIME in ms */
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF). */
 bool util_utf8_valid(const char *s, size_t n);
+/* JSON text nests objects/arrays at most max deep (strings are skipped).
+ * A cheap pre-check before a recursive parser sees hostile input. */
+bool util_json_depth_ok(const char *s, size_t n, int max);
 /* Number of Unicode code points in valid UTF-8. */
 size_t util_utf8_len(const char *s, size_t n);
 /* Parse a non-negative decimal made only of digits; -1 on anything else or overflow. */
