@@ -60,6 +60,7 @@ static void register_api(void)
     api_contracts_init();
     api_stats_init();
     api_export_init();
+    api_subsidies_init();
 }
 
 /* Make (or rotate) an office's Ed25519 key: the private key goes to a file in

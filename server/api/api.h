@@ -53,5 +53,6 @@ void api_audit_init(void);
 void api_contracts_init(void);
 void api_stats_init(void);
 void api_export_init(void);
+void api_subsidies_init(void);
 
 #endif

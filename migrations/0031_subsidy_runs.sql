@@ -1,0 +1,628 @@
+-- 0031_subsidy_runs: computing a run (POST /subsidy-runs).  One SQL function,
+-- subsidy_run_create(), checks the request, computes every policy's awards,
+-- stores them and writes the audit entry in one transaction.
+--
+-- How one policy is computed for year Y over region S (the policy's region, or
+-- the narrower region asked for):
+--
+--  1. For each line, the base year is Y (base_year "same") or Y-1 ("previous").
+--     Candidates are contracts with status 'registered' now, of the line's
+--     contract types (top-level or subtype codes; none = all), whose PAID
+--     party is in S: the seller's or buyer's region as recorded on the contract,
+--     the broker's region (users.region_code, else the broker's org's), or the
+--     registry office's region.  Base:
+--       contract_amount / technical_amount: contracts registered in the base
+--         year (registered_at, Asia/Shanghai);
+--       received_amount: the sum of contract_payments received_on in the base
+--         year, on any registered contract (实际到账额 of that year).
+--     Contracts with base 0 are not candidates.
+--  2. Exclusions (only those the line lists), first match wins:
+--       government_funded  plan_source is one of setting subsidy_government_funded_plan_sources
+--       related_parties    contract_flags() flags the seller and buyer as related
+--       already_subsidised the contract has a positive share, for the same party,
+--                          in the run in force (the latest run for its policy,
+--                          year and region) of ANOTHER policy
+--     Excluded contracts are listed with the award (share 0) and do not count
+--     towards the threshold, the yearly total or the amount.
+--  3. Per recipient (org; a party without an account here is grouped by credit
+--     code, else name; broker; office): T = sum of counted bases.
+--       flat:  each contract gives base * bp / 10000, exact, then capped at
+--              cap_per_contract_fen; the recipient's gross is their sum.
+--       tiers: gross = sum over tiers of (the part of T inside the tier) * bp / 10000.
+--     The yearly cap (cap_per_org_year_fen, or cap_per_broker_year_fen for a
+--     broker line) caps the gross; a conditional cap uses the cap of the last
+--     step whose total_over_fen T EXCEEDS.  If T does not REACH threshold_fen the
+--     award is 0.  Rounding: the capped exact amount is rounded half up to the
+--     fen ONCE, at the end of each award (nothing is rounded before).
+--  4. Budget (the policy's, over all its lines): if the awards' sum S exceeds
+--     budget B, each award a becomes floor(a * B / S); the fen left over
+--     (B - sum of floors, fewer than the number of awards) go one each to the
+--     awards with the largest remainder (a * B mod S), ties by line, then
+--     recipient id, then recipient key.  The sum is then exactly B.
+--  5. Each award is apportioned to its counted contracts in proportion to
+--     their exact amounts (flat) or bases (tiers): floor, then the left-over fen
+--     by largest remainder, ties by contract id.  These shares are what a
+--     claw-back takes back.
+--  6. Claw-back: the previous run is the latest earlier run of the same policy,
+--     year and region.  For every contract with a positive share in one of its
+--     awards that is now cancelled, this run records a 'clawback' award of
+--     minus that share (reason: contract, registration number, cancellation
+--     time and reason, previous run and award).  The recomputed awards no longer
+--     count the cancelled contract; each award also carries previous_amount_fen
+--     (0 for a recipient the previous run did not have) and change_fen =
+--     amount_fen - previous_amount_fen, the net to pay (+) or recover (-) on top
+--     of the previous run.  change_fen equals the sum of the recipient's
+--     claw-backs when nothing else changed; caps, thresholds, new payments or
+--     amendments account for any difference.  A recipient of the previous run
+--     with nothing counted now appears with amount 0.
+--  Runs are deterministic: candidates, recipients and left-over fen are ordered
+--  by ids, the arithmetic is exact numeric, and the digest (SHA-256 over line,
+--  recipient, amount and per-contract shares) is equal for equal inputs.
+
+-- Lines on amounts received read the payments of a year across all contracts.
+CREATE INDEX contract_payments_received_on_idx ON contract_payments (received_on);
+
+CREATE TYPE subsidy_item AS (
+    line_no         int,
+    contract_id     bigint,
+    registration_no text,
+    rkey            text,
+    org_id          bigint,
+    broker_id       bigint,
+    office_id       bigint,
+    rname           text,
+    rcredit         text,
+    region          text,
+    base_fen        bigint,
+    excluded        text,
+    exact           numeric,   -- flat: min(base * bp / 10000, cap_per_contract); NULL for tiers or excluded
+    capped          boolean
+);
+
+CREATE TYPE subsidy_rec AS (
+    line_no    int,
+    rkey       text,
+    sort_id    bigint,
+    org_id     bigint,
+    broker_id  bigint,
+    office_id  bigint,
+    rname      text,
+    rcredit    text,
+    region     text,
+    base_total bigint,
+    pre        bigint,         -- rounded amount before the budget
+    final      bigint,
+    rem        numeric,        -- pro-rating remainder
+    reasons    jsonb
+);
+
+-- The run of policy p that is in force for (year, region): the latest one.
+CREATE FUNCTION subsidy_run_in_force(p_run bigint, p_policy bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT NOT EXISTS (
+        SELECT 1 FROM subsidy_run_policies rp JOIN subsidy_run_policies rp2
+          ON rp2.policy_id = rp.policy_id AND rp2.year = rp.year AND rp2.scope_region = rp.scope_region
+         AND rp2.run_id > rp.run_id
+        WHERE rp.run_id = p_run AND rp.policy_id = p_policy)
+$$;
+
+-- Candidate contracts of one line (steps 1 and 2 above), flat amounts included.
+CREATE FUNCTION subsidy_candidates(l jsonb, p_line int, p_base_year int, p_scope text, p_policy bigint)
+RETURNS SETOF subsidy_item LANGUAGE sql STABLE AS $$
+    WITH pr AS (
+        SELECT l->>'party' AS party, l->>'base' AS base,
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(l->'contract_types', '[]'))) AS types,
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(l->'exclude', '[]'))) AS excl,
+               (l->'rate'->>'flat_bp')::numeric AS flat_bp,
+               (l->>'cap_per_contract_fen')::numeric AS cap_c,
+               make_date(p_base_year, 1, 1) AS d0, make_date(p_base_year + 1, 1, 1) AS d1
+    ),
+    c AS (
+        SELECT c.*, pr.party, pr.excl, pr.flat_bp, pr.cap_c,
+               CASE pr.base WHEN 'contract_amount' THEN c.contract_amount_fen
+                            WHEN 'technical_amount' THEN c.technical_amount_fen
+                            ELSE (SELECT coalesce(sum(cp.amount_fen), 0) FROM contract_payments cp
+                                  WHERE cp.contract_id = c.id AND cp.received_on >= pr.d0 AND cp.received_on < pr.d1)
+               END AS base_fen
+        FROM contracts c, pr
+        WHERE c.status = 'registered'
+          AND (cardinality(pr.types) = 0 OR c.contract_type = ANY (pr.types) OR c.contract_subtype = ANY (pr.types))
+          AND CASE WHEN pr.base = 'received_amount'
+                   THEN c.id IN (SELECT cp.contract_id FROM contract_payments cp
+                                 WHERE cp.received_on >= pr.d0 AND cp.received_on < pr.d1)
+                   ELSE c.registered_at >= (pr.d0::timestamp AT TIME ZONE 'Asia/Shanghai')
+                    AND c.registered_at < (pr.d1::timestamp AT TIME ZONE 'Asia/Shanghai')
+                    -- the registration year is that of registered_at in China; the range only
+                    -- lets contracts_stats_year_idx serve the scan
+                    AND c.registration_year BETWEEN p_base_year - 1 AND p_base_year + 1 END
+    ),
+    r AS (
+        SELECT c.*, rp.*
+        FROM c CROSS JOIN LATERAL (
+            SELECT c.seller_org_id AS r_org, NULL::bigint AS r_broker, NULL::bigint AS r_office,
+                   c.seller_credit_code::text AS r_credit, coalesce(o.name, c.seller_name) AS r_name,
+                   c.seller_region_code::text AS r_region
+            FROM (SELECT 1) one LEFT JOIN orgs o ON o.id = c.seller_org_id WHERE c.party = 'seller'
+            UNION ALL
+            SELECT c.buyer_org_id, NULL, NULL, c.buyer_credit_code, coalesce(o.name, c.buyer_name), c.buyer_region_code
+            FROM (SELECT 1) one LEFT JOIN orgs o ON o.id = c.buyer_org_id WHERE c.party = 'buyer'
+            UNION ALL
+            SELECT NULL, u.id, NULL, NULL, u.display_name, coalesce(u.region_code, o.region_code)
+            FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE c.party = 'broker' AND u.id = c.broker_user_id
+            UNION ALL
+            SELECT NULL, NULL, f.id, NULL, f.name, f.region_code
+            FROM registry_offices f WHERE c.party = 'office' AND f.id = c.office_id
+        ) rp
+        WHERE c.base_fen > 0 AND rp.r_region IS NOT NULL AND region_in_subtree(rp.r_region, p_scope)
+    ),
+    x AS (
+        SELECT r.*,
+            CASE
+              WHEN 'government_funded' = ANY (r.excl) AND r.plan_source IN
+                   (SELECT jsonb_array_elements_text(value) FROM settings WHERE key = 'subsidy_government_funded_plan_sources')
+                THEN 'government_funded'
+              WHEN 'related_parties' = ANY (r.excl)
+                   AND (SELECT contract_flags(k) FROM contracts k WHERE k.id = r.id) @> '[{"code": "related_parties"}]'
+                THEN 'related_parties'
+              WHEN 'already_subsidised' = ANY (r.excl) AND EXISTS (
+                   SELECT 1 FROM subsidy_award_contracts ac JOIN subsidy_awards a ON a.id = ac.award_id
+                   WHERE ac.contract_id = r.id AND ac.share_fen > 0 AND a.kind = 'award' AND a.party = r.party
+                     AND a.policy_id <> p_policy AND subsidy_run_in_force(a.run_id, a.policy_id))
+                THEN 'already_subsidised'
+            END AS excl_reason
+        FROM r
+    )
+    SELECT p_line, x.id, x.registration_no,
+           CASE WHEN x.r_broker IS NOT NULL THEN 'broker:' || x.r_broker
+                WHEN x.r_office IS NOT NULL THEN 'office:' || x.r_office
+                WHEN x.r_org IS NOT NULL THEN 'org:' || x.r_org
+                WHEN x.r_credit IS NOT NULL THEN 'credit:' || x.r_credit
+                ELSE 'name:' || x.r_name END,
+           x.r_org, x.r_broker, x.r_office, x.r_name, x.r_credit, x.r_region, x.base_fen, x.excl_reason,
+           CASE WHEN x.excl_reason IS NULL AND x.flat_bp IS NOT NULL
+                THEN least(x.base_fen * x.flat_bp / 10000, x.cap_c) END,
+           x.excl_reason IS NULL AND x.flat_bp IS NOT NULL AND x.cap_c IS NOT NULL
+                AND x.base_fen * x.flat_bp / 10000 > x.cap_c
+    FROM x
+    ORDER BY x.id
+$$;
+
+-- Marginal tiers applied to a yearly total: the breakdown per tier (exact).
+CREATE FUNCTION subsidy_tiers(p_total numeric, p_tiers jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    t jsonb;
+    lo numeric := 0;
+    hi numeric;
+    part numeric;
+    out jsonb := '[]';
+BEGIN
+    FOR t IN SELECT x FROM jsonb_array_elements(p_tiers) x LOOP
+        hi := (t->>'up_to_fen')::numeric;
+        part := greatest(least(p_total, coalesce(hi, p_total)) - lo, 0);
+        out := out || jsonb_build_object('from_fen', lo, 'up_to_fen', hi, 'bp', (t->>'bp')::int, 'base_fen', part,
+                                         'amount_exact_fen', trim_scale(part * (t->>'bp')::numeric / 10000));
+        EXIT WHEN hi IS NULL;
+        lo := hi;
+    END LOOP;
+    RETURN out;
+END $$;
+
+-- A yearly cap for total T: (cap, which rule applied).
+CREATE FUNCTION subsidy_cap(v jsonb, p_total numeric, OUT cap bigint, OUT rule text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    s jsonb;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN;
+    ELSIF jsonb_typeof(v) = 'number' THEN
+        cap := (v #>> '{}')::bigint;
+        rule := 'fixed';
+        RETURN;
+    END IF;
+    cap := (v->>'default_fen')::bigint;
+    rule := 'default';
+    FOR s IN SELECT x FROM jsonb_array_elements(v->'steps') x LOOP
+        IF p_total > (s->>'total_over_fen')::numeric THEN
+            cap := (s->>'cap_fen')::bigint;
+            rule := format('total over %s fen', s->>'total_over_fen');
+        END IF;
+    END LOOP;
+END $$;
+
+-- Compute, store and return one policy's part of run p_run (steps 1 to 6).
+CREATE FUNCTION subsidy_compute(p_run bigint, p subsidy_policies, p_year int, p_scope text) RETURNS subsidy_run_policies
+LANGUAGE plpgsql AS $$
+DECLARE
+    rules jsonb := p.rules;
+    l jsonb;
+    i int;
+    base_yr int;
+    items subsidy_item[] := '{}';
+    line_items subsidy_item[];
+    recs subsidy_rec[] := '{}';
+    rec subsidy_rec;
+    g record;
+    tiers jsonb;
+    gross numeric;
+    uncapped numeric;
+    capr record;
+    after_cap numeric;
+    met boolean;
+    thr bigint;
+    budget bigint;
+    claims bigint := 0;
+    leftover bigint;
+    k int;
+    prev_run bigint;
+    rp subsidy_run_policies;
+BEGIN
+    IF jsonb_typeof(rules->'budget_fen') = 'object' THEN
+        IF NOT (rules->'budget_fen') ? p_year::text THEN
+            PERFORM yz_raise(422, format('policy %s (%s) has no budget for %s: set rules.budget_fen."%s" first',
+                                         p.id, p.name, p_year, p_year), 'year', 'no_budget');
+        END IF;
+        budget := (rules->'budget_fen'->>p_year::text)::bigint;
+    ELSE
+        budget := (rules->>'budget_fen')::bigint;
+    END IF;
+    SELECT run_id INTO prev_run FROM subsidy_run_policies
+    WHERE policy_id = p.id AND year = p_year AND scope_region = p_scope ORDER BY run_id DESC LIMIT 1;
+
+    FOR i IN 0 .. jsonb_array_length(rules->'lines') - 1 LOOP
+        l := rules->'lines'->i;
+        base_yr := p_year - CASE WHEN l->>'base_year' = 'previous' THEN 1 ELSE 0 END;
+        line_items := ARRAY(SELECT s FROM subsidy_candidates(l, i, base_yr, p_scope, p.id) s);
+        items := items || line_items;
+        thr := coalesce((l->>'threshold_fen')::bigint, 0);
+        -- recipients of this line, and recipients of the previous run's line who have nothing now
+        FOR g IN
+            SELECT u.rkey, min(u.org_id) AS org_id, min(u.broker_id) AS broker_id, min(u.office_id) AS office_id,
+                   min(u.rname) AS rname, min(u.rcredit) AS rcredit, min(u.region) AS region,
+                   coalesce(sum(u.base_fen) FILTER (WHERE u.excluded IS NULL), 0)::bigint AS total,
+                   count(*) FILTER (WHERE u.excluded IS NULL)::int AS n_counted,
+                   count(*) FILTER (WHERE u.excluded IS NOT NULL)::int AS n_excluded,
+                   count(*) FILTER (WHERE u.capped)::int AS n_capped,
+                   coalesce(sum(u.exact), 0) AS flat_sum,
+                   coalesce(sum(u.base_fen * (l->'rate'->>'flat_bp')::numeric / 10000) FILTER (WHERE u.excluded IS NULL), 0) AS flat_uncapped,
+                   jsonb_agg(jsonb_build_object('contract_id', u.contract_id, 'reason', u.excluded) ORDER BY u.contract_id)
+                       FILTER (WHERE u.excluded IS NOT NULL) AS excluded
+            FROM unnest(line_items) u GROUP BY u.rkey
+            UNION ALL
+            SELECT a.recipient_key, a.org_id, a.broker_user_id, a.office_id, a.recipient_name, a.recipient_credit_code,
+                   a.region_code, 0, 0, 0, 0, 0, 0, NULL
+            FROM subsidy_awards a
+            WHERE prev_run IS NOT NULL AND a.run_id = prev_run AND a.policy_id = p.id AND a.kind = 'award' AND a.line_no = i
+              AND NOT EXISTS (SELECT 1 FROM unnest(line_items) u WHERE u.rkey = a.recipient_key)
+        LOOP
+            IF l->'rate' ? 'tiers' THEN
+                tiers := subsidy_tiers(g.total, l->'rate'->'tiers');
+                gross := (SELECT coalesce(sum((t->>'amount_exact_fen')::numeric), 0) FROM jsonb_array_elements(tiers) t);
+                uncapped := gross;
+            ELSE
+                tiers := NULL;
+                gross := g.flat_sum;
+                uncapped := g.flat_uncapped;
+            END IF;
+            capr := subsidy_cap(CASE WHEN l->>'party' = 'broker' THEN l->'cap_per_broker_year_fen'
+                                     ELSE l->'cap_per_org_year_fen' END, g.total);
+            after_cap := least(gross, capr.cap);
+            met := g.n_counted > 0 AND g.total >= thr;
+            rec := ROW(i, g.rkey, coalesce(g.broker_id, g.office_id, g.org_id), g.org_id, g.broker_id, g.office_id,
+                       g.rname, g.rcredit, g.region, g.total,
+                       CASE WHEN met THEN floor(after_cap + 0.5)::bigint ELSE 0 END, NULL, NULL,
+                       jsonb_build_object(
+                           'party', l->>'party', 'label', l->>'label', 'base', l->>'base', 'base_year', base_yr,
+                           'contract_types', coalesce(l->'contract_types', '[]'),
+                           'base_total_fen', g.total,
+                           'contracts_counted', g.n_counted, 'contracts_excluded', g.n_excluded,
+                           'excluded', coalesce(g.excluded, '[]'),
+                           'threshold', jsonb_build_object('threshold_fen', thr, 'met', met),
+                           'rate', CASE WHEN tiers IS NULL THEN jsonb_build_object('flat_bp', (l->'rate'->>'flat_bp')::int)
+                                        ELSE jsonb_build_object('tiers', tiers) END,
+                           'amount_uncapped_exact_fen', trim_scale(uncapped),
+                           'cap_per_contract_fen', (l->>'cap_per_contract_fen')::bigint,
+                           'contracts_capped', g.n_capped,
+                           'amount_exact_fen', trim_scale(gross),
+                           'cap_per_year_fen', capr.cap, 'cap_rule', capr.rule,
+                           'year_capped', capr.cap IS NOT NULL AND gross > capr.cap,
+                           'amount_capped_exact_fen', trim_scale(after_cap),
+                           'rounding', 'half up to the fen, once per award',
+                           'note', CASE WHEN g.n_counted = 0 AND g.n_excluded = 0
+                                        THEN 'in the previous run, nothing counts now' END))::subsidy_rec;
+            claims := claims + rec.pre;
+            recs := recs || rec;
+        END LOOP;
+    END LOOP;
+
+    -- step 4: budget
+    IF budget IS NOT NULL AND claims > budget THEN
+        FOR k IN 1 .. coalesce(array_length(recs, 1), 0) LOOP
+            rec := recs[k];
+            rec.final := div(rec.pre::numeric * budget, claims)::bigint;
+            rec.rem := mod(rec.pre::numeric * budget, claims);
+            recs[k] := rec;
+        END LOOP;
+        leftover := budget - (SELECT sum(u.final) FROM unnest(recs) u);
+        FOR k IN SELECT o.ordinality::int FROM unnest(recs) WITH ORDINALITY AS o
+                 ORDER BY o.rem DESC, o.line_no, o.sort_id NULLS LAST, o.rkey LIMIT leftover LOOP
+            rec := recs[k];
+            rec.final := rec.final + 1;
+            recs[k] := rec;
+        END LOOP;
+        FOR k IN 1 .. coalesce(array_length(recs, 1), 0) LOOP
+            rec := recs[k];
+            rec.reasons := rec.reasons || jsonb_build_object('pro_rating', jsonb_build_object(
+                'budget_fen', budget, 'claims_fen', claims,
+                'factor', trim_scale(round(budget::numeric / claims, 10))::text,
+                'floor_fen', div(rec.pre::numeric * budget, claims),
+                'remainder_fen_added', rec.final - div(rec.pre::numeric * budget, claims),
+                'rule', 'floor(amount * budget / claims), left-over fen by largest remainder, then line, recipient id'));
+            recs[k] := rec;
+        END LOOP;
+    ELSE
+        FOR k IN 1 .. coalesce(array_length(recs, 1), 0) LOOP
+            rec := recs[k];
+            rec.final := rec.pre;
+            rec.reasons := rec.reasons || jsonb_build_object('pro_rating', NULL);
+            recs[k] := rec;
+        END LOOP;
+    END IF;
+
+    -- step 5: store awards and apportion each to its contracts
+    WITH ins AS (
+        INSERT INTO subsidy_awards (run_id, policy_id, line_no, kind, party, recipient_key, org_id, broker_user_id,
+            office_id, recipient_name, recipient_credit_code, region_code, base_total_fen, amount_before_budget_fen,
+            amount_fen, previous_amount_fen, change_fen, reasons)
+        SELECT p_run, p.id, r.line_no, 'award', rules->'lines'->r.line_no->>'party', r.rkey, r.org_id, r.broker_id,
+               r.office_id, r.rname, r.rcredit, r.region, r.base_total, r.pre, r.final, pa.prev, r.final - pa.prev,
+               r.reasons || jsonb_build_object('amount_before_budget_fen', r.pre, 'amount_fen', r.final)
+        FROM unnest(recs) r
+        LEFT JOIN LATERAL (
+            SELECT CASE WHEN prev_run IS NOT NULL THEN coalesce(
+                (SELECT a.amount_fen FROM subsidy_awards a WHERE a.run_id = prev_run AND a.policy_id = p.id
+                   AND a.kind = 'award' AND a.line_no = r.line_no AND a.recipient_key = r.rkey), 0) END AS prev
+        ) pa ON true
+        ORDER BY r.line_no, r.sort_id NULLS LAST, r.rkey
+        RETURNING id, line_no, recipient_key, amount_fen
+    ),
+    it AS (
+        SELECT ins.id AS award_id, ins.amount_fen AS final, u.contract_id, u.registration_no, u.base_fen, u.exact,
+               u.capped, u.excluded,
+               CASE WHEN u.excluded IS NULL THEN coalesce(u.exact, u.base_fen::numeric) END AS w
+        FROM ins JOIN unnest(items) u ON u.line_no = ins.line_no AND u.rkey = ins.recipient_key
+    ),
+    q AS (
+        SELECT it.*, sum(it.w) OVER (PARTITION BY it.award_id) AS wsum FROM it
+    ),
+    q2 AS (
+        SELECT q.*,
+               CASE WHEN q.w IS NOT NULL AND q.wsum > 0 THEN div(q.final * q.w, q.wsum) ELSE 0 END AS fl,
+               CASE WHEN q.w IS NOT NULL AND q.wsum > 0 THEN mod(q.final * q.w, q.wsum) END AS rm
+        FROM q
+    ),
+    q3 AS (
+        SELECT q2.*, q2.final - sum(q2.fl) OVER (PARTITION BY q2.award_id) AS left_fen,
+               row_number() OVER (PARTITION BY q2.award_id ORDER BY (q2.w IS NULL), q2.rm DESC NULLS LAST, q2.contract_id) AS rn
+        FROM q2
+    )
+    INSERT INTO subsidy_award_contracts (award_id, contract_id, registration_no, base_fen, amount_exact, capped, excluded, share_fen)
+    SELECT award_id, contract_id, registration_no, base_fen, trim_scale(exact), coalesce(capped, false), excluded,
+           (fl + CASE WHEN w IS NOT NULL AND rn <= left_fen THEN 1 ELSE 0 END)::bigint
+    FROM q3;
+
+    -- step 6: claw-backs of contracts cancelled since the previous run
+    IF prev_run IS NOT NULL THEN
+        WITH cb AS (
+            SELECT a.*, ac.contract_id, ac.registration_no AS reg_no, ac.base_fen AS c_base, ac.share_fen,
+                   c.cancelled_at, c.cancel_reason
+            FROM subsidy_awards a
+            JOIN subsidy_award_contracts ac ON ac.award_id = a.id
+            JOIN contracts c ON c.id = ac.contract_id
+            WHERE a.run_id = prev_run AND a.policy_id = p.id AND a.kind = 'award' AND ac.share_fen > 0
+              AND c.status = 'cancelled'
+        ),
+        ins AS (
+            INSERT INTO subsidy_awards (run_id, policy_id, line_no, kind, party, recipient_key, org_id, broker_user_id,
+                office_id, recipient_name, recipient_credit_code, region_code, base_total_fen, amount_before_budget_fen,
+                amount_fen, reasons)
+            SELECT p_run, p.id, cb.line_no, 'clawback', cb.party, cb.recipient_key, cb.org_id, cb.broker_user_id,
+                   cb.office_id, cb.recipient_name, cb.recipient_credit_code, cb.region_code, cb.c_base,
+                   -cb.share_fen, -cb.share_fen,
+                   jsonb_build_object('clawback', jsonb_build_object(
+                       'contract_id', cb.contract_id, 'registration_no', cb.reg_no,
+                       'cancelled_at', cb.cancelled_at, 'cancel_reason', cb.cancel_reason,
+                       'previous_run_id', prev_run, 'previous_award_id', cb.id, 'previous_share_fen', cb.share_fen,
+                       'rule', 'the registration was cancelled after the previous run: its share of that run''s award is taken back'))
+            FROM cb ORDER BY cb.line_no, cb.recipient_key, cb.contract_id
+            RETURNING id, reasons, base_total_fen, amount_fen
+        )
+        INSERT INTO subsidy_award_contracts (award_id, contract_id, registration_no, base_fen, share_fen)
+        SELECT ins.id, (ins.reasons->'clawback'->>'contract_id')::bigint, ins.reasons->'clawback'->>'registration_no',
+               ins.base_total_fen, ins.amount_fen
+        FROM ins;
+    END IF;
+
+    rp.run_id := p_run;
+    rp.policy_id := p.id;
+    rp.year := p_year;
+    rp.scope_region := p_scope;
+    rp.policy_name := p.name;
+    rp.policy_version := p.version;
+    rp.rules := p.rules;
+    rp.previous_run_id := prev_run;
+    rp.claims_fen := claims;
+    rp.budget_fen := budget;
+    rp.pro_rated := budget IS NOT NULL AND claims > budget;
+    SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'award'), 0), coalesce(sum(amount_fen) FILTER (WHERE kind = 'clawback'), 0)
+    INTO rp.awarded_fen, rp.clawback_fen FROM subsidy_awards WHERE run_id = p_run AND policy_id = p.id;
+    IF prev_run IS NOT NULL THEN
+        SELECT awarded_fen INTO rp.previous_awarded_fen FROM subsidy_run_policies WHERE run_id = prev_run AND policy_id = p.id;
+    END IF;
+    SELECT encode(sha256(convert_to(coalesce(string_agg(x.s, E'\n' ORDER BY x.line_no, x.recipient_key), ''), 'UTF8')), 'hex')
+    INTO rp.digest
+    FROM (SELECT a.line_no, a.recipient_key,
+                 format('%s|%s|%s|%s', a.line_no, a.recipient_key, a.amount_fen,
+                        (SELECT string_agg(format('%s:%s:%s', ac.contract_id, ac.share_fen, coalesce(ac.excluded, '')), ','
+                                           ORDER BY ac.contract_id)
+                         FROM subsidy_award_contracts ac WHERE ac.award_id = a.id)) AS s
+          FROM subsidy_awards a WHERE a.run_id = p_run AND a.policy_id = p.id AND a.kind = 'award') x;
+    INSERT INTO subsidy_run_policies SELECT rp.*;
+    RETURN rp;
+END $$;
+
+------------------------------------------------------------------------------
+-- JSON and visibility
+------------------------------------------------------------------------------
+
+-- A bureau (p_scope) sees a run when every region it covered is in its subtree.
+CREATE FUNCTION subsidy_run_visible(p_run bigint, p_scope text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_scope IS NULL OR NOT EXISTS (
+        SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = p_run AND NOT region_in_subtree(rp.scope_region, p_scope))
+$$;
+
+CREATE FUNCTION subsidy_award_json(a subsidy_awards) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'kind', a.kind, 'line', a.line_no, 'party', a.party,
+        'recipient', jsonb_build_object('key', a.recipient_key, 'org_id', a.org_id, 'broker_user_id', a.broker_user_id,
+                                        'office_id', a.office_id, 'name', a.recipient_name,
+                                        'credit_code', a.recipient_credit_code, 'region_code', a.region_code),
+        'base_total_fen', a.base_total_fen, 'amount_before_budget_fen', a.amount_before_budget_fen,
+        'amount_fen', a.amount_fen, 'previous_amount_fen', a.previous_amount_fen, 'change_fen', a.change_fen,
+        'reasons', a.reasons,
+        'contracts', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                'contract_id', ac.contract_id, 'registration_no', ac.registration_no, 'base_fen', ac.base_fen,
+                'amount_exact_fen', ac.amount_exact, 'capped', ac.capped, 'excluded', ac.excluded,
+                'share_fen', ac.share_fen) ORDER BY ac.contract_id)
+            FROM subsidy_award_contracts ac WHERE ac.award_id = a.id), '[]'))
+$$;
+
+CREATE FUNCTION subsidy_run_json(p_run bigint, p_with_awards boolean DEFAULT true) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', r.id, 'year', r.year, 'region_code', r.region_code,
+        'digest', (SELECT encode(sha256(convert_to(string_agg(rp.policy_id || ':' || rp.digest, ',' ORDER BY rp.policy_id),
+                                                   'UTF8')), 'hex') FROM subsidy_run_policies rp WHERE rp.run_id = r.id),
+        'created_at', r.created_at, 'created_by', r.created_by,
+        'total_awarded_fen', (SELECT coalesce(sum(awarded_fen), 0) FROM subsidy_run_policies WHERE run_id = r.id),
+        'total_clawback_fen', (SELECT coalesce(sum(clawback_fen), 0) FROM subsidy_run_policies WHERE run_id = r.id),
+        'policies', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'policy_id', rp.policy_id, 'name', rp.policy_name, 'policy_version', rp.policy_version,
+                'scope_region_code', rp.scope_region,
+                'scope_region_name', (SELECT name FROM regions WHERE code = rp.scope_region),
+                'previous_run_id', rp.previous_run_id,
+                'claims_fen', rp.claims_fen, 'budget_fen', rp.budget_fen, 'pro_rated', rp.pro_rated,
+                'awarded_fen', rp.awarded_fen, 'clawback_fen', rp.clawback_fen,
+                'previous_awarded_fen', rp.previous_awarded_fen,
+                'change_fen', rp.awarded_fen - rp.previous_awarded_fen,
+                'digest', rp.digest)
+              || CASE WHEN p_with_awards THEN jsonb_build_object(
+                'rules', rp.rules,
+                'awards', (SELECT coalesce(jsonb_agg(subsidy_award_json(a)
+                                  ORDER BY a.line_no, a.kind, coalesce(a.broker_user_id, a.office_id, a.org_id) NULLS LAST,
+                                           a.recipient_key, a.id), '[]')
+                           FROM subsidy_awards a WHERE a.run_id = rp.run_id AND a.policy_id = rp.policy_id))
+                 ELSE '{}' END
+              ORDER BY rp.policy_id), '[]')
+            FROM subsidy_run_policies rp WHERE rp.run_id = r.id))
+    FROM subsidy_runs r WHERE r.id = p_run
+$$;
+
+------------------------------------------------------------------------------
+-- POST /subsidy-runs
+------------------------------------------------------------------------------
+
+-- p_scope: the bureau's region (NULL for admin).  b: {year, policy_ids?, region?}
+-- (types checked by the server).
+CREATE FUNCTION subsidy_run_create(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    yr int;
+    reg text := b->>'region';
+    ids bigint[];
+    v jsonb;
+    i int := 0;
+    p subsidy_policies;
+    scope text;
+    v_run bigint;
+    rp subsidy_run_policies;
+    n_rows bigint;
+    summary jsonb := '[]';
+BEGIN
+    PERFORM subsidy_check_int(b->'year', 'year', 2000, 2100, false);
+    yr := (b->>'year')::int;
+    IF reg IS NOT NULL THEN
+        IF reg !~ '^[0-9]{6}$' THEN
+            PERFORM yz_raise(422, 'a six-digit GB/T 2260 region code', 'region', 'invalid_format');
+        END IF;
+        PERFORM check_region(reg, 'region');
+        IF p_scope IS NOT NULL AND NOT region_in_subtree(reg, p_scope) THEN
+            PERFORM yz_raise(403, 'a bureau runs subsidies for its own region and the regions below it', 'region', 'out_of_scope');
+        END IF;
+    END IF;
+
+    IF b ? 'policy_ids' AND jsonb_typeof(b->'policy_ids') <> 'null' THEN
+        IF jsonb_array_length(b->'policy_ids') NOT BETWEEN 1 AND 50 THEN
+            PERFORM yz_raise(422, 'name 1 to 50 policies, or leave policy_ids out for every policy that applies',
+                             'policy_ids', 'invalid');
+        END IF;
+        FOR v IN SELECT x FROM jsonb_array_elements(b->'policy_ids') x LOOP
+            PERFORM subsidy_check_int(v, format('policy_ids[%s]', i), 1, 4611686018427387903, false);
+            IF (v #>> '{}')::bigint = ANY (ids) THEN
+                PERFORM yz_raise(422, 'a policy is named twice', format('policy_ids[%s]', i), 'duplicate');
+            END IF;
+            SELECT * INTO p FROM subsidy_policies WHERE id = (v #>> '{}')::bigint;
+            IF NOT FOUND OR NOT subsidy_policy_visible(p, p_scope) THEN
+                PERFORM yz_raise(404, 'no such subsidy policy', format('policy_ids[%s]', i), 'unknown');
+            END IF;
+            IF NOT p.active THEN
+                PERFORM yz_raise(422, format('policy %s is not active', p.id), format('policy_ids[%s]', i), 'inactive');
+            END IF;
+            IF yr < p.valid_from_year OR yr > coalesce(p.valid_to_year, 2100) THEN
+                PERFORM yz_raise(422, format('policy %s is valid from %s to %s', p.id, p.valid_from_year,
+                                             coalesce(p.valid_to_year::text, 'now')), 'year', 'policy_not_valid');
+            END IF;
+            IF reg IS NOT NULL AND NOT region_in_subtree(reg, p.region_code) AND NOT region_in_subtree(p.region_code, reg) THEN
+                PERFORM yz_raise(422, format('region %s does not overlap the region %s of policy %s', reg, p.region_code, p.id),
+                                 'region', 'no_overlap');
+            END IF;
+            ids := ids || p.id;
+            i := i + 1;
+        END LOOP;
+    ELSE
+        ids := ARRAY(SELECT s.id FROM subsidy_policies s
+                     WHERE s.active AND yr BETWEEN s.valid_from_year AND coalesce(s.valid_to_year, 2100)
+                       AND subsidy_policy_visible(s, p_scope)
+                       AND (reg IS NULL OR region_in_subtree(reg, s.region_code) OR region_in_subtree(s.region_code, reg))
+                     ORDER BY s.id);
+        IF cardinality(ids) = 0 THEN
+            PERFORM yz_raise(422, format('no active subsidy policy of your region applies to %s', yr), 'policy_ids', 'none_apply');
+        END IF;
+    END IF;
+
+    -- One run per policy at a time: the rows stay locked until commit, so the
+    -- "previous run" is well defined and an edit cannot slip in between.
+    PERFORM 1 FROM subsidy_policies WHERE id = ANY (ids) ORDER BY id FOR UPDATE;
+
+    INSERT INTO subsidy_runs (year, region_code, created_by, request_id)
+    VALUES (yr, reg, p_actor, p_req) RETURNING id INTO v_run;
+    FOR p IN SELECT * FROM subsidy_policies WHERE id = ANY (ids) ORDER BY id LOOP
+        scope := CASE WHEN reg IS NULL OR region_in_subtree(p.region_code, reg) THEN p.region_code ELSE reg END;
+        rp := subsidy_compute(v_run, p, yr, scope);
+        summary := summary || jsonb_build_object('policy_id', p.id, 'policy_version', p.version, 'scope_region_code', scope,
+                                                 'awarded_fen', rp.awarded_fen, 'clawback_fen', rp.clawback_fen,
+                                                 'previous_run_id', rp.previous_run_id, 'digest', rp.digest);
+    END LOOP;
+    SELECT count(*) INTO n_rows FROM subsidy_awards a WHERE a.run_id = v_run;
+    IF n_rows = 0 THEN
+        -- raising rolls the run back: a year without data leaves nothing behind
+        PERFORM yz_raise(422, format('no registered contract in the covered regions counts for %s: nothing to compute', yr),
+                         'year', 'no_data');
+    END IF;
+    PERFORM audit_append(p_actor, p_req, 'subsidy_run', v_run::text, 'create', NULL,
+                         jsonb_build_object('year', yr, 'region_code', reg, 'policies', summary));
+    RETURN subsidy_run_json(v_run)::text;
+END $$;

@@ -1,0 +1,108 @@
+-- 0033_subsidy_seed: the Yanshi (偃师) and Yueyang (岳阳) subsidy policies of the
+-- city plans, as examples an admin or the bureau edits like any other policy.
+-- Both pass subsidy_rules_check() here, so a seed that breaks the rules fails
+-- the migration.
+--
+-- 偃师 — 偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（四）, "根据洛阳市文件":
+--   买方: "按上年度合同技术交易额的5%给予奖励，单个技术合同奖励不超过10万元，同一单位
+--          年度最高奖励100万元。已享受财政资金补贴的项目不参与奖励，洛阳市级同类奖励只能
+--          享受一次，不重复奖励。"
+--     -> buyer, technical amount (技术交易额) of contracts registered the year before the
+--        award year, 5 %, cap 100,000 yuan a contract and 1,000,000 yuan an org a year,
+--        excluding government-funded projects and contracts already awarded the same
+--        kind of award by another policy.
+--   卖方: "按其上年度技术交易额…按技术合同交易额1%给予奖励，最高不超过10万元；技术交易额超
+--          1亿元的，可加大支持力度，给予20万元奖励。"
+--     -> seller, technical amount of the previous year, 1 %, cap 100,000 yuan an org a
+--        year, 200,000 yuan when that year's total exceeds 100,000,000 yuan (1 % of
+--        more than 100,000,000 is more than 200,000, so "给予20万元" and "cap 200,000"
+--        give the same award).  The plan states no exclusions for sellers.
+--   No budget is stated.  Region 410307 偃师区 (偃师市 until 2021).
+--
+-- 岳阳 — 《岳阳市促进科技成果转移转化实施方案》（2017）二、6:
+--   "全年技术开发和转让合同交易实际到账额累计50万元以上的，市财政按照不超过合同交易实际
+--    到账额的2%的比例给予技术开发和转让输出方一次性补助，最高不超过20万元；全年技术开发和
+--    转让合同交易实际到账额累计25万元以上的，按照不超过合同交易实际到账额的4%的比例给予
+--    技术开发和转让承接方一次性补助，最高不超过10万元；全年技术咨询和技术服务合同交易实际
+--    到账额累计50万元以上的，市财政按照不超过合同交易实际到账额的1%的比例给予输出方一次
+--    性补助，最高不超过10万元。技术合同交易后补助总金额按当年科技财政预算的10%予以安排。"
+--     -> base: amounts received (实际到账额) in the year itself; thresholds are reached
+--        at (以上 includes the amount); caps per org and year.  "转让" includes 技术许可:
+--        in 2017 (Contract Law art. 342) a patent licence was a kind of technology-transfer
+--        contract; the code list splits licence off since the 2021 Civil Code.
+--     -> budget: 10 % of each year's science and technology budget, which is not known
+--        here, so budget_fen is a per-year map left empty: a run for a year refuses
+--        (422) until the bureau sets rules.budget_fen."<year>".
+--   Region 430600 岳阳市.
+
+INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
+SELECT '偃师区技术合同交易奖励', '410307', 2021, NULL,
+       '偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（四）（根据洛阳市文件）',
+       subsidy_rules_check($json$
+{
+  "lines": [
+    {
+      "label": "技术吸纳方（买方）：上年度合同技术交易额的5%，单个合同不超过10万元，同一单位年度不超过100万元",
+      "party": "buyer",
+      "base": "technical_amount",
+      "base_year": "previous",
+      "rate": {"flat_bp": 500},
+      "cap_per_contract_fen": 10000000,
+      "cap_per_org_year_fen": 100000000,
+      "exclude": ["government_funded", "already_subsidised"]
+    },
+    {
+      "label": "技术输出方（卖方）：上年度技术交易额的1%，最高10万元；技术交易额超1亿元的20万元",
+      "party": "seller",
+      "base": "technical_amount",
+      "base_year": "previous",
+      "rate": {"flat_bp": 100},
+      "cap_per_org_year_fen": {"default_fen": 10000000,
+                               "steps": [{"total_over_fen": 10000000000, "cap_fen": 20000000}]}
+    }
+  ],
+  "note": "奖励年度为 year，按 year-1 年登记的技术合同技术交易额计算；已享受财政资金补贴的项目、洛阳市级同类奖励已享受的合同不参与买方奖励。"
+}
+$json$::jsonb);
+
+INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
+SELECT '岳阳市技术合同交易后补助', '430600', 2017, NULL,
+       '《岳阳市促进科技成果转移转化实施方案》二、6',
+       subsidy_rules_check($json$
+{
+  "lines": [
+    {
+      "label": "技术开发和转让合同输出方：全年实际到账额累计50万元以上，按到账额2%，最高20万元",
+      "party": "seller",
+      "base": "received_amount",
+      "base_year": "same",
+      "contract_types": ["development", "transfer", "licence"],
+      "threshold_fen": 50000000,
+      "rate": {"flat_bp": 200},
+      "cap_per_org_year_fen": 20000000
+    },
+    {
+      "label": "技术开发和转让合同承接方：全年实际到账额累计25万元以上，按到账额4%，最高10万元",
+      "party": "buyer",
+      "base": "received_amount",
+      "base_year": "same",
+      "contract_types": ["development", "transfer", "licence"],
+      "threshold_fen": 25000000,
+      "rate": {"flat_bp": 400},
+      "cap_per_org_year_fen": 10000000
+    },
+    {
+      "label": "技术咨询和技术服务合同输出方：全年实际到账额累计50万元以上，按到账额1%，最高10万元",
+      "party": "seller",
+      "base": "received_amount",
+      "base_year": "same",
+      "contract_types": ["consulting", "service"],
+      "threshold_fen": 50000000,
+      "rate": {"flat_bp": 100},
+      "cap_per_org_year_fen": 10000000
+    }
+  ],
+  "budget_fen": {},
+  "note": "补助总金额按当年科技财政预算的10%安排：每年在 budget_fen 中按年份填入预算（分）后方可计算；超出预算时按比例核减。"
+}
+$json$::jsonb);

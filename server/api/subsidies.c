@@ -1,0 +1,281 @@
+/* subsidies.c — subsidy policies (后补助政策), subsidy runs and their awards, and
+ * the estimated tax relief that follows registration.
+ *
+ * The rules are data: a policy's `rules` object is validated by
+ * subsidy_rules_check() and a run is computed by subsidy_run_create(), both in
+ * migrations/0030–0031 (the head of 0031 states the computation, rounding and
+ * claw-back rules exactly).  This file checks shapes and types (400), passes the
+ * caller's scope and hands the body to one SQL function per change, which checks
+ * values (422), scope (403/404), writes the audit entry and builds the JSON.
+ *
+ * Scope: a bureau user works within its region subtree (users.region_code):
+ * its policies, runs over regions inside it, tax relief of sellers inside it;
+ * anything outside is 404 (objects) or 403 (a region asked for).  Admin: all. */
+#include "api/api.h"
+
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int ST_POL_LIST, ST_POL_GET, ST_POL_CREATE, ST_POL_UPDATE, ST_RUN_CREATE, ST_RUN_LIST, ST_RUN_GET, ST_TAX;
+
+#define READERS (ROLE_BUREAU | ROLE_ADMIN)
+
+/* --- helpers ------------------------------------------------------------------- */
+
+/* The bureau's region root, or NULL (admin: no limit). */
+static const char *scope_of(http_req_t *req)
+{
+    return (req->user->role & ROLE_BUREAU) ? arena_strdup(req->arena, req->user->region) : NULL;
+}
+
+static int id_or_reply(http_req_t *req, const char **id, const char *what)
+{
+    uint64_t v;
+    *id = req->params[0];
+    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+        http_problemf(req, 404, "no such %s", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int bad_param(http_req_t *req, const char *name, const char *msg)
+{
+    json_t *e = NULL;
+    http_error_add(&e, name, "invalid", msg);
+    http_problem(req, 400, "invalid query parameter", e);
+    return -1;
+}
+
+static int current_year(void)
+{
+    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+}
+
+/* ?name= as a year 2000..2100; *out NULL when absent (or the default when dflt). */
+static int year_param_or_reply(http_req_t *req, const char *name, bool dflt, const char **out)
+{
+    const char *y;
+    if (http_query_or_reply(req, name, &y)) return -1;
+    uint64_t v = (uint64_t)current_year();
+    if (!y) {
+        *out = dflt ? arena_printf(req->arena, "%llu", (unsigned long long)v) : NULL;
+        return 0;
+    }
+    if (util_parse_u64(y, strlen(y), &v) != 0 || v < 2000 || v > 2100) return bad_param(req, name, "a year from 2000 to 2100");
+    *out = arena_printf(req->arena, "%llu", (unsigned long long)v);
+    return 0;
+}
+
+static bool region_format_ok(const char *s)
+{
+    return s && strlen(s) == 6 && strspn(s, "0123456789") == 6;
+}
+
+static const char *dump(http_req_t *req)
+{
+    char *s = json_dumps(req->json, JSON_COMPACT);
+    char *out = arena_strdup(req->arena, s ? s : "{}");
+    free(s);
+    return out;
+}
+
+static void reply_versioned_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+static void reply_versioned_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
+static void reply_created(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+
+/* Length checks the SQL would also make, answered here with all errors at once. */
+static int policy_values_or_reply(http_req_t *req)
+{
+    json_t *errs = NULL, *b = req->json;
+    const char *name = json_string_value(json_object_get(b, "name"));
+    if (name && (!*name || util_utf8_len(name, strlen(name)) > 200))
+        http_error_add(&errs, "name", "invalid", "1 to 200 characters");
+    const char *src = json_string_value(json_object_get(b, "source"));
+    if (src && util_utf8_len(src, strlen(src)) > 500) http_error_add(&errs, "source", "too_long", "at most 500 characters");
+    const char *rc = json_string_value(json_object_get(b, "region_code"));
+    if (rc && !region_format_ok(rc))
+        http_error_add(&errs, "region_code", "invalid_format", "must be a six-digit GB/T 2260 region code");
+    static const char *const YEARS[] = {"valid_from_year", "valid_to_year"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(b, YEARS[i]);
+        if (json_is_integer(v) && (json_integer_value(v) < 2000 || json_integer_value(v) > 2100))
+            http_error_add(&errs, YEARS[i], "out_of_range", "a year from 2000 to 2100");
+    }
+    if (!errs) return 0;
+    http_problem(req, 422, "some fields are not valid", errs);
+    return -1;
+}
+
+/* --- policies --------------------------------------------------------------------- */
+
+static void policy_list(http_req_t *req)
+{
+    const char *limit, *cursor, *year;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        year_param_or_reply(req, "year", false, &year))
+        return;
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[4] = {scope_of(req), year, cursor, limit};
+    api_query(req, ST_POL_LIST, 4, v, api_reply_page);
+}
+
+static void policy_get(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id, "subsidy policy")) return;
+    const char *v[2] = {id, scope_of(req)};
+    api_query(req, ST_POL_GET, 2, v, reply_versioned_ok);
+}
+
+static void policy_create(http_req_t *req)
+{
+    static const field_t F[] = {
+        {"name", F_STRING, true},           {"region_code", F_STRING, true},         {"valid_from_year", F_INT, true},
+        {"valid_to_year", F_NUMBER_OR_NULL, false}, {"rules", F_OBJECT, true},   {"source", F_STRING_OR_NULL, false},
+        {"active", F_BOOL, false},
+    };
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || policy_values_or_reply(req)) return;
+    const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
+    api_query(req, ST_POL_CREATE, 4, v, reply_versioned_created);
+}
+
+static void policy_update(http_req_t *req)
+{
+    /* region_code is not here: a policy stays with the bureau that pays it. */
+    static const field_t F[] = {
+        {"name", F_STRING, false},     {"valid_from_year", F_INT, false}, {"valid_to_year", F_NUMBER_OR_NULL, false},
+        {"rules", F_OBJECT, false},    {"source", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
+    };
+    const char *id, *ifm;
+    if (id_or_reply(req, &id, "subsidy policy") || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        policy_values_or_reply(req) || api_if_match_or_reply(req, &ifm))
+        return;
+    const char *v[6] = {api_actor(req), req->request_id, scope_of(req), id, ifm, dump(req)};
+    api_query(req, ST_POL_UPDATE, 6, v, reply_versioned_ok);
+}
+
+/* --- runs ----------------------------------------------------------------------------- */
+
+static void run_create(http_req_t *req)
+{
+    static const field_t F[] = {
+        {"year", F_INT, true}, {"policy_ids", F_ANY, false}, {"region", F_STRING_OR_NULL, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL;
+    json_t *ids = json_object_get(req->json, "policy_ids");
+    if (ids && !json_is_array(ids) && !json_is_null(ids)) {
+        http_error_add(&errs, "policy_ids", "wrong_type", "must be an array of policy ids or null");
+    } else if (json_is_array(ids)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(ids, i, x) {
+            if (!json_is_integer(x)) {
+                char f[48];
+                snprintf(f, sizeof f, "policy_ids[%zu]", i);
+                http_error_add(&errs, f, "wrong_type", "must be an integer");
+            }
+        }
+    }
+    if (errs) {
+        http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
+        return;
+    }
+    json_int_t y = json_integer_value(json_object_get(req->json, "year"));
+    if (y < 2000 || y > 2100) http_error_add(&errs, "year", "out_of_range", "a year from 2000 to 2100");
+    const char *rg = api_str(req, "region");
+    if (rg && !region_format_ok(rg)) http_error_add(&errs, "region", "invalid_format", "a six-digit GB/T 2260 region code");
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
+    api_query(req, ST_RUN_CREATE, 4, v, reply_created);
+}
+
+static void run_list(http_req_t *req)
+{
+    const char *limit, *cursor, *year, *policy;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        year_param_or_reply(req, "year", false, &year) || http_query_or_reply(req, "policy_id", &policy))
+        return;
+    uint64_t c;
+    if (policy && (util_parse_u64(policy, strlen(policy), &c) != 0 || c == 0 || c >= (1ull << 62)))
+        return (void)bad_param(req, "policy_id", "a policy id");
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[5] = {scope_of(req), year, policy, cursor, limit};
+    api_query(req, ST_RUN_LIST, 5, v, api_reply_page);
+}
+
+static void run_get(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id, "subsidy run")) return;
+    const char *v[2] = {id, scope_of(req)};
+    api_query(req, ST_RUN_GET, 2, v, api_reply_row_json);
+}
+
+/* --- tax relief --------------------------------------------------------------------- */
+
+static void tax_relief(http_req_t *req)
+{
+    const char *year, *region;
+    if (year_param_or_reply(req, "year", true, &year) || http_query_or_reply(req, "region", &region)) return;
+    if (region && !region_format_ok(region))
+        return (void)bad_param(req, "region", "a six-digit GB/T 2260 region code (000000 = national)");
+    const char *v[3] = {region, year, scope_of(req)};
+    api_query(req, ST_TAX, 3, v, api_reply_row_json);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/subsidy-policies", policy_list, 0, READERS},
+    {HTTP_POST, "/api/v1/subsidy-policies", policy_create, ROUTE_JSON_BODY, READERS},
+    {HTTP_GET, "/api/v1/subsidy-policies/{id}", policy_get, 0, READERS},
+    {HTTP_PATCH, "/api/v1/subsidy-policies/{id}", policy_update, ROUTE_JSON_BODY, READERS},
+    {HTTP_GET, "/api/v1/subsidy-runs", run_list, 0, READERS},
+    {HTTP_POST, "/api/v1/subsidy-runs", run_create, ROUTE_JSON_BODY, READERS},
+    {HTTP_GET, "/api/v1/subsidy-runs/{id}", run_get, 0, READERS},
+    {HTTP_GET, "/api/v1/tax-relief", tax_relief, 0, READERS},
+};
+
+void api_subsidies_init(void)
+{
+    ST_POL_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT p.id, subsidy_policy_json(p) AS j FROM subsidy_policies p"
+        " WHERE subsidy_policy_visible(p, $1) AND ($2::int IS NULL OR $2::int BETWEEN p.valid_from_year"
+        " AND coalesce(p.valid_to_year, 2100)) AND ($3::bigint IS NULL OR p.id < $3::bigint)"
+        " ORDER BY p.id DESC LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $4::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT min(id) FROM shown)::text END",
+        4);
+    ST_POL_GET = db_stmt_register_read(
+        "SELECT subsidy_policy_json(p)::text FROM subsidy_policies p WHERE p.id = $1::bigint"
+        " AND subsidy_policy_visible(p, $2)",
+        2);
+    ST_POL_CREATE = db_stmt_register("SELECT subsidy_policy_create($1::bigint, $2, $3, $4::jsonb)", 4);
+    ST_POL_UPDATE =
+        db_stmt_register("SELECT subsidy_policy_update($1::bigint, $2, $3, $4::bigint, $5::int, $6::jsonb)", 6);
+    ST_RUN_CREATE = db_stmt_register("SELECT subsidy_run_create($1::bigint, $2, $3, $4::jsonb)", 4);
+    ST_RUN_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT r.id, subsidy_run_json(r.id, false) AS j FROM subsidy_runs r"
+        " WHERE subsidy_run_visible(r.id, $1) AND ($2::int IS NULL OR r.year = $2::int)"
+        " AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = r.id"
+        " AND rp.policy_id = $3::bigint)) AND ($4::bigint IS NULL OR r.id < $4::bigint)"
+        " ORDER BY r.id DESC LIMIT $5::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $5::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
+        5);
+    ST_RUN_GET = db_stmt_register_read(
+        "SELECT subsidy_run_json(r.id)::text FROM subsidy_runs r WHERE r.id = $1::bigint AND subsidy_run_visible(r.id, $2)",
+        2);
+    ST_TAX = db_stmt_register_read("SELECT tax_relief_scoped($1, $2::int, $3)::text", 3);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}
