@@ -57,13 +57,15 @@ CREATE UNIQUE INDEX signing_keys_current ON signing_keys (office_id) WHERE valid
 -- Who may see a contract.  Parties see their contracts in every state; an
 -- officer sees applications of their office once submitted; a bureau user
 -- sees registrations whose seller or buyer is in its region subtree.
+-- Never NULL: callers write `NOT contract_visible(...)`, and NOT NULL would
+-- let a caller through (p_org IN (seller, buyer, NULL) is NULL on no match).
 CREATE FUNCTION contract_visible(c contracts, p_org bigint, p_office bigint, p_region text, p_admin boolean)
 RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT p_admin
-        OR (p_org IS NOT NULL AND p_org IN (c.seller_org_id, c.buyer_org_id, c.intermediary_org_id))
-        OR (p_office IS NOT NULL AND c.office_id = p_office AND c.status <> 'draft')
-        OR (p_region IS NOT NULL AND c.status IN ('registered', 'cancelled')
-            AND (region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region)))
+    SELECT coalesce(p_admin, false)
+        OR coalesce(p_org IS NOT NULL AND p_org IN (c.seller_org_id, c.buyer_org_id, c.intermediary_org_id), false)
+        OR coalesce(p_office IS NOT NULL AND c.office_id = p_office AND c.status <> 'draft', false)
+        OR coalesce(p_region IS NOT NULL AND c.status IN ('registered', 'cancelled')
+            AND (region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region)), false)
 $$;
 
 CREATE FUNCTION code_label(p_list text, p_code text) RETURNS text
@@ -445,7 +447,8 @@ BEGIN
         PERFORM yz_raise(422, 'the applicant must be an organisation registered here', CASE WHEN o.is_import THEN 'buyer.org_id' ELSE 'seller.org_id' END, 'required');
     END IF;
     IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = applicant AND verification_status = 'verified') THEN
-        PERFORM yz_raise(422, 'the applying organisation must be verified first', 'seller.org_id', 'not_verified');
+        PERFORM yz_raise(422, 'the applying organisation must be verified first',
+                         CASE WHEN o.is_import THEN 'buyer.org_id' ELSE 'seller.org_id' END, 'not_verified');
     END IF;
     -- completeness: what an officer needs
     IF o.contract_type IS NULL THEN PERFORM yz_raise(422, 'required to apply', 'contract_type', 'required'); END IF;

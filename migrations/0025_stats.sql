@@ -159,7 +159,7 @@ DECLARE
     n plan_targets;
 BEGIN
     PERFORM check_region(b->>'region_code', 'region_code');
-    IF p_scope IS NOT NULL AND NOT region_in_subtree(b->>'region_code', p_scope) THEN
+    IF p_scope IS NOT NULL AND region_in_subtree(b->>'region_code', p_scope) IS NOT TRUE THEN
         PERFORM yz_raise(403, 'you may set targets only for your region and below', 'region_code', 'out_of_scope');
     END IF;
     IF (b->>'year')::int NOT BETWEEN 2000 AND 2100 THEN

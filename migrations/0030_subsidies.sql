@@ -427,7 +427,7 @@ BEGIN
         PERFORM yz_raise(422, 'a six-digit GB/T 2260 region code', 'region_code', 'invalid_format');
     END IF;
     PERFORM check_region(p.region_code, 'region_code');
-    IF p_scope IS NOT NULL AND NOT region_in_subtree(p.region_code, p_scope) THEN
+    IF p_scope IS NOT NULL AND region_in_subtree(p.region_code, p_scope) IS NOT TRUE THEN
         PERFORM yz_raise(403, 'a bureau makes policies for its own region and the regions below it', 'region_code', 'out_of_scope');
     END IF;
     IF p.valid_from_year IS NULL OR p.valid_from_year NOT BETWEEN 2000 AND 2100 THEN

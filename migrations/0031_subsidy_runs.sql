@@ -480,7 +480,7 @@ END $$;
 CREATE FUNCTION subsidy_run_visible(p_run bigint, p_scope text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT p_scope IS NULL OR NOT EXISTS (
-        SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = p_run AND NOT region_in_subtree(rp.scope_region, p_scope))
+        SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = p_run AND region_in_subtree(rp.scope_region, p_scope) IS NOT TRUE)
 $$;
 
 CREATE FUNCTION subsidy_award_json(a subsidy_awards) RETURNS jsonb
@@ -559,7 +559,7 @@ BEGIN
             PERFORM yz_raise(422, 'a six-digit GB/T 2260 region code', 'region', 'invalid_format');
         END IF;
         PERFORM check_region(reg, 'region');
-        IF p_scope IS NOT NULL AND NOT region_in_subtree(reg, p_scope) THEN
+        IF p_scope IS NOT NULL AND region_in_subtree(reg, p_scope) IS NOT TRUE THEN
             PERFORM yz_raise(403, 'a bureau runs subsidies for its own region and the regions below it', 'region', 'out_of_scope');
         END IF;
     END IF;
@@ -585,7 +585,7 @@ BEGIN
                 PERFORM yz_raise(422, format('policy %s is valid from %s to %s', p.id, p.valid_from_year,
                                              coalesce(p.valid_to_year::text, 'now')), 'year', 'policy_not_valid');
             END IF;
-            IF reg IS NOT NULL AND NOT region_in_subtree(reg, p.region_code) AND NOT region_in_subtree(p.region_code, reg) THEN
+            IF reg IS NOT NULL AND region_in_subtree(reg, p.region_code) IS NOT TRUE AND region_in_subtree(p.region_code, reg) IS NOT TRUE THEN
                 PERFORM yz_raise(422, format('region %s does not overlap the region %s of policy %s', reg, p.region_code, p.id),
                                  'region', 'no_overlap');
             END IF;
