@@ -27,6 +27,7 @@ export YIZHAN_LISTEN=${YIZHAN_LISTEN:-127.0.0.1:8080}
 
 "$BIN" migrate >/dev/null || { stop_pg; exit 1; }
 bash deploy/demo/load.sh "$BIN" || { stop_pg; exit 1; }
+"$BIN" keygen --missing >/dev/null || { stop_pg; exit 1; }   # certificate keys for new offices
 
 cat <<TXT
 
