@@ -60,6 +60,7 @@ static void register_api(void)
     api_contracts_init();
     api_stats_init();
     api_export_init();
+    api_deals_init();
     api_subsidies_init();
 }
 
@@ -157,6 +158,7 @@ static int cmd_serve(int argc, char **argv)
     sign_load_dir(g_cfg.signing_key_dir);
     (void)password_dummy_hash(); /* computed once now, not during the first login */
     if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
+    api_deals_start();
     http_run_until_signal();
     return 0;
 }

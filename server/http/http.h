@@ -152,6 +152,8 @@ struct db_pool *worker_db_replica(worker_t *w); /* NULL when none */
 int worker_index(const worker_t *w);
 
 int http_start(void) WUR;         /* spawn workers; returns after they listen */
+/* Run fn(w) every ms milliseconds on worker index's loop (after http_start). */
+int http_worker_timer(int index, int ms, void (*fn)(worker_t *w)) WUR;
 void http_run_until_signal(void); /* main thread: wait for SIGTERM/SIGINT, drain, join */
 
 /* --- metrics ----------------------------------------------------------- */

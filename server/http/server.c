@@ -825,6 +825,41 @@ int http_start(void)
     return 0;
 }
 
+typedef struct {
+    worker_t *w;
+    int ms;
+    void (*fn)(worker_t *);
+    struct event *ev;
+} wtimer_t;
+
+static void on_wtimer(evutil_socket_t fd, short what, void *arg)
+{
+    wtimer_t *t = arg;
+    (void)fd, (void)what;
+    if (!t->w->draining) t->fn(t->w);
+}
+
+/* Runs on the worker: the event must be created on the loop's own thread. */
+static void wtimer_setup(void *arg)
+{
+    wtimer_t *t = arg;
+    t->ev = event_new(t->w->base, -1, EV_PERSIST, on_wtimer, t);
+    struct timeval tv = {t->ms / 1000, (t->ms % 1000) * 1000};
+    event_add(t->ev, &tv);
+    t->fn(t->w); /* once at start: e.g. auctions that ended while we were down */
+}
+
+int http_worker_timer(int index, int ms, void (*fn)(worker_t *w))
+{
+    if (index < 0 || index >= g_nworkers) return -1;
+    wtimer_t *t = calloc(1, sizeof *t);
+    if (!t) return -1;
+    t->w = &g_workers[index];
+    t->ms = ms;
+    t->fn = fn;
+    return worker_post(t->w, wtimer_setup, t);
+}
+
 void http_run_until_signal(void)
 {
     sigset_t set;

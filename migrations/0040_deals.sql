@@ -1,0 +1,553 @@
+-- 0040_deals: deal flow — inquiries (意向/洽谈) and their messages, public
+-- notices (公示) with objections, listed-price purchase (挂牌), auctions
+-- (拍卖/竞价) with bids, and the contract draft every concluded deal produces.
+--
+-- Every change is one function that checks who may act and the state, writes
+-- the audit entry and notifies the other side, in one transaction.  Time-based
+-- transitions (an inquiry expiring, a notice ending, an auction closing) are
+-- made by deal_sweep(), which every instance runs every second: rows are taken
+-- with FOR UPDATE SKIP LOCKED, so two instances never close the same thing, and
+-- an auction that ended while the server was down closes on the first sweep.
+
+INSERT INTO settings (key, value, description) VALUES
+    ('auction_min_duration_s', '60', '拍卖最短时长（秒）'),
+    ('auction_max_duration_days', '90', '拍卖最长时长（天）')
+ON CONFLICT (key) DO NOTHING;
+
+-- Notifications about deals, beside those about saved searches.
+CREATE TABLE deal_notifications (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id     bigint NOT NULL REFERENCES orgs (id),
+    kind       text NOT NULL CHECK (kind IN ('inquiry', 'message', 'agreed', 'declined', 'expired', 'notice',
+                                             'objection', 'notice_passed', 'notice_failed', 'bid', 'outbid',
+                                             'auction_won', 'auction_closed', 'contract_draft')),
+    ref_kind   text NOT NULL,
+    ref_id     bigint NOT NULL,
+    title      text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    read_at    timestamptz
+);
+CREATE INDEX deal_notifications_org ON deal_notifications (org_id, id DESC);
+
+CREATE FUNCTION deal_notify(p_org bigint, p_kind text, p_ref_kind text, p_ref bigint, p_title text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO deal_notifications (org_id, kind, ref_kind, ref_id, title)
+    SELECT p_org, p_kind, p_ref_kind, p_ref, p_title WHERE p_org IS NOT NULL
+$$;
+
+CREATE TABLE inquiries (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    result_id          bigint REFERENCES results (id),
+    need_id            bigint REFERENCES needs (id),
+    seller_org_id      bigint NOT NULL REFERENCES orgs (id),   -- the technology side
+    buyer_org_id       bigint NOT NULL REFERENCES orgs (id),
+    initiator_org_id   bigint NOT NULL REFERENCES orgs (id),
+    broker_user_id     bigint REFERENCES users (id),
+    kind               text NOT NULL DEFAULT 'negotiated' CHECK (kind IN ('negotiated', 'listed', 'auction')),
+    status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'agreed', 'declined', 'expired')),
+    agreed_price_fen   bigint CHECK (agreed_price_fen >= 0),
+    last_activity_at   timestamptz NOT NULL DEFAULT now(),
+    closed_at          timestamptz,
+    close_reason       text,
+    contract_id        bigint REFERENCES contracts (id),
+    created_by         bigint REFERENCES users (id),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    version            integer NOT NULL DEFAULT 1,
+    CHECK ((result_id IS NULL) <> (need_id IS NULL)),
+    CHECK (seller_org_id <> buyer_org_id),
+    CHECK (status <> 'agreed' OR agreed_price_fen IS NOT NULL)
+);
+CREATE INDEX inquiries_seller ON inquiries (seller_org_id, id DESC);
+CREATE INDEX inquiries_buyer ON inquiries (buyer_org_id, id DESC);
+CREATE INDEX inquiries_open ON inquiries (last_activity_at) WHERE status = 'open';
+CREATE UNIQUE INDEX inquiries_one_open ON inquiries (coalesce(result_id, 0), coalesce(need_id, 0), buyer_org_id, seller_org_id)
+    WHERE status = 'open';
+
+CREATE TABLE inquiry_messages (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    inquiry_id     bigint NOT NULL REFERENCES inquiries (id),
+    author_user_id bigint REFERENCES users (id),
+    author_org_id  bigint REFERENCES orgs (id),
+    body           text NOT NULL CHECK (btrim(body) <> '' AND char_length(body) <= 4000),
+    price_fen      bigint CHECK (price_fen >= 0),
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX inquiry_messages_inquiry ON inquiry_messages (inquiry_id, id);
+
+CREATE TABLE notices (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    result_id    bigint NOT NULL REFERENCES results (id),
+    inquiry_id   bigint NOT NULL REFERENCES inquiries (id),
+    result_title text NOT NULL,
+    holder_name  text NOT NULL,
+    price_fen    bigint NOT NULL CHECK (price_fen >= 0),
+    starts_at    timestamptz NOT NULL DEFAULT now(),
+    ends_at      timestamptz NOT NULL,
+    status       text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'passed', 'failed')),
+    closed_at    timestamptz
+);
+CREATE INDEX notices_active ON notices (ends_at) WHERE status = 'active';
+
+CREATE TABLE objections (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    notice_id   bigint NOT NULL REFERENCES notices (id),
+    name        text NOT NULL CHECK (btrim(name) <> '' AND char_length(name) <= 100),
+    contact     text NOT NULL CHECK (btrim(contact) <> '' AND char_length(contact) <= 200),
+    body        text NOT NULL CHECK (btrim(body) <> '' AND char_length(body) <= 4000),
+    status      text NOT NULL DEFAULT 'filed' CHECK (status IN ('filed', 'upheld', 'dismissed')),
+    decided_by  bigint REFERENCES users (id),
+    decided_at  timestamptz,
+    decision_note text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX objections_notice ON objections (notice_id);
+
+CREATE TABLE auctions (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    result_id        bigint NOT NULL REFERENCES results (id),
+    reserve_fen      bigint NOT NULL CHECK (reserve_fen >= 0),
+    increment_fen    bigint NOT NULL CHECK (increment_fen > 0),
+    starts_at        timestamptz NOT NULL DEFAULT now(),
+    ends_at          timestamptz NOT NULL,
+    extension_window_s integer NOT NULL CHECK (extension_window_s BETWEEN 0 AND 3600),
+    extension_s      integer NOT NULL CHECK (extension_s BETWEEN 0 AND 3600),
+    status           text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    best_bid_id      bigint,
+    winner_bid_id    bigint,
+    closed_at        timestamptz,
+    created_by       bigint REFERENCES users (id),
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX auctions_one_open ON auctions (result_id) WHERE status = 'open';
+CREATE INDEX auctions_due ON auctions (ends_at) WHERE status = 'open';
+
+CREATE TABLE bids (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    auction_id    bigint NOT NULL REFERENCES auctions (id),
+    bidder_org_id bigint NOT NULL REFERENCES orgs (id),
+    bidder_user_id bigint REFERENCES users (id),
+    amount_fen    bigint NOT NULL CHECK (amount_fen > 0),
+    created_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX bids_auction ON bids (auction_id, amount_fen DESC, id);
+
+-- JSON forms --------------------------------------------------------------
+
+CREATE FUNCTION org_brief(p_org bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type, 'region_code', o.region_code)
+    FROM orgs o WHERE o.id = p_org
+$$;
+
+CREATE FUNCTION inquiry_json(i inquiries, p_messages boolean) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', i.id, 'kind', i.kind, 'status', i.status,
+        'result', (SELECT jsonb_build_object('id', r.id, 'title', r.title, 'pricing_mode', r.pricing_mode,
+                                             'asking_price_fen', r.asking_price_fen, 'status', r.status)
+                   FROM results r WHERE r.id = i.result_id),
+        'need', (SELECT jsonb_build_object('id', n.id, 'title', n.title, 'status', n.status) FROM needs n WHERE n.id = i.need_id),
+        'seller', org_brief(i.seller_org_id), 'buyer', org_brief(i.buyer_org_id), 'initiator_org_id', i.initiator_org_id,
+        'broker_user_id', i.broker_user_id, 'agreed_price_fen', i.agreed_price_fen,
+        'last_activity_at', i.last_activity_at, 'closed_at', i.closed_at, 'close_reason', i.close_reason,
+        'contract_id', i.contract_id,
+        'notice', (SELECT jsonb_build_object('id', x.id, 'status', x.status, 'ends_at', x.ends_at)
+                   FROM notices x WHERE x.inquiry_id = i.id ORDER BY x.id DESC LIMIT 1),
+        'created_at', i.created_at, 'version', i.version)
+        || CASE WHEN p_messages THEN jsonb_build_object('messages', coalesce((
+               SELECT jsonb_agg(jsonb_build_object('id', m.id, 'author_org_id', m.author_org_id,
+                      'author_user_id', m.author_user_id, 'body', m.body, 'price_fen', m.price_fen,
+                      'created_at', m.created_at) ORDER BY m.id)
+               FROM inquiry_messages m WHERE m.inquiry_id = i.id), '[]')) ELSE '{}' END
+$$;
+
+CREATE FUNCTION notice_json(x notices) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', x.id, 'result_id', x.result_id, 'result_title', x.result_title,
+        'holder_name', x.holder_name, 'price_fen', x.price_fen, 'starts_at', x.starts_at, 'ends_at', x.ends_at,
+        'status', x.status, 'objections', (SELECT count(*) FROM objections o WHERE o.notice_id = x.id),
+        'upheld_objections', (SELECT count(*) FROM objections o WHERE o.notice_id = x.id AND o.status = 'upheld'))
+$$;
+
+CREATE FUNCTION auction_json(a auctions, p_viewer_org bigint, p_holder boolean) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', a.id, 'result_id', a.result_id, 'reserve_fen', CASE WHEN p_holder THEN a.reserve_fen END,
+        'reserve_met', (SELECT b.amount_fen >= a.reserve_fen FROM bids b WHERE b.id = a.best_bid_id),
+        'increment_fen', a.increment_fen, 'starts_at', a.starts_at, 'ends_at', a.ends_at,
+        'extension_window_s', a.extension_window_s, 'extension_s', a.extension_s, 'status', a.status,
+        'best_bid_fen', (SELECT b.amount_fen FROM bids b WHERE b.id = a.best_bid_id),
+        'bids', (SELECT count(*) FROM bids b WHERE b.auction_id = a.id),
+        'minimum_next_bid_fen', coalesce((SELECT b.amount_fen + a.increment_fen FROM bids b WHERE b.id = a.best_bid_id),
+                                         greatest(a.increment_fen, 1)),
+        'winner', (SELECT jsonb_build_object('bid_id', b.id, 'org', org_brief(b.bidder_org_id), 'amount_fen', b.amount_fen)
+                   FROM bids b WHERE b.id = a.winner_bid_id),
+        'leading', (SELECT b.bidder_org_id = p_viewer_org FROM bids b WHERE b.id = a.best_bid_id),
+        'closed_at', a.closed_at)
+$$;
+
+-- The contract draft a concluded deal produces -----------------------------
+
+CREATE FUNCTION deal_contract_draft(i inquiries, p_actor bigint, p_req text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s orgs;
+    b orgs;
+    r results;
+    n needs;
+    c contracts;
+    subtype text := 'other_transfer';
+    ctype text := 'transfer';
+BEGIN
+    SELECT * INTO s FROM orgs WHERE id = i.seller_org_id;
+    SELECT * INTO b FROM orgs WHERE id = i.buyer_org_id;
+    SELECT * INTO r FROM results WHERE id = i.result_id;
+    SELECT * INTO n FROM needs WHERE id = i.need_id;
+    -- classification from what was offered; the seller completes and may change it
+    IF r.id IS NOT NULL AND 'licence' = ANY (r.transfer_modes) AND NOT ('transfer' = ANY (r.transfer_modes)) THEN
+        ctype := 'licence'; subtype := 'other_licence';
+    END IF;
+    INSERT INTO contracts (title, contract_type, contract_subtype, seller_org_id, seller_name, seller_org_type,
+        seller_region_code, seller_credit_code, buyer_org_id, buyer_name, buyer_org_type, buyer_region_code,
+        buyer_credit_code, broker_user_id, contract_amount_fen, technical_amount_fen, domain, result_id, need_id, created_by)
+    VALUES (left(coalesce(r.title, n.title) || CASE WHEN ctype = 'licence' THEN '技术许可合同' ELSE '技术转让合同' END, 300),
+        ctype, subtype, s.id, s.name, s.org_type, s.region_code, s.credit_code, b.id, b.name, b.org_type, b.region_code,
+        b.credit_code, i.broker_user_id, i.agreed_price_fen, i.agreed_price_fen, coalesce(r.domain, n.domain), i.result_id,
+        i.need_id, p_actor)
+    RETURNING * INTO c;
+    UPDATE inquiries SET contract_id = c.id WHERE id = i.id;
+    PERFORM audit_append(p_actor, p_req, 'contract', c.id::text, 'create_from_deal', NULL,
+                         contract_json(c) || jsonb_build_object('inquiry_id', i.id));
+    PERFORM deal_notify(s.id, 'contract_draft', 'contract', c.id, '成交合同草稿已生成：' || c.title);
+    PERFORM deal_notify(b.id, 'contract_draft', 'contract', c.id, '成交合同草稿已生成：' || c.title);
+    RETURN c.id;
+END $$;
+
+-- The deal is concluded at a price: a state-funded holder selling a result at
+-- a negotiated price must first publish a notice (公示); otherwise the
+-- contract draft is made at once.
+CREATE FUNCTION deal_conclude(i inquiries, p_actor bigint, p_req text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    s orgs;
+    r results;
+    x notices;
+BEGIN
+    SELECT * INTO s FROM orgs WHERE id = i.seller_org_id;
+    SELECT * INTO r FROM results WHERE id = i.result_id;
+    IF r.id IS NOT NULL AND i.kind = 'negotiated' AND s.state_funded AND s.org_type IN ('021', '022') THEN
+        INSERT INTO notices (result_id, inquiry_id, result_title, holder_name, price_fen, ends_at)
+        VALUES (r.id, i.id, r.title, s.name, i.agreed_price_fen,
+                now() + make_interval(days => setting_int('notice_period_days', 15)::int))
+        RETURNING * INTO x;
+        UPDATE results SET status = 'under_notice' WHERE id = r.id;
+        PERFORM audit_append(p_actor, p_req, 'notice', x.id::text, 'publish', NULL, notice_json(x));
+        PERFORM deal_notify(i.seller_org_id, 'notice', 'notice', x.id, '科技成果公示开始：' || r.title);
+        PERFORM deal_notify(i.buyer_org_id, 'notice', 'notice', x.id, '科技成果公示开始：' || r.title);
+    ELSE
+        IF r.id IS NOT NULL THEN UPDATE results SET status = 'transacted' WHERE id = r.id AND status = 'published'; END IF;
+        IF i.need_id IS NOT NULL THEN UPDATE needs SET status = 'matched' WHERE id = i.need_id AND status = 'open'; END IF;
+        PERFORM deal_contract_draft(i, p_actor, p_req);
+    END IF;
+END $$;
+
+-- Inquiries ----------------------------------------------------------------
+
+CREATE FUNCTION inquiry_create(p_actor bigint, p_req text, p_org bigint, p_result bigint, p_need bigint,
+                               p_body text, p_price bigint, p_broker bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r results;
+    n needs;
+    i inquiries;
+BEGIN
+    IF (p_result IS NULL) = (p_need IS NULL) THEN
+        PERFORM yz_raise(422, 'give either result_id or need_id', 'result_id', 'one_of');
+    END IF;
+    IF p_result IS NOT NULL THEN
+        SELECT * INTO r FROM results WHERE id = p_result;
+        IF NOT FOUND OR r.status <> 'published' THEN PERFORM yz_raise(404, 'no such published result', 'result_id', 'unknown'); END IF;
+        IF r.holder_org_id = p_org THEN PERFORM yz_raise(422, 'this result is your own organisation''s', 'result_id', 'own'); END IF;
+        INSERT INTO inquiries (result_id, seller_org_id, buyer_org_id, initiator_org_id, broker_user_id, created_by)
+        VALUES (p_result, r.holder_org_id, p_org, p_org, p_broker, p_actor) RETURNING * INTO i;
+    ELSE
+        SELECT * INTO n FROM needs WHERE id = p_need;
+        IF NOT FOUND OR n.status <> 'open' THEN PERFORM yz_raise(404, 'no such open need', 'need_id', 'unknown'); END IF;
+        IF n.org_id = p_org THEN PERFORM yz_raise(422, 'this need is your own organisation''s', 'need_id', 'own'); END IF;
+        INSERT INTO inquiries (need_id, seller_org_id, buyer_org_id, initiator_org_id, broker_user_id, created_by)
+        VALUES (p_need, p_org, n.org_id, p_org, p_broker, p_actor) RETURNING * INTO i;
+    END IF;
+    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, body, price_fen)
+    VALUES (i.id, p_actor, p_org, p_body, p_price);
+    PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'create', NULL, inquiry_json(i, false));
+    PERFORM deal_notify(CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END, 'inquiry',
+                        'inquiry', i.id, '新的交易意向：' || coalesce(r.title, n.title));
+    RETURN inquiry_json(i, true)::text;
+END $$;
+
+-- Lock an inquiry the caller takes part in (either org, or the named broker); else 404.
+CREATE FUNCTION inquiry_lock(p_id bigint, p_org bigint, p_user bigint, p_admin boolean) RETURNS inquiries
+LANGUAGE plpgsql AS $$
+DECLARE
+    i inquiries;
+BEGIN
+    SELECT * INTO i FROM inquiries WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT (coalesce(p_admin, false) OR coalesce(p_org IN (i.seller_org_id, i.buyer_org_id), false)
+                         OR coalesce(i.broker_user_id = p_user, false)) THEN
+        PERFORM yz_raise(404, 'no such inquiry');
+    END IF;
+    RETURN i;
+END $$;
+
+CREATE FUNCTION inquiry_message(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean,
+                                p_body text, p_price bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    i inquiries;
+BEGIN
+    i := inquiry_lock(p_id, p_org, p_actor, p_admin);
+    IF i.status <> 'open' THEN PERFORM yz_raise(409, format('the inquiry is %s', i.status)); END IF;
+    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, body, price_fen)
+    VALUES (i.id, p_actor, p_org, p_body, p_price);
+    UPDATE inquiries SET last_activity_at = now() WHERE id = i.id RETURNING * INTO i;
+    PERFORM deal_notify(CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END, 'message',
+                        'inquiry', i.id, '交易意向有新消息');
+    RETURN inquiry_json(i, true)::text;
+END $$;
+
+CREATE FUNCTION inquiry_decide(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean,
+                               p_decision text, p_price bigint, p_reason text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o inquiries;
+    i inquiries;
+BEGIN
+    o := inquiry_lock(p_id, p_org, p_actor, p_admin);
+    IF o.status <> 'open' THEN PERFORM yz_raise(409, format('the inquiry is already %s', o.status)); END IF;
+    IF p_org IS DISTINCT FROM o.seller_org_id AND p_org IS DISTINCT FROM o.buyer_org_id AND NOT p_admin THEN
+        PERFORM yz_raise(403, 'only the two organisations conclude or decline a deal');
+    END IF;
+    IF p_decision = 'agree' THEN
+        IF p_price IS NULL OR p_price <= 0 THEN PERFORM yz_raise(422, 'give the agreed price in fen', 'price_fen', 'required'); END IF;
+        IF o.result_id IS NOT NULL AND (SELECT status FROM results WHERE id = o.result_id) <> 'published' THEN
+            PERFORM yz_raise(409, 'the result is no longer available');
+        END IF;
+        UPDATE inquiries SET status = 'agreed', agreed_price_fen = p_price, closed_at = now(), last_activity_at = now()
+        WHERE id = o.id RETURNING * INTO i;
+        PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'agree', inquiry_json(o, false), inquiry_json(i, false));
+        PERFORM deal_notify(CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END, 'agreed',
+                            'inquiry', i.id, '交易已达成');
+        PERFORM deal_conclude(i, p_actor, p_req);
+    ELSE
+        UPDATE inquiries SET status = 'declined', closed_at = now(), close_reason = p_reason WHERE id = o.id RETURNING * INTO i;
+        PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'decline', inquiry_json(o, false), inquiry_json(i, false));
+        PERFORM deal_notify(CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END, 'declined',
+                            'inquiry', i.id, '交易意向已被婉拒');
+    END IF;
+    SELECT * INTO i FROM inquiries WHERE id = o.id;
+    RETURN inquiry_json(i, true)::text;
+END $$;
+
+-- Listed price (挂牌): accepting the price concludes the deal at once.
+CREATE FUNCTION result_purchase(p_actor bigint, p_req text, p_result bigint, p_org bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r results;
+    i inquiries;
+BEGIN
+    SELECT * INTO r FROM results WHERE id = p_result FOR UPDATE;
+    IF NOT FOUND OR r.status <> 'published' THEN PERFORM yz_raise(404, 'no such published result'); END IF;
+    IF r.pricing_mode IS DISTINCT FROM 'listed' OR r.asking_price_fen IS NULL THEN
+        PERFORM yz_raise(409, 'this result is not offered at a listed price');
+    END IF;
+    IF r.holder_org_id = p_org THEN PERFORM yz_raise(422, 'this result is your own organisation''s', 'result_id', 'own'); END IF;
+    INSERT INTO inquiries (result_id, seller_org_id, buyer_org_id, initiator_org_id, kind, status, agreed_price_fen,
+                           closed_at, created_by)
+    VALUES (r.id, r.holder_org_id, p_org, p_org, 'listed', 'agreed', r.asking_price_fen, now(), p_actor) RETURNING * INTO i;
+    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, body, price_fen)
+    VALUES (i.id, p_actor, p_org, '按挂牌价受让', r.asking_price_fen);
+    PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'purchase', NULL, inquiry_json(i, false));
+    PERFORM deal_notify(r.holder_org_id, 'agreed', 'inquiry', i.id, '挂牌成果已被受让：' || r.title);
+    PERFORM deal_conclude(i, p_actor, p_req);
+    SELECT * INTO i FROM inquiries WHERE id = i.id;
+    RETURN inquiry_json(i, true)::text;
+END $$;
+
+-- Public notices (公示) ------------------------------------------------------
+
+CREATE FUNCTION objection_file(p_req text, p_notice bigint, p_name text, p_contact text, p_body text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    x notices;
+    o objections;
+BEGIN
+    SELECT * INTO x FROM notices WHERE id = p_notice FOR UPDATE;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such notice'); END IF;
+    IF x.status <> 'active' OR x.ends_at <= now() THEN PERFORM yz_raise(409, 'the notice period is over'); END IF;
+    INSERT INTO objections (notice_id, name, contact, body) VALUES (p_notice, p_name, p_contact, p_body) RETURNING * INTO o;
+    PERFORM audit_append(NULL, p_req, 'notice', p_notice::text, 'objection', NULL,
+                         jsonb_build_object('objection_id', o.id, 'name', o.name));
+    PERFORM deal_notify((SELECT seller_org_id FROM inquiries WHERE id = x.inquiry_id), 'objection', 'notice', x.id,
+                        '公示收到异议：' || x.result_title);
+    RETURN jsonb_build_object('id', o.id, 'notice_id', o.notice_id, 'status', o.status, 'created_at', o.created_at)::text;
+END $$;
+
+CREATE FUNCTION objection_decide(p_actor bigint, p_req text, p_notice bigint, p_objection bigint, p_decision text,
+                                 p_note text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o objections;
+BEGIN
+    SELECT * INTO o FROM objections WHERE id = p_objection AND notice_id = p_notice FOR UPDATE;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such objection'); END IF;
+    IF o.status <> 'filed' THEN PERFORM yz_raise(409, format('the objection was already %s', o.status)); END IF;
+    IF p_decision NOT IN ('upheld', 'dismissed') THEN
+        PERFORM yz_raise(422, 'decision must be upheld or dismissed', 'decision', 'invalid');
+    END IF;
+    UPDATE objections SET status = p_decision, decided_by = p_actor, decided_at = now(), decision_note = p_note
+    WHERE id = o.id RETURNING * INTO o;
+    PERFORM audit_append(p_actor, p_req, 'notice', p_notice::text, 'objection_' || p_decision, NULL,
+                         jsonb_build_object('objection_id', o.id, 'note', p_note));
+    RETURN jsonb_build_object('id', o.id, 'notice_id', o.notice_id, 'status', o.status, 'decided_at', o.decided_at)::text;
+END $$;
+
+-- Auctions (拍卖/竞价) --------------------------------------------------------
+
+CREATE FUNCTION auction_open(p_actor bigint, p_req text, p_result bigint, p_org bigint, p_admin boolean,
+                             p_reserve bigint, p_increment bigint, p_ends timestamptz, p_window int, p_ext int) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r results;
+    a auctions;
+BEGIN
+    SELECT * INTO r FROM results WHERE id = p_result FOR UPDATE;
+    IF NOT FOUND OR NOT (coalesce(p_admin, false) OR coalesce(r.holder_org_id = p_org, false)) THEN
+        PERFORM yz_raise(404, 'no such result');
+    END IF;
+    IF r.status <> 'published' THEN PERFORM yz_raise(409, 'only a published result can be auctioned'); END IF;
+    IF r.pricing_mode IS DISTINCT FROM 'auction' THEN PERFORM yz_raise(409, 'the result is not offered by auction (pricing_mode)'); END IF;
+    IF EXISTS (SELECT 1 FROM auctions WHERE result_id = p_result AND status = 'open') THEN
+        PERFORM yz_raise(409, 'an auction of this result is already open');
+    END IF;
+    IF p_ends < now() + make_interval(secs => setting_int('auction_min_duration_s', 60)) OR
+       p_ends > now() + make_interval(days => setting_int('auction_max_duration_days', 90)::int) THEN
+        PERFORM yz_raise(422, 'the end time is too soon or too far away', 'ends_at', 'out_of_range');
+    END IF;
+    INSERT INTO auctions (result_id, reserve_fen, increment_fen, ends_at, extension_window_s, extension_s, created_by)
+    VALUES (p_result, p_reserve, p_increment, p_ends, p_window, p_ext, p_actor) RETURNING * INTO a;
+    PERFORM audit_append(p_actor, p_req, 'auction', a.id::text, 'open', NULL, to_jsonb(a));
+    RETURN auction_json(a, p_org, true)::text;
+END $$;
+
+-- One bid.  The auction row is locked, so concurrent bids are decided one by
+-- one: each must beat the best so far by the increment, before the end; a bid
+-- in the last window pushes the end back.
+CREATE FUNCTION bid_place(p_actor bigint, p_req text, p_result bigint, p_org bigint, p_amount bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    a auctions;
+    r results;
+    b bids;
+    best bigint;
+    prev_leader bigint;
+BEGIN
+    SELECT * INTO a FROM auctions WHERE result_id = p_result AND status = 'open' FOR UPDATE;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no open auction for this result'); END IF;
+    SELECT * INTO r FROM results WHERE id = p_result;
+    IF r.holder_org_id = p_org THEN PERFORM yz_raise(403, 'the holder cannot bid on its own result'); END IF;
+    IF clock_timestamp() >= a.ends_at THEN PERFORM yz_raise(409, 'the auction has ended'); END IF;
+    SELECT amount_fen, bidder_org_id INTO best, prev_leader FROM bids WHERE id = a.best_bid_id;
+    IF p_amount IS NULL OR p_amount < coalesce(best + a.increment_fen, greatest(a.increment_fen, 1)) THEN
+        PERFORM yz_raise(422, format('the bid must be at least %s fen', coalesce(best + a.increment_fen, greatest(a.increment_fen, 1))),
+                         'amount_fen', 'too_low');
+    END IF;
+    INSERT INTO bids (auction_id, bidder_org_id, bidder_user_id, amount_fen) VALUES (a.id, p_org, p_actor, p_amount)
+    RETURNING * INTO b;
+    UPDATE auctions SET best_bid_id = b.id,
+        ends_at = CASE WHEN a.ends_at - clock_timestamp() <= make_interval(secs => a.extension_window_s)
+                       THEN greatest(a.ends_at, clock_timestamp() + make_interval(secs => a.extension_s)) ELSE a.ends_at END
+    WHERE id = a.id RETURNING * INTO a;
+    PERFORM audit_append(p_actor, p_req, 'auction', a.id::text, 'bid', NULL,
+                         jsonb_build_object('bid_id', b.id, 'org_id', p_org, 'amount_fen', p_amount, 'ends_at', a.ends_at));
+    PERFORM deal_notify(r.holder_org_id, 'bid', 'auction', a.id, '竞价有新出价：' || r.title);
+    IF prev_leader IS NOT NULL AND prev_leader <> p_org THEN
+        PERFORM deal_notify(prev_leader, 'outbid', 'auction', a.id, '您的出价已被超过：' || r.title);
+    END IF;
+    RETURN (auction_json(a, p_org, false) || jsonb_build_object('bid', jsonb_build_object('id', b.id, 'amount_fen', b.amount_fen,
+            'created_at', b.created_at)))::text;
+END $$;
+
+CREATE FUNCTION auction_close(a auctions) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    b bids;
+    r results;
+    i inquiries;
+BEGIN
+    SELECT * INTO b FROM bids WHERE auction_id = a.id ORDER BY amount_fen DESC, id LIMIT 1;
+    SELECT * INTO r FROM results WHERE id = a.result_id FOR UPDATE;
+    IF b.id IS NOT NULL AND b.amount_fen >= a.reserve_fen AND r.status = 'published' THEN
+        UPDATE auctions SET status = 'closed', closed_at = now(), winner_bid_id = b.id WHERE id = a.id;
+        INSERT INTO inquiries (result_id, seller_org_id, buyer_org_id, initiator_org_id, kind, status, agreed_price_fen,
+                               closed_at, created_by)
+        VALUES (r.id, r.holder_org_id, b.bidder_org_id, b.bidder_org_id, 'auction', 'agreed', b.amount_fen, now(), b.bidder_user_id)
+        RETURNING * INTO i;
+        PERFORM audit_append(NULL, 'auction-close', 'auction', a.id::text, 'won', NULL,
+                             jsonb_build_object('bid_id', b.id, 'org_id', b.bidder_org_id, 'amount_fen', b.amount_fen));
+        PERFORM deal_notify(b.bidder_org_id, 'auction_won', 'auction', a.id, '竞价成交：' || r.title);
+        PERFORM deal_notify(r.holder_org_id, 'auction_closed', 'auction', a.id, '竞价成交：' || r.title);
+        PERFORM deal_conclude(i, NULL, 'auction-close');
+    ELSE
+        UPDATE auctions SET status = 'closed', closed_at = now() WHERE id = a.id;
+        PERFORM audit_append(NULL, 'auction-close', 'auction', a.id::text, 'closed_without_winner', NULL,
+                             jsonb_build_object('best_bid_fen', b.amount_fen, 'reserve_fen', a.reserve_fen));
+        PERFORM deal_notify(r.holder_org_id, 'auction_closed', 'auction', a.id, '竞价结束，未达保留价：' || r.title);
+    END IF;
+END $$;
+
+-- The sweeper: every instance calls this every second. -----------------------
+CREATE FUNCTION deal_sweep() RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    a auctions;
+    x notices;
+    i inquiries;
+    n_auctions int := 0;
+    n_notices int := 0;
+    n_inquiries int := 0;
+    inactive interval := make_interval(days => setting_int('inquiry_inactivity_days', 30)::int);
+BEGIN
+    FOR a IN SELECT * FROM auctions WHERE status = 'open' AND ends_at <= clock_timestamp()
+             ORDER BY ends_at LIMIT 100 FOR UPDATE SKIP LOCKED LOOP
+        PERFORM auction_close(a);
+        n_auctions := n_auctions + 1;
+    END LOOP;
+    FOR x IN SELECT * FROM notices WHERE status = 'active' AND ends_at <= now()
+             ORDER BY ends_at LIMIT 100 FOR UPDATE SKIP LOCKED LOOP
+        SELECT * INTO i FROM inquiries WHERE id = x.inquiry_id;
+        IF EXISTS (SELECT 1 FROM objections WHERE notice_id = x.id AND status = 'upheld') THEN
+            UPDATE notices SET status = 'failed', closed_at = now() WHERE id = x.id;
+            UPDATE results SET status = 'published' WHERE id = x.result_id AND status = 'under_notice';
+            PERFORM audit_append(NULL, 'notice-close', 'notice', x.id::text, 'failed', NULL, notice_json(x));
+            PERFORM deal_notify(i.seller_org_id, 'notice_failed', 'notice', x.id, '公示异议成立，交易未能成交：' || x.result_title);
+            PERFORM deal_notify(i.buyer_org_id, 'notice_failed', 'notice', x.id, '公示异议成立，交易未能成交：' || x.result_title);
+        ELSIF EXISTS (SELECT 1 FROM objections WHERE notice_id = x.id AND status = 'filed') THEN
+            CONTINUE;  -- wait until every objection is decided
+        ELSE
+            UPDATE notices SET status = 'passed', closed_at = now() WHERE id = x.id;
+            UPDATE results SET status = 'transacted' WHERE id = x.result_id AND status = 'under_notice';
+            PERFORM audit_append(NULL, 'notice-close', 'notice', x.id::text, 'passed', NULL, notice_json(x));
+            PERFORM deal_notify(i.seller_org_id, 'notice_passed', 'notice', x.id, '公示期满无异议：' || x.result_title);
+            PERFORM deal_contract_draft(i, NULL, 'notice-close');
+        END IF;
+        n_notices := n_notices + 1;
+    END LOOP;
+    FOR i IN SELECT * FROM inquiries WHERE status = 'open' AND last_activity_at <= now() - inactive
+             ORDER BY last_activity_at LIMIT 100 FOR UPDATE SKIP LOCKED LOOP
+        UPDATE inquiries SET status = 'expired', closed_at = now(), close_reason = 'inactive' WHERE id = i.id;
+        PERFORM audit_append(NULL, 'inquiry-expire', 'inquiry', i.id::text, 'expire', NULL, NULL);
+        PERFORM deal_notify(i.seller_org_id, 'expired', 'inquiry', i.id, '交易意向因长期无进展已过期');
+        PERFORM deal_notify(i.buyer_org_id, 'expired', 'inquiry', i.id, '交易意向因长期无进展已过期');
+        n_inquiries := n_inquiries + 1;
+    END LOOP;
+    RETURN jsonb_build_object('auctions', n_auctions, 'notices', n_notices, 'inquiries', n_inquiries);
+END $$;

@@ -1,0 +1,373 @@
+/* deals.c — deal flow: inquiries and negotiation (意向/洽谈), public notices
+ * (公示) and objections, listed-price purchase (挂牌), auctions (拍卖/竞价).
+ *
+ * The rules live in migrations/0040_deals.sql; every handler is one statement.
+ * Concluded deals (agreement, purchase, a won auction, a notice passed) create
+ * the contract draft in the same transaction.  A sweeper on worker 0 calls
+ * deal_sweep() every second on every instance; SKIP LOCKED keeps instances
+ * from closing the same auction twice, and the first sweep after a start
+ * closes what ended while the server was down. */
+#include "api/api.h"
+
+#include "auth/auth.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int ST_INQ_LIST, ST_INQ_GET, ST_INQ_CREATE, ST_INQ_MSG, ST_INQ_DECIDE, ST_PURCHASE, ST_NOTICES, ST_NOTICE_GET,
+    ST_OBJECT, ST_OBJ_DECIDE, ST_AUCTION_OPEN, ST_AUCTION_GET, ST_BID, ST_BIDS, ST_DEAL_NOTES, ST_SWEEP;
+
+static int id_param(http_req_t *req, int i, const char **out)
+{
+    uint64_t v;
+    *out = req->params[i];
+    if (util_parse_u64(*out, strlen(*out), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+        http_problem(req, 404, "not found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *org_of(http_req_t *req)
+{
+    auth_user_t *u = req->user;
+    return u && u->org_id ? arena_printf(req->arena, "%lld", (long long)u->org_id) : NULL;
+}
+
+static const char *is_admin(http_req_t *req) { return req->user && (req->user->role & ROLE_ADMIN) ? "true" : "false"; }
+
+static const char *int_field(http_req_t *req, const char *name)
+{
+    json_t *v = json_object_get(req->json, name);
+    return json_is_integer(v) ? arena_printf(req->arena, "%lld", (long long)json_integer_value(v)) : NULL;
+}
+
+static int money_ok_or_reply(http_req_t *req, const char *name, bool required, bool positive)
+{
+    json_t *v = json_object_get(req->json, name);
+    json_t *errs = NULL;
+    if (!v || json_is_null(v)) {
+        if (required) http_error_add(&errs, name, "required", "this field is required");
+    } else if (json_integer_value(v) < (positive ? 1 : 0) || json_integer_value(v) > 100000000000000LL) {
+        http_error_add(&errs, name, "out_of_range", positive ? "a positive integer number of fen" : "a non-negative integer number of fen");
+    }
+    if (!errs) return 0;
+    http_problem(req, 422, "some fields are not valid", errs);
+    return -1;
+}
+
+static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool required)
+{
+    const char *s = api_str(req, name);
+    json_t *errs = NULL;
+    if (!s) {
+        if (required) http_error_add(&errs, name, "required", "this field is required");
+    } else {
+        size_t n = util_utf8_len(s, strlen(s));
+        if (!n || strspn(s, " \t\r\n") == strlen(s)) http_error_add(&errs, name, "required", "must not be empty");
+        else if (n > max) http_error_add(&errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
+    }
+    if (!errs) return 0;
+    http_problem(req, 422, "some fields are not valid", errs);
+    return -1;
+}
+
+static void reply_ok(http_req_t *req, PGresult *res) { api_reply_row_json(req, res); }
+static void reply_created(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+
+/* --- inquiries ------------------------------------------------------------------- */
+
+static void inq_list(http_req_t *req)
+{
+    const char *limit, *cursor, *status;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
+        return;
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[6] = {org_of(req), req->user->id_str, is_admin(req), status, cursor, limit};
+    api_query(req, ST_INQ_LIST, 6, v, api_reply_page);
+}
+
+static void inq_get(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id)) return;
+    const char *v[4] = {id, org_of(req), req->user->id_str, is_admin(req)};
+    api_query(req, ST_INQ_GET, 4, v, reply_ok);
+}
+
+static void inq_create(http_req_t *req)
+{
+    static const field_t F[] = {{"result_id", F_NUMBER_OR_NULL, false}, {"need_id", F_NUMBER_OR_NULL, false},
+                                {"message", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false},
+                                {"broker_user_id", F_NUMBER_OR_NULL, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "message", 4000, true) ||
+        money_ok_or_reply(req, "price_fen", false, false))
+        return;
+    const char *v[8] = {api_actor(req), req->request_id, org_of(req), int_field(req, "result_id"),
+                        int_field(req, "need_id"), api_str(req, "message"), int_field(req, "price_fen"),
+                        int_field(req, "broker_user_id")};
+    api_query(req, ST_INQ_CREATE, 8, v, reply_created);
+}
+
+static void inq_message(http_req_t *req)
+{
+    static const field_t F[] = {{"body", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "body", 4000, true) ||
+        money_ok_or_reply(req, "price_fen", false, false))
+        return;
+    const char *v[7] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), api_str(req, "body"),
+                        int_field(req, "price_fen")};
+    api_query(req, ST_INQ_MSG, 7, v, reply_created);
+}
+
+static void inq_agree(http_req_t *req)
+{
+    static const field_t F[] = {{"price_fen", F_INT, true}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || money_ok_or_reply(req, "price_fen", true, true))
+        return;
+    const char *v[8] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), "agree",
+                        int_field(req, "price_fen"), NULL};
+    api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
+}
+
+static void inq_decline(http_req_t *req)
+{
+    static const field_t F[] = {{"reason", F_STRING_OR_NULL, false}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *reason = api_str(req, "reason");
+    if (reason && text_ok_or_reply(req, "reason", 1000, false)) return;
+    const char *v[8] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), "decline", NULL, reason};
+    api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
+}
+
+static void purchase(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
+    api_query(req, ST_PURCHASE, 4, v, reply_created);
+}
+
+/* --- notices ------------------------------------------------------------------------ */
+
+static void notices(http_req_t *req)
+{
+    const char *limit, *cursor, *status;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
+        return;
+    if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") && strcmp(status, "all")) {
+        json_t *e = NULL;
+        http_error_add(&e, "status", "invalid", "active (default), passed, failed or all");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[3] = {status ? status : "active", cursor, limit};
+    api_query(req, ST_NOTICES, 3, v, api_reply_page);
+}
+
+static void notice_get(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id)) return;
+    const char *v[1] = {id};
+    api_query(req, ST_NOTICE_GET, 1, v, reply_ok);
+}
+
+static void object(http_req_t *req)
+{
+    static const field_t F[] = {{"name", F_STRING, true}, {"contact", F_STRING, true}, {"body", F_STRING, true}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "name", 100, true) ||
+        text_ok_or_reply(req, "contact", 200, true) || text_ok_or_reply(req, "body", 4000, true))
+        return;
+    const char *v[5] = {req->request_id, id, api_str(req, "name"), api_str(req, "contact"), api_str(req, "body")};
+    api_query(req, ST_OBJECT, 5, v, reply_created);
+}
+
+static void object_decide(http_req_t *req)
+{
+    static const field_t F[] = {{"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+    const char *id, *oid;
+    if (id_param(req, 0, &id) || id_param(req, 1, &oid) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *v[6] = {api_actor(req), req->request_id, id, oid, api_str(req, "decision"), api_str(req, "note")};
+    api_query(req, ST_OBJ_DECIDE, 6, v, reply_ok);
+}
+
+/* --- auctions -------------------------------------------------------------------------- */
+
+static void auction_open(http_req_t *req)
+{
+    static const field_t F[] = {{"reserve_fen", F_INT, true}, {"increment_fen", F_INT, true}, {"ends_at", F_STRING, true},
+                                {"extension_window_s", F_INT, false}, {"extension_s", F_INT, false}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        money_ok_or_reply(req, "reserve_fen", true, false) || money_ok_or_reply(req, "increment_fen", true, true))
+        return;
+    json_t *errs = NULL;
+    const char *ends = api_str(req, "ends_at");
+    struct tm tm = {0};
+    const char *rest = strptime(ends, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || (strcmp(rest, "Z") && strcmp(rest, "+00:00") && strcmp(rest, "+08:00")))
+        http_error_add(&errs, "ends_at", "invalid", "an RFC 3339 time, e.g. 2026-12-01T10:00:00Z");
+    static const char *const SECS[] = {"extension_window_s", "extension_s"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(req->json, SECS[i]);
+        if (v && (json_integer_value(v) < 0 || json_integer_value(v) > 3600))
+            http_error_add(&errs, SECS[i], "out_of_range", "0 to 3600 seconds");
+    }
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *win = int_field(req, "extension_window_s"), *ext = int_field(req, "extension_s");
+    const char *v[10] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), int_field(req, "reserve_fen"),
+                         int_field(req, "increment_fen"), ends, win ? win : "300", ext ? ext : "300"};
+    api_query(req, ST_AUCTION_OPEN, 10, v, reply_created);
+}
+
+static void auction_get(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id)) return;
+    const char *v[2] = {id, org_of(req)};
+    api_query(req, ST_AUCTION_GET, 2, v, reply_ok);
+}
+
+static void bid(http_req_t *req)
+{
+    static const field_t F[] = {{"amount_fen", F_INT, true}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || money_ok_or_reply(req, "amount_fen", true, true))
+        return;
+    const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "amount_fen")};
+    api_query(req, ST_BID, 5, v, reply_created);
+}
+
+static void bids(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id)) return;
+    const char *v[3] = {id, org_of(req), is_admin(req)};
+    api_query(req, ST_BIDS, 3, v, reply_ok);
+}
+
+static void deal_notes(http_req_t *req)
+{
+    const char *limit, *cursor;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor)) return;
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[3] = {org_of(req), cursor, limit};
+    api_query(req, ST_DEAL_NOTES, 3, v, api_reply_page);
+}
+
+/* --- the sweeper ------------------------------------------------------------------------ */
+
+static void on_swept(void *arg, db_status_t st, PGresult *res)
+{
+    (void)arg;
+    if (st == DB_OK) {
+        const char *r = PQgetvalue(res, 0, 0);
+        if (strcmp(r, "{\"notices\": 0, \"auctions\": 0, \"inquiries\": 0}") != 0) LOG_I("deal sweep: %s", r);
+    } else if (st == DB_ERR_SQL) {
+        LOG_W("deal sweep failed: %s", PQresultErrorMessage(res));
+    }
+}
+
+static void sweep(worker_t *w)
+{
+    db_query(worker_db(w), ST_SWEEP, 0, NULL, on_swept, NULL);
+}
+
+void api_deals_start(void)
+{
+    if (http_worker_timer(0, 1000, sweep) != 0) LOG_E("cannot start the deal sweeper");
+}
+
+#define MEMBER (ROLE_MEMBER | ROLE_ADMIN)
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/inquiries", inq_list, 0, ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/inquiries", inq_create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/inquiries/{id}", inq_get, 0, ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/inquiries/{id}/messages", inq_message, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_BROKER},
+    {HTTP_POST, "/api/v1/inquiries/{id}/agree", inq_agree, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/inquiries/{id}/decline", inq_decline, 0, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/purchase", purchase, 0, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/notices", notices, 0, 0},
+    {HTTP_GET, "/api/v1/notices/{id}", notice_get, 0, 0},
+    {HTTP_POST, "/api/v1/notices/{id}/objections", object, ROUTE_JSON_BODY, 0},
+    {HTTP_POST, "/api/v1/notices/{id}/objections/{oid}/decide", object_decide, ROUTE_JSON_BODY, ROLE_REVIEWER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/results/{id}/auction", auction_open, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_GET, "/api/v1/results/{id}/auction", auction_get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_POST, "/api/v1/results/{id}/bids", bid, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/results/{id}/bids", bids, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/deal-notifications", deal_notes, 0, ROLE_MEMBER | ROLE_BROKER},
+};
+
+void api_deals_init(void)
+{
+    ST_INQ_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i WHERE ($3::boolean OR"
+        " i.seller_org_id = $1::bigint OR i.buyer_org_id = $1::bigint OR i.broker_user_id = $2::bigint)"
+        " AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
+        " ORDER BY i.id DESC LIMIT $6::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $6::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT min(id) FROM shown)::text END",
+        6);
+    ST_INQ_GET = db_stmt_register_read(
+        "SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint AND ($4::boolean OR"
+        " coalesce($2::bigint IN (i.seller_org_id, i.buyer_org_id), false) OR coalesce(i.broker_user_id = $3::bigint, false))",
+        4);
+    ST_INQ_CREATE = db_stmt_register(
+        "SELECT inquiry_create($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::bigint, $8::bigint)", 8);
+    ST_INQ_MSG = db_stmt_register("SELECT inquiry_message($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint)", 7);
+    ST_INQ_DECIDE = db_stmt_register(
+        "SELECT inquiry_decide($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8)", 8);
+    ST_PURCHASE = db_stmt_register("SELECT result_purchase($1::bigint, $2, $3::bigint, $4::bigint)", 4);
+    ST_NOTICES = db_stmt_register_replica(
+        "WITH page AS (SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
+        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        3);
+    ST_NOTICE_GET = db_stmt_register_read("SELECT notice_json(x)::text FROM notices x WHERE x.id = $1::bigint", 1);
+    ST_OBJECT = db_stmt_register("SELECT objection_file($1, $2::bigint, $3, $4, $5)", 5);
+    ST_OBJ_DECIDE = db_stmt_register("SELECT objection_decide($1::bigint, $2, $3::bigint, $4::bigint, $5, $6)", 6);
+    ST_AUCTION_OPEN = db_stmt_register(
+        "SELECT auction_open($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::bigint, $7::bigint,"
+        " $8::timestamptz, $9::int, $10::int)",
+        10);
+    ST_AUCTION_GET = db_stmt_register_read(
+        "SELECT auction_json(a, $2::bigint, coalesce((SELECT holder_org_id FROM results WHERE id = a.result_id) = $2::bigint,"
+        " false))::text FROM auctions a WHERE a.result_id = $1::bigint ORDER BY a.id DESC LIMIT 1",
+        2);
+    ST_BID = db_stmt_register("SELECT bid_place($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
+    /* the holder (and admin) see every bid; a bidder sees its own */
+    ST_BIDS = db_stmt_register_read(
+        "SELECT CASE WHEN r.id IS NULL THEN NULL ELSE json_build_object('items', coalesce((SELECT json_agg(json_build_object("
+        "'id', b.id, 'auction_id', b.auction_id, 'bidder', CASE WHEN $3::boolean OR r.holder_org_id = $2::bigint"
+        " OR b.bidder_org_id = $2::bigint THEN org_brief(b.bidder_org_id) END, 'amount_fen', b.amount_fen,"
+        " 'created_at', b.created_at) ORDER BY b.amount_fen DESC, b.id) FROM bids b JOIN auctions a ON a.id = b.auction_id"
+        " WHERE a.result_id = r.id AND ($3::boolean OR r.holder_org_id = $2::bigint OR b.bidder_org_id = $2::bigint)),"
+        " '[]'), 'next_cursor', NULL)::text END FROM results r WHERE r.id = $1::bigint AND r.status <> 'draft'",
+        3);
+    ST_DEAL_NOTES = db_stmt_register_read(
+        "WITH page AS (SELECT n.id, to_jsonb(n) AS j FROM deal_notifications n WHERE n.org_id = $1::bigint"
+        " AND ($2::bigint IS NULL OR n.id < $2::bigint) ORDER BY n.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        3);
+    ST_SWEEP = db_stmt_register("SELECT deal_sweep()::text", 0);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}
