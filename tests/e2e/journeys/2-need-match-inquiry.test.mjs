@@ -1,0 +1,86 @@
+// Journey 2 — an enterprise posts a technology need, sees the matching
+// results with the reasons for each score, and opens an inquiry on one.
+// Inquiries are issue 5: where the server does not serve them yet, the
+// journey ends at the matches and says so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, signIn, signOut, go, shot, served, apiLogin, PHONE, DESKTOP } from '../lib.mjs';
+
+test('need: post → matches with reasons → inquiry', async (t) => {
+  const token = await apiLogin('enterprise');
+  const missing = [];
+  for (const [m, p] of [['GET', '/needs'], ['POST', '/needs']]) if (!(await served(m, p, token))) missing.push(`${m} /api/v1${p}`);
+  if (missing.length) {
+    const why = `marketplace endpoints not served yet (${missing.join(', ')}): journey skipped`;
+    console.log('# SKIP journey 2: ' + why);
+    t.skip(why);
+    return;
+  }
+  const inquiries = await served('POST', '/inquiries', token);
+  const b = await launch();
+  const page = await b.page();
+  try {
+    await signIn(page, 'enterprise');
+    await go(page, '/my/needs/new');
+    await page.fill('input[name=title]', `富硒茶叶深加工与茶多酚提取技术需求 ${Date.now().toString(36)}`);
+    await page.fill('textarea[name=description]', '公司现有富硒绿茶原料 800 吨/年，希望引进茶多酚提取、速溶茶粉或茶饮料原料加工技术，提高夏秋茶附加值，要求硒保留率高、可在现有厂房实施。');
+    await page.fill('input[name=keywords]', '富硒茶，茶多酚，速溶茶粉，茶叶加工');
+    await page.selectOption('select[name=domain]', 'agriculture');
+    await page.locator('[data-field=cooperation_modes] input[value=transfer]').check();
+    await page.locator('[data-field=cooperation_modes] input[value=licence]').check();
+    await page.fill('input[name=budget_min_fen]', '20');
+    await page.fill('input[name=budget_max_fen]', '100');
+    await page.click('form button[type=submit]');
+    await page.waitForURL(/#\/needs\/\d+$/);
+    const needId = /#\/needs\/(\d+)/.exec(page.url())[1];
+    await page.locator('.page-title .badge').waitFor();
+
+    if ((await page.locator('.badge[data-status=submitted]').count()) > 0) {   // needs go through review first
+      await signOut(page);
+      await signIn(page, 'reviewer');
+      await go(page, '/review');
+      const row = page.locator(`tr[data-id="${needId}"]`);
+      await row.waitFor();
+      await row.getByRole('button', { name: '通过' }).click();
+      await page.locator('.alert-success').waitFor();
+      await signOut(page);
+      await signIn(page, 'enterprise');
+      await go(page, '/needs/' + needId);
+    }
+
+    // matches, each with the reasons for its score
+    const match = page.locator('.matches .match').first();
+    await match.waitFor();
+    assert.ok(await page.locator('.matches .match').count() >= 1, 'at least one matching result');
+    assert.ok(await match.locator('.reasons li').count() >= 1, 'a match shows its reasons');
+    assert.match(await match.locator('.reasons').textContent(), /富硒|茶|农业|领域|关键词/);
+    const resultTitle = (await match.locator('a b').textContent()).trim();
+
+    if (!inquiries) {
+      console.log('# journey 2 stops at the matches: POST /api/v1/inquiries (issue 5) is not served yet');
+      t.diagnostic('inquiries (issue 5) not served yet: the journey stops at the matches');
+      await shot(page, 'journey-2-matches');
+      await page.setViewportSize(PHONE);
+      await shot(page, 'journey-2-matches-phone');
+      assert.deepEqual(b.errors, [], 'no script errors in the page');
+      return;
+    }
+    await match.getByRole('button', { name: '发起洽谈' }).click();
+    await match.locator('textarea[name=message]').fill('我公司对该成果很感兴趣，希望了解许可方式和中试设备要求，能否安排到厂考察？');
+    await match.getByRole('button', { name: '发送洽谈请求' }).click();
+    await page.waitForURL(/#\/inquiries\/\d+$/);
+    await page.locator('.messages .msg').first().waitFor();
+    assert.match(await page.textContent('.messages'), /很感兴趣/);
+    assert.match(await page.textContent('.page-title'), new RegExp(resultTitle.slice(0, 6)));
+    await shot(page, 'journey-2-inquiry');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'journey-2-inquiry-phone');
+    await page.setViewportSize(DESKTOP);
+    assert.deepEqual(b.errors, [], 'no script errors in the page');
+  } catch (e) {
+    await shot(page, 'journey-2-FAILED').catch(() => {});
+    throw e;
+  } finally {
+    await b.close();
+  }
+});

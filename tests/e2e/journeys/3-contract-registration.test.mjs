@@ -1,0 +1,110 @@
+// Journey 3 — a university applies for registration of a technology contract,
+// the registration officer registers it from the queue, the certificate
+// opens, and the verification page (where its QR code points) shows it genuine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, signIn, signOut, go, shot, todayCN, PHONE, DESKTOP, BASE } from '../lib.mjs';
+
+test('contract: apply → officer registers from the queue → certificate verifies', async () => {
+  const b = await launch();
+  const page = await b.page();
+  try {
+    const title = `E2E 银耳多糖提取工艺技术开发合同 ${Date.now()}`;
+
+    // --- the university fills in the contract -----------------------------------------
+    await signIn(page, 'university');
+    await go(page, '/contracts/new');
+    await page.fill('input[name=title]', title);
+    await page.selectOption('select[name=contract_type]', 'development');
+    await page.selectOption('select[name=contract_subtype]', 'commissioned_development');
+    await page.fill('input[name=signed_on]', todayCN(-10));
+    await page.fill('input[name=effective_on]', todayCN(-10));
+    await page.fill('input[name=end_on]', todayCN(-20));          // wrong on purpose: before it takes effect
+    const buyer = page.locator('[data-party=buyer]');
+    await buyer.locator('input[name="buyer.name"]').fill('巴中市测试食品有限公司');
+    await buyer.locator('select[name="buyer.org_type"]').selectOption('170');
+    await buyer.locator('select[aria-label="省/自治区/直辖市"]').selectOption('510000');
+    await buyer.locator('select[aria-label="市/地区"]').selectOption('511900');
+    await buyer.locator('select[aria-label="区/县"]').selectOption('511903');
+    await page.fill('input[name=contract_amount_fen]', '128000');
+    await page.click('text=＋ 添加非技术性费用');
+    await page.locator('[data-field=non_technical_items] .row input[type=text]').first().fill('提取设备');
+    await page.locator('[data-field=non_technical_items] .money-input input').first().fill('8000');
+    assert.match(await page.textContent('[data-testid=technical-amount]'), /120,000\.00/);
+    await page.selectOption('select[name=domain]', 'biomedicine');
+    await page.selectOption('select[name=ip_type]', 'know_how');
+    await page.selectOption('select[name=plan_source]', 'local');
+
+    // the server's validation error appears beside the field
+    await page.click('form button[type=submit]');
+    const endErr = page.locator('[data-field=end_on] .field-error');
+    await endErr.waitFor();
+    assert.match(await endErr.textContent(), /早于生效日期/);
+
+    await page.fill('input[name=end_on]', todayCN(365));
+    await page.click('form button[type=submit]');
+    await page.waitForURL(/#\/contracts\/\d+\?applied=1/);
+    const id = /#\/contracts\/(\d+)/.exec(page.url())[1];
+    await page.locator('.badge[data-status=submitted]').first().waitFor();
+    await signOut(page);
+
+    // --- the officer registers it from the queue ---------------------------------------------
+    await signIn(page, 'officer');
+    assert.match(page.url(), /#\/registry$/);
+    const row = page.locator(`table.queue tr[data-id="${id}"]`);
+    await row.waitFor();
+    assert.match(await row.textContent(), /E2E 银耳多糖/);
+    await row.locator('a.btn', { hasText: '审查' }).click();
+    await page.waitForURL(new RegExp(`#/registry/${id}$`));
+    await page.locator('[data-panel=refuse] select[name=ground] option').nth(3).waitFor({ state: 'attached' });
+    await page.locator('[data-panel=register] button', { hasText: '予以登记' }).click();
+    const regNo = (await page.locator('[data-testid=registered] [data-testid=registration-no]').textContent()).trim();
+    assert.match(regNo, /^\d{4}511900\d{6}$/, 'registration number = year + office region + serial');
+
+    // --- the certificate, printable, with its QR code ------------------------------------------------
+    await page.click('text=打印登记证明');
+    await page.waitForURL(new RegExp(`#/certificate/${id}$`));
+    const frame = page.frameLocator('iframe.cert-frame');
+    await frame.locator('h1', { hasText: '技术合同登记证明' }).waitFor();
+    assert.match(await frame.locator('body').textContent(), new RegExp(regNo));
+    assert.ok(await frame.locator('.qr svg').count(), 'the certificate carries a QR code');
+    await shot(page, 'journey-3-certificate');
+
+    // --- verification: the QR code's address, signature checked -------------------------------------
+    await page.click('[data-testid=verify-this]');
+    await page.waitForURL(new RegExp(`#/verify/${regNo}$`));
+    const verdict = page.locator('[data-testid=verdict]');
+    await verdict.waitFor();
+    assert.equal(await verdict.getAttribute('data-valid'), 'true');
+    assert.match(await verdict.textContent(), /证明真实有效/);
+    await page.locator('[data-testid=facts][data-status=registered]').waitFor();
+    const certText = await page.inputValue('textarea[name=certificate]');
+
+    // anyone, signed out, opening the QR code's address on a phone
+    await signOut(page);
+    await page.setViewportSize(PHONE);
+    await page.goto(`${BASE}/#/verify/${regNo}`);
+    await page.locator('[data-testid=facts][data-status=registered]').waitFor();
+    assert.match(await page.textContent('[data-testid=facts]'), /已登记/);
+    // a tampered certificate fails
+    const tampered = certText.replace(/"contract_amount_fen":(\d+)/, (_, n) => `"contract_amount_fen":${Number(n) + 100}`);
+    assert.notEqual(tampered, certText);
+    await page.fill('textarea[name=certificate]', tampered);
+    await page.getByRole('button', { name: '核验签名' }).click();
+    await page.locator('[data-testid=verdict][data-valid=false]').waitFor();
+    await shot(page, 'journey-3-verify-tampered-phone');
+    // and the genuine one passes
+    await page.fill('textarea[name=certificate]', certText);
+    await page.getByRole('button', { name: '核验签名' }).click();
+    await page.locator('[data-testid=verdict][data-valid=true]').waitFor();
+    await shot(page, 'journey-3-verify-phone');
+    await page.setViewportSize(DESKTOP);
+    await shot(page, 'journey-3-verify');
+    assert.deepEqual(b.errors, [], 'no script errors in the page');
+  } catch (e) {
+    await shot(page, 'journey-3-FAILED').catch(() => {});
+    throw e;
+  } finally {
+    await b.close();
+  }
+});

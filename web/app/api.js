@@ -1,0 +1,203 @@
+// api.js — the one place that talks to the server (/api/v1).
+//
+// * Bearer access token in sessionStorage; on 401 the refresh token is spent
+//   once (POST /auth/refresh, single flight) and the request is retried.
+// * Errors are RFC 9457 problem+json: they become an ApiError carrying
+//   status, detail and errors[{field, code, message}] for the forms.
+// * Endpoints that the server does not serve yet answer 404 "no such
+//   resource" from the router: ApiError.unavailable is true for those, so a
+//   screen can show 「尚未开放」 instead of an error.
+
+const BASE = '/api/v1';
+const K_ACCESS = 'yz.access', K_REFRESH = 'yz.refresh';
+
+export class ApiError extends Error {
+  constructor(status, problem, path) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.errors = (problem && Array.isArray(problem.errors)) ? problem.errors : [];
+    this.path = path;
+    // the router's own 404 (no route) vs. an object that does not exist
+    this.unavailable = status === 404 && (!problem || problem.detail === 'no such resource' || problem.detail === undefined);
+  }
+}
+
+// --- session ---------------------------------------------------------------
+const listeners = new Set();
+export const session = {
+  me: null,            // GET /me, once signed in
+  get access() { return sessionStorage.getItem(K_ACCESS); },
+  get refresh() { return sessionStorage.getItem(K_REFRESH); },
+  signedIn() { return !!sessionStorage.getItem(K_REFRESH); },
+  subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+  changed() { listeners.forEach((fn) => fn(session.me)); },
+};
+
+function storeTokens(t) {
+  sessionStorage.setItem(K_ACCESS, t.access_token);
+  sessionStorage.setItem(K_REFRESH, t.refresh_token);
+}
+function clearTokens() {
+  sessionStorage.removeItem(K_ACCESS);
+  sessionStorage.removeItem(K_REFRESH);
+}
+
+let refreshing = null;
+async function refreshTokens() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const rt = session.refresh;
+      if (!rt) return false;
+      const r = await fetch(BASE + '/auth/refresh', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refresh_token: rt }),
+      });
+      if (!r.ok) { clearTokens(); session.me = null; session.changed(); return false; }
+      storeTokens(await r.json());
+      return true;
+    })().finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+  }
+  return refreshing;
+}
+
+async function parse(r, path) {
+  const ct = r.headers.get('Content-Type') || '';
+  if (r.status === 204) return null;
+  if (!r.ok) {
+    let problem = null;
+    if (ct.includes('json')) { try { problem = await r.json(); } catch { /* empty */ } }
+    throw new ApiError(r.status, problem, path);
+  }
+  if (ct.includes('json')) return r.json();
+  return r.text();
+}
+
+// request(method, path, {body, query, headers, raw})
+export async function request(method, path, opts = {}) {
+  let url = path.startsWith('/api/') ? path : BASE + path;
+  if (opts.query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query)) {
+      if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    }
+    const s = q.toString();
+    if (s) url += (url.includes('?') ? '&' : '?') + s;
+  }
+  const send = async () => {
+    const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const tok = session.access;
+    if (tok && !opts.anonymous) headers.Authorization = 'Bearer ' + tok;
+    const body = opts.bodyRaw !== undefined ? opts.bodyRaw : opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
+    return fetch(url, { method, headers, body });
+  };
+  let r = await send();
+  if (r.status === 401 && session.refresh && !opts.anonymous) {
+    if (await refreshTokens()) r = await send();
+  }
+  if (opts.raw) {
+    if (!r.ok) await parse(r, path);
+    return r;
+  }
+  return parse(r, path);
+}
+
+export const api = {
+  get: (p, query, o = {}) => request('GET', p, { ...o, query }),
+  post: (p, body, o = {}) => request('POST', p, { ...o, body: body === undefined ? {} : body }),
+  postEmpty: (p, o = {}) => request('POST', p, o),
+  patch: (p, body, o = {}) => request('PATCH', p, { ...o, body }),
+  put: (p, body, o = {}) => request('PUT', p, { ...o, body }),
+  del: (p, o = {}) => request('DELETE', p, o),
+};
+
+// All pages of a list endpoint (used for client-side aggregation).
+export async function listAll(path, query = {}, max = 5000) {
+  const out = [];
+  let cursor = null;
+  do {
+    const page = await api.get(path, { ...query, limit: 100, cursor });
+    out.push(...(page.items || []));
+    cursor = page.next_cursor;
+  } while (cursor && out.length < max);
+  return out;
+}
+
+export async function login(email, password) {
+  const r = await fetch(BASE + '/auth/login', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const t = await parse(r, '/auth/login');
+  storeTokens(t);
+  await loadMe();
+  return session.me;
+}
+
+export async function loadMe() {
+  if (!session.signedIn()) { session.me = null; session.changed(); return null; }
+  try {
+    session.me = await api.get('/me');
+  } catch (e) {
+    if (e.status === 401) clearTokens();
+    session.me = null;
+  }
+  session.changed();
+  return session.me;
+}
+
+export async function logout() {
+  const rt = session.refresh;
+  clearTokens();
+  session.me = null;
+  session.changed();
+  if (rt) {
+    try { await fetch(BASE + '/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: rt }) }); } catch { /* offline */ }
+  }
+}
+
+// --- code lists and regions (cached for the page's life) -------------------------
+const codeCache = new Map();
+export function codes(list) {
+  if (!codeCache.has(list)) {
+    codeCache.set(list, api.get('/codes/' + list).then((r) => r.items || []).catch((e) => { codeCache.delete(list); throw e; }));
+  }
+  return codeCache.get(list);
+}
+export async function codeLabel(list, code) {
+  if (!code) return '';
+  const items = await codes(list);
+  const it = items.find((x) => x.code === code);
+  return it ? it.label : code;
+}
+
+const regionKids = new Map();
+export function regionChildren(parent) {
+  const k = parent || '';
+  if (!regionKids.has(k)) {
+    regionKids.set(k, api.get('/codes/regions', parent ? { parent } : undefined)
+      .then((r) => r.items || []).catch((e) => { regionKids.delete(k); throw e; }));
+  }
+  return regionKids.get(k);
+}
+const regionInfo = new Map();
+export function region(code) {
+  if (!code) return Promise.resolve(null);
+  if (!regionInfo.has(code)) {
+    regionInfo.set(code, api.get('/codes/regions/' + code).catch(() => null));
+  }
+  return regionInfo.get(code);
+}
+
+// Is region code `c` inside the subtree of `root`?  (GB/T 2260: a province
+// XX0000 holds XX…, a prefecture XXYY00 holds XXYY…; 000000 is the country.)
+export function regionPrefix(root) {
+  if (!root || root === '000000') return '';
+  if (root.endsWith('0000')) return root.slice(0, 2);
+  if (root.endsWith('00')) return root.slice(0, 4);
+  return root;
+}
+export function inRegion(code, root) {
+  return !!code && code.startsWith(regionPrefix(root));
+}

@@ -1,0 +1,189 @@
+// main.js — the shell: hash router (#/path?query), header with the role's
+// navigation, sign-in.  The server serves files only (no SPA fallback), so
+// every screen lives behind '#'.  Certificate QR codes point at #/verify/<no>.
+import { render } from 'preact';
+import { useState, useEffect } from 'preact/hooks';
+import { session, loadMe, login, logout, ApiError } from './api.js';
+import { html, Field, problemText, fieldErrors, PageTitle, Loading, navigate } from './ui.js';
+import * as pub from './pages/public.js';
+import * as mem from './pages/member.js';
+import * as con from './pages/contracts.js';
+import * as off from './pages/officer.js';
+import * as bur from './pages/bureau.js';
+
+// --- routes --------------------------------------------------------------------------
+// [pattern, component, who may open it (undefined = anyone)]
+const ROUTES = [
+  ['/', pub.Home],
+  ['/login', Login],
+  ['/results/:id', pub.ResultPage],
+  ['/needs/:id', pub.NeedPage],
+  ['/notices', pub.Notices],
+  ['/verify', pub.Verify],
+  ['/verify/:no', pub.Verify],
+  ['/my/results', mem.MyResults, ['member', 'broker', 'admin']],
+  ['/my/results/new', mem.ResultForm, ['member', 'broker', 'admin']],
+  ['/my/results/:id/edit', mem.ResultForm, ['member', 'broker', 'admin']],
+  ['/my/needs', mem.MyNeeds, ['member', 'broker', 'admin']],
+  ['/my/needs/new', mem.NeedForm, ['member', 'broker', 'admin']],
+  ['/my/needs/:id/edit', mem.NeedForm, ['member', 'broker', 'admin']],
+  ['/inquiries', mem.Inquiries, ['member', 'broker', 'admin']],
+  ['/inquiries/:id', mem.InquiryPage, ['member', 'broker', 'admin']],
+  ['/auctions', mem.Auctions],
+  ['/notifications', mem.Notifications, ['member', 'broker', 'reviewer', 'officer', 'bureau', 'admin']],
+  ['/review', mem.ReviewQueue, ['reviewer', 'admin']],
+  ['/contracts', con.ContractList, ['member', 'broker', 'officer', 'bureau', 'admin']],
+  ['/contracts/new', con.ContractForm, ['member', 'admin']],
+  ['/contracts/:id', con.ContractPage, ['member', 'broker', 'officer', 'bureau', 'admin']],
+  ['/contracts/:id/edit', con.ContractForm, ['member', 'admin']],
+  ['/certificate/:id', con.CertificateView, ['member', 'broker', 'officer', 'bureau', 'admin']],
+  ['/registry', off.Queue, ['officer', 'admin']],
+  ['/registry/done', off.Done, ['officer', 'admin']],
+  ['/registry/:id', off.ReviewScreen, ['officer', 'admin']],
+  ['/bureau', bur.Dashboard, ['bureau', 'admin']],
+  ['/bureau/exports', bur.Exports, ['bureau', 'admin']],
+  ['/bureau/subsidies', bur.Subsidies, ['bureau', 'admin']],
+  ['/bureau/targets', bur.Targets, ['bureau', 'admin']],
+];
+
+function match(path) {
+  const segs = path.split('/').filter(Boolean);
+  for (const [pat, comp, roles] of ROUTES) {
+    const ps = pat.split('/').filter(Boolean);
+    if (ps.length !== segs.length) continue;
+    const params = {};
+    let ok = true;
+    for (let i = 0; i < ps.length && ok; i++) {
+      if (ps[i].startsWith(':')) params[ps[i].slice(1)] = decodeURIComponent(segs[i]);
+      else ok = ps[i] === segs[i];
+    }
+    if (ok) return { comp, params, roles, pattern: pat };
+  }
+  return null;
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = raw.split('?');
+  return { path: path || '/', query: Object.fromEntries(new URLSearchParams(qs || '')) };
+}
+
+// --- navigation per role -------------------------------------------------------------
+const isAcademic = (me) => me && me.org && /^02/.test(me.org.org_type);
+function navFor(me) {
+  const common = [['/', '成果与需求'], ['/notices', '公示'], ['/verify', '证书核验']];
+  if (!me) return common;
+  switch (me.role) {
+    case 'member':
+    case 'broker':
+      return isAcademic(me)
+        ? [['/', '成果与需求'], ['/my/results', '我的成果'], ['/my/results/new', '发布成果'], ['/inquiries', '洽谈'],
+          ['/contracts', '技术合同'], ['/my/needs', '我的需求'], ['/notifications', '消息'], ['/notices', '公示'], ['/verify', '证书核验']]
+        : [['/', '成果与需求'], ['/my/needs', '我的需求'], ['/my/needs/new', '发布需求'], ['/inquiries', '洽谈'],
+          ['/auctions', '竞价'], ['/contracts', '技术合同'], ['/my/results', '我的成果'], ['/notifications', '消息'], ['/notices', '公示'], ['/verify', '证书核验']];
+    case 'reviewer':
+      return [['/review', '发布审核'], ...common];
+    case 'officer':
+      return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/verify', '证书核验'], ['/', '成果与需求']];
+    case 'bureau':
+      return [['/bureau', '统计看板'], ['/bureau/targets', '计划目标'], ['/bureau/exports', '年报导出'],
+        ['/bureau/subsidies', '后补助'], ['/contracts', '登记合同'], ['/verify', '证书核验']];
+    case 'admin':
+      return [['/', '成果与需求'], ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/contracts', '合同'], ['/verify', '核验']];
+    default:
+      return common;
+  }
+}
+export function homeFor(me) {
+  if (!me) return '/';
+  return { reviewer: '/review', officer: '/registry', bureau: '/bureau' }[me.role] ||
+    (isAcademic(me) ? '/my/results' : me.role === 'admin' ? '/' : '/my/needs');
+}
+const ROLE_TEXT = { member: '单位用户', broker: '技术经纪人', reviewer: '平台审核员', officer: '登记员', bureau: '科技局', admin: '管理员' };
+
+function Header({ me, path }) {
+  const nav = navFor(me);
+  const active = (to) => (to === '/' ? path === '/' : path === to || path.startsWith(to + '/')) &&
+    !nav.some(([o]) => o !== to && o.length > to.length && (path === o || path.startsWith(o + '/')));
+  return html`<header class="site-header">
+    <div class="bar">
+      <a class="brand" href="#/"><span class="seal">驿</span><span class="brand-text"><b>驿站</b><small>技术转移与技术合同登记服务平台</small></span></a>
+      <div class="who">
+        ${me ? html`<span class="who-name" data-role=${me.role}><span class="role-chip">${ROLE_TEXT[me.role] || me.role}</span>
+            ${me.org ? me.org.name : me.office ? me.office.name : me.display_name}</span>
+            <button class="btn btn-small btn-ghost" onClick=${async () => { await logout(); navigate('/'); }}>退出</button>`
+          : html`<a class="btn btn-small btn-light" href="#/login">登录</a>`}
+      </div>
+    </div>
+    <nav class="nav" aria-label="主导航">${nav.map(([to, label]) => html`<a href=${'#' + to} class=${active(to) ? 'active' : ''}>${label}</a>`)}</nav>
+  </header>`;
+}
+
+function Login({ query }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true); setErr(null);
+    try {
+      const me = await login(email.trim(), password);
+      navigate(query.next || homeFor(me));
+    } catch (x) { setErr(x); } finally { setBusy(false); }
+  };
+  const fe = fieldErrors(err);
+  return html`<div class="login-wrap">
+    <${PageTitle} sub="高校院所、企业、登记机构与科技局工作人员使用单位账号登录">登录</${PageTitle}>
+    <form class="card form narrow" onSubmit=${submit}>
+      ${err ? html`<div class="alert alert-error" role="alert">${err instanceof ApiError && err.status === 401 ? '邮箱或密码不正确' : problemText(err)}</div>` : ''}
+      <${Field} label="电子邮箱" name="email" errors=${fe} required>
+        <input type="email" name="email" autocomplete="username" value=${email} onInput=${(e) => setEmail(e.currentTarget.value)} required />
+      </${Field}>
+      <${Field} label="密码" name="password" errors=${fe} required>
+        <input type="password" name="password" autocomplete="current-password" value=${password} onInput=${(e) => setPassword(e.currentTarget.value)} required />
+      </${Field}>
+      <div class="form-actions"><button class="btn btn-primary" type="submit" disabled=${busy}>${busy ? '登录中…' : '登录'}</button></div>
+      <p class="muted small">公众无需登录即可检索成果与需求、查看公示、核验登记证明。</p>
+    </form>
+  </div>`;
+}
+
+function Forbidden({ me, path }) {
+  if (!me) {
+    return html`<div class="card narrow"><h2>请先登录</h2><p>此页面需要登录后使用。</p>
+      <a class="btn btn-primary" href=${'#/login?next=' + encodeURIComponent(path)}>登录</a></div>`;
+  }
+  return html`<div class="card narrow"><h2>无权访问</h2><p>当前账号（${ROLE_TEXT[me.role] || me.role}）不能使用此页面。</p>
+    <a class="btn" href=${'#' + homeFor(me)}>返回工作台</a></div>`;
+}
+
+function App() {
+  const [route, setRoute] = useState(parseHash());
+  const [me, setMe] = useState(session.me);
+  const [ready, setReady] = useState(!session.signedIn());
+  useEffect(() => {
+    const onHash = () => { setRoute(parseHash()); window.scrollTo(0, 0); };
+    window.addEventListener('hashchange', onHash);
+    const off = session.subscribe((m) => setMe(m));
+    if (session.signedIn()) loadMe().finally(() => setReady(true));
+    return () => { window.removeEventListener('hashchange', onHash); off(); };
+  }, []);
+  const m = match(route.path);
+  let body;
+  if (!ready) body = html`<${Loading} />`;
+  else if (!m) body = html`<div class="card narrow"><h2>页面不存在</h2><p>地址 <code>#${route.path}</code> 没有对应的页面。</p><a class="btn" href="#/">返回首页</a></div>`;
+  else if (m.roles && (!me || !m.roles.includes(me.role))) body = html`<${Forbidden} me=${me} path=${route.path} />`;
+  else {
+    const C = m.comp;
+    body = html`<${C} key=${route.path} params=${m.params} query=${route.query} me=${me} path=${route.path} />`;
+  }
+  return html`<${Header} me=${me} path=${route.path} />
+    <main id="main" class="container" data-route=${m ? m.pattern : ''}>${body}</main>
+    <footer class="site-footer"><div class="container">
+      <span>驿站 · 区域技术转移服务平台</span>
+      <span><a href="#/verify">登记证明核验</a> · <a href="/docs" target="_blank" rel="noopener">接口文档</a></span>
+    </div></footer>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

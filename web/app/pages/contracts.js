@@ -1,0 +1,466 @@
+// Technology contracts (技术合同): the list, the form a seller fills in to apply
+// for registration (认定登记), the contract page with its workflow, payments,
+// attachments, amendment / cancellation requests, and the printable
+// certificate (技术合同登记证明) with its QR code.
+import { useState, useEffect, useRef } from 'preact/hooks';
+import { api, ApiError, request, codes } from '../api.js';
+import {
+  html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts, Field,
+  TextInput, TextArea, Select, CodeSelect, MoneyInput, RegionPicker, RegionName, useLoad, useCodes, labelOf, usePaged, More, navigate,
+  ActionButton, fieldErrors, problemText, errorText, Notice, Tabs,
+} from '../ui.js';
+import { CERT_HANDOFF } from './public.js';
+
+export const CONTRACT_LABELS = {
+  title: '合同名称', contract_type: '合同类别', contract_subtype: '合同子类别', is_import: '技术进口', seller: '卖方', buyer: '买方',
+  intermediary: '中介方', 'seller.org_id': '卖方单位', 'seller.name': '卖方名称', 'seller.org_type': '卖方单位类型', 'seller.region_code': '卖方所在地区',
+  'seller.credit_code': '卖方统一社会信用代码', 'buyer.org_id': '买方单位', 'buyer.name': '买方名称', 'buyer.org_type': '买方单位类型',
+  'buyer.region_code': '买方所在地区', 'buyer.credit_code': '买方统一社会信用代码', 'intermediary.name': '中介方名称',
+  'intermediary.org_type': '中介方单位类型', 'intermediary.region_code': '中介方地区', 'intermediary.credit_code': '中介方信用代码',
+  signed_on: '签订日期', effective_on: '生效日期', end_on: '终止日期', contract_amount_fen: '合同成交额', technical_amount_fen: '技术交易额',
+  non_technical_items: '非技术性费用', payment_schedule: '付款计划', domain: '技术领域', socio_economic_objective: '社会经济目标',
+  ip_type: '知识产权类型', plan_source: '计划来源', result_id: '关联成果', need_id: '关联需求', broker_user_id: '技术经纪人',
+};
+function fieldLabel(f) {
+  if (!f) return '';
+  if (CONTRACT_LABELS[f]) return CONTRACT_LABELS[f];
+  const m = /^([a-z_]+)\.(\d+)\.([a-z_]+)$/.exec(f);
+  if (m) return `${CONTRACT_LABELS[m[1]] || m[1]}第 ${Number(m[2]) + 1} 行`;
+  return f;
+}
+function ErrorSummary({ err }) {
+  if (!err) return null;
+  if (!(err instanceof ApiError) || !err.errors.length) return html`<${ErrorBox} error=${err} />`;
+  return html`<div class="alert alert-error error-summary" role="alert"><b>${problemText(err)}</b>
+    <ul>${err.errors.map((e) => html`<li>${fieldLabel(e.field)}${e.field ? '：' : ''}${errorText(e)}</li>`)}</ul></div>`;
+}
+
+// --- list ------------------------------------------------------------------------------------------
+export function ContractList({ me }) {
+  const [status, setStatus] = useState(me.role === 'bureau' ? 'registered' : '');
+  const paged = usePaged((cursor) => api.get('/contracts', { status, limit: 20, cursor }), [status]);
+  const tabs = me.role === 'bureau' ? [['registered', '已登记'], ['cancelled', '已注销']]
+    : [['', '全部'], ['draft', '草稿'], ['submitted', '审查中'], ['returned', '退回补正'], ['registered', '已登记'], ['refused', '不予登记'], ['cancelled', '已注销']];
+  const sub = me.role === 'bureau' ? '本辖区（含下级地区）卖方或买方所在的已登记技术合同。' : me.role === 'officer' ? '本登记机构受理的申请。'
+    : '本单位作为当事人的技术合同。卖方（技术进口为境内买方）在合同生效后、履行完毕前申请认定登记。';
+  return html`<${PageTitle} sub=${sub} actions=${me.role === 'member' ? html`<a class="btn btn-primary" href="#/contracts/new">＋ 新建合同并申请登记</a>` : ''}>技术合同</${PageTitle}>
+    <div class="card">
+      <${Tabs} value=${status} onChange=${setStatus} tabs=${tabs} />
+      ${paged.error && paged.error.unavailable ? html`<${Unavailable} what="技术合同" />` : html`
+        <${ErrorBox} error=${paged.error} onRetry=${paged.reload} />
+        ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>暂无${status ? STATUS.contract[status] : ''}合同</${Empty}>` : ''}
+        ${paged.items.length ? html`<${ContractTable} items=${paged.items} />` : ''}
+        <${More} paged=${paged} />`}
+    </div>`;
+}
+export function ContractTable({ items, link = (c) => '#/contracts/' + c.id }) {
+  return html`<div class="table-wrap"><table class="list stack"><thead><tr><th>合同名称</th><th>卖方</th><th>买方</th><th>类别</th>
+    <th class="right">成交额（万元）</th><th>状态</th><th>登记编号</th></tr></thead><tbody>
+    ${items.map((c) => html`<tr data-id=${c.id} class=${c.overdue ? 'overdue' : ''}>
+      <td data-label="合同"><a href=${link(c)}>${c.title}</a></td>
+      <td data-label="卖方">${c.seller && c.seller.name}</td><td data-label="买方">${c.buyer && c.buyer.name}</td>
+      <td data-label="类别" class="nowrap">${c.contract_subtype_label || c.contract_type_label || '—'}</td>
+      <td data-label="成交额" class="right num">${wan(c.contract_amount_fen)}</td>
+      <td data-label="状态"><${Status} kind="contract" value=${c.status} />${c.overdue ? html` <span class="flag flag-overdue">超期</span>` : ''}</td>
+      <td data-label="登记编号" class="num">${c.registration_no || '—'}</td></tr>`)}
+  </tbody></table></div>`;
+}
+
+// --- form -----------------------------------------------------------------------------------------------
+const EMPTY_PARTY = { org_id: null, name: '', org_type: null, region_code: null, credit_code: '' };
+function emptyContract(me) {
+  return {
+    title: '', contract_type: null, contract_subtype: null, is_import: false, sellerIsMe: true,
+    seller: { ...EMPTY_PARTY, org_id: me.org ? me.org.id : null }, buyer: { ...EMPTY_PARTY }, intermediary: null,
+    signed_on: '', effective_on: '', end_on: '', contract_amount_fen: null, non_technical_items: [], payment_schedule: [],
+    domain: null, socio_economic_objective: null, ip_type: null, plan_source: null, result_id: '', need_id: '',
+  };
+}
+function partyBody(p, mineId) {
+  if (p.org_id && (p.org_id === mineId || p.linked)) return { org_id: Number(p.org_id) };
+  const o = { name: (p.name || '').trim(), org_type: p.org_type || null, region_code: p.region_code || null };
+  if (p.org_id) o.org_id = Number(p.org_id);
+  o.credit_code = p.credit_code ? p.credit_code.trim().toUpperCase() : null;
+  return o;
+}
+function itemsSum(items) {
+  return items.reduce((s, x) => s + (Number.isInteger(x.amount_fen) ? x.amount_fen : 0), 0);
+}
+function contractBody(f, me) {
+  const mine = me.org ? me.org.id : null;
+  const b = {
+    title: f.title.trim(), contract_type: f.contract_type, contract_subtype: f.contract_subtype, is_import: !!f.is_import,
+    seller: partyBody(f.seller, mine), buyer: partyBody(f.buyer, mine),
+    signed_on: f.signed_on || null, effective_on: f.effective_on || null, end_on: f.end_on || null,
+    contract_amount_fen: f.contract_amount_fen ?? 0,
+    non_technical_items: f.non_technical_items.filter((x) => x.item || x.amount_fen).map((x) => ({ item: (x.item || '').trim(), amount_fen: x.amount_fen ?? 0 })),
+    payment_schedule: f.payment_schedule.filter((x) => x.due_on || x.amount_fen).map((x) => {
+      const o = { due_on: x.due_on || '', amount_fen: x.amount_fen ?? 0 };
+      if (x.note) o.note = x.note;
+      return o;
+    }),
+    domain: f.domain, socio_economic_objective: f.socio_economic_objective, ip_type: f.ip_type, plan_source: f.plan_source,
+    result_id: f.result_id ? Number(f.result_id) : null, need_id: f.need_id ? Number(f.need_id) : null,
+  };
+  b.technical_amount_fen = Math.max(0, b.contract_amount_fen - itemsSum(b.non_technical_items));
+  b.intermediary = f.intermediary && f.intermediary.name ? partyBody(f.intermediary, mine) : null;
+  return b;
+}
+function fromContract(c, me) {
+  const p = (x) => ({ ...EMPTY_PARTY, ...(x || {}), credit_code: (x && x.credit_code) || '' });
+  return {
+    ...emptyContract(me), ...c, sellerIsMe: !!(me.org && c.seller && c.seller.org_id === me.org.id),
+    seller: p(c.seller), buyer: p(c.buyer), intermediary: c.intermediary ? p(c.intermediary) : null,
+    signed_on: c.signed_on || '', effective_on: c.effective_on || '', end_on: c.end_on || '',
+    result_id: c.result_id || '', need_id: c.need_id || '',
+    non_technical_items: c.non_technical_items || [], payment_schedule: c.payment_schedule || [],
+  };
+}
+
+function PartyEditor({ prefix, p, onChange, fe, mine, me, title }) {
+  const set = (k) => (v) => onChange({ ...p, [k]: v });
+  if (mine) {
+    return html`<div class="party" data-party=${prefix}><h3>${title}（本单位）</h3>
+      <p style="margin:0">${me.org.name}</p><p class="small muted">单位类型、地区和统一社会信用代码取自本单位的登记信息。</p>
+      ${['org_id', 'org_type', 'region_code', 'credit_code', 'name'].map((k) => (fe[prefix + '.' + k] || []).map((t) => html`<div class="field-error">${t}</div>`))}</div>`;
+  }
+  return html`<div class="party" data-party=${prefix}><h3>${title}</h3><div class="form-grid">
+    <${Field} wide label="名称" name=${prefix + '.name'} errors=${fe} required help="与合同签章一致的单位全称或自然人姓名。">
+      <${TextInput} name=${prefix + '.name'} value=${p.name} onInput=${set('name')} /></${Field}>
+    <${Field} label="单位类型" name=${prefix + '.org_type'} errors=${fe} required help="技术合同登记统计用的单位类型代码。">
+      <${OrgTypeSelect} name=${prefix + '.org_type'} value=${p.org_type} onChange=${set('org_type')} /></${Field}>
+    <${Field} label="统一社会信用代码" name=${prefix + '.credit_code'} errors=${fe} help="18 位，含校验位；自然人和境外单位可不填。">
+      <${TextInput} name=${prefix + '.credit_code'} value=${p.credit_code} onInput=${set('credit_code')} maxlength="18" /></${Field}>
+    <${Field} wide label="所在地区" name=${prefix + '.region_code'} errors=${fe} required help="境外当事人可不选。">
+      <${RegionPicker} name=${prefix + '.region_code'} value=${p.region_code} onChange=${set('region_code')} /></${Field}>
+    <${Field} label="平台单位编号" name=${prefix + '.org_id'} errors=${fe} help="对方已在平台注册时填写，可留空。">
+      <input type="number" min="1" value=${p.org_id || ''} onInput=${(e) => set('org_id')(e.currentTarget.value ? Number(e.currentTarget.value) : null)} /></${Field}>
+  </div></div>`;
+}
+function OrgTypeSelect({ value, onChange, name }) {
+  const items = useCodes('org_types');
+  const tops = items.filter((x) => !x.parent_code);
+  return html`<select name=${name} value=${value || ''} onChange=${(e) => onChange(e.currentTarget.value || null)}>
+    <option value="">请选择</option>
+    ${tops.map((t) => {
+      const kids = items.filter((x) => x.parent_code === t.code);
+      return kids.length ? html`<optgroup label=${t.code + ' ' + t.label}>${kids.map((k) => html`<option value=${k.code} selected=${k.code === value}>${k.code} ${k.label}</option>`)}</optgroup>`
+        : html`<option value=${t.code} selected=${t.code === value}>${t.code} ${t.label}</option>`;
+    })}</select>`;
+}
+
+function MoneyRows({ rows, onChange, kind }) {
+  const upd = (i, k, v) => onChange(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
+  if (kind === 'items') {
+    return html`<div class="rows-editor">${rows.map((r, i) => html`<div class="row two" data-row=${i}>
+        <input type="text" placeholder="项目，如 检测设备" value=${r.item || ''} onInput=${(e) => upd(i, 'item', e.currentTarget.value)} aria-label="费用项目" />
+        <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} />
+        <button type="button" class="btn btn-small" onClick=${() => onChange(rows.filter((_, j) => j !== i))}>删除</button></div>`)}
+      <button type="button" class="btn btn-small" onClick=${() => onChange([...rows, { item: '', amount_fen: null }])}>＋ 添加非技术性费用</button></div>`;
+  }
+  return html`<div class="rows-editor">${rows.map((r, i) => html`<div class="row" data-row=${i}>
+      <input type="date" value=${r.due_on || ''} onInput=${(e) => upd(i, 'due_on', e.currentTarget.value)} aria-label="付款日期" />
+      <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} />
+      <input type="text" placeholder="说明，如 验收合格后支付" value=${r.note || ''} onInput=${(e) => upd(i, 'note', e.currentTarget.value)} aria-label="说明" />
+      <button type="button" class="btn btn-small" onClick=${() => onChange(rows.filter((_, j) => j !== i))}>删除</button></div>`)}
+    <button type="button" class="btn btn-small" onClick=${() => onChange([...rows, { due_on: '', amount_fen: null, note: '' }])}>＋ 添加付款节点</button></div>`;
+}
+function RowErrors({ fe, prefix }) {
+  return Object.keys(fe).filter((k) => k === prefix || k.startsWith(prefix + '.')).map((k) => fe[k].map((t) => html`<div class="field-error" role="alert">${fieldLabel(k)}：${t}</div>`));
+}
+
+export function ContractForm({ params, query, me }) {
+  const editing = !!params.id;
+  const [f, setF] = useState(null);
+  const [loadErr, setLoadErr] = useState(null);
+  const [err, setErr] = useState(null);
+  const [saved, setSaved] = useState(null);
+  useEffect(() => {
+    (async () => {
+      if (editing) { setF(fromContract(await api.get('/contracts/' + params.id), me)); return; }
+      const f0 = emptyContract(me);
+      if (query.inquiry_id) {   // prefill from an agreed inquiry
+        try {
+          const inq = await api.get('/inquiries/' + query.inquiry_id);
+          const other = inq.from_org_id === f0.seller.org_id ? { id: inq.to_org_id, name: inq.to_org_name } : { id: inq.from_org_id, name: inq.from_org_name };
+          f0.buyer = { ...EMPTY_PARTY, org_id: other.id, name: other.name, linked: true };
+          f0.result_id = inq.result_id || ''; f0.need_id = inq.need_id || '';
+          f0.title = inq.subject_title ? inq.subject_title + '技术合同' : '';
+          if (inq.agreed_price_fen != null) f0.contract_amount_fen = inq.agreed_price_fen;
+        } catch { /* start empty */ }
+      }
+      if (query.result_id) f0.result_id = query.result_id;
+      setF(f0);
+    })().catch(setLoadErr);
+  }, [params.id]);
+  if (loadErr) return html`<${PageTitle}>技术合同</${PageTitle}><${ErrorBox} error=${loadErr} />`;
+  if (!f) return html`<${Loading} />`;
+  const fe = fieldErrors(err);
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const total = f.contract_amount_fen ?? 0;
+  const items = itemsSum(f.non_technical_items);
+  const tech = total - items;
+  const flip = (sellerIsMe) => {
+    const mineP = { ...EMPTY_PARTY, org_id: me.org.id };
+    const other = sellerIsMe ? f.seller.org_id === me.org.id ? f.buyer : f.seller : f.buyer.org_id === me.org.id ? f.seller : f.buyer;
+    setF({ ...f, sellerIsMe, seller: sellerIsMe ? mineP : other, buyer: sellerIsMe ? other : mineP });
+  };
+  const save = async (apply) => {
+    setErr(null); setSaved(null);
+    let c;
+    try {
+      const id = f.id || params.id;
+      c = id ? await api.patch('/contracts/' + id, contractBody(f, me)) : await api.post('/contracts', contractBody(f, me));
+      setF((old) => ({ ...old, id: c.id }));
+      if (apply) c = await api.post('/contracts/' + c.id + '/submit');
+    } catch (e) { setErr(e); window.scrollTo({ top: 0, behavior: 'smooth' }); return; }
+    if (apply) navigate('/contracts/' + c.id + '?applied=1');
+    else setSaved(c);
+  };
+  return html`<${PageTitle} sub="按合同文本如实填写。提交申请后，由卖方所在地的技术合同登记机构在 15 个工作日内（技术交易额 500 万元以上的 30 个工作日）完成审查。"
+      actions=${html`<a class="btn" href="#/contracts">技术合同</a>`}>${editing ? '修改技术合同' : '新建技术合同'}</${PageTitle}>
+    <form class="form" onSubmit=${(e) => { e.preventDefault(); save(true); }} novalidate>
+      <${ErrorSummary} err=${err} />
+      ${saved ? html`<${Notice} tone="success">已保存为草稿（编号 ${saved.id}）。<a href=${'#/contracts/' + saved.id}>查看合同</a></${Notice}>` : ''}
+      <${Card} title="合同概况"><div class="form-grid">
+        <${Field} wide label="合同名称" name="title" errors=${fe} required help="与合同文本首页一致，不超过 300 字。"><${TextInput} name="title" value=${f.title} onInput=${set('title')} maxlength="300" /></${Field}>
+        <${Field} label="合同类别" name="contract_type" errors=${fe} required help="技术开发、转让、许可、咨询或服务；登记员审查时可依据合同内容调整。">
+          <${CodeSelect} name="contract_type" list="contract_types" top value=${f.contract_type} onChange=${(v) => setF({ ...f, contract_type: v, contract_subtype: null })} /></${Field}>
+        <${Field} label="合同子类别" name="contract_subtype" errors=${fe} required help="先选择合同类别。">
+          <${CodeSelect} name="contract_subtype" list="contract_types" parent=${f.contract_type || '__none__'} value=${f.contract_subtype} onChange=${set('contract_subtype')} /></${Field}>
+        <${Field} label="签订日期" name="signed_on" errors=${fe} required><input type="date" name="signed_on" value=${f.signed_on} onInput=${(e) => set('signed_on')(e.currentTarget.value)} /></${Field}>
+        <${Field} label="生效日期" name="effective_on" errors=${fe} required help="合同生效后方可申请登记。"><input type="date" name="effective_on" value=${f.effective_on} onInput=${(e) => set('effective_on')(e.currentTarget.value)} /></${Field}>
+        <${Field} label="终止日期" name="end_on" errors=${fe} required help="履行期满的合同不予登记。"><input type="date" name="end_on" value=${f.end_on} onInput=${(e) => set('end_on')(e.currentTarget.value)} /></${Field}>
+        <${Field} label="技术进口" name="is_import" errors=${fe} help="卖方在境外时勾选，由境内买方申请登记。">
+          <label class="check"><input type="checkbox" checked=${f.is_import} onChange=${(e) => set('is_import')(e.currentTarget.checked)} /> 技术进口合同</label></${Field}>
+      </div></${Card}>
+      <${Card} title="合同当事人" actions=${html`<label class="check"><input type="checkbox" checked=${!f.sellerIsMe} onChange=${(e) => flip(!e.currentTarget.checked)} /> 本单位为买方（委托方）</label>`}>
+        <div class="grid2">
+          <${PartyEditor} prefix="seller" title="卖方（受托方、让与方）" p=${f.seller} fe=${fe} mine=${f.sellerIsMe} me=${me} onChange=${set('seller')} />
+          <${PartyEditor} prefix="buyer" title="买方（委托方、受让方）" p=${f.buyer} fe=${fe} mine=${!f.sellerIsMe} me=${me} onChange=${set('buyer')} />
+        </div>
+        <div class="form-section">
+          ${f.intermediary ? html`<${PartyEditor} prefix="intermediary" title="中介方（技术中介服务机构）" p=${f.intermediary} fe=${fe} onChange=${set('intermediary')} />
+            <button type="button" class="btn btn-small" onClick=${() => set('intermediary')(null)}>移除中介方</button>`
+            : html`<button type="button" class="btn btn-small" onClick=${() => set('intermediary')({ ...EMPTY_PARTY })}>＋ 添加中介方</button>`}
+        </div>
+      </${Card}>
+      <${Card} title="金额"><div class="form-grid">
+        <${Field} label="合同成交额" name="contract_amount_fen" errors=${fe} required help="合同约定的全部价款、报酬或使用费，单位：元。">
+          <${MoneyInput} name="contract_amount_fen" value=${f.contract_amount_fen} onChange=${set('contract_amount_fen')} /></${Field}>
+        <${Field} label="技术交易额（自动计算）" name="technical_amount_fen" errors=${fe} help="= 合同成交额 − 非技术性费用（设备、仪器、零部件、原材料等）。">
+          <div class=${'num' + (tech < 0 ? ' field-error' : '')} style="padding:8px 0;font-weight:600" data-testid="technical-amount">${yuan(tech)} 元</div></${Field}>
+        <${Field} wide label="非技术性费用" name="non_technical_items" errors=${fe} help="合同价款中不属于技术交易的部分，逐项列明。">
+          <${MoneyRows} kind="items" rows=${f.non_technical_items} onChange=${set('non_technical_items')} />
+          <${RowErrors} fe=${fe} prefix="non_technical_items" /></${Field}>
+        <${Field} wide label="付款计划" name="payment_schedule" errors=${fe} help="各期付款日期与金额，合计不超过合同成交额。">
+          <${MoneyRows} kind="schedule" rows=${f.payment_schedule} onChange=${set('payment_schedule')} />
+          <${RowErrors} fe=${fe} prefix="payment_schedule" /></${Field}>
+      </div></${Card}>
+      <${Card} title="统计分类"><div class="form-grid">
+        <${Field} label="技术领域" name="domain" errors=${fe} required><${CodeSelect} name="domain" list="domains" value=${f.domain} onChange=${set('domain')} /></${Field}>
+        <${Field} label="知识产权类型" name="ip_type" errors=${fe} required help="合同标的涉及的知识产权；不涉及的选“未涉及知识产权”。"><${CodeSelect} name="ip_type" list="ip_types" value=${f.ip_type} onChange=${set('ip_type')} /></${Field}>
+        <${Field} label="计划来源" name="plan_source" errors=${fe} required help="合同标的所属科技计划的级别，不属于计划项目的选“计划外”。"><${CodeSelect} name="plan_source" list="plan_sources" value=${f.plan_source} onChange=${set('plan_source')} /></${Field}>
+        <${Field} label="社会经济目标" name="socio_economic_objective" errors=${fe}><${CodeSelect} name="socio_economic_objective" list="socio_economic_objectives" value=${f.socio_economic_objective} onChange=${set('socio_economic_objective')} /></${Field}>
+        <${Field} label="关联科技成果编号" name="result_id" errors=${fe} help="由平台成果达成的交易填写。"><input type="number" min="1" value=${f.result_id} onInput=${(e) => set('result_id')(e.currentTarget.value)} /></${Field}>
+        <${Field} label="关联技术需求编号" name="need_id" errors=${fe}><input type="number" min="1" value=${f.need_id} onInput=${(e) => set('need_id')(e.currentTarget.value)} /></${Field}>
+      </div></${Card}>
+      <div class="form-actions">
+        <button class="btn btn-primary" type="submit">保存并申请登记</button>
+        <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>
+        <a class="btn" href=${f.id ? '#/contracts/' + f.id : '#/contracts'}>取消</a>
+      </div>
+    </form>`;
+}
+
+// --- contract page ------------------------------------------------------------------------------------
+export function PartyRows({ c }) {
+  const types = useCodes('org_types');
+  const row = (role, p) => p && html`<tr><td data-label="角色">${role}</td><td data-label="名称">${p.name}${p.org_id ? html` <span class="muted small">#${p.org_id}</span>` : ''}</td>
+    <td data-label="单位类型">${p.org_type ? p.org_type + ' ' + labelOf(types, p.org_type) : '—'}</td>
+    <td data-label="地区"><${RegionName} code=${p.region_code} /></td><td data-label="信用代码" class="num">${p.credit_code || '—'}</td></tr>`;
+  return html`<div class="table-wrap"><table class="list stack"><thead><tr><th>当事人</th><th>名称</th><th>单位类型</th><th>地区</th><th>统一社会信用代码</th></tr></thead>
+    <tbody>${row('卖方', c.seller)}${row('买方', c.buyer)}${row('中介方', c.intermediary)}</tbody></table></div>`;
+}
+export function AmountFacts({ c }) {
+  return html`<${Facts} rows=${[['合同成交额', html`<span class="num">${yuan(c.contract_amount_fen)} 元</span>`],
+    ['技术交易额', html`<span class="num">${yuan(c.technical_amount_fen)} 元</span>`], ['实际到账额', html`<span class="num">${yuan(c.received_amount_fen)} 元</span>`],
+    ['非技术性费用', (c.non_technical_items || []).length ? c.non_technical_items.map((x) => `${x.item} ${yuan(x.amount_fen)} 元`).join('；') : '无']]} />
+    ${(c.payment_schedule || []).length ? html`<h3 style="margin-top:14px">付款计划</h3><div class="table-wrap"><table class="list"><thead><tr><th>日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
+      ${c.payment_schedule.map((p) => html`<tr><td class="nowrap">${p.due_on}</td><td class="right num">${yuan(p.amount_fen)}</td><td>${p.note || ''}</td></tr>`)}</tbody></table></div>` : ''}`;
+}
+export function ClassFacts({ c }) {
+  const seo = useCodes('socio_economic_objectives');
+  const ps = useCodes('plan_sources');
+  return html`<${Facts} rows=${[['合同类别', [c.contract_type_label, c.contract_subtype_label].filter(Boolean).join(' · ')], ['技术领域', c.domain_label],
+    ['知识产权', c.ip_type_label], ['计划来源', labelOf(ps, c.plan_source)], ['社会经济目标', labelOf(seo, c.socio_economic_objective)],
+    ['签订日期', date(c.signed_on)], ['生效日期', date(c.effective_on)], ['终止日期', date(c.end_on)], ['技术进口', c.is_import ? '是' : '否'],
+    ['关联成果', c.result_id ? html`<a href=${'#/results/' + c.result_id}>#${c.result_id}</a>` : null], ['关联需求', c.need_id ? html`<a href=${'#/needs/' + c.need_id}>#${c.need_id}</a>` : null]]} />`;
+}
+export function WorkflowFacts({ c }) {
+  return html`<${Facts} rows=${[['状态', html`<${Status} kind="contract" value=${c.status} />`], ['登记机构', c.office_name],
+    ['申请时间', dateTime(c.submitted_at)], ['审查期限', c.due_on ? html`${date(c.due_on)}${c.overdue ? html` <span class="flag flag-overdue">已超期</span>` : ''}` : null],
+    c.registration_no ? ['登记编号', html`<b class="num" data-testid="registration-no">${c.registration_no}</b>`] : null,
+    c.registered_at ? ['登记时间', dateTime(c.registered_at)] : null, c.cancelled_at ? ['注销时间', dateTime(c.cancelled_at)] : null]} />`;
+}
+
+export function ContractPage({ params, query, me }) {
+  const r = useLoad(() => api.get('/contracts/' + params.id), [params.id]);
+  const [err, setErr] = useState(null);
+  if (r.loading) return html`<${Loading} />`;
+  if (r.error) return html`<${PageTitle}>技术合同</${PageTitle}><${ErrorBox} error=${r.error} />`;
+  const c = r.data;
+  const myOrg = me.org && me.org.id;
+  const party = myOrg && [c.seller && c.seller.org_id, c.buyer && c.buyer.org_id].includes(myOrg);
+  const applicant = myOrg && (c.is_import ? c.buyer.org_id : c.seller.org_id) === myOrg;
+  const act = async (fn) => { setErr(null); try { const x = await fn(); if (x && x.id) r.set(x); else r.reload(); } catch (e) { setErr(e); } };
+  return html`<${PageTitle} sub=${html`${c.seller.name} → ${c.buyer.name}`}
+      actions=${html`<a class="btn" href=${me.role === 'officer' ? '#/registry' : '#/contracts'}>返回</a>`}>${c.title}</${PageTitle}>
+    ${query.applied ? html`<${Notice} tone="success">登记申请已提交至 ${c.office_name || '登记机构'}，审查期限至 ${date(c.due_on)}。</${Notice}>` : ''}
+    ${c.status === 'returned' ? html`<${Notice} tone="warn"><b>登记机构要求补正：</b>${c.return_reason}<br />请按要求修改后重新提交，审查期限重新计算。</${Notice}>` : ''}
+    ${c.status === 'refused' ? html`<${Notice} tone="error"><b>不予登记：</b>${c.refusal_ground_label || c.refusal_ground}${c.refusal_detail ? '。' + c.refusal_detail : ''}</${Notice}>` : ''}
+    ${c.pending_change ? html`<${Notice} tone="info">有待登记机构确认的${c.pending_change.kind === 'amend' ? '变更' : '注销'}申请（${dateTime(c.pending_change.requested_at)}）：${c.pending_change.reason}</${Notice}>` : ''}
+    <${ErrorBox} error=${err && !(err.errors && err.errors.length) ? err : null} />
+    ${err && err.errors && err.errors.length ? html`<${ErrorSummary} err=${err} />` : ''}
+    <div class="layout-main-side aside-first">
+      <div>
+        <${Card} title="当事人"><${PartyRows} c=${c} /></${Card}>
+        <${Card} title="金额"><${AmountFacts} c=${c} /></${Card}>
+        <${Card} title="分类与期限"><${ClassFacts} c=${c} /></${Card}>
+        ${c.status === 'registered' || c.status === 'cancelled' ? html`<${Payments} c=${c} me=${me} reload=${r.reload} />` : ''}
+        <${Attachments} c=${c} me=${me} party=${party} />
+      </div>
+      <aside>
+        <${Card} title="登记"><${WorkflowFacts} c=${c} />
+          <div class="page-actions" style="margin-top:12px">
+            ${party && ['draft', 'returned'].includes(c.status) ? html`<a class="btn" href=${'#/contracts/' + c.id + '/edit'}>修改</a>` : ''}
+            ${applicant && ['draft', 'returned'].includes(c.status) ? html`<${ActionButton} class="btn btn-primary" onClick=${() => act(() => api.post('/contracts/' + c.id + '/submit'))}>${c.status === 'returned' ? '重新提交' : '申请登记'}</${ActionButton}>` : ''}
+            ${party && c.status === 'draft' ? html`<${ActionButton} class="btn btn-danger" confirm="删除此草稿？" onClick=${async () => { setErr(null); try { await api.del('/contracts/' + c.id); navigate('/contracts'); } catch (e) { setErr(e); } }}>删除</${ActionButton}>` : ''}
+            ${(me.role === 'officer' || me.role === 'admin') && c.status === 'submitted' ? html`<a class="btn btn-primary" href=${'#/registry/' + c.id}>审查</a>` : ''}
+            ${c.status === 'registered' ? html`<a class="btn btn-primary" href=${'#/certificate/' + c.id}>登记证明</a>` : ''}
+          </div></${Card}>
+        ${applicant && c.status === 'registered' && !c.pending_change ? html`<${ChangeRequest} c=${c} act=${act} />` : ''}
+        ${(me.role === 'officer' || me.role === 'admin') && c.pending_change ? html`<${ChangeDecision} c=${c} act=${act} />` : ''}
+      </aside>
+    </div>`;
+}
+
+function ChangeRequest({ c, act }) {
+  const [kind, setKind] = useState('');
+  const [reason, setReason] = useState('');
+  const [amount, setAmount] = useState(c.contract_amount_fen);
+  if (!kind) {
+    return html`<${Card} title="变更与注销"><p class="small muted">已登记合同的金额、类别等发生变化时申请变更登记；合同解除的申请注销登记。均由登记机构确认。</p>
+      <div class="page-actions"><button class="btn" onClick=${() => setKind('amend')}>申请变更登记</button><button class="btn btn-warn" onClick=${() => setKind('cancel')}>申请注销登记</button></div></${Card}>`;
+  }
+  return html`<${Card} title=${kind === 'amend' ? '申请变更登记' : '申请注销登记'} class="form">
+    ${kind === 'amend' ? html`<${Field} label="变更后的合同成交额" help="本表单只变更金额；技术交易额按非技术性费用相应调整。"><${MoneyInput} value=${amount} onChange=${setAmount} /></${Field}>` : ''}
+    <${Field} label="理由" required><${TextArea} rows=${3} value=${reason} onInput=${setReason} /></${Field}>
+    <div class="page-actions">
+      <${ActionButton} class="btn btn-primary" onClick=${() => act(() => {
+        const items = (c.non_technical_items || []).reduce((s, x) => s + x.amount_fen, 0);
+        return api.post(`/contracts/${c.id}/${kind}`, kind === 'amend'
+          ? { reason, changes: { contract_amount_fen: amount ?? 0, technical_amount_fen: Math.max(0, (amount ?? 0) - items) } } : { reason });
+      })}>提交申请</${ActionButton}>
+      <button class="btn" onClick=${() => setKind('')}>取消</button></div></${Card}>`;
+}
+function ChangeDecision({ c, act }) {
+  const [note, setNote] = useState('');
+  const x = c.pending_change;
+  const decide = (decision) => act(() => api.post(`/contracts/${c.id}/${x.kind}`, { change_id: x.id, decision, note: note || null }));
+  return html`<${Card} title=${x.kind === 'amend' ? '确认变更登记' : '确认注销登记'} class="form">
+    <p class="small">理由：${x.reason}</p>
+    ${x.kind === 'amend' ? html`<pre class="small" style="white-space:pre-wrap">${JSON.stringify(x.changes, null, 1)}</pre>` : ''}
+    <${Field} label="意见"><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
+    <div class="page-actions"><${ActionButton} class="btn btn-success" onClick=${() => decide('confirm')}>确认</${ActionButton}>
+      <${ActionButton} class="btn btn-danger" onClick=${() => decide('reject')}>驳回</${ActionButton}></div></${Card}>`;
+}
+
+function Payments({ c, me, reload }) {
+  const r = useLoad(() => api.get('/contracts/' + c.id + '/payments'), [c.id, c.received_amount_fen]);
+  const [amount, setAmount] = useState(null);
+  const [on, setOn] = useState(todayCN());
+  const [err, setErr] = useState(null);
+  const fe = fieldErrors(err);
+  const canAdd = c.status === 'registered' && ((me.org && c.seller.org_id === me.org.id) || me.role === 'officer');
+  return html`<${Card} title="实际到账">
+    ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<p class="muted">尚无到账记录。</p>`
+      : html`<div class="table-wrap"><table class="list"><thead><tr><th>到账日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
+        ${r.data.items.map((p) => html`<tr><td>${p.received_on}</td><td class="right num">${yuan(p.amount_fen)}</td><td>${p.note || ''}</td></tr>`)}</tbody></table></div>`}
+    ${canAdd ? html`<div class="form form-section"><div class="form-grid">
+      <${Field} label="到账金额" name="amount_fen" errors=${fe}><${MoneyInput} value=${amount} onChange=${setAmount} /></${Field}>
+      <${Field} label="到账日期" name="received_on" errors=${fe}><input type="date" value=${on} onInput=${(e) => setOn(e.currentTarget.value)} /></${Field}></div>
+      <${ErrorBox} error=${err && !err.errors.length ? err : null} />
+      <${ActionButton} class="btn btn-small btn-primary" onClick=${async () => {
+        setErr(null);
+        try { await api.post('/contracts/' + c.id + '/payments', { amount_fen: amount ?? 0, received_on: on }); setAmount(null); reload(); } catch (e) { setErr(e); }
+      }}>记录到账</${ActionButton}></div>` : ''}
+  </${Card}>`;
+}
+
+export function Attachments({ c, me, party }) {
+  const r = useLoad(() => api.get('/contracts/' + c.id + '/attachments'), [c.id]);
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const file = useRef(null);
+  if (r.error && r.error.unavailable) return null;
+  const canUpload = party && ['draft', 'returned'].includes(c.status);
+  const upload = async () => {
+    const fl = file.current && file.current.files[0];
+    if (!fl) return;
+    setErr(null); setBusy(true);
+    try {
+      await request('POST', `/contracts/${c.id}/attachments?filename=${encodeURIComponent(fl.name)}`, { raw: true, headers: { 'Content-Type': fl.type || 'application/octet-stream' }, bodyRaw: fl });
+      file.current.value = '';
+      r.reload();
+    } catch (e) { setErr(e); } finally { setBusy(false); }
+  };
+  const download = async (a) => {
+    try {
+      const resp = await request('GET', `/contracts/${c.id}/attachments/${a.id}`, { raw: true });
+      const url = URL.createObjectURL(await resp.blob());
+      const link = document.createElement('a');
+      link.href = url; link.download = a.filename || 'contract'; link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) { setErr(e); }
+  };
+  return html`<${Card} title="合同附件（签章扫描件）">
+    ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<p class="muted">尚未上传。申请登记需附签章完整的合同文本扫描件（PDF、PNG 或 JPEG）。</p>`
+      : html`<ul>${r.data.items.map((a) => html`<li><a href="#" onClick=${(e) => { e.preventDefault(); download(a); }}>${a.filename}</a>
+          <span class="muted small"> ${a.content_type} · ${Math.max(1, Math.ceil((a.size_bytes || a.size || 0) / 1024))} KB</span></li>`)}</ul>`}
+    <${ErrorBox} error=${err} />
+    ${canUpload ? html`<div class="page-actions"><input type="file" ref=${file} accept="application/pdf,image/png,image/jpeg" />
+      <button class="btn btn-small" disabled=${busy} onClick=${upload}>${busy ? '上传中…' : '上传'}</button></div>` : ''}
+  </${Card}>`;
+}
+
+// --- the printable certificate ---------------------------------------------------------------------------
+export function CertificateView({ params }) {
+  const r = useLoad(async () => {
+    const [htmlText, cert] = await Promise.all([
+      request('GET', `/contracts/${params.id}/certificate`, { query: { format: 'html' }, raw: true }).then((x) => x.text()),
+      request('GET', `/contracts/${params.id}/certificate`, { raw: true }).then((x) => x.text()),
+    ]);
+    return { htmlText, cert };
+  }, [params.id]);
+  if (r.loading) return html`<${Loading} text="正在生成登记证明…" />`;
+  if (r.error) return html`<${PageTitle}>技术合同登记证明</${PageTitle}><${ErrorBox} error=${r.error} />`;
+  let no = '';
+  try { no = JSON.parse(r.data.cert).payload.registration_no; } catch { /* shown anyway */ }
+  const openWindow = () => {
+    const url = URL.createObjectURL(new Blob([r.data.htmlText], { type: 'text/html;charset=utf-8' }));
+    window.open(url, '_blank', 'noopener');
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  };
+  const saveJson = () => {
+    const url = URL.createObjectURL(new Blob([r.data.cert], { type: 'application/json' }));
+    const a = document.createElement('a'); a.href = url; a.download = `登记证明-${no || params.id}.json`; a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+  const verify = () => { sessionStorage.setItem(CERT_HANDOFF, r.data.cert); navigate('/verify/' + no); };
+  return html`<${PageTitle} sub=${'登记编号 ' + no + '。证明由登记机构数字签名，扫描二维码或在核验页粘贴签名数据即可核验真伪。'}
+      actions=${html`<button class="btn btn-primary" onClick=${openWindow}>新窗口打开并打印</button>
+        <button class="btn" onClick=${saveJson}>下载签名数据</button><button class="btn" onClick=${verify} data-testid="verify-this">核验此证明</button>
+        <a class="btn" href=${'#/contracts/' + params.id}>返回合同</a>`}>技术合同登记证明</${PageTitle}>
+    <iframe class="cert-frame" title="技术合同登记证明" sandbox="allow-scripts allow-modals" srcdoc=${r.data.htmlText}></iframe>`;
+}
