@@ -33,12 +33,7 @@ static bool is_id(const char *s)
 /* Path id or 404 (a malformed id names nothing). */
 static int id_or_reply(http_req_t *req, const char **id)
 {
-    *id = req->params[0];
-    if (!is_id(*id)) {
-        http_problem(req, 404, "not found", NULL);
-        return -1;
-    }
-    return 0;
+    return api_id_param_or_reply(req, 0, "object", id);
 }
 
 static void check_text(json_t *o, const char *prefix, const char *name, size_t max_chars, bool nonempty,
@@ -116,13 +111,7 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
     }
 }
 
-static const char *dump(http_req_t *req, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    char *out = arena_strdup(req->arena, s ? s : "{}");
-    free(s);
-    return out;
-}
+static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, j); }
 
 static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
 static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }

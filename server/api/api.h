@@ -41,6 +41,10 @@ void api_reply_page(http_req_t *req, PGresult *res);
 int api_if_match_or_reply(http_req_t *req, const char **version) WUR;
 /* Reply with a row (col 0 JSON) and an ETag from its "version" field. */
 void api_reply_versioned(http_req_t *req, PGresult *res, int status);
+/* Path parameter i as a positive id (text), or 404 naming `what`; -1 if replied. */
+int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out) WUR;
+/* A JSON value as compact text in the request's arena (a jsonb parameter). */
+const char *api_json_text(http_req_t *req, json_t *j);
 /* The caller's id and request id, as statement parameters. */
 const char *api_actor(http_req_t *req);
 

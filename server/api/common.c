@@ -335,6 +335,25 @@ void api_reply_versioned(http_req_t *req, PGresult *res, int status)
     http_reply_json(req, status, j, (size_t)PQgetlength(res, 0, 0));
 }
 
+int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out)
+{
+    uint64_t v;
+    *out = i < req->nparams ? req->params[i] : "";
+    if (util_parse_u64(*out, strlen(*out), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+        http_problemf(req, 404, "no such %s", what);
+        return -1;
+    }
+    return 0;
+}
+
+const char *api_json_text(http_req_t *req, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *out = arena_strdup(req->arena, s ? s : "{}");
+    free(s);
+    return out;
+}
+
 const char *api_actor(http_req_t *req)
 {
     return req->user ? req->user->id_str : NULL;

@@ -50,22 +50,10 @@ static scope_t scope_of(http_req_t *req)
 
 static int id_or_reply(http_req_t *req, const char **id)
 {
-    uint64_t v;
-    *id = req->params[0];
-    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
-        http_problem(req, 404, "no such contract", NULL);
-        return -1;
-    }
-    return 0;
+    return api_id_param_or_reply(req, 0, "contract", id);
 }
 
-static const char *dump(http_req_t *req, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    char *out = arena_strdup(req->arena, s ? s : "{}");
-    free(s);
-    return out;
-}
+static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, j); }
 
 static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
 static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }

@@ -22,13 +22,7 @@ static int ST_INQ_LIST, ST_INQ_GET, ST_INQ_CREATE, ST_INQ_MSG, ST_INQ_DECIDE, ST
 
 static int id_param(http_req_t *req, int i, const char **out)
 {
-    uint64_t v;
-    *out = req->params[i];
-    if (util_parse_u64(*out, strlen(*out), &v) != 0 || v == 0 || v >= (1ull << 62)) {
-        http_problem(req, 404, "not found", NULL);
-        return -1;
-    }
-    return 0;
+    return api_id_param_or_reply(req, i, "object", out);
 }
 
 static const char *org_of(http_req_t *req)
