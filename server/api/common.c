@@ -128,7 +128,8 @@ static void submit(http_req_t *req, int stmt, int n, const char *const *vals, ap
     q->stmt = stmt;
     q->n = n;
     q->vals = arena_alloc(req->arena, sizeof(char *) * (size_t)(n ? n : 1));
-    memcpy(q->vals, vals, sizeof(char *) * (size_t)n);
+    if (n) /* memcpy from NULL is undefined even for 0 bytes (UBSan caught it) */
+        memcpy(q->vals, vals, sizeof(char *) * (size_t)n);
     db_pool_t *replica = worker_db_replica(req->worker);
     q->on_replica = replica && db_stmt_replica_ok(stmt) && db_pool_ready(replica) &&
                     !(req->user && rw_recent(req->user->id));

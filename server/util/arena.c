@@ -96,7 +96,7 @@ void *arena_calloc(arena_t *a, size_t n)
 char *arena_strndup(arena_t *a, const char *s, size_t n)
 {
     char *p = arena_alloc(a, n + 1);
-    memcpy(p, s, n);
+    if (n) memcpy(p, s, n);
     p[n] = '\0';
     return p;
 }

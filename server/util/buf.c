@@ -37,7 +37,7 @@ void buf_reserve(buf_t *b, size_t extra)
 void buf_append(buf_t *b, const void *p, size_t n)
 {
     buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
+    if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
 }
