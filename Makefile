@@ -15,7 +15,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test unit integration asan bench clean fmt fuzz fuzz-build
+.PHONY: all deps run test unit integration asan bench clean fmt fuzz fuzz-build test-cluster
 
 all: $(BUILD)/yizhan
 
@@ -48,6 +48,11 @@ test: deps
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+
+# primary + streaming replica, two instances, nginx in front, all on loopback
+test-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/cluster/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all
