@@ -115,7 +115,7 @@ const char *http_method_name(int m);
 
 /* --- request accessors ------------------------------------------------ */
 const char *http_header(const http_req_t *req, const char *name); /* case-insensitive; NULL if absent */
-/* The client's address (the peer; proxies are handled in deploy). */
+/* The client's address: the peer, or what a trusted proxy reports (YIZHAN_TRUSTED_PROXIES). */
 const char *http_client_ip(const http_req_t *req);
 /* Decoded query parameter, NULL if absent.  Sets *bad when the value is not
  * valid percent-encoded UTF-8 (callers reply 400 through http_query_or_reply). */

@@ -126,7 +126,7 @@ static void access_log(http_req_t *req, uint64_t dur_ns)
     buf_json_str(&b, req->route ? req->route->path : "unmatched");
     buf_printf(&b, ",\"status\":%d,\"duration_ms\":%.3f", req->status, (double)dur_ns / 1e6);
     if (req->conn)
-        buf_puts(&b, ",\"client\":"), buf_json_str(&b, req->conn->peer);
+        buf_puts(&b, ",\"client\":"), buf_json_str(&b, http_client_ip(req));
     buf_puts(&b, "}\n");
     log_raw_line(b.data, b.len);
     buf_free(&b);
@@ -531,9 +531,45 @@ static void dispatch(http_req_t *req)
     r->handler(req);
 }
 
+static bool trusted_proxy(const char *peer)
+{
+    const char *list = g_cfg.trusted_proxies;
+    size_t n = strlen(peer);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t len = strcspn(p, ", ");
+        if (len == n && !strncmp(p, peer, n)) return true;
+        p += len;
+    }
+    return false;
+}
+
+static bool addr_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 45) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefABCDEF.:", s[i])) return false;
+    return true;
+}
+
+/* The client's address: the peer, or — when the peer is a trusted proxy —
+ * the address the proxy reports (X-Real-IP, else the last X-Forwarded-For
+ * hop, which the proxy itself appended). */
 const char *http_client_ip(const http_req_t *req)
 {
-    return req->conn && req->conn->peer[0] ? req->conn->peer : "unknown";
+    const char *peer = req->conn && req->conn->peer[0] ? req->conn->peer : "unknown";
+    if (!g_cfg.trusted_proxies[0] || !trusted_proxy(peer)) return peer;
+    const char *real = http_header(req, "x-real-ip");
+    if (real && addr_ok(real, strlen(real))) return real;
+    const char *xff = http_header(req, "x-forwarded-for");
+    if (xff) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ') last++;
+        size_t n = strcspn(last, " ");
+        if (addr_ok(last, n)) return arena_strndup(req->arena, last, n);
+    }
+    return peer;
 }
 
 void http_dispatch_continue(http_req_t *req)
