@@ -18,7 +18,8 @@ Function fixtures
   pg2       a second cluster (migrated `yizhan` database) that a test may stop and start
 
 Environment knobs: YIZHAN_BIN (binary, default <repo>/build/yizhan), YIZHAN_TEST_KEEP=1
-(keep temp dirs), YIZHAN_PG_BIN (default /usr/lib/postgresql/15/bin).
+(keep temp dirs), YIZHAN_PG_BIN (default /usr/lib/postgresql/15/bin), YIZHAN_TEST_MIGRATIONS
+(migrations folder to snapshot, default <repo>/migrations).
 """
 
 import atexit
@@ -47,7 +48,7 @@ PG_BIN = Path(os.environ.get("YIZHAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
 YIZHAN_BIN = Path(os.environ.get("YIZHAN_BIN", str(REPO / "build" / "yizhan")))
 KEEP = os.environ.get("YIZHAN_TEST_KEEP") == "1"
 IS_ROOT = os.geteuid() == 0
-MIGRATIONS_DIR = REPO / "migrations"
+MIGRATIONS_DIR = Path(os.environ.get("YIZHAN_TEST_MIGRATIONS", str(REPO / "migrations")))
 
 _CLEANUPS = []          # callables run at exit as a last resort
 _ACTIVE_SERVERS = []    # servers whose stderr tail is attached to a failing test's report
@@ -59,7 +60,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def migration_files(directory=MIGRATIONS_DIR):
+_MIGRATIONS_SNAPSHOT = []
+
+
+def migrations_dir():
+    """A copy of <repo>/migrations taken once per run, used as YIZHAN_MIGRATIONS_DIR by every
+    process the tests start: a file added to the repo while the suite runs (other people at
+    work) must not turn into a 'pending migration' halfway through."""
+    if not _MIGRATIONS_SNAPSHOT:
+        root = Path(tempfile.mkdtemp(prefix="yizhan-migrations-"))
+        _CLEANUPS.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        shutil.copytree(MIGRATIONS_DIR, root / "migrations")
+        _MIGRATIONS_SNAPSHOT.append(root / "migrations")
+    return _MIGRATIONS_SNAPSHOT[0]
+
+
+def migration_files(directory=None):
+    directory = directory or migrations_dir()
     return sorted(p.name for p in Path(directory).glob("*.sql") if p.name[:4].isdigit())
 
 
@@ -178,7 +195,7 @@ class ServerProcess:
 
     def start(self):
         with open(self.log_path, "ab") as err, open(self.out_path, "ab") as out:
-            self.proc = subprocess.Popen([str(YIZHAN_BIN), *self.args], env=self.env, cwd=REPO,
+            self.proc = subprocess.Popen([str(binary()), *self.args], env=self.env, cwd=REPO,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         _CLEANUPS.append(self.kill)
         return self
@@ -225,7 +242,7 @@ class ServerProcess:
             try:
                 r = self.api.get("/metrics", timeout=2)
                 if r.status == 200:
-                    m = parse_prometheus(r.content.decode())
+                    m = parse_prometheus(r.content.decode(), strict=False)
                     up = m.value("yizhan_db_connections", state="up")
                     down = m.value("yizhan_db_connections", state="down")
                     last = f"up={up} down={down}"
@@ -298,7 +315,7 @@ class Stack:
             "YIZHAN_SIGNING_KEY_DIR": str(self.keys_dir),
             "YIZHAN_WEB_ROOT": str(REPO / "web"),
             "YIZHAN_API_SPEC": str(REPO / "api" / "openapi.yaml"),
-            "YIZHAN_MIGRATIONS_DIR": str(MIGRATIONS_DIR),
+            "YIZHAN_MIGRATIONS_DIR": str(migrations_dir()),
         })
         for k, v in (overrides or {}).items():
             if v is None:
@@ -313,7 +330,7 @@ class Stack:
         require_binary()
         e = self.env(env, dsn)
         try:
-            return subprocess.run([str(YIZHAN_BIN), *args], env=e, cwd=REPO, input=input,
+            return subprocess.run([str(binary()), *args], env=e, cwd=REPO, input=input,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   errors="replace", timeout=timeout)
         except subprocess.TimeoutExpired as ex:
@@ -323,7 +340,7 @@ class Stack:
 
     def popen(self, args, env=None, dsn=None):
         require_binary()
-        p = subprocess.Popen([str(YIZHAN_BIN), *args], env=self.env(env, dsn), cwd=REPO,
+        p = subprocess.Popen([str(binary()), *args], env=self.env(env, dsn), cwd=REPO,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, errors="replace")
         _CLEANUPS.append(lambda: p.poll() is None and p.kill())
@@ -342,13 +359,29 @@ class Stack:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+_BINARY_SNAPSHOT = []
+
+
 def require_binary():
-    if not (YIZHAN_BIN.is_file() and os.access(YIZHAN_BIN, os.X_OK)):
+    if not _BINARY_SNAPSHOT and not (YIZHAN_BIN.is_file() and os.access(YIZHAN_BIN, os.X_OK)):
         pytest.fail(f"yizhan binary not found at {YIZHAN_BIN} (run `make`, or set YIZHAN_BIN)", pytrace=False)
 
 
-def migrate_or_fail(stack, dsn=None, migrations_dir=None):
-    env = {"YIZHAN_MIGRATIONS_DIR": str(migrations_dir)} if migrations_dir else None
+def binary():
+    """A copy of YIZHAN_BIN taken at first use: every process of one run is the same build,
+    even when `make` replaces build/yizhan while the suite runs."""
+    if not _BINARY_SNAPSHOT:
+        require_binary()
+        root = Path(tempfile.mkdtemp(prefix="yizhan-bin-"))
+        _CLEANUPS.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        dst = root / "yizhan"
+        shutil.copy2(YIZHAN_BIN, dst)
+        _BINARY_SNAPSHOT.append(dst)
+    return _BINARY_SNAPSHOT[0]
+
+
+def migrate_or_fail(stack, dsn=None, mdir=None):
+    env = {"YIZHAN_MIGRATIONS_DIR": str(mdir)} if mdir else None
     p = stack.run(["migrate"], env=env, dsn=dsn, timeout=180)
     if p.returncode != 0:
         pytest.fail(f"`yizhan migrate` failed ({p.returncode}):\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}",
@@ -396,11 +429,14 @@ def server(request, stack, migrated):
     spec = REPO / "api" / "openapi.yaml"
     srv.spec_at_start = spec.read_bytes() if spec.exists() else None
     srv.start()
+    err = None
     try:
         srv.wait_ready(15)
         srv.wait_db(15)
     except RuntimeError as e:
-        pytest.fail(str(e), pytrace=False)
+        err = str(e)
+    if err:
+        pytest.fail(err, pytrace=False)
     return srv
 
 
@@ -454,13 +490,16 @@ def spawn(stack, migrated):
         started.append(srv)
         _ACTIVE_SERVERS.append(srv)
         srv.start()
+        err = None
         if wait:
             try:
                 srv.wait_ready(ready_timeout)
                 if wait_db:
                     srv.wait_db(15)
             except RuntimeError as e:
-                pytest.fail(str(e), pytrace=False)
+                err = str(e)
+        if err:
+            pytest.fail(err, pytrace=False)
         return srv
 
     yield _spawn
@@ -481,7 +520,7 @@ def fresh_db(pg):
 @pytest.fixture
 def migrations_copy(tmp_path):
     dst = tmp_path / "migrations"
-    shutil.copytree(MIGRATIONS_DIR, dst)
+    shutil.copytree(migrations_dir(), dst)
     return dst
 
 

@@ -470,13 +470,15 @@ class Metrics:
         return sum(v for _, _, v in found)
 
 
-def parse_prometheus(text):
-    """Parse and validate Prometheus text format; raises ValueError on a violation."""
+def parse_prometheus(text, strict=True):
+    """Parse and validate Prometheus text format; raises ValueError on a violation.
+    strict=False only parses (no duplicate-series or histogram checks)."""
     if text and not text.endswith("\n"):
         raise ValueError("exposition must end with a newline")
     families = {}
     samples = []
     seen_samples_of = set()
+    seen_series = set()
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -508,10 +510,17 @@ def parse_prometheus(text):
             value = _parse_value(val)
         except ValueError:
             raise ValueError(f"line {lineno}: bad value {val!r}")
+        key = (name, tuple(sorted(labels.items())))
+        if strict and key in seen_series:
+            raise ValueError(f"line {lineno}: duplicate series {name}{labels} (two samples with the same "
+                             f"name and label set)")
+        seen_series.add(key)
         samples.append((name, labels, value))
         seen_samples_of.add(family_of(name, families))
     # histogram rules
     for fname, fam in families.items():
+        if not strict:
+            break
         if fam["type"] != "histogram":
             continue
         groups = {}

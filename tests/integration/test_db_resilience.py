@@ -47,7 +47,7 @@ def table_lock(pg):
 
 def _db_up(srv):
     r = srv.api.get("/metrics")
-    return parse_prometheus(r.content.decode()).value("yizhan_db_connections", state="up")
+    return parse_prometheus(r.content.decode(), strict=False).value("yizhan_db_connections", state="up")
 
 
 # ---------------------------------------------------------------- outage
@@ -146,7 +146,7 @@ def test_bounded_queue_sheds_load_with_503(spawn, table_lock, db):
         wait_until(lambda: sum(1 for x in results if x is not None) >= n - 4, 5,
                    message="the requests beyond the queue bound to be refused")
         time.sleep(1.0)
-        m = parse_prometheus(srv.api.get("/metrics", timeout=5).content.decode())
+        m = parse_prometheus(srv.api.get("/metrics", timeout=5).content.decode(), strict=False)
         depth = m.value("yizhan_db_queue_depth")
         assert _lock_waiters(db) >= 1
     finally:
@@ -174,3 +174,8 @@ def test_bounded_queue_sheds_load_with_503(spawn, table_lock, db):
     assert depth >= 1, f"yizhan_db_queue_depth was {depth} with queries waiting"
     # afterwards the server works normally
     assert srv.api.get(REGION).status == 200
+
+
+def test_db_conns_per_thread(spawn):
+    srv = spawn({"YIZHAN_THREADS": "2", "YIZHAN_DB_CONNS": "3"})
+    assert _db_up(srv) == 6, "THREADS=2 × DB_CONNS=3 should give 6 database connections"

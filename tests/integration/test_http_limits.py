@@ -303,3 +303,50 @@ def test_http10_request_is_answered_and_closed(raw):
     res = raw(b"GET /livez HTTP/1.0\r\n\r\n", read_timeout=3)
     assert res.responses and res.first.status == 200, res
     assert res.closed, "HTTP/1.0 request without keep-alive left the connection open"
+
+
+# ---------------------------------------------------------------- configurable limits
+
+def test_max_header_bytes_is_configurable(spawn):
+    srv = spawn({"YIZHAN_MAX_HEADER_BYTES": "2048"})
+    ok = srv.raw(build_request("GET", "/livez", [("X-Pad", "v" * 1200)]), wait_close=False)
+    assert ok.first.status == 200, ok.first
+    res = srv.raw(build_request("GET", "/livez", [("X-Pad", "v" * 3000)]), read_timeout=5)
+    assert res.responses, f"no response to 3 KB of headers with MAX_HEADER_BYTES=2048 (closed={res.closed})"
+    assert_problem(res.first, (431, 400))
+
+
+def test_client_not_reading_is_cut_off_by_write_timeout(spawn):
+    """WRITE_TIMEOUT_MS: a client that stops taking its responses is disconnected."""
+    import socket
+    srv = spawn({"YIZHAN_WRITE_TIMEOUT_MS": "1000"})
+    size = len(srv.api.get("/api/openapi.yaml").content)
+    assert size > 0
+    n = min(2000, 16_000_000 // size + 1)  # ≥ 16 MB of responses: more than socket buffers hold
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(build_request("GET", "/api/openapi.yaml") * n)
+        time.sleep(4)  # read nothing for 4× the write timeout
+        total, closed = 0, False
+        s.settimeout(3)
+        while True:
+            try:
+                chunk = s.recv(1 << 20)
+            except socket.timeout:
+                break
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            total += len(chunk)
+        assert closed, "server kept writing to / waiting on a client that read nothing for 4 s " \
+                       f"(WRITE_TIMEOUT_MS=1000; drained {total} of ≥ {n * size} bytes afterwards)"
+        assert total < n * size, "every response was delivered: the write timeout never fired"
+    finally:
+        s.close()
+    assert srv.alive()
+    assert srv.api.get("/livez").status == 200
