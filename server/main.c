@@ -154,6 +154,7 @@ static int cmd_serve(int argc, char **argv)
                 pending);
         return 1;
     }
+    http_block_signals(); /* before any thread exists: pools, workers, deliveries */
     register_api();
     sign_load_dir(g_cfg.signing_key_dir);
     (void)password_dummy_hash(); /* computed once now, not during the first login */

@@ -151,6 +151,8 @@ struct db_pool *worker_db(worker_t *w);
 struct db_pool *worker_db_replica(worker_t *w); /* NULL when none */
 int worker_index(const worker_t *w);
 
+/* Block SIGINT/SIGTERM for every thread created afterwards; call first. */
+void http_block_signals(void);
 int http_start(void) WUR;         /* spawn workers; returns after they listen */
 /* Run fn(w) every ms milliseconds on worker index's loop (after http_start). */
 int http_worker_timer(int index, int ms, void (*fn)(worker_t *w)) WUR;

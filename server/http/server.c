@@ -823,6 +823,17 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     return 0;
 }
 
+/* Every thread inherits this mask, so the main thread's sigwait() is the one
+ * place SIGINT/SIGTERM arrive.  Call before creating any thread. */
+void http_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int http_start(void)
 {
     if (static_load() != 0)
@@ -848,13 +859,7 @@ int http_start(void)
     for (int i = 0; i < g_nworkers; i++)
         if (worker_init(&g_workers[i], i, (struct sockaddr *)&ss, salen) != 0)
             return -1;
-    /* Workers inherit a mask without SIGINT/SIGTERM, so the main thread's
-     * sigwait() is the one place that receives them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    http_block_signals();
     for (int i = 0; i < g_nworkers; i++)
         pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]);
     LOG_I("listening on http://%s:%d with %d workers", g_cfg.listen_host, g_cfg.listen_port, g_nworkers);
