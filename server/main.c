@@ -62,6 +62,7 @@ static void register_api(void)
     api_export_init();
     api_deals_init();
     api_subsidies_init();
+    api_market_init();
 }
 
 /* Make (or rotate) an office's Ed25519 key: the private key goes to a file in
@@ -160,6 +161,7 @@ static int cmd_serve(int argc, char **argv)
     (void)password_dummy_hash(); /* computed once now, not during the first login */
     if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
     api_deals_start();
+    if (api_market_start() != 0) return 1; /* webhook deliveries and expiry sweeps */
     http_run_until_signal();
     return 0;
 }

@@ -1,0 +1,570 @@
+-- 0012_market: research results (科技成果) and technology needs (技术需求) as
+-- the API sees them.  market_* functions are the only writers: each checks the
+-- caller's scope (a member's own org; NULL = staff), the state transition and
+-- the values against the code lists, and writes its audit entry, in one
+-- transaction.  The server has already checked JSON types, lengths and
+-- formats (server/api/market.c); what needs the database is checked here.
+--
+-- Lifecycles
+--   result: draft -> submitted -> published | rejected (reason); rejected or
+--           draft edited -> draft; submitted -> draft (withdraw from review);
+--           published -> withdrawn.  (under_notice, transacted: issue #5.)
+--   need:   draft -> submitted -> open | rejected; open -> closed | matched
+--           (the owner), expired (the deadline passed: market_expire_needs()).
+-- Visibility: anyone sees published/under_notice results and open needs whose
+-- deadline has not passed; an org's members see all of their org's; reviewers
+-- and admins see everything.
+
+-- (needs.trl_min, reviewed_at, reviewed_by and close_reason are added in 0010.)
+
+CREATE INDEX results_created_idx ON results (id DESC) WHERE status IN ('published', 'under_notice');
+CREATE INDEX needs_created_idx ON needs (id DESC) WHERE status = 'open';
+
+-- Labels ----------------------------------------------------------------------
+
+CREATE FUNCTION market_label(p_list text, p_code text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT label FROM codes WHERE list = p_list AND code = p_code $$;
+
+CREATE FUNCTION market_region_name(p_code text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT name FROM regions WHERE code = p_code $$;
+
+-- Status as the world sees it: an open need past its deadline is expired
+-- even before the sweep has written it.
+CREATE FUNCTION market_need_status(n needs) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN n.status = 'open' AND n.deadline < market_today() THEN 'expired' ELSE n.status END
+$$;
+
+CREATE FUNCTION market_result_visible(r results, p_org bigint, p_staff boolean) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT r.status IN ('published', 'under_notice') OR r.holder_org_id = p_org OR p_staff
+$$;
+
+CREATE FUNCTION market_need_visible(n needs, p_org bigint, p_staff boolean) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT (n.status = 'open' AND (n.deadline IS NULL OR n.deadline >= market_today()))
+           OR n.org_id = p_org OR p_staff
+$$;
+
+-- JSON forms ------------------------------------------------------------------
+-- p_full adds what only the owner and staff see (review notes, authorship).
+-- jsonb, so that the text form is "key": value (the server reads "version"
+-- from it for the ETag) and the audit log stores the same document.
+
+-- Labels are looked up by sub-selects in place (not through market_label()):
+-- a list of 100 listings then costs one plan, not a thousand function calls.
+CREATE FUNCTION market_result_json(r results, p_full boolean) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', r.id, 'kind', 'result', 'title', r.title, 'summary', r.summary,
+        'keywords', to_jsonb(r.keywords), 'completers', to_jsonb(r.completers),
+        'domain', r.domain,
+        'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = r.domain),
+        'industries', to_jsonb(r.industries), 'trl', r.trl,
+        'maturity', r.maturity,
+        'maturity_label', (SELECT label FROM codes WHERE list = 'maturity_stages' AND code = r.maturity),
+        'ip_records', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                            'type', x->>'type', 'type_label', c.label,
+                            'number', x->>'number', 'status', x->>'status') ORDER BY o), '[]')
+                       FROM jsonb_array_elements(r.ip_records) WITH ORDINALITY AS e(x, o)
+                       LEFT JOIN codes c ON c.list = 'ip_types' AND c.code = x->>'type'),
+        'transfer_modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o), '[]')
+                           FROM unnest(r.transfer_modes) WITH ORDINALITY AS u(m, o)
+                           LEFT JOIN codes c ON c.list = 'transfer_modes' AND c.code = u.m),
+        'pricing_mode', r.pricing_mode,
+        'pricing_mode_label', (SELECT label FROM codes WHERE list = 'pricing_modes' AND code = r.pricing_mode),
+        'asking_price_fen', r.asking_price_fen, 'negotiable', r.asking_price_fen IS NULL,
+        'region_code', r.region_code, 'region_name', (SELECT name FROM regions WHERE code = r.region_code),
+        'contact', r.contact,
+        'holder', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type,
+                                             'org_type_label', c.label)
+                   FROM orgs g LEFT JOIN codes c ON c.list = 'org_types' AND c.code = g.org_type
+                   WHERE g.id = r.holder_org_id),
+        'status', r.status, 'reject_reason', CASE WHEN p_full THEN r.reject_reason END,
+        'submitted_at', CASE WHEN p_full THEN r.submitted_at END,
+        'reviewed_at', CASE WHEN p_full THEN r.reviewed_at END,
+        'published_at', r.published_at, 'withdrawn_at', r.withdrawn_at,
+        'created_at', r.created_at, 'updated_at', r.updated_at, 'version', r.version)
+$$;
+
+CREATE FUNCTION market_need_json(n needs, p_full boolean) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', n.id, 'kind', 'need', 'title', n.title, 'description', n.description,
+        'keywords', to_jsonb(n.keywords),
+        'domain', n.domain,
+        'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = n.domain),
+        'industry', n.industry, 'trl_min', n.trl_min,
+        'region_code', n.region_code, 'region_name', (SELECT name FROM regions WHERE code = n.region_code),
+        'budget_min_fen', n.budget_min_fen, 'budget_max_fen', n.budget_max_fen,
+        'negotiable', n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL,
+        'deadline', n.deadline,
+        'cooperation_modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o),
+                                              '[]')
+                              FROM unnest(n.cooperation_modes) WITH ORDINALITY AS u(m, o)
+                              LEFT JOIN codes c ON c.list = 'cooperation_modes' AND c.code = u.m),
+        'contact', n.contact,
+        'org', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type, 'org_type_label', c.label)
+                FROM orgs g LEFT JOIN codes c ON c.list = 'org_types' AND c.code = g.org_type
+                WHERE g.id = n.org_id),
+        'status', CASE WHEN n.status = 'open' AND n.deadline < (now() AT TIME ZONE 'Asia/Shanghai')::date
+                       THEN 'expired' ELSE n.status END,
+        'reject_reason', CASE WHEN p_full THEN n.reject_reason END,
+        'close_reason', n.close_reason,
+        'submitted_at', CASE WHEN p_full THEN n.submitted_at END,
+        'reviewed_at', CASE WHEN p_full THEN n.reviewed_at END,
+        'published_at', n.published_at, 'closed_at', n.closed_at,
+        'created_at', n.created_at, 'updated_at', n.updated_at, 'version', n.version)
+$$;
+
+-- Value checks that need the database -------------------------------------------
+
+CREATE FUNCTION market_check_codes(p_list text, p_codes jsonb, p_field text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c text;
+    i int := 0;
+BEGIN
+    IF p_codes IS NULL OR jsonb_typeof(p_codes) <> 'array' THEN
+        RETURN;
+    END IF;
+    FOR c IN SELECT jsonb_array_elements_text(p_codes) LOOP
+        PERFORM check_code(p_list, c, format('%s[%s]', p_field, i));
+        i := i + 1;
+    END LOOP;
+END $$;
+
+CREATE FUNCTION market_text_array(p jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY(SELECT jsonb_array_elements_text(p)) $$;
+
+-- The body's fields over a row: only keys present in b change.
+CREATE FUNCTION market_result_merge(r results, b jsonb) RETURNS results
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    i int := 0;
+    x jsonb;
+BEGIN
+    PERFORM check_code('domains', b->>'domain', 'domain');
+    PERFORM check_code('maturity_stages', b->>'maturity', 'maturity');
+    PERFORM check_code('pricing_modes', b->>'pricing_mode', 'pricing_mode');
+    PERFORM market_check_codes('transfer_modes', b->'transfer_modes', 'transfer_modes');
+    PERFORM check_region(b->>'region_code', 'region_code');
+    IF b ? 'ip_records' THEN
+        FOR x IN SELECT jsonb_array_elements(b->'ip_records') LOOP
+            PERFORM check_code('ip_types', x->>'type', format('ip_records[%s].type', i));
+            i := i + 1;
+        END LOOP;
+    END IF;
+    IF b ? 'title' THEN r.title := b->>'title'; END IF;
+    IF b ? 'summary' THEN r.summary := coalesce(b->>'summary', ''); END IF;
+    IF b ? 'keywords' THEN r.keywords := market_text_array(b->'keywords'); END IF;
+    IF b ? 'completers' THEN r.completers := market_text_array(b->'completers'); END IF;
+    IF b ? 'domain' THEN r.domain := b->>'domain'; END IF;
+    IF b ? 'industries' THEN r.industries := market_text_array(b->'industries'); END IF;
+    IF b ? 'trl' THEN r.trl := (b->>'trl')::smallint; END IF;
+    IF b ? 'maturity' THEN r.maturity := b->>'maturity'; END IF;
+    IF b ? 'ip_records' THEN r.ip_records := b->'ip_records'; END IF;
+    IF b ? 'transfer_modes' THEN r.transfer_modes := market_text_array(b->'transfer_modes'); END IF;
+    IF b ? 'pricing_mode' THEN r.pricing_mode := b->>'pricing_mode'; END IF;
+    IF b ? 'asking_price_fen' THEN r.asking_price_fen := (b->>'asking_price_fen')::bigint; END IF;
+    IF b ? 'region_code' THEN r.region_code := b->>'region_code'; END IF;
+    IF b ? 'contact' THEN r.contact := coalesce(b->'contact', '{}'); END IF;
+    RETURN r;
+END $$;
+
+CREATE FUNCTION market_need_merge(n needs, b jsonb) RETURNS needs
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM check_code('domains', b->>'domain', 'domain');
+    PERFORM market_check_codes('cooperation_modes', b->'cooperation_modes', 'cooperation_modes');
+    PERFORM check_region(b->>'region_code', 'region_code');
+    IF b ? 'title' THEN n.title := b->>'title'; END IF;
+    IF b ? 'description' THEN n.description := coalesce(b->>'description', ''); END IF;
+    IF b ? 'keywords' THEN n.keywords := market_text_array(b->'keywords'); END IF;
+    IF b ? 'domain' THEN n.domain := b->>'domain'; END IF;
+    IF b ? 'industry' THEN n.industry := b->>'industry'; END IF;
+    IF b ? 'trl_min' THEN n.trl_min := (b->>'trl_min')::smallint; END IF;
+    IF b ? 'region_code' THEN n.region_code := b->>'region_code'; END IF;
+    IF b ? 'budget_min_fen' THEN n.budget_min_fen := (b->>'budget_min_fen')::bigint; END IF;
+    IF b ? 'budget_max_fen' THEN n.budget_max_fen := (b->>'budget_max_fen')::bigint; END IF;
+    IF b ? 'deadline' THEN n.deadline := (b->>'deadline')::date; END IF;
+    IF b ? 'cooperation_modes' THEN n.cooperation_modes := market_text_array(b->'cooperation_modes'); END IF;
+    IF b ? 'contact' THEN n.contact := coalesce(b->'contact', '{}'); END IF;
+    IF n.budget_min_fen IS NOT NULL AND n.budget_max_fen IS NOT NULL AND n.budget_min_fen > n.budget_max_fen THEN
+        PERFORM yz_raise(422, 'budget_min_fen must not exceed budget_max_fen', 'budget_min_fen', 'out_of_order');
+    END IF;
+    IF b ? 'deadline' AND n.deadline IS NOT NULL AND n.deadline <= market_today() THEN
+        PERFORM yz_raise(422, 'the deadline must be a day in the future', 'deadline', 'not_future');
+    END IF;
+    RETURN n;
+END $$;
+
+-- What a listing needs before review; the first missing field is named.
+CREATE FUNCTION market_result_missing(r results) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_remove(ARRAY[
+        CASE WHEN btrim(r.summary) = '' THEN 'summary' END,
+        CASE WHEN r.domain IS NULL THEN 'domain' END,
+        CASE WHEN r.trl IS NULL THEN 'trl' END,
+        CASE WHEN r.region_code IS NULL THEN 'region_code' END,
+        CASE WHEN cardinality(r.transfer_modes) = 0 THEN 'transfer_modes' END,
+        CASE WHEN r.pricing_mode IS NULL THEN 'pricing_mode' END,
+        CASE WHEN r.pricing_mode IN ('listed', 'auction') AND r.asking_price_fen IS NULL THEN 'asking_price_fen' END],
+        NULL)
+$$;
+
+CREATE FUNCTION market_need_missing(n needs) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_remove(ARRAY[
+        CASE WHEN btrim(n.description) = '' THEN 'description' END,
+        CASE WHEN n.domain IS NULL THEN 'domain' END,
+        CASE WHEN n.region_code IS NULL THEN 'region_code' END,
+        CASE WHEN cardinality(n.cooperation_modes) = 0 THEN 'cooperation_modes' END], NULL)
+$$;
+
+CREATE FUNCTION market_require_complete(p_missing text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(p_missing) > 0 THEN
+        PERFORM yz_raise(422, 'complete these fields before submitting: ' || array_to_string(p_missing, ', '),
+                         p_missing[1], 'required');
+    END IF;
+END $$;
+
+CREATE FUNCTION market_check_version(p_if_match int, p_version int, p_what text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_if_match IS NOT NULL AND p_if_match <> p_version THEN
+        PERFORM yz_raise(412, format('the %s was changed by someone else; reload and try again', p_what));
+    END IF;
+END $$;
+
+CREATE FUNCTION market_transition_error(p_what text, p_action text, p_status text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM yz_raise(409, format('a %s that is %s cannot be %s', p_what, p_status, p_action), 'status',
+                     'invalid_transition');
+END $$;
+
+------------------------------------------------------------------------------
+-- Results
+------------------------------------------------------------------------------
+
+CREATE FUNCTION market_result_create(p_actor bigint, p_req text, p_org bigint, b jsonb, p_idem_key text,
+                                     p_idem_hash text)
+RETURNS TABLE (status integer, body text, replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    prior record;
+    r results;
+    v_body text;
+BEGIN
+    SELECT * INTO prior FROM idem_begin(p_actor, p_idem_key, 'POST /api/v1/results', p_idem_hash);
+    IF prior.status IS NOT NULL THEN
+        RETURN QUERY SELECT prior.status, prior.response, true;
+        RETURN;
+    END IF;
+    IF p_org IS NULL OR NOT EXISTS (SELECT 1 FROM orgs WHERE id = p_org) THEN
+        PERFORM yz_raise(403, 'only members of an organisation can create research results');
+    END IF;
+    r.holder_org_id := p_org;
+    r.summary := '';
+    r.keywords := '{}'; r.completers := '{}'; r.industries := '{}'; r.transfer_modes := '{}';
+    r.ip_records := '[]'; r.contact := '{}';
+    r := market_result_merge(r, b);
+    -- the region defaults to the holder's
+    r.region_code := coalesce(r.region_code, (SELECT region_code FROM orgs WHERE id = p_org));
+    INSERT INTO results (holder_org_id, title, summary, keywords, completers, domain, industries, trl, maturity,
+                         ip_records, transfer_modes, pricing_mode, asking_price_fen, region_code, contact, created_by)
+    VALUES (r.holder_org_id, r.title, r.summary, r.keywords, r.completers, r.domain, r.industries, r.trl, r.maturity,
+            r.ip_records, r.transfer_modes, r.pricing_mode, r.asking_price_fen, r.region_code, r.contact, p_actor)
+    RETURNING * INTO r;
+    PERFORM audit_append(p_actor, p_req, 'result', r.id::text, 'create', NULL, to_jsonb(market_result_json(r, true)));
+    v_body := market_result_json(r, true)::text;
+    PERFORM idem_finish(p_actor, p_idem_key, 201, v_body);
+    RETURN QUERY SELECT 201, v_body, false;
+END $$;
+
+-- Lock a result for a change by its holder's member (p_org) or staff (NULL).
+CREATE FUNCTION market_result_lock(p_id bigint, p_org bigint, p_if_match int) RETURNS results
+LANGUAGE plpgsql AS $$
+DECLARE
+    r results;
+BEGIN
+    SELECT * INTO r FROM results WHERE id = p_id AND (p_org IS NULL OR holder_org_id = p_org) FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM yz_raise(404, 'no such research result');
+    END IF;
+    PERFORM market_check_version(p_if_match, r.version, 'research result');
+    RETURN r;
+END $$;
+
+CREATE FUNCTION market_result_update(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int, b jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o results;
+    n results;
+BEGIN
+    o := market_result_lock(p_id, p_org, p_if_match);
+    IF o.status NOT IN ('draft', 'rejected') THEN
+        PERFORM yz_raise(409, format('a research result that is %s cannot be edited; withdraw it first', o.status),
+                         'status', 'not_editable');
+    END IF;
+    n := market_result_merge(o, b);
+    UPDATE results SET title = n.title, summary = n.summary, keywords = n.keywords, completers = n.completers,
+        domain = n.domain, industries = n.industries, trl = n.trl, maturity = n.maturity, ip_records = n.ip_records,
+        transfer_modes = n.transfer_modes, pricing_mode = n.pricing_mode, asking_price_fen = n.asking_price_fen,
+        region_code = n.region_code, contact = n.contact, status = 'draft'
+    WHERE id = p_id RETURNING * INTO n;
+    IF n.version <> o.version THEN
+        PERFORM audit_append(p_actor, p_req, 'result', p_id::text, 'update', to_jsonb(market_result_json(o, true)),
+                             to_jsonb(market_result_json(n, true)));
+    END IF;
+    RETURN market_result_json(n, true)::text;
+END $$;
+
+CREATE FUNCTION market_result_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    o results;
+BEGIN
+    o := market_result_lock(p_id, p_org, p_if_match);
+    IF o.status NOT IN ('draft', 'rejected') THEN
+        PERFORM yz_raise(409, format('a research result that is %s cannot be deleted', o.status), 'status',
+                         'not_deletable');
+    END IF;
+    IF EXISTS (SELECT 1 FROM contracts WHERE result_id = p_id) THEN
+        PERFORM yz_raise(409, 'a contract refers to this research result', 'id', 'referenced');
+    END IF;
+    DELETE FROM results WHERE id = p_id;
+    PERFORM audit_append(p_actor, p_req, 'result', p_id::text, 'delete', to_jsonb(market_result_json(o, true)), NULL);
+END $$;
+
+-- One function for every state change: p_action is submit, withdraw (the
+-- holder's member), approve or reject (staff).
+CREATE FUNCTION market_result_transition(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
+                                         p_action text, p_reason text)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o results;
+    n results;
+    v_status text;
+BEGIN
+    o := market_result_lock(p_id, p_org, p_if_match);
+    n := o;
+    CASE p_action
+    WHEN 'submit' THEN
+        IF o.status NOT IN ('draft', 'rejected') THEN
+            PERFORM market_transition_error('research result', 'submitted', o.status);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = o.holder_org_id AND verification_status = 'verified') THEN
+            PERFORM yz_raise(403, 'your organisation must be verified before it can submit listings for review');
+        END IF;
+        PERFORM market_require_complete(market_result_missing(o));
+        UPDATE results SET status = 'submitted', submitted_at = now() WHERE id = p_id RETURNING * INTO n;
+    WHEN 'withdraw' THEN
+        IF o.status = 'submitted' THEN
+            UPDATE results SET status = 'draft', submitted_at = NULL WHERE id = p_id RETURNING * INTO n;
+        ELSIF o.status = 'published' THEN
+            UPDATE results SET status = 'withdrawn', withdrawn_at = now() WHERE id = p_id RETURNING * INTO n;
+        ELSE
+            PERFORM market_transition_error('research result', 'withdrawn', o.status);
+        END IF;
+    WHEN 'approve' THEN
+        IF o.status <> 'submitted' THEN
+            PERFORM market_transition_error('research result', 'approved', o.status);
+        END IF;
+        UPDATE results SET status = 'published', published_at = now(), reviewed_at = now(), reviewed_by = p_actor,
+                           reject_reason = NULL
+        WHERE id = p_id RETURNING * INTO n;
+        PERFORM market_notify('result', p_id);
+    WHEN 'reject' THEN
+        IF o.status <> 'submitted' THEN
+            PERFORM market_transition_error('research result', 'rejected', o.status);
+        END IF;
+        IF coalesce(btrim(p_reason), '') = '' THEN
+            PERFORM yz_raise(422, 'say why the research result is rejected', 'reason', 'required');
+        END IF;
+        UPDATE results SET status = 'rejected', reject_reason = p_reason, reviewed_at = now(), reviewed_by = p_actor
+        WHERE id = p_id RETURNING * INTO n;
+    END CASE;
+    PERFORM audit_append(p_actor, p_req, 'result', p_id::text, p_action, to_jsonb(market_result_json(o, true)),
+                         to_jsonb(market_result_json(n, true)));
+    RETURN market_result_json(n, true)::text;
+END $$;
+
+------------------------------------------------------------------------------
+-- Needs
+------------------------------------------------------------------------------
+
+CREATE FUNCTION market_need_create(p_actor bigint, p_req text, p_org bigint, b jsonb, p_idem_key text,
+                                   p_idem_hash text)
+RETURNS TABLE (status integer, body text, replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    prior record;
+    n needs;
+    v_body text;
+BEGIN
+    SELECT * INTO prior FROM idem_begin(p_actor, p_idem_key, 'POST /api/v1/needs', p_idem_hash);
+    IF prior.status IS NOT NULL THEN
+        RETURN QUERY SELECT prior.status, prior.response, true;
+        RETURN;
+    END IF;
+    IF p_org IS NULL OR NOT EXISTS (SELECT 1 FROM orgs WHERE id = p_org) THEN
+        PERFORM yz_raise(403, 'only members of an organisation can post technology needs');
+    END IF;
+    n.org_id := p_org;
+    n.description := '';
+    n.keywords := '{}'; n.cooperation_modes := '{}'; n.contact := '{}';
+    n := market_need_merge(n, b);
+    n.region_code := coalesce(n.region_code, (SELECT region_code FROM orgs WHERE id = p_org));
+    INSERT INTO needs (org_id, title, description, keywords, domain, industry, trl_min, region_code, budget_min_fen,
+                       budget_max_fen, deadline, cooperation_modes, contact, created_by)
+    VALUES (n.org_id, n.title, n.description, n.keywords, n.domain, n.industry, n.trl_min, n.region_code,
+            n.budget_min_fen, n.budget_max_fen, n.deadline, n.cooperation_modes, n.contact, p_actor)
+    RETURNING * INTO n;
+    PERFORM audit_append(p_actor, p_req, 'need', n.id::text, 'create', NULL, to_jsonb(market_need_json(n, true)));
+    v_body := market_need_json(n, true)::text;
+    PERFORM idem_finish(p_actor, p_idem_key, 201, v_body);
+    RETURN QUERY SELECT 201, v_body, false;
+END $$;
+
+CREATE FUNCTION market_need_lock(p_id bigint, p_org bigint, p_if_match int) RETURNS needs
+LANGUAGE plpgsql AS $$
+DECLARE
+    n needs;
+BEGIN
+    SELECT * INTO n FROM needs WHERE id = p_id AND (p_org IS NULL OR org_id = p_org) FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM yz_raise(404, 'no such technology need');
+    END IF;
+    PERFORM market_check_version(p_if_match, n.version, 'technology need');
+    RETURN n;
+END $$;
+
+CREATE FUNCTION market_need_update(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int, b jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o needs;
+    n needs;
+BEGIN
+    o := market_need_lock(p_id, p_org, p_if_match);
+    IF o.status NOT IN ('draft', 'rejected') THEN
+        PERFORM yz_raise(409, format('a technology need that is %s cannot be edited', market_need_status(o)),
+                         'status', 'not_editable');
+    END IF;
+    n := market_need_merge(o, b);
+    UPDATE needs SET title = n.title, description = n.description, keywords = n.keywords, domain = n.domain,
+        industry = n.industry, trl_min = n.trl_min, region_code = n.region_code, budget_min_fen = n.budget_min_fen,
+        budget_max_fen = n.budget_max_fen, deadline = n.deadline, cooperation_modes = n.cooperation_modes,
+        contact = n.contact, status = 'draft'
+    WHERE id = p_id RETURNING * INTO n;
+    IF n.version <> o.version THEN
+        PERFORM audit_append(p_actor, p_req, 'need', p_id::text, 'update', to_jsonb(market_need_json(o, true)),
+                             to_jsonb(market_need_json(n, true)));
+    END IF;
+    RETURN market_need_json(n, true)::text;
+END $$;
+
+CREATE FUNCTION market_need_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    o needs;
+BEGIN
+    o := market_need_lock(p_id, p_org, p_if_match);
+    IF o.status NOT IN ('draft', 'rejected') THEN
+        PERFORM yz_raise(409, format('a technology need that is %s cannot be deleted', market_need_status(o)),
+                         'status', 'not_deletable');
+    END IF;
+    IF EXISTS (SELECT 1 FROM contracts WHERE need_id = p_id) THEN
+        PERFORM yz_raise(409, 'a contract refers to this technology need', 'id', 'referenced');
+    END IF;
+    DELETE FROM needs WHERE id = p_id;
+    PERFORM audit_append(p_actor, p_req, 'need', p_id::text, 'delete', to_jsonb(market_need_json(o, true)), NULL);
+END $$;
+
+-- p_action: submit, close (the poster's member; p_outcome closed|matched),
+-- approve, reject (staff).
+CREATE FUNCTION market_need_transition(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
+                                       p_action text, p_reason text, p_outcome text)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o needs;
+    n needs;
+BEGIN
+    o := market_need_lock(p_id, p_org, p_if_match);
+    n := o;
+    CASE p_action
+    WHEN 'submit' THEN
+        IF o.status NOT IN ('draft', 'rejected') THEN
+            PERFORM market_transition_error('technology need', 'submitted', market_need_status(o));
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = o.org_id AND verification_status = 'verified') THEN
+            PERFORM yz_raise(403, 'your organisation must be verified before it can submit listings for review');
+        END IF;
+        PERFORM market_require_complete(market_need_missing(o));
+        IF o.deadline IS NOT NULL AND o.deadline <= market_today() THEN
+            PERFORM yz_raise(422, 'the deadline has passed; set a later one first', 'deadline', 'not_future');
+        END IF;
+        UPDATE needs SET status = 'submitted', submitted_at = now() WHERE id = p_id RETURNING * INTO n;
+    WHEN 'approve' THEN
+        IF o.status <> 'submitted' THEN
+            PERFORM market_transition_error('technology need', 'approved', market_need_status(o));
+        END IF;
+        IF o.deadline IS NOT NULL AND o.deadline <= market_today() THEN
+            PERFORM yz_raise(422, 'the deadline of this need has passed; reject it instead', 'deadline',
+                             'not_future');
+        END IF;
+        UPDATE needs SET status = 'open', published_at = now(), reviewed_at = now(), reviewed_by = p_actor,
+                         reject_reason = NULL
+        WHERE id = p_id RETURNING * INTO n;
+        PERFORM market_notify('need', p_id);
+    WHEN 'reject' THEN
+        IF o.status <> 'submitted' THEN
+            PERFORM market_transition_error('technology need', 'rejected', market_need_status(o));
+        END IF;
+        IF coalesce(btrim(p_reason), '') = '' THEN
+            PERFORM yz_raise(422, 'say why the technology need is rejected', 'reason', 'required');
+        END IF;
+        UPDATE needs SET status = 'rejected', reject_reason = p_reason, reviewed_at = now(), reviewed_by = p_actor
+        WHERE id = p_id RETURNING * INTO n;
+    WHEN 'close' THEN
+        IF market_need_status(o) <> 'open' THEN
+            PERFORM market_transition_error('technology need', 'closed', market_need_status(o));
+        END IF;
+        IF coalesce(p_outcome, 'closed') NOT IN ('closed', 'matched') THEN
+            PERFORM yz_raise(422, 'outcome must be closed or matched', 'outcome', 'invalid');
+        END IF;
+        UPDATE needs SET status = coalesce(p_outcome, 'closed'), closed_at = now(), close_reason = p_reason
+        WHERE id = p_id RETURNING * INTO n;
+    END CASE;
+    PERFORM audit_append(p_actor, p_req, 'need', p_id::text, p_action, to_jsonb(market_need_json(o, true)),
+                         to_jsonb(market_need_json(n, true)));
+    RETURN market_need_json(n, true)::text;
+END $$;
+
+-- Needs whose deadline has passed become expired, each with its audit entry
+-- (actor NULL: the system).  Run by the server's background thread.
+CREATE FUNCTION market_expire_needs(p_limit int DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    o needs;
+    n needs;
+    k int := 0;
+BEGIN
+    FOR o IN SELECT * FROM needs WHERE status = 'open' AND deadline < market_today()
+             ORDER BY deadline, id LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+        UPDATE needs SET status = 'expired', closed_at = now() WHERE id = o.id RETURNING * INTO n;
+        PERFORM audit_append(NULL, 'expiry-sweep', 'need', o.id::text, 'expire', to_jsonb(market_need_json(o, true)),
+                             to_jsonb(market_need_json(n, true)));
+        k := k + 1;
+    END LOOP;
+    RETURN k;
+END $$;

@@ -1,0 +1,668 @@
+/* market.c — research results (科技成果) and technology needs (技术需求):
+ * lists, reads, creation (with Idempotency-Key), edits (If-Match), deletion
+ * and the lifecycle (submit, approve, reject, withdraw, close).
+ *
+ * Authorization: the route table says which roles may call; reads are public
+ * with optional sign-in (ROUTE_OPTIONAL_AUTH), so that an org's members also
+ * see their drafts and reviewers the review queue.  Scope is applied in SQL
+ * (migrations/0012_market.sql): a member acts on their own org's listings
+ * only, so another org's listing is 404, never 403.  Types, lengths and
+ * formats are checked here, field by field, all errors in one reply; code
+ * lists, regions, state transitions and the deadline in the SQL functions,
+ * which also write the audit entry in the same transaction. */
+#include "api/market.h"
+
+#include "api/idempotency.h"
+#include "auth/auth.h"
+#include "domain/ip_number.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ST_R_LIST, ST_R_GET, ST_R_CREATE, ST_R_UPDATE, ST_R_DELETE, ST_R_TRANS;
+static int ST_N_LIST, ST_N_GET, ST_N_CREATE, ST_N_UPDATE, ST_N_DELETE, ST_N_TRANS;
+
+/* --- shared helpers ------------------------------------------------------------ */
+
+mscope_t market_scope(http_req_t *req)
+{
+    mscope_t s = {NULL, "false"};
+    auth_user_t *u = req->user;
+    if (!u) return s;
+    if ((u->role & (ROLE_MEMBER | ROLE_BROKER)) && u->org_id)
+        s.org = arena_printf(req->arena, "%lld", (long long)u->org_id);
+    if (u->role & (ROLE_REVIEWER | ROLE_ADMIN)) s.staff = "true";
+    return s;
+}
+
+int market_id_or_reply(http_req_t *req, const char **id)
+{
+    uint64_t v;
+    *id = req->params[0];
+    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+        http_problem(req, 404, "not found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+const char *market_dump(http_req_t *req, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    char *out = arena_strdup(req->arena, s ? s : "{}");
+    free(s);
+    return out;
+}
+
+void market_bad_param(http_req_t *req, const char *field, const char *code, const char *message)
+{
+    json_t *e = NULL;
+    http_error_add(&e, field, code, message);
+    http_problem(req, 400, "invalid query parameter", e);
+}
+
+static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+
+static void reply_no_content(http_req_t *req, PGresult *res)
+{
+    (void)res;
+    http_reply(req, 204, NULL, NULL, 0);
+}
+
+static void reply_changed(http_req_t *req, PGresult *res)
+{
+    market_search_invalidate();
+    api_reply_versioned(req, res, 200);
+}
+
+/* --- field checks --------------------------------------------------------------- */
+
+static void err(json_t **errs, const char *field, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err(json_t **errs, const char *field, const char *code, const char *fmt, ...)
+{
+    char m[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    http_error_add(errs, field, code, m);
+}
+
+/* Control characters: none in one-line texts; tab and newlines in long ones. */
+static bool has_control(const char *s, bool multiline)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\r' || *p == '\t'))) || *p == 0x7f) return true;
+    return false;
+}
+
+static bool blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return false;
+    return true;
+}
+
+static void check_text(json_t *o, const char *name, size_t max, bool nonempty, bool multiline, json_t **errs)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    if (!s) return;
+    size_t n = util_utf8_len(s, strlen(s));
+    if (nonempty && blank(s)) err(errs, name, "required", "must not be empty");
+    else if (n > max) err(errs, name, "too_long", "at most %zu characters", max);
+    else if (has_control(s, multiline)) err(errs, name, "invalid_character", "must not contain control characters");
+}
+
+static void check_strings(json_t *o, const char *name, size_t max_items, size_t max_len, json_t **errs)
+{
+    json_t *a = json_object_get(o, name);
+    if (!json_is_array(a)) return;
+    if (json_array_size(a) > max_items) {
+        err(errs, name, "too_many", "at most %zu items", max_items);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    char f[80];
+    json_array_foreach(a, i, v) {
+        snprintf(f, sizeof f, "%s[%zu]", name, i);
+        const char *s = json_string_value(v);
+        if (!s) {
+            err(errs, f, "wrong_type", "must be a string");
+            continue;
+        }
+        size_t n = util_utf8_len(s, strlen(s));
+        if (blank(s)) err(errs, f, "required", "must not be empty");
+        else if (n > max_len) err(errs, f, "too_long", "at most %zu characters", max_len);
+        else if (has_control(s, false)) err(errs, f, "invalid_character", "must not contain control characters");
+        else
+            for (size_t k = 0; k < i; k++)
+                if (json_equal(json_array_get(a, k), v)) {
+                    err(errs, f, "duplicate", "is listed twice");
+                    break;
+                }
+    }
+}
+
+static bool code_shaped(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 40 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static void check_code(json_t *o, const char *name, json_t **errs)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    if (s && !code_shaped(s)) err(errs, name, "invalid_format", "must be a code of its code list (lower-case letters, digits, _)");
+}
+
+static void check_codes(json_t *o, const char *name, size_t max_items, json_t **errs)
+{
+    json_t *a = json_object_get(o, name);
+    if (!json_is_array(a)) return;
+    check_strings(o, name, max_items, 40, errs);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        const char *s = json_string_value(v);
+        if (s && !blank(s) && !code_shaped(s)) {
+            char f[80];
+            snprintf(f, sizeof f, "%s[%zu]", name, i);
+            err(errs, f, "invalid_format", "must be a code of its code list (lower-case letters, digits, _)");
+        }
+    }
+}
+
+static void check_int(json_t *o, const char *name, long long lo, long long hi, const char *what, json_t **errs)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_integer(v)) return;
+    long long x = json_integer_value(v);
+    if (x < lo || x > hi) err(errs, name, "out_of_range", "%s", what);
+}
+
+#define MONEY_MAX_FEN 100000000000000LL /* 1 trillion yuan: a typo, not a price */
+
+static void check_money(json_t *o, const char *name, json_t **errs)
+{
+    check_int(o, name, 0, MONEY_MAX_FEN, "must be a whole number of fen from 0 to 100000000000000", errs);
+}
+
+static void check_region(json_t *o, const char *name, json_t **errs)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    if (s && (strlen(s) != 6 || strspn(s, "0123456789") != 6))
+        err(errs, name, "invalid_format", "must be a six-digit GB/T 2260 region code");
+}
+
+/* A calendar date YYYY-MM-DD (whether it is in the future is the database's
+ * call: "today" is China's). */
+static bool date_ok(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    static const int DAYS[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > DAYS[m - 1]) return false;
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
+    return true;
+}
+
+static bool email_ok(const char *s)
+{
+    const char *at = strchr(s, '@');
+    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && strlen(s) <= 254 &&
+           !strpbrk(s, " \t\r\n");
+}
+
+static void check_contact(json_t *o, json_t **errs)
+{
+    json_t *c = json_object_get(o, "contact");
+    if (!json_is_object(c)) return;
+    const char *k;
+    json_t *v;
+    char f[80];
+    json_object_foreach(c, k, v) {
+        snprintf(f, sizeof f, "contact.%s", k);
+        if (strcmp(k, "name") && strcmp(k, "phone") && strcmp(k, "email")) {
+            err(errs, f, "unknown_field", "contact has name, phone and email only");
+            continue;
+        }
+        if (json_is_null(v)) continue;
+        const char *s = json_string_value(v);
+        if (!s) err(errs, f, "wrong_type", "must be a string or null");
+        else if (util_utf8_len(s, strlen(s)) > 100) err(errs, f, "too_long", "at most 100 characters");
+        else if (has_control(s, false)) err(errs, f, "invalid_character", "must not contain control characters");
+        else if (!strcmp(k, "email") && !email_ok(s)) err(errs, f, "invalid_format", "must be an email address");
+        else if (!strcmp(k, "phone") && (strlen(s) < 5 || strspn(s, "0123456789+-() ") != strlen(s)))
+            err(errs, f, "invalid_format", "must be a telephone number (digits, + - ( ) and spaces)");
+    }
+}
+
+/* IP records: [{type, number, status}], numbers checked by type and stored
+ * in canonical form. */
+static void check_ip_records(json_t *o, json_t **errs)
+{
+    json_t *a = json_object_get(o, "ip_records");
+    if (!json_is_array(a)) return;
+    if (json_array_size(a) > 20) {
+        err(errs, "ip_records", "too_many", "at most 20 records");
+        return;
+    }
+    size_t i;
+    json_t *r;
+    char f[80];
+    json_array_foreach(a, i, r) {
+        if (!json_is_object(r)) {
+            snprintf(f, sizeof f, "ip_records[%zu]", i);
+            err(errs, f, "wrong_type", "must be an object {type, number, status}");
+            continue;
+        }
+        const char *k;
+        json_t *v;
+        bool bad = false;
+        json_object_foreach(r, k, v) {
+            if (strcmp(k, "type") && strcmp(k, "number") && strcmp(k, "status")) {
+                snprintf(f, sizeof f, "ip_records[%zu].%s", i, k);
+                err(errs, f, "unknown_field", "an IP record has type, number and status only");
+                bad = true;
+            } else if (!json_is_string(v) && !(json_is_null(v) && strcmp(k, "type"))) {
+                snprintf(f, sizeof f, "ip_records[%zu].%s", i, k);
+                err(errs, f, "wrong_type", "must be a string");
+                bad = true;
+            }
+        }
+        if (bad) continue;
+        const char *type = json_string_value(json_object_get(r, "type"));
+        const char *number = json_string_value(json_object_get(r, "number"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        if (!type) {
+            snprintf(f, sizeof f, "ip_records[%zu].type", i);
+            err(errs, f, "required", "give the kind of intellectual property (a code of list ip_types)");
+            continue;
+        }
+        if (!code_shaped(type)) {
+            snprintf(f, sizeof f, "ip_records[%zu].type", i);
+            err(errs, f, "invalid_format", "must be a code of list ip_types");
+            continue;
+        }
+        if (status && strcmp(status, "filed") && strcmp(status, "granted") && strcmp(status, "lapsed")) {
+            snprintf(f, sizeof f, "ip_records[%zu].status", i);
+            err(errs, f, "invalid", "must be filed, granted or lapsed");
+        }
+        char canon[64];
+        const char *why = ip_number_error(type, number, canon, sizeof canon);
+        if (why) {
+            snprintf(f, sizeof f, "ip_records[%zu].number", i);
+            err(errs, f, "invalid_number", "%s", why);
+        } else if (number) {
+            json_object_set_new(r, "number", json_string(canon));
+        }
+    }
+}
+
+static int errors_or_reply(http_req_t *req, json_t *errs)
+{
+    if (!errs) return 0;
+    /* a wrong element type inside an array is a malformed request (400),
+     * everything else a value the server will not take (422) */
+    int status = 422;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errs, i, e) {
+        const char *code = json_string_value(json_object_get(e, "code"));
+        if (code && (!strcmp(code, "wrong_type") || !strcmp(code, "unknown_field"))) status = 400;
+    }
+    http_problem(req, status, status == 400 ? "the request body has unknown or mistyped fields"
+                                            : "some fields are not valid", errs);
+    return -1;
+}
+
+/* --- results --------------------------------------------------------------------- */
+
+static const field_t RESULT_FIELDS[] = {
+    {"title", F_STRING, true},           {"summary", F_STRING, false},
+    {"keywords", F_ARRAY, false},        {"completers", F_ARRAY, false},
+    {"domain", F_STRING_OR_NULL, false}, {"industries", F_ARRAY, false},
+    {"trl", F_NUMBER_OR_NULL, false},    {"maturity", F_STRING_OR_NULL, false},
+    {"ip_records", F_ARRAY, false},      {"transfer_modes", F_ARRAY, false},
+    {"pricing_mode", F_STRING_OR_NULL, false}, {"asking_price_fen", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING, false},    {"contact", F_OBJECT, false},
+};
+
+static int result_body_or_reply(http_req_t *req, bool create)
+{
+    field_t f[ARRAY_LEN(RESULT_FIELDS)];
+    memcpy(f, RESULT_FIELDS, sizeof f);
+    if (!create) f[0].required = false;
+    if (api_fields_or_reply(req, f, ARRAY_LEN(f))) return -1;
+    json_t *b = req->json, *errs = NULL;
+    check_text(b, "title", 200, true, false, &errs);
+    check_text(b, "summary", 2000, false, true, &errs);
+    check_strings(b, "keywords", 10, 30, &errs);
+    check_strings(b, "completers", 50, 50, &errs);
+    check_strings(b, "industries", 10, 50, &errs);
+    check_code(b, "domain", &errs);
+    check_code(b, "maturity", &errs);
+    check_code(b, "pricing_mode", &errs);
+    check_codes(b, "transfer_modes", 5, &errs);
+    check_int(b, "trl", 1, 9, "the technology readiness level is 1 to 9", &errs);
+    check_money(b, "asking_price_fen", &errs);
+    check_region(b, "region_code", &errs);
+    check_contact(b, &errs);
+    check_ip_records(b, &errs);
+    return errors_or_reply(req, errs);
+}
+
+static void result_list(http_req_t *req)
+{
+    const char *limit, *cursor, *status, *domain, *mine;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "domain", &domain) ||
+        http_query_or_reply(req, "mine", &mine))
+        return;
+    static const char *const ST[] = {"draft", "submitted", "published", "rejected", "withdrawn", "under_notice",
+                                     "transacted"};
+    bool ok = !status;
+    for (size_t i = 0; !ok && i < ARRAY_LEN(ST); i++) ok = !strcmp(status, ST[i]);
+    if (!ok) {
+        market_bad_param(req, "status", "invalid",
+                         "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted");
+        return;
+    }
+    if (domain && !code_shaped(domain)) {
+        market_bad_param(req, "domain", "invalid", "domain must be a code of list domains");
+        return;
+    }
+    if (mine && strcmp(mine, "true") && strcmp(mine, "false")) {
+        market_bad_param(req, "mine", "invalid", "mine must be true or false");
+        return;
+    }
+    mscope_t s = market_scope(req);
+    if (mine && !strcmp(mine, "true") && !s.org) {
+        market_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, cursor,
+                        limit};
+    api_query(req, ST_R_LIST, 7, v, api_reply_page);
+}
+
+static void result_get(http_req_t *req)
+{
+    const char *id;
+    if (market_id_or_reply(req, &id)) return;
+    mscope_t s = market_scope(req);
+    const char *v[3] = {id, s.org, s.staff};
+    api_query(req, ST_R_GET, 3, v, reply_ok);
+}
+
+static void result_create(http_req_t *req)
+{
+    idem_t k;
+    if (result_body_or_reply(req, true) || idem_key_or_reply(req, &k)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
+    api_query(req, ST_R_CREATE, 6, v, idem_reply);
+}
+
+static void result_update(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || result_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
+    api_query(req, ST_R_UPDATE, 6, v, reply_ok);
+}
+
+static void result_delete(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0) || api_if_match_or_reply(req, &ifm))
+        return;
+    mscope_t s = market_scope(req);
+    const char *v[5] = {api_actor(req), req->request_id, id, s.org, ifm};
+    api_query(req, ST_R_DELETE, 5, v, reply_no_content);
+}
+
+/* submit | withdraw | approve | reject: the action is the last path segment. */
+static void result_transition(http_req_t *req)
+{
+    static const field_t F_REASON[] = {{"reason", F_STRING, true}};
+    const char *action = strrchr(req->route->path, '/') + 1;
+    bool reject = !strcmp(action, "reject");
+    const char *id, *ifm;
+    /* only reject takes a body; the others accept none (or {}) */
+    if (market_id_or_reply(req, &id) ||
+        api_fields_or_reply(req, reject ? F_REASON : NULL, reject ? ARRAY_LEN(F_REASON) : 0) ||
+        api_if_match_or_reply(req, &ifm))
+        return;
+    if (reject) {
+        json_t *errs = NULL;
+        check_text(req->json, "reason", 500, true, true, &errs);
+        if (errors_or_reply(req, errs)) return;
+    }
+    mscope_t s = market_scope(req);
+    /* reviewers act on any listing; members and admins through their scope */
+    const char *org = (!strcmp(action, "approve") || reject) ? NULL : s.org;
+    const char *v[7] = {api_actor(req), req->request_id, id, org, ifm, action, api_str(req, "reason")};
+    api_query(req, ST_R_TRANS, 7, v, reply_changed);
+}
+
+/* --- needs ------------------------------------------------------------------------ */
+
+static const field_t NEED_FIELDS[] = {
+    {"title", F_STRING, true},           {"description", F_STRING, false},
+    {"keywords", F_ARRAY, false},        {"domain", F_STRING_OR_NULL, false},
+    {"industry", F_STRING_OR_NULL, false}, {"trl_min", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING, false},    {"budget_min_fen", F_NUMBER_OR_NULL, false},
+    {"budget_max_fen", F_NUMBER_OR_NULL, false}, {"deadline", F_STRING_OR_NULL, false},
+    {"cooperation_modes", F_ARRAY, false}, {"contact", F_OBJECT, false},
+};
+
+static int need_body_or_reply(http_req_t *req, bool create)
+{
+    field_t f[ARRAY_LEN(NEED_FIELDS)];
+    memcpy(f, NEED_FIELDS, sizeof f);
+    if (!create) f[0].required = false;
+    if (api_fields_or_reply(req, f, ARRAY_LEN(f))) return -1;
+    json_t *b = req->json, *errs = NULL;
+    check_text(b, "title", 200, true, false, &errs);
+    check_text(b, "description", 4000, false, true, &errs);
+    check_text(b, "industry", 100, false, false, &errs);
+    check_strings(b, "keywords", 10, 30, &errs);
+    check_code(b, "domain", &errs);
+    check_codes(b, "cooperation_modes", 6, &errs);
+    check_int(b, "trl_min", 1, 9, "the technology readiness level is 1 to 9", &errs);
+    check_money(b, "budget_min_fen", &errs);
+    check_money(b, "budget_max_fen", &errs);
+    check_region(b, "region_code", &errs);
+    check_contact(b, &errs);
+    json_t *lo = json_object_get(b, "budget_min_fen"), *hi = json_object_get(b, "budget_max_fen");
+    if (json_is_integer(lo) && json_is_integer(hi) && json_integer_value(lo) > json_integer_value(hi))
+        err(&errs, "budget_min_fen", "out_of_order", "must not exceed budget_max_fen");
+    const char *d = json_string_value(json_object_get(b, "deadline"));
+    if (d && !date_ok(d)) err(&errs, "deadline", "invalid_format", "must be a date YYYY-MM-DD");
+    return errors_or_reply(req, errs);
+}
+
+static void need_list(http_req_t *req)
+{
+    const char *limit, *cursor, *status, *domain, *mine;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "domain", &domain) ||
+        http_query_or_reply(req, "mine", &mine))
+        return;
+    static const char *const ST[] = {"draft", "submitted", "open", "matched", "closed", "expired", "rejected"};
+    bool ok = !status;
+    for (size_t i = 0; !ok && i < ARRAY_LEN(ST); i++) ok = !strcmp(status, ST[i]);
+    if (!ok) {
+        market_bad_param(req, "status", "invalid",
+                         "status must be draft, submitted, open, matched, closed, expired or rejected");
+        return;
+    }
+    if (domain && !code_shaped(domain)) {
+        market_bad_param(req, "domain", "invalid", "domain must be a code of list domains");
+        return;
+    }
+    if (mine && strcmp(mine, "true") && strcmp(mine, "false")) {
+        market_bad_param(req, "mine", "invalid", "mine must be true or false");
+        return;
+    }
+    mscope_t s = market_scope(req);
+    if (mine && !strcmp(mine, "true") && !s.org) {
+        market_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, cursor,
+                        limit};
+    api_query(req, ST_N_LIST, 7, v, api_reply_page);
+}
+
+static void need_get(http_req_t *req)
+{
+    const char *id;
+    if (market_id_or_reply(req, &id)) return;
+    mscope_t s = market_scope(req);
+    const char *v[3] = {id, s.org, s.staff};
+    api_query(req, ST_N_GET, 3, v, reply_ok);
+}
+
+static void need_create(http_req_t *req)
+{
+    idem_t k;
+    if (need_body_or_reply(req, true) || idem_key_or_reply(req, &k)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
+    api_query(req, ST_N_CREATE, 6, v, idem_reply);
+}
+
+static void need_update(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || need_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
+    api_query(req, ST_N_UPDATE, 6, v, reply_ok);
+}
+
+static void need_delete(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0) || api_if_match_or_reply(req, &ifm))
+        return;
+    mscope_t s = market_scope(req);
+    const char *v[5] = {api_actor(req), req->request_id, id, s.org, ifm};
+    api_query(req, ST_N_DELETE, 5, v, reply_no_content);
+}
+
+/* submit | approve | reject | close */
+static void need_transition(http_req_t *req)
+{
+    static const field_t F_REASON[] = {{"reason", F_STRING, true}};
+    static const field_t F_CLOSE[] = {{"outcome", F_STRING, false}, {"reason", F_STRING_OR_NULL, false}};
+    const char *action = strrchr(req->route->path, '/') + 1;
+    bool reject = !strcmp(action, "reject"), close = !strcmp(action, "close");
+    const char *id, *ifm;
+    int rc = market_id_or_reply(req, &id);
+    if (!rc) {
+        if (reject) rc = api_fields_or_reply(req, F_REASON, ARRAY_LEN(F_REASON));
+        else if (close) rc = api_fields_or_reply(req, F_CLOSE, ARRAY_LEN(F_CLOSE));
+        else rc = api_fields_or_reply(req, NULL, 0);
+    }
+    if (rc || api_if_match_or_reply(req, &ifm)) return;
+    json_t *errs = NULL;
+    check_text(req->json, "reason", 500, reject, true, &errs);
+    const char *outcome = api_str(req, "outcome");
+    if (outcome && strcmp(outcome, "closed") && strcmp(outcome, "matched"))
+        err(&errs, "outcome", "invalid", "outcome must be closed or matched");
+    if (errors_or_reply(req, errs)) return;
+    mscope_t s = market_scope(req);
+    const char *org = (!strcmp(action, "approve") || reject) ? NULL : s.org;
+    const char *v[8] = {api_actor(req), req->request_id, id, org, ifm, action, api_str(req, "reason"), outcome};
+    api_query(req, ST_N_TRANS, 8, v, reply_changed);
+}
+
+/* --- routes ------------------------------------------------------------------------- */
+
+#define MEMBER (ROLE_MEMBER | ROLE_ADMIN)
+#define REVIEW (ROLE_REVIEWER | ROLE_ADMIN)
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/results", result_list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_POST, "/api/v1/results", result_create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/results/{id}", result_get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_PATCH, "/api/v1/results/{id}", result_update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_DELETE, "/api/v1/results/{id}", result_delete, 0, MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/submit", result_transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/withdraw", result_transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/approve", result_transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/results/{id}/reject", result_transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_GET, "/api/v1/needs", need_list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_POST, "/api/v1/needs", need_create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/needs/{id}", need_get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_PATCH, "/api/v1/needs/{id}", need_update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_DELETE, "/api/v1/needs/{id}", need_delete, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/submit", need_transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/close", need_transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/approve", need_transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/needs/{id}/reject", need_transition, ROUTE_JSON_BODY, REVIEW},
+};
+
+void api_market_init(void)
+{
+    /* $1 viewer org, $2 staff, $3 mine, $4 status, $5 domain, $6 cursor, $7 limit */
+    ST_R_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
+        " FROM results r WHERE market_result_visible(r, $1::bigint, $2::boolean)"
+        " AND (NOT $3::boolean OR r.holder_org_id = $1::bigint) AND ($4::text IS NULL OR r.status = $4)"
+        " AND ($5::text IS NULL OR r.domain = $5) AND ($6::bigint IS NULL OR r.id < $6::bigint)"
+        " ORDER BY r.id DESC LIMIT $7::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
+        7);
+    ST_R_GET = db_stmt_register_read(
+        "SELECT market_result_json(r, coalesce(r.holder_org_id = $2::bigint, false) OR $3::boolean)::text"
+        " FROM results r WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
+        3);
+    ST_R_CREATE = db_stmt_register(
+        "SELECT status, body, replayed FROM market_result_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)", 6);
+    ST_R_UPDATE = db_stmt_register(
+        "SELECT market_result_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", 6);
+    ST_R_DELETE = db_stmt_register("SELECT market_result_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", 5);
+    ST_R_TRANS = db_stmt_register(
+        "SELECT market_result_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7)", 7);
+
+    ST_N_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
+        " FROM needs n WHERE market_need_visible(n, $1::bigint, $2::boolean)"
+        " AND (NOT $3::boolean OR n.org_id = $1::bigint) AND ($4::text IS NULL OR market_need_status(n) = $4)"
+        " AND ($5::text IS NULL OR n.domain = $5) AND ($6::bigint IS NULL OR n.id < $6::bigint)"
+        " ORDER BY n.id DESC LIMIT $7::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
+        7);
+    ST_N_GET = db_stmt_register_read(
+        "SELECT market_need_json(n, coalesce(n.org_id = $2::bigint, false) OR $3::boolean)::text"
+        " FROM needs n WHERE n.id = $1::bigint AND market_need_visible(n, $2::bigint, $3::boolean)",
+        3);
+    ST_N_CREATE = db_stmt_register(
+        "SELECT status, body, replayed FROM market_need_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)", 6);
+    ST_N_UPDATE = db_stmt_register(
+        "SELECT market_need_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", 6);
+    ST_N_DELETE = db_stmt_register("SELECT market_need_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", 5);
+    ST_N_TRANS = db_stmt_register(
+        "SELECT market_need_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7, $8)", 8);
+
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+    api_market_search_init();
+    api_market_subs_init();
+}

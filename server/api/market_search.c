@@ -1,0 +1,463 @@
+/* market_search.c — GET /api/v1/search, and the ranked matches of a need or
+ * a result.
+ *
+ * The query text is tokenised here (domain/cjk.c: CJK bigrams, words as
+ * prefixes of their suffixes, full-width folded) into a tsquery; the filters
+ * become lexemes of the same tsquery (#d:domain, #r:region prefix, ...) so
+ * that the one GIN index of search_docs answers text and filters together;
+ * terms the tokens do not settle become LIKE patterns that the database
+ * checks on the normalised text.  Results are therefore exactly the rows a
+ * substring match would give (tests/integration/test_market_search.py and
+ * bench/search check it on generated corpora).
+ *
+ * One statement per request: market_search() (migrations/0014) returns the
+ * page, the next key and — when asked — total and facets.  Counting is
+ * capped (search_count_cap) and its result kept per worker for
+ * search_stats_ttl_s seconds in a small cache keyed by the normalised query,
+ * so paging through a search, or many people running the same search, does
+ * not recount; any listing becoming (or ceasing to be) public empties every
+ * worker's cache. */
+#include "api/market.h"
+
+#include "auth/auth.h"
+#include "domain/cjk.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ST_SEARCH, ST_NEED_MATCHES, ST_RESULT_MATCHES;
+
+/* --- parameters ----------------------------------------------------------------- */
+
+static void search_free(void *arg)
+{
+    msearch_t *s = arg;
+    buf_free(&s->tsq);
+    buf_free(&s->title_tsq);
+    if (s->query) json_decref(s->query);
+}
+
+/* A parameter as text: from the query string, or from a JSON object (where
+ * numbers are accepted as integers). */
+static int param(http_req_t *req, json_t *src, const char *name, bool integer, const char **out)
+{
+    *out = NULL;
+    if (!src) return http_query_or_reply(req, name, out);
+    json_t *v = json_object_get(src, name);
+    if (!v || json_is_null(v)) return 0;
+    if (integer && json_is_integer(v)) {
+        *out = arena_printf(req->arena, "%lld", (long long)json_integer_value(v));
+        return 0;
+    }
+    if (!integer && json_is_string(v)) {
+        *out = json_string_value(v);
+        return 0;
+    }
+    json_t *e = NULL;
+    http_error_add(&e, name, "wrong_type", integer ? "must be an integer" : "must be a string");
+    http_problem(req, 400, "the request body has unknown or mistyped fields", e);
+    return -1;
+}
+
+static bool code_shaped(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 40 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static bool date_shaped(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
+    int m = atoi(s + 5), d = atoi(s + 8);
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+/* GB/T 2260 code with trailing "00" pairs stripped (SQL region_prefix()):
+ * 510000 -> 51, 511900 -> 5119, 511902 -> 511902. */
+static void region_prefix(const char *code, char out[8])
+{
+    size_t n = 6;
+    if (!strcmp(code + 2, "0000")) n = 2;
+    else if (!strcmp(code + 4, "00")) n = 4;
+    memcpy(out, code, n);
+    out[n] = '\0';
+}
+
+/* The signed cursor of common.c (api_reply_page) for a key: the same
+ * construction, so api_cursor_or_reply() accepts it. */
+static char *cursor_sign(http_req_t *req, const char *key)
+{
+    size_t kl = strlen(key);
+    char *msg = arena_printf(req->arena, "%s\n%s", req->route->path, key);
+    unsigned char mac[32];
+    auth_hmac("cursor", msg, strlen(msg), mac);
+    char *out = arena_alloc(req->arena, kl * 2 + 40);
+    size_t n = util_b64url_encode((const unsigned char *)key, kl, out);
+    out[n++] = '.';
+    util_b64url_encode(mac, 12, out + n);
+    return out;
+}
+
+static void and_lexeme(buf_t *b, const char *lexeme)
+{
+    if (b->len) buf_puts(b, " & ");
+    buf_puts(b, lexeme);
+}
+
+int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
+{
+    memset(s, 0, sizeof *s);
+    buf_init(&s->tsq);
+    buf_init(&s->title_tsq);
+    arena_on_dispose(req->arena, search_free, s);
+    s->patterns = s->all_patterns = s->terms = "[]";
+    const char *trl_min, *trl_max, *sort;
+    if (param(req, src, "q", false, &s->q) || param(req, src, "kind", false, &s->kind) ||
+        param(req, src, "domain", false, &s->domain) || param(req, src, "region", false, &s->region) ||
+        param(req, src, "trl_min", true, &trl_min) || param(req, src, "trl_max", true, &trl_max) ||
+        param(req, src, "mode", false, &s->mode) || param(req, src, "price_min", true, &s->price_min) ||
+        param(req, src, "price_max", true, &s->price_max) || param(req, src, "holder_type", false, &s->holder_type))
+        return -1;
+    if (!src && (http_query_or_reply(req, "from", &s->from) || http_query_or_reply(req, "to", &s->to) ||
+                 http_query_or_reply(req, "sort", &sort)))
+        return -1;
+    if (src) sort = NULL;
+
+    json_t *errs = NULL;
+    cjk_query_t q;
+    memset(&q, 0, sizeof q);
+    bool have_q = false;
+    if (s->q && *s->q) {
+        const char *why = NULL;
+        if (cjk_query_parse(s->q, strlen(s->q), &q, &why) != 0) {
+            http_error_add(&errs, "q", "invalid", why);
+        } else if (!q.indexed) {
+            http_error_add(&errs, "q", "no_searchable_character",
+                           "the query needs at least one letter, digit or CJK character");
+        } else {
+            have_q = true;
+        }
+    }
+    if (s->kind && strcmp(s->kind, "result") && strcmp(s->kind, "need"))
+        http_error_add(&errs, "kind", "invalid", "kind must be result or need");
+    if (s->domain && !code_shaped(s->domain))
+        http_error_add(&errs, "domain", "invalid", "domain must be a code of list domains");
+    if (s->mode && !code_shaped(s->mode))
+        http_error_add(&errs, "mode", "invalid", "mode must be a code of list transfer_modes or cooperation_modes");
+    if (s->region && (strlen(s->region) != 6 || strspn(s->region, "0123456789") != 6))
+        http_error_add(&errs, "region", "invalid", "region must be a six-digit GB/T 2260 region code");
+    if (s->holder_type && (strlen(s->holder_type) != 3 || strspn(s->holder_type, "0123456789") != 3))
+        http_error_add(&errs, "holder_type", "invalid", "holder_type must be a three-digit code of list org_types");
+    uint64_t v;
+    int lo = 0, hi = 0;
+    if (trl_min && (util_parse_u64(trl_min, strlen(trl_min), &v) || v < 1 || v > 9))
+        http_error_add(&errs, "trl_min", "out_of_range", "trl_min must be an integer from 1 to 9");
+    else if (trl_min) lo = (int)v;
+    if (trl_max && (util_parse_u64(trl_max, strlen(trl_max), &v) || v < 1 || v > 9))
+        http_error_add(&errs, "trl_max", "out_of_range", "trl_max must be an integer from 1 to 9");
+    else if (trl_max) hi = (int)v;
+    if (lo && hi && lo > hi) http_error_add(&errs, "trl_min", "out_of_order", "trl_min must not exceed trl_max");
+    uint64_t pmin = 0, pmax = 0;
+    if (s->price_min && (util_parse_u64(s->price_min, strlen(s->price_min), &pmin) || pmin > 100000000000000ULL))
+        http_error_add(&errs, "price_min", "out_of_range", "price_min must be a whole number of fen");
+    if (s->price_max && (util_parse_u64(s->price_max, strlen(s->price_max), &pmax) || pmax > 100000000000000ULL))
+        http_error_add(&errs, "price_max", "out_of_range", "price_max must be a whole number of fen");
+    if (s->price_min && s->price_max && pmin > pmax)
+        http_error_add(&errs, "price_min", "out_of_order", "price_min must not exceed price_max");
+    if (s->from && !date_shaped(s->from)) http_error_add(&errs, "from", "invalid_format", "from must be YYYY-MM-DD");
+    if (s->to && !date_shaped(s->to)) http_error_add(&errs, "to", "invalid_format", "to must be YYYY-MM-DD");
+    if (s->from && s->to && date_shaped(s->from) && date_shaped(s->to) && strcmp(s->from, s->to) > 0)
+        http_error_add(&errs, "from", "out_of_order", "from must not be after to");
+    if (sort && strcmp(sort, "relevance") && strcmp(sort, "recent"))
+        http_error_add(&errs, "sort", "invalid", "sort must be relevance or recent");
+    if (errs) {
+        cjk_query_free(&q);
+        http_problem(req, 400, src ? "the saved search is not valid" : "invalid query parameter", errs);
+        return -1;
+    }
+    s->trl_min = lo, s->trl_max = hi;
+    s->sort = sort ? sort : have_q ? "relevance" : "recent";
+
+    /* The filters as lexemes. */
+    buf_t f;
+    buf_init(&f);
+    if (s->kind) buf_printf(&f, "%s'#k:%s'", f.len ? " & " : "", s->kind);
+    if (s->domain) buf_printf(&f, "%s'#d:%s'", f.len ? " & " : "", s->domain);
+    if (s->region) {
+        char prefix[8];
+        region_prefix(s->region, prefix);
+        buf_printf(&f, "%s'#r:%s'", f.len ? " & " : "", prefix);
+    }
+    if (s->mode) buf_printf(&f, "%s'#m:%s'", f.len ? " & " : "", s->mode);
+    if (s->holder_type) buf_printf(&f, "%s'#h:%s'", f.len ? " & " : "", s->holder_type);
+    if (lo || hi) {
+        int a = lo ? lo : 1, b = hi ? hi : 9;
+        buf_puts(&f, f.len ? " & (" : "(");
+        for (int t = a; t <= b; t++) buf_printf(&f, "%s'#t:%d'", t > a ? " | " : "", t);
+        buf_putc(&f, ')');
+    }
+    if (have_q) {
+        buf_puts(&s->tsq, q.tsquery.data);
+        buf_puts(&s->title_tsq, q.title_tsquery.data);
+        if (f.len) {
+            and_lexeme(&s->tsq, buf_cstr(&f));
+            and_lexeme(&s->title_tsq, buf_cstr(&f));
+        }
+        s->patterns = arena_strdup(req->arena, q.patterns.data);
+        s->terms = arena_strdup(req->arena, q.terms.data);
+        /* every term as a pattern: the title test of relevance */
+        json_error_t je;
+        json_t *terms = json_loads(q.terms.data, 0, &je);
+        buf_t all;
+        buf_init(&all);
+        buf_putc(&all, '[');
+        size_t i;
+        json_t *t;
+        json_array_foreach(terms, i, t) {
+            buf_t p;
+            buf_init(&p);
+            cjk_like_pattern(json_string_value(t), json_string_length(t), &p);
+            if (i) buf_putc(&all, ',');
+            buf_json_strn(&all, p.data, p.len);
+            buf_free(&p);
+        }
+        buf_putc(&all, ']');
+        json_decref(terms);
+        s->all_patterns = arena_strdup(req->arena, buf_cstr(&all));
+        buf_free(&all);
+    } else if (f.len) {
+        buf_puts(&s->tsq, buf_cstr(&f));
+    }
+    buf_free(&f);
+    cjk_query_free(&q);
+
+    /* The search as given, for a subscription to show back. */
+    s->query = json_object();
+    if (have_q) json_object_set_new(s->query, "q", json_string(s->q));
+    if (s->kind) json_object_set_new(s->query, "kind", json_string(s->kind));
+    if (s->domain) json_object_set_new(s->query, "domain", json_string(s->domain));
+    if (s->region) json_object_set_new(s->query, "region", json_string(s->region));
+    if (lo) json_object_set_new(s->query, "trl_min", json_integer(lo));
+    if (hi) json_object_set_new(s->query, "trl_max", json_integer(hi));
+    if (s->mode) json_object_set_new(s->query, "mode", json_string(s->mode));
+    if (s->price_min) json_object_set_new(s->query, "price_min", json_integer((json_int_t)pmin));
+    if (s->price_max) json_object_set_new(s->query, "price_max", json_integer((json_int_t)pmax));
+    if (s->holder_type) json_object_set_new(s->query, "holder_type", json_string(s->holder_type));
+    return 0;
+}
+
+/* --- the per-worker cache of totals and facets ---------------------------------- */
+
+#define STATS_SLOTS 512
+
+typedef struct {
+    char *key;
+    char *total, *facets;
+    long long hint;          /* exact total, or -1 when above the cap */
+    long long title_hint;    /* exact number of title hits, or -1 */
+    uint64_t expires_ns;
+    unsigned long gen;
+} stats_entry_t;
+
+static _Atomic unsigned long g_stats_gen = 1;
+static _Thread_local stats_entry_t *t_stats; /* one table per worker thread */
+
+void market_search_invalidate(void)
+{
+    atomic_fetch_add(&g_stats_gen, 1);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static stats_entry_t *stats_slot(const char *key)
+{
+    if (!t_stats) {
+        t_stats = calloc(STATS_SLOTS, sizeof *t_stats);
+        if (!t_stats) return NULL;
+    }
+    return &t_stats[fnv1a(key) % STATS_SLOTS];
+}
+
+static stats_entry_t *stats_get(const char *key)
+{
+    stats_entry_t *e = stats_slot(key);
+    if (!e || !e->key || strcmp(e->key, key)) return NULL;
+    if (e->gen != atomic_load(&g_stats_gen) || util_now_ns() >= e->expires_ns) return NULL;
+    return e;
+}
+
+static void stats_put(const char *key, const char *total, const char *facets, long long hint, long long title_hint,
+                      int ttl_s)
+{
+    if (ttl_s <= 0) return;
+    stats_entry_t *e = stats_slot(key);
+    if (!e) return;
+    free(e->key), free(e->total), free(e->facets);
+    e->key = strdup(key);
+    e->total = strdup(total);
+    e->facets = strdup(facets);
+    if (!e->key || !e->total || !e->facets) {
+        free(e->key), free(e->total), free(e->facets);
+        memset(e, 0, sizeof *e);
+        return;
+    }
+    e->hint = hint;
+    e->title_hint = title_hint;
+    e->gen = atomic_load(&g_stats_gen);
+    e->expires_ns = util_now_ns() + (uint64_t)ttl_s * 1000000000ull;
+}
+
+/* --- GET /search ----------------------------------------------------------------------- */
+
+typedef struct {
+    msearch_t s;
+    const char *key;     /* cache key */
+    stats_entry_t *hit;  /* cached totals, or NULL */
+    char sort_letter;
+} search_ctx_t;
+
+static void search_done(http_req_t *req, PGresult *res)
+{
+    search_ctx_t *c = req->ctx;
+    if (PQntuples(res) != 1) {
+        http_problem(req, 500, "the search returned nothing", NULL);
+        return;
+    }
+    const char *total, *facets;
+    if (c->hit) {
+        total = c->hit->total;
+        facets = c->hit->facets;
+    } else {
+        total = PQgetvalue(res, 0, 2);
+        facets = PQgetvalue(res, 0, 3);
+        json_error_t je;
+        json_t *t = json_loads(total, 0, &je);
+        long long hint = json_is_true(json_object_get(t, "exact")) ? json_integer_value(json_object_get(t, "value")) : -1;
+        json_decref(t);
+        stats_put(c->key, total, facets, hint, PQgetisnull(res, 0, 5) ? -1 : atoll(PQgetvalue(res, 0, 5)),
+                  atoi(PQgetvalue(res, 0, 4)));
+    }
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, "{\"items\":");
+    buf_puts(&b, PQgetvalue(res, 0, 0));
+    buf_puts(&b, ",\"next_cursor\":");
+    if (!PQgetisnull(res, 0, 1)) {
+        const char *key = arena_printf(req->arena, "%c|%s", c->sort_letter, PQgetvalue(res, 0, 1));
+        buf_json_str(&b, cursor_sign(req, key));
+    } else {
+        buf_puts(&b, "null");
+    }
+    buf_puts(&b, ",\"total\":");
+    buf_puts(&b, total);
+    buf_puts(&b, ",\"facets\":");
+    buf_puts(&b, facets);
+    buf_puts(&b, ",\"sort\":");
+    buf_json_str(&b, c->s.sort);
+    buf_puts(&b, ",\"terms\":");
+    buf_puts(&b, c->s.terms);
+    buf_putc(&b, '}');
+    http_reply_json(req, 200, b.data, b.len);
+    buf_free(&b);
+}
+
+static void search(http_req_t *req)
+{
+    search_ctx_t *c = arena_calloc(req->arena, sizeof *c);
+    const char *limit, *cursor;
+    if (market_search_parse_or_reply(req, NULL, &c->s) || api_limit_or_reply(req, &limit) ||
+        api_cursor_or_reply(req, &cursor))
+        return;
+    msearch_t *s = &c->s;
+    c->sort_letter = !strcmp(s->sort, "relevance") ? 'r' : 't'; /* 't': time (recent) */
+    const char *after = NULL;
+    if (cursor) {
+        /* "<sort letter>|<tier>,<epoch us>,<sid>" */
+        size_t n = strlen(cursor);
+        bool ok = n > 2 && cursor[0] == c->sort_letter && cursor[1] == '|';
+        if (ok) {
+            after = cursor + 2;
+            int commas = 0;
+            for (const char *p = after; *p; p++) {
+                if (*p == ',') commas++;
+                else if (*p < '0' || *p > '9') ok = false;
+            }
+            ok = ok && commas == 2;
+        }
+        if (!ok) {
+            market_bad_param(req, "cursor", "invalid", "the cursor belongs to a search with another sort order");
+            return;
+        }
+    }
+    const char *tsq = s->tsq.len ? buf_cstr(&s->tsq) : NULL;
+    c->key = arena_printf(req->arena, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", tsq ? tsq : "", s->patterns,
+                          s->price_min ? s->price_min : "", s->price_max ? s->price_max : "", s->from ? s->from : "",
+                          s->to ? s->to : "", s->region ? s->region : "", s->terms);
+    c->hit = stats_get(c->key);
+    req->ctx = c;
+    const char *hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->hint) : NULL;
+    const char *title_hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->title_hint) : NULL;
+    const char *v[19] = {tsq,
+                         s->title_tsq.len ? buf_cstr(&s->title_tsq) : NULL,
+                         s->patterns,
+                         s->all_patterns,
+                         s->price_min,
+                         s->price_max,
+                         s->from,
+                         s->to,
+                         s->sort,
+                         after,
+                         limit,
+                         c->hit ? "false" : "true",
+                         hint,
+                         s->region,
+                         s->terms,
+                         s->domain,
+                         s->mode,
+                         s->holder_type,
+                         title_hint};
+    api_query(req, ST_SEARCH, 19, v, search_done);
+}
+
+/* --- matches ------------------------------------------------------------------------------ */
+
+static void matches(http_req_t *req)
+{
+    const char *id, *limit;
+    if (market_id_or_reply(req, &id) || api_limit_or_reply(req, &limit)) return;
+    mscope_t sc = market_scope(req);
+    const char *v[4] = {id, sc.org, sc.staff, limit};
+    bool need = !strncmp(req->route->path, "/api/v1/needs/", 14);
+    api_query(req, need ? ST_NEED_MATCHES : ST_RESULT_MATCHES, 4, v, api_reply_row_json);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/search", search, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/needs/{id}/matches", matches, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/results/{id}/matches", matches, 0, ROLE_MEMBER | ROLE_ADMIN},
+};
+
+void api_market_search_init(void)
+{
+    ST_SEARCH = db_stmt_register_read(
+        "SELECT items, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint"
+        " FROM market_search($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
+        " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bigint, $6::bigint, $7::date, $8::date, $9, $10,"
+        " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"
+        " $19::bigint)",
+        19);
+    ST_NEED_MATCHES = db_stmt_register_read(
+        "SELECT market_need_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
+    ST_RESULT_MATCHES = db_stmt_register_read(
+        "SELECT market_result_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}

@@ -1,0 +1,180 @@
+/* market_subs.c — saved searches (/subscriptions), their notifications
+ * (/notifications) and the org's webhook settings (/webhook).
+ *
+ * A subscription stores the search as given (shown back to its owner) and as
+ * compiled here by the same parser as GET /search: a tsquery over text
+ * tokens and filter lexemes, LIKE patterns and prices.  When a listing
+ * becomes public, market_notify() (migrations/0013) tests it against every
+ * subscription in the approving transaction, writes notifications and queues
+ * webhook deliveries, which market_bg.c sends.  Everything here is scoped to
+ * the caller: another user's subscription or notification is 404. */
+#include "api/idempotency.h"
+#include "api/market.h"
+
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ST_SUB_LIST, ST_SUB_CREATE, ST_SUB_DELETE, ST_NOTE_LIST, ST_NOTE_READ, ST_HOOK_INFO, ST_HOOK_ROTATE;
+
+static void reply_no_content(http_req_t *req, PGresult *res)
+{
+    (void)res;
+    http_reply(req, 204, NULL, NULL, 0);
+}
+
+static void sub_list(http_req_t *req)
+{
+    const char *limit, *cursor;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor)) return;
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[3] = {api_actor(req), cursor, limit};
+    api_query(req, ST_SUB_LIST, 3, v, api_reply_page);
+}
+
+static void sub_create(http_req_t *req)
+{
+    static const field_t F[] = {
+        {"name", F_STRING, true},        {"q", F_STRING_OR_NULL, false},        {"kind", F_STRING_OR_NULL, false},
+        {"domain", F_STRING_OR_NULL, false}, {"region", F_STRING_OR_NULL, false},
+        {"trl_min", F_NUMBER_OR_NULL, false}, {"trl_max", F_NUMBER_OR_NULL, false},
+        {"mode", F_STRING_OR_NULL, false}, {"price_min", F_NUMBER_OR_NULL, false},
+        {"price_max", F_NUMBER_OR_NULL, false}, {"holder_type", F_STRING_OR_NULL, false},
+        {"webhook", F_BOOL, false},
+    };
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *name = api_str(req, "name");
+    size_t n = util_utf8_len(name, strlen(name));
+    bool blank = strspn(name, " \t") == strlen(name);
+    if (blank || n > 100) {
+        json_t *e = NULL;
+        http_error_add(&e, "name", blank ? "required" : "too_long",
+                       blank ? "give the saved search a name" : "at most 100 characters");
+        http_problem(req, 422, "some fields are not valid", e);
+        return;
+    }
+    msearch_t *s = arena_calloc(req->arena, sizeof *s);
+    idem_t k;
+    if (market_search_parse_or_reply(req, req->json, s) || idem_key_or_reply(req, &k)) return;
+    json_t *wh = json_object_get(req->json, "webhook");
+    const char *v[11] = {api_actor(req),
+                         req->request_id,
+                         name,
+                         market_dump(req, s->query),
+                         s->tsq.len ? buf_cstr(&s->tsq) : NULL,
+                         s->patterns,
+                         s->price_min,
+                         s->price_max,
+                         wh ? (json_is_true(wh) ? "true" : "false") : NULL,
+                         k.key,
+                         k.hash};
+    api_query(req, ST_SUB_CREATE, 11, v, idem_reply);
+}
+
+static void sub_delete(http_req_t *req)
+{
+    const char *id;
+    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    const char *v[3] = {api_actor(req), req->request_id, id};
+    api_query(req, ST_SUB_DELETE, 3, v, reply_no_content);
+}
+
+static void note_list(http_req_t *req)
+{
+    const char *limit, *cursor, *unread;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "unread", &unread))
+        return;
+    if (unread && strcmp(unread, "true") && strcmp(unread, "false")) {
+        market_bad_param(req, "unread", "invalid", "unread must be true or false");
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[4] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", cursor, limit};
+    api_query(req, ST_NOTE_LIST, 4, v, api_reply_page);
+}
+
+static void note_read(http_req_t *req)
+{
+    const char *id;
+    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    const char *v[2] = {id, api_actor(req)};
+    api_query(req, ST_NOTE_READ, 2, v, api_reply_row_json);
+}
+
+static const char *own_org(http_req_t *req)
+{
+    return req->user->org_id ? arena_printf(req->arena, "%lld", (long long)req->user->org_id) : NULL;
+}
+
+static void hook_info(http_req_t *req)
+{
+    const char *v[1] = {own_org(req)};
+    http_add_header(req, "Cache-Control", "no-store");
+    api_query(req, ST_HOOK_INFO, 1, v, api_reply_row_json);
+}
+
+static void hook_rotate_done(http_req_t *req, PGresult *res)
+{
+    http_add_header(req, "Cache-Control", "no-store");
+    api_reply_row_json_status(req, res, 201);
+}
+
+static void hook_rotate(http_req_t *req)
+{
+    if (api_fields_or_reply(req, NULL, 0)) return;
+    unsigned char rnd[32];
+    if (util_random_bytes(rnd, sizeof rnd) != 0) {
+        http_problem(req, 500, "could not make a secret", NULL);
+        return;
+    }
+    char *secret = arena_alloc(req->arena, 64);
+    memcpy(secret, "whsec_", 6);
+    util_b64url_encode(rnd, sizeof rnd, secret + 6);
+    const char *v[4] = {api_actor(req), req->request_id, own_org(req), secret};
+    api_query(req, ST_HOOK_ROTATE, 4, v, hook_rotate_done);
+}
+
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/subscriptions", sub_list, 0, ROLE_ANY},
+    {HTTP_POST, "/api/v1/subscriptions", sub_create, ROUTE_JSON_BODY, ROLE_ANY},
+    {HTTP_DELETE, "/api/v1/subscriptions/{id}", sub_delete, 0, ROLE_ANY},
+    {HTTP_GET, "/api/v1/notifications", note_list, 0, ROLE_ANY},
+    {HTTP_POST, "/api/v1/notifications/{id}/read", note_read, 0, ROLE_ANY},
+    {HTTP_GET, "/api/v1/webhook", hook_info, 0, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/webhook/secret", hook_rotate, 0, ROLE_MEMBER},
+};
+
+void api_market_subs_init(void)
+{
+    ST_SUB_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT s.id, subscription_json(s) AS j FROM subscriptions s WHERE s.user_id = $1::bigint"
+        " AND ($2::bigint IS NULL OR s.id < $2::bigint) ORDER BY s.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        3);
+    ST_SUB_CREATE = db_stmt_register(
+        "SELECT status, body, replayed FROM subscription_create($1::bigint, $2, $3, $4::jsonb, $5, $6::jsonb,"
+        " $7::bigint, $8::bigint, $9::boolean, $10, $11)",
+        11);
+    ST_SUB_DELETE = db_stmt_register("SELECT subscription_delete($1::bigint, $2, $3::bigint)", 3);
+    ST_NOTE_LIST = db_stmt_register_read(
+        "WITH page AS (SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
+        " AND (NOT $2::boolean OR n.read_at IS NULL) AND ($3::bigint IS NULL OR n.id < $3::bigint)"
+        " ORDER BY n.id DESC LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $4::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT min(id) FROM shown)::text END",
+        4);
+    ST_NOTE_READ = db_stmt_register(
+        "UPDATE notifications n SET read_at = coalesce(n.read_at, now()) WHERE n.id = $1::bigint"
+        " AND n.user_id = $2::bigint RETURNING notification_json(n)::text",
+        2);
+    ST_HOOK_INFO = db_stmt_register("SELECT webhook_info($1::bigint)", 1);
+    ST_HOOK_ROTATE = db_stmt_register("SELECT webhook_secret_rotate($1::bigint, $2, $3::bigint, $4)", 4);
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
+}

@@ -1,0 +1,312 @@
+"""GET /api/v1/search: answered from the index, and exactly the rows a substring match gives —
+checked against a scan in Python over every public listing, on a generated corpus full of the
+tricky cases (full-width forms, mixed scripts, 1-, 2- and 4-character terms, % and _).  Also the
+filters, facets, totals and their cap and cache, sorting, cursors, and the SQL copy of the
+tokenizer against the pinned corpus of the C one."""
+
+import random
+from pathlib import Path
+
+import pytest
+
+from market_fixtures import *  # noqa: F401,F403
+
+CORPUS = Path(__file__).resolve().parents[1] / "unit" / "cjk_corpus.tsv"
+
+FRAGMENTS = ["锂电池", "电池", "锂", "芯片", "储能", "电", "池", "芯", "石墨烯", "复合材料", "Ｌｉ", "ＬＩ", "li", "ABC",
+             "abc", "Abc", "５Ｇ", "5g", "50%", "a_b", "a%b", "Wi-Fi", "wifi", "，", "、", "（", "）", " ", "　",
+             "リチウム", "배터리", "Über", "über", "𠀀𠀁", "正极材料", "锂电池组", "100%纯度", "Ｃ＋＋", "\\", "％"]
+QUERIES = ["电", "池", "锂", "芯", "电池", "芯片", "储能", "锂电", "锂电池", "石墨烯", "复合材料", "正极材料",
+           "锂电池ABC", "Ｌｉ电池", "li电池", "LI", "abc", "ABC", "５g", "5G", "50%", "a_b", "a%b", "５０％", "wi-fi",
+           "WiFi", "über", "Über", "リチウム", "배터리", "𠀀", "𠀀𠀁", "电池 芯片", "锂 abc", "c++", "纯度", "100%纯",
+           "b_", "池，", "电池组", "\\a"]
+
+
+@pytest.fixture(scope="module")
+def corpus(mk, _db_conn):
+    """~240 public listings made of the fragments, inserted as demo data would be."""
+    db = _db_conn
+    rng = random.Random(4242)
+
+    def text(lo, hi):
+        return "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(lo, hi))).strip() or "空"
+
+    ids = []
+    for i in range(160):
+        title = text(1, 5)[:200]
+        kws = list(dict.fromkeys(text(1, 2)[:30] for _ in range(rng.randint(0, 3))))
+        kws = [k for k in kws if k.strip()]
+        rid = query(db, "INSERT INTO results (holder_org_id, title, summary, keywords, domain, trl, transfer_modes,"
+                        " asking_price_fen, region_code, status, submitted_at, published_at) VALUES"
+                        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'published', now(), now() - %s * interval '1 hour')"
+                        " RETURNING id",
+                    rng.choice([mk.org_a, mk.org_b]), title, text(0, 12), kws,
+                    rng.choice(["new_energy", "new_materials", "electronic_information"]), rng.randint(1, 9),
+                    rng.sample(["transfer", "licence", "equity_investment"], rng.randint(1, 2)),
+                    rng.choice([None, 1000000, 5000000, 20000000]), rng.choice(["511902", "511921", "110101"]),
+                    rng.randint(0, 2000))[0]["id"]
+        ids.append(("result", rid))
+    for i in range(80):
+        nid = query(db, "INSERT INTO needs (org_id, title, description, keywords, domain, region_code, budget_min_fen,"
+                        " budget_max_fen, deadline, cooperation_modes, status, submitted_at, published_at) VALUES"
+                        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', now(), now() - %s * interval '1 hour')"
+                        " RETURNING id",
+                    mk.org_b, text(1, 5)[:200], text(0, 12), [], rng.choice(["new_energy", "agriculture"]),
+                    rng.choice(["511921", "511903"]), rng.choice([None, 2000000]), rng.choice([None, 9000000]),
+                    rng.choice([None, future_date(100)]), rng.sample(["licence", "consulting"], 1),
+                    rng.randint(0, 2000))[0]["id"]
+        ids.append(("need", nid))
+    return ids
+
+
+def found(items):
+    return {(i["kind"], i["id"]) for i in items}
+
+
+# --------------------------------------------------------------------------------------
+# The SQL tokenizer agrees with the C one
+# --------------------------------------------------------------------------------------
+
+def test_sql_tokenizer_matches_the_pinned_corpus(db):
+    lines = [ln.rstrip("\n") for ln in CORPUS.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    assert len(lines) >= 25
+    for ln in lines:
+        text, toks, tsq = ln.split("\t")
+        got = query(db, "SELECT array_to_string(ARRAY(SELECT t FROM unnest(search_tokens(search_norm(%s))) t"
+                        " ORDER BY t COLLATE \"C\"), ' ') AS toks, search_query_tsquery(%s) AS tsq", text, text)[0]
+        assert (got["toks"] or "-") == toks, text
+        assert (got["tsq"] or "-") == tsq, text
+    # normalisation keeps every character in its place
+    assert query(db, "SELECT search_norm('Ｌｉ电池，ＡＢＣ　X') AS n")[0]["n"] == "li电池,abc x"
+
+
+# --------------------------------------------------------------------------------------
+# Exactly the substring matches
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cap", [1000, 3])
+@pytest.mark.parametrize("q", QUERIES)
+def test_search_equals_substring_scan(corpus, api, db, q, cap):
+    """With the default cap the few matches are taken at once; with a cap of 3 every search is
+    "large" and walks the days newest first (the path a frequent term takes)."""
+    want = scan_ids(db, q)
+    set_setting(db, "search_count_cap", cap)
+    try:
+        for sort in ("relevance", "recent"):
+            items, first = search_all(api, {"q": q, "sort": sort}, limit=random.choice([7, 30, 100]))
+            assert len(items) == len(found(items)), "an item came twice"
+            assert found(items) == want, (q, sort, found(items) ^ want)
+            if len(want) <= cap:
+                assert first["total"] == {"value": len(want), "exact": True}
+            else:
+                assert first["total"] == {"value": cap, "exact": False}
+    finally:
+        set_setting(db, "search_count_cap", 1000)
+
+
+def test_symbol_only_queries_are_refused(corpus, api):
+    for q in ["%", "_", "%%", "，", "\\", "％"]:
+        b = assert_problem(api.get(V1 + "/search?" + urlencode({"q": q})), 400)
+        assert error_fields(b) == ["q"]
+
+
+def test_recent_order_and_cursor_pages(corpus, api, db):
+    items, _ = search_all(api, {"q": "电池", "sort": "recent"}, limit=7)
+    times = [i["published_at"] for i in items]
+    assert times == sorted(times, reverse=True)
+
+
+def test_relevance_puts_title_matches_first(corpus, api, db):
+    items, first = search_all(api, {"q": "锂电池"}, limit=9)
+    assert first["sort"] == "relevance"
+    tiers = [i["matched_in"] for i in items]
+    assert tiers == sorted(tiers, key=lambda t: t != "title")
+    titles = {(r["id"]): r["title"] for r in query(db, "SELECT id, title FROM results UNION ALL"
+                                                        " SELECT id, title FROM needs")}
+    for i in items:
+        assert (norm("锂电池") in norm(i["title"])) == (i["matched_in"] == "title")
+    for tier in ("title", "text"):
+        t = [i["published_at"] for i in items if i["matched_in"] == tier]
+        assert t == sorted(t, reverse=True)
+    assert titles
+
+
+def test_snippet_shows_the_match(mk, api, db):
+    tail = uniq("尾")
+    summary = "开头" * 60 + tail + "结尾"
+    rid = query(db, "INSERT INTO results (holder_org_id, title, summary, domain, trl, region_code, status,"
+                    " submitted_at, published_at) VALUES (%s, '片段测试', %s, 'agriculture', 3, '511902', 'published',"
+                    " now(), now()) RETURNING id", mk.org_a, summary)[0]["id"]
+    r = api.get(V1 + "/search?" + urlencode({"q": tail}))
+    assert [i["id"] for i in r.body["items"]] == [rid]
+    assert tail in r.body["items"][0]["snippet"] and r.body["items"][0]["snippet"].startswith("…")
+    assert r.body["terms"] == [norm(tail)]
+
+
+# --------------------------------------------------------------------------------------
+# Filters, facets, totals
+# --------------------------------------------------------------------------------------
+
+def expected(db, q, kind=None, extra=""):
+    return scan_ids(db, q, kind, extra)
+
+
+@pytest.mark.parametrize("params,kind,extra", [
+    ({"kind": "result"}, "result", ""),
+    ({"kind": "need"}, "need", ""),
+    ({"domain": "new_energy"}, None, "AND domain = 'new_energy'"),
+    ({"region": "511900"}, None, "AND region_code LIKE '5119%'"),          # the subtree of 巴中市
+    ({"region": "510000"}, None, "AND region_code LIKE '51%'"),
+    ({"region": "511921"}, None, "AND region_code = '511921'"),
+    ({"trl_min": 3, "trl_max": 5}, "result", "AND trl BETWEEN 3 AND 5"),
+    ({"trl_min": 8}, "result", "AND trl >= 8"),
+    ({"mode": "licence"}, None, "MODE"),
+    ({"holder_type": "022"}, None, None),
+    ({"holder_type": "020"}, None, None),                                  # the parent type covers 022
+    ({"price_min": 2000000, "price_max": 6000000}, None, None),
+])
+def test_filters(corpus, mk, api, db, params, kind, extra):
+    q = "电池"
+    if extra is None:
+        want = filtered_by_python(db, q, params, mk)
+    elif extra == "MODE":
+        want = expected(db, q, "result", "AND 'licence' = ANY (transfer_modes)") | \
+            expected(db, q, "need", "AND 'licence' = ANY (cooperation_modes)")
+    else:
+        want = expected(db, q, kind, extra)
+    items, first = search_all(api, dict(params, q=q))
+    assert found(items) == want, params
+    assert first["total"]["value"] == len(want)
+    # facets count the same rows
+    kinds = {f["key"]: f["count"] for f in first["facets"]["kind"]}
+    assert kinds == {k: n for k, n in (("result", sum(1 for x in want if x[0] == "result")),
+                                       ("need", sum(1 for x in want if x[0] == "need"))) if n}
+
+
+def filtered_by_python(db, q, params, mk):
+    want = scan_ids(db, q)
+    out = set()
+    for kind, i in want:
+        if kind == "result":
+            r = query(db, "SELECT r.asking_price_fen AS lo, r.asking_price_fen AS hi, o.org_type FROM results r"
+                          " JOIN orgs o ON o.id = r.holder_org_id WHERE r.id = %s", i)[0]
+        else:
+            r = query(db, "SELECT CASE WHEN n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL THEN NULL"
+                          " ELSE coalesce(n.budget_min_fen, 0) END AS lo, n.budget_max_fen AS hi, o.org_type"
+                          " FROM needs n JOIN orgs o ON o.id = n.org_id WHERE n.id = %s", i)[0]
+        if "holder_type" in params:
+            ht = params["holder_type"]
+            parent = query(db, "SELECT parent_code FROM codes WHERE list = 'org_types' AND code = %s",
+                           r["org_type"])[0]["parent_code"]
+            if r["org_type"] != ht and parent != ht:
+                continue
+        if "price_min" in params:
+            if r["lo"] is None or (r["hi"] is not None and r["hi"] < params["price_min"]):
+                continue
+            if r["lo"] > params["price_max"]:
+                continue
+        out.add((kind, i))
+    return out
+
+
+def test_facets_match_the_rows(corpus, api, db):
+    items, first = search_all(api, {"q": "芯片", "kind": "result"})
+    dom = {}
+    for kind, i in found(items):
+        d = query(db, "SELECT domain FROM results WHERE id = %s", i)[0]["domain"]
+        dom[d] = dom.get(d, 0) + 1
+    assert {f["key"]: f["count"] for f in first["facets"]["domain"]} == dom
+    assert all(f["label"] for f in first["facets"]["domain"])
+    assert set(first["facets"]) == {"kind", "domain", "region", "trl", "mode", "holder_type"}
+    regions = {f["key"] for f in first["facets"]["region"]}
+    assert regions <= {"510000", "110000"}  # provinces without a region filter
+    _, sub = search_all(api, {"q": "芯片", "region": "510000"})
+    assert {f["key"] for f in sub["facets"]["region"]} <= {"511900"}  # cities within a province
+
+
+def test_count_cap(corpus, api, db):
+    set_setting(db, "search_count_cap", 5)
+    try:
+        want = scan_ids(db, "电")
+        assert len(want) > 5
+        items, first = search_all(api, {"q": "电"}, limit=50)
+        assert first["total"] == {"value": 5, "exact": False}
+        assert found(items) == want  # paging still reaches every match
+    finally:
+        set_setting(db, "search_count_cap", 1000)
+
+
+def test_totals_are_cached_and_invalidated(mk, api, db):
+    set_setting(db, "search_stats_ttl_s", 30)
+    word = uniq("缓存")
+    insert = ("INSERT INTO results (holder_org_id, title, summary, domain, trl, region_code, status, submitted_at,"
+              " published_at) VALUES (%s, %s, '简介', 'agriculture', 3, '511902', 'published', now(), now())")
+    query(db, insert, mk.org_a, word + " 一")
+    p = V1 + "/search?" + urlencode({"q": word})
+    assert api.get(p).body["total"]["value"] == 1
+    query(db, insert, mk.org_a, word + " 二")          # behind the server's back
+    r = api.get(p).body
+    assert r["total"]["value"] == 1 and len(r["items"]) == 2  # the total is cached, the items are not
+    mk.publish_result(title=word + " 三")               # a listing published through the API
+    r = api.get(p).body
+    assert r["total"]["value"] == 3 and len(r["items"]) == 3
+
+
+# --------------------------------------------------------------------------------------
+# Refused parameters
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params,field", [
+    ({"q": "电" * 101}, "q"),
+    ({"q": "a b c d e f g h i"}, "q"),
+    ({"kind": "contract"}, "kind"),
+    ({"domain": "New Energy"}, "domain"),
+    ({"domain": "no_such_domain"}, "domain"),
+    ({"region": "5119"}, "region"),
+    ({"region": "999999"}, "region"),
+    ({"trl_min": 0}, "trl_min"),
+    ({"trl_max": 10}, "trl_max"),
+    ({"trl_min": 6, "trl_max": 2}, "trl_min"),
+    ({"mode": "rent"}, "mode"),
+    ({"price_min": -1}, "price_min"),
+    ({"price_max": "1e9"}, "price_max"),
+    ({"price_min": 10, "price_max": 5}, "price_min"),
+    ({"holder_type": "22"}, "holder_type"),
+    ({"holder_type": "555"}, "holder_type"),
+    ({"from": "2025-13-01"}, "from"),
+    ({"from": "2025-06-02", "to": "2025-06-01"}, "from"),
+    ({"sort": "price"}, "sort"),
+    ({"limit": 101}, "limit"),
+    ({"cursor": "abc.def"}, "cursor"),
+])
+def test_bad_parameters(api, params, field):
+    b = assert_problem(api.get(V1 + "/search?" + urlencode(params)), 400)
+    assert field in error_fields(b), b
+
+
+def test_cursor_belongs_to_its_sort(corpus, api):
+    r = api.get(V1 + "/search?" + urlencode({"q": "电", "sort": "recent", "limit": 2}))
+    cur = r.body["next_cursor"]
+    assert cur
+    assert api.get(V1 + "/search?" + urlencode({"q": "电", "sort": "recent", "limit": 2, "cursor": cur})).status == 200
+    b = assert_problem(api.get(V1 + "/search?" + urlencode({"q": "电", "sort": "relevance", "cursor": cur})), 400)
+    assert error_fields(b) == ["cursor"]
+    tampered = cur[:-2] + ("AA" if not cur.endswith("AA") else "BB")
+    assert_problem(api.get(V1 + "/search?" + urlencode({"q": "电", "sort": "recent", "cursor": tampered})), 400)
+
+
+def test_browse_without_query(corpus, api):
+    r = api.get(V1 + "/search?limit=5")
+    assert r.status == 200 and r.body["sort"] == "recent" and len(r.body["items"]) == 5
+    assert r.body["total"]["value"] > 5
+    times = [i["published_at"] for i in r.body["items"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_dates(corpus, api, db):
+    rows = query(db, "SELECT to_char((published_at AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD') AS d"
+                     " FROM results WHERE status = 'published' ORDER BY published_at DESC LIMIT 1 OFFSET 30")
+    day = rows[0]["d"]
+    items, _ = search_all(api, {"q": "电", "from": day, "to": day})
+    want = scan_ids(db, "电", None, "AND (published_at AT TIME ZONE 'Asia/Shanghai')::date = '%s'" % day)
+    assert found(items) == want
