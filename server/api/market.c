@@ -620,7 +620,7 @@ static route_t ROUTES[] = {
 void api_market_init(void)
 {
     /* $1 viewer org, $2 staff, $3 mine, $4 status, $5 domain, $6 cursor, $7 limit */
-    ST_R_LIST = db_stmt_register_read(
+    ST_R_LIST = db_stmt_register_replica(
         "WITH page AS (SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
         " FROM results r WHERE market_result_visible(r, $1::bigint, $2::boolean)"
         " AND (NOT $3::boolean OR r.holder_org_id = $1::bigint) AND ($4::text IS NULL OR r.status = $4)"
@@ -629,7 +629,7 @@ void api_market_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
         7);
-    ST_R_GET = db_stmt_register_read(
+    ST_R_GET = db_stmt_register_replica(
         "SELECT market_result_json(r, coalesce(r.holder_org_id = $2::bigint, false) OR $3::boolean)::text"
         " FROM results r WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
         3);
@@ -641,7 +641,7 @@ void api_market_init(void)
     ST_R_TRANS = db_stmt_register(
         "SELECT market_result_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7)", 7);
 
-    ST_N_LIST = db_stmt_register_read(
+    ST_N_LIST = db_stmt_register_replica(
         "WITH page AS (SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
         " FROM needs n WHERE market_need_visible(n, $1::bigint, $2::boolean)"
         " AND (NOT $3::boolean OR n.org_id = $1::bigint) AND ($4::text IS NULL OR market_need_status(n) = $4)"
@@ -650,7 +650,7 @@ void api_market_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
         7);
-    ST_N_GET = db_stmt_register_read(
+    ST_N_GET = db_stmt_register_replica(
         "SELECT market_need_json(n, coalesce(n.org_id = $2::bigint, false) OR $3::boolean)::text"
         " FROM needs n WHERE n.id = $1::bigint AND market_need_visible(n, $2::bigint, $3::boolean)",
         3);

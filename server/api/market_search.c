@@ -448,16 +448,16 @@ static route_t ROUTES[] = {
 
 void api_market_search_init(void)
 {
-    ST_SEARCH = db_stmt_register_read(
+    ST_SEARCH = db_stmt_register_replica(
         "SELECT items, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint"
         " FROM market_search($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
         " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bigint, $6::bigint, $7::date, $8::date, $9, $10,"
         " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"
         " $19::bigint)",
         19);
-    ST_NEED_MATCHES = db_stmt_register_read(
+    ST_NEED_MATCHES = db_stmt_register_replica(
         "SELECT market_need_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
-    ST_RESULT_MATCHES = db_stmt_register_read(
+    ST_RESULT_MATCHES = db_stmt_register_replica(
         "SELECT market_result_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }
