@@ -326,6 +326,17 @@ export function MyNeeds({ me }) {
 }
 
 // --- inquiries ----------------------------------------------------------------------------------
+// The server's inquiry: {result|need: {id,title}, seller, buyer, initiator_org_id, status,
+// agreed_price_fen, last_activity_at, messages[], notice, contract_id}.
+function inquiryView(x) {
+  const subject = x.result || x.need || {};
+  const from = x.initiator_org_id === (x.seller && x.seller.id) ? x.seller : x.buyer;
+  const to = from === x.seller ? x.buyer : x.seller;
+  return { ...x, subject_title: subject.title, result_id: x.result && x.result.id, need_id: x.need && x.need.id,
+    from_org_name: from && from.name, to_org_name: to && to.name, updated_at: x.last_activity_at,
+    orgName: (id) => (x.seller && x.seller.id === id ? x.seller.name : x.buyer && x.buyer.id === id ? x.buyer.name : '') };
+}
+
 export function Inquiries() {
   const [status, setStatus] = useState('');
   const paged = usePaged((cursor) => api.get('/inquiries', { status, limit: 20, cursor }), [status]);
@@ -336,7 +347,7 @@ export function Inquiries() {
         <${ErrorBox} error=${paged.error} onRetry=${paged.reload} />
         ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>暂无洽谈。在成果或需求页面可发起洽谈。</${Empty}>` : ''}
         ${paged.items.length ? html`<div class="table-wrap"><table class="list stack"><thead><tr><th>标的</th><th>发起方</th><th>接收方</th><th>状态</th><th>更新</th></tr></thead><tbody>
-          ${paged.items.map((x) => html`<tr><td data-label="标的"><a href=${'#/inquiries/' + x.id}>${x.subject_title || (x.result_id ? '成果 #' + x.result_id : '需求 #' + x.need_id)}</a></td>
+          ${paged.items.map(inquiryView).map((x) => html`<tr><td data-label="标的"><a href=${'#/inquiries/' + x.id}>${x.subject_title || (x.result_id ? '成果 #' + x.result_id : '需求 #' + x.need_id)}</a></td>
             <td data-label="发起方">${x.from_org_name}</td><td data-label="接收方">${x.to_org_name}</td>
             <td data-label="状态"><${Status} kind="inquiry" value=${x.status} /></td><td data-label="更新" class="nowrap">${dateTime(x.updated_at)}</td></tr>`)}
         </tbody></table></div>` : ''}
@@ -351,7 +362,7 @@ export function InquiryPage({ params, me }) {
   const [err, setErr] = useState(null);
   if (r.loading) return html`<${Loading} />`;
   if (r.error) return html`<${PageTitle}>洽谈</${PageTitle}><${ErrorBox} error=${r.error} />`;
-  const x = r.data;
+  const x = inquiryView(r.data);
   const myOrg = me.org && me.org.id;
   const fe = fieldErrors(err);
   const act = async (fn) => { setErr(null); try { await fn(); r.reload(); } catch (e) { setErr(e); } };
@@ -360,7 +371,7 @@ export function InquiryPage({ params, me }) {
     <div class="layout-main-side">
       <${Card} title="洽谈记录">
         <div class="messages">${(x.messages || []).map((m) => html`<div class=${'msg' + (m.author_org_id === myOrg ? ' mine' : '')}>
-          <div class="by">${m.author_name} · ${dateTime(m.created_at)}</div><div style="white-space:pre-wrap">${m.body}</div></div>`)}
+          <div class="by">${m.author_name || x.orgName(m.author_org_id)} · ${dateTime(m.created_at)}${m.price_fen != null ? ' · 报价 ' + wanText(m.price_fen) : ''}</div><div style="white-space:pre-wrap">${m.body}</div></div>`)}
           ${!(x.messages || []).length ? html`<${Empty}>暂无消息</${Empty}>` : ''}</div>
         ${x.status === 'open' ? html`<div class="form">
           <${Field} label="回复" name="body" errors=${fe}><${TextArea} rows=${3} value=${text} onInput=${setText} /></${Field}>
@@ -370,16 +381,19 @@ export function InquiryPage({ params, me }) {
       <aside>
         <${Card} title="洽谈信息"><${Facts} rows=${[['标的', x.result_id ? html`<a href=${'#/results/' + x.result_id}>科技成果</a>` : html`<a href=${'#/needs/' + x.need_id}>技术需求</a>`],
           ['发起方', x.from_org_name], ['接收方', x.to_org_name], ['达成价格', x.agreed_price_fen != null ? wanText(x.agreed_price_fen) : '—'],
-          ['有效期至', dateTime(x.expires_at)], ['发起时间', dateTime(x.created_at)]]} /></${Card}>
+          ['公示', x.notice ? (x.notice.status === 'active' ? '公示中，至 ' + dateTime(x.notice.ends_at) : x.notice.status === 'passed' ? '公示期满无异议' : '异议成立，未成交') : '—'],
+          ['最近活动', dateTime(x.last_activity_at)], ['发起时间', dateTime(x.created_at)]]} /></${Card}>
         <${ErrorBox} error=${err && !err.errors.length ? err : null} />
         ${x.status === 'open' ? html`<${Card} title="结束洽谈" class="form">
-          <${Field} label="约定价格" name="agreed_price_fen" errors=${fe} help="达成一致时填写，可留空。"><${MoneyInput} scale=${10000} value=${price} onChange=${setPrice} /></${Field}>
+          <${Field} label="约定价格" name="price_fen" errors=${fe} help="达成一致时必填（万元）。国有高校、科研院所以协议定价转让的，将先进行公示。"><${MoneyInput} scale=${10000} value=${price} onChange=${setPrice} /></${Field}>
           <div class="page-actions">
-            <${ActionButton} class="btn btn-success" onClick=${() => act(() => api.post('/inquiries/' + x.id + '/agree', price != null ? { agreed_price_fen: price } : {}))}>达成一致</${ActionButton}>
+            <${ActionButton} class="btn btn-success" onClick=${() => act(() => api.post('/inquiries/' + x.id + '/agree', { price_fen: price }))}>达成一致</${ActionButton}>
             <${ActionButton} class="btn btn-danger" confirm="确定拒绝并结束此次洽谈？" onClick=${() => act(() => api.post('/inquiries/' + x.id + '/decline', {}))}>拒绝</${ActionButton}>
           </div></${Card}>` : ''}
-        ${x.status === 'agreed' ? html`<${Card} title="下一步"><p class="small">双方已达成一致，可起草技术合同，合同各方与标的将自动带入。</p>
-          <a class="btn btn-primary" href=${'#/contracts/new?inquiry_id=' + x.id}>起草技术合同</a></${Card}>` : ''}
+        ${x.status === 'agreed' ? html`<${Card} title="下一步">${x.contract_id
+            ? html`<p class="small">双方已达成一致，技术合同草稿已自动生成（各方、标的与价格已带入），请卖方完善后申请认定登记。</p>
+                <a class="btn btn-primary" href=${'#/contracts/' + x.contract_id}>查看合同草稿</a>`
+            : html`<p class="small">双方已达成一致。${x.notice && x.notice.status === 'active' ? '公示期满且无异议后，将自动生成技术合同草稿。' : ''}</p>`}</${Card}>` : ''}
       </aside>
     </div>`;
 }

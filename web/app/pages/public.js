@@ -331,33 +331,36 @@ function ResultNotices({ id }) {
   return html`<${Card} title="公示信息">${r.data.items.map((n) => html`<${NoticeItem} n=${n} />`)}</${Card}>`;
 }
 
-// Auction (拍卖/竞价): the bids and, for other members, the bid form.
+// Auction (拍卖/竞价): its terms from GET /results/{id}/auction, the bids the caller may
+// see, and for other members the bid form (the minimum next bid comes from the server).
 function Auction({ result, me, mine }) {
-  const a = result.auction || {};
-  const bids = useLoad(() => api.get('/results/' + result.id + '/bids', { limit: 20 }), [result.id]);
+  const auc = useLoad(() => api.get('/results/' + result.id + '/auction'), [result.id]);
+  const bids = useLoad(() => (me ? api.get('/results/' + result.id + '/bids') : Promise.resolve({ items: [] })), [result.id]);
   const [amount, setAmount] = useState(null);
   const [err, setErr] = useState(null);
   const fe = fieldErrors(err);
-  const ended = a.ends_at && new Date(a.ends_at) < new Date();
-  const canBid = me && (me.role === 'member' || me.role === 'broker') && !mine && !ended && result.status === 'published';
+  if (auc.loading) return html`<${Card} title="竞价"><${Loading} /></${Card}>`;
+  if (auc.error) return html`<${Card} title="竞价">${auc.error.status === 404 ? html`<p class="muted">持有单位尚未开启竞价。</p>` : html`<${ErrorBox} error=${auc.error} />`}</${Card}>`;
+  const a = auc.data;
+  const ended = a.status === 'closed' || new Date(a.ends_at) < new Date();
+  const canBid = me && me.role === 'member' && !mine && !ended;
   const items = (bids.data && bids.data.items) || [];
-  const top = items.reduce((m, b) => Math.max(m, b.amount_fen || 0), 0);
+  const window = a.extension_window_s ? `截止前 ${Math.round(a.extension_window_s / 60)} 分钟内出价，截止时间顺延 ${Math.round(a.extension_s / 60)} 分钟` : '不延时';
   return html`<${Card} title="竞价" class="auction">
-    <${Facts} rows=${[['起拍价', wanText(a.starting_price_fen)], ['加价幅度', a.min_increment_fen != null ? wanText(a.min_increment_fen) : '—'],
-      ['截止时间', dateTime(a.ends_at)], ['延时规则', a.extension_minutes ? `截止前 ${a.extension_minutes} 分钟内出价顺延 ${a.extension_minutes} 分钟` : '—'],
-      ['当前最高价', top ? html`<span class="price">${wanText(top)}</span>` : '尚无出价']]} />
-    ${bids.error && bids.error.unavailable ? html`<div style="margin-top:12px"><${Unavailable} what="在线竞价" /></div>` : html`
-      ${bids.error ? html`<${ErrorBox} error=${bids.error} />` : ''}
-      ${items.length ? html`<div class="table-wrap" style="margin-top:12px"><table class="list"><thead><tr><th>出价单位</th><th class="right">出价</th><th>时间</th><th>状态</th></tr></thead>
-        <tbody>${items.map((b) => html`<tr><td>${b.org_name || '竞买人'}</td><td class="right num">${wanText(b.amount_fen)}</td><td>${dateTime(b.created_at)}</td><td><${Status} kind="bid" value=${b.status} /></td></tr>`)}</tbody></table></div>` : ''}
-      ${canBid ? html`<div class="form form-section" style="margin-top:12px">
-        <${Field} label="我的出价" name="amount_fen" errors=${fe} help=${'不低于 ' + wanText(Math.max(a.starting_price_fen || 0, top + (a.min_increment_fen || 0)))}>
-          <${MoneyInput} scale=${10000} value=${amount} onChange=${setAmount} /></${Field}>
-        <${ErrorBox} error=${err && !err.errors.length ? err : null} />
-        <${ActionButton} class="btn btn-primary" confirm="出价提交后不可撤回，确认出价？" onClick=${async () => {
-          setErr(null);
-          try { await api.post('/results/' + result.id + '/bids', { amount_fen: amount ?? 0 }); setAmount(null); bids.reload(); } catch (e) { setErr(e); }
-        }}>出价</${ActionButton}></div>` : ended ? html`<p class="muted">竞价已截止。</p>` : ''}`}
+    <${Facts} rows=${[['加价幅度', wanText(a.increment_fen)], ['截止时间', dateTime(a.ends_at)], ['延时规则', window],
+      ['当前最高价', a.best_bid_fen != null ? html`<span class="price">${wanText(a.best_bid_fen)}</span>` : '尚无出价'],
+      ['出价次数', a.bids], ['保留价', a.reserve_fen != null ? wanText(a.reserve_fen) : a.reserve_met == null ? '—' : a.reserve_met ? '已达到' : '尚未达到'],
+      ['状态', a.status === 'closed' ? (a.winner ? '已成交：' + a.winner.org.name + ' ' + wanText(a.winner.amount_fen) : '已结束，未达保留价') : ended ? '已截止，等待结算' : (a.leading ? '竞价中 · 您当前领先' : '竞价中')]]} />
+    ${items.length ? html`<div class="table-wrap" style="margin-top:12px"><table class="list"><thead><tr><th>出价单位</th><th class="right">出价</th><th>时间</th></tr></thead>
+      <tbody>${items.map((b) => html`<tr><td>${b.bidder ? b.bidder.name : '竞买人'}</td><td class="right num">${wanText(b.amount_fen)}</td><td>${dateTime(b.created_at)}</td></tr>`)}</tbody></table></div>` : ''}
+    ${canBid ? html`<div class="form form-section" style="margin-top:12px">
+      <${Field} label="我的出价" name="amount_fen" errors=${fe} help=${'不低于 ' + wanText(a.minimum_next_bid_fen)}>
+        <${MoneyInput} scale=${10000} value=${amount} onChange=${setAmount} /></${Field}>
+      <${ErrorBox} error=${err && !err.errors.length ? err : null} />
+      <${ActionButton} class="btn btn-primary" confirm="出价提交后不可撤回，确认出价？" onClick=${async () => {
+        setErr(null);
+        try { await api.post('/results/' + result.id + '/bids', { amount_fen: amount ?? 0 }); setAmount(null); auc.reload(); bids.reload(); } catch (e) { setErr(e); }
+      }}>出价</${ActionButton}></div>` : ended ? html`<p class="muted">竞价已截止。</p>` : ''}
   </${Card}>`;
 }
 
