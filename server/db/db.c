@@ -215,6 +215,7 @@ static void finish_batch(dbconn_t *c)
         n = q->next;
         if (q->kind == Q_PREPARE) {
             preparing = true;
+            if (q->res) PQclear(q->res); /* the PREPARE's own result (LeakSanitizer found this) */
             free(q);
             continue;
         }
