@@ -14,6 +14,7 @@ typedef struct config {
     char *replica_url;         /* read replica for public reads, search, statistics ('' = none) */
     int read_own_writes_ms;    /* after a user's write, their reads stay on the primary this long */
     char *listen_host;         /* from LISTEN host:port */
+    bool webhook_allow_private; /* let webhooks reach loopback/private addresses (tests, intranets) */
     char *trusted_proxies;     /* comma-separated peer addresses whose X-Real-IP / X-Forwarded-For we believe */
     int listen_port;
     int threads;               /* event-loop worker threads */

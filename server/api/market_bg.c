@@ -25,6 +25,7 @@
 #include "api/market.h"
 
 #include "config.h"
+#include "domain/netaddr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -152,6 +153,15 @@ static ssize_t hconn_read(hconn_t *h, char *buf, size_t n)
 
 static SSL_CTX *g_ssl_ctx;
 
+/* A webhook may not reach loopback/private/link-local addresses unless
+ * YIZHAN_WEBHOOK_ALLOW_PRIVATE: otherwise a member could point the server at
+ * the intranet (SSRF) and learn what answers from the delivery status.  The
+ * check is on the address actually connected to, so DNS cannot switch after it. */
+static bool address_forbidden(const struct sockaddr *sa)
+{
+    return !g_cfg.webhook_allow_private && netaddr_private(sa);
+}
+
 /* POST body to url.  Returns the HTTP status (100-599), or -1 with *why. */
 static int http_post(const char *url, const char *headers, const char *body, int timeout_ms, char *why, size_t wn)
 {
@@ -173,6 +183,10 @@ static int http_post(const char *url, const char *headers, const char *body, int
     int status = -1;
     snprintf(why, wn, "cannot connect to %s:%s", host, port);
     for (struct addrinfo *a = ai; a && h.fd < 0; a = a->ai_next) {
+        if (address_forbidden(a->ai_addr)) {
+            snprintf(why, wn, "%.120s is a private or loopback address; webhooks go to public hosts only", host);
+            continue;
+        }
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) continue;
         h.fd = fd;

@@ -295,7 +295,7 @@ YIZHAN_VAR_DIR=$TMP/var bash deploy/demo/load.sh "$BIN" >"$TMP/demo.log" 2>&1 ||
   die "demo data failed: $(tail -5 "$TMP/demo.log")"
 PW=$(cat "$TMP/var/demo-password")
 (umask 077 && openssl rand -out "$TMP/jwt.secret" 48)
-export YIZHAN_JWT_SECRET_FILE=$TMP/jwt.secret YIZHAN_SIGNING_KEY_DIR=$TMP/keys
+export YIZHAN_JWT_SECRET_FILE=$TMP/jwt.secret YIZHAN_SIGNING_KEY_DIR=$TMP/keys YIZHAN_WEBHOOK_ALLOW_PRIVATE=true  # the test receives webhooks on 127.0.0.1
 "$BIN" keygen --missing >"$TMP/keygen.log" 2>&1 || die "keygen failed: $(tail -3 "$TMP/keygen.log")"
 # Tests sign in many times from one address: the per-address limit is not
 # under test (the per-account one is, below).

@@ -80,6 +80,17 @@ def migration_files(directory=None):
     return sorted(p.name for p in Path(directory).glob("*.sql") if p.name[:4].isdigit())
 
 
+def pytest_configure(config):
+    # `timeout` and CI runners stop a run with SIGTERM: turn it into KeyboardInterrupt so
+    # pytest still runs the finalizers (PostgreSQL stopped, servers killed, dirs removed).
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
+
+
 @atexit.register
 def _last_resort_cleanup():
     for fn in reversed(_CLEANUPS):
@@ -316,6 +327,8 @@ class Stack:
             "YIZHAN_WEB_ROOT": str(REPO / "web"),
             "YIZHAN_API_SPEC": str(REPO / "api" / "openapi.yaml"),
             "YIZHAN_MIGRATIONS_DIR": str(migrations_dir()),
+            # the webhook tests deliver to receivers on 127.0.0.1
+            "YIZHAN_WEBHOOK_ALLOW_PRIVATE": "true",
         })
         for k, v in (overrides or {}).items():
             if v is None:
