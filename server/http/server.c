@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -660,11 +661,63 @@ static void conn_free(struct conn *c)
         event_base_loopexit(w->base, NULL);
 }
 
+static int g_max_conns; /* per worker: the configured cap, lowered to the descriptor budget */
+
+/* Close up to n idle keep-alive connections, oldest first, to make room. */
+static int shed_idle(worker_t *w, int n)
+{
+    struct conn *c = w->conns;
+    while (c && c->next) c = c->next; /* the list is newest first */
+    int shed = 0;
+    while (c && shed < n) {
+        struct conn *prev = c->prev;
+        if (c->state == C_IDLE) {
+            conn_free(c);
+            shed++;
+        }
+        c = prev;
+    }
+    return shed;
+}
+
+static void on_listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    if (w->listener && !w->draining) evconnlistener_enable(w->listener);
+}
+
+/* accept() failed — typically EMFILE/ENFILE.  libevent would retry at once,
+ * forever: pause the listener briefly and free descriptors by shedding idle
+ * keep-alive connections, so new clients are served again. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    worker_t *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    evconnlistener_disable(l);
+    int shed = shed_idle(w, w->nconns / 10 + 8);
+    static __thread time_t last;
+    if (time(NULL) != last) {
+        last = time(NULL);
+        LOG_W("worker %d: accept failed (%s); shed %d idle connections, pausing accept for 50 ms", w->index,
+              evutil_socket_error_to_string(err), shed);
+    }
+    if (!w->resume_ev) w->resume_ev = evtimer_new(w->base, on_listener_resume, w);
+    struct timeval tv = {0, 50000};
+    evtimer_add(w->resume_ev, &tv);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     worker_t *w = arg;
     (void)l, (void)salen;
-    if (w->nconns >= g_cfg.max_connections || w->draining) {
+    if (w->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    /* at the cap: make room by closing the oldest idle connection; refuse
+     * only when every connection is busy */
+    if (w->nconns >= g_max_conns && shed_idle(w, 1) == 0) {
         evutil_closesocket(fd);
         return;
     }
@@ -808,6 +861,7 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
         LOG_E("cannot listen on %s:%d: %s", g_cfg.listen_host, g_cfg.listen_port, strerror(errno));
         return -1;
     }
+    evconnlistener_set_error_cb(w->listener, on_accept_error);
     pthread_mutex_init(&w->mail_lock, NULL);
     w->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->mail_fd < 0)
@@ -821,6 +875,16 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     if (!w->metrics || !w->db)
         return -1;
     return 0;
+}
+
+/* libevent's own warnings as JSON lines, at most one a second per thread (at
+ * descriptor exhaustion it would otherwise print one per accept() attempt). */
+static void on_libevent_log(int severity, const char *msg)
+{
+    static __thread time_t last;
+    if (severity < EVENT_LOG_WARN || time(NULL) == last) return;
+    last = time(NULL);
+    LOG_W("libevent: %s", msg);
 }
 
 /* Every thread inherits this mask, so the main thread's sigwait() is the one
@@ -854,6 +918,21 @@ int http_start(void)
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(on_libevent_log);
+    /* Use every descriptor we are allowed (systemd's default soft limit is
+     * 1024 of a much higher hard limit), and keep the connection cap inside
+     * that budget, leaving room for database connections, files and pools. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long budget = (long)rl.rlim_cur - 64 - (long)g_cfg.threads * (2L * g_cfg.db_conns + 8);
+    g_max_conns = g_cfg.max_connections;
+    if (budget / g_cfg.threads < g_max_conns) g_max_conns = budget > g_cfg.threads ? (int)(budget / g_cfg.threads) : 1;
+    if (g_max_conns < g_cfg.max_connections)
+        LOG_W("open-file limit %ld: at most %d connections per worker (YIZHAN_MAX_CONNECTIONS=%d)", (long)rl.rlim_cur,
+              g_max_conns, g_cfg.max_connections);
     g_nworkers = g_cfg.threads;
     g_workers = calloc((size_t)g_nworkers, sizeof *g_workers);
     for (int i = 0; i < g_nworkers; i++)

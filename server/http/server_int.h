@@ -39,6 +39,7 @@ struct worker {
     int inflight;               /* requests dispatched and not yet replied */
     bool draining;              /* shutdown: answer with Connection: close */
     struct event *drain_timer;
+    struct event *resume_ev;     /* re-enables the listener after an accept() failure */
     uint64_t next_req_id;
     char date[40];              /* cached Date header value */
     int64_t date_sec;
