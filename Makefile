@@ -15,7 +15,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test unit integration asan bench clean fmt fuzz fuzz-build test-cluster
+.PHONY: all deps run test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check
 
 all: $(BUILD)/yizhan
 
@@ -48,6 +48,18 @@ test: deps
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+
+# the integration suite against the server under valgrind memcheck (no invalid
+# access, no definite leaks at exit); VALGRIND_TESTS picks the test files
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/valgrind.sh $(VALGRIND_TESTS)
+
+# every implemented operation through Prism in validating proxy mode, plus
+# the spec lint: any request or response that does not match the spec fails
+spec-check: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/specproxy/run.sh
 
 # primary + streaming replica, two instances, nginx in front, all on loopback
 test-cluster: deps
