@@ -66,6 +66,10 @@ export async function go(page, hash) {
 // Sign in through the form, as a person would.
 export async function signIn(page, who) {
   await go(page, '/login');
+  // A hash change made while the app is still starting after a reload can be
+  // lost to its first render; open the sign-in page again as a person would.
+  const email = page.locator('input[name=email]');
+  try { await email.waitFor({ timeout: 5000 }); } catch { await page.reload(); await email.waitFor(); }
   await page.fill('input[name=email]', ACCOUNTS[who] || who);
   await page.fill('input[name=password]', PASSWORD);
   await Promise.all([
@@ -78,6 +82,7 @@ export async function signOut(page) {
   await page.evaluate(() => sessionStorage.clear());
   await go(page, '/');
   await page.reload();
+  await page.waitForLoadState('networkidle');   // the app has started before the next navigation
 }
 
 export async function shot(page, name) {
