@@ -16,11 +16,10 @@ import resource
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 
-from helpers import Api, RawConn, assert_problem, build_request, parse_responses
+from helpers import Api, assert_problem, build_request, parse_responses
 from sweep_fixtures import *  # noqa: F401,F403
 from sweep_fixtures import V1, email, org_body, password
 
