@@ -518,7 +518,8 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
   PIDS+=($!)
-  sleep 0.5
+  # wait until the receiver accepts connections (a fixed sleep lost the race on a loaded machine)
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PW_HOOK") 2>/dev/null && break; sleep 0.1; done
   : >"$TMP/hooks.txt"
   psql_p -c "UPDATE orgs SET webhook_url = 'http://127.0.0.1:$PW_HOOK/hook' WHERE id = 2"
   first=$(psql_p -c "INSERT INTO webhook_outbox (org_id, event, payload)
