@@ -82,22 +82,35 @@ bench_wait_http() {
 # bench_pg_start MAX_CONNECTIONS — initdb into $BENCH_TMP/pg, start it on a Unix
 # socket in that same directory, create database yizhan. Sets PG_DIR, PG_PORT.
 bench_pg_start() {
-    local max_conn="$1"
-    PG_DIR="$BENCH_TMP/pg"
-    PG_PORT="$(bench_free_port)"
+    bench_pg_init
+    bench_pg_run "$1"
+    "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U postgres yizhan \
+        || bench_die "createdb yizhan failed"
+}
+
+# bench_pg_init — an empty cluster in $PG_DIR/data (PG_DIR: $BENCH_TMP/pg unless set).
+bench_pg_init() {
+    PG_DIR="${PG_DIR:-$BENCH_TMP/pg}"
     mkdir -p "$PG_DIR"
     chmod 0700 "$PG_DIR"
     if bench_is_root; then chown postgres: "$PG_DIR"; fi
-
     bench_as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust \
         -E UTF8 --locale=C.UTF-8 >"$BENCH_TMP/initdb.log" 2>&1 \
         || { cat "$BENCH_TMP/initdb.log" >&2; bench_die "initdb failed"; }
+    # The run's settings go to bench.conf, rewritten at every start, so that a
+    # cluster restored from the data cache (bench/lib/data.sh) gets this run's port.
+    printf "\ninclude_if_exists = 'bench.conf'\n" | bench_as_pg tee -a "$PG_DIR/data/postgresql.conf" >/dev/null
+}
 
+# bench_pg_run MAX_CONNECTIONS — start the cluster in $PG_DIR/data on a free port. Sets PG_PORT.
+bench_pg_run() {
+    local max_conn="$1"
+    PG_DIR="${PG_DIR:-$BENCH_TMP/pg}"
+    PG_PORT="$(bench_free_port)"
     # Benchmark settings: enough memory that the working set is cached, enough
     # connections for pgbench's clients plus the server's, durability left on.
-    bench_as_pg tee -a "$PG_DIR/data/postgresql.conf" >/dev/null <<EOF
-
-# --- added by bench/run.sh ---
+    bench_as_pg tee "$PG_DIR/data/bench.conf" >/dev/null <<EOF
+# --- written by bench/lib/common.sh (bench_pg_run) ---
 listen_addresses = ''
 unix_socket_directories = '$PG_DIR'
 port = $PG_PORT
@@ -116,10 +129,8 @@ log_disconnections = off
 EOF
     PG_STARTED=1
     bench_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
-        -w -t 60 start >/dev/null \
+        -w -t 300 start >/dev/null \
         || { tail -n 30 "$PG_DIR/postgres.log" >&2 || true; bench_die "PostgreSQL did not start"; }
-    "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U postgres yizhan \
-        || bench_die "createdb yizhan failed"
 }
 
 bench_pg_stop() {
@@ -149,6 +160,7 @@ bench_nginx_start() {
     cat >"$dir/nginx.conf" <<EOF
 $user_line
 worker_processes 2;
+worker_rlimit_nofile 16384;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -195,4 +207,58 @@ bench_stop_pid() {
     done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     wait "$pid" 2>/dev/null || true
+}
+
+# ------------------------------------------------------------------ the server process
+
+# bench_cpu_ticks PID — user + system CPU of the whole process (every thread), in clock ticks.
+bench_cpu_ticks() {
+    # Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# bench_rss_kb PID — resident set size in kB (VmRSS).
+bench_rss_kb() {
+    awk '/^VmRSS:/{print $2}' "/proc/$1/status"
+}
+
+# ------------------------------------------------------------------ tokens
+
+# bench_login NAME EMAIL PASSWORD BASE — sign in once; the tokens go to $BENCH_TMP/tokens/NAME.*
+bench_login() {
+    local name="$1" email="$2" pw="$3" base="$4" dir="$BENCH_TMP/tokens"
+    mkdir -p "$dir"
+    TOKEN_BASE="$base"
+    EMAIL="$email" PW="$pw" python3 -c 'import json,os; print(json.dumps({"email": os.environ["EMAIL"], "password": os.environ["PW"]}))' \
+        | curl -s --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- "$base/api/v1/auth/login" \
+        >"$dir/$name.json" || bench_die "sign-in of $email failed"
+    _bench_token_store "$name" || bench_die "sign-in of $email failed: $(head -c 300 "$dir/$name.json")"
+}
+
+_bench_token_store() {
+    local dir="$BENCH_TMP/tokens"
+    python3 - "$dir/$1" <<'EOF' || return 1
+import json, sys, time
+p = sys.argv[1]
+d = json.load(open(p + ".json"))
+open(p + ".access", "w").write(d["access_token"])
+open(p + ".refresh", "w").write(d["refresh_token"])
+open(p + ".at", "w").write(str(int(time.time())))
+EOF
+}
+
+# bench_token NAME [MIN_SECONDS_LEFT] — an access token of NAME valid for at least
+# MIN_SECONDS_LEFT (default 600) more seconds; refreshed through /auth/refresh
+# when older (access tokens live 900 s), never by signing in again (sign-ins are rate-limited).
+bench_token() {
+    local name="$1" left="${2:-600}" dir="$BENCH_TMP/tokens" at
+    at="$(cat "$dir/$name.at")"
+    if [ $(($(date +%s) - at)) -gt $((900 - left - 30)) ]; then
+        if ! RT="$(cat "$dir/$name.refresh")" python3 -c 'import json,os; print(json.dumps({"refresh_token": os.environ["RT"]}))' \
+            | curl -s --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- \
+                "$TOKEN_BASE/api/v1/auth/refresh" >"$dir/$name.json" || ! _bench_token_store "$name"; then
+            bench_die "token refresh of $name failed: $(head -c 300 "$dir/$name.json")"
+        fi
+    fi
+    cat "$dir/$name.access"
 }

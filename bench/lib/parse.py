@@ -72,6 +72,12 @@ def parse_pgbench(text):
     m = re.search(r"^initial connection time = ([0-9.]+) ms", text, re.M)
     if m:
         out["connect_ms"] = float(m.group(1))
+    # A client that hit an error is aborted (pgbench goes on with the others): keep the first message.
+    errs = re.findall(r"^pgbench: error: client \d+ (?:script \d+ )?aborted.*$", text, re.M)
+    if errs:
+        out["aborted_clients"] = len(errs)
+        m = re.search(r"ERROR:\s*(.*)$", text, re.M)
+        out["error"] = (m.group(1) if m else errs[0])[:300]
     return out
 
 

@@ -1,36 +1,69 @@
 #!/usr/bin/env python3
-"""Summarise a benchmark run: medians, ratios against the anchors, PASS/FAIL.
+"""Summarise a bench/run.sh run: medians, ratios against the anchors, floors.
 
-    report.py RAW.jsonl META.json OUT.json
+    report.py RAW.jsonl RSS.log META.json OUT.json
 
-RAW.jsonl holds one line per measured run (from parse.py), tagged with
-`figure`, `conns` and `run`. META.json holds what the run knew about itself
-(settings, versions, server DB connections per connection count). Prints the
-table, writes OUT.json, and exits 0 when every floor holds and no run had
-non-2xx responses or failed transactions, 1 otherwise.
+RAW.jsonl holds one line per measured run (bench/lib/parse.py), tagged with
+`figure`, `conns`, `run` (and, for yizhan runs, the server's CPU ticks).
+RSS.log holds "epoch phase rss_kB" every second ("idle" between runs).
+META.json holds what the run knew about itself.  Prints one table, writes
+OUT.json, exits 0 when every floor holds and nothing failed, else 1.
 
-Figures and anchors (see bench/README.md):
-  livez_over_nginx      = median(yizhan /livez) / median(nginx /livez)          floor 0.55
-  region_over_composite = median(yizhan GET region) / composite                 floor 1.0
-  composite             = 1 / (1/median(yizhan /livez) + 1/median(pgbench tps))
-i.e. the one-row GET must be at least as fast as "an HTTP round trip plus a
-query round trip" done one after the other with no overlap.
+Floors (issue #10; bench/README.md):
+  livez / nginx                                  >= 0.55
+  region GET / (1/(1/livez + 1/pgbench region))  >= 1.0   (the foundation figure)
+  result GET / (1/(1/livez + 1/pgbench result))  >= 1.15
+  result GET p99 / nginx p99                     <= 1.5   (at BENCH_CONNS)
+  search, POST /results, registration / pgbench  >= 0.8
+  server CPU per result GET                      <= 16 us
+  at BENCH_HIGH_CONNS: the result GET has no errors and no timeouts
+  server RSS under load                          <= 64 MB
+  RSS growth over the soak (end - after warm-up) <= 2 MB
 """
 import json
 import statistics
 import sys
 
 FIGURES = [
-    # key, label, what the figure is
-    ("nginx_livez", "nginx  GET /livez (fixed 200)", "anchor"),
-    ("yizhan_livez", "yizhan GET /livez", "measured"),
-    ("yizhan_region_get", "yizhan GET /api/v1/codes/regions/{code}", "measured"),
-    ("pgbench_region_sql", "pgbench, same SQL (tps)", "anchor"),
+    ("nginx_livez", "nginx GET /livez (fixed 200)"),
+    ("yizhan_livez", "yizhan GET /livez"),
+    ("yizhan_region_get", "yizhan GET /api/v1/codes/regions/{code}"),
+    ("pgbench_region", "  pgbench: ST_REGION"),
+    ("yizhan_result_get", "yizhan GET /api/v1/results/{id}"),
+    ("pgbench_result_get", "  pgbench: ST_R_GET"),
+    ("yizhan_search", "yizhan GET /api/v1/search (query mix)"),
+    ("pgbench_search", "  pgbench: ST_SEARCH, same mix"),
+    ("yizhan_result_create", "yizhan POST /api/v1/results"),
+    ("pgbench_result_create", "  pgbench: ST_LOAD_USER + ST_R_CREATE"),
+    ("yizhan_register", "yizhan POST /api/v1/contracts/{id}/register"),
+    ("pgbench_register", "  pgbench: ST_LOAD_USER + ST_REGISTER"),
 ]
-FLOORS = {"livez_over_nginx": 0.55, "region_over_composite": 1.0}
+LABEL = dict(FIGURES)
+FLOORS = {
+    "livez_over_nginx": (">=", 0.55),
+    "region_over_composite": (">=", 1.0),
+    "result_over_composite": (">=", 1.15),
+    "result_p99_over_nginx_p99": ("<=", 1.5),
+    "search_over_pgbench": (">=", 0.8),
+    "create_over_pgbench": (">=", 0.8),
+    "register_over_pgbench": (">=", 0.8),
+    "cpu_us_per_result_get": ("<=", 16.0),
+    "rss_max_mb": ("<=", 64.0),
+    "rss_growth_mb": ("<=", 2.0),
+}
+RATIO_NAMES = {
+    "livez_over_nginx": "livez / nginx",
+    "region_over_composite": "region GET / 1/(1/livez + 1/pgbench)",
+    "result_over_composite": "result GET / 1/(1/livez + 1/pgbench)",
+    "result_p99_over_nginx_p99": "result GET p99 / nginx p99",
+    "search_over_pgbench": "search / pgbench",
+    "create_over_pgbench": "POST /results / pgbench",
+    "register_over_pgbench": "register / pgbench",
+    "cpu_us_per_result_get": "server CPU per result GET (us)",
+}
 
 
-def _median(xs):
+def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
 
@@ -38,16 +71,17 @@ def _median(xs):
 def summarise(runs):
     runs = sorted(runs, key=lambda r: r["run"])
     rps = [r["rps"] for r in runs]
+    m = statistics.median(rps)
     s = {
-        "median_rps": round(statistics.median(rps), 1),
-        "min_rps": round(min(rps), 1),
-        "max_rps": round(max(rps), 1),
-        "spread_pct": round(100.0 * (max(rps) - min(rps)) / statistics.median(rps), 1) if statistics.median(rps) else None,
-        "p50_ms_median": _median([r.get("p50_ms") for r in runs]),
-        "p99_ms_median": _median([r.get("p99_ms") for r in runs]),
-        "avg_ms_median": _median([r.get("avg_ms") for r in runs]),
+        "median_rps": round(m, 1), "min_rps": round(min(rps), 1), "max_rps": round(max(rps), 1),
+        "spread_pct": round(100.0 * (max(rps) - min(rps)) / m, 1) if m else None,
+        "p50_ms_median": med([r.get("p50_ms") for r in runs]),
+        "p99_ms_median": med([r.get("p99_ms") for r in runs]),
+        "avg_ms_median": med([r.get("avg_ms") for r in runs]),
+        "cpu_us_per_req_median": med([r.get("cpu_us_per_req") for r in runs]),
         "non_2xx": sum(r.get("non_2xx", 0) for r in runs),
         "failed": sum(r.get("failed", 0) for r in runs),
+        "aborted": sum(r.get("aborted", 0) for r in runs),
         "socket_errors": {},
         "runs": runs,
     }
@@ -57,132 +91,278 @@ def summarise(runs):
     return s
 
 
-def _fmt_rps(x):
-    return "-" if x is None else "{:,.0f}".format(x)
+def check(key, value):
+    op, floor = FLOORS[key]
+    ok = value >= floor if op == ">=" else value <= floor
+    return {"value": round(value, 3), "floor": floor, "op": op, "pass": ok}
 
 
-def _fmt_ms(x):
-    return "-" if x is None else "{:.3f}".format(x) if x < 10 else "{:.1f}".format(x)
+def fmt_rps(x):
+    return "-" if x is None else "{:,.0f}".format(x) if x >= 100 else "{:,.1f}".format(x)
+
+
+def fmt_ms(x):
+    return "-" if x is None else "{:.2f}".format(x) if x < 10 else "{:.0f}".format(x)
+
+
+def composite(a, b):
+    return 1.0 / (1.0 / a + 1.0 / b)
+
+
+def pair_ratios(figs, key):
+    """The ratio run by run (the runs of one round are minutes apart at most)."""
+    g = lambda k: {r["run"]: r for r in figs[k]["runs"]} if k in figs else {}
+    out = []
+    if key == "livez_over_nginx":
+        a, b = g("yizhan_livez"), g("nginx_livez")
+        out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b]
+    elif key in ("region_over_composite", "result_over_composite"):
+        m = "region" if key.startswith("region") else "result_get"
+        a, l, p = g("yizhan_region_get" if m == "region" else "yizhan_result_get"), g("yizhan_livez"), g("pgbench_" + m)
+        out = [a[i]["rps"] / composite(l[i]["rps"], p[i]["rps"]) for i in sorted(a) if i in l and i in p]
+    elif key == "result_p99_over_nginx_p99":
+        a, b = g("yizhan_result_get"), g("nginx_livez")
+        out = [a[i]["p99_ms"] / b[i]["p99_ms"] for i in sorted(a) if i in b and b[i].get("p99_ms")]
+    elif key.endswith("_over_pgbench"):
+        m = {"search": "search", "create": "result_create", "register": "register"}[key.split("_")[0]]
+        a, b = g("yizhan_" + m), g("pgbench_" + m)
+        out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b and b[i]["rps"]]
+    elif key == "cpu_us_per_result_get":
+        out = [r["cpu_us_per_req"] for r in figs["yizhan_result_get"]["runs"] if "cpu_us_per_req" in r]
+    return [round(x, 3) for x in out]
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) != 5:
         sys.stderr.write(__doc__)
         return 2
-    raw_path, meta_path, out_path = argv[1:]
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
-    runs = []
-    with open(raw_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                runs.append(json.loads(line))
-
-    ok = True
-    results = []
-    lines = []
+    raw_path, rss_path, meta_path, out_path = argv[1:]
+    meta = json.load(open(meta_path, encoding="utf-8"))
+    runs = [json.loads(l) for l in open(raw_path, encoding="utf-8") if l.strip()]
+    rss = []
+    for l in open(rss_path, encoding="utf-8"):
+        p = l.split()
+        if len(p) == 3 and p[2].isdigit():
+            rss.append((int(p[0]), p[1], int(p[2])))
     s = meta["settings"]
-    lines.append("")
-    lines.append("Yizhan foundation benchmark  {}  ({} cores, load {} at start)".format(
-        meta["started_at"], meta["machine"]["nproc"], meta["machine"].get("loadavg_start", "?")))
-    lines.append("wrk -t{t} -d{d}s --latency; pgbench -M prepared -j{t} -T{d}; {r} runs each, interleaved; "
-                 "median (min-max); region code {c}".format(
-                     t=s["threads"], d=s["seconds"], r=s["reps"], c=s["region_code"]))
-    for conns in sorted({r["conns"] for r in runs}):
-        sub = [r for r in runs if r["conns"] == conns]
+    ok = True
+    problems = []
+    L = []
+    L.append("")
+    L.append("Yizhan performance benchmark (issue #10)  {}  {} cores, load {} at start, {} at end".format(
+        meta["started_at"], meta["machine"]["nproc"], meta["machine"]["loadavg_start"], meta["machine"]["loadavg_end"]))
+    d = meta["data"]
+    L.append("data: {:,} published results + {:,} needs, {:,} registered contracts ({}); yizhan {} threads".format(
+        d["results"], d["needs"], d["contracts"], d["source"], s["yizhan_threads"]))
+    L.append("wrk -t{t} --latency / pgbench -M prepared -j{t}, {d} s a run, median of {r} interleaved runs (min-max)".format(
+        t=s["threads"], d=s["seconds"], r=s["reps"]))
+
+    results = []
+    std_conns = s["conns"]
+    for conns in std_conns:
+        sub = [r for r in runs if r["conns"] == conns and r["figure"] != "soak"]
         figs = {}
-        for key, _, _ in FIGURES:
+        for key, _ in FIGURES:
             fr = [r for r in sub if r["figure"] == key]
             if fr:
                 figs[key] = summarise(fr)
         res = {"connections": conns, "figures": figs,
                "server_db_connections": meta.get("server_db_connections", {}).get(str(conns))}
-        lines.append("")
-        lines.append("== {} connections ==".format(conns))
-        lines.append("{:<42} {:>10}  {:>19}  {:>8}  {:>8}  {}".format(
-            "figure", "req/s", "min-max", "p50 ms", "p99 ms", "errors"))
-        for key, label, _ in FIGURES:
+        L.append("")
+        L.append("== {} connections ==".format(conns))
+        L.append("{:<46} {:>9} {:>17} {:>8} {:>8} {:>8}  {}".format(
+            "figure", "per s", "min-max", "p50 ms", "p99 ms", "cpu us", "errors"))
+        for key, label in FIGURES:
             f = figs.get(key)
             if not f:
                 continue
             if key.startswith("pgbench"):
-                lat50, lat99 = "avg " + _fmt_ms(f["avg_ms_median"]), "-"
+                lat50, lat99 = "avg " + fmt_ms(f["avg_ms_median"]), "-"
                 err = "failed {}".format(f["failed"])
-                if f["failed"]:
+                if f["failed"] or f["aborted"]:
                     ok = False
+                    err += " (aborted)" if f["aborted"] else ""
+                    err += "  <- FAIL"
+                    msg = next((r["error"] for r in f["runs"] if r.get("error")), "")
+                    problems.append("{} at {}: failed transactions / aborted clients{}".format(
+                        key, conns, ": " + msg if msg else ""))
             else:
-                lat50, lat99 = _fmt_ms(f["p50_ms_median"]), _fmt_ms(f["p99_ms_median"])
-                se = sum(f["socket_errors"].values())
+                lat50, lat99 = fmt_ms(f["p50_ms_median"]), fmt_ms(f["p99_ms_median"])
                 err = "non-2xx {}".format(f["non_2xx"])
+                se = {k: v for k, v in f["socket_errors"].items() if v}
                 if se:
-                    err += ", socket " + ",".join("{} {}".format(k, v) for k, v in f["socket_errors"].items() if v)
+                    err += ", socket " + ",".join("{} {}".format(k, v) for k, v in se.items())
                 if f["non_2xx"]:
                     ok = False
                     err += "  <- FAIL"
-            lines.append("{:<42} {:>10}  {:>19}  {:>8}  {:>8}  {}".format(
-                label, _fmt_rps(f["median_rps"]),
-                "{}-{}".format(_fmt_rps(f["min_rps"]), _fmt_rps(f["max_rps"])), lat50, lat99, err))
+                    problems.append("{} at {}: non-2xx responses".format(key, conns))
+            cpu = f["cpu_us_per_req_median"]
+            L.append("{:<46} {:>9} {:>17} {:>8} {:>8} {:>8}  {}".format(
+                label, fmt_rps(f["median_rps"]), "{}-{}".format(fmt_rps(f["min_rps"]), fmt_rps(f["max_rps"])),
+                lat50, lat99, "-" if cpu is None else "{:.1f}".format(cpu), err))
 
-        ratios = {}
-        nl, yl = figs.get("nginx_livez"), figs.get("yizhan_livez")
-        yr, pg = figs.get("yizhan_region_get"), figs.get("pgbench_region_sql")
-        if nl and yl:
-            v = yl["median_rps"] / nl["median_rps"]
-            ratios["livez_over_nginx"] = {"value": round(v, 3), "floor": FLOORS["livez_over_nginx"],
-                                          "pass": v >= FLOORS["livez_over_nginx"]}
-        if yl and yr and pg:
-            comp = 1.0 / (1.0 / yl["median_rps"] + 1.0 / pg["median_rps"])
-            res["composite_rps"] = round(comp, 1)
-            v = yr["median_rps"] / comp
-            ratios["region_over_composite"] = {"value": round(v, 3), "floor": FLOORS["region_over_composite"],
-                                               "pass": v >= FLOORS["region_over_composite"]}
-            lines.append("{:<42} {:>10}".format("composite 1/(1/livez + 1/pgbench)", _fmt_rps(comp)))
-        # Ratios of the runs paired by repetition (same minute of machine noise), for reference.
-        paired = {"livez_over_nginx": [], "region_over_composite": []}
-        if nl and yl:
-            for a, b in zip(yl["runs"], nl["runs"]):
-                paired["livez_over_nginx"].append(round(a["rps"] / b["rps"], 3))
-        if yl and yr and pg:
-            for a, b, c in zip(yl["runs"], yr["runs"], pg["runs"]):
-                paired["region_over_composite"].append(round(b["rps"] * (1.0 / a["rps"] + 1.0 / c["rps"]), 3))
-        res["ratios"] = ratios
-        res["paired_ratios"] = paired
-        lines.append("")
-        lines.append("{:<42} {:>10}  {:>7}  {:<6} {}".format("ratio", "value", "floor", "result", "per run"))
-        names = {"livez_over_nginx": "livez / nginx",
-                 "region_over_composite": "region_get / (1/(1/livez + 1/pgbench))"}
-        for k in ("livez_over_nginx", "region_over_composite"):
-            if k in ratios:
-                r = ratios[k]
-                if not r["pass"]:
-                    ok = False
-                lines.append("{:<42} {:>10.3f}  {:>7.2f}  {:<6} {}".format(
-                    names[k], r["value"], r["floor"], "PASS" if r["pass"] else "FAIL",
-                    " ".join("{:.3f}".format(x) for x in paired[k])))
+        m = lambda k: figs[k]["median_rps"] if k in figs else None
+        ratios, comps = {}, {}
+        if m("nginx_livez") and m("yizhan_livez"):
+            ratios["livez_over_nginx"] = check("livez_over_nginx", m("yizhan_livez") / m("nginx_livez"))
+        for fig, key in (("region", "region_over_composite"), ("result_get", "result_over_composite")):
+            y = "yizhan_region_get" if fig == "region" else "yizhan_result_get"
+            if m("yizhan_livez") and m(y) and m("pgbench_" + fig):
+                c = composite(m("yizhan_livez"), m("pgbench_" + fig))
+                comps[fig] = round(c, 1)
+                ratios[key] = check(key, m(y) / c)
+        if "yizhan_result_get" in figs and "nginx_livez" in figs and figs["nginx_livez"]["p99_ms_median"]:
+            ratios["result_p99_over_nginx_p99"] = check(
+                "result_p99_over_nginx_p99", figs["yizhan_result_get"]["p99_ms_median"] / figs["nginx_livez"]["p99_ms_median"])
+        for fig, key in (("search", "search_over_pgbench"), ("result_create", "create_over_pgbench"),
+                         ("register", "register_over_pgbench")):
+            if m("yizhan_" + fig) and m("pgbench_" + fig):
+                ratios[key] = check(key, m("yizhan_" + fig) / m("pgbench_" + fig))
+        if "yizhan_result_get" in figs and figs["yizhan_result_get"]["cpu_us_per_req_median"] is not None:
+            ratios["cpu_us_per_result_get"] = check("cpu_us_per_result_get",
+                                                    figs["yizhan_result_get"]["cpu_us_per_req_median"])
+        for k in comps:
+            L.append("{:<46} {:>9}".format("  composite 1/(1/livez + 1/pgbench {})".format(k), fmt_rps(comps[k])))
+        L.append("")
+        L.append("{:<46} {:>9} {:>8}  {:<6} {}".format("ratio", "value", "floor", "result", "per run"))
+        paired = {}
+        for k, name in RATIO_NAMES.items():
+            if k not in ratios:
+                continue
+            r = ratios[k]
+            paired[k] = pair_ratios(figs, k)
+            if not r["pass"]:
+                ok = False
+                problems.append("{} at {} connections: {} (floor {} {})".format(name, conns, r["value"], r["op"], r["floor"]))
+            L.append("{:<46} {:>9.3f} {:>8}  {:<6} {}".format(
+                name, r["value"], "{}{}".format(r["op"], r["floor"]), "PASS" if r["pass"] else "FAIL",
+                " ".join("{:.3f}".format(x) for x in paired[k])))
+        res.update({"composite_rps": comps, "ratios": ratios, "paired_ratios": paired})
         dbc = res["server_db_connections"]
-        lines.append("")
-        lines.append("database connections: yizhan holds {} (YIZHAN_THREADS={}), pgbench opens {}".format(
-            "?" if dbc is None else dbc, s.get("yizhan_threads", "?"), conns))
+        L.append("database connections: yizhan holds {}, pgbench opens {}".format("?" if dbc is None else dbc, conns))
         results.append(res)
 
-    if meta.get("sql_check") == "mismatch":
-        lines.append("")
-        lines.append("WARNING: pgbench ran bench/lib/region_get.sql, which is not the statement in"
-                     " server/api/codes.c: the anchor measured a different query.")
-    elif meta.get("sql_check") == "unchecked":
-        lines.append("")
-        lines.append("WARNING: server/api/codes.c not found; the pgbench statement was not checked against it.")
-    lines.append("")
-    lines.append("overall: {}".format("PASS" if ok else "FAIL"))
-    print("\n".join(lines))
+    # Many connections.
+    high = []
+    for conns in s.get("high_conns", []):
+        sub = [r for r in runs if r["conns"] == conns and r["figure"] in ("nginx_livez", "yizhan_result_get")]
+        if conns in std_conns or not sub:
+            continue
+        figs = {k: summarise([r for r in sub if r["figure"] == k]) for k in ("nginx_livez", "yizhan_result_get")
+                if any(r["figure"] == k for r in sub)}
+        L.append("")
+        L.append("== {} connections (wrk timeout 2 s) ==".format(conns))
+        L.append("{:<46} {:>9} {:>17} {:>8} {:>8}  {}".format("figure", "per s", "min-max", "p50 ms", "p99 ms", "errors"))
+        h = {"connections": conns, "figures": figs}
+        for key in ("nginx_livez", "yizhan_result_get"):
+            f = figs.get(key)
+            if not f:
+                continue
+            se = {k: v for k, v in f["socket_errors"].items() if v}
+            err = "non-2xx {}, socket {}".format(f["non_2xx"], ",".join("{} {}".format(k, v) for k, v in se.items()) or "0")
+            if key == "yizhan_result_get" and (f["non_2xx"] or se):
+                ok = False
+                err += "  <- FAIL"
+                problems.append("result GET at {} connections: errors or timeouts ({})".format(conns, err))
+            L.append("{:<46} {:>9} {:>17} {:>8} {:>8}  {}".format(
+                LABEL[key], fmt_rps(f["median_rps"]), "{}-{}".format(fmt_rps(f["min_rps"]), fmt_rps(f["max_rps"])),
+                fmt_ms(f["p50_ms_median"]), fmt_ms(f["p99_ms_median"]), err))
+        if len(figs) == 2 and figs["nginx_livez"]["p99_ms_median"]:
+            v = figs["yizhan_result_get"]["p99_ms_median"] / figs["nginx_livez"]["p99_ms_median"]
+            h["p99_over_nginx_p99"] = round(v, 3)
+            L.append("{:<46} {:>9.3f}   (for information; the floor is no errors and no timeouts)".format(
+                "result GET p99 / nginx p99", v))
+        y = figs.get("yizhan_result_get")
+        h["errors"] = (y["non_2xx"] + sum(y["socket_errors"].values())) if y else None
+        high.append(h)
+
+    # Memory.
+    mem = {}
+    L.append("")
+    L.append("== server CPU and memory ==")
+    loaded = [x for x in rss if x[1] not in ("idle", "?")]
+    if loaded:
+        mx = max(loaded, key=lambda x: x[2])
+        mem["rss_max_mb"] = round(mx[2] / 1024.0, 1)
+        mem["rss_max_during"] = mx[1]
+        mem["rss_idle_start_mb"] = round(rss[0][2] / 1024.0, 1) if rss else None
+        per = {}
+        for _, ph, kb in loaded:
+            per[ph] = max(per.get(ph, 0), kb)
+        mem["rss_max_by_phase_mb"] = {k: round(v / 1024.0, 1) for k, v in sorted(per.items())}
+        r = check("rss_max_mb", mem["rss_max_mb"])
+        mem["rss_max_check"] = r
+        if not r["pass"]:
+            ok = False
+            problems.append("RSS under load {} MB (floor <= 64)".format(mem["rss_max_mb"]))
+        L.append("{:<46} {:>9.1f} {:>8}  {:<6} during {}; {:.1f} MB when the server had just started".format(
+            "RSS under load, max (MB)", mem["rss_max_mb"], "<=64", "PASS" if r["pass"] else "FAIL", mx[1],
+            mem["rss_idle_start_mb"] or 0))
+    soak = s.get("soak", {})
+    if soak.get("seconds") and soak.get("start"):
+        ss = [x for x in rss if soak["start"] <= x[0] <= soak["end"] and x[1] == "soak"]
+        warm = [x for x in ss if x[0] >= soak["start"] + soak["warmup"]]
+        if warm:
+            g = (warm[-1][2] - warm[0][2]) / 1024.0
+            # least-squares slope after the warm-up, MB per 10 minutes
+            t0 = warm[0][0]
+            xs = [x[0] - t0 for x in warm]
+            ys = [x[2] / 1024.0 for x in warm]
+            mx_, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            den = sum((x - mx_) ** 2 for x in xs)
+            slope = sum((x - mx_) * (y - my) for x, y in zip(xs, ys)) / den * 600 if den else 0.0
+            r = check("rss_growth_mb", g)
+            mem.update({"soak_rss_after_warmup_mb": round(warm[0][2] / 1024.0, 1),
+                        "soak_rss_end_mb": round(warm[-1][2] / 1024.0, 1),
+                        "soak_rss_max_mb": round(max(x[2] for x in ss) / 1024.0, 1),
+                        "rss_growth_mb": round(g, 2), "rss_slope_mb_per_10min": round(slope, 2),
+                        "rss_growth_check": r, "soak_samples": [[x[0] - soak["start"], x[2]] for x in ss]})
+            if not r["pass"]:
+                ok = False
+                problems.append("RSS grew {:.1f} MB over the soak (floor <= 2)".format(g))
+            L.append("{:<46} {:>9.2f} {:>8}  {:<6} {:.1f} MB after {} s warm-up -> {:.1f} MB at {} s; trend {:+.2f} MB/10 min".format(
+                "RSS growth over the soak (MB)", g, "<=2", "PASS" if r["pass"] else "FAIL",
+                warm[0][2] / 1024.0, soak["warmup"], warm[-1][2] / 1024.0, soak["end"] - soak["start"], slope))
+        sk = [r for r in runs if r["figure"] == "soak"]
+        if sk:
+            tot = sum(r.get("requests", 0) for r in sk)
+            n2 = sum(r.get("non_2xx", 0) for r in sk)
+            se = {}
+            for r in sk:
+                for k, v in r.get("socket_errors", {}).items():
+                    se[k] = se.get(k, 0) + v
+            mem["soak_requests"], mem["soak_non_2xx"], mem["soak_socket_errors"] = tot, n2, se
+            L.append("{:<46} {:>9} requests at {} connections, non-2xx {}, socket errors {}".format(
+                "soak mix", "{:,}".format(tot), soak["conns"], n2, sum(se.values())))
+            if n2:
+                ok = False
+                problems.append("soak: {} non-2xx responses".format(n2))
+    else:
+        L.append("RSS growth: no soak in this run (BENCH_SOAK_SECONDS=0)")
+    for res in results:
+        c = res["ratios"].get("cpu_us_per_result_get")
+        if c:
+            L.append("{:<46} {:>9.1f} {:>8}  {:<6} at {} connections (utime+stime of the process / requests)".format(
+                "server CPU per result GET (us)", c["value"], "<=16", "PASS" if c["pass"] else "FAIL", res["connections"]))
+
+    L.append("")
+    if problems:
+        L.append("not met:")
+        for p in problems:
+            L.append("  - " + p)
+    L.append("overall: {}".format("PASS" if ok else "FAIL"))
+    print("\n".join(L))
 
     doc = dict(meta)
-    doc["schema"] = "yizhan-bench/foundation/1"
-    doc["floors"] = FLOORS
+    doc["schema"] = "yizhan-bench/perf/1"
+    doc["floors"] = {k: {"op": v[0], "value": v[1]} for k, v in FLOORS.items()}
     doc["results"] = results
+    doc["high_connections"] = high
+    doc["memory"] = mem
+    doc["problems"] = problems
     doc["pass"] = ok
     with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, sort_keys=True, ensure_ascii=False)
+        json.dump(doc, f, indent=1, sort_keys=True, ensure_ascii=False)
         f.write("\n")
     print("results: {}".format(out_path))
     return 0 if ok else 1

@@ -3,7 +3,7 @@
 
     sqlcheck.py extract SERVER_C_FILE STMT_VAR OUT_SQL_FILE
         Write a pgbench script holding the statement registered as
-        `STMT_VAR = db_stmt_register("..." "...", n)` in SERVER_C_FILE,
+        `STMT_VAR = db_stmt_register[_read|_replica...]("..." "...", n)` in SERVER_C_FILE,
         with $1 written as :code. Exit 0 on success, 1 when not found.
     sqlcheck.py check SERVER_C_FILE BENCH_SQL_FILE
         Exit 0 when the statement in BENCH_SQL_FILE (a pgbench script:
@@ -77,7 +77,8 @@ def c_string_groups(src, start=0):
 
 def extract(src, var):
     src = _strip_comments(src)
-    m = re.search(r"\b%s\s*=\s*db_stmt_register\s*\(\s*" % re.escape(var), src)
+    # db_stmt_register, db_stmt_register_read, db_stmt_register_replica, ...
+    m = re.search(r"\b%s\s*=\s*db_stmt_register(?:_\w+)?\s*\(\s*" % re.escape(var), src)
     if not m or not src.startswith('"', m.end()):
         return None
     groups = c_string_groups(src, m.end())
