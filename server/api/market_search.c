@@ -22,6 +22,7 @@
 #include "auth/auth.h"
 #include "domain/cjk.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,12 +260,32 @@ typedef struct {
     char *total, *facets;
     long long hint;          /* exact total, or -1 when above the cap */
     long long title_hint;    /* exact number of title hits, or -1 */
+    char rate[32], title_rate[32]; /* hits and title hits per day ("" unknown) */
     uint64_t expires_ns;
     unsigned long gen;
 } stats_entry_t;
 
 static _Atomic unsigned long g_stats_gen = 1;
-static _Thread_local stats_entry_t *t_stats; /* one table per worker thread */
+/* One table per worker thread, found through a pthread key whose destructor
+ * frees it (and its strings) when the worker exits. */
+static pthread_key_t g_stats_key;
+static pthread_once_t g_stats_once = PTHREAD_ONCE_INIT;
+
+static void stats_table_free(void *p)
+{
+    stats_entry_t *t = p;
+    for (int i = 0; i < STATS_SLOTS; i++) {
+        free(t[i].key);
+        free(t[i].total);
+        free(t[i].facets);
+    }
+    free(t);
+}
+
+static void stats_key_init(void)
+{
+    if (pthread_key_create(&g_stats_key, stats_table_free)) abort();
+}
 
 void market_search_invalidate(void)
 {
@@ -280,11 +301,16 @@ static uint64_t fnv1a(const char *s)
 
 static stats_entry_t *stats_slot(const char *key)
 {
-    if (!t_stats) {
-        t_stats = calloc(STATS_SLOTS, sizeof *t_stats);
-        if (!t_stats) return NULL;
+    pthread_once(&g_stats_once, stats_key_init);
+    stats_entry_t *t = pthread_getspecific(g_stats_key);
+    if (!t) {
+        t = calloc(STATS_SLOTS, sizeof *t);
+        if (!t || pthread_setspecific(g_stats_key, t)) {
+            free(t);
+            return NULL;
+        }
     }
-    return &t_stats[fnv1a(key) % STATS_SLOTS];
+    return &t[fnv1a(key) % STATS_SLOTS];
 }
 
 static stats_entry_t *stats_get(const char *key)
@@ -296,7 +322,7 @@ static stats_entry_t *stats_get(const char *key)
 }
 
 static void stats_put(const char *key, const char *total, const char *facets, long long hint, long long title_hint,
-                      int ttl_s)
+                      const char *rate, const char *title_rate, int ttl_s)
 {
     if (ttl_s <= 0) return;
     stats_entry_t *e = stats_slot(key);
@@ -312,6 +338,8 @@ static void stats_put(const char *key, const char *total, const char *facets, lo
     }
     e->hint = hint;
     e->title_hint = title_hint;
+    snprintf(e->rate, sizeof e->rate, "%s", rate);
+    snprintf(e->title_rate, sizeof e->title_rate, "%s", title_rate);
     e->gen = atomic_load(&g_stats_gen);
     e->expires_ns = util_now_ns() + (uint64_t)ttl_s * 1000000000ull;
 }
@@ -344,7 +372,7 @@ static void search_done(http_req_t *req, PGresult *res)
         long long hint = json_is_true(json_object_get(t, "exact")) ? json_integer_value(json_object_get(t, "value")) : -1;
         json_decref(t);
         stats_put(c->key, total, facets, hint, PQgetisnull(res, 0, 5) ? -1 : atoll(PQgetvalue(res, 0, 5)),
-                  atoi(PQgetvalue(res, 0, 4)));
+                  PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7), atoi(PQgetvalue(res, 0, 4)));
     }
     buf_t b;
     buf_init(&b);
@@ -406,7 +434,9 @@ static void search(http_req_t *req)
     req->ctx = c;
     const char *hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->hint) : NULL;
     const char *title_hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->title_hint) : NULL;
-    const char *v[19] = {tsq,
+    const char *rate = c->hit && c->hit->rate[0] ? c->hit->rate : NULL;
+    const char *title_rate = c->hit && c->hit->title_rate[0] ? c->hit->title_rate : NULL;
+    const char *v[21] = {tsq,
                          s->title_tsq.len ? buf_cstr(&s->title_tsq) : NULL,
                          s->patterns,
                          s->all_patterns,
@@ -424,8 +454,10 @@ static void search(http_req_t *req)
                          s->domain,
                          s->mode,
                          s->holder_type,
-                         title_hint};
-    api_query(req, ST_SEARCH, 19, v, search_done);
+                         title_hint,
+                         rate,
+                         title_rate};
+    api_query(req, ST_SEARCH, 21, v, search_done);
 }
 
 /* --- matches ------------------------------------------------------------------------------ */
@@ -449,12 +481,12 @@ static route_t ROUTES[] = {
 void api_market_search_init(void)
 {
     ST_SEARCH = db_stmt_register_replica(
-        "SELECT items, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint"
+        "SELECT items, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint, rate, title_rate"
         " FROM market_search($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
         " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bigint, $6::bigint, $7::date, $8::date, $9, $10,"
         " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"
-        " $19::bigint)",
-        19);
+        " $19::bigint, $20::float8, $21::float8)",
+        21);
     ST_NEED_MATCHES = db_stmt_register_replica(
         "SELECT market_need_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
     ST_RESULT_MATCHES = db_stmt_register_replica(

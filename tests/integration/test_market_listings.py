@@ -387,3 +387,50 @@ def test_listing_inserted_directly_is_searchable(mk, api, db):
                     " 'published', now(), now()) RETURNING id", mk.org_a, title)[0]["id"]
     r = api.get(V1 + "/search?" + urlencode({"q": title.split()[-1]}))
     assert [i["id"] for i in r.body["items"]] == [rid]
+
+
+def test_every_write_refuses_malformed_bodies_and_changes_nothing(mk, api, db):
+    res = mk.create_result()
+    need = mk.create_need()
+    writes = [
+        ("POST", V1 + "/results", mk.a),
+        ("PATCH", V1 + f"/results/{res['id']}", mk.a),
+        ("POST", V1 + f"/results/{res['id']}/submit", mk.a),
+        ("POST", V1 + f"/results/{res['id']}/reject", mk.reviewer),
+        ("POST", V1 + "/needs", mk.b),
+        ("PATCH", V1 + f"/needs/{need['id']}", mk.b),
+        ("POST", V1 + f"/needs/{need['id']}/close", mk.b),
+        ("POST", V1 + f"/needs/{need['id']}/reject", mk.reviewer),
+        ("POST", V1 + "/subscriptions", mk.b),
+    ]
+    tables = ["results", "needs", "subscriptions", "audit_log", "idempotency_keys"]
+    before = {t: count(db, t) for t in tables}
+    versions = (query(db, "SELECT version FROM results WHERE id = %s", res["id"])[0]["version"],
+                query(db, "SELECT version FROM needs WHERE id = %s", need["id"])[0]["version"])
+    for method, path, who in writes:
+        h = dict(who["h"], **{"Content-Type": "application/json", "Idempotency-Key": uniq("k")})
+        for raw in (b'{"title": ', b'"just a string"', b'[1, 2]', b'{"a": 1, "a": 2}', b'{"id": 7}'):
+            r = api.request(method, path, data=raw, headers=h)
+            assert_problem(r, 400), (method, path, raw)
+        # a body on a route that takes none, or of the wrong type
+        r = api.request(method, path, data=b"title=x", headers=dict(h, **{"Content-Type": "text/plain"}))
+        assert_problem(r, 415)
+    assert {t: count(db, t) for t in tables} == before
+    assert (query(db, "SELECT version FROM results WHERE id = %s", res["id"])[0]["version"],
+            query(db, "SELECT version FROM needs WHERE id = %s", need["id"])[0]["version"]) == versions
+
+
+def test_needs_roles(mk, api, db):
+    before = count(db, "needs")
+    assert_problem(api.post(V1 + "/needs", json=need_body()), 401)
+    assert_problem(api.post(V1 + "/needs", json=need_body(), headers=mk.reviewer["h"]), 403)
+    n = mk.create_need()
+    assert_problem(api.post(V1 + f"/needs/{n['id']}/submit", headers=mk.a["h"]), 404)     # another org's
+    assert_problem(api.post(V1 + f"/needs/{n['id']}/submit", headers=mk.reviewer["h"]), 403)
+    assert_problem(api.patch(V1 + f"/needs/{n['id']}", json={"title": "x"}, headers=mk.a["h"]), 404)
+    assert_problem(api.delete(V1 + f"/needs/{n['id']}", headers=mk.a["h"]), 404)
+    assert_problem(api.get(V1 + f"/needs/{n['id']}", headers=mk.a["h"]), 404)
+    assert count(db, "needs") == before + 1
+    r = api.delete(V1 + f"/needs/{n['id']}", headers=dict(mk.b["h"], **{"If-Match": etag(api.get(
+        V1 + f"/needs/{n['id']}", headers=mk.b["h"]))}))
+    assert r.status == 204 and count(db, "needs") == before
