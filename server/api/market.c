@@ -630,8 +630,13 @@ void api_market_init(void)
         " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
         7);
     ST_R_GET = db_stmt_register_replica(
-        "SELECT market_result_json(r, coalesce(r.holder_org_id = $2::bigint, false) OR $3::boolean)::text"
-        " FROM results r WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
+        /* the public form is kept rendered (result_docs, 0042); the holder and
+         * staff see more, rendered for them */
+        "SELECT CASE WHEN coalesce(r.holder_org_id = $2::bigint, false) OR $3::boolean"
+        " THEN market_result_json(r, true)::text"
+        " ELSE coalesce(d.doc, market_result_json(r, false)::text) END"
+        " FROM results r LEFT JOIN result_docs d ON d.id = r.id"
+        " WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
         3);
     ST_R_CREATE = db_stmt_register(
         "SELECT status, body, replayed FROM market_result_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)", 6);

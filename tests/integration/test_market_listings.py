@@ -434,3 +434,73 @@ def test_needs_roles(mk, api, db):
     r = api.delete(V1 + f"/needs/{n['id']}", headers=dict(mk.b["h"], **{"If-Match": etag(api.get(
         V1 + f"/needs/{n['id']}", headers=mk.b["h"]))}))
     assert r.status == 204 and count(db, "needs") == before
+
+
+# --------------------------------------------------------------------------------------
+# The kept public document of a result (result_docs, migration 0042)
+# --------------------------------------------------------------------------------------
+
+def _rendered(db, rid, full=False):
+    return query(db, "SELECT market_result_json(r, %s) AS j FROM results r WHERE id = %s", full, rid)[0]["j"]
+
+
+def _kept(db, rid):
+    rows = query(db, "SELECT doc FROM result_docs WHERE id = %s", rid)
+    return json.loads(rows[0]["doc"]) if rows else None
+
+
+def test_public_document_is_kept_for_exactly_the_public_results(mk, api, db):
+    draft = mk.create_result()
+    assert _kept(db, draft["id"]) is None
+    res = mk.publish_result(title="保存的公开文档 " + uniq())
+    p = V1 + f"/results/{res['id']}"
+    kept = _kept(db, res["id"])
+    assert kept == _rendered(db, res["id"]) and kept["status"] == "published"
+    # the public is served the kept document; the holder sees its review fields as well
+    pub = api.get(p)
+    assert pub.status == 200 and pub.body == kept and etag(pub) == f'"{kept["version"]}"'
+    assert pub.body["submitted_at"] is None
+    own = api.get(p, headers=mk.a["h"])
+    assert own.status == 200 and own.body == _rendered(db, res["id"], True) and own.body["submitted_at"]
+    assert api.get(p, headers=mk.reviewer["h"]).body["submitted_at"]
+    # withdrawn: no longer kept, and no longer public
+    assert api.post(p + "/withdraw", headers=mk.a["h"]).status == 200
+    assert _kept(db, res["id"]) is None
+    assert_problem(api.get(p), 404)
+
+
+def test_public_document_follows_the_labels_it_shows(mk, api, db):
+    m = mk.fresh_member()  # its own org: a renamed org is verified again
+    res = mk.publish_result(who=m, title="标签变化 " + uniq())
+    p = V1 + f"/results/{res['id']}"
+    # the holder is renamed
+    new_name = "改名后的企业 " + uniq()
+    r = api.patch(V1 + f"/orgs/{m['org']}", json={"name": new_name}, headers=mk.admin["h"])
+    assert r.status == 200, r
+    assert api.get(p).body["holder"]["name"] == new_name
+    # an administrator relabels a code and a region (reference data), then puts them back
+    dom, old_dom = res["domain"], res["domain_label"]
+    old_mode = res["transfer_modes"][0]["label"]
+    old_region = res["region_name"]
+    try:
+        query(db, "UPDATE codes SET label = '新标签' WHERE list = 'domains' AND code = %s", dom)
+        query(db, "UPDATE codes SET label = '新方式' WHERE list = 'transfer_modes' AND code = 'transfer'")
+        query(db, "UPDATE regions SET name = '新区名' WHERE code = %s", res["region_code"])
+        b = api.get(p).body
+        assert b["domain_label"] == "新标签" and b["transfer_modes"][0]["label"] == "新方式"
+        assert b["region_name"] == "新区名"
+    finally:
+        query(db, "UPDATE codes SET label = %s WHERE list = 'domains' AND code = %s", old_dom, dom)
+        query(db, "UPDATE codes SET label = %s WHERE list = 'transfer_modes' AND code = 'transfer'", old_mode)
+        query(db, "UPDATE regions SET name = %s WHERE code = %s", old_region, res["region_code"])
+    b = api.get(p).body
+    assert (b["domain_label"], b["transfer_modes"][0]["label"], b["region_name"]) == (old_dom, old_mode, old_region)
+    assert b == _rendered(db, res["id"])
+
+
+def test_public_document_missing_is_rendered_instead(mk, api, db):
+    res = mk.publish_result(title="文档丢失时 " + uniq())
+    before = api.get(V1 + f"/results/{res['id']}").body
+    query(db, "DELETE FROM result_docs WHERE id = %s", res["id"])
+    r = api.get(V1 + f"/results/{res['id']}")
+    assert r.status == 200 and r.body == before
