@@ -62,6 +62,25 @@ void (*http_auth_hook)(http_req_t *req);
 static void conn_free(struct conn *c);
 static void conn_process(struct conn *c);
 static void dispatch(http_req_t *req);
+
+/* Write what is queued now rather than on the next turn of the loop: an
+ * answer that fits in the socket buffer costs one writev and no epoll_ctl.
+ * Only what the socket does not take (or an error, which the bufferevent then
+ * reports to on_event) waits for EV_WRITE.  True when everything was written. */
+static bool conn_flush(struct conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    /* a socket bufferevent keeps its output frozen at the front except while
+     * it writes itself; we write as it does */
+    evbuffer_unfreeze(out, 1);
+    while (evbuffer_get_length(out) > 0)
+        if (evbuffer_write(out, fd) <= 0) break;
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) == 0) return true;
+    bufferevent_enable(c->bev, EV_WRITE);
+    return false;
+}
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -192,7 +211,8 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
     }
     c->state = C_WRITING;
     evtimer_del(c->timer);
-    bufferevent_enable(c->bev, EV_WRITE);
+    if (conn_flush(c))
+        event_active(c->timer, EV_TIMEOUT, 1); /* finish once the handler has returned (on_timer) */
 }
 
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
@@ -229,6 +249,7 @@ static void req_finish(struct conn *c)
     }
     c->state = C_IDLE;
     buf_free(&c->body);
+    bufferevent_disable(c->bev, EV_WRITE); /* only conn_flush turns it on, for what it could not write */
     bufferevent_enable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         conn_process(c);
@@ -318,7 +339,10 @@ static void send_continue_if_asked(struct conn *c)
 {
     const char *e = http_header(c->req, "expect");
     if (e && !strcasecmp(e, "100-continue") && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+    {
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        conn_flush(c);
+    }
 }
 
 /* Drive the state machine with whatever input is buffered. */
@@ -399,7 +423,9 @@ complete:;
     buf_free(&c->body);
     c->state = C_BUSY;
     evtimer_del(c->timer);
-    bufferevent_disable(c->bev, EV_READ);
+    /* EV_READ stays on (no epoll_ctl per request): what arrives meanwhile
+     * waits in the input buffer, bounded by its watermark, and a client that
+     * goes away is seen at once (on_event). */
     dispatch(r);
 }
 
@@ -603,6 +629,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
     (void)bev;
+    if ((c->state == C_BUSY || c->state == C_WRITING) && (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+        /* The client half-closed after sending its request: it still reads
+         * the answer (the bufferevent has stopped reading); then we close. */
+        c->keep_alive = false;
+        return;
+    }
     if (c->state == C_BUSY) {
         /* Client gone mid-request: free the socket now, the request when its
          * handler replies. */
@@ -626,6 +658,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case C_IDLE:
     case C_LINGER:
         conn_free(c);
+        break;
+    case C_WRITING:
+        /* activated by reply_common: the answer is written */
+        if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) req_finish(c);
         break;
     default:
         break;
@@ -752,6 +788,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     /* Cap what one connection may buffer: head + body limits. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, g_cfg.max_header_bytes + g_cfg.max_body_bytes + 8192);
     bufferevent_enable(c->bev, EV_READ);
+    bufferevent_disable(c->bev, EV_WRITE); /* conn_flush writes; EV_WRITE only for the rest */
     c->state = C_IDLE;
     arm_timer(c, g_cfg.idle_timeout_ms);
 }

@@ -2,13 +2,16 @@
 NUL bytes in the target, slow and idle clients, keep-alive and pipelining."""
 
 import json
+import socket
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from helpers import RawConn, assert_problem, build_request, chunked
 
+ROOT = Path(__file__).resolve().parents[2]
 LOGIN = "/api/v1/auth/login"
 JSON_CT = ("Content-Type", "application/json")
 LOGIN_BODY = json.dumps({"email": "nobody@example.test", "password": "x"}).encode()
@@ -350,3 +353,34 @@ def test_client_not_reading_is_cut_off_by_write_timeout(spawn):
         s.close()
     assert srv.alive()
     assert srv.api.get("/livez").status == 200
+
+
+def test_half_closed_client_still_gets_its_answer(server):
+    """A client may shut down its sending side once the request is out; the answer still comes, then the close."""
+    conn = RawConn(server.port)
+    try:
+        conn.send(build_request("GET", "/api/v1/codes/regions/511900"))
+        conn.sock.shutdown(socket.SHUT_WR)
+        r = conn.read_response(timeout=10)
+        assert r.status == 200 and r.body["code"] == "511900"
+        assert conn.wait_closed(5), "server kept a half-closed connection open after answering"
+    finally:
+        conn.close()
+
+
+def test_large_answer_to_a_slow_reader_arrives_whole(server):
+    """More than the socket buffer takes at once: the rest is written as the client reads, byte for byte."""
+    path = ROOT / "web" / "vendor" / "echarts" / "echarts.common.min.js"
+    want = path.read_bytes()
+    assert len(want) > 500_000
+    conn = RawConn(server.port)
+    try:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.send(build_request("GET", "/vendor/echarts/echarts.common.min.js") +
+                  build_request("GET", "/livez"))  # pipelined behind it
+        time.sleep(0.5)  # the server fills the socket and waits
+        r = conn.read_response(timeout=30)
+        assert r.status == 200 and r.body == want
+        assert conn.read_response(timeout=10).status == 200
+    finally:
+        conn.close()
