@@ -585,10 +585,32 @@ class Users:
                 "org": org, "office": office, "region": region}
 
     def login(self, user):
-        r = self.api.post("/api/v1/auth/login", json={"email": user["email"], "password": user["password"]})
+        body = {"email": user["email"], "password": user["password"]}
+        r = self.api.post("/api/v1/auth/login", json=body)
+        if r.status == 429 and "login_limit_per_ip" in self._limited_keys():
+            # Every client of the suite is 127.0.0.1: a fast run signs in more than the 30 a minute one
+            # address may.  The limit itself is the subject of test_rate_limits.py; here start its window
+            # afresh rather than wait for it.
+            self._sql("DELETE FROM rate_limits WHERE key LIKE 'login_limit_per_ip:%%'")
+            r = self.api.post("/api/v1/auth/login", json=body)
         assert r.status == 200, f"login of {user['email']} failed: {r!r}"
         self._tokens[user["email"]] = r.body
         return r.body
+
+    def _sql(self, sql):
+        conn = self.stack.pg.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def _limited_keys(self):
+        """The rate limits (settings keys) some key is over right now."""
+        return {row[0] for row in self._sql(
+            "SELECT split_part(r.key, ':', 1) FROM rate_limits r JOIN settings s"
+            " ON s.key = split_part(r.key, ':', 1) WHERE r.hits > (s.value->>'max')::int")}
 
     def token(self, user):
         if user["email"] not in self._tokens:
