@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_SEARCH, ST_NEED_MATCHES, ST_RESULT_MATCHES;
+static int ST_SEARCH, ST_SEARCH_COUNT, ST_NEED_MATCHES, ST_RESULT_MATCHES;
 
 /* --- parameters ----------------------------------------------------------------- */
 
@@ -262,6 +262,7 @@ typedef struct {
     long long title_hint;    /* exact number of title hits, or -1 */
     char rate[32], title_rate[32]; /* hits and title hits per day ("" unknown) */
     uint64_t expires_ns;
+    uint64_t refresh_ns;     /* when a request set out to recount an expired entry (0: none) */
     unsigned long gen;
 } stats_entry_t;
 
@@ -317,17 +318,28 @@ static stats_entry_t *stats_get(const char *key)
 {
     stats_entry_t *e = stats_slot(key);
     if (!e || !e->key || strcmp(e->key, key)) return NULL;
-    if (e->gen != atomic_load(&g_stats_gen) || util_now_ns() >= e->expires_ns) return NULL;
-    return e;
+    if (e->gen != atomic_load(&g_stats_gen)) return NULL; /* a listing changed: recount */
+    uint64_t now = util_now_ns();
+    if (now < e->expires_ns) return e;
+    /* Expired: one request recounts while the others are still served the
+     * old figures, so that a popular query does not send every request that
+     * arrives meanwhile to count at once.  A recount that never came back
+     * (an error) is given up after 5 s. */
+    if (e->refresh_ns && now - e->refresh_ns < 5000000000ull) return e;
+    e->refresh_ns = now;
+    return NULL;
 }
 
 static void stats_put(const char *key, const char *total, const char *facets, long long hint, long long title_hint,
                       const char *rate, const char *title_rate, int ttl_s)
 {
-    if (ttl_s <= 0) return;
     stats_entry_t *e = stats_slot(key);
     if (!e) return;
     free(e->key), free(e->total), free(e->facets);
+    if (ttl_s <= 0) { /* caching off: forget the old figures too */
+        memset(e, 0, sizeof *e);
+        return;
+    }
     e->key = strdup(key);
     e->total = strdup(total);
     e->facets = strdup(facets);
@@ -342,6 +354,7 @@ static void stats_put(const char *key, const char *total, const char *facets, lo
     snprintf(e->title_rate, sizeof e->title_rate, "%s", title_rate);
     e->gen = atomic_load(&g_stats_gen);
     e->expires_ns = util_now_ns() + (uint64_t)ttl_s * 1000000000ull;
+    e->refresh_ns = 0;
 }
 
 /* --- GET /search ----------------------------------------------------------------------- */
@@ -457,7 +470,9 @@ static void search(http_req_t *req)
                          title_hint,
                          rate,
                          title_rate};
-    api_query(req, ST_SEARCH, 21, v, search_done);
+    /* counting (no cached total) reads up to the cap's worth of hits: a slow
+     * query, which other requests should not queue behind */
+    api_query(req, c->hit ? ST_SEARCH : ST_SEARCH_COUNT, 21, v, search_done);
 }
 
 /* --- matches ------------------------------------------------------------------------------ */
@@ -487,6 +502,7 @@ void api_market_search_init(void)
         " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"
         " $19::bigint, $20::float8, $21::float8)",
         21);
+    ST_SEARCH_COUNT = db_stmt_heavy_variant(ST_SEARCH);
     ST_NEED_MATCHES = db_stmt_register_replica(
         "SELECT market_need_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
     ST_RESULT_MATCHES = db_stmt_register_replica(

@@ -32,6 +32,7 @@ typedef struct {
     int nparams;
     bool read_only;   /* may share a Sync (a transaction) with other reads */
     bool replica_ok;  /* may be served by a read replica */
+    bool heavy;       /* slow: other queries avoid the connection running it */
 } stmt_t;
 
 static stmt_t g_stmts[MAX_STMTS];
@@ -74,6 +75,7 @@ typedef struct dbconn {
     qlist_t done;               /* current batch: results received, awaiting Sync */
     query_t *failed;            /* the batch's failing query, if any */
     int outstanding;            /* queries pending + in flight (not syncs) */
+    int heavy;                  /* of which heavy statements */
     bool write_armed;
 } dbconn_t;
 
@@ -113,6 +115,12 @@ static int stmt_add(const char *sql, int nparams, bool read_only, bool replica_o
 int db_stmt_register(const char *sql, int nparams) { return stmt_add(sql, nparams, false, false); }
 int db_stmt_register_read(const char *sql, int nparams) { return stmt_add(sql, nparams, true, false); }
 int db_stmt_register_replica(const char *sql, int nparams) { return stmt_add(sql, nparams, true, true); }
+int db_stmt_heavy_variant(int stmt)
+{
+    int v = stmt_add(g_stmts[stmt].sql, g_stmts[stmt].nparams, g_stmts[stmt].read_only, g_stmts[stmt].replica_ok);
+    g_stmts[v].heavy = true;
+    return v;
+}
 bool db_stmt_is_read(int stmt) { return g_stmts[stmt].read_only; }
 bool db_stmt_replica_ok(int stmt) { return g_stmts[stmt].replica_ok; }
 
@@ -120,6 +128,13 @@ const char *db_sqlstate(const PGresult *res)
 {
     const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     return s ? s : "";
+}
+
+/* A query leaves its connection (answered or failed). */
+static void conn_release(dbconn_t *c, const query_t *q)
+{
+    c->outstanding--;
+    if (g_stmts[q->stmt].heavy) c->heavy--;
 }
 
 static void ql_push(qlist_t *l, query_t *q)
@@ -220,13 +235,13 @@ static void finish_batch(dbconn_t *c)
             continue;
         }
         if (!failed) {
-            c->outstanding--;
+            conn_release(c, q);
             query_done(p, q, DB_OK);
         } else if (q == failed && !(retryable(q->res) && q->retries < MAX_RETRIES)) {
-            c->outstanding--;
+            conn_release(c, q);
             query_done(p, q, DB_ERR_SQL);
         } else if (q->retries >= MAX_RETRIES) {
-            c->outstanding--;
+            conn_release(c, q);
             query_done(p, q, DB_ERR_UNAVAILABLE);
         } else {
             /* rolled back with the batch, or never executed: send again */
@@ -396,10 +411,12 @@ void db_query(db_pool_t *p, int stmt, int n, const char *const *values, db_cb cb
         cb(arg, DB_ERR_OVERLOADED, NULL);
         return;
     }
+    /* the connection with the fewest heavy queries, then the fewest queries */
     dbconn_t *best = NULL;
     for (int i = 0; i < p->nconns; i++) {
         dbconn_t *c = &p->conns[i];
-        if (c->state == DC_READY && (!best || c->outstanding < best->outstanding))
+        if (c->state == DC_READY &&
+            (!best || c->heavy < best->heavy || (c->heavy == best->heavy && c->outstanding < best->outstanding)))
             best = c;
     }
     if (!best) {
@@ -415,6 +432,7 @@ void db_query(db_pool_t *p, int stmt, int n, const char *const *values, db_cb cb
     q->arg = arg;
     ql_push(&best->pending, q);
     best->outstanding++;
+    if (g_stmts[stmt].heavy) best->heavy++;
     p->depth++;
     if (!p->flush_scheduled) {
         p->flush_scheduled = true;
@@ -429,7 +447,7 @@ static void fail_list(db_pool_t *p, dbconn_t *c, qlist_t *l, db_status_t why)
 {
     query_t *q;
     while ((q = ql_pop(l))) {
-        if (q->kind == Q_QUERY) c->outstanding--;
+        if (q->kind == Q_QUERY) conn_release(c, q);
         query_done(p, q, q->kind == Q_QUERY ? why : DB_ERR_UNAVAILABLE);
     }
 }

@@ -43,6 +43,10 @@ int db_stmt_register(const char *sql, int nparams);
 int db_stmt_register_read(const char *sql, int nparams);
 /* A read that may be served by a replica (slightly stale data is fine). */
 int db_stmt_register_replica(const char *sql, int nparams);
+/* The same statement as stmt, run as a slow one: while it is pending or in
+ * flight on a connection, other queries go to the pool's other connections
+ * when they can, rather than queue behind it in the pipeline. */
+int db_stmt_heavy_variant(int stmt);
 bool db_stmt_is_read(int stmt);
 bool db_stmt_replica_ok(int stmt);
 

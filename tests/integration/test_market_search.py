@@ -5,6 +5,8 @@ filters, facets, totals and their cap and cache, sorting, cursors, and the SQL c
 tokenizer against the pinned corpus of the C one."""
 
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -251,6 +253,29 @@ def test_totals_are_cached_and_invalidated(mk, api, db):
     r = api.get(p).body
     assert r["total"]["value"] == 3 and len(r["items"]) == 3
 
+
+
+def test_expired_totals_are_recounted_once_while_others_get_the_old(mk, api, db):
+    set_setting(db, "search_stats_ttl_s", 1)
+    try:
+        word = uniq("过期")
+        insert = ("INSERT INTO results (holder_org_id, title, summary, domain, trl, region_code, status,"
+                  " submitted_at, published_at) VALUES (%s, %s, '简介', 'agriculture', 3, '511902', 'published',"
+                  " now(), now())")
+        query(db, insert, mk.org_a, word + " 一")
+        p = V1 + "/search?" + urlencode({"q": word})
+        assert api.get(p).body["total"]["value"] == 1
+        query(db, insert, mk.org_a, word + " 二")      # behind the server's back
+        time.sleep(1.2)
+        # a burst after expiry: every answer is whole, with the old total or the recounted one
+        with ThreadPoolExecutor(8) as ex:
+            bodies = [r.body for r in ex.map(lambda _: api.get(p), range(16))]
+        assert all(b["total"]["value"] in (1, 2) and len(b["items"]) == 2 for b in bodies), bodies
+        assert any(b["total"]["value"] == 2 for b in bodies)
+        # the recount is in: from now on the new total
+        assert api.get(p).body["total"] == {"value": 2, "exact": True}
+    finally:
+        set_setting(db, "search_stats_ttl_s", 0)
 
 # --------------------------------------------------------------------------------------
 # Refused parameters
