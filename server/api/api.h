@@ -36,6 +36,8 @@ const char *api_str(http_req_t *req, const char *name); /* body string or NULL *
  * The list statements return (items json, next key text or NULL). */
 int api_limit_or_reply(http_req_t *req, const char **limit_text) WUR;
 int api_cursor_or_reply(http_req_t *req, const char **key) WUR;  /* key NULL when absent */
+/* The signed cursor (util/cursor.h) of a key for this request's route: api_cursor_or_reply() takes it back. */
+const char *api_cursor_sign(http_req_t *req, const char *key);
 void api_reply_page(http_req_t *req, PGresult *res);
 /* If-Match: NULL when absent or "*"; -1 after replying 412 to a malformed one. */
 int api_if_match_or_reply(http_req_t *req, const char **version) WUR;

@@ -4,6 +4,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "log.h"
+#include "util/cursor.h"
 
 #include <pthread.h>
 
@@ -245,16 +246,13 @@ int api_limit_or_reply(http_req_t *req, const char **limit_text)
 }
 
 /* cursor = b64url(key) "." b64url(first 12 bytes of HMAC(secret, "cursor", route ‖ key)) */
-static char *cursor_sign(http_req_t *req, const char *key)
+static void cursor_hmac(const void *msg, size_t n, unsigned char out[32]) { auth_hmac("cursor", msg, n, out); }
+
+const char *api_cursor_sign(http_req_t *req, const char *key)
 {
     size_t kl = strlen(key);
-    char *msg = arena_printf(req->arena, "%s\n%s", req->route->path, key);
-    unsigned char mac[32];
-    auth_hmac("cursor", msg, strlen(msg), mac);
-    char *out = arena_alloc(req->arena, kl * 2 + 40);
-    size_t n = util_b64url_encode((const unsigned char *)key, kl, out);
-    out[n++] = '.';
-    util_b64url_encode(mac, 12, out + n);
+    char *out = arena_alloc(req->arena, CURSOR_ENCODED_MAX(kl));
+    cursor_encode(req->route->path, key, kl, cursor_hmac, out);
     return out;
 }
 
@@ -264,19 +262,11 @@ int api_cursor_or_reply(http_req_t *req, const char **key)
     *key = NULL;
     if (http_query_or_reply(req, "cursor", &c) != 0) return -1;
     if (!c || !*c) return 0;
-    const char *dot = strchr(c, '.');
-    size_t n = dot ? (size_t)(dot - c) : 0;
-    unsigned char *raw = arena_alloc(req->arena, n + 4);
-    long rl = dot && n < 512 ? util_b64url_decode(c, n, raw) : -1;
-    if (rl > 0) {
-        raw[rl] = '\0';
-        if (strlen((char *)raw) == (size_t)rl && util_utf8_valid((char *)raw, (size_t)rl)) {
-            const char *good = cursor_sign(req, (char *)raw);
-            if (!strcmp(good, c)) {
-                *key = (char *)raw;
-                return 0;
-            }
-        }
+    size_t n = strlen(c);
+    char *raw = arena_alloc(req->arena, n + 1);
+    if (cursor_decode(req->route->path, c, n, cursor_hmac, raw) > 0) {
+        *key = raw;
+        return 0;
     }
     json_t *e = NULL;
     http_error_add(&e, "cursor", "invalid", "the cursor is not one this server issued for this list");
@@ -294,7 +284,7 @@ void api_reply_page(http_req_t *req, PGresult *res)
     buf_puts(&b, items);
     buf_puts(&b, ",\"next_cursor\":");
     if (more)
-        buf_json_str(&b, cursor_sign(req, PQgetvalue(res, 0, 1)));
+        buf_json_str(&b, api_cursor_sign(req, PQgetvalue(res, 0, 1)));
     else
         buf_puts(&b, "null");
     buf_putc(&b, '}');

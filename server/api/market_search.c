@@ -88,21 +88,6 @@ static void region_prefix(const char *code, char out[8])
     out[n] = '\0';
 }
 
-/* The signed cursor of common.c (api_reply_page) for a key: the same
- * construction, so api_cursor_or_reply() accepts it. */
-static char *cursor_sign(http_req_t *req, const char *key)
-{
-    size_t kl = strlen(key);
-    char *msg = arena_printf(req->arena, "%s\n%s", req->route->path, key);
-    unsigned char mac[32];
-    auth_hmac("cursor", msg, strlen(msg), mac);
-    char *out = arena_alloc(req->arena, kl * 2 + 40);
-    size_t n = util_b64url_encode((const unsigned char *)key, kl, out);
-    out[n++] = '.';
-    util_b64url_encode(mac, 12, out + n);
-    return out;
-}
-
 static void and_lexeme(buf_t *b, const char *lexeme)
 {
     if (b->len) buf_puts(b, " & ");
@@ -394,7 +379,7 @@ static void search_done(http_req_t *req, PGresult *res)
     buf_puts(&b, ",\"next_cursor\":");
     if (!PQgetisnull(res, 0, 1)) {
         const char *key = arena_printf(req->arena, "%c|%s", c->sort_letter, PQgetvalue(res, 0, 1));
-        buf_json_str(&b, cursor_sign(req, key));
+        buf_json_str(&b, api_cursor_sign(req, key));
     } else {
         buf_puts(&b, "null");
     }

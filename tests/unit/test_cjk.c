@@ -49,7 +49,7 @@ static char *doc_tokens(const char *s)
     cjk_normalize(s, strlen(s), &n);
     toks_t t = {0};
     cjk_doc_tokens(buf_cstr(&n), n.len, tok_add, &t);
-    qsort(t.t, t.n, sizeof *t.t, cmp_str);
+    if (t.n) qsort(t.t, t.n, sizeof *t.t, cmp_str); /* t.t is NULL when there are none */
     buf_t out;
     buf_init(&out);
     for (size_t i = 0; i < t.n; i++) {
