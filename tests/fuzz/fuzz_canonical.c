@@ -1,6 +1,7 @@
 /* Fuzz the RFC 8785 canonical form: for any JSON jansson accepts, the
  * canonical bytes parse again and canonicalise to themselves. */
 #include "domain/canonical.h"
+#include "util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
