@@ -354,7 +354,14 @@ static int deliver_one(PGconn *c)
         PQclear(r);
         return exec_ok(c, "COMMIT") ? 1 : -1;
     }
-    const char *url = PQgetvalue(r, 0, 1), *body = PQgetvalue(r, 0, 2), *event = PQgetvalue(r, 0, 3);
+    /* the URL outlives r: it is logged after r is cleared (ASan found the use after free) */
+    char *url = strdup(PQgetvalue(r, 0, 1));
+    if (!url) {
+        PQclear(r);
+        PQclear(PQexec(c, "ROLLBACK"));
+        return -1;
+    }
+    const char *body = PQgetvalue(r, 0, 2), *event = PQgetvalue(r, 0, 3);
     const char *secret = PQgetvalue(r, 0, 4);
     int timeout_ms = atoi(PQgetvalue(r, 0, 5));
     if (timeout_ms < 100 || timeout_ms > 60000) timeout_ms = 5000;
@@ -376,10 +383,12 @@ static int deliver_one(PGconn *c)
     if (!ok) log_msg(LOG_WARN, NULL, "market background: recording delivery %s failed: %s", id, PQerrorMessage(c));
     PQclear(r);
     if (!ok) {
+        free(url);
         PQclear(PQexec(c, "ROLLBACK"));
         return -1;
     }
     log_msg(status >= 200 && status <= 299 ? LOG_DEBUG : LOG_INFO, NULL, "webhook delivery %s to %s: %s", id, url, why);
+    free(url);
     return exec_ok(c, "COMMIT") ? 1 : -1;
 }
 
