@@ -70,7 +70,7 @@ EOF
 chmod 755 "$WORK/yizhan"
 
 echo "== valgrind: ${TESTS[*]} (binary $BIN, logs $LOGS)"
-YIZHAN_BIN="$WORK/yizhan" /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfE "${TESTS[@]}" > "$WORK/pytest.log" 2>&1
+YIZHAN_UNDER_VALGRIND=1 YIZHAN_BIN="$WORK/yizhan" /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfE "${TESTS[@]}" > "$WORK/pytest.log" 2>&1
 TEST_RC=$?
 # the short summary (every failure and error, one line each) and the final count
 sed -n '/short test summary info/,$p' "$WORK/pytest.log" | cut -c1-300

@@ -41,7 +41,7 @@ import psycopg2
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import Api, raw_exchange  # noqa: E402
+from helpers import UNDER_VALGRIND, Api, raw_exchange  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("YIZHAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -436,7 +436,7 @@ def server(request, stack, migrated):
     _ACTIVE_SERVERS.append(srv)
 
     def fin():
-        srv.stop(timeout=10)
+        srv.stop(timeout=60 if UNDER_VALGRIND else 10)
         srv.kill()
     request.addfinalizer(fin)
     spec = REPO / "api" / "openapi.yaml"
@@ -517,6 +517,9 @@ def spawn(stack, migrated):
 
     yield _spawn
     for srv in started:
+        # SIGTERM first, so that a server under valgrind reaches its leak check
+        # at exit (tests/valgrind.sh); SIGKILL if it does not exit in time
+        srv.stop(timeout=60 if UNDER_VALGRIND else 5)
         srv.kill()
         if srv in _ACTIVE_SERVERS:
             _ACTIVE_SERVERS.remove(srv)

@@ -7,6 +7,7 @@ Nothing here starts processes; conftest.py does that.
 
 import json
 import math
+import os
 import re
 import socket
 import time
@@ -403,6 +404,12 @@ def query(conn, sql, *args):
             return []
         names = [d.name for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+# Under valgrind (tests/valgrind.sh sets YIZHAN_UNDER_VALGRIND=1) the server runs 20-50 times
+# slower; tests that bound how long the server takes scale their bounds by SLOW.
+UNDER_VALGRIND = os.environ.get("YIZHAN_UNDER_VALGRIND") == "1"
+SLOW = 10.0 if UNDER_VALGRIND else 1.0
 
 
 def wait_until(pred, timeout, interval=0.1, message="condition"):

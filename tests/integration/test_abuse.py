@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from helpers import Api, assert_problem, build_request, parse_responses
+from helpers import SLOW, Api, assert_problem, build_request, parse_responses, wait_until
 from sweep_fixtures import *  # noqa: F401,F403
 from sweep_fixtures import V1, email, org_body, password
 
@@ -204,13 +204,14 @@ def test_5000_idle_connections_do_not_stop_others_being_served(spawn):
     socks = open_idle(srv.port, 5000)
     try:
         assert len(socks) == 5000, f"could open only {len(socks)} of 5000 connections"
-        time.sleep(0.5)
-        fds = server_fds(srv)
+        # every connection accepted (the server holds a descriptor for each)
+        fds = wait_until(lambda: (server_fds(srv) or 0) >= 5000 and server_fds(srv), 5 * SLOW,
+                         message="the server to accept 5000 connections")
         soft = open(f"/proc/{srv.proc.pid}/limits").read()
         for path in ("/livez", REGION, "/readyz"):
             r, dt = timed_get(Api(srv.url), path, timeout=5)
             assert r.status == 200, f"GET {path} with 5000 idle connections open: {r!r}"
-            assert dt < 1.0, f"GET {path} took {dt:.2f}s with 5000 idle connections open"
+            assert dt < 1.0 * SLOW, f"GET {path} took {dt:.2f}s with 5000 idle connections open"
         assert srv.alive()
         assert fds is None or fds >= 5000, f"server holds only {fds} descriptors: were the connections accepted?"
         _ = soft
@@ -386,7 +387,7 @@ def test_a_body_of_60000_keys_is_refused_quickly(api):
     t0 = time.monotonic()
     r = api.post(f"{V1}/auth/login", data=body.encode(), headers={"Content-Type": "application/json"})
     assert_problem(r, (400, 422))
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 3.0 * SLOW
     assert api.get("/livez").status == 200
 
 
