@@ -32,6 +32,9 @@ typedef struct {
     const char *patterns;          /* JSON array: LIKE patterns the index does not settle */
     const char *all_patterns;      /* JSON array: LIKE patterns of every term */
     const char *terms;             /* JSON array of normalised terms */
+    const char **term_list;        /* the same as C strings (for snippets), nterms of them */
+    size_t *term_lens;
+    size_t nterms;
     const char *kind, *domain, *region, *mode, *holder_type;
     int trl_min, trl_max;          /* 0 when absent */
     const char *price_min, *price_max, *from, *to; /* decimal / YYYY-MM-DD text, or NULL */

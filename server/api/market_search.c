@@ -10,9 +10,10 @@
  * substring match would give (tests/integration/test_market_search.py and
  * bench/search check it on generated corpora).
  *
- * One statement per request: market_search() (migrations/0014) returns the
- * page, the next key and — when asked — total and facets.  Counting is
- * capped (search_count_cap) and its result kept per worker for
+ * One statement per request: market_search() (migrations/0014, 0041, 0043)
+ * returns the page's hits (each its kept item and text; the snippets are cut
+ * here, domain/cjk.c), the next key and — when asked — total and facets.
+ * Counting is capped (search_count_cap) and its result kept per worker for
  * search_stats_ttl_s seconds in a small cache keyed by the normalised query,
  * so paging through a search, or many people running the same search, does
  * not recount; any listing becoming (or ceasing to be) public empties every
@@ -203,7 +204,12 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
         buf_putc(&all, '[');
         size_t i;
         json_t *t;
+        s->nterms = json_array_size(terms);
+        s->term_list = arena_calloc(req->arena, (s->nterms ? s->nterms : 1) * sizeof *s->term_list);
+        s->term_lens = arena_calloc(req->arena, (s->nterms ? s->nterms : 1) * sizeof *s->term_lens);
         json_array_foreach(terms, i, t) {
+            s->term_list[i] = arena_strdup(req->arena, json_string_value(t));
+            s->term_lens[i] = strlen(s->term_list[i]);
             buf_t p;
             buf_init(&p);
             cjk_like_pattern(json_string_value(t), json_string_length(t), &p);
@@ -347,9 +353,60 @@ static void stats_put(const char *key, const char *total, const char *facets, lo
 typedef struct {
     msearch_t s;
     const char *key;     /* cache key */
-    stats_entry_t *hit;  /* cached totals, or NULL */
+    bool cached;         /* total and facets from the cache (copies) */
+    const char *total, *facets;
     char sort_letter;
 } search_ctx_t;
+
+/* A length-prefixed field of market_search()'s hits: "<bytes>:<bytes of text>". */
+static int take_field(const char **p, const char *end, const char **text, size_t *len)
+{
+    size_t n = 0;
+    const char *q = *p;
+    if (q == end || *q < '0' || *q > '9') return -1;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        n = n * 10 + (size_t)(*q - '0');
+        if (n > (size_t)(end - *p)) return -1;
+    }
+    if (q == end || *q != ':' || n > (size_t)(end - q - 1)) return -1;
+    *text = q + 1;
+    *len = n;
+    *p = q + 1 + n;
+    return 0;
+}
+
+/* The page's items as JSON: each hit's item (a JSON object) with its snippet
+ * and matched_in added.  hits: market_search()'s records (migrations/0043),
+ * "<t|x|n><bytes>:<item><bytes>:<body>" each.  -1 when malformed. */
+static int put_hits(buf_t *b, const char *hits, size_t n, const msearch_t *s)
+{
+    const char *p = hits, *end = hits + n;
+    buf_putc(b, '[');
+    for (size_t i = 0; p < end; i++) {
+        char tier = *p++;
+        const char *item, *body;
+        size_t ilen, blen;
+        if ((tier != 't' && tier != 'x' && tier != 'n') || take_field(&p, end, &item, &ilen) ||
+            take_field(&p, end, &body, &blen) || ilen < 2 || item[0] != '{' || item[ilen - 1] != '}')
+            return -1;
+        if (i) buf_puts(b, ", ");
+        buf_append(b, item, ilen - 1);
+        buf_puts(b, ", \"snippet\": ");
+        if (blen) {
+            buf_t sn;
+            buf_init(&sn);
+            cjk_snippet(body, blen, s->term_list, s->term_lens, s->nterms, &sn);
+            buf_json_strn(b, sn.data, sn.len);
+            buf_free(&sn);
+        } else {
+            buf_puts(b, "null");
+        }
+        buf_puts(b, tier == 't' ? ", \"matched_in\": \"title\"}" : tier == 'x' ? ", \"matched_in\": \"text\"}"
+                                                                       : ", \"matched_in\": null}");
+    }
+    buf_putc(b, ']');
+    return 0;
+}
 
 static void search_done(http_req_t *req, PGresult *res)
 {
@@ -359,9 +416,9 @@ static void search_done(http_req_t *req, PGresult *res)
         return;
     }
     const char *total, *facets;
-    if (c->hit) {
-        total = c->hit->total;
-        facets = c->hit->facets;
+    if (c->cached) {
+        total = c->total;
+        facets = c->facets;
     } else {
         total = PQgetvalue(res, 0, 2);
         facets = PQgetvalue(res, 0, 3);
@@ -375,7 +432,11 @@ static void search_done(http_req_t *req, PGresult *res)
     buf_t b;
     buf_init(&b);
     buf_puts(&b, "{\"items\":");
-    buf_puts(&b, PQgetvalue(res, 0, 0));
+    if (put_hits(&b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &c->s)) {
+        buf_free(&b);
+        http_problem(req, 500, "the search returned a malformed page", NULL);
+        return;
+    }
     buf_puts(&b, ",\"next_cursor\":");
     if (!PQgetisnull(res, 0, 1)) {
         const char *key = arena_printf(req->arena, "%c|%s", c->sort_letter, PQgetvalue(res, 0, 1));
@@ -428,12 +489,20 @@ static void search(http_req_t *req)
     c->key = arena_printf(req->arena, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", tsq ? tsq : "", s->patterns,
                           s->price_min ? s->price_min : "", s->price_max ? s->price_max : "", s->from ? s->from : "",
                           s->to ? s->to : "", s->region ? s->region : "", s->terms);
-    c->hit = stats_get(c->key);
     req->ctx = c;
-    const char *hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->hint) : NULL;
-    const char *title_hint = c->hit ? arena_printf(req->arena, "%lld", c->hit->title_hint) : NULL;
-    const char *rate = c->hit && c->hit->rate[0] ? c->hit->rate : NULL;
-    const char *title_rate = c->hit && c->hit->title_rate[0] ? c->hit->title_rate : NULL;
+    /* what the cache holds is copied: another request of this worker may
+     * replace the entry while this one waits for the database */
+    const char *hint = NULL, *title_hint = NULL, *rate = NULL, *title_rate = NULL;
+    stats_entry_t *hit = stats_get(c->key);
+    if (hit) {
+        c->cached = true;
+        c->total = arena_strdup(req->arena, hit->total);
+        c->facets = arena_strdup(req->arena, hit->facets);
+        hint = arena_printf(req->arena, "%lld", hit->hint);
+        title_hint = arena_printf(req->arena, "%lld", hit->title_hint);
+        if (hit->rate[0]) rate = arena_strdup(req->arena, hit->rate);
+        if (hit->title_rate[0]) title_rate = arena_strdup(req->arena, hit->title_rate);
+    }
     const char *v[21] = {tsq,
                          s->title_tsq.len ? buf_cstr(&s->title_tsq) : NULL,
                          s->patterns,
@@ -445,7 +514,7 @@ static void search(http_req_t *req)
                          s->sort,
                          after,
                          limit,
-                         c->hit ? "false" : "true",
+                         c->cached ? "false" : "true",
                          hint,
                          s->region,
                          s->terms,
@@ -457,7 +526,7 @@ static void search(http_req_t *req)
                          title_rate};
     /* counting (no cached total) reads up to the cap's worth of hits: a slow
      * query, which other requests should not queue behind */
-    api_query(req, c->hit ? ST_SEARCH : ST_SEARCH_COUNT, 21, v, search_done);
+    api_query(req, c->cached ? ST_SEARCH : ST_SEARCH_COUNT, 21, v, search_done);
 }
 
 /* --- matches ------------------------------------------------------------------------------ */
@@ -481,7 +550,7 @@ static route_t ROUTES[] = {
 void api_market_search_init(void)
 {
     ST_SEARCH = db_stmt_register_replica(
-        "SELECT items, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint, rate, title_rate"
+        "SELECT hits, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint, rate, title_rate"
         " FROM market_search($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
         " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bigint, $6::bigint, $7::date, $8::date, $9, $10,"
         " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"

@@ -340,3 +340,61 @@ int cjk_query_parse(const char *qs, size_t n, cjk_query_t *out, const char **why
     }
     return rc;
 }
+
+/* --- snippets ------------------------------------------------------------------ */
+
+/* Code points in s[0..n) (valid UTF-8: every byte but a continuation byte
+ * starts one). */
+static size_t count_chars(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return k;
+}
+
+/* Byte offset of code point k (0-based) in s[0..n), or n. */
+static size_t char_offset(const char *s, size_t n, size_t k)
+{
+    size_t i = 0;
+    for (; i < n; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (k == 0) return i;
+            k--;
+        }
+    }
+    return n;
+}
+
+void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
+                 buf_t *out)
+{
+    size_t best = 0; /* code point of the first occurrence, 1-based; 0: none */
+    if (nterms) {
+        buf_t norm;
+        buf_init(&norm);
+        cjk_normalize(raw, n, &norm);
+        const char *first = NULL;
+        for (size_t t = 0; t < nterms; t++) {
+            if (lens[t] == 0) continue;
+            const char *hit = memmem(norm.data, norm.len, terms[t], lens[t]);
+            if (hit && (!first || hit < first)) first = hit;
+        }
+        /* a match of valid UTF-8 in valid UTF-8 starts on a code point, and
+         * normalising keeps the number of code points before it */
+        if (first) best = count_chars(norm.data, (size_t)(first - norm.data)) + 1;
+        buf_free(&norm);
+    }
+    size_t total = count_chars(raw, n);
+    if (best <= 40) { /* none, or near enough the start: show the start */
+        size_t end = char_offset(raw, n, CJK_SNIPPET_CHARS);
+        buf_append(out, raw, end);
+        if (total > CJK_SNIPPET_CHARS) buf_puts(out, "…");
+        return;
+    }
+    size_t from = best - 1 - CJK_SNIPPET_LEAD; /* 0-based code point */
+    size_t a = char_offset(raw, n, from);
+    size_t b = a + char_offset(raw + a, n - a, CJK_SNIPPET_CHARS);
+    buf_puts(out, "…");
+    buf_append(out, raw + a, b - a);
+    if (total > from + CJK_SNIPPET_CHARS) buf_puts(out, "…");
+}

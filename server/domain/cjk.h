@@ -81,4 +81,17 @@ void cjk_query_free(cjk_query_t *q);
 /* Append the LIKE pattern '%' term '%' with %, _ and \ escaped by '\'. */
 void cjk_like_pattern(const char *term, size_t n, buf_t *out);
 
+#define CJK_SNIPPET_CHARS 120 /* code points of text a snippet shows */
+#define CJK_SNIPPET_LEAD 30   /* of them before the first occurrence of a term */
+
+/* Append the snippet of raw[0..n) (valid UTF-8) that a search hit shows:
+ * CJK_SNIPPET_CHARS code points starting CJK_SNIPPET_LEAD before the first
+ * occurrence of any of the (normalised) terms in the normalised text, with
+ * '…' where text was cut; the first CJK_SNIPPET_CHARS when no term occurs,
+ * or when the first occurrence is within the first 40 code points.
+ * Normalising keeps one code point for one, so the position found in the
+ * normalised text is the position in raw: ＡＢＣ matches the term abc. */
+void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
+                 buf_t *out);
+
 #endif

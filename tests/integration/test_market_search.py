@@ -145,6 +145,53 @@ def test_snippet_shows_the_match(mk, api, db):
     assert r.body["terms"] == [norm(tail)]
 
 
+def snippet_reference(text, terms):
+    """The snippet rule, written out: 120 characters from 30 before the first
+    occurrence of a term in the normalised text (the start when there is none
+    or it is within the first 40), '…' where text was cut."""
+    low = norm(text)
+    pos = [low.find(t) for t in terms if low.find(t) >= 0]
+    best = min(pos) + 1 if pos else None
+    if best is None or best <= 40:
+        return text[:120] + ("…" if len(text) > 120 else "")
+    return "…" + text[best - 31:best + 89] + ("…" if len(text) > best + 89 else "")
+
+
+def test_snippets_around_the_first_term_byte_for_byte(mk, api, db):
+    tag = uniq("片")
+    t1, t2 = tag + "甲", tag + "乙"
+    cases = [
+        "短文" + t1,                                    # short: all of it
+        "开" * 39 + t1 + "尾" * 200,                    # at character 40: from the start
+        "开" * 40 + t1 + "尾" * 200,                    # at 41: cut on both sides
+        "开" * 100 + t1,                                # cut before, the end shown
+        "开" * 150 + t2 + "中" * 10 + t1 + "尾" * 30,   # the earlier of two terms
+        'JSON "quotes" \\ back\tslash\n' + "开" * 50 + t1 + "</script>",   # escaped as JSON
+        "ＦＵＬＬ" + "开" * 60 + t1.upper(),              # full-width and case folded
+    ]
+    ids = []
+    for i, summary in enumerate(cases):
+        ids.append(query(db, "INSERT INTO results (holder_org_id, title, summary, domain, trl, region_code, status,"
+                             " submitted_at, published_at) VALUES (%s, %s, %s, 'agriculture', 3, '511902',"
+                             " 'published', now(), now() - %s * interval '1 second') RETURNING id",
+                         mk.org_a, "片段" + str(i), summary, i)[0]["id"])
+    for q in (t1, t1 + " " + t2):
+        for sort in ("relevance", "recent"):
+            r = api.get(V1 + "/search?" + urlencode({"q": q, "sort": sort}))
+            assert r.status == 200, r
+            got = {i["id"]: i for i in r.body["items"]}
+            terms = r.body["terms"]
+            want_ids = [rid for rid, s in zip(ids, cases) if all(norm(t) in norm(s) for t in terms)]
+            assert sorted(got) == sorted(want_ids), (q, sort)
+            for rid, summary in zip(ids, cases):
+                if rid in got:
+                    assert got[rid]["snippet"] == snippet_reference(summary, terms), (q, rid)
+                    assert got[rid]["matched_in"] == ("text" if sort == "relevance" else None)
+                    assert got[rid]["title"].startswith("片段")          # the rest of the item is intact
+    # the web page shows the snippet escaped: it is plain text in the JSON, never markup
+    assert any("</script>" in i["snippet"] for i in api.get(V1 + "/search?" + urlencode({"q": t1})).body["items"])
+
+
 # --------------------------------------------------------------------------------------
 # Filters, facets, totals
 # --------------------------------------------------------------------------------------
@@ -274,6 +321,37 @@ def test_expired_totals_are_recounted_once_while_others_get_the_old(mk, api, db)
         assert any(b["total"]["value"] == 2 for b in bodies)
         # the recount is in: from now on the new total
         assert api.get(p).body["total"] == {"value": 2, "exact": True}
+    finally:
+        set_setting(db, "search_stats_ttl_s", 0)
+
+def test_cached_totals_outlive_the_entry_they_came_from(mk, api, server, db):
+    """A request answered from the cache must not read the cache entry after
+    its query: another request of the same worker may have replaced it (a
+    recount) or cleared it (caching switched off) meanwhile.  Found by
+    bench/search: switching the cache off under load crashed the server."""
+    set_setting(db, "search_stats_ttl_s", 1)
+    try:
+        word = uniq("缓存")
+        query(db, "INSERT INTO results (holder_org_id, title, summary, domain, trl, region_code, status,"
+                  " submitted_at, published_at) VALUES (%s, %s, '简介', 'agriculture', 3, '511902', 'published',"
+                  " now(), now())", mk.org_a, word)
+        p = V1 + "/search?" + urlencode({"q": word})
+        stop = time.monotonic() + 3.5
+        bad = []
+
+        def hammer():
+            while time.monotonic() < stop:
+                r = api.get(p)
+                if r.status != 200 or r.body["total"] != {"value": 1, "exact": True} or len(r.body["items"]) != 1:
+                    bad.append(r)
+        with ThreadPoolExecutor(10) as ex:
+            futs = [ex.submit(hammer) for _ in range(10)]
+            time.sleep(2.2)                              # two recounts under load
+            set_setting(db, "search_stats_ttl_s", 0)     # then entries cleared under load
+            for f in futs:
+                f.result()
+        assert server.alive(), "the server died"
+        assert not bad, bad[:3]
     finally:
         set_setting(db, "search_stats_ttl_s", 0)
 

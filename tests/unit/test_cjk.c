@@ -340,3 +340,92 @@ TEST(cjk_corpus_matches)
     fclose(fp);
     CHECK(n >= 25);
 }
+
+/* --- snippets ---------------------------------------------------------------- */
+
+static char *snip(const char *raw, const char *term)
+{
+    buf_t b;
+    buf_init(&b);
+    size_t len = term ? strlen(term) : 0;
+    cjk_snippet(raw, strlen(raw), term ? &term : NULL, term ? &len : NULL, term ? 1 : 0, &b);
+    char *s = strdup(buf_cstr(&b));
+    buf_free(&b);
+    return s;
+}
+
+static size_t count_utf8(const char *s)
+{
+    size_t k = 0;
+    for (; *s; s++) k += ((unsigned char)*s & 0xC0) != 0x80;
+    return k;
+}
+
+/* n copies of a 3-byte character, then tail */
+static char *han_text(size_t n, const char *tail)
+{
+    buf_t b;
+    buf_init(&b);
+    for (size_t i = 0; i < n; i++) buf_puts(&b, "甲");
+    buf_puts(&b, tail);
+    char *s = strdup(buf_cstr(&b));
+    buf_free(&b);
+    return s;
+}
+
+TEST(cjk_snippet_windows)
+{
+    char *s;
+    /* short text, term or not: the text as it is */
+    CHECK(!strcmp(s = snip("锂电池回收", "电池"), "锂电池回收")); free(s);
+    CHECK(!strcmp(s = snip("锂电池回收", NULL), "锂电池回收")); free(s);
+    CHECK(!strcmp(s = snip("", "电池"), "")); free(s);
+
+    /* no occurrence in a long text: its first 120 code points and '…' */
+    char *t = han_text(200, "");
+    s = snip(t, "电池");
+    CHECK(strlen(s) == 120 * 3 + strlen("…") && !strncmp(s, t, 360) && !strcmp(s + 360, "…"));
+    free(s), free(t);
+
+    /* exactly 120 code points: no '…' */
+    t = han_text(120, "");
+    CHECK(!strcmp(s = snip(t, "乙"), t)); free(s);
+    free(t);
+
+    /* an occurrence at code point 41 (1-based): 30 before it, 120 in all */
+    t = han_text(40, "电池");
+    s = snip(t, "电池");
+    char *want = han_text(30, "电池");
+    char *w2 = malloc(strlen(want) + 8);
+    sprintf(w2, "…%s", want);
+    CHECK(!strcmp(s, w2)); /* the text ends before 120 code points: no trailing '…' */
+    free(s), free(t), free(want), free(w2);
+
+    /* at code point 40: still the start */
+    t = han_text(39, "电池");
+    CHECK(!strcmp(s = snip(t, "电池"), t)); free(s);
+    free(t);
+
+    /* a long text: both ends cut, 120 code points between the marks */
+    t = han_text(100, "电池");
+    char *t2 = malloc(strlen(t) + 600);
+    sprintf(t2, "%s%s", t, t); /* 204 code points, the first 电 at 101 */
+    s = snip(t2, "电池");
+    CHECK(!strncmp(s, "…", 3));
+    CHECK(strlen(s) >= 6 && !strcmp(s + strlen(s) - 3, "…"));
+    CHECK(count_utf8(s) == 122);
+    CHECK(strstr(s, "电池") == s + 3 + 30 * 3);
+    free(s), free(t), free(t2);
+
+    /* the earliest of several terms; full-width and upper case found (one
+     * code point for one, so the cut is in the right place in the raw text) */
+    t = han_text(50, "ＬＩＴＨＩＵＭ电池");
+    const char *terms[2] = {"电池", "lithium"};
+    size_t lens[2] = {strlen(terms[0]), strlen(terms[1])};
+    buf_t b;
+    buf_init(&b);
+    cjk_snippet(t, strlen(t), terms, lens, 2, &b);
+    CHECK(strstr(buf_cstr(&b), "ＬＩＴＨＩＵＭ") == b.data + 3 + 30 * 3);
+    buf_free(&b);
+    free(t);
+}
