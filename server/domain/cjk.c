@@ -57,33 +57,43 @@ uint32_t cjk_decode(const char *str, size_t n, size_t *len)
     return cp;
 }
 
-static void put_utf8(buf_t *b, uint32_t cp)
-{
-    char o[4];
-    size_t n;
-    if (cp < 0x80) o[0] = (char)cp, n = 1;
-    else if (cp < 0x800) o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    else if (cp < 0x10000)
-        o[0] = (char)(0xE0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[2] = (char)(0x80 | (cp & 0x3F)),
-        n = 3;
-    else
-        o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    buf_append(b, o, n);
-}
-
 void cjk_normalize(const char *s, size_t n, buf_t *out)
 {
+    /* Written straight into the buffer: folding never lengthens (a folded
+     * code point is ASCII), so n bytes are enough. */
     buf_reserve(out, n);
+    char *o = out->data + out->len;
     for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            *o++ = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            i++;
+            continue;
+        }
         size_t l;
+        if (c != 0xC0 && c != 0xC1 && c != 0xE0 && c != 0xE3 && c != 0xEF && c != 0xF0) {
+            /* no code point these lead bytes start can fold (only U+3000,
+             * U+FF01–U+FF5E and, overlong, A–Z do): copy it as cjk_decode
+             * would step over it */
+            l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (l > n - i) l = 1;
+            memcpy(o, s + i, l);
+            o += l;
+            i += l;
+            continue;
+        }
         uint32_t cp = cjk_decode(s + i, n - i, &l);
         uint32_t f = cjk_fold(cp);
-        if (f == cp) buf_append(out, s + i, l); /* keep the bytes as they are */
-        else put_utf8(out, f);
+        if (f == cp) { /* keep the bytes as they are */
+            memcpy(o, s + i, l);
+            o += l;
+        } else {
+            *o++ = (char)f;
+        }
         i += l;
     }
-    buf_cstr(out);
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
 }
 
 /* A run: [start, end) bytes of one class, with its code point offsets. */
@@ -370,9 +380,27 @@ void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size
 {
     size_t best = 0; /* code point of the first occurrence, 1-based; 0: none */
     if (nterms) {
+        /* A term found as it is in raw is found no later in the normalised
+         * text (a term is normalised, so its code points fold to
+         * themselves).  So the first occurrence of any term in the
+         * normalised text starts in raw no later than the first raw one, and
+         * ends at most 4 bytes of raw per byte of the longest term after it:
+         * only raw up to there needs normalising. */
+        size_t first_raw = n, maxlen = 0;
+        for (size_t t = 0; t < nterms; t++) {
+            if (lens[t] == 0) continue;
+            if (lens[t] > maxlen) maxlen = lens[t];
+            const char *hit = memmem(raw, n, terms[t], lens[t]);
+            if (hit && (size_t)(hit - raw) < first_raw) first_raw = (size_t)(hit - raw);
+        }
+        size_t limit = n;
+        if (first_raw < n && maxlen <= (n - first_raw) / 4) {
+            limit = first_raw + 4 * maxlen;
+            while (limit < n && ((unsigned char)raw[limit] & 0xC0) == 0x80) limit++; /* a whole code point */
+        }
         buf_t norm;
         buf_init(&norm);
-        cjk_normalize(raw, n, &norm);
+        cjk_normalize(raw, limit, &norm);
         const char *first = NULL;
         for (size_t t = 0; t < nterms; t++) {
             if (lens[t] == 0) continue;
@@ -384,11 +412,10 @@ void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size
         if (first) best = count_chars(norm.data, (size_t)(first - norm.data)) + 1;
         buf_free(&norm);
     }
-    size_t total = count_chars(raw, n);
     if (best <= 40) { /* none, or near enough the start: show the start */
         size_t end = char_offset(raw, n, CJK_SNIPPET_CHARS);
         buf_append(out, raw, end);
-        if (total > CJK_SNIPPET_CHARS) buf_puts(out, "…");
+        if (end < n) buf_puts(out, "…"); /* more than CJK_SNIPPET_CHARS code points */
         return;
     }
     size_t from = best - 1 - CJK_SNIPPET_LEAD; /* 0-based code point */
@@ -396,5 +423,5 @@ void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size
     size_t b = a + char_offset(raw + a, n - a, CJK_SNIPPET_CHARS);
     buf_puts(out, "…");
     buf_append(out, raw + a, b - a);
-    if (total > from + CJK_SNIPPET_CHARS) buf_puts(out, "…");
+    if (b < n) buf_puts(out, "…");
 }

@@ -74,23 +74,25 @@ void buf_json_strn(buf_t *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     buf_reserve(b, n + 2);
     buf_putc(b, '"');
+    size_t run = 0; /* start of the bytes not yet copied (copied as they are, in one go) */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_append(b, s + run, i - run);
+        run = i + 1;
         switch (c) {
         case '"': buf_append(b, "\\\"", 2); break;
         case '\\': buf_append(b, "\\\\", 2); break;
         case '\n': buf_append(b, "\\n", 2); break;
         case '\r': buf_append(b, "\\r", 2); break;
         case '\t': buf_append(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                buf_append(b, e, 6);
-            } else {
-                buf_putc(b, (char)c);
-            }
+        default: {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_append(b, e, 6);
+        }
         }
     }
+    buf_append(b, s + run, n - run);
     buf_putc(b, '"');
 }
 

@@ -429,3 +429,113 @@ TEST(cjk_snippet_windows)
     buf_free(&b);
     free(t);
 }
+
+/* --- the normaliser against its first, code-point-at-a-time version ---------- */
+
+static void ref_put_utf8(buf_t *b, uint32_t cp)
+{
+    char o[4];
+    size_t n;
+    if (cp < 0x80) o[0] = (char)cp, n = 1;
+    else if (cp < 0x800) o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    else if (cp < 0x10000)
+        o[0] = (char)(0xE0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[2] = (char)(0x80 | (cp & 0x3F)),
+        n = 3;
+    else
+        o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+    buf_append(b, o, n);
+}
+
+static void ref_normalize(const char *s, size_t n, buf_t *out)
+{
+    for (size_t i = 0; i < n;) {
+        size_t l;
+        uint32_t cp = cjk_decode(s + i, n - i, &l);
+        uint32_t f = cjk_fold(cp);
+        if (f == cp) buf_append(out, s + i, l);
+        else ref_put_utf8(out, f);
+        i += l;
+    }
+    buf_cstr(out);
+}
+
+TEST(cjk_normalize_equals_the_reference_on_any_bytes)
+{
+    /* pieces that fold, that do not, and malformed ones (overlong forms of
+     * 'A', truncated and stray continuation bytes) */
+    static const char *const pieces[] = {"A", "z", "Ｚ", "ａ", "！", "～", "　", "，", "电池", "ß", "😀",
+                                         "\xC1\x81", "\xE0\x81\x81", "\xF0\x8F\xBC\x81", "\xEF", "\xEF\xBC",
+                                         "\x80", "\xBF\xBF", "\xE3\x80", "\xE3\x80\x80", " ", "\n"};
+    unsigned seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        buf_t in, a, b;
+        buf_init(&in), buf_init(&a), buf_init(&b);
+        buf_puts(&a, "kept>"); /* appends after what the buffer holds */
+        buf_puts(&b, "kept>");
+        int k = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        for (int j = 0; j < k; j++)
+            buf_puts(&in, pieces[((seed = seed * 1103515245u + 12345u) >> 16) % ARRAY_LEN(pieces)]);
+        cjk_normalize(in.data ? in.data : "", in.len, &a);
+        ref_normalize(in.data ? in.data : "", in.len, &b);
+        CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len) && a.data[a.len] == '\0');
+        buf_free(&in), buf_free(&a), buf_free(&b);
+    }
+}
+
+/* The snippet by the rule, the whole text normalised first. */
+static void ref_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
+                        buf_t *out)
+{
+    buf_t norm;
+    buf_init(&norm);
+    ref_normalize(raw, n, &norm);
+    size_t best = 0;
+    for (size_t t = 0; t < nterms; t++) {
+        const char *hit = lens[t] ? memmem(norm.data, norm.len, terms[t], lens[t]) : NULL;
+        if (!hit) continue;
+        size_t pos = 1;
+        for (const char *p = norm.data; p < hit; p++) pos += ((unsigned char)*p & 0xC0) != 0x80;
+        if (!best || pos < best) best = pos;
+    }
+    buf_free(&norm);
+    size_t total = 0, from = best > 40 ? best - 31 : 0;
+    for (size_t i = 0; i < n; i++) total += ((unsigned char)raw[i] & 0xC0) != 0x80;
+    if (from) buf_puts(out, "…");
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = 1;
+        while (i + l < n && ((unsigned char)raw[i + l] & 0xC0) == 0x80) l++;
+        if (k >= from && k < from + 120) buf_append(out, raw + i, l);
+        k++;
+        i += l;
+    }
+    if (total > from + 120) buf_puts(out, "…");
+    buf_cstr(out);
+}
+
+TEST(cjk_snippet_equals_the_rule_on_random_texts)
+{
+    /* long terms that begin in full-width form before a shorter one, terms
+     * that overlap, texts around the 40 and 120 character marks */
+    static const char *const pieces[] = {"ＸＹＺ", "xyz", "ab", "AB", "ｑ", "q", "电池", "锂", "，", "。", "甲乙丙",
+                                         "\"", "\\", " ", "Ｚ", "z"};
+    static const char *const termset[] = {"ab", "xyzabq", "电池", "z", "锂电池", "q", "甲乙"};
+    unsigned seed = 777;
+#define RND() ((seed = seed * 1103515245u + 12345u) >> 16)
+    for (int round = 0; round < 20000; round++) {
+        buf_t text, a, b;
+        buf_init(&text), buf_init(&a), buf_init(&b);
+        int k = (int)(RND() % 90);
+        for (int j = 0; j < k; j++) buf_puts(&text, pieces[RND() % ARRAY_LEN(pieces)]);
+        const char *terms[3];
+        size_t lens[3], nt = RND() % 4;
+        for (size_t t = 0; t < nt; t++) terms[t] = termset[RND() % ARRAY_LEN(termset)], lens[t] = strlen(terms[t]);
+        const char *raw = text.data ? text.data : "";
+        cjk_snippet(raw, text.len, terms, lens, nt, &a);
+        ref_snippet(raw, text.len, terms, lens, nt, &b);
+        CHECK(!strcmp(buf_cstr(&a), buf_cstr(&b)));
+        buf_free(&text), buf_free(&a), buf_free(&b);
+    }
+#undef RND
+}
