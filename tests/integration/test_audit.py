@@ -240,7 +240,9 @@ def test_concurrent_writers_keep_the_chain(api, adb, server, world):
             c.close()
 
     def register(i):
-        c = Api(server.url)
+        # 20 sign-ups hash 20 passwords on the worker pool: under the
+        # sanitizers the last one waits far longer than the default 10 s
+        c = Api(server.url, timeout=120)
         try:
             return c.post(f"{V1}/auth/register", json=register_body())
         finally:
