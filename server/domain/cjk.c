@@ -9,6 +9,8 @@
  *   - normalisation maps one code point to one code point. */
 #include "domain/cjk.h"
 
+#include "util/util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,28 +355,6 @@ int cjk_query_parse(const char *qs, size_t n, cjk_query_t *out, const char **why
 
 /* --- snippets ------------------------------------------------------------------ */
 
-/* Code points in s[0..n) (valid UTF-8: every byte but a continuation byte
- * starts one). */
-static size_t count_chars(const char *s, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return k;
-}
-
-/* Byte offset of code point k (0-based) in s[0..n), or n. */
-static size_t char_offset(const char *s, size_t n, size_t k)
-{
-    size_t i = 0;
-    for (; i < n; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (k == 0) return i;
-            k--;
-        }
-    }
-    return n;
-}
-
 void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
                  buf_t *out)
 {
@@ -409,18 +389,18 @@ void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size
         }
         /* a match of valid UTF-8 in valid UTF-8 starts on a code point, and
          * normalising keeps the number of code points before it */
-        if (first) best = count_chars(norm.data, (size_t)(first - norm.data)) + 1;
+        if (first) best = util_utf8_len(norm.data, (size_t)(first - norm.data)) + 1;
         buf_free(&norm);
     }
     if (best <= 40) { /* none, or near enough the start: show the start */
-        size_t end = char_offset(raw, n, CJK_SNIPPET_CHARS);
+        size_t end = skip_chars(raw, 0, n, CJK_SNIPPET_CHARS);
         buf_append(out, raw, end);
         if (end < n) buf_puts(out, "…"); /* more than CJK_SNIPPET_CHARS code points */
         return;
     }
     size_t from = best - 1 - CJK_SNIPPET_LEAD; /* 0-based code point */
-    size_t a = char_offset(raw, n, from);
-    size_t b = a + char_offset(raw + a, n - a, CJK_SNIPPET_CHARS);
+    size_t a = skip_chars(raw, 0, n, from);
+    size_t b = skip_chars(raw, a, n, CJK_SNIPPET_CHARS);
     buf_puts(out, "…");
     buf_append(out, raw + a, b - a);
     if (b < n) buf_puts(out, "…");
