@@ -28,7 +28,7 @@
 #   BENCH_FIGURES="livez region result search create register"  (a subset, for work on one figure)
 #   BENCH_RESULTS=100000 BENCH_NEEDS=20000 BENCH_CONTRACTS=1000000 BENCH_REGISTER_POOL=20000
 #   BENCH_DATA_CACHE=DIR (keep and reuse the generated cluster)  BENCH_ENFORCE=1  BENCH_KEEP_TMP=0
-#   BENCH_RESULTS_DIR=bench/results  YIZHAN_BIN=build/yizhan  YIZHAN_THREADS=2
+#   BENCH_RESULTS_DIR=bench/results  YIZHAN_BIN=build/yizhan  YIZHAN_THREADS=0 (the server's default)
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -62,7 +62,7 @@ BENCH_ENFORCE="${BENCH_ENFORCE:-1}"
 BENCH_KEEP_TMP="${BENCH_KEEP_TMP:-0}"
 BENCH_RESULTS_DIR="${BENCH_RESULTS_DIR:-$BENCH_DIR/results}"
 YIZHAN_BIN="${YIZHAN_BIN:-$ROOT/build/yizhan}"
-YIZHAN_THREADS="${YIZHAN_THREADS:-2}"
+YIZHAN_THREADS="${YIZHAN_THREADS:-0}"
 YIZHAN_QUERY_TIMEOUT_MS="${YIZHAN_QUERY_TIMEOUT_MS:-5000}"
 # shellcheck source-path=SCRIPTDIR source=lib/data.sh
 . "$BENCH_DIR/lib/data.sh"
@@ -199,6 +199,10 @@ cd "$ROOT"
 ) >"$BENCH_TMP/server.log" 2>&1 &
 SERVER_PID=$!
 bench_wait_http "$BASE/readyz" 20 "$SERVER_PID" || bench_die "yizhan did not answer 200 on /readyz within 20 s"
+# the event loops the server runs (YIZHAN_THREADS=0 lets the server choose)
+YIZHAN_LOOPS="$(curl -sf "$BASE/metrics" | awk '$1 == "yizhan_event_loops" {print $2}')"
+[[ "$YIZHAN_LOOPS" =~ ^[0-9]+$ ]] || bench_die "yizhan's /metrics has no yizhan_event_loops"
+bench_log "yizhan runs $YIZHAN_LOOPS event loop(s) (YIZHAN_THREADS=$YIZHAN_THREADS)"
 SERVER_NOFILE="$(awk '/^Max open files/{print $4}' "/proc/$SERVER_PID/limits")"
 WRK_NOFILE="$(ulimit -n)"
 NEED_FDS=$((MAX_CONNS > ${HIGH_LIST[0]:-0} ? MAX_CONNS : ${HIGH_LIST[0]:-0}))
@@ -547,7 +551,7 @@ STARTED_AT="$STARTED_AT" FINISHED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     V_POSTGRES="$("$PG_BIN/postgres" --version)" V_PGBENCH="$("$PG_BIN/pgbench" --version)" \
     CONNS="${CONNS_LIST[*]}" HIGH="${HIGH_LIST[*]}" SECONDS_="$BENCH_SECONDS" REPS="$BENCH_REPS" WARMUP="$BENCH_WARMUP" \
     THREADS="$BENCH_THREADS" REGION_CODE="$BENCH_REGION_CODE" RESULT_IDS="$BENCH_RESULT_IDS" QUICK="$BENCH_QUICK" FIGS="${FIG_LIST[*]}" \
-    Y_THREADS="$YIZHAN_THREADS" PG_MAXCONN="$PG_MAXCONN" DBCONNS="$SERVER_DB_CONNS_LIST" \
+    Y_THREADS="$YIZHAN_LOOPS" PG_MAXCONN="$PG_MAXCONN" DBCONNS="$SERVER_DB_CONNS_LIST" \
     SOAK_SECONDS="$BENCH_SOAK_SECONDS" SOAK_CONNS="$BENCH_SOAK_CONNS" SOAK_WARMUP="$BENCH_SOAK_WARMUP" \
     SOAK_START="$SOAK_START" SOAK_END="$SOAK_END" SERVER_NOFILE="$SERVER_NOFILE" WRK_NOFILE="$WRK_NOFILE" \
     D_RESULTS="$BENCH_RESULTS" D_NEEDS="$BENCH_NEEDS" D_CONTRACTS="$BENCH_CONTRACTS" D_SOURCE="$DATA_SOURCE" \

@@ -152,7 +152,7 @@ def main(argv):
     L.append("Yizhan performance benchmark (issue #10)  {}  {} cores, load {} at start, {} at end".format(
         meta["started_at"], meta["machine"]["nproc"], meta["machine"]["loadavg_start"], meta["machine"]["loadavg_end"]))
     d = meta["data"]
-    L.append("data: {:,} published results + {:,} needs, {:,} registered contracts ({}); yizhan {} threads".format(
+    L.append("data: {:,} published results + {:,} needs, {:,} registered contracts ({}); yizhan {} event loop(s)".format(
         d["results"], d["needs"], d["contracts"], d["source"], s["yizhan_threads"]))
     L.append("wrk -t{t} --latency / pgbench -M prepared -j{t}, {d} s a run, median of {r} interleaved runs (min-max)".format(
         t=s["threads"], d=s["seconds"], r=s["reps"]))

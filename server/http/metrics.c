@@ -114,8 +114,11 @@ void metrics_render(buf_t *out)
                "# TYPE yizhan_db_replica_connections gauge\n"
                "yizhan_db_replica_connections{state=\"up\"} %d\n"
                "yizhan_db_replica_connections{state=\"down\"} %d\n"
+               "# HELP yizhan_event_loops Event-loop worker threads (YIZHAN_THREADS, resolved).\n"
+               "# TYPE yizhan_event_loops gauge\n"
+               "yizhan_event_loops %d\n"
                "# HELP yizhan_http_connections Open client connections.\n"
                "# TYPE yizhan_http_connections gauge\n"
                "yizhan_http_connections %d\n",
-               metrics_db_queue_depth(), up, down, rup, rdown, conns);
+               metrics_db_queue_depth(), up, down, rup, rdown, g_nworkers, conns);
 }

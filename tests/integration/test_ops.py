@@ -164,6 +164,33 @@ def test_metrics_format_is_valid_prometheus_text(api):
     assert m.families["yizhan_db_connections"]["type"] == "gauge"
 
 
+def test_event_loops_default_to_half_the_cores_the_process_may_use(spawn):
+    """YIZHAN_THREADS=0 (the default) resolves to one loop per two CPUs of the
+    affinity mask, at least one; a number is taken as given.  The mask is the
+    one the server inherits: narrowed to one CPU, as taskset or a container
+    would, the server must run one loop even on a machine with many cores."""
+    import os
+
+    def loops(srv):
+        m = parse_prometheus(_metrics(srv.api), strict=False)
+        assert m.families["yizhan_event_loops"]["type"] == "gauge"
+        return m.value("yizhan_event_loops")
+
+    cpus = os.sched_getaffinity(0)
+    srv = spawn({"YIZHAN_THREADS": "0"})
+    assert loops(srv) == max(1, len(cpus) // 2), f"affinity {sorted(cpus)}"
+    srv.stop()
+    srv = spawn({"YIZHAN_THREADS": "3"})
+    assert loops(srv) == 3
+    srv.stop()
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        srv = spawn({"YIZHAN_THREADS": "0"})
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert loops(srv) == 1
+
+
 def test_metrics_count_requests_by_route_template(api):
     def count(**labels):
         found = parse_prometheus(_metrics(api), strict=False).find("yizhan_http_requests_total", **labels)
