@@ -14,7 +14,10 @@ for bin in "$B"/fuzz_*; do
   work="$B/corpus/$name"; mkdir -p "$work"; cp -n tests/fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
   if "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$B/crashes/$name-" \
       "$work" >"$B/$name.log" 2>&1; then
-    echo "ok   fuzz_$name ($(grep -Eo '#[0-9]+' "$B/$name.log" | tail -1 | tr -d '#') runs in ${SECS}s)"
+    # libFuzzer ends with "Done N runs in S second(s)"; "#N" lines can also be
+    # a dictionary's entries, so they are not the count
+    runs=$(grep -Eo 'Done [0-9]+ runs' "$B/$name.log" | tail -1 | grep -Eo '[0-9]+')
+    echo "ok   fuzz_$name (${runs:-?} runs in ${SECS}s)"
     passed=$((passed + 1))
   else
     echo "FAIL fuzz_$name — see $B/$name.log"; tail -20 "$B/$name.log"
