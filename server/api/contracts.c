@@ -29,7 +29,7 @@
 
 static int ST_ATT_ADD, ST_ATT_LIST, ST_ATT_GET, ST_ATT_DEL;
 static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETURN, ST_REFUSE, ST_REGISTER,
-    ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS, ST_VERIFY;
+    ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_CHANGES, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS, ST_VERIFY;
 
 /* --- scope and parameters ----------------------------------------------------- */
 
@@ -274,9 +274,16 @@ static void change(http_req_t *req, const char *kind)
     if (req->user->role & ROLE_OFFICER || ((req->user->role & ROLE_ADMIN) && json_object_get(req->json, "change_id"))) {
         static const field_t F[] = {{"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
         if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+        const char *note = api_str(req, "note");
+        if (note && util_utf8_len(note, strlen(note)) > 1000) {
+            json_t *errs = NULL;
+            http_error_add(&errs, "note", "too_long", "at most 1000 characters");
+            http_problem(req, 422, "some fields are not valid", errs);
+            return;
+        }
         const char *cid = arena_printf(req->arena, "%lld", (long long)json_integer_value(json_object_get(req->json, "change_id")));
         const char *v[9] = {api_actor(req), req->request_id, id, s.office, s.admin, kind, cid, api_str(req, "decision"),
-                            api_str(req, "note")};
+                            note};
         api_query(req, ST_DECIDE_CHANGE, 9, v, reply_ok);
         return;
     }
@@ -346,6 +353,17 @@ static void payments_list(http_req_t *req)
     scope_t s = scope_of(req);
     const char *v[5] = {id, s.org, s.office, s.region, s.admin};
     api_query(req, ST_PAY_LIST, 5, v, api_reply_row_json);
+}
+
+/* Every change request of the contract (amendment, cancellation), with the
+ * office's decision and its note: the applicant learns why one was rejected. */
+static void changes_list(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    scope_t s = scope_of(req);
+    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
+    api_query(req, ST_CHANGES, 5, v, api_reply_row_json);
 }
 
 static void queue(http_req_t *req)
@@ -752,6 +770,7 @@ static route_t ROUTES[] = {
     {HTTP_POST, "/api/v1/contracts/{id}/register", do_register, 0, OFFICER},
     {HTTP_POST, "/api/v1/contracts/{id}/amend", amend, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
     {HTTP_POST, "/api/v1/contracts/{id}/cancel", cancel, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
+    {HTTP_GET, "/api/v1/contracts/{id}/changes", changes_list, 0, READERS},
     {HTTP_GET, "/api/v1/contracts/{id}/payments", payments_list, 0, READERS},
     {HTTP_POST, "/api/v1/contracts/{id}/payments", payments_add, ROUTE_JSON_BODY, ROLE_MEMBER | OFFICER},
     {HTTP_GET, "/api/v1/contracts/{id}/certificate", certificate, 0, READERS},
@@ -794,6 +813,14 @@ void api_contracts_init(void)
         "SELECT contract_request_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7, $8::jsonb)", 8);
     ST_DECIDE_CHANGE = db_stmt_register(
         "SELECT contract_decide_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8, $9)", 9);
+    ST_CHANGES = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(json_build_object('id', x.id, 'kind', x.kind,"
+        " 'status', x.status, 'reason', x.reason, 'changes', x.changes, 'requested_by', x.requested_by,"
+        " 'requested_at', x.requested_at, 'decided_by', x.decided_by, 'decided_at', x.decided_at,"
+        " 'decision_note', x.decision_note) ORDER BY x.id) FROM contract_changes x WHERE x.contract_id = c.id), '[]'),"
+        " 'next_cursor', NULL)::text FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
     ST_PAY_ADD = db_stmt_register(
         "SELECT contract_add_payment($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7::bigint,"
         " $8::date, $9)",

@@ -206,6 +206,8 @@ SWEEP = {
     "cancelContract": Entry(allow={"member", "officer", "admin"}, scoped={"member", "officer"},
                             setup=change_setup("cancel"), body=change_body("cancel"), tables=C_TABLES),
     "listPayments": Entry(allow=READERS, scoped={"member", "broker", "officer", "bureau"}, setup=reg_contract("reg")),
+    "listContractChanges": Entry(allow=READERS, scoped={"member", "broker", "officer", "bureau"},
+                                 setup=reg_contract("reg")),
     "createPayment": Entry(allow={"member", "officer", "admin"}, scoped={"member", "officer"},
                            setup=fresh_contract("registered"),
                            body=lambda w, c, x: {"amount_fen": 10000, "received_on": w_today(w), "note": "首期"},

@@ -850,6 +850,67 @@ def test_amendment_and_cancellation(api, cdb, cworld):
                          ("cancel_request", w.m_seller["id"]), ("cancel", w.officer["id"])], acts
 
 
+def test_change_requests_list_their_decisions_and_notes(api, cdb, cworld):
+    """The applicant sees why an amendment was rejected: every request, oldest
+    first, with the officer's decision and note; the note is bounded."""
+    w = cworld
+    c = registered_contract(api, cdb, w.m_seller["h"], w.officer["h"], w.seller, w.buyer,
+                            amount=30_000_000, technical=28_000_000)
+    cid = c["id"]
+    empty = api.get(f"{V1}/contracts/{cid}/changes", headers=w.m_seller["h"])
+    assert empty.status == 200 and empty.body == {"items": [], "next_cursor": None}, empty
+
+    title = "新名称 " + uniq()
+    r = api.post(f"{V1}/contracts/{cid}/amend", json={"reason": "改名", "changes": {"title": title}},
+                 headers=w.m_seller["h"])
+    assert r.status == 200, r
+    a = r.body["pending_change"]
+    # a note longer than 1,000 characters is refused and decides nothing
+    before = state(cdb, cid)
+    problem(api.post(f"{V1}/contracts/{cid}/amend",
+                     json={"change_id": a["id"], "decision": "reject", "note": "理" * 1001},
+                     headers=w.officer["h"]), 422, "note")
+    assert_unchanged(cdb, cid, before)
+    assert query(cdb, "SELECT status FROM contract_changes WHERE id = %s", a["id"])[0]["status"] == "pending"
+    # the pending request is listed like the contract's pending_change
+    p = api.get(f"{V1}/contracts/{cid}/changes", headers=w.m_seller["h"])
+    assert p.status == 200, p
+    [item] = p.body["items"]
+    assert (item["id"], item["kind"], item["status"], item["reason"], item["changes"]) == \
+        (a["id"], "amend", "pending", "改名", {"title": title}), item
+    assert (item["decided_by"], item["decided_at"], item["decision_note"]) == (None, None, None), item
+    assert item["requested_by"] == w.m_seller["id"] and item["requested_at"] == a["requested_at"], item
+
+    head = "名称与合同文本不一致，请上传补充协议后重新申请"
+    note = head + "。" * (1000 - len(head))
+    assert len(note) == 1000
+    r = api.post(f"{V1}/contracts/{cid}/amend", json={"change_id": a["id"], "decision": "reject", "note": note},
+                 headers=w.officer["h"])
+    assert r.status == 200, r
+    r = api.post(f"{V1}/contracts/{cid}/cancel", json={"reason": "合同解除"}, headers=w.m_seller["h"])
+    assert r.status == 200, r
+    k = r.body["pending_change"]
+    r = api.post(f"{V1}/contracts/{cid}/cancel", json={"change_id": k["id"], "decision": "confirm"},
+                 headers=w.officer["h"])
+    assert r.status == 200 and r.body["status"] == "cancelled", r
+
+    rows = query(cdb, "SELECT id, kind, status, decided_by, decision_note, to_json(decided_at)#>>'{}' AS at"
+                      " FROM contract_changes WHERE contract_id = %s ORDER BY id", cid)
+    for who in (w.m_seller, w.m_buyer, w.officer, w.admin):
+        g = api.get(f"{V1}/contracts/{cid}/changes", headers=who["h"])
+        assert g.status == 200, (who["role"], g)
+        got = [(i["id"], i["kind"], i["status"], i["decided_by"], i["decision_note"], i["decided_at"])
+               for i in g.body["items"]]
+        assert got == [(x["id"], x["kind"], x["status"], x["decided_by"], x["decision_note"], x["at"]) for x in rows]
+        assert got[0][2:5] == ("rejected", w.officer["id"], note) and got[1][2:5] == ("confirmed", w.officer["id"], None)
+        assert g.body["items"][1]["reason"] == "合同解除" and g.body["items"][1]["changes"] == {}
+    # outside the scope: another organisation's member, another office's officer, a malformed id
+    for who in (w.m_third, w.officer2):
+        problem(api.get(f"{V1}/contracts/{cid}/changes", headers=who["h"]), 404)
+    problem(api.get(f"{V1}/contracts/abc/changes", headers=w.m_seller["h"]), 404)
+    problem(api.get(f"{V1}/contracts/{cid}/changes"), 401)
+
+
 def test_amendment_cannot_go_below_the_amount_received(api, cdb, cworld):
     w = cworld
     c = registered_contract(api, cdb, w.m_seller["h"], w.officer["h"], w.seller, w.buyer,

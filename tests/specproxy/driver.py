@@ -416,6 +416,10 @@ def contracts(w):
     call("cancelContract", "POST", f"{V1}/contracts/{s['id']}/cancel", 409, {"reason": "再来"}, auth=ma)
     call("cancelContract", "POST", f"{V1}/contracts/{s['id']}/cancel", 200,
          {"change_id": cid, "decision": "reject", "note": "材料不足"}, auth=off)
+    call("listContractChanges", "GET", f"{V1}/contracts/{s['id']}/changes", 200, auth=ma)
+    call("listContractChanges", "GET", f"{V1}/contracts/{s['id']}/changes", 404, auth=mb)
+    call("amendContract", "POST", f"{V1}/contracts/{s['id']}/amend", 422,
+         {"change_id": cid, "decision": "reject", "note": "长" * 1001}, auth=off, bad_request=True)
     w.registered = contract(w, "registered")
 
 

@@ -1,6 +1,7 @@
 // Journey 3 — a university applies for registration of a technology contract,
 // the registration officer registers it from the queue, the certificate
-// opens, and the verification page (where its QR code points) shows it genuine.
+// opens, and the verification page (where its QR code points) shows it genuine;
+// then an amendment is asked for, rejected with a note, and the note read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, signIn, signOut, go, shot, todayCN, PHONE, DESKTOP, BASE } from '../lib.mjs';
@@ -100,6 +101,30 @@ test('contract: apply → officer registers from the queue → certificate verif
     await shot(page, 'journey-3-verify-phone');
     await page.setViewportSize(DESKTOP);
     await shot(page, 'journey-3-verify');
+
+    // --- an amendment asked for, rejected with a note the university then reads ---------------------
+    await signIn(page, 'university');
+    await go(page, `/contracts/${id}`);
+    await page.getByRole('button', { name: '申请变更登记' }).click();
+    const ask = page.locator('section.card', { hasText: '变更后的合同成交额' });
+    await ask.locator('textarea').fill('补充协议增加检测服务');
+    await ask.getByRole('button', { name: '提交申请' }).click();
+    await page.locator('.alert', { hasText: '有待登记机构确认的变更申请' }).waitFor();
+    await signOut(page);
+    await signIn(page, 'officer');
+    await go(page, `/contracts/${id}`);
+    const decide = page.locator('section.card', { hasText: '确认变更登记' });
+    await decide.locator('textarea').fill('请先上传双方签章的补充协议');
+    await decide.getByRole('button', { name: '驳回' }).click();
+    await page.locator('[data-testid=changes] tr[data-status=rejected]').waitFor();
+    await signOut(page);
+    await signIn(page, 'university');
+    await go(page, `/contracts/${id}`);
+    const rejected = page.locator('[data-testid=changes] tr[data-status=rejected]');
+    await rejected.waitFor();
+    assert.match(await rejected.textContent(), /已驳回.*请先上传双方签章的补充协议/);
+    assert.equal(await page.locator('.alert', { hasText: '有待登记机构确认' }).count(), 0);
+    await shot(page, 'journey-3-amendment-rejected');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-3-FAILED').catch(() => {});

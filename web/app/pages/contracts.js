@@ -328,6 +328,7 @@ export function ContractPage({ params, query, me }) {
         <${Card} title="金额"><${AmountFacts} c=${c} /></${Card}>
         <${Card} title="分类与期限"><${ClassFacts} c=${c} /></${Card}>
         ${c.status === 'registered' || c.status === 'cancelled' ? html`<${Payments} c=${c} me=${me} reload=${r.reload} />` : ''}
+        ${c.status === 'registered' || c.status === 'cancelled' ? html`<${ChangeHistory} c=${c} />` : ''}
         <${Attachments} c=${c} me=${me} party=${party} />
       </div>
       <aside>
@@ -374,6 +375,23 @@ function ChangeDecision({ c, act }) {
     <${Field} label="意见"><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
     <div class="page-actions"><${ActionButton} class="btn btn-success" onClick=${() => decide('confirm')}>确认</${ActionButton}>
       <${ActionButton} class="btn btn-danger" onClick=${() => decide('reject')}>驳回</${ActionButton}></div></${Card}>`;
+}
+
+const CHANGE_STATUS = { pending: '待确认', confirmed: '已确认', rejected: '已驳回' };
+
+// Every amendment / cancellation request with the office's decision and note,
+// so the applicant sees why a request was rejected.
+function ChangeHistory({ c }) {
+  const r = useLoad(() => api.get('/contracts/' + c.id + '/changes'),
+    [c.id, c.status, c.version, c.pending_change ? c.pending_change.id : 0]);
+  if (r.loading || r.error || !(r.data.items || []).length) return null;
+  return html`<${Card} title="变更与注销记录"><div class="table-wrap"><table class="list" data-testid="changes"><thead><tr>
+      <th>申请时间</th><th>类型</th><th>理由</th><th>结果</th><th>登记机构意见</th><th>处理时间</th></tr></thead><tbody>
+    ${r.data.items.map((x) => html`<tr data-id=${x.id} data-status=${x.status}><td>${dateTime(x.requested_at)}</td>
+      <td>${x.kind === 'amend' ? '变更' : '注销'}</td><td>${x.reason}</td>
+      <td><span class=${'flag flag-' + x.status}>${CHANGE_STATUS[x.status] || x.status}</span></td>
+      <td class="note">${x.decision_note || ''}</td><td>${x.decided_at ? dateTime(x.decided_at) : ''}</td></tr>`)}
+    </tbody></table></div></${Card}>`;
 }
 
 function Payments({ c, me, reload }) {
