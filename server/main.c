@@ -206,9 +206,14 @@ static int cmd_user(int argc, char **argv)
     PGconn *c = db_connect_blocking();
     if (!c) return 1;
     const char *v[7] = {email, name ? name : email, hash, role, org, office, region};
+    /* The account and its audit entry (actor: none, request "cli-user-create")
+     * in one statement, so one transaction: an account made at the console is
+     * on the record like one made through the API. */
     PGresult *r = PQexecParams(c,
-                               "INSERT INTO users (email, display_name, password_hash, role, org_id, office_id, region_code)"
-                               " VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) RETURNING id",
+                               "WITH u AS (INSERT INTO users (email, display_name, password_hash, role, org_id, office_id,"
+                               " region_code) VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) RETURNING *)"
+                               " SELECT u.id, audit_append(NULL, 'cli-user-create', 'user', u.id::text, 'create', NULL,"
+                               " user_json(u::users)) FROM u",
                                7, NULL, v, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {

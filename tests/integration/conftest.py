@@ -561,7 +561,7 @@ class Users:
         self._tokens = {}
 
     def create(self, role="reviewer", email=None, password=None, org=None, office=None, region=None,
-               expect_ok=True):
+               expect_ok=True, name=None):
         email = email or f"{role}-{uuid.uuid4().hex[:12]}@example.test"
         password = password or "Pw-" + secrets.token_urlsafe(12)
         pwfile = self.stack.workdir / f"pw-{uuid.uuid4().hex[:8]}"
@@ -575,6 +575,8 @@ class Users:
             args += ["--office", str(office)]
         if region is not None:
             args += ["--region", str(region)]
+        if name is not None:
+            args += ["--name", name]
         p = self.stack.run(args, timeout=60)
         pwfile.unlink()
         if not expect_ok:

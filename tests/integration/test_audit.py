@@ -310,18 +310,21 @@ def side(stack, pg, fresh_db, spawn):
     assert r.status == 200, r
     s.h = {"Authorization": f"Bearer {r.body['access_token']}"}
     s.db = pg.connect(name)
-    # some history: 3 orgs, each updated once → 6 entries
+    # some history: 3 orgs, each updated once → 6 entries after the admin's own
     for _ in range(3):
         o = s.api.post(f"{V1}/orgs", json=org_body(), headers=s.h)
         assert o.status == 201, o
         u = s.api.patch(f"{V1}/orgs/{o.body['id']}", json={"contact_name": "丙"}, headers=s.h)
         assert u.status == 200, u
-    s.ids = [r["id"] for r in query(s.db, "SELECT id FROM audit_log ORDER BY id")]
+    rows = query(s.db, "SELECT id, entity, action FROM audit_log ORDER BY id")
+    # first the admin's creation (`yizhan user create`), then the history
+    assert [(r["entity"], r["action"]) for r in rows[:1]] == [("user", "create")], rows
+    s.ids = [r["id"] for r in rows[1:]]
     assert len(s.ids) == 6
     s.verify = lambda: s.api.get(f"{V1}/audit/verify", headers=s.h)
     s.cli = lambda: stack.run(["audit", "verify"], dsn=dsn)
     r = s.verify()
-    assert r.status == 200 and r.body == {"valid": True, "checked": 6, "first_broken_id": None, "reason": None}
+    assert r.status == 200 and r.body == {"valid": True, "checked": 7, "first_broken_id": None, "reason": None}
     p = s.cli()
     assert p.returncode == 0, (p.stdout, p.stderr)
     yield s

@@ -273,6 +273,26 @@ def test_user_create(users, db, role, extra):
         assert row["region_code"].strip() == "511900"
 
 
+def test_user_create_is_on_the_audit_record(users, db, stack):
+    """An account made at the console gets the audit entry an API-made one
+    gets, in the same transaction; a refused one (duplicate email) gets none."""
+    u = users.create(role="reviewer", name="控制台创建")
+    rows = query(db, "SELECT * FROM audit_log WHERE entity = 'user' AND entity_id = %s", u["id"])
+    assert len(rows) == 1, rows
+    a = rows[0]
+    assert (a["action"], a["actor_user_id"], a["actor_role"], a["request_id"], a["before"]) == \
+        ("create", None, None, "cli-user-create", None), a
+    assert a["after"]["email"] == u["email"] and a["after"]["role"] == "reviewer", a["after"]
+    assert a["after"]["display_name"] == "控制台创建" and str(a["after"]["id"]) == u["id"]
+    assert not any("password" in k for k in a["after"]), "the audit entry must not carry the password hash"
+    n = query(db, "SELECT count(*) AS n FROM audit_log")[0]["n"]
+    p = users.create(role="reviewer", email=u["email"], expect_ok=False)
+    assert p.returncode not in (0, None)
+    assert query(db, "SELECT count(*) AS n FROM audit_log")[0]["n"] == n, "a refused account left an audit entry"
+    p = stack.run(["audit", "verify"])
+    assert p.returncode == 0, (p.stdout, p.stderr)
+
+
 def test_user_create_same_email_twice_fails(users, db):
     u = users.create(role="reviewer")
     p = users.create(role="reviewer", email=u["email"], expect_ok=False)
