@@ -41,7 +41,7 @@ static opt_t OPTS[] = {
      "comma-separated proxy addresses (e.g. 127.0.0.1) whose X-Real-IP/X-Forwarded-For name the client"},
     {"THREADS", OPT_INT, &g_cfg.threads, "0", 0, 256, "event-loop worker threads (0 = half the cores the process may use, at least 1)"},
     {"DB_CONNS", OPT_INT, &g_cfg.db_conns, "2", 1, 64, "database connections per worker thread"},
-    {"DB_QUEUE_MAX", OPT_INT, &g_cfg.db_queue_max, "1024", 1, 1000000,
+    {"DB_QUEUE_MAX", OPT_INT, &g_cfg.db_queue_max, "4096", 1, 1000000,
      "queued + in-flight queries per worker before 503"},
     {"QUERY_TIMEOUT_MS", OPT_INT, &g_cfg.query_timeout_ms, "5000", 10, 3600000,
      "per-statement time limit (504 when exceeded)"},

@@ -26,6 +26,13 @@
 #define MAX_STMTS 512
 #define BATCH_MAX 128   /* statements per Sync: bounds one rollback's blast radius */
 #define MAX_RETRIES 8
+/* A read that takes the server less than this (a lookup by key) is "light":
+ * light reads all go to the first connection not running a heavy statement,
+ * so on a small machine one backend serves them, pipelined, instead of
+ * several backends taking turns on the cores (each turn a stall for every
+ * read queued on the backend waiting for it); other statements spread over
+ * the connections.  Measured, not declared: see note_cost(). */
+#define LIGHT_US 200.0f
 
 typedef struct {
     const char *sql;
@@ -72,10 +79,11 @@ typedef struct dbconn {
     int backoff_ms;
     qlist_t pending;            /* queued, not yet sent */
     qlist_t inflight;           /* sent: queries and sync markers, in order */
-    qlist_t done;               /* current batch: results received, awaiting Sync */
+    qlist_t done;               /* current batch: results held for its Sync (writes; reads once one failed) */
     query_t *failed;            /* the batch's failing query, if any */
     int outstanding;            /* queries pending + in flight (not syncs) */
     int heavy;                  /* of which heavy statements */
+    uint64_t last_done_ns;      /* when the last query's results were complete */
     bool write_armed;
 } dbconn_t;
 
@@ -89,6 +97,7 @@ struct db_pool {
     struct event *watchdog_ev;
     bool flush_scheduled;
     dbconn_t *conns;
+    float cost_us[MAX_STMTS];   /* per statement: its time on the server, moving average (0: not seen) */
 };
 
 char g_latest_migration[16];
@@ -267,6 +276,19 @@ static void finish_batch(dbconn_t *c)
     if (c->pending.n && c->state == DC_READY) conn_flush(c);
 }
 
+/* q's results are complete: its time on the server is from when it was sent
+ * or the previous query's results were complete, whichever is later (the
+ * backend runs a pipeline's statements one after another). */
+static void note_cost(dbconn_t *c, const query_t *q)
+{
+    uint64_t now = util_now_ns();
+    uint64_t from = c->last_done_ns > q->sent_ns ? c->last_done_ns : q->sent_ns;
+    c->last_done_ns = now;
+    float us = (float)(now - from) / 1000.0f;
+    float *avg = &c->pool->cost_us[q->stmt];
+    *avg = *avg == 0.0f ? us : *avg * 0.9f + us * 0.1f;
+}
+
 static void process_results(dbconn_t *c)
 {
     while (c->inflight.head && c->pg) {
@@ -287,7 +309,21 @@ static void process_results(dbconn_t *c)
             continue;
         }
         if (!r) {
-            ql_push(&c->done, ql_pop(&c->inflight));
+            /* q's results are complete.  A read that succeeded is answered
+             * now, not at its batch's Sync: a later failure in the batch
+             * rolls back nothing a read did, so its rows stand (the batch's
+             * last result would otherwise hold back its first; at 128
+             * reads a batch, that is most of a request's wait).  Writes
+             * wait for the Sync: their commit. */
+            ql_pop(&c->inflight);
+            if (q->kind == Q_QUERY) note_cost(c, q);
+            if (q->kind == Q_QUERY && !c->failed && g_stmts[q->stmt].read_only && q->res &&
+                (PQresultStatus(q->res) == PGRES_TUPLES_OK || PQresultStatus(q->res) == PGRES_COMMAND_OK)) {
+                conn_release(c, q);
+                query_done(c->pool, q, DB_OK);
+            } else {
+                ql_push(&c->done, q);
+            }
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
@@ -411,13 +447,21 @@ void db_query(db_pool_t *p, int stmt, int n, const char *const *values, db_cb cb
         cb(arg, DB_ERR_OVERLOADED, NULL);
         return;
     }
-    /* the connection with the fewest heavy queries, then the fewest queries */
     dbconn_t *best = NULL;
-    for (int i = 0; i < p->nconns; i++) {
-        dbconn_t *c = &p->conns[i];
-        if (c->state == DC_READY &&
-            (!best || c->heavy < best->heavy || (c->heavy == best->heavy && c->outstanding < best->outstanding)))
-            best = c;
+    float cost = p->cost_us[stmt];
+    if (g_stmts[stmt].read_only && cost > 0.0f && cost < LIGHT_US) {
+        /* a light read: the first connection running no heavy statement */
+        for (int i = 0; i < p->nconns && !best; i++)
+            if (p->conns[i].state == DC_READY && p->conns[i].heavy == 0) best = &p->conns[i];
+    }
+    if (!best) {
+        /* the connection with the fewest heavy queries, then the fewest queries */
+        for (int i = 0; i < p->nconns; i++) {
+            dbconn_t *c = &p->conns[i];
+            if (c->state == DC_READY &&
+                (!best || c->heavy < best->heavy || (c->heavy == best->heavy && c->outstanding < best->outstanding)))
+                best = c;
+        }
     }
     if (!best) {
         cb(arg, DB_ERR_UNAVAILABLE, NULL);

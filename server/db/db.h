@@ -9,9 +9,10 @@
  * Transactions: statements between two Syncs form one implicit transaction on
  * the server.  Only statements registered read-only share a Sync; every other
  * statement gets its own, so each write is its own transaction and holds its
- * locks for itself alone.  Callbacks run only after a statement's Sync
- * arrives (a write is committed by then).  If a read in a shared batch fails,
- * the failing query gets its error and the batch's other reads are sent again.
+ * locks for itself alone.  A read's callback runs as soon as its rows have
+ * arrived (a later failure in its batch cannot undo a read); a write's only
+ * after its Sync (committed by then).  If a read in a shared batch fails, the
+ * failing query gets its error and the reads behind it are sent again.
  *
  * Every db_query() calls its callback exactly once — possibly before
  * db_query() returns (pool full → DB_OVERLOADED, no connection →

@@ -179,3 +179,46 @@ def test_bounded_queue_sheds_load_with_503(spawn, table_lock, db):
 def test_db_conns_per_thread(spawn):
     srv = spawn({"YIZHAN_THREADS": "2", "YIZHAN_DB_CONNS": "3"})
     assert _db_up(srv) == 6, "THREADS=2 × DB_CONNS=3 should give 6 database connections"
+
+
+# ---------------------------------------------------------------- shared batches
+
+def test_reads_sharing_a_batch_with_a_failing_read_are_answered(spawn):
+    """Reads queued in one loop iteration share a Sync on one connection; a
+    read's rows are answered as soon as they arrive, and when one read of the
+    batch fails (an unknown domain is refused by the search's SQL, 400) the
+    reads behind it are sent again.  One loop and one database connection,
+    32 clients at once, alternating good and failing reads: every good read
+    gets exactly the body it gets alone, every failing one its own 400."""
+    srv = spawn({"YIZHAN_THREADS": "1", "YIZHAN_DB_CONNS": "1"})
+    alone = srv.api.get(REGION)
+    assert alone.status == 200, alone
+    bad_path = "/api/v1/search?domain=no_such_domain"
+    b = srv.api.get(bad_path)
+    assert_problem(b, 400)
+    assert [e["field"] for e in b.body.get("errors", [])] == ["domain"], b.body
+    results, errors = [], []
+
+    def client(k):
+        api = Api(srv.url)
+        try:
+            for i in range(40):
+                bad = (i + k) % 3 == 0
+                r = api.get(bad_path if bad else REGION)
+                results.append((bad, r.status, r.body))
+        except Exception as e:  # noqa: BLE001 — reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    assert len(results) == 32 * 40
+    good = [(s, body) for bad, s, body in results if not bad]
+    failed = [(s, body) for bad, s, body in results if bad]
+    assert all(s == 200 and body == alone.body for s, body in good), \
+        [x for x in good if x[0] != 200 or x[1] != alone.body][:3]
+    assert all(s == 400 and [e["field"] for e in body["errors"]] == ["domain"] for s, body in failed), \
+        [x for x in failed if x[0] != 400][:3]
