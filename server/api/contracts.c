@@ -158,14 +158,18 @@ static void list(http_req_t *req)
     api_query(req, ST_LIST, 7, v, api_reply_page);
 }
 
-static void get(http_req_t *req)
+/* GET of one contract's facet: the contract id from the path, the caller's
+ * scope, one read statement ($1 id, $2-$5 scope). */
+static void read_in_scope(http_req_t *req, int stmt, api_row_cb cb)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
     scope_t s = scope_of(req);
     const char *v[5] = {id, s.org, s.office, s.region, s.admin};
-    api_query(req, ST_GET, 5, v, reply_ok);
+    api_query(req, stmt, 5, v, cb);
 }
+
+static void get(http_req_t *req) { read_in_scope(req, ST_GET, reply_ok); }
 
 static void create(http_req_t *req)
 {
@@ -346,25 +350,11 @@ static void payments_add(http_req_t *req)
     api_query(req, ST_PAY_ADD, 9, v, created_row);
 }
 
-static void payments_list(http_req_t *req)
-{
-    const char *id;
-    if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
-    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
-    api_query(req, ST_PAY_LIST, 5, v, api_reply_row_json);
-}
+static void payments_list(http_req_t *req) { read_in_scope(req, ST_PAY_LIST, api_reply_row_json); }
 
 /* Every change request of the contract (amendment, cancellation), with the
  * office's decision and its note: the applicant learns why one was rejected. */
-static void changes_list(http_req_t *req)
-{
-    const char *id;
-    if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
-    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
-    api_query(req, ST_CHANGES, 5, v, api_reply_row_json);
-}
+static void changes_list(http_req_t *req) { read_in_scope(req, ST_CHANGES, api_reply_row_json); }
 
 static void queue(http_req_t *req)
 {
@@ -667,14 +657,7 @@ static void attach(http_req_t *req)
     api_query(req, ST_ATT_ADD, 9, v, created_row);
 }
 
-static void attachments(http_req_t *req)
-{
-    const char *id;
-    if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
-    const char *v[5] = {id, s.org, s.office, s.region, s.admin};
-    api_query(req, ST_ATT_LIST, 5, v, api_reply_row_json);
-}
+static void attachments(http_req_t *req) { read_in_scope(req, ST_ATT_LIST, api_reply_row_json); }
 
 static int hexval(char c)
 {
