@@ -31,6 +31,9 @@ typedef struct {
  * fields (422), all in one errors[] list.  0, or -1 after replying. */
 int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n) WUR;
 const char *api_str(http_req_t *req, const char *name); /* body string or NULL */
+/* Adds a 422 error "too_long" for field `name` to *errs when s (may be NULL)
+ * has more than max code points. */
+void api_check_chars(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max);
 
 /* Lists: ?limit= (default 20, 1..100) and an opaque signed ?cursor=.
  * The list statements return (items json, next key text or NULL). */

@@ -222,6 +222,12 @@ int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
     return -1;
 }
 
+void api_check_chars(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max)
+{
+    if (s && util_utf8_len(s, strlen(s)) > max)
+        http_error_add(errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
+}
+
 const char *api_str(http_req_t *req, const char *name)
 {
     json_t *v = req->json ? json_object_get(req->json, name) : NULL;

@@ -279,9 +279,9 @@ static void change(http_req_t *req, const char *kind)
         static const field_t F[] = {{"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
         if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
         const char *note = api_str(req, "note");
-        if (note && util_utf8_len(note, strlen(note)) > 1000) {
-            json_t *errs = NULL;
-            http_error_add(&errs, "note", "too_long", "at most 1000 characters");
+        json_t *errs = NULL;
+        api_check_chars(req, &errs, "note", note, 1000);
+        if (errs) {
             http_problem(req, 422, "some fields are not valid", errs);
             return;
         }
@@ -339,7 +339,7 @@ static void payments_add(http_req_t *req)
     if (json_integer_value(amount) <= 0 || json_integer_value(amount) > 100000000000000LL)
         http_error_add(&errs, "amount_fen", "out_of_range", "must be a positive integer number of fen");
     const char *note = api_str(req, "note");
-    if (note && util_utf8_len(note, strlen(note)) > 500) http_error_add(&errs, "note", "too_long", "at most 500 characters");
+    api_check_chars(req, &errs, "note", note, 500);
     if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;

@@ -99,7 +99,7 @@ static int policy_values_or_reply(http_req_t *req)
     if (name && (!*name || util_utf8_len(name, strlen(name)) > 200))
         http_error_add(&errs, "name", "invalid", "1 to 200 characters");
     const char *src = json_string_value(json_object_get(b, "source"));
-    if (src && util_utf8_len(src, strlen(src)) > 500) http_error_add(&errs, "source", "too_long", "at most 500 characters");
+    api_check_chars(req, &errs, "source", src, 500);
     const char *rc = json_string_value(json_object_get(b, "region_code"));
     if (rc && !region_format_ok(rc))
         http_error_add(&errs, "region_code", "invalid_format", "must be a six-digit GB/T 2260 region code");

@@ -316,14 +316,16 @@ static void process_results(dbconn_t *c)
              * reads a batch, that is most of a request's wait).  Writes
              * wait for the Sync: their commit. */
             ql_pop(&c->inflight);
-            if (q->kind == Q_QUERY) note_cost(c, q);
-            if (q->kind == Q_QUERY && !c->failed && g_stmts[q->stmt].read_only && q->res &&
-                (PQresultStatus(q->res) == PGRES_TUPLES_OK || PQresultStatus(q->res) == PGRES_COMMAND_OK)) {
-                conn_release(c, q);
-                query_done(c->pool, q, DB_OK);
-            } else {
-                ql_push(&c->done, q);
+            if (q->kind == Q_QUERY) {
+                note_cost(c, q);
+                ExecStatusType qs = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
+                if (!c->failed && g_stmts[q->stmt].read_only && (qs == PGRES_TUPLES_OK || qs == PGRES_COMMAND_OK)) {
+                    conn_release(c, q);
+                    query_done(c->pool, q, DB_OK);
+                    continue;
+                }
             }
+            ql_push(&c->done, q);
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
