@@ -12,7 +12,9 @@
  * locks for itself alone.  A read's callback runs as soon as its rows have
  * arrived (a later failure in its batch cannot undo a read); a write's only
  * after its Sync (committed by then).  If a read in a shared batch fails, the
- * failing query gets its error and the reads behind it are sent again.
+ * failing query gets its error and the reads behind it are sent again, each
+ * under a Sync of its own and without spending their retries: one client's
+ * failing statements cannot make another's good ones fail.
  *
  * Every db_query() calls its callback exactly once — possibly before
  * db_query() returns (pool full → DB_OVERLOADED, no connection →

@@ -564,3 +564,47 @@ def family_of(sample_name, families):
         if sample_name.endswith(suf) and sample_name[: -len(suf)] in families:
             return sample_name[: -len(suf)]
     return sample_name
+
+
+# --------------------------------------------------------------------------------------
+# Many clients at once
+# --------------------------------------------------------------------------------------
+
+def hammer(port, plans, timeout=60.0):
+    """Run one keep-alive connection per plan, all at once, from one asyncio loop (threads
+    and `requests` are too slow to keep a server's pipeline full). A plan is a list of
+    (tag, request bytes) sent one after another, each after the previous answer. Returns
+    [(client index, tag, RawResponse)] in the order the answers arrived; a connection that
+    fails raises."""
+    import asyncio
+
+    out = []
+
+    async def client(k, plan):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        buf = b""
+        try:
+            for tag, data in plan:
+                writer.write(data)
+                await writer.drain()
+                while True:
+                    try:
+                        r, buf = _parse_one(buf, False)
+                    except _Incomplete:
+                        chunk = await reader.read(65536)
+                        if not chunk:
+                            raise ConnectionError(f"client {k}: closed before answering {tag}")
+                        buf += chunk
+                        continue
+                    if 100 <= r.status < 200:
+                        continue
+                    out.append((k, tag, r))
+                    break
+        finally:
+            writer.close()
+
+    async def main():
+        await asyncio.wait_for(asyncio.gather(*(client(k, p) for k, p in enumerate(plans))), timeout)
+
+    asyncio.run(main())
+    return out

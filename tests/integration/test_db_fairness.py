@@ -1,0 +1,158 @@
+"""One client's failing statements must not make other clients' good ones fail (issue 21).
+
+Reads queued in one loop iteration share a Sync on one database connection. When one of them
+fails, PostgreSQL skips the rest of the batch; those are sent again. Every case here runs a
+server with one event loop and one database connection (the tightest pipeline), 48 clients
+on keep-alive connections at once (one asyncio loop: fast enough to keep the pipeline full),
+two failing requests for every good one, and checks every answer: each good read gets 200
+and exactly the body it gets alone, each good write 201 and its row, each failing request its
+own 4xx. On the code before issue 21 each case lost good requests as 503 "the database is
+unavailable" (a good read held back behind one failure after another ran out of retries).
+"""
+
+import json
+import uuid
+
+from helpers import assert_problem, build_request, hammer, query
+from market_fixtures import mk, result_body  # noqa: F401  (mk is a fixture)
+
+V1 = "/api/v1"
+REGION = V1 + "/codes/regions/511900"
+CLIENTS = 48
+ROUNDS = 20          # per client: two failing requests, one good → 960 good ones
+ONE_PIPELINE = {"YIZHAN_THREADS": "1", "YIZHAN_DB_CONNS": "1"}
+
+
+def _get(path, headers=None):
+    return build_request("GET", path, headers=list((headers or {}).items()))
+
+
+def _post(path, body, headers=None):
+    h = [("Content-Type", "application/json")] + list((headers or {}).items())
+    return build_request("POST", path, headers=h, body=json.dumps(body, ensure_ascii=False).encode())
+
+
+def _plans(*makers, rounds=ROUNDS, clients=CLIENTS):
+    """Per client: rounds × (one request of each maker), rotated so that clients differ in
+    which comes first. A maker is a function (client, round) → (tag, bytes)."""
+    plans = []
+    for k in range(clients):
+        plan = []
+        for i in range(rounds):
+            group = [m(k, i) for m in makers]
+            s = (k + i) % len(group)
+            plan += group[s:] + group[:s]
+        plans.append(plan)
+    return plans
+
+
+def _split(answers):
+    by = {}
+    for _, tag, r in answers:
+        by.setdefault(tag.split(":")[0], []).append((tag, r))
+    return by
+
+
+def _bad_answers(rs, status, field=None):
+    return [(t, r.status, r.content[:200]) for t, r in rs
+            if r.status != status or (field and [e["field"] for e in r.body.get("errors", [])] != [field])]
+
+
+def test_good_reads_beside_failing_searches(spawn):
+    """The case of the issue: GET /search with an unknown domain (a code not in the list),
+    twice for every GET of a region."""
+    srv = spawn(ONE_PIPELINE)
+    alone = srv.api.get(REGION)
+    assert alone.status == 200, alone
+    bad_path = V1 + "/search?domain=no_such_domain"
+    b = srv.api.get(bad_path)
+    assert_problem(b, 400)
+    assert [e["field"] for e in b.body["errors"]] == ["domain"], b.body
+    plans = _plans(lambda k, i: ("good", _get(REGION)),
+                   lambda k, i: ("bad", _get(bad_path)),
+                   lambda k, i: ("bad", _get(bad_path + f"&q=x{k}")))
+    by = _split(hammer(srv.port, plans))
+    assert len(by["good"]) == CLIENTS * ROUNDS and len(by["bad"]) == 2 * CLIENTS * ROUNDS
+    wrong = [(t, r.status, r.content[:120]) for t, r in by["good"] if r.status != 200 or r.body != alone.body]
+    assert not wrong, f"{len(wrong)} of {len(by['good'])} good reads failed, e.g. {wrong[:3]}"
+    assert not _bad_answers(by["bad"], 400, "domain")
+
+
+def test_good_reads_beside_reads_refused_in_sql(spawn, mk):
+    """Failing reads only the database can refuse (the matches of a need that does not
+    exist: 404 raised by market_need_matches), beside anonymous and signed-in good reads."""
+    srv = spawn(ONE_PIPELINE)
+    h = mk.a["h"]
+    alone, me = srv.api.get(REGION), srv.api.get(V1 + "/me", headers=h)
+    assert alone.status == 200 and me.status == 200, (alone, me)
+    missing = V1 + "/needs/987654321/matches"
+    assert_problem(srv.api.get(missing, headers=h), 404)
+
+    def good(k, i):
+        return ("good-region", _get(REGION)) if (k + i) % 2 else ("good-me", _get(V1 + "/me", h))
+
+    plans = _plans(good, lambda k, i: ("bad", _get(missing, h)), lambda k, i: ("bad", _get(missing, h)))
+    by = _split(hammer(srv.port, plans))
+    goods = by["good-region"] + by["good-me"]
+    assert len(goods) == CLIENTS * ROUNDS
+    wrong = [(t, r.status, r.content[:120]) for t, r in goods
+             if r.status != 200 or r.body != (alone.body if t == "good-region" else me.body)]
+    assert not wrong, f"{len(wrong)} of {len(goods)} good reads failed, e.g. {wrong[:3]}"
+    assert not _bad_answers(by["bad"], 404)
+
+
+def test_good_writes_beside_failing_reads_and_writes(spawn, mk, db):
+    """Writes: members create results (201, each row exactly once) and read a region (200,
+    the same body) while, for each of those, two requests fail: a search for an unknown
+    domain, the matches of a missing need (404 raised by the SQL function), a result with an
+    unknown domain code (422) and the submission of a result that does not exist (404 raised
+    by the SQL function). A write is its own transaction, but the read that loads its
+    signed-in user shares a batch with the others. Writes are slow next to reads, so this
+    case needs more clients (144) to keep as many reads in the pipeline."""
+    srv = spawn(ONE_PIPELINE)
+    h = mk.a["h"]
+    alone = srv.api.get(REGION)
+    missing = V1 + "/needs/987654321/matches"
+    bad_write = V1 + "/results/987654321/submit"
+    assert_problem(srv.api.post(bad_write, json={}, headers=h), 404)
+    bad_code = result_body(domain="no_such_domain")
+    r = srv.api.post(V1 + "/results", json=bad_code, headers=h)
+    assert_problem(r, 422)
+    assert [e["field"] for e in r.body["errors"]] == ["domain"], r.body
+    run = uuid.uuid4().hex[:8]
+    rounds, clients = 6, 144
+    plans = _plans(lambda k, i: (f"good:{k}:{i}", _post(V1 + "/results", result_body(title=f"公平写入 {run} {k} {i}"), h)),
+                   lambda k, i: ("good-read", _get(REGION)),
+                   lambda k, i: ("bad-search", _get(V1 + "/search?domain=no_such_domain")),
+                   lambda k, i: ("bad-read", _get(missing, h)),
+                   lambda k, i: ("bad-code", _post(V1 + "/results", bad_code, h)),
+                   lambda k, i: ("bad-write", _post(bad_write, {}, h)), rounds=rounds, clients=clients)
+    before = query(db, "SELECT count(*) AS n FROM results")[0]["n"]
+    by = _split(hammer(srv.port, plans, timeout=180))
+    goods = by["good"]
+    assert len(goods) == clients * rounds
+    wrong = [(t, r.status, r.content[:120]) for t, r in goods if r.status != 201]
+    wrong += [(t, r.status, r.content[:120]) for t, r in by["good-read"] if r.status != 200 or r.body != alone.body]
+    assert not wrong, f"{len(wrong)} of {2 * len(goods)} good requests failed, e.g. {wrong[:3]}"
+    rows = query(db, "SELECT id, title FROM results WHERE title LIKE %s", f"公平写入 {run} %")
+    assert len(rows) == clients * rounds, "every acknowledged write exists, once"
+    assert query(db, "SELECT count(*) AS n FROM results")[0]["n"] == before + clients * rounds, \
+        "no refused write left a row"
+    by_title = {r["title"]: r["id"] for r in rows}
+    for t, r in goods:
+        _, k, i = t.split(":")
+        assert by_title[f"公平写入 {run} {k} {i}"] == r.body["id"], (t, r.body)
+    assert not _bad_answers(by["bad-search"], 400, "domain")
+    assert not _bad_answers(by["bad-read"], 404)
+    assert not _bad_answers(by["bad-code"], 422, "domain")
+    assert not _bad_answers(by["bad-write"], 404)
+
+
+def test_failing_reads_alone_are_answered(spawn):
+    """Only failing reads in the pipeline: each gets its own 400, none is held back for ever
+    (a failing statement is answered as itself, never as 503)."""
+    srv = spawn(ONE_PIPELINE)
+    plans = [[("bad", _get(V1 + f"/search?domain=no_such_{k}_{i}")) for i in range(10)] for k in range(CLIENTS)]
+    by = _split(hammer(srv.port, plans))
+    assert len(by["bad"]) == CLIENTS * 10
+    assert not _bad_answers(by["bad"], 400, "domain")
