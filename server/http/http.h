@@ -138,6 +138,11 @@ void http_problemf(http_req_t *req, int status, const char *fmt, ...) __attribut
 /* One validation error entry {field, code, message} appended to *errors. */
 void http_error_add(json_t **errors, const char *field, const char *code, const char *message);
 const char *http_status_text(int status);
+/* The statuses this server sends, by slot (0 .. http_status_count() - 1);
+ * http_status_slot() is -1 for any other. */
+int http_status_slot(int status);
+int http_status_count(void);
+int http_status_at(int slot);
 
 /* --- server ------------------------------------------------------------ */
 /* Hook run before every handler of a route with roles != 0 (auth module).

@@ -1,7 +1,8 @@
 /* parse.c — the request line and header block, as a pure function: no
  * sockets, no libevent.  Enforces the framing rules that prevent request
  * smuggling: one all-digit Content-Length, never with Transfer-Encoding,
- * only "chunked" as a transfer coding, no obsolete line folding. */
+ * only "chunked" as a transfer coding, no obsolete line folding; and RFC 9112
+ * §3.2: exactly one valid Host in an HTTP/1.1 request, at most one in 1.0. */
 #include "http/parse.h"
 
 #include <stdlib.h>
@@ -26,6 +27,32 @@ static int parse_method(const char *m, size_t n)
     return 0;
 }
 
+/* Host = uri-host [ ":" port ]: a reg-name, IPv4 or [IP-literal], RFC 3986. */
+static bool host_ok(const char *v)
+{
+    const char *p = v;
+    if (*p == '[') {
+        p++;
+        size_t n = strspn(p, "0123456789abcdefABCDEF:.vV");
+        if (!n || p[n] != ']') return false;
+        p += n + 1;
+    } else {
+        while (*p && *p != ':') {
+            unsigned char ch = (unsigned char)*p;
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  strchr("-._~%!$&'()*+,;=", ch)))
+                return false;
+            p++;
+        }
+    }
+    if (*p == ':') {
+        p++;
+        if (strspn(p, "0123456789") != strlen(p) || strlen(p) > 5) return false;
+        return true;
+    }
+    return *p == '\0';
+}
+
 int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_framing_t *fr, const char **why)
 {
     char *end = h + n;
@@ -48,19 +75,23 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
     for (char *p = r->target; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) return *why = "invalid character in request target", 400;
     size_t vlen = (size_t)(eol - sp2 - 1);
+    const char *ver = sp2 + 1;
     bool http10;
-    if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.1", 8))
+    if (vlen != 8 || memcmp(ver, "HTTP/", 5) || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' || ver[7] < '0' ||
+        ver[7] > '9')
+        return *why = "malformed HTTP version", 400;
+    if (!memcmp(ver, "HTTP/1.1", 8))
         http10 = false;
-    else if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.0", 8))
+    else if (!memcmp(ver, "HTTP/1.0", 8))
         http10 = true;
     else
-        return *why = "unsupported HTTP version", 505;
+        return *why = "HTTP version not supported (use HTTP/1.1)", 505;
 
     /* headers */
     int cap = 16;
     r->headers = arena_alloc(r->arena, sizeof(http_header_t) * (size_t)cap);
-    int ncl = 0, nte = 0;
-    const char *cl = NULL, *te = NULL, *conn_hdr = NULL;
+    int ncl = 0, nte = 0, nhost = 0;
+    const char *cl = NULL, *te = NULL, *conn_hdr = NULL, *host = NULL;
     char *p = eol + 2;
     while (p < end) {
         char *le = memmem(p, (size_t)(end - p), "\r\n", 2);
@@ -95,8 +126,13 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
         if (!strcasecmp(p, "content-length")) ncl++, cl = v;
         else if (!strcasecmp(p, "transfer-encoding")) nte++, te = v;
         else if (!strcasecmp(p, "connection")) conn_hdr = v;
+        else if (!strcasecmp(p, "host")) nhost++, host = v;
         p = le + 2;
     }
+
+    if (nhost > 1) return *why = "more than one Host header", 400;
+    if (!nhost && !http10) return *why = "an HTTP/1.1 request needs a Host header", 400;
+    if (host && !host_ok(host)) return *why = "invalid Host header", 400;
 
     /* connection persistence */
     fr->keep_alive = !http10;

@@ -6,63 +6,61 @@
 #include <string.h>
 #include <strings.h>
 
+/* Every status this server sends, in one table: the reason phrase, the
+ * problem type, and (by position) the slot /metrics counts it in. */
+static const struct {
+    int code;
+    const char *text, *slug;
+} STATUS[] = {
+    {100, "Continue", NULL},
+    {200, "OK", NULL},
+    {201, "Created", NULL},
+    {202, "Accepted", NULL},
+    {204, "No Content", NULL},
+    {304, "Not Modified", NULL},
+    {400, "Bad Request", "bad-request"},
+    {401, "Unauthorized", "unauthorized"},
+    {403, "Forbidden", "forbidden"},
+    {404, "Not Found", "not-found"},
+    {405, "Method Not Allowed", "method-not-allowed"},
+    {408, "Request Timeout", "request-timeout"},
+    {409, "Conflict", "conflict"},
+    {410, "Gone", "gone"},
+    {411, "Length Required", "length-required"},
+    {412, "Precondition Failed", "precondition-failed"},
+    {413, "Content Too Large", "content-too-large"},
+    {415, "Unsupported Media Type", "unsupported-media-type"},
+    {422, "Unprocessable Content", "validation-failed"},
+    {428, "Precondition Required", "precondition-required"},
+    {429, "Too Many Requests", "too-many-requests"},
+    {431, "Request Header Fields Too Large", "header-fields-too-large"},
+    {500, "Internal Server Error", "internal-error"},
+    {501, "Not Implemented", "not-implemented"},
+    {503, "Service Unavailable", "service-unavailable"},
+    {504, "Gateway Timeout", "timeout"},
+    {505, "HTTP Version Not Supported", "http-version-not-supported"},
+};
+
+int http_status_slot(int status)
+{
+    for (int i = 0; i < (int)ARRAY_LEN(STATUS); i++)
+        if (STATUS[i].code == status) return i;
+    return -1;
+}
+
+int http_status_count(void) { return (int)ARRAY_LEN(STATUS); }
+int http_status_at(int slot) { return STATUS[slot].code; }
+
 const char *http_status_text(int s)
 {
-    switch (s) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    }
-    return "Unknown";
+    int i = http_status_slot(s);
+    return i < 0 ? "Unknown" : STATUS[i].text;
 }
 
 static const char *problem_slug(int s)
 {
-    switch (s) {
-    case 400: return "bad-request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not-found";
-    case 405: return "method-not-allowed";
-    case 408: return "request-timeout";
-    case 409: return "conflict";
-    case 412: return "precondition-failed";
-    case 413: return "content-too-large";
-    case 415: return "unsupported-media-type";
-    case 422: return "validation-failed";
-    case 428: return "precondition-required";
-    case 429: return "too-many-requests";
-    case 431: return "header-fields-too-large";
-    case 501: return "not-implemented";
-    case 503: return "service-unavailable";
-    case 504: return "timeout";
-    case 505: return "http-version-not-supported";
-    }
-    return "internal-error";
+    int i = http_status_slot(s);
+    return i < 0 || !STATUS[i].slug ? "internal-error" : STATUS[i].slug;
 }
 
 const char *http_header(const http_req_t *req, const char *name)
@@ -110,7 +108,8 @@ void http_problem(http_req_t *req, int status, const char *detail, json_t *error
     /* RFC 9110: every 401 names the scheme to use */
     if (status == 401 && !(req->resp_headers.data && strcasestr(req->resp_headers.data, "WWW-Authenticate:")))
         http_add_header(req, "WWW-Authenticate", "Bearer");
-    if (status >= 500 && status != 503 && status != 504 && status != 501)
+    /* 5xx other than these would claim a fault we did not have */
+    if (status >= 500 && status != 501 && status != 503 && status != 504 && status != 505)
         status = 500;
     json_t *p = json_object();
     char type[96];

@@ -8,7 +8,7 @@
 #include <event2/listener.h>
 #include <pthread.h>
 
-#define METRIC_STATUSES 24
+#define METRIC_STATUSES 32 /* ≥ http_status_count() + 1 (checked by a unit test) */
 #define METRIC_BUCKETS 14
 
 typedef struct route_metrics {

@@ -308,6 +308,47 @@ def test_http10_request_is_answered_and_closed(raw):
     assert res.closed, "HTTP/1.0 request without keep-alive left the connection open"
 
 
+# ---------------------------------------------------------------- versions and Host (RFC 9112 §2.3, §3.2)
+
+def _unmatched(srv_api, status):
+    from helpers import parse_prometheus
+    m = parse_prometheus(srv_api.get("/metrics").text, strict=False)
+    return sum(v for _, _, v in m.find("yizhan_http_requests_total", route="unmatched", status=status))
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9"])
+def test_unsupported_http_version_is_505_and_counted_as_such(spawn, version):
+    srv = spawn({})
+    res = srv.raw(f"GET /livez {version}\r\nHost: x\r\n\r\n".encode(), read_timeout=3)
+    body = assert_problem(res.first, 505)
+    assert body["type"].endswith("http-version-not-supported"), body
+    assert res.closed
+    assert _unmatched(srv.api, "505") == 1 and _unmatched(srv.api, "500") == 0, "505 must be counted as sent"
+
+
+@pytest.mark.parametrize("line", [b"GET /livez HTTP/11", b"GET /livez http/1.1", b"GET /livez HTTP/1.1x"])
+def test_malformed_http_version_is_400(raw, line):
+    res = raw(line + b"\r\nHost: x\r\n\r\n", read_timeout=3)
+    assert_problem(res.first, 400)
+
+
+@pytest.mark.parametrize("hosts", [[], ["a", "a"], ["a", "b"], ["a b"], ["a/b"], ["u@a"], ["a:8o"]])
+def test_http11_needs_exactly_one_valid_host(raw, hosts):
+    head = b"GET /livez HTTP/1.1\r\n" + b"".join(b"Host: " + h.encode() + b"\r\n" for h in hosts) + b"\r\n"
+    res = raw(head, read_timeout=3)
+    body = assert_problem(res.first, 400)
+    assert "Host" in body["detail"], body
+    assert res.closed
+
+
+def test_host_forms_that_are_valid_are_served(raw):
+    for h in (b"example.org", b"example.org:8080", b"127.0.0.1", b"[::1]:80", b""):
+        res = raw(b"GET /livez HTTP/1.1\r\nHost: " + h + b"\r\nConnection: close\r\n\r\n", read_timeout=3)
+        assert res.first.status == 200, (h, res)
+    res = raw(b"GET /livez HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", read_timeout=3)
+    assert_problem(res.first, 400)
+
+
 # ---------------------------------------------------------------- configurable limits
 
 def test_max_header_bytes_is_configurable(spawn):
