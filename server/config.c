@@ -67,7 +67,8 @@ static opt_t OPTS[] = {
     {"API_SPEC", OPT_STR, &g_cfg.api_spec, "api/openapi.yaml", 0, 0, "the OpenAPI file served at /api/openapi.yaml"},
     {"MIGRATIONS_DIR", OPT_STR, &g_cfg.migrations_dir, "migrations", 0, 0, "directory of NNNN_name.sql migrations"},
     {"LOG_LEVEL", OPT_STR, &g_cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
-    {"ACCESS_LOG", OPT_BOOL, &g_cfg.access_log, "true", 0, 0, "write one JSON line per request"},
+    {"ACCESS_LOG", OPT_STR, &g_cfg.access_log_to, "stderr", 0, 0,
+     "one JSON line per request: stderr (with the other log lines, at log level info), off, or a file path (with a /) to append to"},
     {"HASH_THREADS", OPT_INT, &g_cfg.hash_threads, "2", 1, 64, "threads of the password-hashing pool"},
     {"HASH_QUEUE_MAX", OPT_INT, &g_cfg.hash_queue_max, "64", 1, 100000,
      "queued password hashes before 503"},
@@ -189,6 +190,29 @@ static int default_threads(void)
     return n >= 2 ? (int)(n / 2) : 1;
 }
 
+/* ACCESS_LOG: stderr (also true/1/yes, as it once was a boolean), off (also
+ * false/0/no), or a file path.  A path must contain a '/' (./access.log), so
+ * that a misspelt keyword is refused instead of becoming a file's name. */
+static int parse_access_log(const char *v)
+{
+    static const char *const on[] = {"stderr", "true", "1", "yes"}, *const off[] = {"off", "false", "0", "no"};
+    g_cfg.access_log_file = NULL;
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
+        if (!strcmp(v, on[i])) {
+            g_cfg.access_log = true;
+            return 0;
+        }
+        if (!strcmp(v, off[i])) {
+            g_cfg.access_log = false;
+            return 0;
+        }
+    }
+    if (!strchr(v, '/')) return -1;
+    g_cfg.access_log = true;
+    g_cfg.access_log_file = v;
+    return 0;
+}
+
 int config_load(void)
 {
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
@@ -211,6 +235,11 @@ int config_load(void)
         return -1;
     }
     log_set_level(lvl);
+    if (parse_access_log(g_cfg.access_log_to) != 0) {
+        fprintf(stderr, "yizhan: invalid YIZHAN_ACCESS_LOG=%s: expected stderr, off or a file path containing a /\n",
+                g_cfg.access_log_to);
+        return -1;
+    }
     if (g_cfg.threads == 0) g_cfg.threads = default_threads();
     return 0;
 }

@@ -34,7 +34,9 @@ typedef struct config {
     char *api_spec;
     char *migrations_dir;
     char *log_level;
-    bool access_log;
+    char *access_log_to;       /* ACCESS_LOG as given: stderr, off or a file path */
+    bool access_log;           /* from access_log_to: not off */
+    const char *access_log_file; /* from access_log_to: the file to append to, NULL = stderr */
     int hash_threads;          /* blocking-work pool (password hashing) */
     int hash_queue_max;
 } config_t;

@@ -18,6 +18,10 @@ void log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
 void log_timestamp(char out[LOG_TS_LEN]);
 /* Write an already formatted JSON object line (no trailing newline needed). */
 void log_raw_line(const char *line, unsigned long len);
+/* The access log: stderr unless log_access_open() named a file (appended to,
+ * created 0640 when missing); -1 with errno when it cannot be opened. */
+int log_access_open(const char *path) __attribute__((warn_unused_result));
+void log_access_line(const char *line, unsigned long len);
 
 #define LOG_D(...) log_msg(LOG_DEBUG, NULL, __VA_ARGS__)
 #define LOG_I(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)

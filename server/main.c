@@ -20,6 +20,7 @@
 #include "util/util.h"
 #include "version.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,10 @@ static int cmd_serve(int argc, char **argv)
         else return usage();
     }
     if (auth_load_secret(g_cfg.jwt_secret_file) != 0) return 2;
+    if (g_cfg.access_log_file && log_access_open(g_cfg.access_log_file) != 0) {
+        fprintf(stderr, "yizhan: invalid YIZHAN_ACCESS_LOG=%s: %s\n", g_cfg.access_log_file, strerror(errno));
+        return 2;
+    }
     /* Start-up checks use a blocking connection: no loop runs yet. */
     PGconn *c = db_connect_blocking();
     if (!c) return 1;

@@ -130,7 +130,9 @@ static void req_free(http_req_t *r)
 
 static void access_log(http_req_t *req, uint64_t dur_ns)
 {
-    if (!g_cfg.access_log || (req->route && (req->route->flags & ROUTE_NO_LOG)) || !log_enabled(LOG_INFO))
+    /* on stderr the access log is part of the info level; a file of its own is written whatever the level */
+    if (!g_cfg.access_log || (req->route && (req->route->flags & ROUTE_NO_LOG)) ||
+        (!g_cfg.access_log_file && !log_enabled(LOG_INFO)))
         return;
     buf_t b;
     buf_init(&b);
@@ -148,7 +150,7 @@ static void access_log(http_req_t *req, uint64_t dur_ns)
     if (req->conn)
         buf_puts(&b, ",\"client\":"), buf_json_str(&b, http_client_ip(req));
     buf_puts(&b, "}\n");
-    log_raw_line(b.data, b.len);
+    log_access_line(b.data, b.len);
     buf_free(&b);
 }
 
@@ -967,9 +969,13 @@ int http_start(void)
     long budget = (long)rl.rlim_cur - 64 - (long)g_cfg.threads * (2L * g_cfg.db_conns + 8);
     g_max_conns = g_cfg.max_connections;
     if (budget / g_cfg.threads < g_max_conns) g_max_conns = budget > g_cfg.threads ? (int)(budget / g_cfg.threads) : 1;
+    /* A warning only when it matters: a hard limit of 20,000 (common) trims
+     * the default 20,000 per worker by a few descriptors, which no one needs
+     * to be told at every start; a cut by more than a tenth is worth a warning. */
     if (g_max_conns < g_cfg.max_connections)
-        LOG_W("open-file limit %ld: at most %d connections per worker (YIZHAN_MAX_CONNECTIONS=%d)", (long)rl.rlim_cur,
-              g_max_conns, g_cfg.max_connections);
+        log_msg((long)g_max_conns * 10 < (long)g_cfg.max_connections * 9 ? LOG_WARN : LOG_INFO, NULL,
+                "open-file limit %ld: at most %d connections per worker (YIZHAN_MAX_CONNECTIONS=%d)", (long)rl.rlim_cur,
+                g_max_conns, g_cfg.max_connections);
     g_nworkers = g_cfg.threads;
     g_workers = calloc((size_t)g_nworkers, sizeof *g_workers);
     for (int i = 0; i < g_nworkers; i++)

@@ -193,6 +193,7 @@ def test_concurrent_migrates_apply_each_once(stack, fresh_db):
     ("YIZHAN_READ_TIMEOUT_MS", "1.5"),
     ("YIZHAN_QUERY_TIMEOUT_MS", "10s"),
     ("YIZHAN_LOG_LEVEL", "loud"),
+    ("YIZHAN_ACCESS_LOG", "maybe"),
 ])
 def test_invalid_option_exits_2_naming_it(stack, migrated, var, value):
     p = stack.run(["serve"], env={var: value}, timeout=15)

@@ -297,6 +297,42 @@ def test_access_log_for_error_response(api, server):
     assert int(lines[0]["status"]) == 404
 
 
+def test_access_log_to_a_file(spawn, tmp_path):
+    """YIZHAN_ACCESS_LOG=<path>: request lines go to that file (appended, even at log level warn),
+    none to stderr; the server's other log lines stay on stderr."""
+    path = tmp_path / "logs" / "access.log"
+    path.parent.mkdir()
+    path.write_text('{"earlier":"line"}\n')
+    srv = spawn({"YIZHAN_ACCESS_LOG": str(path), "YIZHAN_LOG_LEVEL": "warn"})
+    rid = "accfile-" + uuid.uuid4().hex
+    r = srv.api.get("/api/v1/codes/domains", headers={"X-Request-Id": rid})
+    assert r.status == 200
+
+    def lines():
+        return [json.loads(ln) for ln in path.read_text().splitlines()[1:] if rid in ln]
+    got = wait_until(lines, 3, message="access log line in the file")
+    assert len(got) == 1 and got[0]["status"] == 200 and got[0]["path"] == "/api/v1/codes/domains", got
+    assert path.read_text().startswith('{"earlier":"line"}\n'), "the file was truncated instead of appended to"
+    assert rid not in srv.log_text(), "the request was logged to stderr as well"
+
+
+@pytest.mark.parametrize("value", ["off", "false"])
+def test_access_log_off(spawn, value):
+    srv = spawn({"YIZHAN_ACCESS_LOG": value})
+    rid = "accoff-" + uuid.uuid4().hex
+    assert srv.api.get("/livez", headers={"X-Request-Id": rid}).status == 200
+    assert srv.api.get("/api/v1/codes/domains", headers={"X-Request-Id": rid}).status == 200
+    time.sleep(0.3)
+    assert rid not in srv.log_text()
+
+
+def test_access_log_file_that_cannot_be_opened(stack, migrated, tmp_path):
+    p = stack.run(["serve"], env={"YIZHAN_ACCESS_LOG": str(tmp_path / "no" / "such" / "dir" / "access.log")},
+                  timeout=15)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "YIZHAN_ACCESS_LOG" in p.stderr, p.stderr
+
+
 # ---------------------------------------------------------------- graceful shutdown
 
 def _served_200(port):
