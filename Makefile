@@ -15,26 +15,44 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check
+# Quiet by default: one short line per compiled file or linked program;
+# `make V=1` prints the full commands.  `make run` passes SAY= to print nothing
+# per file (it says "build: ..." once).
+V        ?= 0
+ifeq ($(V),1)
+Q        :=
+SAY      :=
+else
+Q        := @
+SAY      ?= printf '  %-4s %s\n'
+endif
+
+.PHONY: all deps run demo-accounts test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check
 
 all: $(BUILD)/yizhan
 
 $(BUILD)/yizhan: $(OBJ) $(MAIN_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(Q)$(if $(SAY),$(SAY) LD $@;)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/test_unit: $(OBJ) $(UNIT_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(Q)$(if $(SAY),$(SAY) LD $@;)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(if $(SAY),$(SAY) CC $<;)$(CC) $(CFLAGS) -c -o $@ $<
 
 deps:
 	@bash deploy/local/deps.sh
 
+# the build says one line (or nothing when build/yizhan is current); V=1 shows it all
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -q all 2>/dev/null || { [ "$(V)" = 1 ] || echo "build: compiling $(BUILD)/yizhan (make V=1 shows the commands)"; \
+	  $(MAKE) --no-print-directory all SAY=; }
 	@bash deploy/local/run.sh
+
+# the demo accounts, their password and the addresses, as `make run` printed them
+demo-accounts:
+	@bash deploy/local/run.sh --accounts
 
 unit: $(BUILD)/test_unit
 	$(BUILD)/test_unit

@@ -115,29 +115,7 @@ mkdir -p "$YIZHAN_VAR_DIR" "$YIZHAN_SIGNING_KEY_DIR"
 cd "$ROOT"
 "$BIN" migrate >"$TMP/migrate.log" 2>&1 || { cat "$TMP/migrate.log" >&2; fail_setup "migrate failed"; }
 [ -f deploy/demo/demo.sql ] || fail_setup "deploy/demo/demo.sql is missing"
-if ! bash deploy/demo/load.sh "$BIN" >"$TMP/load.log" 2>&1; then
-  # deploy/demo/load.sh of this revision may fail at the accounts (its add()
-  # once took its arguments in another order than its callers give them):
-  # the demo data are loaded by then, so make the same accounts here.
-  say "deploy/demo/load.sh failed ($(tail -1 "$TMP/load.log")); making the demo accounts here"
-  [ "$(psql "$YIZHAN_DATABASE_URL" -qAtc 'SELECT count(*) FROM orgs')" != 0 ] || fail_setup "demo data not loaded"
-  [ -s "$YIZHAN_VAR_DIR/demo-password" ] || echo "demo-$(openssl rand -hex 4)-2026" >"$YIZHAN_VAR_DIR/demo-password"
-  cut -d' ' -f1 "$YIZHAN_VAR_DIR/demo-password" | tr -d '\n' >"$TMP/pw"
-  mk() { # role email name [args]
-    local role=$1 email=$2 name=$3; shift 3
-    [ "$(psql "$YIZHAN_DATABASE_URL" -qAtc "SELECT count(*) FROM users WHERE lower(email) = lower('$email')")" = 0 ] || return 0
-    "$BIN" user create --email "$email" --password-file "$TMP/pw" --role "$role" --name "$name" "$@" >/dev/null ||
-      fail_setup "user create $email failed"
-    printf '%-10s %-28s %s\n' "$role" "$email" "$name" >>"$YIZHAN_VAR_DIR/demo-accounts.txt"
-  }
-  mk member   univ@demo.yizhan.cn       "高校科研处 (org 1)"      --org 1
-  mk member   enterprise@demo.yizhan.cn "企业技术部 (org 2)"      --org 2
-  mk broker   broker@demo.yizhan.cn     "技术经纪人 (org 2)"      --org 2
-  mk reviewer reviewer@demo.yizhan.cn   "平台审核员"
-  mk officer  officer@demo.yizhan.cn    "巴中市登记员 (office 1)" --office 1
-  mk bureau   bureau@demo.yizhan.cn     "巴中市科技局 (511900)"   --region 511900
-  mk admin    admin@demo.yizhan.cn      "系统管理员"
-fi
+bash deploy/demo/load.sh "$BIN" >"$TMP/load.log" 2>&1 || { cat "$TMP/load.log" >&2; fail_setup "deploy/demo/load.sh failed"; }
 "$BIN" keygen --missing >"$TMP/keygen.log" 2>&1 || { cat "$TMP/keygen.log" >&2; fail_setup "keygen failed"; }
 
 # --- 4. the server --------------------------------------------------------------------
