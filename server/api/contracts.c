@@ -468,7 +468,7 @@ static void certificate_html(http_req_t *req, json_t *cert)
                "<tr><td>技术交易额</td><td>%s 元</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
                "<tr><td>登记日期</td><td>%s</td></tr></table>"
                "<p>本证明由登记机构以 Ed25519 数字签名（密钥 %s）。核验地址：%s</p>"
-               "<button onclick='window.print()'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
+               "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
                S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
                S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
                S(buyer, "name"), S(buyer, "credit_code"),

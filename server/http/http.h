@@ -123,6 +123,12 @@ const char *http_query_param(http_req_t *req, const char *name, bool *bad);
 /* Query parameter or 400 reply; returns -1 if it replied. */
 int http_query_or_reply(http_req_t *req, const char *name, const char **out) WUR;
 
+/* The one inline event handler the front end's Content-Security-Policy
+ * allows (by its hash, with 'unsafe-hashes'): the print button of the
+ * certificate page (api/contracts.c), which the front end shows in a srcdoc
+ * frame or a blob: window — documents that inherit the front end's policy. */
+#define HTTP_PRINT_HANDLER "window.print()"
+
 /* --- replies ---------------------------------------------------------- */
 void http_add_header(http_req_t *req, const char *name, const char *value);
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body, size_t len);

@@ -1,13 +1,25 @@
 /* static.c — the web front end, API docs and OpenAPI file, served from memory.
  * Files are read once at start (the front end is small and immutable while
  * the server runs), each with a strong ETag, so a request costs a table
- * lookup and a zero-copy evbuffer reference. */
+ * lookup and a zero-copy evbuffer reference.
+ *
+ * Every file goes out with the browser's security headers: a
+ * Content-Security-Policy that allows no inline script (the one inline
+ * element, index.html's import map, is allowed by its SHA-256, computed here
+ * at start so an edit of the map cannot break the page; and the certificate
+ * page's print button, HTTP_PRINT_HANDLER in http.h), may not be framed
+ * (frame-ancestors 'none', and X-Frame-Options for older browsers), nosniff,
+ * no Referer, and no camera, microphone, location or payment APIs.  The
+ * docs page has Redoc's policy (inline styles, a blob: worker for its search
+ * index; web/docs/index.html says why).  The certificate page
+ * (api/contracts.c) sends its own. */
 #include "http/server_int.h"
 
 #include "config.h"
 #include "log.h"
 
 #include <dirent.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +38,19 @@ typedef struct {
 static sfile_t *g_files;
 static size_t g_nfiles, g_cap;
 static sfile_t g_spec;
+
+/* The front end's policy, with script hashes filled in by app_csp_init(). */
+static char g_app_csp[1024];
+static const char APP_CSP_HEAD[] = "default-src 'self'; script-src 'self'";
+/* Preact's style props and ECharts set inline styles; no script can come in that way. */
+static const char APP_CSP_TAIL[] =
+    "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self';"
+    " worker-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+static const char DOCS_CSP[] =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+    " font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self';"
+    " form-action 'none'; frame-ancestors 'none'";
+static const char PERMISSIONS[] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
 
 static const char *mime_of(const char *name)
 {
@@ -96,12 +121,58 @@ static void walk(const char *dir, const char *url_prefix, int depth)
     closedir(d);
 }
 
+static void add_hash(buf_t *out, const char *text);
+
+/* 'sha256-…' of each <script type="importmap"> in html, appended to out.
+ * Only import maps: any other inline script stays forbidden. */
+static void add_importmap_hashes(const sfile_t *f, buf_t *out)
+{
+    const char *p = f->data, *end = f->data + f->len;
+    static const char OPEN[] = "<script type=\"importmap\">";
+    while ((p = memmem(p, (size_t)(end - p), OPEN, sizeof OPEN - 1))) {
+        p += sizeof OPEN - 1;
+        const char *close = memmem(p, (size_t)(end - p), "</script>", 9);
+        if (!close) break;
+        char *map = strndup(p, (size_t)(close - p));
+        if (map) add_hash(out, map);
+        free(map);
+        p = close;
+    }
+}
+
+static const sfile_t *find(const char *url);
+
+static void add_hash(buf_t *out, const char *text)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, strlen(text), md);
+    char b64[64];
+    EVP_EncodeBlock((unsigned char *)b64, md, sizeof md);
+    buf_printf(out, " 'sha256-%s'", b64);
+}
+
+static void app_csp_init(void)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, APP_CSP_HEAD);
+    const sfile_t *index = find("/index.html");
+    if (index) add_importmap_hashes(index, &b);
+    buf_puts(&b, " 'unsafe-hashes'");
+    add_hash(&b, HTTP_PRINT_HANDLER);
+    buf_puts(&b, APP_CSP_TAIL);
+    snprintf(g_app_csp, sizeof g_app_csp, "%s", b.data);
+    buf_free(&b);
+}
+
 int static_load(void)
 {
     walk(g_cfg.web_root, "", 0);
+    app_csp_init();
     size_t len;
     g_spec.data = util_read_file(g_cfg.api_spec, 16u << 20, &len);
     if (g_spec.data) {
+        g_spec.url = "/api/openapi.yaml";
         g_spec.len = len;
         g_spec.ctype = "application/yaml";
         set_etag(&g_spec);
@@ -116,7 +187,11 @@ static void serve(http_req_t *req, const sfile_t *f, const char *cache)
 {
     http_add_header(req, "ETag", f->etag);
     http_add_header(req, "Cache-Control", cache);
+    http_add_header(req, "Content-Security-Policy", !strncmp(f->url, "/docs/", 6) ? DOCS_CSP : g_app_csp);
+    http_add_header(req, "X-Frame-Options", "DENY");
     http_add_header(req, "X-Content-Type-Options", "nosniff");
+    http_add_header(req, "Referrer-Policy", "no-referrer");
+    http_add_header(req, "Permissions-Policy", PERMISSIONS);
     const char *inm = http_header(req, "if-none-match");
     if (inm && strstr(inm, f->etag)) {
         http_reply(req, 304, NULL, NULL, 0);

@@ -49,6 +49,66 @@ def test_docs_page_is_html(api):
     assert r.headers["Content-Type"].split(";")[0].strip().lower() == "text/html"
 
 
+# ---------------------------------------------------------------- browser security headers
+
+def _csp(r):
+    return {d.split()[0]: d.split()[1:] for d in (x.strip() for x in r.headers["Content-Security-Policy"].split(";")) if d}
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/app/main.js", "/app/style.css", "/favicon.svg", "/docs",
+                                  "/docs/docs.js", "/api/openapi.yaml"])
+def test_web_files_carry_the_security_headers(api, path):
+    r = api.get(path)
+    assert r.status == 200, r
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    pp = r.headers["Permissions-Policy"]
+    for feature in ("camera=()", "microphone=()", "geolocation=()", "payment=()"):
+        assert feature in pp, pp
+    csp = _csp(r)
+    assert csp["frame-ancestors"] == ["'none'"], csp
+    assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'self'"], csp
+    script = csp["script-src"]
+    assert "'self'" in script and "'unsafe-inline'" not in script and "'unsafe-eval'" not in script, script
+    assert all(s in ("'self'", "'unsafe-hashes'") or s.startswith("'sha256-") for s in script), script
+    # a 304 carries them too
+    r2 = api.get(path, headers={"If-None-Match": r.headers["ETag"]})
+    assert r2.status == 304 and r2.headers["Content-Security-Policy"] == r.headers["Content-Security-Policy"]
+
+
+def _importmap_hash():
+    """index.html's import map is inline (an import map cannot be a separate file): the
+    policy allows exactly its SHA-256, which the server computes from the file it serves.
+    Any other inline script in the page would be refused by the browser."""
+    import base64
+    import hashlib
+    import re as _re
+    from conftest import REPO
+    html = (REPO / "web" / "index.html").read_text()
+    maps = _re.findall(r'<script type="importmap">(.*?)</script>', html, _re.S)
+    assert len(maps) == 1
+    others = [m for m in _re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html) if "importmap" not in m]
+    assert not others, f"inline scripts the policy refuses: {others}"
+    return "'sha256-" + base64.b64encode(hashlib.sha256(maps[0].encode()).digest()).decode() + "'"
+
+
+def test_app_policy_allows_only_the_import_map_and_the_print_button_inline(api):
+    """Two inline pieces, each by its hash: the import map, and the certificate page's print
+    button (`window.print()`, an event handler, hence 'unsafe-hashes'), which the front end
+    shows in a frame that inherits its policy."""
+    import base64
+    import hashlib
+    printer = "'sha256-" + base64.b64encode(hashlib.sha256(b"window.print()").digest()).decode() + "'"
+    assert _csp(api.get("/"))["script-src"] == ["'self'", _importmap_hash(), "'unsafe-hashes'", printer]
+
+
+def test_docs_page_has_redocs_policy(api):
+    csp = _csp(api.get("/docs"))
+    assert "blob:" in csp["worker-src"] and "'unsafe-inline'" in csp["style-src"], csp
+    assert csp["script-src"] == ["'self'"], csp
+
+
 # ---------------------------------------------------------------- routing errors
 
 @pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/codes", "/no/such/page.html"])
