@@ -36,7 +36,8 @@ static opt_t OPTS[] = {
      "database role the server works as (created by the migrations; empty = the login role)"},
     {"LISTEN", OPT_LISTEN, NULL, "127.0.0.1:8080", 0, 0, "address and port to serve HTTP on (host:port)"},
     {"WEBHOOK_ALLOW_PRIVATE", OPT_BOOL, &g_cfg.webhook_allow_private, "false", 0, 0,
-     "let webhook deliveries reach loopback, private and link-local addresses (off: no SSRF into the intranet)"},
+     "let webhook URLs use http:// and reach loopback, private and other special-purpose addresses (off: https to"
+     " public hosts only, no SSRF into the intranet)"},
     {"TRUSTED_PROXIES", OPT_STR, &g_cfg.trusted_proxies, "", 0, 0,
      "comma-separated proxy addresses (e.g. 127.0.0.1) whose X-Real-IP/X-Forwarded-For name the client"},
     {"THREADS", OPT_INT, &g_cfg.threads, "0", 0, 256, "event-loop worker threads (0 = half the cores the process may use, at least 1)"},

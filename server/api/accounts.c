@@ -10,7 +10,9 @@
 
 #include "auth/auth.h"
 #include "auth/password.h"
+#include "config.h"
 #include "domain/credit_code.h"
+#include "domain/netaddr.h"
 #include "util/pool.h"
 
 #include <openssl/sha.h>
@@ -101,14 +103,22 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
         snprintf(field, sizeof field, "%scontact_email", prefix);
         http_error_add(errs, field, "invalid_format", "must be an email address");
     }
-    static const char *const URLS[] = {"webhook_url", "website"};
-    for (int i = 0; i < 2; i++) {
-        const char *u = json_string_value(json_object_get(o, URLS[i]));
-        if (u && *u && ((strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) || strlen(u) > 500 || strpbrk(u, " \t\r\n"))) {
-            snprintf(field, sizeof field, "%s%s", prefix, URLS[i]);
-            http_error_add(errs, field, "invalid_format", "must be an http(s) URL of at most 500 characters");
-        }
+    const char *web = json_string_value(json_object_get(o, "website"));
+    if (web && *web && ((strncmp(web, "https://", 8) && strncmp(web, "http://", 7)) || strlen(web) > 500 ||
+                        strpbrk(web, " \t\r\n"))) {
+        snprintf(field, sizeof field, "%swebsite", prefix);
+        http_error_add(errs, field, "invalid_format", "must be an http(s) URL of at most 500 characters");
     }
+    /* The server will POST to this URL: the same rules as at delivery
+     * (market_bg.c), so a URL refused there cannot be saved. */
+    const char *hook = json_string_value(json_object_get(o, "webhook_url"));
+    netaddr_url_t nu;
+    const char *code, *why;
+    snprintf(field, sizeof field, "%swebhook_url", prefix);
+    if (hook && *hook && strlen(hook) > 500)
+        http_error_add(errs, field, "invalid_format", "must be a URL of at most 500 characters");
+    else if (hook && *hook && netaddr_webhook_url(hook, g_cfg.webhook_allow_private, &nu, &code, &why) != 0)
+        http_error_add(errs, field, code, why);
 }
 
 static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, j); }

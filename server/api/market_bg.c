@@ -72,41 +72,6 @@ static int wait_fd(const hconn_t *h, short events)
     return r > 0 ? 0 : -1;
 }
 
-/* Parse http[s]://host[:port][/path]. */
-static int parse_url(const char *url, bool *tls, char *host, size_t hn, char *port, size_t pn, const char **path)
-{
-    const char *p;
-    if (!strncmp(url, "http://", 7)) *tls = false, p = url + 7;
-    else if (!strncmp(url, "https://", 8)) *tls = true, p = url + 8;
-    else return -1;
-    const char *end = p + strcspn(p, "/?#");
-    const char *h = p, *he;
-    const char *colon;
-    if (*p == '[') {
-        he = memchr(p, ']', (size_t)(end - p));
-        if (!he) return -1;
-        h = p + 1;
-        colon = he[1] == ':' ? he + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', (size_t)(end - p));
-        he = colon ? colon : end;
-    }
-    size_t hl = (size_t)(he - h);
-    if (!hl || hl >= hn) return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    if (colon) {
-        size_t pl = (size_t)(end - colon - 1);
-        if (!pl || pl >= pn || strspn(colon + 1, "0123456789") < pl) return -1;
-        memcpy(port, colon + 1, pl);
-        port[pl] = '\0';
-    } else {
-        snprintf(port, pn, "%s", *tls ? "443" : "80");
-    }
-    *path = *end ? end : "/";
-    return 0;
-}
-
 static int hconn_write(hconn_t *h, const char *data, size_t n)
 {
     while (n) {
@@ -153,10 +118,14 @@ static ssize_t hconn_read(hconn_t *h, char *buf, size_t n)
 
 static SSL_CTX *g_ssl_ctx;
 
-/* A webhook may not reach loopback/private/link-local addresses unless
- * YIZHAN_WEBHOOK_ALLOW_PRIVATE: otherwise a member could point the server at
- * the intranet (SSRF) and learn what answers from the delivery status.  The
- * check is on the address actually connected to, so DNS cannot switch after it. */
+/* A webhook may not reach a special-purpose address (loopback, private,
+ * link-local, IPv4 embedded in IPv6, …) unless YIZHAN_WEBHOOK_ALLOW_PRIVATE:
+ * otherwise a member could point the server at the intranet (SSRF) and learn
+ * what answers from the delivery status.  The URL is checked again as it was
+ * when saved (netaddr_webhook_url: https, no user:password@, no literal
+ * special address or name: a row written past the API, or saved under older
+ * rules, is caught here), then every address the name resolves to, on the
+ * address actually connected to, so DNS cannot switch after the check. */
 static bool address_forbidden(const struct sockaddr *sa)
 {
     return !g_cfg.webhook_allow_private && netaddr_private(sa);
@@ -165,13 +134,14 @@ static bool address_forbidden(const struct sockaddr *sa)
 /* POST body to url.  Returns the HTTP status (100-599), or -1 with *why. */
 static int http_post(const char *url, const char *headers, const char *body, int timeout_ms, char *why, size_t wn)
 {
-    bool tls;
-    char host[256], port[8];
-    const char *path;
-    if (parse_url(url, &tls, host, sizeof host, port, sizeof port, &path) != 0) {
-        snprintf(why, wn, "the webhook URL is not an http(s) URL");
+    netaddr_url_t u;
+    const char *rcode, *refused;
+    if (netaddr_webhook_url(url, g_cfg.webhook_allow_private, &u, &rcode, &refused) != 0) {
+        snprintf(why, wn, "refused (%s): %s", rcode, refused);
         return -1;
     }
+    bool tls = u.tls;
+    const char *host = u.host, *port = u.port, *path = u.path;
     hconn_t h = {-1, NULL, util_now_ns() + (uint64_t)timeout_ms * 1000000ull};
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_socktype = SOCK_STREAM;
@@ -184,7 +154,8 @@ static int http_post(const char *url, const char *headers, const char *body, int
     snprintf(why, wn, "cannot connect to %s:%s", host, port);
     for (struct addrinfo *a = ai; a && h.fd < 0; a = a->ai_next) {
         if (address_forbidden(a->ai_addr)) {
-            snprintf(why, wn, "%.120s is a private or loopback address; webhooks go to public hosts only", host);
+            snprintf(why, wn, "refused: %.120s resolves to a special-purpose address (loopback, private, link-local,"
+                              " …); webhooks go to public addresses only", host);
             continue;
         }
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
@@ -227,9 +198,9 @@ static int http_post(const char *url, const char *headers, const char *body, int
     buf_t req;
     buf_init(&req);
     bool default_port = !strcmp(port, tls ? "443" : "80");
-    buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: yizhan-webhook/1\r\n"
+    buf_printf(&req, "POST %s%s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: yizhan-webhook/1\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-               path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", default_port ? "" : ":",
+               *path == '/' ? "" : "/", path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", default_port ? "" : ":",
                default_port ? "" : port, strlen(body), headers);
     buf_puts(&req, body);
     int w = hconn_write(&h, req.data, req.len);

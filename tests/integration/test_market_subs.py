@@ -333,3 +333,85 @@ def test_two_servers_never_send_a_row_twice(hookdb, spawn):
         assert len(ids) == 40 and len(set(ids)) == 40
     finally:
         rcv.close()
+
+
+# --------------------------------------------------------------------------------------
+# Webhook targets: refused when saved and again when delivered (no SSRF)
+# --------------------------------------------------------------------------------------
+
+REFUSED_TARGETS = [
+    ("http://hooks.example.cn/hook", "https_required"),
+    ("https://user:pw@hooks.example.cn/hook", "userinfo"),
+    ("https://hooks.example.cn@169.254.169.254/", "userinfo"),
+    ("https://169.254.169.254/latest/meta-data/", "forbidden_address"),
+    ("https://127.0.0.1/hook", "forbidden_address"),
+    ("https://10.1.2.3/hook", "forbidden_address"),
+    ("https://100.64.0.1/hook", "forbidden_address"),
+    ("https://192.0.2.10/hook", "forbidden_address"),
+    ("https://[::1]/hook", "forbidden_address"),
+    ("https://[::127.0.0.1]/hook", "forbidden_address"),         # IPv4-compatible
+    ("https://[::ffff:169.254.169.254]/hook", "forbidden_address"),  # IPv4-mapped
+    ("https://[64:ff9b::7f00:1]/hook", "forbidden_address"),     # NAT64
+    ("https://[2002:7f00:1::]/hook", "forbidden_address"),       # 6to4
+    ("https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "forbidden_address"),  # Teredo
+    ("https://[fd00::1]/hook", "forbidden_address"),             # unique-local
+    ("https://[fe80::1]/hook", "forbidden_address"),             # link-local
+    ("https://[ff02::1]/hook", "forbidden_address"),             # multicast
+    ("https://2130706433/hook", "invalid_format"),               # 127.0.0.1 as one number
+    ("https://0x7f.1/hook", "invalid_format"),
+    ("https://localhost/hook", "forbidden_host"),
+    ("https://metadata.google.internal/hook", "forbidden_host"),
+    ("https://printer.local/hook", "forbidden_host"),
+]
+
+
+def test_refused_webhook_targets_are_422_when_saved(spawn, mk, db):
+    srv = spawn({"YIZHAN_WEBHOOK_ALLOW_PRIVATE": "false"})
+    m = mk.b
+    ok = "https://hooks.example.cn/yizhan?org=b"
+    r = srv.api.patch(V1 + f"/orgs/{m['org']}", json={"webhook_url": ok}, headers=m["h"])
+    assert r.status == 200 and r.body["webhook_url"] == ok, r
+    before = query(db, "SELECT webhook_url, version FROM orgs WHERE id = %s", m["org"])[0]
+    for url, code in REFUSED_TARGETS:
+        r = srv.api.patch(V1 + f"/orgs/{m['org']}", json={"webhook_url": url}, headers=m["h"])
+        body = assert_problem(r, 422)
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [("webhook_url", code)], (url, body)
+    assert query(db, "SELECT webhook_url, version FROM orgs WHERE id = %s", m["org"])[0] == before
+    # registration with a new org goes through the same check
+    from acct_fixtures import org_body, register_body
+    r = srv.api.post(V1 + "/auth/register",
+                     json=register_body(org=dict(org_body(), webhook_url="https://[64:ff9b::a9fe:a9fe]/")))
+    body = assert_problem(r, 422)
+    assert ("org.webhook_url", "forbidden_address") in [(e["field"], e["code"]) for e in body["errors"]], body
+    srv.api.patch(V1 + f"/orgs/{m['org']}", json={"webhook_url": None}, headers=m["h"])
+
+
+def test_refused_webhook_targets_are_not_contacted_at_delivery(hookdb, spawn):
+    """URLs written past the API (or saved before these rules) are checked again by the delivery
+    thread: nothing is sent, the attempt is recorded with the reason, and it is retried later
+    (the organisation may fix its URL meanwhile). A receiver on 127.0.0.1 proves no request
+    left; the same receiver URL is delivered to when private targets are allowed."""
+    dsn, conn = hookdb
+    rcv = Receiver()
+    try:
+        local = rcv.url.replace("http://", "https://")
+        targets = REFUSED_TARGETS + [(rcv.url, "https_required"), (local.replace("127.0.0.1", "[::ffff:127.0.0.1]"),
+                                                                     "forbidden_address")]
+        orgs = {queue(conn, url, 1): (url, code) for url, code in targets}
+        srv = spawn({"YIZHAN_WEBHOOK_ALLOW_PRIVATE": "false"}, dsn=dsn)
+        wait_until(lambda: count(conn, "webhook_outbox", "attempts >= 1") == len(orgs), 20,
+                   message="every delivery attempted once")
+        rows = query(conn, "SELECT org_id, status, attempts, last_status, last_error FROM webhook_outbox")
+        for row in rows:
+            url, code = orgs[row["org_id"]]
+            assert row["status"] == "pending" and row["last_status"] is None, (url, row)
+            assert row["last_error"].startswith(f"refused ({code})"), (url, row)
+        assert not rcv.requests, rcv.requests
+        srv.kill()
+        # the same receiver, allowed: delivered (the refusal above was the rule, not the receiver)
+        query(conn, "UPDATE webhook_outbox SET next_attempt_at = now() WHERE org_id = %s",
+              [o for o, (u, _) in orgs.items() if u == rcv.url][0])
+        spawn({"YIZHAN_WEBHOOK_ALLOW_PRIVATE": "true"}, dsn=dsn)
+        wait_until(lambda: rcv.requests, 10, message="delivered once private targets are allowed")
+    finally:
+        rcv.close()
