@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: unit tests (C, no network, no database), then the integration
-# suite (the real binary over HTTP against a throwaway PostgreSQL), then the
+# `make test`: unit tests (C, no network, no database), the type check of the
+# web front end against api/openapi.yaml, then the integration suite (the real binary over HTTP against a throwaway PostgreSQL), then the
 # browser tests where a browser is installed.  Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,11 @@ echo "== unit tests"
 "$BUILD/test_unit" | tee "$tmp/unit.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=$((failed + 1))
 count "$tmp/unit.txt"
+
+echo "== web front end against the API contract (tests/typecheck)"
+bash tests/typecheck/run.sh 2>&1 | tee "$tmp/typecheck.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || [ -n "$(grep -Eo '[0-9]+ failed' "$tmp/typecheck.txt")" ] || failed=$((failed + 1))
+count "$tmp/typecheck.txt"
 
 echo "== integration tests"
 YIZHAN_BIN="$PWD/$BUILD/yizhan" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider \

@@ -11,13 +11,25 @@
 const BASE = '/api/v1';
 const K_ACCESS = 'yz.access', K_REFRESH = 'yz.refresh';
 
+/** @typedef {import('./api-types').Schema<'Problem'>} Problem */
+/** @typedef {import('./api-types').Schema<'FieldError'>} FieldError */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {Problem | null} problem
+   * @param {string} path
+   */
   constructor(status, problem, path) {
     super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
     this.status = status;
+    /** @type {Partial<Problem>} */
     this.problem = problem || {};
+    /** @type {FieldError[]} */
     this.errors = (problem && Array.isArray(problem.errors)) ? problem.errors : [];
     this.path = path;
+    /** @type {number | null} seconds, from Retry-After (429, 503) */
+    this.retryAfter = null;
     // the router's own 404 (no route) vs. an object that does not exist
     this.unavailable = status === 404 && (!problem || problem.detail === 'no such resource' || problem.detail === undefined);
   }
@@ -26,7 +38,8 @@ export class ApiError extends Error {
 // --- session ---------------------------------------------------------------
 const listeners = new Set();
 export const session = {
-  me: null,            // GET /me, once signed in
+  /** @type {import('./api-types').Me | null} GET /me, once signed in */
+  me: null,
   get access() { return sessionStorage.getItem(K_ACCESS); },
   get refresh() { return sessionStorage.getItem(K_REFRESH); },
   signedIn() { return !!sessionStorage.getItem(K_REFRESH); },
@@ -67,24 +80,49 @@ async function parse(r, path) {
   if (!r.ok) {
     let problem = null;
     if (ct.includes('json')) { try { problem = await r.json(); } catch { /* empty */ } }
-    throw new ApiError(r.status, problem, path);
+    const e = new ApiError(r.status, problem, path);
+    const ra = Number(r.headers.get('Retry-After'));
+    if (ra > 0) e.retryAfter = ra;
+    throw e;
   }
   if (ct.includes('json')) return r.json();
   return r.text();
 }
 
-// request(method, path, {body, query, headers, raw})
+/** @typedef {import('./api-types').Method} Method */
+
+// Fill a path template ('/results/{id}') from opts.path; each value is
+// percent-encoded.
+function fill(path, params) {
+  return path.replace(/\{([a-z_]+)\}/g, (_, k) => {
+    const v = params && params[k];
+    if (v === undefined || v === null || v === '') throw new Error('path parameter ' + k + ' missing for ' + path);
+    return encodeURIComponent(String(v));
+  });
+}
+
+/**
+ * One request.  `path` is the spec's path template under /api/v1
+ * ('/results/{id}'); opts.path fills it, opts.query becomes the query string
+ * (empty values left out), opts.body is sent as JSON; opts.bodyRaw (a Blob)
+ * as it is; opts.raw answers the Response itself (2xx only).
+ * @param {string} method
+ * @param {keyof import('./api-types').ApiPaths} path
+ * @param {{path?: object, query?: object, body?: any, bodyRaw?: Blob, headers?: Record<string, string>, raw?: boolean, anonymous?: boolean}} [opts]
+ * @returns {Promise<any>}
+ */
 export async function request(method, path, opts = {}) {
-  let url = path.startsWith('/api/') ? path : BASE + path;
+  let url = BASE + fill(path, opts.path);
   if (opts.query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query)) {
       if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
     }
     const s = q.toString();
-    if (s) url += (url.includes('?') ? '&' : '?') + s;
+    if (s) url += '?' + s;
   }
   const send = async () => {
+    /** @type {Record<string, string>} */
     const headers = { Accept: 'application/json', ...(opts.headers || {}) };
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     const tok = session.access;
@@ -103,21 +141,60 @@ export async function request(method, path, opts = {}) {
   return parse(r, path);
 }
 
+// The typed client: each method takes the spec's path template and answers
+// the operation's success body, so the type check holds every call to the
+// spec (tests/typecheck).  POST, PUT and PATCH send {} when no body is given.
 export const api = {
-  get: (p, query, o = {}) => request('GET', p, { ...o, query }),
-  post: (p, body, o = {}) => request('POST', p, { ...o, body: body === undefined ? {} : body }),
-  postEmpty: (p, o = {}) => request('POST', p, o),
-  patch: (p, body, o = {}) => request('PATCH', p, { ...o, body }),
-  put: (p, body, o = {}) => request('PUT', p, { ...o, body }),
-  del: (p, o = {}) => request('DELETE', p, o),
+  /**
+   * @template {import('./api-types').PathsWith<'get'>} P
+   * @param {P} path
+   * @param {import('./api-types').Opts<P, 'get'>} [opts]
+   * @returns {Promise<import('./api-types').Resp<P, 'get'>>}
+   */
+  get: (path, opts = {}) => request('GET', path, opts),
+  /**
+   * @template {import('./api-types').PathsWith<'post'>} P
+   * @param {P} path
+   * @param {import('./api-types').Opts<P, 'post'>} [opts]
+   * @returns {Promise<import('./api-types').Resp<P, 'post'>>}
+   */
+  post: (path, opts = {}) => request('POST', path, { ...opts, body: opts.body === undefined ? {} : opts.body }),
+  /**
+   * @template {import('./api-types').PathsWith<'patch'>} P
+   * @param {P} path
+   * @param {import('./api-types').Opts<P, 'patch'>} [opts]
+   * @returns {Promise<import('./api-types').Resp<P, 'patch'>>}
+   */
+  patch: (path, opts = {}) => request('PATCH', path, { ...opts, body: opts.body === undefined ? {} : opts.body }),
+  /**
+   * @template {import('./api-types').PathsWith<'put'>} P
+   * @param {P} path
+   * @param {import('./api-types').Opts<P, 'put'>} [opts]
+   * @returns {Promise<import('./api-types').Resp<P, 'put'>>}
+   */
+  put: (path, opts = {}) => request('PUT', path, { ...opts, body: opts.body === undefined ? {} : opts.body }),
+  /**
+   * @template {import('./api-types').PathsWith<'delete'>} P
+   * @param {P} path
+   * @param {import('./api-types').Opts<P, 'delete'>} [opts]
+   * @returns {Promise<import('./api-types').Resp<P, 'delete'>>}
+   */
+  del: (path, opts = {}) => request('DELETE', path, opts),
 };
 
-// All pages of a list endpoint (used for client-side aggregation).
-export async function listAll(path, query = {}, max = 5000) {
+/**
+ * All pages of a list operation (for aggregation in the browser).
+ * @template {import('./api-types').PathsWith<'get'>} P
+ * @param {P} path
+ * @param {import('./api-types').Opts<P, 'get'>} [opts]
+ * @param {number} [max]
+ * @returns {Promise<import('./api-types').Item<P>[]>}
+ */
+export async function listAll(path, opts = {}, max = 5000) {
   const out = [];
   let cursor = null;
   do {
-    const page = await api.get(path, { ...query, limit: 100, cursor });
+    const page = await request('GET', path, { ...opts, query: { ...(opts.query || {}), limit: 100, cursor } });
     out.push(...(page.items || []));
     cursor = page.next_cursor;
   } while (cursor && out.length < max);
@@ -158,10 +235,15 @@ export async function logout() {
 }
 
 // --- code lists and regions (cached for the page's life) -------------------------
+/** @type {Map<string, Promise<import('./api-types').CodeItem[]>>} */
 const codeCache = new Map();
+/**
+ * @param {import('./api-types').CodeListName} list
+ * @returns {Promise<import('./api-types').CodeItem[]>}
+ */
 export function codes(list) {
   if (!codeCache.has(list)) {
-    codeCache.set(list, api.get('/codes/' + list).then((r) => r.items || []).catch((e) => { codeCache.delete(list); throw e; }));
+    codeCache.set(list, api.get('/codes/{list}', { path: { list } }).then((r) => r.items || []).catch((e) => { codeCache.delete(list); throw e; }));
   }
   return codeCache.get(list);
 }
@@ -172,20 +254,31 @@ export async function codeLabel(list, code) {
   return it ? it.label : code;
 }
 
+/** @typedef {import('./api-types').Item<'/codes/regions'>} Region */
+/** @type {Map<string, Promise<Region[]>>} */
 const regionKids = new Map();
+/**
+ * @param {string} [parent]
+ * @returns {Promise<Region[]>}
+ */
 export function regionChildren(parent) {
   const k = parent || '';
   if (!regionKids.has(k)) {
-    regionKids.set(k, api.get('/codes/regions', parent ? { parent } : undefined)
+    regionKids.set(k, api.get('/codes/regions', { query: parent ? { parent } : {} })
       .then((r) => r.items || []).catch((e) => { regionKids.delete(k); throw e; }));
   }
   return regionKids.get(k);
 }
+/** @type {Map<string, Promise<import('./api-types').Resp<'/codes/regions/{code}', 'get'>>>} */
 const regionInfo = new Map();
+/**
+ * @param {string} code
+ * @returns {Promise<import('./api-types').Resp<'/codes/regions/{code}', 'get'>>}
+ */
 export function region(code) {
   if (!code) return Promise.resolve(null);
   if (!regionInfo.has(code)) {
-    regionInfo.set(code, api.get('/codes/regions/' + code).catch(() => null));
+    regionInfo.set(code, api.get('/codes/regions/{code}', { path: { code } }).catch(() => null));
   }
   return regionInfo.get(code);
 }

@@ -4,52 +4,83 @@
 import { render } from 'preact';
 import { useState, useEffect } from 'preact/hooks';
 import { session, loadMe, login, logout, ApiError } from './api.js';
-import { html, Field, problemText, fieldErrors, PageTitle, Loading, navigate } from './ui.js';
+import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate } from './ui.js';
 import * as pub from './pages/public.js';
-import * as mem from './pages/member.js';
-import * as con from './pages/contracts.js';
-import * as off from './pages/officer.js';
-import * as bur from './pages/bureau.js';
 
 // --- routes --------------------------------------------------------------------------
-// [pattern, component, who may open it (undefined = anyone)]
+// Public screens come with the page; each role's screens are a module loaded
+// on first use (dynamic import), so an anonymous visitor downloads none of
+// them, and ECharts is fetched only by the screens that draw a chart.
+const MODULES = {
+  member: () => import('./pages/member.js'),
+  contracts: () => import('./pages/contracts.js'),
+  officer: () => import('./pages/officer.js'),
+  bureau: () => import('./pages/bureau.js'),
+};
+/** @typedef {keyof typeof MODULES} ModuleName */
+/** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
+
+const MEMBERS = ['member', 'broker', 'admin'];
+const SIGNED_IN = ['member', 'broker', 'reviewer', 'officer', 'bureau', 'admin'];
+/** @type {Route[]} */
 const ROUTES = [
-  ['/', pub.Home],
-  ['/login', Login],
-  ['/results/:id', pub.ResultPage],
-  ['/needs/:id', pub.NeedPage],
-  ['/notices', pub.Notices],
-  ['/verify', pub.Verify],
-  ['/verify/:no', pub.Verify],
-  ['/my/results', mem.MyResults, ['member', 'broker', 'admin']],
-  ['/my/results/new', mem.ResultForm, ['member', 'broker', 'admin']],
-  ['/my/results/:id/edit', mem.ResultForm, ['member', 'broker', 'admin']],
-  ['/my/needs', mem.MyNeeds, ['member', 'broker', 'admin']],
-  ['/my/needs/new', mem.NeedForm, ['member', 'broker', 'admin']],
-  ['/my/needs/:id/edit', mem.NeedForm, ['member', 'broker', 'admin']],
-  ['/inquiries', mem.Inquiries, ['member', 'broker', 'admin']],
-  ['/inquiries/:id', mem.InquiryPage, ['member', 'broker', 'admin']],
-  ['/auctions', mem.Auctions],
-  ['/notifications', mem.Notifications, ['member', 'broker', 'reviewer', 'officer', 'bureau', 'admin']],
-  ['/review', mem.ReviewQueue, ['reviewer', 'admin']],
-  ['/contracts', con.ContractList, ['member', 'broker', 'officer', 'bureau', 'admin']],
-  ['/contracts/new', con.ContractForm, ['member', 'admin']],
-  ['/contracts/:id', con.ContractPage, ['member', 'broker', 'officer', 'bureau', 'admin']],
-  ['/contracts/:id/edit', con.ContractForm, ['member', 'admin']],
-  ['/certificate/:id', con.CertificateView, ['member', 'broker', 'officer', 'bureau', 'admin']],
-  ['/registry', off.Queue, ['officer', 'admin']],
-  ['/registry/done', off.Done, ['officer', 'admin']],
-  ['/registry/:id', off.ReviewScreen, ['officer', 'admin']],
-  ['/bureau', bur.Dashboard, ['bureau', 'admin']],
-  ['/bureau/exports', bur.Exports, ['bureau', 'admin']],
-  ['/bureau/subsidies', bur.Subsidies, ['bureau', 'admin']],
-  ['/bureau/targets', bur.Targets, ['bureau', 'admin']],
+  { pattern: '/', comp: pub.Home },
+  { pattern: '/login', comp: Login },
+  { pattern: '/results/:id', comp: pub.ResultPage },
+  { pattern: '/needs/:id', comp: pub.NeedPage },
+  { pattern: '/notices', comp: pub.Notices },
+  { pattern: '/verify', comp: pub.Verify },
+  { pattern: '/verify/:no', comp: pub.Verify },
+  { pattern: '/my/results', lazy: ['member', 'MyResults'], roles: MEMBERS },
+  { pattern: '/my/results/new', lazy: ['member', 'ResultForm'], roles: MEMBERS },
+  { pattern: '/my/results/:id/edit', lazy: ['member', 'ResultForm'], roles: MEMBERS },
+  { pattern: '/my/needs', lazy: ['member', 'MyNeeds'], roles: MEMBERS },
+  { pattern: '/my/needs/new', lazy: ['member', 'NeedForm'], roles: MEMBERS },
+  { pattern: '/my/needs/:id/edit', lazy: ['member', 'NeedForm'], roles: MEMBERS },
+  { pattern: '/inquiries', lazy: ['member', 'Inquiries'], roles: MEMBERS },
+  { pattern: '/inquiries/:id', lazy: ['member', 'InquiryPage'], roles: MEMBERS },
+  { pattern: '/auctions', lazy: ['member', 'Auctions'] },
+  { pattern: '/notifications', lazy: ['member', 'Notifications'], roles: SIGNED_IN },
+  { pattern: '/review', lazy: ['member', 'ReviewQueue'], roles: ['reviewer', 'admin'] },
+  { pattern: '/contracts', lazy: ['contracts', 'ContractList'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
+  { pattern: '/contracts/new', lazy: ['contracts', 'ContractForm'], roles: ['member', 'admin'] },
+  { pattern: '/contracts/:id', lazy: ['contracts', 'ContractPage'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
+  { pattern: '/contracts/:id/edit', lazy: ['contracts', 'ContractForm'], roles: ['member', 'admin'] },
+  { pattern: '/certificate/:id', lazy: ['contracts', 'CertificateView'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
+  { pattern: '/registry', lazy: ['officer', 'Queue'], roles: ['officer', 'admin'] },
+  { pattern: '/registry/done', lazy: ['officer', 'Done'], roles: ['officer', 'admin'] },
+  { pattern: '/registry/:id', lazy: ['officer', 'ReviewScreen'], roles: ['officer', 'admin'] },
+  { pattern: '/bureau', lazy: ['bureau', 'Dashboard'], roles: ['bureau', 'admin'] },
+  { pattern: '/bureau/exports', lazy: ['bureau', 'Exports'], roles: ['bureau', 'admin'] },
+  { pattern: '/bureau/subsidies', lazy: ['bureau', 'Subsidies'], roles: ['bureau', 'admin'] },
+  { pattern: '/bureau/targets', lazy: ['bureau', 'Targets'], roles: ['bureau', 'admin'] },
 ];
+
+// A role screen: its module is fetched on first use (the browser keeps it).
+/** @type {Map<string, any>} */
+const loaded = new Map();
+function LazyScreen({ lazy, props }) {
+  const [mod, name] = lazy;
+  const [C, setC] = useState(() => loaded.get(mod + '.' + name) || null);
+  const [err, setErr] = useState(null);
+  useEffect(() => {
+    if (C) return;
+    let live = true;
+    MODULES[mod]().then((m) => {
+      loaded.set(mod + '.' + name, m[name]);
+      if (live) setC(() => m[name]);
+    }, (e) => { if (live) setErr(e); });
+    return () => { live = false; };
+  }, [mod, name]);
+  if (err) return html`<${ErrorBox} error=${err} />`;
+  if (!C) return html`<${Loading} />`;
+  return html`<${C} ...${props} />`;
+}
 
 function match(path) {
   const segs = path.split('/').filter(Boolean);
-  for (const [pat, comp, roles] of ROUTES) {
-    const ps = pat.split('/').filter(Boolean);
+  for (const r of ROUTES) {
+    const ps = r.pattern.split('/').filter(Boolean);
     if (ps.length !== segs.length) continue;
     const params = {};
     let ok = true;
@@ -57,7 +88,7 @@ function match(path) {
       if (ps[i].startsWith(':')) params[ps[i].slice(1)] = decodeURIComponent(segs[i]);
       else ok = ps[i] === segs[i];
     }
-    if (ok) return { comp, params, roles, pattern: pat };
+    if (ok) return { route: r, params };
   }
   return null;
 }
@@ -172,14 +203,15 @@ function App() {
   const m = match(route.path);
   let body;
   if (!ready) body = html`<${Loading} />`;
-  else if (!m) body = html`<div class="card narrow"><h2>页面不存在</h2><p>地址 <code>#${route.path}</code> 没有对应的页面。</p><a class="btn" href="#/">返回首页</a></div>`;
-  else if (m.roles && (!me || !m.roles.includes(me.role))) body = html`<${Forbidden} me=${me} path=${route.path} />`;
+  else if (!m) body = html`<div class="card narrow"><h2>页面不存在</h2><p>此地址没有对应的页面，可能已变更或输入有误。</p><a class="btn" href="#/">返回首页</a></div>`;
+  else if (m.route.roles && (!me || !m.route.roles.includes(me.role))) body = html`<${Forbidden} me=${me} path=${route.path} />`;
   else {
-    const C = m.comp;
-    body = html`<${C} key=${route.path} params=${m.params} query=${route.query} me=${me} path=${route.path} />`;
+    const props = { params: m.params, query: route.query, me, path: route.path };
+    const C = m.route.comp;
+    body = C ? html`<${C} key=${route.path} ...${props} />` : html`<${LazyScreen} key=${route.path} lazy=${m.route.lazy} props=${props} />`;
   }
   return html`<${Header} me=${me} path=${route.path} />
-    <main id="main" class="container" data-route=${m ? m.pattern : ''}>${body}</main>
+    <main id="main" class="container" data-route=${m ? m.route.pattern : ''}>${body}</main>
     <footer class="site-footer"><div class="container">
       <span>驿站 · 区域技术转移服务平台</span>
       <span><a href="#/verify">登记证明核验</a> · <a href="/docs" target="_blank" rel="noopener">接口文档</a></span>

@@ -1,10 +1,11 @@
 // ui.js — shared pieces: html tag, formatting (money in fen, dates), form
 // fields that show the server's field errors beside them, status badges,
 // loading / error / 「尚未开放」 states, and small hooks.
-import { h, Fragment } from 'preact';
+import { h, Fragment, cloneElement, toChildArray } from 'preact';
 import { useState, useEffect, useRef, useCallback } from 'preact/hooks';
 import htm from 'htm';
 import { codes, regionChildren, region as regionInfo, ApiError } from './api.js';
+import { problemText, fieldLabel, errorText, problems } from './errors.js';
 
 export const html = htm.bind(h);
 export { Fragment };
@@ -69,7 +70,7 @@ export function date(s) {
   if (!s) return '—';
   if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return s;
   const d = new Date(s);
-  if (isNaN(d)) return s;
+  if (isNaN(d.getTime())) return s;
   // shown in China time
   return new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' })
     .format(d).replace(/\//g, '-');
@@ -77,7 +78,7 @@ export function date(s) {
 export function dateTime(s) {
   if (!s) return '—';
   const d = new Date(s);
-  if (isNaN(d)) return s;
+  if (isNaN(d.getTime())) return s;
   return new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false })
     .format(d).replace(/\//g, '-');
 }
@@ -99,7 +100,7 @@ export const STATUS = {
   need: { draft: '草稿', submitted: '待审核', open: '征集中', matched: '已对接', closed: '已关闭', expired: '已过期', rejected: '已退回' },
   contract: { draft: '草稿', submitted: '审查中', returned: '退回补正', refused: '不予登记', registered: '已登记', cancelled: '已注销' },
   inquiry: { open: '洽谈中', agreed: '已达成', declined: '已拒绝', expired: '已过期' },
-  notice: { active: '公示中', ended: '已结束', withdrawn: '已撤销' },
+  notice: { active: '公示中', passed: '公示期满', failed: '异议成立' },
   bid: { leading: '领先', outbid: '被超出', won: '中标', lost: '未中标' },
   run: { pending: '排队中', running: '计算中', completed: '已完成', failed: '失败' },
 };
@@ -107,7 +108,7 @@ const TONE = {
   draft: 'grey', submitted: 'blue', published: 'green', rejected: 'red', withdrawn: 'grey', under_notice: 'amber',
   transacted: 'green', open: 'green', matched: 'blue', closed: 'grey', expired: 'grey', returned: 'amber',
   refused: 'red', registered: 'green', cancelled: 'grey', agreed: 'green', declined: 'red', active: 'amber',
-  ended: 'grey', leading: 'green', outbid: 'amber', won: 'green', lost: 'grey', completed: 'green', failed: 'red',
+  ended: 'grey', passed: 'green', leading: 'green', outbid: 'amber', won: 'green', lost: 'grey', completed: 'green', failed: 'red',
   pending: 'blue', running: 'blue',
 };
 export function Status({ kind, value }) {
@@ -115,43 +116,8 @@ export function Status({ kind, value }) {
   return html`<span class=${'badge badge-' + (TONE[value] || 'grey')} data-status=${value}>${label}</span>`;
 }
 
-// --- field errors ----------------------------------------------------------------
-const CODE_TEXT = {
-  required: '此项为必填项', unknown_field: '不接受此字段', wrong_type: '类型不正确', invalid_encoding: '编码不正确',
-  invalid_format: '格式不正确', invalid: '取值无效', too_long: '内容过长', too_short: '内容过短',
-  out_of_range: '超出允许范围', invalid_date: '日期格式应为 YYYY-MM-DD', unknown_code: '不在代码表中', unknown: '不存在',
-  invalid_credit_code: '统一社会信用代码校验不通过', exceeds_contract: '超过合同成交额', does_not_add_up: '金额不平衡',
-  before_signing: '早于签订日期', before_effective: '早于生效日期', not_yet_effective: '合同尚未生效', expired: '已过期',
-  not_a_party: '本单位须为合同一方', not_verified: '单位尚未通过认证', no_office: '所在地区没有登记机构',
-  not_top_level: '须为一级类别', not_a_subtype: '子类别与类别不匹配', one_of: '须且只能填写其一', duplicate: '重复',
-  out_of_scope: '超出管辖范围', below_received: '低于已到账金额', not_top: '须为一级类别',
-};
-export function errorText(e) {
-  const zh = CODE_TEXT[e.code];
-  if (zh && e.message && !/^(this field is required|required to apply)$/i.test(e.message)) return zh + '（' + e.message + '）';
-  return zh || e.message || e.code;
-}
-// ApiError → {field: [texts]}
-export function fieldErrors(err) {
-  const out = {};
-  if (!(err instanceof ApiError)) return out;
-  for (const e of err.errors) {
-    const k = e.field || '';
-    (out[k] = out[k] || []).push(errorText(e));
-  }
-  return out;
-}
-// The message for the top of a form.
-export function problemText(err) {
-  if (!err) return '';
-  if (!(err instanceof ApiError)) return '网络或浏览器错误：' + (err.message || String(err));
-  const s = err.status;
-  const base = { 400: '请求格式有误', 401: '请先登录', 403: '无权进行此操作', 404: '未找到，或您无权查看', 409: '当前状态不允许此操作',
-    412: '数据已被他人修改，请刷新后重试', 413: '内容过大', 415: '文件类型不受支持', 422: '填写的内容未通过校验', 429: '操作过于频繁，请稍后再试',
-    500: '服务器内部错误', 503: '服务暂时不可用，请稍后再试', 504: '服务器响应超时' }[s] || ('错误 ' + s);
-  const d = err.problem.detail;
-  return d && d !== err.problem.title ? `${base}：${d}` : base;
-}
+// --- field errors: one table, in errors.js ---------------------------------------------
+export { errorText, fieldErrors, fieldLabel, problemText } from './errors.js';
 
 // --- small components ------------------------------------------------------------
 export function Loading({ text = '加载中…' }) {
@@ -169,6 +135,17 @@ export function ErrorBox({ error, onRetry }) {
   return html`<div class="alert alert-error" role="alert">${problemText(error)}
     ${error instanceof ApiError && error.problem.request_id ? html`<span class="muted small"> 请求编号 ${error.problem.request_id}</span>` : ''}
     ${onRetry ? html` <button class="btn btn-small" onClick=${onRetry}>重试</button>` : ''}</div>`;
+}
+/**
+ * The server's field problems listed at the top of a form, each field named
+ * by its label; other problems as one sentence.
+ * @param {{err: any, labels?: Record<string, string>}} props
+ */
+export function ErrorSummary({ err, labels = {} }) {
+  if (!err) return null;
+  if (!(err instanceof ApiError) || !err.errors.length) return html`<${ErrorBox} error=${err} />`;
+  return html`<div class="alert alert-error error-summary" role="alert"><b>${problemText(err)}</b>
+    <ul>${problems(err).map((e) => html`<li>${e.field ? fieldLabel(e.field, labels) + '：' : ''}${errorText(e)}</li>`)}</ul></div>`;
 }
 export function Empty({ children }) {
   return html`<div class="empty">${children || '暂无数据'}</div>`;
@@ -195,7 +172,13 @@ export function Notice({ tone = 'info', children }) {
 }
 
 // --- data hooks ----------------------------------------------------------------------
-// useLoad(fn, deps) → {data, error, loading, reload, set}
+/**
+ * Load once per change of deps: {data, error, loading, reload, set}.
+ * @template T
+ * @param {() => Promise<T> | T} fn
+ * @param {any[]} [deps]
+ * @returns {{data: T, error: any, loading: boolean, reload: () => void, set: (data: T) => void}}
+ */
 export function useLoad(fn, deps = []) {
   const [state, setState] = useState({ data: undefined, error: null, loading: true });
   const seq = useRef(0);
@@ -210,6 +193,10 @@ export function useLoad(fn, deps = []) {
   useEffect(() => { run(); }, [run]);
   return { ...state, reload: run, set: (data) => setState({ data, error: null, loading: false }) };
 }
+/**
+ * @param {import('./api-types').CodeListName} list
+ * @returns {import('./api-types').CodeItem[]}
+ */
 export function useCodes(list) {
   const [items, setItems] = useState([]);
   useEffect(() => { codes(list).then(setItems, () => setItems([])); }, [list]);
@@ -221,14 +208,32 @@ export function labelOf(items, code) {
 }
 
 // --- form fields ---------------------------------------------------------------------
-// <Field label help error required>{control}</Field>; errors keyed by field path.
-export function Field({ label, help, errors, name, required, children, wide }) {
+let fieldSeq = 0;
+/**
+ * <Field label help errors name required>{control}</Field>: the label is tied
+ * to the one control inside (its id is set here), or, for a group of
+ * controls (checkboxes, the region picker; `group`), names the group.  The
+ * server's errors for `name` (keyed by field path, see fieldErrors) are shown
+ * beside it and described to screen readers.
+ */
+export function Field({ label, help, errors, name, required, children, wide, group = false }) {
+  const [id] = useState(() => 'f' + ++fieldSeq);
   const errs = (errors && name && errors[name]) || [];
-  return html`<div class=${'field' + (errs.length ? ' has-error' : '') + (wide ? ' wide' : '')} data-field=${name}>
-    <label>${label}${required ? html`<span class="req" title="必填">*</span>` : ''}</label>
-    ${children}
-    ${help ? html`<div class="help">${help}</div>` : ''}
-    ${errs.map((t) => html`<div class="field-error" role="alert">${t}</div>`)}
+  const kids = toChildArray(children).filter((c) => typeof c !== 'string' || c.trim());
+  const one = kids.length === 1 && typeof kids[0] === 'object' ? /** @type {any} */ (kids[0]) : null;
+  // a control that is itself several (checkboxes, the region picker, a labelled checkbox) names a group
+  const single = !group && one && ![RegionPicker, CodeChecks, 'label', 'div'].includes(one.type);
+  const described = [help ? id + '-help' : '', errs.length ? id + '-err' : ''].filter(Boolean).join(' ') || undefined;
+  const control = single
+    ? cloneElement(/** @type {import('preact').VNode<any>} */ (kids[0]), { id, 'aria-describedby': described, 'aria-invalid': errs.length ? 'true' : undefined })
+    : children;
+  const head = html`${label}${required ? html`<span class="req" aria-hidden="true">*</span>` : ''}`;
+  return html`<div class=${'field' + (errs.length ? ' has-error' : '') + (wide ? ' wide' : '')} data-field=${name}
+      role=${single ? undefined : 'group'} aria-labelledby=${single ? undefined : id + '-label'} aria-describedby=${single ? undefined : described}>
+    ${single ? html`<label for=${id}>${head}</label>` : html`<div class="label" id=${id + '-label'}>${head}</div>`}
+    ${control}
+    ${help ? html`<div class="help" id=${id + '-help'}>${help}</div>` : ''}
+    ${errs.length ? html`<div id=${id + '-err'}>${errs.map((t) => html`<div class="field-error" role="alert">${t}</div>`)}</div>` : ''}
   </div>`;
 }
 export function TextInput({ value, onInput, ...rest }) {
@@ -237,6 +242,7 @@ export function TextInput({ value, onInput, ...rest }) {
 export function TextArea({ value, onInput, rows = 4, ...rest }) {
   return html`<textarea rows=${rows} value=${value ?? ''} onInput=${(e) => onInput(e.currentTarget.value)} ...${rest}></textarea>`;
 }
+/** @param {{value?: any, onChange: (v: any) => void, items: {code: string, label: string}[], empty?: string | false, [k: string]: any}} props */
 export function Select({ value, onChange, items, empty = '请选择', ...rest }) {
   return html`<select value=${value ?? ''} onChange=${(e) => onChange(e.currentTarget.value || null)} ...${rest}>
     ${empty !== false ? html`<option value="">${empty}</option>` : ''}
@@ -340,7 +346,14 @@ export function Tabs({ tabs, value, onChange }) {
     <button role="tab" class=${'tab' + (k === value ? ' active' : '')} aria-selected=${k === value} onClick=${() => onChange(k)}>${label}</button>`)}</div>`;
 }
 
-// A list with keyset pagination ("加载更多").
+/**
+ * A list with keyset pagination ("加载更多"); `extra` is the last page as
+ * the server sent it (search totals and facets).
+ * @template {{items: any[], next_cursor?: string | null}} P
+ * @param {(cursor: string | null) => Promise<P>} fetchPage
+ * @param {any[]} [deps]
+ * @returns {{items: P['items'], more: (() => Promise<void>) | null, reload: () => Promise<void>, loading: boolean, error: any, extra: P | null, setItems: (items: P['items']) => void}}
+ */
 export function usePaged(fetchPage, deps = []) {
   const [items, setItems] = useState([]);
   const [cursor, setCursor] = useState(null);

@@ -8,21 +8,22 @@
 // aggregating GET /contracts (registered contracts of the bureau's region
 // subtree) in the browser, with the same shapes, and the page says so.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { api, ApiError, listAll, request, inRegion, regionChildren, region as regionInfo } from '../api.js';
+import { api, request, region as regionInfo } from '../api.js';
 import {
   html, yuan, wan, bigMoney, date, dateTime, yearCN, monthCN, Status, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts,
-  Field, Select, CodeSelect, MoneyInput, useLoad, useCodes, labelOf, ActionButton, fieldErrors, problemText, Notice, Tabs, toFen, fenToInput,
+  Field, Select, CodeSelect, MoneyInput, useLoad, useCodes, labelOf, ActionButton, fieldErrors, problemText, errorText, ErrorSummary, Notice, Tabs, toFen, fenToInput,
 } from '../ui.js';
 
 // --- ECharts, loaded on first use -------------------------------------------------
 let echartsP = null;
 function loadECharts() {
-  if (window.echarts) return Promise.resolve(window.echarts);
+  const w = /** @type {any} */ (window);
+  if (w.echarts) return Promise.resolve(w.echarts);
   if (!echartsP) {
     echartsP = new Promise((resolve, reject) => {
       const s = document.createElement('script');
       s.src = '/vendor/echarts/echarts.common.min.js';
-      s.onload = () => resolve(window.echarts);
+      s.onload = () => resolve(w.echarts);
       s.onerror = () => { echartsP = null; reject(new Error('图表库加载失败')); };
       document.head.appendChild(s);
     });
@@ -51,89 +52,18 @@ const toWan = (fen) => Math.round(Number(fen) / 10000) / 100;  // fen → 万元
 const axisWan = { type: 'value', name: '万元', axisLabel: { formatter: (v) => (v >= 10000 ? v / 10000 + '亿' : v) } };
 
 // --- the figures --------------------------------------------------------------------
-const ZERO = () => ({ count: 0, contract_amount_fen: 0, technical_amount_fen: 0, received_amount_fen: 0 });
-function add(t, c) {
-  t.count += 1; t.contract_amount_fen += c.contract_amount_fen; t.technical_amount_fen += c.technical_amount_fen; t.received_amount_fen += c.received_amount_fen;
+/** @typedef {import('../api-types').Schema<'Stats'>} Stats */
+/**
+ * @param {{year: number, region: string, by?: import('../api-types').Query<'/stats/contracts', 'get'>['by'], flow?: 'out' | 'in'}} p
+ * @returns {Promise<Stats>}
+ */
+function stats({ year, region, by, flow = 'out' }) {
+  return api.get('/stats/contracts', { query: { year, region, flow, ...(by && by !== 'year' ? { by } : {}) } });
 }
-// Client-side aggregation over the bureau's registered contracts, shaped
-// like GET /stats/contracts.  Used only when that endpoint is absent.
-let contractsP = null;
-async function registeredContracts() {
-  if (!contractsP) contractsP = listAll('/contracts', { status: 'registered' }, 20000).catch((e) => { contractsP = null; throw e; });
-  return contractsP;
-}
-async function localStats({ year, region, by, flow }) {
-  const [all, types, domains] = await Promise.all([registeredContracts(), api.get('/codes/contract_types').then((r) => r.items), api.get('/codes/domains').then((r) => r.items)]);
-  const side = flow === 'in' ? 'buyer' : 'seller';
-  const rows = all.filter((c) => c.status === 'registered' && yearCN(c.registered_at) === year && inRegion(c[side] && c[side].region_code, region));
-  const total = ZERO();
-  const groups = new Map();
-  const kids = by === 'region' ? await regionChildren(region === '000000' ? null : region).catch(() => []) : [];
-  for (const c of rows) {
-    add(total, c);
-    if (!by || by === 'year') continue;
-    let key, label;
-    if (by === 'type') { key = c.contract_type; label = c.contract_type_label || labelOf(types, key); }
-    else if (by === 'subtype') { key = c.contract_subtype; label = c.contract_subtype_label || labelOf(types, key); }
-    else if (by === 'domain') { key = c.domain; label = c.domain_label || labelOf(domains, key); }
-    else if (by === 'month') { key = String(monthCN(c.registered_at)); label = key + '月'; }
-    else if (by === 'quarter') { key = String(Math.ceil(monthCN(c.registered_at) / 3)); label = '第' + key + '季度'; }
-    else if (by === 'region') {
-      const code = c[side].region_code;
-      const k = kids.find((r) => inRegion(code, r.code));
-      key = k ? k.code : code; label = k ? k.name : code;
-    } else { key = c[by] || (c[side] && c[side].org_type); label = key; }
-    key = key || 'unknown';
-    if (!groups.has(key)) groups.set(key, { key, label: label || '未分类', ...ZERO() });
-    add(groups.get(key), c);
-  }
-  return { year, region, by: by || 'year', flow: flow || 'out', total, groups: [...groups.values()].sort((a, b) => b.contract_amount_fen - a.contract_amount_fen), source: 'local' };
-}
-// One place that decides where figures come from: the server's statistics,
-// or (404) the local aggregation above.
-async function statsSource(params) {
-  try {
-    const q = { year: params.year, region: params.region, flow: params.flow || 'out' };
-    if (params.by && params.by !== 'year') q.by = params.by;
-    const r = await api.get('/stats/contracts', q);
-    return { ...r, source: 'server' };
-  } catch (e) {
-    if (e instanceof ApiError && e.unavailable) return localStats(params);
-    throw e;
-  }
-}
-// Plan targets and progress, normalised to {metric, unit, actual, target, projection}.
 const METRICS = {
   contract_amount: { label: '技术合同成交额', unit: 'fen' }, technical_amount: { label: '技术交易额', unit: 'fen' },
   contracts: { label: '登记合同数', unit: 'count' }, results_transferred: { label: '转化科技成果数', unit: 'count' },
 };
-const metricKey = (m) => String(m || '').replace(/_fen$/, '');
-function elapsedShare(year) {
-  const now = new Date(new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date()) + 'T00:00:00Z');
-  const cy = now.getUTCFullYear();
-  if (year < cy) return 1;
-  if (year > cy) return 0;
-  const start = Date.UTC(year, 0, 1), end = Date.UTC(year + 1, 0, 1);
-  return (now - start + 86400000) / (end - start);
-}
-async function progressSource(year, region, totals) {
-  try {
-    const r = await api.get('/targets/progress', { year, region });
-    return {
-      source: 'server', elapsed: r.elapsed_share ?? elapsedShare(year),
-      items: (r.items || []).map((x) => ({ metric: metricKey(x.metric), actual: x.actual ?? x.actual_value, target: x.target ?? x.target_value,
-        projection: x.projection ?? x.projected_value, note: x.note })),
-    };
-  } catch (e) {
-    if (!(e instanceof ApiError && e.unavailable)) throw e;
-    const f = elapsedShare(year);
-    const proj = (v) => (f > 0 ? Math.round(v / f) : null);
-    return { source: 'local', elapsed: f, items: [
-      { metric: 'contract_amount', actual: totals.contract_amount_fen, target: null, projection: proj(totals.contract_amount_fen) },
-      { metric: 'technical_amount', actual: totals.technical_amount_fen, target: null, projection: proj(totals.technical_amount_fen) },
-      { metric: 'contracts', actual: totals.count, target: null, projection: proj(totals.count) }] };
-  }
-}
 const fmtMetric = (m, v) => (v === null || v === undefined ? '—' : METRICS[m] && METRICS[m].unit === 'count' ? v + (m === 'contracts' ? ' 份' : ' 项') : bigMoney(v));
 
 // --- dashboard ----------------------------------------------------------------------------
@@ -145,22 +75,22 @@ function yearsBack(n) {
 export function Dashboard({ me, query }) {
   const years = yearsBack(7);
   const [year, setYear] = useState(Number(query.year) || years[0]);
-  const [flow, setFlow] = useState('out');
+  const [flow, setFlow] = useState(/** @type {'out' | 'in'} */ ('out'));
   const regionCode = me.region_code || '000000';
   const rname = useLoad(() => (regionCode === '000000' ? Promise.resolve({ name: '全国' }) : regionInfo(regionCode)), [regionCode]);
   const data = useLoad(async () => {
     const base = { year, region: regionCode };
-    const [outT, inT, byType, byDomain, byMonthOut, byMonthIn, byRegionOut, byRegionIn] = await Promise.all([
-      statsSource({ ...base, flow: 'out' }), statsSource({ ...base, flow: 'in' }),
-      statsSource({ ...base, flow, by: 'type' }), statsSource({ ...base, flow, by: 'domain' }),
-      statsSource({ ...base, flow: 'out', by: 'month' }), statsSource({ ...base, flow: 'in', by: 'month' }),
-      statsSource({ ...base, flow: 'out', by: 'region' }), statsSource({ ...base, flow: 'in', by: 'region' }),
+    const [outT, inT, byType, byDomain, byMonthOut, byMonthIn, byRegionOut, byRegionIn, progress] = await Promise.all([
+      stats({ ...base, flow: 'out' }), stats({ ...base, flow: 'in' }),
+      stats({ ...base, flow, by: 'type' }), stats({ ...base, flow, by: 'domain' }),
+      stats({ ...base, flow: 'out', by: 'month' }), stats({ ...base, flow: 'in', by: 'month' }),
+      stats({ ...base, flow: 'out', by: 'region' }), stats({ ...base, flow: 'in', by: 'region' }),
+      api.get('/targets/progress', { query: { year, region: regionCode } }),
     ]);
-    const progress = await progressSource(year, regionCode, outT.total);
     return { outT, inT, byType, byDomain, byMonthOut, byMonthIn, byRegionOut, byRegionIn, progress };
   }, [year, flow, regionCode]);
   const trend = useLoad(async () => Promise.all(years.slice().reverse().map(async (y) => {
-    const [o, i] = await Promise.all([statsSource({ year: y, region: regionCode, flow: 'out' }), statsSource({ year: y, region: regionCode, flow: 'in' })]);
+    const [o, i] = await Promise.all([stats({ year: y, region: regionCode, flow: 'out' }), stats({ year: y, region: regionCode, flow: 'in' })]);
     return { year: y, out: o.total, in: i.total };
   })), [regionCode]);
   const regionName = rname.data ? rname.data.name : regionCode;
@@ -169,7 +99,6 @@ export function Dashboard({ me, query }) {
           ${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>
         <a class="btn" href=${'#/bureau/exports?year=' + year}>导出年报</a>`}>技术市场统计看板</${PageTitle}>
     ${data.loading ? html`<${Loading} text="正在汇总统计数据…" />` : data.error ? html`<${ErrorBox} error=${data.error} onRetry=${data.reload} />` : html`
-      ${data.data.outT.source === 'local' ? html`<${Notice} tone="info">统计接口尚未开放，以下数据由浏览器根据登记合同列表即时汇总。</${Notice}>` : ''}
       <${Kpis} d=${data.data} year=${year} />
       <div class="grid2">
         <${Card} title="合同成交额：累计与全年预计"><${Cumulative} d=${data.data} year=${year} /></${Card}>
@@ -252,7 +181,7 @@ function MonthlyFlows({ d }) {
   return html`<${Chart} option=${option} label="按月输出与吸纳" />`;
 }
 function GroupTable({ groups, total }) {
-  return html`<div class="table-wrap"><table class="list"><thead><tr><th>分类</th><th class="right">份数</th><th class="right">成交额（万元）</th><th class="right">技术交易额（万元）</th></tr></thead><tbody>
+  return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>分类</th><th class="right">份数</th><th class="right">成交额（万元）</th><th class="right">技术交易额（万元）</th></tr></thead><tbody>
     ${groups.map((g) => html`<tr><td>${g.label || g.key}</td><td class="right num">${g.count}</td><td class="right num">${wan(g.contract_amount_fen)}</td><td class="right num">${wan(g.technical_amount_fen)}</td></tr>`)}
     ${total ? html`<tr><th>合计</th><th class="right num">${total.count}</th><th class="right num">${wan(total.contract_amount_fen)}</th><th class="right num">${wan(total.technical_amount_fen)}</th></tr>` : ''}
   </tbody></table></div>`;
@@ -290,7 +219,7 @@ function ByRegion({ o, i }) {
       { name: '技术吸纳（买方）', type: 'bar', data: keys.map((k) => toWan(val(i, k).contract_amount_fen)) }],
   };
   return html`<${Chart} option=${option} label="按地区输出与吸纳" />
-    <div class="table-wrap"><table class="list"><thead><tr><th>地区</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">吸纳份数</th><th class="right">吸纳成交额（万元）</th></tr></thead><tbody>
+    <div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>地区</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">吸纳份数</th><th class="right">吸纳成交额（万元）</th></tr></thead><tbody>
     ${keys.map((k) => html`<tr><td>${label(k)}</td><td class="right num">${val(o, k).count}</td><td class="right num">${wan(val(o, k).contract_amount_fen)}</td>
       <td class="right num">${val(i, k).count}</td><td class="right num">${wan(val(i, k).contract_amount_fen)}</td></tr>`)}
     <tr><th>合计</th><th class="right num">${o.total.count}</th><th class="right num">${wan(o.total.contract_amount_fen)}</th><th class="right num">${i.total.count}</th><th class="right num">${wan(i.total.contract_amount_fen)}</th></tr>
@@ -311,198 +240,207 @@ export function Targets({ me }) {
   const years = yearsBack(7);
   const [year, setYear] = useState(years[0]);
   const region = me.region_code || '000000';
-  const r = useLoad(() => api.get('/targets', { year, region }), [year]);
+  const r = useLoad(() => api.get('/targets', { query: { year, region } }), [year]);
   const [edit, setEdit] = useState({});
   const [err, setErr] = useState(null);
   const [ok, setOk] = useState(null);
-  const current = (m) => ((r.data && r.data.items) || []).find((t) => metricKey(t.metric) === m);
+  const current = (m) => ((r.data && r.data.items) || []).find((t) => t.metric === m && t.region_code === region);
+  /** @param {import('../api-types').Schema<'TargetMetric'>} m */
   const save = async (m) => {
     setErr(null); setOk(null);
     const unit = METRICS[m].unit;
     const raw = edit[m];
-    const target = unit === 'fen' ? toFen(raw, 10000) : Number(raw);
+    const target = unit === 'fen' ? toFen(raw, 10000) : /^\d+$/.test(String(raw).trim()) ? Number(raw) : NaN;
+    if (target === null || Number.isNaN(target)) { setErr({ field: m, text: unit === 'fen' ? '请输入金额（万元），如 1200 或 1200.5' : '请输入整数' }); return; }
     try {
-      await api.put('/targets', { region_code: region, year, metric: m, target: Number.isNaN(target) ? -1 : target });
-      setOk(METRICS[m].label); r.reload();
-    } catch (e) { setErr(e); }
+      await api.put('/targets', { body: { region_code: region, year, metric: m, target } });
+      setOk(METRICS[m].label); setEdit({ ...edit, [m]: '' }); r.reload();
+    } catch (e) { setErr({ field: m, error: e }); }
   };
+  /** @type {import('../api-types').Schema<'TargetMetric'>[]} */
+  const metrics = ['contract_amount', 'technical_amount', 'contracts', 'results_transferred'];
   return html`<${PageTitle} sub="按年度设定本地区的技术市场发展目标，统计看板据此显示完成进度和全年预计。"
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => setYear(Number(e.currentTarget.value))}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>计划目标</${PageTitle}>
     <div class="card">
-      ${r.loading ? html`<${Loading} />` : r.error ? (r.error.unavailable ? html`<${Unavailable} what="计划目标" />` : html`<${ErrorBox} error=${r.error} />`) : html`
+      ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : html`
         ${ok ? html`<${Notice} tone="success">已保存「${ok}」目标。</${Notice}>` : ''}
-        <${ErrorBox} error=${err} />
-        <div class="table-wrap"><table class="list stack"><thead><tr><th>指标</th><th>当前目标</th><th>新目标</th><th></th></tr></thead><tbody>
-        ${Object.entries(METRICS).map(([m, def]) => {
+        <div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>指标</th><th>当前目标</th><th>新目标</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
+        ${metrics.map((m) => {
+          const def = METRICS[m];
           const t = current(m);
-          return html`<tr><td data-label="指标">${def.label}${t && t.note ? html`<div class="small muted">${t.note}</div>` : ''}</td>
-            <td data-label="当前目标">${t ? fmtMetric(m, t.target ?? t.target_value) : '未设定'}</td>
-            <td data-label="新目标"><span class="money-input"><input type="text" inputmode="decimal" value=${edit[m] ?? ''} onInput=${(e) => setEdit({ ...edit, [m]: e.currentTarget.value })}
-              placeholder=${t ? (def.unit === 'fen' ? fenToInput(t.target ?? t.target_value, 10000) : String(t.target ?? t.target_value)) : ''} /><span class="unit">${def.unit === 'fen' ? '万元' : '项/份'}</span></span></td>
+          const mine = err && err.field === m;
+          return html`<tr data-metric=${m}><td data-label="指标">${def.label}${t && t.note ? html`<div class="small muted">${t.note}</div>` : ''}</td>
+            <td data-label="当前目标">${t ? fmtMetric(m, t.target) : '未设定'}</td>
+            <td data-label="新目标"><span class="money-input"><input type="text" inputmode="decimal" value=${edit[m] ?? ''} aria-label=${def.label + '新目标'} aria-invalid=${mine ? 'true' : undefined}
+              onInput=${(e) => setEdit({ ...edit, [m]: e.currentTarget.value })}
+              placeholder=${t ? (def.unit === 'fen' ? fenToInput(t.target, 10000) : String(t.target)) : ''} /><span class="unit">${def.unit === 'fen' ? '万元' : def.unit === 'count' && m === 'contracts' ? '份' : '项'}</span></span>
+              ${mine ? html`<div class="field-error" role="alert">${err.text || (err.error && err.error.errors && err.error.errors.length ? err.error.errors.map(errorText).join('；') : problemText(err.error))}</div>` : ''}</td>
             <td data-label=""><${ActionButton} class="btn btn-small btn-primary" disabled=${!edit[m]} onClick=${() => save(m)}>保存</${ActionButton}></td></tr>`;
         })}</tbody></table></div>`}
     </div>`;
 }
 
 // --- annual export ----------------------------------------------------------------------------------
+// The file name the server gives (RFC 6266: filename* in UTF-8 first).
+export function fileNameOf(cd, fallback) {
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(cd || '');
+  if (star) { try { return decodeURIComponent(star[1].trim()); } catch { /* below */ } }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(cd || '');
+  return plain ? plain[1] : fallback;
+}
 export function Exports({ me, query }) {
   const years = yearsBack(7);
   const [year, setYear] = useState(Number(query.year) || years[0]);
   const region = me.region_code || '000000';
-  const preview = useLoad(() => api.get('/exports/annual', { year, region, format: 'json' }), [year]);
+  const preview = useLoad(() => api.get('/exports/annual', { query: { year, region, format: 'json' } }), [year]);
   const [err, setErr] = useState(null);
+  /** @param {'csv' | 'xlsx' | 'json'} format */
   const download = async (format) => {
     setErr(null);
     try {
       const resp = await request('GET', '/exports/annual', { query: { year, region, format }, raw: true });
       const blob = await resp.blob();
-      const cd = resp.headers.get('Content-Disposition') || '';
-      const m = /filename\*=UTF-8''([^;]+)|filename="?([^";]+)"?/.exec(cd);
-      const name = m ? decodeURIComponent(m[1] || m[2]) : `技术市场统计-${region}-${year}.${format}`;
+      const name = fileNameOf(resp.headers.get('Content-Disposition'), `技术市场统计年报-${year}.${format}`);
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a'); a.href = url; a.download = name; a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (e) { setErr(e); }
   };
-  const unavailable = preview.error instanceof ApiError && preview.error.unavailable;
+  /** @type {('csv' | 'xlsx' | 'json')[]} */
+  const formats = ['xlsx', 'csv', 'json'];
   return html`<${PageTitle} sub="按年度和地区导出技术市场统计年报：各表合计相互一致，并与登记合同明细一致。CSV 为带 BOM 的 UTF-8，可直接用 Excel 打开。"
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => setYear(Number(e.currentTarget.value))}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>年报导出</${PageTitle}>
     <${Card} title=${year + ' 年度技术市场统计'}>
-      ${unavailable ? html`<${Unavailable} what="年报导出" note="接口开放后可下载 CSV、XLSX、JSON 三种格式。" />` : ''}
       <div class="page-actions" style="margin-top:12px">
-        ${['csv', 'xlsx', 'json'].map((f) => html`<button class="btn btn-primary" disabled=${unavailable} data-format=${f} onClick=${() => download(f)}>导出 ${f.toUpperCase()}</button>`)}
+        ${formats.map((f) => html`<button class="btn btn-primary" data-format=${f} onClick=${() => download(f)}>导出 ${({ xlsx: 'Excel 表格', csv: 'CSV 文件', json: 'JSON 数据' })[f]}</button>`)}
       </div>
       <${ErrorBox} error=${err} />
     </${Card}>
-    ${preview.data && preview.data.tables ? html`<${Card} title="内容预览">${preview.data.tables.map((t) => html`<h3 style="margin-top:12px">${t.title || BY_TEXT[t.by] || t.by}${t.flow ? (t.flow === 'in' ? ' · 吸纳' : ' · 输出') : ''}</h3>
-        ${t.rows ? html`<${FlowTable} rows=${t.rows} total=${t.total} />` : html`<${GroupTable} groups=${t.groups || []} total=${t.total} />`}`)}</${Card}>`
-      : preview.error && !unavailable ? html`<${ErrorBox} error=${preview.error} />` : ''}`;
+    ${preview.data ? html`<${Card} title="内容预览">${preview.data.tables.map((t) => html`<h3 style="margin-top:12px">${t.title}</h3>
+        <${FlowTable} rows=${t.rows} total=${t.total} />`)}</${Card}>`
+      : preview.error ? html`<${ErrorBox} error=${preview.error} />` : html`<${Loading} />`}`;
 }
 // an export table: rows with both flows side by side
 function FlowTable({ rows, total }) {
-  const z = { count: 0, contract_amount_fen: 0, technical_amount_fen: 0 };
-  return html`<div class="table-wrap"><table class="list"><thead><tr><th>分类</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">输出技术交易额（万元）</th>
+  return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>分类</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">输出技术交易额（万元）</th>
     <th class="right">吸纳份数</th><th class="right">吸纳成交额（万元）</th></tr></thead><tbody>
-    ${[...rows, ...(total ? [{ label: '合计', ...total, total: true }] : [])].map((r) => {
-      const o = r.out || z, i = r.in || z;
+    ${[...rows, { key: 'total', label: '合计', out: total.out, in: total.in, total: true }].map((r) => {
+      const o = r.out, i = r.in;
       const C = r.total ? 'th' : 'td';
       return html`<tr><${C}>${r.label || r.key}</${C}><${C} class="right num">${o.count}</${C}><${C} class="right num">${wan(o.contract_amount_fen)}</${C}><${C} class="right num">${wan(o.technical_amount_fen)}</${C}>
         <${C} class="right num">${i.count}</${C}><${C} class="right num">${wan(i.contract_amount_fen)}</${C}></tr>`;
     })}</tbody></table></div>`;
 }
-const BY_TEXT = { type: '按合同类别', subtype: '按合同子类别', domain: '按技术领域', seller_type: '按卖方单位类型', buyer_type: '按买方单位类型', ip_type: '按知识产权类型',
-  plan_source: '按计划来源', region: '按地区', month: '按月份', quarter: '按季度', year: '合计' };
 
 // --- subsidies (后补助) -------------------------------------------------------------------------------
-// Policies are data: {name, region_code, valid_from_year, valid_to_year, source, rules: {lines: [...], budget_fen, note}};
-// a run computes every recipient's award for a year with the reasons (POST /subsidy-runs answers with the run).
+// Policies are data (rules: lines, budget); a run computes every recipient's
+// award for a year with the reasons, stored and shown here.
 const PARTY = { seller: '卖方（技术输出方）', buyer: '买方（技术吸纳方）', broker: '技术经纪人', office: '登记机构' };
 const BASE = { contract_amount: '合同成交额', technical_amount: '技术交易额', received_amount: '实际到账额' };
 const EXCLUDE = { government_funded: '财政资金项目', related_parties: '关联方交易', already_subsidised: '已享受其他补助' };
+/** @param {import('../api-types').Schema<'SubsidyRuleLine'>} l */
 function lineText(l) {
   if (l.label) return l.label;
-  const rate = l.rate && l.rate.flat_bp != null ? (l.rate.flat_bp / 100).toFixed(2) + '%' : l.rate && l.rate.tiers ? '分段累进' : '';
-  return `${PARTY[l.party] || l.party} · ${l.base_year === 'previous' ? '上年' : '当年'}${BASE[l.base] || l.base} × ${rate}`;
+  const rate = 'flat_bp' in l.rate ? (l.rate.flat_bp / 100).toFixed(2) + '%' : '分段累进';
+  return `${PARTY[l.party]} · ${l.base_year === 'previous' ? '上年' : '当年'}${BASE[l.base]} × ${rate}`;
 }
-const capText = (c) => (c == null ? null : typeof c === 'object' ? `${wan(c.default_fen)} 万元起` : wan(c) + ' 万元');
+function budgetText(b, year) {
+  if (b == null) return '不限';
+  if (typeof b === 'number') return wan(b) + ' 万元';
+  return b[String(year)] != null ? wan(b[String(year)]) + ' 万元' : '本年度未设';
+}
 
 export function Subsidies({ me }) {
   const years = yearsBack(7);
   const [year, setYear] = useState(years[0]);
   const [tab, setTab] = useState('run');
-  const policies = useLoad(() => api.get('/subsidy-policies', { limit: 100 }), []);
-  const runs = useLoad(() => api.get('/subsidy-runs', { year, limit: 20 }), [year]);
+  const policies = useLoad(() => api.get('/subsidy-policies', { query: { limit: 100 } }), []);
+  const runs = useLoad(() => api.get('/subsidy-runs', { query: { year, limit: 20 } }), [year]);
   const [picked, setPicked] = useState([]);
   const [run, setRun] = useState(null);
   const [err, setErr] = useState(null);
   const [showNew, setShowNew] = useState(false);
   const start = async () => {
     setErr(null); setRun(null);
-    try {
-      let r = await api.post('/subsidy-runs', { year, policy_ids: picked });
-      while (r && ['pending', 'running'].includes(r.status)) {          // a server that computes in the background
-        await new Promise((ok) => setTimeout(ok, 1500));
-        r = await api.get('/subsidy-runs/' + r.id);
-      }
-      setRun(r); runs.reload();
-    } catch (e) { setErr(e); }
+    try { setRun(await api.post('/subsidy-runs', { body: { year, policy_ids: picked } })); runs.reload(); } catch (e) { setErr(e); }
   };
-  const open = async (id) => { setErr(null); try { setRun(await api.get('/subsidy-runs/' + id)); } catch (e) { setErr(e); } };
-  const unavailable = policies.error instanceof ApiError && policies.error.unavailable;
+  const open = async (id) => { setErr(null); try { setRun(await api.get('/subsidy-runs/{id}', { path: { id } })); } catch (e) { setErr(e); } };
   const items = (policies.data && policies.data.items) || [];
-  const inForce = (p) => (p.valid_from_year == null || p.valid_from_year <= year) && (p.valid_to_year == null || p.valid_to_year >= year) && p.active !== false;
+  const inForce = (p) => p.valid_from_year <= year && (p.valid_to_year == null || p.valid_to_year >= year) && p.active;
   return html`<${PageTitle} sub="按补助政策测算各单位、技术经纪人的后补助金额及计算依据；同样的数据测算结果相同，已注销的登记在下次测算中追回。"
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => { setYear(Number(e.currentTarget.value)); setPicked([]); setRun(null); }}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>后补助测算</${PageTitle}>
-    ${unavailable ? html`<${Unavailable} what="后补助测算" note="接口开放后可在此维护补助政策、发起测算并查看每个单位的补助金额和计算依据。" />` : html`
     <${Tabs} value=${tab} onChange=${setTab} tabs=${[['run', '补助测算'], ['tax', '税收优惠估算']]} />
-    ${tab === 'tax' ? html`<${TaxRelief} year=${year} />` : html`
+    ${tab === 'tax' ? html`<${TaxRelief} year=${year} region=${me.region_code || '000000'} />` : html`
     <${Card} title="补助政策" actions=${html`<button class="btn btn-small" onClick=${() => setShowNew(!showNew)}>${showNew ? '收起' : '＋ 新增政策'}</button>`}>
       ${showNew ? html`<${PolicyForm} year=${year} region=${me.region_code || '000000'} done=${() => { setShowNew(false); policies.reload(); }} />` : ''}
       ${policies.loading ? html`<${Loading} />` : policies.error ? html`<${ErrorBox} error=${policies.error} />` : !items.length ? html`<${Empty}>本辖区尚无补助政策，可新增政策后测算。</${Empty}>` : html`
-        <div class="table-wrap"><table class="list stack"><thead><tr><th></th><th>政策</th><th>地区</th><th>有效年度</th><th>补助规则</th><th>预算</th></tr></thead><tbody>
-        ${items.map((p) => html`<tr data-id=${p.id}><td><input type="checkbox" disabled=${!inForce(p)} checked=${picked.includes(p.id)} aria-label="选择"
+        <div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th><span class="sr-only">选择</span></th><th>政策</th><th>地区</th><th>有效年度</th><th>补助规则</th><th>预算</th></tr></thead><tbody>
+        ${items.map((p) => html`<tr data-id=${p.id}><td><input type="checkbox" disabled=${!inForce(p)} checked=${picked.includes(p.id)} aria-label=${'选择政策：' + p.name}
             onChange=${() => setPicked(picked.includes(p.id) ? picked.filter((x) => x !== p.id) : [...picked, p.id])} /></td>
           <td data-label="政策">${p.name}${p.source ? html`<div class="small muted">${p.source}</div>` : ''}</td>
-          <td data-label="地区">${p.region_name || p.region_code}</td>
-          <td data-label="有效年度" class="nowrap">${p.valid_from_year ?? '—'}–${p.valid_to_year ?? '长期'}${inForce(p) ? '' : html`<div class="small muted">${year} 年不适用</div>`}</td>
-          <td data-label="规则" class="small">${((p.rules && p.rules.lines) || []).map((l) => html`<div>${lineText(l)}</div>`)}</td>
-          <td data-label="预算" class="nowrap">${p.rules && p.rules.budget_fen != null ? wan(p.rules.budget_fen) + ' 万元' : '不限'}</td></tr>`)}</tbody></table></div>
+          <td data-label="地区">${p.region_name}</td>
+          <td data-label="有效年度" class="nowrap">${p.valid_from_year}–${p.valid_to_year ?? '长期'}${inForce(p) ? '' : html`<div class="small muted">${year} 年不适用</div>`}</td>
+          <td data-label="规则" class="small">${p.rules.lines.map((l) => html`<div>${lineText(l)}</div>`)}</td>
+          <td data-label="预算" class="nowrap">${budgetText(p.rules.budget_fen, year)}</td></tr>`)}</tbody></table></div>
         <div class="form-actions"><${ActionButton} class="btn btn-primary" disabled=${!picked.length} onClick=${start}>按所选政策测算 ${year} 年补助</${ActionButton}></div>`}
       <${ErrorBox} error=${err} />
     </${Card}>
-    ${runs.data && (runs.data.items || []).length ? html`<${Card} title=${year + ' 年已有测算'}><div class="table-wrap"><table class="list"><thead><tr><th>测算</th><th>时间</th><th class="right">补助合计（元）</th><th class="right">追回（元）</th><th></th></tr></thead><tbody>
-      ${runs.data.items.map((r) => html`<tr><td>#${r.id}</td><td>${dateTime(r.created_at)}</td><td class="right num">${yuan(r.total_awarded_fen ?? r.total_award_fen)}</td>
-        <td class="right num">${yuan(r.total_clawback_fen ?? 0)}</td><td><button class="btn btn-small" onClick=${() => open(r.id)}>查看</button></td></tr>`)}</tbody></table></div></${Card}>` : ''}
-    ${run ? html`<${RunView} run=${run} />` : ''}`}`}`;
+    ${runs.data && runs.data.items.length ? html`<${Card} title=${year + ' 年已有测算'}><div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>测算</th><th>时间</th><th class="right">补助合计（元）</th><th class="right">追回（元）</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
+      ${runs.data.items.map((r) => html`<tr><td>第 ${r.id} 次</td><td>${dateTime(r.created_at)}</td><td class="right num">${yuan(r.total_awarded_fen)}</td>
+        <td class="right num">${yuan(-r.total_clawback_fen)}</td><td><button class="btn btn-small" onClick=${() => open(r.id)}>查看</button></td></tr>`)}</tbody></table></div></${Card}>` : ''}
+    ${run ? html`<${RunView} run=${run} />` : ''}`}`;
 }
 
+/** @param {{run: import('../api-types').Schema<'SubsidyRun'>}} props */
 function RunView({ run }) {
-  const pols = run.policies || [{ name: '全部政策', awards: run.awards || [], awarded_fen: run.total_award_fen }];
-  return html`<${Card} title=${'测算结果 #' + run.id} actions=${run.digest ? html`<span class="small muted" title="相同输入得到相同摘要">摘要 ${run.digest.slice(0, 12)}</span>` : ''}>
-    <${Facts} rows=${[['年度', run.year], ['补助合计', html`<b>${yuan(run.total_awarded_fen ?? run.total_award_fen)} 元</b>`], ['追回合计', yuan(run.total_clawback_fen ?? 0) + ' 元'], ['测算时间', dateTime(run.created_at)]]} />
-    ${pols.map((p) => html`<div class="form-section" style="margin-top:14px"><h3>${p.name}${p.scope_region_name ? ' · ' + p.scope_region_name : ''}</h3>
-      <p class="small muted">申请合计 ${yuan(p.claims_fen)} 元${p.budget_fen != null ? `，预算 ${yuan(p.budget_fen)} 元` : ''}${p.pro_rated ? '，已按预算折算' : ''}；核定 ${yuan(p.awarded_fen)} 元${p.clawback_fen ? `，追回 ${yuan(p.clawback_fen)} 元` : ''}。</p>
-      ${!(p.awards || []).length ? html`<${Empty}>没有符合条件的补助对象</${Empty}>` : html`<div class="table-wrap"><table class="list stack"><thead><tr><th>补助对象</th><th>类别</th><th class="right">计算基数（元）</th><th class="right">补助（元）</th><th class="right">较上次（元）</th><th>依据</th></tr></thead><tbody>
-        ${p.awards.map((a) => html`<tr><td data-label="对象">${(a.recipient && a.recipient.name) || a.payee_name}</td>
-          <td data-label="类别">${a.kind === 'clawback' ? html`<span class="badge badge-red">追回</span>` : PARTY[a.party] || a.party || ''}</td>
-          <td data-label="基数" class="right num">${yuan(a.base_total_fen ?? a.base_fen)}</td><td data-label="补助" class="right num">${yuan(a.amount_fen ?? a.award_fen)}</td>
+  return html`<${Card} title=${'测算结果（第 ' + run.id + ' 次）'} actions=${html`<span class="small muted" title="相同输入得到相同摘要">摘要 ${run.digest.slice(0, 12)}</span>`}>
+    <${Facts} rows=${[['年度', run.year], ['补助合计', html`<b>${yuan(run.total_awarded_fen)} 元</b>`], ['追回合计', yuan(-run.total_clawback_fen) + ' 元'], ['测算时间', dateTime(run.created_at)]]} />
+    ${run.policies.map((p) => html`<div class="form-section" style="margin-top:14px"><h3>${p.name}${p.scope_region_name ? ' · ' + p.scope_region_name : ''}</h3>
+      <p class="small muted">申请合计 ${yuan(p.claims_fen)} 元${p.budget_fen != null ? `，预算 ${yuan(p.budget_fen)} 元` : ''}${p.pro_rated ? '，已按预算折算' : ''}；核定 ${yuan(p.awarded_fen)} 元${p.clawback_fen ? `，追回 ${yuan(-p.clawback_fen)} 元` : ''}。</p>
+      ${!p.awards.length ? html`<${Empty}>没有符合条件的补助对象</${Empty}>` : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>补助对象</th><th>类别</th><th class="right">计算基数（元）</th><th class="right">补助（元）</th><th class="right">较上次（元）</th><th>依据</th></tr></thead><tbody>
+        ${p.awards.map((a) => html`<tr><td data-label="对象">${a.recipient.name}</td>
+          <td data-label="类别">${a.kind === 'clawback' ? html`<span class="badge badge-red">追回</span>` : PARTY[a.party]}</td>
+          <td data-label="基数" class="right num">${yuan(a.base_total_fen)}</td><td data-label="补助" class="right num">${yuan(a.amount_fen)}</td>
           <td data-label="较上次" class="right num">${a.change_fen != null ? yuan(a.change_fen) : '—'}</td>
           <td data-label="依据" class="small">${reasonsText(a)}</td></tr>`)}</tbody></table></div>`}</div>`)}
   </${Card}>`;
 }
+/** @param {import('../api-types').Schema<'SubsidyAward'>} a */
 function reasonsText(a) {
   const r = a.reasons;
-  if (Array.isArray(r)) return r.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('；');
-  if (!r || typeof r !== 'object') return '';
-  const parts = [];
-  const n = r.contracts_counted ?? r.counted_contracts;
-  if (n != null) parts.push(`计入合同 ${n} 份`);
-  if (r.contracts_excluded) parts.push(`排除 ${r.contracts_excluded} 份`);
+  if ('clawback' in r) return `登记 ${r.clawback.registration_no || ''} 已注销，追回上次测算中的 ${yuan(r.clawback.previous_share_fen)} 元`;
+  const parts = [`计入合同 ${r.contracts_counted} 份`];
+  if (r.contracts_excluded) parts.push(`排除 ${r.contracts_excluded} 份（${[...new Set(r.excluded.map((x) => EXCLUDE[x.reason]))].join('、')}）`);
   if (r.threshold && r.threshold.threshold_fen) parts.push(`年度门槛 ${yuan(r.threshold.threshold_fen)} 元${r.threshold.met ? '（已达到）' : '（未达到）'}`);
-  if (r.rate && r.rate.flat_bp != null) parts.push(`比例 ${(r.rate.flat_bp / 100).toFixed(2)}%`);
-  if (r.rate && r.rate.tiers) parts.push('分段累进');
+  if ('flat_bp' in r.rate) parts.push(`比例 ${(r.rate.flat_bp / 100).toFixed(2)}%`);
+  else parts.push('分段累进');
   if (r.contracts_capped) parts.push(`${r.contracts_capped} 份按单笔上限 ${yuan(r.cap_per_contract_fen)} 元封顶`);
   if (r.year_capped) parts.push(`按年度上限 ${yuan(r.cap_per_year_fen)} 元封顶`);
   if (r.pro_rating) parts.push('超预算按比例折算');
-  if (r.clawback) parts.push('已注销的登记追回补助');
-  if (!parts.length) return Object.keys(r).join('、');
   return parts.join('；');
 }
 
-function TaxRelief({ year }) {
-  const r = useLoad(() => api.get('/tax-relief', { year }), [year]);
+function TaxRelief({ year, region }) {
+  const r = useLoad(() => api.get('/tax-relief', { query: { year, region } }), [year]);
   if (r.loading) return html`<${Loading} />`;
-  if (r.error) return r.error.unavailable ? html`<${Unavailable} what="税收优惠估算" />` : html`<${ErrorBox} error=${r.error} />`;
-  const items = r.data.items || [];
+  if (r.error) return html`<${ErrorBox} error=${r.error} />`;
+  const items = r.data.items;
   return html`<${Card} title=${year + ' 年技术合同税收优惠估算'}>
     <p class="small muted">技术转让、技术开发及相关技术咨询、服务免征增值税；居民企业年度技术转让所得 500 万元以内免征企业所得税、超过部分减半。以下为按登记合同估算的减免额。</p>
-    ${!items.length ? html`<${Empty} />` : html`<div class="table-wrap"><table class="list stack"><thead><tr><th>卖方</th><th class="right">合同</th><th class="right">免征增值税（元）</th><th class="right">所得税减免（元）</th><th class="right">合计（元）</th></tr></thead><tbody>
-      ${items.map((x) => html`<tr><td data-label="卖方">${x.seller ? x.seller.name : ''}</td><td data-label="合同" class="right num">${x.contracts}</td>
+    ${!items.length ? html`<${Empty} />` : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>卖方</th><th class="right">合同</th><th class="right">免征增值税（元）</th><th class="right">所得税减免（元）</th><th class="right">合计（元）</th></tr></thead><tbody>
+      ${items.map((x) => html`<tr><td data-label="卖方">${x.seller.name}</td><td data-label="合同" class="right num">${x.contracts}</td>
         <td data-label="增值税" class="right num">${yuan(x.vat_saved_fen)}</td><td data-label="所得税" class="right num">${yuan(x.cit_relief_fen)}</td>
         <td data-label="合计" class="right num"><b>${yuan(x.total_relief_fen)}</b></td></tr>`)}</tbody></table></div>`}
   </${Card}>`;
 }
 
+const POLICY_LABELS = {
+  name: '政策名称', valid_from_year: '起始年度', valid_to_year: '截止年度', source: '政策依据', rules: '补助规则', 'rules.lines': '补助规则',
+  'rules.lines.party': '补助对象', 'rules.lines.base': '计算基数', 'rules.lines.base_year': '基数年度', 'rules.lines.rate': '补助比例',
+  'rules.lines.rate.flat_bp': '补助比例', 'rules.lines.threshold_fen': '年度门槛', 'rules.lines.cap_per_contract_fen': '单笔合同上限',
+  'rules.lines.cap_per_org_year_fen': '每个对象每年上限', 'rules.lines.cap_per_broker_year_fen': '每个对象每年上限',
+  'rules.lines.contract_types': '适用合同类别', 'rules.lines.exclude': '不予补助的情形', 'rules.budget_fen': '总预算',
+};
 function PolicyForm({ year, region, done }) {
   const types = useCodes('contract_types');
   const [f, setF] = useState({ name: '', valid_from_year: year, valid_to_year: '', source: '', party: 'seller', base: 'technical_amount', base_year: 'same',
@@ -514,37 +452,41 @@ function PolicyForm({ year, region, done }) {
   const save = async () => {
     setErr(null);
     const bp = toFen(f.rate_pct);    // a percentage with two decimals → basis points
-    const line = { party: f.party, base: f.base, base_year: f.base_year, rate: { flat_bp: Number.isNaN(bp) || bp === null ? 0 : bp } };
+    /** @type {import('../api-types').Schema<'SubsidyRuleLine'>} */
+    const line = { party: /** @type {any} */ (f.party), base: /** @type {any} */ (f.base), base_year: /** @type {any} */ (f.base_year), rate: { flat_bp: Number.isNaN(bp) || bp === null ? 0 : bp } };
     if (f.contract_types.length) line.contract_types = f.contract_types;
     if (f.threshold_fen != null) line.threshold_fen = f.threshold_fen;
     if (f.cap_per_contract_fen != null) line.cap_per_contract_fen = f.cap_per_contract_fen;
     if (f.cap_per_org_year_fen != null) line[f.party === 'broker' ? 'cap_per_broker_year_fen' : 'cap_per_org_year_fen'] = f.cap_per_org_year_fen;
     if (f.exclude.length) line.exclude = f.exclude;
+    /** @type {import('../api-types').Schema<'SubsidyRules'>} */
     const rules = { lines: [line] };
     if (f.budget_fen != null) rules.budget_fen = f.budget_fen;
     if (f.note) rules.note = f.note;
     const body = { name: f.name, region_code: region, valid_from_year: Number(f.valid_from_year), valid_to_year: f.valid_to_year ? Number(f.valid_to_year) : null,
       source: f.source || null, rules };
-    try { await api.post('/subsidy-policies', body); done(); } catch (e) { setErr(e); }
+    try { await api.post('/subsidy-policies', { body }); done(); } catch (e) { setErr(e); }
   };
   const tops = types.filter((x) => !x.parent_code);
   const opts = (o) => Object.entries(o).map(([code, label]) => ({ code, label }));
-  return html`<div class="form form-section" style="margin-bottom:16px"><div class="form-grid">
+  const L = 'rules.lines.0.';
+  return html`<div class="form form-section" style="margin-bottom:16px">
+    <${ErrorSummary} err=${err} labels=${POLICY_LABELS} />
+    <div class="form-grid">
     <${Field} wide label="政策名称" name="name" errors=${fe} required><input type="text" value=${f.name} onInput=${(e) => set('name')(e.currentTarget.value)} placeholder="如：巴中市技术合同交易后补助" /></${Field}>
     <${Field} label="起始年度" name="valid_from_year" errors=${fe} required><input type="number" value=${f.valid_from_year} onInput=${(e) => set('valid_from_year')(e.currentTarget.value)} /></${Field}>
     <${Field} label="截止年度" name="valid_to_year" errors=${fe} help="留空表示长期有效。"><input type="number" value=${f.valid_to_year} onInput=${(e) => set('valid_to_year')(e.currentTarget.value)} /></${Field}>
     <${Field} wide label="政策依据" name="source" errors=${fe}><input type="text" value=${f.source} onInput=${(e) => set('source')(e.currentTarget.value)} placeholder="文件名称和条款" /></${Field}>
-    <${Field} label="补助对象" name="rules.lines[0].party" errors=${fe}><${Select} items=${opts(PARTY)} value=${f.party} onChange=${set('party')} empty=${false} /></${Field}>
-    <${Field} label="计算基数" name="rules.lines[0].base" errors=${fe}><${Select} items=${opts(BASE)} value=${f.base} onChange=${set('base')} empty=${false} /></${Field}>
-    <${Field} label="基数年度" name="rules.lines[0].base_year" errors=${fe}><${Select} items=${[{ code: 'same', label: '补助当年' }, { code: 'previous', label: '上一年度' }]} value=${f.base_year} onChange=${set('base_year')} empty=${false} /></${Field}>
-    <${Field} label="补助比例（%）" name="rules.lines[0].rate" errors=${fe}><input type="text" inputmode="decimal" value=${f.rate_pct} onInput=${(e) => set('rate_pct')(e.currentTarget.value)} /></${Field}>
-    <${Field} label="年度门槛" name="rules.lines[0].threshold_fen" errors=${fe} help="补助对象全年基数合计达到此数才享受。"><${MoneyInput} scale=${10000} value=${f.threshold_fen} onChange=${set('threshold_fen')} /></${Field}>
-    <${Field} label="单笔合同上限" name="rules.lines[0].cap_per_contract_fen" errors=${fe}><${MoneyInput} scale=${10000} value=${f.cap_per_contract_fen} onChange=${set('cap_per_contract_fen')} /></${Field}>
-    <${Field} label="每个对象每年上限" name="rules.lines[0].cap_per_org_year_fen" errors=${fe}><${MoneyInput} scale=${10000} value=${f.cap_per_org_year_fen} onChange=${set('cap_per_org_year_fen')} /></${Field}>
+    <${Field} label="补助对象" name=${L + 'party'} errors=${fe}><${Select} items=${opts(PARTY)} value=${f.party} onChange=${set('party')} empty=${false} /></${Field}>
+    <${Field} label="计算基数" name=${L + 'base'} errors=${fe}><${Select} items=${opts(BASE)} value=${f.base} onChange=${set('base')} empty=${false} /></${Field}>
+    <${Field} label="基数年度" name=${L + 'base_year'} errors=${fe}><${Select} items=${[{ code: 'same', label: '补助当年' }, { code: 'previous', label: '上一年度' }]} value=${f.base_year} onChange=${set('base_year')} empty=${false} /></${Field}>
+    <${Field} label="补助比例（%）" name=${L + 'rate.flat_bp'} errors=${fe}><input type="text" inputmode="decimal" value=${f.rate_pct} onInput=${(e) => set('rate_pct')(e.currentTarget.value)} /></${Field}>
+    <${Field} label="年度门槛" name=${L + 'threshold_fen'} errors=${fe} help="补助对象全年基数合计达到此数才享受。"><${MoneyInput} scale=${10000} value=${f.threshold_fen} onChange=${set('threshold_fen')} /></${Field}>
+    <${Field} label="单笔合同上限" name=${L + 'cap_per_contract_fen'} errors=${fe}><${MoneyInput} scale=${10000} value=${f.cap_per_contract_fen} onChange=${set('cap_per_contract_fen')} /></${Field}>
+    <${Field} label="每个对象每年上限" name=${L + (f.party === 'broker' ? 'cap_per_broker_year_fen' : 'cap_per_org_year_fen')} errors=${fe}><${MoneyInput} scale=${10000} value=${f.cap_per_org_year_fen} onChange=${set('cap_per_org_year_fen')} /></${Field}>
     <${Field} label="总预算" name="rules.budget_fen" errors=${fe} help="补助总额超过预算时按比例折算。"><${MoneyInput} scale=${10000} value=${f.budget_fen} onChange=${set('budget_fen')} /></${Field}>
-    <${Field} wide label="适用合同类别" name="rules.lines[0].contract_types" errors=${fe} help="不选表示全部类别。"><div class="checks">${tops.map((t) => html`<label class="check"><input type="checkbox" checked=${f.contract_types.includes(t.code)} onChange=${() => toggle('contract_types', t.code)} /> ${t.label}</label>`)}</div></${Field}>
-    <${Field} wide label="不予补助的情形" name="rules.lines[0].exclude" errors=${fe}><div class="checks">${Object.entries(EXCLUDE).map(([c, l]) => html`<label class="check"><input type="checkbox" checked=${f.exclude.includes(c)} onChange=${() => toggle('exclude', c)} /> ${l}</label>`)}</div></${Field}>
+    <${Field} wide group label="适用合同类别" name=${L + 'contract_types'} errors=${fe} help="不选表示全部类别。"><div class="checks">${tops.map((t) => html`<label class="check"><input type="checkbox" checked=${f.contract_types.includes(t.code)} onChange=${() => toggle('contract_types', t.code)} /> ${t.label}</label>`)}</div></${Field}>
+    <${Field} wide group label="不予补助的情形" name=${L + 'exclude'} errors=${fe}><div class="checks">${Object.entries(EXCLUDE).map(([c, l]) => html`<label class="check"><input type="checkbox" checked=${f.exclude.includes(c)} onChange=${() => toggle('exclude', c)} /> ${l}</label>`)}</div></${Field}>
   </div>
-  ${err && err.errors && err.errors.length ? html`<div class="alert alert-error">${problemText(err)}<ul>${err.errors.map((e) => html`<li>${e.field}：${e.message}</li>`)}</ul></div>` : html`<${ErrorBox} error=${err} />`}
   <${ActionButton} class="btn btn-primary" onClick=${save}>保存政策</${ActionButton}></div>`;
 }

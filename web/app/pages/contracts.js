@@ -3,11 +3,11 @@
 // attachments, amendment / cancellation requests, and the printable
 // certificate (技术合同登记证明) with its QR code.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { api, ApiError, request, codes } from '../api.js';
+import { api, request } from '../api.js';
 import {
-  html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts, Field,
+  html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, ErrorSummary, Empty, Card, PageTitle, Facts, Field,
   TextInput, TextArea, Select, CodeSelect, MoneyInput, RegionPicker, RegionName, useLoad, useCodes, labelOf, usePaged, More, navigate,
-  ActionButton, fieldErrors, problemText, errorText, Notice, Tabs,
+  ActionButton, fieldErrors, fieldLabel, Notice, Tabs,
 } from '../ui.js';
 import { CERT_HANDOFF } from './public.js';
 
@@ -21,24 +21,13 @@ export const CONTRACT_LABELS = {
   non_technical_items: '非技术性费用', payment_schedule: '付款计划', domain: '技术领域', socio_economic_objective: '社会经济目标',
   ip_type: '知识产权类型', plan_source: '计划来源', result_id: '关联成果', need_id: '关联需求', broker_user_id: '技术经纪人',
 };
-function fieldLabel(f) {
-  if (!f) return '';
-  if (CONTRACT_LABELS[f]) return CONTRACT_LABELS[f];
-  const m = /^([a-z_]+)\.(\d+)\.([a-z_]+)$/.exec(f);
-  if (m) return `${CONTRACT_LABELS[m[1]] || m[1]}第 ${Number(m[2]) + 1} 行`;
-  return f;
-}
-function ErrorSummary({ err }) {
-  if (!err) return null;
-  if (!(err instanceof ApiError) || !err.errors.length) return html`<${ErrorBox} error=${err} />`;
-  return html`<div class="alert alert-error error-summary" role="alert"><b>${problemText(err)}</b>
-    <ul>${err.errors.map((e) => html`<li>${fieldLabel(e.field)}${e.field ? '：' : ''}${errorText(e)}</li>`)}</ul></div>`;
-}
 
 // --- list ------------------------------------------------------------------------------------------
+/** @typedef {import('../api-types').Schema<'Contract'>} Contract */
 export function ContractList({ me }) {
+  /** @type {[import('../api-types').Schema<'ContractStatus'> | '', any]} */
   const [status, setStatus] = useState(me.role === 'bureau' ? 'registered' : '');
-  const paged = usePaged((cursor) => api.get('/contracts', { status, limit: 20, cursor }), [status]);
+  const paged = usePaged((cursor) => api.get('/contracts', { query: { status: status || undefined, limit: 20, cursor } }), [status]);
   const tabs = me.role === 'bureau' ? [['registered', '已登记'], ['cancelled', '已注销']]
     : [['', '全部'], ['draft', '草稿'], ['submitted', '审查中'], ['returned', '退回补正'], ['registered', '已登记'], ['refused', '不予登记'], ['cancelled', '已注销']];
   const sub = me.role === 'bureau' ? '本辖区（含下级地区）卖方或买方所在的已登记技术合同。' : me.role === 'officer' ? '本登记机构受理的申请。'
@@ -46,15 +35,15 @@ export function ContractList({ me }) {
   return html`<${PageTitle} sub=${sub} actions=${me.role === 'member' ? html`<a class="btn btn-primary" href="#/contracts/new">＋ 新建合同并申请登记</a>` : ''}>技术合同</${PageTitle}>
     <div class="card">
       <${Tabs} value=${status} onChange=${setStatus} tabs=${tabs} />
-      ${paged.error && paged.error.unavailable ? html`<${Unavailable} what="技术合同" />` : html`
-        <${ErrorBox} error=${paged.error} onRetry=${paged.reload} />
-        ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>暂无${status ? STATUS.contract[status] : ''}合同</${Empty}>` : ''}
-        ${paged.items.length ? html`<${ContractTable} items=${paged.items} />` : ''}
-        <${More} paged=${paged} />`}
+      <${ErrorBox} error=${paged.error} onRetry=${paged.reload} />
+      ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>暂无${status ? STATUS.contract[status] : ''}合同</${Empty}>` : ''}
+      ${paged.items.length ? html`<${ContractTable} items=${paged.items} />` : ''}
+      <${More} paged=${paged} />
     </div>`;
 }
+/** @param {{items: Contract[], link?: (c: Contract) => string}} props */
 export function ContractTable({ items, link = (c) => '#/contracts/' + c.id }) {
-  return html`<div class="table-wrap"><table class="list stack"><thead><tr><th>合同名称</th><th>卖方</th><th>买方</th><th>类别</th>
+  return html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>合同名称</th><th>卖方</th><th>买方</th><th>类别</th>
     <th class="right">成交额（万元）</th><th>状态</th><th>登记编号</th></tr></thead><tbody>
     ${items.map((c) => html`<tr data-id=${c.id} class=${c.overdue ? 'overdue' : ''}>
       <td data-label="合同"><a href=${link(c)}>${c.title}</a></td>
@@ -76,18 +65,22 @@ function emptyContract(me) {
     domain: null, socio_economic_objective: null, ip_type: null, plan_source: null, result_id: '', need_id: '',
   };
 }
+/** @returns {import('../api-types').Schema<'PartyInput'>} */
 function partyBody(p, mineId) {
   if (p.org_id && (p.org_id === mineId || p.linked)) return { org_id: Number(p.org_id) };
-  const o = { name: (p.name || '').trim(), org_type: p.org_type || null, region_code: p.region_code || null };
-  if (p.org_id) o.org_id = Number(p.org_id);
-  o.credit_code = p.credit_code ? p.credit_code.trim().toUpperCase() : null;
-  return o;
+  return {
+    name: (p.name || '').trim(), org_type: p.org_type || null, region_code: p.region_code || null,
+    ...(p.org_id ? { org_id: Number(p.org_id) } : {}),
+    credit_code: p.credit_code ? p.credit_code.trim().toUpperCase() : null,
+  };
 }
 function itemsSum(items) {
   return items.reduce((s, x) => s + (Number.isInteger(x.amount_fen) ? x.amount_fen : 0), 0);
 }
+/** @returns {import('../api-types').Body<'/contracts', 'post'>} */
 function contractBody(f, me) {
   const mine = me.org ? me.org.id : null;
+  /** @type {import('../api-types').Body<'/contracts', 'post'>} */
   const b = {
     title: f.title.trim(), contract_type: f.contract_type, contract_subtype: f.contract_subtype, is_import: !!f.is_import,
     seller: partyBody(f.seller, mine), buyer: partyBody(f.buyer, mine),
@@ -137,10 +130,10 @@ function PartyEditor({ prefix, p, onChange, fe, mine, me, title }) {
       <input type="number" min="1" value=${p.org_id || ''} onInput=${(e) => set('org_id')(e.currentTarget.value ? Number(e.currentTarget.value) : null)} /></${Field}>
   </div></div>`;
 }
-function OrgTypeSelect({ value, onChange, name }) {
+export function OrgTypeSelect({ value, onChange, name, ...rest }) {
   const items = useCodes('org_types');
   const tops = items.filter((x) => !x.parent_code);
-  return html`<select name=${name} value=${value || ''} onChange=${(e) => onChange(e.currentTarget.value || null)}>
+  return html`<select name=${name} value=${value || ''} onChange=${(e) => onChange(e.currentTarget.value || null)} ...${rest}>
     <option value="">请选择</option>
     ${tops.map((t) => {
       const kids = items.filter((x) => x.parent_code === t.code);
@@ -153,20 +146,20 @@ function MoneyRows({ rows, onChange, kind }) {
   const upd = (i, k, v) => onChange(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
   if (kind === 'items') {
     return html`<div class="rows-editor">${rows.map((r, i) => html`<div class="row two" data-row=${i}>
-        <input type="text" placeholder="项目，如 检测设备" value=${r.item || ''} onInput=${(e) => upd(i, 'item', e.currentTarget.value)} aria-label="费用项目" />
-        <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} />
+        <input type="text" placeholder="项目，如 检测设备" value=${r.item || ''} onInput=${(e) => upd(i, 'item', e.currentTarget.value)} aria-label=${`非技术性费用第 ${i + 1} 项：项目`} />
+        <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} aria-label=${`非技术性费用第 ${i + 1} 项：金额`} />
         <button type="button" class="btn btn-small" onClick=${() => onChange(rows.filter((_, j) => j !== i))}>删除</button></div>`)}
       <button type="button" class="btn btn-small" onClick=${() => onChange([...rows, { item: '', amount_fen: null }])}>＋ 添加非技术性费用</button></div>`;
   }
   return html`<div class="rows-editor">${rows.map((r, i) => html`<div class="row" data-row=${i}>
-      <input type="date" value=${r.due_on || ''} onInput=${(e) => upd(i, 'due_on', e.currentTarget.value)} aria-label="付款日期" />
-      <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} />
-      <input type="text" placeholder="说明，如 验收合格后支付" value=${r.note || ''} onInput=${(e) => upd(i, 'note', e.currentTarget.value)} aria-label="说明" />
+      <input type="date" value=${r.due_on || ''} onInput=${(e) => upd(i, 'due_on', e.currentTarget.value)} aria-label=${`付款计划第 ${i + 1} 项：日期`} />
+      <${MoneyInput} value=${r.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} aria-label=${`付款计划第 ${i + 1} 项：金额`} />
+      <input type="text" placeholder="说明，如 验收合格后支付" value=${r.note || ''} onInput=${(e) => upd(i, 'note', e.currentTarget.value)} aria-label=${`付款计划第 ${i + 1} 项：说明`} />
       <button type="button" class="btn btn-small" onClick=${() => onChange(rows.filter((_, j) => j !== i))}>删除</button></div>`)}
     <button type="button" class="btn btn-small" onClick=${() => onChange([...rows, { due_on: '', amount_fen: null, note: '' }])}>＋ 添加付款节点</button></div>`;
 }
 function RowErrors({ fe, prefix }) {
-  return Object.keys(fe).filter((k) => k === prefix || k.startsWith(prefix + '.')).map((k) => fe[k].map((t) => html`<div class="field-error" role="alert">${fieldLabel(k)}：${t}</div>`));
+  return Object.keys(fe).filter((k) => k.startsWith(prefix + '.')).map((k) => fe[k].map((t) => html`<div class="field-error" role="alert">${fieldLabel(k, CONTRACT_LABELS)}：${t}</div>`));
 }
 
 export function ContractForm({ params, query, me }) {
@@ -177,18 +170,8 @@ export function ContractForm({ params, query, me }) {
   const [saved, setSaved] = useState(null);
   useEffect(() => {
     (async () => {
-      if (editing) { setF(fromContract(await api.get('/contracts/' + params.id), me)); return; }
+      if (editing) { setF(fromContract(await api.get('/contracts/{id}', { path: { id: params.id } }), me)); return; }
       const f0 = emptyContract(me);
-      if (query.inquiry_id) {   // prefill from an agreed inquiry
-        try {
-          const inq = await api.get('/inquiries/' + query.inquiry_id);
-          const other = inq.from_org_id === f0.seller.org_id ? { id: inq.to_org_id, name: inq.to_org_name } : { id: inq.from_org_id, name: inq.from_org_name };
-          f0.buyer = { ...EMPTY_PARTY, org_id: other.id, name: other.name, linked: true };
-          f0.result_id = inq.result_id || ''; f0.need_id = inq.need_id || '';
-          f0.title = inq.subject_title ? inq.subject_title + '技术合同' : '';
-          if (inq.agreed_price_fen != null) f0.contract_amount_fen = inq.agreed_price_fen;
-        } catch { /* start empty */ }
-      }
       if (query.result_id) f0.result_id = query.result_id;
       setF(f0);
     })().catch(setLoadErr);
@@ -210,9 +193,19 @@ export function ContractForm({ params, query, me }) {
     let c;
     try {
       const id = f.id || params.id;
-      c = id ? await api.patch('/contracts/' + id, contractBody(f, me)) : await api.post('/contracts', contractBody(f, me));
-      setF((old) => ({ ...old, id: c.id }));
-      if (apply) c = await api.post('/contracts/' + c.id + '/submit');
+      const body = contractBody(f, me);
+      if (apply && !id) {
+        // a new draft that cannot be submitted is deleted again: no stray drafts
+        const made = await api.post('/contracts', { body });
+        try { c = await api.post('/contracts/{id}/submit', { path: { id: made.id } }); } catch (e) {
+          await api.del('/contracts/{id}', { path: { id: made.id } }).catch(() => {});
+          throw e;
+        }
+      } else {
+        c = id ? await api.patch('/contracts/{id}', { path: { id }, body }) : await api.post('/contracts', { body });
+        setF((old) => ({ ...old, id: c.id }));
+        if (apply) c = await api.post('/contracts/{id}/submit', { path: { id: c.id } });
+      }
     } catch (e) { setErr(e); window.scrollTo({ top: 0, behavior: 'smooth' }); return; }
     if (apply) navigate('/contracts/' + c.id + '?applied=1');
     else setSaved(c);
@@ -220,7 +213,7 @@ export function ContractForm({ params, query, me }) {
   return html`<${PageTitle} sub="按合同文本如实填写。提交申请后，由卖方所在地的技术合同登记机构在 15 个工作日内（技术交易额 500 万元以上的 30 个工作日）完成审查。"
       actions=${html`<a class="btn" href="#/contracts">技术合同</a>`}>${editing ? '修改技术合同' : '新建技术合同'}</${PageTitle}>
     <form class="form" onSubmit=${(e) => { e.preventDefault(); save(true); }} novalidate>
-      <${ErrorSummary} err=${err} />
+      <${ErrorSummary} err=${err} labels=${CONTRACT_LABELS} />
       ${saved ? html`<${Notice} tone="success">已保存为草稿（编号 ${saved.id}）。<a href=${'#/contracts/' + saved.id}>查看合同</a></${Notice}>` : ''}
       <${Card} title="合同概况"><div class="form-grid">
         <${Field} wide label="合同名称" name="title" errors=${fe} required help="与合同文本首页一致，不超过 300 字。"><${TextInput} name="title" value=${f.title} onInput=${set('title')} maxlength="300" /></${Field}>
@@ -231,7 +224,7 @@ export function ContractForm({ params, query, me }) {
         <${Field} label="签订日期" name="signed_on" errors=${fe} required><input type="date" name="signed_on" value=${f.signed_on} onInput=${(e) => set('signed_on')(e.currentTarget.value)} /></${Field}>
         <${Field} label="生效日期" name="effective_on" errors=${fe} required help="合同生效后方可申请登记。"><input type="date" name="effective_on" value=${f.effective_on} onInput=${(e) => set('effective_on')(e.currentTarget.value)} /></${Field}>
         <${Field} label="终止日期" name="end_on" errors=${fe} required help="履行期满的合同不予登记。"><input type="date" name="end_on" value=${f.end_on} onInput=${(e) => set('end_on')(e.currentTarget.value)} /></${Field}>
-        <${Field} label="技术进口" name="is_import" errors=${fe} help="卖方在境外时勾选，由境内买方申请登记。">
+        <${Field} label="技术进口" name="is_import" errors=${fe} group help="卖方在境外时勾选，由境内买方申请登记。">
           <label class="check"><input type="checkbox" checked=${f.is_import} onChange=${(e) => set('is_import')(e.currentTarget.checked)} /> 技术进口合同</label></${Field}>
       </div></${Card}>
       <${Card} title="合同当事人" actions=${html`<label class="check"><input type="checkbox" checked=${!f.sellerIsMe} onChange=${(e) => flip(!e.currentTarget.checked)} /> 本单位为买方（委托方）</label>`}>
@@ -279,14 +272,14 @@ export function PartyRows({ c }) {
   const row = (role, p) => p && html`<tr><td data-label="角色">${role}</td><td data-label="名称">${p.name}${p.org_id ? html` <span class="muted small">#${p.org_id}</span>` : ''}</td>
     <td data-label="单位类型">${p.org_type ? p.org_type + ' ' + labelOf(types, p.org_type) : '—'}</td>
     <td data-label="地区"><${RegionName} code=${p.region_code} /></td><td data-label="信用代码" class="num">${p.credit_code || '—'}</td></tr>`;
-  return html`<div class="table-wrap"><table class="list stack"><thead><tr><th>当事人</th><th>名称</th><th>单位类型</th><th>地区</th><th>统一社会信用代码</th></tr></thead>
+  return html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>当事人</th><th>名称</th><th>单位类型</th><th>地区</th><th>统一社会信用代码</th></tr></thead>
     <tbody>${row('卖方', c.seller)}${row('买方', c.buyer)}${row('中介方', c.intermediary)}</tbody></table></div>`;
 }
 export function AmountFacts({ c }) {
   return html`<${Facts} rows=${[['合同成交额', html`<span class="num">${yuan(c.contract_amount_fen)} 元</span>`],
     ['技术交易额', html`<span class="num">${yuan(c.technical_amount_fen)} 元</span>`], ['实际到账额', html`<span class="num">${yuan(c.received_amount_fen)} 元</span>`],
     ['非技术性费用', (c.non_technical_items || []).length ? c.non_technical_items.map((x) => `${x.item} ${yuan(x.amount_fen)} 元`).join('；') : '无']]} />
-    ${(c.payment_schedule || []).length ? html`<h3 style="margin-top:14px">付款计划</h3><div class="table-wrap"><table class="list"><thead><tr><th>日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
+    ${(c.payment_schedule || []).length ? html`<h3 style="margin-top:14px">付款计划</h3><div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
       ${c.payment_schedule.map((p) => html`<tr><td class="nowrap">${p.due_on}</td><td class="right num">${yuan(p.amount_fen)}</td><td>${p.note || ''}</td></tr>`)}</tbody></table></div>` : ''}`;
 }
 export function ClassFacts({ c }) {
@@ -305,7 +298,7 @@ export function WorkflowFacts({ c }) {
 }
 
 export function ContractPage({ params, query, me }) {
-  const r = useLoad(() => api.get('/contracts/' + params.id), [params.id]);
+  const r = useLoad(() => api.get('/contracts/{id}', { path: { id: params.id } }), [params.id]);
   const [err, setErr] = useState(null);
   if (r.loading) return html`<${Loading} />`;
   if (r.error) return html`<${PageTitle}>技术合同</${PageTitle}><${ErrorBox} error=${r.error} />`;
@@ -335,8 +328,8 @@ export function ContractPage({ params, query, me }) {
         <${Card} title="登记"><${WorkflowFacts} c=${c} />
           <div class="page-actions" style="margin-top:12px">
             ${party && ['draft', 'returned'].includes(c.status) ? html`<a class="btn" href=${'#/contracts/' + c.id + '/edit'}>修改</a>` : ''}
-            ${applicant && ['draft', 'returned'].includes(c.status) ? html`<${ActionButton} class="btn btn-primary" onClick=${() => act(() => api.post('/contracts/' + c.id + '/submit'))}>${c.status === 'returned' ? '重新提交' : '申请登记'}</${ActionButton}>` : ''}
-            ${party && c.status === 'draft' ? html`<${ActionButton} class="btn btn-danger" confirm="删除此草稿？" onClick=${async () => { setErr(null); try { await api.del('/contracts/' + c.id); navigate('/contracts'); } catch (e) { setErr(e); } }}>删除</${ActionButton}>` : ''}
+            ${applicant && ['draft', 'returned'].includes(c.status) ? html`<${ActionButton} class="btn btn-primary" onClick=${() => act(() => api.post('/contracts/{id}/submit', { path: { id: c.id } }))}>${c.status === 'returned' ? '重新提交' : '申请登记'}</${ActionButton}>` : ''}
+            ${party && c.status === 'draft' ? html`<${ActionButton} class="btn btn-danger" confirm="删除此草稿？" onClick=${async () => { setErr(null); try { await api.del('/contracts/{id}', { path: { id: c.id } }); navigate('/contracts'); } catch (e) { setErr(e); } }}>删除</${ActionButton}>` : ''}
             ${(me.role === 'officer' || me.role === 'admin') && c.status === 'submitted' ? html`<a class="btn btn-primary" href=${'#/registry/' + c.id}>审查</a>` : ''}
             ${c.status === 'registered' ? html`<a class="btn btn-primary" href=${'#/certificate/' + c.id}>登记证明</a>` : ''}
           </div></${Card}>
@@ -360,15 +353,19 @@ function ChangeRequest({ c, act }) {
     <div class="page-actions">
       <${ActionButton} class="btn btn-primary" onClick=${() => act(() => {
         const items = (c.non_technical_items || []).reduce((s, x) => s + x.amount_fen, 0);
-        return api.post(`/contracts/${c.id}/${kind}`, kind === 'amend'
-          ? { reason, changes: { contract_amount_fen: amount ?? 0, technical_amount_fen: Math.max(0, (amount ?? 0) - items) } } : { reason });
+        return kind === 'amend'
+          ? api.post('/contracts/{id}/amend', { path: { id: c.id }, body: { reason, changes: { contract_amount_fen: amount ?? 0, technical_amount_fen: Math.max(0, (amount ?? 0) - items) } } })
+          : api.post('/contracts/{id}/cancel', { path: { id: c.id }, body: { reason } });
       })}>提交申请</${ActionButton}>
       <button class="btn" onClick=${() => setKind('')}>取消</button></div></${Card}>`;
 }
 function ChangeDecision({ c, act }) {
   const [note, setNote] = useState('');
   const x = c.pending_change;
-  const decide = (decision) => act(() => api.post(`/contracts/${c.id}/${x.kind}`, { change_id: x.id, decision, note: note || null }));
+  const decide = (decision) => act(() => {
+    const body = { change_id: x.id, decision, note: note || null };
+    return x.kind === 'amend' ? api.post('/contracts/{id}/amend', { path: { id: c.id }, body }) : api.post('/contracts/{id}/cancel', { path: { id: c.id }, body });
+  });
   return html`<${Card} title=${x.kind === 'amend' ? '确认变更登记' : '确认注销登记'} class="form">
     <p class="small">理由：${x.reason}</p>
     ${x.kind === 'amend' ? html`<pre class="small" style="white-space:pre-wrap">${JSON.stringify(x.changes, null, 1)}</pre>` : ''}
@@ -382,10 +379,10 @@ const CHANGE_STATUS = { pending: '待确认', confirmed: '已确认', rejected: 
 // Every amendment / cancellation request with the office's decision and note,
 // so the applicant sees why a request was rejected.
 function ChangeHistory({ c }) {
-  const r = useLoad(() => api.get('/contracts/' + c.id + '/changes'),
+  const r = useLoad(() => api.get('/contracts/{id}/changes', { path: { id: c.id } }),
     [c.id, c.status, c.version, c.pending_change ? c.pending_change.id : 0]);
   if (r.loading || r.error || !(r.data.items || []).length) return null;
-  return html`<${Card} title="变更与注销记录"><div class="table-wrap"><table class="list" data-testid="changes"><thead><tr>
+  return html`<${Card} title="变更与注销记录"><div class="table-wrap" tabindex="0"><table class="list" data-testid="changes"><thead><tr>
       <th>申请时间</th><th>类型</th><th>理由</th><th>结果</th><th>登记机构意见</th><th>处理时间</th></tr></thead><tbody>
     ${r.data.items.map((x) => html`<tr data-id=${x.id} data-status=${x.status}><td>${dateTime(x.requested_at)}</td>
       <td>${x.kind === 'amend' ? '变更' : '注销'}</td><td>${x.reason}</td>
@@ -395,7 +392,7 @@ function ChangeHistory({ c }) {
 }
 
 function Payments({ c, me, reload }) {
-  const r = useLoad(() => api.get('/contracts/' + c.id + '/payments'), [c.id, c.received_amount_fen]);
+  const r = useLoad(() => api.get('/contracts/{id}/payments', { path: { id: c.id } }), [c.id, c.received_amount_fen]);
   const [amount, setAmount] = useState(null);
   const [on, setOn] = useState(todayCN());
   const [err, setErr] = useState(null);
@@ -403,7 +400,7 @@ function Payments({ c, me, reload }) {
   const canAdd = c.status === 'registered' && ((me.org && c.seller.org_id === me.org.id) || me.role === 'officer');
   return html`<${Card} title="实际到账">
     ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<p class="muted">尚无到账记录。</p>`
-      : html`<div class="table-wrap"><table class="list"><thead><tr><th>到账日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
+      : html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>到账日期</th><th class="right">金额（元）</th><th>说明</th></tr></thead><tbody>
         ${r.data.items.map((p) => html`<tr><td>${p.received_on}</td><td class="right num">${yuan(p.amount_fen)}</td><td>${p.note || ''}</td></tr>`)}</tbody></table></div>`}
     ${canAdd ? html`<div class="form form-section"><div class="form-grid">
       <${Field} label="到账金额" name="amount_fen" errors=${fe}><${MoneyInput} value=${amount} onChange=${setAmount} /></${Field}>
@@ -411,31 +408,30 @@ function Payments({ c, me, reload }) {
       <${ErrorBox} error=${err && !err.errors.length ? err : null} />
       <${ActionButton} class="btn btn-small btn-primary" onClick=${async () => {
         setErr(null);
-        try { await api.post('/contracts/' + c.id + '/payments', { amount_fen: amount ?? 0, received_on: on }); setAmount(null); reload(); } catch (e) { setErr(e); }
+        try { await api.post('/contracts/{id}/payments', { path: { id: c.id }, body: { amount_fen: amount ?? 0, received_on: on } }); setAmount(null); reload(); } catch (e) { setErr(e); }
       }}>记录到账</${ActionButton}></div>` : ''}
   </${Card}>`;
 }
 
 export function Attachments({ c, me, party }) {
-  const r = useLoad(() => api.get('/contracts/' + c.id + '/attachments'), [c.id]);
+  const r = useLoad(() => api.get('/contracts/{id}/attachments', { path: { id: c.id } }), [c.id]);
   const [err, setErr] = useState(null);
   const [busy, setBusy] = useState(false);
   const file = useRef(null);
-  if (r.error && r.error.unavailable) return null;
   const canUpload = party && ['draft', 'returned'].includes(c.status);
   const upload = async () => {
     const fl = file.current && file.current.files[0];
     if (!fl) return;
     setErr(null); setBusy(true);
     try {
-      await request('POST', `/contracts/${c.id}/attachments?filename=${encodeURIComponent(fl.name)}`, { raw: true, headers: { 'Content-Type': fl.type || 'application/octet-stream' }, bodyRaw: fl });
+      await request('POST', '/contracts/{id}/attachments', { path: { id: c.id }, query: { filename: fl.name }, raw: true, headers: { 'Content-Type': fl.type || 'application/octet-stream' }, bodyRaw: fl });
       file.current.value = '';
       r.reload();
     } catch (e) { setErr(e); } finally { setBusy(false); }
   };
   const download = async (a) => {
     try {
-      const resp = await request('GET', `/contracts/${c.id}/attachments/${a.id}`, { raw: true });
+      const resp = await request('GET', '/contracts/{id}/attachments/{aid}', { path: { id: c.id, aid: a.id }, raw: true });
       const url = URL.createObjectURL(await resp.blob());
       const link = document.createElement('a');
       link.href = url; link.download = a.filename || 'contract'; link.click();
@@ -445,7 +441,7 @@ export function Attachments({ c, me, party }) {
   return html`<${Card} title="合同附件（签章扫描件）">
     ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<p class="muted">尚未上传。申请登记需附签章完整的合同文本扫描件（PDF、PNG 或 JPEG）。</p>`
       : html`<ul>${r.data.items.map((a) => html`<li><a href="#" onClick=${(e) => { e.preventDefault(); download(a); }}>${a.filename}</a>
-          <span class="muted small"> ${a.content_type} · ${Math.max(1, Math.ceil((a.size_bytes || a.size || 0) / 1024))} KB</span></li>`)}</ul>`}
+          <span class="muted small"> ${a.content_type} · ${Math.max(1, Math.ceil(a.size_bytes / 1024))} KB</span></li>`)}</ul>`}
     <${ErrorBox} error=${err} />
     ${canUpload ? html`<div class="page-actions"><input type="file" ref=${file} accept="application/pdf,image/png,image/jpeg" />
       <button class="btn btn-small" disabled=${busy} onClick=${upload}>${busy ? '上传中…' : '上传'}</button></div>` : ''}
@@ -456,8 +452,8 @@ export function Attachments({ c, me, party }) {
 export function CertificateView({ params }) {
   const r = useLoad(async () => {
     const [htmlText, cert] = await Promise.all([
-      request('GET', `/contracts/${params.id}/certificate`, { query: { format: 'html' }, raw: true }).then((x) => x.text()),
-      request('GET', `/contracts/${params.id}/certificate`, { raw: true }).then((x) => x.text()),
+      request('GET', '/contracts/{id}/certificate', { path: { id: params.id }, query: { format: 'html' }, raw: true }).then((x) => x.text()),
+      request('GET', '/contracts/{id}/certificate', { path: { id: params.id }, raw: true }).then((x) => x.text()),
     ]);
     return { htmlText, cert };
   }, [params.id]);

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api, listAll } from '../api.js';
 import {
   html, yuan, wan, date, dateTime, Status, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts, Field, TextArea, Select,
-  CodeSelect, MoneyInput, useLoad, useCodes, labelOf, navigate, ActionButton, fieldErrors, problemText, Notice, Tabs,
+  CodeSelect, MoneyInput, useLoad, useCodes, labelOf, navigate, ActionButton, fieldErrors, problemText, Notice, Tabs, ErrorSummary,
 } from '../ui.js';
 import { PartyRows, AmountFacts, ClassFacts, WorkflowFacts, ContractTable, CONTRACT_LABELS, Attachments } from './contracts.js';
 
@@ -17,7 +17,7 @@ export function Flags({ flags }) {
 }
 
 export function Queue({ me }) {
-  const r = useLoad(() => api.get('/registry/queue', { limit: 100 }), []);
+  const r = useLoad(() => api.get('/registry/queue', { query: { limit: 100 } }), []);
   const [only, setOnly] = useState('all');
   if (r.loading) return html`<${PageTitle}>登记审查队列</${PageTitle}><${Loading} />`;
   if (r.error) return html`<${PageTitle}>登记审查队列</${PageTitle}>${r.error.unavailable ? html`<${Unavailable} what="登记审查队列" />` : html`<${ErrorBox} error=${r.error} onRetry=${r.reload} />`}`;
@@ -35,7 +35,7 @@ export function Queue({ me }) {
     </div>
     <div class="card">
       <${Tabs} value=${only} onChange=${setOnly} tabs=${[['all', `全部（${all.length}）`], ['overdue', `超期（${overdue.length}）`], ['flagged', `有核查提示（${flagged.length}）`]]} />
-      ${!shown.length ? html`<${Empty}>没有待审查的申请</${Empty}>` : html`<div class="table-wrap"><table class="list stack queue"><thead><tr>
+      ${!shown.length ? html`<${Empty}>没有待审查的申请</${Empty}>` : html`<div class="table-wrap" tabindex="0"><table class="list stack queue"><thead><tr>
         <th>期限</th><th>合同名称</th><th>卖方 / 买方</th><th>类别</th><th class="right">技术交易额（万元）</th><th>申请时间</th><th>核查提示</th><th></th></tr></thead><tbody>
         ${shown.map((x) => html`<tr class=${x.overdue ? 'overdue' : ''} data-id=${x.id}>
           <td data-label="期限" class="nowrap">${x.overdue ? html`<span class="flag flag-overdue">超期 ${-x.working_days_left} 个工作日</span>` : html`<span>剩 <b>${x.working_days_left}</b> 个工作日</span>`}
@@ -54,8 +54,9 @@ export function Queue({ me }) {
 }
 
 export function Done() {
+  /** @type {[import('../api-types').Schema<'ContractStatus'>, any]} */
   const [status, setStatus] = useState('registered');
-  const r = useLoad(() => api.get('/contracts', { status, limit: 50 }), [status]);
+  const r = useLoad(() => api.get('/contracts', { query: { status, limit: 50 } }), [status]);
   return html`<${PageTitle} sub="本登记机构已办结的申请。">已办登记</${PageTitle}>
     <div class="card">
       <${Tabs} value=${status} onChange=${setStatus} tabs=${[['registered', '已登记'], ['returned', '退回补正'], ['refused', '不予登记'], ['cancelled', '已注销']]} />
@@ -65,7 +66,7 @@ export function Done() {
 }
 
 export function ReviewScreen({ params, me }) {
-  const r = useLoad(() => api.get('/contracts/' + params.id), [params.id]);
+  const r = useLoad(() => api.get('/contracts/{id}', { path: { id: params.id } }), [params.id]);
   const [done, setDone] = useState(null);
   if (r.loading) return html`<${Loading} />`;
   if (r.error) return html`<${PageTitle}>登记审查</${PageTitle}><${ErrorBox} error=${r.error} />`;
@@ -96,9 +97,9 @@ export function ReviewScreen({ params, me }) {
       </div>` : ''}`;
 }
 
+const REVIEW_LABELS = { ...CONTRACT_LABELS, note: '登记意见', reason: '补正说明', ground: '不予登记理由', detail: '具体说明' };
 function ErrorList({ err }) {
-  if (!err) return null;
-  return html`<div class="alert alert-error" role="alert">${problemText(err)}${err.errors && err.errors.length ? html`<ul>${err.errors.map((e) => html`<li>${CONTRACT_LABELS[e.field] || e.field}：${e.message}</li>`)}</ul>` : ''}</div>`;
+  return html`<${ErrorSummary} err=${err} labels=${REVIEW_LABELS} />`;
 }
 
 function RegisterPanel({ c, after }) {
@@ -114,20 +115,21 @@ function RegisterPanel({ c, after }) {
   const upd = (i, k, v) => setItems(items.map((x, j) => (j === i ? { ...x, [k]: v } : x)));
   const go = async () => {
     setErr(null);
+    /** @type {import('../api-types').Body<'/contracts/{id}/register', 'post'>} */
     const body = {};
     if (type !== c.contract_type) body.contract_type = type;
     if (sub !== c.contract_subtype) body.contract_subtype = sub;
     if (changed) { body.non_technical_items = items.map((x) => ({ item: x.item, amount_fen: x.amount_fen ?? 0 })); body.technical_amount_fen = tech; }
     if (note) body.note = note;
-    try { after(await api.post('/contracts/' + c.id + '/register', body)); } catch (e) { setErr(e); }
+    try { after(await api.post('/contracts/{id}/register', { path: { id: c.id }, body })); } catch (e) { setErr(e); }
   };
   return html`<section class="card register-card form" data-panel="register"><h2>认定登记</h2>
     <p class="small muted">核定合同类别与技术交易额后予以登记，系统按本机构、本年度顺序编号并签发登记证明。</p>
     <${Field} label="核定合同类别" name="contract_type" errors=${fe}><${CodeSelect} list="contract_types" top value=${type} onChange=${(v) => { setType(v); setSub(null); }} /></${Field}>
     <${Field} label="核定子类别" name="contract_subtype" errors=${fe}><${CodeSelect} list="contract_types" parent=${type || '__none__'} value=${sub} onChange=${setSub} /></${Field}>
     <${Field} label="核减的非技术性费用" name="non_technical_items" errors=${fe} help="从合同成交额中扣除的设备、材料等费用。">
-      <div class="rows-editor">${items.map((x, i) => html`<div class="row two"><input type="text" value=${x.item} onInput=${(e) => upd(i, 'item', e.currentTarget.value)} aria-label="项目" />
-        <${MoneyInput} value=${x.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} /><button type="button" class="btn btn-small" onClick=${() => setItems(items.filter((_, j) => j !== i))}>删除</button></div>`)}
+      <div class="rows-editor">${items.map((x, i) => html`<div class="row two"><input type="text" value=${x.item} onInput=${(e) => upd(i, 'item', e.currentTarget.value)} aria-label=${`核减费用第 ${i + 1} 项：项目`} />
+        <${MoneyInput} value=${x.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} aria-label=${`核减费用第 ${i + 1} 项：金额`} /><button type="button" class="btn btn-small" onClick=${() => setItems(items.filter((_, j) => j !== i))}>删除</button></div>`)}
         <button type="button" class="btn btn-small" onClick=${() => setItems([...items, { item: '', amount_fen: null }])}>＋ 添加</button></div></${Field}>
     <${Field} label="核定技术交易额" name="technical_amount_fen" errors=${fe}><div class="num" style="font-weight:700;font-size:17px">${yuan(tech)} 元</div></${Field}>
     <${Field} label="登记意见" name="note" errors=${fe}><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
@@ -146,7 +148,7 @@ function ReturnPanel({ c, after }) {
     setErr(null);
     const labels = reasons.filter((x) => picked.includes(x.code)).map((x) => x.label);
     const reason = [labels.length ? '需补正：' + labels.join('；') : '', detail.trim()].filter(Boolean).join('。');
-    try { after(await api.post('/contracts/' + c.id + '/return', { reason })); } catch (e) { setErr(e); }
+    try { after(await api.post('/contracts/{id}/return', { path: { id: c.id }, body: { reason } })); } catch (e) { setErr(e); }
   };
   return html`<section class="card return-card form" data-panel="return"><h2>退回补正</h2>
     <p class="small muted">材料不全或需更正的，退回申请人补正；补正后重新提交的，审查期限重新计算。</p>
@@ -166,7 +168,7 @@ function RefusePanel({ c, after }) {
   const fe = fieldErrors(err);
   const go = async () => {
     setErr(null);
-    try { after(await api.post('/contracts/' + c.id + '/refuse', { ground: ground || '', detail: detail || null })); } catch (e) { setErr(e); }
+    try { after(await api.post('/contracts/{id}/refuse', { path: { id: c.id }, body: { ground: ground || '', detail: detail || null } })); } catch (e) { setErr(e); }
   };
   return html`<section class="card refuse-card form" data-panel="refuse"><h2>不予登记</h2>
     <p class="small muted">依据《技术合同认定登记管理办法》《技术合同认定规则》，不符合登记条件的，书面说明理由。</p>
