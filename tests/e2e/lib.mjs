@@ -2,7 +2,8 @@
 // playwright-core, sign-in through the login form, the API for expected
 // values, screenshots into tests/e2e/artifacts/.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +90,67 @@ export async function shot(page, name) {
   const path = join(ARTIFACTS, name + '.png');
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+// --- every screen a journey visits: settled, accessible, Chinese ---------------------------
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// The screen has rendered: no spinner in the main area, no request in flight.
+export async function settle(page) {
+  await page.locator('main#main').waitFor();
+  await page.waitForFunction(() => !document.querySelector('main .loading'), null, { timeout: 15000 });
+  await page.waitForLoadState('networkidle').catch(() => {});
+  await page.waitForFunction(() => !document.querySelector('main .loading'), null, { timeout: 15000 });
+}
+
+// axe-core on the page as it is: critical and serious violations fail.
+export async function axe(page, label) {
+  // evaluated through the DevTools protocol: the page's Content-Security-Policy allows no inline script
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE_SOURCE);
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'critical' || v.impact === 'serious')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  if (res.length) throw new Error(`axe on ${label}: ${res.length} critical/serious violation(s)\n  ` + res.join('\n  '));
+}
+
+// No English reaches a person: three English words in a row in the visible
+// text fail (names of codes, field paths and server messages are English).
+export const ENGLISH_RUN = /\b[A-Za-z][A-Za-z'-]*[ ,;:]+[A-Za-z][A-Za-z'-]*[ ,;:]+[A-Za-z][A-Za-z'-]*\b/;
+export async function chineseOnly(page, label) {
+  // e-mail addresses and web addresses are data, not English
+  const text = (await page.evaluate(() => document.body.innerText)).replace(/\S+@\S+|\bhttps?:\/\/\S+/g, ' ');
+  const m = ENGLISH_RUN.exec(text);
+  if (m) throw new Error(`English on ${label}: "${m[0]}" in …${text.slice(Math.max(0, m.index - 40), m.index + 60).replace(/\s+/g, ' ')}…`);
+  for (const re of [/\/api\/v1\//, /\b[a-z]+_[a-z_]+\b/, /\b[a-z_]+\[\d+\]/]) {
+    const x = re.exec(text);
+    if (x) throw new Error(`an API path, code or field path on ${label}: "${x[0]}"`);
+  }
+}
+
+// A screen as a person sees it, on the desktop and on a phone: settled, axe
+// clean, in Chinese, with a screenshot of each (artifacts/<name>.png and
+// <name>-phone.png).  Returns to the viewport it found.
+export const visited = [];
+export async function screen(page, name) {
+  const t0 = Date.now();
+  await settle(page);
+  const vp = page.viewportSize();
+  await axe(page, name);
+  await chineseOnly(page, name);
+  await shot(page, name);
+  await page.setViewportSize(vp.width > 600 ? PHONE : DESKTOP);
+  await page.waitForTimeout(100);
+  await axe(page, name + ' (' + (vp.width > 600 ? 'phone' : 'desktop') + ')');
+  await shot(page, name + (vp.width > 600 ? '-phone' : '-desktop'));
+  await page.setViewportSize(vp);
+  visited.push({ name, route: await page.evaluate(() => document.querySelector('main#main')?.dataset.route || ''), ms: Date.now() - t0 });
+}
+// go + screen
+export async function visit(page, hash, name) {
+  await go(page, hash);
+  await screen(page, name);
 }
 
 // The API directly, for setting expectations (not to drive the journey).

@@ -58,11 +58,11 @@ if [ ${#need[@]} -gt 0 ]; then
     fail_setup "apt-get install ${need[*]} failed"
 fi
 [ -x "$BIN" ] || fail_setup "$BIN not built (run make)"
-want=$(cd "$HERE" && node -p 'require("./package.json").dependencies["playwright-core"]' 2>/dev/null)
-have=$(cd "$HERE" && node -p 'require("./node_modules/playwright-core/package.json").version' 2>/dev/null)
-if [ -z "$have" ] || [ "$have" != "$want" ]; then
+# npm ci when the lock file changed since the last install
+if [ ! -f "$HERE/node_modules/.yizhan-lock" ] || ! cmp -s "$HERE/package-lock.json" "$HERE/node_modules/.yizhan-lock"; then
   say "npm ci"
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || fail_setup "npm ci failed"
+  cp "$HERE/package-lock.json" "$HERE/node_modules/.yizhan-lock"
 fi
 
 # --- 2. a throwaway PostgreSQL -------------------------------------------------------

@@ -3,7 +3,7 @@
 // approves it, and an anonymous visitor's search finds it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, served, apiLogin, PHONE, DESKTOP } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, served, apiLogin, apiAll, PHONE, DESKTOP } from '../lib.mjs';
 
 test('result: publish → reviewer approves → anonymous search finds it', async (t) => {
   const need = [['GET', '/results'], ['POST', '/results'], ['GET', '/search']];
@@ -23,6 +23,8 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     const title = `富硒茶多酚低温萃取与速溶粉制备技术 ${tag}`;
 
     await signIn(page, 'university');
+    const mine = async () => (await apiAll('/results?mine=true', token)).length;
+    const before = await mine();
     await go(page, '/my/results/new');
     await page.fill('input[name=title]', title);
     await page.click('form button[type=submit]');           // incomplete: the server says what is missing
@@ -30,6 +32,9 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     const fieldErrors = page.locator('.field.has-error .field-error');
     await fieldErrors.first().waitFor();
     assert.ok(await fieldErrors.count() >= 1, 'errors are shown beside the fields');
+    assert.match(await page.locator('[data-field=domain] .field-error').textContent(), /必填/, 'in Chinese, beside the field');
+    await screen(page, 'journey-1-result-form-errors');
+    assert.equal(await mine(), before, 'a failed 保存并提交审核 leaves no draft behind');
 
     await page.fill('textarea[name=summary]', '以富硒绿茶为原料，采用 40℃ 低温逆流萃取和膜浓缩工艺制备茶多酚速溶粉，茶多酚得率提高 18%，硒保留率 92%。已完成中试，可在茶叶加工企业直接实施。');
     await page.fill('input[name=keywords]', `富硒茶，茶多酚，低温萃取，${tag}`);
@@ -45,6 +50,8 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     await page.waitForURL(/#\/my\/results\?submitted=\d+/);
     const id = /submitted=(\d+)/.exec(page.url())[1];
     await page.locator(`tr[data-id="${id}"] .badge[data-status=submitted]`).waitFor();
+    assert.equal(await mine(), before + 1, 'one result more, the one submitted');
+    await screen(page, 'journey-1-my-results');
     await signOut(page);
 
     // the reviewer approves it
@@ -52,6 +59,7 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     await go(page, '/review');
     const row = page.locator(`tr[data-id="${id}"]`);
     await row.waitFor();
+    await screen(page, 'journey-1-review-queue');
     await row.getByRole('button', { name: '通过' }).click();
     await page.locator('.alert-success').waitFor();
     await signOut(page);
@@ -66,10 +74,7 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     await page.locator('.badge[data-status=published]').waitFor();
     await go(page, '/?q=' + encodeURIComponent(tag));
     await hit.waitFor();
-    await shot(page, 'journey-1-search');
-    await page.setViewportSize(PHONE);
-    await shot(page, 'journey-1-search-phone');
-    await page.setViewportSize(DESKTOP);
+    await screen(page, 'journey-1-search');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-1-FAILED').catch(() => {});

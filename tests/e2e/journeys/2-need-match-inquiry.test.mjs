@@ -4,7 +4,7 @@
 // journey ends at the matches and says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, served, apiLogin, PHONE, DESKTOP } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, served, apiLogin, PHONE, DESKTOP } from '../lib.mjs';
 
 test('need: post → matches with reasons → inquiry', async (t) => {
   const token = await apiLogin('enterprise');
@@ -55,6 +55,7 @@ test('need: post → matches with reasons → inquiry', async (t) => {
     assert.ok(await match.locator('.reasons li').count() >= 1, 'a match shows its reasons');
     assert.match(await match.locator('.reasons').textContent(), /富硒|茶|农业|领域|关键词/);
     const resultTitle = (await match.locator('a b').textContent()).trim();
+    await screen(page, 'journey-2-matches');
 
     if (!inquiries) {
       console.log('# journey 2 stops at the matches: POST /api/v1/inquiries (issue 5) is not served yet');
@@ -72,10 +73,7 @@ test('need: post → matches with reasons → inquiry', async (t) => {
     await page.locator('.messages .msg').first().waitFor();
     assert.match(await page.textContent('.messages'), /很感兴趣/);
     assert.match(await page.textContent('.page-title'), new RegExp(resultTitle.slice(0, 6)));
-    await shot(page, 'journey-2-inquiry');
-    await page.setViewportSize(PHONE);
-    await shot(page, 'journey-2-inquiry-phone');
-    await page.setViewportSize(DESKTOP);
+    await screen(page, 'journey-2-inquiry');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-2-FAILED').catch(() => {});

@@ -4,7 +4,7 @@
 // then an amendment is asked for, rejected with a note, and the note read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, todayCN, PHONE, DESKTOP, BASE } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, todayCN, PHONE, DESKTOP, BASE } from '../lib.mjs';
 
 test('contract: apply → officer registers from the queue → certificate verifies', async () => {
   const b = await launch();
@@ -41,6 +41,7 @@ test('contract: apply → officer registers from the queue → certificate verif
     const endErr = page.locator('[data-field=end_on] .field-error');
     await endErr.waitFor();
     assert.match(await endErr.textContent(), /早于生效日期/);
+    await screen(page, 'journey-3-contract-form-errors');
 
     await page.fill('input[name=end_on]', todayCN(365));
     await page.click('form button[type=submit]');
@@ -55,9 +56,11 @@ test('contract: apply → officer registers from the queue → certificate verif
     const row = page.locator(`table.queue tr[data-id="${id}"]`);
     await row.waitFor();
     assert.match(await row.textContent(), /E2E 银耳多糖/);
+    await screen(page, 'journey-3-registry-queue');
     await row.locator('a.btn', { hasText: '审查' }).click();
     await page.waitForURL(new RegExp(`#/registry/${id}$`));
     await page.locator('[data-panel=refuse] select[name=ground] option').nth(3).waitFor({ state: 'attached' });
+    await screen(page, 'journey-3-review');
     await page.locator('[data-panel=register] button', { hasText: '予以登记' }).click();
     const regNo = (await page.locator('[data-testid=registered] [data-testid=registration-no]').textContent()).trim();
     assert.match(regNo, /^\d{4}511900\d{6}$/, 'registration number = year + office region + serial');
@@ -69,7 +72,7 @@ test('contract: apply → officer registers from the queue → certificate verif
     await frame.locator('h1', { hasText: '技术合同登记证明' }).waitFor();
     assert.match(await frame.locator('body').textContent(), new RegExp(regNo));
     assert.ok(await frame.locator('.qr svg').count(), 'the certificate carries a QR code');
-    await shot(page, 'journey-3-certificate');
+    await screen(page, 'journey-3-certificate');
 
     // --- verification: the QR code's address, signature checked -------------------------------------
     await page.click('[data-testid=verify-this]');
@@ -98,9 +101,8 @@ test('contract: apply → officer registers from the queue → certificate verif
     await page.fill('textarea[name=certificate]', certText);
     await page.getByRole('button', { name: '核验签名' }).click();
     await page.locator('[data-testid=verdict][data-valid=true]').waitFor();
-    await shot(page, 'journey-3-verify-phone');
+    await screen(page, 'journey-3-verify');
     await page.setViewportSize(DESKTOP);
-    await shot(page, 'journey-3-verify');
 
     // --- an amendment asked for, rejected with a note the university then reads ---------------------
     await signIn(page, 'university');
@@ -124,7 +126,7 @@ test('contract: apply → officer registers from the queue → certificate verif
     await rejected.waitFor();
     assert.match(await rejected.textContent(), /已驳回.*请先上传双方签章的补充协议/);
     assert.equal(await page.locator('.alert', { hasText: '有待登记机构确认' }).count(), 0);
-    await shot(page, 'journey-3-amendment-rejected');
+    await screen(page, 'journey-3-amendment-rejected');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-3-FAILED').catch(() => {});

@@ -4,7 +4,7 @@
 // uses), for this year and for a past year with a plan target.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, go, shot, apiLogin, apiAll, yearCN, wanText, PHONE, DESKTOP } from '../lib.mjs';
+import { launch, signIn, go, shot, screen, apiLogin, apiAll, yearCN, wanText, PHONE, DESKTOP } from '../lib.mjs';
 
 const REGION_PREFIX = '5119';   // the demo bureau: 巴中市 511900 and below
 
@@ -52,11 +52,7 @@ test('bureau: dashboard totals equal the registered contracts of the region', as
     await page.selectOption('select[aria-label="年度"]', String(thisYear));
     await page.locator(`.kpis[data-year="${thisYear}"]`).waitFor();
     await page.waitForTimeout(800);                              // let the charts settle
-    await shot(page, 'journey-4-dashboard');
-    await page.setViewportSize(PHONE);
-    await page.waitForTimeout(800);
-    await shot(page, 'journey-4-dashboard-phone');
-    await page.setViewportSize(DESKTOP);
+    await screen(page, 'journey-4-dashboard');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-4-FAILED').catch(() => {});

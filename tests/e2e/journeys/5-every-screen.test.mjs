@@ -1,0 +1,65 @@
+// Journey 5 — every screen of every role, as its person opens it from the
+// navigation, on the desktop and on a phone: axe-core finds no critical or
+// serious violation, the visible text has no English, and a screenshot of
+// each is kept.  An anonymous visitor downloads none of the role screens and
+// no chart library; ECharts comes only with the bureau's dashboard.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, signIn, signOut, screen, visit, apiLogin, apiGet, visited, ACCOUNTS } from '../lib.mjs';
+
+const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau)\.js/;
+
+test('every screen: axe clean, Chinese only, desktop and phone', async () => {
+  const b = await launch();
+  const page = await b.page();
+  const loaded = [];
+  page.on('request', (r) => loaded.push(new URL(r.url()).pathname));
+  try {
+    // --- anonymous ---------------------------------------------------------------
+    const anon = await apiGet('/search?limit=20');
+    const result = anon.body.items.find((x) => x.kind === 'result');
+    const need = anon.body.items.find((x) => x.kind === 'need') ||
+      (await apiGet('/search?kind=need&limit=1')).body.items[0];
+    await visit(page, '/', 'anon-home');
+    await visit(page, '/?q=' + encodeURIComponent('茶') + '&kind=result', 'anon-search');
+    if (result) await visit(page, '/results/' + result.id, 'anon-result');
+    if (need) await visit(page, '/needs/' + need.id, 'anon-need');
+    await visit(page, '/notices', 'anon-notices');
+    await visit(page, '/verify', 'anon-verify');
+    await visit(page, '/verify/2025-5119-0000', 'anon-verify-malformed');
+    await page.locator('[data-testid=malformed]').waitFor();
+    await visit(page, '/login', 'anon-login');
+    const roleModules = loaded.filter((p) => ROLE_MODULES.test(p) || /echarts/.test(p));
+    assert.deepEqual(roleModules, [], 'an anonymous visitor loads no role screen and no chart library');
+
+    // --- each role, each screen of its navigation -------------------------------------
+    const tours = {
+      university: ['/my/results', '/my/results/new', '/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/contracts/new', '/notifications', '/auctions'],
+      enterprise: ['/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/notifications'],
+      reviewer: ['/review', '/notices'],
+      officer: ['/registry', '/registry/done', '/contracts'],
+      bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts'],
+      admin: ['/', '/review', '/registry', '/contracts'],
+    };
+    for (const [who, screens] of Object.entries(tours)) {
+      await signIn(page, who);
+      await screen(page, who + '-home');
+      for (const s of screens) await visit(page, s, who + s.replace(/\//g, '-'));
+      if (who === 'officer' || who === 'university') {
+        // one contract of theirs, opened from the list
+        const tok = await apiLogin(who);
+        const list = (await apiGet('/contracts?limit=1', tok)).body.items;
+        if (list.length) await visit(page, '/contracts/' + list[0].id, who + '-contract');
+      }
+      await signOut(page);
+    }
+    assert.ok(loaded.some((p) => /echarts/.test(p)), 'the dashboard loaded ECharts');
+    assert.deepEqual(b.errors, [], 'no script errors in the page');
+    console.log('# screens checked: ' + visited.length + ' (' + Object.keys(ACCOUNTS).length + ' accounts)');
+  } catch (e) {
+    await page.screenshot({ path: 'artifacts/journey-5-FAILED.png', fullPage: true }).catch(() => {});
+    throw e;
+  } finally {
+    await b.close();
+  }
+});
