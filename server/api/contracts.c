@@ -637,9 +637,10 @@ static void attach(http_req_t *req)
         return;
     }
     if (!name || !*name) name = !strcmp(sniffed, "application/pdf") ? "contract.pdf" : "scan";
-    if (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n")) {
+    if (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n") || util_has_bidi_control(name, strlen(name))) {
         json_t *e = NULL;
-        http_error_add(&e, "filename", "invalid", "a file name of at most 200 characters without slashes");
+        http_error_add(&e, "filename", "invalid",
+                       "a file name of at most 200 characters without slashes or bidirectional controls");
         http_problem(req, 422, "invalid file name", e);
         return;
     }

@@ -460,6 +460,79 @@ static void assign_request_id(http_req_t *req)
 
 static void json_dispose(void *p) { json_decref(p); }
 
+/* application/json, with no charset or charset=utf-8 (RFC 8259 §8.1: JSON
+ * between systems is UTF-8; a body declared in another charset would be
+ * read wrongly, so it is refused rather than guessed at). */
+static bool json_content_type(const char *ct)
+{
+    if (!ct) return false;
+    size_t n = strcspn(ct, ";");
+    size_t t = n;
+    while (t && (ct[t - 1] == ' ' || ct[t - 1] == '\t')) t--;
+    if (t != 16 || strncasecmp(ct, "application/json", 16) != 0) return false;
+    for (const char *p = ct + n; *p == ';';) {
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t len = strcspn(p, ";");
+        if (len >= 8 && !strncasecmp(p, "charset=", 8)) {
+            const char *v = p + 8;
+            size_t vl = len - 8;
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+            if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') v++, vl -= 2;
+            if (!((vl == 5 && !strncasecmp(v, "utf-8", 5)) || (vl == 4 && !strncasecmp(v, "utf8", 4)))) return false;
+        }
+        p += len;
+    }
+    return true;
+}
+
+/* Our words for jansson's errors: its own texts name its internals
+ * ("…without JSON_ALLOW_NUL"). */
+static const char *json_error_words(const json_error_t *e)
+{
+    switch (json_error_code(e)) {
+    case json_error_premature_end_of_input: return "the JSON text ends too early";
+    case json_error_end_of_input_expected: return "text follows the JSON value";
+    case json_error_invalid_utf8: return "invalid UTF-8";
+    case json_error_null_character:
+    case json_error_null_byte_in_key: return "\\u0000 (NUL) is not allowed in strings";
+    case json_error_duplicate_key: return "a key appears twice in one object";
+    case json_error_numeric_overflow: return "a number is too large";
+    case json_error_stack_overflow: return "nested too deeply";
+    default: return "invalid JSON syntax";
+    }
+}
+
+/* Names and titles (keys "title", "name_en" and any ending in "name") must
+ * not hold bidirectional controls: a name shown to others could read
+ * differently from what it is (U+202E "exe.gnp").  Elsewhere — descriptions,
+ * messages — right-to-left text may need them.  Returns the first such field
+ * ("org.name", "parties[1].name") or NULL. */
+static const char *bidi_in_names(arena_t *a, json_t *v, const char *path)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            const char *at = path[0] ? arena_printf(a, "%s.%s", path, k) : k;
+            size_t kl = strlen(k);
+            bool named = !strcmp(k, "title") || !strcmp(k, "name_en") || (kl >= 4 && !strcmp(k + kl - 4, "name"));
+            if (named && json_is_string(x) && util_has_bidi_control(json_string_value(x), json_string_length(x)))
+                return at;
+            const char *in = bidi_in_names(a, x, at);
+            if (in) return in;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            const char *in = bidi_in_names(a, x, arena_printf(a, "%s[%zu]", path, i));
+            if (in) return in;
+        }
+    }
+    return NULL;
+}
+
 /* Body checks shared by every route: type, encoding, syntax. 0 or replied. */
 static int parse_body_or_reply(http_req_t *req)
 {
@@ -470,11 +543,8 @@ static int parse_body_or_reply(http_req_t *req)
         if (need) { http_problem(req, 400, "a JSON request body is required", NULL); return -1; }
         return 0;
     }
-    const char *ct = http_header(req, "content-type");
-    size_t ctl = ct ? strcspn(ct, ";") : 0;
-    while (ctl && (ct[ctl - 1] == ' ' || ct[ctl - 1] == '\t')) ctl--;
-    if (!ct || ctl != 16 || strncasecmp(ct, "application/json", 16) != 0) {
-        http_problem(req, 415, "request bodies must be application/json", NULL);
+    if (!json_content_type(http_header(req, "content-type"))) {
+        http_problem(req, 415, "request bodies must be application/json in UTF-8 (no other charset)", NULL);
         return -1;
     }
     if (memchr(req->body, '\0', req->body_len)) {
@@ -492,13 +562,22 @@ static int parse_body_or_reply(http_req_t *req)
     json_error_t err;
     json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
     if (!j) {
-        /* jansson's text names the problem and position, never our internals */
-        http_problemf(req, 400, "malformed JSON: %s at line %d column %d", err.text, err.line, err.column);
+        http_problemf(req, 400, "malformed JSON: %s at line %d column %d", json_error_words(&err), err.line,
+                      err.column);
         return -1;
     }
     arena_on_dispose(req->arena, json_dispose, j);
     if (!json_is_object(j)) {
         http_problem(req, 400, "the request body must be a JSON object", NULL);
+        return -1;
+    }
+    const char *bidi = bidi_in_names(req->arena, j, "");
+    if (bidi) {
+        json_t *e = NULL;
+        http_error_add(&e, bidi, "invalid_character",
+                       "names and titles must not contain bidirectional control characters (U+202A–U+202E, "
+                       "U+2066–U+2069)");
+        http_problem(req, 422, "some fields are not valid", e);
         return -1;
     }
     req->json = j;

@@ -23,6 +23,16 @@ int64_t util_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool util_has_bidi_control(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i + 2 < n; i++)
+        if (s[i] == 0xE2 && ((s[i + 1] == 0x80 && s[i + 2] >= 0xAA && s[i + 2] <= 0xAE) ||
+                             (s[i + 1] == 0x81 && s[i + 2] >= 0xA6 && s[i + 2] <= 0xA9)))
+            return true;
+    return false;
+}
+
 bool util_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -16,6 +16,10 @@ bool util_utf8_valid(const char *s, size_t n);
 /* JSON text nests objects/arrays at most max deep (strings are skipped).
  * A cheap pre-check before a recursive parser sees hostile input. */
 bool util_json_depth_ok(const char *s, size_t n, int max);
+/* True when valid UTF-8 s holds a bidirectional embedding, override or
+ * isolate control (U+202A–U+202E, U+2066–U+2069): "Trojan Source" text that
+ * displays in another order than it reads. */
+bool util_has_bidi_control(const char *s, size_t n);
 /* Number of Unicode code points in valid UTF-8. */
 size_t util_utf8_len(const char *s, size_t n);
 /* Parse a non-negative decimal made only of digits; -1 on anything else or overflow. */

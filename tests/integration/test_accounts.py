@@ -246,6 +246,34 @@ def test_register_invalid_fields(api, adb, field, value, status, where):
     assert snapshot(adb) == before
 
 
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+
+
+@pytest.mark.parametrize("ch", BIDI)
+@pytest.mark.parametrize("field", ["display_name", "org.name", "org.name_en", "org.contact_name"])
+def test_register_names_with_bidi_controls_are_422(api, adb, field, ch):
+    """A name shown to others must read as it is: "合同\u202eexe.gnp" displays as "合同png.exe"."""
+    body = register_body()
+    value = "测试单位" + ch + "exe.gnp"
+    if field.startswith("org."):
+        body["org"][field[4:]] = value
+    else:
+        body[field] = value
+    before = snapshot(adb)
+    b = assert_problem(api.post(REGISTER, json=body), 422)
+    assert [(e["field"], e["code"]) for e in b["errors"]] == [(field, "invalid_character")], b
+    assert snapshot(adb) == before
+
+
+def test_right_to_left_text_stays_allowed_outside_names(api, adb):
+    """Marks that right-to-left scripts use are fine where they are text, not a name."""
+    body = register_body()
+    body["org"]["description"] = "\u202bمرحبا\u202c 合作 \u2067שלום\u2069"
+    r = api.post(REGISTER, json=body)
+    assert r.status == 201, r
+    assert r.body["org"]["description"] == body["org"]["description"]
+
+
 @pytest.mark.parametrize("missing", ["org.name", "org.org_type", "org.region_code", "email", "password",
                                      "display_name"])
 def test_register_missing_required(api, adb, missing):

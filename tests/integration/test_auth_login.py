@@ -84,12 +84,32 @@ def test_non_json_content_type_415(api, user, ctype):
     assert_problem(r, 415)
 
 
+@pytest.mark.parametrize("ctype", ["application/json; charset=iso-8859-1", "application/json; charset=gbk",
+                                   "application/json; charset=utf-16", "application/json;charset=\"latin1\"",
+                                   "application/json; charset=utf-8; charset=gb2312", "application/json; charset="])
+def test_json_in_another_charset_is_415(api, user, ctype):
+    """RFC 8259 §8.1: JSON between systems is UTF-8. A body declared in another charset was
+    parsed as UTF-8 anyway; now it is refused rather than misread."""
+    data = json.dumps({"email": user["email"], "password": user["password"]}).encode()
+    body = assert_problem(api.post(LOGIN, data=data, headers={"Content-Type": ctype}), 415)
+    assert "UTF-8" in body["detail"], body
+
+
 @pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "Application/JSON",
                                    "application/json;charset=UTF-8"])
 def test_json_content_type_variants_accepted(api, user, ctype):
     data = json.dumps({"email": user["email"], "password": user["password"]}).encode()
     r = api.post(LOGIN, data=data, headers={"Content-Type": ctype})
     assert r.status == 200, r
+
+
+@pytest.mark.parametrize("ctype", ["application/json; charset=\"utf-8\"", "application/json; charset=utf8",
+                                   "application/json ; Charset=Utf-8 ", "application/json; q=1"])
+def test_utf8_spellings_are_parsed(api, ctype):
+    """Parsed (so the unknown field is named), not refused as 415; no sign-in attempt is spent."""
+    r = api.post(LOGIN, data=b'{"nope":1}', headers={"Content-Type": ctype})
+    body = assert_problem(r, 400)
+    assert "nope" in json.dumps(body), body
 
 
 def test_empty_body_is_400(api):
@@ -129,7 +149,22 @@ NOT_AN_OBJECT = {
 @pytest.mark.parametrize("name", list(BAD_BODIES))
 def test_bad_json_body_400(api, name):
     r = api.post(LOGIN, data=BAD_BODIES[name], headers=JSON)
-    assert_problem(r, 400)
+    body = assert_problem(r, 400)
+    # our own words: never the JSON library's ("…without JSON_ALLOW_NUL", "'[' or '{' expected")
+    for leak in ("JSON_", "jansson", "expected near", "'['", "end of file expected"):
+        assert leak not in body["detail"], body
+
+
+@pytest.mark.parametrize("data,words", [
+    (b'{"email":"a@example.test","password":"x\\u0000y"}', "\\u0000 (NUL) is not allowed in strings"),
+    (b'{"email":', "the JSON text ends too early"),
+    (b'{"email":"a@example.test","password":"x"} x', "text follows the JSON value"),
+    (b'{"email":"a","email":"b","password":"x"}', "a key appears twice in one object"),
+    (b"{'email':'a'}", "invalid JSON syntax"),
+])
+def test_json_errors_in_our_words_with_the_position(api, data, words):
+    body = assert_problem(api.post(LOGIN, data=data, headers=JSON), 400)
+    assert body["detail"].startswith(f"malformed JSON: {words} at line 1 column "), body
 
 
 @pytest.mark.parametrize("name", list(NOT_AN_OBJECT))

@@ -86,6 +86,9 @@ def test_create_minimal_draft_defaults_region_to_the_holder(mk, api):
     (result_body(contact={"name": "x", "wechat": "y"}), 400, ["contact.wechat"]),
     (result_body(contact={"email": "not-an-email"}), 422, ["contact.email"]),
     (result_body(contact={"phone": "call me"}), 422, ["contact.phone"]),
+    (result_body(title="电池\u202eexe.gnp"), 422, ["title"]),              # bidirectional controls in a title
+    (result_body(title="电池\u2066技术\u2069"), 422, ["title"]),
+    (result_body(contact={"name": "\u202d王老师"}), 422, ["contact.name"]),  # … or a name
     (result_body(status="published"), 400, ["status"]),                    # unknown fields
     (result_body(holder_org_id=1), 400, ["holder_org_id"]),
     (result_body(id=5), 400, ["id"]),

@@ -104,3 +104,14 @@ TEST(router_matches_templates_and_reports_allowed_methods)
     CHECK(!r && allow == 0);
     arena_free(a);
 }
+
+TEST(bidi_controls_are_found_and_nothing_else)
+{
+    static const char *const HAS[] = {"\xe2\x80\xaa", "a\xe2\x80\xab", "\xe2\x80\xac" "b", "\xe2\x80\xad",
+                                      "x\xe2\x80\xaey", "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9"};
+    /* neighbours: U+2029, U+202F, U+2065, U+206A, LRM/RLM U+200E/F, CJK, Hebrew */
+    static const char *const NOT[] = {"\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\xa5", "\xe2\x81\xaa",
+                                      "\xe2\x80\x8e\xe2\x80\x8f", "技术合同", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", "", "ab"};
+    for (size_t i = 0; i < ARRAY_LEN(HAS); i++) CHECK(util_has_bidi_control(HAS[i], strlen(HAS[i])));
+    for (size_t i = 0; i < ARRAY_LEN(NOT); i++) CHECK(!util_has_bidi_control(NOT[i], strlen(NOT[i])));
+}
