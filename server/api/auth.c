@@ -3,7 +3,17 @@
  *
  * Login: one query finds the user, the password check runs on the blocking
  * pool (never the loop), then one query records the new refresh token.  An
- * unknown email is checked against a dummy hash so timing reveals nothing. */
+ * unknown email is checked against a dummy hash so timing reveals nothing.
+ *
+ * Two ways to hold the refresh token.  API clients get it in the JSON body
+ * and send it back in the body.  The web front end signs in with
+ * "session": "cookie": the token then travels only in the cookie
+ * yz_refresh (HttpOnly, so no script can read it; Secure; SameSite=Strict,
+ * so no other site can send it; Path=/api/v1/auth, so no other request
+ * carries it) and the body's refresh_token is null.  /auth/refresh and
+ * /auth/logout take the cookie when the body names no token, and answer
+ * in the same way; the page keeps the access token in memory only, so a
+ * new tab or a reload signs in by one refresh. */
 #include "api/api.h"
 
 #include "auth/auth.h"
@@ -44,16 +54,50 @@ static void hash_token(const char *token, char out[65])
     util_hex(md, sizeof md, out);
 }
 
-static void reply_tokens(http_req_t *req, int64_t user_id, const char *refresh)
+#define REFRESH_COOKIE "yz_refresh"
+#define COOKIE_ATTRS "; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict"
+
+/* The refresh token from the Cookie header, or NULL. */
+static const char *cookie_token(http_req_t *req)
+{
+    const char *h = http_header(req, "cookie");
+    const size_t n = strlen(REFRESH_COOKIE);
+    for (const char *p = h; p && *p;) {
+        while (*p == ' ' || *p == ';') p++;
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > n && !strncmp(p, REFRESH_COOKIE, n) && p[n] == '=') {
+            char *v = arena_alloc(req->arena, len - n);
+            memcpy(v, p + n + 1, len - n - 1);
+            v[len - n - 1] = '\0';
+            return *v ? v : NULL;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+static void clear_cookie(http_req_t *req)
+{
+    http_add_header(req, "Set-Cookie", REFRESH_COOKIE "=; Max-Age=0" COOKIE_ATTRS);
+}
+
+/* The new tokens: the refresh token in the body, or (cookie != 0) in the
+ * cookie only, living max_age seconds like the server's record of it. */
+static void reply_tokens(http_req_t *req, int64_t user_id, const char *refresh, bool cookie, long max_age)
 {
     char *access = jwt_issue(user_id, (long)time(NULL));
     if (!access) {
         http_problem(req, 500, "could not issue a token", NULL);
         return;
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "access_token", access, "refresh_token", refresh, "token_type",
-                          "Bearer", "expires_in", ACCESS_TOKEN_TTL);
+    json_t *o = json_pack("{s:s, s:o, s:s, s:i}", "access_token", access, "refresh_token",
+                          cookie ? json_null() : json_string(refresh), "token_type", "Bearer", "expires_in",
+                          ACCESS_TOKEN_TTL);
     free(access);
+    if (cookie)
+        http_add_header(req, "Set-Cookie",
+                        arena_printf(req->arena, REFRESH_COOKIE "=%s; Max-Age=%ld" COOKIE_ATTRS, refresh, max_age));
     http_add_header(req, "Cache-Control", "no-store");
     http_reply_json_t(req, 200, o);
 }
@@ -66,14 +110,14 @@ typedef struct {
     char *stored;       /* NULL → unknown account, check the dummy */
     int64_t user_id;
     bool ok;
+    bool cookie;        /* "session": "cookie" */
     refresh_t rt;
 } login_t;
 
 static void login_recorded(http_req_t *req, PGresult *res)
 {
-    (void)res;
     login_t *l = req->ctx;
-    reply_tokens(req, l->user_id, l->rt.token);
+    reply_tokens(req, l->user_id, l->rt.token, l->cookie, strtol(PQgetvalue(res, 0, 0), NULL, 10));
 }
 
 static void login_work(void *arg)
@@ -122,9 +166,15 @@ static void login_found(http_req_t *req, PGresult *res)
 
 static void login(http_req_t *req)
 {
-    static const field_t F[] = {{"email", F_STRING, true}, {"password", F_STRING, true}};
+    static const field_t F[] = {{"email", F_STRING, true}, {"password", F_STRING, true}, {"session", F_STRING, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return;
-    const char *email = api_str(req, "email"), *pw = api_str(req, "password");
+    const char *email = api_str(req, "email"), *pw = api_str(req, "password"), *session = api_str(req, "session");
+    if (session && strcmp(session, "cookie") && strcmp(session, "body")) {
+        json_t *e = NULL;
+        http_error_add(&e, "session", "invalid", "either cookie or body");
+        http_problem(req, 400, "session must be \"cookie\" or \"body\"", e);
+        return;
+    }
     if (strlen(email) > 254 || strlen(pw) > 1024) {
         http_problem(req, 401, "wrong email or password", NULL);
         return;
@@ -132,6 +182,7 @@ static void login(http_req_t *req)
     login_t *l = arena_calloc(req->arena, sizeof *l);
     l->req = req;
     l->password = arena_strdup(req->arena, pw);
+    l->cookie = session && !strcmp(session, "cookie");
     req->ctx = l;
     const char *v[2] = {email, http_client_ip(req)};
     api_query(req, ST_USER_BY_EMAIL, 2, v, login_found);
@@ -139,48 +190,76 @@ static void login(http_req_t *req)
 
 /* --- refresh / logout ----------------------------------------------------- */
 
+typedef struct {
+    refresh_t rt;
+    bool cookie;        /* the token came in the cookie: answer with the cookie */
+} refresh_ctx_t;
+
+/* The refresh token of a request: the body's refresh_token, else the
+ * cookie's.  Replies 400 / 401 itself and answers NULL when there is none. */
+static const char *presented_token(http_req_t *req, bool *cookie)
+{
+    static const field_t F[] = {{"refresh_token", F_STRING, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return NULL;
+    const char *t = api_str(req, "refresh_token");
+    *cookie = t == NULL;
+    if (!t) t = cookie_token(req);
+    if (!t) {
+        json_t *e = NULL;
+        http_error_add(&e, "refresh_token", "required", "send refresh_token in the body, or sign in with the session cookie");
+        http_problem(req, 401, "no refresh token: neither in the body nor in the cookie", e);
+        return NULL;
+    }
+    return t;
+}
+
 static void refreshed(http_req_t *req, PGresult *res)
 {
-    refresh_t *rt = req->ctx;
+    refresh_ctx_t *c = req->ctx;
     const char *outcome = PQntuples(res) ? PQgetvalue(res, 0, 0) : "invalid";
     if (strcmp(outcome, "ok") != 0) {
+        if (c->cookie) clear_cookie(req);
         http_problem(req, 401,
                      !strcmp(outcome, "replay") ? "refresh token already used; every session of this sign-in is revoked"
                                                 : "invalid or expired refresh token",
                      NULL);
         return;
     }
-    reply_tokens(req, strtoll(PQgetvalue(res, 0, 1), NULL, 10), rt->token);
+    reply_tokens(req, strtoll(PQgetvalue(res, 0, 1), NULL, 10), c->rt.token, c->cookie,
+                 strtol(PQgetvalue(res, 0, 2), NULL, 10));
 }
 
 static void refresh(http_req_t *req)
 {
-    static const field_t F[] = {{"refresh_token", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return;
-    refresh_t *rt = arena_calloc(req->arena, sizeof *rt);
-    if (refresh_new(rt) != 0) {
+    refresh_ctx_t *c = arena_calloc(req->arena, sizeof *c);
+    const char *token = presented_token(req, &c->cookie);
+    if (!token) return;
+    if (refresh_new(&c->rt) != 0) {
         http_problem(req, 500, "could not issue a token", NULL);
         return;
     }
-    req->ctx = rt;
+    req->ctx = c;
     char *old = arena_alloc(req->arena, 65);
-    hash_token(api_str(req, "refresh_token"), old);
-    const char *v[2] = {old, rt->hash};
+    hash_token(token, old);
+    const char *v[2] = {old, c->rt.hash};
     api_query(req, ST_REFRESH, 2, v, refreshed);
 }
 
 static void logged_out(http_req_t *req, PGresult *res)
 {
     (void)res;
+    if (req->ctx) clear_cookie(req);
     http_reply(req, 204, NULL, NULL, 0);
 }
 
 static void logout(http_req_t *req)
 {
-    static const field_t F[] = {{"refresh_token", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return;
+    bool cookie = false;
+    const char *token = presented_token(req, &cookie);
+    if (!token) return;
+    req->ctx = cookie ? req : NULL; /* any non-NULL: clear the cookie */
     char *h = arena_alloc(req->arena, 65);
-    hash_token(api_str(req, "refresh_token"), h);
+    hash_token(token, h);
     const char *v[1] = {h};
     api_query(req, ST_LOGOUT, 1, v, logged_out);
 }
@@ -269,8 +348,11 @@ void api_auth_init(void)
         "SELECT greatest(rate_hit('login_limit_per_ip', $2), rate_hit('login_limit_per_account', lower($1))),"
         " u.id, u.password_hash FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1) AND u.active",
         2);
-    ST_LOGIN = db_stmt_register("SELECT auth_login($1::bigint, $2)", 2);
-    ST_REFRESH = db_stmt_register("SELECT outcome, user_id FROM auth_refresh($1, $2)", 2);
+    /* ...with the token's lifetime in seconds, the cookie's Max-Age */
+    ST_LOGIN = db_stmt_register(
+        "SELECT extract(epoch FROM auth_token_lifetime())::bigint FROM (SELECT auth_login($1::bigint, $2)) l", 2);
+    ST_REFRESH = db_stmt_register(
+        "SELECT outcome, user_id, extract(epoch FROM auth_token_lifetime())::bigint FROM auth_refresh($1, $2)", 2);
     ST_LOGOUT = db_stmt_register("SELECT auth_logout($1)", 1);
     ST_LOAD_USER = db_stmt_register_read(
         "SELECT role, coalesce(org_id, 0), coalesce(office_id, 0), coalesce(region_code, ''),"

@@ -79,10 +79,14 @@ export async function signIn(page, who) {
   ]);
   await page.waitForFunction(() => !location.hash.startsWith('#/login'));
 }
+// Sign out as a person does: the 退出 button in the header.
 export async function signOut(page) {
-  await page.evaluate(() => sessionStorage.clear());
+  const out = page.locator('header .who button', { hasText: '退出' });
+  if (await out.count()) {
+    await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/logout')), out.click()]);
+  }
   await go(page, '/');
-  await page.reload();
+  await page.locator('header a', { hasText: '登录' }).waitFor();
   await page.waitForLoadState('networkidle');   // the app has started before the next navigation
 }
 

@@ -250,6 +250,15 @@ def auth_and_me(w):
     r = call("refreshTokens", "POST", f"{V1}/auth/refresh", 200, {"refresh_token": tok["refresh_token"]})
     call("refreshTokens", "POST", f"{V1}/auth/refresh", 401, {"refresh_token": tok["refresh_token"]})
     call("logout", "POST", f"{V1}/auth/logout", 204, {"refresh_token": r.json()["refresh_token"]})
+    # the web front end's form: the refresh token in the HttpOnly cookie yz_refresh
+    r = call("login", "POST", f"{V1}/auth/login", 200, {"email": e, "password": p, "session": "cookie"})
+    rt = r.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    r = call("refreshTokens", "POST", f"{V1}/auth/refresh", 200, {}, headers={"Cookie": f"yz_refresh={rt}"})
+    rt2 = r.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    call("refreshTokens", "POST", f"{V1}/auth/refresh", 401, {}, headers={"Cookie": f"yz_refresh={rt}"})
+    call("refreshTokens", "POST", f"{V1}/auth/refresh", 401, {})
+    call("logout", "POST", f"{V1}/auth/logout", 204, {}, headers={"Cookie": f"yz_refresh={rt2}"})
+    call("logout", "POST", f"{V1}/auth/logout", 401, {})
     call("logout", "POST", f"{V1}/auth/logout", 415, data=b"x", headers={"Content-Type": "text/plain"},
          bad_request=True)
     for who in ("member_a", "officer", "admin"):

@@ -1,15 +1,19 @@
 // api.js — the one place that talks to the server (/api/v1).
 //
-// * Bearer access token in sessionStorage; on 401 the refresh token is spent
-//   once (POST /auth/refresh, single flight) and the request is retried.
+// * The session: the refresh token lives in the HttpOnly cookie yz_refresh
+//   (signed in with "session": "cookie"; no script can read it) and the
+//   access token in this module's memory only.  A new tab or a reload signs
+//   in silently with one POST /auth/refresh; on a 401 the same refresh runs
+//   once (single flight, and one tab at a time through the Web Locks API:
+//   two tabs spending the same cookie at once would look like a replay and
+//   end the sign-in) and the request is retried.  localStorage keeps only
+//   the fact that this browser signed in (no secret), so an anonymous
+//   visitor's page does not ask for a refresh it cannot get.
 // * Errors are RFC 9457 problem+json: they become an ApiError carrying
 //   status, detail and errors[{field, code, message}] for the forms.
-// * Endpoints that the server does not serve yet answer 404 "no such
-//   resource" from the router: ApiError.unavailable is true for those, so a
-//   screen can show 「尚未开放」 instead of an error.
 
 const BASE = '/api/v1';
-const K_ACCESS = 'yz.access', K_REFRESH = 'yz.refresh';
+const K_HINT = 'yz.signed-in';
 
 /** @typedef {import('./api-types').Schema<'Problem'>} Problem */
 /** @typedef {import('./api-types').Schema<'FieldError'>} FieldError */
@@ -37,41 +41,54 @@ export class ApiError extends Error {
 
 // --- session ---------------------------------------------------------------
 const listeners = new Set();
+let access = null;          // the access token, in memory only
 export const session = {
   /** @type {import('./api-types').Me | null} GET /me, once signed in */
   me: null,
-  get access() { return sessionStorage.getItem(K_ACCESS); },
-  get refresh() { return sessionStorage.getItem(K_REFRESH); },
-  signedIn() { return !!sessionStorage.getItem(K_REFRESH); },
+  get access() { return access; },
+  signedIn() { return !!access; },
   subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
   changed() { listeners.forEach((fn) => fn(session.me)); },
 };
-
-function storeTokens(t) {
-  sessionStorage.setItem(K_ACCESS, t.access_token);
-  sessionStorage.setItem(K_REFRESH, t.refresh_token);
+function hint(on) {
+  try { if (on) localStorage.setItem(K_HINT, '1'); else localStorage.removeItem(K_HINT); } catch { /* private mode */ }
 }
-function clearTokens() {
-  sessionStorage.removeItem(K_ACCESS);
-  sessionStorage.removeItem(K_REFRESH);
+function hinted() {
+  try { return localStorage.getItem(K_HINT) === '1'; } catch { return false; }
 }
 
+// POST /auth/refresh with the cookie: one at a time in this tab, and in this
+// browser (the cookie rotates; the next tab must send the new one).
 let refreshing = null;
 async function refreshTokens() {
   if (!refreshing) {
-    refreshing = (async () => {
-      const rt = session.refresh;
-      if (!rt) return false;
+    const once = async () => {
       const r = await fetch(BASE + '/auth/refresh', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ refresh_token: rt }),
+        method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: '{}',
+        credentials: 'same-origin',
       });
-      if (!r.ok) { clearTokens(); session.me = null; session.changed(); return false; }
-      storeTokens(await r.json());
+      if (!r.ok) {
+        access = null; hint(false);
+        if (session.me) { session.me = null; session.changed(); }
+        return false;
+      }
+      access = (await r.json()).access_token;
+      hint(true);
       return true;
-    })().finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+    };
+    const locks = typeof navigator !== 'undefined' && navigator.locks;
+    refreshing = (locks ? locks.request('yz-refresh', once) : once())
+      .catch(() => false)
+      .finally(() => { setTimeout(() => { refreshing = null; }, 0); });
   }
   return refreshing;
+}
+
+/** A new tab or a reload: sign in again from the cookie, silently. */
+export async function restoreSession() {
+  if (!hinted()) return null;
+  if (await refreshTokens()) return loadMe();
+  return null;
 }
 
 async function parse(r, path) {
@@ -131,7 +148,7 @@ export async function request(method, path, opts = {}) {
     return fetch(url, { method, headers, body });
   };
   let r = await send();
-  if (r.status === 401 && session.refresh && !opts.anonymous) {
+  if (r.status === 401 && access && !opts.anonymous) {
     if (await refreshTokens()) r = await send();
   }
   if (opts.raw) {
@@ -203,21 +220,22 @@ export async function listAll(path, opts = {}, max = 5000) {
 
 export async function login(email, password) {
   const r = await fetch(BASE + '/auth/login', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password }),
+    method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ email, password, session: 'cookie' }), credentials: 'same-origin',
   });
   const t = await parse(r, '/auth/login');
-  storeTokens(t);
+  access = t.access_token;
+  hint(true);
   await loadMe();
   return session.me;
 }
 
 export async function loadMe() {
-  if (!session.signedIn()) { session.me = null; session.changed(); return null; }
+  if (!access) { session.me = null; session.changed(); return null; }
   try {
     session.me = await api.get('/me');
   } catch (e) {
-    if (e.status === 401) clearTokens();
+    if (e.status === 401) { access = null; hint(false); }
     session.me = null;
   }
   session.changed();
@@ -225,13 +243,13 @@ export async function loadMe() {
 }
 
 export async function logout() {
-  const rt = session.refresh;
-  clearTokens();
+  access = null;
+  hint(false);
   session.me = null;
   session.changed();
-  if (rt) {
-    try { await fetch(BASE + '/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: rt }) }); } catch { /* offline */ }
-  }
+  try {
+    await fetch(BASE + '/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', credentials: 'same-origin' });
+  } catch { /* offline: the cookie expires by itself */ }
 }
 
 // --- code lists and regions (cached for the page's life) -------------------------

@@ -3,8 +3,9 @@
 // every screen lives behind '#'.  Certificate QR codes point at #/verify/<no>.
 import { render } from 'preact';
 import { useState, useEffect } from 'preact/hooks';
-import { session, loadMe, login, logout, ApiError } from './api.js';
+import { session, restoreSession, login, logout, ApiError } from './api.js';
 import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate } from './ui.js';
+import { waitText } from './errors.js';
 import * as pub from './pages/public.js';
 
 // --- routes --------------------------------------------------------------------------
@@ -167,7 +168,7 @@ function Login({ query }) {
   return html`<div class="login-wrap">
     <${PageTitle} sub="高校院所、企业、登记机构与科技局工作人员使用单位账号登录">登录</${PageTitle}>
     <form class="card form narrow" onSubmit=${submit}>
-      ${err ? html`<div class="alert alert-error" role="alert">${err instanceof ApiError && err.status === 401 ? '邮箱或密码不正确' : problemText(err)}</div>` : ''}
+      ${err ? html`<div class="alert alert-error" role="alert" data-testid="login-error">${loginErrorText(err)}</div>` : ''}
       <${Field} label="电子邮箱" name="email" errors=${fe} required>
         <input type="email" name="email" autocomplete="username" value=${email} onInput=${(e) => setEmail(e.currentTarget.value)} required />
       </${Field}>
@@ -178,6 +179,18 @@ function Login({ query }) {
       <p class="muted small">公众无需登录即可检索成果与需求、查看公示、核验登记证明。</p>
     </form>
   </div>`;
+}
+
+function loginErrorText(err) {
+  if (err instanceof ApiError && err.status === 401) return '邮箱或密码不正确。';
+  if (err instanceof ApiError && err.status === 429) {
+    const when = err.retryAfter ? new Date(Date.now() + err.retryAfter * 1000) : null;
+    const at = when ? new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hour12: false }).format(when) : '';
+    return err.retryAfter
+      ? `登录失败次数过多，为保护账号已暂停登录。请在 ${waitText(err.retryAfter)}后（约 ${at}）再试。`
+      : '登录失败次数过多，为保护账号已暂停登录，请稍后再试。';
+  }
+  return problemText(err);
 }
 
 function Forbidden({ me, path }) {
@@ -192,12 +205,12 @@ function Forbidden({ me, path }) {
 function App() {
   const [route, setRoute] = useState(parseHash());
   const [me, setMe] = useState(session.me);
-  const [ready, setReady] = useState(!session.signedIn());
+  const [ready, setReady] = useState(false);
   useEffect(() => {
     const onHash = () => { setRoute(parseHash()); window.scrollTo(0, 0); };
     window.addEventListener('hashchange', onHash);
     const off = session.subscribe((m) => setMe(m));
-    if (session.signedIn()) loadMe().finally(() => setReady(true));
+    restoreSession().finally(() => setReady(true));
     return () => { window.removeEventListener('hashchange', onHash); off(); };
   }, []);
   const m = match(route.path);
