@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_ORG_LIST, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDATE, ST_ORG_VERIFY, ST_INVITE, ST_REGISTER_RATE,
+static int ST_ORG_LIST, ST_ORG_DIRECTORY, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDATE, ST_ORG_VERIFY, ST_INVITE, ST_REGISTER_RATE,
     ST_REGISTER, ST_USER_LIST, ST_USER_GET, ST_USER_CREATE, ST_USER_UPDATE, ST_OFFICE_LIST, ST_OFFICE_CREATE,
     ST_OFFICE_UPDATE, ST_PW_GET, ST_PW_SET;
 
@@ -151,6 +151,29 @@ static void org_list(http_req_t *req)
     if (cursor && !is_id(cursor)) cursor = NULL;
     const char *v[5] = {org_scope(req), status, q, cursor, limit};
     api_query(req, ST_ORG_LIST, 5, v, api_reply_page);
+}
+
+/* The directory: verified organisations by name or credit code, in brief,
+ * for choosing a contract's other party.  Any signed-in user; up to limit
+ * (default 10, at most 20) hits, the exact credit code first, then names
+ * that start with q, then the shortest names. */
+static void org_directory(http_req_t *req)
+{
+    const char *q, *limit;
+    if (http_query_or_reply(req, "q", &q) || http_query_or_reply(req, "limit", &limit)) return;
+    json_t *e = NULL;
+    size_t n = q ? util_utf8_len(q, strlen(q)) : 0;
+    uint64_t lim = 10;
+    if (!q || n < 2) http_error_add(&e, "q", "too_short", "at least 2 characters of a name, or a credit code");
+    else if (n > 100) http_error_add(&e, "q", "too_long", "at most 100 characters");
+    if (limit && (util_parse_u64(limit, strlen(limit), &lim) != 0 || lim < 1 || lim > 20))
+        http_error_add(&e, "limit", "out_of_range", "limit must be an integer from 1 to 20");
+    if (e) {
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    const char *v[2] = {q, arena_printf(req->arena, "%llu", (unsigned long long)lim)};
+    api_query(req, ST_ORG_DIRECTORY, 2, v, api_reply_row_json);
 }
 
 static void org_get(http_req_t *req)
@@ -559,6 +582,7 @@ static route_t ROUTES[] = {
     {HTTP_POST, "/api/v1/me/password", password_change, ROUTE_JSON_BODY, ROLE_ANY},
     {HTTP_GET, "/api/v1/orgs", org_list, 0, ROLE_ANY},
     {HTTP_POST, "/api/v1/orgs", org_create, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/orgs/directory", org_directory, 0, ROLE_ANY}, /* before /orgs/{id} */
     {HTTP_GET, "/api/v1/orgs/{id}", org_get, 0, ROLE_ANY},
     {HTTP_PATCH, "/api/v1/orgs/{id}", org_update, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_ADMIN},
     {HTTP_POST, "/api/v1/orgs/{id}/verify", org_verify, ROUTE_JSON_BODY, ROLE_REVIEWER | ROLE_ADMIN},
@@ -582,6 +606,16 @@ void api_accounts_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
         5);
+    ST_ORG_DIRECTORY = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY rank, len, id), '[]'), 'next_cursor', NULL)::text"
+        " FROM (SELECT o.id, CASE WHEN o.credit_code = upper($1) THEN 0 WHEN starts_with(o.name, $1) THEN 1 ELSE 2 END"
+        " AS rank, length(o.name) AS len, json_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type,"
+        " 'org_type_label', (SELECT label FROM codes WHERE list = 'org_types' AND code = o.org_type),"
+        " 'region_code', o.region_code, 'region_name', (SELECT name FROM regions WHERE code = o.region_code),"
+        " 'credit_code', o.credit_code) AS j FROM orgs o WHERE o.verification_status = 'verified'"
+        " AND (strpos(o.name, $1) > 0 OR o.credit_code = upper($1))"
+        " ORDER BY rank, len, o.id LIMIT $2::int) hits",
+        2);
     ST_ORG_GET = db_stmt_register_read(
         "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)", 2);
     ST_ORG_CREATE = db_stmt_register("SELECT org_create($1::bigint, $2, $3::jsonb)", 3);

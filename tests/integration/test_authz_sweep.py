@@ -161,6 +161,7 @@ SWEEP = {
                               tables=["users", "refresh_tokens"]),
     # organisations
     "listOrgs": Entry(allow=ALL),
+    "listOrgDirectory": Entry(allow=ALL, query=lambda w, c, x: "q=" + w.org_a["name"][:4]),
     "createOrg": Entry(allow={"admin"}, body=lambda w, c, x: org_body(w.region), tables=ORG_TABLES),
     "getOrg": Entry(allow=ALL, scoped={"member", "broker"}, setup=org_a),
     "updateOrg": Entry(allow={"member", "admin"}, scoped={"member"}, setup=org_a,

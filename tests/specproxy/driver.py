@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import quote
 from pathlib import Path
 
 import requests
@@ -277,6 +278,9 @@ def accounts(w):
     call("listOrgs", "GET", f"{V1}/orgs?status=pending&limit=5", 200, auth=w.t["reviewer"])
     call("listOrgs", "GET", f"{V1}/orgs?limit=0", 400, auth=w.t["admin"], bad_request=True)
     call("listOrgs", "GET", f"{V1}/orgs", 401, bad_request=True)
+    call("listOrgDirectory", "GET", f"{V1}/orgs/directory?q=" + quote("巴中"), 200, auth=w.t["member_a"])
+    call("listOrgDirectory", "GET", f"{V1}/orgs/directory?q=x", 400, auth=w.t["member_a"], bad_request=True)
+    call("listOrgDirectory", "GET", f"{V1}/orgs/directory?q=" + quote("巴中"), 401, bad_request=True)
     call("createOrg", "POST", f"{V1}/orgs", 403, {"name": "x", "org_type": "150", "region_code": w.region,
                                                    "credit_code": credit_code(w.region)}, auth=w.t["member_a"])
     call("createOrg", "POST", f"{V1}/orgs", 422, {"name": "x", "org_type": "150", "region_code": w.region,

@@ -61,6 +61,7 @@ export const CODE_TEXT = {
   required: '此项为必填项',
   self: '不能修改自己的角色或停用自己的账号',
   too_long: '内容过长',
+  too_short: '内容过短',
   too_low: '低于允许的最低值',
   too_many: '数量超过上限',
   unknown: '不存在或不可用',
