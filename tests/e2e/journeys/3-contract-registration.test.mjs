@@ -21,12 +21,28 @@ test('contract: apply → officer registers from the queue → certificate verif
     await page.fill('input[name=signed_on]', todayCN(-10));
     await page.fill('input[name=effective_on]', todayCN(-10));
     await page.fill('input[name=end_on]', todayCN(-20));          // wrong on purpose: before it takes effect
+    // the buyer: first typed by hand with a wrong credit code (the error sits beside the field, in Chinese),
+    // then found on the platform by name, so that its members see the contract
     const buyer = page.locator('[data-party=buyer]');
+    await buyer.getByRole('button', { name: '手工填写对方信息' }).click();
     await buyer.locator('input[name="buyer.name"]').fill('巴中市测试食品有限公司');
     await buyer.locator('select[name="buyer.org_type"]').selectOption('170');
+    await buyer.locator('input[name="buyer.credit_code"]').fill('91511900MA62A8JX0X');
     await buyer.locator('select[aria-label="省/自治区/直辖市"]').selectOption('510000');
     await buyer.locator('select[aria-label="市/地区"]').selectOption('511900');
     await buyer.locator('select[aria-label="区/县"]').selectOption('511903');
+    await page.getByRole('button', { name: '保存草稿' }).click();
+    const ccErr = page.locator('[data-field="buyer.credit_code"] .field-error');
+    await ccErr.waitFor();
+    assert.match(await ccErr.textContent(), /统一社会信用代码不正确/);
+    await screen(page, 'journey-3-contract-form-credit-code');
+    await buyer.getByRole('button', { name: '改为在平台上查找' }).click();
+    await buyer.locator('input[type=search]').fill('秦巴富硒');
+    const hit = buyer.locator('.org-hits li', { hasText: '四川巴中秦巴富硒茶业有限公司' });
+    await hit.waitFor();
+    await screen(page, 'journey-3-contract-form-buyer-search');
+    await hit.getByRole('button', { name: '选择' }).click();
+    await buyer.locator('[data-testid=buyer-name]', { hasText: '四川巴中秦巴富硒茶业有限公司' }).waitFor();
     await page.fill('input[name=contract_amount_fen]', '128000');
     await page.click('text=＋ 添加非技术性费用');
     await page.locator('[data-field=non_technical_items] .row input[type=text]').first().fill('提取设备');
@@ -48,6 +64,12 @@ test('contract: apply → officer registers from the queue → certificate verif
     await page.waitForURL(/#\/contracts\/\d+\?applied=1/);
     const id = /#\/contracts\/(\d+)/.exec(page.url())[1];
     await page.locator('.badge[data-status=submitted]').first().waitFor();
+    await signOut(page);
+
+    // --- the buyer sees the contract it is a party to ------------------------------------------
+    await signIn(page, 'enterprise');
+    await go(page, '/contracts');
+    await page.locator(`tr[data-id="${id}"]`).waitFor();
     await signOut(page);
 
     // --- the officer registers it from the queue ---------------------------------------------

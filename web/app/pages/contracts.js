@@ -3,7 +3,7 @@
 // attachments, amendment / cancellation requests, and the printable
 // certificate (技术合同登记证明) with its QR code.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { api, request } from '../api.js';
+import { api, request, listAll } from '../api.js';
 import {
   html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, ErrorSummary, Empty, Card, PageTitle, Facts, Field,
   TextInput, TextArea, Select, CodeSelect, MoneyInput, RegionPicker, RegionName, useLoad, useCodes, labelOf, usePaged, More, navigate,
@@ -112,24 +112,76 @@ function fromContract(c, me) {
 
 function PartyEditor({ prefix, p, onChange, fe, mine, me, title }) {
   const set = (k) => (v) => onChange({ ...p, [k]: v });
+  const [manual, setManual] = useState(!!(p.name && !p.org_id));
+  const errs = (keys) => keys.map((k) => (fe[prefix + '.' + k] || []).map((t) => html`<div class="field-error" role="alert">${t}</div>`));
   if (mine) {
     return html`<div class="party" data-party=${prefix}><h3>${title}（本单位）</h3>
       <p style="margin:0">${me.org.name}</p><p class="small muted">单位类型、地区和统一社会信用代码取自本单位的登记信息。</p>
-      ${['org_id', 'org_type', 'region_code', 'credit_code', 'name'].map((k) => (fe[prefix + '.' + k] || []).map((t) => html`<div class="field-error">${t}</div>`))}</div>`;
+      ${errs(['org_id', 'org_type', 'region_code', 'credit_code', 'name'])}</div>`;
   }
-  return html`<div class="party" data-party=${prefix}><h3>${title}</h3><div class="form-grid">
+  if (p.org_id && !manual) {
+    return html`<div class="party" data-party=${prefix} data-org=${p.org_id}><h3>${title}</h3>
+      <p style="margin:0"><b data-testid=${prefix + '-name'}>${p.name}</b></p>
+      <p class="small muted" style="margin:4px 0">${p.credit_code ? '统一社会信用代码 ' + p.credit_code : ''}${p.region_code ? html` · <${RegionName} code=${p.region_code} />` : ''}</p>
+      <p class="small muted">已关联平台上的单位：合同保存后，对方单位的用户也能看到并确认此合同。</p>
+      ${errs(['org_id', 'org_type', 'region_code', 'credit_code', 'name'])}
+      <button type="button" class="btn btn-small" onClick=${() => onChange({ ...EMPTY_PARTY })}>更换${title.replace(/（.*/, '')}</button></div>`;
+  }
+  return html`<div class="party" data-party=${prefix}><h3>${title}</h3>
+    ${!manual ? html`<${OrgSearch} prefix=${prefix} me=${me} onPick=${(o) => onChange({ ...EMPTY_PARTY, org_id: o.id, name: o.name, org_type: o.org_type,
+        region_code: o.region_code, credit_code: o.credit_code || '', linked: true })} />
+      ${errs(['org_id', 'name'])}
+      <p class="small">对方尚未在平台注册？<button type="button" class="btn btn-small" onClick=${() => setManual(true)}>手工填写对方信息</button></p>` : html`
+    <div class="form-grid">
     <${Field} wide label="名称" name=${prefix + '.name'} errors=${fe} required help="与合同签章一致的单位全称或自然人姓名。">
       <${TextInput} name=${prefix + '.name'} value=${p.name} onInput=${set('name')} /></${Field}>
     <${Field} label="单位类型" name=${prefix + '.org_type'} errors=${fe} required help="技术合同登记统计用的单位类型代码。">
       <${OrgTypeSelect} name=${prefix + '.org_type'} value=${p.org_type} onChange=${set('org_type')} /></${Field}>
-    <${Field} label="统一社会信用代码" name=${prefix + '.credit_code'} errors=${fe} help="18 位，含校验位；自然人和境外单位可不填。">
+    <${Field} label="统一社会信用代码" name=${prefix + '.credit_code'} errors=${fe} help="18 位，最后一位是校验位，如 91511900MA62A8JX0W；自然人和境外单位可不填。">
       <${TextInput} name=${prefix + '.credit_code'} value=${p.credit_code} onInput=${set('credit_code')} maxlength="18" /></${Field}>
     <${Field} wide label="所在地区" name=${prefix + '.region_code'} errors=${fe} required help="境外当事人可不选。">
       <${RegionPicker} name=${prefix + '.region_code'} value=${p.region_code} onChange=${set('region_code')} /></${Field}>
-    <${Field} label="平台单位编号" name=${prefix + '.org_id'} errors=${fe} help="对方已在平台注册时填写，可留空。">
-      <input type="number" min="1" value=${p.org_id || ''} onInput=${(e) => set('org_id')(e.currentTarget.value ? Number(e.currentTarget.value) : null)} /></${Field}>
-  </div></div>`;
+    </div>
+    <p class="small"><button type="button" class="btn btn-small" onClick=${() => { setManual(false); onChange({ ...EMPTY_PARTY }); }}>改为在平台上查找</button></p>`}
+  </div>`;
 }
+
+// Find the other party among the organisations registered here, by name or
+// credit code (GET /orgs/directory).
+function OrgSearch({ prefix, me, onPick }) {
+  const [q, setQ] = useState('');
+  const [hits, setHits] = useState(null);
+  const [err, setErr] = useState(null);
+  useEffect(() => {
+    const t = q.trim();
+    if ([...t].length < 2) { setHits(null); return undefined; }
+    let live = true;
+    const timer = setTimeout(() => {
+      api.get('/orgs/directory', { query: { q: t } }).then((r) => { if (live) { setHits(r.items.filter((o) => !me.org || o.id !== me.org.id)); setErr(null); } },
+        (e) => { if (live) setErr(e); });
+    }, 250);
+    return () => { live = false; clearTimeout(timer); };
+  }, [q]);
+  return html`<div class="org-search">
+    <${Field} label="查找对方单位" name=${prefix + '.search'} help="输入单位名称中的两个字以上，或 18 位统一社会信用代码。">
+      <input type="search" name=${prefix + '.search'} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} placeholder="如：巴中、91511900MA62A8JX0W" autocomplete="off" /></${Field}>
+    <${ErrorBox} error=${err} />
+    ${hits && !hits.length ? html`<p class="small muted" role="status">没有找到已认证的单位。可换个关键词，或手工填写对方信息。</p>` : ''}
+    ${hits && hits.length ? html`<ul class="org-hits" aria-label="查找结果">${hits.map((o) => html`<li data-org=${o.id}>
+        <div><b>${o.name}</b><div class="small muted">${[o.org_type_label, o.region_name, o.credit_code].filter(Boolean).join(' · ')}</div></div>
+        <button type="button" class="btn btn-small btn-primary" onClick=${() => onPick(o)}>选择</button></li>`)}</ul>` : ''}
+  </div>`;
+}
+// One of this organisation's results or needs (the server filters: mine=true).
+function MineSelect({ kind, value, onChange, ...rest }) {
+  const r = useLoad(() => (kind === 'results' ? listAll('/results', { query: { mine: 'true' } }, 300) : listAll('/needs', { query: { mine: 'true' } }, 300))
+    .then((items) => items.filter((x) => x.status !== 'draft' && x.status !== 'rejected').map((x) => ({ code: String(x.id), label: x.title }))), [kind]);
+  const items = r.data || [];
+  const cur = value ? String(value) : '';
+  const shown = cur && !items.some((x) => x.code === cur) ? [...items, { code: cur, label: '（编号 ' + cur + '）' }] : items;
+  return html`<${Select} items=${shown} value=${cur} onChange=${(v) => onChange(v || '')} empty="不关联" ...${rest} />`;
+}
+
 export function OrgTypeSelect({ value, onChange, name, ...rest }) {
   const items = useCodes('org_types');
   const tops = items.filter((x) => !x.parent_code);
@@ -255,8 +307,10 @@ export function ContractForm({ params, query, me }) {
         <${Field} label="知识产权类型" name="ip_type" errors=${fe} required help="合同标的涉及的知识产权；不涉及的选“未涉及知识产权”。"><${CodeSelect} name="ip_type" list="ip_types" value=${f.ip_type} onChange=${set('ip_type')} /></${Field}>
         <${Field} label="计划来源" name="plan_source" errors=${fe} required help="合同标的所属科技计划的级别，不属于计划项目的选“计划外”。"><${CodeSelect} name="plan_source" list="plan_sources" value=${f.plan_source} onChange=${set('plan_source')} /></${Field}>
         <${Field} label="社会经济目标" name="socio_economic_objective" errors=${fe}><${CodeSelect} name="socio_economic_objective" list="socio_economic_objectives" value=${f.socio_economic_objective} onChange=${set('socio_economic_objective')} /></${Field}>
-        <${Field} label="关联科技成果编号" name="result_id" errors=${fe} help="由平台成果达成的交易填写。"><input type="number" min="1" value=${f.result_id} onInput=${(e) => set('result_id')(e.currentTarget.value)} /></${Field}>
-        <${Field} label="关联技术需求编号" name="need_id" errors=${fe}><input type="number" min="1" value=${f.need_id} onInput=${(e) => set('need_id')(e.currentTarget.value)} /></${Field}>
+        <${Field} label="关联科技成果" name="result_id" errors=${fe} help="合同标的是本单位在平台发布的成果时选择。">
+          <${MineSelect} kind="results" value=${f.result_id} onChange=${set('result_id')} /></${Field}>
+        <${Field} label="关联技术需求" name="need_id" errors=${fe} help="合同因本单位在平台发布的需求而签订时选择。">
+          <${MineSelect} kind="needs" value=${f.need_id} onChange=${set('need_id')} /></${Field}>
       </div></${Card}>
       <div class="form-actions">
         <button class="btn btn-primary" type="submit">保存并申请登记</button>

@@ -65,6 +65,16 @@ export function Done() {
     </div>`;
 }
 
+// Whether the signed contract's scan is attached: the officer sees it before deciding.
+function ScanStatus({ c }) {
+  const r = useLoad(() => api.get('/contracts/{id}/attachments', { path: { id: c.id } }), [c.id, c.version]);
+  if (r.loading || r.error) return null;
+  const n = r.data.items.length;
+  return n
+    ? html`<div class="alert alert-success" data-testid="scan-status" data-scan="yes">已附签章合同扫描件 ${n} 个文件，见下方“合同附件”。</div>`
+    : html`<div class="alert alert-warn" data-testid="scan-status" data-scan="no" role="status"><b>未附签章合同扫描件。</b>申请人尚未上传签章完整的合同文本扫描件；可退回补正，要求上传后再予登记。</div>`;
+}
+
 export function ReviewScreen({ params, me }) {
   const r = useLoad(() => api.get('/contracts/{id}', { path: { id: params.id } }), [params.id]);
   const [done, setDone] = useState(null);
@@ -79,6 +89,7 @@ export function ReviewScreen({ params, me }) {
       <div class="page-actions" style="margin-top:8px"><a class="btn btn-primary" href=${'#/certificate/' + c.id}>打印登记证明</a><a class="btn" href="#/registry">返回队列</a></div></div></div>` : ''}
     ${done === 'return' ? html`<${Notice} tone="warn">已退回申请人补正。<a href="#/registry">返回队列</a></${Notice}>` : ''}
     ${done === 'refuse' ? html`<${Notice} tone="error">已作出不予登记决定。<a href="#/registry">返回队列</a></${Notice}>` : ''}
+    ${c.status === 'submitted' ? html`<${ScanStatus} c=${c} />` : ''}
     ${c.flags && c.flags.length ? html`<div class="alert alert-warn"><b>核查提示：</b>${c.flags.map((f) => html`<div><span class="flag" data-flag=${f.code}>${f.label || FLAG_TEXT[f.code] || f.code}</span>${f.detail}</div>`)}</div>` : ''}
     <div class="layout-main-side">
       <div>
