@@ -1,4 +1,4 @@
--- 0004_calendar.sql — working-day calendar (工作日历).
+-- 0004_calendar.sql — the working-day calendar (工作日历): its rows.
 --
 -- Only exceptions are stored: public-holiday days off (kind 'holiday', including the
 -- weekend days inside a holiday block) and weekend days that are working days
@@ -6,21 +6,15 @@
 -- Years not listed here fall back to the plain Monday–Friday rule: an admin adds each
 -- new year's rows when the State Council publishes its notice (usually in November).
 --
+-- The table is in 0001_baseline.sql; is_working_day(), add_working_days() and
+-- working_days_between() in functions/core.sql.
+--
 -- Sources: 国务院办公厅关于…部分节假日安排的通知
 --   2024: 国办发明电〔2023〕7号
 --   2025: 国办发明电〔2024〕12号 (first year under the revised 《全国年节及纪念日放假办法》:
 --         春节 includes 除夕, 劳动节 two statutory days)
 --   2026: 国办发明电〔2025〕7号 — transcribed from memory of the notice, not checked
 --         against the published text here; verify before relying on 2026 deadlines.
-
-CREATE TABLE calendar_days (
-    day  date PRIMARY KEY,
-    kind text NOT NULL CHECK (kind IN ('holiday', 'workday')),
-    name text NOT NULL
-);
-
-COMMENT ON TABLE calendar_days IS
-  'Exceptions to the Monday–Friday week: holidays (days off) and 调休 make-up working days';
 
 INSERT INTO calendar_days (day, kind, name)
 SELECT d::date, 'holiday', h.name
@@ -75,53 +69,3 @@ INSERT INTO calendar_days (day, kind, name) VALUES
     ('2026-09-20', 'workday', '国庆节调休上班'),
     ('2026-10-10', 'workday', '国庆节调休上班');
 
--- A make-up working day is always a Saturday or Sunday.
-ALTER TABLE calendar_days ADD CONSTRAINT calendar_days_workday_on_weekend
-    CHECK (kind <> 'workday' OR extract(isodow FROM day) >= 6);
-
-CREATE FUNCTION is_working_day(d date) RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT COALESCE(
-        (SELECT c.kind = 'workday' FROM calendar_days c WHERE c.day = d),
-        extract(isodow FROM d) < 6)
-$$;
-
-COMMENT ON FUNCTION is_working_day(date) IS
-  'Mon–Fri and not a listed holiday, or a listed 调休 make-up working day';
-
--- The date that is n working days after start (start itself not counted; it need not be
--- a working day). n = 0 returns start; n < 0 counts backwards.
-CREATE FUNCTION add_working_days(start date, n int) RETURNS date
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-AS $$
-DECLARE
-    d    date := start;
-    step int  := CASE WHEN n < 0 THEN -1 ELSE 1 END;
-    left_ int := abs(n);
-BEGIN
-    WHILE left_ > 0 LOOP
-        d := d + step;
-        IF is_working_day(d) THEN
-            left_ := left_ - 1;
-        END IF;
-    END LOOP;
-    RETURN d;
-END
-$$;
-
-COMMENT ON FUNCTION add_working_days(date, int) IS
-  'the date n working days after start, not counting start; negative n counts backwards';
-
--- Working days in (a, b]: a excluded, b included; negative when b < a.
--- Inverse of add_working_days: working_days_between(a, add_working_days(a, n)) = n.
-CREATE FUNCTION working_days_between(a date, b date) RETURNS int
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT CASE WHEN b >= a THEN 1 ELSE -1 END
-         * count(*) FILTER (WHERE is_working_day(g::date))::int
-    FROM generate_series(LEAST(a, b) + 1, GREATEST(a, b), interval '1 day') AS g
-$$;
-
-COMMENT ON FUNCTION working_days_between(date, date) IS
-  'number of working days d with a < d <= b (negated when b < a)';

@@ -1,7 +1,7 @@
 /* main.c — argv and subcommands; wiring only.
  *
  *   yizhan serve [--migrate]     serve HTTP (refuses pending migrations unless --migrate)
- *   yizhan migrate [status]      apply pending migrations / list their state
+ *   yizhan migrate [status]      apply pending migrations and changed function files / list their state
  *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
  *   yizhan keygen --office ID | --missing   make or rotate registry offices' signing keys
  *   yizhan audit verify          walk the audit hash chain; exit 3 when broken
@@ -156,8 +156,8 @@ static int cmd_serve(int argc, char **argv)
     PQfinish(c);
     if (rc != 0) return 1;
     if (pending) {
-        fprintf(stderr, "yizhan: %d migration(s) pending; run `yizhan migrate` first or start with `serve --migrate`\n",
-                pending);
+        fprintf(stderr, "yizhan: %d migration(s) or SQL function file(s) pending; run `yizhan migrate` first or "
+                        "start with `serve --migrate`\n", pending);
         return 1;
     }
     http_block_signals(); /* before any thread exists: pools, workers, deliveries */

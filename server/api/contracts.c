@@ -1,7 +1,7 @@
 /* contracts.c — technology contracts and their registration (技术合同认定登记),
  * the officer's queue, amounts received, and signed certificates.
  *
- * Every change is one SQL function (migrations/0020_contracts.sql) that checks
+ * Every change is one SQL function (migrations/functions/contracts.sql) that checks
  * scope, state and values and writes the audit entry in the same transaction.
  * Scope parameters: the caller's org (members, brokers), office (officers),
  * region (bureau) and whether they are admin; anything outside it is 404.

@@ -1,7 +1,7 @@
 /* deals.c — deal flow: inquiries and negotiation (意向/洽谈), public notices
  * (公示) and objections, listed-price purchase (挂牌), auctions (拍卖/竞价).
  *
- * The rules live in migrations/0040_deals.sql; every handler is one statement.
+ * The rules live in migrations/functions/deals.sql; every handler is one statement.
  * Concluded deals (agreement, purchase, a won auction, a notice passed) create
  * the contract draft in the same transaction.  A sweeper on worker 0 calls
  * deal_sweep() every second on every instance; SKIP LOCKED keeps instances

@@ -1,6 +1,6 @@
 /* idempotency.h — Idempotency-Key for requests that create something.
  *
- * The server side of migrations/0011_idempotency.sql.  A create handler:
+ * The server side of migrations/functions/idempotency.sql.  A create handler:
  *
  *     idem_t k;
  *     if (idem_key_or_reply(req, &k) != 0) return;      // 400 on a malformed key

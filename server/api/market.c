@@ -5,7 +5,7 @@
  * Authorization: the route table says which roles may call; reads are public
  * with optional sign-in (ROUTE_OPTIONAL_AUTH), so that an org's members also
  * see their drafts and reviewers the review queue.  Scope is applied in SQL
- * (migrations/0012_market.sql): a member acts on their own org's listings
+ * (migrations/functions/market.sql): a member acts on their own org's listings
  * only, so another org's listing is 404, never 403.  Types, lengths and
  * formats are checked here, field by field, all errors in one reply; code
  * lists, regions, state transitions and the deadline in the SQL functions,

@@ -300,7 +300,7 @@ static int deliver_one(PGconn *c)
     if (!exec_ok(c, "BEGIN")) return -1;
     PGresult *r = PQexec(c,
         "SELECT o.id, g.webhook_url, (o.payload || jsonb_build_object('delivery_id', o.id))::text, o.event,"
-        " webhook_secret_for(o.org_id), market_setting('webhook_timeout_ms', 5000), o.attempts"
+        " webhook_secret_for(o.org_id), setting_int('webhook_timeout_ms', 5000), o.attempts"
         " FROM webhook_outbox o JOIN orgs g ON g.id = o.org_id"
         " WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
         " ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED");

@@ -10,7 +10,7 @@
  * substring match would give (tests/integration/test_market_search.py and
  * bench/search check it on generated corpora).
  *
- * One statement per request: market_search() (migrations/0014, 0041, 0043)
+ * One statement per request: market_search() (migrations/functions/search.sql)
  * returns the page's hits (each its kept item and text; the snippets are cut
  * here, domain/cjk.c), the next key and — when asked — total and facets.
  * Counting is capped (search_count_cap) and its result kept per worker for
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_SEARCH, ST_SEARCH_COUNT, ST_NEED_MATCHES, ST_RESULT_MATCHES;
+static int ST_SEARCH, ST_SEARCH_COUNT, ST_MATCHES;
 
 /* --- parameters ----------------------------------------------------------------- */
 
@@ -376,7 +376,7 @@ static int take_field(const char **p, const char *end, const char **text, size_t
 }
 
 /* The page's items as JSON: each hit's item (a JSON object) with its snippet
- * and matched_in added.  hits: market_search()'s records (migrations/0043),
+ * and matched_in added.  hits: market_search()'s records (functions/search.sql),
  * "<t|x|n><bytes>:<item><bytes>:<body>" each.  -1 when malformed. */
 static int put_hits(buf_t *b, const char *hits, size_t n, const msearch_t *s)
 {
@@ -503,7 +503,7 @@ static void search(http_req_t *req)
         if (hit->rate[0]) rate = arena_strdup(req->arena, hit->rate);
         if (hit->title_rate[0]) title_rate = arena_strdup(req->arena, hit->title_rate);
     }
-    const char *v[21] = {tsq,
+    const char *v[20] = {tsq,
                          s->title_tsq.len ? buf_cstr(&s->title_tsq) : NULL,
                          s->patterns,
                          s->all_patterns,
@@ -517,7 +517,6 @@ static void search(http_req_t *req)
                          c->cached ? "false" : "true",
                          hint,
                          s->region,
-                         s->terms,
                          s->domain,
                          s->mode,
                          s->holder_type,
@@ -526,7 +525,7 @@ static void search(http_req_t *req)
                          title_rate};
     /* counting (no cached total) reads up to the cap's worth of hits: a slow
      * query, which other requests should not queue behind */
-    api_query(req, c->cached ? ST_SEARCH : ST_SEARCH_COUNT, 21, v, search_done);
+    api_query(req, c->cached ? ST_SEARCH : ST_SEARCH_COUNT, 20, v, search_done);
 }
 
 /* --- matches ------------------------------------------------------------------------------ */
@@ -536,9 +535,9 @@ static void matches(http_req_t *req)
     const char *id, *limit;
     if (market_id_or_reply(req, &id) || api_limit_or_reply(req, &limit)) return;
     mscope_t sc = market_scope(req);
-    const char *v[4] = {id, sc.org, sc.staff, limit};
     bool need = !strncmp(req->route->path, "/api/v1/needs/", 14);
-    api_query(req, need ? ST_NEED_MATCHES : ST_RESULT_MATCHES, 4, v, api_reply_row_json);
+    const char *v[5] = {need ? "need" : "result", id, sc.org, sc.staff, limit};
+    api_query(req, ST_MATCHES, 5, v, api_reply_row_json);
 }
 
 static route_t ROUTES[] = {
@@ -550,16 +549,13 @@ static route_t ROUTES[] = {
 void api_market_search_init(void)
 {
     ST_SEARCH = db_stmt_register_replica(
-        "SELECT hits, next_key, total, facets, market_setting('search_stats_ttl_s', 10), title_hint, rate, title_rate"
+        "SELECT hits, next_key, total, facets, setting_int('search_stats_ttl_s', 10), title_hint, rate, title_rate"
         " FROM market_search($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
         " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bigint, $6::bigint, $7::date, $8::date, $9, $10,"
-        " $11::int, $12::boolean, $13::bigint, $14, ARRAY(SELECT jsonb_array_elements_text($15::jsonb)), $16, $17, $18,"
-        " $19::bigint, $20::float8, $21::float8)",
-        21);
+        " $11::int, $12::boolean, $13::bigint, $14, $15, $16, $17, $18::bigint, $19::float8, $20::float8)",
+        20);
     ST_SEARCH_COUNT = db_stmt_heavy_variant(ST_SEARCH);
-    ST_NEED_MATCHES = db_stmt_register_replica(
-        "SELECT market_need_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
-    ST_RESULT_MATCHES = db_stmt_register_replica(
-        "SELECT market_result_matches($1::bigint, $2::bigint, $3::boolean, $4::int)", 4);
+    ST_MATCHES = db_stmt_register_replica(
+        "SELECT market_matches($1, $2::bigint, $3::bigint, $4::boolean, $5::int)", 5);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

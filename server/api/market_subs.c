@@ -4,7 +4,7 @@
  * A subscription stores the search as given (shown back to its owner) and as
  * compiled here by the same parser as GET /search: a tsquery over text
  * tokens and filter lexemes, LIKE patterns and prices.  When a listing
- * becomes public, market_notify() (migrations/0013) tests it against every
+ * becomes public, market_notify() (migrations/functions/subscriptions.sql) tests it against every
  * subscription in the approving transaction, writes notifications and queues
  * webhook deliveries, which market_bg.c sends.  Everything here is scoped to
  * the caller: another user's subscription or notification is 404. */

@@ -20,14 +20,20 @@ static void readyz_done(http_req_t *req, db_status_t st, PGresult *res)
         return;
     }
     const char *v = PQntuples(res) ? PQgetvalue(res, 0, 0) : "";
+    const char *fn = PQntuples(res) ? PQgetvalue(res, 0, 1) : "";
     if (strcmp(v, g_latest_migration) != 0) {
         http_problemf(req, 503, "migrations not current: database at %s, code expects %s", v[0] ? v : "none",
                       g_latest_migration);
         return;
     }
-    char body[160];
+    if (strcmp(fn, g_functions_digest) != 0) {
+        http_problem(req, 503, "SQL functions not current: migrations/functions differ from what was applied", NULL);
+        return;
+    }
+    char body[200];
     int n = snprintf(body, sizeof body,
-                     "{\"status\":\"ready\",\"database\":\"up\",\"migrations\":\"current\",\"version\":\"%s\"}", v);
+                     "{\"status\":\"ready\",\"database\":\"up\",\"migrations\":\"current\",\"functions\":\"current\","
+                     "\"version\":\"%s\"}", v);
     http_reply_json(req, 200, body, (size_t)n);
 }
 
@@ -56,6 +62,11 @@ static route_t ROUTES[] = {
 
 void api_ops_init(void)
 {
-    ST_READY = db_stmt_register_read("SELECT coalesce(max(version), '') FROM schema_migrations", 0);
+    /* the latest versioned migration, and the digest of the function files as
+     * applied (the same as g_functions_digest when they are current) */
+    ST_READY = db_stmt_register_read(
+        "SELECT coalesce(max(version), ''), (SELECT encode(sha256(convert_to(coalesce(string_agg(module || ' ' || "
+        "checksum || E'\\n', '' ORDER BY position), ''), 'UTF8')), 'hex') FROM schema_functions) FROM schema_migrations",
+        0);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

@@ -1,7 +1,7 @@
 /* stats.c — statistics of registered contracts, plan targets and progress.
  *
  * Reads come from contract_stats, which triggers keep current in the same
- * transaction as every contract change (migrations/0025_stats.sql): a request
+ * transaction as every contract change (migrations/functions/stats.sql): a request
  * reads at most a few hundred pre-aggregated rows, whatever the number of
  * contracts.  Scope: a bureau user sees its region subtree; admin anything;
  * everyone else (and the public) the yearly totals only. */

@@ -3,8 +3,8 @@
  *
  * The rules are data: a policy's `rules` object is validated by
  * subsidy_rules_check() and a run is computed by subsidy_run_create(), both in
- * migrations/0030–0031 (the head of 0031 states the computation, rounding and
- * claw-back rules exactly).  This file checks shapes and types (400), passes the
+ * migrations/functions/subsidies.sql (its head states the rules, the computation,
+ * rounding and claw-back exactly).  This file checks shapes and types (400), passes the
  * caller's scope and hands the body to one SQL function per change, which checks
  * values (422), scope (403/404), writes the audit entry and builds the JSON.
  *

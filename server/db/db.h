@@ -63,8 +63,14 @@ const char *db_sqlstate(const PGresult *res);
 
 /* --- blocking helpers: command-line tools and start-up only, never on a loop --- */
 PGconn *db_connect_blocking(void);  /* prints the reason and returns NULL on failure */
+/* Applies (apply) or lists (print_status) the versioned migrations and the
+ * function files (migrate.c); *pending counts what is not applied: versioned
+ * files, and function files that are new, changed, moved or removed. */
 int db_migrate(PGconn *c, bool apply, bool print_status, int *pending) __attribute__((warn_unused_result));
 /* Latest migration version present on disk ("0005"), computed by db_migrate. */
 extern char g_latest_migration[16];
+/* SHA-256 (hex) over "module checksum\n" of the function files in ORDER, computed
+ * by db_migrate; GET /readyz compares it with schema_functions. */
+extern char g_functions_digest[65];
 
 #endif

@@ -1,7 +1,7 @@
 /* cjk.c — normalisation, document tokens and query parsing for search.
  *
  * What must always hold (tests/unit/test_cjk.c checks it, and the SQL copy
- * in migrations/0010_search.sql is checked against the same corpus):
+ * in migrations/functions/search.sql is checked against the same corpus):
  *   - for every text T and term Q with Q a substring of normalise(T), every
  *     index token of Q is a document token of T (no misses);
  *   - an exact term's tokens occur in T only when Q is a substring (no false

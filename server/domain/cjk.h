@@ -24,8 +24,8 @@
  *              of at most CJK_SUFFIX_MAX), otherwise the caller rechecks with
  *              LIKE on the normalised text, so there are no false hits.
  *
- * The same algorithm lives in SQL (migrations/0010_search.sql: search_norm,
- * search_tokens, search_term_tsquery) so that triggers can index rows that
+ * The same algorithm lives in SQL (migrations/functions/search.sql: search_norm,
+ * search_tokens, search_query_tsquery) so that triggers can index rows that
  * are inserted directly; tests/unit/cjk_corpus.tsv pins the output of both.
  *
  * Pure code: no I/O, no libpq.  Input must be valid UTF-8. */

@@ -76,8 +76,16 @@ def migrations_dir():
 
 
 def migration_files(directory=None):
+    """The versioned migrations (NNNN_name.sql), in order."""
     directory = directory or migrations_dir()
     return sorted(p.name for p in Path(directory).glob("*.sql") if p.name[:4].isdigit())
+
+
+def function_files(directory=None):
+    """The function files' modules as migrations/functions/ORDER lists them (core, audit, ...)."""
+    directory = Path(directory or migrations_dir())
+    order = directory / "functions" / "ORDER"
+    return [ln.split("#")[0].strip() for ln in order.read_text().splitlines() if ln.split("#")[0].strip()]
 
 
 def pytest_configure(config):

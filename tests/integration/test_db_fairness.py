@@ -80,7 +80,7 @@ def test_good_reads_beside_failing_searches(spawn):
 
 def test_good_reads_beside_reads_refused_in_sql(spawn, mk):
     """Failing reads only the database can refuse (the matches of a need that does not
-    exist: 404 raised by market_need_matches), beside anonymous and signed-in good reads."""
+    exist: 404 raised by market_matches), beside anonymous and signed-in good reads."""
     srv = spawn(ONE_PIPELINE)
     h = mk.a["h"]
     alone, me = srv.api.get(REGION), srv.api.get(V1 + "/me", headers=h)

@@ -1,7 +1,7 @@
 """Subsidy policies (后补助), runs with their awards, claw-backs, and estimated tax relief.
 
 Every expected amount below was worked out by hand (in fen; 1 yuan = 100 fen) from the rules
-in migrations/0030_subsidies.sql and 0031_subsidy_runs.sql: flat rates per contract, exact
+in migrations/functions/subsidies.sql: flat rates per contract, exact
 arithmetic, ONE rounding half up to the fen per award, caps, thresholds (reached = >=),
 conditional caps (exceeded = >), marginal tiers, budget pro-rating (floor, then the left-over
 fen by largest remainder, then line, then recipient id), claw-back of cancelled contracts.

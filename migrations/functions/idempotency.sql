@@ -1,4 +1,4 @@
--- 0011_idempotency: Idempotency-Key for requests that create something.
+-- idempotency.sql — Idempotency-Key for requests that create something.
 --
 -- A create function that honours the header calls idem_begin() first and
 -- idem_finish() last, in its own transaction:
@@ -18,24 +18,6 @@
 -- waits for the first to commit and then gets its answer; if the first
 -- failed, nothing was stored and the second runs as new.
 
-INSERT INTO settings (key, value, description) VALUES
-    ('idempotency_ttl_h', '24', 'Idempotency-Key 的保留小时数')
-ON CONFLICT (key) DO NOTHING;
-
-CREATE TABLE idempotency_keys (
-    user_id      bigint NOT NULL REFERENCES users (id),
-    key          text NOT NULL CHECK (char_length(key) BETWEEN 1 AND 200),
-    route        text NOT NULL,
-    request_hash text NOT NULL CHECK (request_hash ~ '^[0-9a-f]{64}$'),
-    status       integer CHECK (status BETWEEN 100 AND 599),
-    response     text,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (user_id, key)
-);
-CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
-COMMENT ON TABLE idempotency_keys IS
-    'First response to each Idempotency-Key (per user), kept idempotency_ttl_h hours; request_hash = SHA-256 of route and canonical body.';
-
 -- Reserve the key or fetch the answer stored under it.  (NULL, NULL) means
 -- "new: go ahead"; a key of NULL (no header) always goes ahead.
 CREATE FUNCTION idem_begin(p_user bigint, p_key text, p_route text, p_hash text,
@@ -43,7 +25,7 @@ CREATE FUNCTION idem_begin(p_user bigint, p_key text, p_route text, p_hash text,
 LANGUAGE plpgsql AS $$
 DECLARE
     k idempotency_keys;
-    ttl interval := make_interval(hours => market_setting('idempotency_ttl_h', 24)::int);
+    ttl interval := make_interval(hours => setting_int('idempotency_ttl_h', 24)::int);
 BEGIN
     IF p_key IS NULL THEN
         RETURN;
@@ -74,9 +56,8 @@ CREATE FUNCTION idem_sweep() RETURNS integer
 LANGUAGE sql AS $$
     WITH gone AS (
         DELETE FROM idempotency_keys
-        WHERE created_at < now() - make_interval(hours => market_setting('idempotency_ttl_h', 24)::int)
+        WHERE created_at < now() - make_interval(hours => setting_int('idempotency_ttl_h', 24)::int)
         RETURNING 1)
     SELECT count(*)::int FROM gone
 $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO yizhan_app;

@@ -1,4 +1,4 @@
--- 0007_audit: the tamper-evident audit log, and the application role.
+-- audit.sql — the tamper-evident audit log (table: 0001_baseline.sql).
 --
 -- Every state change calls audit_append() in the same transaction as the
 -- change.  Entries are chained: hash = SHA-256(prev_hash || canonical entry),
@@ -6,24 +6,6 @@
 -- under concurrent writers.  A trigger refuses UPDATE and DELETE, and the
 -- application role (yizhan_app, which the server assumes on connect) has only
 -- SELECT and INSERT on it.
-
-CREATE TABLE audit_log (
-    id            bigint PRIMARY KEY,
-    at            timestamptz NOT NULL,
-    actor_user_id bigint,
-    actor_role    text,
-    request_id    text,
-    entity        text NOT NULL,
-    entity_id     text NOT NULL,
-    action        text NOT NULL,
-    before        jsonb,
-    after         jsonb,
-    prev_hash     text NOT NULL CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
-    hash          text NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$')
-);
-CREATE SEQUENCE audit_log_id_seq AS bigint OWNED BY audit_log.id;
-CREATE INDEX audit_log_entity ON audit_log (entity, entity_id, id);
-COMMENT ON TABLE audit_log IS 'Append-only, hash-chained record of every state change (who, when, what, before, after).';
 
 -- The exact bytes that are hashed.  jsonb's text form is deterministic (keys
 -- ordered), and the time is taken as integer microseconds so the TimeZone
@@ -92,30 +74,8 @@ BEGIN
     END LOOP;
 END $$;
 
-CREATE FUNCTION audit_refuse_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'YZ403';
-END $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+    FOR EACH ROW EXECUTE FUNCTION refuse_change('YZ403', 'audit_log is append-only');
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('YZ403', 'audit_log is append-only');
 
--- The role the server works as (it switches to it at connect: `-c role=`).
--- The migrating role owns the schema; yizhan_app may read and write data but
--- only INSERT into the audit log.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'yizhan_app') THEN
-        CREATE ROLE yizhan_app NOLOGIN;
-    END IF;
-END $$;
-GRANT yizhan_app TO CURRENT_USER;
-GRANT USAGE ON SCHEMA public TO yizhan_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO yizhan_app;
-GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO yizhan_app;
-REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM yizhan_app;
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM yizhan_app;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO yizhan_app;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO yizhan_app;

@@ -1,21 +1,60 @@
--- 0008_accounts: organisations, users, registry offices and invitations as
--- the API sees them; self-service registration; rate limits.  Every change
--- goes through one function that also writes the audit entry, so a change
--- and its audit record commit together or not at all.
+-- accounts.sql — organisations, users, registry offices and invitations as
+-- the API sees them; self-service registration; rate limits; refresh tokens.
+-- Every change goes through one function that also writes the audit entry, so
+-- a change and its audit record commit together or not at all.
 
-INSERT INTO settings (key, value, description) VALUES
-    ('login_limit_per_ip',        '{"max": 30, "window_s": 60}',   '每个IP每分钟登录尝试上限'),
-    ('login_limit_per_account',   '{"max": 10, "window_s": 900}',  '每个账号15分钟内登录尝试上限'),
-    ('register_limit_per_ip',     '{"max": 10, "window_s": 3600}', '每个IP每小时注册上限'),
-    ('invitation_days',           '14',                            '邀请码有效天数')
-ON CONFLICT (key) DO NOTHING;
+CREATE FUNCTION auth_token_lifetime() RETURNS interval LANGUAGE sql STABLE AS $$
+    SELECT make_interval(days => coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'refresh_token_days'), 30))
+$$;
 
--- Fixed-window counters; UNLOGGED: losing them in a crash only resets limits.
-CREATE UNLOGGED TABLE rate_limits (
-    key          text PRIMARY KEY,
-    window_start timestamptz NOT NULL,
-    hits         integer NOT NULL
-);
+-- Sign-in succeeded (the password was checked by the server): start a family.
+CREATE FUNCTION auth_login(p_user bigint, p_hash text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    fam bigint;
+BEGIN
+    INSERT INTO refresh_tokens (family_id, user_id, token_hash, expires_at)
+    VALUES (0, p_user, p_hash, now() + auth_token_lifetime())
+    RETURNING id INTO fam;
+    UPDATE refresh_tokens SET family_id = fam WHERE id = fam;
+    UPDATE users SET last_login_at = now() WHERE id = p_user;
+END $$;
+
+-- Rotate: returns ('ok', user) | ('replay', NULL) | ('invalid', NULL).
+CREATE FUNCTION auth_refresh(p_old text, p_new text, OUT outcome text, OUT user_id bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t refresh_tokens;
+BEGIN
+    SELECT * INTO t FROM refresh_tokens WHERE token_hash = p_old FOR UPDATE;
+    IF NOT FOUND OR t.revoked_at IS NOT NULL OR t.expires_at <= now() THEN
+        outcome := 'invalid';
+        RETURN;
+    END IF;
+    IF t.used_at IS NOT NULL THEN
+        UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = 'replay'
+        WHERE family_id = t.family_id AND revoked_at IS NULL;
+        outcome := 'replay';
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND u.active AND u.password_changed_at <= t.created_at) THEN
+        UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = 'user' WHERE family_id = t.family_id AND revoked_at IS NULL;
+        outcome := 'invalid';
+        RETURN;
+    END IF;
+    UPDATE refresh_tokens SET used_at = now() WHERE id = t.id;
+    INSERT INTO refresh_tokens (family_id, user_id, token_hash, expires_at)
+    VALUES (t.family_id, t.user_id, p_new, now() + auth_token_lifetime());
+    outcome := 'ok';
+    user_id := t.user_id;
+END $$;
+
+-- Logout: revoke the family of the presented token (unknown tokens: no-op).
+CREATE FUNCTION auth_logout(p_hash text) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = 'logout'
+    WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = p_hash) AND revoked_at IS NULL
+$$;
 
 -- Count one hit against the limit named by setting p_setting for key p_key.
 -- Returns 0 when allowed, else the seconds until the window resets.
@@ -38,21 +77,7 @@ BEGIN
     RETURN 0;
 END $$;
 
-CREATE TABLE invitations (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    org_id      bigint NOT NULL REFERENCES orgs (id),
-    code_hash   text NOT NULL UNIQUE CHECK (code_hash ~ '^[0-9a-f]{64}$'),
-    role        text NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'broker')),
-    max_uses    integer NOT NULL DEFAULT 1 CHECK (max_uses BETWEEN 1 AND 100),
-    uses        integer NOT NULL DEFAULT 0 CHECK (uses <= max_uses),
-    expires_at  timestamptz NOT NULL,
-    created_by  bigint REFERENCES users (id),
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE invitations IS 'Invitation codes (stored hashed) with which a new user joins an existing org.';
-
 -- JSON forms -------------------------------------------------------------
-
 CREATE FUNCTION org_json(o orgs) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -81,24 +106,6 @@ LANGUAGE sql STABLE AS $$
     SELECT to_jsonb(f) - 'created_at' - 'updated_at'
         || jsonb_build_object('region_name', (SELECT name FROM regions WHERE code = f.region_code))
 $$;
-
--- Validation helpers -----------------------------------------------------
-
-CREATE FUNCTION check_code(p_list text, p_code text, p_field text) RETURNS void
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF p_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM codes WHERE list = p_list AND code = p_code AND active) THEN
-        PERFORM yz_raise(422, format('%s is not a code of list %s', p_code, p_list), p_field, 'unknown_code');
-    END IF;
-END $$;
-
-CREATE FUNCTION check_region(p_code text, p_field text) RETURNS void
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF p_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regions WHERE code = p_code) THEN
-        PERFORM yz_raise(422, format('%s is not a GB/T 2260 region code', p_code), p_field, 'unknown_region');
-    END IF;
-END $$;
 
 -- Organisations ----------------------------------------------------------
 
@@ -256,7 +263,6 @@ BEGIN
 END $$;
 
 -- Users and offices (admin) ---------------------------------------------
-
 CREATE FUNCTION user_create(p_actor bigint, p_req text, b jsonb, p_hash text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -347,4 +353,3 @@ BEGIN
     RETURN office_json(n)::text;
 END $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON rate_limits, invitations TO yizhan_app;

@@ -1,8 +1,21 @@
--- 0033_subsidy_seed: the Yanshi (偃师) and Yueyang (岳阳) subsidy policies of the
--- city plans, as examples an admin or the bureau edits like any other policy.
--- Both pass subsidy_rules_check() here, so a seed that breaks the rules fails
--- the migration.
---
+-- 0005_plan_seeds.sql — the figures of the city plans (/work/shared/seeds) as rows
+-- an admin or the bureau edits like any other: Bazhong's plan targets, and the
+-- Yanshi (偃师) and Yueyang (岳阳) subsidy policies.  The policies' rules are
+-- checked by subsidy_rules_check() (functions/subsidies.sql); the test suite
+-- checks these seeds pass it (test_subsidies.py).
+
+-- Bazhong's plan targets (巴中市技术转移体系建设方案, seeds/000): technology
+-- contract registration amount 2亿 yuan in 2020 rising by 0.2亿 a year to 3亿
+-- in 2025; results introduced and transferred 30 a year to 2022, 40 from 2023.
+INSERT INTO plan_targets (region_code, year, metric, target, note)
+SELECT '511900', y, 'contract_amount', 20000000000::bigint + (y - 2020)::bigint * 2000000000,
+       format('巴中市方案：%s年技术合同登记额达%s亿元', y, to_char(2 + (y - 2020) * 0.2, 'FM9.0'))
+FROM generate_series(2020, 2025) y
+UNION ALL
+SELECT '511900', y, 'results_transferred', CASE WHEN y <= 2022 THEN 30 ELSE 40 END,
+       format('巴中市方案：%s年引进转化科技成果%s项', y, CASE WHEN y <= 2022 THEN 30 ELSE 40 END)
+FROM generate_series(2020, 2025) y;
+
 -- 偃师 — 偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（四）, "根据洛阳市文件":
 --   买方: "按上年度合同技术交易额的5%给予奖励，单个技术合同奖励不超过10万元，同一单位
 --          年度最高奖励100万元。已享受财政资金补贴的项目不参与奖励，洛阳市级同类奖励只能
@@ -38,7 +51,7 @@
 INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
 SELECT '偃师区技术合同交易奖励', '410307', 2021, NULL,
        '偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（四）（根据洛阳市文件）',
-       subsidy_rules_check($json$
+       $json$
 {
   "lines": [
     {
@@ -63,12 +76,12 @@ SELECT '偃师区技术合同交易奖励', '410307', 2021, NULL,
   ],
   "note": "奖励年度为 year，按 year-1 年登记的技术合同技术交易额计算；已享受财政资金补贴的项目、洛阳市级同类奖励已享受的合同不参与买方奖励。"
 }
-$json$::jsonb);
+$json$::jsonb;
 
 INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
 SELECT '岳阳市技术合同交易后补助', '430600', 2017, NULL,
        '《岳阳市促进科技成果转移转化实施方案》二、6',
-       subsidy_rules_check($json$
+       $json$
 {
   "lines": [
     {
@@ -105,4 +118,4 @@ SELECT '岳阳市技术合同交易后补助', '430600', 2017, NULL,
   "budget_fen": {},
   "note": "补助总金额按当年科技财政预算的10%安排：每年在 budget_fen 中按年份填入预算（分）后方可计算；超出预算时按比例核减。"
 }
-$json$::jsonb);
+$json$::jsonb;

@@ -1,4 +1,4 @@
--- 0025_stats: technology-market statistics (技术市场统计) kept up to date in
+-- stats.sql — technology-market statistics (技术市场统计) kept up to date in
 -- the same transaction as every contract change, so a statistics request
 -- reads a handful of pre-aggregated rows instead of scanning contracts.
 --
@@ -9,22 +9,12 @@
 -- request for region R, year Y, flow F, dimension D is then one index range.
 -- Only registered contracts count: cancelling subtracts, amending subtracts
 -- the old figures and adds the new ones, a payment adds to the received sum.
-
-CREATE TABLE contract_stats (
-    region_code   text     NOT NULL,   -- '000000' = the whole country (text: compared with text parameters, so the key index is used)
-    year          smallint NOT NULL,
-    flow          text     NOT NULL CHECK (flow IN ('out', 'in')),
-    dim           text     NOT NULL,
-    key           text     NOT NULL,
-    month         smallint NOT NULL CHECK (month BETWEEN 1 AND 12),
-    n             bigint   NOT NULL DEFAULT 0,
-    contract_fen  bigint   NOT NULL DEFAULT 0,
-    technical_fen bigint   NOT NULL DEFAULT 0,
-    received_fen  bigint   NOT NULL DEFAULT 0,
-    PRIMARY KEY (region_code, year, flow, dim, key, month)
-);
-COMMENT ON TABLE contract_stats IS
-    'Aggregates of registered contracts by region level, year, month, flow and dimension; maintained by trigger.';
+--
+-- region_paths (0001_baseline.sql, rows in 0003) lists every level a region
+-- counts towards; stats_apply() joins it instead of walking parents per call,
+-- and stats_rebuild() recomputes every aggregate from the contracts in one
+-- pass (after a bulk load, or to prove the triggers right).  Also here: plan
+-- targets and their progress, and the tables of the annual export.
 
 -- The region levels a party in p_region counts towards, with the key that
 -- region uses for by=region (the next level down on the path).
@@ -46,16 +36,15 @@ $$;
 CREATE FUNCTION stats_apply(c contracts, sign int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO contract_stats AS s (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
-    SELECT p.region_code, c.registration_year, f.flow, d.dim, coalesce(d.key, 'unknown'),
+    SELECT p.ancestor, c.registration_year, f.flow, d.dim, coalesce(d.key, 'unknown'),
            extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int,
            sign, sign * c.contract_amount_fen, sign * c.technical_amount_fen, sign * c.received_amount_fen
-    FROM (VALUES ('out', c.seller_region_code::text), ('in', c.buyer_region_code::text)) AS f(flow, region)
-    CROSS JOIN LATERAL stats_region_path(f.region) p
+    FROM (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
+    JOIN region_paths p ON p.code = f.region
     CROSS JOIN LATERAL (VALUES ('total', ''), ('type', c.contract_type), ('subtype', c.contract_subtype),
                                ('domain', c.domain), ('seller_type', c.seller_org_type),
                                ('buyer_type', c.buyer_org_type), ('ip_type', c.ip_type),
                                ('plan_source', c.plan_source), ('region', p.child_key)) AS d(dim, key)
-    WHERE f.region IS NOT NULL
     ON CONFLICT (region_code, year, flow, dim, key, month) DO UPDATE SET
         n = s.n + excluded.n, contract_fen = s.contract_fen + excluded.contract_fen,
         technical_fen = s.technical_fen + excluded.technical_fen, received_fen = s.received_fen + excluded.received_fen
@@ -72,7 +61,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-
 CREATE TRIGGER contracts_stats_ins_del AFTER INSERT OR DELETE ON contracts
     FOR EACH ROW EXECUTE FUNCTION contracts_stats_sync();
 CREATE TRIGGER contracts_stats_upd AFTER UPDATE ON contracts
@@ -86,9 +74,6 @@ CREATE TRIGGER contracts_stats_upd AFTER UPDATE ON contracts
                         NEW.domain, NEW.seller_org_type, NEW.buyer_org_type, NEW.ip_type, NEW.plan_source,
                         NEW.seller_region_code, NEW.buyer_region_code))
     EXECUTE FUNCTION contracts_stats_sync();
-
--- Contracts registered before this migration.
-SELECT stats_apply(c, 1) FROM contracts c WHERE c.status = 'registered';
 
 -- The list a dimension's keys come from, for labels.
 CREATE FUNCTION stats_label(p_dim text, p_key text) RETURNS text
@@ -107,50 +92,39 @@ LANGUAGE sql STABLE AS $$
         ELSE p_key END
 $$;
 
--- One statistics answer: groups by p_by (a dimension, or month / quarter),
--- and the total.
+-- stats_query as PL/pgSQL: a SQL-language function that is not inlined
+-- re-plans its statements on every call (~1 ms here); PL/pgSQL keeps the
+-- plans for the session.
 CREATE FUNCTION stats_query(p_region text, p_year int, p_flow text, p_by text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    WITH base AS (
-        SELECT * FROM contract_stats
-        WHERE region_code = p_region AND year = p_year AND flow = p_flow
-          AND dim = CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total' ELSE p_by END
-    ), grouped AS (
-        SELECT CASE p_by WHEN 'month' THEN lpad(month::text, 2, '0')
-                         WHEN 'quarter' THEN ((month - 1) / 3 + 1)::text
-                         WHEN 'year' THEN p_year::text ELSE key END AS k,
-               sum(n) AS n, sum(contract_fen) AS cf, sum(technical_fen) AS tf, sum(received_fen) AS rf
-        FROM base GROUP BY 1
-    ), total AS (
-        SELECT coalesce(sum(n), 0) AS n, coalesce(sum(contract_fen), 0) AS cf,
-               coalesce(sum(technical_fen), 0) AS tf, coalesce(sum(received_fen), 0) AS rf
-        FROM contract_stats WHERE region_code = p_region AND year = p_year AND flow = p_flow AND dim = 'total'
-    )
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_dim text := CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total' ELSE p_by END;
+    v_groups jsonb := '[]';
+    v_total jsonb;
+BEGIN
+    IF p_by IS NOT NULL AND p_by <> 'year' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('key', g.k, 'label', coalesce(stats_label(p_by, g.k), g.k),
+                    'count', g.n, 'contract_amount_fen', g.cf, 'technical_amount_fen', g.tf,
+                    'received_amount_fen', g.rf) ORDER BY g.cf DESC, g.k), '[]')
+        INTO v_groups
+        FROM (SELECT CASE p_by WHEN 'month' THEN lpad(s.month::text, 2, '0')
+                               WHEN 'quarter' THEN ((s.month - 1) / 3 + 1)::text ELSE s.key END AS k,
+                     sum(s.n) AS n, sum(s.contract_fen) AS cf, sum(s.technical_fen) AS tf, sum(s.received_fen) AS rf
+              FROM contract_stats s
+              WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = v_dim
+              GROUP BY 1) g
+        WHERE g.n <> 0;
+    END IF;
+    SELECT jsonb_build_object('count', coalesce(sum(s.n), 0), 'contract_amount_fen', coalesce(sum(s.contract_fen), 0),
+                              'technical_amount_fen', coalesce(sum(s.technical_fen), 0),
+                              'received_amount_fen', coalesce(sum(s.received_fen), 0))
+    INTO v_total
+    FROM contract_stats s WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = 'total';
+    RETURN jsonb_build_object(
         'year', p_year, 'region', p_region,
         'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
-        'by', coalesce(p_by, 'year'), 'flow', p_flow,
-        'groups', CASE WHEN p_by IS NULL THEN '[]'::jsonb ELSE coalesce((
-            SELECT jsonb_agg(jsonb_build_object('key', k, 'label', coalesce(stats_label(p_by, k), k),
-                                                'count', n, 'contract_amount_fen', cf, 'technical_amount_fen', tf,
-                                                'received_amount_fen', rf) ORDER BY cf DESC, k)
-            FROM grouped WHERE n <> 0), '[]') END,
-        'total', (SELECT jsonb_build_object('count', n, 'contract_amount_fen', cf, 'technical_amount_fen', tf,
-                                            'received_amount_fen', rf) FROM total))
-$$;
-
--- Plan targets (计划目标): per region, year and metric.
-CREATE TABLE plan_targets (
-    region_code char(6) NOT NULL REFERENCES regions (code),
-    year        smallint NOT NULL CHECK (year BETWEEN 2000 AND 2100),
-    metric      text NOT NULL CHECK (metric IN ('contract_amount', 'technical_amount', 'contracts', 'results_transferred')),
-    target      bigint NOT NULL CHECK (target >= 0),  -- fen for amounts, a count otherwise
-    note        text,
-    updated_by  bigint REFERENCES users (id),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (region_code, year, metric)
-);
-COMMENT ON TABLE plan_targets IS 'Plan targets per region, year and metric (amounts in fen).';
+        'by', coalesce(p_by, 'year'), 'flow', p_flow, 'groups', v_groups, 'total', v_total);
+END $$;
 
 CREATE FUNCTION target_put(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -214,15 +188,97 @@ LANGUAGE sql STABLE AS $$
                       'note', note) ORDER BY metric) FROM metrics))
 $$;
 
--- Bazhong's plan targets (巴中市技术转移体系建设方案, seeds/000): technology
--- contract registration amount 2亿 yuan in 2020 rising by 0.2亿 a year to 3亿
--- in 2025; results introduced and transferred 30 a year to 2022, 40 from 2023.
-INSERT INTO plan_targets (region_code, year, metric, target, note)
-SELECT '511900', y, 'contract_amount', 20000000000::bigint + (y - 2020)::bigint * 2000000000,
-       format('巴中市方案：%s年技术合同登记额达%s亿元', y, to_char(2 + (y - 2020) * 0.2, 'FM9.0'))
-FROM generate_series(2020, 2025) y
-UNION ALL
-SELECT '511900', y, 'results_transferred', CASE WHEN y <= 2022 THEN 30 ELSE 40 END,
-       format('巴中市方案：%s年引进转化科技成果%s项', y, CASE WHEN y <= 2022 THEN 30 ELSE 40 END)
-FROM generate_series(2020, 2025) y
-ON CONFLICT DO NOTHING;
+-- The tables of the annual statistics export, from the same
+-- aggregates as GET /stats/contracts, with outflow (输出) and inflow (吸纳)
+-- side by side.  The contract list the tables must agree with is read by the
+-- exporter through a cursor (export_contracts), so memory stays bounded.
+CREATE FUNCTION export_table(p_region text, p_year int, p_by text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH o AS (SELECT stats_query(p_region, p_year, 'out', p_by) AS q),
+         i AS (SELECT stats_query(p_region, p_year, 'in', p_by) AS q),
+         og AS (SELECT g FROM o, jsonb_array_elements(o.q->'groups') g),
+         ig AS (SELECT g FROM i, jsonb_array_elements(i.q->'groups') g),
+         keys AS (SELECT g->>'key' AS k, g->>'label' AS l FROM og UNION SELECT g->>'key', g->>'label' FROM ig),
+         zero AS (SELECT '{"count": 0, "contract_amount_fen": 0, "technical_amount_fen": 0, "received_amount_fen": 0}'::jsonb AS z)
+    SELECT jsonb_build_object(
+        'by', p_by,
+        'rows', coalesce((SELECT jsonb_agg(jsonb_build_object('key', k, 'label', l,
+                    'out', coalesce((SELECT g - 'key' - 'label' FROM og WHERE g->>'key' = k), (SELECT z FROM zero)),
+                    'in', coalesce((SELECT g - 'key' - 'label' FROM ig WHERE g->>'key' = k), (SELECT z FROM zero)))
+                    ORDER BY k) FROM keys), '[]'),
+        'total', jsonb_build_object('out', (SELECT q->'total' FROM o), 'in', (SELECT q->'total' FROM i)))
+$$;
+
+CREATE FUNCTION export_tables(p_region text, p_year int) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'year', p_year, 'region', p_region,
+        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'generated_at', now(),
+        'tables', jsonb_agg(export_table(p_region, p_year, t.by) || jsonb_build_object('title', t.title) ORDER BY t.ord))
+    FROM (VALUES (1, 'type', '按合同类别'), (2, 'subtype', '按合同子类'), (3, 'domain', '按技术领域'),
+                 (4, 'seller_type', '按卖方单位类型'), (5, 'buyer_type', '按买方单位类型'),
+                 (6, 'ip_type', '按知识产权类型'), (7, 'plan_source', '按计划来源'), (8, 'region', '按地区'),
+                 (9, 'quarter', '按季度'), (10, 'month', '按月份')) AS t(ord, by, title)
+$$;
+
+-- The registered contracts of the year that touch the region, with whether
+-- each counts as outflow (seller in the region) and inflow (buyer in it).
+CREATE FUNCTION export_contracts(p_region text, p_year int)
+RETURNS TABLE (registration_no text, title text, contract_type text, contract_subtype text, seller_name text,
+               seller_type text, seller_region text, buyer_name text, buyer_type text, buyer_region text,
+               contract_amount_fen bigint, technical_amount_fen bigint, received_amount_fen bigint, domain text,
+               ip_type text, plan_source text, registered_on date, is_out boolean, is_in boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT c.registration_no, c.title, code_label('contract_types', c.contract_type),
+           code_label('contract_types', c.contract_subtype), c.seller_name, code_label('org_types', c.seller_org_type),
+           c.seller_region_code, c.buyer_name, code_label('org_types', c.buyer_org_type), c.buyer_region_code,
+           c.contract_amount_fen, c.technical_amount_fen, c.received_amount_fen, code_label('domains', c.domain),
+           code_label('ip_types', c.ip_type), code_label('plan_sources', c.plan_source),
+           (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date,
+           c.seller_region_code IS NOT NULL AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region)),
+           c.buyer_region_code IS NOT NULL AND (p_region = '000000' OR region_in_subtree(c.buyer_region_code, p_region))
+    FROM contracts c
+    WHERE c.status = 'registered' AND c.registration_year = p_year
+      AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region))
+    ORDER BY c.registration_no
+$$;
+
+-- Keep region_paths in step when an admin adds a region.
+CREATE FUNCTION regions_paths_sync() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM region_paths WHERE code = NEW.code;
+    INSERT INTO region_paths (code, ancestor, child_key)
+    SELECT NEW.code, p.region_code, p.child_key FROM stats_region_path(NEW.code) p;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER regions_paths_sync AFTER INSERT OR UPDATE OF parent_code ON regions
+    FOR EACH ROW EXECUTE FUNCTION regions_paths_sync();
+
+-- Recompute every aggregate from the contracts (takes the table lock so no
+-- registration interleaves).  Returns the number of aggregate rows.
+CREATE FUNCTION stats_rebuild() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    LOCK TABLE contracts IN SHARE MODE;
+    DELETE FROM contract_stats;
+    INSERT INTO contract_stats (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
+    SELECT p.ancestor, c.registration_year, f.flow, d.dim, coalesce(d.key, 'unknown'),
+           extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int,
+           count(*), sum(c.contract_amount_fen), sum(c.technical_amount_fen), sum(c.received_amount_fen)
+    FROM contracts c
+    CROSS JOIN LATERAL (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
+    JOIN region_paths p ON p.code = f.region
+    CROSS JOIN LATERAL (VALUES ('total', ''), ('type', c.contract_type), ('subtype', c.contract_subtype),
+                               ('domain', c.domain), ('seller_type', c.seller_org_type),
+                               ('buyer_type', c.buyer_org_type), ('ip_type', c.ip_type),
+                               ('plan_source', c.plan_source), ('region', p.child_key)) AS d(dim, key)
+    WHERE c.status = 'registered'
+    GROUP BY 1, 2, 3, 4, 5, 6;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+

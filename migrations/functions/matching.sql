@@ -1,4 +1,4 @@
--- 0015_matching: GET /needs/{id}/matches and GET /results/{id}/matches.
+-- matching.sql — GET /needs/{id}/matches and GET /results/{id}/matches.
 --
 -- For a need, the published results that fit it best (for a result, the open
 -- needs), each with the reasons that made its score.  Candidates: for each
@@ -15,13 +15,6 @@
 -- The weights are data (setting match_weights), so they can be tuned without a
 -- release.
 
-INSERT INTO settings (key, value, description) VALUES
-    ('match_weights',
-     '{"shared_term": 10, "shared_terms_max": 40, "title_similarity": 20, "same_domain": 20, "same_county": 10, "same_city": 7, "same_province": 4, "trl_fit": 10, "mode_fit": 5, "price_fit": 5}',
-     '成果与需求匹配的打分权重'),
-    ('match_candidates_per_term', '100', '匹配时每个关键词取的候选条数')
-ON CONFLICT (key) DO NOTHING;
-
 -- The character bigrams of a normalised title (the basis of title_similarity).
 CREATE FUNCTION match_bigrams(p_head text) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
@@ -36,12 +29,21 @@ LANGUAGE sql IMMUTABLE AS $$
                      / (SELECT count(*) FROM (SELECT unnest(a) UNION SELECT unnest(b)) u) END
 $$;
 
+-- A candidate as the API shows it: its search hit (search_docs.item) with the
+-- beginning of its text as the snippet (there are no terms to centre it on).
+CREATE FUNCTION match_item_json(s search_docs) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT s.item || jsonb_build_object(
+        'snippet', CASE WHEN s.body <> '' THEN left(s.body, 120) || CASE WHEN char_length(s.body) > 120 THEN '…' ELSE '' END END,
+        'matched_in', NULL)
+$$;
+
 -- Candidates of kind p_kind for keywords p_terms (normalised) and a domain.
 CREATE FUNCTION match_candidates(p_kind text, p_terms text[], p_domain text, p_exclude_org bigint)
 RETURNS SETOF search_docs
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    per int := market_setting('match_candidates_per_term', 100);
+    per int := setting_int('match_candidates_per_term', 100);
     t text;
     q text;
 BEGIN
@@ -52,7 +54,7 @@ BEGIN
             SELECT s.* FROM search_docs s
             WHERE s.tsv @@ ('(' || q || ') & ''#k:' || p_kind || '''')::tsquery
               AND s.doc LIKE search_like_pattern(t)
-              AND (s.deadline IS NULL OR s.deadline >= market_today())
+              AND (s.deadline IS NULL OR s.deadline >= today_cn())
               AND s.org_id IS DISTINCT FROM p_exclude_org
             ORDER BY s.published_at DESC, s.sid DESC LIMIT per;
     END LOOP;
@@ -60,7 +62,7 @@ BEGIN
         RETURN QUERY
             SELECT s.* FROM search_docs s
             WHERE s.tsv @@ format('''#k:%s'' & ''#d:%s''', p_kind, p_domain)::tsquery
-              AND (s.deadline IS NULL OR s.deadline >= market_today())
+              AND (s.deadline IS NULL OR s.deadline >= today_cn())
               AND s.org_id IS DISTINCT FROM p_exclude_org
             ORDER BY s.published_at DESC, s.sid DESC LIMIT per;
     END IF;
@@ -113,23 +115,23 @@ BEGIN
     IF n_domain IS NOT NULL AND n_domain = r_domain THEN
         p := (w->>'same_domain')::numeric;
         total := total + p;
-        reasons := reasons || match_reason('same_domain', p, '同一技术领域：' || coalesce(market_label('domains', n_domain), n_domain));
+        reasons := reasons || match_reason('same_domain', p, '同一技术领域：' || coalesce(code_label('domains', n_domain), n_domain));
     END IF;
     IF n_region IS NOT NULL AND r_region IS NOT NULL THEN
         IF n_region = r_region THEN
             p := (w->>'same_county')::numeric;
-            reasons := reasons || match_reason('same_region', p, '同一地区：' || coalesce(market_region_name(n_region), n_region),
+            reasons := reasons || match_reason('same_region', p, '同一地区：' || coalesce(region_name(n_region), n_region),
                                                jsonb_build_object('level', 'county'));
         ELSIF left(n_region, 4) = left(r_region, 4) THEN
             p := (w->>'same_city')::numeric;
             reasons := reasons || match_reason('same_region', p, '同一城市：' ||
-                                                   coalesce(market_region_name(left(n_region, 4) || '00'),
-                                                            market_region_name(left(n_region, 2) || '0000'), n_region),
+                                                   coalesce(region_name(left(n_region, 4) || '00'),
+                                                            region_name(left(n_region, 2) || '0000'), n_region),
                                                jsonb_build_object('level', 'city'));
         ELSIF left(n_region, 2) = left(r_region, 2) THEN
             p := (w->>'same_province')::numeric;
             reasons := reasons || match_reason('same_region', p, '同一省份：' ||
-                                                   coalesce(market_region_name(left(n_region, 2) || '0000'), n_region),
+                                                   coalesce(region_name(left(n_region, 2) || '0000'), n_region),
                                                jsonb_build_object('level', 'province'));
         ELSE
             p := 0;
@@ -145,7 +147,7 @@ BEGIN
         p := (w->>'mode_fit')::numeric;
         total := total + p;
         reasons := reasons || match_reason('mode_fit', p, '合作方式相符：' ||
-            (SELECT string_agg(coalesce(market_label('transfer_modes', m), m), '、') FROM unnest(n_modes) m
+            (SELECT string_agg(coalesce(code_label('transfer_modes', m), m), '、') FROM unnest(n_modes) m
              WHERE m = ANY (r_modes)));
     END IF;
     IF r_price IS NOT NULL AND (n_budget_min IS NOT NULL OR n_budget_max IS NOT NULL)
@@ -157,65 +159,52 @@ BEGIN
     RETURN jsonb_build_object('score', round(total)::int, 'reasons', reasons);
 END $$;
 
--- Matches of one of the caller's needs (p_org: the caller's org; staff NULL).
-CREATE FUNCTION market_need_matches(p_id bigint, p_org bigint, p_staff boolean, p_limit int) RETURNS text
+-- The matches of one of the caller's listings: for a need (p_kind 'need') the
+-- published results, for a result the open needs.  p_org: the caller's org;
+-- staff (p_staff) see every listing.  Each pair is scored need side first.
+CREATE FUNCTION market_matches(p_kind text, p_id bigint, p_org bigint, p_staff boolean, p_limit int) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     n needs;
-    n_doc text;
-    out text;
-BEGIN
-    SELECT * INTO n FROM needs WHERE id = p_id AND (org_id = p_org OR p_staff);
-    IF NOT FOUND THEN
-        PERFORM yz_raise(404, 'no such technology need');
-    END IF;
-    n_doc := search_norm(n.title || E'\n' || array_to_string(n.keywords, E'\n') || E'\n' || n.description);
-    WITH c AS (
-        SELECT DISTINCT ON ((x).sid) x FROM match_candidates('result',
-            ARRAY(SELECT DISTINCT search_norm(k) FROM unnest(n.keywords) k), n.domain, n.org_id) x
-    ), scored AS (
-        SELECT (c.x).sid AS sid, (c.x).published_at AS published_at, c.x AS d,
-               match_score(n_doc, search_norm(n.title), n.keywords, n.domain, n.region_code, n.trl_min,
-                           n.cooperation_modes, n.budget_min_fen, n.budget_max_fen,
-                           (c.x).doc, (c.x).head, r.keywords, (c.x).domain, (c.x).region_code, (c.x).trl,
-                           (c.x).modes, r.asking_price_fen) AS m
-        FROM c JOIN results r ON r.id = (c.x).ref_id
-    )
-    SELECT json_build_object('items', coalesce(json_agg(json_build_object(
-               'score', (m->>'score')::int, 'reasons', m->'reasons', 'item', search_item_json(s.d, NULL, NULL))
-               ORDER BY (m->>'score')::int DESC, published_at DESC, sid DESC), '[]'),
-           'next_cursor', NULL)::text
-    INTO out
-    FROM (SELECT * FROM scored WHERE (m->>'score')::int > 0
-          ORDER BY (m->>'score')::int DESC, published_at DESC, sid DESC LIMIT p_limit) s;
-    RETURN out;
-END $$;
-
-CREATE FUNCTION market_result_matches(p_id bigint, p_org bigint, p_staff boolean, p_limit int) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
     r results;
-    r_doc text;
+    own_doc text;
     out text;
 BEGIN
-    SELECT * INTO r FROM results WHERE id = p_id AND (holder_org_id = p_org OR p_staff);
-    IF NOT FOUND THEN
-        PERFORM yz_raise(404, 'no such research result');
+    IF p_kind = 'need' THEN
+        SELECT * INTO n FROM needs WHERE id = p_id AND (org_id = p_org OR p_staff);
+        IF NOT FOUND THEN
+            PERFORM yz_raise(404, 'no such technology need');
+        END IF;
+        own_doc := search_norm(n.title || E'\n' || array_to_string(n.keywords, E'\n') || E'\n' || n.description);
+    ELSE
+        SELECT * INTO r FROM results WHERE id = p_id AND (holder_org_id = p_org OR p_staff);
+        IF NOT FOUND THEN
+            PERFORM yz_raise(404, 'no such research result');
+        END IF;
+        own_doc := search_norm(r.title || E'\n' || array_to_string(r.keywords, E'\n') || E'\n' || r.summary);
     END IF;
-    r_doc := search_norm(r.title || E'\n' || array_to_string(r.keywords, E'\n') || E'\n' || r.summary);
     WITH c AS (
-        SELECT DISTINCT ON ((x).sid) x FROM match_candidates('need',
-            ARRAY(SELECT DISTINCT search_norm(k) FROM unnest(r.keywords) k), r.domain, r.holder_org_id) x
+        SELECT DISTINCT ON ((x).sid) x FROM match_candidates(CASE p_kind WHEN 'need' THEN 'result' ELSE 'need' END,
+            ARRAY(SELECT DISTINCT search_norm(k) FROM unnest(coalesce(n.keywords, r.keywords)) k),
+            coalesce(n.domain, r.domain), coalesce(n.org_id, r.holder_org_id)) x
     ), scored AS (
         SELECT (c.x).sid AS sid, (c.x).published_at AS published_at, c.x AS d,
-               match_score((c.x).doc, (c.x).head, n.keywords, (c.x).domain, (c.x).region_code, n.trl_min,
-                           (c.x).modes, n.budget_min_fen, n.budget_max_fen,
-                           r_doc, search_norm(r.title), r.keywords, r.domain, r.region_code, r.trl,
-                           r.transfer_modes, r.asking_price_fen) AS m
-        FROM c JOIN needs n ON n.id = (c.x).ref_id
+               CASE WHEN p_kind = 'need' THEN
+                   match_score(own_doc, search_norm(n.title), n.keywords, n.domain, n.region_code, n.trl_min,
+                               n.cooperation_modes, n.budget_min_fen, n.budget_max_fen,
+                               (c.x).doc, (c.x).head, cr.keywords, (c.x).domain, (c.x).region_code, (c.x).trl,
+                               (c.x).modes, cr.asking_price_fen)
+               ELSE
+                   match_score((c.x).doc, (c.x).head, cn.keywords, (c.x).domain, (c.x).region_code, cn.trl_min,
+                               (c.x).modes, cn.budget_min_fen, cn.budget_max_fen,
+                               own_doc, search_norm(r.title), r.keywords, r.domain, r.region_code, r.trl,
+                               r.transfer_modes, r.asking_price_fen) END AS m
+        FROM c LEFT JOIN results cr ON p_kind = 'need' AND cr.id = (c.x).ref_id
+        LEFT JOIN needs cn ON p_kind <> 'need' AND cn.id = (c.x).ref_id
+        WHERE cr.id IS NOT NULL OR cn.id IS NOT NULL
     )
     SELECT json_build_object('items', coalesce(json_agg(json_build_object(
-               'score', (m->>'score')::int, 'reasons', m->'reasons', 'item', search_item_json(s.d, NULL, NULL))
+               'score', (m->>'score')::int, 'reasons', m->'reasons', 'item', match_item_json(s.d))
                ORDER BY (m->>'score')::int DESC, published_at DESC, sid DESC), '[]'),
            'next_cursor', NULL)::text
     INTO out

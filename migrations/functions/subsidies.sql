@@ -1,4 +1,52 @@
--- 0031_subsidy_runs: computing a run (POST /subsidy-runs).  One SQL function,
+-- subsidies.sql — subsidy policies (后补助政策) as data, the runs that compute
+-- awards from them (POST /subsidy-runs), and the tax-relief estimate
+-- (GET /tax-relief).  The tables are in 0001_baseline.sql, the seeded Yanshi
+-- and Yueyang policies in 0005_plan_seeds.sql.
+--
+-- A policy is a row: name, the paying bureau's region, the years it is valid,
+-- and `rules` jsonb, checked by subsidy_rules_check() (unknown keys are refused,
+-- 422 naming the field, e.g. rules.lines[0].rate.flat_bp).  The rules:
+--
+--   {
+--     "lines": [                      -- 1..20 lines, each paying one party
+--       {
+--         "label": "买方奖励",         -- optional, shown with the awards
+--         "party": "seller" | "buyer" | "broker" | "office",
+--         "base": "contract_amount" | "technical_amount" | "received_amount",
+--         "base_year": "same" | "previous",          -- default "same"
+--         "contract_types": ["development", "patent_transfer", ...],
+--                                     -- codes of list contract_types, top-level or
+--                                     -- subtype; absent or [] = every type
+--         "threshold_fen": 50000000,  -- the recipient's yearly base total must REACH it (>=)
+--         "rate": {"flat_bp": 200}    -- basis points of each contract's base, or
+--               | {"tiers": [{"up_to_fen": 100000000, "bp": 300}, {"up_to_fen": null, "bp": 100}]}
+--                                     -- marginal tiers on the recipient's yearly base total
+--         "cap_per_contract_fen": 10000000,          -- flat rates only
+--         "cap_per_org_year_fen": 20000000           -- seller, buyer, office
+--               | {"default_fen": 10000000, "steps": [{"total_over_fen": 10000000000, "cap_fen": 20000000}]},
+--                                     -- conditional: the cap of the last step whose
+--                                     -- total_over_fen the yearly base total EXCEEDS (>)
+--         "cap_per_broker_year_fen": ...             -- broker lines only; same two forms
+--         "exclude": ["already_subsidised", "related_parties", "government_funded"]
+--       }
+--     ],
+--     "budget_fen": 300000000 | {"2024": 300000000, ...} | null,
+--                                     -- the whole policy's budget for a run (all lines
+--                                     -- together); a per-year map must name the run's year
+--     "note": "..."                   -- optional free text
+--   }
+--
+-- Money is integer fen, rates integer basis points (1 bp = 0.01 %).
+--
+-- Runs are stored and never change (triggers refuse UPDATE and DELETE, and the
+-- server role may only insert): subsidy_runs (one per POST /subsidy-runs),
+-- subsidy_run_policies (per policy: the rules snapshot used, the region it
+-- covered, the previous run it is compared with, totals), subsidy_awards (one
+-- per line and recipient: kind 'award', or 'clawback' for a contract of the
+-- previous run that is now cancelled) and subsidy_award_contracts (each award
+-- apportioned to the contracts it was computed from).
+--
+-- Computing a run (POST /subsidy-runs).  One SQL function,
 -- subsidy_run_create(), checks the request, computes every policy's awards,
 -- stores them and writes the audit entry in one transaction.
 --
@@ -59,42 +107,336 @@
 --  by ids, the arithmetic is exact numeric, and the digest (SHA-256 over line,
 --  recipient, amount and per-contract shares) is equal for equal inputs.
 
--- Lines on amounts received read the payments of a year across all contracts.
-CREATE INDEX contract_payments_received_on_idx ON contract_payments (received_on);
+-- Runs are stored and never change.
+CREATE TRIGGER subsidy_runs_frozen BEFORE UPDATE OR DELETE ON subsidy_runs
+    FOR EACH ROW EXECUTE FUNCTION refuse_change('YZ409', 'subsidy runs are never changed; make a new run');
+CREATE TRIGGER subsidy_run_policies_frozen BEFORE UPDATE OR DELETE ON subsidy_run_policies
+    FOR EACH ROW EXECUTE FUNCTION refuse_change('YZ409', 'subsidy runs are never changed; make a new run');
+CREATE TRIGGER subsidy_awards_frozen BEFORE UPDATE OR DELETE ON subsidy_awards
+    FOR EACH ROW EXECUTE FUNCTION refuse_change('YZ409', 'subsidy runs are never changed; make a new run');
+CREATE TRIGGER subsidy_award_contracts_frozen BEFORE UPDATE OR DELETE ON subsidy_award_contracts
+    FOR EACH ROW EXECUTE FUNCTION refuse_change('YZ409', 'subsidy runs are never changed; make a new run');
 
-CREATE TYPE subsidy_item AS (
-    line_no         int,
-    contract_id     bigint,
-    registration_no text,
-    rkey            text,
-    org_id          bigint,
-    broker_id       bigint,
-    office_id       bigint,
-    rname           text,
-    rcredit         text,
-    region          text,
-    base_fen        bigint,
-    excluded        text,
-    exact           numeric,   -- flat: min(base * bp / 10000, cap_per_contract); NULL for tiers or excluded
-    capped          boolean
-);
+------------------------------------------------------------------------------
+-- Rule validation
+------------------------------------------------------------------------------
 
-CREATE TYPE subsidy_rec AS (
-    line_no    int,
-    rkey       text,
-    sort_id    bigint,
-    org_id     bigint,
-    broker_id  bigint,
-    office_id  bigint,
-    rname      text,
-    rcredit    text,
-    region     text,
-    base_total bigint,
-    pre        bigint,         -- rounded amount before the budget
-    final      bigint,
-    rem        numeric,        -- pro-rating remainder
-    reasons    jsonb
-);
+-- Refuse keys of object o (at path p) that are not in allowed.
+CREATE FUNCTION subsidy_check_keys(o jsonb, allowed text[], p text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    k text;
+BEGIN
+    SELECT x INTO k FROM jsonb_object_keys(o) x WHERE x <> ALL (allowed) ORDER BY x LIMIT 1;
+    IF k IS NOT NULL THEN
+        PERFORM yz_raise(422, format('unknown key %s (allowed: %s)', k, array_to_string(allowed, ', ')),
+                         p || '.' || k, 'unknown_field');
+    END IF;
+END $$;
+
+-- An integer JSON number in [lo, hi] (or JSON null / absent when nullable).
+CREATE FUNCTION subsidy_check_int(v jsonb, p text, lo numeric, hi numeric, nullable boolean DEFAULT true)
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        IF NOT nullable THEN PERFORM yz_raise(422, 'this value is required', p, 'required'); END IF;
+        RETURN;
+    END IF;
+    IF jsonb_typeof(v) <> 'number' OR v::text::numeric <> trunc(v::text::numeric) THEN
+        PERFORM yz_raise(422, 'must be an integer', p, 'wrong_type');
+    END IF;
+    IF v::text::numeric < lo OR v::text::numeric > hi THEN
+        PERFORM yz_raise(422, format('must be from %s to %s', lo, hi), p, 'out_of_range');
+    END IF;
+END $$;
+
+-- A yearly cap: an integer, or {"default_fen": n, "steps": [{"total_over_fen": t, "cap_fen": c}, ...]}
+-- with strictly increasing total_over_fen.
+CREATE FUNCTION subsidy_check_cap(v jsonb, p text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    s jsonb;
+    i int := 0;
+    last numeric := -1;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) IN ('null', 'number') THEN
+        PERFORM subsidy_check_int(v, p, 0, 1e15);
+        RETURN;
+    END IF;
+    IF jsonb_typeof(v) <> 'object' THEN
+        PERFORM yz_raise(422, 'a cap is an integer number of fen or {"default_fen", "steps"}', p, 'wrong_type');
+    END IF;
+    PERFORM subsidy_check_keys(v, ARRAY['default_fen', 'steps'], p);
+    PERFORM subsidy_check_int(v->'default_fen', p || '.default_fen', 0, 1e15, false);
+    IF jsonb_typeof(v->'steps') IS DISTINCT FROM 'array' OR jsonb_array_length(v->'steps') NOT BETWEEN 1 AND 20 THEN
+        PERFORM yz_raise(422, 'steps is an array of 1 to 20 {"total_over_fen", "cap_fen"}', p || '.steps', 'invalid');
+    END IF;
+    FOR s IN SELECT x FROM jsonb_array_elements(v->'steps') x LOOP
+        IF jsonb_typeof(s) <> 'object' THEN
+            PERFORM yz_raise(422, 'a step is {"total_over_fen", "cap_fen"}', format('%s.steps[%s]', p, i), 'wrong_type');
+        END IF;
+        PERFORM subsidy_check_keys(s, ARRAY['total_over_fen', 'cap_fen'], format('%s.steps[%s]', p, i));
+        PERFORM subsidy_check_int(s->'total_over_fen', format('%s.steps[%s].total_over_fen', p, i), 0, 1e15, false);
+        PERFORM subsidy_check_int(s->'cap_fen', format('%s.steps[%s].cap_fen', p, i), 0, 1e15, false);
+        IF (s->>'total_over_fen')::numeric <= last THEN
+            PERFORM yz_raise(422, 'total_over_fen must increase from step to step',
+                             format('%s.steps[%s].total_over_fen', p, i), 'not_increasing');
+        END IF;
+        last := (s->>'total_over_fen')::numeric;
+        i := i + 1;
+    END LOOP;
+END $$;
+
+-- Validate a policy's rules; returns them unchanged or raises 422 naming the field.
+CREATE FUNCTION subsidy_rules_check(r jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    l jsonb;
+    t jsonb;
+    x jsonb;
+    i int := 0;
+    j int;
+    p text;
+    last numeric;
+    b jsonb;
+    k text;
+    tp text;
+BEGIN
+    IF r IS NULL OR jsonb_typeof(r) <> 'object' THEN
+        PERFORM yz_raise(422, 'rules is an object {"lines": [...], "budget_fen"?, "note"?}', 'rules', 'wrong_type');
+    END IF;
+    PERFORM subsidy_check_keys(r, ARRAY['lines', 'budget_fen', 'note'], 'rules');
+    IF jsonb_typeof(r->'lines') IS DISTINCT FROM 'array' OR jsonb_array_length(r->'lines') NOT BETWEEN 1 AND 20 THEN
+        PERFORM yz_raise(422, 'lines is an array of 1 to 20 lines, each paying one party', 'rules.lines', 'invalid');
+    END IF;
+    IF r ? 'note' AND jsonb_typeof(r->'note') NOT IN ('string', 'null') THEN
+        PERFORM yz_raise(422, 'must be a string', 'rules.note', 'wrong_type');
+    END IF;
+    -- budget: null, an integer, or {"<year>": integer}
+    b := r->'budget_fen';
+    IF b IS NOT NULL AND jsonb_typeof(b) = 'object' THEN
+        FOR k, x IN SELECT * FROM jsonb_each(b) LOOP
+            IF k !~ '^(20[0-9][0-9]|2100)$' THEN
+                PERFORM yz_raise(422, 'budget years are "2000" to "2100"', 'rules.budget_fen.' || k, 'invalid_year');
+            END IF;
+            PERFORM subsidy_check_int(x, 'rules.budget_fen.' || k, 0, 1e15, false);
+        END LOOP;
+    ELSE
+        PERFORM subsidy_check_int(b, 'rules.budget_fen', 0, 1e15);
+    END IF;
+    FOR l IN SELECT y FROM jsonb_array_elements(r->'lines') y LOOP
+        p := format('rules.lines[%s]', i);
+        IF jsonb_typeof(l) <> 'object' THEN
+            PERFORM yz_raise(422, 'a line is an object', p, 'wrong_type');
+        END IF;
+        PERFORM subsidy_check_keys(l, ARRAY['label', 'party', 'base', 'base_year', 'contract_types', 'threshold_fen',
+            'rate', 'cap_per_contract_fen', 'cap_per_org_year_fen', 'cap_per_broker_year_fen', 'exclude'], p);
+        IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
+            PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
+        END IF;
+        IF NOT l ? 'party' THEN PERFORM yz_raise(422, 'name the party paid', p || '.party', 'required'); END IF;
+        IF jsonb_typeof(l->'party') <> 'string' OR l->>'party' NOT IN ('seller', 'buyer', 'broker', 'office') THEN
+            PERFORM yz_raise(422, 'party is seller, buyer, broker or office', p || '.party', 'invalid');
+        END IF;
+        IF NOT l ? 'base' THEN PERFORM yz_raise(422, 'name the base', p || '.base', 'required'); END IF;
+        IF jsonb_typeof(l->'base') <> 'string'
+           OR l->>'base' NOT IN ('contract_amount', 'technical_amount', 'received_amount') THEN
+            PERFORM yz_raise(422, 'base is contract_amount, technical_amount or received_amount', p || '.base', 'invalid');
+        END IF;
+        IF l ? 'base_year' AND (jsonb_typeof(l->'base_year') <> 'string' OR l->>'base_year' NOT IN ('same', 'previous')) THEN
+            PERFORM yz_raise(422, 'base_year is same or previous', p || '.base_year', 'invalid');
+        END IF;
+        IF l ? 'contract_types' THEN
+            IF jsonb_typeof(l->'contract_types') <> 'array' THEN
+                PERFORM yz_raise(422, 'an array of contract_types codes', p || '.contract_types', 'wrong_type');
+            END IF;
+            j := 0;
+            FOR t IN SELECT y FROM jsonb_array_elements(l->'contract_types') y LOOP
+                IF jsonb_typeof(t) <> 'string' THEN
+                    PERFORM yz_raise(422, 'a contract_types code', format('%s.contract_types[%s]', p, j), 'wrong_type');
+                END IF;
+                PERFORM check_code('contract_types', t #>> '{}', format('%s.contract_types[%s]', p, j));
+                j := j + 1;
+            END LOOP;
+            IF (SELECT count(DISTINCT y) FROM jsonb_array_elements(l->'contract_types') y) <> j THEN
+                PERFORM yz_raise(422, 'a type is named twice', p || '.contract_types', 'duplicate');
+            END IF;
+        END IF;
+        PERFORM subsidy_check_int(l->'threshold_fen', p || '.threshold_fen', 0, 1e15);
+        -- rate
+        IF NOT l ? 'rate' THEN PERFORM yz_raise(422, 'give the rate', p || '.rate', 'required'); END IF;
+        IF jsonb_typeof(l->'rate') <> 'object' THEN
+            PERFORM yz_raise(422, 'rate is {"flat_bp": n} or {"tiers": [...]}', p || '.rate', 'wrong_type');
+        END IF;
+        PERFORM subsidy_check_keys(l->'rate', ARRAY['flat_bp', 'tiers'], p || '.rate');
+        IF (l->'rate' ? 'flat_bp') = (l->'rate' ? 'tiers') THEN
+            PERFORM yz_raise(422, 'rate has exactly one of flat_bp and tiers', p || '.rate', 'invalid');
+        END IF;
+        IF l->'rate' ? 'flat_bp' THEN
+            PERFORM subsidy_check_int(l->'rate'->'flat_bp', p || '.rate.flat_bp', 0, 10000, false);
+        ELSE
+            IF jsonb_typeof(l->'rate'->'tiers') <> 'array' OR jsonb_array_length(l->'rate'->'tiers') NOT BETWEEN 1 AND 20 THEN
+                PERFORM yz_raise(422, 'tiers is an array of 1 to 20 {"up_to_fen", "bp"}', p || '.rate.tiers', 'invalid');
+            END IF;
+            j := 0;
+            last := 0;
+            FOR t IN SELECT y FROM jsonb_array_elements(l->'rate'->'tiers') y LOOP
+                tp := format('%s.rate.tiers[%s]', p, j);
+                IF jsonb_typeof(t) <> 'object' THEN
+                    PERFORM yz_raise(422, 'a tier is {"up_to_fen", "bp"}', tp, 'wrong_type');
+                END IF;
+                PERFORM subsidy_check_keys(t, ARRAY['up_to_fen', 'bp'], tp);
+                PERFORM subsidy_check_int(t->'bp', tp || '.bp', 0, 10000, false);
+                IF j < jsonb_array_length(l->'rate'->'tiers') - 1 OR (t ? 'up_to_fen' AND jsonb_typeof(t->'up_to_fen') <> 'null') THEN
+                    PERFORM subsidy_check_int(t->'up_to_fen', tp || '.up_to_fen', 1, 1e15, false);
+                    IF (t->>'up_to_fen')::numeric <= last THEN
+                        PERFORM yz_raise(422, 'up_to_fen must increase from tier to tier (only the last may be null)',
+                                         tp || '.up_to_fen', 'not_increasing');
+                    END IF;
+                    last := (t->>'up_to_fen')::numeric;
+                END IF;
+                j := j + 1;
+            END LOOP;
+            IF l ? 'cap_per_contract_fen' AND jsonb_typeof(l->'cap_per_contract_fen') <> 'null' THEN
+                PERFORM yz_raise(422, 'a per-contract cap needs a flat rate (tiers apply to the yearly total)',
+                                 p || '.cap_per_contract_fen', 'not_with_tiers');
+            END IF;
+        END IF;
+        PERFORM subsidy_check_int(l->'cap_per_contract_fen', p || '.cap_per_contract_fen', 0, 1e15);
+        IF l ? 'cap_per_org_year_fen' AND l->>'party' = 'broker' THEN
+            PERFORM yz_raise(422, 'a broker line is capped by cap_per_broker_year_fen', p || '.cap_per_org_year_fen', 'not_for_party');
+        END IF;
+        IF l ? 'cap_per_broker_year_fen' AND l->>'party' <> 'broker' THEN
+            PERFORM yz_raise(422, 'cap_per_broker_year_fen is for broker lines; use cap_per_org_year_fen',
+                             p || '.cap_per_broker_year_fen', 'not_for_party');
+        END IF;
+        PERFORM subsidy_check_cap(l->'cap_per_org_year_fen', p || '.cap_per_org_year_fen');
+        PERFORM subsidy_check_cap(l->'cap_per_broker_year_fen', p || '.cap_per_broker_year_fen');
+        IF l ? 'exclude' THEN
+            IF jsonb_typeof(l->'exclude') <> 'array' THEN
+                PERFORM yz_raise(422, 'an array of already_subsidised, related_parties, government_funded', p || '.exclude', 'wrong_type');
+            END IF;
+            j := 0;
+            FOR t IN SELECT y FROM jsonb_array_elements(l->'exclude') y LOOP
+                IF jsonb_typeof(t) <> 'string' OR t #>> '{}' NOT IN ('already_subsidised', 'related_parties', 'government_funded') THEN
+                    PERFORM yz_raise(422, 'one of already_subsidised, related_parties, government_funded',
+                                     format('%s.exclude[%s]', p, j), 'invalid');
+                END IF;
+                j := j + 1;
+            END LOOP;
+            IF (SELECT count(DISTINCT y) FROM jsonb_array_elements(l->'exclude') y) <> j THEN
+                PERFORM yz_raise(422, 'an exclusion is named twice', p || '.exclude', 'duplicate');
+            END IF;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION subsidy_rules_check(jsonb) IS
+    'Validates subsidy policy rules (see the head of migrations/functions/subsidies.sql); raises YZ422 naming the field.';
+
+------------------------------------------------------------------------------
+-- Policies: JSON, create, update
+------------------------------------------------------------------------------
+CREATE FUNCTION subsidy_policy_json(p subsidy_policies) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p.id, 'name', p.name, 'region_code', p.region_code,
+        'region_name', (SELECT name FROM regions WHERE code = p.region_code),
+        'valid_from_year', p.valid_from_year, 'valid_to_year', p.valid_to_year,
+        'rules', p.rules, 'source', p.source, 'active', p.active,
+        'created_at', p.created_at, 'updated_at', p.updated_at, 'created_by', p.created_by, 'version', p.version)
+$$;
+
+-- Visible to a caller: admin (p_scope NULL) everything, a bureau its region subtree.
+CREATE FUNCTION subsidy_policy_visible(p subsidy_policies, p_scope text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_scope IS NULL OR region_in_subtree(p.region_code, p_scope)
+$$;
+
+CREATE FUNCTION subsidy_policy_values(p subsidy_policies, p_scope text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p.name IS NULL OR btrim(p.name) = '' OR char_length(p.name) > 200 THEN
+        PERFORM yz_raise(422, 'a name of 1 to 200 characters', 'name', 'invalid');
+    END IF;
+    IF p.region_code IS NULL OR p.region_code !~ '^[0-9]{6}$' THEN
+        PERFORM yz_raise(422, 'a six-digit GB/T 2260 region code', 'region_code', 'invalid_format');
+    END IF;
+    PERFORM check_region(p.region_code, 'region_code');
+    IF p_scope IS NOT NULL AND region_in_subtree(p.region_code, p_scope) IS NOT TRUE THEN
+        PERFORM yz_raise(403, 'a bureau makes policies for its own region and the regions below it', 'region_code', 'out_of_scope');
+    END IF;
+    IF p.valid_from_year IS NULL OR p.valid_from_year NOT BETWEEN 2000 AND 2100 THEN
+        PERFORM yz_raise(422, 'a year from 2000 to 2100', 'valid_from_year', 'out_of_range');
+    END IF;
+    IF p.valid_to_year IS NOT NULL AND (p.valid_to_year NOT BETWEEN 2000 AND 2100 OR p.valid_to_year < p.valid_from_year) THEN
+        PERFORM yz_raise(422, 'a year from valid_from_year to 2100, or null', 'valid_to_year', 'out_of_range');
+    END IF;
+    IF char_length(p.source) > 500 THEN
+        PERFORM yz_raise(422, 'at most 500 characters', 'source', 'too_long');
+    END IF;
+    PERFORM subsidy_rules_check(p.rules);
+END $$;
+
+-- Years are checked as numbers before the smallint cast, so 99999 is a 422, not a 22003.
+CREATE FUNCTION subsidy_year_arg(v jsonb, p_field text) RETURNS smallint
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN RETURN NULL; END IF;
+    PERFORM subsidy_check_int(v, p_field, 2000, 2100);
+    RETURN (v #>> '{}')::smallint;
+END $$;
+
+CREATE FUNCTION subsidy_policy_create(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    p subsidy_policies;
+BEGIN
+    p.name := b->>'name';
+    p.region_code := b->>'region_code';
+    p.valid_from_year := subsidy_year_arg(b->'valid_from_year', 'valid_from_year');
+    p.valid_to_year := subsidy_year_arg(b->'valid_to_year', 'valid_to_year');
+    p.rules := b->'rules';
+    p.source := b->>'source';
+    p.active := coalesce((b->>'active')::boolean, true);
+    PERFORM subsidy_policy_values(p, p_scope);
+    INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, rules, source, active, created_by)
+    VALUES (p.name, p.region_code, p.valid_from_year, p.valid_to_year, p.rules, p.source, p.active, p_actor)
+    RETURNING * INTO p;
+    PERFORM audit_append(p_actor, p_req, 'subsidy_policy', p.id::text, 'create', NULL, subsidy_policy_json(p));
+    RETURN subsidy_policy_json(p)::text;
+END $$;
+
+CREATE FUNCTION subsidy_policy_update(p_actor bigint, p_req text, p_scope text, p_id bigint, p_if_match int, b jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    o subsidy_policies;
+    p subsidy_policies;
+BEGIN
+    SELECT * INTO o FROM subsidy_policies WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT subsidy_policy_visible(o, p_scope) THEN
+        PERFORM yz_raise(404, 'no such subsidy policy');
+    END IF;
+    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
+        PERFORM yz_raise(412, 'the policy was changed by someone else; reload and try again');
+    END IF;
+    p := o;
+    IF b ? 'name' THEN p.name := b->>'name'; END IF;
+    IF b ? 'valid_from_year' THEN p.valid_from_year := subsidy_year_arg(b->'valid_from_year', 'valid_from_year'); END IF;
+    IF b ? 'valid_to_year' THEN p.valid_to_year := subsidy_year_arg(b->'valid_to_year', 'valid_to_year'); END IF;
+    IF b ? 'rules' THEN p.rules := b->'rules'; END IF;
+    IF b ? 'source' THEN p.source := b->>'source'; END IF;
+    IF b ? 'active' THEN p.active := (b->>'active')::boolean; END IF;
+    PERFORM subsidy_policy_values(p, p_scope);
+    UPDATE subsidy_policies SET name = p.name, valid_from_year = p.valid_from_year, valid_to_year = p.valid_to_year,
+        rules = p.rules, source = p.source, active = p.active
+    WHERE id = p_id RETURNING * INTO p;
+    IF p.version <> o.version THEN
+        PERFORM audit_append(p_actor, p_req, 'subsidy_policy', p_id::text, 'update', subsidy_policy_json(o), subsidy_policy_json(p));
+    END IF;
+    RETURN subsidy_policy_json(p)::text;
+END $$;
 
 -- The run of policy p that is in force for (year, region): the latest one.
 CREATE FUNCTION subsidy_run_in_force(p_run bigint, p_policy bigint) RETURNS boolean
@@ -626,3 +968,133 @@ BEGIN
                          jsonb_build_object('year', yr, 'region_code', reg, 'policies', summary));
     RETURN subsidy_run_json(v_run)::text;
 END $$;
+
+-- Tax relief: the bureau's estimate of the tax relief that follows
+-- registration (GET /tax-relief?year=&region=), per seller and year.
+--
+-- Contracts: status 'registered', registered in the year (registered_at,
+-- Asia/Shanghai), seller's region (as recorded on the contract) in the region
+-- subtree ('000000' = the whole country).  Grouped by seller org (a seller
+-- without an account here by credit code, else name).
+--
+--  VAT (财税〔2016〕36号附件3): contract types whose code has extra.vat_exempt
+--    (development, transfer, licence) are exempt: vat_exempt_amount_fen is their
+--    contract amount, vat_saved_fen = round_half_up(amount * tax_vat_rate_bp / 10000).
+--    Consulting and service contracts are exempt only when related to a transfer
+--    or development (extra.vat_exempt_if_related), which the registration does not
+--    record: their amount is shown as vat_if_related_amount_fen and NOT estimated.
+--  CIT (财税〔2010〕111号, 企业所得税法实施条例第90条): technology-transfer income =
+--    technical amount of contracts whose type has extra.cit_transfer_income
+--    (transfer; licence only with a term of at least extra.cit_min_licence_years
+--    years from effective_on, else signed_on, to end_on).  Sellers whose org type
+--    is in setting tax_cit_excluded_org_types (natural persons) pay no CIT.
+--    exempt part = min(income, cit_exempt_threshold_fen) (5,000,000 yuan),
+--    halved part = income - exempt part,
+--    cit_relief_fen = round_half_up((exempt * rate + halved * rate / 2) / 10000), rate = tax_cit_rate_bp.
+--    Income stands in for 所得 (income less its costs), which the registry does
+--    not know: the figure is an upper estimate.
+--  Rounding: half up to the fen, once per figure and seller.
+CREATE FUNCTION tax_type_extra(p_code text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT extra FROM codes WHERE list = 'contract_types' AND code = p_code), '{}')
+$$;
+
+CREATE FUNCTION tax_relief(p_region text, p_year int) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH s AS (
+        SELECT setting_int('tax_vat_rate_bp', 600)::numeric AS vat_bp,
+               setting_int('tax_cit_rate_bp', 2500)::numeric AS cit_bp,
+               setting_int('cit_exempt_threshold_fen', 500000000) AS cit_thr,
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(
+                   (SELECT value FROM settings WHERE key = 'tax_cit_excluded_org_types'), '["400"]'))) AS no_cit,
+               (make_date(p_year, 1, 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t0,
+               (make_date(p_year + 1, 1, 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t1
+    ),
+    c AS (
+        SELECT c.id, c.contract_amount_fen, c.technical_amount_fen, c.seller_org_id, c.seller_org_type,
+               coalesce(o.name, c.seller_name) AS seller_name, c.seller_credit_code, c.seller_region_code,
+               CASE WHEN c.seller_org_id IS NOT NULL THEN 'org:' || c.seller_org_id
+                    WHEN c.seller_credit_code IS NOT NULL THEN 'credit:' || c.seller_credit_code
+                    ELSE 'name:' || c.seller_name END AS skey,
+               coalesce((x.extra->>'vat_exempt')::boolean, false) AS vat_exempt,
+               coalesce((x.extra->>'vat_exempt_if_related')::boolean, false) AS vat_if_related,
+               coalesce((x.extra->>'cit_transfer_income')::boolean, false)
+                 AND (x.extra->>'cit_min_licence_years' IS NULL
+                      OR c.end_on >= coalesce(c.effective_on, c.signed_on)
+                                     + make_interval(years => (x.extra->>'cit_min_licence_years')::int))
+                 AND NOT (c.seller_org_type = ANY (s.no_cit)) AS cit_income
+        FROM contracts c CROSS JOIN s
+        CROSS JOIN LATERAL (SELECT tax_type_extra(c.contract_type) AS extra) x
+        LEFT JOIN orgs o ON o.id = c.seller_org_id
+        WHERE c.status = 'registered' AND c.registered_at >= s.t0 AND c.registered_at < s.t1
+          AND c.seller_region_code IS NOT NULL
+          AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region))
+    ),
+    g AS (
+        SELECT c.skey, min(c.seller_org_id) AS org_id, min(c.seller_name) AS name, min(c.seller_credit_code) AS credit_code,
+               min(c.seller_org_type) AS org_type, min(c.seller_region_code) AS region_code, count(*) AS contracts,
+               coalesce(sum(c.contract_amount_fen) FILTER (WHERE c.vat_exempt), 0) AS vat_amt,
+               count(*) FILTER (WHERE c.vat_exempt) AS vat_n,
+               coalesce(sum(c.contract_amount_fen) FILTER (WHERE NOT c.vat_exempt AND c.vat_if_related), 0) AS vat_rel,
+               coalesce(sum(c.technical_amount_fen) FILTER (WHERE c.cit_income), 0) AS cit_inc,
+               count(*) FILTER (WHERE c.cit_income) AS cit_n
+        FROM c GROUP BY c.skey
+    ),
+    r AS (
+        SELECT g.*, floor(g.vat_amt * s.vat_bp / 10000 + 0.5)::bigint AS vat_saved,
+               least(g.cit_inc, s.cit_thr) AS cit_exempt, g.cit_inc - least(g.cit_inc, s.cit_thr) AS cit_halved,
+               floor((least(g.cit_inc, s.cit_thr) * s.cit_bp + (g.cit_inc - least(g.cit_inc, s.cit_thr)) * s.cit_bp / 2)
+                     / 10000 + 0.5)::bigint AS cit_relief
+        FROM g CROSS JOIN s
+    )
+    SELECT jsonb_build_object(
+        'year', p_year, 'region_code', p_region,
+        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'assumptions', jsonb_build_object(
+            'vat_rate_bp', s.vat_bp, 'cit_rate_bp', s.cit_bp, 'cit_exempt_threshold_fen', s.cit_thr,
+            'cit_excluded_org_types', to_jsonb(s.no_cit),
+            'vat_exempt_types', (SELECT jsonb_agg(code ORDER BY sort) FROM codes
+                                 WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'vat_exempt')::boolean),
+            'cit_income_types', (SELECT jsonb_agg(code ORDER BY sort) FROM codes
+                                 WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'cit_transfer_income')::boolean),
+            'rounding', 'half up to the fen, once per figure and seller',
+            'note', '估算：增值税按合同额 × 税率；企业所得税以技术交易额代替技术转让所得（未扣除成本），500 万元以内免征、超过部分减半'),
+        'items', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                'seller', jsonb_build_object('key', r.skey, 'org_id', r.org_id, 'name', r.name,
+                                             'credit_code', r.credit_code, 'org_type', r.org_type,
+                                             'region_code', r.region_code),
+                'contracts', r.contracts,
+                'vat_exempt_contracts', r.vat_n, 'vat_exempt_amount_fen', r.vat_amt, 'vat_saved_fen', r.vat_saved,
+                'vat_if_related_amount_fen', r.vat_rel,
+                'cit_transfer_contracts', r.cit_n, 'cit_transfer_income_fen', r.cit_inc,
+                'cit_exempt_part_fen', r.cit_exempt, 'cit_halved_part_fen', r.cit_halved, 'cit_relief_fen', r.cit_relief,
+                'total_relief_fen', r.vat_saved + r.cit_relief)
+              ORDER BY r.org_id NULLS LAST, r.skey) FROM r), '[]'),
+        'totals', (SELECT jsonb_build_object(
+                'sellers', count(*), 'contracts', coalesce(sum(r.contracts), 0),
+                'vat_exempt_amount_fen', coalesce(sum(r.vat_amt), 0), 'vat_saved_fen', coalesce(sum(r.vat_saved), 0),
+                'cit_transfer_income_fen', coalesce(sum(r.cit_inc), 0),
+                'cit_exempt_part_fen', coalesce(sum(r.cit_exempt), 0), 'cit_halved_part_fen', coalesce(sum(r.cit_halved), 0),
+                'cit_relief_fen', coalesce(sum(r.cit_relief), 0),
+                'total_relief_fen', coalesce(sum(r.vat_saved + r.cit_relief), 0)) FROM r))
+    FROM s
+$$;
+COMMENT ON FUNCTION tax_relief(text, int) IS
+    'Estimated VAT and corporate-income-tax relief of sellers of contracts registered in a year in a region subtree (see migrations/functions/subsidies.sql).';
+
+-- GET /tax-relief: region defaults to the bureau's own (admin: '000000', the
+-- whole country); a bureau sees only its subtree (403 otherwise).
+CREATE FUNCTION tax_relief_scoped(p_region text, p_year int, p_scope text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r text := coalesce(p_region, p_scope, '000000');
+BEGIN
+    IF r <> '000000' THEN
+        PERFORM check_region(r, 'region');
+    END IF;
+    IF p_scope IS NOT NULL AND (r = '000000' OR NOT region_in_subtree(r, p_scope)) THEN
+        PERFORM yz_raise(403, 'a bureau sees its own region and the regions below it', 'region', 'out_of_scope');
+    END IF;
+    RETURN tax_relief(r, p_year);
+END $$;
+

@@ -1,4 +1,4 @@
--- 0013_subscriptions: saved searches, in-app notifications and the webhook
+-- subscriptions.sql — saved searches, in-app notifications and the webhook
 -- outbox.
 --
 -- When a result is published or a need opens (market_*_transition approve),
@@ -12,69 +12,6 @@
 -- never send one row at the same time, and since the outbox is a table a
 -- restart loses nothing (a delivery interrupted mid-way is sent again: the
 -- receiver deduplicates on X-Yizhan-Delivery).
-
-INSERT INTO settings (key, value, description) VALUES
-    ('subscriptions_per_user_max', '50',   '每个用户可保存的订阅（保存的搜索）上限'),
-    ('webhook_backoff_base_s',     '30',   'Webhook 投递失败后首次重试的等待秒数（之后每次加倍）'),
-    ('webhook_backoff_max_s',      '3600', 'Webhook 重试等待的上限（秒）'),
-    ('webhook_max_attempts',       '10',   'Webhook 最多投递次数，之后标记为失败'),
-    ('webhook_timeout_ms',         '5000', 'Webhook 单次投递（连接、发送、等待响应）的时限（毫秒）')
-ON CONFLICT (key) DO NOTHING;
-
-CREATE TABLE subscriptions (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    user_id    bigint NOT NULL REFERENCES users (id),
-    name       text NOT NULL CHECK (btrim(name) <> '' AND char_length(name) <= 100),
-    query      jsonb NOT NULL CHECK (jsonb_typeof(query) = 'object'),
-    tsq        tsquery,                    -- text tokens and filter lexemes; NULL matches everything
-    patterns   text[] NOT NULL DEFAULT '{}',
-    price_min  bigint,
-    price_max  bigint,
-    webhook    boolean NOT NULL DEFAULT true,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX subscriptions_user_idx ON subscriptions (user_id, id DESC);
-COMMENT ON TABLE subscriptions IS
-    'Saved searches: query is what the user asked (shown back), tsq/patterns/prices what the server compiled from it (server/api/market_search.c) to test new listings.';
-
-CREATE TABLE notifications (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    user_id         bigint NOT NULL REFERENCES users (id),
-    subscription_id bigint REFERENCES subscriptions (id) ON DELETE SET NULL,
-    kind            text NOT NULL CHECK (kind IN ('result', 'need')),
-    ref_id          bigint NOT NULL,
-    title           text NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    read_at         timestamptz,
-    UNIQUE (subscription_id, kind, ref_id)
-);
-CREATE INDEX notifications_user_idx ON notifications (user_id, id DESC);
-COMMENT ON TABLE notifications IS 'In-app notifications (推送): a newly public listing that matched a saved search.';
-
-CREATE TABLE webhook_secrets (
-    org_id     bigint PRIMARY KEY REFERENCES orgs (id),
-    secret     text NOT NULL CHECK (char_length(secret) >= 32),
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE webhook_secrets IS 'Per-org HMAC-SHA256 key for webhook signatures; made on first use, rotated by the org.';
-
-CREATE TABLE webhook_outbox (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    org_id          bigint NOT NULL REFERENCES orgs (id),
-    event           text NOT NULL,
-    payload         jsonb NOT NULL,
-    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
-    attempts        integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_status     integer,
-    last_error      text,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    delivered_at    timestamptz
-);
-CREATE INDEX webhook_outbox_due_idx ON webhook_outbox (next_attempt_at, id) WHERE status = 'pending';
-CREATE INDEX webhook_outbox_org_idx ON webhook_outbox (org_id, id DESC);
-COMMENT ON TABLE webhook_outbox IS
-    'Webhook deliveries to send: pending until a 2xx (delivered), retried with backoff, failed after webhook_max_attempts; cancelled when the org removed its URL.';
 
 -- The org's signing key, made on first use from the server's strong random
 -- source (gen_random_uuid is pg_strong_random underneath: 244 random bits).
@@ -116,7 +53,6 @@ LANGUAGE sql AS $$
 $$;
 
 -- Subscriptions ---------------------------------------------------------------
-
 CREATE FUNCTION subscription_json(s subscriptions) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('id', s.id, 'name', s.name, 'query', s.query, 'webhook', s.webhook,
@@ -140,7 +76,7 @@ BEGIN
     END IF;
     PERFORM 1 FROM users WHERE id = p_actor FOR UPDATE;  -- the count below is per user
     IF (SELECT count(*) FROM subscriptions WHERE user_id = p_actor)
-       >= market_setting('subscriptions_per_user_max', 50) THEN
+       >= setting_int('subscriptions_per_user_max', 50) THEN
         PERFORM yz_raise(409, 'you have saved as many searches as allowed; delete one first', 'name', 'too_many');
     END IF;
     PERFORM check_code('domains', p_query->>'domain', 'domain');
@@ -222,7 +158,6 @@ BEGIN
 END $$;
 
 -- Notifications ---------------------------------------------------------------
-
 CREATE FUNCTION notification_json(n notifications) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('id', n.id, 'kind', n.kind, 'ref_id', n.ref_id, 'title', n.title,
@@ -241,9 +176,9 @@ CREATE FUNCTION webhook_record(p_id bigint, p_http_status integer, p_error text)
 LANGUAGE plpgsql AS $$
 DECLARE
     o webhook_outbox;
-    base float8 := market_setting('webhook_backoff_base_s', 30);
-    cap float8 := market_setting('webhook_backoff_max_s', 3600);
-    tries int := market_setting('webhook_max_attempts', 10);
+    base float8 := setting_int('webhook_backoff_base_s', 30);
+    cap float8 := setting_int('webhook_backoff_max_s', 3600);
+    tries int := setting_int('webhook_max_attempts', 10);
 BEGIN
     UPDATE webhook_outbox SET attempts = attempts + 1, last_status = p_http_status, last_error = left(p_error, 300)
     WHERE id = p_id RETURNING * INTO o;
@@ -259,4 +194,3 @@ BEGIN
     END IF;
 END $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON subscriptions, notifications, webhook_secrets, webhook_outbox TO yizhan_app;

@@ -1,4 +1,4 @@
--- 0040_deals: deal flow — inquiries (意向/洽谈) and their messages, public
+-- deals.sql — deal flow — inquiries (意向/洽谈) and their messages, public
 -- notices (公示) with objections, listed-price purchase (挂牌), auctions
 -- (拍卖/竞价) with bids, and the contract draft every concluded deal produces.
 --
@@ -9,130 +9,13 @@
 -- with FOR UPDATE SKIP LOCKED, so two instances never close the same thing, and
 -- an auction that ended while the server was down closes on the first sweep.
 
-INSERT INTO settings (key, value, description) VALUES
-    ('auction_min_duration_s', '60', '拍卖最短时长（秒）'),
-    ('auction_max_duration_days', '90', '拍卖最长时长（天）')
-ON CONFLICT (key) DO NOTHING;
-
--- Notifications about deals, beside those about saved searches.
-CREATE TABLE deal_notifications (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    org_id     bigint NOT NULL REFERENCES orgs (id),
-    kind       text NOT NULL CHECK (kind IN ('inquiry', 'message', 'agreed', 'declined', 'expired', 'notice',
-                                             'objection', 'notice_passed', 'notice_failed', 'bid', 'outbid',
-                                             'auction_won', 'auction_closed', 'contract_draft')),
-    ref_kind   text NOT NULL,
-    ref_id     bigint NOT NULL,
-    title      text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    read_at    timestamptz
-);
-CREATE INDEX deal_notifications_org ON deal_notifications (org_id, id DESC);
-
 CREATE FUNCTION deal_notify(p_org bigint, p_kind text, p_ref_kind text, p_ref bigint, p_title text) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO deal_notifications (org_id, kind, ref_kind, ref_id, title)
     SELECT p_org, p_kind, p_ref_kind, p_ref, p_title WHERE p_org IS NOT NULL
 $$;
 
-CREATE TABLE inquiries (
-    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    result_id          bigint REFERENCES results (id),
-    need_id            bigint REFERENCES needs (id),
-    seller_org_id      bigint NOT NULL REFERENCES orgs (id),   -- the technology side
-    buyer_org_id       bigint NOT NULL REFERENCES orgs (id),
-    initiator_org_id   bigint NOT NULL REFERENCES orgs (id),
-    broker_user_id     bigint REFERENCES users (id),
-    kind               text NOT NULL DEFAULT 'negotiated' CHECK (kind IN ('negotiated', 'listed', 'auction')),
-    status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'agreed', 'declined', 'expired')),
-    agreed_price_fen   bigint CHECK (agreed_price_fen >= 0),
-    last_activity_at   timestamptz NOT NULL DEFAULT now(),
-    closed_at          timestamptz,
-    close_reason       text,
-    contract_id        bigint REFERENCES contracts (id),
-    created_by         bigint REFERENCES users (id),
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    version            integer NOT NULL DEFAULT 1,
-    CHECK ((result_id IS NULL) <> (need_id IS NULL)),
-    CHECK (seller_org_id <> buyer_org_id),
-    CHECK (status <> 'agreed' OR agreed_price_fen IS NOT NULL)
-);
-CREATE INDEX inquiries_seller ON inquiries (seller_org_id, id DESC);
-CREATE INDEX inquiries_buyer ON inquiries (buyer_org_id, id DESC);
-CREATE INDEX inquiries_open ON inquiries (last_activity_at) WHERE status = 'open';
-CREATE UNIQUE INDEX inquiries_one_open ON inquiries (coalesce(result_id, 0), coalesce(need_id, 0), buyer_org_id, seller_org_id)
-    WHERE status = 'open';
-
-CREATE TABLE inquiry_messages (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    inquiry_id     bigint NOT NULL REFERENCES inquiries (id),
-    author_user_id bigint REFERENCES users (id),
-    author_org_id  bigint REFERENCES orgs (id),
-    body           text NOT NULL CHECK (btrim(body) <> '' AND char_length(body) <= 4000),
-    price_fen      bigint CHECK (price_fen >= 0),
-    created_at     timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX inquiry_messages_inquiry ON inquiry_messages (inquiry_id, id);
-
-CREATE TABLE notices (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    result_id    bigint NOT NULL REFERENCES results (id),
-    inquiry_id   bigint NOT NULL REFERENCES inquiries (id),
-    result_title text NOT NULL,
-    holder_name  text NOT NULL,
-    price_fen    bigint NOT NULL CHECK (price_fen >= 0),
-    starts_at    timestamptz NOT NULL DEFAULT now(),
-    ends_at      timestamptz NOT NULL,
-    status       text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'passed', 'failed')),
-    closed_at    timestamptz
-);
-CREATE INDEX notices_active ON notices (ends_at) WHERE status = 'active';
-
-CREATE TABLE objections (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    notice_id   bigint NOT NULL REFERENCES notices (id),
-    name        text NOT NULL CHECK (btrim(name) <> '' AND char_length(name) <= 100),
-    contact     text NOT NULL CHECK (btrim(contact) <> '' AND char_length(contact) <= 200),
-    body        text NOT NULL CHECK (btrim(body) <> '' AND char_length(body) <= 4000),
-    status      text NOT NULL DEFAULT 'filed' CHECK (status IN ('filed', 'upheld', 'dismissed')),
-    decided_by  bigint REFERENCES users (id),
-    decided_at  timestamptz,
-    decision_note text,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX objections_notice ON objections (notice_id);
-
-CREATE TABLE auctions (
-    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    result_id        bigint NOT NULL REFERENCES results (id),
-    reserve_fen      bigint NOT NULL CHECK (reserve_fen >= 0),
-    increment_fen    bigint NOT NULL CHECK (increment_fen > 0),
-    starts_at        timestamptz NOT NULL DEFAULT now(),
-    ends_at          timestamptz NOT NULL,
-    extension_window_s integer NOT NULL CHECK (extension_window_s BETWEEN 0 AND 3600),
-    extension_s      integer NOT NULL CHECK (extension_s BETWEEN 0 AND 3600),
-    status           text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-    best_bid_id      bigint,
-    winner_bid_id    bigint,
-    closed_at        timestamptz,
-    created_by       bigint REFERENCES users (id),
-    created_at       timestamptz NOT NULL DEFAULT now()
-);
-CREATE UNIQUE INDEX auctions_one_open ON auctions (result_id) WHERE status = 'open';
-CREATE INDEX auctions_due ON auctions (ends_at) WHERE status = 'open';
-
-CREATE TABLE bids (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    auction_id    bigint NOT NULL REFERENCES auctions (id),
-    bidder_org_id bigint NOT NULL REFERENCES orgs (id),
-    bidder_user_id bigint REFERENCES users (id),
-    amount_fen    bigint NOT NULL CHECK (amount_fen > 0),
-    created_at    timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE INDEX bids_auction ON bids (auction_id, amount_fen DESC, id);
-
 -- JSON forms --------------------------------------------------------------
-
 CREATE FUNCTION org_brief(p_org bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type, 'region_code', o.region_code)
@@ -186,7 +69,6 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The contract draft a concluded deal produces -----------------------------
-
 CREATE FUNCTION deal_contract_draft(i inquiries, p_actor bigint, p_req text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -251,7 +133,6 @@ BEGIN
 END $$;
 
 -- Inquiries ----------------------------------------------------------------
-
 CREATE FUNCTION inquiry_create(p_actor bigint, p_req text, p_org bigint, p_result bigint, p_need bigint,
                                p_body text, p_price bigint, p_broker bigint) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -373,7 +254,6 @@ BEGIN
 END $$;
 
 -- Public notices (公示) ------------------------------------------------------
-
 CREATE FUNCTION objection_file(p_req text, p_notice bigint, p_name text, p_contact text, p_body text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -411,7 +291,6 @@ BEGIN
 END $$;
 
 -- Auctions (拍卖/竞价) --------------------------------------------------------
-
 CREATE FUNCTION auction_open(p_actor bigint, p_req text, p_result bigint, p_org bigint, p_admin boolean,
                              p_reserve bigint, p_increment bigint, p_ends timestamptz, p_window int, p_ext int) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -551,3 +430,4 @@ BEGIN
     END LOOP;
     RETURN jsonb_build_object('auctions', n_auctions, 'notices', n_notices, 'inquiries', n_inquiries);
 END $$;
+

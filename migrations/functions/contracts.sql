@@ -1,58 +1,89 @@
--- 0020_contracts: the registration workflow (技术合同认定登记) as the API sees it.
+-- contracts.sql — the registration workflow (技术合同认定登记) as the API sees it.
 --
 -- contract_* functions are the only writers of contracts.  Each checks the
 -- caller's right to act (scope), the state transition, the field values
 -- against the code lists, and writes its audit entry, in one transaction.
 -- Registration numbers come from registration_next_serial() inside the same
 -- transaction, so they are gap-free and unique per office and year.
+--
+-- Also here: the triggers that keep a contract consistent (the registration
+-- number's office, the sum of payments received), the certificate's content,
+-- and the files of an application (attachments: stored with their SHA-256,
+-- re-checked on every download, so a file changed behind the server's back is
+-- detected).
 
-INSERT INTO settings (key, value, description) VALUES
-    ('integrity_subsidy_thresholds_fen', '[25000000, 50000000, 100000000]',
-     '后补助门槛（分）：合同额略高于这些门槛时提示登记员核查（岳阳 25 万/50 万元，偃师等）'),
-    ('integrity_margin_pct', '5', '“略高于/略低于门槛”的幅度（百分比）'),
-    ('integrity_split_window_days', '180', '拆分合同核查：同一双方在多少天内签订的合同合并计算'),
-    ('attachment_max_bytes', '1048576', '合同附件（扫描件）最大字节数；不超过 YIZHAN_MAX_BODY_BYTES')
-ON CONFLICT (key) DO NOTHING;
-
-CREATE FUNCTION setting_int(p_key text, p_default bigint) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT (value #>> '{}')::bigint FROM settings WHERE key = p_key), p_default)
+-- Registration number 登记编号: YYYY + the office''s six-digit region code + a
+-- six-digit serial per office and year.
+CREATE FUNCTION registration_number(year integer, office_region text, serial integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT lpad(year::text, 4, '0') || office_region || lpad(serial::text, 6, '0')
 $$;
+COMMENT ON FUNCTION registration_number(integer, text, integer) IS
+    'Formats a registration number: YYYY || six-digit office region code || six-digit serial.';
 
-CREATE FUNCTION today_cn() RETURNS date
-LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date $$;
+-- The middle six digits of a registration number are the office's region code.
+-- A CHECK cannot look at registry_offices, so a trigger does.
+CREATE FUNCTION contracts_check_registration_no() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    office_region text;
+BEGIN
+    IF NEW.registration_no IS NULL THEN
+        RETURN NEW;
+    END IF;
+    SELECT region_code INTO office_region FROM registry_offices WHERE id = NEW.office_id;
+    IF office_region IS NULL OR substr(NEW.registration_no, 5, 6) <> office_region THEN
+        RAISE EXCEPTION 'registration number % does not carry the region code of office %',
+                        NEW.registration_no, NEW.office_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'contracts_registration_no_office',
+                  TABLE = 'contracts';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER contracts_registration_no_office
+    BEFORE INSERT OR UPDATE OF registration_no, office_id ON contracts
+    FOR EACH ROW EXECUTE FUNCTION contracts_check_registration_no();
 
--- Requests for amendment (变更) and cancellation (注销): the seller asks, an
--- officer of the office confirms or rejects; the row keeps before and after.
-CREATE TABLE contract_changes (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    contract_id  bigint NOT NULL REFERENCES contracts (id),
-    kind         text NOT NULL CHECK (kind IN ('amend', 'cancel')),
-    reason       text NOT NULL CHECK (btrim(reason) <> '' AND char_length(reason) <= 1000),
-    changes      jsonb NOT NULL DEFAULT '{}',
-    status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed', 'rejected')),
-    requested_by bigint REFERENCES users (id),
-    requested_at timestamptz NOT NULL DEFAULT now(),
-    decided_by   bigint REFERENCES users (id),
-    decided_at   timestamptz,
-    decision_note text,
-    before       jsonb,
-    after        jsonb
-);
-CREATE INDEX contract_changes_contract ON contract_changes (contract_id, id);
-CREATE UNIQUE INDEX contract_changes_one_pending ON contract_changes (contract_id) WHERE status = 'pending';
+-- Takes the next serial; the row lock is held until the caller's transaction
+-- ends, and a rollback gives the number back, so there are no gaps.
+CREATE FUNCTION registration_next_serial(p_office_id bigint, p_year integer) RETURNS integer
+LANGUAGE sql VOLATILE AS $$
+    INSERT INTO registration_counters AS c (office_id, year, last_serial)
+    VALUES (p_office_id, p_year, 1)
+    ON CONFLICT (office_id, year) DO UPDATE SET last_serial = c.last_serial + 1
+    RETURNING last_serial
+$$;
+COMMENT ON FUNCTION registration_next_serial(bigint, integer) IS
+    'Next gap-free registration serial for (office, year); call inside the registering transaction.';
 
--- The offices' Ed25519 public keys.  Private keys live in files under
--- YIZHAN_SIGNING_KEY_DIR, never in the database.
-CREATE TABLE signing_keys (
-    key_id         text PRIMARY KEY,
-    office_id      bigint NOT NULL REFERENCES registry_offices (id),
-    public_key     bytea NOT NULL CHECK (length(public_key) = 32),
-    public_key_pem text NOT NULL,
-    valid_from     timestamptz NOT NULL DEFAULT now(),
-    valid_to       timestamptz
-);
-CREATE UNIQUE INDEX signing_keys_current ON signing_keys (office_id) WHERE valid_to IS NULL;
+-- Keeps contracts.received_amount_fen equal to the sum of its payments, and
+-- accepts new payments only for registered contracts.
+CREATE FUNCTION contract_payments_sync() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.contract_id <> OLD.contract_id) THEN
+        PERFORM 1 FROM contracts WHERE id = NEW.contract_id AND status = 'registered';
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'payments can be recorded only against a registered contract'
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'contract_payments_contract_registered',
+                      TABLE = 'contract_payments';
+        END IF;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE contracts SET received_amount_fen = received_amount_fen - OLD.amount_fen
+         WHERE id = OLD.contract_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE contracts SET received_amount_fen = received_amount_fen + NEW.amount_fen
+         WHERE id = NEW.contract_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER contract_payments_sync
+    AFTER INSERT OR UPDATE OR DELETE ON contract_payments
+    FOR EACH ROW EXECUTE FUNCTION contract_payments_sync();
 
 -- Who may see a contract.  Parties see their contracts in every state; an
 -- officer sees applications of their office once submitted; a bureau user
@@ -67,9 +98,6 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
         OR coalesce(p_region IS NOT NULL AND c.status IN ('registered', 'cancelled')
             AND (region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region)), false)
 $$;
-
-CREATE FUNCTION code_label(p_list text, p_code text) RETURNS text
-LANGUAGE sql STABLE AS $$ SELECT label FROM codes WHERE list = p_list AND code = p_code $$;
 
 CREATE FUNCTION contract_json(c contracts) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -339,26 +367,15 @@ BEGIN
     RETURN contract_json(c)::text;
 END $$;
 
--- Lock a contract the caller may act on as a party; 404 when not visible.
-CREATE FUNCTION contract_lock_party(p_id bigint, p_org bigint, p_admin boolean) RETURNS contracts
+-- Lock a contract the caller may act on: as a party (p_org), as an officer of
+-- its office (p_office) or as an admin; 404 when the caller may not see it.
+CREATE FUNCTION contract_lock(p_id bigint, p_org bigint, p_office bigint, p_admin boolean) RETURNS contracts
 LANGUAGE plpgsql AS $$
 DECLARE
     c contracts;
 BEGIN
     SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT contract_visible(c, p_org, NULL, NULL, p_admin) THEN
-        PERFORM yz_raise(404, 'no such contract');
-    END IF;
-    RETURN c;
-END $$;
-
-CREATE FUNCTION contract_lock_office(p_id bigint, p_office bigint, p_admin boolean) RETURNS contracts
-LANGUAGE plpgsql AS $$
-DECLARE
-    c contracts;
-BEGIN
-    SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT contract_visible(c, NULL, p_office, NULL, p_admin) THEN
+    IF NOT FOUND OR NOT contract_visible(c, p_org, p_office, NULL, p_admin) THEN
         PERFORM yz_raise(404, 'no such contract');
     END IF;
     RETURN c;
@@ -371,7 +388,7 @@ DECLARE
     o contracts;
     c contracts;
 BEGIN
-    o := contract_lock_party(p_id, p_org, p_admin);
+    o := contract_lock(p_id, p_org, NULL, p_admin);
     IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
         PERFORM yz_raise(412, 'the contract was changed by someone else; reload and try again');
     END IF;
@@ -406,7 +423,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     o contracts;
 BEGIN
-    o := contract_lock_party(p_id, p_org, p_admin);
+    o := contract_lock(p_id, p_org, NULL, p_admin);
     IF o.status <> 'draft' THEN
         PERFORM yz_raise(409, 'only a draft can be deleted');
     END IF;
@@ -433,7 +450,7 @@ DECLARE
     days int;
     today date := today_cn();
 BEGIN
-    o := contract_lock_party(p_id, p_org, p_admin);
+    o := contract_lock(p_id, p_org, NULL, p_admin);
     IF o.status NOT IN ('draft', 'returned') THEN
         PERFORM yz_raise(409, format('a %s contract cannot be submitted', o.status));
     END IF;
@@ -489,7 +506,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c contracts;
 BEGIN
-    c := contract_lock_office(p_id, p_office, p_admin);
+    c := contract_lock(p_id, NULL, p_office, p_admin);
     IF c.status <> 'submitted' THEN
         PERFORM yz_raise(409, format('the application is %s, not awaiting review', c.status));
     END IF;
@@ -567,7 +584,7 @@ DECLARE
     x contract_changes;
     merged contracts;
 BEGIN
-    o := contract_lock_party(p_id, p_org, p_admin);
+    o := contract_lock(p_id, p_org, NULL, p_admin);
     IF o.status <> 'registered' THEN
         PERFORM yz_raise(409, format('only a registered contract can be %s', CASE WHEN p_kind = 'amend' THEN 'amended' ELSE 'cancelled' END));
     END IF;
@@ -606,7 +623,7 @@ DECLARE
     x contract_changes;
     m contracts;
 BEGIN
-    o := contract_lock_office(p_id, p_office, p_admin);
+    o := contract_lock(p_id, NULL, p_office, p_admin);
     SELECT * INTO x FROM contract_changes WHERE id = p_change AND contract_id = p_id AND kind = p_kind FOR UPDATE;
     IF NOT FOUND THEN PERFORM yz_raise(404, 'no such change request for this contract', 'change_id', 'unknown'); END IF;
     IF x.status <> 'pending' THEN PERFORM yz_raise(409, format('the request was already %s', x.status)); END IF;
@@ -645,10 +662,7 @@ DECLARE
     c contracts;
     pay contract_payments;
 BEGIN
-    SELECT * INTO c FROM contracts WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT (contract_visible(c, p_org, p_office, NULL, p_admin)) THEN
-        PERFORM yz_raise(404, 'no such contract');
-    END IF;
+    c := contract_lock(p_id, p_org, p_office, p_admin);
     IF p_org IS NOT NULL AND NOT p_admin AND c.seller_org_id IS DISTINCT FROM p_org THEN
         PERFORM yz_raise(403, 'the seller or an officer records amounts received');
     END IF;
@@ -682,4 +696,49 @@ LANGUAGE sql STABLE AS $$
         'amendments', (SELECT count(*) FROM contract_changes x WHERE x.contract_id = c.id AND x.kind = 'amend' AND x.status = 'confirmed'))
 $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON contract_changes, signing_keys TO yizhan_app;
+CREATE FUNCTION attachment_json(a contract_attachments) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('id', a.id, 'contract_id', a.contract_id, 'filename', a.filename,
+        'content_type', a.content_type, 'size_bytes', a.size_bytes, 'sha256', a.sha256,
+        'uploaded_at', a.uploaded_at, 'uploaded_by', a.uploaded_by)
+$$;
+
+CREATE FUNCTION attachment_add(p_actor bigint, p_req text, p_contract bigint, p_org bigint, p_admin boolean,
+                               p_name text, p_type text, p_sha text, p_data bytea) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+    a contract_attachments;
+BEGIN
+    c := contract_lock(p_contract, p_org, NULL, p_admin);
+    IF c.status NOT IN ('draft', 'returned') THEN
+        PERFORM yz_raise(409, 'files can be attached while the application is a draft or returned for correction');
+    END IF;
+    IF length(p_data) > setting_int('attachment_max_bytes', 1048576) THEN
+        PERFORM yz_raise(413, format('attachments are limited to %s bytes', setting_int('attachment_max_bytes', 1048576)));
+    END IF;
+    IF (SELECT count(*) FROM contract_attachments WHERE contract_id = p_contract) >= 20 THEN
+        PERFORM yz_raise(409, 'at most 20 files per contract');
+    END IF;
+    INSERT INTO contract_attachments (contract_id, filename, content_type, size_bytes, sha256, data, uploaded_by)
+    VALUES (p_contract, p_name, p_type, length(p_data), p_sha, p_data, p_actor) RETURNING * INTO a;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_contract::text, 'attach', NULL, attachment_json(a));
+    RETURN attachment_json(a)::text;
+END $$;
+
+CREATE FUNCTION attachment_delete(p_actor bigint, p_req text, p_contract bigint, p_org bigint, p_admin boolean,
+                                  p_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+    a contract_attachments;
+BEGIN
+    c := contract_lock(p_contract, p_org, NULL, p_admin);
+    IF c.status NOT IN ('draft', 'returned') THEN
+        PERFORM yz_raise(409, 'files of a submitted application cannot be removed');
+    END IF;
+    DELETE FROM contract_attachments WHERE id = p_id AND contract_id = p_contract RETURNING * INTO a;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such attachment'); END IF;
+    PERFORM audit_append(p_actor, p_req, 'contract', p_contract::text, 'detach', attachment_json(a), NULL);
+END $$;
+

@@ -1,0 +1,733 @@
+-- search.sql — the search index over public listings (published results, open
+-- needs) and GET /api/v1/search.  The index (search_docs, 0001_baseline.sql)
+-- is maintained by triggers so that rows inserted any way (the API, demo data,
+-- a bulk load) are indexed.
+--
+-- Tokens (the same algorithm as server/domain/cjk.c; tests/unit/cjk_corpus.tsv
+-- pins both):
+--   search_norm(t)    full-width forms U+FF01..FF5E -> ASCII, U+3000 -> space,
+--                     A-Z -> a-z; one code point for one, so positions agree.
+--   search_tokens(n)  of normalised text: each maximal HAN run (CJK ideographs,
+--                     kana, hangul) gives its characters and overlapping
+--                     bigrams; each maximal WORD run (a-z 0-9, Latin, Greek,
+--                     Cyrillic letters) its suffixes cut to 32 characters.
+--   search_query_tsquery(q)  the tsquery of a query: per whitespace-separated
+--                     term, the bigrams of its HAN runs (a lone character as
+--                     itself) and each WORD run as a prefix ('run':*).
+-- A term that is a substring of a text has all its tokens among the text's
+-- tokens, so the GIN index never misses; the server rechecks with LIKE on the
+-- normalised text where the tokens alone do not imply the substring.
+--
+-- search_docs.tsv also carries filter and bucket lexemes, so that one GIN
+-- index answers the text and the filters together:
+--   ^tok          token of the title (relevance: all terms in the title first)
+--   #k:result|need, #d:<domain>, #t:<trl>, #h:<org type> (and its parent),
+--   #m:<transfer or cooperation mode>, #r:<region prefix> at each level
+--   @YYYYMM, @YYYYMMDD  month and day of publication (UTC): a query walks the
+--                 newest days first instead of sorting every match.
+
+-- Normalisation.  translate() costs (text length x table length), so it is
+-- given only the full-width characters the text actually contains (Chinese
+-- text has a few: ，（）：), and A-Z is lowered by lower() under the "C"
+-- collation, which touches ASCII only.  Full-width letters fold to upper-case
+-- ASCII first and are lowered with the rest.
+DO $do$
+DECLARE
+    fw text := '[' || chr(x'FF01'::int) || '-' || chr(x'FF5E'::int) || chr(x'3000'::int) || ']';
+BEGIN
+    EXECUTE format($f$
+        CREATE FUNCTION search_norm(t text) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $b$
+            SELECT lower(CASE WHEN t ~ %1$L THEN
+                (SELECT translate(t, string_agg(c, ''),
+                                  string_agg(CASE WHEN c = chr(x'3000'::int) THEN ' ' ELSE chr(ascii(c) - x'FEE0'::int) END, ''))
+                 FROM (SELECT DISTINCT m[1] AS c FROM regexp_matches(t, '(' || %1$L || ')', 'g') m) x)
+            ELSE t END COLLATE "C")
+        $b$ $f$, fw);
+END $do$;
+COMMENT ON FUNCTION search_norm(text) IS
+    'Search normalisation: full-width ASCII forms and U+3000 folded to half-width, A-Z lower-cased (as cjk_normalize in C).';
+
+-- The character classes as regular-expression brackets (built from code
+-- points so that no invisible character hides in this file).
+CREATE FUNCTION search_class_re(p_which text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE p_which
+        WHEN 'han' THEN '[' || chr(x'3040'::int) || '-' || chr(x'30FF'::int)
+                            || chr(x'3400'::int) || '-' || chr(x'4DBF'::int)
+                            || chr(x'4E00'::int) || '-' || chr(x'9FFF'::int)
+                            || chr(x'AC00'::int) || '-' || chr(x'D7AF'::int)
+                            || chr(x'F900'::int) || '-' || chr(x'FAFF'::int)
+                            || chr(x'20000'::int) || '-' || chr(x'3134F'::int) || ']'
+        WHEN 'word' THEN '[0-9a-z' || chr(x'C0'::int) || '-' || chr(x'D6'::int)
+                            || chr(x'D8'::int) || '-' || chr(x'F6'::int)
+                            || chr(x'F8'::int) || '-' || chr(x'24F'::int)
+                            || chr(x'370'::int) || '-' || chr(x'4FF'::int) || ']'
+    END
+$$;
+
+DO $do$
+DECLARE
+    runs text := '(' || search_class_re('han') || '+)|(' || search_class_re('word') || '+)';
+BEGIN
+    EXECUTE format($f$
+        CREATE FUNCTION search_tokens(n text) RETURNS text[]
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $b$
+            SELECT coalesce(array_agg(DISTINCT tok), '{}')
+            FROM regexp_matches(n, %L, 'g') AS m,
+                 LATERAL (
+                    SELECT substr(m[1], i, 1) FROM generate_series(1, char_length(m[1])) i
+                    UNION ALL
+                    SELECT substr(m[1], i, 2) FROM generate_series(1, char_length(m[1]) - 1) i
+                    UNION ALL
+                    SELECT substr(m[2], i, 32) FROM generate_series(1, char_length(m[2])) i
+                 ) AS t(tok)
+        $b$ $f$, runs);
+
+    -- Tokens of a query in first-appearance order without repeats, as a
+    -- tsquery text: identical to cjk_query_parse()'s tsquery.
+    EXECUTE format($f$
+        CREATE FUNCTION search_query_tsquery(q text) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $b$
+            WITH terms AS (
+                SELECT t, min(o) AS o
+                FROM regexp_split_to_table(search_norm(q), '[ \t\n\r\f\v]+') WITH ORDINALITY AS x(t, o)
+                WHERE t <> '' GROUP BY t
+            ), runs AS (
+                SELECT terms.o AS term_o, r.o AS run_o, r.m[1] AS han, r.m[2] AS word
+                FROM terms, LATERAL regexp_matches(terms.t, %L, 'g') WITH ORDINALITY AS r(m, o)
+            ), toks AS (
+                SELECT ARRAY[term_o, run_o, x.i] AS k, x.tok
+                FROM runs, LATERAL (
+                    SELECT i, quote_literal(substr(han, i, 2)) FROM generate_series(1, char_length(han) - 1) i
+                    UNION ALL SELECT 1, quote_literal(han) WHERE char_length(han) = 1
+                    UNION ALL SELECT 1, quote_literal(substr(word, 1, 32)) || ':*' WHERE word IS NOT NULL
+                ) AS x(i, tok)
+            ), firsts AS (
+                SELECT tok, min(k) AS k FROM toks GROUP BY tok
+            )
+            SELECT coalesce(string_agg(tok, ' & ' ORDER BY k), '') FROM firsts
+        $b$ $f$, runs);
+END $do$;
+COMMENT ON FUNCTION search_tokens(text) IS
+    'Document tokens of normalised text: characters and bigrams of CJK runs, suffixes (<= 32) of word runs (as cjk_doc_tokens in C).';
+COMMENT ON FUNCTION search_query_tsquery(text) IS
+    'tsquery text of a search query (as cjk_query_parse in C); empty when the query has no token.';
+
+-- LIKE pattern of a (normalised) term, escape character backslash.
+CREATE FUNCTION search_like_pattern(t text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT '%' || replace(replace(replace(t, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+$$;
+
+-- The facet and bucket lexemes of a listing.
+CREATE FUNCTION search_facet_lexemes(p_kind text, p_domain text, p_trl smallint, p_org_type text, p_modes text[],
+                                     p_region text, p_published timestamptz) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_remove(ARRAY[
+        '#k:' || p_kind, '#d:' || p_domain, '#t:' || p_trl, '#h:' || p_org_type,
+        '#h:' || (SELECT parent_code FROM codes WHERE list = 'org_types' AND code = p_org_type),
+        '#r:' || substr(p_region, 1, 2), '#r:' || substr(p_region, 1, 4), '#r:' || p_region,
+        '@' || to_char(p_published AT TIME ZONE 'UTC', 'YYYYMM'),
+        '@' || to_char(p_published AT TIME ZONE 'UTC', 'YYYYMMDD')], NULL)
+        || ARRAY(SELECT '#m:' || m FROM unnest(p_modes) m)
+$$;
+
+CREATE FUNCTION search_build_tsv(p_head text, p_doc text, p_facets text[]) RETURNS tsvector
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_to_tsvector(search_tokens(p_doc) || ARRAY(SELECT '^' || t FROM unnest(search_tokens(p_head)) t)
+                             || p_facets)
+$$;
+
+-- A listing as a search hit (less the per-query snippet and match tier).
+CREATE FUNCTION search_result_item(r results) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'kind', 'result', 'id', r.id, 'title', r.title, 'keywords', to_jsonb(r.keywords),
+        'domain', r.domain, 'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = r.domain),
+        'region_code', r.region_code, 'region_name', (SELECT name FROM regions WHERE code = r.region_code),
+        'trl', r.trl,
+        'modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o), '[]')
+                  FROM unnest(r.transfer_modes) WITH ORDINALITY AS u(m, o)
+                  LEFT JOIN codes c ON c.list = 'transfer_modes' AND c.code = u.m),
+        'pricing_mode', r.pricing_mode,
+        'pricing_mode_label', (SELECT label FROM codes WHERE list = 'pricing_modes' AND code = r.pricing_mode),
+        'asking_price_fen', r.asking_price_fen, 'negotiable', r.asking_price_fen IS NULL,
+        'holder', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type,
+                                             'org_type_label', (SELECT label FROM codes WHERE list = 'org_types'
+                                                                AND code = g.org_type))
+                   FROM orgs g WHERE g.id = r.holder_org_id),
+        'published_at', r.published_at)
+$$;
+
+CREATE FUNCTION search_need_item(n needs) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'kind', 'need', 'id', n.id, 'title', n.title, 'keywords', to_jsonb(n.keywords),
+        'domain', n.domain, 'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = n.domain),
+        'region_code', n.region_code, 'region_name', (SELECT name FROM regions WHERE code = n.region_code),
+        'trl_min', n.trl_min,
+        'modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o), '[]')
+                  FROM unnest(n.cooperation_modes) WITH ORDINALITY AS u(m, o)
+                  LEFT JOIN codes c ON c.list = 'cooperation_modes' AND c.code = u.m),
+        'budget_min_fen', n.budget_min_fen, 'budget_max_fen', n.budget_max_fen,
+        'negotiable', n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL, 'deadline', n.deadline,
+        'holder', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type,
+                                             'org_type_label', (SELECT label FROM codes WHERE list = 'org_types'
+                                                                AND code = g.org_type))
+                   FROM orgs g WHERE g.id = n.org_id),
+        'published_at', n.published_at)
+$$;
+
+CREATE FUNCTION search_result_visible(r results) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT r.status IN ('published', 'under_notice') AND r.published_at IS NOT NULL $$;
+
+CREATE FUNCTION search_need_visible(n needs) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT n.status = 'open' AND n.published_at IS NOT NULL $$;
+
+-- Index one public listing: its normalised title and text (title, keywords,
+-- body, a line each), tokens and facet lexemes, the filter columns, and the hit
+-- as /search shows it.
+CREATE FUNCTION search_doc_put(p_kind text, p_ref bigint, p_org bigint, p_title text, p_keywords text[], p_body text,
+                               p_domain text, p_region text, p_trl smallint, p_modes text[], p_price_lo bigint,
+                               p_price_hi bigint, p_published timestamptz, p_deadline date, p_item jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_type text := (SELECT org_type FROM orgs WHERE id = p_org);
+    v_head text := search_norm(p_title);
+    v_doc text := search_norm(p_title || E'\n' || array_to_string(p_keywords, E'\n') || E'\n' || p_body);
+BEGIN
+    INSERT INTO search_docs AS s (kind, ref_id, org_id, head, doc, tsv, domain, region_code, trl, modes, price_lo,
+                                  price_hi, holder_type, published_at, deadline, body, item)
+    VALUES (p_kind, p_ref, p_org, v_head, v_doc,
+            search_build_tsv(v_head, v_doc, search_facet_lexemes(p_kind, p_domain, p_trl, v_type, p_modes, p_region,
+                                                                 p_published)),
+            p_domain, p_region, p_trl, p_modes, p_price_lo, p_price_hi, v_type, p_published, p_deadline, p_body, p_item)
+    ON CONFLICT (kind, ref_id) DO UPDATE SET
+        org_id = excluded.org_id, head = excluded.head, doc = excluded.doc, tsv = excluded.tsv,
+        domain = excluded.domain, region_code = excluded.region_code, trl = excluded.trl, modes = excluded.modes,
+        price_lo = excluded.price_lo, price_hi = excluded.price_hi, holder_type = excluded.holder_type,
+        published_at = excluded.published_at, deadline = excluded.deadline, body = excluded.body,
+        item = excluded.item;
+END $$;
+
+CREATE FUNCTION search_sync_result(r results) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT search_result_visible(r) THEN
+        DELETE FROM search_docs WHERE kind = 'result' AND ref_id = r.id;
+        RETURN;
+    END IF;
+    PERFORM search_doc_put('result', r.id, r.holder_org_id, r.title, r.keywords, r.summary, r.domain, r.region_code,
+                           r.trl, r.transfer_modes, r.asking_price_fen, r.asking_price_fen, r.published_at, NULL,
+                           search_result_item(r));
+END $$;
+
+-- A need's price range is its budget; no budget at all is 面议 (NULL).
+CREATE FUNCTION search_sync_need(n needs) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT search_need_visible(n) THEN
+        DELETE FROM search_docs WHERE kind = 'need' AND ref_id = n.id;
+        RETURN;
+    END IF;
+    PERFORM search_doc_put('need', n.id, n.org_id, n.title, n.keywords, n.description, n.domain, n.region_code, NULL,
+                           n.cooperation_modes,
+                           CASE WHEN n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL THEN NULL
+                                ELSE coalesce(n.budget_min_fen, 0) END,
+                           n.budget_max_fen, n.published_at, n.deadline, search_need_item(n));
+END $$;
+
+CREATE FUNCTION search_results_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM search_docs WHERE kind = 'result' AND ref_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    -- A change that touches nothing indexed (or a hidden row staying hidden)
+    -- costs no tokenising.
+    IF TG_OP = 'UPDATE' AND NOT search_result_visible(OLD) AND NOT search_result_visible(NEW) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND search_result_visible(OLD) = search_result_visible(NEW)
+       AND (OLD.title, OLD.summary, OLD.keywords, OLD.domain, OLD.trl, OLD.transfer_modes, OLD.asking_price_fen,
+            OLD.pricing_mode, OLD.region_code, OLD.published_at, OLD.holder_org_id)
+           IS NOT DISTINCT FROM
+           (NEW.title, NEW.summary, NEW.keywords, NEW.domain, NEW.trl, NEW.transfer_modes, NEW.asking_price_fen,
+            NEW.pricing_mode, NEW.region_code, NEW.published_at, NEW.holder_org_id) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM search_sync_result(NEW);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER results_search AFTER INSERT OR UPDATE OR DELETE ON results
+    FOR EACH ROW EXECUTE FUNCTION search_results_trigger();
+
+CREATE FUNCTION search_needs_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM search_docs WHERE kind = 'need' AND ref_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NOT search_need_visible(OLD) AND NOT search_need_visible(NEW) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND search_need_visible(OLD) = search_need_visible(NEW)
+       AND (OLD.title, OLD.description, OLD.keywords, OLD.domain, OLD.cooperation_modes, OLD.budget_min_fen,
+            OLD.budget_max_fen, OLD.region_code, OLD.published_at, OLD.deadline, OLD.org_id, OLD.trl_min)
+           IS NOT DISTINCT FROM
+           (NEW.title, NEW.description, NEW.keywords, NEW.domain, NEW.cooperation_modes, NEW.budget_min_fen,
+            NEW.budget_max_fen, NEW.region_code, NEW.published_at, NEW.deadline, NEW.org_id, NEW.trl_min) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM search_sync_need(NEW);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER needs_search AFTER INSERT OR UPDATE OR DELETE ON needs
+    FOR EACH ROW EXECUTE FUNCTION search_needs_trigger();
+
+-- The holder type is a filter and the holder's name is shown on every hit:
+-- an org changing either re-indexes its listings.
+CREATE FUNCTION search_orgs_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (OLD.org_type, OLD.name) IS DISTINCT FROM (NEW.org_type, NEW.name) THEN
+        PERFORM search_sync_result(r) FROM results r WHERE r.holder_org_id = NEW.id AND search_result_visible(r);
+        PERFORM search_sync_need(n) FROM needs n WHERE n.org_id = NEW.id AND search_need_visible(n);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER orgs_search AFTER UPDATE OF org_type, name ON orgs
+    FOR EACH ROW EXECUTE FUNCTION search_orgs_trigger();
+
+-- A relabelled code (an admin edits code lists) refreshes the hits that show it.
+CREATE FUNCTION search_codes_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.label IS NOT DISTINCT FROM NEW.label OR NEW.list NOT IN ('domains', 'org_types', 'transfer_modes',
+                                                                    'cooperation_modes', 'pricing_modes') THEN
+        RETURN NULL;
+    END IF;
+    UPDATE search_docs s SET item = search_result_item(r)
+    FROM results r
+    WHERE s.kind = 'result' AND r.id = s.ref_id
+      AND ((NEW.list = 'domains' AND s.domain = NEW.code) OR (NEW.list = 'org_types' AND s.holder_type = NEW.code)
+           OR (NEW.list = 'transfer_modes' AND NEW.code = ANY (s.modes))
+           OR (NEW.list = 'pricing_modes' AND r.pricing_mode = NEW.code));
+    UPDATE search_docs s SET item = search_need_item(n)
+    FROM needs n
+    WHERE s.kind = 'need' AND n.id = s.ref_id
+      AND ((NEW.list = 'domains' AND s.domain = NEW.code) OR (NEW.list = 'org_types' AND s.holder_type = NEW.code)
+           OR (NEW.list = 'cooperation_modes' AND NEW.code = ANY (s.modes)));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER codes_search AFTER UPDATE OF label ON codes
+    FOR EACH ROW EXECUTE FUNCTION search_codes_trigger();
+
+-- GET /api/v1/search -------------------------------------------------------
+-- One function the server calls once per request, market_search()
+-- (server/api/market_search.c builds its arguments and cuts the snippets).
+--
+-- Cost model (100,000 listings; see bench/search): reading a matching row
+-- from the heap costs about a microsecond, so nothing here touches every
+-- match of a frequent term:
+--   * total and facets count at most search_count_cap matches (then the
+--     total says "more than N", exact = false), in one pass (GROUPING SETS,
+--     the region facet by a join); the server caches them for
+--     search_stats_ttl_s seconds per query, with the hits per day the count
+--     saw, so paging or repeating a search does not recount;
+--   * the page walks the newest days first: the tsquery is ANDed with the
+--     bucket lexemes (@YYYYMM, @YYYYMMDD) of a window of days, so the GIN
+--     index returns only that window's matches.  The first window is sized
+--     from the hits per day the count saw, each next one from the hits per day
+--     seen so far (the count's rate weighing as two days: hits are not spread
+--     evenly, and a rate from the newest days was far off further back).  A
+--     search known to have few matches (<= 300) takes them all at once;
+--   * relevance knows how many hits are in titles when the count saw them all;
+--   * plans are made once per session (plan_cache_mode = force_generic_plan):
+--     planning the window query for every tsquery value cost more than
+--     running it, and the plan is a bitmap scan either way.
+-- Results are exact either way: the index finds candidates, the recheck
+-- (LIKE on the normalised text) and the filters decide.
+
+CREATE FUNCTION search_facet(p_counts jsonb, p_label_list text) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(json_agg(json_build_object(
+               'key', e.key,
+               'label', CASE p_label_list
+                            WHEN 'regions' THEN region_name(e.key)
+                            WHEN 'kinds' THEN CASE e.key WHEN 'result' THEN '科技成果' WHEN 'need' THEN '技术需求' END
+                            WHEN 'trl' THEN 'TRL ' || e.key
+                            WHEN 'modes' THEN coalesce(code_label('transfer_modes', e.key),
+                                                       code_label('cooperation_modes', e.key))
+                            ELSE code_label(p_label_list, e.key) END,
+               'count', e.value::int)
+           ORDER BY e.value::int DESC, e.key), '[]')
+    FROM jsonb_each_text(p_counts) e
+$$;
+
+-- The bucket lexemes that cover the days [a, b]: whole months as @YYYYMM, the
+-- rest day by day as @YYYYMMDD, OR-ed.
+CREATE FUNCTION search_buckets(a date, b date) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    out text[] := '{}';
+    m date := date_trunc('month', a)::date;
+    m_end date;
+    d date;
+BEGIN
+    WHILE m <= b LOOP
+        m_end := (m + interval '1 month - 1 day')::date;
+        IF m >= a AND m_end <= b THEN
+            out := out || format('''@%s''', to_char(m, 'YYYYMM'));
+        ELSE
+            d := greatest(m, a);
+            WHILE d <= least(m_end, b) LOOP
+                out := out || format('''@%s''', to_char(d, 'YYYYMMDD'));
+                d := d + 1;
+            END LOOP;
+        END IF;
+        m := (m + interval '1 month')::date;
+    END LOOP;
+    RETURN array_to_string(out, ' | ');
+END $$;
+
+-- The newest rows (at most p_n) that match tsquery p_q (NULL: no text or
+-- filter restriction) and the filters, older than (p_after_ts, p_after_sid)
+-- when given, newest first.  p_tier: 0 any hit, 1 hits with every term in
+-- the title (p_all), 2 hits without, 3 all hits, title hits first (tier 1,
+-- then 0; only with a small p_hint) and after (p_after_tier, ts, sid).
+-- Column tier tells a title hit (1) from another (0) under modes 0 (when p_all
+-- is given), 1 and 3.
+--
+-- A matching row is read from the heap through a bitmap, never by evaluating
+-- the (large, TOASTed) tsvector row by row, and only the rows of the days
+-- walked: windows of days back from the newest (or from the cursor), each
+-- the tsquery ANDed with its bucket lexemes, until p_n rows are found; the
+-- first window is sized from p_rate (the hits per day, as the last count saw
+-- them) or p_hint (the known number of matches) when there is one, else one
+-- day, and each next one from the hits per day seen so far.  With few
+-- matches (p_hint <= 300) one query
+-- takes them all.  The SQL is static, so its plan is made once per session
+-- (a bitmap scan: enable_seqscan is off here, and the materialised CTE keeps
+-- the planner from walking the recency index with the tsvector as a filter).
+CREATE FUNCTION search_collect(p_q text, p_n int, p_hint bigint, p_tier int, p_after_ts timestamptz,
+                               p_after_sid bigint, p_patterns text[], p_all text[], p_price_min bigint,
+                               p_price_max bigint, p_from_ts timestamptz, p_to_ts timestamptz, p_today date,
+                               p_after_tier int DEFAULT NULL, p_rate float8 DEFAULT NULL)
+RETURNS TABLE (sid bigint, published_at timestamptz, kind text, domain text, region_code text, trl smallint,
+               modes text[], holder_type text, tier int)
+LANGUAGE plpgsql STABLE
+-- generic plans: the custom plan a tsquery value would get is no better here
+-- (a bitmap scan either way), and planning every call would cost more than
+-- running the query
+SET enable_seqscan = off SET jit = off SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE
+    d_hi date;
+    d_lo date;
+    w int;
+    a date;
+    got int;
+    left_n int := p_n;
+    walked int := 0;    -- days walked so far
+    seen int := 0;      -- rows found in them
+    r float8;           -- hits per day, as estimated for the next window
+    q text;
+    before_ts timestamptz;
+BEGIN
+    IF p_n <= 0 THEN
+        RETURN;
+    END IF;
+    IF p_q IS NULL THEN
+        -- nothing to look up in the index: the recency index, filtered
+        RETURN QUERY
+            SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type, 0
+            FROM search_docs s
+            WHERE (s.deadline IS NULL OR s.deadline >= p_today)
+              AND (p_price_min IS NULL OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
+              AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
+              AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
+              AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+              AND (p_after_ts IS NULL OR (s.published_at, s.sid) < (p_after_ts, p_after_sid))
+            ORDER BY s.published_at DESC, s.sid DESC LIMIT p_n;
+        RETURN;
+    END IF;
+    IF p_tier = 3 THEN
+        -- few hits: all of them in one query, ranked title hits first
+        RETURN QUERY
+            WITH c AS MATERIALIZED (
+                SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type,
+                       CASE WHEN s.head LIKE ALL (p_all) THEN 1 ELSE 0 END AS tier
+                FROM search_docs s
+                WHERE s.tsv @@ p_q::tsquery
+                  AND (s.deadline IS NULL OR s.deadline >= p_today)
+                  AND (p_price_min IS NULL
+                       OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
+                  AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
+                  AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
+                  AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+                  AND s.doc LIKE ALL (p_patterns))
+            SELECT * FROM c
+            WHERE p_after_tier IS NULL OR c.tier < p_after_tier
+               OR (c.tier = p_after_tier AND (c.published_at, c.sid) < (p_after_ts, p_after_sid))
+            ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC LIMIT p_n;
+        RETURN;
+    END IF;
+    IF p_hint IS NOT NULL AND p_hint BETWEEN 0 AND 300 THEN
+        d_hi := NULL;   -- one query over everything
+    ELSE
+        SELECT (coalesce(p_after_ts, max(x.published_at)) AT TIME ZONE 'UTC')::date,
+               (min(x.published_at) AT TIME ZONE 'UTC')::date,
+               CASE WHEN p_rate > 0 THEN greatest(1, ceil(1.3 * p_n / p_rate))::int
+                WHEN p_hint > 0 THEN
+                   greatest(1, ceil(1.5 * p_n * (extract(epoch FROM max(x.published_at) - min(x.published_at)) / 86400 + 1)
+                                    / p_hint))::int END
+        INTO d_hi, d_lo, w
+        FROM search_docs x;
+        w := coalesce(w, 1);
+    END IF;
+    LOOP
+        IF d_hi IS NULL OR d_hi - w + 1 <= d_lo OR w > 400 THEN
+            -- everything (left): no bucket restriction
+            q := p_q;
+            before_ts := CASE WHEN d_hi IS NOT NULL THEN (d_hi + 1)::timestamp AT TIME ZONE 'UTC' END;
+        ELSE
+            a := d_hi - w + 1;
+            q := '(' || p_q || ') & (' || search_buckets(a, d_hi) || ')';
+            before_ts := NULL;
+        END IF;
+        RETURN QUERY
+            WITH c AS MATERIALIZED (
+                SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type,
+                       CASE WHEN p_tier = 1 OR (p_tier = 0 AND cardinality(p_all) > 0 AND s.head LIKE ALL (p_all))
+                            THEN 1 ELSE 0 END AS tier
+                FROM search_docs s
+                WHERE s.tsv @@ q::tsquery
+                  AND (s.deadline IS NULL OR s.deadline >= p_today)
+                  AND (p_price_min IS NULL
+                       OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
+                  AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
+                  AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
+                  AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+                  AND (before_ts IS NULL OR s.published_at < before_ts)
+                  AND (p_after_ts IS NULL OR (s.published_at, s.sid) < (p_after_ts, p_after_sid))
+                  AND s.doc LIKE ALL (p_patterns)
+                  AND CASE p_tier WHEN 1 THEN s.head LIKE ALL (p_all) WHEN 2 THEN NOT (s.head LIKE ALL (p_all))
+                                  ELSE true END)
+            SELECT * FROM c ORDER BY c.published_at DESC, c.sid DESC LIMIT left_n;
+        GET DIAGNOSTICS got = ROW_COUNT;
+        left_n := left_n - got;
+        EXIT WHEN left_n <= 0 OR before_ts IS NOT NULL OR d_hi IS NULL;
+        d_hi := a - 1;
+        walked := walked + w;
+        seen := seen + got;
+        -- the next window: as many days as the hits per day say are needed,
+        -- with some to spare, but at most four times as many days as this
+        -- one.  The hits per day are those seen so far, with the count's rate
+        -- (if any) counted as two more days: hits are not spread evenly, so
+        -- the count's rate can be far off further back, and a first window
+        -- of one (partial) day says little.
+        r := (seen + coalesce(p_rate, 0) * 2) / (walked + 2);
+        w := CASE WHEN r > 0 THEN greatest(1, least(w * 4, ceil(1.2 * left_n / r)::int)) ELSE w * 4 END;
+    END LOOP;
+END $$;
+
+-- Filter values that are well-formed but name nothing are a client error
+-- (400), not an empty result.
+CREATE FUNCTION search_check_filters(p_domain text, p_region text, p_mode text, p_holder text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_domain IS NOT NULL AND NOT EXISTS (SELECT 1 FROM codes WHERE list = 'domains' AND code = p_domain) THEN
+        PERFORM yz_raise(400, format('%s is not a code of list domains', p_domain), 'domain', 'unknown_code');
+    END IF;
+    IF p_region IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regions WHERE code = p_region) THEN
+        PERFORM yz_raise(400, format('%s is not a GB/T 2260 region code', p_region), 'region', 'unknown_region');
+    END IF;
+    IF p_mode IS NOT NULL AND NOT EXISTS (SELECT 1 FROM codes WHERE list IN ('transfer_modes', 'cooperation_modes')
+                                                                  AND code = p_mode) THEN
+        PERFORM yz_raise(400, format('%s is not a transfer or cooperation mode', p_mode), 'mode', 'unknown_code');
+    END IF;
+    IF p_holder IS NOT NULL AND NOT EXISTS (SELECT 1 FROM codes WHERE list = 'org_types' AND code = p_holder) THEN
+        PERFORM yz_raise(400, format('%s is not a code of list org_types', p_holder), 'holder_type', 'unknown_code');
+    END IF;
+END $$;
+
+CREATE FUNCTION market_search(
+    p_tsq text,            -- text tokens & filter lexemes, or NULL: no index restriction
+    p_title_tsq text,      -- the same over title lexemes; NULL: no relevance tiers
+    p_patterns text[],     -- LIKE patterns (normalised, escape \) of the terms the index does not settle
+    p_all_patterns text[], -- LIKE patterns of every term (the title test of relevance)
+    p_price_min bigint, p_price_max bigint,
+    p_from date, p_to date,
+    p_sort text,           -- relevance | recent
+    p_after text,          -- keyset cursor 'tier,epoch microseconds,sid' or NULL
+    p_limit int,
+    p_stats boolean,       -- count total and facets
+    p_total_hint bigint,   -- when not p_stats: the known total (-1: more than the cap; NULL: unknown)
+    p_region text,         -- the region filter, for the level of the region facet
+    p_domain text, p_mode text, p_holder text,  -- the filters, checked against the code lists
+    p_title_hint bigint,   -- when not p_stats: the known number of title hits (-1 or NULL: unknown)
+    p_rate float8, p_title_rate float8)  -- hits and title hits per day, as the count saw them (or NULL)
+RETURNS TABLE (hits text, next_key text, total text, facets text, title_hint bigint, rate float8,
+               title_rate float8)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan SET jit = off AS $$
+DECLARE
+    cap int := setting_int('search_count_cap', 1000);
+    from_ts timestamptz := (p_from::timestamp AT TIME ZONE 'Asia/Shanghai');
+    to_ts timestamptz := ((p_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai');
+    today date := today_cn();
+    pats text[] := coalesce(p_patterns, '{}');
+    allpats text[] := coalesce(p_all_patterns, '{}');
+    a_tier int;
+    a_ts timestamptz;
+    a_sid bigint;
+    v_cnt bigint;
+    m_rows record;
+    sids bigint[] := '{}';
+    tss timestamptz[] := '{}';
+    tiers int[] := '{}';
+    want int := p_limit + 1;
+    tiered boolean := p_sort = 'relevance' AND p_title_tsq IS NOT NULL;
+    page_done boolean := false;
+    tr int;
+BEGIN
+    PERFORM search_check_filters(p_domain, p_region, p_mode, p_holder);
+    IF p_after IS NOT NULL THEN
+        a_tier := split_part(p_after, ',', 1)::int;
+        a_ts := to_timestamp(split_part(p_after, ',', 2)::numeric / 1000000);
+        a_sid := split_part(p_after, ',', 3)::bigint;
+    END IF;
+
+    -- Total and facets, over the newest cap + 1 matches.  Under "recent", on
+    -- the first page, those rows give the page as well.
+    IF p_stats THEN
+        WITH m AS MATERIALIZED (
+            SELECT row_number() OVER () AS o, c.*
+            FROM search_collect(p_tsq, cap + 1, NULL, 0, NULL, NULL, pats, allpats, p_price_min, p_price_max,
+                                from_ts, to_ts, today) c
+        )
+        SELECT (SELECT count(*) FROM m) AS cnt,
+            (SELECT json_build_object(
+                'kind', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'kind'), '{}'), 'kinds'),
+                'domain', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'domain'), '{}'),
+                                       'domains'),
+                'region', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'region'), '{}'),
+                                       'regions'),
+                'trl', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'trl'), '{}'), 'trl'),
+                'mode', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'mode'), '{}'), 'modes'),
+                'holder_type', search_facet(coalesce(jsonb_object_agg(g.k, g.c) FILTER (WHERE g.dim = 'holder_type'),
+                                                     '{}'), 'org_types'))::text
+             FROM (
+                -- one pass over the hits for the plain dimensions
+                SELECT CASE WHEN GROUPING(m.kind) = 0 THEN 'kind' WHEN GROUPING(m.domain) = 0 THEN 'domain'
+                            WHEN GROUPING(m.trl) = 0 THEN 'trl' ELSE 'holder_type' END AS dim,
+                       coalesce(m.kind, m.domain, m.trl::text, m.holder_type) AS k, count(*) AS c
+                FROM m GROUP BY GROUPING SETS ((m.kind), (m.domain), (m.trl), (m.holder_type))
+                HAVING coalesce(m.kind, m.domain, m.trl::text, m.holder_type) IS NOT NULL
+                UNION ALL
+                SELECT 'mode', md, count(*) FROM m, unnest(m.modes) md GROUP BY md
+                UNION ALL
+                -- regions one level below the region filter (provinces without one)
+                SELECT 'region', rk, sum(n) FROM (
+                    SELECT CASE WHEN p_region IS NULL THEN left(y.code, 2) || '0000'
+                                WHEN p_region ~ '^[0-9]{2}0000$' THEN
+                                    CASE WHEN rg.level = 3 AND par.level = 2 THEN par.code ELSE y.code END
+                                ELSE y.code END AS rk, y.n
+                    FROM (SELECT m.region_code AS code, count(*) AS n FROM m WHERE m.region_code IS NOT NULL
+                          GROUP BY 1) y
+                    LEFT JOIN regions rg ON rg.code = y.code
+                    LEFT JOIN regions par ON par.code = rg.parent_code) r
+                GROUP BY rk) g) AS fac,
+            (SELECT count(*) FROM m WHERE m.tier = 1) AS n_title,
+            (SELECT extract(epoch FROM max(m.published_at) - min(m.published_at)) / 86400 + 1 FROM m) AS span_m,
+            (SELECT coalesce(array_agg(x.sid ORDER BY x.o), '{}') FROM (SELECT * FROM m ORDER BY o LIMIT want) x)
+                AS s_ids,
+            (SELECT coalesce(array_agg(x.published_at ORDER BY x.o), '{}')
+             FROM (SELECT * FROM m ORDER BY o LIMIT want) x) AS s_ts,
+            -- ranked: title hits first (only used when m holds every hit)
+            (SELECT coalesce(array_agg(x.sid ORDER BY x.tier DESC, x.o), '{}')
+             FROM (SELECT * FROM m ORDER BY tier DESC, o LIMIT want) x) AS r_ids,
+            (SELECT coalesce(array_agg(x.published_at ORDER BY x.tier DESC, x.o), '{}')
+             FROM (SELECT * FROM m ORDER BY tier DESC, o LIMIT want) x) AS r_ts,
+            (SELECT coalesce(array_agg(x.tier ORDER BY x.tier DESC, x.o), '{}')
+             FROM (SELECT * FROM m ORDER BY tier DESC, o LIMIT want) x) AS r_tiers
+        INTO m_rows;
+        v_cnt := m_rows.cnt;
+        total := json_build_object('value', least(v_cnt, cap), 'exact', v_cnt <= cap)::text;
+        facets := m_rows.fac;
+        p_total_hint := CASE WHEN v_cnt <= cap THEN v_cnt ELSE -1 END;
+        p_title_hint := CASE WHEN v_cnt <= cap THEN m_rows.n_title ELSE -1 END;
+        -- hits per day over the days the count covered (all of them when few)
+        IF v_cnt > cap THEN
+            p_rate := v_cnt / m_rows.span_m;
+            p_title_rate := CASE WHEN m_rows.n_title > 0 THEN m_rows.n_title / m_rows.span_m END;
+        END IF;
+        IF p_after IS NULL AND tiered AND v_cnt <= cap THEN
+            -- every hit is in m: the first page is its title hits, then the others
+            sids := m_rows.r_ids;
+            tss := m_rows.r_ts;
+            tiers := m_rows.r_tiers;
+            page_done := true;
+        ELSIF p_after IS NULL AND NOT tiered AND (v_cnt <= cap OR v_cnt >= want) THEN
+            -- the newest matches are the first page (all of them, when they are few)
+            sids := m_rows.s_ids;
+            tss := m_rows.s_ts;
+            tiers := array_fill(0, ARRAY[cardinality(sids)]);
+            page_done := true;
+        END IF;
+    END IF;
+    title_hint := p_title_hint;
+    rate := p_rate;
+    title_rate := p_title_rate;
+
+    -- The page: under relevance, the hits with every term in the title
+    -- (tier 1) before the others (tier 0); under recent, one tier (0).
+    IF NOT page_done AND tiered AND p_total_hint BETWEEN 0 AND 300 THEN
+        SELECT coalesce(array_agg(c.sid ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}'),
+               coalesce(array_agg(c.published_at ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}'),
+               coalesce(array_agg(c.tier ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}')
+        INTO sids, tss, tiers
+        FROM search_collect(p_tsq, want, p_total_hint, 3, a_ts, a_sid, pats, allpats, p_price_min, p_price_max,
+                            from_ts, to_ts, today, a_tier) c;
+        page_done := true;
+    END IF;
+    FOR tr IN SELECT t FROM unnest(CASE WHEN tiered THEN ARRAY[1, 0] ELSE ARRAY[0] END) t LOOP
+        EXIT WHEN page_done OR cardinality(sids) >= want;
+        CONTINUE WHEN a_tier IS NOT NULL AND tr > a_tier;
+        SELECT sids || coalesce(array_agg(c.sid ORDER BY c.published_at DESC, c.sid DESC), '{}'),
+               tss || coalesce(array_agg(c.published_at ORDER BY c.published_at DESC, c.sid DESC), '{}'),
+               tiers || array_fill(tr, ARRAY[count(*)::int])
+        INTO sids, tss, tiers
+        FROM search_collect(CASE WHEN tr = 1 THEN p_title_tsq ELSE p_tsq END, want - cardinality(sids),
+                            CASE WHEN tr = 0 THEN p_total_hint ELSE p_title_hint END,
+                            CASE WHEN tr = 1 THEN 1 WHEN tiered THEN 2 ELSE 0 END,
+                            CASE WHEN tr = a_tier THEN a_ts END, CASE WHEN tr = a_tier THEN a_sid END,
+                            CASE WHEN tr = 1 THEN '{}' ELSE pats END, allpats, p_price_min, p_price_max,
+                            from_ts, to_ts, today, NULL, CASE WHEN tr = 1 THEN p_title_rate ELSE p_rate END) c;
+    END LOOP;
+
+    -- The page's hits: each row carries its item ready made (search_docs.item);
+    -- the server adds the snippet (cut from body around the first term) and
+    -- matched_in.  One record per hit, lengths in bytes:
+    --   <t|x|n> <length of item>:<item> <length of body>:<body>
+    -- t: every term in the title, x: not, n: not ranked by tiers.
+    -- (OFFSET 0 keeps the lateral from being inlined: each column is read and
+    -- converted once, not once per mention)
+    SELECT coalesce(string_agg(CASE WHEN NOT tiered THEN 'n' WHEN u.tier = 1 THEN 't' ELSE 'x' END
+                               || octet_length(j.item) || ':' || j.item || octet_length(j.body) || ':' || j.body,
+                               '' ORDER BY u.o), '')
+    INTO hits
+    FROM unnest(sids[1:p_limit], tiers[1:p_limit]) WITH ORDINALITY AS u(sid, tier, o)
+    JOIN search_docs s ON s.sid = u.sid
+    CROSS JOIN LATERAL (SELECT s.item::text AS item, s.body OFFSET 0) j;
+    IF cardinality(sids) > p_limit THEN
+        next_key := format('%s,%s,%s', tiers[p_limit],
+                           (extract(epoch FROM tss[p_limit]) * 1000000)::bigint, sids[p_limit]);
+    END IF;
+    RETURN NEXT;
+END $$;
+
