@@ -60,6 +60,12 @@ static opt_t OPTS[] = {
      "on SIGTERM, how long to let in-flight requests finish"},
     {"MAX_CONNECTIONS", OPT_INT, &g_cfg.max_connections, "20000", 16, 1000000,
      "open client connections per worker"},
+    {"MAX_CONNS_PER_CLIENT", OPT_INT, &g_cfg.max_conns_per_client, "256", 0, 1000000,
+     "open connections one client address may hold, all workers together; more are closed at once (0 = no limit;"
+     " YIZHAN_TRUSTED_PROXIES are exempt: behind a proxy, limit there)"},
+    {"MAX_OUTPUT_BYTES", OPT_SIZE, &g_cfg.max_output_bytes, "262144", 0, 1L << 30,
+     "answer bytes the kernel buffers per connection (SO_SNDBUF) while the client reads; a slow reader holds no"
+     " more (0 = the kernel's autotuning, up to 4 MiB each)"},
     {"JWT_SECRET_FILE", OPT_STR, &g_cfg.jwt_secret_file, "", 0, 0,
      "file holding the token signing secret (≥ 32 bytes); required by serve"},
     {"SIGNING_KEY_DIR", OPT_STR, &g_cfg.signing_key_dir, "var/keys", 0, 0,

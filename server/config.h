@@ -28,6 +28,8 @@ typedef struct config {
     int idle_timeout_ms;       /* keep-alive idle */
     int shutdown_timeout_ms;
     int max_connections;       /* per worker */
+    int max_conns_per_client;  /* open connections per client address, all workers (0 = no limit) */
+    size_t max_output_bytes;   /* socket send buffer per connection (SO_SNDBUF; 0 = the kernel's autotuning) */
     char *jwt_secret_file;
     char *signing_key_dir;
     char *web_root;

@@ -95,11 +95,19 @@ void metrics_render(buf_t *out)
                    (unsigned long long)cum);
     }
     int up = 0, down = 0, conns = 0, rup = 0, rdown = 0;
+    uint64_t refused = 0;
     for (int w = 0; w < g_nworkers; w++) {
         db_pool_conn_states(g_workers[w].db, &up, &down);
         if (g_workers[w].db_replica) db_pool_conn_states(g_workers[w].db_replica, &rup, &rdown);
         conns += g_workers[w].nconns;
+        refused += LOAD(g_workers[w].refused_per_client);
     }
+    buf_printf(out,
+               "# HELP yizhan_http_connections_refused_total Connections closed at accept because their client address"
+               " held YIZHAN_MAX_CONNS_PER_CLIENT already.\n"
+               "# TYPE yizhan_http_connections_refused_total counter\n"
+               "yizhan_http_connections_refused_total{reason=\"per_client\"} %llu\n",
+               (unsigned long long)refused);
     buf_printf(out,
                "# HELP yizhan_db_queue_depth Database queries queued or in flight.\n"
                "# TYPE yizhan_db_queue_depth gauge\n"

@@ -46,6 +46,7 @@ struct conn {
     http_req_t *req;
     struct conn *prev, *next;
     char peer[64];
+    bool counted;                /* in peers.c's count for its address */
     bool keep_alive;
     bool chunked;
     uint64_t content_length;     /* remaining for fixed-length bodies */
@@ -768,6 +769,8 @@ static void conn_free(struct conn *c)
         bufferevent_free(c->bev);
     if (c->timer)
         event_free(c->timer);
+    if (c->counted)
+        peers_release(c->peer);
     buf_free(&c->body);
     if (c->prev) c->prev->next = c->next;
     else w->conns = c->next;
@@ -838,11 +841,34 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
+    char peer[64] = "";
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
+    /* One address may not hold more than its share (slow readers, slowloris):
+     * closed before anything is read or allocated.  A trusted proxy speaks for
+     * many clients; it is exempt, and the limit belongs in front of it. */
+    bool count = g_cfg.max_conns_per_client > 0 && !trusted_proxy(peer);
+    if (count && !peers_admit(peer, g_cfg.max_conns_per_client)) {
+        evutil_closesocket(fd);
+        __atomic_store_n(&w->refused_per_client, w->refused_per_client + 1, __ATOMIC_RELAXED);
+        static __thread time_t last;
+        if (time(NULL) != last) {
+            last = time(NULL);
+            LOG_W("client %s holds %d connections (YIZHAN_MAX_CONNS_PER_CLIENT): refusing more", peer,
+                  g_cfg.max_conns_per_client);
+        }
+        return;
+    }
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
+        if (count) peers_release(peer);
         evutil_closesocket(fd);
         return;
     }
+    memcpy(c->peer, peer, sizeof c->peer);
+    c->counted = count;
     c->w = w;
     c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(w->base, on_timer, c);
@@ -850,15 +876,20 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (c->bev) bufferevent_free(c->bev);
         else evutil_closesocket(fd);
         if (c->timer) event_free(c->timer);
+        if (c->counted) peers_release(c->peer);
         free(c);
         return;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof c->peer);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof c->peer);
+    /* What the kernel holds for a client that reads slowly: without a bound
+     * it grows the buffer up to tcp_wmem's 4 MiB, and thousands of slow
+     * readers cost the loop gigabytes of copying (issue 21: /livez p99 3.5 s
+     * under slowhttptest -X). */
+    if (g_cfg.max_output_bytes) {
+        int sndbuf = (int)g_cfg.max_output_bytes;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
@@ -1056,6 +1087,8 @@ int http_start(void)
                 "open-file limit %ld: at most %d connections per worker (YIZHAN_MAX_CONNECTIONS=%d)", (long)rl.rlim_cur,
                 g_max_conns, g_cfg.max_connections);
     g_nworkers = g_cfg.threads;
+    if (g_cfg.max_conns_per_client && peers_init((size_t)g_max_conns * (size_t)g_nworkers) != 0)
+        return -1;
     g_workers = calloc((size_t)g_nworkers, sizeof *g_workers);
     for (int i = 0; i < g_nworkers; i++)
         if (worker_init(&g_workers[i], i, (struct sockaddr *)&ss, salen) != 0)

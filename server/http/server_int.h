@@ -44,6 +44,7 @@ struct worker {
     char date[40];              /* cached Date header value */
     int64_t date_sec;
     route_metrics_t *metrics;   /* [router_count() + 1], last = unmatched */
+    uint64_t refused_per_client; /* connections closed at accept: YIZHAN_MAX_CONNS_PER_CLIENT */
 };
 
 extern worker_t *g_workers;
@@ -53,6 +54,12 @@ int metric_status_slot(int status);
 int metric_slot_status(int slot);
 extern const double METRIC_BUCKET_LE[METRIC_BUCKETS];
 void metrics_observe(worker_t *w, const route_t *r, int status, uint64_t dur_ns);
+
+/* open connections per client address, all workers (peers.c) */
+int peers_init(size_t max_conns) WUR;
+bool peers_admit(const char *addr, int max); /* count one more unless max are open */
+void peers_release(const char *addr);
+int peers_count(const char *addr);
 
 /* static files (static.c) */
 int static_load(void) WUR;

@@ -296,6 +296,7 @@ YIZHAN_VAR_DIR=$TMP/var bash deploy/demo/load.sh "$BIN" >"$TMP/demo.log" 2>&1 ||
 PW=$(cat "$TMP/var/demo-password")
 (umask 077 && openssl rand -out "$TMP/jwt.secret" 48)
 export YIZHAN_JWT_SECRET_FILE=$TMP/jwt.secret YIZHAN_SIGNING_KEY_DIR=$TMP/keys YIZHAN_WEBHOOK_ALLOW_PRIVATE=true  # the test receives webhooks on 127.0.0.1
+export YIZHAN_MAX_CONNS_PER_CLIENT=0  # as in docker-compose.yml: nginx limits connections per client
 "$BIN" keygen --missing >"$TMP/keygen.log" 2>&1 || die "keygen failed: $(tail -3 "$TMP/keygen.log")"
 # Tests sign in many times from one address: the per-address limit is not
 # under test (the per-account one is, below).
@@ -575,6 +576,11 @@ check "nginx: without one, nginx's request id ($rid) is the instance's request i
 vendor=$(cd web && find vendor -type f -name '*.js' | head -1)
 cc=$(curl -s -D - -o /dev/null "$N/$vendor" | tr -d '\r' | awk -F': ' 'tolower($1)=="cache-control"{print $2}')
 check "nginx: static assets served from disk with caching (/$vendor: ${cc:-none})" "" grep -q 'max-age=' <<<"$cc"
+csp=$(curl -s -D - -o /dev/null "$N/" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: //p')
+check "nginx: the page comes from the instances with their Content-Security-Policy (import map by hash)" "got '$csp'" \
+  grep -q "frame-ancestors 'none'" <<<"$csp"
+xfo=$(curl -s -D - -o /dev/null "$N/$vendor" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-frame-options"{print $2}')
+check "nginx: static assets carry X-Frame-Options (got ${xfo:-none})" "" test "$xfo" = DENY
 code=$(curl -s -o /dev/null -w '%{http_code}' "$N/metrics")
 check "nginx: /metrics is not public (404)" "got $code" test "$code" = 404
 code=$(curl -s -o /dev/null -w '%{http_code}' "$N/docs")

@@ -301,6 +301,101 @@ def test_connection_cap_sheds_extra_connections_not_the_server(spawn):
             s.close()
 
 
+# ---------------------------------------------------------------- one client's share
+
+def _closed_at_once(socks):
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    return closed
+
+
+def test_connections_per_client_address_are_capped(spawn):
+    """YIZHAN_MAX_CONNS_PER_CLIENT across both workers: one address's connections over the cap
+    are closed at once, counted in /metrics; another address (::1) is served meanwhile, and the
+    address gets its share back as its connections close."""
+    from conftest import free_port
+    srv = spawn({"YIZHAN_MAX_CONNS_PER_CLIENT": "20", "YIZHAN_THREADS": "2", "YIZHAN_LISTEN": f"[::]:{free_port()}"})
+    port = srv.port
+    srv.api.close()  # its keep-alive connection from 127.0.0.1 would count
+    time.sleep(0.3)
+    socks = open_idle(port, 30)
+    try:
+        time.sleep(0.3)
+        closed = _closed_at_once(socks)
+        assert closed == 10, f"{closed} of 30 connections closed with a cap of 20"
+        v6 = Api(f"http://[::1]:{port}")
+        r = v6.get("/metrics")
+        assert r.status == 200, r
+        assert 'yizhan_http_connections_refused_total{reason="per_client"} 10' in r.text
+        assert v6.get("/livez").status == 200
+        extra = open_idle(port, 1)
+        time.sleep(0.2)
+        assert _closed_at_once(extra) == 1, "still at the cap: a new one is refused"
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.3)
+    r, dt = timed_get(Api(f"http://127.0.0.1:{port}"), "/livez")
+    assert r.status == 200 and dt < 1.0
+
+
+def test_trusted_proxies_are_not_capped(spawn):
+    """A proxy speaks for many clients: its address is exempt (the cap belongs in front of it)."""
+    srv = spawn({"YIZHAN_MAX_CONNS_PER_CLIENT": "5", "YIZHAN_TRUSTED_PROXIES": "127.0.0.1"})
+    socks = open_idle(srv.port, 12)
+    try:
+        time.sleep(0.3)
+        assert _closed_at_once(socks) == 0
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_slow_reader_holds_no_more_than_max_output_bytes_in_the_kernel(spawn):
+    """YIZHAN_MAX_OUTPUT_BYTES bounds the socket send buffer of each connection: a client that
+    asks for the 570 KB API description and reads nothing leaves at most that (doubled by Linux
+    for its bookkeeping) queued on the server's side, where autotuning would let it grow to MBs."""
+    import subprocess
+    srv = spawn({"YIZHAN_MAX_OUTPUT_BYTES": "65536"})
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    try:
+        s.sendall(build_request("GET", "/api/openapi.yaml"))
+        time.sleep(1.0)
+        local = s.getsockname()[1]
+        out = subprocess.run(["ss", "-tmn", "state", "established", f"( sport = :{srv.port} and dport = :{local} )"],
+                             capture_output=True, text=True).stdout
+        import re
+        m = re.search(r"skmem:\(([^)]*)\)", out)
+        assert m, out
+        mem = dict((k.rstrip("0123456789"), int(k[len(k.rstrip("0123456789")):])) for k in m.group(1).split(","))
+        assert mem["tb"] <= 2 * 65536, f"send buffer {mem['tb']} > 2 × 65536: {out}"
+        assert mem["w"] <= 3 * 65536, f"{mem['w']} bytes queued: {out}"  # w counts skb overhead too
+        # and the answer is still whole when the client reads it
+        s.settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(65536)
+        n = int(re.search(rb"Content-Length: (\d+)", got).group(1))
+        body = got.split(b"\r\n\r\n", 1)[1]
+        while len(body) < n:
+            chunk = s.recv(65536)
+            assert chunk, "closed before the whole answer"
+            body += chunk
+        assert len(body) == n
+    finally:
+        s.close()
+
+
 # ---------------------------------------------------------------- oversized and deeply nested bodies
 
 @pytest.mark.parametrize("path", [f"{V1}/auth/login", f"{V1}/auth/register", f"{V1}/orgs", f"{V1}/contracts",

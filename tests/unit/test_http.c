@@ -4,6 +4,7 @@
 #include "http/parse.h"
 #include "http/server_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The status http_parse_head answers for head (0 when accepted). */
@@ -60,4 +61,26 @@ TEST(every_status_sent_has_a_text_and_a_metrics_slot)
     }
     CHECK(metric_status_slot(599) == METRIC_STATUSES - 1 && metric_slot_status(METRIC_STATUSES - 1) == 0);
     CHECK(http_status_slot(505) >= 0 && http_status_slot(500) >= 0);
+}
+
+TEST(peers_count_connections_per_address_and_forget_closed_ones)
+{
+    static int ready;
+    if (!ready++) CHECK(peers_init(64) == 0);
+    /* many addresses, so that some collide and deletion must shift entries back */
+    char a[400][64];
+    for (int i = 0; i < 400; i++) snprintf(a[i], sizeof a[i], "10.0.%d.%d", i / 256, i % 256);
+    for (int i = 0; i < 400; i++) CHECK(peers_admit(a[i], 3) && peers_admit(a[i], 3));
+    for (int i = 0; i < 400; i++) CHECK(peers_count(a[i]) == 2);
+    CHECK(peers_admit(a[7], 3) && !peers_admit(a[7], 3) && peers_count(a[7]) == 3);
+    peers_release(a[7]);
+    CHECK(peers_count(a[7]) == 2);
+    for (int i = 0; i < 400; i += 2) peers_release(a[i]), peers_release(a[i]); /* gone entirely */
+    for (int i = 0; i < 400; i++) CHECK(peers_count(a[i]) == (i % 2 ? 2 : 0));
+    for (int i = 1; i < 400; i += 2) peers_release(a[i]), peers_release(a[i]);
+    for (int i = 0; i < 400; i++) CHECK(peers_count(a[i]) == 0);
+    CHECK(peers_admit("::1", 1) && !peers_admit("::1", 1));
+    peers_release("::1");
+    CHECK(peers_admit("::1", 1));
+    peers_release("::1");
 }
