@@ -153,6 +153,7 @@ static int cmd_serve(int argc, char **argv)
     if (!c) return 1;
     int pending = 0;
     int rc = db_migrate(c, migrate, false, &pending);
+    if (rc == 0 && !pending && api_codes_load(c) != 0) rc = -1; /* the cheap checks' code lists */
     PQfinish(c);
     if (rc != 0) return 1;
     if (pending) {

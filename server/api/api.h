@@ -53,6 +53,21 @@ const char *api_json_text(http_req_t *req, json_t *j);
 /* The caller's id and request id, as statement parameters. */
 const char *api_actor(http_req_t *req);
 
+/* Cheap checks of codes before a query (codes.c).  A reference names a
+ * field, its code list ("domains", …, or "regions" for GB/T 2260 codes; list2
+ * a second list the code may belong to instead) and the value (NULL: skip).
+ * status 400 (search filters: any code of the list) or 422 (writes: active
+ * codes only).  Calls cont(req) when every code is known — at once when the
+ * lists loaded at start have them, else after a lookup that cannot fail — or
+ * replies the problem the SQL check would have given.  Uses req->ctx until
+ * cont runs. */
+typedef struct {
+    const char *field, *list, *list2, *value;
+} api_code_ref_t;
+void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int status, void (*cont)(http_req_t *));
+/* Load every code and region, at start (blocking connection, before the workers). */
+int api_codes_load(PGconn *c) WUR;
+
 /* Module init: register statements and routes before the server starts. */
 void api_ops_init(void);
 void api_codes_init(void);

@@ -1,12 +1,180 @@
 /* codes.c — code lists, regions and the working-day calendar (read-only
  * reference data seeded by migrations).  Each request is one statement whose
- * JSON PostgreSQL builds. */
+ * JSON PostgreSQL builds.
+ *
+ * Also the known codes, for cheap checks before a query (issue 21): a search
+ * for an unknown domain, or a listing with one, would otherwise be refused
+ * inside a statement — a failing statement in a shared pipeline batch, sent
+ * for nothing.  The codes and regions are loaded at start; a code not among
+ * them is confirmed by a lookup that cannot fail (an admin may have added it
+ * since: an edited code list never makes a valid code refused), then learned
+ * by that worker.  A known code still goes through the SQL checks, which stay
+ * the authority (a code retired since start is refused there as before). */
 #include "api/api.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int ST_LIST, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR;
+static int ST_LIST, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR, ST_CODE_EXISTS, ST_REGION_EXISTS;
+
+/* --- known codes ---------------------------------------------------------------------------- */
+
+/* "list\x1fcode" → active; "regions" holds the region codes.  g_known is
+ * filled before the workers start and only read afterwards; each worker adds
+ * what it learns to a table of its own (no locks on the request path). */
+typedef struct {
+    char *key;
+    bool active;
+} known_t;
+typedef struct {
+    known_t *slot;
+    size_t mask, n;
+} kset_t;
+
+static kset_t g_known;
+static __thread kset_t t_learned;
+
+static uint64_t khash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+static known_t *kfind(const kset_t *s, const char *key)
+{
+    if (!s->slot) return NULL;
+    for (size_t i = khash(key) & s->mask;; i = (i + 1) & s->mask) {
+        if (!s->slot[i].key) return NULL;
+        if (!strcmp(s->slot[i].key, key)) return &s->slot[i];
+    }
+}
+
+/* Adds key (copied); a full table (over half) takes no more. */
+static void kadd(kset_t *s, const char *key, bool active, size_t cap)
+{
+    if (!s->slot) {
+        s->slot = calloc(cap, sizeof *s->slot);
+        if (!s->slot) return;
+        s->mask = cap - 1;
+    }
+    if (2 * (s->n + 1) > s->mask + 1) return;
+    size_t i = khash(key) & s->mask;
+    while (s->slot[i].key && strcmp(s->slot[i].key, key)) i = (i + 1) & s->mask;
+    if (!s->slot[i].key) {
+        s->slot[i].key = strdup(key);
+        if (!s->slot[i].key) return;
+        s->n++;
+    }
+    s->slot[i].active = active;
+}
+
+int api_codes_load(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT list || chr(31) || code, active FROM codes UNION ALL"
+                            " SELECT 'regions' || chr(31) || code, true FROM regions");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "yizhan: cannot read the code lists: %s", PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    size_t cap = 1024;
+    while (cap < 4 * (size_t)PQntuples(r) + 64) cap <<= 1;
+    for (int i = 0; i < PQntuples(r); i++) kadd(&g_known, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)[0] == 't', cap);
+    PQclear(r);
+    return 0;
+}
+
+static const known_t *known(const char *list, const char *code)
+{
+    char key[160];
+    if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", list, code) >= sizeof key) return NULL;
+    const known_t *k = kfind(&g_known, key);
+    return k ? k : kfind(&t_learned, key);
+}
+
+static void learn(const char *list, const char *code, bool active)
+{
+    char key[160];
+    if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", list, code) < sizeof key) kadd(&t_learned, key, active, 4096);
+}
+
+typedef struct {
+    const api_code_ref_t *refs;
+    int n, i, status;
+    void (*cont)(http_req_t *);
+    void *saved_ctx; /* the handler's req->ctx, given back before cont */
+} ccheck_t;
+
+static void ccheck_next(http_req_t *req, ccheck_t *cc);
+
+/* The problem the SQL check would have raised (check_code, check_region,
+ * search_check_filters): the same status, message, field and code. */
+static void refuse(http_req_t *req, const ccheck_t *cc, const api_code_ref_t *r)
+{
+    const char *msg;
+    if (!strcmp(r->list, "regions"))
+        msg = arena_printf(req->arena, "%s is not a GB/T 2260 region code", r->value);
+    else if (r->list2)
+        msg = arena_printf(req->arena, "%s is not a transfer or cooperation mode", r->value);
+    else
+        msg = arena_printf(req->arena, "%s is not a code of list %s", r->value, r->list);
+    json_t *e = NULL;
+    http_error_add(&e, r->field, !strcmp(r->list, "regions") ? "unknown_region" : "unknown_code", msg);
+    http_problem(req, cc->status, msg, e);
+}
+
+static void on_exists(http_req_t *req, PGresult *res)
+{
+    ccheck_t *cc = req->ctx;
+    const api_code_ref_t *r = &cc->refs[cc->i];
+    if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
+        refuse(req, cc, r);
+        return;
+    }
+    /* known now: an active code is good for every check, a retired one for searches */
+    bool active = cc->status != 400 || !strcmp(r->list, "regions");
+    learn(r->list, r->value, active);
+    if (r->list2) learn(r->list2, r->value, active);
+    cc->i++;
+    ccheck_next(req, cc);
+}
+
+static void ccheck_next(http_req_t *req, ccheck_t *cc)
+{
+    for (; cc->i < cc->n; cc->i++) {
+        const api_code_ref_t *r = &cc->refs[cc->i];
+        if (!r->value) continue;
+        bool need_active = cc->status != 400; /* writes take active codes; searches any code of the list */
+        const known_t *k = known(r->list, r->value);
+        if (!k && r->list2) k = known(r->list2, r->value);
+        if (k && (k->active || !need_active)) continue;
+        if (!strcmp(r->list, "regions")) {
+            const char *v[1] = {r->value};
+            api_query(req, ST_REGION_EXISTS, 1, v, on_exists);
+        } else {
+            const char *lists = arena_printf(req->arena, "{%s%s%s}", r->list, r->list2 ? "," : "",
+                                             r->list2 ? r->list2 : "");
+            const char *v[3] = {lists, r->value, need_active ? "true" : "false"};
+            api_query(req, ST_CODE_EXISTS, 3, v, on_exists);
+        }
+        return;
+    }
+    req->ctx = cc->saved_ctx;
+    cc->cont(req);
+}
+
+void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int status, void (*cont)(http_req_t *))
+{
+    ccheck_t *cc = arena_calloc(req->arena, sizeof *cc);
+    api_code_ref_t *copy = arena_alloc(req->arena, sizeof *copy * (size_t)(n ? n : 1));
+    memcpy(copy, refs, sizeof *copy * (size_t)n);
+    *cc = (ccheck_t){copy, n, 0, status, cont, req->ctx};
+    req->ctx = cc;
+    ccheck_next(req, cc);
+}
 
 static bool six_digits(const char *s)
 {
@@ -105,5 +273,10 @@ void api_codes_init(void)
         " day, 'kind', kind, 'name', name) ORDER BY day), '[]'))::text FROM calendar_days, y"
         " WHERE day >= make_date(y.y, 1, 1) AND day < make_date(y.y + 1, 1, 1)",
         1);
+    /* the cheap checks' confirmations: light reads that cannot fail */
+    ST_CODE_EXISTS = db_stmt_register_read(
+        "SELECT EXISTS (SELECT 1 FROM codes WHERE list = ANY ($1::text[]) AND code = $2 AND (active OR NOT $3::boolean))",
+        3);
+    ST_REGION_EXISTS = db_stmt_register_read("SELECT EXISTS (SELECT 1 FROM regions WHERE code = $1)", 1);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

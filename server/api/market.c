@@ -403,22 +403,66 @@ static void result_get(http_req_t *req)
     api_query(req, ST_R_GET, 3, v, reply_ok);
 }
 
-static void result_create(http_req_t *req)
+/* The body's codes, in the order the SQL checks them (market_result_merge,
+ * market_need_merge), for api_codes_check: an unknown one is refused before
+ * a write is sent.  A request with an Idempotency-Key goes to the database
+ * as it is: a replay must get the first answer even if a code was retired since. */
+static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
+{
+    json_t *b = req->json;
+    if (http_header(req, "idempotency-key")) {
+        send(req);
+        return;
+    }
+    api_code_ref_t refs[32];
+    int n = 0;
+#define REF(f, l, v) do { if (n < (int)ARRAY_LEN(refs)) refs[n++] = (api_code_ref_t){(f), (l), NULL, (v)}; } while (0)
+    size_t i;
+    json_t *x;
+    REF("domain", "domains", json_string_value(json_object_get(b, "domain")));
+    if (result) {
+        REF("maturity", "maturity_stages", json_string_value(json_object_get(b, "maturity")));
+        REF("pricing_mode", "pricing_modes", json_string_value(json_object_get(b, "pricing_mode")));
+    }
+    const char *modes = result ? "transfer_modes" : "cooperation_modes";
+    json_array_foreach(json_object_get(b, modes), i, x)
+        REF(arena_printf(req->arena, "%s[%zu]", modes, i), modes, json_string_value(x));
+    REF("region_code", "regions", json_string_value(json_object_get(b, "region_code")));
+    if (result) json_array_foreach(json_object_get(b, "ip_records"), i, x)
+        REF(arena_printf(req->arena, "ip_records[%zu].type", i), "ip_types", json_string_value(json_object_get(x, "type")));
+#undef REF
+    api_codes_check(req, refs, n, 422, send);
+}
+
+static void result_create_send(http_req_t *req)
 {
     idem_t k;
-    if (result_body_or_reply(req, true) || idem_key_or_reply(req, &k)) return;
+    if (idem_key_or_reply(req, &k)) return;
     mscope_t s = market_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
     api_query(req, ST_R_CREATE, 6, v, idem_reply);
+}
+
+static void result_create(http_req_t *req)
+{
+    if (result_body_or_reply(req, true)) return;
+    codes_then(req, true, result_create_send);
+}
+
+static void result_update_send(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
+    api_query(req, ST_R_UPDATE, 6, v, reply_ok);
 }
 
 static void result_update(http_req_t *req)
 {
     const char *id, *ifm;
     if (market_id_or_reply(req, &id) || result_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
-    api_query(req, ST_R_UPDATE, 6, v, reply_ok);
+    codes_then(req, true, result_update_send);
 }
 
 static void result_delete(http_req_t *req)
@@ -536,22 +580,35 @@ static void need_get(http_req_t *req)
     api_query(req, ST_N_GET, 3, v, reply_ok);
 }
 
-static void need_create(http_req_t *req)
+static void need_create_send(http_req_t *req)
 {
     idem_t k;
-    if (need_body_or_reply(req, true) || idem_key_or_reply(req, &k)) return;
+    if (idem_key_or_reply(req, &k)) return;
     mscope_t s = market_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
     api_query(req, ST_N_CREATE, 6, v, idem_reply);
+}
+
+static void need_create(http_req_t *req)
+{
+    if (need_body_or_reply(req, true)) return;
+    codes_then(req, false, need_create_send);
+}
+
+static void need_update_send(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (market_id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
+    mscope_t s = market_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
+    api_query(req, ST_N_UPDATE, 6, v, reply_ok);
 }
 
 static void need_update(http_req_t *req)
 {
     const char *id, *ifm;
     if (market_id_or_reply(req, &id) || need_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
-    api_query(req, ST_N_UPDATE, 6, v, reply_ok);
+    codes_then(req, false, need_update_send);
 }
 
 static void need_delete(http_req_t *req)

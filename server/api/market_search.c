@@ -356,6 +356,7 @@ typedef struct {
     bool cached;         /* total and facets from the cache (copies) */
     const char *total, *facets;
     char sort_letter;
+    const char *limit, *cursor; /* checked query parameters, for search_send() */
 } search_ctx_t;
 
 /* A length-prefixed field of market_search()'s hits: "<bytes>:<bytes of text>". */
@@ -457,6 +458,8 @@ static void search_done(http_req_t *req, PGresult *res)
     buf_free(&b);
 }
 
+static void search_send(http_req_t *req);
+
 static void search(http_req_t *req)
 {
     search_ctx_t *c = arena_calloc(req->arena, sizeof *c);
@@ -464,6 +467,27 @@ static void search(http_req_t *req)
     if (market_search_parse_or_reply(req, NULL, &c->s) || api_limit_or_reply(req, &limit) ||
         api_cursor_or_reply(req, &cursor))
         return;
+    c->limit = limit;
+    c->cursor = cursor;
+    /* filter codes that name nothing are 400 (search_check_filters in SQL):
+     * answered from the known codes rather than by a failing statement */
+    const msearch_t *s = &c->s;
+    const api_code_ref_t refs[] = {{"domain", "domains", NULL, s->domain},
+                                   {"region", "regions", NULL, s->region},
+                                   {"mode", "transfer_modes", "cooperation_modes", s->mode},
+                                   {"holder_type", "org_types", NULL, s->holder_type}};
+    req->ctx = c;
+    if (!s->domain && !s->region && !s->mode && !s->holder_type) {
+        search_send(req);
+        return;
+    }
+    api_codes_check(req, refs, (int)ARRAY_LEN(refs), 400, search_send);
+}
+
+static void search_send(http_req_t *req)
+{
+    search_ctx_t *c = req->ctx;
+    const char *limit = c->limit, *cursor = c->cursor;
     msearch_t *s = &c->s;
     c->sort_letter = !strcmp(s->sort, "relevance") ? 'r' : 't'; /* 't': time (recent) */
     const char *after = NULL;
@@ -489,7 +513,6 @@ static void search(http_req_t *req)
     c->key = arena_printf(req->arena, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", tsq ? tsq : "", s->patterns,
                           s->price_min ? s->price_min : "", s->price_max ? s->price_max : "", s->from ? s->from : "",
                           s->to ? s->to : "", s->region ? s->region : "", s->terms);
-    req->ctx = c;
     /* what the cache holds is copied: another request of this worker may
      * replace the entry while this one waits for the database */
     const char *hint = NULL, *title_hint = NULL, *rate = NULL, *title_rate = NULL;

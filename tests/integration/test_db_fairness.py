@@ -11,6 +11,7 @@ unavailable" (a good read held back behind one failure after another ran out of 
 """
 
 import json
+import time
 import uuid
 
 from helpers import assert_problem, build_request, hammer, query
@@ -156,3 +157,66 @@ def test_failing_reads_alone_are_answered(spawn):
     by = _split(hammer(srv.port, plans))
     assert len(by["bad"]) == CLIENTS * 10
     assert not _bad_answers(by["bad"], 400, "domain")
+
+
+# --------------------------------------------------------------------------------------
+# Cheap checks: a code not in its list is answered before any statement is sent
+# --------------------------------------------------------------------------------------
+
+def _pg_errors(pg, needle):
+    """Lines of PostgreSQL's log naming needle: a statement that failed there is logged as an
+    ERROR (log_min_error_statement); one never sent leaves nothing."""
+    try:
+        return [ln for ln in pg.log.read_text(errors="replace").splitlines() if needle in ln]
+    except OSError:
+        return []
+
+
+def test_unknown_codes_are_answered_without_a_failing_statement(api, pg, mk, db):
+    """Searches and writes naming a code that is in no list get the problem the SQL check gives
+    (same status, message, field and code), but the statement that would fail is never sent:
+    nothing about them reaches PostgreSQL's error log."""
+    tag = uuid.uuid4().hex[:10]
+    cases = [
+        (api.get(V1 + f"/search?domain=nd{tag}"), 400, "domain", "unknown_code", f"nd{tag} is not a code of list domains"),
+        (api.get(V1 + f"/search?mode=nm{tag}"), 400, "mode", "unknown_code", f"nm{tag} is not a transfer or cooperation mode"),
+        (api.get(V1 + f"/search?holder_type=999"), 400, "holder_type", "unknown_code", "999 is not a code of list org_types"),
+        (api.get(V1 + "/search?region=990000"), 400, "region", "unknown_region", "990000 is not a GB/T 2260 region code"),
+        (api.post(V1 + "/results", json=result_body(domain=f"rd{tag}"), headers=mk.a["h"]), 422, "domain",
+         "unknown_code", f"rd{tag} is not a code of list domains"),
+        (api.post(V1 + "/results", json=result_body(transfer_modes=["transfer", f"tm{tag}"]), headers=mk.a["h"]), 422,
+         "transfer_modes[1]", "unknown_code", f"tm{tag} is not a code of list transfer_modes"),
+        (api.post(V1 + "/results", json=result_body(ip_records=[{"type": f"ip{tag}"}]), headers=mk.a["h"]), 422,
+         "ip_records[0].type", "unknown_code", f"ip{tag} is not a code of list ip_types"),
+        (api.post(V1 + "/results", json=result_body(region_code="990100"), headers=mk.a["h"]), 422, "region_code",
+         "unknown_region", "990100 is not a GB/T 2260 region code"),
+    ]
+    for r, status, field, code, msg in cases:
+        if status is None:
+            continue
+        body = assert_problem(r, status)
+        assert body["detail"] == msg and body["errors"] == [{"field": field, "code": code, "message": msg}], body
+    time.sleep(0.5)
+    assert not _pg_errors(pg, tag), _pg_errors(pg, tag)[:3]
+    assert not _pg_errors(pg, "990000 is not") and not _pg_errors(pg, "990100 is not")
+
+
+def test_a_code_added_while_running_is_accepted_at_once(api, mk, db):
+    """Code lists are data an admin edits: a code added after the server loaded the lists is
+    confirmed by a lookup, never refused — for a search and for a write alike — and one
+    retired since is refused by the database as before."""
+    code = "fair_" + uuid.uuid4().hex[:8]
+    query(db, "INSERT INTO codes (list, code, label, sort) VALUES ('domains', %s, '公平测试领域', 999)", code)
+    try:
+        r = api.get(V1 + f"/search?domain={code}")
+        assert r.status == 200 and r.body["total"]["value"] == 0, r
+        r = api.post(V1 + "/results", json=result_body(domain=code, title="新增领域 " + code), headers=mk.a["h"])
+        assert r.status == 201 and r.body["domain"] == code, r
+        query(db, "UPDATE codes SET active = false WHERE list = 'domains' AND code = %s", code)
+        r = api.post(V1 + "/results", json=result_body(domain=code), headers=mk.a["h"])
+        body = assert_problem(r, 422)
+        assert body["errors"][0]["field"] == "domain", body
+        assert api.get(V1 + f"/search?domain={code}").status == 200   # a retired code still filters
+    finally:
+        query(db, "DELETE FROM results WHERE domain = %s", code)
+        query(db, "DELETE FROM codes WHERE list = 'domains' AND code = %s", code)
