@@ -1,30 +1,49 @@
 #!/usr/bin/env python3
-"""Generate deploy/demo/demo.sql: demo data for Yizhan (驿站).
+"""Generate the demo data of Yizhan (驿站): the story of a region in 2026.
 
-    python3 deploy/demo/gen_demo.py > deploy/demo/demo.sql
+    python3 deploy/demo/gen_demo.py --today 2026-12-07 --out DIR
+        DIR/base.sql      organisations, offices, results, needs, contracts, payments
+        DIR/accounts.tsv  one demo account per role: role, e-mail, name, option, value
+        DIR/live.sql      what happens now: inquiries with price proposals, a public
+                          notice with an objection, auctions (one ending ten minutes
+                          after loading), notifications, saved searches, subsidy
+                          policies and runs, this year's plan targets
+    python3 deploy/demo/gen_demo.py [--today D]      base.sql alone, on stdout
 
-Deterministic (random.seed(2026)); Python 3 standard library only.  The output is
-plain SQL without BEGIN/COMMIT: load.sh runs it with `psql -v ON_ERROR_STOP=1 -1 -f`
-into a migrated, empty database.  It inserts organisations, registry offices,
-research results, technology needs, technology contracts (registered ones with
-gap-free registration numbers per office and year), registration counters and
-payments received.  No users: load.sh creates the demo accounts afterwards, so
-every user reference (created_by, broker_user_id, registered_by, ...) is NULL.
+deploy/demo/load.sh runs it on the first start and loads the three parts into a
+migrated, empty database: base.sql, then the accounts (`yizhan user create`, so
+their passwords are hashed as the server hashes them), then live.sql, which refers
+to the accounts by e-mail.  Each SQL part is plain SQL without BEGIN/COMMIT, loaded
+with `psql -v ON_ERROR_STOP=1 -1 -f`.  Python 3 standard library only.
+
+Deterministic: random.seed(2026), and the story is written for 2026-11-21 (TODAY).
+--today moves every date of base.sql by the whole weeks between TODAY and that day
+(weekdays stay weekdays), so the data never looks stale: registration numbers,
+years and counters follow the moved dates.  live.sql is relative to the moment it
+is loaded (now()).  Without --today the dates are those of the story.
 
 Organisations, results and needs are written out by hand below; contracts are
 generated from per-seller topics.  Office 1 (巴中) gets yearly registered totals
 shaped like the Bazhong plan (2亿 yuan in 2020 rising to 3亿 in 2025).
 """
 
+import argparse
 import datetime as dt
 import json
 import math
+import os
 import random
 import sys
 
 random.seed(2026)
 
-TODAY = dt.date(2026, 11, 21)          # data never lies after this day
+TODAY = dt.date(2026, 11, 21)          # the story's today: data never lies after this day
+SHIFT = dt.timedelta(0)                # whole weeks from TODAY to the day of loading (--today)
+
+
+def sh(d):
+    """A date of the story moved to the day of loading."""
+    return d + SHIFT
 
 # ---------------------------------------------------------------------------
 # SQL helpers
@@ -61,11 +80,11 @@ def ts(d, hour=None, minute=None):
         hour = random.randint(9, 17)
     if minute is None:
         minute = random.randint(0, 59)
-    return q("%s %02d:%02d:%02d+08" % (d.isoformat(), hour, minute, random.randint(0, 59)))
+    return q("%s %02d:%02d:%02d+08" % (sh(d).isoformat(), hour, minute, random.randint(0, 59)))
 
 
 def qd(d):
-    return "NULL" if d is None else q(d.isoformat())
+    return "NULL" if d is None else q(sh(d).isoformat())
 
 
 def rand_date(a, b):
@@ -808,9 +827,32 @@ RESULTS = [
      "基于倾斜摄影、BIM与物联网数据构建城市三维数字底座，实现市政设施、交通、环境等12类城市运行数据的融合展示和事件闭环处置，"
      "支持千万级物联网设备接入，事件处置平均时长缩短40%。已在重庆渝北区试点运行，适用于城市运行管理中心建设。",
      ["数字孪生", "城市运行管理", "BIM", "智慧城市"], ["软件开发", "信息系统集成服务"], 7, "S", ["licence"], "rejected"),
+    # --- added with the demo accounts: the enterprise's and the broker's own listings
+    ("tea", "agriculture", "富硒绿茶标准化加工与品质分级技术规程",
+     "公司总结十余年富硒绿茶生产经验，制定了从鲜叶分级收购、摊青、杀青、揉捻到烘干的标准化加工技术规程，建立了以有机硒含量、"
+     "外形、汤色和滋味为指标的品质分级方法，配套鲜叶收购硒含量抽检制度和加工记录追溯表单。规程已在公司6条生产线和12家合作社执行，"
+     "一级品率由58%提高到76%，可向茶叶合作社、家庭农场以技术许可加培训方式推广。",
+     ["富硒绿茶", "标准化加工", "品质分级", "技术规程"], ["精制茶加工", "茶叶种植"], 8, "U", ["licence", "other"], "published"),
+    ("bzbrok", "electronic_information", "秦巴山区技术需求挖掘与成果智能匹配服务平台",
+     "面向秦巴山区中小企业技术需求表达难、成果对接效率低的问题，研发了技术需求诊断问卷、需求与成果语义匹配模型和技术经纪人协同工作台，"
+     "支持需求挖掘、成果评价、洽谈跟踪和技术合同登记辅导的全流程线上服务。平台已在巴中经济开发区和恩阳区服务企业120余家，"
+     "促成技术合同40余项，需求响应时间由平均30天缩短至7天。可向地方科技局、园区和技术转移机构提供软件许可与运营服务。",
+     ["技术转移", "需求挖掘", "成果匹配", "技术经纪"], ["软件开发", "科技中介服务"], 7, "S", ["licence", "other"], "published"),
 ]
 
+# Results offered by auction (拍卖/竞价): title -> (reserve yuan, increment yuan).  Their
+# auctions, bids and end times are in live.sql; the results are published listings here.
+AUCTIONED = {
+    "南江鳞片石墨球形化与低温提纯技术": (1500000, 50000),
+    "丘陵山区履带式多功能田园管理机": (800000, 20000),
+    "通江银耳代料栽培及菌种提纯复壮技术": (600000, 20000),
+    "新能源汽车减速器精密齿轮数控成形磨削技术": (2000000, 100000),
+}
+# Asking prices (yuan) the negotiations in live.sql start from.
+ASKING = {"富硒茶叶低温杀青与精深加工技术": 1200000, "智慧茶园物联网监测与病虫害预警系统": 450000}
+
 RESULT_ROWS = []
+RESULT_BY_TITLE = {}
 REJECT_REASONS = {
     "山区农村生活污水一体化生物处理技术":
         "成果摘要缺少出水水质检测报告和第三方运行数据，知识产权仅列实用新型申请号且无受理通知书，请补充后重新提交。",
@@ -899,6 +941,15 @@ def build_results():
             contact=contact, status=status, reject=REJECT_REASONS.get(title) if status == "rejected" else None,
             submitted=submitted, reviewed=reviewed, published=published, withdrawn=withdrawn,
             created=created, updated=updated))
+        RESULT_BY_TITLE[title] = RESULT_ROWS[-1]
+    # after the random draws, so that the rest of the data stays as it was
+    for title, (reserve, _) in AUCTIONED.items():
+        r = RESULT_BY_TITLE[title]
+        assert r["status"] == "published", title
+        r["pricing"], r["price"] = "auction", reserve * 100     # the asking price shown is the reserve (起拍价)
+    for title, yuan in ASKING.items():
+        assert RESULT_BY_TITLE[title]["pricing"] == "negotiated", title
+        RESULT_BY_TITLE[title]["price"] = yuan * 100
 
 
 # ---------------------------------------------------------------------------
@@ -996,7 +1047,21 @@ NEEDS = [
     ("yyei", "electronic_information", "电子元器件制造", "电子信息产业园能耗在线监测与能源管理",
      "产业园拟建设覆盖30家入园企业的能耗在线监测和能源管理平台，实现分项计量、能效对标和需量预警。",
      ["能耗监测", "能源管理", "产业园"], (400000, 800000), ["commissioned_development"], "draft"),
+    # --- added with the demo accounts: the university's and the broker's own needs
+    ("bzvtc", "agriculture", "精制茶加工", "富硒茶多酚中试生产线共建企业",
+     "学院已完成富硒茶多酚、茶氨酸提取小试，拟与茶叶或食品企业共建年处理夏秋茶鲜叶300吨的中试生产线，学院提供工艺与技术人员，"
+     "企业提供场地和部分设备，中试产品及后续产业化收益按约定分配。欢迎巴中及周边茶叶、食品饮料企业联系。",
+     ["茶多酚", "中试", "校企共建", "富硒茶"], None, ["cooperative_development"], "open"),
+    ("bzbrok", "agriculture", "农副食品加工专用设备制造", "（受托发布）富硒农产品硒含量现场快速检测设备",
+     "受恩阳区、平昌县3家富硒农产品加工企业委托征集：收购鲜叶、稻谷时需现场判定硒含量并分级定价，目前送检周期3～5天。"
+     "需求便携式硒含量快速检测设备或检测方法，30分钟内出结果，检测下限0.02 mg/kg，单次检测成本低于20元。本公司负责组织对接与合同登记辅导。",
+     ["硒含量", "快速检测", "便携设备", "富硒农产品"], (200000, 500000), ["transfer", "commissioned_development"], "open"),
+    ("bzbrok", "advanced_manufacturing", "汽车零部件及配件制造", "（受托发布）新能源汽车铝合金压铸件X射线在线检测",
+     "受巴中经济开发区新能源汽车零部件企业委托征集：电池包壳体、电驱壳体压铸件内部气孔缺陷需在线检测，要求检测节拍不超过60秒/件，"
+     "缺陷识别准确率95%以上，可与产线MES对接。欢迎高校院所和装备企业以技术开发或技术服务方式合作。",
+     ["X射线检测", "压铸件", "缺陷识别", "新能源汽车"], (1000000, 2500000), ["commissioned_development", "service"], "submitted"),
 ]
+NEED_BY_TITLE = {}
 
 NEED_ROWS = []
 
@@ -1008,6 +1073,9 @@ def build_needs():
         published = submitted = closed = None
         if status == "draft":
             created = rand_date(dt.date(2026, 10, 10), dt.date(2026, 11, 18))
+        elif status == "submitted":     # waiting for the reviewer
+            submitted = add_weekdays(TODAY, -1)
+            created = submitted - dt.timedelta(days=random.randint(1, 10))
         else:
             if status == "matched":
                 published = rand_date(dt.date(2025, 9, 1), dt.date(2026, 3, 31))
@@ -1030,6 +1098,7 @@ def build_needs():
             contact={"name": person(), "phone": phone(o["region"]), "email": o["email"]},
             status=status, submitted=submitted, published=published, closed=closed,
             created=created, updated=updated))
+        NEED_BY_TITLE[title] = NEED_ROWS[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -1665,7 +1734,7 @@ def realise(c, idx):
     status = c["status"]
     reg = submitted = returned = refused = cancelled = None
     if status in ("registered", "cancelled"):
-        last = dt.date(2026, 11, 13) if c["year"] == 2026 else dt.date(c["year"], 12, 29)
+        last = add_weekdays(TODAY, -1) if c["year"] == 2026 else dt.date(c["year"], 12, 29)
         first = dt.date(c["year"], 1, 5)
         if c["need"]:
             need = NEED_ROWS[c["need"] - 1]
@@ -1807,7 +1876,7 @@ def assign_registration(rows):
     by = {}
     for r in rows:
         if r["reg"]:
-            by.setdefault((r["office"], r["reg"].year), []).append(r)
+            by.setdefault((r["office"], sh(r["reg"]).year), []).append(r)
     counters = []
     for (office, year), lst in sorted(by.items()):
         lst.sort(key=lambda r: (r["reg"], r["idx"]))
@@ -1853,8 +1922,8 @@ def payments_for(r):
 
 def emit(out):
     w = out.write
-    w("-- demo.sql — GENERATED by deploy/demo/gen_demo.py (random.seed(2026)); do not edit by hand.\n")
-    w("--   python3 deploy/demo/gen_demo.py > deploy/demo/demo.sql\n")
+    w("-- base.sql — GENERATED by deploy/demo/gen_demo.py (random.seed(2026)); do not edit by hand.\n")
+    w("--   the story's dates moved by %d days (to the week of %s)\n" % (SHIFT.days, sh(TODAY).isoformat()))
     w("-- Loaded once by deploy/demo/load.sh (psql -v ON_ERROR_STOP=1 -1 -f) into a migrated, empty database.\n")
     w("-- Demo data only: organisations, credit codes, people, phone numbers and contracts are fictitious.\n\n")
     w("SET client_encoding = 'UTF8';\n\n")
@@ -1864,7 +1933,7 @@ def emit(out):
     w("INSERT INTO registry_offices (id, name, region_code, active, address, phone, created_at, updated_at)\n"
       "OVERRIDING SYSTEM VALUE VALUES\n")
     w(",\n".join("(%d, %s, %s, true, %s, %s, %s, %s)" % (oid, q(n), q(r), q(a), q(p),
-                                                         q("2020-01-02 09:00:00+08"), q("2020-01-02 09:00:00+08"))
+                                                         ts(dt.date(2020, 1, 2), 9, 0), ts(dt.date(2020, 1, 2), 9, 0))
                  for oid, n, r, a, p in OFFICES) + ";\n\n")
 
     # ---- orgs
@@ -1953,7 +2022,8 @@ def emit(out):
             q(b["id"]), q(b["name"]), q(b["type"]), q(b["region"]), q(b["code"]),
             q(i.get("id")), q(i.get("name")), q(i.get("type")), q(i.get("region")), q(i.get("code")),
             qd(r["signed"]), qd(r["effective"]), qd(r["end"]), str(r["amount_fen"]), str(r["technical_fen"]),
-            qj(r["items"]), qj(r["schedule"]), q(r["domain"]), q(r["seo"]), q(r["ip"]), q(r["plan"]),
+            qj(r["items"]), qj([dict(x, due_on=sh(dt.date.fromisoformat(x["due_on"])).isoformat()) for x in r["schedule"]]),
+            q(r["domain"]), q(r["seo"]), q(r["ip"]), q(r["plan"]),
             q(r["result"]), q(r["need"]), q(r["is_import"]), q(r["applicant"]),
             q(r["office"]) if r["status"] != "draft" else "NULL", q(r["status"]), sub_ts, due,
             ts(r["returned"], 16) if r["returned"] else "NULL", q(ret_code),
@@ -1983,12 +2053,357 @@ def emit(out):
         w("SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s));\n" % (t, t))
 
 
+# ---------------------------------------------------------------------------
+# The demo accounts (accounts.tsv; load.sh makes them with `yizhan user create`)
+# ---------------------------------------------------------------------------
+
+def accounts():
+    """key, role, e-mail, display name, option, value."""
+    return [
+        ("univ", "member", "univ@demo.yizhan.cn", "科研处 李晓梅", "--org", ORG["bzvtc"]["id"]),
+        ("enterprise", "member", "enterprise@demo.yizhan.cn", "技术部 王建川", "--org", ORG["tea"]["id"]),
+        # a technology broker of a technology-transfer institution, not of a party to the deals
+        ("broker", "broker", "broker@demo.yizhan.cn", "技术经纪人 赵宇", "--org", ORG["bzbrok"]["id"]),
+        ("reviewer", "reviewer", "reviewer@demo.yizhan.cn", "驿站平台 周婷", "", ""),
+        ("officer", "officer", "officer@demo.yizhan.cn", "登记员 陈刚", "--office", 1),
+        ("bureau", "bureau", "bureau@demo.yizhan.cn", "巴中市科学技术局", "--region", "511900"),
+        ("admin", "admin", "admin@demo.yizhan.cn", "驿站平台 运维", "", ""),
+    ]
+
+
+def emit_accounts(out):
+    for _, role, email, name, opt, val in accounts():
+        out.write("\t".join([role, email, name, opt, str(val)]) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# live.sql: what is going on at the moment of loading, relative to now()
+# ---------------------------------------------------------------------------
+
+MIN, HOUR, DAY = 1, 60, 24 * 60
+
+
+def at(minutes):
+    """A moment relative to the loading transaction's now()."""
+    return "(now() %s interval '%d minutes')" % ("+" if minutes >= 0 else "-", abs(minutes))
+
+
+def uid(key):
+    email = {a[0]: a[2] for a in accounts()}[key]
+    return "(SELECT id FROM users WHERE email = %s)" % q(email)
+
+
+WAN = 10000 * 100      # fen in 1万元
+
+# Who writes in a thread: org key, and the demo account when the org has one.
+DEMO_USER = {"bzvtc": "univ", "tea": "enterprise", "bzbrok": "broker"}
+
+# Inquiries: subject (result or need title), the buyer and the initiator, whether
+# the broker (of 巴中市秦巴技术转移服务有限公司) is named, the state, and the
+# thread: (minutes from now, author org, text, proposed price in 万元 or None).
+INQUIRIES = [
+    dict(result="富硒茶叶低温杀青与精深加工技术", buyer="tea", initiator="tea", broker=True, status="open", msgs=[
+        (-9 * DAY - 300, "tea", "贵院的富硒茶低温杀青与精深加工技术与我司夏秋茶利用的需求高度契合。我司拟以技术转让方式引进，"
+                                "请介绍工艺包内容和设备选型要求，并告知意向价格。", None),
+        (-8 * DAY - 120, "bzvtc", "感谢关注。转让内容包括工艺包（杀青、揉捻、提香参数）、关键设备选型清单和3个月驻厂指导，"
+                                  "已在平昌中试线稳定运行两年。挂牌价120万元，可当面详谈。", 120),
+        (-6 * DAY - 200, "bzbrok", "我是受茶业公司委托的技术经纪人赵宇。建议下周安排到学院中试线现场考察，"
+                                   "我方可同步出具成果评价报告，便于双方确定价格。", None),
+        (-4 * DAY - 90, "tea", "现场考察后，我司需自行改造两条生产线，投入较大。我司报价85万元，驻厂指导费用可另行约定。", 85),
+        (-5 * HOUR, "bzvtc", "学院研究后可接受102万元，含一年技术服务和人员培训。按规定，协议定价成交后需公示15日。", 102),
+    ]),
+    dict(need="富硒夏秋茶资源高值化利用技术", seller="bzvtc", initiator="bzvtc", status="open", msgs=[
+        (-12 * DAY - 240, "bzvtc", "我院茶学团队已完成夏秋茶制备富硒速溶茶粉的小试，有机硒保留率83%，可承担贵司需求的合作开发。"
+                                   "初步方案：6个月完成中试，12个月实现量产。", None),
+        (-11 * DAY - 60, "tea", "方案可行。请列出合作开发的费用构成和付款节点。", None),
+        (-7 * DAY - 180, "bzvtc", "合作开发费用78万元：签约付30%，中试完成付40%，量产验收付30%。", 78),
+        (-3 * DAY - 100, "tea", "我司本年度预算上限60万元，能否将茶多酚提取部分调整为第二期？", 60),
+    ]),
+    dict(result="高硒茶树新品种“川茶硒1号”选育及配套栽培技术", buyer="tea", initiator="tea", status="open", msgs=[
+        (-5 * DAY - 30, "tea", "我司计划在平昌新建高硒茶园3000亩，希望获得“川茶硒1号”品种权许可和配套栽培技术指导，请告知许可方式和费用。", None),
+        (-2 * DAY - 210, "saas", "可以普通许可方式授权，许可费35万元（含3年技术指导），种苗由我院茶叶研究所定点供应。", 35),
+    ]),
+    dict(result="新能源汽车铝合金车身轻量化制造技术", buyer="bznev", initiator="bznev", broker=True, status="open", msgs=[
+        (-15 * DAY - 20, "bznev", "我司电池包下壳体正在做轻量化改型，希望以专利实施许可方式引进贵校铝合金热成形技术。", None),
+        (-14 * DAY - 300, "bzbrok", "受巴中秦巴新能源委托，我方已整理企业产线条件和目标零件清单，请湖南大学团队评估适配性。", None),
+        (-10 * DAY - 45, "hnu", "初步评估可行。专利实施许可费180万元，技术服务费另计。", 180),
+        (-1 * DAY - 100, "bznev", "我司报价150万元，含首年技术服务。", 150),
+    ]),
+    dict(result="富硒植物蛋白饮料配方与无菌灌装工艺", buyer="tea", initiator="tea", status="declined",
+         close_reason="该工艺目前仅考虑独占许可，暂不对外授权", msgs=[
+        (-40 * DAY - 200, "tea", "我司拟开发富硒茶饮料，希望许可使用贵司的无菌灌装工艺。", None),
+        (-38 * DAY - 70, "eyfood", "感谢关注，该工艺目前仅考虑独占许可，暂不对外授权。", None),
+    ]),
+    # concluded at a negotiated price by a state-funded college: the public notice below
+    dict(result="智慧茶园物联网监测与病虫害预警系统", buyer="tea", initiator="tea", status="agreed", price=38, msgs=[
+        (-20 * DAY - 120, "tea", "我司万亩茶园数字化项目需要贵院的智慧茶园物联网监测系统，希望受让软件著作权并由贵院负责部署。", None),
+        (-18 * DAY - 60, "bzvtc", "可以转让，报价45万元，含部署和一年运维。", 45),
+        (-12 * DAY - 300, "tea", "我司报价35万元。", 35),
+        (-6 * DAY - 80, "bzvtc", "双方各让一步，38万元成交，含部署和一年运维。", 38),
+        (-5 * DAY - 30, "tea", "同意38万元。", 38),
+    ]),
+]
+NOTICE_OF = 5           # index in INQUIRIES of the deal under public notice
+OBJECTION = ("何建国", "139 8270 6614", "本人系“智慧茶园物联网监测与病虫害预警系统”主要完成人之一，成果登记的完成人名单及公示材料中"
+             "均未列本人，对本次转让的收益分配有异议，请核实。", -1 * DAY - 200)
+
+# Auctions: result title -> (start, end in minutes from now; bids: (minutes, org key, 万元)).
+# The first ends ten minutes after loading: a bid in its last five minutes moves the end
+# to five minutes after the bid (anti-sniping), which a visitor can try.
+AUCTIONS = [
+    ("南江鳞片石墨球形化与低温提纯技术", -6 * DAY, 10 * MIN,
+     [(-3 * DAY - 300, "cqbat", 150), (-2 * DAY - 60, "cdli", 155), (-1 * DAY - 120, "cqbat", 165), (-40 * MIN, "cdli", 170)]),
+    ("丘陵山区履带式多功能田园管理机", -4 * DAY, 2 * DAY + 5 * HOUR,
+     [(-3 * DAY - 200, "tea", 80), (-1 * DAY - 30, "njcms", 84)]),
+    ("通江银耳代料栽培及菌种提纯复壮技术", -3 * DAY, 3 * DAY + 2 * HOUR,
+     [(-2 * DAY - 100, "tjyrco", 60), (-20 * HOUR, "bzpharma", 62), (-3 * HOUR, "tjyrco", 66)]),
+    ("新能源汽车减速器精密齿轮数控成形磨削技术", -1 * DAY, 6 * DAY, []),
+]
+AUCTION_WINDOW_S = AUCTION_EXTENSION_S = 300
+
+# Saved searches of every demo account (filters only); their notifications are
+# made by market_notify() for the listings of the last year, as the sweeper would have.
+SUBSCRIPTIONS = [
+    ("univ", "巴中市技术需求", {"kind": "need", "region": "511900"}),
+    ("univ", "农业领域新需求", {"kind": "need", "domain": "agriculture"}),
+    ("enterprise", "茶产业相关成果", {"kind": "result", "domain": "agriculture"}),
+    ("broker", "巴中市新发布成果与需求", {"region": "511900"}),
+    ("reviewer", "全部新发布的成果与需求", {}),
+    ("officer", "巴中市新发布成果", {"kind": "result", "region": "511900"}),
+    ("bureau", "巴中市成果与需求", {"region": "511900"}),
+    ("admin", "全部新发布成果", {"kind": "result"}),
+]
+
+
+def sub_tsquery(query):
+    """The filter lexemes of a saved search, as market_search_parse() compiles them (kind, domain, region)."""
+    parts = []
+    if "kind" in query:
+        parts.append("'#k:%s'" % query["kind"])
+    if "domain" in query:
+        parts.append("'#d:%s'" % query["domain"])
+    if "region" in query:
+        r = query["region"]
+        parts.append("'#r:%s'" % (r[:2] if r[2:] == "0000" else r[:4] if r[4:] == "00" else r))
+    return " & ".join(parts) or None
+
+
+# A Bazhong subsidy policy for the demo bureau: Bazhong's plan sets no subsidy rates,
+# so this one follows the structure of Yueyang's (seeded by migration 0033) and says so.
+BAZHONG_POLICY = {
+    "name": "巴中市技术合同交易后补助（演示）",
+    "region_code": "511900",
+    "source": "演示数据：巴中市方案未规定后补助标准，本政策参照《岳阳市促进科技成果转移转化实施方案》二、6 的结构拟定，数额仅供演示",
+    "rules": {
+        "lines": [
+            {"label": "技术开发、转让和许可合同输出方：上年度技术交易额累计50万元以上，按2%，最高20万元",
+             "party": "seller", "base": "technical_amount", "base_year": "previous",
+             "contract_types": ["development", "transfer", "licence"], "threshold_fen": 50 * WAN,
+             "rate": {"flat_bp": 200}, "cap_per_org_year_fen": 20 * WAN},
+            {"label": "技术开发、转让和许可合同吸纳方：上年度技术交易额累计25万元以上，按4%，最高10万元",
+             "party": "buyer", "base": "technical_amount", "base_year": "previous",
+             "contract_types": ["development", "transfer", "licence"], "threshold_fen": 25 * WAN,
+             "rate": {"flat_bp": 400}, "cap_per_org_year_fen": 10 * WAN},
+            {"label": "技术经纪人：促成合同上年度技术交易额的1%，每人每年最高5万元",
+             "party": "broker", "base": "technical_amount", "base_year": "previous",
+             "rate": {"flat_bp": 100}, "cap_per_broker_year_fen": 5 * WAN},
+        ],
+        "note": "演示政策，数额仅供演示。补助总额以当年预算为限，超出时按比例核减。",
+    },
+}
+BAZHONG_BUDGET_FEN = 200 * WAN
+YUEYANG_BUDGET_FEN = 300 * WAN
+
+
+def emit_live(out):
+    w = out.write
+    rid, nid = RESULT_BY_TITLE, NEED_BY_TITLE
+    w("-- live.sql — GENERATED by deploy/demo/gen_demo.py; do not edit by hand.\n")
+    w("-- Loaded by deploy/demo/load.sh after base.sql and the demo accounts; times are relative to now().\n\n")
+    w("SET client_encoding = 'UTF8';\n\n")
+
+    # ---- inquiries and their threads
+    w("-- Inquiries 洽谈 with price proposals from both sides ------------------------------\n")
+    inq_rows, msg_rows = [], []
+    for i, x in enumerate(INQUIRIES, 1):
+        if "result" in x:
+            r = rid[x["result"]]
+            assert r["status"] == "published", x["result"]
+            seller, buyer, res, need = ORG[r["holder_key"]], ORG[x["buyer"]], r["id"], None
+        else:
+            n = nid[x["need"]]
+            assert n["status"] == "open", x["need"]
+            seller, buyer, res, need = ORG[x["seller"]], ORG[n["org_key"]], None, n["id"]
+        first, last = x["msgs"][0][0], x["msgs"][-1][0]
+        closed = last if x["status"] != "open" else None
+        price = x.get("price")
+        starter = x["initiator"]
+        inq_rows.append("(%d, %s, %s, %d, %d, %d, %s, 'negotiated', %s, %s, %s, %s, %s, %s, %s)" % (
+            i, q(res), q(need), seller["id"], buyer["id"], ORG[starter]["id"], uid("broker") if x.get("broker") else "NULL",
+            q(x["status"]), q(price * WAN if price else None), at(last), at(closed) if closed is not None else "NULL",
+            q(x.get("close_reason")), uid(DEMO_USER[starter]) if starter in DEMO_USER else "NULL", at(first)))
+        for when, who, text, wan in x["msgs"]:
+            msg_rows.append("(%d, %s, %d, %s, %s, %s)" % (
+                i, uid(DEMO_USER[who]) if who in DEMO_USER else "NULL", ORG[who]["id"], q(text),
+                q(wan * WAN if wan else None), at(when)))
+    w("INSERT INTO inquiries (id, result_id, need_id, seller_org_id, buyer_org_id, initiator_org_id, broker_user_id, kind,\n"
+      "                       status, agreed_price_fen, last_activity_at, closed_at, close_reason, created_by, created_at)\n"
+      "OVERRIDING SYSTEM VALUE VALUES\n" + ",\n".join(inq_rows) + ";\n")
+    w("INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, body, price_fen, created_at) VALUES\n"
+      + ",\n".join(msg_rows) + ";\n\n")
+
+    # ---- the public notice and its objection
+    x = INQUIRIES[NOTICE_OF]
+    r = rid[x["result"]]
+    w("-- A public notice 公示 (a state-funded college selling at a negotiated price) with an objection\n"
+      "-- waiting for the reviewer; it ends notice_period_days after it started ----------------\n")
+    w("UPDATE results SET status = 'under_notice' WHERE id = %d;\n" % r["id"])
+    start = x["msgs"][-1][0] + 1
+    w("INSERT INTO notices (id, result_id, inquiry_id, result_title, holder_name, price_fen, starts_at, ends_at, status)\n"
+      "OVERRIDING SYSTEM VALUE VALUES (1, %d, %d, %s, %s, %d, %s, %s + make_interval(days => setting_int('notice_period_days', 15)::int), 'active');\n"
+      % (r["id"], NOTICE_OF + 1, q(r["title"]), q(ORG[r["holder_key"]]["name"]), x["price"] * WAN, at(start), at(start)))
+    name, contact, body, when = OBJECTION
+    w("INSERT INTO objections (notice_id, name, contact, body, status, created_at) VALUES (1, %s, %s, %s, 'filed', %s);\n\n"
+      % (q(name), q(contact), q(body), at(when)))
+
+    # ---- auctions and bids
+    w("-- Auctions 竞价 with bids; the first ends ten minutes after loading ----------------------\n")
+    a_rows, b_rows, bid_id = [], [], 0
+    for i, (title, start, end, bids) in enumerate(AUCTIONS, 1):
+        r = rid[title]
+        reserve, inc = AUCTIONED[title]
+        a_rows.append("(%d, %d, %d, %d, %s, %s, %d, %d, 'open', %s)" % (
+            i, r["id"], reserve * 100, inc * 100, at(start), at(end), AUCTION_WINDOW_S, AUCTION_EXTENSION_S, at(start)))
+        prev = 0
+        for when, who, wan in bids:
+            assert wan * WAN >= prev + inc * 100 and who != r["holder_key"], (title, wan)
+            prev = wan * WAN
+            bid_id += 1
+            b_rows.append("(%d, %d, %d, %s, %d, %s)" % (bid_id, i, ORG[who]["id"],
+                                                        uid(DEMO_USER[who]) if who in DEMO_USER else "NULL", wan * WAN, at(when)))
+    w("INSERT INTO auctions (id, result_id, reserve_fen, increment_fen, starts_at, ends_at, extension_window_s, extension_s,\n"
+      "                      status, created_at)\nOVERRIDING SYSTEM VALUE VALUES\n" + ",\n".join(a_rows) + ";\n")
+    w("INSERT INTO bids (id, auction_id, bidder_org_id, bidder_user_id, amount_fen, created_at)\nOVERRIDING SYSTEM VALUE VALUES\n"
+      + ",\n".join(b_rows) + ";\n")
+    w("UPDATE auctions a SET best_bid_id = (SELECT b.id FROM bids b WHERE b.auction_id = a.id ORDER BY b.amount_fen DESC, b.id LIMIT 1);\n\n")
+
+    # ---- deal notifications (per organisation), as the deal functions would have written them
+    w("-- Deal notifications, unread where the event is recent -----------------------------------\n")
+    notes = []
+
+    def note(org, kind, ref_kind, ref, title, when, read):
+        notes.append("(%d, %s, %s, %d, %s, %s, %s)" % (ORG[org]["id"], q(kind), q(ref_kind), ref, q(title), at(when),
+                                                      at(when + 60) if read else "NULL"))
+    for i, x in enumerate(INQUIRIES, 1):
+        subject = x.get("result") or x.get("need")
+        starter = x["initiator"]
+        if "result" in x:
+            seller, buyer = rid[x["result"]]["holder_key"], x["buyer"]
+        else:
+            seller, buyer = x["seller"], nid[x["need"]]["org_key"]
+        other = {seller: buyer, buyer: seller}
+        note(other[starter], "inquiry", "inquiry", i, "新的交易意向：" + subject, x["msgs"][0][0], True)
+        for when, who, _, _ in x["msgs"][1:]:
+            if who in other:
+                note(other[who], "message", "inquiry", i, "交易意向有新消息", when, when < -4 * DAY)
+        if x["status"] == "declined":
+            note(buyer, "declined", "inquiry", i, "交易意向已被婉拒", x["msgs"][-1][0], True)
+        if x["status"] == "agreed":
+            note(seller, "agreed", "inquiry", i, "交易已达成", x["msgs"][-1][0], True)
+            for org in (seller, buyer):
+                note(org, "notice", "notice", 1, "科技成果公示开始：" + subject, start, True)
+            note(seller, "objection", "notice", 1, "公示收到异议：" + subject, OBJECTION[3], False)
+    for i, (title, _, _, bids) in enumerate(AUCTIONS, 1):
+        holder = rid[title]["holder_key"]
+        for k, (when, who, _) in enumerate(bids):
+            note(holder, "bid", "auction", i, "竞价有新出价：" + title, when, when < -DAY)
+            if k and bids[k - 1][1] != who:
+                note(bids[k - 1][1], "outbid", "auction", i, "您的出价已被超过：" + title, when, when < -2 * DAY)
+    w("INSERT INTO deal_notifications (org_id, kind, ref_kind, ref_id, title, created_at, read_at) VALUES\n"
+      + ",\n".join(notes) + ";\n\n")
+
+    for t in ("inquiries", "notices", "auctions", "bids"):
+        w("SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s));\n" % (t, t))
+    w("\n")
+
+    # ---- saved searches and their notifications
+    w("-- Saved searches of every demo account, and what they would have brought in the last year --\n")
+    for key, name, query in SUBSCRIPTIONS:
+        tsq = sub_tsquery(query)
+        w("INSERT INTO subscriptions (user_id, name, query, tsq, webhook, created_at) VALUES (%s, %s, %s, %s, false, %s);\n"
+          % (uid(key), q(name), qj(query), q(tsq) + "::tsquery" if tsq else "NULL", at(-400 * DAY)))
+    w("SELECT count(market_notify(d.kind, d.ref_id)) FROM (SELECT kind, ref_id, published_at FROM search_docs\n"
+      "    WHERE published_at > now() - interval '365 days' ORDER BY published_at) d;\n")
+    w("UPDATE notifications n SET created_at = d.published_at + interval '7 minutes' FROM search_docs d\n"
+      "    WHERE d.kind = n.kind AND d.ref_id = n.ref_id;\n")
+    w("-- the three newest of each account unread, the others read a day after they came\n")
+    w("UPDATE notifications n SET read_at = n.created_at + interval '1 day' WHERE n.id NOT IN (\n"
+      "    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY created_at DESC, id DESC) AS k\n"
+      "                    FROM notifications) x WHERE k <= 3);\n\n")
+
+    # ---- the broker on the registered contracts his institution brokered
+    w("-- The broker acted on the registered contracts his institution was intermediary of ---------\n")
+    w("UPDATE contracts SET broker_user_id = %s WHERE intermediary_org_id = %d AND status = 'registered';\n\n"
+      % (uid("broker"), ORG["bzbrok"]["id"]))
+
+    # ---- plan targets of the current year
+    w("-- This year's plan targets of 巴中市: the plan (seeds/000) runs to 2025; its last year's\n"
+      "-- targets (技术合同登记额3亿元, 引进转化科技成果40项) carry on until a new plan --------------\n")
+    w("SELECT target_put(%s, 'demo-load', '511900', jsonb_build_object('region_code', '511900', 'year', y, 'metric', m.metric,\n"
+      "           'target', m.target, 'note', format('巴中市方案（2020—2025年）%%s，延续至%%s年', m.what, y)))\n"
+      "FROM generate_series(2026, extract(year FROM today_cn())::int) y,\n"
+      "     (VALUES ('contract_amount', 30000000000::bigint, '2025年技术合同登记额达3亿元'),\n"
+      "             ('results_transferred', 40::bigint, '2025年引进转化科技成果40项')) m(metric, target, what)\n"
+      "WHERE NOT EXISTS (SELECT 1 FROM plan_targets t WHERE t.region_code = '511900' AND t.year = y AND t.metric = m.metric);\n\n"
+      % uid("bureau"))
+
+    # ---- subsidies: the seeded policies of 偃师 and 岳阳 and a demo one of 巴中, each with a run
+    w("-- Subsidies 后补助: a run of each seeded policy (admin) and of the 巴中 demo policy (the bureau).\n"
+      "-- 偃师 and 巴中 pay this year on last year's registrations; 岳阳 pays on the amounts received in a\n"
+      "-- year, so its run is last year's, with that year's budget (its rules leave the budget to the\n"
+      "-- bureau).  A run that finds nothing to compute is left out with a warning, never failing the load.\n")
+    w("SELECT subsidy_policy_update(%s, 'demo-load', NULL, p.id, NULL, jsonb_build_object('rules',\n"
+      "           jsonb_set(p.rules, ARRAY['budget_fen', (extract(year FROM today_cn())::int - 1)::text], '%d')))\n"
+      "FROM subsidy_policies p WHERE p.region_code = '430600' AND p.rules->'budget_fen' = '{}';\n"
+      % (uid("admin"), YUEYANG_BUDGET_FEN))
+    pol = dict(BAZHONG_POLICY)
+    w("SELECT subsidy_policy_create(%s, 'demo-load', '511900', %s || jsonb_build_object(\n"
+      "           'valid_from_year', extract(year FROM today_cn())::int - 5,\n"
+      "           'rules', %s || jsonb_build_object('budget_fen', jsonb_build_object(extract(year FROM today_cn())::text, %d))));\n"
+      % (uid("bureau"), qj({k: v for k, v in pol.items() if k != "rules"}), qj(pol["rules"]), BAZHONG_BUDGET_FEN))
+    w("DO $$\nDECLARE\n    p record;\n    y int := extract(year FROM today_cn())::int;\nBEGIN\n"
+      "    FOR p IN SELECT s.id, s.name, s.region_code FROM subsidy_policies s ORDER BY s.id LOOP\n"
+      "        BEGIN\n"
+      "            IF p.region_code = '511900' THEN\n"
+      "                PERFORM subsidy_run_create(%s, 'demo-load', '511900', jsonb_build_object('year', y));\n"
+      "            ELSE\n"
+      "                PERFORM subsidy_run_create(%s, 'demo-load', NULL, jsonb_build_object(\n"
+      "                    'year', CASE WHEN p.region_code = '430600' THEN y - 1 ELSE y END, 'policy_ids', jsonb_build_array(p.id)));\n"
+      "            END IF;\n"
+      "        EXCEPTION WHEN OTHERS THEN\n"
+      "            RAISE WARNING 'demo: no subsidy run of %%: %%', p.name, SQLERRM;\n"
+      "        END;\n"
+      "    END LOOP;\nEND $$;\n" % (uid("bureau"), uid("admin")))
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description="Generate the demo data of Yizhan.")
+    ap.add_argument("--today", type=dt.date.fromisoformat, help="the day of loading (YYYY-MM-DD); default: the story's day")
+    ap.add_argument("--out", help="write base.sql, accounts.tsv and live.sql into this directory (else base.sql to stdout)")
+    return ap.parse_args()
+
+
+
 CONTRACT_ROWS = []
 COUNTERS = []
 PAYMENTS = []
 
 
 def main():
+    global SHIFT
+    args = parse_args()
+    if args.today:
+        SHIFT = dt.timedelta(days=(args.today - TODAY).days // 7 * 7)
     build_orgs()
     build_external()
     build_results()
@@ -2016,7 +2431,13 @@ def main():
         for amt, got, note in payments_for(r):
             PAYMENTS.append((r["id"], amt, got, note))
     CONTRACT_ROWS.extend(rows)
-    emit(sys.stdout)
+    if not args.out:
+        emit(sys.stdout)
+        return
+    os.makedirs(args.out, exist_ok=True)
+    for name, fn in (("base.sql", emit), ("accounts.tsv", emit_accounts), ("live.sql", emit_live)):
+        with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
+            fn(f)
 
 
 if __name__ == "__main__":

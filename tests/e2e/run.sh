@@ -114,7 +114,7 @@ export YIZHAN_ACCESS_LOG=false
 mkdir -p "$YIZHAN_VAR_DIR" "$YIZHAN_SIGNING_KEY_DIR"
 cd "$ROOT"
 "$BIN" migrate >"$TMP/migrate.log" 2>&1 || { cat "$TMP/migrate.log" >&2; fail_setup "migrate failed"; }
-[ -f deploy/demo/demo.sql ] || fail_setup "deploy/demo/demo.sql is missing"
+[ -f deploy/demo/gen_demo.py ] || fail_setup "deploy/demo/gen_demo.py is missing"
 bash deploy/demo/load.sh "$BIN" >"$TMP/load.log" 2>&1 || { cat "$TMP/load.log" >&2; fail_setup "deploy/demo/load.sh failed"; }
 "$BIN" keygen --missing >"$TMP/keygen.log" 2>&1 || { cat "$TMP/keygen.log" >&2; fail_setup "keygen failed"; }
 

@@ -4,7 +4,7 @@
 // journey ends at the matches and says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, screen, served, apiLogin, PHONE, DESKTOP } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, served, apiLogin, apiAll, PHONE, DESKTOP } from '../lib.mjs';
 
 test('need: post → matches with reasons → inquiry', async (t) => {
   const token = await apiLogin('enterprise');
@@ -49,8 +49,14 @@ test('need: post → matches with reasons → inquiry', async (t) => {
     }
 
     // matches, each with the reasons for its score
-    const match = page.locator('.matches .match').first();
-    await match.waitFor();
+    await page.locator('.matches .match').first().waitFor();
+    // The demo data has inquiries under way (one open inquiry per result and pair of
+    // organisations): go on with a matching result the enterprise is not negotiating yet.
+    const busy = new Set(inquiries ? (await apiAll('/inquiries?status=open', token)).map((x) => String(x.result && x.result.id)) : []);
+    const ids = await page.locator('.matches .match[data-kind=result]').evaluateAll((els) => els.map((e) => e.dataset.id));
+    const pick = ids.find((id) => !busy.has(id));
+    assert.ok(pick, 'a matching result the enterprise has no open inquiry on');
+    const match = page.locator(`.matches .match[data-id="${pick}"]`);
     assert.ok(await page.locator('.matches .match').count() >= 1, 'at least one matching result');
     assert.ok(await match.locator('.reasons li').count() >= 1, 'a match shows its reasons');
     assert.match(await match.locator('.reasons').textContent(), /富硒|茶|农业|领域|关键词/);
