@@ -16,6 +16,7 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export const ACCOUNTS = {
   university: 'univ@demo.yizhan.cn',
   enterprise: 'enterprise@demo.yizhan.cn',
+  broker: 'broker@demo.yizhan.cn',
   reviewer: 'reviewer@demo.yizhan.cn',
   officer: 'officer@demo.yizhan.cn',
   bureau: 'bureau@demo.yizhan.cn',
