@@ -531,12 +531,23 @@ static void user_update(http_req_t *req)
 
 static void user_list(http_req_t *req)
 {
-    const char *limit, *cursor, *role;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "role", &role))
+    const char *limit, *cursor, *role, *q, *active;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "role", &role) || http_query_or_reply(req, "q", &q) ||
+        http_query_or_reply(req, "active", &active))
         return;
+    json_t *e = NULL;
+    if (q && util_utf8_len(q, strlen(q)) > 100) http_error_add(&e, "q", "too_long", "at most 100 characters");
+    if (active && strcmp(active, "true") && strcmp(active, "false"))
+        http_error_add(&e, "active", "invalid", "active must be true or false");
+    if (e) {
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    if (q && !*q) q = NULL;
     if (cursor && !is_id(cursor)) cursor = NULL;
-    const char *v[3] = {role, cursor, limit};
-    api_query(req, ST_USER_LIST, 3, v, api_reply_page);
+    const char *v[5] = {role, cursor, limit, q, active};
+    api_query(req, ST_USER_LIST, 5, v, api_reply_page);
 }
 
 static void user_get(http_req_t *req)
@@ -628,11 +639,13 @@ void api_accounts_init(void)
     ST_REGISTER = db_stmt_register("SELECT auth_register($1, $2, $3, $4, $5::jsonb, $6)", 6);
     ST_USER_LIST = db_stmt_register_read(
         "WITH page AS (SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
+        " AND ($4::text IS NULL OR strpos(lower(u.email), lower($4)) > 0 OR strpos(u.display_name, $4) > 0)"
+        " AND ($5::boolean IS NULL OR u.active = $5::boolean)"
         " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
         " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        3);
+        5);
     ST_USER_GET = db_stmt_register_read("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
     ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
     ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);

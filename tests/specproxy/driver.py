@@ -313,6 +313,8 @@ def accounts(w):
     call("createInvitation", "POST", f"{V1}/orgs/{a}/invitations", 404, {}, auth=w.t["member_b"])
     call("listUsers", "GET", f"{V1}/users?role=member&limit=5", 200, auth=w.t["admin"])
     call("listUsers", "GET", f"{V1}/users", 403, auth=w.t["bureau"])
+    call("listUsers", "GET", f"{V1}/users?q=example&active=true", 200, auth=w.t["admin"])
+    call("listUsers", "GET", f"{V1}/users?active=maybe", 400, auth=w.t["admin"], bad_request=True)
     call("createUser", "POST", f"{V1}/users", 409, {"email": w.users["reviewer"]["email"], "password": pw(),
                                                      "role": "reviewer"}, auth=w.t["admin"])
     call("createUser", "POST", f"{V1}/users", 422, {"email": "x@example.test", "password": pw(),
