@@ -66,14 +66,14 @@ export async function go(page, hash) {
 }
 
 // Sign in through the form, as a person would.
-export async function signIn(page, who) {
+export async function signIn(page, who, password = PASSWORD) {
   await go(page, '/login');
   // A hash change made while the app is still starting after a reload can be
   // lost to its first render; open the sign-in page again as a person would.
   const email = page.locator('input[name=email]');
   try { await email.waitFor({ timeout: 5000 }); } catch { await page.reload(); await email.waitFor(); }
   await page.fill('input[name=email]', ACCOUNTS[who] || who);
-  await page.fill('input[name=password]', PASSWORD);
+  await page.fill('input[name=password]', password);
   await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/api/v1/me') && r.status() === 200),
     page.click('form button[type=submit]'),
@@ -125,7 +125,12 @@ export async function axe(page, label) {
 export const ENGLISH_RUN = /\b[A-Za-z][A-Za-z'-]*[ ,;:]+[A-Za-z][A-Za-z'-]*[ ,;:]+[A-Za-z][A-Za-z'-]*\b/;
 export async function chineseOnly(page, label) {
   // e-mail addresses and web addresses are data, not English
-  const text = (await page.evaluate(() => document.body.innerText)).replace(/\S+@\S+|\bhttps?:\/\/\S+/g, ' ');
+  // codes shown as codes (<code>: an invitation code) are data too
+  const text = (await page.evaluate(() => {
+    let t = document.body.innerText;
+    for (const c of document.querySelectorAll('code')) if (c.innerText) t = t.split(c.innerText).join(' ');
+    return t;
+  })).replace(/\S+@\S+|\bhttps?:\/\/\S+/g, ' ');
   const m = ENGLISH_RUN.exec(text);
   if (m) throw new Error(`English on ${label}: "${m[0]}" in …${text.slice(Math.max(0, m.index - 40), m.index + 60).replace(/\s+/g, ' ')}…`);
   for (const re of [/\/api\/v1\//, /\b[a-z]+_[a-z_]+\b/, /\b[a-z_]+\[\d+\]/]) {
@@ -208,4 +213,17 @@ export function wanText(fen) {
   const r = (n + 5000n) / 10000n;        // in units of 0.01 万元 = 10,000 fen
   const s = String(r / 100n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return s + '.' + String(r % 100n).padStart(2, '0');
+}
+
+// A fresh unified social credit code (GB 32100-2015) with a right check
+// character; `wrong` gives the same code with a wrong one.
+const CC_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+const CC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+export function creditCode(prefix = '12', region = '511900') {
+  let s = prefix + region;
+  while (s.length < 17) s += CC_ALPHABET[Math.floor(Math.random() * CC_ALPHABET.length)];
+  const total = [...s].reduce((t, c, i) => t + CC_ALPHABET.indexOf(c) * CC_WEIGHTS[i], 0);
+  const check = CC_ALPHABET[(31 - (total % 31)) % 31];
+  const wrong = CC_ALPHABET[(CC_ALPHABET.indexOf(check) + 1) % 31];
+  return { good: s + check, wrong: s + wrong };
 }

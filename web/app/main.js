@@ -4,7 +4,7 @@
 import { render } from 'preact';
 import { useState, useEffect } from 'preact/hooks';
 import { session, restoreSession, login, logout, ApiError } from './api.js';
-import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate } from './ui.js';
+import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate, ROLE_TEXT } from './ui.js';
 import { waitText } from './errors.js';
 import * as pub from './pages/public.js';
 
@@ -17,6 +17,8 @@ const MODULES = {
   contracts: () => import('./pages/contracts.js'),
   officer: () => import('./pages/officer.js'),
   bureau: () => import('./pages/bureau.js'),
+  admin: () => import('./pages/admin.js'),
+  account: () => import('./pages/account.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -55,6 +57,14 @@ const ROUTES = [
   { pattern: '/bureau/exports', lazy: ['bureau', 'Exports'], roles: ['bureau', 'admin'] },
   { pattern: '/bureau/subsidies', lazy: ['bureau', 'Subsidies'], roles: ['bureau', 'admin'] },
   { pattern: '/bureau/targets', lazy: ['bureau', 'Targets'], roles: ['bureau', 'admin'] },
+  { pattern: '/admin/users', lazy: ['admin', 'Users'], roles: ['admin'] },
+  { pattern: '/admin/users/:id', lazy: ['admin', 'UserEdit'], roles: ['admin'] },
+  { pattern: '/admin/orgs', lazy: ['admin', 'Orgs'], roles: ['reviewer', 'admin'] },
+  { pattern: '/admin/orgs/:id', lazy: ['admin', 'OrgEdit'], roles: ['admin'] },
+  { pattern: '/admin/offices', lazy: ['admin', 'Offices'], roles: ['admin'] },
+  { pattern: '/admin/audit', lazy: ['admin', 'Audit'], roles: ['admin', 'bureau'] },
+  { pattern: '/signup', lazy: ['account', 'Signup'] },
+  { pattern: '/profile', lazy: ['account', 'Profile'], roles: SIGNED_IN },
 ];
 
 // A role screen: its module is fetched on first use (the browser keeps it).
@@ -114,24 +124,24 @@ function navFor(me) {
         : [['/', '成果与需求'], ['/my/needs', '我的需求'], ['/my/needs/new', '发布需求'], ['/inquiries', '洽谈'],
           ['/auctions', '竞价'], ['/contracts', '技术合同'], ['/my/results', '我的成果'], ['/notifications', '消息'], ['/notices', '公示'], ['/verify', '证书核验']];
     case 'reviewer':
-      return [['/review', '发布审核'], ...common];
+      return [['/review', '发布审核'], ['/admin/orgs', '单位认证'], ...common];
     case 'officer':
       return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/verify', '证书核验'], ['/', '成果与需求']];
     case 'bureau':
       return [['/bureau', '统计看板'], ['/bureau/targets', '计划目标'], ['/bureau/exports', '年报导出'],
-        ['/bureau/subsidies', '后补助'], ['/contracts', '登记合同'], ['/verify', '证书核验']];
+        ['/bureau/subsidies', '后补助'], ['/contracts', '登记合同'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
     case 'admin':
-      return [['/', '成果与需求'], ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/contracts', '合同'], ['/verify', '核验']];
+      return [['/admin/users', '用户'], ['/admin/orgs', '单位'], ['/admin/offices', '登记机构'], ['/admin/audit', '审计'],
+        ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/contracts', '合同'], ['/', '成果与需求'], ['/verify', '核验']];
     default:
       return common;
   }
 }
 export function homeFor(me) {
   if (!me) return '/';
-  return { reviewer: '/review', officer: '/registry', bureau: '/bureau' }[me.role] ||
-    (isAcademic(me) ? '/my/results' : me.role === 'admin' ? '/' : '/my/needs');
+  return { reviewer: '/review', officer: '/registry', bureau: '/bureau', admin: '/admin/users' }[me.role] ||
+    (isAcademic(me) ? '/my/results' : '/my/needs');
 }
-const ROLE_TEXT = { member: '单位用户', broker: '技术经纪人', reviewer: '平台审核员', officer: '登记员', bureau: '科技局', admin: '管理员' };
 
 function Header({ me, path }) {
   const nav = navFor(me);
@@ -141,10 +151,10 @@ function Header({ me, path }) {
     <div class="bar">
       <a class="brand" href="#/"><span class="seal">驿</span><span class="brand-text"><b>驿站</b><small>技术转移与技术合同登记服务平台</small></span></a>
       <div class="who">
-        ${me ? html`<span class="who-name" data-role=${me.role}><span class="role-chip">${ROLE_TEXT[me.role] || me.role}</span>
-            ${me.org ? me.org.name : me.office ? me.office.name : me.display_name}</span>
+        ${me ? html`<a class="who-name" href="#/profile" title="账号与密码" data-role=${me.role}><span class="role-chip">${ROLE_TEXT[me.role] || me.role}</span>
+            ${me.org ? me.org.name : me.office ? me.office.name : me.display_name}</a>
             <button class="btn btn-small btn-ghost" onClick=${async () => { await logout(); navigate('/'); }}>退出</button>`
-          : html`<a class="btn btn-small btn-light" href="#/login">登录</a>`}
+          : html`<a class="btn btn-small btn-ghost" href="#/signup">注册</a><a class="btn btn-small btn-light" href="#/login">登录</a>`}
       </div>
     </div>
     <nav class="nav" aria-label="主导航">${nav.map(([to, label]) => html`<a href=${'#' + to} class=${active(to) ? 'active' : ''}>${label}</a>`)}</nav>
@@ -168,6 +178,7 @@ function Login({ query }) {
   return html`<div class="login-wrap">
     <${PageTitle} sub="高校院所、企业、登记机构与科技局工作人员使用单位账号登录">登录</${PageTitle}>
     <form class="card form narrow" onSubmit=${submit}>
+      ${query.changed ? html`<div class="alert alert-success" role="status">密码已修改，请用新密码登录。</div>` : ''}
       ${err ? html`<div class="alert alert-error" role="alert" data-testid="login-error">${loginErrorText(err)}</div>` : ''}
       <${Field} label="电子邮箱" name="email" errors=${fe} required>
         <input type="email" name="email" autocomplete="username" value=${email} onInput=${(e) => setEmail(e.currentTarget.value)} required />
@@ -176,7 +187,7 @@ function Login({ query }) {
         <input type="password" name="password" autocomplete="current-password" value=${password} onInput=${(e) => setPassword(e.currentTarget.value)} required />
       </${Field}>
       <div class="form-actions"><button class="btn btn-primary" type="submit" disabled=${busy}>${busy ? '登录中…' : '登录'}</button></div>
-      <p class="muted small">公众无需登录即可检索成果与需求、查看公示、核验登记证明。</p>
+      <p class="muted small">还没有账号？<a href="#/signup">注册单位账号</a>（新单位注册，或凭同事给的邀请码加入本单位）。公众无需登录即可检索成果与需求、查看公示、核验登记证明。</p>
     </form>
   </div>`;
 }

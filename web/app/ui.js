@@ -103,18 +103,21 @@ export const STATUS = {
   notice: { active: '公示中', passed: '公示期满', failed: '异议成立' },
   bid: { leading: '领先', outbid: '被超出', won: '中标', lost: '未中标' },
   run: { pending: '排队中', running: '计算中', completed: '已完成', failed: '失败' },
+  org: { pending: '待认证', verified: '已认证', rejected: '未通过' },
 };
 const TONE = {
   draft: 'grey', submitted: 'blue', published: 'green', rejected: 'red', withdrawn: 'grey', under_notice: 'amber',
   transacted: 'green', open: 'green', matched: 'blue', closed: 'grey', expired: 'grey', returned: 'amber',
   refused: 'red', registered: 'green', cancelled: 'grey', agreed: 'green', declined: 'red', active: 'amber',
   ended: 'grey', passed: 'green', leading: 'green', outbid: 'amber', won: 'green', lost: 'grey', completed: 'green', failed: 'red',
-  pending: 'blue', running: 'blue',
+  pending: 'blue', running: 'blue', verified: 'green',
 };
 export function Status({ kind, value }) {
   const label = (STATUS[kind] && STATUS[kind][value]) || value;
   return html`<span class=${'badge badge-' + (TONE[value] || 'grey')} data-status=${value}>${label}</span>`;
 }
+
+export const ROLE_TEXT = { member: '单位用户', broker: '技术经纪人', reviewer: '平台审核员', officer: '登记员', bureau: '科技局', admin: '管理员' };
 
 // --- field errors: one table, in errors.js ---------------------------------------------
 export { errorText, fieldErrors, fieldLabel, problemText } from './errors.js';
@@ -286,6 +289,19 @@ export function MoneyInput({ value, onChange, scale = 1, placeholder, ...rest })
   return html`<span class="money-input"><input type="text" inputmode="decimal" value=${text} placeholder=${placeholder}
     onInput=${(e) => { const t = e.currentTarget.value; setText(t); const f = toFen(t, scale); onChange(Number.isNaN(f) ? undefined : f); }} ...${rest} />
     <span class="unit">${scale === 10000 ? '万元' : '元'}</span></span>`;
+}
+
+// The organisation types (two levels, the code shown with the label).
+export function OrgTypeSelect({ value, onChange, name, ...rest }) {
+  const items = useCodes('org_types');
+  const tops = items.filter((x) => !x.parent_code);
+  return html`<select name=${name} value=${value || ''} onChange=${(e) => onChange(e.currentTarget.value || null)} ...${rest}>
+    <option value="">请选择</option>
+    ${tops.map((t) => {
+      const kids = items.filter((x) => x.parent_code === t.code);
+      return kids.length ? html`<optgroup label=${t.code + ' ' + t.label}>${kids.map((k) => html`<option value=${k.code} selected=${k.code === value}>${k.code} ${k.label}</option>`)}</optgroup>`
+        : html`<option value=${t.code} selected=${t.code === value}>${t.code} ${t.label}</option>`;
+    })}</select>`;
 }
 
 // Region picker: province → prefecture → county, cascading from the code list.

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, signIn, signOut, screen, visit, apiLogin, apiGet, visited, ACCOUNTS } from '../lib.mjs';
 
-const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau)\.js/;
+const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin)\.js/;
 
 test('every screen: axe clean, Chinese only, desktop and phone', async () => {
   const b = await launch();
@@ -29,22 +29,23 @@ test('every screen: axe clean, Chinese only, desktop and phone', async () => {
     await visit(page, '/verify/2025-5119-0000', 'anon-verify-malformed');
     await page.locator('[data-testid=malformed]').waitFor();
     await visit(page, '/login', 'anon-login');
+    await visit(page, '/signup', 'anon-signup');
     const roleModules = loaded.filter((p) => ROLE_MODULES.test(p) || /echarts/.test(p));
     assert.deepEqual(roleModules, [], 'an anonymous visitor loads no role screen and no chart library');
 
     // --- each role, each screen of its navigation -------------------------------------
     const tours = {
-      university: ['/my/results', '/my/results/new', '/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/contracts/new', '/notifications', '/auctions'],
-      enterprise: ['/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/notifications'],
-      reviewer: ['/review', '/notices'],
-      officer: ['/registry', '/registry/done', '/contracts'],
-      bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts'],
-      admin: ['/', '/review', '/registry', '/contracts'],
+      university: ['/my/results', '/my/results/new', '/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/contracts/new', '/notifications', '/auctions', '/profile'],
+      enterprise: ['/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/notifications', '/profile'],
+      reviewer: ['/review', '/admin/orgs', '/notices', '/profile'],
+      officer: ['/registry', '/registry/done', '/contracts', '/profile'],
+      bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts', '/admin/audit', '/profile'],
+      admin: ['/admin/users', '/admin/orgs', '/admin/offices', '/admin/audit?entity=user&id=1', '/', '/review', '/registry', '/contracts', '/profile'],
     };
     for (const [who, screens] of Object.entries(tours)) {
       await signIn(page, who);
       await screen(page, who + '-home');
-      for (const s of screens) await visit(page, s, who + s.replace(/\//g, '-'));
+      for (const s of screens) await visit(page, s, who + s.replace(/\?.*/, '').replace(/\//g, '-'));
       if (who === 'officer' || who === 'university') {
         // one contract of theirs, opened from the list
         const tok = await apiLogin(who);

@@ -7,7 +7,7 @@ import { api, request, listAll } from '../api.js';
 import {
   html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, ErrorSummary, Empty, Card, PageTitle, Facts, Field,
   TextInput, TextArea, Select, CodeSelect, MoneyInput, RegionPicker, RegionName, useLoad, useCodes, labelOf, usePaged, More, navigate,
-  ActionButton, fieldErrors, fieldLabel, Notice, Tabs,
+  ActionButton, fieldErrors, fieldLabel, Notice, Tabs, OrgTypeSelect,
 } from '../ui.js';
 import { CERT_HANDOFF } from './public.js';
 
@@ -182,17 +182,6 @@ function MineSelect({ kind, value, onChange, ...rest }) {
   return html`<${Select} items=${shown} value=${cur} onChange=${(v) => onChange(v || '')} empty="不关联" ...${rest} />`;
 }
 
-export function OrgTypeSelect({ value, onChange, name, ...rest }) {
-  const items = useCodes('org_types');
-  const tops = items.filter((x) => !x.parent_code);
-  return html`<select name=${name} value=${value || ''} onChange=${(e) => onChange(e.currentTarget.value || null)} ...${rest}>
-    <option value="">请选择</option>
-    ${tops.map((t) => {
-      const kids = items.filter((x) => x.parent_code === t.code);
-      return kids.length ? html`<optgroup label=${t.code + ' ' + t.label}>${kids.map((k) => html`<option value=${k.code} selected=${k.code === value}>${k.code} ${k.label}</option>`)}</optgroup>`
-        : html`<option value=${t.code} selected=${t.code === value}>${t.code} ${t.label}</option>`;
-    })}</select>`;
-}
 
 function MoneyRows({ rows, onChange, kind }) {
   const upd = (i, k, v) => onChange(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));

@@ -67,8 +67,15 @@ async function saveAndSubmit({ id, create, update, submit, remove }) {
   }
 }
 
+// Listings of an organisation not yet verified can be saved, not submitted.
+const isVerified = (me) => !me.org || me.org.status === 'verified';
+function UnverifiedNotice() {
+  return html`<${Notice} tone="warn">本单位尚未通过平台认证：现在可以先保存草稿，认证通过后再提交审核。认证一般在一个工作日内完成。</${Notice}>`;
+}
+
 export function ResultForm({ params, me }) {
   const editing = !!params.id;
+  const verified = isVerified(me);
   const [f, setF] = useState(null);
   const [loadErr, setLoadErr] = useState(null);
   const [err, setErr] = useState(null);
@@ -112,7 +119,8 @@ export function ResultForm({ params, me }) {
   };
   return html`<${PageTitle} sub="带 * 的为提交审核时的必填项；草稿可随时保存。审核通过后成果向公众公开，可被检索和匹配。"
       actions=${html`<a class="btn" href="#/my/results">我的成果</a>`}>${editing ? '修改科技成果' : '发布科技成果'}</${PageTitle}>
-    <form class="form" onSubmit=${(e) => { e.preventDefault(); save(true); }} novalidate>
+    <form class="form" onSubmit=${(e) => { e.preventDefault(); if (verified) save(true); else save(false); }} novalidate>
+      ${verified ? '' : html`<${UnverifiedNotice} />`}
       <${ErrorSummary} err=${err} labels=${RESULT_LABELS} />
       ${saved ? html`<${Notice} tone="success">草稿已保存（编号 ${saved.id}）。</${Notice}>` : ''}
       <${Card} title="成果内容"><div class="form-grid">
@@ -156,8 +164,9 @@ export function ResultForm({ params, me }) {
         <${Field} label="联系邮箱" name="contact.email" errors=${fe}><${TextInput} name="contact.email" value=${f.contact.email} onInput=${setC('email')} /></${Field}>
       </div></${Card}>
       <div class="form-actions">
-        <button class="btn btn-primary" type="submit">保存并提交审核</button>
-        <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>
+        ${verified ? html`<button class="btn btn-primary" type="submit">保存并提交审核</button>
+        <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>`
+          : html`<${ActionButton} class="btn btn-primary" onClick=${() => save(false)}>保存草稿</${ActionButton}>`}
         <a class="btn" href="#/my/results">取消</a>
       </div>
     </form>`;
@@ -230,6 +239,7 @@ function needBody(f) {
 }
 export function NeedForm({ params, me }) {
   const editing = !!params.id;
+  const verified = isVerified(me);
   const [f, setF] = useState(null);
   const [loadErr, setLoadErr] = useState(null);
   const [err, setErr] = useState(null);
@@ -267,7 +277,8 @@ export function NeedForm({ params, me }) {
   };
   return html`<${PageTitle} sub="描述越具体，平台匹配到的科技成果越准确。发布后可查看匹配的成果及匹配理由，并直接发起洽谈。"
       actions=${html`<a class="btn" href="#/my/needs">我的需求</a>`}>${editing ? '修改技术需求' : '发布技术需求'}</${PageTitle}>
-    <form class="form" onSubmit=${(e) => { e.preventDefault(); save(true); }} novalidate>
+    <form class="form" onSubmit=${(e) => { e.preventDefault(); if (verified) save(true); else save(false); }} novalidate>
+      ${verified ? '' : html`<${UnverifiedNotice} />`}
       <${ErrorSummary} err=${err} labels=${NEED_LABELS} />
       ${saved ? html`<${Notice} tone="success">草稿已保存（编号 ${saved.id}）。</${Notice}>` : ''}
       <${Card} title="需求内容"><div class="form-grid">
@@ -293,8 +304,9 @@ export function NeedForm({ params, me }) {
         <${Field} label="联系邮箱" name="contact.email" errors=${fe}><${TextInput} name="contact.email" value=${f.contact.email} onInput=${setC('email')} /></${Field}>
       </div></${Card}>
       <div class="form-actions">
-        <button class="btn btn-primary" type="submit">发布需求</button>
-        <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>
+        ${verified ? html`<button class="btn btn-primary" type="submit">发布需求</button>
+        <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>`
+          : html`<${ActionButton} class="btn btn-primary" onClick=${() => save(false)}>保存草稿</${ActionButton}>`}
         <a class="btn" href="#/my/needs">取消</a>
       </div>
     </form>`;

@@ -244,7 +244,7 @@ function OwnerActions({ x, set }) {
     <${ErrorBox} error=${err} />
     <div class="page-actions">
       ${['draft', 'rejected'].includes(x.status) ? html`<a class="btn" href=${'#/my/results/' + x.id + '/edit'}>修改</a>` : ''}
-      ${x.status === 'draft' ? html`<${ActionButton} class="btn btn-primary" onClick=${() => act(() => api.post('/results/{id}/submit', { path: { id: x.id } }))}>提交审核</${ActionButton}>` : ''}
+      ${x.status === 'draft' || x.status === 'rejected' ? html`<${ActionButton} class="btn btn-primary" onClick=${() => act(() => api.post('/results/{id}/submit', { path: { id: x.id } }))}>提交审核</${ActionButton}>` : ''}
       ${['published', 'submitted'].includes(x.status) ? html`<${ActionButton} class="btn btn-warn" confirm=${x.status === 'published' ? '撤回后公众将无法查看此成果，确定撤回？' : '撤回审核申请？'}
           onClick=${() => act(() => api.post('/results/{id}/withdraw', { path: { id: x.id } }))}>撤回</${ActionButton}>` : ''}
     </div>${x.status === 'submitted' ? html`<p class="small muted" style="margin:0">已提交，等待平台审核。</p>` : ''}
