@@ -66,16 +66,27 @@ DECLARE
     win int := coalesce((cfg->>'window_s')::int, 60);
     r rate_limits;
 BEGIN
-    INSERT INTO rate_limits AS t (key, window_start, hits) VALUES (p_setting || ':' || p_key, now(), 1)
+    INSERT INTO rate_limits AS t (key, window_start, hits, expires_at)
+    VALUES (p_setting || ':' || p_key, now(), 1, now() + make_interval(secs => win))
     ON CONFLICT (key) DO UPDATE SET
         window_start = CASE WHEN t.window_start + make_interval(secs => win) <= now() THEN now() ELSE t.window_start END,
-        hits = CASE WHEN t.window_start + make_interval(secs => win) <= now() THEN 1 ELSE t.hits + 1 END
+        hits = CASE WHEN t.window_start + make_interval(secs => win) <= now() THEN 1 ELSE t.hits + 1 END,
+        expires_at = CASE WHEN t.window_start + make_interval(secs => win) <= now() THEN now()
+                          ELSE t.window_start END + make_interval(secs => win)
     RETURNING * INTO r;
     IF r.hits > lim THEN
         RETURN greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => win) - now()))::int);
     END IF;
     RETURN 0;
 END $$;
+
+-- Forget the counters whose window has ended (a new hit starts a new window
+-- anyway); run by every instance's background sweep (api/market_bg.c).
+CREATE FUNCTION rate_limits_sweep() RETURNS integer
+LANGUAGE sql AS $$
+    WITH gone AS (DELETE FROM rate_limits WHERE expires_at <= now() RETURNING 1)
+    SELECT count(*)::int FROM gone
+$$;
 
 -- JSON forms -------------------------------------------------------------
 CREATE FUNCTION org_json(o orgs) RETURNS jsonb

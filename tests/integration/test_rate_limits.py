@@ -11,7 +11,7 @@ import pytest
 
 from acct_fixtures import *  # noqa: F401,F403
 from acct_fixtures import V1, assert_problem, email, query, register_body, snapshot
-from helpers import build_request
+from helpers import build_request, wait_until
 
 LOGIN = f"{V1}/auth/login"
 REGISTER = f"{V1}/auth/register"
@@ -121,6 +121,27 @@ def test_login_limit_window_resets(api, adb, users):
         r = api.post(LOGIN, json={"email": u["email"], "password": u["password"]})
         assert r.status == 200, r
         assert _hits(adb, f"login_limit_per_account:{u['email'].lower()}") == 1
+
+
+def test_counters_expire_when_their_window_ends(api, adb, spawn):
+    """A counter per e-mail string tried was kept for ever (issue 21). Each row now ends with
+    its window, and every instance's background sweep (at start, then every minute) deletes
+    the ended ones: ten tried addresses leave ten rows that end with their window; once those
+    windows are over the rows are gone, and a counter whose window is still open stays."""
+    tried = [email("tried") for _ in range(10)]
+    for e in tried:
+        assert_problem(api.post(LOGIN, json={"email": e, "password": "wrong-password-123"}), 401)
+    keys = [f"login_limit_per_account:{e.lower()}" for e in tried]
+    rows = query(adb, "SELECT key, expires_at - window_start AS span FROM rate_limits WHERE key = ANY(%s)", keys)
+    window = query(adb, "SELECT (value->>'window_s')::int AS w FROM settings WHERE key = 'login_limit_per_account'")[0]["w"]
+    assert len(rows) == 10 and all(r["span"].total_seconds() == window for r in rows), rows
+    # those windows are over (as if time had passed); the per-address one is still open
+    query(adb, "UPDATE rate_limits SET window_start = now() - interval '2 hours', expires_at = now() - interval '1 second'"
+               " WHERE key = ANY(%s)", keys)
+    spawn()  # its background sweep runs once at start
+    wait_until(lambda: not query(adb, "SELECT 1 FROM rate_limits WHERE key = ANY(%s)", keys), 15,
+               message="ended counters deleted by the sweep")
+    assert _hits(adb, f"login_limit_per_ip:{IP}") >= 10
 
 
 def test_register_limit_per_ip(api, adb):
