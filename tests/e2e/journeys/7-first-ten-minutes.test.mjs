@@ -18,8 +18,8 @@ import assert from 'node:assert/strict';
 import { launch, signIn, go, shot, settle, apiLogin, apiGet, DESKTOP, PHONE } from '../lib.mjs';
 
 const ROLES = ['university', 'enterprise', 'broker', 'reviewer', 'officer', 'bureau', 'admin'];
-// screens whose content is a form to fill in
-const FORMS = new Set(['/my/results/new', '/my/needs/new', '/contracts/new', '/verify']);
+// screens whose content is a form to fill in (the audit log is looked up by object)
+const FORMS = new Set(['/my/results/new', '/my/needs/new', '/contracts/new', '/verify', '/admin/audit']);
 // list screens whose first item is opened too: route -> what the item page must show
 const DETAILS = {
   '/inquiries': { link: 'main table tbody tr a[href^="#/inquiries/"]', check: inquiryShown },
