@@ -61,6 +61,8 @@ order=$(cut -f2 "$gen/accounts.tsv" | sed "s/.*/'&'/" | paste -sd,)
 mv "$VAR/demo-accounts.txt.new" "$VAR/demo-accounts.txt"
 if [ -n "${loaded:-}" ]; then
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  printf 'demo: demo data and accounts loaded in %d.%d s (first start; `rm -rf var` starts afresh)\n' \
-    $((ms / 1000)) $((ms % 1000 / 100))
+  root=$(cd "$HERE/../.." && pwd)
+  dir=$(realpath -m "$VAR"); dir=${dir#"$root"/}
+  printf 'demo: demo data and accounts loaded in %d.%d s (first start; `rm -rf %s` starts afresh)\n' \
+    $((ms / 1000)) $((ms % 1000 / 100)) "$dir"
 fi

@@ -18,7 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-export YIZHAN_VAR_DIR=${YIZHAN_VAR_DIR:-$ROOT/var}
+YIZHAN_VAR_DIR=$(realpath -m "${YIZHAN_VAR_DIR:-$ROOT/var}")
+export YIZHAN_VAR_DIR
 VAR=$YIZHAN_VAR_DIR
 BANNER=$VAR/banner.txt
 
@@ -99,7 +100,12 @@ if [ "$ready" = 1 ]; then
     echo "    接口文档    $URL/docs"
     echo "  演示账号（密码均为 $(cat "$VAR/demo-password")）："
     sed 's/^/    /' "$VAR/demo-accounts.txt"
-    echo "  日志在 $(rel "$LOGS")/（访问日志 $(rel "$YIZHAN_ACCESS_LOG")）。Ctrl-C 停止服务器和数据库；"
+    case "$YIZHAN_ACCESS_LOG" in
+      */*) access="访问日志 $(rel "$YIZHAN_ACCESS_LOG")" ;;
+      off | false | no | 0) access="不记录访问日志" ;;
+      *) access="访问日志输出到终端" ;;
+    esac
+    echo "  日志在 $(rel "$LOGS")/（$access）。Ctrl-C 停止服务器和数据库；"
     echo "  在另一个终端运行 make demo-accounts 可再次显示本表。"
     echo
   } | tee "$BANNER"
