@@ -39,6 +39,11 @@ COMMENT ON FUNCTION today_cn() IS 'Today in China (UTC+8): deadlines are calenda
 CREATE FUNCTION code_label(p_list text, p_code text) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT label FROM codes WHERE list = p_list AND code = p_code $$;
 
+-- The national 技术合同管理与服务系统's code for one of ours (extra.national_code,
+-- 0007_national_codes.sql), or our code where the two are the same (org types).
+CREATE FUNCTION code_national(p_list text, p_code text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT coalesce(extra->>'national_code', code) FROM codes WHERE list = p_list AND code = p_code $$;
+
 CREATE FUNCTION region_name(p_code text) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT name FROM regions WHERE code = p_code $$;
 

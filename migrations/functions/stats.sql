@@ -244,6 +244,60 @@ LANGUAGE sql STABLE AS $$
     ORDER BY c.registration_no
 $$;
 
+-- The registered contracts of a period (by registration date) that the
+-- registry offices of a region registered, one row a contract, in the field
+-- layout of the national 技术合同登记表 and its statistical survey: the column
+-- names are the form's, code columns carry the national codes
+-- (code_national), a column whose name ends in （元） is an amount in fen that
+-- the exporter writes in yuan.  api/national-export.md maps every column; this
+-- function is the one place the layout lives (the exporter writes whatever
+-- columns it returns, in order).  Fields the form has and a contract does not
+-- carry are filled from the party's organisation when it has one here
+-- (address, contact), else left empty.
+CREATE FUNCTION export_national(p_region text, p_from date, p_to date)
+RETURNS TABLE ("登记编号" text, "项目名称" text, "合同类别代码" text, "合同类别" text, "合同子类代码" text,
+               "合同子类" text, "签订日期" date, "合同有效期起" date, "合同有效期止" date,
+               "卖方名称" text, "卖方统一社会信用代码" text, "卖方行政区划代码" text, "卖方单位性质代码" text,
+               "卖方单位性质" text, "卖方地址" text, "卖方联系人" text, "卖方联系电话" text,
+               "买方名称" text, "买方统一社会信用代码" text, "买方行政区划代码" text, "买方单位性质代码" text,
+               "买方单位性质" text, "买方地址" text, "买方联系人" text, "买方联系电话" text,
+               "中介方名称" text, "中介方统一社会信用代码" text,
+               "合同成交额（元）" bigint, "技术交易额（元）" bigint, "非技术性费用（元）" bigint,
+               "实际到账额（元）" bigint, "支付方式" text,
+               "技术领域代码" text, "技术领域" text, "社会经济目标代码" text, "社会经济目标" text,
+               "知识产权类型代码" text, "知识产权类型" text, "项目计划来源代码" text, "项目计划来源" text,
+               "技术进口" text, "登记机构" text, "登记机构行政区划代码" text, "登记日期" date)
+LANGUAGE sql STABLE AS $$
+    SELECT c.registration_no, c.title,
+           code_national('contract_types', c.contract_type), code_label('contract_types', c.contract_type),
+           code_national('contract_types', c.contract_subtype), code_label('contract_types', c.contract_subtype),
+           c.signed_on, c.effective_on, c.end_on,
+           c.seller_name, c.seller_credit_code, c.seller_region_code, c.seller_org_type,
+           code_label('org_types', c.seller_org_type), so.address, so.contact_name, so.contact_phone,
+           c.buyer_name, c.buyer_credit_code, c.buyer_region_code, c.buyer_org_type,
+           code_label('org_types', c.buyer_org_type), bo.address, bo.contact_name, bo.contact_phone,
+           c.intermediary_name, c.intermediary_credit_code,
+           c.contract_amount_fen, c.technical_amount_fen, c.contract_amount_fen - c.technical_amount_fen,
+           c.received_amount_fen,
+           CASE jsonb_array_length(c.payment_schedule) WHEN 0 THEN NULL WHEN 1 THEN '一次支付' ELSE '分期支付' END,
+           code_national('domains', c.domain), code_label('domains', c.domain),
+           code_national('socio_economic_objectives', c.socio_economic_objective),
+           code_label('socio_economic_objectives', c.socio_economic_objective),
+           code_national('ip_types', c.ip_type), code_label('ip_types', c.ip_type),
+           code_national('plan_sources', c.plan_source), code_label('plan_sources', c.plan_source),
+           CASE WHEN c.is_import THEN '是' ELSE '否' END, f.name, f.region_code,
+           (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date
+    FROM contracts c
+    JOIN registry_offices f ON f.id = c.office_id
+    LEFT JOIN orgs so ON so.id = c.seller_org_id
+    LEFT JOIN orgs bo ON bo.id = c.buyer_org_id
+    WHERE c.status = 'registered'
+      AND c.registered_at >= (p_from::timestamp AT TIME ZONE 'Asia/Shanghai')
+      AND c.registered_at < ((p_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+      AND (p_region = '000000' OR region_in_subtree(f.region_code, p_region))
+    ORDER BY c.registration_no
+$$;
+
 -- Keep region_paths in step when an admin adds a region.
 CREATE FUNCTION regions_paths_sync() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -62,13 +62,8 @@ static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(
 
 static bool valid_date(const char *s)
 {
-    int y, m, d;
-    char tail;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' || s[7] != '-') return false;
-    static const int DAYS[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1990 || y > 2999 || m < 1 || m > 12 || d < 1 || d > DAYS[m - 1]) return false;
-    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
-    return true;
+    int y;
+    return util_date_parse(s, &y, NULL, NULL) && y >= 1990 && y <= 2999;
 }
 
 static const field_t CONTRACT_FIELDS[] = {

@@ -1,6 +1,10 @@
-/* export.c — the annual statistics export for the bureau: CSV (UTF-8 with
- * BOM, so Excel opens it with the Chinese intact), XLSX (libxlsxwriter, one
- * sheet per table, constant-memory mode) or JSON.
+/* export.c — the bureau's exports.  The annual statistics export: CSV (UTF-8
+ * with BOM, so Excel opens it with the Chinese intact), XLSX (libxlsxwriter,
+ * one sheet per table, constant-memory mode) or JSON.  The national
+ * reporting export: the registered contracts of a period, one row a contract,
+ * in the layout of the national 技术合同登记表 (export_national() in SQL is
+ * the one home of the layout), as CSV in GB18030 or UTF-8 with BOM, or XLSX.
+ * Every cell goes through api/sheet.h (no formula injection).
  *
  * The whole job runs on the export pool, off the event loop, with its own
  * blocking connection: the statistics tables come from the aggregates (one
@@ -8,6 +12,7 @@
  * everything is written to an unlinked temporary file.  The loop then sends
  * that file with sendfile.  Memory stays bounded whatever the year's size. */
 #include "api/api.h"
+#include "api/sheet.h"
 
 #include "auth/auth.h"
 #include "config.h"
@@ -32,6 +37,8 @@ typedef struct {
     enum fmt fmt;
     char region[8];
     int year;
+    char from[11], to[11]; /* national: the registration dates, inclusive */
+    bool gb18030;          /* national CSV: GB18030 instead of UTF-8 with BOM */
     int fd;             /* result file, or -1 */
     size_t size;
     int status;         /* on failure: HTTP status and detail */
@@ -49,53 +56,35 @@ static const char *const AMOUNTS[] = {"contract_amount_fen", "technical_amount_f
 
 /* --- output sinks ------------------------------------------------------------------ */
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-}
-
-static void csv_yuan(FILE *f, long long fen)
-{
-    fprintf(f, "%s%lld.%02lld", fen < 0 ? "-" : "", llabs(fen) / 100, llabs(fen) % 100);
-}
-
 static long long jint(json_t *o, const char *k) { return (long long)json_integer_value(json_object_get(o, k)); }
 
 static void csv_tables(FILE *f, json_t *doc)
 {
-    fprintf(f, "技术合同登记统计,%s,%lld年\r\n", json_string_value(json_object_get(doc, "region_name")),
-            jint(doc, "year"));
+    fputs("技术合同登记统计,", f);
+    sheet_csv_text(f, json_string_value(json_object_get(doc, "region_name")));
+    fprintf(f, ",%lld年\r\n", jint(doc, "year"));
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(doc, "tables"), i, t) {
         fputs("\r\n", f);
-        csv_field(f, json_string_value(json_object_get(t, "title")));
+        sheet_csv_text(f, json_string_value(json_object_get(t, "title")));
         fputs("\r\n", f);
         for (size_t h = 0; h < ARRAY_LEN(TABLE_HEAD); h++) {
             if (h) fputc(',', f);
-            fputs(TABLE_HEAD[h], f);
+            sheet_csv_text(f, TABLE_HEAD[h]);
         }
         fputs("\r\n", f);
         size_t r;
         json_t *row;
         json_array_foreach(json_object_get(t, "rows"), r, row) {
-            csv_field(f, json_string_value(json_object_get(row, "key")));
+            sheet_csv_text(f, json_string_value(json_object_get(row, "key")));
             fputc(',', f);
-            csv_field(f, json_string_value(json_object_get(row, "label")) ? json_string_value(json_object_get(row, "label")) : "");
+            sheet_csv_text(f, json_string_value(json_object_get(row, "label")) ? json_string_value(json_object_get(row, "label")) : "");
             static const char *const FLOWS[] = {"out", "in"};
             for (int fl = 0; fl < 2; fl++) {
                 json_t *g = json_object_get(row, FLOWS[fl]);
                 fprintf(f, ",%lld", jint(g, "count"));
-                for (int a = 0; a < 3; a++) fputc(',', f), csv_yuan(f, jint(g, AMOUNTS[a]));
+                for (int a = 0; a < 3; a++) fputc(',', f), sheet_csv_yuan(f, jint(g, AMOUNTS[a]));
             }
             fputs("\r\n", f);
         }
@@ -105,14 +94,14 @@ static void csv_tables(FILE *f, json_t *doc)
         for (int fl = 0; fl < 2; fl++) {
             json_t *g = json_object_get(tot, FLOWS[fl]);
             fprintf(f, ",%lld", jint(g, "count"));
-            for (int a = 0; a < 3; a++) fputc(',', f), csv_yuan(f, jint(g, AMOUNTS[a]));
+            for (int a = 0; a < 3; a++) fputc(',', f), sheet_csv_yuan(f, jint(g, AMOUNTS[a]));
         }
         fputs("\r\n", f);
     }
     fputs("\r\n合同清单\r\n", f);
     for (size_t h = 0; h < ARRAY_LEN(LIST_HEAD); h++) {
         if (h) fputc(',', f);
-        fputs(LIST_HEAD[h], f);
+        sheet_csv_text(f, LIST_HEAD[h]);
     }
     fputs("\r\n", f);
 }
@@ -125,19 +114,15 @@ static void fail(job_t *j, int status, const char *detail)
     snprintf(j->detail, sizeof j->detail, "%s", detail);
 }
 
-static PGconn *connect_export(void)
+/* The finished file, opened for sending (its name is unlinked by the caller;
+ * the descriptor keeps the data). */
+static void keep_result(job_t *j, const char *path)
 {
-    char opts[200];
-    snprintf(opts, sizeof opts, "-c statement_timeout=600000 -c TimeZone=UTC%s%s", g_cfg.db_role[0] ? " -c role=" : "",
-             g_cfg.db_role);
-    const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
-    const char *vals[] = {g_cfg.database_url, "yizhan-export", "UTF8", opts, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
+    if (j->status) return;
+    j->fd = open(path, O_RDONLY);
+    struct stat st;
+    if (j->fd < 0 || fstat(j->fd, &st) != 0) fail(j, 500, "could not read the export file");
+    else j->size = (size_t)st.st_size;
 }
 
 /* XLSX: one sheet per table plus the list; amounts in yuan with a number format. */
@@ -157,37 +142,37 @@ static void xlsx_tables(xlsx_t *x, json_t *doc)
         worksheet_set_column(ws, 0, 0, 14, NULL);
         worksheet_set_column(ws, 1, 1, 28, NULL);
         worksheet_set_column(ws, 2, 9, 16, NULL);
-        for (size_t h = 0; h < ARRAY_LEN(TABLE_HEAD); h++) worksheet_write_string(ws, 0, (lxw_col_t)h, TABLE_HEAD[h], x->head);
+        for (size_t h = 0; h < ARRAY_LEN(TABLE_HEAD); h++) sheet_xlsx_text(ws, 0, (lxw_col_t)h, TABLE_HEAD[h], x->head);
         size_t r;
         json_t *row;
         static const char *const FLOWS[] = {"out", "in"};
         json_array_foreach(json_object_get(t, "rows"), r, row) {
             lxw_row_t y = (lxw_row_t)(r + 1);
-            worksheet_write_string(ws, y, 0, json_string_value(json_object_get(row, "key")), NULL);
+            sheet_xlsx_text(ws, y, 0, json_string_value(json_object_get(row, "key")), NULL);
             const char *label = json_string_value(json_object_get(row, "label"));
-            worksheet_write_string(ws, y, 1, label ? label : "", NULL);
+            sheet_xlsx_text(ws, y, 1, label ? label : "", NULL);
             for (int fl = 0; fl < 2; fl++) {
                 json_t *g = json_object_get(row, FLOWS[fl]);
                 worksheet_write_number(ws, y, (lxw_col_t)(2 + fl * 4), (double)jint(g, "count"), NULL);
                 for (int a = 0; a < 3; a++)
-                    worksheet_write_number(ws, y, (lxw_col_t)(3 + fl * 4 + a), (double)jint(g, AMOUNTS[a]) / 100.0, x->money);
+                    sheet_xlsx_yuan(ws, y, (lxw_col_t)(3 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
             }
         }
         lxw_row_t y = (lxw_row_t)(json_array_size(json_object_get(t, "rows")) + 1);
         json_t *tot = json_object_get(t, "total");
-        worksheet_write_string(ws, y, 0, "合计", x->head);
+        sheet_xlsx_text(ws, y, 0, "合计", x->head);
         for (int fl = 0; fl < 2; fl++) {
             json_t *g = json_object_get(tot, FLOWS[fl]);
             worksheet_write_number(ws, y, (lxw_col_t)(2 + fl * 4), (double)jint(g, "count"), x->head);
             for (int a = 0; a < 3; a++)
-                worksheet_write_number(ws, y, (lxw_col_t)(3 + fl * 4 + a), (double)jint(g, AMOUNTS[a]) / 100.0, x->money);
+                sheet_xlsx_yuan(ws, y, (lxw_col_t)(3 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
         }
     }
     x->list = workbook_add_worksheet(x->wb, "合同清单");
     worksheet_set_column(x->list, 0, 0, 20, NULL);
     worksheet_set_column(x->list, 1, 1, 36, NULL);
     worksheet_set_column(x->list, 2, 18, 14, NULL);
-    for (size_t h = 0; h < ARRAY_LEN(LIST_HEAD); h++) worksheet_write_string(x->list, 0, (lxw_col_t)h, LIST_HEAD[h], x->head);
+    for (size_t h = 0; h < ARRAY_LEN(LIST_HEAD); h++) sheet_xlsx_text(x->list, 0, (lxw_col_t)h, LIST_HEAD[h], x->head);
     x->row = 1;
 }
 
@@ -198,7 +183,7 @@ static void export_work(void *arg)
     FILE *f = NULL;
     xlsx_t x = {0};
     json_t *doc = NULL;
-    PGconn *c = connect_export();
+    PGconn *c = db_connect_job("yizhan-export", 600000);
     if (!c) {
         fail(j, 503, "the database is unavailable; try again shortly");
         goto done;
@@ -264,20 +249,20 @@ static void export_work(void *arg)
                 for (int k = 0; k < cols; k++) {
                     const char *val = PQgetvalue(r, i, k);
                     if (k >= 10 && k <= 12)
-                        worksheet_write_number(x.list, (lxw_row_t)x.row, (lxw_col_t)k, strtod(val, NULL) / 100.0, x.money);
+                        sheet_xlsx_yuan(x.list, (lxw_row_t)x.row, (lxw_col_t)k, strtoll(val, NULL, 10), x.money);
                     else if (k >= 17)
-                        worksheet_write_string(x.list, (lxw_row_t)x.row, (lxw_col_t)k, !strcmp(val, "t") ? "是" : "否", NULL);
+                        sheet_xlsx_text(x.list, (lxw_row_t)x.row, (lxw_col_t)k, !strcmp(val, "t") ? "是" : "否", NULL);
                     else
-                        worksheet_write_string(x.list, (lxw_row_t)x.row, (lxw_col_t)k, val, NULL);
+                        sheet_xlsx_text(x.list, (lxw_row_t)x.row, (lxw_col_t)k, val, NULL);
                 }
                 x.row++;
             } else if (j->fmt == FMT_CSV) {
                 for (int k = 0; k < cols; k++) {
                     if (k) fputc(',', f);
                     const char *val = PQgetvalue(r, i, k);
-                    if (k >= 10 && k <= 12) csv_yuan(f, strtoll(val, NULL, 10));
+                    if (k >= 10 && k <= 12) sheet_csv_yuan(f, strtoll(val, NULL, 10));
                     else if (k >= 17) fputs(!strcmp(val, "t") ? "是" : "否", f);
-                    else csv_field(f, val);
+                    else sheet_csv_text(f, val);
                 }
                 fputs("\r\n", f);
             } else {
@@ -313,12 +298,7 @@ static void export_work(void *arg)
         if (fclose(f) != 0 && ok) fail(j, 500, "could not write the export file");
         f = NULL;
     }
-    if (!j->status) {
-        j->fd = open(path, O_RDONLY);
-        struct stat st;
-        if (j->fd < 0 || fstat(j->fd, &st) != 0) fail(j, 500, "could not read the export file");
-        else j->size = (size_t)st.st_size;
-    }
+    keep_result(j, path);
 done:
     if (f) fclose(f);
     if (path[sizeof path - 7] != 'X') unlink(path); /* the open fd keeps the data */
@@ -348,6 +328,215 @@ static void export_done(void *arg)
     http_reply_file(req, 200, TYPES[j->fmt], j->fd, j->size);
 }
 
+/* --- the national reporting export ------------------------------------------------ */
+
+/* A column of export_national() whose name ends in （元） holds fen. */
+static bool is_amount_column(const char *name)
+{
+    static const char YUAN[] = "（元）";
+    size_t n = strlen(name), k = sizeof YUAN - 1;
+    return n >= k && !strcmp(name + n - k, YUAN);
+}
+
+static void national_work(void *arg)
+{
+    job_t *j = arg;
+    char path[] = "/tmp/yizhan-export-XXXXXX";
+    FILE *f = NULL;
+    lxw_workbook *wb = NULL;
+    lxw_worksheet *ws = NULL;
+    lxw_format *money = NULL, *head = NULL;
+    bool ok = false, *amount = NULL;
+    PGconn *c = db_connect_job("yizhan-export", 600000);
+    if (!c) {
+        fail(j, 503, "the database is unavailable; try again shortly");
+        goto done;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fail(j, 500, "could not create the export file");
+        goto done;
+    }
+    if (j->fmt == FMT_XLSX) {
+        close(fd);
+        lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = "/tmp"};
+        wb = workbook_new_opt(path, &o);
+        money = workbook_add_format(wb);
+        format_set_num_format(money, "#,##0.00");
+        head = workbook_add_format(wb);
+        format_set_bold(head);
+        ws = workbook_add_worksheet(wb, "技术合同登记表");
+    } else {
+        f = fdopen(fd, "w");
+        if (!f) {
+            close(fd);
+            fail(j, 500, "could not create the export file");
+            goto done;
+        }
+        if (j->gb18030) {
+            FILE *g = sheet_gb18030_writer(f);
+            if (!g) {
+                fail(j, 500, "GB18030 is not available on this server");
+                goto done;
+            }
+            f = g;
+        } else {
+            fputs("\xEF\xBB\xBF", f);
+        }
+    }
+    const char *v[3] = {j->region, j->from, j->to};
+    PQclear(PQexec(c, "BEGIN READ ONLY"));
+    PGresult *r = PQexecParams(c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_national($1, $2::date, $3::date)",
+                               3, NULL, v, NULL, NULL, 0);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    lxw_row_t row = 0;
+    int cols = 0;
+    while (ok) {
+        r = PQexec(c, "FETCH 2000 FROM list");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            ok = false;
+            PQclear(r);
+            break;
+        }
+        int n = PQntuples(r);
+        if (!amount) { /* the header row, from the column names (also for an empty period) */
+            cols = PQnfields(r);
+            amount = calloc((size_t)cols, sizeof *amount);
+            for (int k = 0; k < cols && amount; k++) {
+                amount[k] = is_amount_column(PQfname(r, k));
+                if (ws) {
+                    sheet_xlsx_text(ws, 0, (lxw_col_t)k, PQfname(r, k), head);
+                    worksheet_set_column(ws, (lxw_col_t)k, (lxw_col_t)k, k == 1 ? 36 : 16, NULL);
+                } else {
+                    if (k) fputc(',', f);
+                    sheet_csv_text(f, PQfname(r, k));
+                }
+            }
+            if (f) fputs("\r\n", f);
+            row = 1;
+        }
+        for (int i = 0; i < n && amount; i++, row++) {
+            for (int k = 0; k < cols; k++) {
+                const char *val = PQgetvalue(r, i, k);
+                bool null = PQgetisnull(r, i, k);
+                if (ws) {
+                    if (null) continue;
+                    if (amount[k]) sheet_xlsx_yuan(ws, row, (lxw_col_t)k, strtoll(val, NULL, 10), money);
+                    else sheet_xlsx_text(ws, row, (lxw_col_t)k, val, NULL);
+                } else {
+                    if (k) fputc(',', f);
+                    if (null) continue;
+                    if (amount[k]) sheet_csv_yuan(f, strtoll(val, NULL, 10));
+                    else sheet_csv_text(f, val);
+                }
+            }
+            if (f) fputs("\r\n", f);
+        }
+        PQclear(r);
+        if (n == 0 || !amount) break;
+    }
+    PQclear(PQexec(c, "COMMIT"));
+    if (!ok || !amount) {
+        LOG_E("national export: reading the contracts failed: %s", PQerrorMessage(c));
+        fail(j, 503, "the export could not be completed; try again shortly");
+    }
+    if (wb) {
+        if (workbook_close(wb) != LXW_NO_ERROR && !j->status) fail(j, 500, "could not write the workbook");
+        wb = NULL;
+    }
+    if (f) {
+        if (fclose(f) != 0 && !j->status) fail(j, 500, "could not write the export file");
+        f = NULL;
+    }
+    keep_result(j, path);
+done:
+    if (f) fclose(f);
+    if (wb) workbook_close(wb);
+    if (path[sizeof path - 7] != 'X') unlink(path); /* the open fd keeps the data */
+    free(amount);
+    PQfinish(c);
+}
+
+static void national_done(void *arg)
+{
+    job_t *j = arg;
+    http_req_t *req = j->req;
+    if (j->status) {
+        http_problem(req, j->status, j->detail, NULL);
+        return;
+    }
+    const char *ext = j->fmt == FMT_XLSX ? "xlsx" : "csv";
+    /* 技术合同登记表_<from>_<to>_<region>.<ext>, RFC 8187-encoded */
+    http_add_header(req, "Content-Disposition",
+                    arena_printf(req->arena,
+                                 "attachment; filename=\"yizhan-national-%s-%s-%s.%s\"; filename*=UTF-8''"
+                                 "%%E6%%8A%%80%%E6%%9C%%AF%%E5%%90%%88%%E5%%90%%8C%%E7%%99%%BB%%E8%%AE%%B0%%E8%%A1%%A8"
+                                 "_%s_%s_%s.%s",
+                                 j->from, j->to, j->region, ext, j->from, j->to, j->region, ext));
+    http_add_header(req, "Cache-Control", "no-store");
+    const char *type = j->fmt == FMT_XLSX ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                       : j->gb18030      ? "text/csv; charset=gb18030"
+                                         : "text/csv; charset=utf-8";
+    http_reply_file(req, 200, type, j->fd, j->size);
+}
+
+/* The caller's region for an export: ?region= (a bureau: within its own
+ * subtree), else the bureau's own, else the whole country.  NULL after
+ * replying. */
+static const char *export_region_or_reply(http_req_t *req, const char *r, json_t **errs)
+{
+    auth_user_t *u = req->user;
+    const char *region = r ? r : (u->role & ROLE_BUREAU ? u->region : "000000");
+    if (!region_code_ok(region)) http_error_add(errs, "region", "invalid", "a six-digit GB/T 2260 region code");
+    if (*errs) {
+        http_problem(req, 400, "invalid query parameter", *errs);
+        return NULL;
+    }
+    if ((u->role & ROLE_BUREAU) && !region_in_subtree(region, u->region)) {
+        json_t *e = NULL;
+        http_error_add(&e, "region", "out_of_scope", "a bureau exports its own region and the regions below it");
+        http_problem(req, 403, "outside your region", e);
+        return NULL;
+    }
+    return region;
+}
+
+static void national(http_req_t *req)
+{
+    const char *from, *to, *r, *fmt, *enc;
+    if (http_query_or_reply(req, "from", &from) || http_query_or_reply(req, "to", &to) ||
+        http_query_or_reply(req, "region", &r) || http_query_or_reply(req, "format", &fmt) ||
+        http_query_or_reply(req, "encoding", &enc))
+        return;
+    json_t *errs = NULL;
+    int fy = 0, ty = 0;
+    bool from_ok = util_date_parse(from, &fy, NULL, NULL) && fy >= 1990 && fy <= 2999;
+    bool to_ok = util_date_parse(to, &ty, NULL, NULL) && ty >= 1990 && ty <= 2999;
+    if (!from_ok) http_error_add(&errs, "from", from ? "invalid_date" : "required", "the first registration date, YYYY-MM-DD");
+    if (!to_ok) http_error_add(&errs, "to", to ? "invalid_date" : "required", "the last registration date, YYYY-MM-DD");
+    if (from_ok && to_ok && strcmp(from, to) > 0) http_error_add(&errs, "to", "out_of_order", "must not be before from");
+    enum fmt f = FMT_CSV;
+    if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
+    else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv or xlsx");
+    bool gb = false;
+    if (enc && !strcmp(enc, "gb18030")) gb = true;
+    else if (enc && strcmp(enc, "utf-8")) http_error_add(&errs, "encoding", "invalid", "gb18030 or utf-8 (CSV only)");
+    if (enc && f == FMT_XLSX) http_error_add(&errs, "encoding", "invalid", "an XLSX file has no encoding to choose");
+    const char *region = export_region_or_reply(req, r, &errs);
+    if (!region) return;
+    job_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->fmt = f;
+    j->gb18030 = gb;
+    j->fd = -1;
+    snprintf(j->region, sizeof j->region, "%s", region);
+    snprintf(j->from, sizeof j->from, "%s", from);
+    snprintf(j->to, sizeof j->to, "%s", to);
+    if (pool_submit_to(g_export_pool, req->worker, national_work, national_done, j) != 0)
+        http_problem(req, 503, "too many exports are running; try again shortly", NULL);
+}
+
 static void annual(http_req_t *req)
 {
     const char *y, *r, *fmt;
@@ -362,19 +551,8 @@ static void annual(http_req_t *req)
     if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
     else if (fmt && !strcmp(fmt, "json")) f = FMT_JSON;
     else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv, xlsx or json");
-    auth_user_t *u = req->user;
-    const char *region = r ? r : (u->role & ROLE_BUREAU ? u->region : "000000");
-    if (!region_code_ok(region)) http_error_add(&errs, "region", "invalid", "a six-digit GB/T 2260 region code");
-    if (errs) {
-        http_problem(req, 400, "invalid query parameter", errs);
-        return;
-    }
-    if ((u->role & ROLE_BUREAU) && !region_in_subtree(region, u->region)) {
-        json_t *e = NULL;
-        http_error_add(&e, "region", "out_of_scope", "a bureau exports its own region and the regions below it");
-        http_problem(req, 403, "outside your region", e);
-        return;
-    }
+    const char *region = export_region_or_reply(req, r, &errs);
+    if (!region) return;
     job_t *j = arena_calloc(req->arena, sizeof *j);
     j->req = req;
     j->fmt = f;
@@ -387,6 +565,7 @@ static void annual(http_req_t *req)
 
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/exports/annual", annual, 0, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/exports/national", national, 0, ROLE_BUREAU | ROLE_ADMIN},
 };
 
 void api_export_init(void)

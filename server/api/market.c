@@ -202,14 +202,8 @@ static void check_region(json_t *o, const char *name, json_t **errs)
  * call: "today" is China's). */
 static bool date_ok(const char *s)
 {
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int DAYS[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > DAYS[m - 1]) return false;
-    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
-    return true;
+    int y;
+    return util_date_parse(s, &y, NULL, NULL) && y >= 1900 && y <= 2999;
 }
 
 static bool email_ok(const char *s)

@@ -235,17 +235,8 @@ done:
 
 static PGconn *bg_connect(void)
 {
-    char opts[256];
-    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC%s%s", g_cfg.query_timeout_ms,
-             g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
-    const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
-    const char *vals[] = {g_cfg.database_url, "yizhan-market-bg", "UTF8", opts, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
-        return NULL;
-    }
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    PGconn *c = db_connect_job("yizhan-market-bg", g_cfg.query_timeout_ms);
+    if (!c) return NULL;
     PGresult *r = PQexec(c, "LISTEN webhook_outbox");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

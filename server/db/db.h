@@ -63,6 +63,10 @@ const char *db_sqlstate(const PGresult *res);
 
 /* --- blocking helpers: command-line tools and start-up only, never on a loop --- */
 PGconn *db_connect_blocking(void);  /* prints the reason and returns NULL on failure */
+/* A blocking connection for a job off the loops (exports, imports, mail,
+ * deliveries): as the server's role (YIZHAN_DB_ROLE), UTC, with its own
+ * statement timeout.  NULL when the database cannot be reached. */
+PGconn *db_connect_job(const char *application_name, int statement_timeout_ms);
 /* Applies (apply) or lists (print_status) the versioned migrations and the
  * function files (migrate.c); *pending counts what is not applied: versioned
  * files, and function files that are new, changed, moved or removed. */

@@ -149,6 +149,22 @@ PGconn *db_connect_blocking(void)
     return c;
 }
 
+PGconn *db_connect_job(const char *application_name, int statement_timeout_ms)
+{
+    char opts[256];
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC%s%s", statement_timeout_ms,
+             g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
+    const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
+    const char *vals[] = {g_cfg.database_url, application_name, "UTF8", opts, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    return c;
+}
+
 /* ------------------------------------------------------------ versioned */
 
 /* Applies (or lists) the versioned migrations; *applied counts the files run

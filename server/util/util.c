@@ -202,3 +202,18 @@ int util_random_bytes(unsigned char *out, size_t n)
 {
     return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
 }
+
+bool util_date_parse(const char *s, int *y, int *m, int *d)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
+    int yy = atoi(s), mm = atoi(s + 5), dd = atoi(s + 8);
+    static const int DAYS[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mm < 1 || mm > 12 || dd < 1 || dd > DAYS[mm - 1]) return false;
+    if (mm == 2 && dd == 29 && !((yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0)) return false;
+    if (y) *y = yy;
+    if (m) *m = mm;
+    if (d) *d = dd;
+    return true;
+}

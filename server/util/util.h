@@ -24,6 +24,9 @@ bool util_has_bidi_control(const char *s, size_t n);
 size_t util_utf8_len(const char *s, size_t n);
 /* Parse a non-negative decimal made only of digits; -1 on anything else or overflow. */
 WUR int util_parse_u64(const char *s, size_t n, uint64_t *out);
+/* A calendar date written YYYY-MM-DD (exactly), a day that exists; the parts
+ * go to *y, *m, *d (any may be NULL).  Callers bound the year. */
+bool util_date_parse(const char *s, int *y, int *m, int *d);
 /* base64url without padding. out must hold 4*((n+2)/3)+1 bytes. Returns length. */
 size_t util_b64url_encode(const unsigned char *in, size_t n, char *out);
 /* Returns decoded length or -1. out must hold n*3/4+3 bytes. */

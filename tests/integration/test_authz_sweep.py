@@ -241,6 +241,8 @@ SWEEP = {
                                query=lambda w, c, x: f"year={w.year}&region={w.region}"),
     "exportAnnual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                           query=lambda w, c, x: f"year={w.year}&region={w.region}&format=json"),
+    "exportNational": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                            query=lambda w, c, x: f"from={w.year}-01-01&to={w.year}-12-31&region={w.region}"),
     "getTaxRelief": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                           query=lambda w, c, x: f"year={w.year}&region={w.region}"),
     # subsidies: policies of org A's county; another bureau does not see them (404) and may not name

@@ -459,6 +459,9 @@ def statistics(w):
     for fmt in ("json", "csv", "xlsx"):
         call("exportAnnual", "GET", f"{V1}/exports/annual?year={y}&region=511900&format={fmt}", 200, auth=b)
     call("exportAnnual", "GET", f"{V1}/exports/annual?format=json", 400, auth=b, bad_request=True)
+    for q in ("format=csv", "format=csv&encoding=gb18030", "format=xlsx"):
+        call("exportNational", "GET", f"{V1}/exports/national?from={y}-01-01&to={y}-12-31&region=511900&{q}", 200, auth=b)
+    call("exportNational", "GET", f"{V1}/exports/national?from={y}-12-31&to={y}-01-01", 400, auth=b, bad_request=True)
     call("getTaxRelief", "GET", f"{V1}/tax-relief?year={y}", 200, auth=b)
     call("getTaxRelief", "GET", f"{V1}/tax-relief?year={y}&region=999999", 422, auth=adm)
     policy = {"name": "补助政策 " + uniq(), "region_code": "511900", "valid_from_year": y, "valid_to_year": y + 1,

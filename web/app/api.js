@@ -199,6 +199,33 @@ export const api = {
   del: (path, opts = {}) => request('DELETE', path, opts),
 };
 
+/** The file name a Content-Disposition header gives (RFC 8187 `filename*` first). */
+export function fileNameOf(cd, fallback) {
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(cd || '');
+  if (star) { try { return decodeURIComponent(star[1].trim()); } catch { /* below */ } }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(cd || '');
+  return plain ? plain[1] : fallback;
+}
+
+/**
+ * GET a file (an export, a PDF) and hand it to the browser as a download,
+ * named as the server names it.  Errors are thrown as ApiError.
+ * @template {import('./api-types').PathsWith<'get'>} P
+ * @param {P} path
+ * @param {import('./api-types').Opts<P, 'get'>} opts
+ * @param {string} fallbackName
+ */
+export async function download(path, opts, fallbackName) {
+  const resp = await request('GET', path, { ...opts, raw: true });
+  const blob = await resp.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileNameOf(resp.headers.get('Content-Disposition'), fallbackName);
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 /**
  * All pages of a list operation (for aggregation in the browser).
  * @template {import('./api-types').PathsWith<'get'>} P

@@ -8,7 +8,7 @@
 // aggregating GET /contracts (registered contracts of the bureau's region
 // subtree) in the browser, with the same shapes, and the page says so.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { api, request, region as regionInfo } from '../api.js';
+import { api, download, region as regionInfo } from '../api.js';
 import {
   html, yuan, wan, bigMoney, date, dateTime, yearCN, monthCN, Status, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts,
   Field, Select, CodeSelect, MoneyInput, useLoad, useCodes, labelOf, ActionButton, fieldErrors, problemText, errorText, ErrorSummary, Notice, Tabs, toFen, fenToInput,
@@ -282,12 +282,6 @@ export function Targets({ me }) {
 
 // --- annual export ----------------------------------------------------------------------------------
 // The file name the server gives (RFC 6266: filename* in UTF-8 first).
-export function fileNameOf(cd, fallback) {
-  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(cd || '');
-  if (star) { try { return decodeURIComponent(star[1].trim()); } catch { /* below */ } }
-  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(cd || '');
-  return plain ? plain[1] : fallback;
-}
 export function Exports({ me, query }) {
   const years = yearsBack(7);
   const [year, setYear] = useState(Number(query.year) || years[0]);
@@ -295,16 +289,9 @@ export function Exports({ me, query }) {
   const preview = useLoad(() => api.get('/exports/annual', { query: { year, region, format: 'json' } }), [year]);
   const [err, setErr] = useState(null);
   /** @param {'csv' | 'xlsx' | 'json'} format */
-  const download = async (format) => {
+  const annual = async (format) => {
     setErr(null);
-    try {
-      const resp = await request('GET', '/exports/annual', { query: { year, region, format }, raw: true });
-      const blob = await resp.blob();
-      const name = fileNameOf(resp.headers.get('Content-Disposition'), `技术市场统计年报-${year}.${format}`);
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a'); a.href = url; a.download = name; a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
-    } catch (e) { setErr(e); }
+    try { await download('/exports/annual', { query: { year, region, format } }, `技术市场统计年报-${year}.${format}`); } catch (e) { setErr(e); }
   };
   /** @type {('csv' | 'xlsx' | 'json')[]} */
   const formats = ['xlsx', 'csv', 'json'];
@@ -312,13 +299,44 @@ export function Exports({ me, query }) {
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => setYear(Number(e.currentTarget.value))}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>年报导出</${PageTitle}>
     <${Card} title=${year + ' 年度技术市场统计'}>
       <div class="page-actions" style="margin-top:12px">
-        ${formats.map((f) => html`<button class="btn btn-primary" data-format=${f} onClick=${() => download(f)}>导出 ${({ xlsx: 'Excel 表格', csv: 'CSV 文件', json: 'JSON 数据' })[f]}</button>`)}
+        ${formats.map((f) => html`<button class="btn btn-primary" data-format=${f} onClick=${() => annual(f)}>导出 ${({ xlsx: 'Excel 表格', csv: 'CSV 文件', json: 'JSON 数据' })[f]}</button>`)}
       </div>
       <${ErrorBox} error=${err} />
     </${Card}>
+    <${NationalExport} key=${year} year=${year} region=${region} />
     ${preview.data ? html`<${Card} title="内容预览">${preview.data.tables.map((t) => html`<h3 style="margin-top:12px">${t.title}</h3>
         <${FlowTable} rows=${t.rows} total=${t.total} />`)}</${Card}>`
       : preview.error ? html`<${ErrorBox} error=${preview.error} />` : html`<${Loading} />`}`;
+}
+
+// The national reporting export: the registered contracts of a period in the
+// layout of the national 技术合同登记表 (GET /exports/national).
+function NationalExport({ year, region }) {
+  const [from, setFrom] = useState(`${year}-01-01`);
+  const [to, setTo] = useState(`${year}-12-31`);
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState('');
+  /** @param {'xlsx' | 'gb18030' | 'utf-8'} kind */
+  const get = async (kind) => {
+    setErr(null); setBusy(kind);
+    const q = kind === 'xlsx' ? { from, to, region, format: /** @type {'xlsx'} */ ('xlsx') }
+      : { from, to, region, format: /** @type {'csv'} */ ('csv'), encoding: kind };
+    try { await download('/exports/national', { query: q }, `技术合同登记表-${from}-${to}.${kind === 'xlsx' ? 'xlsx' : 'csv'}`); } catch (e) { setErr(e); } finally { setBusy(''); }
+  };
+  const fe = fieldErrors(err);
+  return html`<${Card} title="全国技术合同登记表（报送格式）">
+    <p class="muted small">所选期间内本地区登记机构登记的技术合同，每份合同一行，列名与国家技术合同管理与服务系统的登记表一致，代码列为国家代码；已注销的登记不列入。</p>
+    <div class="form-row" data-testid="national-export">
+      <${Field} label="登记日期自" name="from" errors=${fe}><input type="date" name="from" value=${from} onInput=${(e) => setFrom(e.currentTarget.value)} /></${Field}>
+      <${Field} label="至" name="to" errors=${fe}><input type="date" name="to" value=${to} onInput=${(e) => setTo(e.currentTarget.value)} /></${Field}>
+    </div>
+    <div class="page-actions" style="margin-top:12px">
+      <button class="btn btn-primary" data-national="xlsx" disabled=${!!busy} onClick=${() => get('xlsx')}>${busy === 'xlsx' ? '正在生成…' : '导出 Excel 表格'}</button>
+      <button class="btn" data-national="gb18030" disabled=${!!busy} onClick=${() => get('gb18030')}>${busy === 'gb18030' ? '正在生成…' : '导出 CSV（GB18030）'}</button>
+      <button class="btn" data-national="utf-8" disabled=${!!busy} onClick=${() => get('utf-8')}>${busy === 'utf-8' ? '正在生成…' : '导出 CSV（UTF-8）'}</button>
+    </div>
+    <${ErrorBox} error=${err} />
+  </${Card}>`;
 }
 // an export table: rows with both flows side by side
 function FlowTable({ rows, total }) {
