@@ -2238,18 +2238,27 @@ def emit_live(out):
         closed = last if x["status"] != "open" else None
         price = x.get("price")
         starter = x["initiator"]
-        inq_rows.append("(%d, %s, %s, %d, %d, %d, %s, 'negotiated', %s, %s, %s, %s, %s, %s, %s)" % (
+        # the broker was named by the initiator and admitted by the other party before writing in the thread
+        admitted = min((m[0] for m in x["msgs"] if m[1] == "bzbrok"), default=first + 60) - 30
+        inq_rows.append("(%d, %s, %s, %d, %d, %d, %s, %s, %s, 'negotiated', %s, %s, %s, %s, %s, %s, %s)" % (
             i, q(res), q(need), seller["id"], buyer["id"], ORG[starter]["id"], uid("broker") if x.get("broker") else "NULL",
+            ORG[starter]["id"] if x.get("broker") else "NULL", at(admitted) if x.get("broker") else "NULL",
             q(x["status"]), q(price * WAN if price else None), at(last), at(closed) if closed is not None else "NULL",
             q(x.get("close_reason")), uid(DEMO_USER[starter]) if starter in DEMO_USER else "NULL", at(first)))
-        for when, who, text, wan in x["msgs"]:
-            msg_rows.append("(%d, %s, %d, %s, %s, %s)" % (
-                i, uid(DEMO_USER[who]) if who in DEMO_USER else "NULL", ORG[who]["id"], q(text),
+        sides = {seller["id"]: "seller", buyer["id"]: "buyer"}
+        for k, (when, who, text, wan) in enumerate(x["msgs"]):
+            side = sides.get(ORG[who]["id"])
+            # a party's price is its proposal; the last entry of an agreed deal accepts the other side's
+            kind = "message" if not (wan and side) else \
+                "acceptance" if x["status"] == "agreed" and k == len(x["msgs"]) - 1 else "proposal"
+            msg_rows.append("(%d, %s, %d, %s, %s, %s, %s, %s)" % (
+                i, uid(DEMO_USER[who]) if who in DEMO_USER else "NULL", ORG[who]["id"], q(kind), q(side), q(text),
                 q(wan * WAN if wan else None), at(when)))
-    w("INSERT INTO inquiries (id, result_id, need_id, seller_org_id, buyer_org_id, initiator_org_id, broker_user_id, kind,\n"
-      "                       status, agreed_price_fen, last_activity_at, closed_at, close_reason, created_by, created_at)\n"
+    w("INSERT INTO inquiries (id, result_id, need_id, seller_org_id, buyer_org_id, initiator_org_id, broker_user_id,\n"
+      "                       broker_named_by_org_id, broker_accepted_at, kind, status, agreed_price_fen, last_activity_at,\n"
+      "                       closed_at, close_reason, created_by, created_at)\n"
       "OVERRIDING SYSTEM VALUE VALUES\n" + ",\n".join(inq_rows) + ";\n")
-    w("INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, body, price_fen, created_at) VALUES\n"
+    w("INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen, created_at) VALUES\n"
       + ",\n".join(msg_rows) + ";\n\n")
 
     # ---- the public notice and its objection
@@ -2287,13 +2296,15 @@ def emit_live(out):
       + ",\n".join(b_rows) + ";\n")
     w("UPDATE auctions a SET best_bid_id = (SELECT b.id FROM bids b WHERE b.auction_id = a.id ORDER BY b.amount_fen DESC, b.id LIMIT 1);\n\n")
 
-    # ---- deal notifications (per organisation), as the deal functions would have written them
-    w("-- Deal notifications, unread where the event is recent -----------------------------------\n")
+    # ---- deal notifications, as notify() would have written them: one row for every active
+    # user of the organisation addressed (and the broker), unread where the event is recent
+    w("-- Deal notifications in the message centre, unread where the event is recent --------------\n")
     notes = []
 
-    def note(org, kind, ref_kind, ref, title, when, read):
-        notes.append("(%d, %s, %s, %d, %s, %s, %s)" % (ORG[org]["id"], q(kind), q(ref_kind), ref, q(title), at(when),
-                                                      at(when + 60) if read else "NULL"))
+    def note(org, kind, ref_kind, ref, title, when, read, data=None):
+        notes.append("(%s, %s, %s, %s, %d, %s, %s, %s, %s)" % (
+            ORG[org]["id"] if org else "NULL", uid("broker") if not org else "NULL", q(kind), q(ref_kind), ref, q(title),
+            qj(data or {}), at(when), at(when + 60) if read else "NULL"))
     for i, x in enumerate(INQUIRIES, 1):
         subject = x.get("result") or x.get("need")
         starter = x["initiator"]
@@ -2302,25 +2313,44 @@ def emit_live(out):
         else:
             seller, buyer = x["seller"], nid[x["need"]]["org_key"]
         other = {seller: buyer, buyer: seller}
-        note(other[starter], "inquiry", "inquiry", i, "新的交易意向：" + subject, x["msgs"][0][0], True)
-        for when, who, _, _ in x["msgs"][1:]:
-            if who in other:
-                note(other[who], "message", "inquiry", i, "交易意向有新消息", when, when < -4 * DAY)
+        ref = {"inquiry_id": i, **({"result_id": rid[x["result"]]["id"]} if "result" in x else {"need_id": nid[x["need"]]["id"]})}
+        note(other[starter], "inquiry", "inquiry", i, "新的交易意向：" + subject, x["msgs"][0][0], True, ref)
+        if x.get("broker"):
+            note(other[starter], "broker_request", "inquiry", i, "对方请求技术经纪人参与洽谈，请确认", x["msgs"][0][0] + 1, True, ref)
+            note(None, "broker_admitted", "inquiry", i, "技术经纪人已获双方同意参与洽谈", x["msgs"][0][0] + 60, True, ref)
+        for k, (when, who, _, wan) in enumerate(x["msgs"][1:], 1):
+            last = x["status"] == "agreed" and k == len(x["msgs"]) - 1
+            if who in other and not last:
+                kind, title = ("proposal", "对方提出新价格，等待您确认：" + subject) if wan else ("message", "交易意向有新消息")
+                note(other[who], kind, "inquiry", i, title, when, when < -4 * DAY, dict(ref, price_fen=wan * WAN) if wan else ref)
+            if x.get("broker") and who != "bzbrok":
+                note(None, "message", "inquiry", i, "交易意向有新消息", when, when < -4 * DAY, ref)
+            elif who == "bzbrok":
+                for org in (seller, buyer):
+                    note(org, "message", "inquiry", i, "交易意向有新消息", when, when < -4 * DAY, ref)
         if x["status"] == "declined":
-            note(buyer, "declined", "inquiry", i, "交易意向已被婉拒", x["msgs"][-1][0], True)
+            note(buyer, "declined", "inquiry", i, "交易意向已被婉拒：" + subject, x["msgs"][-1][0], True, ref)
         if x["status"] == "agreed":
-            note(seller, "agreed", "inquiry", i, "交易已达成", x["msgs"][-1][0], True)
             for org in (seller, buyer):
-                note(org, "notice", "notice", 1, "科技成果公示开始：" + subject, start, True)
-            note(seller, "objection", "notice", 1, "公示收到异议：" + subject, OBJECTION[3], False)
+                note(org, "agreed", "inquiry", i, "双方已就价格达成一致：" + subject, x["msgs"][-1][0], True,
+                     dict(ref, price_fen=x["price"] * WAN))
+                note(org, "notice", "notice", 1, "科技成果公示开始：" + subject, start, True,
+                     {"result_id": ref["result_id"], "inquiry_id": i, "price_fen": x["price"] * WAN})
+                note(org, "objection", "notice", 1, "公示收到异议：" + subject, OBJECTION[3], False,
+                     {"result_id": ref["result_id"], "inquiry_id": i, "objection_id": 1})
     for i, (title, _, _, bids) in enumerate(AUCTIONS, 1):
         holder = rid[title]["holder_key"]
-        for k, (when, who, _) in enumerate(bids):
-            note(holder, "bid", "auction", i, "竞价有新出价：" + title, when, when < -DAY)
+        for k, (when, who, wan) in enumerate(bids):
+            data = {"result_id": rid[title]["id"], "auction_id": i, "amount_fen": wan * WAN}
+            note(holder, "bid", "auction", i, "竞价有新出价：" + title, when, when < -DAY, data)
             if k and bids[k - 1][1] != who:
-                note(bids[k - 1][1], "outbid", "auction", i, "您的出价已被超过：" + title, when, when < -2 * DAY)
-    w("INSERT INTO deal_notifications (org_id, kind, ref_kind, ref_id, title, created_at, read_at) VALUES\n"
-      + ",\n".join(notes) + ";\n\n")
+                note(bids[k - 1][1], "outbid", "auction", i, "您的出价已被超过：" + title, when, when < -2 * DAY, data)
+    w("INSERT INTO notifications (user_id, org_id, kind, ref_kind, ref_id, title, data, created_at, read_at)\n"
+      "SELECT u.id, v.org_id, v.kind, v.ref_kind, v.ref_id, v.title, v.data::jsonb, v.created_at::timestamptz,\n"
+      "       v.read_at::timestamptz\n"
+      "FROM (VALUES\n" + ",\n".join(notes) + "\n) v (org_id, user_id, kind, ref_kind, ref_id, title, data, created_at, read_at)\n"
+      "JOIN users u ON u.active AND (u.org_id = v.org_id OR u.id = v.user_id)\n"
+      "ORDER BY v.created_at, u.id;\n\n")
 
     for t in ("inquiries", "notices", "auctions", "bids"):
         w("SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s));\n" % (t, t))
@@ -2335,7 +2365,7 @@ def emit_live(out):
     w("SELECT count(market_notify(d.kind, d.ref_id)) FROM (SELECT kind, ref_id, published_at FROM search_docs\n"
       "    WHERE published_at > now() - interval '365 days' ORDER BY published_at) d;\n")
     w("UPDATE notifications n SET created_at = d.published_at + interval '7 minutes' FROM search_docs d\n"
-      "    WHERE d.kind = n.kind AND d.ref_id = n.ref_id;\n")
+      "    WHERE n.kind = 'subscription_match' AND d.kind = n.ref_kind AND d.ref_id = n.ref_id;\n")
     w("-- the three newest of each account unread, the others read a day after they came\n")
     w("UPDATE notifications n SET read_at = n.created_at + interval '1 day' WHERE n.id NOT IN (\n"
       "    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY created_at DESC, id DESC) AS k\n"

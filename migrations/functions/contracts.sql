@@ -126,7 +126,7 @@ LANGUAGE sql STABLE AS $$
         'office_name', (SELECT name FROM registry_offices WHERE id = c.office_id),
         'submitted_at', c.submitted_at, 'due_on', c.due_on,
         'overdue', c.status = 'submitted' AND c.due_on < today_cn(),
-        'returned_at', c.returned_at, 'return_reason', c.return_reason,
+        'returned_at', c.returned_at, 'return_reason', c.return_reason, 'correction_due_on', c.correction_due_on,
         'refused_at', c.refused_at, 'refusal_ground', c.refusal_ground,
         'refusal_ground_label', code_label('refusal_grounds', c.refusal_ground), 'refusal_detail', c.refusal_detail,
         'registration_no', c.registration_no, 'registered_at', c.registered_at,
@@ -494,7 +494,7 @@ BEGIN
     days := CASE WHEN o.technical_amount_fen >= setting_int('expert_review_threshold_fen', 500000000)
                  THEN setting_int('review_days_expert', 30) ELSE setting_int('review_days_normal', 15) END;
     UPDATE contracts SET status = 'submitted', applicant_org_id = applicant, office_id = office, submitted_at = now(),
-                         due_on = add_working_days(today, days)
+                         due_on = add_working_days(today, days), correction_due_on = NULL
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, CASE WHEN o.status = 'returned' THEN 'resubmit' ELSE 'submit' END,
                          contract_json(o), contract_json(c));
@@ -524,9 +524,13 @@ BEGIN
     IF coalesce(btrim(p_reason), '') = '' THEN
         PERFORM yz_raise(422, 'say what must be corrected', 'reason', 'required');
     END IF;
-    UPDATE contracts SET status = 'returned', returned_at = now(), return_reason = p_reason
+    UPDATE contracts SET status = 'returned', returned_at = now(), return_reason = p_reason,
+                         correction_due_on = add_working_days(today_cn(), setting_int('correction_days', 10)::int)
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'return', contract_json(o), contract_json(c));
+    PERFORM notify('contract_returned', 'contract', c.id,
+                   format('技术合同退回补正：%s，请于 %s 前补正后重新提交', c.title, to_char(c.correction_due_on, 'YYYY-MM-DD')),
+                   jsonb_build_object('due_on', c.correction_due_on, 'reason', p_reason), ARRAY[c.applicant_org_id], NULL, p_actor);
     RETURN contract_json(c)::text;
 END $$;
 
@@ -544,6 +548,9 @@ BEGIN
     UPDATE contracts SET status = 'refused', refused_at = now(), refusal_ground = p_ground, refusal_detail = p_detail
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'refuse', contract_json(o), contract_json(c));
+    PERFORM notify('contract_refused', 'contract', c.id, '技术合同不予登记：' || c.title,
+                   jsonb_build_object('ground', p_ground, 'ground_label', code_label('refusal_grounds', p_ground)),
+                   ARRAY[c.applicant_org_id], NULL, p_actor);
     RETURN contract_json(c)::text;
 END $$;
 
@@ -571,6 +578,10 @@ BEGIN
         registered_at = now(), registered_by = p_actor
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'register', contract_json(o), contract_json(c));
+    PERFORM notify('contract_registered', 'contract', c.id, format('技术合同已登记：%s（登记编号 %s）', c.title, c.registration_no),
+                   jsonb_build_object('registration_no', c.registration_no),
+                   ARRAY(SELECT DISTINCT x FROM unnest(ARRAY[c.seller_org_id, c.buyer_org_id, c.intermediary_org_id]) x
+                         WHERE x IS NOT NULL), NULL, p_actor);
     RETURN contract_json(c)::text;
 END $$;
 
@@ -652,6 +663,11 @@ BEGIN
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text,
                          CASE WHEN p_decision = 'reject' THEN p_kind || '_rejected' WHEN p_kind = 'amend' THEN 'amend' ELSE 'cancel' END,
                          contract_json(o), contract_json(c));
+    PERFORM notify('contract_change_decided', 'contract', c.id,
+                   format('技术合同%s申请%s：%s', CASE p_kind WHEN 'amend' THEN '变更' ELSE '注销' END,
+                          CASE p_decision WHEN 'confirm' THEN '已确认' ELSE '未获同意' END, c.title),
+                   jsonb_build_object('change_id', p_change, 'change_kind', p_kind, 'decision', p_decision, 'note', p_note),
+                   ARRAY[c.applicant_org_id], NULL, p_actor);
     RETURN contract_json(c)::text;
 END $$;
 

@@ -1,5 +1,6 @@
--- subscriptions.sql — saved searches, in-app notifications and the webhook
--- outbox.
+-- subscriptions.sql — saved searches, their notifications (kind
+-- subscription_match in the message centre, notifications.sql) and the
+-- webhook outbox.
 --
 -- When a result is published or a need opens (market_*_transition approve),
 -- market_notify() runs in the same transaction: every active subscription
@@ -129,12 +130,12 @@ BEGIN
           AND (s.price_max IS NULL OR (d.price_lo IS NOT NULL AND d.price_lo <= s.price_max))
           AND u.org_id IS DISTINCT FROM d.org_id
     ), notes AS (
-        INSERT INTO notifications (user_id, subscription_id, kind, ref_id, title)
-        SELECT h.user_id, h.sub_id, p_kind, p_id,
+        INSERT INTO notifications (user_id, subscription_id, kind, ref_kind, ref_id, title)
+        SELECT h.user_id, h.sub_id, 'subscription_match', p_kind, p_id,
                coalesce((SELECT title FROM results WHERE p_kind = 'result' AND id = p_id),
                         (SELECT title FROM needs WHERE p_kind = 'need' AND id = p_id))
         FROM hits h
-        ON CONFLICT (subscription_id, kind, ref_id) DO NOTHING
+        ON CONFLICT (subscription_id, ref_kind, ref_id) DO NOTHING
         RETURNING id, subscription_id, title, created_at
     ), hooks AS (
         INSERT INTO webhook_outbox (org_id, event, payload)
@@ -156,16 +157,6 @@ BEGIN
     END IF;
     RETURN k_notes;
 END $$;
-
--- Notifications ---------------------------------------------------------------
-CREATE FUNCTION notification_json(n notifications) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('id', n.id, 'kind', n.kind, 'ref_id', n.ref_id, 'title', n.title,
-                             'url', format('/api/v1/%ss/%s', n.kind, n.ref_id),
-                             'subscription', (SELECT json_build_object('id', s.id, 'name', s.name)
-                                              FROM subscriptions s WHERE s.id = n.subscription_id),
-                             'created_at', n.created_at, 'read_at', n.read_at)
-$$;
 
 -- Webhook delivery (the server's delivery thread) --------------------------------
 

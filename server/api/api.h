@@ -78,6 +78,7 @@ void api_contracts_init(void);
 void api_stats_init(void);
 void api_export_init(void);
 void api_deals_init(void);
+void api_notifications_init(void);
 void api_deals_start(void); /* after http_start: the sweeper */
 void api_subsidies_init(void);
 void api_market_init(void);

@@ -1,9 +1,12 @@
-/* deals.c — deal flow: inquiries and negotiation (意向/洽谈), public notices
- * (公示) and objections, listed-price purchase (挂牌), auctions (拍卖/竞价).
+/* deals.c — deal flow: inquiries and negotiation (意向/洽谈) with offer and
+ * acceptance, brokers admitted by consent, public notices (公示) and
+ * objections, listed-price purchase (挂牌), auctions (拍卖/竞价).
  *
  * The rules live in migrations/functions/deals.sql; every handler is one statement.
- * Concluded deals (agreement, purchase, a won auction, a notice passed) create
- * the contract draft in the same transaction.  A sweeper on worker 0 calls
+ * A negotiated deal concludes only when one side accepts exactly the price the
+ * other side last proposed; concluded deals (agreement, purchase, a won
+ * auction, a notice passed) create the contract draft in the same transaction,
+ * and every event goes to the message centre (notifications.c).  A sweeper on worker 0 calls
  * deal_sweep() every second on every instance; SKIP LOCKED keeps instances
  * from closing the same auction twice, and the first sweep after a start
  * closes what ended while the server was down. */
@@ -17,8 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-static int ST_INQ_LIST, ST_INQ_GET, ST_INQ_CREATE, ST_INQ_MSG, ST_INQ_DECIDE, ST_PURCHASE, ST_NOTICES, ST_NOTICE_GET,
-    ST_OBJECT, ST_OBJ_DECIDE, ST_AUCTION_OPEN, ST_AUCTION_GET, ST_BID, ST_BIDS, ST_DEAL_NOTES, ST_SWEEP;
+static int ST_INQ_LIST, ST_INQ_GET, ST_INQ_CREATE, ST_INQ_MSG, ST_INQ_DECIDE, ST_BROKER_NAME, ST_BROKER_ACCEPT,
+    ST_BROKER_REMOVE, ST_BROKERS, ST_PURCHASE, ST_NOTICES, ST_NOTICE_GET, ST_OBJECT, ST_OBJECTIONS, ST_OBJ_DECIDE,
+    ST_AUCTION_OPEN, ST_AUCTION_GET, ST_AUCTIONS, ST_BID, ST_BIDS, ST_SWEEP;
 
 static int id_param(http_req_t *req, int i, const char **out)
 {
@@ -39,14 +43,21 @@ static const char *int_field(http_req_t *req, const char *name)
     return json_is_integer(v) ? arena_printf(req->arena, "%lld", (long long)json_integer_value(v)) : NULL;
 }
 
+/* An amount in fen: below the least (1 fen, or 0 where zero is allowed) is
+ * too_low "at least N fen" (the page shows the least in yuan), above 10^14
+ * out_of_range. */
+#define MONEY_MAX 100000000000000LL
 static int money_ok_or_reply(http_req_t *req, const char *name, bool required, bool positive)
 {
     json_t *v = json_object_get(req->json, name);
     json_t *errs = NULL;
     if (!v || json_is_null(v)) {
         if (required) http_error_add(&errs, name, "required", "this field is required");
-    } else if (json_integer_value(v) < (positive ? 1 : 0) || json_integer_value(v) > 100000000000000LL) {
-        http_error_add(&errs, name, "out_of_range", positive ? "a positive integer number of fen" : "a non-negative integer number of fen");
+    } else if (json_integer_value(v) < (positive ? 1 : 0)) {
+        http_error_add(&errs, name, "too_low", positive ? "must be at least 1 fen" : "must be at least 0 fen");
+    } else if (json_integer_value(v) > MONEY_MAX) {
+        http_error_add(&errs, name, "out_of_range",
+                       positive ? "from 1 to 100000000000000 fen" : "from 0 to 100000000000000 fen");
     }
     if (!errs) return 0;
     http_problem(req, 422, "some fields are not valid", errs);
@@ -99,7 +110,7 @@ static void inq_create(http_req_t *req)
                                 {"message", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false},
                                 {"broker_user_id", F_NUMBER_OR_NULL, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "message", 4000, true) ||
-        money_ok_or_reply(req, "price_fen", false, false))
+        money_ok_or_reply(req, "price_fen", false, true))
         return;
     const char *v[8] = {api_actor(req), req->request_id, org_of(req), int_field(req, "result_id"),
                         int_field(req, "need_id"), api_str(req, "message"), int_field(req, "price_fen"),
@@ -112,7 +123,7 @@ static void inq_message(http_req_t *req)
     static const field_t F[] = {{"body", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false}};
     const char *id;
     if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "body", 4000, true) ||
-        money_ok_or_reply(req, "price_fen", false, false))
+        money_ok_or_reply(req, "price_fen", false, true))
         return;
     const char *v[7] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), api_str(req, "body"),
                         int_field(req, "price_fen")};
@@ -141,6 +152,57 @@ static void inq_decline(http_req_t *req)
     api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
 }
 
+/* --- brokers by consent ---------------------------------------------------------- */
+
+static void broker_name(http_req_t *req)
+{
+    static const field_t F[] = {{"user_id", F_INT, true}};
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (json_integer_value(json_object_get(req->json, "user_id")) < 1) {
+        json_t *e = NULL;
+        http_error_add(&e, "user_id", "unknown", "no such broker");
+        http_problem(req, 422, "some fields are not valid", e);
+        return;
+    }
+    const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "user_id")};
+    api_query(req, ST_BROKER_NAME, 5, v, reply_ok);
+}
+
+static void broker_accept(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
+    api_query(req, ST_BROKER_ACCEPT, 4, v, reply_ok);
+}
+
+static void broker_remove(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
+    api_query(req, ST_BROKER_REMOVE, 4, v, reply_ok);
+}
+
+/* Brokers a party may name: active users with the role broker, by name or
+ * organisation (q, optional), with their organisation. */
+static void brokers(http_req_t *req)
+{
+    const char *limit, *cursor, *q;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "q", &q)) return;
+    if (q && util_utf8_len(q, strlen(q)) > 100) {
+        json_t *e = NULL;
+        http_error_add(&e, "q", "too_long", "at most 100 characters");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[3] = {q && *q ? q : NULL, cursor, limit};
+    api_query(req, ST_BROKERS, 3, v, api_reply_page);
+}
+
 static void purchase(http_req_t *req)
 {
     const char *id;
@@ -153,9 +215,23 @@ static void purchase(http_req_t *req)
 
 static void notices(http_req_t *req)
 {
-    const char *limit, *cursor, *status;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
+    const char *limit, *cursor, *status, *result, *pending;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status) ||
+        http_query_or_reply(req, "result_id", &result) || http_query_or_reply(req, "pending_objections", &pending))
         return;
+    uint64_t rid;
+    if (result && (util_parse_u64(result, strlen(result), &rid) != 0 || rid == 0 || rid >= (1ull << 62))) {
+        json_t *e = NULL;
+        http_error_add(&e, "result_id", "invalid", "a result id (a positive integer)");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    if (pending && strcmp(pending, "true") && strcmp(pending, "false")) {
+        json_t *e = NULL;
+        http_error_add(&e, "pending_objections", "invalid", "true or false");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
     if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") && strcmp(status, "all")) {
         json_t *e = NULL;
         http_error_add(&e, "status", "invalid", "active (default), passed, failed or all");
@@ -164,8 +240,9 @@ static void notices(http_req_t *req)
     }
     uint64_t c;
     if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[3] = {status ? status : "active", cursor, limit};
-    api_query(req, ST_NOTICES, 3, v, api_reply_page);
+    const char *v[5] = {status ? status : (result ? "all" : "active"), cursor, limit, result,
+                        pending && !strcmp(pending, "true") ? "true" : "false"};
+    api_query(req, ST_NOTICES, 5, v, api_reply_page);
 }
 
 static void notice_get(http_req_t *req)
@@ -185,6 +262,18 @@ static void object(http_req_t *req)
         return;
     const char *v[5] = {req->request_id, id, api_str(req, "name"), api_str(req, "contact"), api_str(req, "body")};
     api_query(req, ST_OBJECT, 5, v, reply_created);
+}
+
+/* The objections to a notice: reviewers and admins with the objector's
+ * contact, the two parties to the deal without it; anyone else 404. */
+static void objections(http_req_t *req)
+{
+    const char *id;
+    if (id_param(req, 0, &id)) return;
+    auth_user_t *u = req->user;
+    const char *staff = u->role & (ROLE_REVIEWER | ROLE_ADMIN) ? "true" : "false";
+    const char *v[3] = {id, org_of(req), staff};
+    api_query(req, ST_OBJECTIONS, 3, v, reply_ok);
 }
 
 static void object_decide(http_req_t *req)
@@ -236,6 +325,24 @@ static void auction_get(http_req_t *req)
     api_query(req, ST_AUCTION_GET, 2, v, reply_ok);
 }
 
+/* Auctions for the 竞价 page: the open ones by default, newest first. */
+static void auctions(http_req_t *req)
+{
+    const char *limit, *cursor, *status;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
+        return;
+    if (status && strcmp(status, "open") && strcmp(status, "closed")) {
+        json_t *e = NULL;
+        http_error_add(&e, "status", "invalid", "open (default) or closed");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[4] = {status ? status : "open", cursor, limit, org_of(req)};
+    api_query(req, ST_AUCTIONS, 4, v, api_reply_page);
+}
+
 static void bid(http_req_t *req)
 {
     static const field_t F[] = {{"amount_fen", F_INT, true}};
@@ -252,16 +359,6 @@ static void bids(http_req_t *req)
     if (id_param(req, 0, &id)) return;
     const char *v[3] = {id, org_of(req), is_admin(req)};
     api_query(req, ST_BIDS, 3, v, reply_ok);
-}
-
-static void deal_notes(http_req_t *req)
-{
-    const char *limit, *cursor;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor)) return;
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[3] = {org_of(req), cursor, limit};
-    api_query(req, ST_DEAL_NOTES, 3, v, api_reply_page);
 }
 
 /* --- the sweeper ------------------------------------------------------------------------ */
@@ -295,47 +392,73 @@ static route_t ROUTES[] = {
     {HTTP_POST, "/api/v1/inquiries/{id}/messages", inq_message, ROUTE_JSON_BODY, ROLE_MEMBER | ROLE_BROKER},
     {HTTP_POST, "/api/v1/inquiries/{id}/agree", inq_agree, ROUTE_JSON_BODY, ROLE_MEMBER},
     {HTTP_POST, "/api/v1/inquiries/{id}/decline", inq_decline, 0, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/inquiries/{id}/broker", broker_name, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/inquiries/{id}/broker/accept", broker_accept, 0, ROLE_MEMBER},
+    {HTTP_DELETE, "/api/v1/inquiries/{id}/broker", broker_remove, 0, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/brokers", brokers, 0, ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN},
     {HTTP_POST, "/api/v1/results/{id}/purchase", purchase, 0, ROLE_MEMBER},
     {HTTP_GET, "/api/v1/notices", notices, 0, 0},
     {HTTP_GET, "/api/v1/notices/{id}", notice_get, 0, 0},
     {HTTP_POST, "/api/v1/notices/{id}/objections", object, ROUTE_JSON_BODY, 0},
+    {HTTP_GET, "/api/v1/notices/{id}/objections", objections, 0, ROLE_MEMBER | ROLE_BROKER | ROLE_REVIEWER | ROLE_ADMIN},
     {HTTP_POST, "/api/v1/notices/{id}/objections/{oid}/decide", object_decide, ROUTE_JSON_BODY, ROLE_REVIEWER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/auctions", auctions, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_POST, "/api/v1/results/{id}/auction", auction_open, ROUTE_JSON_BODY, MEMBER},
     {HTTP_GET, "/api/v1/results/{id}/auction", auction_get, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_POST, "/api/v1/results/{id}/bids", bid, ROUTE_JSON_BODY, ROLE_MEMBER},
     {HTTP_GET, "/api/v1/results/{id}/bids", bids, 0, ROLE_MEMBER | ROLE_ADMIN},
-    {HTTP_GET, "/api/v1/deal-notifications", deal_notes, 0, ROLE_MEMBER | ROLE_BROKER},
 };
 
 void api_deals_init(void)
 {
     ST_INQ_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i WHERE ($3::boolean OR"
-        " i.seller_org_id = $1::bigint OR i.buyer_org_id = $1::bigint OR i.broker_user_id = $2::bigint)"
-        " AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
+        "WITH page AS (SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i"
+        " WHERE inquiry_visible(i, $1::bigint, $2::bigint, $3::boolean) AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
         " ORDER BY i.id DESC LIMIT $6::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $6::int)"
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT min(id) FROM shown)::text END",
         6);
     ST_INQ_GET = db_stmt_register_read(
-        "SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint AND ($4::boolean OR"
-        " coalesce($2::bigint IN (i.seller_org_id, i.buyer_org_id), false) OR coalesce(i.broker_user_id = $3::bigint, false))",
+        "SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint"
+        " AND inquiry_visible(i, $2::bigint, $3::bigint, $4::boolean)",
         4);
     ST_INQ_CREATE = db_stmt_register(
         "SELECT inquiry_create($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::bigint, $8::bigint)", 8);
     ST_INQ_MSG = db_stmt_register("SELECT inquiry_message($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint)", 7);
     ST_INQ_DECIDE = db_stmt_register(
         "SELECT inquiry_decide($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8)", 8);
-    ST_PURCHASE = db_stmt_register("SELECT result_purchase($1::bigint, $2, $3::bigint, $4::bigint)", 4);
-    ST_NOTICES = db_stmt_register_replica(
-        "WITH page AS (SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
-        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC LIMIT $3::int + 1),"
+    ST_BROKER_NAME = db_stmt_register("SELECT inquiry_broker_name($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
+    ST_BROKER_ACCEPT = db_stmt_register("SELECT inquiry_broker_accept($1::bigint, $2, $3::bigint, $4::bigint)", 4);
+    ST_BROKER_REMOVE = db_stmt_register("SELECT inquiry_broker_remove($1::bigint, $2, $3::bigint, $4::bigint)", 4);
+    ST_BROKERS = db_stmt_register_read(
+        "WITH page AS (SELECT u.id, json_build_object('id', u.id, 'display_name', u.display_name, 'org',"
+        " (SELECT json_build_object('id', o.id, 'name', o.name) FROM orgs o WHERE o.id = u.org_id)) AS j"
+        " FROM users u WHERE u.role = 'broker' AND u.active AND ($1::text IS NULL OR strpos(u.display_name, $1) > 0"
+        " OR strpos((SELECT o.name FROM orgs o WHERE o.id = u.org_id), $1) > 0)"
+        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
         " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
         " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
         3);
+    ST_PURCHASE = db_stmt_register("SELECT result_purchase($1::bigint, $2, $3::bigint, $4::bigint)", 4);
+    ST_NOTICES = db_stmt_register_replica(
+        "WITH page AS (SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
+        " AND ($4::bigint IS NULL OR x.result_id = $4::bigint)"
+        " AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM objections o WHERE o.notice_id = x.id AND o.status = 'filed'))"
+        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        5);
     ST_NOTICE_GET = db_stmt_register_read("SELECT notice_json(x)::text FROM notices x WHERE x.id = $1::bigint", 1);
     ST_OBJECT = db_stmt_register("SELECT objection_file($1, $2::bigint, $3, $4, $5)", 5);
+    /* the notice must exist (404 otherwise); staff see every objection with the contact, the parties without */
+    ST_OBJECTIONS = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(objection_json(o, $3::boolean) ORDER BY o.id)"
+        " FROM objections o WHERE o.notice_id = x.id), '[]'), 'next_cursor', NULL)::text"
+        " FROM notices x JOIN inquiries i ON i.id = x.inquiry_id WHERE x.id = $1::bigint"
+        " AND ($3::boolean OR coalesce($2::bigint IN (i.seller_org_id, i.buyer_org_id), false))",
+        3);
     ST_OBJ_DECIDE = db_stmt_register("SELECT objection_decide($1::bigint, $2, $3::bigint, $4::bigint, $5, $6)", 6);
     ST_AUCTION_OPEN = db_stmt_register(
         "SELECT auction_open($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::bigint, $7::bigint,"
@@ -345,6 +468,14 @@ void api_deals_init(void)
         "SELECT auction_json(a, $2::bigint, coalesce((SELECT holder_org_id FROM results WHERE id = a.result_id) = $2::bigint,"
         " false))::text FROM auctions a WHERE a.result_id = $1::bigint ORDER BY a.id DESC LIMIT 1",
         2);
+    /* newest first (the page orders what it shows by the time left) */
+    ST_AUCTIONS = db_stmt_register_read(
+        "WITH page AS (SELECT a.id, auction_list_json(a, $4::bigint) AS j FROM auctions a"
+        " WHERE a.status = $1 AND ($2::bigint IS NULL OR a.id < $2::bigint) ORDER BY a.id DESC LIMIT $3::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        4);
     ST_BID = db_stmt_register("SELECT bid_place($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
     /* the holder (and admin) see every bid; a bidder sees its own */
     ST_BIDS = db_stmt_register_read(
@@ -354,13 +485,6 @@ void api_deals_init(void)
         " 'created_at', b.created_at) ORDER BY b.amount_fen DESC, b.id) FROM bids b JOIN auctions a ON a.id = b.auction_id"
         " WHERE a.result_id = r.id AND ($3::boolean OR r.holder_org_id = $2::bigint OR b.bidder_org_id = $2::bigint)),"
         " '[]'), 'next_cursor', NULL)::text END FROM results r WHERE r.id = $1::bigint AND r.status <> 'draft'",
-        3);
-    ST_DEAL_NOTES = db_stmt_register_read(
-        "WITH page AS (SELECT n.id, to_jsonb(n) AS j FROM deal_notifications n WHERE n.org_id = $1::bigint"
-        " AND ($2::bigint IS NULL OR n.id < $2::bigint) ORDER BY n.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
         3);
     ST_SWEEP = db_stmt_register("SELECT deal_sweep()::text", 0);
     router_add(ROUTES, ARRAY_LEN(ROUTES));

@@ -1,5 +1,6 @@
-/* market_subs.c — saved searches (/subscriptions), their notifications
- * (/notifications) and the org's webhook settings (/webhook).
+/* market_subs.c — saved searches (/subscriptions) and the org's webhook
+ * settings (/webhook); their notifications are in the message centre
+ * (notifications.c).
  *
  * A subscription stores the search as given (shown back to its owner) and as
  * compiled here by the same parser as GET /search: a tsquery over text
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_SUB_LIST, ST_SUB_CREATE, ST_SUB_DELETE, ST_NOTE_LIST, ST_NOTE_READ, ST_HOOK_INFO, ST_HOOK_ROTATE;
+static int ST_SUB_LIST, ST_SUB_CREATE, ST_SUB_DELETE, ST_HOOK_INFO, ST_HOOK_ROTATE;
 
 static void reply_no_content(http_req_t *req, PGresult *res)
 {
@@ -82,30 +83,6 @@ static void sub_delete(http_req_t *req)
     api_query(req, ST_SUB_DELETE, 3, v, reply_no_content);
 }
 
-static void note_list(http_req_t *req)
-{
-    const char *limit, *cursor, *unread;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        http_query_or_reply(req, "unread", &unread))
-        return;
-    if (unread && strcmp(unread, "true") && strcmp(unread, "false")) {
-        market_bad_param(req, "unread", "invalid", "unread must be true or false");
-        return;
-    }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[4] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", cursor, limit};
-    api_query(req, ST_NOTE_LIST, 4, v, api_reply_page);
-}
-
-static void note_read(http_req_t *req)
-{
-    const char *id;
-    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
-    const char *v[2] = {id, api_actor(req)};
-    api_query(req, ST_NOTE_READ, 2, v, api_reply_row_json);
-}
-
 static const char *own_org(http_req_t *req)
 {
     return req->user->org_id ? arena_printf(req->arena, "%lld", (long long)req->user->org_id) : NULL;
@@ -143,8 +120,6 @@ static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/subscriptions", sub_list, 0, ROLE_ANY},
     {HTTP_POST, "/api/v1/subscriptions", sub_create, ROUTE_JSON_BODY, ROLE_ANY},
     {HTTP_DELETE, "/api/v1/subscriptions/{id}", sub_delete, 0, ROLE_ANY},
-    {HTTP_GET, "/api/v1/notifications", note_list, 0, ROLE_ANY},
-    {HTTP_POST, "/api/v1/notifications/{id}/read", note_read, 0, ROLE_ANY},
     {HTTP_GET, "/api/v1/webhook", hook_info, 0, ROLE_MEMBER},
     {HTTP_POST, "/api/v1/webhook/secret", hook_rotate, 0, ROLE_MEMBER},
 };
@@ -163,17 +138,6 @@ void api_market_subs_init(void)
         " $7::bigint, $8::bigint, $9::boolean, $10, $11)",
         11);
     ST_SUB_DELETE = db_stmt_register("SELECT subscription_delete($1::bigint, $2, $3::bigint)", 3);
-    ST_NOTE_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
-        " AND (NOT $2::boolean OR n.read_at IS NULL) AND ($3::bigint IS NULL OR n.id < $3::bigint)"
-        " ORDER BY n.id DESC LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $4::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT min(id) FROM shown)::text END",
-        4);
-    ST_NOTE_READ = db_stmt_register(
-        "UPDATE notifications n SET read_at = coalesce(n.read_at, now()) WHERE n.id = $1::bigint"
-        " AND n.user_id = $2::bigint RETURNING notification_json(n)::text",
-        2);
     ST_HOOK_INFO = db_stmt_register("SELECT webhook_info($1::bigint)", 1);
     ST_HOOK_ROTATE = db_stmt_register("SELECT webhook_secret_rotate($1::bigint, $2, $3::bigint, $4)", 4);
     router_add(ROUTES, ARRAY_LEN(ROUTES));

@@ -355,6 +355,7 @@ class SweepWorld:
             "admin": self._user("admin"),
         }
         self.accounts["member_c"] = self._user("member", org=self.org_c["id"])  # the other side of deals
+        self.accounts["member_d"] = self._user("member", org=self.org_d["id"])  # accepts the price of a notice
         self.target = self._user("reviewer")     # a user the admin routes act on
         self.accounts["pw_user"] = self._user("reviewer")  # changes its password (injection sweep)
         self.login_user = self._user("reviewer")  # signs in for the auth routes
@@ -501,25 +502,29 @@ class SweepWorld:
 
     def notification(self, caller="member_a"):
         r = self.result(self.org_c)
-        return query(self.db, "INSERT INTO notifications (user_id, kind, ref_id, title) VALUES (%s, 'result', %s, %s)"
-                              " RETURNING id", self.accounts[caller]["id"], r["id"], r["title"])[0]
+        return query(self.db, "INSERT INTO notifications (user_id, kind, ref_kind, ref_id, title)"
+                              " VALUES (%s, 'subscription_match', 'result', %s, %s) RETURNING id",
+                     self.accounts[caller]["id"], r["id"], r["title"])[0]
 
-    def inquiry(self, result=None):
-        """An open inquiry: org C asks about a result of org A (A sells, C buys)."""
+    def inquiry(self, result=None, broker=None):
+        """An open inquiry: org C asks about a result of org A (A sells, C buys), naming `broker` (a caller
+        name) when given: that broker then waits for org A's consent."""
         r = result or self.result()
-        resp = self.api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "有意受让，请洽谈"},
-                             headers=self.h("member_c"))
+        body = {"result_id": r["id"], "message": "有意受让，请洽谈"}
+        if broker:
+            body["broker_user_id"] = self.user(broker)["id"]
+        resp = self.api.post(f"{V1}/inquiries", json=body, headers=self.h("member_c"))
         assert resp.status == 201, resp
         return {"id": resp.body["id"], "result_id": r["id"]}
 
     def notice(self):
         """An active public notice: org A agrees to buy a result of the state-funded university D."""
         r = self.result(self.org_d)
-        resp = self.api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "有意受让"},
+        resp = self.api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "有意受让", "price_fen": 3_000_000},
                              headers=self.h("member_a"))
         assert resp.status == 201, resp
         a = self.api.post(f"{V1}/inquiries/{resp.body['id']}/agree", json={"price_fen": 3_000_000},
-                          headers=self.h("member_a"))
+                          headers=self.h("member_d"))
         assert a.status == 200 and a.body.get("notice"), a
         return {"id": a.body["notice"]["id"]}
 

@@ -100,8 +100,8 @@ def org_a(w, c):
 M_TABLES = ["results", "needs", "search_docs", "idempotency_keys", "notifications", "webhook_outbox"]
 DRAFT_HIDDEN = {c: 404 for c in ("anon", "member_b", "broker_b", "officer_a", "officer_b", "bureau_a", "bureau_b")}
 NOT_MINE = {c: 404 for c in CALLERS if c not in ("anon", "member_a")}
-D_TABLES = ["inquiries", "inquiry_messages", "notices", "objections", "auctions", "bids", "deal_notifications",
-            "results", "contracts"]
+D_TABLES = ["inquiries", "inquiry_messages", "notices", "objections", "auctions", "bids", "notifications",
+            "webhook_outbox", "results", "contracts"]
 S_TABLES = ["subsidy_policies", "subsidy_runs", "subsidy_run_policies", "subsidy_awards", "subsidy_award_contracts"]
 
 
@@ -303,6 +303,8 @@ SWEEP = {
     "deleteSubscription": Entry(allow=ALL, setup=lambda w, c: w.subscription(), ok_by_caller=NOT_MINE,
                                 tables=["subscriptions", "notifications"]),
     "listNotifications": Entry(allow=ALL),
+    "countUnreadNotifications": Entry(allow=ALL),
+    "readAllNotifications": Entry(allow=ALL, body=lambda w, c, x: {}, tables=["notifications"]),
     "readNotification": Entry(allow=ALL, setup=lambda w, c: w.shared("notification", w.notification),
                               ok_by_caller=NOT_MINE, tables=["notifications"]),
     "getWebhook": Entry(allow={"member"}),
@@ -324,6 +326,14 @@ SWEEP = {
                           body=lambda w, c, x: {"price_fen": 4_500_000}, tables=D_TABLES),
     "declineInquiry": Entry(allow={"member"}, scoped={"member"}, setup=lambda w, c: w.inquiry(),
                             body=lambda w, c, x: {"reason": "价格不合适"}, tables=D_TABLES),
+    # brokers by consent: org C (the buyer) named broker_b; org A (the seller) consents or refuses
+    "nameInquiryBroker": Entry(allow={"member"}, scoped={"member"}, setup=lambda w, c: w.inquiry(),
+                               body=lambda w, c, x: {"user_id": w.user("broker_b")["id"]}, tables=D_TABLES),
+    "acceptInquiryBroker": Entry(allow={"member"}, scoped={"member"}, setup=lambda w, c: w.inquiry(broker="broker_b"),
+                                 body=lambda w, c, x: {}, tables=D_TABLES),
+    "removeInquiryBroker": Entry(allow={"member"}, scoped={"member"}, setup=lambda w, c: w.inquiry(broker="broker_b"),
+                                 tables=D_TABLES),
+    "listBrokers": Entry(allow={"member", "broker", "admin"}),
     "purchaseResult": Entry(allow={"member"}, scoped={"member"}, other=201, ok_by_caller={"member_a": 422},
                             setup=lambda w, c: {"id": w.result(pricing="listed", price=2_000_000)["id"]},
                             body=lambda w, c, x: {}, tables=D_TABLES),
@@ -332,15 +342,17 @@ SWEEP = {
     "createObjection": Entry(setup=lambda w, c: w.shared("notice", w.notice),
                              body=lambda w, c, x: {"name": "异议人 " + c, "contact": "13900000000", "body": "请核实"},
                              tables=D_TABLES),
+    "listObjections": Entry(allow={"member", "broker", "reviewer", "admin"}, scoped={"member", "broker"},
+                            setup=lambda w, c: w.shared("notice", w.notice)),
     "decideObjection": Entry(allow={"reviewer", "admin"}, setup=lambda w, c: w.objection(),
                              body=lambda w, c, x: {"decision": "dismissed", "note": "理由不足"}, tables=D_TABLES),
     "openAuction": Entry(allow={"member", "admin"}, scoped={"member"}, setup=lambda w, c: w.auction(opened=False),
                          body=lambda w, c, x: w.auction_body(), tables=D_TABLES),
     "getAuction": Entry(setup=lambda w, c: w.shared("auction", w.auction)),
+    "listAuctions": Entry(),
     "createBid": Entry(allow={"member"}, scoped={"member"}, other=201, ok_by_caller={"member_a": 403},
                        setup=lambda w, c: w.auction(), body=lambda w, c, x: {"amount_fen": 20_000}, tables=D_TABLES),
     "listBids": Entry(allow={"member", "admin"}, setup=lambda w, c: w.shared("auction", w.auction)),
-    "listDealNotifications": Entry(allow={"member", "broker"}),
     # audit ("not limited to the bureau's region")
     "listAudit": Entry(allow={"admin", "bureau"}, query=lambda w, c, x: f"entity=org&id={w.org_a['id']}"),
     "verifyAudit": Entry(allow={"admin", "bureau"}),

@@ -1,7 +1,9 @@
-"""Deal flow (issue 5): inquiries and negotiation, public notice (公示) with
-objections, listed-price purchase, auctions with 50 concurrent bids, contract
-drafts from concluded deals, the sweeper (expiry, notice end, auction close,
-also after a restart), and bad input that changes nothing."""
+"""Deal flow (issues 5 and 17): inquiries and negotiation by offer and acceptance (a deal needs both
+parties: one side's agreement is a proposal, the other side accepting exactly that price concludes it,
+once, even when both accept at the same moment), brokers admitted by consent, public notice (公示) with
+objections, listed-price purchase, auctions with 50 concurrent bids, contract drafts from concluded
+deals, the sweeper (expiry, notice end, auction close, also after a restart), and bad input that changes
+nothing."""
 import concurrent.futures
 import datetime
 import threading
@@ -10,7 +12,7 @@ import time
 import pytest
 
 from contract_fixtures import *  # noqa: F401,F403
-from helpers import assert_problem, error_fields, query
+from helpers import Api, assert_problem, error_fields, query
 
 V1 = "/api/v1"
 
@@ -25,8 +27,22 @@ def result(db, org, pricing="negotiated", price=5_000_000, status="published", m
                  list(modes))[0]
 
 
+DUE = """SELECT (SELECT count(*) FROM auctions WHERE status = 'open' AND ends_at <= clock_timestamp())
+              + (SELECT count(*) FROM notices x WHERE x.status = 'active' AND x.ends_at <= now()
+                 AND NOT EXISTS (SELECT 1 FROM objections o WHERE o.notice_id = x.id AND o.status = 'filed'))
+              + (SELECT count(*) FROM inquiries WHERE status = 'open' AND last_activity_at
+                 <= now() - make_interval(days => setting_int('inquiry_inactivity_days', 30)::int)) AS n"""
+
+
 def sweep(db):
-    return query(db, "SELECT deal_sweep() AS s")[0]["s"]
+    """Run the sweeper until nothing due is left: the server's own sweeper runs every second as well and may
+    hold a due row (SKIP LOCKED), which ours then skips while the server's commits a moment later."""
+    for _ in range(100):
+        s = query(db, "SELECT deal_sweep() AS s")[0]["s"]
+        if not query(db, DUE)[0]["n"]:
+            return s
+        time.sleep(0.05)
+    raise AssertionError("something due was not swept")
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +53,229 @@ def deal(cdb, users):
     firm = new_org(cdb, region, org_type="150")
     other = new_org(cdb, region, org_type="150")
     seller_co = new_org(cdb, region, org_type="160")   # not state-funded
+    agency = new_org(cdb, region, org_type="160")      # a technology-transfer agency employing a broker
     return {
-        "uni": uni, "firm": firm, "other": other, "seller_co": seller_co,
+        "uni": uni, "firm": firm, "other": other, "seller_co": seller_co, "agency": agency,
         "uni_m": make_actor(users, "member", org=uni["id"]),
         "firm_m": make_actor(users, "member", org=firm["id"]),
         "other_m": make_actor(users, "member", org=other["id"]),
         "seller_m": make_actor(users, "member", org=seller_co["id"]),
+        "broker": make_actor(users, "broker", org=agency["id"]),
         "reviewer": make_actor(users, "reviewer"),
+        "admin": make_actor(users, "admin"),
     }
 
 
 def counts(db, inquiry_id=None):
     return query(db, "SELECT (SELECT count(*) FROM inquiries) AS inquiries, (SELECT count(*) FROM inquiry_messages) AS msgs,"
                      " (SELECT count(*) FROM contracts) AS contracts, (SELECT count(*) FROM notices) AS notices,"
-                     " (SELECT count(*) FROM bids) AS bids, (SELECT count(*) FROM audit_log) AS audit")[0]
+                     " (SELECT count(*) FROM bids) AS bids, (SELECT count(*) FROM audit_log) AS audit,"
+                     " (SELECT count(*) FROM notifications) AS notes")[0]
+
+
+def inquiry_row(db, iid):
+    return query(db, "SELECT i.status, i.agreed_price_fen, i.contract_id, r.status AS rstatus,"
+                     " (SELECT count(*) FROM contracts c WHERE c.id = i.contract_id) AS drafts,"
+                     " (SELECT count(*) FROM notices x WHERE x.inquiry_id = i.id) AS notices"
+                     " FROM inquiries i LEFT JOIN results r ON r.id = i.result_id WHERE i.id = %s", iid)[0]
+
+
+def notes(db, user, kind, ref_id):
+    return query(db, "SELECT count(*) AS n FROM notifications WHERE user_id = %s AND kind = %s AND ref_id = %s",
+                 user["id"], kind, ref_id)[0]["n"]
+
+
+def agree(api, who, iid, price):
+    return api.post(f"{V1}/inquiries/{iid}/agree", json={"price_fen": price}, headers=who["h"])
+
+
+def test_one_sided_agreement_concludes_nothing(api, cdb, deal):
+    """The bug of issue 17: the buyer 'agreed' at one yuan and the deal was concluded without the seller."""
+    r = result(cdb, deal["seller_co"], price=14_000_000)
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "有意受让"}, headers=deal["firm_m"]["h"]).body
+    before = query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"]
+    a = agree(api, deal["firm_m"], inq["id"], 100)
+    assert a.status == 200 and a.body["status"] == "open" and a.body["contract_id"] is None
+    assert a.body["proposals"]["buyer"]["price_fen"] == 100 and a.body["proposals"]["seller"] is None
+    assert a.body["awaiting"] == "seller"
+    last = a.body["messages"][-1]
+    assert last["kind"] == "proposal" and last["side"] == "buyer" and last["price_fen"] == 100
+    assert last["author_user_id"] == deal["firm_m"]["id"] and last["author_name"] and last["created_at"]
+    row = inquiry_row(cdb, inq["id"])
+    assert row["status"] == "open" and row["agreed_price_fen"] is None and row["rstatus"] == "published"
+    assert query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"] == before
+    # the seller hears of the proposal; the buyer who made it does not
+    assert notes(cdb, deal["seller_m"], "proposal", inq["id"]) == 1
+    assert notes(cdb, deal["firm_m"], "proposal", inq["id"]) == 0
+    # the same side agreeing again at its own price changes nothing
+    n_msgs = len(a.body["messages"])
+    again = agree(api, deal["firm_m"], inq["id"], 100)
+    assert again.status == 200 and len(again.body["messages"]) == n_msgs and again.body["status"] == "open"
+    assert notes(cdb, deal["seller_m"], "proposal", inq["id"]) == 1
+    # the result is still for sale: another buyer may still ask
+    assert api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "我们也有兴趣"},
+                    headers=deal["other_m"]["h"]).status == 201
+
+
+def test_counter_proposal_waits_and_matching_acceptance_concludes(api, cdb, deal):
+    r = result(cdb, deal["seller_co"], price=14_000_000)
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "报价十万元", "price_fen": 10_000_000},
+                   headers=deal["firm_m"]["h"]).body
+    assert inq["proposals"]["buyer"]["price_fen"] == 10_000_000 and inq["awaiting"] == "seller"
+    # the seller counters at 12 万: that waits for the buyer
+    c = agree(api, deal["seller_m"], inq["id"], 12_000_000)
+    assert c.status == 200 and c.body["status"] == "open" and c.body["awaiting"] == "buyer"
+    assert c.body["proposals"]["seller"]["price_fen"] == 12_000_000
+    assert inquiry_row(cdb, inq["id"])["drafts"] == 0
+    # the buyer counters again at 11 万 by a message with a price: a proposal too
+    m = api.post(f"{V1}/inquiries/{inq['id']}/messages", json={"body": "折中一下，十一万", "price_fen": 11_000_000},
+                 headers=deal["firm_m"]["h"])
+    assert m.status == 201 and m.body["messages"][-1]["kind"] == "proposal" and m.body["awaiting"] == "seller"
+    # accepting a price the other side did not last propose is another counter-proposal, not a deal
+    stale = agree(api, deal["seller_m"], inq["id"], 10_000_000)
+    assert stale.body["status"] == "open" and stale.body["awaiting"] == "buyer"
+    # the buyer accepts the seller's last proposal: concluded, once, with the draft
+    ok = agree(api, deal["firm_m"], inq["id"], 10_000_000)
+    assert ok.status == 200 and ok.body["status"] == "agreed" and ok.body["agreed_price_fen"] == 10_000_000
+    assert ok.body["contract_id"] and ok.body["awaiting"] is None
+    kinds = [(x["kind"], x["side"], x["price_fen"]) for x in ok.body["messages"]]
+    assert kinds == [("proposal", "buyer", 10_000_000), ("proposal", "seller", 12_000_000),
+                     ("proposal", "buyer", 11_000_000), ("proposal", "seller", 10_000_000),
+                     ("acceptance", "buyer", 10_000_000)]
+    row = inquiry_row(cdb, inq["id"])
+    assert row["drafts"] == 1 and row["rstatus"] == "transacted"
+    c = query(cdb, "SELECT seller_org_id, buyer_org_id, contract_amount_fen FROM contracts WHERE id = %s", ok.body["contract_id"])[0]
+    assert (c["seller_org_id"], c["buyer_org_id"], c["contract_amount_fen"]) == (deal["seller_co"]["id"], deal["firm"]["id"], 10_000_000)
+    # both sides see the draft
+    for who in ("seller_m", "firm_m"):
+        assert api.get(f"{V1}/contracts/{ok.body['contract_id']}", headers=deal[who]["h"]).status == 200
+    # agreeing on a closed inquiry: 409 naming why
+    late = assert_problem(agree(api, deal["seller_m"], inq["id"], 10_000_000), 409)
+    assert [(e["field"], e["code"]) for e in late["errors"]] == [("id", "inquiry_closed")]
+    # audit: each proposal and the agreement
+    acts = [x["action"] for x in query(cdb, "SELECT action FROM audit_log WHERE entity = 'inquiry' AND entity_id = %s ORDER BY id",
+                                       str(inq["id"]))]
+    assert acts == ["create", "propose", "propose", "agree"]
+
+
+def test_racing_acceptances_conclude_exactly_once(api, cdb, deal):
+    """Both sides accept the same price at the same moment, 20 times: exactly one draft each time."""
+    base = Api(api.base)
+    outcomes = []
+    for run in range(20):
+        r = result(cdb, deal["seller_co"], price=3_000_000)
+        opening = {"result_id": r["id"], "message": "同时确认 " + str(run)}
+        if run % 2:
+            opening["price_fen"] = 2_500_000    # odd runs: the buyer proposed first, both accept it
+        inq = base.post(f"{V1}/inquiries", json=opening, headers=deal["firm_m"]["h"]).body
+        barrier = threading.Barrier(2)
+
+        def accept(who):
+            client = Api(api.base)
+            barrier.wait()
+            return client.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 2_500_000}, headers=deal[who]["h"])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            got = list(ex.map(accept, ["firm_m", "seller_m"]))
+        statuses = sorted(x.status for x in got)
+        assert all(s in (200, 409) for s in statuses), statuses
+        row = inquiry_row(cdb, inq["id"])
+        assert row["status"] == "agreed" and row["agreed_price_fen"] == 2_500_000, (run, statuses, row)
+        assert query(cdb, "SELECT count(*) AS n FROM contracts WHERE result_id = %s", r["id"])[0]["n"] == 1
+        assert query(cdb, "SELECT count(*) AS n FROM inquiry_messages WHERE inquiry_id = %s AND kind = 'acceptance'",
+                     inq["id"])[0]["n"] == 1
+        # the draft is announced once to each side, except to the person whose acceptance made it
+        accepter = query(cdb, "SELECT author_user_id FROM inquiry_messages WHERE inquiry_id = %s AND kind = 'acceptance'",
+                         inq["id"])[0]["author_user_id"]
+        for who in ("firm_m", "seller_m"):
+            assert notes(cdb, deal[who], "contract_draft", row["contract_id"]) == (0 if deal[who]["id"] == accepter else 1)
+        outcomes.append(tuple(statuses))
+    assert len(outcomes) == 20
+
+
+def test_racing_acceptances_of_a_state_funded_seller_publish_one_notice(api, cdb, deal):
+    base = Api(api.base)
+    for run in range(5):
+        r = result(cdb, deal["uni"])
+        inq = base.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "并发 " + str(run), "price_fen": 900_000},
+                        headers=deal["firm_m"]["h"]).body
+        barrier = threading.Barrier(2)
+
+        def accept(who):
+            client = Api(api.base)
+            barrier.wait()
+            return client.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 900_000}, headers=deal[who]["h"])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            list(ex.map(accept, ["firm_m", "uni_m"]))
+        row = inquiry_row(cdb, inq["id"])
+        assert row["status"] == "agreed" and row["notices"] == 1 and row["drafts"] == 0 and row["rstatus"] == "under_notice"
+        nid = query(cdb, "SELECT id FROM notices WHERE inquiry_id = %s", inq["id"])[0]["id"]
+        assert notes(cdb, deal["uni_m"], "notice", nid) + notes(cdb, deal["firm_m"], "notice", nid) == 1   # not to the accepter
+
+
+def test_admin_and_broker_cannot_conclude_for_a_party(api, cdb, deal):
+    r = result(cdb, deal["seller_co"])
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "请报价", "price_fen": 700_000},
+                   headers=deal["firm_m"]["h"]).body
+    # the seller admits a broker the buyer named? no: the buyer names, the seller admits
+    assert api.post(f"{V1}/inquiries/{inq['id']}/broker", json={"user_id": deal["broker"]["id"]},
+                    headers=deal["firm_m"]["h"]).status == 200
+    assert api.post(f"{V1}/inquiries/{inq['id']}/broker/accept", headers=deal["seller_m"]["h"]).status == 200
+    before = counts(cdb)
+    assert_problem(agree(api, deal["admin"], inq["id"], 700_000), 403)
+    assert_problem(agree(api, deal["broker"], inq["id"], 700_000), 403)
+    assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/decline", json={}, headers=deal["broker"]["h"]), 403)
+    assert counts(cdb) == before
+    assert inquiry_row(cdb, inq["id"])["status"] == "open"
+
+
+def test_broker_named_by_the_buyer_reads_nothing_until_the_seller_accepts(api, cdb, deal):
+    r = result(cdb, deal["seller_co"])
+    b = deal["broker"]
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "我方委托经纪人协助洽谈",
+                                            "broker_user_id": b["id"]}, headers=deal["firm_m"]["h"])
+    assert inq.status == 201 and inq.body["broker"]["status"] == "pending" and inq.body["broker"]["user_id"] == b["id"]
+    iid = inq.body["id"]
+    # pending: the broker sees nothing and can write nothing
+    assert_problem(api.get(f"{V1}/inquiries/{iid}", headers=b["h"]), 404)
+    assert iid not in [x["id"] for x in api.get(f"{V1}/inquiries?limit=100", headers=b["h"]).body["items"]]
+    before = counts(cdb)
+    assert_problem(api.post(f"{V1}/inquiries/{iid}/messages", json={"body": "您好"}, headers=b["h"]), 404)
+    assert counts(cdb) == before
+    assert notes(cdb, b, "message", iid) == 0 and notes(cdb, b, "inquiry", iid) == 0
+    # the seller is asked for its consent; the buyer cannot consent for it
+    assert notes(cdb, deal["seller_m"], "broker_request", iid) == 1
+    assert_problem(api.post(f"{V1}/inquiries/{iid}/broker/accept", headers=deal["firm_m"]["h"]), 403)
+    ok = api.post(f"{V1}/inquiries/{iid}/broker/accept", headers=deal["seller_m"]["h"])
+    assert ok.status == 200 and ok.body["broker"]["status"] == "accepted"
+    assert notes(cdb, b, "broker_admitted", iid) == 1
+    # admitted: reads the thread, writes in it, hears of new messages
+    got = api.get(f"{V1}/inquiries/{iid}", headers=b["h"])
+    assert got.status == 200 and any(m["kind"] == "broker_accepted" for m in got.body["messages"])
+    assert api.post(f"{V1}/inquiries/{iid}/messages", json={"body": "建议双方以六十万元成交", "price_fen": 600_000},
+                    headers=b["h"]).status == 201
+    # a broker's price is a suggestion, not a party's proposal
+    x = api.get(f"{V1}/inquiries/{iid}", headers=deal["seller_m"]["h"]).body
+    assert x["messages"][-1]["kind"] == "message" and x["proposals"] == {"seller": None, "buyer": None}
+    api.post(f"{V1}/inquiries/{iid}/messages", json={"body": "可以考虑"}, headers=deal["seller_m"]["h"])
+    assert notes(cdb, b, "message", iid) == 1
+    # the seller cannot remove the buyer's broker; the buyer can
+    assert_problem(api.delete(f"{V1}/inquiries/{iid}/broker", headers=deal["seller_m"]["h"]), 403)
+    rm = api.delete(f"{V1}/inquiries/{iid}/broker", headers=deal["firm_m"]["h"])
+    assert rm.status == 200 and rm.body["broker"] is None
+    assert notes(cdb, b, "broker_removed", iid) == 1
+    assert_problem(api.get(f"{V1}/inquiries/{iid}", headers=b["h"]), 404)
+    # naming someone who is not an active broker, or the other party's own staff, is refused
+    for uid, code in ((deal["other_m"]["id"], "unknown"), (99999999, "unknown")):
+        p = assert_problem(api.post(f"{V1}/inquiries/{iid}/broker", json={"user_id": uid}, headers=deal["firm_m"]["h"]), 422)
+        assert [(e["field"], e["code"]) for e in p["errors"]] == [("broker_user_id", code)]
+    # a pending broker may be refused by the other party
+    assert api.post(f"{V1}/inquiries/{iid}/broker", json={"user_id": b["id"]}, headers=deal["seller_m"]["h"]).status == 200
+    assert_problem(api.post(f"{V1}/inquiries/{iid}/broker", json={"user_id": b["id"]}, headers=deal["firm_m"]["h"]), 409)
+    ref = api.delete(f"{V1}/inquiries/{iid}/broker", headers=deal["firm_m"]["h"])
+    assert ref.status == 200 and ref.body["broker"] is None
+    assert notes(cdb, b, "broker_removed", iid) == 1   # never admitted the second time: not told
 
 
 def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cdb, deal):
@@ -60,9 +285,8 @@ def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cd
     assert resp.status == 201, resp
     inq = resp.body
     assert inq["status"] == "open" and inq["seller"]["id"] == deal["uni"]["id"] and inq["buyer"]["id"] == deal["firm"]["id"]
-    # the other side is notified; the holder answers
-    assert query(cdb, "SELECT count(*) AS n FROM deal_notifications WHERE org_id = %s AND kind = 'inquiry' AND ref_id = %s",
-                 deal["uni"]["id"], inq["id"])[0]["n"] == 1
+    # the other side is notified; the holder answers with a counter-offer
+    assert notes(cdb, deal["uni_m"], "inquiry", inq["id"]) == 1
     m = api.post(f"{V1}/inquiries/{inq['id']}/messages", json={"body": "报价四百万元", "price_fen": 4_000_000},
                  headers=deal["uni_m"]["h"])
     assert m.status == 201 and len(m.body["messages"]) == 2
@@ -72,7 +296,7 @@ def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cd
     assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/messages", json={"body": "插话"}, headers=deal["other_m"]["h"]), 404)
     assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 1}, headers=deal["other_m"]["h"]), 404)
     assert counts(cdb) == before
-    # agreement at a negotiated price by a state-funded university: a notice, no contract yet
+    # the buyer accepts the holder's price; a state-funded university: a notice, no contract yet
     a = api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 4_000_000}, headers=deal["firm_m"]["h"])
     assert a.status == 200 and a.body["status"] == "agreed" and a.body["contract_id"] is None
     notice = a.body["notice"]
@@ -81,12 +305,23 @@ def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cd
     listed = api.get(f"{V1}/notices")
     assert any(n["id"] == notice["id"] and n["price_fen"] == 4_000_000 and n["result_title"] == r["title"]
                for n in listed.body["items"])
+    # the result's page asks for its own notices only
+    own = api.get(f"{V1}/notices?result_id={r['id']}").body["items"]
+    assert [n["id"] for n in own] == [notice["id"]]
+    assert api.get(f"{V1}/notices?result_id=99999999").body["items"] == []
     # a second agree is refused
     assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 1}, headers=deal["uni_m"]["h"]), 409)
     # anyone may object during the notice; the notice then waits for the decision
     ob = api.post(f"{V1}/notices/{notice['id']}/objections", json={"name": "张三", "contact": "13800000000",
                                                                    "body": "定价明显低于评估价"})
     assert ob.status == 201
+    assert api.get(f"{V1}/notices?pending_objections=true&limit=100").body["items"][0]["pending_objections"] >= 1
+    # the reviewer reads it with the contact; the parties without; an outsider not at all
+    rv = api.get(f"{V1}/notices/{notice['id']}/objections", headers=deal["reviewer"]["h"])
+    assert rv.status == 200 and rv.body["items"][0]["contact"] == "13800000000" and rv.body["items"][0]["status"] == "filed"
+    pv = api.get(f"{V1}/notices/{notice['id']}/objections", headers=deal["uni_m"]["h"])
+    assert pv.status == 200 and pv.body["items"][0]["contact"] is None and pv.body["items"][0]["body"] == "定价明显低于评估价"
+    assert_problem(api.get(f"{V1}/notices/{notice['id']}/objections", headers=deal["other_m"]["h"]), 404)
     query(cdb, "UPDATE notices SET ends_at = now() - interval '1 second' WHERE id = %s", notice["id"])
     sweep(cdb)
     assert query(cdb, "SELECT status FROM notices WHERE id = %s", notice["id"])[0]["status"] == "active"
@@ -96,6 +331,7 @@ def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cd
     d = api.post(f"{V1}/notices/{notice['id']}/objections/{ob.body['id']}/decide",
                  json={"decision": "upheld", "note": "评估价属实"}, headers=deal["reviewer"]["h"])
     assert d.status == 200 and d.body["status"] == "upheld"
+    assert notes(cdb, deal["uni_m"], "objection_decided", notice["id"]) == 1
     sweep(cdb)
     assert query(cdb, "SELECT status FROM notices WHERE id = %s", notice["id"])[0]["status"] == "failed"
     assert query(cdb, "SELECT status FROM results WHERE id = %s", r["id"])[0]["status"] == "published"
@@ -107,7 +343,8 @@ def test_negotiation_of_a_state_funded_result_goes_through_public_notice(api, cd
 def test_notice_without_upheld_objection_yields_the_contract_draft(api, cdb, deal):
     r = result(cdb, deal["uni"])
     inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "意向受让"}, headers=deal["firm_m"]["h"]).body
-    a = api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 2_500_000}, headers=deal["uni_m"]["h"]).body
+    assert agree(api, deal["uni_m"], inq["id"], 2_500_000).body["status"] == "open"   # the university proposes
+    a = agree(api, deal["firm_m"], inq["id"], 2_500_000).body                          # the buyer accepts
     nid = a["notice"]["id"]
     ob = api.post(f"{V1}/notices/{nid}/objections", json={"name": "王五", "contact": "w@x.cn", "body": "请核实"}).body
     api.post(f"{V1}/notices/{nid}/objections/{ob['id']}/decide", json={"decision": "dismissed"}, headers=deal["reviewer"]["h"])
@@ -119,15 +356,18 @@ def test_notice_without_upheld_objection_yields_the_contract_draft(api, cdb, dea
     assert row["status"] == "draft" and row["seller_org_id"] == deal["uni"]["id"] and row["buyer_org_id"] == deal["firm"]["id"]
     assert row["contract_amount_fen"] == 2_500_000 and row["result_id"] == r["id"] and row["contract_type"] == "transfer"
     assert row["rstatus"] == "transacted"
-    # the draft is the seller's to complete: the university member sees it
-    c = api.get(f"{V1}/contracts/{row['contract_id']}", headers=deal["uni_m"]["h"])
-    assert c.status == 200 and c.body["status"] == "draft"
+    # the draft is the seller's to complete: the university member sees it, and so does the buyer
+    for who in ("uni_m", "firm_m"):   # made by the sweeper: nobody acted, both sides are told
+        c = api.get(f"{V1}/contracts/{row['contract_id']}", headers=deal[who]["h"])
+        assert c.status == 200 and c.body["status"] == "draft"
+        assert notes(cdb, deal[who], "notice_passed", nid) == 1 and notes(cdb, deal[who], "contract_draft", row["contract_id"]) == 1
 
 
 def test_non_state_seller_agreement_and_need_inquiry_make_a_draft_at_once(api, cdb, deal):
     r = result(cdb, deal["seller_co"])
-    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "请洽谈"}, headers=deal["firm_m"]["h"]).body
-    a = api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 900_000}, headers=deal["seller_m"]["h"]).body
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "请洽谈", "price_fen": 900_000},
+                   headers=deal["firm_m"]["h"]).body
+    a = agree(api, deal["seller_m"], inq["id"], 900_000).body
     assert a["contract_id"] and a["notice"] is None
     # a holder offering its technology on an open need
     need = query(cdb, "INSERT INTO needs (org_id, title, description, domain, region_code, status, published_at,"
@@ -137,9 +377,11 @@ def test_non_state_seller_agreement_and_need_inquiry_make_a_draft_at_once(api, c
     ni = api.post(f"{V1}/inquiries", json={"need_id": need["id"], "message": "我方有成熟技术"}, headers=deal["seller_m"]["h"])
     assert ni.status == 201 and ni.body["seller"]["id"] == deal["seller_co"]["id"] and ni.body["buyer"]["id"] == deal["firm"]["id"]
     d = api.post(f"{V1}/inquiries/{ni.body['id']}/decline", json={"reason": "预算不足"}, headers=deal["firm_m"]["h"])
-    assert d.status == 200 and d.body["status"] == "declined"
-    assert_problem(api.post(f"{V1}/inquiries/{ni.body['id']}/messages", json={"body": "再考虑？"},
-                            headers=deal["seller_m"]["h"]), 409)
+    assert d.status == 200 and d.body["status"] == "declined" and d.body["messages"][-1]["kind"] == "declined"
+    assert notes(cdb, deal["seller_m"], "declined", ni.body["id"]) == 1
+    closed = assert_problem(api.post(f"{V1}/inquiries/{ni.body['id']}/messages", json={"body": "再考虑？"},
+                                     headers=deal["seller_m"]["h"]), 409)
+    assert closed["errors"][0]["code"] == "inquiry_closed"
 
 
 def test_listed_price_purchase_is_agreed_at_once(api, cdb, deal):
@@ -168,6 +410,8 @@ def test_inquiry_bad_input_changes_nothing(api, cdb, deal):
         ({"message": "x"}, 422, "result_id"),
         ({"result_id": r["id"], "message": "x" * 4001}, 422, "message"),
         ({"result_id": r["id"], "message": "x", "price_fen": -1}, 422, "price_fen"),
+        ({"result_id": r["id"], "message": "x", "price_fen": 0}, 422, "price_fen"),
+        ({"result_id": r["id"], "message": "x", "broker_user_id": "x"}, 400, "broker_user_id"),
         ({"result_id": 99999999, "message": "x"}, 404, "result_id"),
     ]
     for body, status, field in cases:
@@ -180,6 +424,17 @@ def test_inquiry_bad_input_changes_nothing(api, cdb, deal):
                                   headers=deal["uni_m"]["h"]), 422)
     assert error_fields(own) == ["result_id"]
     assert counts(cdb) == before
+    # agree: a price of zero or less, or no price, is refused before anything is read
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "询价"}, headers=h).body
+    before = counts(cdb)
+    for body, status, code in (({"price_fen": 0}, 422, "too_low"), ({"price_fen": -5}, 422, "too_low"),
+                               ({"price_fen": 10 ** 15}, 422, "out_of_range"), ({}, 422, "required"),
+                               ({"price_fen": "1"}, 400, "wrong_type"), ({"price_fen": 1, "status": "agreed"}, 400, "unknown_field")):
+        p = assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/agree", json=body, headers=h), status)
+        assert [e["code"] for e in p["errors"]] == [code], (body, p)
+    zero = assert_problem(api.post(f"{V1}/inquiries/{inq['id']}/agree", json={"price_fen": 0}, headers=h), 422)
+    assert zero["errors"][0]["message"] == "must be at least 1 fen"
+    assert counts(cdb) == before
 
 
 def test_inactive_inquiries_expire(api, cdb, deal):
@@ -188,6 +443,8 @@ def test_inactive_inquiries_expire(api, cdb, deal):
     query(cdb, "UPDATE inquiries SET last_activity_at = now() - interval '31 days' WHERE id = %s", inq["id"])
     sweep(cdb)
     assert query(cdb, "SELECT status FROM inquiries WHERE id = %s", inq["id"])[0]["status"] == "expired"
+    for who in ("other_m", "seller_m"):
+        assert notes(cdb, deal[who], "expired", inq["id"]) == 1
 
 
 def open_auction(api, cdb, deal, reserve=1_000_000, increment=10_000, seconds=120, window=30, ext=60):
@@ -205,25 +462,38 @@ def test_auction_rules_and_winner(api, cdb, deal):
     public = api.get(f"{V1}/results/{r['id']}/auction").body
     assert public["reserve_fen"] is None  # the reserve is the holder's secret
     before = counts(cdb)
-    assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 2_000_000}, headers=deal["uni_m"]["h"]), 403)
-    assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 0}, headers=deal["firm_m"]["h"]), 422)
+    own = assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 2_000_000}, headers=deal["uni_m"]["h"]), 403)
+    assert [(e["field"], e["code"]) for e in own["errors"]] == [("id", "own")]
+    zero = assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 0}, headers=deal["firm_m"]["h"]), 422)
+    assert zero["errors"][0]["code"] == "too_low"
     assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": "9"}, headers=deal["firm_m"]["h"]), 400)
     assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 5, "bidder_org_id": 1},
                             headers=deal["firm_m"]["h"]), 400)
     assert counts(cdb) == before
     assert api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 900_000}, headers=deal["firm_m"]["h"]).status == 201
     low = assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 905_000}, headers=deal["other_m"]["h"]), 422)
-    assert error_fields(low) == ["amount_fen"]
+    assert error_fields(low) == ["amount_fen"] and low["errors"][0]["message"] == "the bid must be at least 910000 fen"
     assert api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 910_000}, headers=deal["other_m"]["h"]).status == 201
+    assert notes(cdb, deal["firm_m"], "outbid", a["id"]) == 1 and notes(cdb, deal["uni_m"], "bid", a["id"]) == 2
     assert api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 1_200_000}, headers=deal["firm_m"]["h"]).status == 201
+    assert notes(cdb, deal["other_m"], "outbid", a["id"]) == 1
+    # the 竞价 page lists it with its result, holder and current price
+    live = [x for x in api.get(f"{V1}/auctions?limit=100").body["items"] if x["id"] == a["id"]]
+    assert live and live[0]["best_bid_fen"] == 1_200_000 and live[0]["result"]["holder"]["id"] == deal["uni"]["id"]
+    assert live[0]["reserve_fen"] is None and 0 < live[0]["seconds_left"] <= 120
     # the holder sees every bid with bidders; a bidder sees only its own
     assert len(api.get(f"{V1}/results/{r['id']}/bids", headers=deal["uni_m"]["h"]).body["items"]) == 3
     mine = api.get(f"{V1}/results/{r['id']}/bids", headers=deal["other_m"]["h"]).body["items"]
     assert [b["amount_fen"] for b in mine] == [910_000]
     # close: the highest valid bid at or above the reserve wins and becomes a contract draft
     query(cdb, "UPDATE auctions SET ends_at = now() - interval '1 second' WHERE id = %s", a["id"])
-    assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 5_000_000}, headers=deal["other_m"]["h"]), 409)
+    ended = assert_problem(api.post(f"{V1}/results/{r['id']}/bids", json={"amount_fen": 5_000_000}, headers=deal["other_m"]["h"]), 409)
+    assert [(e["field"], e["code"]) for e in ended["errors"]] == [("id", "auction_ended")]
     sweep(cdb)
+    assert notes(cdb, deal["firm_m"], "auction_won", a["id"]) == 1 and notes(cdb, deal["other_m"], "auction_lost", a["id"]) == 1
+    assert notes(cdb, deal["firm_m"], "auction_lost", a["id"]) == 0 and notes(cdb, deal["uni_m"], "auction_closed", a["id"]) == 1
+    assert a["id"] in [x["id"] for x in api.get(f"{V1}/auctions?status=closed&limit=100").body["items"]]
+    assert_problem(api.get(f"{V1}/auctions?status=bogus"), 400)
     done = api.get(f"{V1}/results/{r['id']}/auction", headers=deal["uni_m"]["h"]).body
     assert done["status"] == "closed" and done["winner"]["amount_fen"] == 1_200_000 and done["winner"]["org"]["id"] == deal["firm"]["id"]
     c = query(cdb, "SELECT c.buyer_org_id, c.contract_amount_fen FROM inquiries i JOIN contracts c ON c.id = i.contract_id"
@@ -239,6 +509,7 @@ def test_auction_below_reserve_has_no_winner(api, cdb, deal):
     row = query(cdb, "SELECT status, winner_bid_id FROM auctions WHERE id = %s", a["id"])[0]
     assert row["status"] == "closed" and row["winner_bid_id"] is None
     assert query(cdb, "SELECT status FROM results WHERE id = %s", r["id"])[0]["status"] == "published"
+    assert notes(cdb, deal["firm_m"], "auction_lost", a["id"]) == 1
 
 
 def test_bid_in_the_last_window_extends_the_end(api, cdb, deal):
@@ -295,10 +566,10 @@ def test_auction_closes_by_itself_and_after_a_restart(api, cdb, deal, spawn):
     del extra
 
 
-def test_notices_and_notifications_listing(api, cdb, deal):
+def test_notices_listing(api, cdb, deal):
     assert_problem(api.get(f"{V1}/notices?status=bogus"), 400)
+    assert_problem(api.get(f"{V1}/notices?result_id=x"), 400)
+    assert_problem(api.get(f"{V1}/notices?pending_objections=maybe"), 400)
     all_ = api.get(f"{V1}/notices?status=all&limit=2")
     assert all_.status == 200 and len(all_.body["items"]) <= 2
-    notes = api.get(f"{V1}/deal-notifications", headers=deal["uni_m"]["h"])
-    assert notes.status == 200 and notes.body["items"]
-    assert_problem(api.get(f"{V1}/deal-notifications"), 401)
+    assert_problem(api.get(f"{V1}/deal-notifications", headers=deal["uni_m"]["h"]), 404)   # folded into /notifications

@@ -70,11 +70,13 @@ def test_every_account_has_unread_notifications(demo):
         SELECT u.email, count(n.id) FILTER (WHERE n.read_at IS NULL) AS n
         FROM users u LEFT JOIN notifications n ON n.user_id = u.id WHERE u.email LIKE '%%@demo.yizhan.cn' GROUP BY 1""")}
     assert all(unread[k] >= 1 for k in DEMO), unread
-    # and the deal events of the two member organisations
-    orgs = query(conn, """SELECT o.name, count(*) FILTER (WHERE d.read_at IS NULL) AS n FROM deal_notifications d
-                          JOIN orgs o ON o.id = d.org_id JOIN users u ON u.org_id = o.id AND u.role = 'member'
-                          GROUP BY 1""")
+    # and the deal events of the two member organisations, and of the broker admitted to a negotiation
+    orgs = query(conn, """SELECT o.name, count(*) FILTER (WHERE d.read_at IS NULL) AS n FROM notifications d
+                          JOIN orgs o ON o.id = d.org_id JOIN users u ON u.id = d.user_id AND u.role = 'member'
+                          WHERE notification_category(d.kind) = 'deal' GROUP BY 1""")
     assert len(orgs) == 2 and all(r["n"] >= 1 for r in orgs), orgs
+    assert one(conn, """SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id
+                        WHERE u.email = 'broker@demo.yizhan.cn' AND n.kind = 'broker_admitted'""") >= 1
 
 
 def test_deals_are_under_way_at_the_moment_of_loading(demo):
@@ -100,6 +102,10 @@ def test_deals_are_under_way_at_the_moment_of_loading(demo):
                           AND EXISTS (SELECT 1 FROM inquiry_messages m WHERE m.inquiry_id = i.id AND m.price_fen IS NOT NULL
                                       AND m.author_org_id = i.buyer_org_id)""")
     assert len(both) >= 2 and any(r["brokered"] for r in both), both
+    # the prices are proposals of their sides, and the broker of the thread was admitted by the other party
+    assert one(conn, """SELECT count(*) FROM inquiry_messages WHERE price_fen IS NOT NULL AND side IS NOT NULL
+                        AND kind NOT IN ('proposal', 'acceptance')""") == 0
+    assert one(conn, "SELECT count(*) FROM inquiries WHERE broker_user_id IS NOT NULL AND broker_accepted_at IS NULL") == 0
     # nothing the sweeper would close at once (inactive inquiries expire after inquiry_inactivity_days)
     assert one(conn, """SELECT count(*) FROM inquiries WHERE status = 'open'
                         AND last_activity_at <= now() - make_interval(days => setting_int('inquiry_inactivity_days', 30)::int)""") == 0

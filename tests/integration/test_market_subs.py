@@ -97,10 +97,11 @@ def test_publishing_notifies_matching_subscribers(mk, api, db):
     everything = subscribe(api, mk.b, trl_min=6, q=tag)
     own = subscribe(api, mk.a2, q=tag)                      # the publisher's own org: not notified
     res = mk.publish_result(title=f"{tag}离子电池", trl=7, domain="new_energy")
-    got = [n for n in notes(api, mk.b) if n["ref_id"] == res["id"]]
+    got = [n for n in notes(api, mk.b) if n["ref_kind"] == "result" and n["ref_id"] == res["id"]]
     assert {n["subscription"]["id"] for n in got} == {hit["id"], everything["id"]}
-    assert all(n["kind"] == "result" and n["title"] == res["title"] and n["read_at"] is None for n in got)
-    assert not [n for n in notes(api, mk.a2) if n["ref_id"] == res["id"]]
+    assert all(n["kind"] == "subscription_match" and n["category"] == "subscription" and n["title"] == res["title"]
+               and n["read_at"] is None for n in got)
+    assert not [n for n in notes(api, mk.a2) if n["ref_kind"] == "result" and n["ref_id"] == res["id"]]
     assert miss_domain and miss_kind and own
     # a draft or a rejected listing notifies nobody
     before = count(db, "notifications")
@@ -122,7 +123,8 @@ def test_need_opening_notifies(mk, api):
     s = subscribe(api, mk.a, q=tag, kind="need", price_min=5000000)
     need = mk.open_need(title=f"征集{tag}方案", budget_min_fen=1000000, budget_max_fen=9000000)
     cheap = mk.open_need(title=f"征集{tag}方案二", budget_min_fen=100, budget_max_fen=200)
-    ids = {n["ref_id"] for n in notes(api, mk.a) if n["subscription"] and n["subscription"]["id"] == s["id"]}
+    ids = {n["ref_id"] for n in notes(api, mk.a) if n["subscription"] and n["subscription"]["id"] == s["id"]
+           and n["ref_kind"] == "need"}
     assert need["id"] in ids and cheap["id"] not in ids
 
 

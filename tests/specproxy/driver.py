@@ -518,6 +518,14 @@ def published_result(w, org, pricing="negotiated", price=5_000_000):
                org["id"], "成果 " + uniq(), org["region_code"], pricing, price)[0][0]
 
 
+def user(w, role, org):
+    """One more account (a broker of another organisation, a member of the university)."""
+    e, p = f"{role}-{uuid.uuid4().hex[:8]}@example.test", pw()
+    r = call("createUser", "POST", f"{V1}/users", 201, {"email": e, "password": p, "role": role, "display_name": role,
+                                                        "org_id": org["id"]}, auth=w.admin)
+    return {"id": r.json()["id"], "token": login(e, p)["access_token"]}
+
+
 def deals(w):
     ma, mb, rv, adm = w.t["member_a"], w.t["member_b"], w.t["reviewer"], w.t["admin"]
     # org A sells (a plain company here), org B buys
@@ -539,7 +547,26 @@ def deals(w):
     call("createInquiryMessage", "POST", f"{V1}/inquiries/{inq}/messages", 422, {"body": " "}, auth=ma,
          bad_request=True)
     call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 422, {}, auth=ma, bad_request=True)
+    call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 422, {"price_fen": 0}, auth=ma, bad_request=True)
+    # brokers by consent: the buyer names one (a broker outside both organisations), the seller consents
+    broker = user(w, "broker", w.orgs["c"])
+    call("listBrokers", "GET", f"{V1}/brokers?q=" + quote("broker"), 200, auth=mb)
+    call("listBrokers", "GET", f"{V1}/brokers", 403, auth=rv)
+    call("nameInquiryBroker", "POST", f"{V1}/inquiries/{inq}/broker", 422, {"user_id": w.users["reviewer"]["id"]},
+         auth=mb, bad_request=True)
+    call("nameInquiryBroker", "POST", f"{V1}/inquiries/{inq}/broker", 200, {"user_id": broker["id"]}, auth=mb)
+    call("getInquiry", "GET", f"{V1}/inquiries/{inq}", 404, auth=broker["token"])
+    call("acceptInquiryBroker", "POST", f"{V1}/inquiries/{inq}/broker/accept", 403, auth=mb)
+    call("acceptInquiryBroker", "POST", f"{V1}/inquiries/{inq}/broker/accept", 200, auth=ma)
+    call("acceptInquiryBroker", "POST", f"{V1}/inquiries/{inq}/broker/accept", 409, auth=ma)
+    call("getInquiry", "GET", f"{V1}/inquiries/{inq}", 200, auth=broker["token"])
+    call("removeInquiryBroker", "DELETE", f"{V1}/inquiries/{inq}/broker", 403, auth=ma)
+    call("removeInquiryBroker", "DELETE", f"{V1}/inquiries/{inq}/broker", 200, auth=mb)
+    call("removeInquiryBroker", "DELETE", f"{V1}/inquiries/{inq}/broker", 404, auth=mb)
+    # offer and acceptance: the seller's proposal waits; the buyer accepting it concludes
     call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 200, {"price_fen": 3_500_000}, auth=ma)
+    call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 403, {"price_fen": 3_500_000}, auth=adm)
+    call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 200, {"price_fen": 3_500_000}, auth=mb)
     call("agreeInquiry", "POST", f"{V1}/inquiries/{inq}/agree", 409, {"price_fen": 3_500_000}, auth=mb)
     call("createInquiryMessage", "POST", f"{V1}/inquiries/{inq}/messages", 409, {"body": "还在吗"}, auth=ma)
     rid2 = published_result(w, w.orgs["a"])
@@ -551,18 +578,19 @@ def deals(w):
     call("purchaseResult", "POST", f"{V1}/results/{listed}/purchase", 422, auth=ma)
     call("purchaseResult", "POST", f"{V1}/results/{listed}/purchase", 201, auth=mb)
     call("purchaseResult", "POST", f"{V1}/results/{listed}/purchase", 404, {}, auth=mb)
-    call("listDealNotifications", "GET", f"{V1}/deal-notifications", 200, auth=ma)
-    call("listDealNotifications", "GET", f"{V1}/deal-notifications", 403, auth=adm)
     # a state-funded university sells at a negotiated price: public notice
     uni = call("createOrg", "POST", f"{V1}/orgs", 201, {"name": "国有大学 " + uniq(), "org_type": "022",
                                                         "state_funded": True, "region_code": w.region,
                                                         "credit_code": credit_code(w.region)}, auth=adm).json()
+    uni_m = user(w, "member", uni)
     rid3 = published_result(w, uni)
-    inq3 = call("createInquiry", "POST", f"{V1}/inquiries", 201, {"result_id": rid3, "message": "受让"},
-                auth=mb).json()["id"]
+    inq3 = call("createInquiry", "POST", f"{V1}/inquiries", 201, {"result_id": rid3, "message": "受让",
+                                                                  "price_fen": 1_000_000}, auth=mb).json()["id"]
     notice = call("agreeInquiry", "POST", f"{V1}/inquiries/{inq3}/agree", 200, {"price_fen": 1_000_000},
-                  auth=mb).json()["notice"]["id"]
+                  auth=uni_m["token"]).json()["notice"]["id"]
     call("listNotices", "GET", f"{V1}/notices", 200)
+    call("listNotices", "GET", f"{V1}/notices?result_id={rid3}&pending_objections=false", 200)
+    call("listNotices", "GET", f"{V1}/notices?result_id=abc", 400, bad_request=True)
     call("listNotices", "GET", f"{V1}/notices?status=whatever", 400, bad_request=True)
     call("getNotice", "GET", f"{V1}/notices/{notice}", 200)
     call("getNotice", "GET", f"{V1}/notices/999999999", 404)
@@ -570,6 +598,9 @@ def deals(w):
               {"name": "张三", "contact": "13800000000", "body": "价格偏低"}).json()["id"]
     call("createObjection", "POST", f"{V1}/notices/{notice}/objections", 422,
          {"name": " ", "contact": "x", "body": "y"}, bad_request=True)
+    call("listObjections", "GET", f"{V1}/notices/{notice}/objections", 200, auth=rv)
+    call("listObjections", "GET", f"{V1}/notices/{notice}/objections", 200, auth=uni_m["token"])
+    call("listObjections", "GET", f"{V1}/notices/{notice}/objections", 404, auth=ma)
     call("decideObjection", "POST", f"{V1}/notices/{notice}/objections/{ob}/decide", 403, {"decision": "upheld"},
          auth=ma)
     call("decideObjection", "POST", f"{V1}/notices/{notice}/objections/{ob}/decide", 200,
@@ -593,6 +624,9 @@ def deals(w):
     call("createBid", "POST", f"{V1}/results/{ar}/bids", 201, {"amount_fen": 20_000}, auth=mb)
     call("createBid", "POST", f"{V1}/results/{ar}/bids", 422, {"amount_fen": 20_001}, auth=mb)
     call("createBid", "POST", f"{V1}/results/{ar}/bids", 403, {"amount_fen": 50_000}, auth=ma)
+    call("listAuctions", "GET", f"{V1}/auctions", 200)
+    call("listAuctions", "GET", f"{V1}/auctions?status=closed", 200, auth=mb)
+    call("listAuctions", "GET", f"{V1}/auctions?status=x", 400, bad_request=True)
     call("listBids", "GET", f"{V1}/results/{ar}/bids", 200, auth=ma)
     call("listBids", "GET", f"{V1}/results/{ar}/bids", 200, auth=mb)
     call("listBids", "GET", f"{V1}/results/{ar}/bids", 403, auth=w.t["broker"])
@@ -663,6 +697,12 @@ def market(w):
     if nl:
         call("readNotification", "POST", f"{V1}/notifications/{nl[0]['id']}/read", 200, auth=ma)
     call("readNotification", "POST", f"{V1}/notifications/999999999/read", 404, auth=ma)
+    call("listNotifications", "GET", f"{V1}/notifications?category=deal&kind=proposal", 200, auth=ma)
+    call("listNotifications", "GET", f"{V1}/notifications?category=x", 400, auth=ma, bad_request=True)
+    call("countUnreadNotifications", "GET", f"{V1}/notifications/unread-count", 200, auth=ma)
+    call("readAllNotifications", "POST", f"{V1}/notifications/read-all", 200, {"up_to_id": 999999999}, auth=ma)
+    call("readAllNotifications", "POST", f"{V1}/notifications/read-all", 200, auth=mb)
+    call("readAllNotifications", "POST", f"{V1}/notifications/read-all", 400, {"all": True}, auth=ma, bad_request=True)
     call("closeNeed", "POST", f"{V1}/needs/{n}/close", 422, {"outcome": "bogus"}, auth=mb, bad_request=True)
     call("closeNeed", "POST", f"{V1}/needs/{n}/close", 200, {"outcome": "matched", "reason": "已签约"}, auth=mb)
     d = call("createNeed", "POST", f"{V1}/needs", 201, {"title": "待删需求 " + uniq()}, auth=mb).json()["id"]

@@ -13,6 +13,7 @@ import { ApiError } from './api.js';
 export const CODE_TEXT = {
   before_effective: '不能早于生效日期',
   before_signing: '不能早于签订日期',
+  auction_ended: '竞价已截止，不能再出价',
   below_received: '不能低于已到账金额',
   does_not_add_up: '各项金额合计与总额不符',
   duplicate: '与已有内容重复',
@@ -23,6 +24,7 @@ export const CODE_TEXT = {
   forbidden_host: '不允许使用此主机地址',
   inactive: '已停用',
   https_required: '须以 https:// 开头',
+  inquiry_closed: '洽谈已结束（已达成、已拒绝或已过期），不能再报价、接受或回复',
   invalid: '取值无效',
   invalid_character: '含有不允许的控制字符',
   invalid_credit_code: '统一社会信用代码不正确（格式或校验位不符）',

@@ -425,6 +425,18 @@ export function Auctions() {
 
 // --- notifications and saved searches ------------------------------------------------------------------
 const QUERY_TEXT = { kind: { result: '科技成果', need: '技术需求' } };
+const CATEGORY_TEXT = { deal: '交易', registration: '合同登记', subscription: '订阅推送' };
+/** Where a notification opens. @param {import('../api-types').Schema<'Notification'>} n */
+function noteHref(n) {
+  const d = /** @type {Record<string, any>} */ (n.data || {});
+  switch (n.ref_kind) {
+    case 'need': return '#/needs/' + n.ref_id;
+    case 'inquiry': return '#/inquiries/' + n.ref_id;
+    case 'contract': return '#/contracts/' + n.ref_id;
+    case 'notice': case 'auction': return '#/results/' + d.result_id;
+    default: return '#/results/' + n.ref_id;
+  }
+}
 export function Notifications() {
   const subs = useLoad(() => api.get('/subscriptions', { query: { limit: 50 } }), []);
   const notes = usePaged((cursor) => api.get('/notifications', { query: { limit: 20, cursor } }), []);
@@ -433,9 +445,9 @@ export function Notifications() {
       <${Card} title="推送消息">
         <${ErrorBox} error=${notes.error} />
         ${!notes.loading && !notes.error && !notes.items.length ? html`<${Empty}>暂无消息</${Empty}>` : ''}
-        ${notes.items.map((n) => html`<div class="hit"><a href=${'#/' + (n.kind === 'need' ? 'needs/' : 'results/') + n.ref_id}
+        ${notes.items.map((n) => html`<div class="hit"><a href=${noteHref(n)}
             onClick=${() => { if (!n.read_at) api.post('/notifications/{id}/read', { path: { id: n.id } }).catch(() => {}); }}>${n.title}</a>
-          <div class="meta"><span>${n.kind === 'need' ? '技术需求' : '科技成果'}</span>${n.subscription ? html`<span>订阅：${n.subscription.name}</span>` : ''}
+          <div class="meta"><span>${CATEGORY_TEXT[n.category]}</span>${n.subscription ? html`<span>订阅：${n.subscription.name}</span>` : ''}
             <span>${dateTime(n.created_at)}</span>${!n.read_at ? html`<span class="badge badge-blue">未读</span>` : ''}</div></div>`)}
         <${More} paged=${notes} /></${Card}>
       <${Card} title="我的订阅">${subs.loading ? html`<${Loading} />` : subs.error ? html`<${ErrorBox} error=${subs.error} />`
