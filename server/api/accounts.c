@@ -26,12 +26,6 @@ static int ST_ORG_LIST, ST_ORG_DIRECTORY, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDA
 
 /* --- shared checks --------------------------------------------------------- */
 
-static bool is_id(const char *s)
-{
-    uint64_t v;
-    return util_parse_u64(s, strlen(s), &v) == 0 && v > 0 && v < (1ull << 62);
-}
-
 /* Path id or 404 (a malformed id names nothing). */
 static int id_or_reply(http_req_t *req, const char **id)
 {
@@ -54,13 +48,6 @@ static void check_text(json_t *o, const char *prefix, const char *name, size_t m
         snprintf(m, sizeof m, "at most %zu characters", max_chars);
         http_error_add(errs, field, "too_long", m);
     }
-}
-
-static bool email_ok(const char *s)
-{
-    const char *at = strchr(s, '@');
-    size_t n = strlen(s);
-    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && n <= 254 && !strpbrk(s, " \t\r\n");
 }
 
 static const field_t ORG_FIELDS[] = {
@@ -88,21 +75,13 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
         snprintf(field, sizeof field, "%scredit_code", prefix);
         if (why) http_error_add(errs, field, "invalid_credit_code", why);
     }
-    const char *rc = json_string_value(json_object_get(o, "region_code"));
-    if (rc && (strlen(rc) != 6 || strspn(rc, "0123456789") != 6)) {
-        snprintf(field, sizeof field, "%sregion_code", prefix);
-        http_error_add(errs, field, "invalid_format", "must be a six-digit GB/T 2260 region code");
-    }
-    const char *ot = json_string_value(json_object_get(o, "org_type"));
-    if (ot && (strlen(ot) != 3 || strspn(ot, "0123456789") != 3)) {
-        snprintf(field, sizeof field, "%sorg_type", prefix);
-        http_error_add(errs, field, "invalid_format", "must be a three-digit code of list org_types");
-    }
+    snprintf(field, sizeof field, "%sregion_code", prefix);
+    api_check(errs, field, v_region(json_string_value(json_object_get(o, "region_code"))));
+    snprintf(field, sizeof field, "%sorg_type", prefix);
+    api_check(errs, field, v_org_type(json_string_value(json_object_get(o, "org_type"))));
     const char *ce = json_string_value(json_object_get(o, "contact_email"));
-    if (ce && *ce && !email_ok(ce)) {
-        snprintf(field, sizeof field, "%scontact_email", prefix);
-        http_error_add(errs, field, "invalid_format", "must be an email address");
-    }
+    snprintf(field, sizeof field, "%scontact_email", prefix);
+    if (ce && *ce) api_check(errs, field, v_email(ce));
     const char *web = json_string_value(json_object_get(o, "website"));
     if (web && *web && ((strncmp(web, "https://", 8) && strncmp(web, "http://", 7)) || strlen(web) > 500 ||
                         strpbrk(web, " \t\r\n"))) {
@@ -126,30 +105,22 @@ static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, 
 static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
 static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
 
-/* Scope: members and brokers see only their own org. */
-static const char *org_scope(http_req_t *req)
-{
-    if (req->user->role & (ROLE_MEMBER | ROLE_BROKER))
-        return arena_printf(req->arena, "%lld", (long long)req->user->org_id);
-    return NULL;
-}
+/* Scope: members and brokers see only their own org (NULL: everything). */
+static const char *org_scope(http_req_t *req) { return api_scope(req).org; }
 
 /* --- organisations ----------------------------------------------------------- */
 
 static void org_list(http_req_t *req)
 {
-    const char *limit, *cursor, *status, *q;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "q", &q))
+    const char *limit, *after, *status, *q;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status) ||
+        http_query_or_reply(req, "q", &q))
         return;
     if (status && strcmp(status, "pending") && strcmp(status, "verified") && strcmp(status, "rejected")) {
-        json_t *e = NULL;
-        http_error_add(&e, "status", "invalid", "status must be pending, verified or rejected");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "status", "invalid", "status must be pending, verified or rejected");
         return;
     }
-    if (cursor && !is_id(cursor)) cursor = NULL;
-    const char *v[5] = {org_scope(req), status, q, cursor, limit};
+    const char *v[5] = {org_scope(req), status, q, after, limit};
     api_query(req, ST_ORG_LIST, 5, v, api_reply_page);
 }
 
@@ -367,7 +338,7 @@ static void register_user(http_req_t *req)
         validate_org(org, "org.", &errs);
     }
     const char *email = api_str(req, "email");
-    if (!email_ok(email)) http_error_add(&errs, "email", "invalid_format", "must be an email address");
+    api_check(&errs, "email", v_email(email));
     const char *why = password_policy_error(api_str(req, "password"));
     if (why) http_error_add(&errs, "password", "weak_password", why);
     check_text(req->json, "", "display_name", 100, true, &errs);
@@ -448,7 +419,7 @@ static void validate_user(http_req_t *req, json_t **errs)
 {
     json_t *b = req->json;
     const char *email = api_str(req, "email");
-    if (email && !email_ok(email)) http_error_add(errs, "email", "invalid_format", "must be an email address");
+    api_check(errs, "email", v_email(email));
     const char *role = api_str(req, "role");
     if (role && !role_from_name(role))
         http_error_add(errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
@@ -531,10 +502,9 @@ static void user_update(http_req_t *req)
 
 static void user_list(http_req_t *req)
 {
-    const char *limit, *cursor, *role, *q, *active;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        http_query_or_reply(req, "role", &role) || http_query_or_reply(req, "q", &q) ||
-        http_query_or_reply(req, "active", &active))
+    const char *limit, *after, *role, *q, *active;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "role", &role) ||
+        http_query_or_reply(req, "q", &q) || http_query_or_reply(req, "active", &active))
         return;
     json_t *e = NULL;
     if (q && util_utf8_len(q, strlen(q)) > 100) http_error_add(&e, "q", "too_long", "at most 100 characters");
@@ -545,8 +515,7 @@ static void user_list(http_req_t *req)
         return;
     }
     if (q && !*q) q = NULL;
-    if (cursor && !is_id(cursor)) cursor = NULL;
-    const char *v[5] = {role, cursor, limit, q, active};
+    const char *v[5] = {role, after, limit, q, active};
     api_query(req, ST_USER_LIST, 5, v, api_reply_page);
 }
 
@@ -609,14 +578,10 @@ static route_t ROUTES[] = {
 
 void api_accounts_init(void)
 {
-    ST_ORG_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
+    ST_ORG_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
         " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR strpos(o.name, $3) > 0"
-        " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC"
-        " LIMIT $5::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $5::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
-        5);
+        " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC", 5), 5);
     ST_ORG_DIRECTORY = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY rank, len, id), '[]'), 'next_cursor', NULL)::text"
         " FROM (SELECT o.id, CASE WHEN o.credit_code = upper($1) THEN 0 WHEN starts_with(o.name, $1) THEN 1 ELSE 2 END"
@@ -637,15 +602,11 @@ void api_accounts_init(void)
         "SELECT invitation_create($1::bigint, $2, $3::bigint, $4::bigint, $5, $6, $7::int)", 7);
     ST_REGISTER_RATE = db_stmt_register("SELECT rate_hit('register_limit_per_ip', $1)", 1);
     ST_REGISTER = db_stmt_register("SELECT auth_register($1, $2, $3, $4, $5::jsonb, $6)", 6);
-    ST_USER_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
+    ST_USER_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
         " AND ($4::text IS NULL OR strpos(lower(u.email), lower($4)) > 0 OR strpos(u.display_name, $4) > 0)"
         " AND ($5::boolean IS NULL OR u.active = $5::boolean)"
-        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        5);
+        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC", 3), 5);
     ST_USER_GET = db_stmt_register_read("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
     ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
     ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);

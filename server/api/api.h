@@ -4,6 +4,7 @@
 #define YZ_API_H
 
 #include "db/db.h"
+#include "domain/validate.h"
 #include "http/http.h"
 
 typedef void (*api_row_cb)(http_req_t *req, PGresult *res);
@@ -35,10 +36,41 @@ const char *api_str(http_req_t *req, const char *name); /* body string or NULL *
  * has more than max code points. */
 void api_check_chars(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max);
 
+/* Value checks (domain/validate.h): adds the verdict for field `name` to
+ * *errs; true when there was one. */
+bool api_check(json_t **errs, const char *name, const verdict_t *v);
+/* 400 "invalid query parameter" with one error; returns -1. */
+int api_bad_param(http_req_t *req, const char *name, const char *code, const char *message);
+/* 0 when v is NULL, else api_bad_param with the verdict. */
+int api_param_ok_or_reply(http_req_t *req, const char *name, const verdict_t *v) WUR;
+
+/* What the caller may see, as statement parameters: org = a member's or
+ * broker's org, office = an officer's, region = a bureau's region root (NULL
+ * where it does not apply); admin "true" for admins, staff "true" for
+ * reviewers and admins (else "false").  Anonymous callers (optional sign-in)
+ * get NULLs and "false".  The SQL applies it: another org's object is 404. */
+typedef struct {
+    const char *org, *office, *region, *admin, *staff;
+} api_scope_t;
+api_scope_t api_scope(http_req_t *req);
+/* ?region= for statistics and exports: default the bureau's own region (else
+ * "000000", the whole country), six digits, and inside a bureau's subtree
+ * (403 otherwise).  0, or -1 after replying. */
+int api_region_or_reply(http_req_t *req, const char **region) WUR;
+
+/* This year in China (Asia/Shanghai, no daylight saving). */
+int api_current_year(void);
+/* ?name= as a year (v_year): *out its text, or when absent NULL — or this
+ * year, with current.  0, or -1 after replying 400. */
+int api_year_or_reply(http_req_t *req, const char *name, bool current, const char **out) WUR;
+
 /* Lists: ?limit= (default 20, 1..100) and an opaque signed ?cursor=.
  * The list statements return (items json, next key text or NULL). */
 int api_limit_or_reply(http_req_t *req, const char **limit_text) WUR;
 int api_cursor_or_reply(http_req_t *req, const char **key) WUR;  /* key NULL when absent */
+/* Both, for the lists ordered by id whose cursor key is the last id shown:
+ * *after NULL when absent (or not an id). */
+int api_page_or_reply(http_req_t *req, const char **limit, const char **after) WUR;
 /* The signed cursor (util/cursor.h) of a key for this request's route: api_cursor_or_reply() takes it back. */
 const char *api_cursor_sign(http_req_t *req, const char *key);
 void api_reply_page(http_req_t *req, PGresult *res);
@@ -67,6 +99,16 @@ typedef struct {
 void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int status, void (*cont)(http_req_t *));
 /* Load every code and region, at start (blocking connection, before the workers). */
 int api_codes_load(PGconn *c) WUR;
+
+/* Statement text made at start-up (kept for the life of the process, as
+ * db_stmt_register() keeps the pointer); aborts when out of memory. */
+const char *api_sql_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A list statement's text from the query of its rows: rows selects (id, j)
+ * — j the item's JSON — filtered by the cursor ("$n::bigint IS NULL OR id <
+ * $n::bigint") and ORDER BY id DESC, without LIMIT; $limit is the page size.
+ * The statement returns the page's items as a JSON array and the next key
+ * (the last id shown) when more follow: what api_reply_page() sends. */
+const char *api_page_sql(const char *rows, int limit);
 
 /* Module init: register statements and routes before the server starts. */
 void api_ops_init(void);

@@ -9,9 +9,9 @@ static int ST_HISTORY, ST_VERIFY;
 
 static void history(http_req_t *req)
 {
-    const char *entity, *id, *limit, *cursor;
+    const char *entity, *id, *limit, *after;
     if (http_query_or_reply(req, "entity", &entity) || http_query_or_reply(req, "id", &id) ||
-        api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor))
+        api_page_or_reply(req, &limit, &after))
         return;
     if (!entity || !id) {
         json_t *e = NULL;
@@ -20,9 +20,7 @@ static void history(http_req_t *req)
         http_problem(req, 400, "entity and id are required", e);
         return;
     }
-    uint64_t c = 0;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[4] = {entity, id, cursor, limit};
+    const char *v[4] = {entity, id, after, limit};
     api_query(req, ST_HISTORY, 4, v, api_reply_page);
 }
 

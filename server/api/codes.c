@@ -176,27 +176,14 @@ void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int sta
     ccheck_next(req, cc);
 }
 
-static bool six_digits(const char *s)
-{
-    if (strlen(s) != 6) return false;
-    for (int i = 0; i < 6; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
 static void code_list(http_req_t *req)
 {
     const char *list = req->params[0];
     if (!strcmp(list, "regions")) {
         const char *parent;
-        if (http_query_or_reply(req, "parent", &parent) != 0) return;
+        if (http_query_or_reply(req, "parent", &parent) || api_param_ok_or_reply(req, "parent", v_region(parent)))
+            return;
         if (parent) {
-            if (!six_digits(parent)) {
-                json_t *e = NULL;
-                http_error_add(&e, "parent", "invalid_format", "must be a six-digit GB/T 2260 region code");
-                http_problem(req, 400, "invalid query parameter", e);
-                return;
-            }
             const char *v[1] = {parent};
             api_query(req, ST_REGION_CHILDREN, 1, v, api_reply_row_json);
         } else {
@@ -206,14 +193,7 @@ static void code_list(http_req_t *req)
     }
     if (!strcmp(list, "calendar")) {
         const char *year;
-        if (http_query_or_reply(req, "year", &year) != 0) return;
-        uint64_t y;
-        if (year && (util_parse_u64(year, strlen(year), &y) != 0 || y < 2000 || y > 2100)) {
-            json_t *e = NULL;
-            http_error_add(&e, "year", "invalid", "year must be a number between 2000 and 2100");
-            http_problem(req, 400, "invalid query parameter", e);
-            return;
-        }
+        if (api_year_or_reply(req, "year", false, &year)) return;
         const char *v[1] = {year};
         api_query(req, ST_CALENDAR, 1, v, api_reply_row_json);
         return;
@@ -225,12 +205,7 @@ static void code_list(http_req_t *req)
 static void region_get(http_req_t *req)
 {
     const char *code = req->params[0];
-    if (!six_digits(code)) {
-        json_t *e = NULL;
-        http_error_add(&e, "code", "invalid_format", "must be a six-digit GB/T 2260 region code");
-        http_problem(req, 400, "invalid region code", e);
-        return;
-    }
+    if (api_param_ok_or_reply(req, "code", v_region(code))) return;
     const char *v[1] = {code};
     api_query(req, ST_REGION, 1, v, api_reply_row_json);
 }

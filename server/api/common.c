@@ -3,13 +3,16 @@
 
 #include "auth/auth.h"
 #include "config.h"
+#include "domain/region.h"
 #include "log.h"
 #include "util/cursor.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     http_req_t *req;
@@ -228,6 +231,71 @@ void api_check_chars(http_req_t *req, json_t **errs, const char *name, const cha
         http_error_add(errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
 }
 
+bool api_check(json_t **errs, const char *name, const verdict_t *v)
+{
+    if (!v) return false;
+    http_error_add(errs, name, v->code, v->why);
+    return true;
+}
+
+int api_bad_param(http_req_t *req, const char *name, const char *code, const char *message)
+{
+    json_t *e = NULL;
+    http_error_add(&e, name, code, message);
+    http_problem(req, 400, "invalid query parameter", e);
+    return -1;
+}
+
+int api_param_ok_or_reply(http_req_t *req, const char *name, const verdict_t *v)
+{
+    return v ? api_bad_param(req, name, v->code, v->why) : 0;
+}
+
+api_scope_t api_scope(http_req_t *req)
+{
+    api_scope_t s = {NULL, NULL, NULL, "false", "false"};
+    auth_user_t *u = req->user;
+    if (!u) return s;
+    if (u->role & (ROLE_MEMBER | ROLE_BROKER)) s.org = arena_printf(req->arena, "%lld", (long long)u->org_id);
+    if (u->role & ROLE_OFFICER) s.office = arena_printf(req->arena, "%lld", (long long)u->office_id);
+    if (u->role & ROLE_BUREAU) s.region = arena_strdup(req->arena, u->region);
+    if (u->role & ROLE_ADMIN) s.admin = "true";
+    if (u->role & (ROLE_REVIEWER | ROLE_ADMIN)) s.staff = "true";
+    return s;
+}
+
+int api_region_or_reply(http_req_t *req, const char **region)
+{
+    const char *r;
+    if (http_query_or_reply(req, "region", &r) || api_param_ok_or_reply(req, "region", v_region(r))) return -1;
+    const char *root = api_scope(req).region;
+    *region = r ? r : root ? root : "000000";
+    if (root && !region_in_subtree(*region, root)) {
+        json_t *e = NULL;
+        http_error_add(&e, "region", "out_of_scope", "a bureau sees its own region and the regions below it");
+        http_problem(req, 403, "outside your region", e);
+        return -1;
+    }
+    return 0;
+}
+
+int api_current_year(void)
+{
+    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+}
+
+int api_year_or_reply(http_req_t *req, const char *name, bool current, const char **out)
+{
+    const char *y;
+    uint64_t v = (uint64_t)api_current_year();
+    if (http_query_or_reply(req, name, &y) || api_param_ok_or_reply(req, name, v_year_text(y, &v))) return -1;
+    *out = y || current ? arena_printf(req->arena, "%llu", (unsigned long long)v) : NULL;
+    return 0;
+}
+
 const char *api_str(http_req_t *req, const char *name)
 {
     json_t *v = req->json ? json_object_get(req->json, name) : NULL;
@@ -249,6 +317,32 @@ int api_limit_or_reply(http_req_t *req, const char **limit_text)
     }
     *limit_text = arena_printf(req->arena, "%llu", (unsigned long long)v);
     return 0;
+}
+
+int api_page_or_reply(http_req_t *req, const char **limit, const char **after)
+{
+    if (api_limit_or_reply(req, limit) || api_cursor_or_reply(req, after)) return -1;
+    if (*after && !v_is_id(*after)) *after = NULL;
+    return 0;
+}
+
+const char *api_sql_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) abort();
+    return s;
+}
+
+const char *api_page_sql(const char *rows, int limit)
+{
+    return api_sql_printf("WITH page AS (%s LIMIT $%d::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT"
+                          " $%d::int) SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+                          " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT min(id) FROM shown)::text END",
+                          rows, limit, limit, limit);
 }
 
 /* cursor = b64url(key) "." b64url(first 12 bytes of HMAC(secret, "cursor", route ‖ key)) */
@@ -334,9 +428,8 @@ void api_reply_versioned(http_req_t *req, PGresult *res, int status)
 
 int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out)
 {
-    uint64_t v;
     *out = i < req->nparams ? req->params[i] : "";
-    if (util_parse_u64(*out, strlen(*out), &v) != 0 || v == 0 || v >= (1ull << 62)) {
+    if (!v_is_id(*out)) {
         http_problemf(req, 404, "no such %s", what);
         return -1;
     }

@@ -33,21 +33,6 @@ static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETUR
 
 /* --- scope and parameters ----------------------------------------------------- */
 
-typedef struct {
-    const char *org, *office, *region, *admin;
-} scope_t;
-
-static scope_t scope_of(http_req_t *req)
-{
-    scope_t s = {NULL, NULL, NULL, "false"};
-    auth_user_t *u = req->user;
-    if (u->role & (ROLE_MEMBER | ROLE_BROKER)) s.org = arena_printf(req->arena, "%lld", (long long)u->org_id);
-    if (u->role & ROLE_OFFICER) s.office = arena_printf(req->arena, "%lld", (long long)u->office_id);
-    if (u->role & ROLE_BUREAU) s.region = arena_strdup(req->arena, u->region);
-    if (u->role & ROLE_ADMIN) s.admin = "true";
-    return s;
-}
-
 static int id_or_reply(http_req_t *req, const char **id)
 {
     return api_id_param_or_reply(req, 0, "contract", id);
@@ -59,12 +44,6 @@ static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, 
 static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
 
 /* --- body validation --------------------------------------------------------------- */
-
-static bool valid_date(const char *s)
-{
-    int y;
-    return util_date_parse(s, &y, NULL, NULL) && y >= 1990 && y <= 2999;
-}
 
 static const field_t CONTRACT_FIELDS[] = {
     {"title", F_STRING, false}, {"contract_type", F_STRING_OR_NULL, false},
@@ -115,15 +94,11 @@ static int check_contract_body(http_req_t *req, json_t **errs)
     else check_party(im, "intermediary", errs);
     if (*errs) return 400;
     static const char *const DATES[] = {"signed_on", "effective_on", "end_on"};
-    for (int i = 0; i < 3; i++) {
-        const char *d = json_string_value(json_object_get(b, DATES[i]));
-        if (d && !valid_date(d)) http_error_add(errs, DATES[i], "invalid_date", "must be a date YYYY-MM-DD");
-    }
+    for (int i = 0; i < 3; i++) api_check(errs, DATES[i], v_date(json_string_value(json_object_get(b, DATES[i]))));
     static const char *const MONEY[] = {"contract_amount_fen", "technical_amount_fen"};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(b, MONEY[i]);
-        if (v && (json_integer_value(v) < 0 || json_integer_value(v) > 100000000000000LL))
-            http_error_add(errs, MONEY[i], "out_of_range", "must be an integer number of fen from 0 to 10^14");
+        if (v) api_check(errs, MONEY[i], v_amount(json_integer_value(v), false));
     }
     const char *t = json_string_value(json_object_get(b, "title"));
     if (t && (!*t || util_utf8_len(t, strlen(t)) > 300)) http_error_add(errs, "title", "invalid", "1 to 300 characters");
@@ -134,22 +109,17 @@ static int check_contract_body(http_req_t *req, json_t **errs)
 
 static void list(http_req_t *req)
 {
-    const char *limit, *cursor, *status;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
-        return;
+    const char *limit, *after, *status;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status)) return;
     static const char *const ST[] = {"draft", "submitted", "returned", "refused", "registered", "cancelled"};
     bool ok = !status;
     for (int i = 0; i < 6 && !ok; i++) ok = !strcmp(status, ST[i]);
     if (!ok) {
-        json_t *e = NULL;
-        http_error_add(&e, "status", "invalid", "one of draft, submitted, returned, refused, registered, cancelled");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "status", "invalid", "one of draft, submitted, returned, refused, registered, cancelled");
         return;
     }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    scope_t s = scope_of(req);
-    const char *v[7] = {s.org, s.office, s.region, s.admin, status, cursor, limit};
+    api_scope_t s = api_scope(req);
+    const char *v[7] = {s.org, s.office, s.region, s.admin, status, after, limit};
     api_query(req, ST_LIST, 7, v, api_reply_page);
 }
 
@@ -159,7 +129,7 @@ static void read_in_scope(http_req_t *req, int stmt, api_row_cb cb)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[5] = {id, s.org, s.office, s.region, s.admin};
     api_query(req, stmt, 5, v, cb);
 }
@@ -176,7 +146,7 @@ static void create(http_req_t *req)
         http_problem(req, st ? st : 422, "some fields are not valid", errs);
         return;
     }
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, dump(req, req->json)};
     api_query(req, ST_CREATE, 5, v, reply_created);
 }
@@ -193,7 +163,7 @@ static void update(http_req_t *req)
         http_problem(req, st, "some fields are not valid", errs);
         return;
     }
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, dump(req, req->json)};
     api_query(req, ST_UPDATE, 7, v, reply_ok);
 }
@@ -208,7 +178,7 @@ static void del(http_req_t *req)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
     api_query(req, ST_DELETE, 5, v, deleted);
 }
@@ -217,7 +187,7 @@ static void submit(http_req_t *req)
 {
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
     api_query(req, ST_SUBMIT, 5, v, reply_ok);
 }
@@ -229,7 +199,7 @@ static void do_return(http_req_t *req)
     static const field_t F[] = {{"reason", F_STRING, true}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "reason")};
     api_query(req, ST_RETURN, 6, v, reply_ok);
 }
@@ -239,7 +209,7 @@ static void refuse(http_req_t *req)
     static const field_t F[] = {{"ground", F_STRING, true}, {"detail", F_STRING_OR_NULL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[7] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "ground"),
                         api_str(req, "detail")};
     api_query(req, ST_REFUSE, 7, v, reply_ok);
@@ -252,14 +222,12 @@ static void do_register(http_req_t *req)
                                 {"note", F_STRING_OR_NULL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    json_t *t = json_object_get(req->json, "technical_amount_fen");
-    if (t && json_integer_value(t) < 0) {
-        json_t *e = NULL;
-        http_error_add(&e, "technical_amount_fen", "out_of_range", "must not be negative");
-        http_problem(req, 422, "some fields are not valid", e);
+    json_t *t = json_object_get(req->json, "technical_amount_fen"), *errs = NULL;
+    if (t && api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false))) {
+        http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, dump(req, req->json)};
     api_query(req, ST_REGISTER, 6, v, reply_ok);
 }
@@ -269,7 +237,7 @@ static void change(http_req_t *req, const char *kind)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     if (req->user->role & ROLE_OFFICER || ((req->user->role & ROLE_ADMIN) && json_object_get(req->json, "change_id"))) {
         static const field_t F[] = {{"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
         if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
@@ -330,16 +298,15 @@ static void payments_add(http_req_t *req)
     const char *on = api_str(req, "received_on");
     json_t *amount = json_object_get(req->json, "amount_fen");
     json_t *errs = NULL;
-    if (!valid_date(on)) http_error_add(&errs, "received_on", "invalid_date", "must be a date YYYY-MM-DD");
-    if (json_integer_value(amount) <= 0 || json_integer_value(amount) > 100000000000000LL)
-        http_error_add(&errs, "amount_fen", "out_of_range", "must be a positive integer number of fen");
+    api_check(&errs, "received_on", v_date(on));
+    api_check(&errs, "amount_fen", v_amount(json_integer_value(amount), true));
     const char *note = api_str(req, "note");
     api_check_chars(req, &errs, "note", note, 500);
     if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.office, s.admin,
                         arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)), on, note};
     api_query(req, ST_PAY_ADD, 9, v, created_row);
@@ -355,7 +322,7 @@ static void queue(http_req_t *req)
 {
     const char *limit;
     if (api_limit_or_reply(req, &limit)) return;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[3] = {s.office, s.admin, limit};
     api_query(req, ST_QUEUE, 3, v, api_reply_row_json);
 }
@@ -518,7 +485,7 @@ static void certificate(http_req_t *req)
         return;
     }
     req->ctx = format && !strcmp(format, "html") ? (void *)1 : NULL;
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[5] = {id, s.org, s.office, s.region, s.admin};
     api_query(req, ST_CERT, 5, v, cert_loaded);
 }
@@ -648,16 +615,16 @@ static void attach(http_req_t *req)
     hex[0] = '\\';
     hex[1] = 'x';
     util_hex(data, n, hex + 2);
-    scope_t s = scope_of(req);
+    api_scope_t s = api_scope(req);
     const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.admin, name, sniffed, sha, hex};
     api_query(req, ST_ATT_ADD, 9, v, created_row);
 }
 
 static void attachments(http_req_t *req) { read_in_scope(req, ST_ATT_LIST, api_reply_row_json); }
 
-static int hexval(char c)
+static unsigned hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
 }
 
 static void attachment_loaded(http_req_t *req, PGresult *res)
@@ -674,8 +641,14 @@ static void attachment_loaded(http_req_t *req, PGresult *res)
     }
     size_t n = (hl - 2) / 2;
     unsigned char *data = arena_alloc(req->arena, n + 1);
-    for (size_t i = 0; i < n; i++)
-        data[i] = (unsigned char)(hexval(hex[2 + 2 * i]) << 4 | hexval(hex[3 + 2 * i]));
+    for (size_t i = 0; i < n; i++) {
+        unsigned hi = hexval(hex[2 + 2 * i]), lo = hexval(hex[3 + 2 * i]);
+        if (hi > 15 || lo > 15) {
+            http_problem(req, 500, "stored file is unreadable", NULL);
+            return;
+        }
+        data[i] = (unsigned char)(hi << 4 | lo);
+    }
     unsigned char md[SHA256_DIGEST_LENGTH];
     char sha[65];
     SHA256(data, n, md);
@@ -705,32 +678,19 @@ static void attachment_loaded(http_req_t *req, PGresult *res)
     http_reply(req, 200, PQgetvalue(res, 0, 1), data, n);
 }
 
-static void attachment_get(http_req_t *req)
+/* GET or DELETE of one attachment: the contract and attachment ids from the path. */
+static void attachment_one(http_req_t *req)
 {
-    const char *id;
-    uint64_t aid;
-    if (id_or_reply(req, &id)) return;
-    if (util_parse_u64(req->params[1], strlen(req->params[1]), &aid) != 0) {
-        http_problem(req, 404, "no such attachment", NULL);
-        return;
+    const char *id, *aid;
+    if (id_or_reply(req, &id) || api_id_param_or_reply(req, 1, "attachment", &aid)) return;
+    api_scope_t s = api_scope(req);
+    if (req->method == HTTP_DELETE) {
+        const char *v[6] = {api_actor(req), req->request_id, id, s.org, s.admin, aid};
+        api_query(req, ST_ATT_DEL, 6, v, deleted);
+    } else {
+        const char *v[6] = {id, s.org, s.office, s.region, s.admin, aid};
+        api_query(req, ST_ATT_GET, 6, v, attachment_loaded);
     }
-    scope_t s = scope_of(req);
-    const char *v[6] = {id, s.org, s.office, s.region, s.admin, req->params[1]};
-    api_query(req, ST_ATT_GET, 6, v, attachment_loaded);
-}
-
-static void attachment_del(http_req_t *req)
-{
-    const char *id;
-    uint64_t aid;
-    if (id_or_reply(req, &id)) return;
-    if (util_parse_u64(req->params[1], strlen(req->params[1]), &aid) != 0) {
-        http_problem(req, 404, "no such attachment", NULL);
-        return;
-    }
-    scope_t s = scope_of(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.org, s.admin, req->params[1]};
-    api_query(req, ST_ATT_DEL, 6, v, deleted);
 }
 
 #define PARTY (ROLE_MEMBER | ROLE_BROKER | ROLE_ADMIN)
@@ -756,8 +716,8 @@ static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/registry/queue", queue, 0, OFFICER},
     {HTTP_GET, "/api/v1/contracts/{id}/attachments", attachments, 0, READERS},
     {HTTP_POST, "/api/v1/contracts/{id}/attachments", attach, ROUTE_RAW_BODY, ROLE_MEMBER | ROLE_ADMIN},
-    {HTTP_GET, "/api/v1/contracts/{id}/attachments/{aid}", attachment_get, 0, READERS},
-    {HTTP_DELETE, "/api/v1/contracts/{id}/attachments/{aid}", attachment_del, 0, ROLE_MEMBER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/contracts/{id}/attachments/{aid}", attachment_one, 0, READERS},
+    {HTTP_DELETE, "/api/v1/contracts/{id}/attachments/{aid}", attachment_one, 0, ROLE_MEMBER | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/certificates/keys", keys, 0, 0},
     {HTTP_POST, "/api/v1/certificates/verify", verify, ROUTE_JSON_BODY, 0},
     {HTTP_GET, "/api/v1/certificates/{registration_no}", public_facts, 0, 0},
@@ -765,14 +725,10 @@ static route_t ROUTES[] = {
 
 void api_contracts_init(void)
 {
-    ST_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT c.id, contract_json(c) AS j FROM contracts c"
+    ST_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT c.id, contract_json(c) AS j FROM contracts c"
         " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
-        " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC LIMIT $7::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
-        7);
+        " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC", 7), 7);
     ST_GET = db_stmt_register_read(
         "SELECT (contract_json(c) || CASE WHEN $3::bigint IS NOT NULL OR $5::boolean THEN"
         " jsonb_build_object('flags', contract_flags(c)) ELSE '{}' END)::text FROM contracts c"

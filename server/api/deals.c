@@ -29,13 +29,9 @@ static int id_param(http_req_t *req, int i, const char **out)
     return api_id_param_or_reply(req, i, "object", out);
 }
 
-static const char *org_of(http_req_t *req)
-{
-    auth_user_t *u = req->user;
-    return u && u->org_id ? arena_printf(req->arena, "%lld", (long long)u->org_id) : NULL;
-}
+static const char *org_of(http_req_t *req) { return api_scope(req).org; }
 
-static const char *is_admin(http_req_t *req) { return req->user && (req->user->role & ROLE_ADMIN) ? "true" : "false"; }
+static const char *is_admin(http_req_t *req) { return api_scope(req).admin; }
 
 static const char *int_field(http_req_t *req, const char *name)
 {
@@ -43,21 +39,15 @@ static const char *int_field(http_req_t *req, const char *name)
     return json_is_integer(v) ? arena_printf(req->arena, "%lld", (long long)json_integer_value(v)) : NULL;
 }
 
-/* An amount in fen: below the least (1 fen, or 0 where zero is allowed) is
- * too_low "at least N fen" (the page shows the least in yuan), above 10^14
- * out_of_range. */
-#define MONEY_MAX 100000000000000LL
+/* An amount in fen (v_amount): required or not, positive or not. */
 static int money_ok_or_reply(http_req_t *req, const char *name, bool required, bool positive)
 {
     json_t *v = json_object_get(req->json, name);
     json_t *errs = NULL;
     if (!v || json_is_null(v)) {
         if (required) http_error_add(&errs, name, "required", "this field is required");
-    } else if (json_integer_value(v) < (positive ? 1 : 0)) {
-        http_error_add(&errs, name, "too_low", positive ? "must be at least 1 fen" : "must be at least 0 fen");
-    } else if (json_integer_value(v) > MONEY_MAX) {
-        http_error_add(&errs, name, "out_of_range",
-                       positive ? "from 1 to 100000000000000 fen" : "from 0 to 100000000000000 fen");
+    } else {
+        api_check(&errs, name, v_amount(json_integer_value(v), positive));
     }
     if (!errs) return 0;
     http_problem(req, 422, "some fields are not valid", errs);
@@ -87,12 +77,9 @@ static void reply_created(http_req_t *req, PGresult *res) { api_reply_row_json_s
 
 static void inq_list(http_req_t *req)
 {
-    const char *limit, *cursor, *status;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
-        return;
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[6] = {org_of(req), req->user->id_str, is_admin(req), status, cursor, limit};
+    const char *limit, *after, *status;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status)) return;
+    const char *v[6] = {org_of(req), req->user->id_str, is_admin(req), status, after, limit};
     api_query(req, ST_INQ_LIST, 6, v, api_reply_page);
 }
 
@@ -189,17 +176,13 @@ static void broker_remove(http_req_t *req)
  * organisation (q, optional), with their organisation. */
 static void brokers(http_req_t *req)
 {
-    const char *limit, *cursor, *q;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "q", &q)) return;
+    const char *limit, *after, *q;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "q", &q)) return;
     if (q && util_utf8_len(q, strlen(q)) > 100) {
-        json_t *e = NULL;
-        http_error_add(&e, "q", "too_long", "at most 100 characters");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "q", "too_long", "at most 100 characters");
         return;
     }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[3] = {q && *q ? q : NULL, cursor, limit};
+    const char *v[3] = {q && *q ? q : NULL, after, limit};
     api_query(req, ST_BROKERS, 3, v, api_reply_page);
 }
 
@@ -215,32 +198,20 @@ static void purchase(http_req_t *req)
 
 static void notices(http_req_t *req)
 {
-    const char *limit, *cursor, *status, *result, *pending;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status) ||
-        http_query_or_reply(req, "result_id", &result) || http_query_or_reply(req, "pending_objections", &pending))
+    const char *limit, *after, *status, *result, *pending;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status) ||
+        http_query_or_reply(req, "result_id", &result) || http_query_or_reply(req, "pending_objections", &pending) ||
+        api_param_ok_or_reply(req, "result_id", v_id(result, NULL)))
         return;
-    uint64_t rid;
-    if (result && (util_parse_u64(result, strlen(result), &rid) != 0 || rid == 0 || rid >= (1ull << 62))) {
-        json_t *e = NULL;
-        http_error_add(&e, "result_id", "invalid", "a result id (a positive integer)");
-        http_problem(req, 400, "invalid query parameter", e);
-        return;
-    }
     if (pending && strcmp(pending, "true") && strcmp(pending, "false")) {
-        json_t *e = NULL;
-        http_error_add(&e, "pending_objections", "invalid", "true or false");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "pending_objections", "invalid", "true or false");
         return;
     }
     if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") && strcmp(status, "all")) {
-        json_t *e = NULL;
-        http_error_add(&e, "status", "invalid", "active (default), passed, failed or all");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "status", "invalid", "active (default), passed, failed or all");
         return;
     }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[5] = {status ? status : (result ? "all" : "active"), cursor, limit, result,
+    const char *v[5] = {status ? status : (result ? "all" : "active"), after, limit, result,
                         pending && !strcmp(pending, "true") ? "true" : "false"};
     api_query(req, ST_NOTICES, 5, v, api_reply_page);
 }
@@ -328,18 +299,13 @@ static void auction_get(http_req_t *req)
 /* Auctions for the 竞价 page: the open ones by default, newest first. */
 static void auctions(http_req_t *req)
 {
-    const char *limit, *cursor, *status;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) || http_query_or_reply(req, "status", &status))
-        return;
+    const char *limit, *after, *status;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status)) return;
     if (status && strcmp(status, "open") && strcmp(status, "closed")) {
-        json_t *e = NULL;
-        http_error_add(&e, "status", "invalid", "open (default) or closed");
-        http_problem(req, 400, "invalid query parameter", e);
+        api_bad_param(req, "status", "invalid", "open (default) or closed");
         return;
     }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[4] = {status ? status : "open", cursor, limit, org_of(req)};
+    const char *v[4] = {status ? status : "open", after, limit, org_of(req)};
     api_query(req, ST_AUCTIONS, 4, v, api_reply_page);
 }
 
@@ -411,13 +377,10 @@ static route_t ROUTES[] = {
 
 void api_deals_init(void)
 {
-    ST_INQ_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i"
-        " WHERE inquiry_visible(i, $1::bigint, $2::bigint, $3::boolean) AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
-        " ORDER BY i.id DESC LIMIT $6::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $6::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT min(id) FROM shown)::text END",
-        6);
+    ST_INQ_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i WHERE inquiry_visible(i, $1::bigint, $2::bigint,"
+        " $3::boolean) AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
+        " ORDER BY i.id DESC", 6), 6);
     ST_INQ_GET = db_stmt_register_read(
         "SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint"
         " AND inquiry_visible(i, $2::bigint, $3::bigint, $4::boolean)",
@@ -430,26 +393,18 @@ void api_deals_init(void)
     ST_BROKER_NAME = db_stmt_register("SELECT inquiry_broker_name($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
     ST_BROKER_ACCEPT = db_stmt_register("SELECT inquiry_broker_accept($1::bigint, $2, $3::bigint, $4::bigint)", 4);
     ST_BROKER_REMOVE = db_stmt_register("SELECT inquiry_broker_remove($1::bigint, $2, $3::bigint, $4::bigint)", 4);
-    ST_BROKERS = db_stmt_register_read(
-        "WITH page AS (SELECT u.id, json_build_object('id', u.id, 'display_name', u.display_name, 'org',"
+    ST_BROKERS = db_stmt_register_read(api_page_sql(
+        "SELECT u.id, json_build_object('id', u.id, 'display_name', u.display_name, 'org',"
         " (SELECT json_build_object('id', o.id, 'name', o.name) FROM orgs o WHERE o.id = u.org_id)) AS j"
         " FROM users u WHERE u.role = 'broker' AND u.active AND ($1::text IS NULL OR strpos(u.display_name, $1) > 0"
         " OR strpos((SELECT o.name FROM orgs o WHERE o.id = u.org_id), $1) > 0)"
-        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        3);
+        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC", 3), 3);
     ST_PURCHASE = db_stmt_register("SELECT result_purchase($1::bigint, $2, $3::bigint, $4::bigint)", 4);
-    ST_NOTICES = db_stmt_register_replica(
-        "WITH page AS (SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
+    ST_NOTICES = db_stmt_register_replica(api_page_sql(
+        "SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
         " AND ($4::bigint IS NULL OR x.result_id = $4::bigint)"
         " AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM objections o WHERE o.notice_id = x.id AND o.status = 'filed'))"
-        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        5);
+        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC", 3), 5);
     ST_NOTICE_GET = db_stmt_register_read("SELECT notice_json(x)::text FROM notices x WHERE x.id = $1::bigint", 1);
     ST_OBJECT = db_stmt_register("SELECT objection_file($1, $2::bigint, $3, $4, $5)", 5);
     /* the notice must exist (404 otherwise); staff see every objection with the contact, the parties without */
@@ -469,13 +424,9 @@ void api_deals_init(void)
         " false))::text FROM auctions a WHERE a.result_id = $1::bigint ORDER BY a.id DESC LIMIT 1",
         2);
     /* newest first (the page orders what it shows by the time left) */
-    ST_AUCTIONS = db_stmt_register_read(
-        "WITH page AS (SELECT a.id, auction_list_json(a, $4::bigint) AS j FROM auctions a"
-        " WHERE a.status = $1 AND ($2::bigint IS NULL OR a.id < $2::bigint) ORDER BY a.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        4);
+    ST_AUCTIONS = db_stmt_register_read(api_page_sql(
+        "SELECT a.id, auction_list_json(a, $4::bigint) AS j FROM auctions a"
+        " WHERE a.status = $1 AND ($2::bigint IS NULL OR a.id < $2::bigint) ORDER BY a.id DESC", 3), 4);
     ST_BID = db_stmt_register("SELECT bid_place($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
     /* the holder (and admin) see every bid; a bidder sees its own */
     ST_BIDS = db_stmt_register_read(

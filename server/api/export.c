@@ -16,7 +16,6 @@
 
 #include "auth/auth.h"
 #include "config.h"
-#include "domain/region.h"
 #include "log.h"
 #include "util/pool.h"
 
@@ -481,41 +480,17 @@ static void national_done(void *arg)
     http_reply_file(req, 200, type, j->fd, j->size);
 }
 
-/* The caller's region for an export: ?region= (a bureau: within its own
- * subtree), else the bureau's own, else the whole country.  NULL after
- * replying. */
-static const char *export_region_or_reply(http_req_t *req, const char *r, json_t **errs)
-{
-    auth_user_t *u = req->user;
-    const char *region = r ? r : (u->role & ROLE_BUREAU ? u->region : "000000");
-    if (!region_code_ok(region)) http_error_add(errs, "region", "invalid", "a six-digit GB/T 2260 region code");
-    if (*errs) {
-        http_problem(req, 400, "invalid query parameter", *errs);
-        return NULL;
-    }
-    if ((u->role & ROLE_BUREAU) && !region_in_subtree(region, u->region)) {
-        json_t *e = NULL;
-        http_error_add(&e, "region", "out_of_scope", "a bureau exports its own region and the regions below it");
-        http_problem(req, 403, "outside your region", e);
-        return NULL;
-    }
-    return region;
-}
-
 static void national(http_req_t *req)
 {
-    const char *from, *to, *r, *fmt, *enc;
+    const char *from, *to, *fmt, *enc, *region;
     if (http_query_or_reply(req, "from", &from) || http_query_or_reply(req, "to", &to) ||
-        http_query_or_reply(req, "region", &r) || http_query_or_reply(req, "format", &fmt) ||
-        http_query_or_reply(req, "encoding", &enc))
+        http_query_or_reply(req, "format", &fmt) || http_query_or_reply(req, "encoding", &enc))
         return;
     json_t *errs = NULL;
-    int fy = 0, ty = 0;
-    bool from_ok = util_date_parse(from, &fy, NULL, NULL) && fy >= 1990 && fy <= 2999;
-    bool to_ok = util_date_parse(to, &ty, NULL, NULL) && ty >= 1990 && ty <= 2999;
-    if (!from_ok) http_error_add(&errs, "from", from ? "invalid_date" : "required", "the first registration date, YYYY-MM-DD");
-    if (!to_ok) http_error_add(&errs, "to", to ? "invalid_date" : "required", "the last registration date, YYYY-MM-DD");
-    if (from_ok && to_ok && strcmp(from, to) > 0) http_error_add(&errs, "to", "out_of_order", "must not be before from");
+    if (!from) http_error_add(&errs, "from", "required", "the first registration date, YYYY-MM-DD");
+    if (!to) http_error_add(&errs, "to", "required", "the last registration date, YYYY-MM-DD");
+    bool dates = !api_check(&errs, "from", v_date(from)) & !api_check(&errs, "to", v_date(to));
+    if (dates && from && to && strcmp(from, to) > 0) http_error_add(&errs, "to", "out_of_order", "must not be before from");
     enum fmt f = FMT_CSV;
     if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
     else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv or xlsx");
@@ -523,8 +498,11 @@ static void national(http_req_t *req)
     if (enc && !strcmp(enc, "gb18030")) gb = true;
     else if (enc && strcmp(enc, "utf-8")) http_error_add(&errs, "encoding", "invalid", "gb18030 or utf-8 (CSV only)");
     if (enc && f == FMT_XLSX) http_error_add(&errs, "encoding", "invalid", "an XLSX file has no encoding to choose");
-    const char *region = export_region_or_reply(req, r, &errs);
-    if (!region) return;
+    if (errs) {
+        http_problem(req, 400, "invalid query parameter", errs);
+        return;
+    }
+    if (api_region_or_reply(req, &region)) return;
     job_t *j = arena_calloc(req->arena, sizeof *j);
     j->req = req;
     j->fmt = f;
@@ -539,20 +517,21 @@ static void national(http_req_t *req)
 
 static void annual(http_req_t *req)
 {
-    const char *y, *r, *fmt;
-    if (http_query_or_reply(req, "year", &y) || http_query_or_reply(req, "region", &r) ||
-        http_query_or_reply(req, "format", &fmt))
-        return;
+    const char *y, *fmt, *region;
+    if (http_query_or_reply(req, "year", &y) || http_query_or_reply(req, "format", &fmt)) return;
     json_t *errs = NULL;
     uint64_t year = 0;
-    if (!y || util_parse_u64(y, strlen(y), &year) != 0 || year < 2000 || year > 2100)
-        http_error_add(&errs, "year", "invalid", "give the year, 2000 to 2100");
+    if (!y) http_error_add(&errs, "year", "required", "give the year, 2000 to 2100");
+    else api_check(&errs, "year", v_year_text(y, &year));
     enum fmt f = FMT_CSV;
     if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
     else if (fmt && !strcmp(fmt, "json")) f = FMT_JSON;
     else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv, xlsx or json");
-    const char *region = export_region_or_reply(req, r, &errs);
-    if (!region) return;
+    if (errs) {
+        http_problem(req, 400, "invalid query parameter", errs);
+        return;
+    }
+    if (api_region_or_reply(req, &region)) return;
     job_t *j = arena_calloc(req->arena, sizeof *j);
     j->req = req;
     j->fmt = f;

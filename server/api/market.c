@@ -21,47 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_R_LIST, ST_R_GET, ST_R_CREATE, ST_R_UPDATE, ST_R_DELETE, ST_R_TRANS;
-static int ST_N_LIST, ST_N_GET, ST_N_CREATE, ST_N_UPDATE, ST_N_DELETE, ST_N_TRANS;
-
 /* --- shared helpers ------------------------------------------------------------ */
-
-mscope_t market_scope(http_req_t *req)
-{
-    mscope_t s = {NULL, "false"};
-    auth_user_t *u = req->user;
-    if (!u) return s;
-    if ((u->role & (ROLE_MEMBER | ROLE_BROKER)) && u->org_id)
-        s.org = arena_printf(req->arena, "%lld", (long long)u->org_id);
-    if (u->role & (ROLE_REVIEWER | ROLE_ADMIN)) s.staff = "true";
-    return s;
-}
-
-int market_id_or_reply(http_req_t *req, const char **id)
-{
-    uint64_t v;
-    *id = req->params[0];
-    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
-        http_problem(req, 404, "not found", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-const char *market_dump(http_req_t *req, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    char *out = arena_strdup(req->arena, s ? s : "{}");
-    free(s);
-    return out;
-}
-
-void market_bad_param(http_req_t *req, const char *field, const char *code, const char *message)
-{
-    json_t *e = NULL;
-    http_error_add(&e, field, code, message);
-    http_problem(req, 400, "invalid query parameter", e);
-}
 
 static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
 
@@ -147,16 +107,9 @@ static void check_strings(json_t *o, const char *name, size_t max_items, size_t 
     }
 }
 
-static bool code_shaped(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 40 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
-
 static void check_code(json_t *o, const char *name, json_t **errs)
 {
-    const char *s = json_string_value(json_object_get(o, name));
-    if (s && !code_shaped(s)) err(errs, name, "invalid_format", "must be a code of its code list (lower-case letters, digits, _)");
+    api_check(errs, name, v_code(json_string_value(json_object_get(o, name))));
 }
 
 static void check_codes(json_t *o, const char *name, size_t max_items, json_t **errs)
@@ -168,10 +121,10 @@ static void check_codes(json_t *o, const char *name, size_t max_items, json_t **
     json_t *v;
     json_array_foreach(a, i, v) {
         const char *s = json_string_value(v);
-        if (s && !blank(s) && !code_shaped(s)) {
+        if (s && !blank(s) && v_code(s)) {
             char f[80];
             snprintf(f, sizeof f, "%s[%zu]", name, i);
-            err(errs, f, "invalid_format", "must be a code of its code list (lower-case letters, digits, _)");
+            api_check(errs, f, v_code(s));
         }
     }
 }
@@ -184,33 +137,10 @@ static void check_int(json_t *o, const char *name, long long lo, long long hi, c
     if (x < lo || x > hi) err(errs, name, "out_of_range", "%s", what);
 }
 
-#define MONEY_MAX_FEN 100000000000000LL /* 1 trillion yuan: a typo, not a price */
-
 static void check_money(json_t *o, const char *name, json_t **errs)
 {
-    check_int(o, name, 0, MONEY_MAX_FEN, "must be a whole number of fen from 0 to 100000000000000", errs);
-}
-
-static void check_region(json_t *o, const char *name, json_t **errs)
-{
-    const char *s = json_string_value(json_object_get(o, name));
-    if (s && (strlen(s) != 6 || strspn(s, "0123456789") != 6))
-        err(errs, name, "invalid_format", "must be a six-digit GB/T 2260 region code");
-}
-
-/* A calendar date YYYY-MM-DD (whether it is in the future is the database's
- * call: "today" is China's). */
-static bool date_ok(const char *s)
-{
-    int y;
-    return util_date_parse(s, &y, NULL, NULL) && y >= 1900 && y <= 2999;
-}
-
-static bool email_ok(const char *s)
-{
-    const char *at = strchr(s, '@');
-    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && strlen(s) <= 254 &&
-           !strpbrk(s, " \t\r\n");
+    json_t *v = json_object_get(o, name);
+    if (json_is_integer(v)) api_check(errs, name, v_amount(json_integer_value(v), false));
 }
 
 static void check_contact(json_t *o, json_t **errs)
@@ -231,7 +161,7 @@ static void check_contact(json_t *o, json_t **errs)
         if (!s) err(errs, f, "wrong_type", "must be a string or null");
         else if (util_utf8_len(s, strlen(s)) > 100) err(errs, f, "too_long", "at most 100 characters");
         else if (has_control(s, false)) err(errs, f, "invalid_character", "must not contain control characters");
-        else if (!strcmp(k, "email") && !email_ok(s)) err(errs, f, "invalid_format", "must be an email address");
+        else if (!strcmp(k, "email") && api_check(errs, f, v_email(s))) continue;
         else if (!strcmp(k, "phone") && (strlen(s) < 5 || strspn(s, "0123456789+-() ") != strlen(s)))
             err(errs, f, "invalid_format", "must be a telephone number (digits, + - ( ) and spaces)");
     }
@@ -279,11 +209,8 @@ static void check_ip_records(json_t *o, json_t **errs)
             err(errs, f, "required", "give the kind of intellectual property (a code of list ip_types)");
             continue;
         }
-        if (!code_shaped(type)) {
-            snprintf(f, sizeof f, "ip_records[%zu].type", i);
-            err(errs, f, "invalid_format", "must be a code of list ip_types");
-            continue;
-        }
+        snprintf(f, sizeof f, "ip_records[%zu].type", i);
+        if (api_check(errs, f, v_code(type))) continue;
         if (status && strcmp(status, "filed") && strcmp(status, "granted") && strcmp(status, "lapsed")) {
             snprintf(f, sizeof f, "ip_records[%zu].status", i);
             err(errs, f, "invalid", "must be filed, granted or lapsed");
@@ -316,7 +243,44 @@ static int errors_or_reply(http_req_t *req, json_t *errs)
     return -1;
 }
 
-/* --- results --------------------------------------------------------------------- */
+/* --- results and needs: one code path, a table of what differs ------------------- */
+
+static void result_values(json_t *b, json_t **errs)
+{
+    check_text(b, "title", 200, true, false, errs);
+    check_text(b, "summary", 2000, false, true, errs);
+    check_strings(b, "keywords", 10, 30, errs);
+    check_strings(b, "completers", 50, 50, errs);
+    check_strings(b, "industries", 10, 50, errs);
+    check_code(b, "domain", errs);
+    check_code(b, "maturity", errs);
+    check_code(b, "pricing_mode", errs);
+    check_codes(b, "transfer_modes", 5, errs);
+    check_int(b, "trl", 1, 9, "the technology readiness level is 1 to 9", errs);
+    check_money(b, "asking_price_fen", errs);
+    api_check(errs, "region_code", v_region(json_string_value(json_object_get(b, "region_code"))));
+    check_contact(b, errs);
+    check_ip_records(b, errs);
+}
+
+static void need_values(json_t *b, json_t **errs)
+{
+    check_text(b, "title", 200, true, false, errs);
+    check_text(b, "description", 4000, false, true, errs);
+    check_text(b, "industry", 100, false, false, errs);
+    check_strings(b, "keywords", 10, 30, errs);
+    check_code(b, "domain", errs);
+    check_codes(b, "cooperation_modes", 6, errs);
+    check_int(b, "trl_min", 1, 9, "the technology readiness level is 1 to 9", errs);
+    check_money(b, "budget_min_fen", errs);
+    check_money(b, "budget_max_fen", errs);
+    api_check(errs, "region_code", v_region(json_string_value(json_object_get(b, "region_code"))));
+    check_contact(b, errs);
+    json_t *lo = json_object_get(b, "budget_min_fen"), *hi = json_object_get(b, "budget_max_fen");
+    if (json_is_integer(lo) && json_is_integer(hi) && json_integer_value(lo) > json_integer_value(hi))
+        err(errs, "budget_min_fen", "out_of_order", "must not exceed budget_max_fen");
+    api_check(errs, "deadline", v_date(json_string_value(json_object_get(b, "deadline"))));
+}
 
 static const field_t RESULT_FIELDS[] = {
     {"title", F_STRING, true},           {"summary", F_STRING, false},
@@ -328,73 +292,95 @@ static const field_t RESULT_FIELDS[] = {
     {"region_code", F_STRING, false},    {"contact", F_OBJECT, false},
 };
 
-static int result_body_or_reply(http_req_t *req, bool create)
+static const field_t NEED_FIELDS[] = {
+    {"title", F_STRING, true},           {"description", F_STRING, false},
+    {"keywords", F_ARRAY, false},        {"domain", F_STRING_OR_NULL, false},
+    {"industry", F_STRING_OR_NULL, false}, {"trl_min", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING, false},    {"budget_min_fen", F_NUMBER_OR_NULL, false},
+    {"budget_max_fen", F_NUMBER_OR_NULL, false}, {"deadline", F_STRING_OR_NULL, false},
+    {"cooperation_modes", F_ARRAY, false}, {"contact", F_OBJECT, false},
+};
+
+static const char *const RESULT_STATUSES[] = {"draft",     "submitted",    "published", "rejected",
+                                              "withdrawn", "under_notice", "transacted", NULL};
+static const char *const NEED_STATUSES[] = {"draft", "submitted", "open", "matched", "closed", "expired", "rejected", NULL};
+
+typedef struct {
+    const char *path;                 /* the collection: "/api/v1/results" */
+    const char *what;                 /* for "no such ..." */
+    const field_t *fields;            /* the body; fields[0] (title) is required on creation */
+    size_t nfields;
+    void (*values)(json_t *b, json_t **errs);
+    const char *const *statuses;      /* NULL-terminated */
+    const char *status_message;
+    int trans_params;                 /* the transition statement's: needs add the outcome */
+    int st_list, st_get, st_create, st_update, st_delete, st_trans;
+} kind_t;
+
+static kind_t RESULT = {"/api/v1/results", "research result", RESULT_FIELDS, ARRAY_LEN(RESULT_FIELDS),
+                        result_values, RESULT_STATUSES,
+                        "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted",
+                        7};
+static kind_t NEED = {"/api/v1/needs", "technology need", NEED_FIELDS, ARRAY_LEN(NEED_FIELDS), need_values,
+                      NEED_STATUSES, "status must be draft, submitted, open, matched, closed, expired or rejected", 8};
+
+static const kind_t *kind_of(http_req_t *req)
 {
-    field_t f[ARRAY_LEN(RESULT_FIELDS)];
-    memcpy(f, RESULT_FIELDS, sizeof f);
+    return !strncmp(req->route->path, NEED.path, strlen(NEED.path)) ? &NEED : &RESULT;
+}
+
+static int body_or_reply(http_req_t *req, const kind_t *k, bool create)
+{
+    field_t f[16];
+    memcpy(f, k->fields, k->nfields * sizeof *f);
     if (!create) f[0].required = false;
-    if (api_fields_or_reply(req, f, ARRAY_LEN(f))) return -1;
-    json_t *b = req->json, *errs = NULL;
-    check_text(b, "title", 200, true, false, &errs);
-    check_text(b, "summary", 2000, false, true, &errs);
-    check_strings(b, "keywords", 10, 30, &errs);
-    check_strings(b, "completers", 50, 50, &errs);
-    check_strings(b, "industries", 10, 50, &errs);
-    check_code(b, "domain", &errs);
-    check_code(b, "maturity", &errs);
-    check_code(b, "pricing_mode", &errs);
-    check_codes(b, "transfer_modes", 5, &errs);
-    check_int(b, "trl", 1, 9, "the technology readiness level is 1 to 9", &errs);
-    check_money(b, "asking_price_fen", &errs);
-    check_region(b, "region_code", &errs);
-    check_contact(b, &errs);
-    check_ip_records(b, &errs);
+    if (api_fields_or_reply(req, f, k->nfields)) return -1;
+    json_t *errs = NULL;
+    k->values(req->json, &errs);
     return errors_or_reply(req, errs);
 }
 
-static void result_list(http_req_t *req)
+static int id_or_reply(http_req_t *req, const kind_t *k, const char **id)
 {
-    const char *limit, *cursor, *status, *domain, *mine;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "domain", &domain) ||
-        http_query_or_reply(req, "mine", &mine))
-        return;
-    static const char *const ST[] = {"draft", "submitted", "published", "rejected", "withdrawn", "under_notice",
-                                     "transacted"};
-    bool ok = !status;
-    for (size_t i = 0; !ok && i < ARRAY_LEN(ST); i++) ok = !strcmp(status, ST[i]);
-    if (!ok) {
-        market_bad_param(req, "status", "invalid",
-                         "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted");
-        return;
-    }
-    if (domain && !code_shaped(domain)) {
-        market_bad_param(req, "domain", "invalid", "domain must be a code of list domains");
-        return;
-    }
-    if (mine && strcmp(mine, "true") && strcmp(mine, "false")) {
-        market_bad_param(req, "mine", "invalid", "mine must be true or false");
-        return;
-    }
-    mscope_t s = market_scope(req);
-    if (mine && !strcmp(mine, "true") && !s.org) {
-        market_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
-        return;
-    }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, cursor,
-                        limit};
-    api_query(req, ST_R_LIST, 7, v, api_reply_page);
+    return api_id_param_or_reply(req, 0, k->what, id);
 }
 
-static void result_get(http_req_t *req)
+static void list(http_req_t *req)
 {
+    const kind_t *k = kind_of(req);
+    const char *limit, *after, *status, *domain, *mine;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status) ||
+        http_query_or_reply(req, "domain", &domain) || http_query_or_reply(req, "mine", &mine))
+        return;
+    bool ok = !status;
+    for (size_t i = 0; !ok && k->statuses[i]; i++) ok = !strcmp(status, k->statuses[i]);
+    if (!ok) {
+        api_bad_param(req, "status", "invalid", k->status_message);
+        return;
+    }
+    if (api_param_ok_or_reply(req, "domain", v_code(domain))) return;
+    if (mine && strcmp(mine, "true") && strcmp(mine, "false")) {
+        api_bad_param(req, "mine", "invalid", "mine must be true or false");
+        return;
+    }
+    api_scope_t s = api_scope(req);
+    if (mine && !strcmp(mine, "true") && !s.org) {
+        api_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
+        return;
+    }
+    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, after,
+                        limit};
+    api_query(req, k->st_list, 7, v, api_reply_page);
+}
+
+static void get(http_req_t *req)
+{
+    const kind_t *k = kind_of(req);
     const char *id;
-    if (market_id_or_reply(req, &id)) return;
-    mscope_t s = market_scope(req);
+    if (id_or_reply(req, k, &id)) return;
+    api_scope_t s = api_scope(req);
     const char *v[3] = {id, s.org, s.staff};
-    api_query(req, ST_R_GET, 3, v, reply_ok);
+    api_query(req, k->st_get, 3, v, reply_ok);
 }
 
 /* The body's codes, in the order the SQL checks them (market_result_merge,
@@ -428,218 +414,74 @@ static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
     api_codes_check(req, refs, n, 422, send);
 }
 
-static void result_create_send(http_req_t *req)
+static void create_send(http_req_t *req)
 {
-    idem_t k;
-    if (idem_key_or_reply(req, &k)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
-    api_query(req, ST_R_CREATE, 6, v, idem_reply);
+    idem_t key;
+    if (idem_key_or_reply(req, &key)) return;
+    const char *v[6] = {api_actor(req), req->request_id, api_scope(req).org, api_json_text(req, req->json), key.key,
+                        key.hash};
+    api_query(req, kind_of(req)->st_create, 6, v, idem_reply);
 }
 
-static void result_create(http_req_t *req)
+static void create(http_req_t *req)
 {
-    if (result_body_or_reply(req, true)) return;
-    codes_then(req, true, result_create_send);
+    const kind_t *k = kind_of(req);
+    if (body_or_reply(req, k, true)) return;
+    codes_then(req, k == &RESULT, create_send);
 }
 
-static void result_update_send(http_req_t *req)
+static void update_send(http_req_t *req)
 {
+    const kind_t *k = kind_of(req);
     const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
-    api_query(req, ST_R_UPDATE, 6, v, reply_ok);
+    if (id_or_reply(req, k, &id) || api_if_match_or_reply(req, &ifm)) return;
+    const char *v[6] = {api_actor(req), req->request_id, id, api_scope(req).org, ifm, api_json_text(req, req->json)};
+    api_query(req, k->st_update, 6, v, reply_ok);
 }
 
-static void result_update(http_req_t *req)
+static void update(http_req_t *req)
 {
+    const kind_t *k = kind_of(req);
     const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || result_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
-    codes_then(req, true, result_update_send);
+    if (id_or_reply(req, k, &id) || body_or_reply(req, k, false) || api_if_match_or_reply(req, &ifm)) return;
+    codes_then(req, k == &RESULT, update_send);
 }
 
-static void result_delete(http_req_t *req)
+static void del(http_req_t *req)
 {
+    const kind_t *k = kind_of(req);
     const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0) || api_if_match_or_reply(req, &ifm))
-        return;
-    mscope_t s = market_scope(req);
-    const char *v[5] = {api_actor(req), req->request_id, id, s.org, ifm};
-    api_query(req, ST_R_DELETE, 5, v, reply_no_content);
+    if (id_or_reply(req, k, &id) || api_fields_or_reply(req, NULL, 0) || api_if_match_or_reply(req, &ifm)) return;
+    const char *v[5] = {api_actor(req), req->request_id, id, api_scope(req).org, ifm};
+    api_query(req, k->st_delete, 5, v, reply_no_content);
 }
 
-/* submit | withdraw | approve | reject: the action is the last path segment. */
-static void result_transition(http_req_t *req)
-{
-    static const field_t F_REASON[] = {{"reason", F_STRING, true}};
-    const char *action = strrchr(req->route->path, '/') + 1;
-    bool reject = !strcmp(action, "reject");
-    const char *id, *ifm;
-    /* only reject takes a body; the others accept none (or {}) */
-    if (market_id_or_reply(req, &id) ||
-        api_fields_or_reply(req, reject ? F_REASON : NULL, reject ? ARRAY_LEN(F_REASON) : 0) ||
-        api_if_match_or_reply(req, &ifm))
-        return;
-    if (reject) {
-        json_t *errs = NULL;
-        check_text(req->json, "reason", 500, true, true, &errs);
-        if (errors_or_reply(req, errs)) return;
-    }
-    mscope_t s = market_scope(req);
-    /* reviewers act on any listing; members and admins through their scope */
-    const char *org = (!strcmp(action, "approve") || reject) ? NULL : s.org;
-    const char *v[7] = {api_actor(req), req->request_id, id, org, ifm, action, api_str(req, "reason")};
-    api_query(req, ST_R_TRANS, 7, v, reply_changed);
-}
-
-/* --- needs ------------------------------------------------------------------------ */
-
-static const field_t NEED_FIELDS[] = {
-    {"title", F_STRING, true},           {"description", F_STRING, false},
-    {"keywords", F_ARRAY, false},        {"domain", F_STRING_OR_NULL, false},
-    {"industry", F_STRING_OR_NULL, false}, {"trl_min", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING, false},    {"budget_min_fen", F_NUMBER_OR_NULL, false},
-    {"budget_max_fen", F_NUMBER_OR_NULL, false}, {"deadline", F_STRING_OR_NULL, false},
-    {"cooperation_modes", F_ARRAY, false}, {"contact", F_OBJECT, false},
-};
-
-static int need_body_or_reply(http_req_t *req, bool create)
-{
-    field_t f[ARRAY_LEN(NEED_FIELDS)];
-    memcpy(f, NEED_FIELDS, sizeof f);
-    if (!create) f[0].required = false;
-    if (api_fields_or_reply(req, f, ARRAY_LEN(f))) return -1;
-    json_t *b = req->json, *errs = NULL;
-    check_text(b, "title", 200, true, false, &errs);
-    check_text(b, "description", 4000, false, true, &errs);
-    check_text(b, "industry", 100, false, false, &errs);
-    check_strings(b, "keywords", 10, 30, &errs);
-    check_code(b, "domain", &errs);
-    check_codes(b, "cooperation_modes", 6, &errs);
-    check_int(b, "trl_min", 1, 9, "the technology readiness level is 1 to 9", &errs);
-    check_money(b, "budget_min_fen", &errs);
-    check_money(b, "budget_max_fen", &errs);
-    check_region(b, "region_code", &errs);
-    check_contact(b, &errs);
-    json_t *lo = json_object_get(b, "budget_min_fen"), *hi = json_object_get(b, "budget_max_fen");
-    if (json_is_integer(lo) && json_is_integer(hi) && json_integer_value(lo) > json_integer_value(hi))
-        err(&errs, "budget_min_fen", "out_of_order", "must not exceed budget_max_fen");
-    const char *d = json_string_value(json_object_get(b, "deadline"));
-    if (d && !date_ok(d)) err(&errs, "deadline", "invalid_format", "must be a date YYYY-MM-DD");
-    return errors_or_reply(req, errs);
-}
-
-static void need_list(http_req_t *req)
-{
-    const char *limit, *cursor, *status, *domain, *mine;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "domain", &domain) ||
-        http_query_or_reply(req, "mine", &mine))
-        return;
-    static const char *const ST[] = {"draft", "submitted", "open", "matched", "closed", "expired", "rejected"};
-    bool ok = !status;
-    for (size_t i = 0; !ok && i < ARRAY_LEN(ST); i++) ok = !strcmp(status, ST[i]);
-    if (!ok) {
-        market_bad_param(req, "status", "invalid",
-                         "status must be draft, submitted, open, matched, closed, expired or rejected");
-        return;
-    }
-    if (domain && !code_shaped(domain)) {
-        market_bad_param(req, "domain", "invalid", "domain must be a code of list domains");
-        return;
-    }
-    if (mine && strcmp(mine, "true") && strcmp(mine, "false")) {
-        market_bad_param(req, "mine", "invalid", "mine must be true or false");
-        return;
-    }
-    mscope_t s = market_scope(req);
-    if (mine && !strcmp(mine, "true") && !s.org) {
-        market_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
-        return;
-    }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, cursor,
-                        limit};
-    api_query(req, ST_N_LIST, 7, v, api_reply_page);
-}
-
-static void need_get(http_req_t *req)
-{
-    const char *id;
-    if (market_id_or_reply(req, &id)) return;
-    mscope_t s = market_scope(req);
-    const char *v[3] = {id, s.org, s.staff};
-    api_query(req, ST_N_GET, 3, v, reply_ok);
-}
-
-static void need_create_send(http_req_t *req)
-{
-    idem_t k;
-    if (idem_key_or_reply(req, &k)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, s.org, market_dump(req, req->json), k.key, k.hash};
-    api_query(req, ST_N_CREATE, 6, v, idem_reply);
-}
-
-static void need_create(http_req_t *req)
-{
-    if (need_body_or_reply(req, true)) return;
-    codes_then(req, false, need_create_send);
-}
-
-static void need_update_send(http_req_t *req)
-{
-    const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
-    mscope_t s = market_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.org, ifm, market_dump(req, req->json)};
-    api_query(req, ST_N_UPDATE, 6, v, reply_ok);
-}
-
-static void need_update(http_req_t *req)
-{
-    const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || need_body_or_reply(req, false) || api_if_match_or_reply(req, &ifm)) return;
-    codes_then(req, false, need_update_send);
-}
-
-static void need_delete(http_req_t *req)
-{
-    const char *id, *ifm;
-    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0) || api_if_match_or_reply(req, &ifm))
-        return;
-    mscope_t s = market_scope(req);
-    const char *v[5] = {api_actor(req), req->request_id, id, s.org, ifm};
-    api_query(req, ST_N_DELETE, 5, v, reply_no_content);
-}
-
-/* submit | approve | reject | close */
-static void need_transition(http_req_t *req)
+/* The action is the last path segment: submit, withdraw (results), close
+ * (needs: outcome closed or matched, and a reason), approve, reject (a
+ * reason).  Only reject and close take a body; the others none (or {}). */
+static void transition(http_req_t *req)
 {
     static const field_t F_REASON[] = {{"reason", F_STRING, true}};
     static const field_t F_CLOSE[] = {{"outcome", F_STRING, false}, {"reason", F_STRING_OR_NULL, false}};
+    const kind_t *k = kind_of(req);
     const char *action = strrchr(req->route->path, '/') + 1;
     bool reject = !strcmp(action, "reject"), close = !strcmp(action, "close");
     const char *id, *ifm;
-    int rc = market_id_or_reply(req, &id);
-    if (!rc) {
-        if (reject) rc = api_fields_or_reply(req, F_REASON, ARRAY_LEN(F_REASON));
-        else if (close) rc = api_fields_or_reply(req, F_CLOSE, ARRAY_LEN(F_CLOSE));
-        else rc = api_fields_or_reply(req, NULL, 0);
-    }
-    if (rc || api_if_match_or_reply(req, &ifm)) return;
+    if (id_or_reply(req, k, &id) ||
+        api_fields_or_reply(req, reject ? F_REASON : close ? F_CLOSE : NULL,
+                            reject ? ARRAY_LEN(F_REASON) : close ? ARRAY_LEN(F_CLOSE) : 0) ||
+        api_if_match_or_reply(req, &ifm))
+        return;
     json_t *errs = NULL;
     check_text(req->json, "reason", 500, reject, true, &errs);
     const char *outcome = api_str(req, "outcome");
     if (outcome && strcmp(outcome, "closed") && strcmp(outcome, "matched"))
         err(&errs, "outcome", "invalid", "outcome must be closed or matched");
     if (errors_or_reply(req, errs)) return;
-    mscope_t s = market_scope(req);
-    const char *org = (!strcmp(action, "approve") || reject) ? NULL : s.org;
+    /* reviewers act on any listing; members and admins through their scope */
+    const char *org = (!strcmp(action, "approve") || reject) ? NULL : api_scope(req).org;
     const char *v[8] = {api_actor(req), req->request_id, id, org, ifm, action, api_str(req, "reason"), outcome};
-    api_query(req, ST_N_TRANS, 8, v, reply_changed);
+    api_query(req, k->st_trans, k->trans_params, v, reply_changed);
 }
 
 /* --- routes ------------------------------------------------------------------------- */
@@ -648,40 +490,38 @@ static void need_transition(http_req_t *req)
 #define REVIEW (ROLE_REVIEWER | ROLE_ADMIN)
 
 static route_t ROUTES[] = {
-    {HTTP_GET, "/api/v1/results", result_list, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_POST, "/api/v1/results", result_create, ROUTE_JSON_BODY, ROLE_MEMBER},
-    {HTTP_GET, "/api/v1/results/{id}", result_get, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_PATCH, "/api/v1/results/{id}", result_update, ROUTE_JSON_BODY, MEMBER},
-    {HTTP_DELETE, "/api/v1/results/{id}", result_delete, 0, MEMBER},
-    {HTTP_POST, "/api/v1/results/{id}/submit", result_transition, 0, MEMBER},
-    {HTTP_POST, "/api/v1/results/{id}/withdraw", result_transition, 0, MEMBER},
-    {HTTP_POST, "/api/v1/results/{id}/approve", result_transition, 0, REVIEW},
-    {HTTP_POST, "/api/v1/results/{id}/reject", result_transition, ROUTE_JSON_BODY, REVIEW},
-    {HTTP_GET, "/api/v1/needs", need_list, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_POST, "/api/v1/needs", need_create, ROUTE_JSON_BODY, ROLE_MEMBER},
-    {HTTP_GET, "/api/v1/needs/{id}", need_get, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_PATCH, "/api/v1/needs/{id}", need_update, ROUTE_JSON_BODY, MEMBER},
-    {HTTP_DELETE, "/api/v1/needs/{id}", need_delete, 0, MEMBER},
-    {HTTP_POST, "/api/v1/needs/{id}/submit", need_transition, 0, MEMBER},
-    {HTTP_POST, "/api/v1/needs/{id}/close", need_transition, 0, MEMBER},
-    {HTTP_POST, "/api/v1/needs/{id}/approve", need_transition, 0, REVIEW},
-    {HTTP_POST, "/api/v1/needs/{id}/reject", need_transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_GET, "/api/v1/results", list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/needs", list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_POST, "/api/v1/results", create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/needs", create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/results/{id}", get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/needs/{id}", get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_PATCH, "/api/v1/results/{id}", update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_PATCH, "/api/v1/needs/{id}", update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_DELETE, "/api/v1/results/{id}", del, 0, MEMBER},
+    {HTTP_DELETE, "/api/v1/needs/{id}", del, 0, MEMBER},
+    /* the lifecycles: results are withdrawn, needs closed */
+    {HTTP_POST, "/api/v1/results/{id}/submit", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/submit", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/reject", transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_POST, "/api/v1/needs/{id}/reject", transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_POST, "/api/v1/results/{id}/approve", transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/needs/{id}/approve", transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/results/{id}/withdraw", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/close", transition, 0, MEMBER},
 };
 
 void api_market_init(void)
 {
     /* $1 viewer org, $2 staff, $3 mine, $4 status, $5 domain, $6 cursor, $7 limit */
-    ST_R_LIST = db_stmt_register_replica(
-        "WITH page AS (SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
+    RESULT.st_list = db_stmt_register_replica(api_page_sql(
+        "SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
         " FROM results r WHERE market_result_visible(r, $1::bigint, $2::boolean)"
         " AND (NOT $3::boolean OR r.holder_org_id = $1::bigint) AND ($4::text IS NULL OR r.status = $4)"
-        " AND ($5::text IS NULL OR r.domain = $5) AND ($6::bigint IS NULL OR r.id < $6::bigint)"
-        " ORDER BY r.id DESC LIMIT $7::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
-        7);
-    ST_R_GET = db_stmt_register_replica(
-        /* the public form is kept rendered (result_docs, 0042); the holder and
+        " AND ($5::text IS NULL OR r.domain = $5) AND ($6::bigint IS NULL OR r.id < $6::bigint) ORDER BY r.id DESC",
+        7), 7);
+    RESULT.st_get = db_stmt_register_replica(
+        /* the public form is kept rendered (result_docs); the holder and
          * staff see more, rendered for them */
         "SELECT CASE WHEN coalesce(r.holder_org_id = $2::bigint, false) OR $3::boolean"
         " THEN market_result_json(r, true)::text"
@@ -689,35 +529,32 @@ void api_market_init(void)
         " FROM results r LEFT JOIN result_docs d ON d.id = r.id"
         " WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
         3);
-    ST_R_CREATE = db_stmt_register(
-        "SELECT status, body, replayed FROM market_result_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)", 6);
-    ST_R_UPDATE = db_stmt_register(
-        "SELECT market_result_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", 6);
-    ST_R_DELETE = db_stmt_register("SELECT market_result_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", 5);
-    ST_R_TRANS = db_stmt_register(
-        "SELECT market_result_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7)", 7);
-
-    ST_N_LIST = db_stmt_register_replica(
-        "WITH page AS (SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
+    NEED.st_list = db_stmt_register_replica(api_page_sql(
+        "SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
         " FROM needs n WHERE market_need_visible(n, $1::bigint, $2::boolean)"
         " AND (NOT $3::boolean OR n.org_id = $1::bigint) AND ($4::text IS NULL OR market_need_status(n) = $4)"
-        " AND ($5::text IS NULL OR n.domain = $5) AND ($6::bigint IS NULL OR n.id < $6::bigint)"
-        " ORDER BY n.id DESC LIMIT $7::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $7::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $7::int THEN (SELECT min(id) FROM shown)::text END",
-        7);
-    ST_N_GET = db_stmt_register_replica(
+        " AND ($5::text IS NULL OR n.domain = $5) AND ($6::bigint IS NULL OR n.id < $6::bigint) ORDER BY n.id DESC",
+        7), 7);
+    NEED.st_get = db_stmt_register_replica(
         "SELECT market_need_json(n, coalesce(n.org_id = $2::bigint, false) OR $3::boolean)::text"
         " FROM needs n WHERE n.id = $1::bigint AND market_need_visible(n, $2::bigint, $3::boolean)",
         3);
-    ST_N_CREATE = db_stmt_register(
-        "SELECT status, body, replayed FROM market_need_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)", 6);
-    ST_N_UPDATE = db_stmt_register(
-        "SELECT market_need_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", 6);
-    ST_N_DELETE = db_stmt_register("SELECT market_need_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", 5);
-    ST_N_TRANS = db_stmt_register(
-        "SELECT market_need_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7, $8)", 8);
-
+    /* the writes: market_<kind>_create, _update, _delete, _transition */
+    kind_t *kinds[2] = {&RESULT, &NEED};
+    for (int i = 0; i < 2; i++) {
+        const char *kind = i ? "need" : "result";
+        kind_t *k = kinds[i];
+        k->st_create = db_stmt_register(api_sql_printf(
+            "SELECT status, body, replayed FROM market_%s_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)",
+            kind), 6);
+        k->st_update = db_stmt_register(api_sql_printf(
+            "SELECT market_%s_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", kind), 6);
+        k->st_delete = db_stmt_register(api_sql_printf(
+            "SELECT market_%s_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", kind), 5);
+        k->st_trans = db_stmt_register(api_sql_printf(
+            "SELECT market_%s_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7%s)", kind,
+            i ? ", $8" : ""), k->trans_params);
+    }
     router_add(ROUTES, ARRAY_LEN(ROUTES));
     api_market_search_init();
     api_market_subs_init();

@@ -7,22 +7,6 @@
 #include "api/api.h"
 #include "util/buf.h"
 
-/* The caller's scope as statement parameters: org = their org (members,
- * brokers) or NULL; staff = "true" for reviewers and admins.  Anonymous
- * callers (optional-auth routes) get NULL and "false". */
-typedef struct {
-    const char *org;
-    const char *staff;
-} mscope_t;
-mscope_t market_scope(http_req_t *req);
-
-/* Path parameter 0 as an id, or 404 (a malformed id names nothing). */
-int market_id_or_reply(http_req_t *req, const char **id) WUR;
-/* The body (or a part of it) as compact JSON text in the arena. */
-const char *market_dump(http_req_t *req, json_t *j);
-/* 400 with one error entry. */
-void market_bad_param(http_req_t *req, const char *field, const char *code, const char *message);
-
 /* A search as parsed from ?q=&kind=&domain=... (GET /search) or from the
  * same names in a JSON object (POST /subscriptions). */
 typedef struct {

@@ -63,21 +63,6 @@ static int param(http_req_t *req, json_t *src, const char *name, bool integer, c
     return -1;
 }
 
-static bool code_shaped(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 40 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
-
-static bool date_shaped(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
-    int m = atoi(s + 5), d = atoi(s + 8);
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* GB/T 2260 code with trailing "00" pairs stripped (SQL region_prefix()):
  * 510000 -> 51, 511900 -> 5119, 511902 -> 511902. */
 static void region_prefix(const char *code, char out[8])
@@ -131,14 +116,10 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
     }
     if (s->kind && strcmp(s->kind, "result") && strcmp(s->kind, "need"))
         http_error_add(&errs, "kind", "invalid", "kind must be result or need");
-    if (s->domain && !code_shaped(s->domain))
-        http_error_add(&errs, "domain", "invalid", "domain must be a code of list domains");
-    if (s->mode && !code_shaped(s->mode))
-        http_error_add(&errs, "mode", "invalid", "mode must be a code of list transfer_modes or cooperation_modes");
-    if (s->region && (strlen(s->region) != 6 || strspn(s->region, "0123456789") != 6))
-        http_error_add(&errs, "region", "invalid", "region must be a six-digit GB/T 2260 region code");
-    if (s->holder_type && (strlen(s->holder_type) != 3 || strspn(s->holder_type, "0123456789") != 3))
-        http_error_add(&errs, "holder_type", "invalid", "holder_type must be a three-digit code of list org_types");
+    api_check(&errs, "domain", v_code(s->domain));
+    api_check(&errs, "mode", v_code(s->mode));
+    api_check(&errs, "region", v_region(s->region));
+    api_check(&errs, "holder_type", v_org_type(s->holder_type));
     uint64_t v;
     int lo = 0, hi = 0;
     if (trl_min && (util_parse_u64(trl_min, strlen(trl_min), &v) || v < 1 || v > 9))
@@ -149,15 +130,12 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
     else if (trl_max) hi = (int)v;
     if (lo && hi && lo > hi) http_error_add(&errs, "trl_min", "out_of_order", "trl_min must not exceed trl_max");
     uint64_t pmin = 0, pmax = 0;
-    if (s->price_min && (util_parse_u64(s->price_min, strlen(s->price_min), &pmin) || pmin > 100000000000000ULL))
-        http_error_add(&errs, "price_min", "out_of_range", "price_min must be a whole number of fen");
-    if (s->price_max && (util_parse_u64(s->price_max, strlen(s->price_max), &pmax) || pmax > 100000000000000ULL))
-        http_error_add(&errs, "price_max", "out_of_range", "price_max must be a whole number of fen");
-    if (s->price_min && s->price_max && pmin > pmax)
+    bool prices = !api_check(&errs, "price_min", v_amount_text(s->price_min, &pmin)) &
+                  !api_check(&errs, "price_max", v_amount_text(s->price_max, &pmax));
+    if (prices && s->price_min && s->price_max && pmin > pmax)
         http_error_add(&errs, "price_min", "out_of_order", "price_min must not exceed price_max");
-    if (s->from && !date_shaped(s->from)) http_error_add(&errs, "from", "invalid_format", "from must be YYYY-MM-DD");
-    if (s->to && !date_shaped(s->to)) http_error_add(&errs, "to", "invalid_format", "to must be YYYY-MM-DD");
-    if (s->from && s->to && date_shaped(s->from) && date_shaped(s->to) && strcmp(s->from, s->to) > 0)
+    bool dates = !api_check(&errs, "from", v_date(s->from)) & !api_check(&errs, "to", v_date(s->to));
+    if (dates && s->from && s->to && strcmp(s->from, s->to) > 0)
         http_error_add(&errs, "from", "out_of_order", "from must not be after to");
     if (sort && strcmp(sort, "relevance") && strcmp(sort, "recent"))
         http_error_add(&errs, "sort", "invalid", "sort must be relevance or recent");
@@ -505,7 +483,7 @@ static void search_send(http_req_t *req)
             ok = ok && commas == 2;
         }
         if (!ok) {
-            market_bad_param(req, "cursor", "invalid", "the cursor belongs to a search with another sort order");
+            api_bad_param(req, "cursor", "invalid", "the cursor belongs to a search with another sort order");
             return;
         }
     }
@@ -556,9 +534,11 @@ static void search_send(http_req_t *req)
 static void matches(http_req_t *req)
 {
     const char *id, *limit;
-    if (market_id_or_reply(req, &id) || api_limit_or_reply(req, &limit)) return;
-    mscope_t sc = market_scope(req);
     bool need = !strncmp(req->route->path, "/api/v1/needs/", 14);
+    if (api_id_param_or_reply(req, 0, need ? "technology need" : "research result", &id) ||
+        api_limit_or_reply(req, &limit))
+        return;
+    api_scope_t sc = api_scope(req);
     const char *v[5] = {need ? "need" : "result", id, sc.org, sc.staff, limit};
     api_query(req, ST_MATCHES, 5, v, api_reply_row_json);
 }

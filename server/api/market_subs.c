@@ -28,11 +28,9 @@ static void reply_no_content(http_req_t *req, PGresult *res)
 
 static void sub_list(http_req_t *req)
 {
-    const char *limit, *cursor;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor)) return;
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[3] = {api_actor(req), cursor, limit};
+    const char *limit, *after;
+    if (api_page_or_reply(req, &limit, &after)) return;
+    const char *v[3] = {api_actor(req), after, limit};
     api_query(req, ST_SUB_LIST, 3, v, api_reply_page);
 }
 
@@ -64,7 +62,7 @@ static void sub_create(http_req_t *req)
     const char *v[11] = {api_actor(req),
                          req->request_id,
                          name,
-                         market_dump(req, s->query),
+                         api_json_text(req, s->query),
                          s->tsq.len ? buf_cstr(&s->tsq) : NULL,
                          s->patterns,
                          s->price_min,
@@ -78,19 +76,14 @@ static void sub_create(http_req_t *req)
 static void sub_delete(http_req_t *req)
 {
     const char *id;
-    if (market_id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
+    if (api_id_param_or_reply(req, 0, "subscription", &id) || api_fields_or_reply(req, NULL, 0)) return;
     const char *v[3] = {api_actor(req), req->request_id, id};
     api_query(req, ST_SUB_DELETE, 3, v, reply_no_content);
 }
 
-static const char *own_org(http_req_t *req)
-{
-    return req->user->org_id ? arena_printf(req->arena, "%lld", (long long)req->user->org_id) : NULL;
-}
-
 static void hook_info(http_req_t *req)
 {
-    const char *v[1] = {own_org(req)};
+    const char *v[1] = {api_scope(req).org};
     http_add_header(req, "Cache-Control", "no-store");
     api_query(req, ST_HOOK_INFO, 1, v, api_reply_row_json);
 }
@@ -112,7 +105,7 @@ static void hook_rotate(http_req_t *req)
     char *secret = arena_alloc(req->arena, 64);
     memcpy(secret, "whsec_", 6);
     util_b64url_encode(rnd, sizeof rnd, secret + 6);
-    const char *v[4] = {api_actor(req), req->request_id, own_org(req), secret};
+    const char *v[4] = {api_actor(req), req->request_id, api_scope(req).org, secret};
     api_query(req, ST_HOOK_ROTATE, 4, v, hook_rotate_done);
 }
 
@@ -126,13 +119,9 @@ static route_t ROUTES[] = {
 
 void api_market_subs_init(void)
 {
-    ST_SUB_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT s.id, subscription_json(s) AS j FROM subscriptions s WHERE s.user_id = $1::bigint"
-        " AND ($2::bigint IS NULL OR s.id < $2::bigint) ORDER BY s.id DESC LIMIT $3::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        3);
+    ST_SUB_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT s.id, subscription_json(s) AS j FROM subscriptions s WHERE s.user_id = $1::bigint"
+        " AND ($2::bigint IS NULL OR s.id < $2::bigint) ORDER BY s.id DESC", 3), 3);
     ST_SUB_CREATE = db_stmt_register(
         "SELECT status, body, replayed FROM subscription_create($1::bigint, $2, $3, $4::jsonb, $5, $6::jsonb,"
         " $7::bigint, $8::bigint, $9::boolean, $10, $11)",

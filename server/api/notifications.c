@@ -17,13 +17,6 @@
 
 static int ST_NOTE_LIST, ST_NOTE_COUNT, ST_NOTE_READ, ST_NOTE_READ_ALL;
 
-static void bad_param(http_req_t *req, const char *field, const char *code, const char *message)
-{
-    json_t *e = NULL;
-    http_error_add(&e, field, code, message);
-    http_problem(req, 400, "invalid query parameter", e);
-}
-
 /* The kinds of notify() and the tabs of the page; anything else is 400. */
 static const char *const KINDS[] = {
     "subscription_match", "inquiry", "message", "proposal", "agreed", "declined", "expired", "broker_request",
@@ -41,26 +34,24 @@ static bool one_of(const char *s, const char *const *set, size_t n)
 
 static void note_list(http_req_t *req)
 {
-    const char *limit, *cursor, *unread, *category, *kind;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+    const char *limit, *after, *unread, *category, *kind;
+    if (api_page_or_reply(req, &limit, &after) ||
         http_query_or_reply(req, "unread", &unread) || http_query_or_reply(req, "category", &category) ||
         http_query_or_reply(req, "kind", &kind))
         return;
     if (unread && strcmp(unread, "true") && strcmp(unread, "false")) {
-        bad_param(req, "unread", "invalid", "unread must be true or false");
+        api_bad_param(req, "unread", "invalid", "unread must be true or false");
         return;
     }
     if (category && !one_of(category, CATEGORIES, ARRAY_LEN(CATEGORIES))) {
-        bad_param(req, "category", "invalid", "category must be deal, registration or subscription");
+        api_bad_param(req, "category", "invalid", "category must be deal, registration or subscription");
         return;
     }
     if (kind && !one_of(kind, KINDS, ARRAY_LEN(KINDS))) {
-        bad_param(req, "kind", "invalid", "kind must be one of the notification kinds");
+        api_bad_param(req, "kind", "invalid", "kind must be one of the notification kinds");
         return;
     }
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[6] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", category, kind, cursor, limit};
+    const char *v[6] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", category, kind, after, limit};
     api_query(req, ST_NOTE_LIST, 6, v, api_reply_page);
 }
 
@@ -106,13 +97,10 @@ static route_t ROUTES[] = {
 
 void api_notifications_init(void)
 {
-    ST_NOTE_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
+    ST_NOTE_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
         " AND (NOT $2::boolean OR n.read_at IS NULL) AND ($3::text IS NULL OR notification_category(n.kind) = $3)"
-        " AND ($4::text IS NULL OR n.kind = $4) AND ($5::bigint IS NULL OR n.id < $5::bigint)"
-        " ORDER BY n.id DESC LIMIT $6::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $6::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT min(id) FROM shown)::text END",
+        " AND ($4::text IS NULL OR n.kind = $4) AND ($5::bigint IS NULL OR n.id < $5::bigint) ORDER BY n.id DESC", 6),
         6);
     ST_NOTE_COUNT = db_stmt_register_read(
         "SELECT json_build_object('unread', count(*), 'latest_id', max(n.id))::text FROM notifications n"

@@ -8,53 +8,19 @@
 #include "api/api.h"
 
 #include "auth/auth.h"
-#include "domain/region.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS;
 
 static const char *const BY[] = {"year",    "month",       "quarter",     "type",        "subtype", "domain",
                                  "seller_type", "buyer_type", "ip_type", "plan_source", "region"};
 
-static int current_year(void)
-{
-    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return tm.tm_year + 1900;
-}
-
-static int bad_param(http_req_t *req, const char *name, const char *msg)
-{
-    json_t *e = NULL;
-    http_error_add(&e, name, "invalid", msg);
-    http_problem(req, 400, "invalid query parameter", e);
-    return -1;
-}
-
-/* year and region with defaults and scope; 0 or replied. */
+/* year (default this one) and region (api_region_or_reply); 0 or replied. */
 static int year_region_or_reply(http_req_t *req, const char **year, const char **region)
 {
-    const char *y, *r;
-    if (http_query_or_reply(req, "year", &y) || http_query_or_reply(req, "region", &r)) return -1;
-    uint64_t yv = (uint64_t)current_year();
-    if (y && (util_parse_u64(y, strlen(y), &yv) != 0 || yv < 2000 || yv > 2100))
-        return bad_param(req, "year", "a year from 2000 to 2100");
-    *year = arena_printf(req->arena, "%llu", (unsigned long long)yv);
-    auth_user_t *u = req->user;
-    const char *home = u && (u->role & ROLE_BUREAU) ? u->region : "000000";
-    if (r && !region_code_ok(r)) return bad_param(req, "region", "a six-digit GB/T 2260 region code (000000 = national)");
-    *region = r ? r : home;
-    if (u && (u->role & ROLE_BUREAU) && !region_in_subtree(*region, u->region)) {
-        json_t *e = NULL;
-        http_error_add(&e, "region", "out_of_scope", "a bureau sees its own region and the regions below it");
-        http_problem(req, 403, "outside your region", e);
-        return -1;
-    }
-    return 0;
+    return api_year_or_reply(req, "year", true, year) || api_region_or_reply(req, region) ? -1 : 0;
 }
 
 static void stats(http_req_t *req)
@@ -68,11 +34,11 @@ static void stats(http_req_t *req)
         for (; i < ARRAY_LEN(BY) && strcmp(BY[i], by); i++)
             ;
         if (i == ARRAY_LEN(BY))
-            return (void)bad_param(req, "by", "one of year, month, quarter, type, subtype, domain, seller_type, "
+            return (void)api_bad_param(req, "by", "invalid", "one of year, month, quarter, type, subtype, domain, seller_type, "
                                               "buyer_type, ip_type, plan_source, region");
         if (!strcmp(by, "year")) by = NULL;
     }
-    if (flow && strcmp(flow, "out") && strcmp(flow, "in")) return (void)bad_param(req, "flow", "out (输出) or in (吸纳)");
+    if (flow && strcmp(flow, "out") && strcmp(flow, "in")) return (void)api_bad_param(req, "flow", "invalid", "out (输出) or in (吸纳)");
     /* breakdowns are for the bureau; the public sees yearly totals */
     bool privileged = req->user && (req->user->role & (ROLE_BUREAU | ROLE_ADMIN));
     if (by && !privileged) {
@@ -105,8 +71,7 @@ static void target_put(http_req_t *req)
                                 {"target", F_INT, true}, {"note", F_STRING_OR_NULL, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *errs = NULL;
-    const char *rc = api_str(req, "region_code");
-    if (!region_code_ok(rc)) http_error_add(&errs, "region_code", "invalid_format", "a six-digit GB/T 2260 region code");
+    api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     json_int_t t = json_integer_value(json_object_get(req->json, "target"));
     if (t < 0 || t > 100000000000000000LL) http_error_add(&errs, "target", "out_of_range", "a non-negative amount in fen or a count");
     if (errs) {

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int ST_POL_LIST, ST_POL_GET, ST_POL_CREATE, ST_POL_UPDATE, ST_RUN_CREATE, ST_RUN_LIST, ST_RUN_GET, ST_TAX;
 
@@ -27,65 +26,14 @@ static int ST_POL_LIST, ST_POL_GET, ST_POL_CREATE, ST_POL_UPDATE, ST_RUN_CREATE,
 /* --- helpers ------------------------------------------------------------------- */
 
 /* The bureau's region root, or NULL (admin: no limit). */
-static const char *scope_of(http_req_t *req)
-{
-    return (req->user->role & ROLE_BUREAU) ? arena_strdup(req->arena, req->user->region) : NULL;
-}
+static const char *scope_of(http_req_t *req) { return api_scope(req).region; }
 
 static int id_or_reply(http_req_t *req, const char **id, const char *what)
 {
-    uint64_t v;
-    *id = req->params[0];
-    if (util_parse_u64(*id, strlen(*id), &v) != 0 || v == 0 || v >= (1ull << 62)) {
-        http_problemf(req, 404, "no such %s", what);
-        return -1;
-    }
-    return 0;
+    return api_id_param_or_reply(req, 0, what, id);
 }
 
-static int bad_param(http_req_t *req, const char *name, const char *msg)
-{
-    json_t *e = NULL;
-    http_error_add(&e, name, "invalid", msg);
-    http_problem(req, 400, "invalid query parameter", e);
-    return -1;
-}
-
-static int current_year(void)
-{
-    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return tm.tm_year + 1900;
-}
-
-/* ?name= as a year 2000..2100; *out NULL when absent (or the default when dflt). */
-static int year_param_or_reply(http_req_t *req, const char *name, bool dflt, const char **out)
-{
-    const char *y;
-    if (http_query_or_reply(req, name, &y)) return -1;
-    uint64_t v = (uint64_t)current_year();
-    if (!y) {
-        *out = dflt ? arena_printf(req->arena, "%llu", (unsigned long long)v) : NULL;
-        return 0;
-    }
-    if (util_parse_u64(y, strlen(y), &v) != 0 || v < 2000 || v > 2100) return bad_param(req, name, "a year from 2000 to 2100");
-    *out = arena_printf(req->arena, "%llu", (unsigned long long)v);
-    return 0;
-}
-
-static bool region_format_ok(const char *s)
-{
-    return s && strlen(s) == 6 && strspn(s, "0123456789") == 6;
-}
-
-static const char *dump(http_req_t *req)
-{
-    char *s = json_dumps(req->json, JSON_COMPACT);
-    char *out = arena_strdup(req->arena, s ? s : "{}");
-    free(s);
-    return out;
-}
+static const char *dump(http_req_t *req) { return api_json_text(req, req->json); }
 
 static void reply_versioned_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
 static void reply_versioned_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
@@ -100,14 +48,11 @@ static int policy_values_or_reply(http_req_t *req)
         http_error_add(&errs, "name", "invalid", "1 to 200 characters");
     const char *src = json_string_value(json_object_get(b, "source"));
     api_check_chars(req, &errs, "source", src, 500);
-    const char *rc = json_string_value(json_object_get(b, "region_code"));
-    if (rc && !region_format_ok(rc))
-        http_error_add(&errs, "region_code", "invalid_format", "must be a six-digit GB/T 2260 region code");
+    api_check(&errs, "region_code", v_region(json_string_value(json_object_get(b, "region_code"))));
     static const char *const YEARS[] = {"valid_from_year", "valid_to_year"};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(b, YEARS[i]);
-        if (json_is_integer(v) && (json_integer_value(v) < 2000 || json_integer_value(v) > 2100))
-            http_error_add(&errs, YEARS[i], "out_of_range", "a year from 2000 to 2100");
+        if (json_is_integer(v)) api_check(&errs, YEARS[i], v_year(json_integer_value(v)));
     }
     if (!errs) return 0;
     http_problem(req, 422, "some fields are not valid", errs);
@@ -118,13 +63,9 @@ static int policy_values_or_reply(http_req_t *req)
 
 static void policy_list(http_req_t *req)
 {
-    const char *limit, *cursor, *year;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        year_param_or_reply(req, "year", false, &year))
-        return;
-    uint64_t c;
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[4] = {scope_of(req), year, cursor, limit};
+    const char *limit, *after, *year;
+    if (api_page_or_reply(req, &limit, &after) || api_year_or_reply(req, "year", false, &year)) return;
+    const char *v[4] = {scope_of(req), year, after, limit};
     api_query(req, ST_POL_LIST, 4, v, api_reply_page);
 }
 
@@ -189,10 +130,8 @@ static void run_create(http_req_t *req)
         http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
         return;
     }
-    json_int_t y = json_integer_value(json_object_get(req->json, "year"));
-    if (y < 2000 || y > 2100) http_error_add(&errs, "year", "out_of_range", "a year from 2000 to 2100");
-    const char *rg = api_str(req, "region");
-    if (rg && !region_format_ok(rg)) http_error_add(&errs, "region", "invalid_format", "a six-digit GB/T 2260 region code");
+    api_check(&errs, "year", v_year(json_integer_value(json_object_get(req->json, "year"))));
+    api_check(&errs, "region", v_region(api_str(req, "region")));
     if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;
@@ -203,15 +142,11 @@ static void run_create(http_req_t *req)
 
 static void run_list(http_req_t *req)
 {
-    const char *limit, *cursor, *year, *policy;
-    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
-        year_param_or_reply(req, "year", false, &year) || http_query_or_reply(req, "policy_id", &policy))
+    const char *limit, *after, *year, *policy;
+    if (api_page_or_reply(req, &limit, &after) || api_year_or_reply(req, "year", false, &year) ||
+        http_query_or_reply(req, "policy_id", &policy) || api_param_ok_or_reply(req, "policy_id", v_id(policy, NULL)))
         return;
-    uint64_t c;
-    if (policy && (util_parse_u64(policy, strlen(policy), &c) != 0 || c == 0 || c >= (1ull << 62)))
-        return (void)bad_param(req, "policy_id", "a policy id");
-    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
-    const char *v[5] = {scope_of(req), year, policy, cursor, limit};
+    const char *v[5] = {scope_of(req), year, policy, after, limit};
     api_query(req, ST_RUN_LIST, 5, v, api_reply_page);
 }
 
@@ -228,9 +163,9 @@ static void run_get(http_req_t *req)
 static void tax_relief(http_req_t *req)
 {
     const char *year, *region;
-    if (year_param_or_reply(req, "year", true, &year) || http_query_or_reply(req, "region", &region)) return;
-    if (region && !region_format_ok(region))
-        return (void)bad_param(req, "region", "a six-digit GB/T 2260 region code (000000 = national)");
+    if (api_year_or_reply(req, "year", true, &year) || http_query_or_reply(req, "region", &region) ||
+        api_param_ok_or_reply(req, "region", v_region(region)))
+        return;
     const char *v[3] = {region, year, scope_of(req)};
     api_query(req, ST_TAX, 3, v, api_reply_row_json);
 }
@@ -248,13 +183,10 @@ static route_t ROUTES[] = {
 
 void api_subsidies_init(void)
 {
-    ST_POL_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT p.id, subsidy_policy_json(p) AS j FROM subsidy_policies p"
+    ST_POL_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT p.id, subsidy_policy_json(p) AS j FROM subsidy_policies p"
         " WHERE subsidy_policy_visible(p, $1) AND ($2::int IS NULL OR $2::int BETWEEN p.valid_from_year"
-        " AND coalesce(p.valid_to_year, 2100)) AND ($3::bigint IS NULL OR p.id < $3::bigint)"
-        " ORDER BY p.id DESC LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $4::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT min(id) FROM shown)::text END",
+        " AND coalesce(p.valid_to_year, 2100)) AND ($3::bigint IS NULL OR p.id < $3::bigint) ORDER BY p.id DESC", 4),
         4);
     ST_POL_GET = db_stmt_register_read(
         "SELECT subsidy_policy_json(p)::text FROM subsidy_policies p WHERE p.id = $1::bigint"
@@ -264,15 +196,11 @@ void api_subsidies_init(void)
     ST_POL_UPDATE =
         db_stmt_register("SELECT subsidy_policy_update($1::bigint, $2, $3, $4::bigint, $5::int, $6::jsonb)", 6);
     ST_RUN_CREATE = db_stmt_register("SELECT subsidy_run_create($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_RUN_LIST = db_stmt_register_read(
-        "WITH page AS (SELECT r.id, subsidy_run_json(r.id, false) AS j FROM subsidy_runs r"
+    ST_RUN_LIST = db_stmt_register_read(api_page_sql(
+        "SELECT r.id, subsidy_run_json(r.id, false) AS j FROM subsidy_runs r"
         " WHERE subsidy_run_visible(r.id, $1) AND ($2::int IS NULL OR r.year = $2::int)"
         " AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = r.id"
-        " AND rp.policy_id = $3::bigint)) AND ($4::bigint IS NULL OR r.id < $4::bigint)"
-        " ORDER BY r.id DESC LIMIT $5::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $5::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $5::int THEN (SELECT min(id) FROM shown)::text END",
-        5);
+        " AND rp.policy_id = $3::bigint)) AND ($4::bigint IS NULL OR r.id < $4::bigint) ORDER BY r.id DESC", 5), 5);
     ST_RUN_GET = db_stmt_register_read(
         "SELECT subsidy_run_json(r.id)::text FROM subsidy_runs r WHERE r.id = $1::bigint AND subsidy_run_visible(r.id, $2)",
         2);

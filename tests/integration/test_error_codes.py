@@ -12,7 +12,8 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # C: the helpers that take (…, field, code, message); the code is the first literal shaped like a code
-C_CALLS = re.compile(r"\b(?:http_error_add|err|market_bad_param|bad_param|param_error|field_error)\s*\(([^;]*?)\)\s*;",
+# (server/domain/validate.c states its codes with FAIL(code, why), which C_FAIL finds)
+C_CALLS = re.compile(r"\b(?:http_error_add|err|api_bad_param|market_bad_param|bad_param|param_error|field_error)\s*\(([^;]*?)\)\s*;",
                      re.S)
 C_FAIL = re.compile(r'\bFAIL\(\s*"([a-z_]+)"')
 WORD = re.compile(r'"([a-z][a-z_]*)"')
