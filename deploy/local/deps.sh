@@ -12,6 +12,7 @@ pkgs=(
 )
 # extra groups, asked for by the targets that need them
 [ "${YIZHAN_DEPS_BENCH:-0}" = 1 ] && pkgs+=(wrk nginx-light)
+[ "${YIZHAN_DEPS_LINT:-0}" = 1 ] && pkgs+=(cppcheck clang-tidy clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

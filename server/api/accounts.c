@@ -229,7 +229,7 @@ static void invite(http_req_t *req)
         return;
     }
     char *code = arena_alloc(req->arena, 32);
-    memcpy(code, "inv_", 4);
+    memcpy(code, "inv_", 5); /* the encoding goes after the prefix */
     util_b64url_encode(rnd, sizeof rnd, code + 4);
     req->ctx = code;
     char *h = arena_alloc(req->arena, 65);

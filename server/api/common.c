@@ -281,7 +281,7 @@ int api_region_or_reply(http_req_t *req, const char **region)
 
 int api_current_year(void)
 {
-    time_t t = time(NULL) + 8 * 3600; /* Asia/Shanghai, no DST */
+    time_t t = time(NULL) + (time_t)8 * 3600; /* Asia/Shanghai, no DST */
     struct tm tm;
     gmtime_r(&t, &tm);
     return tm.tm_year + 1900;

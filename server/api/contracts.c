@@ -661,7 +661,7 @@ static void attachment_loaded(http_req_t *req, PGresult *res)
     }
     char b64[64];
     util_b64url_encode(md, sizeof md, b64);
-    for (char *p = b64; *p; p++) *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+    for (char *p = b64; *p; p++) *p = (char)(*p == '-' ? '+' : *p == '_' ? '/' : *p);
     http_add_header(req, "Repr-Digest", arena_printf(req->arena, "sha-256=:%s=:", b64));
     /* RFC 6266/8187: the stored name, percent-encoded */
     buf_t fn;

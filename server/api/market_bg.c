@@ -210,7 +210,7 @@ static int http_post(const char *url, const char *headers, const char *body, int
         goto done;
     }
     /* only the status line matters */
-    char resp[512];
+    char resp[512] = "";
     size_t got = 0;
     while (got < sizeof resp - 1 && !memchr(resp, '\n', got)) {
         ssize_t r = hconn_read(&h, resp + got, sizeof resp - 1 - got);
@@ -377,8 +377,8 @@ static void *bg_main(void *arg)
             sweep(c);
             next_sweep = now + SWEEP_EVERY_S * 1000000000ull;
         }
-        int n = 0, rc;
-        while (n < DELIVERIES_PER_ROUND && (rc = deliver_one(c)) == 1) n++;
+        int n = 0;
+        while (n < DELIVERIES_PER_ROUND && deliver_one(c) == 1) n++;
         if (n == DELIVERIES_PER_ROUND) continue; /* more may be due */
         /* sleep until a NOTIFY or a second has passed */
         struct pollfd p = {PQsocket(c), POLLIN, 0};

@@ -103,7 +103,7 @@ static void hook_rotate(http_req_t *req)
         return;
     }
     char *secret = arena_alloc(req->arena, 64);
-    memcpy(secret, "whsec_", 6);
+    memcpy(secret, "whsec_", 7); /* the encoding goes after the prefix */
     util_b64url_encode(rnd, sizeof rnd, secret + 6);
     const char *v[4] = {api_actor(req), req->request_id, api_scope(req).org, secret};
     api_query(req, ST_HOOK_ROTATE, 4, v, hook_rotate_done);

@@ -537,7 +537,7 @@ static void conn_lost(dbconn_t *c, db_status_t why, const char *reason)
     fail_list(p, c, &c->done, why);
     fail_list(p, c, &c->inflight, why);
     fail_list(p, c, &c->pending, DB_ERR_UNAVAILABLE);
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    struct timeval tv = util_tv_ms(c->backoff_ms);
     evtimer_add(c->retry_ev, &tv);
     c->backoff_ms = c->backoff_ms * 2 > 2000 ? 2000 : c->backoff_ms * 2;
 }

@@ -61,8 +61,9 @@ static int list_files(mfile_t **out, int *n)
     }
     int cap = 32, cnt = 0;
     mfile_t *files = malloc(sizeof *files * (size_t)cap);
+    bool oom = !files;
     struct dirent *e;
-    while (files && (e = readdir(d))) {
+    while (!oom && (e = readdir(d))) {
         const char *nm = e->d_name;
         size_t len = strlen(nm);
         if (len < 10 || strcmp(nm + len - 4, ".sql") != 0 || nm[4] != '_')
@@ -75,8 +76,7 @@ static int list_files(mfile_t **out, int *n)
         if (cnt == cap) {
             mfile_t *more = realloc(files, sizeof *files * (size_t)(cap *= 2));
             if (!more) {
-                free(files);
-                files = NULL;
+                oom = true;
                 break;
             }
             files = more;
@@ -87,7 +87,8 @@ static int list_files(mfile_t **out, int *n)
         cnt++;
     }
     closedir(d);
-    if (!files) {
+    if (oom) {
+        free(files);
         fprintf(stderr, "yizhan: out of memory listing migrations\n");
         return -1;
     }

@@ -209,9 +209,11 @@ static void emit(q_ctx_t *c, const char *tok, size_t len, bool prefix)
         if (strlen(c->seen[i]) == len + prefix && !memcmp(c->seen[i], tok, len) && (c->seen[i][len] == '*') == prefix)
             return;
     if (c->nseen == c->capseen) {
-        c->capseen = c->capseen ? c->capseen * 2 : 16;
-        c->seen = realloc(c->seen, c->capseen * sizeof *c->seen);
-        if (!c->seen) abort();
+        size_t cap = c->capseen ? c->capseen * 2 : 16;
+        char **more = realloc(c->seen, cap * sizeof *c->seen);
+        if (!more) abort();
+        c->seen = more;
+        c->capseen = cap;
     }
     char *t = malloc(len + 2);
     if (!t) abort();

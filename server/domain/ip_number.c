@@ -23,8 +23,8 @@ static const char *patent_error(const char *s)
     int sum = 0;
     for (size_t i = 0; i < nd; i++) sum += (s[i] - '0') * (nd == 12 ? W12[i] : (int)i + 2);
     int check = sum % 11;
-    char want = check == 10 ? 'X' : (char)('0' + check);
-    char type = nd == 12 ? s[4] : s[2];
+    char want = (char)(check == 10 ? 'X' : '0' + check);
+    char type = s[nd == 12 ? 4 : 2];
     if (!strchr("12389", type))
         return "the patent type digit must be 1 (invention), 2 (utility model), 3 (design), 8 or 9 (PCT)";
     if (nd == 12) {
@@ -42,12 +42,12 @@ const char *ip_number_error(const char *type, const char *number, char *canon, s
     if (!number) return NULL;
     if (none_type) return "this kind of intellectual property has no number; leave it out";
     /* canonical form: spaces removed, letters upper-cased */
-    char c[64];
+    char c[64] = "";
     size_t k = 0;
     for (const char *p = number; *p; p++) {
         if (*p == ' ') continue;
         if (k + 1 >= sizeof c) return "the number is too long";
-        c[k++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 32) : *p;
+        c[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
     }
     c[k] = '\0';
     const char *why = NULL;

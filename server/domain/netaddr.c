@@ -111,7 +111,7 @@ static bool special_name(const char *host)
 int netaddr_webhook_url(const char *url, bool allow_private, netaddr_url_t *u, const char **code, const char **why)
 {
     memset(u, 0, sizeof *u);
-    const char *p;
+    const char *p = NULL;
     if (!strncmp(url, "https://", 8)) u->tls = true, p = url + 8;
     else if (!strncmp(url, "http://", 7)) u->tls = false, p = url + 7;
     else FAIL("invalid_format", "must be an https:// URL");

@@ -91,7 +91,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void arm_timer(struct conn *c, int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = util_tv_ms(ms);
     evtimer_add(c->timer, &tv);
 }
 
@@ -894,7 +894,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (w->conns) w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    struct timeval wt = {g_cfg.write_timeout_ms / 1000, (g_cfg.write_timeout_ms % 1000) * 1000};
+    struct timeval wt = util_tv_ms(g_cfg.write_timeout_ms);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     /* Cap what one connection may buffer: head + body limits. */
@@ -979,7 +979,7 @@ static void worker_begin_drain(void *arg)
         return;
     }
     w->drain_timer = evtimer_new(w->base, on_drain_timeout, w);
-    struct timeval tv = {g_cfg.shutdown_timeout_ms / 1000, (g_cfg.shutdown_timeout_ms % 1000) * 1000};
+    struct timeval tv = util_tv_ms(g_cfg.shutdown_timeout_ms);
     evtimer_add(w->drain_timer, &tv);
 }
 
@@ -1119,7 +1119,7 @@ static void wtimer_setup(void *arg)
 {
     wtimer_t *t = arg;
     t->ev = event_new(t->w->base, -1, EV_PERSIST, on_wtimer, t);
-    struct timeval tv = {t->ms / 1000, (t->ms % 1000) * 1000};
+    struct timeval tv = util_tv_ms(t->ms);
     event_add(t->ev, &tv);
     t->fn(t->w); /* once at start: e.g. auctions that ended while we were down */
 }
@@ -1132,7 +1132,11 @@ int http_worker_timer(int index, int ms, void (*fn)(worker_t *w))
     t->w = &g_workers[index];
     t->ms = ms;
     t->fn = fn;
-    return worker_post(t->w, wtimer_setup, t);
+    if (worker_post(t->w, wtimer_setup, t) != 0) {
+        free(t);
+        return -1;
+    }
+    return 0;
 }
 
 void http_run_until_signal(void)

@@ -85,11 +85,24 @@ static void add_file(const char *fs_path, const char *url)
     if (!data)
         return;
     if (g_nfiles == g_cap) {
-        g_cap = g_cap ? g_cap * 2 : 64;
-        g_files = realloc(g_files, g_cap * sizeof *g_files);
+        size_t cap = g_cap ? g_cap * 2 : 64;
+        sfile_t *more = realloc(g_files, cap * sizeof *g_files);
+        if (!more) {
+            LOG_E("out of memory loading %s: not served", fs_path);
+            free(data);
+            return;
+        }
+        g_files = more;
+        g_cap = cap;
+    }
+    char *u = strdup(url);
+    if (!u) {
+        LOG_E("out of memory loading %s: not served", fs_path);
+        free(data);
+        return;
     }
     sfile_t *f = &g_files[g_nfiles++];
-    f->url = strdup(url);
+    f->url = u;
     f->data = data;
     f->len = len;
     f->ctype = mime_of(url);

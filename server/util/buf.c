@@ -20,7 +20,7 @@ void buf_free(buf_t *b)
 
 void buf_reserve(buf_t *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
+    if (b->data && b->len + extra + 1 <= b->cap)
         return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)

@@ -12,7 +12,7 @@ static void cursor_mac(const char *scope, const char *key, size_t kl, cursor_mac
     char stack[512];
     char *msg = sl + 1 + kl <= sizeof stack ? stack : malloc(sl + 1 + kl);
     if (!msg) abort();
-    memcpy(msg, scope, sl);
+    memcpy(msg, scope, sl); /* NOLINT(bugprone-not-null-terminated-result): bytes to sign, not a string */
     msg[sl] = '\n';
     memcpy(msg + sl + 1, key, kl);
     mac(msg, sl + 1 + kl, out);

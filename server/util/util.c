@@ -16,6 +16,12 @@ uint64_t util_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+struct timeval util_tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
 int64_t util_wall_ms(void)
 {
     struct timespec ts;
@@ -147,7 +153,7 @@ long util_b64url_decode(const char *in, size_t n, unsigned char *out)
     int bits = 0;
     long o = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *p = memchr(B64URL, in[i], 64);
+        const char *p = memchr(B64URL, in[i], 64); /* NOLINT(bugprone-not-null-terminated-result): the 64 letters */
         if (!p || in[i] == '\0')
             return -1;
         acc = (acc << 6) | (uint32_t)(p - B64URL);
