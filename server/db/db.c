@@ -620,8 +620,7 @@ static void conn_start(dbconn_t *c)
     /* The server works as the application role (insert-only on the audit
      * log), in UTC, with the per-statement limit that yields 504s. */
     char opts[256];
-    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC%s%s",
-             g_cfg.query_timeout_ms, g_cfg.query_timeout_ms, g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
+    db_conn_options(opts, sizeof opts, g_cfg.query_timeout_ms, true);
     const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
     const char *vals[] = {c->pool->conninfo, "yizhan", "UTF8", opts, NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);

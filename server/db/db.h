@@ -26,6 +26,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 typedef struct db_pool db_pool_t;
@@ -61,11 +62,23 @@ bool db_pool_ready(db_pool_t *p);
 
 const char *db_sqlstate(const PGresult *res);
 
-/* --- blocking helpers: command-line tools and start-up only, never on a loop --- */
-PGconn *db_connect_blocking(void);  /* prints the reason and returns NULL on failure */
+/* --- connections (connect.c) ---------------------------------------------------
+ * Every connection, pipelined or blocking, starts with the same options:
+ * statement_timeout statement_ms (0: none), lock_timeout
+ * YIZHAN_QUERY_TIMEOUT_MS (a lock not granted by then fails the statement
+ * rather than stall the tables behind it), TimeZone UTC, and with app_role
+ * the role YIZHAN_DB_ROLE (else the login role: the command line migrates as
+ * the owner).  The event loops' connections: statement_ms =
+ * YIZHAN_QUERY_TIMEOUT_MS and the application role. */
+void db_conn_options(char *out, size_t n, int statement_ms, bool app_role);
+
+/* --- blocking helpers: command-line tools, jobs and start-up, never on a loop --- */
+/* The command line's (and start-up's): no statement_timeout, the login role;
+ * prints the reason and returns NULL on failure. */
+PGconn *db_connect_blocking(void);
 /* A blocking connection for a job off the loops (exports, imports, mail,
- * deliveries): as the server's role (YIZHAN_DB_ROLE), UTC, with its own
- * statement timeout.  NULL when the database cannot be reached. */
+ * deliveries): the application role, with its own statement timeout.  NULL
+ * when the database cannot be reached. */
 PGconn *db_connect_job(const char *application_name, int statement_timeout_ms);
 /* Applies (apply) or lists (print_status) the versioned migrations and the
  * function files (migrate.c); *pending counts what is not applied: versioned

@@ -136,36 +136,6 @@ static void sha256_hex(const char *data, size_t len, char out[65])
     util_hex(md, sizeof md, out);
 }
 
-PGconn *db_connect_blocking(void)
-{
-    const char *keys[] = {"dbname", "application_name", "client_encoding", NULL};
-    const char *vals[] = {g_cfg.database_url, "yizhan-cli", "UTF8", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "yizhan: cannot connect to the database (YIZHAN_DATABASE_URL): %s", PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    return c;
-}
-
-PGconn *db_connect_job(const char *application_name, int statement_timeout_ms)
-{
-    char opts[256];
-    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC%s%s", statement_timeout_ms,
-             g_cfg.db_role[0] ? " -c role=" : "", g_cfg.db_role);
-    const char *keys[] = {"dbname", "application_name", "client_encoding", "options", NULL};
-    const char *vals[] = {g_cfg.database_url, application_name, "UTF8", opts, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
-        return NULL;
-    }
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    return c;
-}
-
 /* ------------------------------------------------------------ versioned */
 
 /* Applies (or lists) the versioned migrations; *applied counts the files run
@@ -585,7 +555,11 @@ int db_migrate(PGconn *c, bool apply, bool print_status, int *pending)
 {
     int rc = -1, vpending = 0, fpending = 0, applied = 0;
     *pending = 0;
-    if (exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", "taking the migration lock") != 0)
+    /* another instance's migrate may hold the lock for as long as it takes:
+     * wait for it without the connection's lock_timeout, which then applies
+     * to the locks the migrations take on tables a running server uses */
+    if (exec_ok(c, "SET lock_timeout = 0; SELECT pg_advisory_lock(" MIGRATE_LOCK "); RESET lock_timeout",
+                "taking the migration lock") != 0)
         goto out;
     if (exec_ok(c,
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, name text NOT NULL, "
