@@ -193,359 +193,309 @@ BEGIN
     IF n.budget_min_fen IS NOT NULL AND n.budget_max_fen IS NOT NULL AND n.budget_min_fen > n.budget_max_fen THEN
         PERFORM yz_raise(422, 'budget_min_fen must not exceed budget_max_fen', 'budget_min_fen', 'out_of_order');
     END IF;
-    IF b ? 'deadline' AND n.deadline IS NOT NULL AND n.deadline <= today_cn() THEN
-        PERFORM yz_raise(422, 'the deadline must be a day in the future', 'deadline', 'not_future');
+    IF b ? 'deadline' THEN
+        PERFORM market_check_deadline(n.deadline, 'the deadline must be a day in the future');
     END IF;
     RETURN n;
 END $$;
 
--- What a listing needs before review; the first missing field is named.
-CREATE FUNCTION market_result_missing(r results) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT array_remove(ARRAY[
-        CASE WHEN btrim(r.summary) = '' THEN 'summary' END,
-        CASE WHEN r.domain IS NULL THEN 'domain' END,
-        CASE WHEN r.trl IS NULL THEN 'trl' END,
-        CASE WHEN r.region_code IS NULL THEN 'region_code' END,
-        CASE WHEN cardinality(r.transfer_modes) = 0 THEN 'transfer_modes' END,
-        CASE WHEN r.pricing_mode IS NULL THEN 'pricing_mode' END,
-        CASE WHEN r.pricing_mode IN ('listed', 'auction') AND r.asking_price_fen IS NULL THEN 'asking_price_fen' END],
-        NULL)
+------------------------------------------------------------------------------
+-- What results and needs share: the lock, the checks, the audit entry and
+-- deletion are one code path for both kinds (server/api/market.c passes the
+-- kind, 'result' or 'need'); creation, editing and the lifecycles differ in
+-- their columns and states and stay one function per kind.
+------------------------------------------------------------------------------
+CREATE FUNCTION market_kind_name(p_kind text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_kind WHEN 'result' THEN 'research result' ELSE 'technology need' END
 $$;
 
-CREATE FUNCTION market_need_missing(n needs) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT array_remove(ARRAY[
-        CASE WHEN btrim(n.description) = '' THEN 'description' END,
-        CASE WHEN n.domain IS NULL THEN 'domain' END,
-        CASE WHEN n.region_code IS NULL THEN 'region_code' END,
-        CASE WHEN cardinality(n.cooperation_modes) = 0 THEN 'cooperation_modes' END], NULL)
-$$;
-
-CREATE FUNCTION market_require_complete(p_missing text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF cardinality(p_missing) > 0 THEN
-        PERFORM yz_raise(422, 'complete these fields before submitting: ' || array_to_string(p_missing, ', '),
-                         p_missing[1], 'required');
-    END IF;
-END $$;
-
-CREATE FUNCTION market_check_version(p_if_match int, p_version int, p_what text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF p_if_match IS NOT NULL AND p_if_match <> p_version THEN
-        PERFORM yz_raise(412, format('the %s was changed by someone else; reload and try again', p_what));
-    END IF;
-END $$;
-
-CREATE FUNCTION market_transition_error(p_what text, p_action text, p_status text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM yz_raise(409, format('a %s that is %s cannot be %s', p_what, p_status, p_action), 'status',
-                     'invalid_transition');
-END $$;
-
-------------------------------------------------------------------------------
--- Results
-------------------------------------------------------------------------------
-CREATE FUNCTION market_result_create(p_actor bigint, p_req text, p_org bigint, b jsonb, p_idem_key text,
-                                     p_idem_hash text)
-RETURNS TABLE (status integer, body text, replayed boolean)
+-- Lock a listing for a change by its org's member (p_org) or staff (NULL):
+-- p_kind is NULL::results or NULL::needs, and the row of that table comes
+-- back.  404 when there is none in that scope, 412 when If-Match names
+-- another version.
+CREATE FUNCTION market_lock(p_kind anyelement, p_id bigint, p_org bigint, p_if_match int) RETURNS anyelement
 LANGUAGE plpgsql AS $$
 DECLARE
-    prior record;
-    r results;
-    v_body text;
+    r ALIAS FOR $0;
+    kind text := CASE WHEN pg_typeof(p_kind) = 'results'::regtype THEN 'result' ELSE 'need' END;
 BEGIN
-    SELECT * INTO prior FROM idem_begin(p_actor, p_idem_key, 'POST /api/v1/results', p_idem_hash);
-    IF prior.status IS NOT NULL THEN
-        RETURN QUERY SELECT prior.status, prior.response, true;
-        RETURN;
+    EXECUTE format('SELECT * FROM %I WHERE id = $1 AND ($2 IS NULL OR %I = $2) FOR UPDATE', kind || 's',
+                   CASE kind WHEN 'result' THEN 'holder_org_id' ELSE 'org_id' END)
+        INTO r USING p_id, p_org;
+    IF r.id IS NULL THEN
+        PERFORM yz_raise(404, 'no such ' || market_kind_name(kind));
     END IF;
-    IF p_org IS NULL OR NOT EXISTS (SELECT 1 FROM orgs WHERE id = p_org) THEN
-        PERFORM yz_raise(403, 'only members of an organisation can create research results');
+    IF p_if_match IS NOT NULL AND p_if_match <> r.version THEN
+        PERFORM yz_raise(412, format('the %s was changed by someone else; reload and try again',
+                                     market_kind_name(kind)));
     END IF;
-    r.holder_org_id := p_org;
-    r.summary := '';
-    r.keywords := '{}'; r.completers := '{}'; r.industries := '{}'; r.transfer_modes := '{}';
-    r.ip_records := '[]'; r.contact := '{}';
-    r := market_result_merge(r, b);
-    -- the region defaults to the holder's
-    r.region_code := coalesce(r.region_code, (SELECT region_code FROM orgs WHERE id = p_org));
-    INSERT INTO results (holder_org_id, title, summary, keywords, completers, domain, industries, trl, maturity,
-                         ip_records, transfer_modes, pricing_mode, asking_price_fen, region_code, contact, created_by)
-    VALUES (r.holder_org_id, r.title, r.summary, r.keywords, r.completers, r.domain, r.industries, r.trl, r.maturity,
-            r.ip_records, r.transfer_modes, r.pricing_mode, r.asking_price_fen, r.region_code, r.contact, p_actor)
-    RETURNING * INTO r;
-    PERFORM audit_append(p_actor, p_req, 'result', r.id::text, 'create', NULL, to_jsonb(market_result_json(r, true)));
-    v_body := market_result_json(r, true)::text;
-    PERFORM idem_finish(p_actor, p_idem_key, 201, v_body);
-    RETURN QUERY SELECT 201, v_body, false;
-END $$;
-
--- Lock a result for a change by its holder's member (p_org) or staff (NULL).
-CREATE FUNCTION market_result_lock(p_id bigint, p_org bigint, p_if_match int) RETURNS results
-LANGUAGE plpgsql AS $$
-DECLARE
-    r results;
-BEGIN
-    SELECT * INTO r FROM results WHERE id = p_id AND (p_org IS NULL OR holder_org_id = p_org) FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM yz_raise(404, 'no such research result');
-    END IF;
-    PERFORM market_check_version(p_if_match, r.version, 'research result');
     RETURN r;
 END $$;
 
-CREATE FUNCTION market_result_update(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int, b jsonb)
+-- A listing is edited or deleted only as a draft or when rejected (p_status
+-- as the world sees it: an open need past its deadline is 'expired').
+CREATE FUNCTION market_check_changeable(p_kind text, p_status text, p_verb text, p_code text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_status NOT IN ('draft', 'rejected') THEN
+        PERFORM yz_raise(409, format('a %s that is %s cannot be %s', market_kind_name(p_kind), p_status, p_verb),
+                         'status', p_code);
+    END IF;
+END $$;
+
+-- A state change that does not start from one of p_from: 409.
+CREATE FUNCTION market_expect(p_kind text, p_status text, p_from text[], p_action text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT p_status = ANY (p_from) THEN
+        PERFORM yz_raise(409, format('a %s that is %s cannot be %s', market_kind_name(p_kind), p_status, p_action),
+                         'status', 'invalid_transition');
+    END IF;
+END $$;
+
+-- Before review: the org is verified and the listing complete.  p_doc is
+-- the listing's JSON (market_result_json, market_need_json); what each kind
+-- needs, in the order the form shows it, is named, the first as the field.
+CREATE FUNCTION market_check_submittable(p_org bigint, p_doc jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    result boolean := p_doc->>'kind' = 'result';
+    missing text[] := array_remove(ARRAY[
+        CASE WHEN result AND btrim(p_doc->>'summary') = '' THEN 'summary' END,
+        CASE WHEN NOT result AND btrim(p_doc->>'description') = '' THEN 'description' END,
+        CASE WHEN p_doc->>'domain' IS NULL THEN 'domain' END,
+        CASE WHEN result AND p_doc->>'trl' IS NULL THEN 'trl' END,
+        CASE WHEN p_doc->>'region_code' IS NULL THEN 'region_code' END,
+        CASE WHEN result AND jsonb_array_length(p_doc->'transfer_modes') = 0 THEN 'transfer_modes' END,
+        CASE WHEN NOT result AND jsonb_array_length(p_doc->'cooperation_modes') = 0 THEN 'cooperation_modes' END,
+        CASE WHEN result AND p_doc->>'pricing_mode' IS NULL THEN 'pricing_mode' END,
+        CASE WHEN result AND p_doc->>'pricing_mode' IN ('listed', 'auction') AND p_doc->>'asking_price_fen' IS NULL
+             THEN 'asking_price_fen' END], NULL);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = p_org AND verification_status = 'verified') THEN
+        PERFORM yz_raise(403, 'your organisation must be verified before it can submit listings for review');
+    END IF;
+    IF cardinality(missing) > 0 THEN
+        PERFORM yz_raise(422, 'complete these fields before submitting: ' || array_to_string(missing, ', '),
+                         missing[1], 'required');
+    END IF;
+END $$;
+
+-- A need's deadline lies ahead.
+CREATE FUNCTION market_check_deadline(p_deadline date, p_message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_deadline IS NOT NULL AND p_deadline <= today_cn() THEN
+        PERFORM yz_raise(422, p_message, 'deadline', 'not_future');
+    END IF;
+END $$;
+
+-- A reviewer's rejection says why.
+CREATE FUNCTION market_check_reason(p_kind text, p_reason text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        PERFORM yz_raise(422, format('say why the %s is rejected', market_kind_name(p_kind)), 'reason', 'required');
+    END IF;
+END $$;
+
+-- After a change: the audit entry (when the row changed) and the listing's
+-- JSON as text.
+CREATE FUNCTION market_changed(p_actor bigint, p_req text, p_kind text, p_id bigint, p_action text, p_before jsonb,
+                               p_after jsonb, p_changed boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql AS $$
-DECLARE
-    o results;
-    n results;
 BEGIN
-    o := market_result_lock(p_id, p_org, p_if_match);
-    IF o.status NOT IN ('draft', 'rejected') THEN
-        PERFORM yz_raise(409, format('a research result that is %s cannot be edited; withdraw it first', o.status),
-                         'status', 'not_editable');
+    IF p_changed THEN
+        PERFORM audit_append(p_actor, p_req, p_kind, p_id::text, p_action, p_before, p_after);
     END IF;
-    n := market_result_merge(o, b);
-    UPDATE results SET title = n.title, summary = n.summary, keywords = n.keywords, completers = n.completers,
-        domain = n.domain, industries = n.industries, trl = n.trl, maturity = n.maturity, ip_records = n.ip_records,
-        transfer_modes = n.transfer_modes, pricing_mode = n.pricing_mode, asking_price_fen = n.asking_price_fen,
-        region_code = n.region_code, contact = n.contact, status = 'draft'
-    WHERE id = p_id RETURNING * INTO n;
-    IF n.version <> o.version THEN
-        PERFORM audit_append(p_actor, p_req, 'result', p_id::text, 'update', to_jsonb(market_result_json(o, true)),
-                             to_jsonb(market_result_json(n, true)));
-    END IF;
-    RETURN market_result_json(n, true)::text;
+    RETURN p_after::text;
 END $$;
 
-CREATE FUNCTION market_result_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int)
-RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    o results;
-BEGIN
-    o := market_result_lock(p_id, p_org, p_if_match);
-    IF o.status NOT IN ('draft', 'rejected') THEN
-        PERFORM yz_raise(409, format('a research result that is %s cannot be deleted', o.status), 'status',
-                         'not_deletable');
-    END IF;
-    IF EXISTS (SELECT 1 FROM contracts WHERE result_id = p_id) THEN
-        PERFORM yz_raise(409, 'a contract refers to this research result', 'id', 'referenced');
-    END IF;
-    DELETE FROM results WHERE id = p_id;
-    PERFORM audit_append(p_actor, p_req, 'result', p_id::text, 'delete', to_jsonb(market_result_json(o, true)), NULL);
-END $$;
-
--- One function for every state change: p_action is submit, withdraw (the
--- holder's member), approve or reject (staff).
-CREATE FUNCTION market_result_transition(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
-                                         p_action text, p_reason text)
-RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    o results;
-    n results;
-    v_status text;
-BEGIN
-    o := market_result_lock(p_id, p_org, p_if_match);
-    n := o;
-    CASE p_action
-    WHEN 'submit' THEN
-        IF o.status NOT IN ('draft', 'rejected') THEN
-            PERFORM market_transition_error('research result', 'submitted', o.status);
-        END IF;
-        IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = o.holder_org_id AND verification_status = 'verified') THEN
-            PERFORM yz_raise(403, 'your organisation must be verified before it can submit listings for review');
-        END IF;
-        PERFORM market_require_complete(market_result_missing(o));
-        UPDATE results SET status = 'submitted', submitted_at = now() WHERE id = p_id RETURNING * INTO n;
-    WHEN 'withdraw' THEN
-        IF o.status = 'submitted' THEN
-            UPDATE results SET status = 'draft', submitted_at = NULL WHERE id = p_id RETURNING * INTO n;
-        ELSIF o.status = 'published' THEN
-            UPDATE results SET status = 'withdrawn', withdrawn_at = now() WHERE id = p_id RETURNING * INTO n;
-        ELSE
-            PERFORM market_transition_error('research result', 'withdrawn', o.status);
-        END IF;
-    WHEN 'approve' THEN
-        IF o.status <> 'submitted' THEN
-            PERFORM market_transition_error('research result', 'approved', o.status);
-        END IF;
-        UPDATE results SET status = 'published', published_at = now(), reviewed_at = now(), reviewed_by = p_actor,
-                           reject_reason = NULL
-        WHERE id = p_id RETURNING * INTO n;
-        PERFORM market_notify('result', p_id);
-    WHEN 'reject' THEN
-        IF o.status <> 'submitted' THEN
-            PERFORM market_transition_error('research result', 'rejected', o.status);
-        END IF;
-        IF coalesce(btrim(p_reason), '') = '' THEN
-            PERFORM yz_raise(422, 'say why the research result is rejected', 'reason', 'required');
-        END IF;
-        UPDATE results SET status = 'rejected', reject_reason = p_reason, reviewed_at = now(), reviewed_by = p_actor
-        WHERE id = p_id RETURNING * INTO n;
-    END CASE;
-    PERFORM audit_append(p_actor, p_req, 'result', p_id::text, p_action, to_jsonb(market_result_json(o, true)),
-                         to_jsonb(market_result_json(n, true)));
-    RETURN market_result_json(n, true)::text;
-END $$;
-
-------------------------------------------------------------------------------
--- Needs
-------------------------------------------------------------------------------
-CREATE FUNCTION market_need_create(p_actor bigint, p_req text, p_org bigint, b jsonb, p_idem_key text,
-                                   p_idem_hash text)
+-- A new listing (POST /results, POST /needs): only a member of an existing
+-- organisation makes one, with an Idempotency-Key replayed.
+CREATE FUNCTION market_create(p_actor bigint, p_req text, p_kind text, p_org bigint, b jsonb, p_idem_key text,
+                              p_idem_hash text)
 RETURNS TABLE (status integer, body text, replayed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     prior record;
-    n needs;
-    v_body text;
+    doc jsonb;
 BEGIN
-    SELECT * INTO prior FROM idem_begin(p_actor, p_idem_key, 'POST /api/v1/needs', p_idem_hash);
+    SELECT * INTO prior FROM idem_begin(p_actor, p_idem_key, format('POST /api/v1/%ss', p_kind), p_idem_hash);
     IF prior.status IS NOT NULL THEN
         RETURN QUERY SELECT prior.status, prior.response, true;
         RETURN;
     END IF;
     IF p_org IS NULL OR NOT EXISTS (SELECT 1 FROM orgs WHERE id = p_org) THEN
-        PERFORM yz_raise(403, 'only members of an organisation can post technology needs');
+        PERFORM yz_raise(403, CASE p_kind WHEN 'result' THEN 'only members of an organisation can create research results'
+                                          ELSE 'only members of an organisation can post technology needs' END);
+    END IF;
+    doc := market_insert(p_actor, p_kind, p_org, b);
+    PERFORM idem_finish(p_actor, p_idem_key, 201, market_changed(p_actor, p_req, p_kind, (doc->>'id')::bigint, 'create',
+                                                                 NULL, doc));
+    RETURN QUERY SELECT 201, doc::text, false;
+END $$;
+
+-- The row of a new listing (market_create): the body over the table's
+-- defaults, the region defaulting to the org's.
+CREATE FUNCTION market_insert(p_actor bigint, p_kind text, p_org bigint, b jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r results;
+    n needs;
+    home text := (SELECT region_code FROM orgs WHERE id = p_org);
+BEGIN
+    IF p_kind = 'result' THEN
+        r.holder_org_id := p_org;
+        r.summary := '';
+        r.keywords := '{}'; r.completers := '{}'; r.industries := '{}'; r.transfer_modes := '{}';
+        r.ip_records := '[]'; r.contact := '{}';
+        r := market_result_merge(r, b);
+        INSERT INTO results (holder_org_id, title, summary, keywords, completers, domain, industries, trl, maturity,
+                             ip_records, transfer_modes, pricing_mode, asking_price_fen, region_code, contact,
+                             created_by)
+        VALUES (r.holder_org_id, r.title, r.summary, r.keywords, r.completers, r.domain, r.industries, r.trl,
+                r.maturity, r.ip_records, r.transfer_modes, r.pricing_mode, r.asking_price_fen,
+                coalesce(r.region_code, home), r.contact, p_actor)
+        RETURNING * INTO r;
+        RETURN market_result_json(r, true);
     END IF;
     n.org_id := p_org;
     n.description := '';
     n.keywords := '{}'; n.cooperation_modes := '{}'; n.contact := '{}';
     n := market_need_merge(n, b);
-    n.region_code := coalesce(n.region_code, (SELECT region_code FROM orgs WHERE id = p_org));
     INSERT INTO needs (org_id, title, description, keywords, domain, industry, trl_min, region_code, budget_min_fen,
                        budget_max_fen, deadline, cooperation_modes, contact, created_by)
-    VALUES (n.org_id, n.title, n.description, n.keywords, n.domain, n.industry, n.trl_min, n.region_code,
-            n.budget_min_fen, n.budget_max_fen, n.deadline, n.cooperation_modes, n.contact, p_actor)
+    VALUES (n.org_id, n.title, n.description, n.keywords, n.domain, n.industry, n.trl_min,
+            coalesce(n.region_code, home), n.budget_min_fen, n.budget_max_fen, n.deadline, n.cooperation_modes,
+            n.contact, p_actor)
     RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'need', n.id::text, 'create', NULL, to_jsonb(market_need_json(n, true)));
-    v_body := market_need_json(n, true)::text;
-    PERFORM idem_finish(p_actor, p_idem_key, 201, v_body);
-    RETURN QUERY SELECT 201, v_body, false;
+    RETURN market_need_json(n, true);
 END $$;
 
-CREATE FUNCTION market_need_lock(p_id bigint, p_org bigint, p_if_match int) RETURNS needs
-LANGUAGE plpgsql AS $$
-DECLARE
-    n needs;
-BEGIN
-    SELECT * INTO n FROM needs WHERE id = p_id AND (p_org IS NULL OR org_id = p_org) FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM yz_raise(404, 'no such technology need');
-    END IF;
-    PERFORM market_check_version(p_if_match, n.version, 'technology need');
-    RETURN n;
-END $$;
-
-CREATE FUNCTION market_need_update(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int, b jsonb)
-RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    o needs;
-    n needs;
-BEGIN
-    o := market_need_lock(p_id, p_org, p_if_match);
-    IF o.status NOT IN ('draft', 'rejected') THEN
-        PERFORM yz_raise(409, format('a technology need that is %s cannot be edited', market_need_status(o)),
-                         'status', 'not_editable');
-    END IF;
-    n := market_need_merge(o, b);
-    UPDATE needs SET title = n.title, description = n.description, keywords = n.keywords, domain = n.domain,
-        industry = n.industry, trl_min = n.trl_min, region_code = n.region_code, budget_min_fen = n.budget_min_fen,
-        budget_max_fen = n.budget_max_fen, deadline = n.deadline, cooperation_modes = n.cooperation_modes,
-        contact = n.contact, status = 'draft'
-    WHERE id = p_id RETURNING * INTO n;
-    IF n.version <> o.version THEN
-        PERFORM audit_append(p_actor, p_req, 'need', p_id::text, 'update', to_jsonb(market_need_json(o, true)),
-                             to_jsonb(market_need_json(n, true)));
-    END IF;
-    RETURN market_need_json(n, true)::text;
-END $$;
-
-CREATE FUNCTION market_need_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int)
+CREATE FUNCTION market_delete(p_actor bigint, p_req text, p_kind text, p_id bigint, p_org bigint, p_if_match int)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    o needs;
+    doc jsonb;
 BEGIN
-    o := market_need_lock(p_id, p_org, p_if_match);
-    IF o.status NOT IN ('draft', 'rejected') THEN
-        PERFORM yz_raise(409, format('a technology need that is %s cannot be deleted', market_need_status(o)),
-                         'status', 'not_deletable');
+    IF p_kind = 'result' THEN
+        doc := market_result_json(market_lock(NULL::results, p_id, p_org, p_if_match), true);
+    ELSE
+        doc := market_need_json(market_lock(NULL::needs, p_id, p_org, p_if_match), true);
     END IF;
-    IF EXISTS (SELECT 1 FROM contracts WHERE need_id = p_id) THEN
-        PERFORM yz_raise(409, 'a contract refers to this technology need', 'id', 'referenced');
+    PERFORM market_check_changeable(p_kind, doc->>'status', 'deleted', 'not_deletable');
+    IF EXISTS (SELECT 1 FROM contracts
+               WHERE (p_kind = 'result' AND result_id = p_id) OR (p_kind = 'need' AND need_id = p_id)) THEN
+        PERFORM yz_raise(409, 'a contract refers to this ' || market_kind_name(p_kind), 'id', 'referenced');
     END IF;
-    DELETE FROM needs WHERE id = p_id;
-    PERFORM audit_append(p_actor, p_req, 'need', p_id::text, 'delete', to_jsonb(market_need_json(o, true)), NULL);
+    EXECUTE format('DELETE FROM %I WHERE id = $1', p_kind || 's') USING p_id;
+    PERFORM audit_append(p_actor, p_req, p_kind, p_id::text, 'delete', doc, NULL);
 END $$;
 
--- p_action: submit, close (the poster's member; p_outcome closed|matched),
--- approve, reject (staff).
-CREATE FUNCTION market_need_transition(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
-                                       p_action text, p_reason text, p_outcome text)
+------------------------------------------------------------------------------
+-- Results
+------------------------------------------------------------------------------
+-- Every change of a result after its creation: p_action is update (b: the
+-- fields), submit, withdraw (the holder's member), approve or reject (staff).
+CREATE FUNCTION market_result_change(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
+                                     p_action text, p_reason text, b jsonb)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    o needs;
+    o results := market_lock(NULL::results, p_id, p_org, p_if_match);
+    n results;
+BEGIN
+    CASE p_action
+    WHEN 'update' THEN
+        PERFORM market_check_changeable('result', o.status, 'edited; withdraw it first', 'not_editable');
+        n := market_result_merge(o, b);
+        UPDATE results SET title = n.title, summary = n.summary, keywords = n.keywords, completers = n.completers,
+            domain = n.domain, industries = n.industries, trl = n.trl, maturity = n.maturity,
+            ip_records = n.ip_records, transfer_modes = n.transfer_modes, pricing_mode = n.pricing_mode,
+            asking_price_fen = n.asking_price_fen, region_code = n.region_code, contact = n.contact, status = 'draft'
+        WHERE id = p_id RETURNING * INTO n;
+    WHEN 'submit' THEN
+        PERFORM market_expect('result', o.status, '{draft,rejected}', 'submitted');
+        PERFORM market_check_submittable(o.holder_org_id, market_result_json(o, true));
+        UPDATE results SET status = 'submitted', submitted_at = now() WHERE id = p_id RETURNING * INTO n;
+    WHEN 'withdraw' THEN
+        PERFORM market_expect('result', o.status, '{submitted,published}', 'withdrawn');
+        UPDATE results SET status = CASE o.status WHEN 'submitted' THEN 'draft' ELSE 'withdrawn' END,
+                           submitted_at = CASE o.status WHEN 'submitted' THEN NULL ELSE submitted_at END,
+                           withdrawn_at = CASE o.status WHEN 'published' THEN now() ELSE withdrawn_at END
+        WHERE id = p_id RETURNING * INTO n;
+    WHEN 'approve' THEN
+        PERFORM market_expect('result', o.status, '{submitted}', 'approved');
+        UPDATE results SET status = 'published', published_at = now(), reviewed_at = now(), reviewed_by = p_actor,
+                           reject_reason = NULL
+        WHERE id = p_id RETURNING * INTO n;
+        PERFORM market_notify('result', p_id);
+    WHEN 'reject' THEN
+        PERFORM market_expect('result', o.status, '{submitted}', 'rejected');
+        PERFORM market_check_reason('result', p_reason);
+        UPDATE results SET status = 'rejected', reject_reason = p_reason, reviewed_at = now(), reviewed_by = p_actor
+        WHERE id = p_id RETURNING * INTO n;
+    END CASE;
+    -- an edit that changes nothing is not on the record
+    RETURN market_changed(p_actor, p_req, 'result', p_id, p_action, market_result_json(o, true),
+                          market_result_json(n, true), p_action <> 'update' OR n.version <> o.version);
+END $$;
+
+------------------------------------------------------------------------------
+-- Needs
+------------------------------------------------------------------------------
+-- Every change of a need after its creation: p_action is update (b: the
+-- fields), submit, close (the poster's member; p_outcome closed|matched),
+-- approve, reject (staff).  The status checked is the one the world sees
+-- (market_need_status): an open need past its deadline is expired.
+CREATE FUNCTION market_need_change(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_if_match int,
+                                   p_action text, p_reason text, p_outcome text, b jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o needs := market_lock(NULL::needs, p_id, p_org, p_if_match);
+    shown text := market_need_status(o);
     n needs;
 BEGIN
-    o := market_need_lock(p_id, p_org, p_if_match);
-    n := o;
     CASE p_action
+    WHEN 'update' THEN
+        PERFORM market_check_changeable('need', shown, 'edited', 'not_editable');
+        n := market_need_merge(o, b);
+        UPDATE needs SET title = n.title, description = n.description, keywords = n.keywords, domain = n.domain,
+            industry = n.industry, trl_min = n.trl_min, region_code = n.region_code,
+            budget_min_fen = n.budget_min_fen, budget_max_fen = n.budget_max_fen, deadline = n.deadline,
+            cooperation_modes = n.cooperation_modes, contact = n.contact, status = 'draft'
+        WHERE id = p_id RETURNING * INTO n;
     WHEN 'submit' THEN
-        IF o.status NOT IN ('draft', 'rejected') THEN
-            PERFORM market_transition_error('technology need', 'submitted', market_need_status(o));
-        END IF;
-        IF NOT EXISTS (SELECT 1 FROM orgs WHERE id = o.org_id AND verification_status = 'verified') THEN
-            PERFORM yz_raise(403, 'your organisation must be verified before it can submit listings for review');
-        END IF;
-        PERFORM market_require_complete(market_need_missing(o));
-        IF o.deadline IS NOT NULL AND o.deadline <= today_cn() THEN
-            PERFORM yz_raise(422, 'the deadline has passed; set a later one first', 'deadline', 'not_future');
-        END IF;
+        PERFORM market_expect('need', shown, '{draft,rejected}', 'submitted');
+        PERFORM market_check_submittable(o.org_id, market_need_json(o, true));
+        PERFORM market_check_deadline(o.deadline, 'the deadline has passed; set a later one first');
         UPDATE needs SET status = 'submitted', submitted_at = now() WHERE id = p_id RETURNING * INTO n;
     WHEN 'approve' THEN
-        IF o.status <> 'submitted' THEN
-            PERFORM market_transition_error('technology need', 'approved', market_need_status(o));
-        END IF;
-        IF o.deadline IS NOT NULL AND o.deadline <= today_cn() THEN
-            PERFORM yz_raise(422, 'the deadline of this need has passed; reject it instead', 'deadline',
-                             'not_future');
-        END IF;
+        PERFORM market_expect('need', shown, '{submitted}', 'approved');
+        PERFORM market_check_deadline(o.deadline, 'the deadline of this need has passed; reject it instead');
         UPDATE needs SET status = 'open', published_at = now(), reviewed_at = now(), reviewed_by = p_actor,
                          reject_reason = NULL
         WHERE id = p_id RETURNING * INTO n;
         PERFORM market_notify('need', p_id);
     WHEN 'reject' THEN
-        IF o.status <> 'submitted' THEN
-            PERFORM market_transition_error('technology need', 'rejected', market_need_status(o));
-        END IF;
-        IF coalesce(btrim(p_reason), '') = '' THEN
-            PERFORM yz_raise(422, 'say why the technology need is rejected', 'reason', 'required');
-        END IF;
+        PERFORM market_expect('need', shown, '{submitted}', 'rejected');
+        PERFORM market_check_reason('need', p_reason);
         UPDATE needs SET status = 'rejected', reject_reason = p_reason, reviewed_at = now(), reviewed_by = p_actor
         WHERE id = p_id RETURNING * INTO n;
     WHEN 'close' THEN
-        IF market_need_status(o) <> 'open' THEN
-            PERFORM market_transition_error('technology need', 'closed', market_need_status(o));
-        END IF;
+        PERFORM market_expect('need', shown, '{open}', 'closed');
         IF coalesce(p_outcome, 'closed') NOT IN ('closed', 'matched') THEN
             PERFORM yz_raise(422, 'outcome must be closed or matched', 'outcome', 'invalid');
         END IF;
         UPDATE needs SET status = coalesce(p_outcome, 'closed'), closed_at = now(), close_reason = p_reason
         WHERE id = p_id RETURNING * INTO n;
     END CASE;
-    PERFORM audit_append(p_actor, p_req, 'need', p_id::text, p_action, to_jsonb(market_need_json(o, true)),
-                         to_jsonb(market_need_json(n, true)));
-    RETURN market_need_json(n, true)::text;
+    RETURN market_changed(p_actor, p_req, 'need', p_id, p_action, market_need_json(o, true), market_need_json(n, true),
+                          p_action <> 'update' OR n.version <> o.version);
 END $$;
 
 -- Needs whose deadline has passed become expired, each with its audit entry
@@ -593,22 +543,19 @@ END $$;
 CREATE TRIGGER results_docs AFTER INSERT OR UPDATE ON results
     FOR EACH ROW EXECUTE FUNCTION result_docs_results_trigger();
 
-CREATE FUNCTION result_docs_orgs_trigger() RETURNS trigger
+-- A label the kept documents show changed (the holder's name or type, a
+-- code's label, a region's name; the triggers' WHEN says which): render the
+-- documents that show it again.
+CREATE FUNCTION result_docs_label_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF (OLD.org_type, OLD.name) IS DISTINCT FROM (NEW.org_type, NEW.name) THEN
+    IF TG_TABLE_NAME = 'orgs' THEN
         UPDATE result_docs d SET doc = market_result_json(r, false)::text
         FROM results r WHERE r.id = d.id AND r.holder_org_id = NEW.id;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER orgs_result_docs AFTER UPDATE OF org_type, name ON orgs
-    FOR EACH ROW EXECUTE FUNCTION result_docs_orgs_trigger();
-
-CREATE FUNCTION result_docs_codes_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.label IS DISTINCT FROM NEW.label THEN
+    ELSIF TG_TABLE_NAME = 'regions' THEN
+        UPDATE result_docs d SET doc = market_result_json(r, false)::text
+        FROM results r WHERE r.id = d.id AND r.region_code = NEW.code;
+    ELSE
         UPDATE result_docs d SET doc = market_result_json(r, false)::text
         FROM results r
         WHERE r.id = d.id
@@ -622,18 +569,11 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER codes_result_docs AFTER UPDATE OF label ON codes
-    FOR EACH ROW EXECUTE FUNCTION result_docs_codes_trigger();
-
-CREATE FUNCTION result_docs_regions_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.name IS DISTINCT FROM NEW.name THEN
-        UPDATE result_docs d SET doc = market_result_json(r, false)::text
-        FROM results r WHERE r.id = d.id AND r.region_code = NEW.code;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER regions_result_docs AFTER UPDATE OF name ON regions
-    FOR EACH ROW EXECUTE FUNCTION result_docs_regions_trigger();
+CREATE TRIGGER orgs_result_docs AFTER UPDATE OF org_type, name ON orgs FOR EACH ROW
+    WHEN ((OLD.org_type, OLD.name) IS DISTINCT FROM (NEW.org_type, NEW.name))
+    EXECUTE FUNCTION result_docs_label_trigger();
+CREATE TRIGGER codes_result_docs AFTER UPDATE OF label ON codes FOR EACH ROW
+    WHEN (OLD.label IS DISTINCT FROM NEW.label) EXECUTE FUNCTION result_docs_label_trigger();
+CREATE TRIGGER regions_result_docs AFTER UPDATE OF name ON regions FOR EACH ROW
+    WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION result_docs_label_trigger();
 

@@ -2,7 +2,7 @@
 -- subscription_match in the message centre, notifications.sql) and the
 -- webhook outbox.
 --
--- When a result is published or a need opens (market_*_transition approve),
+-- When a result is published or a need opens (market_*_change approve),
 -- market_notify() runs in the same transaction: every active subscription
 -- whose saved search matches the new listing gets a notification, and where
 -- the subscriber's org has a webhook_url (and the subscription wants it) a row

@@ -539,21 +539,24 @@ void api_market_init(void)
         "SELECT market_need_json(n, coalesce(n.org_id = $2::bigint, false) OR $3::boolean)::text"
         " FROM needs n WHERE n.id = $1::bigint AND market_need_visible(n, $2::bigint, $3::boolean)",
         3);
-    /* the writes: market_<kind>_create, _update, _delete, _transition */
+    /* the writes (migrations/functions/market.sql): market_create and
+     * market_delete for both kinds, market_<kind>_change for an edit and the
+     * lifecycle (a need's change also takes the outcome of closing) */
     kind_t *kinds[2] = {&RESULT, &NEED};
     for (int i = 0; i < 2; i++) {
-        const char *kind = i ? "need" : "result";
+        const char *kind = i ? "need" : "result", *outcome = i ? "$8, " : "";
         kind_t *k = kinds[i];
         k->st_create = db_stmt_register(api_sql_printf(
-            "SELECT status, body, replayed FROM market_%s_create($1::bigint, $2, $3::bigint, $4::jsonb, $5, $6)",
+            "SELECT status, body, replayed FROM market_create($1::bigint, $2, '%s', $3::bigint, $4::jsonb, $5, $6)",
             kind), 6);
         k->st_update = db_stmt_register(api_sql_printf(
-            "SELECT market_%s_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb)", kind), 6);
+            "SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, 'update', NULL, %s$6::jsonb)",
+            kind, i ? "NULL, " : ""), 6);
         k->st_delete = db_stmt_register(api_sql_printf(
-            "SELECT market_%s_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::int)", kind), 5);
+            "SELECT market_delete($1::bigint, $2, '%s', $3::bigint, $4::bigint, $5::int)", kind), 5);
         k->st_trans = db_stmt_register(api_sql_printf(
-            "SELECT market_%s_transition($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7%s)", kind,
-            i ? ", $8" : ""), k->trans_params);
+            "SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7, %sNULL)", kind, outcome),
+            k->trans_params);
     }
     router_add(ROUTES, ARRAY_LEN(ROUTES));
     api_market_search_init();
