@@ -2267,10 +2267,10 @@ def emit_live(out):
     w("-- A public notice 公示 (a state-funded college selling at a negotiated price) with an objection\n"
       "-- waiting for the reviewer; it ends notice_period_days after it started ----------------\n")
     w("UPDATE results SET status = 'under_notice' WHERE id = %d;\n" % r["id"])
-    start = x["msgs"][-1][0] + 1
+    notice_start = x["msgs"][-1][0] + 1
     w("INSERT INTO notices (id, result_id, inquiry_id, result_title, holder_name, price_fen, starts_at, ends_at, status)\n"
       "OVERRIDING SYSTEM VALUE VALUES (1, %d, %d, %s, %s, %d, %s, %s + make_interval(days => setting_int('notice_period_days', 15)::int), 'active');\n"
-      % (r["id"], NOTICE_OF + 1, q(r["title"]), q(ORG[r["holder_key"]]["name"]), x["price"] * WAN, at(start), at(start)))
+      % (r["id"], NOTICE_OF + 1, q(r["title"]), q(ORG[r["holder_key"]]["name"]), x["price"] * WAN, at(notice_start), at(notice_start)))
     name, contact, body, when = OBJECTION
     w("INSERT INTO objections (notice_id, name, contact, body, status, created_at) VALUES (1, %s, %s, %s, 'filed', %s);\n\n"
       % (q(name), q(contact), q(body), at(when)))
@@ -2334,7 +2334,7 @@ def emit_live(out):
             for org in (seller, buyer):
                 note(org, "agreed", "inquiry", i, "双方已就价格达成一致：" + subject, x["msgs"][-1][0], True,
                      dict(ref, price_fen=x["price"] * WAN))
-                note(org, "notice", "notice", 1, "科技成果公示开始：" + subject, start, True,
+                note(org, "notice", "notice", 1, "科技成果公示开始：" + subject, notice_start, True,
                      {"result_id": ref["result_id"], "inquiry_id": i, "price_fen": x["price"] * WAN})
                 note(org, "objection", "notice", 1, "公示收到异议：" + subject, OBJECTION[3], False,
                      {"result_id": ref["result_id"], "inquiry_id": i, "objection_id": 1})
@@ -2369,7 +2369,14 @@ def emit_live(out):
     w("-- the three newest of each account unread, the others read a day after they came\n")
     w("UPDATE notifications n SET read_at = n.created_at + interval '1 day' WHERE n.id NOT IN (\n"
       "    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY created_at DESC, id DESC) AS k\n"
-      "                    FROM notifications) x WHERE k <= 3);\n\n")
+      "                    FROM notifications) x WHERE k <= 3);\n")
+    w("-- the message centre lists newest id first: number the notifications in the order they came\n")
+    w("CREATE TEMP TABLE demo_notes ON COMMIT DROP AS SELECT * FROM notifications;\n"
+      "DELETE FROM notifications;\n"
+      "UPDATE demo_notes d SET id = x.k FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS k FROM demo_notes) x\n"
+      "    WHERE x.id = d.id;\n"
+      "INSERT INTO notifications OVERRIDING SYSTEM VALUE SELECT * FROM demo_notes;\n"
+      "SELECT setval(pg_get_serial_sequence('notifications', 'id'), (SELECT max(id) FROM notifications));\n\n")
 
     # ---- the broker on the registered contracts his institution brokered
     w("-- The broker acted on the registered contracts his institution was intermediary of ---------\n")

@@ -77,6 +77,12 @@ def test_every_account_has_unread_notifications(demo):
     assert len(orgs) == 2 and all(r["n"] >= 1 for r in orgs), orgs
     assert one(conn, """SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id
                         WHERE u.email = 'broker@demo.yizhan.cn' AND n.kind = 'broker_admitted'""") >= 1
+    # the message centre lists newest id first: ids follow the time each notification came
+    assert one(conn, """SELECT count(*) FROM (SELECT created_at < lag(created_at) OVER (ORDER BY id) AS back
+                                             FROM notifications) x WHERE back""") == 0
+    # the parties heard of the notice when it started
+    assert one(conn, """SELECT count(*) FROM notifications n JOIN notices x ON x.id = n.ref_id
+                        WHERE n.kind = 'notice' AND n.created_at <> x.starts_at""") == 0
 
 
 def test_deals_are_under_way_at_the_moment_of_loading(demo):
