@@ -168,6 +168,7 @@ static int cmd_serve(int argc, char **argv)
     (void)password_dummy_hash(); /* computed once now, not during the first login */
     if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
     api_deals_start();
+    api_ops_start();
     if (api_market_start() != 0) return 1; /* webhook deliveries and expiry sweeps */
     http_run_until_signal();
     return 0;

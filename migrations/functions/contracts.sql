@@ -126,6 +126,7 @@ LANGUAGE sql STABLE AS $$
         'office_name', (SELECT name FROM registry_offices WHERE id = c.office_id),
         'submitted_at', c.submitted_at, 'due_on', c.due_on,
         'overdue', c.status = 'submitted' AND c.due_on < today_cn(),
+        'calendar_provisional', c.status = 'submitted' AND c.calendar_provisional,
         'returned_at', c.returned_at, 'return_reason', c.return_reason, 'correction_due_on', c.correction_due_on,
         'refused_at', c.refused_at, 'refusal_ground', c.refusal_ground,
         'refusal_ground_label', code_label('refusal_grounds', c.refusal_ground), 'refusal_detail', c.refusal_detail,
@@ -494,7 +495,8 @@ BEGIN
     days := CASE WHEN o.technical_amount_fen >= setting_int('expert_review_threshold_fen', 500000000)
                  THEN setting_int('review_days_expert', 30) ELSE setting_int('review_days_normal', 15) END;
     UPDATE contracts SET status = 'submitted', applicant_org_id = applicant, office_id = office, submitted_at = now(),
-                         due_on = add_working_days(today, days), correction_due_on = NULL
+                         due_on = add_working_days(today, days), correction_due_on = NULL, review_days = days,
+                         calendar_provisional = calendar_provisional(today, add_working_days(today, days))
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, CASE WHEN o.status = 'returned' THEN 'resubmit' ELSE 'submit' END,
                          contract_json(o), contract_json(c));
@@ -758,3 +760,34 @@ BEGIN
     PERFORM audit_append(p_actor, p_req, 'contract', p_contract::text, 'detach', attachment_json(a), NULL);
 END $$;
 
+-- Count the review deadlines of the applications awaiting review again after
+-- an admin changed the calendar of p_year: those whose days from submission
+-- to deadline touch that year.  Each deadline that moves (or loses or gains
+-- its provisional flag) gets an audit entry naming the calendar change.
+-- Returns the number of applications whose deadline changed.
+CREATE FUNCTION contract_recount_deadlines(p_actor bigint, p_req text, p_year int) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts;
+    day date;
+    due date;
+    prov boolean;
+    n int := 0;
+BEGIN
+    FOR c IN SELECT * FROM contracts
+             WHERE status = 'submitted' AND review_days IS NOT NULL
+               AND extract(year FROM (submitted_at AT TIME ZONE 'Asia/Shanghai')) <= p_year
+               AND extract(year FROM due_on) >= p_year
+             ORDER BY id FOR UPDATE LOOP
+        day := (c.submitted_at AT TIME ZONE 'Asia/Shanghai')::date;
+        due := add_working_days(day, c.review_days);
+        prov := calendar_provisional(day, due);
+        CONTINUE WHEN due = c.due_on AND prov = c.calendar_provisional;
+        UPDATE contracts SET due_on = due, calendar_provisional = prov WHERE id = c.id;
+        PERFORM audit_append(p_actor, p_req, 'contract', c.id::text, 'deadline_recount',
+                             jsonb_build_object('due_on', c.due_on, 'calendar_provisional', c.calendar_provisional),
+                             jsonb_build_object('due_on', due, 'calendar_provisional', prov, 'calendar_year', p_year));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;

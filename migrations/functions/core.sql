@@ -95,6 +95,9 @@ CREATE TRIGGER results_touch BEFORE UPDATE ON results FOR EACH ROW EXECUTE FUNCT
 CREATE TRIGGER needs_touch BEFORE UPDATE ON needs FOR EACH ROW EXECUTE FUNCTION core_touch_row();
 CREATE TRIGGER contracts_touch BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION core_touch_row();
 CREATE TRIGGER subsidy_policies_touch BEFORE UPDATE ON subsidy_policies FOR EACH ROW EXECUTE FUNCTION core_touch_row();
+CREATE TRIGGER settings_touch BEFORE UPDATE ON settings FOR EACH ROW EXECUTE FUNCTION core_touch_row();
+CREATE TRIGGER codes_touch BEFORE UPDATE ON codes FOR EACH ROW EXECUTE FUNCTION core_touch_row();
+CREATE TRIGGER calendar_years_touch BEFORE UPDATE ON calendar_years FOR EACH ROW EXECUTE FUNCTION core_touch_row();
 
 -- The trigger of a table that never changes (the audit log, subsidy runs):
 -- raises TG_ARGV[1] with SQLSTATE TG_ARGV[0] (YZnnn: HTTP nnn).
@@ -104,7 +107,12 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = TG_ARGV[0], MESSAGE = TG_ARGV[1];
 END $$;
 
--- The working-day calendar (rows: calendar_days, 0004) ----------------------
+-- The working-day calendar (rows: calendar_days, 0004 and 0009; each year's
+-- status: calendar_years, 0009) ---------------------------------------------
+-- A year is counted by its rows whatever its status: a provisional year has
+-- its statutory holidays and no 调休 days, a year without rows is Monday to
+-- Friday.  calendar_provisional() says whether a stretch of days touches a
+-- year that is not confirmed, so a deadline counted over it is flagged.
 
 CREATE FUNCTION is_working_day(d date) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
@@ -149,3 +157,15 @@ AS $$
 $$;
 COMMENT ON FUNCTION working_days_between(date, date) IS
   'number of working days d with a < d <= b (negated when b < a)';
+
+-- True when a day in (a, b] lies in a year whose calendar is not confirmed
+-- (provisional, or no row at all).  a excluded, as in add_working_days.
+CREATE FUNCTION calendar_provisional(a date, b date) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM generate_series(extract(year FROM LEAST(a, b) + 1)::int, extract(year FROM GREATEST(a, b))::int) y
+        WHERE NOT EXISTS (SELECT 1 FROM calendar_years c WHERE c.year = y AND c.status = 'confirmed'))
+$$;
+COMMENT ON FUNCTION calendar_provisional(date, date) IS
+  'true when a day d with a < d <= b lies in a year whose working-day calendar is not confirmed';

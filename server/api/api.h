@@ -112,6 +112,7 @@ const char *api_page_sql(const char *rows, int limit);
 
 /* Module init: register statements and routes before the server starts. */
 void api_ops_init(void);
+void api_ops_start(void); /* after http_start: the timer that reads the database's metrics */
 void api_codes_init(void);
 void api_auth_init(void);
 void api_accounts_init(void);

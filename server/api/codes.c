@@ -1,7 +1,9 @@
-/* codes.c — code lists, regions and the working-day calendar (read-only
- * reference data seeded by migrations).  Each request is one statement whose
- * JSON PostgreSQL builds.
- *
+/* codes.c — reference data the regulations may change: code lists, regions,
+ * the working-day calendar of each year and the regulatory settings.  Anyone
+ * reads the code lists, regions and calendar; an admin edits the code lists,
+ * the calendar and the settings, each edit citing its source, checked, versioned
+ * (ETag / If-Match) and audited by one SQL function (functions/regulation.sql).
+ * Each request is one statement whose JSON PostgreSQL builds. *
  * Also the known codes, for cheap checks before a query (issue 21): a search
  * for an unknown domain, or a listing with one, would otherwise be refused
  * inside a statement — a failing statement in a shared pipeline batch, sent
@@ -12,12 +14,15 @@
  * the authority (a code retired since start is refused there as before). */
 #include "api/api.h"
 
+#include "auth/auth.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_LIST, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR, ST_CODE_EXISTS, ST_REGION_EXISTS;
+static int ST_LIST, ST_LISTS, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR, ST_CODE_EXISTS, ST_REGION_EXISTS,
+    ST_CALENDAR_PUT, ST_SETTINGS, ST_SETTING_PUT, ST_CODE_PUT;
 
 /* --- known codes ---------------------------------------------------------------------------- */
 
@@ -198,9 +203,99 @@ static void code_list(http_req_t *req)
         api_query(req, ST_CALENDAR, 1, v, api_reply_row_json);
         return;
     }
-    const char *v[1] = {list};
-    api_query(req, ST_LIST, 1, v, api_reply_row_json);
+    const char *all;
+    if (http_query_or_reply(req, "include_inactive", &all) != 0) return;
+    if (all && strcmp(all, "true") && strcmp(all, "false")) {
+        json_t *e = NULL;
+        http_error_add(&e, "include_inactive", "invalid", "true or false");
+        http_problem(req, 400, "invalid query parameter", e);
+        return;
+    }
+    const char *v[2] = {list, all && !strcmp(all, "true") ? "true" : "false"};
+    api_query(req, ST_LIST, 2, v, api_reply_row_json);
 }
+
+static void code_lists(http_req_t *req) { api_query(req, ST_LISTS, 0, NULL, api_reply_row_json); }
+
+static void reply_versioned(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+
+/* The source an edit cites: a required string (the SQL function checks its
+ * content and length). */
+static const field_t CODE_FIELDS[] = {{"label", F_STRING, true},           {"label_en", F_STRING, false},
+                                      {"parent_code", F_STRING_OR_NULL, false}, {"sort", F_INT, false},
+                                      {"extra", F_OBJECT, false},          {"active", F_BOOL, false},
+                                      {"source", F_STRING, true}};
+
+static void code_put(http_req_t *req)
+{
+    const char *ifm;
+    if (api_fields_or_reply(req, CODE_FIELDS, ARRAY_LEN(CODE_FIELDS)) || api_if_match_or_reply(req, &ifm)) return;
+    json_t *errs = NULL;
+    api_check_chars(req, &errs, "label", api_str(req, "label"), 100);
+    api_check_chars(req, &errs, "source", api_str(req, "source"), 500);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[6] = {api_actor(req), req->request_id, req->params[0], req->params[1], ifm,
+                        api_json_text(req, req->json)};
+    api_query(req, ST_CODE_PUT, 6, v, reply_versioned);
+}
+
+/* PUT /calendar/{year}: {status, source, note?, days: [{day, kind, name}]} —
+ * the whole year at once, so a confirmation with its 调休 days is one change. */
+static void calendar_put(http_req_t *req)
+{
+    static const field_t F[] = {{"status", F_STRING, true}, {"source", F_STRING, true},
+                                {"note", F_STRING_OR_NULL, false}, {"days", F_ARRAY, true}};
+    const char *ifm;
+    uint64_t y;
+    const char *year = req->params[0];
+    if (util_parse_u64(year, strlen(year), &y) != 0 || y < 2000 || y > 2100) {
+        http_problem(req, 404, "no calendar for that year (2000 to 2100)", NULL);
+        return;
+    }
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    json_t *days = json_object_get(req->json, "days"), *d, *errs = NULL;
+    size_t i;
+    if (json_array_size(days) > 400) http_error_add(&errs, "days", "too_many", "at most 400 days");
+    json_array_foreach(days, i, d) {
+        char f[48];
+        if (!json_is_object(d)) {
+            snprintf(f, sizeof f, "days[%zu]", i);
+            http_error_add(&errs, f, "wrong_type", "must be an object {day, kind, name}");
+            continue;
+        }
+        const char *k;
+        json_t *val;
+        json_object_foreach(d, k, val) {
+            snprintf(f, sizeof f, "days[%zu].%.20s", i, k);
+            if (strcmp(k, "day") && strcmp(k, "kind") && strcmp(k, "name"))
+                http_error_add(&errs, f, "unknown_field", "this field is not accepted here");
+            else if (!json_is_string(val))
+                http_error_add(&errs, f, "wrong_type", "must be a string");
+        }
+    }
+    if (errs) {
+        http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
+        return;
+    }
+    const char *v[5] = {api_actor(req), req->request_id, year, ifm, api_json_text(req, req->json)};
+    api_query(req, ST_CALENDAR_PUT, 5, v, reply_versioned);
+}
+
+static void settings_list(http_req_t *req) { api_query(req, ST_SETTINGS, 0, NULL, api_reply_row_json); }
+
+static void setting_put(http_req_t *req)
+{
+    static const field_t F[] = {{"value", F_ANY, true}, {"source", F_STRING, true}};
+    const char *ifm;
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    const char *v[6] = {api_actor(req), req->request_id, req->params[0], ifm,
+                        api_json_text(req, json_object_get(req->json, "value")), api_str(req, "source")};
+    api_query(req, ST_SETTING_PUT, 6, v, reply_versioned);
+}
+
 
 static void region_get(http_req_t *req)
 {
@@ -213,16 +308,34 @@ static void region_get(http_req_t *req)
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/codes/{list}", code_list, 0, 0},
     {HTTP_GET, "/api/v1/codes/regions/{code}", region_get, 0, 0},
+    {HTTP_GET, "/api/v1/codes", code_lists, 0, 0},
+    {HTTP_PUT, "/api/v1/codes/{list}/{code}", code_put, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_PUT, "/api/v1/calendar/{year}", calendar_put, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/settings", settings_list, 0, ROLE_ADMIN},
+    {HTTP_PUT, "/api/v1/settings/{key}", setting_put, ROUTE_JSON_BODY, ROLE_ADMIN},
 };
 
 void api_codes_init(void)
 {
     ST_LIST = db_stmt_register_replica(
-        "SELECT json_build_object('list', l.list, 'label', l.label, 'items', coalesce((SELECT json_agg("
-        "json_build_object('code', c.code, 'label', c.label, 'label_en', c.label_en, 'parent_code', c.parent_code,"
-        " 'sort', c.sort, 'extra', c.extra) ORDER BY c.sort, c.code) FROM codes c WHERE c.list = l.list AND c.active),"
+        "SELECT json_build_object('list', l.list, 'label', l.label, 'description', l.description, 'items',"
+        " coalesce((SELECT json_agg(json_build_object('code', c.code, 'label', c.label, 'label_en', c.label_en,"
+        " 'parent_code', c.parent_code, 'sort', c.sort, 'extra', c.extra, 'active', c.active, 'source', c.source,"
+        " 'version', c.version) ORDER BY c.sort, c.code) FROM codes c WHERE c.list = l.list AND (c.active OR $2::boolean)),"
         " '[]'))::text FROM code_lists l WHERE l.list = $1",
-        1);
+        2);
+    ST_LISTS = db_stmt_register_replica(
+        "SELECT json_build_object('items', coalesce(json_agg(json_build_object('list', l.list, 'label', l.label,"
+        " 'description', l.description, 'count', (SELECT count(*) FROM codes c WHERE c.list = l.list AND c.active))"
+        " ORDER BY l.list), '[]'), 'next_cursor', NULL)::text FROM code_lists l",
+        0);
+    ST_CODE_PUT = db_stmt_register("SELECT code_put($1::bigint, $2, $3, $4, $5::int, $6::jsonb)", 6);
+    ST_CALENDAR_PUT = db_stmt_register("SELECT calendar_put($1::bigint, $2, $3::int, $4::int, $5::jsonb)", 5);
+    ST_SETTINGS = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce(json_agg(setting_json(s) ORDER BY s.key), '[]'),"
+        " 'next_cursor', NULL)::text FROM settings s",
+        0);
+    ST_SETTING_PUT = db_stmt_register("SELECT setting_put($1::bigint, $2, $3, $4::int, $5::jsonb, $6)", 6);
     /* The one-row lookup the benchmark compares with pgbench. */
     ST_REGION = db_stmt_register_replica(
         "SELECT json_build_object('code', r.code, 'name', r.name, 'level', r.level, 'parent_code', r.parent_code,"
@@ -243,11 +356,7 @@ void api_codes_init(void)
         " WHERE level = 1",
         0);
     ST_CALENDAR = db_stmt_register_replica(
-        "WITH y AS (SELECT coalesce($1::int, extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int) AS y)"
-        " SELECT json_build_object('year', (SELECT y FROM y), 'items', coalesce(json_agg(json_build_object('day',"
-        " day, 'kind', kind, 'name', name) ORDER BY day), '[]'))::text FROM calendar_days, y"
-        " WHERE day >= make_date(y.y, 1, 1) AND day < make_date(y.y + 1, 1, 1)",
-        1);
+        "SELECT calendar_json(coalesce($1::int, extract(year FROM today_cn())::int))::text", 1);
     /* the cheap checks' confirmations: light reads that cannot fail */
     ST_CODE_EXISTS = db_stmt_register_read(
         "SELECT EXISTS (SELECT 1 FROM codes WHERE list = ANY ($1::text[]) AND code = $2 AND (active OR NOT $3::boolean))",

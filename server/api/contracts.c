@@ -766,9 +766,13 @@ void api_contracts_init(void)
         " 'contract_amount_fen', c.contract_amount_fen, 'next_cursor', NULL)::text FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
         5);
+    /* calendar: the years without a confirmed calendar (this one and the
+     * next) and how many deadlines here were counted on one — the warning
+     * the queue shows */
     ST_QUEUE = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(q.j ORDER BY q.overdue DESC, q.due_on, q.submitted_at), '[]'),"
-        " 'next_cursor', NULL)::text FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
+        " 'next_cursor', NULL, 'calendar', calendar_warning(CASE WHEN NOT $2::boolean THEN $1::bigint END))::text"
+        " FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
         " contract_json(c) || jsonb_build_object('flags', contract_flags(c),"
         " 'working_days_left', working_days_between(today_cn(), c.due_on)) AS j"
         " FROM contracts c WHERE c.status = 'submitted' AND ($2::boolean OR c.office_id = $1::bigint)"

@@ -146,6 +146,17 @@ SWEEP = {
     "listRegions": Entry(query=lambda w, c, x: "parent=510000"),
     "getRegion": Entry(setup=lambda w, c: {"code": "511900"}),
     "getCalendar": Entry(query=lambda w, c, x: "year=2025"),
+    "listCodeLists": Entry(),
+    # admin edits: a code of return_reasons, the calendar of a year nobody uses, a setting set to what it is
+    "putCode": Entry(allow={"admin"}, setup=lambda w, c: {"list": "return_reasons", "code": "sweep_" + uniq()[-8:].replace("-", "_")},
+                     body=lambda w, c, x: {"label": "扫描补正事项", "source": "扫描测试"}, tables=["codes"]),
+    "putCalendar": Entry(allow={"admin"}, setup=lambda w, c: {"year": 2098},
+                         body=lambda w, c, x: {"status": "provisional", "source": "扫描测试",
+                                               "days": [{"day": "2098-01-01", "kind": "holiday", "name": "元旦"}]},
+                         tables=["calendar_days", "calendar_years"]),
+    "listSettings": Entry(allow={"admin"}),
+    "putSetting": Entry(allow={"admin"}, setup=lambda w, c: {"key": "invitation_days"},
+                        body=lambda w, c, x: {"value": 14, "source": "扫描测试"}, tables=["settings"]),
     # authentication (public: an Authorization header plays no part)
     "register": Entry(body=lambda w, c, x: {"email": email("reg"), "password": password(), "display_name": "注册者",
                                              "org": org_body(w.region)}, tables=ORG_TABLES),

@@ -104,6 +104,9 @@ READBACK = {
     "createInquiryMessage": lambda w, ctx, b: [f"{V1}/inquiries/{ctx['id']}"],
     "declineInquiry": lambda w, ctx, b: [f"{V1}/inquiries/{ctx['id']}"],
     "openAuction": lambda w, ctx, b: [f"{V1}/results/{ctx['id']}/auction"],
+    "putCode": lambda w, ctx, b: [f"{V1}/codes/{ctx['list']}?include_inactive=true"],
+    "putCalendar": lambda w, ctx, b: [f"{V1}/codes/calendar?year={ctx['year']}"],
+    "putSetting": lambda w, ctx, b: [f"{V1}/settings"],
 }
 
 # Documented normalisations: the stored form of an accepted value.

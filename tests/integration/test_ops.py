@@ -111,7 +111,7 @@ def test_docs_page_has_redocs_policy(api):
 
 # ---------------------------------------------------------------- routing errors
 
-@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/codes", "/no/such/page.html"])
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/registry", "/no/such/page.html"])
 def test_unknown_path_is_404_problem(api, path):
     r = api.get(path)
     assert_problem(r, 404)

@@ -229,6 +229,34 @@ def ops_and_codes(w):
     call("getRegion", "GET", f"{V1}/codes/regions/999999", 404)
     call("getCalendar", "GET", f"{V1}/codes/calendar?year=2025", 200)
     call("getCalendar", "GET", f"{V1}/codes/calendar?year=abc", 400, bad_request=True)
+    # editable reference data (admin): a code list, the calendar of a year nobody uses, a setting
+    call("listCodeLists", "GET", f"{V1}/codes", 200)
+    call("getCodeList", "GET", f"{V1}/codes/return_reasons?include_inactive=true", 200)
+    code = "spec_" + uuid.uuid4().hex[:8]
+    call("putCode", "PUT", f"{V1}/codes/return_reasons/{code}", 200, {"label": "规范检查", "source": "规范检查"},
+         auth=w.admin)
+    call("putCode", "PUT", f"{V1}/codes/return_reasons/{code}", 200, {"label": "规范检查", "active": False,
+                                                                     "source": "规范检查"}, auth=w.admin)
+    call("putCode", "PUT", f"{V1}/codes/return_reasons/{code}", 422, {"label": ""}, auth=w.admin, bad_request=True)
+    call("putCode", "PUT", f"{V1}/codes/return_reasons/{code}", 403, {"label": "x", "source": "x"},
+         auth=w.t["officer"], bad_request=True)
+    call("putCode", "PUT", f"{V1}/codes/no_such_list/{code}", 404, {"label": "x", "source": "x"}, auth=w.admin,
+         bad_request=True)
+    cal = {"status": "provisional", "source": "规范检查", "days": [{"day": "2099-01-01", "kind": "holiday", "name": "元旦"}]}
+    call("putCalendar", "PUT", f"{V1}/calendar/2099", 200, cal, auth=w.admin)
+    call("putCalendar", "PUT", f"{V1}/calendar/2099", 412, cal, auth=w.admin, headers={"If-Match": '"99"'},
+         bad_request=True)
+    call("putCalendar", "PUT", f"{V1}/calendar/2099", 422, {**cal, "status": "final"}, auth=w.admin, bad_request=True)
+    call("putCalendar", "PUT", f"{V1}/calendar/2099", 401, cal, bad_request=True)
+    settings = call("listSettings", "GET", f"{V1}/settings", 200, auth=w.admin).json()["items"]
+    call("listSettings", "GET", f"{V1}/settings", 403, auth=w.t["bureau"], bad_request=True)
+    days = next(x for x in settings if x["key"] == "invitation_days")
+    call("putSetting", "PUT", f"{V1}/settings/invitation_days", 200, {"value": days["value"], "source": "规范检查"},
+         auth=w.admin)
+    call("putSetting", "PUT", f"{V1}/settings/invitation_days", 422, {"value": "14", "source": "规范检查"},
+         auth=w.admin, bad_request=True)
+    call("putSetting", "PUT", f"{V1}/settings/no_such_key", 404, {"value": 1, "source": "x"}, auth=w.admin,
+         bad_request=True)
 
 
 def auth_and_me(w):

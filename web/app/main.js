@@ -19,6 +19,7 @@ const MODULES = {
   bureau: () => import('./pages/bureau.js'),
   admin: () => import('./pages/admin.js'),
   account: () => import('./pages/account.js'),
+  regulation: () => import('./pages/regulation.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -65,6 +66,9 @@ const ROUTES = [
   { pattern: '/admin/audit', lazy: ['admin', 'Audit'], roles: ['admin', 'bureau'] },
   { pattern: '/signup', lazy: ['account', 'Signup'] },
   { pattern: '/profile', lazy: ['account', 'Profile'], roles: SIGNED_IN },
+  { pattern: '/admin/calendar', lazy: ['regulation', 'CalendarAdmin'], roles: ['admin'] },
+  { pattern: '/admin/settings', lazy: ['regulation', 'SettingsAdmin'], roles: ['admin'] },
+  { pattern: '/admin/codes', lazy: ['regulation', 'CodesAdmin'], roles: ['admin'] },
 ];
 
 // A role screen: its module is fetched on first use (the browser keeps it).
@@ -132,6 +136,7 @@ function navFor(me) {
         ['/bureau/subsidies', '后补助'], ['/contracts', '登记合同'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
     case 'admin':
       return [['/admin/users', '用户'], ['/admin/orgs', '单位'], ['/admin/offices', '登记机构'], ['/admin/audit', '审计'],
+        ['/admin/calendar', '工作日历'], ['/admin/settings', '规则参数'], ['/admin/codes', '代码表'],
         ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/contracts', '合同'], ['/', '成果与需求'], ['/verify', '核验']];
     default:
       return common;

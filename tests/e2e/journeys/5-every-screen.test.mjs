@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, signIn, signOut, screen, visit, apiLogin, apiGet, visited, ACCOUNTS } from '../lib.mjs';
 
-const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin)\.js/;
+const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin|regulation)\.js/;
 
 test('every screen: axe clean, Chinese only, desktop and phone', async () => {
   const b = await launch();
@@ -40,7 +40,7 @@ test('every screen: axe clean, Chinese only, desktop and phone', async () => {
       reviewer: ['/review', '/admin/orgs', '/notices', '/profile'],
       officer: ['/registry', '/registry/done', '/contracts', '/profile'],
       bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts', '/admin/audit', '/profile'],
-      admin: ['/admin/users', '/admin/orgs', '/admin/offices', '/admin/audit?entity=user&id=1', '/', '/review', '/registry', '/contracts', '/profile'],
+      admin: ['/admin/users', '/admin/orgs', '/admin/offices', '/admin/audit?entity=user&id=1', '/', '/review', '/registry', '/contracts', '/profile', '/admin/calendar', '/admin/settings', '/admin/codes'],
     };
     for (const [who, screens] of Object.entries(tours)) {
       await signIn(page, who);

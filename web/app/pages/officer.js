@@ -25,8 +25,13 @@ export function Queue({ me }) {
   const overdue = all.filter((x) => x.overdue);
   const flagged = all.filter((x) => (x.flags || []).length);
   const shown = only === 'overdue' ? overdue : only === 'flagged' ? flagged : all;
+  const cal = r.data.calendar;
   return html`<${PageTitle} sub=${html`${me.office ? me.office.name : ''}：已受理、待审查的登记申请。超期的排在最前，其次按审查期限先后。`}
       actions=${html`<button class="btn" onClick=${r.reload}>刷新</button>`}>登记审查队列</${PageTitle}>
+    ${cal && (cal.unconfirmed_years.length || cal.provisional_deadlines) ? html`<div class="alert alert-warn" role="status" data-testid="calendar-warning">
+      <b>${cal.unconfirmed_years.length ? cal.unconfirmed_years.join('、') + ' 年的节假日安排尚未确认。' : '部分审查期限为暂定。'}</b>
+      审查期限跨入未确认年度的申请，按工作日（扣除法定节日、不含调休）计算并标注“期限暂定”；管理员按国务院通知确认该年度日历后，期限自动重新计算。
+      本机构有 <b data-testid="provisional-count">${cal.provisional_deadlines}</b> 件申请的审查期限为暂定。</div>` : ''}
     <div class="kpis">
       <div class="kpi"><div class="k">待审查</div><div class="v" data-testid="queue-count">${all.length}<small>件</small></div></div>
       <div class="kpi" style="border-top-color:var(--red)"><div class="k">已超期</div><div class="v" style="color:var(--red)">${overdue.length}<small>件</small></div></div>
@@ -39,7 +44,8 @@ export function Queue({ me }) {
         <th>期限</th><th>合同名称</th><th>卖方 / 买方</th><th>类别</th><th class="right">技术交易额（万元）</th><th>申请时间</th><th>核查提示</th><th></th></tr></thead><tbody>
         ${shown.map((x) => html`<tr class=${x.overdue ? 'overdue' : ''} data-id=${x.id}>
           <td data-label="期限" class="nowrap">${x.overdue ? html`<span class="flag flag-overdue">超期 ${-x.working_days_left} 个工作日</span>` : html`<span>剩 <b>${x.working_days_left}</b> 个工作日</span>`}
-            <div class="small muted">至 ${date(x.due_on)}</div></td>
+            <div class="small muted">至 ${date(x.due_on)}</div>
+            ${x.calendar_provisional ? html`<span class="badge badge-amber" data-testid="due-provisional" title="审查期限跨入节假日安排尚未确认的年度，按工作日计算">期限暂定</span>` : ''}</td>
           <td data-label="合同"><a href=${'#/registry/' + x.id}>${x.title}</a>
             ${x.return_reason || x.returned_at ? html` <span class="badge badge-amber">补正后重新提交</span>` : ''}
             ${x.technical_amount_fen >= EXPERT_FEN ? html` <span class="badge badge-blue">专家评审</span>` : ''}</td>
