@@ -223,15 +223,9 @@ static void invite(http_req_t *req)
     static const field_t F[] = {{"role", F_STRING, false}, {"max_uses", F_INT, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    unsigned char rnd[15];
-    if (util_random_bytes(rnd, sizeof rnd) != 0) {
-        http_problem(req, 500, "could not make a code", NULL);
-        return;
-    }
-    char *code = arena_alloc(req->arena, 32);
-    memcpy(code, "inv_", 5); /* the encoding goes after the prefix */
-    util_b64url_encode(rnd, sizeof rnd, code + 4);
-    req->ctx = code;
+    const char *code = api_random_token_or_reply(req, "inv_", 15);
+    if (!code) return;
+    req->ctx = (void *)code;
     char *h = arena_alloc(req->arena, 65);
     hash_hex(code, h);
     json_t *mu = json_object_get(req->json, "max_uses");
@@ -254,6 +248,16 @@ static void hash_work(void *arg)
 {
     hashjob_t *j = arg;
     j->rc = password_hash(j->password, j->hash);
+}
+
+/* The body's password hashed on the hashing pool, then done(job) on this
+ * worker; 503 with busy when the pool's queue is full. */
+static void hash_then(http_req_t *req, void (*done)(void *), const char *busy)
+{
+    hashjob_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->password = arena_strdup(req->arena, api_str(req, "password"));
+    if (pool_submit(req->worker, hash_work, done, j) != 0) http_problem(req, 503, busy, NULL);
 }
 
 static void registered(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
@@ -280,19 +284,9 @@ static void register_hashed(void *arg)
 
 static void register_rated(http_req_t *req, PGresult *res)
 {
-    int retry = atoi(PQgetvalue(res, 0, 0));
-    if (retry > 0) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry);
-        http_add_header(req, "Retry-After", ra);
-        http_problem(req, 429, "too many registrations from this address; try again later", NULL);
+    if (api_rate_limited_or_reply(req, PQgetvalue(res, 0, 0), "too many registrations from this address; try again later"))
         return;
-    }
-    hashjob_t *j = arena_calloc(req->arena, sizeof *j);
-    j->req = req;
-    j->password = arena_strdup(req->arena, api_str(req, "password"));
-    if (pool_submit(req->worker, hash_work, register_hashed, j) != 0)
-        http_problem(req, 503, "too many sign-ups at once; try again shortly", NULL);
+    hash_then(req, register_hashed, "too many sign-ups at once; try again shortly");
 }
 
 static void register_user(http_req_t *req)
@@ -470,11 +464,7 @@ static void user_create(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    hashjob_t *j = arena_calloc(req->arena, sizeof *j);
-    j->req = req;
-    j->password = arena_strdup(req->arena, api_str(req, "password"));
-    if (pool_submit(req->worker, hash_work, user_hashed, j) != 0)
-        http_problem(req, 503, "busy; try again shortly", NULL);
+    hash_then(req, user_hashed, "busy; try again shortly");
 }
 
 static void user_update(http_req_t *req)

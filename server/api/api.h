@@ -82,6 +82,14 @@ void api_reply_versioned(http_req_t *req, PGresult *res, int status);
 int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out) WUR;
 /* A JSON value as compact text in the request's arena (a jsonb parameter). */
 const char *api_json_text(http_req_t *req, json_t *j);
+/* ETag from the "version" field of a JSON document (a row's). */
+void api_add_etag(http_req_t *req, const char *json);
+/* A rate limit's verdict (the seconds to wait, as text): 0 when "0", else
+ * 429 with Retry-After and detail; -1 after replying. */
+int api_rate_limited_or_reply(http_req_t *req, const char *retry_after_s, const char *detail) WUR;
+/* prefix + nbytes of randomness in base64url, in the arena (invitation codes,
+ * webhook secrets); NULL after replying 500 when the system has none. */
+const char *api_random_token_or_reply(http_req_t *req, const char *prefix, size_t nbytes);
 /* The caller's id and request id, as statement parameters. */
 const char *api_actor(http_req_t *req);
 

@@ -148,14 +148,7 @@ static void login_checked(void *arg)
 static void login_found(http_req_t *req, PGresult *res)
 {
     login_t *l = req->ctx;
-    int retry = atoi(PQgetvalue(res, 0, 0));
-    if (retry > 0) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry);
-        http_add_header(req, "Retry-After", ra);
-        http_problem(req, 429, "too many sign-in attempts; try again later", NULL);
-        return;
-    }
+    if (api_rate_limited_or_reply(req, PQgetvalue(res, 0, 0), "too many sign-in attempts; try again later")) return;
     if (!PQgetisnull(res, 0, 1)) {
         l->user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
         l->stored = arena_strdup(req->arena, PQgetvalue(res, 0, 2));

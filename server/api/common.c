@@ -416,14 +416,39 @@ void api_reply_versioned(http_req_t *req, PGresult *res, int status)
         return;
     }
     const char *j = PQgetvalue(res, 0, 0);
-    const char *v = strstr(j, "\"version\":");
-    if (v) {
-        long ver = strtol(v + 10 + (v[10] == ' '), NULL, 10);
-        char etag[32];
-        snprintf(etag, sizeof etag, "\"%ld\"", ver);
-        http_add_header(req, "ETag", etag);
-    }
+    api_add_etag(req, j);
     http_reply_json(req, status, j, (size_t)PQgetlength(res, 0, 0));
+}
+
+void api_add_etag(http_req_t *req, const char *json)
+{
+    const char *v = strstr(json, "\"version\":");
+    if (!v) return;
+    long ver = strtol(v + 10 + (v[10] == ' '), NULL, 10);
+    http_add_header(req, "ETag", arena_printf(req->arena, "\"%ld\"", ver));
+}
+
+int api_rate_limited_or_reply(http_req_t *req, const char *retry_after_s, const char *detail)
+{
+    int retry = atoi(retry_after_s);
+    if (retry <= 0) return 0;
+    http_add_header(req, "Retry-After", arena_printf(req->arena, "%d", retry));
+    http_problem(req, 429, detail, NULL);
+    return -1;
+}
+
+const char *api_random_token_or_reply(http_req_t *req, const char *prefix, size_t nbytes)
+{
+    unsigned char rnd[64];
+    size_t pl = strlen(prefix);
+    if (nbytes > sizeof rnd || util_random_bytes(rnd, nbytes) != 0) {
+        http_problem(req, 500, "could not make a random code", NULL);
+        return NULL;
+    }
+    char *out = arena_alloc(req->arena, pl + 4 * ((nbytes + 2) / 3) + 1);
+    memcpy(out, prefix, pl + 1); /* the encoding goes after the prefix */
+    util_b64url_encode(rnd, nbytes, out + pl);
+    return out;
 }
 
 int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out)

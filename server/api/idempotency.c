@@ -46,12 +46,6 @@ void idem_reply(http_req_t *req, PGresult *res)
     int status = atoi(PQgetvalue(res, 0, 0));
     const char *body = PQgetvalue(res, 0, 1);
     if (!strcmp(PQgetvalue(res, 0, 2), "t")) http_add_header(req, "Idempotent-Replayed", "true");
-    const char *v = strstr(body, "\"version\":");
-    if (v) {
-        long ver = strtol(v + 10 + (v[10] == ' '), NULL, 10);
-        char etag[32];
-        snprintf(etag, sizeof etag, "\"%ld\"", ver);
-        http_add_header(req, "ETag", etag);
-    }
+    api_add_etag(req, body);
     http_reply_json(req, status, body, (size_t)PQgetlength(res, 0, 1));
 }

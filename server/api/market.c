@@ -16,7 +16,6 @@
 #include "auth/auth.h"
 #include "domain/ip_number.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +38,11 @@ static void reply_changed(http_req_t *req, PGresult *res)
 
 /* --- field checks --------------------------------------------------------------- */
 
-static void err(json_t **errs, const char *field, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void err(json_t **errs, const char *field, const char *code, const char *fmt, ...)
+/* "at most N characters" (or items) for a field. */
+static void at_most(json_t **errs, const char *field, const char *code, size_t max, const char *what)
 {
-    char m[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
+    char m[64];
+    snprintf(m, sizeof m, "at most %zu %s", max, what);
     http_error_add(errs, field, code, m);
 }
 
@@ -71,9 +66,9 @@ static void check_text(json_t *o, const char *name, size_t max, bool nonempty, b
     const char *s = json_string_value(json_object_get(o, name));
     if (!s) return;
     size_t n = util_utf8_len(s, strlen(s));
-    if (nonempty && blank(s)) err(errs, name, "required", "must not be empty");
-    else if (n > max) err(errs, name, "too_long", "at most %zu characters", max);
-    else if (has_control(s, multiline)) err(errs, name, "invalid_character", "must not contain control characters");
+    if (nonempty && blank(s)) http_error_add(errs, name, "required", "must not be empty");
+    else if (n > max) at_most(errs, name, "too_long", max, "characters");
+    else if (has_control(s, multiline)) http_error_add(errs, name, "invalid_character", "must not contain control characters");
 }
 
 static void check_strings(json_t *o, const char *name, size_t max_items, size_t max_len, json_t **errs)
@@ -81,7 +76,7 @@ static void check_strings(json_t *o, const char *name, size_t max_items, size_t 
     json_t *a = json_object_get(o, name);
     if (!json_is_array(a)) return;
     if (json_array_size(a) > max_items) {
-        err(errs, name, "too_many", "at most %zu items", max_items);
+        at_most(errs, name, "too_many", max_items, "items");
         return;
     }
     size_t i;
@@ -91,17 +86,17 @@ static void check_strings(json_t *o, const char *name, size_t max_items, size_t 
         snprintf(f, sizeof f, "%s[%zu]", name, i);
         const char *s = json_string_value(v);
         if (!s) {
-            err(errs, f, "wrong_type", "must be a string");
+            http_error_add(errs, f, "wrong_type", "must be a string");
             continue;
         }
         size_t n = util_utf8_len(s, strlen(s));
-        if (blank(s)) err(errs, f, "required", "must not be empty");
-        else if (n > max_len) err(errs, f, "too_long", "at most %zu characters", max_len);
-        else if (has_control(s, false)) err(errs, f, "invalid_character", "must not contain control characters");
+        if (blank(s)) http_error_add(errs, f, "required", "must not be empty");
+        else if (n > max_len) at_most(errs, f, "too_long", max_len, "characters");
+        else if (has_control(s, false)) http_error_add(errs, f, "invalid_character", "must not contain control characters");
         else
             for (size_t k = 0; k < i; k++)
                 if (json_equal(json_array_get(a, k), v)) {
-                    err(errs, f, "duplicate", "is listed twice");
+                    http_error_add(errs, f, "duplicate", "is listed twice");
                     break;
                 }
     }
@@ -134,7 +129,7 @@ static void check_int(json_t *o, const char *name, long long lo, long long hi, c
     json_t *v = json_object_get(o, name);
     if (!json_is_integer(v)) return;
     long long x = json_integer_value(v);
-    if (x < lo || x > hi) err(errs, name, "out_of_range", "%s", what);
+    if (x < lo || x > hi) http_error_add(errs, name, "out_of_range", what);
 }
 
 static void check_money(json_t *o, const char *name, json_t **errs)
@@ -153,17 +148,17 @@ static void check_contact(json_t *o, json_t **errs)
     json_object_foreach(c, k, v) {
         snprintf(f, sizeof f, "contact.%s", k);
         if (strcmp(k, "name") && strcmp(k, "phone") && strcmp(k, "email")) {
-            err(errs, f, "unknown_field", "contact has name, phone and email only");
+            http_error_add(errs, f, "unknown_field", "contact has name, phone and email only");
             continue;
         }
         if (json_is_null(v)) continue;
         const char *s = json_string_value(v);
-        if (!s) err(errs, f, "wrong_type", "must be a string or null");
-        else if (util_utf8_len(s, strlen(s)) > 100) err(errs, f, "too_long", "at most 100 characters");
-        else if (has_control(s, false)) err(errs, f, "invalid_character", "must not contain control characters");
+        if (!s) http_error_add(errs, f, "wrong_type", "must be a string or null");
+        else if (util_utf8_len(s, strlen(s)) > 100) http_error_add(errs, f, "too_long", "at most 100 characters");
+        else if (has_control(s, false)) http_error_add(errs, f, "invalid_character", "must not contain control characters");
         else if (!strcmp(k, "email") && api_check(errs, f, v_email(s))) continue;
         else if (!strcmp(k, "phone") && (strlen(s) < 5 || strspn(s, "0123456789+-() ") != strlen(s)))
-            err(errs, f, "invalid_format", "must be a telephone number (digits, + - ( ) and spaces)");
+            http_error_add(errs, f, "invalid_format", "must be a telephone number (digits, + - ( ) and spaces)");
     }
 }
 
@@ -174,7 +169,7 @@ static void check_ip_records(json_t *o, json_t **errs)
     json_t *a = json_object_get(o, "ip_records");
     if (!json_is_array(a)) return;
     if (json_array_size(a) > 20) {
-        err(errs, "ip_records", "too_many", "at most 20 records");
+        http_error_add(errs, "ip_records", "too_many", "at most 20 records");
         return;
     }
     size_t i;
@@ -183,7 +178,7 @@ static void check_ip_records(json_t *o, json_t **errs)
     json_array_foreach(a, i, r) {
         if (!json_is_object(r)) {
             snprintf(f, sizeof f, "ip_records[%zu]", i);
-            err(errs, f, "wrong_type", "must be an object {type, number, status}");
+            http_error_add(errs, f, "wrong_type", "must be an object {type, number, status}");
             continue;
         }
         const char *k;
@@ -192,11 +187,11 @@ static void check_ip_records(json_t *o, json_t **errs)
         json_object_foreach(r, k, v) {
             if (strcmp(k, "type") && strcmp(k, "number") && strcmp(k, "status")) {
                 snprintf(f, sizeof f, "ip_records[%zu].%s", i, k);
-                err(errs, f, "unknown_field", "an IP record has type, number and status only");
+                http_error_add(errs, f, "unknown_field", "an IP record has type, number and status only");
                 bad = true;
             } else if (!json_is_string(v) && !(json_is_null(v) && strcmp(k, "type"))) {
                 snprintf(f, sizeof f, "ip_records[%zu].%s", i, k);
-                err(errs, f, "wrong_type", "must be a string");
+                http_error_add(errs, f, "wrong_type", "must be a string");
                 bad = true;
             }
         }
@@ -206,20 +201,20 @@ static void check_ip_records(json_t *o, json_t **errs)
         const char *status = json_string_value(json_object_get(r, "status"));
         if (!type) {
             snprintf(f, sizeof f, "ip_records[%zu].type", i);
-            err(errs, f, "required", "give the kind of intellectual property (a code of list ip_types)");
+            http_error_add(errs, f, "required", "give the kind of intellectual property (a code of list ip_types)");
             continue;
         }
         snprintf(f, sizeof f, "ip_records[%zu].type", i);
         if (api_check(errs, f, v_code(type))) continue;
         if (status && strcmp(status, "filed") && strcmp(status, "granted") && strcmp(status, "lapsed")) {
             snprintf(f, sizeof f, "ip_records[%zu].status", i);
-            err(errs, f, "invalid", "must be filed, granted or lapsed");
+            http_error_add(errs, f, "invalid", "must be filed, granted or lapsed");
         }
         char canon[64];
         const char *why = ip_number_error(type, number, canon, sizeof canon);
         if (why) {
             snprintf(f, sizeof f, "ip_records[%zu].number", i);
-            err(errs, f, "invalid_number", "%s", why);
+            http_error_add(errs, f, "invalid_number", why);
         } else if (number) {
             json_object_set_new(r, "number", json_string(canon));
         }
@@ -278,7 +273,7 @@ static void need_values(json_t *b, json_t **errs)
     check_contact(b, errs);
     json_t *lo = json_object_get(b, "budget_min_fen"), *hi = json_object_get(b, "budget_max_fen");
     if (json_is_integer(lo) && json_is_integer(hi) && json_integer_value(lo) > json_integer_value(hi))
-        err(errs, "budget_min_fen", "out_of_order", "must not exceed budget_max_fen");
+        http_error_add(errs, "budget_min_fen", "out_of_order", "must not exceed budget_max_fen");
     api_check(errs, "deadline", v_date(json_string_value(json_object_get(b, "deadline"))));
 }
 
@@ -476,7 +471,7 @@ static void transition(http_req_t *req)
     check_text(req->json, "reason", 500, reject, true, &errs);
     const char *outcome = api_str(req, "outcome");
     if (outcome && strcmp(outcome, "closed") && strcmp(outcome, "matched"))
-        err(&errs, "outcome", "invalid", "outcome must be closed or matched");
+        http_error_add(&errs, "outcome", "invalid", "outcome must be closed or matched");
     if (errors_or_reply(req, errs)) return;
     /* reviewers act on any listing; members and admins through their scope */
     const char *org = (!strcmp(action, "approve") || reject) ? NULL : api_scope(req).org;

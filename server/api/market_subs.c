@@ -97,14 +97,8 @@ static void hook_rotate_done(http_req_t *req, PGresult *res)
 static void hook_rotate(http_req_t *req)
 {
     if (api_fields_or_reply(req, NULL, 0)) return;
-    unsigned char rnd[32];
-    if (util_random_bytes(rnd, sizeof rnd) != 0) {
-        http_problem(req, 500, "could not make a secret", NULL);
-        return;
-    }
-    char *secret = arena_alloc(req->arena, 64);
-    memcpy(secret, "whsec_", 7); /* the encoding goes after the prefix */
-    util_b64url_encode(rnd, sizeof rnd, secret + 6);
+    const char *secret = api_random_token_or_reply(req, "whsec_", 32);
+    if (!secret) return;
     const char *v[4] = {api_actor(req), req->request_id, api_scope(req).org, secret};
     api_query(req, ST_HOOK_ROTATE, 4, v, hook_rotate_done);
 }
