@@ -27,7 +27,7 @@ Q        := @
 SAY      ?= printf '  %-4s %s\n'
 endif
 
-.PHONY: all deps run demo-accounts test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check lint lint-deps
+.PHONY: all deps run demo-accounts test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check lint lint-deps fmt-check
 
 all: $(BUILD)/yizhan
 
@@ -102,6 +102,17 @@ fuzz-build:
 
 fuzz: deps fuzz-build
 	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# The C house style (.clang-format, clang-format 14): make fmt rewrites the
+# C files of server/ and tests/ in place; make fmt-check (run by .ci/run) names
+# the files that differ and fails.  Run make fmt before landing.
+FMT_SRC  := $(shell find server tests -name '*.[ch]' -not -path '*/node_modules/*' | sort)
+fmt: lint-deps
+	@clang-format -i $(FMT_SRC)
+fmt-check: lint-deps
+	@bad=$$(for f in $(FMT_SRC); do clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "fmt: these files are not in the house style (make fmt rewrites them):"; \
+	  echo "$$bad" | sed 's/^/  /'; exit 1; fi; echo "fmt: clean ($(words $(FMT_SRC)) files)"
 
 # Static analysis of server/: cppcheck (warnings, portability) and clang-tidy
 # (the clang static analyzer and the bugprone checks; .clang-tidy says which are
