@@ -17,11 +17,11 @@ config_t g_cfg;
 enum opt_type { OPT_STR, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_LISTEN };
 
 typedef struct {
-    const char *name;     /* env var without the YIZHAN_ prefix */
+    const char *name; /* env var without the YIZHAN_ prefix */
     enum opt_type type;
     void *dst;
-    const char *def;      /* default, as text; NULL = required/empty */
-    long min, max;        /* for ints and sizes */
+    const char *def; /* default, as text; NULL = required/empty */
+    long min, max;   /* for ints and sizes */
     const char *help;
 } opt_t;
 
@@ -40,7 +40,8 @@ static opt_t OPTS[] = {
      " public hosts only, no SSRF into the intranet)"},
     {"TRUSTED_PROXIES", OPT_STR, &g_cfg.trusted_proxies, "", 0, 0,
      "comma-separated proxy addresses (e.g. 127.0.0.1) whose X-Real-IP/X-Forwarded-For name the client"},
-    {"THREADS", OPT_INT, &g_cfg.threads, "0", 0, 256, "event-loop worker threads (0 = half the cores the process may use, at least 1)"},
+    {"THREADS", OPT_INT, &g_cfg.threads, "0", 0, 256,
+     "event-loop worker threads (0 = half the cores the process may use, at least 1)"},
     {"DB_CONNS", OPT_INT, &g_cfg.db_conns, "2", 1, 64, "database connections per worker thread"},
     {"DB_QUEUE_MAX", OPT_INT, &g_cfg.db_queue_max, "4096", 1, 1000000,
      "queued + in-flight queries per worker before 503"},
@@ -58,8 +59,7 @@ static opt_t OPTS[] = {
      "keep-alive connections idle longer are closed"},
     {"SHUTDOWN_TIMEOUT_MS", OPT_INT, &g_cfg.shutdown_timeout_ms, "8000", 0, 60000,
      "on SIGTERM, how long to let in-flight requests finish"},
-    {"MAX_CONNECTIONS", OPT_INT, &g_cfg.max_connections, "20000", 16, 1000000,
-     "open client connections per worker"},
+    {"MAX_CONNECTIONS", OPT_INT, &g_cfg.max_connections, "20000", 16, 1000000, "open client connections per worker"},
     {"MAX_CONNS_PER_CLIENT", OPT_INT, &g_cfg.max_conns_per_client, "256", 0, 1000000,
      "open connections one client address may hold, all workers together; more are closed at once (0 = no limit;"
      " YIZHAN_TRUSTED_PROXIES are exempt: behind a proxy, limit there)"},
@@ -78,8 +78,7 @@ static opt_t OPTS[] = {
     {"ACCESS_LOG", OPT_STR, &g_cfg.access_log_to, "stderr", 0, 0,
      "one JSON line per request: stderr (with the other log lines, at log level info), off, or a file path (with a /) to append to"},
     {"HASH_THREADS", OPT_INT, &g_cfg.hash_threads, "2", 1, 64, "threads of the password-hashing pool"},
-    {"HASH_QUEUE_MAX", OPT_INT, &g_cfg.hash_queue_max, "64", 1, 100000,
-     "queued password hashes before 503"},
+    {"HASH_QUEUE_MAX", OPT_INT, &g_cfg.hash_queue_max, "64", 1, 100000, "queued password hashes before 503"},
 };
 
 static int set_opt(opt_t *o, const char *val, const char *from)
@@ -95,19 +94,17 @@ static int set_opt(opt_t *o, const char *val, const char *from)
         errno = 0;
         long v = strtol(val, &end, 10);
         if (errno || end == val || *end || v < o->min || v > o->max) {
-            fprintf(stderr, "yizhan: invalid YIZHAN_%s=%s (%s): expected an integer in %ld..%ld\n", o->name,
-                    val, from, o->min, o->max);
+            fprintf(stderr, "yizhan: invalid YIZHAN_%s=%s (%s): expected an integer in %ld..%ld\n", o->name, val, from,
+                    o->min, o->max);
             return -1;
         }
-        if (o->type == OPT_INT)
-            *(int *)o->dst = (int)v;
+        if (o->type == OPT_INT) *(int *)o->dst = (int)v;
         else
             *(size_t *)o->dst = (size_t)v;
         return 0;
     }
     case OPT_BOOL:
-        if (!strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes"))
-            *(bool *)o->dst = true;
+        if (!strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes")) *(bool *)o->dst = true;
         else if (!strcmp(val, "false") || !strcmp(val, "0") || !strcmp(val, "no"))
             *(bool *)o->dst = false;
         else {
@@ -134,8 +131,7 @@ static int set_opt(opt_t *o, const char *val, const char *from)
 static opt_t *find_opt(const char *name)
 {
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
-        if (!strcmp(OPTS[i].name, name))
-            return &OPTS[i];
+        if (!strcmp(OPTS[i].name, name)) return &OPTS[i];
     return NULL;
 }
 
@@ -152,10 +148,8 @@ static int load_file(const char *path)
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p || *p == '#')
-            continue;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p || *p == '#') continue;
         char *eq = strchr(p, '=');
         if (!eq) {
             fprintf(stderr, "yizhan: %s:%d: expected KEY=VALUE\n", path, lineno);
@@ -164,8 +158,7 @@ static int load_file(const char *path)
         }
         *eq = '\0';
         const char *key = p;
-        if (!strncmp(key, "YIZHAN_", 7))
-            key += 7;
+        if (!strncmp(key, "YIZHAN_", 7)) key += 7;
         opt_t *o = find_opt(key);
         if (!o) {
             fprintf(stderr, "yizhan: %s:%d: unknown option YIZHAN_%s\n", path, lineno, key);
@@ -224,22 +217,18 @@ static int parse_access_log(const char *v)
 int config_load(void)
 {
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
-        if (set_opt(&OPTS[i], OPTS[i].def, "default") != 0)
-            return -1;
+        if (set_opt(&OPTS[i], OPTS[i].def, "default") != 0) return -1;
     const char *file = getenv("YIZHAN_CONFIG_FILE");
-    if (file && *file && load_file(file) != 0)
-        return -1;
+    if (file && *file && load_file(file) != 0) return -1;
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
         char env[64];
         snprintf(env, sizeof env, "YIZHAN_%s", OPTS[i].name);
         const char *v = getenv(env);
-        if (v && set_opt(&OPTS[i], v, "environment") != 0)
-            return -1;
+        if (v && set_opt(&OPTS[i], v, "environment") != 0) return -1;
     }
     enum log_level lvl;
     if (log_parse_level(g_cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "yizhan: invalid YIZHAN_LOG_LEVEL=%s: expected debug, info, warn or error\n",
-                g_cfg.log_level);
+        fprintf(stderr, "yizhan: invalid YIZHAN_LOG_LEVEL=%s: expected debug, info, warn or error\n", g_cfg.log_level);
         return -1;
     }
     log_set_level(lvl);
@@ -256,6 +245,5 @@ void config_print_table(void)
 {
     printf("%-28s %-18s %s\n", "variable", "default", "meaning");
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
-        printf("YIZHAN_%-21s %-18s %s\n", OPTS[i].name, OPTS[i].def && *OPTS[i].def ? OPTS[i].def : "-",
-               OPTS[i].help);
+        printf("YIZHAN_%-21s %-18s %s\n", OPTS[i].name, OPTS[i].def && *OPTS[i].def ? OPTS[i].def : "-", OPTS[i].help);
 }

@@ -9,37 +9,37 @@
 #include <stddef.h>
 
 typedef struct config {
-    char *database_url;        /* libpq conninfo of the primary */
-    char *db_role;             /* role the server switches to after connecting */
-    char *replica_url;         /* read replica for public reads, search, statistics ('' = none) */
-    int read_own_writes_ms;    /* after a user's write, their reads stay on the primary this long */
-    char *listen_host;         /* from LISTEN host:port */
+    char *database_url;         /* libpq conninfo of the primary */
+    char *db_role;              /* role the server switches to after connecting */
+    char *replica_url;          /* read replica for public reads, search, statistics ('' = none) */
+    int read_own_writes_ms;     /* after a user's write, their reads stay on the primary this long */
+    char *listen_host;          /* from LISTEN host:port */
     bool webhook_allow_private; /* let webhooks reach loopback/private addresses (tests, intranets) */
-    char *trusted_proxies;     /* comma-separated peer addresses whose X-Real-IP / X-Forwarded-For we believe */
+    char *trusted_proxies;      /* comma-separated peer addresses whose X-Real-IP / X-Forwarded-For we believe */
     int listen_port;
-    int threads;               /* event-loop worker threads */
-    int db_conns;              /* database connections per worker */
-    int db_queue_max;          /* queued + in-flight queries per worker */
-    int query_timeout_ms;      /* statement_timeout; → 504 */
+    int threads;          /* event-loop worker threads */
+    int db_conns;         /* database connections per worker */
+    int db_queue_max;     /* queued + in-flight queries per worker */
+    int query_timeout_ms; /* statement_timeout; → 504 */
     size_t max_body_bytes;
     size_t max_header_bytes;
-    int read_timeout_ms;       /* whole request, from its first byte */
+    int read_timeout_ms; /* whole request, from its first byte */
     int write_timeout_ms;
-    int idle_timeout_ms;       /* keep-alive idle */
+    int idle_timeout_ms; /* keep-alive idle */
     int shutdown_timeout_ms;
-    int max_connections;       /* per worker */
-    int max_conns_per_client;  /* open connections per client address, all workers (0 = no limit) */
-    size_t max_output_bytes;   /* socket send buffer per connection (SO_SNDBUF; 0 = the kernel's autotuning) */
+    int max_connections;      /* per worker */
+    int max_conns_per_client; /* open connections per client address, all workers (0 = no limit) */
+    size_t max_output_bytes;  /* socket send buffer per connection (SO_SNDBUF; 0 = the kernel's autotuning) */
     char *jwt_secret_file;
     char *signing_key_dir;
     char *web_root;
     char *api_spec;
     char *migrations_dir;
     char *log_level;
-    char *access_log_to;       /* ACCESS_LOG as given: stderr, off or a file path */
-    bool access_log;           /* from access_log_to: not off */
+    char *access_log_to;         /* ACCESS_LOG as given: stderr, off or a file path */
+    bool access_log;             /* from access_log_to: not off */
     const char *access_log_file; /* from access_log_to: the file to append to, NULL = stderr */
-    int hash_threads;          /* blocking-work pool (password hashing) */
+    int hash_threads;            /* blocking-work pool (password hashing) */
     int hash_queue_max;
 } config_t;
 

@@ -13,8 +13,14 @@
 static enum log_level g_level = LOG_INFO;
 static const char *const NAMES[] = {"debug", "info", "warn", "error"};
 
-void log_set_level(enum log_level lvl) { g_level = lvl; }
-int log_enabled(enum log_level lvl) { return lvl >= g_level; }
+void log_set_level(enum log_level lvl)
+{
+    g_level = lvl;
+}
+int log_enabled(enum log_level lvl)
+{
+    return lvl >= g_level;
+}
 
 int log_parse_level(const char *s, enum log_level *out)
 {
@@ -32,8 +38,8 @@ void log_timestamp(char out[LOG_TS_LEN])
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, LOG_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    snprintf(out, LOG_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 }
 
 void log_raw_line(const char *line, unsigned long len)
@@ -62,8 +68,7 @@ void log_access_line(const char *line, unsigned long len)
 
 void log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
 {
-    if (lvl < g_level)
-        return;
+    if (lvl < g_level) return;
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);

@@ -11,8 +11,7 @@ void log_set_level(enum log_level lvl);
 int log_parse_level(const char *s, enum log_level *out);
 int log_enabled(enum log_level lvl);
 /* fmt produces the message; request_id may be NULL. */
-void log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define LOG_TS_LEN 64
 /* RFC 3339 UTC timestamp with milliseconds. */
 void log_timestamp(char out[LOG_TS_LEN]);

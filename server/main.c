@@ -89,7 +89,8 @@ static int keygen_office(PGconn *c, const char *office)
                                4, NULL, v, NULL, NULL, 0);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : 1;
     if (rc) fprintf(stderr, "yizhan: cannot publish key for office %s: %s", office, PQerrorMessage(c));
-    else printf("office %s: key %s\n", office, key_id);
+    else
+        printf("office %s: key %s\n", office, key_id);
     PQclear(r);
     free(pem);
     return rc;
@@ -105,8 +106,9 @@ static int cmd_keygen(int argc, char **argv)
     if (argc == 4) {
         rc = keygen_office(c, argv[3]);
     } else {
-        PGresult *r = PQexec(c, "SELECT f.id FROM registry_offices f WHERE f.active AND NOT EXISTS"
-                                " (SELECT 1 FROM signing_keys k WHERE k.office_id = f.id AND k.valid_to IS NULL) ORDER BY f.id");
+        PGresult *r = PQexec(
+            c, "SELECT f.id FROM registry_offices f WHERE f.active AND NOT EXISTS"
+               " (SELECT 1 FROM signing_keys k WHERE k.office_id = f.id AND k.valid_to IS NULL) ORDER BY f.id");
         for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
             rc = keygen_office(c, PQgetvalue(r, i, 0));
         PQclear(r);
@@ -142,7 +144,8 @@ static int cmd_serve(int argc, char **argv)
     bool migrate = false;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--migrate")) migrate = true;
-        else return usage();
+        else
+            return usage();
     }
     if (auth_load_secret(g_cfg.jwt_secret_file) != 0) return 2;
     if (g_cfg.access_log_file && log_access_open(g_cfg.access_log_file) != 0) {
@@ -158,8 +161,10 @@ static int cmd_serve(int argc, char **argv)
     PQfinish(c);
     if (rc != 0) return 1;
     if (pending) {
-        fprintf(stderr, "yizhan: %d migration(s) or SQL function file(s) pending; run `yizhan migrate` first or "
-                        "start with `serve --migrate`\n", pending);
+        fprintf(stderr,
+                "yizhan: %d migration(s) or SQL function file(s) pending; run `yizhan migrate` first or "
+                "start with `serve --migrate`\n",
+                pending);
         return 1;
     }
     http_block_signals(); /* before any thread exists: pools, workers, deliveries */
@@ -177,13 +182,16 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_user(int argc, char **argv)
 {
     if (argc < 3 || strcmp(argv[2], "create") != 0) return usage();
-    const char *email = NULL, *pwfile = NULL, *role = NULL, *org = NULL, *office = NULL, *region = NULL,
-               *name = NULL;
+    const char *email = NULL, *pwfile = NULL, *role = NULL, *org = NULL, *office = NULL, *region = NULL, *name = NULL;
     for (int i = 3; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--email") ? &email : !strcmp(argv[i], "--password-file") ? &pwfile
-                           : !strcmp(argv[i], "--role") ? &role : !strcmp(argv[i], "--org") ? &org
-                           : !strcmp(argv[i], "--office") ? &office : !strcmp(argv[i], "--region") ? &region
-                           : !strcmp(argv[i], "--name") ? &name : NULL;
+        const char **dst = !strcmp(argv[i], "--email")           ? &email
+                           : !strcmp(argv[i], "--password-file") ? &pwfile
+                           : !strcmp(argv[i], "--role")          ? &role
+                           : !strcmp(argv[i], "--org")           ? &org
+                           : !strcmp(argv[i], "--office")        ? &office
+                           : !strcmp(argv[i], "--region")        ? &region
+                           : !strcmp(argv[i], "--name")          ? &name
+                                                                 : NULL;
         if (!dst || i + 1 >= argc) return usage();
         *dst = argv[++i];
     }
@@ -217,17 +225,17 @@ static int cmd_user(int argc, char **argv)
     /* The account and its audit entry (actor: none, request "cli-user-create")
      * in one statement, so one transaction: an account made at the console is
      * on the record like one made through the API. */
-    PGresult *r = PQexecParams(c,
-                               "WITH u AS (INSERT INTO users (email, display_name, password_hash, role, org_id, office_id,"
-                               " region_code) VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) RETURNING *)"
-                               " SELECT u.id, audit_append(NULL, 'cli-user-create', 'user', u.id::text, 'create', NULL,"
-                               " user_json(u::users)) FROM u",
-                               7, NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecParams(
+        c,
+        "WITH u AS (INSERT INTO users (email, display_name, password_hash, role, org_id, office_id,"
+        " region_code) VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) RETURNING *)"
+        " SELECT u.id, audit_append(NULL, 'cli-user-create', 'user', u.id::text, 'create', NULL,"
+        " user_json(u::users)) FROM u",
+        7, NULL, v, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (st && !strcmp(st, "23505"))
-            fprintf(stderr, "yizhan: a user with email %s already exists\n", email);
+        if (st && !strcmp(st, "23505")) fprintf(stderr, "yizhan: a user with email %s already exists\n", email);
         else
             fprintf(stderr, "yizhan: cannot create user: %s", PQerrorMessage(c));
         rc = 1;
@@ -244,8 +252,8 @@ int main(int argc, char **argv)
     if (argc < 2) return usage();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("yizhan %s (libevent %s, libpq %d, jansson %s)\n", YIZHAN_VERSION, event_get_version(),
-               PQlibVersion(), jansson_version_str());
+        printf("yizhan %s (libevent %s, libpq %d, jansson %s)\n", YIZHAN_VERSION, event_get_version(), PQlibVersion(),
+               jansson_version_str());
         return 0;
     }
     if (config_load() != 0) return 2;

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_ORG_LIST, ST_ORG_DIRECTORY, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDATE, ST_ORG_VERIFY, ST_INVITE, ST_REGISTER_RATE,
-    ST_REGISTER, ST_USER_LIST, ST_USER_GET, ST_USER_CREATE, ST_USER_UPDATE, ST_OFFICE_LIST, ST_OFFICE_CREATE,
-    ST_OFFICE_UPDATE, ST_PW_GET, ST_PW_SET;
+static int ST_ORG_LIST, ST_ORG_DIRECTORY, ST_ORG_GET, ST_ORG_CREATE, ST_ORG_UPDATE, ST_ORG_VERIFY, ST_INVITE,
+    ST_REGISTER_RATE, ST_REGISTER, ST_USER_LIST, ST_USER_GET, ST_USER_CREATE, ST_USER_UPDATE, ST_OFFICE_LIST,
+    ST_OFFICE_CREATE, ST_OFFICE_UPDATE, ST_PW_GET, ST_PW_SET;
 
 /* --- shared checks --------------------------------------------------------- */
 
@@ -32,8 +32,7 @@ static int id_or_reply(http_req_t *req, const char **id)
     return api_id_param_or_reply(req, 0, "object", id);
 }
 
-static void check_text(json_t *o, const char *prefix, const char *name, size_t max_chars, bool nonempty,
-                       json_t **errs)
+static void check_text(json_t *o, const char *prefix, const char *name, size_t max_chars, bool nonempty, json_t **errs)
 {
     json_t *v = json_object_get(o, name);
     if (!v || json_is_null(v)) return;
@@ -51,11 +50,18 @@ static void check_text(json_t *o, const char *prefix, const char *name, size_t m
 }
 
 static const field_t ORG_FIELDS[] = {
-    {"name", F_STRING, true}, {"name_en", F_STRING_OR_NULL, false}, {"org_type", F_STRING, true},
-    {"credit_code", F_STRING_OR_NULL, false}, {"region_code", F_STRING, true}, {"state_funded", F_BOOL, false},
-    {"description", F_STRING_OR_NULL, false}, {"address", F_STRING_OR_NULL, false},
-    {"website", F_STRING_OR_NULL, false}, {"contact_name", F_STRING_OR_NULL, false},
-    {"contact_phone", F_STRING_OR_NULL, false}, {"contact_email", F_STRING_OR_NULL, false},
+    {"name", F_STRING, true},
+    {"name_en", F_STRING_OR_NULL, false},
+    {"org_type", F_STRING, true},
+    {"credit_code", F_STRING_OR_NULL, false},
+    {"region_code", F_STRING, true},
+    {"state_funded", F_BOOL, false},
+    {"description", F_STRING_OR_NULL, false},
+    {"address", F_STRING_OR_NULL, false},
+    {"website", F_STRING_OR_NULL, false},
+    {"contact_name", F_STRING_OR_NULL, false},
+    {"contact_phone", F_STRING_OR_NULL, false},
+    {"contact_email", F_STRING_OR_NULL, false},
     {"webhook_url", F_STRING_OR_NULL, false},
 };
 
@@ -83,8 +89,8 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
     snprintf(field, sizeof field, "%scontact_email", prefix);
     if (ce && *ce) api_check(errs, field, v_email(ce));
     const char *web = json_string_value(json_object_get(o, "website"));
-    if (web && *web && ((strncmp(web, "https://", 8) && strncmp(web, "http://", 7)) || strlen(web) > 500 ||
-                        strpbrk(web, " \t\r\n"))) {
+    if (web && *web &&
+        ((strncmp(web, "https://", 8) && strncmp(web, "http://", 7)) || strlen(web) > 500 || strpbrk(web, " \t\r\n"))) {
         snprintf(field, sizeof field, "%swebsite", prefix);
         http_error_add(errs, field, "invalid_format", "must be an http(s) URL of at most 500 characters");
     }
@@ -100,13 +106,25 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
         http_error_add(errs, field, code, why);
 }
 
-static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, j); }
+static const char *dump(http_req_t *req, json_t *j)
+{
+    return api_json_text(req, j);
+}
 
-static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
-static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+static void reply_created(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 201);
+}
+static void reply_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
 
 /* Scope: members and brokers see only their own org (NULL: everything). */
-static const char *org_scope(http_req_t *req) { return api_scope(req).org; }
+static const char *org_scope(http_req_t *req)
+{
+    return api_scope(req).org;
+}
 
 /* --- organisations ----------------------------------------------------------- */
 
@@ -136,7 +154,8 @@ static void org_directory(http_req_t *req)
     size_t n = q ? util_utf8_len(q, strlen(q)) : 0;
     uint64_t lim = 10;
     if (!q || n < 2) http_error_add(&e, "q", "too_short", "at least 2 characters of a name, or a credit code");
-    else if (n > 100) http_error_add(&e, "q", "too_long", "at most 100 characters");
+    else if (n > 100)
+        http_error_add(&e, "q", "too_long", "at most 100 characters");
     if (limit && (util_parse_u64(limit, strlen(limit), &lim) != 0 || lim < 1 || lim > 20))
         http_error_add(&e, "limit", "out_of_range", "limit must be an integer from 1 to 20");
     if (e) {
@@ -176,8 +195,7 @@ static void org_update(http_req_t *req)
         F[i].required = false;
     }
     const char *id, *ifm;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm))
-        return;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     validate_org(req->json, "", &errs);
     if (errs) {
@@ -185,8 +203,8 @@ static void org_update(http_req_t *req)
         return;
     }
     bool full = req->user->role & ROLE_ADMIN;
-    const char *v[7] = {api_actor(req), req->request_id, id, org_scope(req), ifm, dump(req, req->json),
-                        full ? "true" : "false"};
+    const char *v[7] = {api_actor(req),       req->request_id,        id, org_scope(req), ifm,
+                        dump(req, req->json), full ? "true" : "false"};
     api_query(req, ST_ORG_UPDATE, 7, v, reply_ok);
 }
 
@@ -260,7 +278,10 @@ static void hash_then(http_req_t *req, void (*done)(void *), const char *busy)
     if (pool_submit(req->worker, hash_work, done, j) != 0) http_problem(req, 503, busy, NULL);
 }
 
-static void registered(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+static void registered(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
 
 static void register_hashed(void *arg)
 {
@@ -277,22 +298,25 @@ static void register_hashed(void *arg)
         ih = arena_alloc(req->arena, 65);
         hash_hex(invite, ih);
     }
-    const char *v[6] = {req->request_id, api_str(req, "email"), api_str(req, "display_name"), j->hash,
-                        org ? dump(req, org) : NULL, ih};
+    const char *v[6] = {req->request_id, api_str(req, "email"),       api_str(req, "display_name"),
+                        j->hash,         org ? dump(req, org) : NULL, ih};
     api_query(req, ST_REGISTER, 6, v, registered);
 }
 
 static void register_rated(http_req_t *req, PGresult *res)
 {
-    if (api_rate_limited_or_reply(req, PQgetvalue(res, 0, 0), "too many registrations from this address; try again later"))
+    if (api_rate_limited_or_reply(req, PQgetvalue(res, 0, 0),
+                                  "too many registrations from this address; try again later"))
         return;
     hash_then(req, register_hashed, "too many sign-ups at once; try again shortly");
 }
 
 static void register_user(http_req_t *req)
 {
-    static const field_t F[] = {{"email", F_STRING, true}, {"password", F_STRING, true},
-                                {"display_name", F_STRING, true}, {"org", F_OBJECT, false},
+    static const field_t F[] = {{"email", F_STRING, true},
+                                {"password", F_STRING, true},
+                                {"display_name", F_STRING, true},
+                                {"org", F_OBJECT, false},
                                 {"invitation_code", F_STRING, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *errs = NULL, *org = json_object_get(req->json, "org");
@@ -313,7 +337,8 @@ static void register_user(http_req_t *req)
                 ;
             char field[80];
             snprintf(field, sizeof field, "org.%s", k);
-            if (i == ARRAY_LEN(ORG_FIELDS)) http_error_add(&errs, field, "unknown_field", "this field is not accepted here");
+            if (i == ARRAY_LEN(ORG_FIELDS))
+                http_error_add(&errs, field, "unknown_field", "this field is not accepted here");
             else if ((ORG_FIELDS[i].type == F_STRING && !json_is_string(val)) ||
                      (ORG_FIELDS[i].type == F_STRING_OR_NULL && !json_is_string(val) && !json_is_null(val)) ||
                      (ORG_FIELDS[i].type == F_BOOL && !json_is_boolean(val)))
@@ -383,8 +408,7 @@ static void pw_loaded(http_req_t *req, PGresult *res)
 {
     pwjob_t *j = req->ctx;
     j->stored = arena_strdup(req->arena, PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-    if (pool_submit(req->worker, pw_work, pw_checked, j) != 0)
-        http_problem(req, 503, "busy; try again shortly", NULL);
+    if (pool_submit(req->worker, pw_work, pw_checked, j) != 0) http_problem(req, 503, "busy; try again shortly", NULL);
 }
 
 static void password_change(http_req_t *req)
@@ -428,9 +452,14 @@ static void validate_user(http_req_t *req, json_t **errs)
 }
 
 static const field_t USER_FIELDS[] = {
-    {"email", F_STRING, true}, {"display_name", F_STRING, false}, {"phone", F_STRING_OR_NULL, false},
-    {"password", F_STRING, true}, {"role", F_STRING, true}, {"org_id", F_NUMBER_OR_NULL, false},
-    {"office_id", F_NUMBER_OR_NULL, false}, {"region_code", F_STRING_OR_NULL, false},
+    {"email", F_STRING, true},
+    {"display_name", F_STRING, false},
+    {"phone", F_STRING_OR_NULL, false},
+    {"password", F_STRING, true},
+    {"role", F_STRING, true},
+    {"org_id", F_NUMBER_OR_NULL, false},
+    {"office_id", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING_OR_NULL, false},
 };
 
 static void user_hashed(void *arg)
@@ -470,13 +499,16 @@ static void user_create(http_req_t *req)
 static void user_update(http_req_t *req)
 {
     static const field_t F[] = {
-        {"display_name", F_STRING, false}, {"phone", F_STRING_OR_NULL, false}, {"role", F_STRING, false},
-        {"org_id", F_NUMBER_OR_NULL, false}, {"office_id", F_NUMBER_OR_NULL, false},
-        {"region_code", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
+        {"display_name", F_STRING, false},
+        {"phone", F_STRING_OR_NULL, false},
+        {"role", F_STRING, false},
+        {"org_id", F_NUMBER_OR_NULL, false},
+        {"office_id", F_NUMBER_OR_NULL, false},
+        {"region_code", F_STRING_OR_NULL, false},
+        {"active", F_BOOL, false},
     };
     const char *id, *ifm;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm))
-        return;
+    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     const char *role = api_str(req, "role");
     if (role && !role_from_name(role))
@@ -568,10 +600,13 @@ static route_t ROUTES[] = {
 
 void api_accounts_init(void)
 {
-    ST_ORG_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
-        " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR strpos(o.name, $3) > 0"
-        " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC", 5), 5);
+    ST_ORG_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT o.id, org_json(o) AS j FROM orgs o WHERE ($1::bigint IS NULL OR o.id = $1::bigint)"
+            " AND ($2::text IS NULL OR o.verification_status = $2) AND ($3::text IS NULL OR strpos(o.name, $3) > 0"
+            " OR o.credit_code = upper($3)) AND ($4::bigint IS NULL OR o.id < $4::bigint) ORDER BY o.id DESC",
+            5),
+        5);
     ST_ORG_DIRECTORY = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY rank, len, id), '[]'), 'next_cursor', NULL)::text"
         " FROM (SELECT o.id, CASE WHEN o.credit_code = upper($1) THEN 0 WHEN starts_with(o.name, $1) THEN 1 ELSE 2 END"
@@ -583,20 +618,24 @@ void api_accounts_init(void)
         " ORDER BY rank, len, o.id LIMIT $2::int) hits",
         2);
     ST_ORG_GET = db_stmt_register_read(
-        "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)", 2);
+        "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)",
+        2);
     ST_ORG_CREATE = db_stmt_register("SELECT org_create($1::bigint, $2, $3::jsonb)", 3);
     ST_ORG_UPDATE = db_stmt_register(
         "SELECT org_update($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6::jsonb, $7::boolean)", 7);
     ST_ORG_VERIFY = db_stmt_register("SELECT org_verify($1::bigint, $2, $3::bigint, $4, $5)", 5);
-    ST_INVITE = db_stmt_register(
-        "SELECT invitation_create($1::bigint, $2, $3::bigint, $4::bigint, $5, $6, $7::int)", 7);
+    ST_INVITE = db_stmt_register("SELECT invitation_create($1::bigint, $2, $3::bigint, $4::bigint, $5, $6, $7::int)",
+                                 7);
     ST_REGISTER_RATE = db_stmt_register("SELECT rate_hit('register_limit_per_ip', $1)", 1);
     ST_REGISTER = db_stmt_register("SELECT auth_register($1, $2, $3, $4, $5::jsonb, $6)", 6);
-    ST_USER_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
-        " AND ($4::text IS NULL OR strpos(lower(u.email), lower($4)) > 0 OR strpos(u.display_name, $4) > 0)"
-        " AND ($5::boolean IS NULL OR u.active = $5::boolean)"
-        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC", 3), 5);
+    ST_USER_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT u.id, user_json(u) AS j FROM users u WHERE ($1::text IS NULL OR u.role = $1)"
+            " AND ($4::text IS NULL OR strpos(lower(u.email), lower($4)) > 0 OR strpos(u.display_name, $4) > 0)"
+            " AND ($5::boolean IS NULL OR u.active = $5::boolean)"
+            " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC",
+            3),
+        5);
     ST_USER_GET = db_stmt_register_read("SELECT user_json(u)::text FROM users u WHERE u.id = $1::bigint", 1);
     ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
     ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);

@@ -67,7 +67,7 @@ int api_year_or_reply(http_req_t *req, const char *name, bool current, const cha
 /* Lists: ?limit= (default 20, 1..100) and an opaque signed ?cursor=.
  * The list statements return (items json, next key text or NULL). */
 int api_limit_or_reply(http_req_t *req, const char **limit_text) WUR;
-int api_cursor_or_reply(http_req_t *req, const char **key) WUR;  /* key NULL when absent */
+int api_cursor_or_reply(http_req_t *req, const char **key) WUR; /* key NULL when absent */
 /* Both, for the lists ordered by id whose cursor key is the last id shown:
  * *after NULL when absent (or not an id). */
 int api_page_or_reply(http_req_t *req, const char **limit, const char **after) WUR;

@@ -107,10 +107,10 @@ static void reply_tokens(http_req_t *req, int64_t user_id, const char *refresh, 
 typedef struct {
     http_req_t *req;
     char *password;
-    char *stored;       /* NULL → unknown account, check the dummy */
+    char *stored; /* NULL → unknown account, check the dummy */
     int64_t user_id;
     bool ok;
-    bool cookie;        /* "session": "cookie" */
+    bool cookie; /* "session": "cookie" */
     refresh_t rt;
 } login_t;
 
@@ -185,7 +185,7 @@ static void login(http_req_t *req)
 
 typedef struct {
     refresh_t rt;
-    bool cookie;        /* the token came in the cookie: answer with the cookie */
+    bool cookie; /* the token came in the cookie: answer with the cookie */
 } refresh_ctx_t;
 
 /* The refresh token of a request: the body's refresh_token, else the
@@ -199,7 +199,8 @@ static const char *presented_token(http_req_t *req, bool *cookie)
     if (!t) t = cookie_token(req);
     if (!t) {
         json_t *e = NULL;
-        http_error_add(&e, "refresh_token", "required", "send refresh_token in the body, or sign in with the session cookie");
+        http_error_add(&e, "refresh_token", "required",
+                       "send refresh_token in the body, or sign in with the session cookie");
         http_problem(req, 401, "no refresh token: neither in the body nor in the cookie", e);
         return NULL;
     }

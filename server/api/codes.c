@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ST_LIST, ST_LISTS, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR, ST_CODE_EXISTS, ST_REGION_EXISTS,
-    ST_CALENDAR_PUT, ST_SETTINGS, ST_SETTING_PUT, ST_CODE_PUT;
+static int ST_LIST, ST_LISTS, ST_REGION, ST_REGION_CHILDREN, ST_PROVINCES, ST_CALENDAR, ST_CODE_EXISTS,
+    ST_REGION_EXISTS, ST_CALENDAR_PUT, ST_SETTINGS, ST_SETTING_PUT, ST_CODE_PUT;
 
 /* --- known codes ---------------------------------------------------------------------------- */
 
@@ -120,8 +120,7 @@ static void ccheck_next(http_req_t *req, ccheck_t *cc);
 static void refuse(http_req_t *req, const ccheck_t *cc, const api_code_ref_t *r)
 {
     const char *msg;
-    if (!strcmp(r->list, "regions"))
-        msg = arena_printf(req->arena, "%s is not a GB/T 2260 region code", r->value);
+    if (!strcmp(r->list, "regions")) msg = arena_printf(req->arena, "%s is not a GB/T 2260 region code", r->value);
     else if (r->list2)
         msg = arena_printf(req->arena, "%s is not a transfer or cooperation mode", r->value);
     else
@@ -215,16 +214,22 @@ static void code_list(http_req_t *req)
     api_query(req, ST_LIST, 2, v, api_reply_row_json);
 }
 
-static void code_lists(http_req_t *req) { api_query(req, ST_LISTS, 0, NULL, api_reply_row_json); }
+static void code_lists(http_req_t *req)
+{
+    api_query(req, ST_LISTS, 0, NULL, api_reply_row_json);
+}
 
-static void reply_versioned(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+static void reply_versioned(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
 
 /* The source an edit cites: a required string (the SQL function checks its
  * content and length). */
-static const field_t CODE_FIELDS[] = {{"label", F_STRING, true},           {"label_en", F_STRING, false},
-                                      {"parent_code", F_STRING_OR_NULL, false}, {"sort", F_INT, false},
-                                      {"extra", F_OBJECT, false},          {"active", F_BOOL, false},
-                                      {"source", F_STRING, true}};
+static const field_t CODE_FIELDS[] = {
+    {"label", F_STRING, true}, {"label_en", F_STRING, false}, {"parent_code", F_STRING_OR_NULL, false},
+    {"sort", F_INT, false},    {"extra", F_OBJECT, false},    {"active", F_BOOL, false},
+    {"source", F_STRING, true}};
 
 static void code_put(http_req_t *req)
 {
@@ -237,8 +242,8 @@ static void code_put(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    const char *v[6] = {api_actor(req), req->request_id, req->params[0], req->params[1], ifm,
-                        api_json_text(req, req->json)};
+    const char *v[6] = {
+        api_actor(req), req->request_id, req->params[0], req->params[1], ifm, api_json_text(req, req->json)};
     api_query(req, ST_CODE_PUT, 6, v, reply_versioned);
 }
 
@@ -246,8 +251,10 @@ static void code_put(http_req_t *req)
  * the whole year at once, so a confirmation with its 调休 days is one change. */
 static void calendar_put(http_req_t *req)
 {
-    static const field_t F[] = {{"status", F_STRING, true}, {"source", F_STRING, true},
-                                {"note", F_STRING_OR_NULL, false}, {"days", F_ARRAY, true}};
+    static const field_t F[] = {{"status", F_STRING, true},
+                                {"source", F_STRING, true},
+                                {"note", F_STRING_OR_NULL, false},
+                                {"days", F_ARRAY, true}};
     const char *ifm;
     uint64_t y;
     const char *year = req->params[0];
@@ -284,18 +291,24 @@ static void calendar_put(http_req_t *req)
     api_query(req, ST_CALENDAR_PUT, 5, v, reply_versioned);
 }
 
-static void settings_list(http_req_t *req) { api_query(req, ST_SETTINGS, 0, NULL, api_reply_row_json); }
+static void settings_list(http_req_t *req)
+{
+    api_query(req, ST_SETTINGS, 0, NULL, api_reply_row_json);
+}
 
 static void setting_put(http_req_t *req)
 {
     static const field_t F[] = {{"value", F_ANY, true}, {"source", F_STRING, true}};
     const char *ifm;
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
-    const char *v[6] = {api_actor(req), req->request_id, req->params[0], ifm,
-                        api_json_text(req, json_object_get(req->json, "value")), api_str(req, "source")};
+    const char *v[6] = {api_actor(req),
+                        req->request_id,
+                        req->params[0],
+                        ifm,
+                        api_json_text(req, json_object_get(req->json, "value")),
+                        api_str(req, "source")};
     api_query(req, ST_SETTING_PUT, 6, v, reply_versioned);
 }
-
 
 static void region_get(http_req_t *req)
 {

@@ -19,7 +19,7 @@ typedef struct {
     api_row_cb ok;
     api_any_cb any;
     int stmt, n;
-    const char **vals;   /* copied pointer array; the values live in the request */
+    const char **vals; /* copied pointer array; the values live in the request */
     bool on_replica;
 } qctx_t;
 
@@ -47,7 +47,8 @@ static bool rw_recent(int64_t user)
 {
     pthread_mutex_lock(&g_rw_lock);
     bool recent = g_rw[(uint64_t)user % RW_SLOTS].user == user &&
-                  util_now_ns() - g_rw[(uint64_t)user % RW_SLOTS].at_ns < (uint64_t)g_cfg.read_own_writes_ms * 1000000ull;
+                  util_now_ns() - g_rw[(uint64_t)user % RW_SLOTS].at_ns <
+                      (uint64_t)g_cfg.read_own_writes_ms * 1000000ull;
     pthread_mutex_unlock(&g_rw_lock);
     return recent;
 }
@@ -55,17 +56,10 @@ static bool rw_recent(int64_t user)
 void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
 {
     switch (st) {
-    case DB_ERR_UNAVAILABLE:
-        http_problem(req, 503, "the database is unavailable; try again shortly", NULL);
-        return;
-    case DB_ERR_OVERLOADED:
-        http_problem(req, 503, "the server is busy; try again shortly", NULL);
-        return;
-    case DB_ERR_TIMEOUT:
-        http_problem(req, 504, "the database did not answer in time", NULL);
-        return;
-    default:
-        break;
+    case DB_ERR_UNAVAILABLE: http_problem(req, 503, "the database is unavailable; try again shortly", NULL); return;
+    case DB_ERR_OVERLOADED: http_problem(req, 503, "the server is busy; try again shortly", NULL); return;
+    case DB_ERR_TIMEOUT: http_problem(req, 504, "the database did not answer in time", NULL); return;
+    default: break;
     }
     const char *s = db_sqlstate(res);
     /* Our own SQL functions raise SQLSTATE 'YZnnn' with a message written for
@@ -84,12 +78,18 @@ void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
     int status = 500;
     const char *detail = "internal error";
     if (!strcmp(s, "23505")) status = 409, detail = "a conflicting record already exists";
-    else if (!strcmp(s, "23503")) status = 422, detail = "a referenced record does not exist";
-    else if (!strcmp(s, "23514") || !strcmp(s, "23502")) status = 422, detail = "a value is not allowed";
-    else if (!strncmp(s, "22", 2)) status = 400, detail = "a value has the wrong form";
-    else if (!strcmp(s, "57014")) status = 504, detail = "the database did not answer in time";
-    else if (!strcmp(s, "55P03")) status = 503, detail = "the record is busy; try again shortly";
-    else if (!strncmp(s, "40", 2)) status = 503, detail = "a concurrent change interfered; try again";
+    else if (!strcmp(s, "23503"))
+        status = 422, detail = "a referenced record does not exist";
+    else if (!strcmp(s, "23514") || !strcmp(s, "23502"))
+        status = 422, detail = "a value is not allowed";
+    else if (!strncmp(s, "22", 2))
+        status = 400, detail = "a value has the wrong form";
+    else if (!strcmp(s, "57014"))
+        status = 504, detail = "the database did not answer in time";
+    else if (!strcmp(s, "55P03"))
+        status = 503, detail = "the record is busy; try again shortly";
+    else if (!strncmp(s, "40", 2))
+        status = 503, detail = "a concurrent change interfered; try again";
     else if (!strncmp(s, "08", 2) || !strncmp(s, "53", 2) || !strncmp(s, "57P", 3))
         status = 503, detail = "the database is unavailable; try again shortly";
     if (status == 500 || log_enabled(LOG_DEBUG)) {
@@ -110,8 +110,7 @@ static void on_db(void *arg, db_status_t st, PGresult *res)
         db_query(worker_db(q->req->worker), q->stmt, q->n, q->vals, on_db, q);
         return;
     }
-    if (st == DB_OK && q->req->user && !db_stmt_is_read(q->stmt))
-        rw_note(q->req->user->id);
+    if (st == DB_OK && q->req->user && !db_stmt_is_read(q->stmt)) rw_note(q->req->user->id);
     if (q->any) {
         q->any(q->req, st, res);
         return;
@@ -196,8 +195,8 @@ int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
 {
     json_t *body = req->json, *errs = NULL;
     int status = 0;
-    if (!body) body = json_object(), arena_on_dispose(req->arena, (void (*)(void *))json_decref, body),
-               req->json = body;
+    if (!body)
+        body = json_object(), arena_on_dispose(req->arena, (void (*)(void *))json_decref, body), req->json = body;
     const char *key;
     json_t *val;
     json_object_foreach(body, key, val) {
@@ -220,8 +219,9 @@ int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
             if (!status) status = 422;
         }
     if (!status) return 0;
-    http_problem(req, status, status == 400 ? "the request body has unknown or mistyped fields"
-                                            : "required fields are missing", errs);
+    http_problem(req, status,
+                 status == 400 ? "the request body has unknown or mistyped fields" : "required fields are missing",
+                 errs);
     return -1;
 }
 
@@ -339,14 +339,18 @@ const char *api_sql_printf(const char *fmt, ...)
 
 const char *api_page_sql(const char *rows, int limit)
 {
-    return api_sql_printf("WITH page AS (%s LIMIT $%d::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT"
-                          " $%d::int) SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-                          " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT min(id) FROM shown)::text END",
-                          rows, limit, limit, limit);
+    return api_sql_printf(
+        "WITH page AS (%s LIMIT $%d::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT"
+        " $%d::int) SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT min(id) FROM shown)::text END",
+        rows, limit, limit, limit);
 }
 
 /* cursor = b64url(key) "." b64url(first 12 bytes of HMAC(secret, "cursor", route ‖ key)) */
-static void cursor_hmac(const void *msg, size_t n, unsigned char out[32]) { auth_hmac("cursor", msg, n, out); }
+static void cursor_hmac(const void *msg, size_t n, unsigned char out[32])
+{
+    auth_hmac("cursor", msg, n, out);
+}
 
 const char *api_cursor_sign(http_req_t *req, const char *key)
 {
@@ -383,8 +387,7 @@ void api_reply_page(http_req_t *req, PGresult *res)
     buf_puts(&b, "{\"items\":");
     buf_puts(&b, items);
     buf_puts(&b, ",\"next_cursor\":");
-    if (more)
-        buf_json_str(&b, api_cursor_sign(req, PQgetvalue(res, 0, 1)));
+    if (more) buf_json_str(&b, api_cursor_sign(req, PQgetvalue(res, 0, 1)));
     else
         buf_puts(&b, "null");
     buf_putc(&b, '}');

@@ -29,7 +29,8 @@
 
 static int ST_ATT_ADD, ST_ATT_LIST, ST_ATT_GET, ST_ATT_DEL;
 static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETURN, ST_REFUSE, ST_REGISTER,
-    ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_CHANGES, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS, ST_VERIFY;
+    ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_CHANGES, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS,
+    ST_VERIFY;
 
 /* --- scope and parameters ----------------------------------------------------- */
 
@@ -38,24 +39,44 @@ static int id_or_reply(http_req_t *req, const char **id)
     return api_id_param_or_reply(req, 0, "contract", id);
 }
 
-static const char *dump(http_req_t *req, json_t *j) { return api_json_text(req, j); }
+static const char *dump(http_req_t *req, json_t *j)
+{
+    return api_json_text(req, j);
+}
 
-static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
-static void reply_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
+static void reply_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
+static void reply_created(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 201);
+}
 
 /* --- body validation --------------------------------------------------------------- */
 
 static const field_t CONTRACT_FIELDS[] = {
-    {"title", F_STRING, false}, {"contract_type", F_STRING_OR_NULL, false},
-    {"contract_subtype", F_STRING_OR_NULL, false}, {"seller", F_OBJECT, false}, {"buyer", F_OBJECT, false},
-    {"intermediary", F_ANY, false}, {"broker_user_id", F_NUMBER_OR_NULL, false},
-    {"signed_on", F_STRING_OR_NULL, false}, {"effective_on", F_STRING_OR_NULL, false},
-    {"end_on", F_STRING_OR_NULL, false}, {"contract_amount_fen", F_INT, false},
-    {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
-    {"payment_schedule", F_ARRAY, false}, {"domain", F_STRING_OR_NULL, false},
-    {"socio_economic_objective", F_STRING_OR_NULL, false}, {"ip_type", F_STRING_OR_NULL, false},
-    {"plan_source", F_STRING_OR_NULL, false}, {"result_id", F_NUMBER_OR_NULL, false},
-    {"need_id", F_NUMBER_OR_NULL, false}, {"is_import", F_BOOL, false},
+    {"title", F_STRING, false},
+    {"contract_type", F_STRING_OR_NULL, false},
+    {"contract_subtype", F_STRING_OR_NULL, false},
+    {"seller", F_OBJECT, false},
+    {"buyer", F_OBJECT, false},
+    {"intermediary", F_ANY, false},
+    {"broker_user_id", F_NUMBER_OR_NULL, false},
+    {"signed_on", F_STRING_OR_NULL, false},
+    {"effective_on", F_STRING_OR_NULL, false},
+    {"end_on", F_STRING_OR_NULL, false},
+    {"contract_amount_fen", F_INT, false},
+    {"technical_amount_fen", F_INT, false},
+    {"non_technical_items", F_ARRAY, false},
+    {"payment_schedule", F_ARRAY, false},
+    {"domain", F_STRING_OR_NULL, false},
+    {"socio_economic_objective", F_STRING_OR_NULL, false},
+    {"ip_type", F_STRING_OR_NULL, false},
+    {"plan_source", F_STRING_OR_NULL, false},
+    {"result_id", F_NUMBER_OR_NULL, false},
+    {"need_id", F_NUMBER_OR_NULL, false},
+    {"is_import", F_BOOL, false},
 };
 
 static void check_party(json_t *p, const char *name, json_t **errs)
@@ -63,7 +84,8 @@ static void check_party(json_t *p, const char *name, json_t **errs)
     if (!p || json_is_null(p)) return;
     char f[64];
     if (!json_is_object(p)) {
-        http_error_add(errs, name, "wrong_type", "must be an object {org_id?, name, org_type, region_code, credit_code?}");
+        http_error_add(errs, name, "wrong_type",
+                       "must be an object {org_id?, name, org_type, region_code, credit_code?}");
         return;
     }
     const char *k;
@@ -71,10 +93,14 @@ static void check_party(json_t *p, const char *name, json_t **errs)
     json_object_foreach(p, k, v) {
         snprintf(f, sizeof f, "%s.%s", name, k);
         if (!strcmp(k, "org_id")) {
-            if (!json_is_integer(v) && !json_is_null(v)) http_error_add(errs, f, "wrong_type", "must be an integer or null");
-        } else if (!strcmp(k, "name") || !strcmp(k, "org_type") || !strcmp(k, "region_code") || !strcmp(k, "credit_code")) {
-            if (!json_is_string(v) && !json_is_null(v)) http_error_add(errs, f, "wrong_type", "must be a string or null");
-            else if (json_is_string(v) && !strcmp(k, "name") && util_utf8_len(json_string_value(v), json_string_length(v)) > 200)
+            if (!json_is_integer(v) && !json_is_null(v))
+                http_error_add(errs, f, "wrong_type", "must be an integer or null");
+        } else if (!strcmp(k, "name") || !strcmp(k, "org_type") || !strcmp(k, "region_code") ||
+                   !strcmp(k, "credit_code")) {
+            if (!json_is_string(v) && !json_is_null(v))
+                http_error_add(errs, f, "wrong_type", "must be a string or null");
+            else if (json_is_string(v) && !strcmp(k, "name") &&
+                     util_utf8_len(json_string_value(v), json_string_length(v)) > 200)
                 http_error_add(errs, f, "too_long", "at most 200 characters");
         } else {
             http_error_add(errs, f, "unknown_field", "this field is not accepted here");
@@ -90,8 +116,10 @@ static int check_contract_body(http_req_t *req, json_t **errs)
     check_party(json_object_get(b, "seller"), "seller", errs);
     check_party(json_object_get(b, "buyer"), "buyer", errs);
     json_t *im = json_object_get(b, "intermediary");
-    if (im && !json_is_object(im) && !json_is_null(im)) http_error_add(errs, "intermediary", "wrong_type", "must be an object or null");
-    else check_party(im, "intermediary", errs);
+    if (im && !json_is_object(im) && !json_is_null(im))
+        http_error_add(errs, "intermediary", "wrong_type", "must be an object or null");
+    else
+        check_party(im, "intermediary", errs);
     if (*errs) return 400;
     static const char *const DATES[] = {"signed_on", "effective_on", "end_on"};
     for (int i = 0; i < 3; i++) api_check(errs, DATES[i], v_date(json_string_value(json_object_get(b, DATES[i]))));
@@ -101,7 +129,8 @@ static int check_contract_body(http_req_t *req, json_t **errs)
         if (v) api_check(errs, MONEY[i], v_amount(json_integer_value(v), false));
     }
     const char *t = json_string_value(json_object_get(b, "title"));
-    if (t && (!*t || util_utf8_len(t, strlen(t)) > 300)) http_error_add(errs, "title", "invalid", "1 to 300 characters");
+    if (t && (!*t || util_utf8_len(t, strlen(t)) > 300))
+        http_error_add(errs, "title", "invalid", "1 to 300 characters");
     return *errs ? 422 : 0;
 }
 
@@ -134,7 +163,10 @@ static void read_in_scope(http_req_t *req, int stmt, api_row_cb cb)
     api_query(req, stmt, 5, v, cb);
 }
 
-static void get(http_req_t *req) { read_in_scope(req, ST_GET, reply_ok); }
+static void get(http_req_t *req)
+{
+    read_in_scope(req, ST_GET, reply_ok);
+}
 
 static void create(http_req_t *req)
 {
@@ -210,15 +242,17 @@ static void refuse(http_req_t *req)
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     api_scope_t s = api_scope(req);
-    const char *v[7] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "ground"),
-                        api_str(req, "detail")};
+    const char *v[7] = {api_actor(req),         req->request_id,       id, s.office, s.admin,
+                        api_str(req, "ground"), api_str(req, "detail")};
     api_query(req, ST_REFUSE, 7, v, reply_ok);
 }
 
 static void do_register(http_req_t *req)
 {
-    static const field_t F[] = {{"contract_type", F_STRING, false}, {"contract_subtype", F_STRING, false},
-                                {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
+    static const field_t F[] = {{"contract_type", F_STRING, false},
+                                {"contract_subtype", F_STRING, false},
+                                {"technical_amount_fen", F_INT, false},
+                                {"non_technical_items", F_ARRAY, false},
                                 {"note", F_STRING_OR_NULL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
@@ -239,7 +273,8 @@ static void change(http_req_t *req, const char *kind)
     if (id_or_reply(req, &id)) return;
     api_scope_t s = api_scope(req);
     if (req->user->role & ROLE_OFFICER || ((req->user->role & ROLE_ADMIN) && json_object_get(req->json, "change_id"))) {
-        static const field_t F[] = {{"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+        static const field_t F[] = {
+            {"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
         if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
         const char *note = api_str(req, "note");
         json_t *errs = NULL;
@@ -248,9 +283,10 @@ static void change(http_req_t *req, const char *kind)
             http_problem(req, 422, "some fields are not valid", errs);
             return;
         }
-        const char *cid = arena_printf(req->arena, "%lld", (long long)json_integer_value(json_object_get(req->json, "change_id")));
-        const char *v[9] = {api_actor(req), req->request_id, id, s.office, s.admin, kind, cid, api_str(req, "decision"),
-                            note};
+        const char *cid = arena_printf(req->arena, "%lld",
+                                       (long long)json_integer_value(json_object_get(req->json, "change_id")));
+        const char *v[9] = {
+            api_actor(req), req->request_id, id, s.office, s.admin, kind, cid, api_str(req, "decision"), note};
         api_query(req, ST_DECIDE_CHANGE, 9, v, reply_ok);
         return;
     }
@@ -261,9 +297,18 @@ static void change(http_req_t *req, const char *kind)
     json_t *changes = json_object_get(req->json, "changes");
     if (amend) {
         /* only what an amendment may change */
-        static const char *const OK[] = {"title", "contract_type", "contract_subtype", "end_on", "contract_amount_fen",
-                                         "technical_amount_fen", "non_technical_items", "payment_schedule", "domain",
-                                         "ip_type", "plan_source", "socio_economic_objective"};
+        static const char *const OK[] = {"title",
+                                         "contract_type",
+                                         "contract_subtype",
+                                         "end_on",
+                                         "contract_amount_fen",
+                                         "technical_amount_fen",
+                                         "non_technical_items",
+                                         "payment_schedule",
+                                         "domain",
+                                         "ip_type",
+                                         "plan_source",
+                                         "socio_economic_objective"};
         json_t *errs = NULL;
         const char *k;
         json_t *v;
@@ -280,19 +325,35 @@ static void change(http_req_t *req, const char *kind)
             return;
         }
     }
-    const char *v[8] = {api_actor(req), req->request_id, id, s.org, s.admin, kind, api_str(req, "reason"),
+    const char *v[8] = {api_actor(req),
+                        req->request_id,
+                        id,
+                        s.org,
+                        s.admin,
+                        kind,
+                        api_str(req, "reason"),
                         changes ? dump(req, changes) : NULL};
     api_query(req, ST_REQ_CHANGE, 8, v, reply_ok);
 }
 
-static void amend(http_req_t *req) { change(req, "amend"); }
-static void cancel(http_req_t *req) { change(req, "cancel"); }
+static void amend(http_req_t *req)
+{
+    change(req, "amend");
+}
+static void cancel(http_req_t *req)
+{
+    change(req, "cancel");
+}
 
-static void created_row(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+static void created_row(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
 
 static void payments_add(http_req_t *req)
 {
-    static const field_t F[] = {{"amount_fen", F_INT, true}, {"received_on", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+    static const field_t F[] = {
+        {"amount_fen", F_INT, true}, {"received_on", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     const char *on = api_str(req, "received_on");
@@ -307,16 +368,29 @@ static void payments_add(http_req_t *req)
         return;
     }
     api_scope_t s = api_scope(req);
-    const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.office, s.admin,
-                        arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)), on, note};
+    const char *v[9] = {api_actor(req),
+                        req->request_id,
+                        id,
+                        s.org,
+                        s.office,
+                        s.admin,
+                        arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)),
+                        on,
+                        note};
     api_query(req, ST_PAY_ADD, 9, v, created_row);
 }
 
-static void payments_list(http_req_t *req) { read_in_scope(req, ST_PAY_LIST, api_reply_row_json); }
+static void payments_list(http_req_t *req)
+{
+    read_in_scope(req, ST_PAY_LIST, api_reply_row_json);
+}
 
 /* Every change request of the contract (amendment, cancellation), with the
  * office's decision and its note: the applicant learns why one was rejected. */
-static void changes_list(http_req_t *req) { read_in_scope(req, ST_CHANGES, api_reply_row_json); }
+static void changes_list(http_req_t *req)
+{
+    read_in_scope(req, ST_CHANGES, api_reply_row_json);
+}
 
 static void queue(http_req_t *req)
 {
@@ -354,7 +428,8 @@ static json_t *certificate_make(json_t *payload, const char *key_id, buf_t *text
     buf_puts(text, ",\"signature\":");
     buf_json_str(text, sig);
     buf_putc(text, '}');
-    cert = json_pack("{s:O, s:s, s:s, s:s}", "payload", payload, "algorithm", "Ed25519", "key_id", key_id, "signature", sig);
+    cert = json_pack("{s:O, s:s, s:s, s:s}", "payload", payload, "algorithm", "Ed25519", "key_id", key_id, "signature",
+                     sig);
 done:
     buf_free(&b);
     return cert;
@@ -384,8 +459,9 @@ static void qr_svg(const char *text, buf_t *out)
     QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!q) return;
     int w = q->width, m = 4;
-    buf_printf(out, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='160' height='160' "
-                    "shape-rendering='crispEdges'><rect width='100%%' height='100%%' fill='#fff'/><path fill='#000' d='",
+    buf_printf(out,
+               "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='160' height='160' "
+               "shape-rendering='crispEdges'><rect width='100%%' height='100%%' fill='#fff'/><path fill='#000' d='",
                w + 2 * m, w + 2 * m);
     for (int y = 0; y < w; y++)
         for (int x = 0; x < w; x++)
@@ -413,34 +489,37 @@ static void certificate_html(http_req_t *req, json_t *cert)
     buf_init(&b);
     qr_svg(url, &qr);
     char *certjson = json_dumps(cert, JSON_COMPACT);
-#define S(obj, key) html_escape(req, json_string_value(json_object_get(obj, key)) ? json_string_value(json_object_get(obj, key)) : "")
-    json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"), *office = json_object_get(p, "office");
-    buf_printf(&b,
-               "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>技术合同登记证明 %s</title>"
-               "<style>body{font-family:'Noto Serif CJK SC','Source Han Serif SC',serif;max-width:760px;margin:24px auto;"
-               "padding:32px;border:3px double #8b0000;color:#222}h1{text-align:center;letter-spacing:.3em;color:#8b0000}"
-               "table{width:100%%;border-collapse:collapse;margin:16px 0}td{border:1px solid #999;padding:8px}"
-               "td:first-child{width:30%%;background:#f7f1e8}.qr{float:right;text-align:center;font-size:12px}"
-               "pre{white-space:pre-wrap;word-break:break-all;font-size:10px;color:#555}"
-               "@media print{body{border:none}button{display:none}}</style></head><body>"
-               "<div class='qr'>%s<br>扫码核验</div><h1>技术合同登记证明</h1>"
-               "<table><tr><td>登记编号</td><td>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
-               "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>卖方（受托方）</td><td>%s<br>%s</td></tr>"
-               "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td>%s 元</td></tr>"
-               "<tr><td>技术交易额</td><td>%s 元</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
-               "<tr><td>登记日期</td><td>%s</td></tr></table>"
-               "<p>本证明由登记机构以 Ed25519 数字签名（密钥 %s）。核验地址：%s</p>"
-               "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
-               S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
-               S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
-               S(buyer, "name"), S(buyer, "credit_code"),
-               yuan(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
-               yuan(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
-               S(p, "registered_on"), S(cert, "key_id"), html_escape(req, url),
-               html_escape(req, certjson ? certjson : ""));
+#define S(obj, key) \
+    html_escape(req, json_string_value(json_object_get(obj, key)) ? json_string_value(json_object_get(obj, key)) : "")
+    json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"),
+           *office = json_object_get(p, "office");
+    buf_printf(
+        &b,
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>技术合同登记证明 %s</title>"
+        "<style>body{font-family:'Noto Serif CJK SC','Source Han Serif SC',serif;max-width:760px;margin:24px auto;"
+        "padding:32px;border:3px double #8b0000;color:#222}h1{text-align:center;letter-spacing:.3em;color:#8b0000}"
+        "table{width:100%%;border-collapse:collapse;margin:16px 0}td{border:1px solid #999;padding:8px}"
+        "td:first-child{width:30%%;background:#f7f1e8}.qr{float:right;text-align:center;font-size:12px}"
+        "pre{white-space:pre-wrap;word-break:break-all;font-size:10px;color:#555}"
+        "@media print{body{border:none}button{display:none}}</style></head><body>"
+        "<div class='qr'>%s<br>扫码核验</div><h1>技术合同登记证明</h1>"
+        "<table><tr><td>登记编号</td><td>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
+        "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>卖方（受托方）</td><td>%s<br>%s</td></tr>"
+        "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td>%s 元</td></tr>"
+        "<tr><td>技术交易额</td><td>%s 元</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
+        "<tr><td>登记日期</td><td>%s</td></tr></table>"
+        "<p>本证明由登记机构以 Ed25519 数字签名（密钥 %s）。核验地址：%s</p>"
+        "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
+        S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
+        S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
+        S(buyer, "name"), S(buyer, "credit_code"),
+        yuan(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
+        yuan(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
+        S(p, "registered_on"), S(cert, "key_id"), html_escape(req, url), html_escape(req, certjson ? certjson : ""));
 #undef S
     free(certjson);
-    http_add_header(req, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
+    http_add_header(req, "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
     http_reply(req, 200, "text/html; charset=utf-8", b.data, b.len);
     buf_free(&qr);
     buf_free(&b);
@@ -468,8 +547,10 @@ static void cert_loaded(http_req_t *req, PGresult *res)
     json_t *cert = payload ? certificate_make(payload, PQgetvalue(res, 0, 2), &text, &why) : NULL;
     json_decref(payload);
     if (!cert) http_problem(req, 503, why, NULL);
-    else if (req->ctx) certificate_html(req, cert);
-    else http_reply_json(req, 200, text.data, text.len);
+    else if (req->ctx)
+        certificate_html(req, cert);
+    else
+        http_reply_json(req, 200, text.data, text.len);
     json_decref(cert);
     buf_free(&text);
 }
@@ -527,10 +608,12 @@ static void verify_loaded(http_req_t *req, PGresult *res)
     buf_t b;
     buf_init(&b);
     bool canon = canonical_json(payload, &b) == 0;
-    bool sig_ok = canon && pl == 32 && sign_verify_ed25519(pub, b.data, b.len, json_string_value(json_object_get(cert, "signature")));
+    bool sig_ok = canon && pl == 32 &&
+                  sign_verify_ed25519(pub, b.data, b.len, json_string_value(json_object_get(cert, "signature")));
     buf_free(&b);
     if (!sig_ok) {
-        verify_reply(req, false, canon ? "the signature does not match the payload" : "the payload is not canonical JSON", status);
+        verify_reply(req, false,
+                     canon ? "the signature does not match the payload" : "the payload is not canonical JSON", status);
         return;
     }
     json_t *office = json_object_get(payload, "office");
@@ -556,8 +639,10 @@ static void verify_loaded(http_req_t *req, PGresult *res)
 
 static void verify(http_req_t *req)
 {
-    static const field_t F[] = {{"payload", F_OBJECT, true}, {"algorithm", F_STRING, true},
-                                {"key_id", F_STRING, true}, {"signature", F_STRING, true}};
+    static const field_t F[] = {{"payload", F_OBJECT, true},
+                                {"algorithm", F_STRING, true},
+                                {"key_id", F_STRING, true},
+                                {"signature", F_STRING, true}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     if (strcmp(api_str(req, "algorithm"), "Ed25519") != 0) {
         verify_reply(req, false, "unsupported algorithm (only Ed25519)", NULL);
@@ -599,7 +684,8 @@ static void attach(http_req_t *req)
         return;
     }
     if (!name || !*name) name = !strcmp(sniffed, "application/pdf") ? "contract.pdf" : "scan";
-    if (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n") || util_has_bidi_control(name, strlen(name))) {
+    if (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n") ||
+        util_has_bidi_control(name, strlen(name))) {
         json_t *e = NULL;
         http_error_add(&e, "filename", "invalid",
                        "a file name of at most 200 characters without slashes or bidirectional controls");
@@ -620,7 +706,10 @@ static void attach(http_req_t *req)
     api_query(req, ST_ATT_ADD, 9, v, created_row);
 }
 
-static void attachments(http_req_t *req) { read_in_scope(req, ST_ATT_LIST, api_reply_row_json); }
+static void attachments(http_req_t *req)
+{
+    read_in_scope(req, ST_ATT_LIST, api_reply_row_json);
+}
 
 static unsigned hexval(char c)
 {
@@ -656,7 +745,8 @@ static void attachment_loaded(http_req_t *req, PGresult *res)
     if (strcmp(sha, PQgetvalue(res, 0, 3)) != 0) {
         log_msg(LOG_ERROR, req->request_id, "attachment %s of contract %s fails its SHA-256 check", req->params[1],
                 req->params[0]);
-        http_problem(req, 500, "the stored file does not match its recorded SHA-256: it was changed outside the system", NULL);
+        http_problem(req, 500, "the stored file does not match its recorded SHA-256: it was changed outside the system",
+                     NULL);
         return;
     }
     char b64[64];
@@ -672,7 +762,8 @@ static void attachment_loaded(http_req_t *req, PGresult *res)
         else
             buf_printf(&fn, "%%%02X", *p);
     }
-    http_add_header(req, "Content-Disposition", arena_printf(req->arena, "attachment; filename*=UTF-8''%s", fn.data ? fn.data : "file"));
+    http_add_header(req, "Content-Disposition",
+                    arena_printf(req->arena, "attachment; filename*=UTF-8''%s", fn.data ? fn.data : "file"));
     buf_free(&fn);
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_reply(req, 200, PQgetvalue(res, 0, 1), data, n);
@@ -725,10 +816,13 @@ static route_t ROUTES[] = {
 
 void api_contracts_init(void)
 {
-    ST_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT c.id, contract_json(c) AS j FROM contracts c"
-        " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
-        " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC", 7), 7);
+    ST_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT c.id, contract_json(c) AS j FROM contracts c"
+            " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
+            " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC",
+            7),
+        7);
     ST_GET = db_stmt_register_read(
         "SELECT (contract_json(c) || CASE WHEN $3::bigint IS NOT NULL OR $5::boolean THEN"
         " jsonb_build_object('flags', contract_flags(c)) ELSE '{}' END)::text FROM contracts c"
@@ -740,14 +834,15 @@ void api_contracts_init(void)
     ST_DELETE = db_stmt_register("SELECT contract_delete($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean)", 5);
     ST_SUBMIT = db_stmt_register("SELECT contract_submit($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean)", 5);
     ST_RETURN = db_stmt_register("SELECT contract_return($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6)", 6);
-    ST_REFUSE = db_stmt_register(
-        "SELECT contract_refuse($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7)", 7);
+    ST_REFUSE = db_stmt_register("SELECT contract_refuse($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7)",
+                                 7);
     ST_REGISTER = db_stmt_register(
         "SELECT contract_register($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6::jsonb)", 6);
     ST_REQ_CHANGE = db_stmt_register(
         "SELECT contract_request_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7, $8::jsonb)", 8);
     ST_DECIDE_CHANGE = db_stmt_register(
-        "SELECT contract_decide_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8, $9)", 9);
+        "SELECT contract_decide_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8, $9)",
+        9);
     ST_CHANGES = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce((SELECT json_agg(json_build_object('id', x.id, 'kind', x.kind,"
         " 'status', x.status, 'reason', x.reason, 'changes', x.changes, 'requested_by', x.requested_by,"

@@ -29,9 +29,15 @@ static int id_param(http_req_t *req, int i, const char **out)
     return api_id_param_or_reply(req, i, "object", out);
 }
 
-static const char *org_of(http_req_t *req) { return api_scope(req).org; }
+static const char *org_of(http_req_t *req)
+{
+    return api_scope(req).org;
+}
 
-static const char *is_admin(http_req_t *req) { return api_scope(req).admin; }
+static const char *is_admin(http_req_t *req)
+{
+    return api_scope(req).admin;
+}
 
 static const char *int_field(http_req_t *req, const char *name)
 {
@@ -63,15 +69,22 @@ static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool 
     } else {
         size_t n = util_utf8_len(s, strlen(s));
         if (!n || strspn(s, " \t\r\n") == strlen(s)) http_error_add(&errs, name, "required", "must not be empty");
-        else if (n > max) http_error_add(&errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
+        else if (n > max)
+            http_error_add(&errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
     }
     if (!errs) return 0;
     http_problem(req, 422, "some fields are not valid", errs);
     return -1;
 }
 
-static void reply_ok(http_req_t *req, PGresult *res) { api_reply_row_json(req, res); }
-static void reply_created(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+static void reply_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json(req, res);
+}
+static void reply_created(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
 
 /* --- inquiries ------------------------------------------------------------------- */
 
@@ -93,14 +106,21 @@ static void inq_get(http_req_t *req)
 
 static void inq_create(http_req_t *req)
 {
-    static const field_t F[] = {{"result_id", F_NUMBER_OR_NULL, false}, {"need_id", F_NUMBER_OR_NULL, false},
-                                {"message", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false},
+    static const field_t F[] = {{"result_id", F_NUMBER_OR_NULL, false},
+                                {"need_id", F_NUMBER_OR_NULL, false},
+                                {"message", F_STRING, true},
+                                {"price_fen", F_NUMBER_OR_NULL, false},
                                 {"broker_user_id", F_NUMBER_OR_NULL, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "message", 4000, true) ||
         money_ok_or_reply(req, "price_fen", false, true))
         return;
-    const char *v[8] = {api_actor(req), req->request_id, org_of(req), int_field(req, "result_id"),
-                        int_field(req, "need_id"), api_str(req, "message"), int_field(req, "price_fen"),
+    const char *v[8] = {api_actor(req),
+                        req->request_id,
+                        org_of(req),
+                        int_field(req, "result_id"),
+                        int_field(req, "need_id"),
+                        api_str(req, "message"),
+                        int_field(req, "price_fen"),
                         int_field(req, "broker_user_id")};
     api_query(req, ST_INQ_CREATE, 8, v, reply_created);
 }
@@ -109,10 +129,15 @@ static void inq_message(http_req_t *req)
 {
     static const field_t F[] = {{"body", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "body", 4000, true) ||
-        money_ok_or_reply(req, "price_fen", false, true))
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        text_ok_or_reply(req, "body", 4000, true) || money_ok_or_reply(req, "price_fen", false, true))
         return;
-    const char *v[7] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), api_str(req, "body"),
+    const char *v[7] = {api_actor(req),
+                        req->request_id,
+                        id,
+                        org_of(req),
+                        is_admin(req),
+                        api_str(req, "body"),
                         int_field(req, "price_fen")};
     api_query(req, ST_INQ_MSG, 7, v, reply_created);
 }
@@ -121,10 +146,11 @@ static void inq_agree(http_req_t *req)
 {
     static const field_t F[] = {{"price_fen", F_INT, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || money_ok_or_reply(req, "price_fen", true, true))
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        money_ok_or_reply(req, "price_fen", true, true))
         return;
-    const char *v[8] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), "agree",
-                        int_field(req, "price_fen"), NULL};
+    const char *v[8] = {
+        api_actor(req), req->request_id, id, org_of(req), is_admin(req), "agree", int_field(req, "price_fen"), NULL};
     api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
 }
 
@@ -207,7 +233,8 @@ static void notices(http_req_t *req)
         api_bad_param(req, "pending_objections", "invalid", "true or false");
         return;
     }
-    if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") && strcmp(status, "all")) {
+    if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") &&
+        strcmp(status, "all")) {
         api_bad_param(req, "status", "invalid", "active (default), passed, failed or all");
         return;
     }
@@ -228,8 +255,9 @@ static void object(http_req_t *req)
 {
     static const field_t F[] = {{"name", F_STRING, true}, {"contact", F_STRING, true}, {"body", F_STRING, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "name", 100, true) ||
-        text_ok_or_reply(req, "contact", 200, true) || text_ok_or_reply(req, "body", 4000, true))
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        text_ok_or_reply(req, "name", 100, true) || text_ok_or_reply(req, "contact", 200, true) ||
+        text_ok_or_reply(req, "body", 4000, true))
         return;
     const char *v[5] = {req->request_id, id, api_str(req, "name"), api_str(req, "contact"), api_str(req, "body")};
     api_query(req, ST_OBJECT, 5, v, reply_created);
@@ -260,8 +288,11 @@ static void object_decide(http_req_t *req)
 
 static void auction_open(http_req_t *req)
 {
-    static const field_t F[] = {{"reserve_fen", F_INT, true}, {"increment_fen", F_INT, true}, {"ends_at", F_STRING, true},
-                                {"extension_window_s", F_INT, false}, {"extension_s", F_INT, false}};
+    static const field_t F[] = {{"reserve_fen", F_INT, true},
+                                {"increment_fen", F_INT, true},
+                                {"ends_at", F_STRING, true},
+                                {"extension_window_s", F_INT, false},
+                                {"extension_s", F_INT, false}};
     const char *id;
     if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
         money_ok_or_reply(req, "reserve_fen", true, false) || money_ok_or_reply(req, "increment_fen", true, true))
@@ -283,8 +314,16 @@ static void auction_open(http_req_t *req)
         return;
     }
     const char *win = int_field(req, "extension_window_s"), *ext = int_field(req, "extension_s");
-    const char *v[10] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), int_field(req, "reserve_fen"),
-                         int_field(req, "increment_fen"), ends, win ? win : "300", ext ? ext : "300"};
+    const char *v[10] = {api_actor(req),
+                         req->request_id,
+                         id,
+                         org_of(req),
+                         is_admin(req),
+                         int_field(req, "reserve_fen"),
+                         int_field(req, "increment_fen"),
+                         ends,
+                         win ? win : "300",
+                         ext ? ext : "300"};
     api_query(req, ST_AUCTION_OPEN, 10, v, reply_created);
 }
 
@@ -313,7 +352,8 @@ static void bid(http_req_t *req)
 {
     static const field_t F[] = {{"amount_fen", F_INT, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || money_ok_or_reply(req, "amount_fen", true, true))
+    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        money_ok_or_reply(req, "amount_fen", true, true))
         return;
     const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "amount_fen")};
     api_query(req, ST_BID, 5, v, reply_created);
@@ -366,8 +406,10 @@ static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/notices", notices, 0, 0},
     {HTTP_GET, "/api/v1/notices/{id}", notice_get, 0, 0},
     {HTTP_POST, "/api/v1/notices/{id}/objections", object, ROUTE_JSON_BODY, 0},
-    {HTTP_GET, "/api/v1/notices/{id}/objections", objections, 0, ROLE_MEMBER | ROLE_BROKER | ROLE_REVIEWER | ROLE_ADMIN},
-    {HTTP_POST, "/api/v1/notices/{id}/objections/{oid}/decide", object_decide, ROUTE_JSON_BODY, ROLE_REVIEWER | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/notices/{id}/objections", objections, 0,
+     ROLE_MEMBER | ROLE_BROKER | ROLE_REVIEWER | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/notices/{id}/objections/{oid}/decide", object_decide, ROUTE_JSON_BODY,
+     ROLE_REVIEWER | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/auctions", auctions, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_POST, "/api/v1/results/{id}/auction", auction_open, ROUTE_JSON_BODY, MEMBER},
     {HTTP_GET, "/api/v1/results/{id}/auction", auction_get, ROUTE_OPTIONAL_AUTH, 0},
@@ -377,34 +419,44 @@ static route_t ROUTES[] = {
 
 void api_deals_init(void)
 {
-    ST_INQ_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i WHERE inquiry_visible(i, $1::bigint, $2::bigint,"
-        " $3::boolean) AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
-        " ORDER BY i.id DESC", 6), 6);
-    ST_INQ_GET = db_stmt_register_read(
-        "SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint"
-        " AND inquiry_visible(i, $2::bigint, $3::bigint, $4::boolean)",
-        4);
+    ST_INQ_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT i.id, inquiry_json(i, false) AS j FROM inquiries i WHERE inquiry_visible(i, $1::bigint, $2::bigint,"
+            " $3::boolean) AND ($4::text IS NULL OR i.status = $4) AND ($5::bigint IS NULL OR i.id < $5::bigint)"
+            " ORDER BY i.id DESC",
+            6),
+        6);
+    ST_INQ_GET = db_stmt_register_read("SELECT inquiry_json(i, true)::text FROM inquiries i WHERE i.id = $1::bigint"
+                                       " AND inquiry_visible(i, $2::bigint, $3::bigint, $4::boolean)",
+                                       4);
     ST_INQ_CREATE = db_stmt_register(
         "SELECT inquiry_create($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::bigint, $8::bigint)", 8);
-    ST_INQ_MSG = db_stmt_register("SELECT inquiry_message($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint)", 7);
+    ST_INQ_MSG = db_stmt_register(
+        "SELECT inquiry_message($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint)", 7);
     ST_INQ_DECIDE = db_stmt_register(
         "SELECT inquiry_decide($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8)", 8);
-    ST_BROKER_NAME = db_stmt_register("SELECT inquiry_broker_name($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
+    ST_BROKER_NAME = db_stmt_register("SELECT inquiry_broker_name($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)",
+                                      5);
     ST_BROKER_ACCEPT = db_stmt_register("SELECT inquiry_broker_accept($1::bigint, $2, $3::bigint, $4::bigint)", 4);
     ST_BROKER_REMOVE = db_stmt_register("SELECT inquiry_broker_remove($1::bigint, $2, $3::bigint, $4::bigint)", 4);
-    ST_BROKERS = db_stmt_register_read(api_page_sql(
-        "SELECT u.id, json_build_object('id', u.id, 'display_name', u.display_name, 'org',"
-        " (SELECT json_build_object('id', o.id, 'name', o.name) FROM orgs o WHERE o.id = u.org_id)) AS j"
-        " FROM users u WHERE u.role = 'broker' AND u.active AND ($1::text IS NULL OR strpos(u.display_name, $1) > 0"
-        " OR strpos((SELECT o.name FROM orgs o WHERE o.id = u.org_id), $1) > 0)"
-        " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC", 3), 3);
+    ST_BROKERS = db_stmt_register_read(
+        api_page_sql(
+            "SELECT u.id, json_build_object('id', u.id, 'display_name', u.display_name, 'org',"
+            " (SELECT json_build_object('id', o.id, 'name', o.name) FROM orgs o WHERE o.id = u.org_id)) AS j"
+            " FROM users u WHERE u.role = 'broker' AND u.active AND ($1::text IS NULL OR strpos(u.display_name, $1) > 0"
+            " OR strpos((SELECT o.name FROM orgs o WHERE o.id = u.org_id), $1) > 0)"
+            " AND ($2::bigint IS NULL OR u.id < $2::bigint) ORDER BY u.id DESC",
+            3),
+        3);
     ST_PURCHASE = db_stmt_register("SELECT result_purchase($1::bigint, $2, $3::bigint, $4::bigint)", 4);
-    ST_NOTICES = db_stmt_register_replica(api_page_sql(
-        "SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
-        " AND ($4::bigint IS NULL OR x.result_id = $4::bigint)"
-        " AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM objections o WHERE o.notice_id = x.id AND o.status = 'filed'))"
-        " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC", 3), 5);
+    ST_NOTICES = db_stmt_register_replica(
+        api_page_sql(
+            "SELECT x.id, notice_json(x) AS j FROM notices x WHERE ($1 = 'all' OR x.status = $1)"
+            " AND ($4::bigint IS NULL OR x.result_id = $4::bigint)"
+            " AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM objections o WHERE o.notice_id = x.id AND o.status = 'filed'))"
+            " AND ($2::bigint IS NULL OR x.id < $2::bigint) ORDER BY x.id DESC",
+            3),
+        5);
     ST_NOTICE_GET = db_stmt_register_read("SELECT notice_json(x)::text FROM notices x WHERE x.id = $1::bigint", 1);
     ST_OBJECT = db_stmt_register("SELECT objection_file($1, $2::bigint, $3, $4, $5)", 5);
     /* the notice must exist (404 otherwise); staff see every objection with the contact, the parties without */
@@ -424,9 +476,11 @@ void api_deals_init(void)
         " false))::text FROM auctions a WHERE a.result_id = $1::bigint ORDER BY a.id DESC LIMIT 1",
         2);
     /* newest first (the page orders what it shows by the time left) */
-    ST_AUCTIONS = db_stmt_register_read(api_page_sql(
-        "SELECT a.id, auction_list_json(a, $4::bigint) AS j FROM auctions a"
-        " WHERE a.status = $1 AND ($2::bigint IS NULL OR a.id < $2::bigint) ORDER BY a.id DESC", 3), 4);
+    ST_AUCTIONS = db_stmt_register_read(
+        api_page_sql("SELECT a.id, auction_list_json(a, $4::bigint) AS j FROM auctions a"
+                     " WHERE a.status = $1 AND ($2::bigint IS NULL OR a.id < $2::bigint) ORDER BY a.id DESC",
+                     3),
+        4);
     ST_BID = db_stmt_register("SELECT bid_place($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
     /* the holder (and admin) see every bid; a bidder sees its own */
     ST_BIDS = db_stmt_register_read(

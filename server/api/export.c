@@ -38,24 +38,28 @@ typedef struct {
     int year;
     char from[11], to[11]; /* national: the registration dates, inclusive */
     bool gb18030;          /* national CSV: GB18030 instead of UTF-8 with BOM */
-    int fd;             /* result file, or -1 */
+    int fd;                /* result file, or -1 */
     size_t size;
-    int status;         /* on failure: HTTP status and detail */
+    int status; /* on failure: HTTP status and detail */
     char detail[256];
 } job_t;
 
-static const char *const LIST_HEAD[] = {"登记编号", "合同名称", "合同类别", "合同子类", "卖方", "卖方单位类型", "卖方地区",
-                                        "买方", "买方单位类型", "买方地区", "合同成交额(元)", "技术交易额(元)",
-                                        "实际到账额(元)", "技术领域", "知识产权类型", "计划来源", "登记日期", "输出",
-                                        "吸纳"};
-static const char *const TABLE_HEAD[] = {"代码", "名称", "输出合同数", "输出成交额(元)", "输出技术交易额(元)",
-                                         "输出到账额(元)", "吸纳合同数", "吸纳成交额(元)", "吸纳技术交易额(元)",
-                                         "吸纳到账额(元)"};
+static const char *const LIST_HEAD[] = {
+    "登记编号",       "合同名称",       "合同类别",       "合同子类",     "卖方",
+    "卖方单位类型",   "卖方地区",       "买方",           "买方单位类型", "买方地区",
+    "合同成交额(元)", "技术交易额(元)", "实际到账额(元)", "技术领域",     "知识产权类型",
+    "计划来源",       "登记日期",       "输出",           "吸纳"};
+static const char *const TABLE_HEAD[] = {
+    "代码",           "名称",       "输出合同数",     "输出成交额(元)",     "输出技术交易额(元)",
+    "输出到账额(元)", "吸纳合同数", "吸纳成交额(元)", "吸纳技术交易额(元)", "吸纳到账额(元)"};
 static const char *const AMOUNTS[] = {"contract_amount_fen", "technical_amount_fen", "received_amount_fen"};
 
 /* --- output sinks ------------------------------------------------------------------ */
 
-static long long jint(json_t *o, const char *k) { return (long long)json_integer_value(json_object_get(o, k)); }
+static long long jint(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
 
 static void csv_tables(FILE *f, json_t *doc)
 {
@@ -78,7 +82,9 @@ static void csv_tables(FILE *f, json_t *doc)
         json_array_foreach(json_object_get(t, "rows"), r, row) {
             sheet_csv_text(f, json_string_value(json_object_get(row, "key")));
             fputc(',', f);
-            sheet_csv_text(f, json_string_value(json_object_get(row, "label")) ? json_string_value(json_object_get(row, "label")) : "");
+            sheet_csv_text(f, json_string_value(json_object_get(row, "label"))
+                                  ? json_string_value(json_object_get(row, "label"))
+                                  : "");
             static const char *const FLOWS[] = {"out", "in"};
             for (int fl = 0; fl < 2; fl++) {
                 json_t *g = json_object_get(row, FLOWS[fl]);
@@ -121,7 +127,8 @@ static void keep_result(job_t *j, const char *path)
     j->fd = open(path, O_RDONLY);
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) != 0) fail(j, 500, "could not read the export file");
-    else j->size = (size_t)st.st_size;
+    else
+        j->size = (size_t)st.st_size;
 }
 
 /* XLSX: one sheet per table plus the list; amounts in yuan with a number format. */
@@ -260,8 +267,10 @@ static void export_work(void *arg)
                     if (k) fputc(',', f);
                     const char *val = PQgetvalue(r, i, k);
                     if (k >= 10 && k <= 12) sheet_csv_yuan(f, strtoll(val, NULL, 10));
-                    else if (k >= 17) fputs(!strcmp(val, "t") ? "是" : "否", f);
-                    else sheet_csv_text(f, val);
+                    else if (k >= 17)
+                        fputs(!strcmp(val, "t") ? "是" : "否", f);
+                    else
+                        sheet_csv_text(f, val);
                 }
                 fputs("\r\n", f);
             } else {
@@ -269,9 +278,12 @@ static void export_work(void *arg)
                 for (int k = 0; k < cols; k++) {
                     const char *name = PQfname(r, k), *val = PQgetvalue(r, i, k);
                     if (PQgetisnull(r, i, k)) json_object_set_new(o, name, json_null());
-                    else if (k >= 10 && k <= 12) json_object_set_new(o, name, json_integer(strtoll(val, NULL, 10)));
-                    else if (k >= 17) json_object_set_new(o, name, json_boolean(!strcmp(val, "t")));
-                    else json_object_set_new(o, name, json_string(val));
+                    else if (k >= 10 && k <= 12)
+                        json_object_set_new(o, name, json_integer(strtoll(val, NULL, 10)));
+                    else if (k >= 17)
+                        json_object_set_new(o, name, json_boolean(!strcmp(val, "t")));
+                    else
+                        json_object_set_new(o, name, json_string(val));
                 }
                 char *s = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
@@ -385,8 +397,9 @@ static void national_work(void *arg)
     }
     const char *v[3] = {j->region, j->from, j->to};
     PQclear(PQexec(c, "BEGIN READ ONLY"));
-    PGresult *r = PQexecParams(c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_national($1, $2::date, $3::date)",
-                               3, NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecParams(
+        c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_national($1, $2::date, $3::date)", 3, NULL, v, NULL,
+        NULL, 0);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     lxw_row_t row = 0;
@@ -422,12 +435,14 @@ static void national_work(void *arg)
                 if (ws) {
                     if (null) continue;
                     if (amount[k]) sheet_xlsx_yuan(ws, row, (lxw_col_t)k, strtoll(val, NULL, 10), money);
-                    else sheet_xlsx_text(ws, row, (lxw_col_t)k, val, NULL);
+                    else
+                        sheet_xlsx_text(ws, row, (lxw_col_t)k, val, NULL);
                 } else {
                     if (k) fputc(',', f);
                     if (null) continue;
                     if (amount[k]) sheet_csv_yuan(f, strtoll(val, NULL, 10));
-                    else sheet_csv_text(f, val);
+                    else
+                        sheet_csv_text(f, val);
                 }
             }
             if (f) fputs("\r\n", f);
@@ -475,8 +490,8 @@ static void national_done(void *arg)
                                  j->from, j->to, j->region, ext, j->from, j->to, j->region, ext));
     http_add_header(req, "Cache-Control", "no-store");
     const char *type = j->fmt == FMT_XLSX ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                       : j->gb18030      ? "text/csv; charset=gb18030"
-                                         : "text/csv; charset=utf-8";
+                       : j->gb18030       ? "text/csv; charset=gb18030"
+                                          : "text/csv; charset=utf-8";
     http_reply_file(req, 200, type, j->fd, j->size);
 }
 
@@ -490,13 +505,16 @@ static void national(http_req_t *req)
     if (!from) http_error_add(&errs, "from", "required", "the first registration date, YYYY-MM-DD");
     if (!to) http_error_add(&errs, "to", "required", "the last registration date, YYYY-MM-DD");
     bool dates = !api_check(&errs, "from", v_date(from)) & !api_check(&errs, "to", v_date(to));
-    if (dates && from && to && strcmp(from, to) > 0) http_error_add(&errs, "to", "out_of_order", "must not be before from");
+    if (dates && from && to && strcmp(from, to) > 0)
+        http_error_add(&errs, "to", "out_of_order", "must not be before from");
     enum fmt f = FMT_CSV;
     if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
-    else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv or xlsx");
+    else if (fmt && strcmp(fmt, "csv"))
+        http_error_add(&errs, "format", "invalid", "csv or xlsx");
     bool gb = false;
     if (enc && !strcmp(enc, "gb18030")) gb = true;
-    else if (enc && strcmp(enc, "utf-8")) http_error_add(&errs, "encoding", "invalid", "gb18030 or utf-8 (CSV only)");
+    else if (enc && strcmp(enc, "utf-8"))
+        http_error_add(&errs, "encoding", "invalid", "gb18030 or utf-8 (CSV only)");
     if (enc && f == FMT_XLSX) http_error_add(&errs, "encoding", "invalid", "an XLSX file has no encoding to choose");
     if (errs) {
         http_problem(req, 400, "invalid query parameter", errs);
@@ -522,11 +540,14 @@ static void annual(http_req_t *req)
     json_t *errs = NULL;
     uint64_t year = 0;
     if (!y) http_error_add(&errs, "year", "required", "give the year, 2000 to 2100");
-    else api_check(&errs, "year", v_year_text(y, &year));
+    else
+        api_check(&errs, "year", v_year_text(y, &year));
     enum fmt f = FMT_CSV;
     if (fmt && !strcmp(fmt, "xlsx")) f = FMT_XLSX;
-    else if (fmt && !strcmp(fmt, "json")) f = FMT_JSON;
-    else if (fmt && strcmp(fmt, "csv")) http_error_add(&errs, "format", "invalid", "csv, xlsx or json");
+    else if (fmt && !strcmp(fmt, "json"))
+        f = FMT_JSON;
+    else if (fmt && strcmp(fmt, "csv"))
+        http_error_add(&errs, "format", "invalid", "csv, xlsx or json");
     if (errs) {
         http_problem(req, 400, "invalid query parameter", errs);
         return;

@@ -23,8 +23,8 @@
 #include "api/api.h"
 
 typedef struct {
-    const char *key;   /* the header value, or NULL when absent (arena) */
-    const char *hash;  /* hex SHA-256 of the request, or NULL when no key (arena) */
+    const char *key;  /* the header value, or NULL when absent (arena) */
+    const char *hash; /* hex SHA-256 of the request, or NULL when no key (arena) */
 } idem_t;
 
 /* Read and check Idempotency-Key: 1-200 visible ASCII characters.  0, or

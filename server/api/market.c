@@ -22,7 +22,10 @@
 
 /* --- shared helpers ------------------------------------------------------------ */
 
-static void reply_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
+static void reply_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
 
 static void reply_no_content(http_req_t *req, PGresult *res)
 {
@@ -67,8 +70,10 @@ static void check_text(json_t *o, const char *name, size_t max, bool nonempty, b
     if (!s) return;
     size_t n = util_utf8_len(s, strlen(s));
     if (nonempty && blank(s)) http_error_add(errs, name, "required", "must not be empty");
-    else if (n > max) at_most(errs, name, "too_long", max, "characters");
-    else if (has_control(s, multiline)) http_error_add(errs, name, "invalid_character", "must not contain control characters");
+    else if (n > max)
+        at_most(errs, name, "too_long", max, "characters");
+    else if (has_control(s, multiline))
+        http_error_add(errs, name, "invalid_character", "must not contain control characters");
 }
 
 static void check_strings(json_t *o, const char *name, size_t max_items, size_t max_len, json_t **errs)
@@ -91,8 +96,10 @@ static void check_strings(json_t *o, const char *name, size_t max_items, size_t 
         }
         size_t n = util_utf8_len(s, strlen(s));
         if (blank(s)) http_error_add(errs, f, "required", "must not be empty");
-        else if (n > max_len) at_most(errs, f, "too_long", max_len, "characters");
-        else if (has_control(s, false)) http_error_add(errs, f, "invalid_character", "must not contain control characters");
+        else if (n > max_len)
+            at_most(errs, f, "too_long", max_len, "characters");
+        else if (has_control(s, false))
+            http_error_add(errs, f, "invalid_character", "must not contain control characters");
         else
             for (size_t k = 0; k < i; k++)
                 if (json_equal(json_array_get(a, k), v)) {
@@ -154,9 +161,12 @@ static void check_contact(json_t *o, json_t **errs)
         if (json_is_null(v)) continue;
         const char *s = json_string_value(v);
         if (!s) http_error_add(errs, f, "wrong_type", "must be a string or null");
-        else if (util_utf8_len(s, strlen(s)) > 100) http_error_add(errs, f, "too_long", "at most 100 characters");
-        else if (has_control(s, false)) http_error_add(errs, f, "invalid_character", "must not contain control characters");
-        else if (!strcmp(k, "email") && api_check(errs, f, v_email(s))) continue;
+        else if (util_utf8_len(s, strlen(s)) > 100)
+            http_error_add(errs, f, "too_long", "at most 100 characters");
+        else if (has_control(s, false))
+            http_error_add(errs, f, "invalid_character", "must not contain control characters");
+        else if (!strcmp(k, "email") && api_check(errs, f, v_email(s)))
+            continue;
         else if (!strcmp(k, "phone") && (strlen(s) < 5 || strspn(s, "0123456789+-() ") != strlen(s)))
             http_error_add(errs, f, "invalid_format", "must be a telephone number (digits, + - ( ) and spaces)");
     }
@@ -233,8 +243,8 @@ static int errors_or_reply(http_req_t *req, json_t *errs)
         const char *code = json_string_value(json_object_get(e, "code"));
         if (code && (!strcmp(code, "wrong_type") || !strcmp(code, "unknown_field"))) status = 400;
     }
-    http_problem(req, status, status == 400 ? "the request body has unknown or mistyped fields"
-                                            : "some fields are not valid", errs);
+    http_problem(req, status,
+                 status == 400 ? "the request body has unknown or mistyped fields" : "some fields are not valid", errs);
     return -1;
 }
 
@@ -278,46 +288,70 @@ static void need_values(json_t *b, json_t **errs)
 }
 
 static const field_t RESULT_FIELDS[] = {
-    {"title", F_STRING, true},           {"summary", F_STRING, false},
-    {"keywords", F_ARRAY, false},        {"completers", F_ARRAY, false},
-    {"domain", F_STRING_OR_NULL, false}, {"industries", F_ARRAY, false},
-    {"trl", F_NUMBER_OR_NULL, false},    {"maturity", F_STRING_OR_NULL, false},
-    {"ip_records", F_ARRAY, false},      {"transfer_modes", F_ARRAY, false},
-    {"pricing_mode", F_STRING_OR_NULL, false}, {"asking_price_fen", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING, false},    {"contact", F_OBJECT, false},
+    {"title", F_STRING, true},
+    {"summary", F_STRING, false},
+    {"keywords", F_ARRAY, false},
+    {"completers", F_ARRAY, false},
+    {"domain", F_STRING_OR_NULL, false},
+    {"industries", F_ARRAY, false},
+    {"trl", F_NUMBER_OR_NULL, false},
+    {"maturity", F_STRING_OR_NULL, false},
+    {"ip_records", F_ARRAY, false},
+    {"transfer_modes", F_ARRAY, false},
+    {"pricing_mode", F_STRING_OR_NULL, false},
+    {"asking_price_fen", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING, false},
+    {"contact", F_OBJECT, false},
 };
 
 static const field_t NEED_FIELDS[] = {
-    {"title", F_STRING, true},           {"description", F_STRING, false},
-    {"keywords", F_ARRAY, false},        {"domain", F_STRING_OR_NULL, false},
-    {"industry", F_STRING_OR_NULL, false}, {"trl_min", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING, false},    {"budget_min_fen", F_NUMBER_OR_NULL, false},
-    {"budget_max_fen", F_NUMBER_OR_NULL, false}, {"deadline", F_STRING_OR_NULL, false},
-    {"cooperation_modes", F_ARRAY, false}, {"contact", F_OBJECT, false},
+    {"title", F_STRING, true},
+    {"description", F_STRING, false},
+    {"keywords", F_ARRAY, false},
+    {"domain", F_STRING_OR_NULL, false},
+    {"industry", F_STRING_OR_NULL, false},
+    {"trl_min", F_NUMBER_OR_NULL, false},
+    {"region_code", F_STRING, false},
+    {"budget_min_fen", F_NUMBER_OR_NULL, false},
+    {"budget_max_fen", F_NUMBER_OR_NULL, false},
+    {"deadline", F_STRING_OR_NULL, false},
+    {"cooperation_modes", F_ARRAY, false},
+    {"contact", F_OBJECT, false},
 };
 
-static const char *const RESULT_STATUSES[] = {"draft",     "submitted",    "published", "rejected",
+static const char *const RESULT_STATUSES[] = {"draft",     "submitted",    "published",  "rejected",
                                               "withdrawn", "under_notice", "transacted", NULL};
-static const char *const NEED_STATUSES[] = {"draft", "submitted", "open", "matched", "closed", "expired", "rejected", NULL};
+static const char *const NEED_STATUSES[] = {"draft",  "submitted", "open",     "matched",
+                                            "closed", "expired",   "rejected", NULL};
 
 typedef struct {
-    const char *path;                 /* the collection: "/api/v1/results" */
-    const char *what;                 /* for "no such ..." */
-    const field_t *fields;            /* the body; fields[0] (title) is required on creation */
+    const char *path;      /* the collection: "/api/v1/results" */
+    const char *what;      /* for "no such ..." */
+    const field_t *fields; /* the body; fields[0] (title) is required on creation */
     size_t nfields;
     void (*values)(json_t *b, json_t **errs);
-    const char *const *statuses;      /* NULL-terminated */
+    const char *const *statuses; /* NULL-terminated */
     const char *status_message;
-    int trans_params;                 /* the transition statement's: needs add the outcome */
+    int trans_params; /* the transition statement's: needs add the outcome */
     int st_list, st_get, st_create, st_update, st_delete, st_trans;
 } kind_t;
 
-static kind_t RESULT = {"/api/v1/results", "research result", RESULT_FIELDS, ARRAY_LEN(RESULT_FIELDS),
-                        result_values, RESULT_STATUSES,
+static kind_t RESULT = {"/api/v1/results",
+                        "research result",
+                        RESULT_FIELDS,
+                        ARRAY_LEN(RESULT_FIELDS),
+                        result_values,
+                        RESULT_STATUSES,
                         "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted",
                         7};
-static kind_t NEED = {"/api/v1/needs", "technology need", NEED_FIELDS, ARRAY_LEN(NEED_FIELDS), need_values,
-                      NEED_STATUSES, "status must be draft, submitted, open, matched, closed, expired or rejected", 8};
+static kind_t NEED = {"/api/v1/needs",
+                      "technology need",
+                      NEED_FIELDS,
+                      ARRAY_LEN(NEED_FIELDS),
+                      need_values,
+                      NEED_STATUSES,
+                      "status must be draft, submitted, open, matched, closed, expired or rejected",
+                      8};
 
 static const kind_t *kind_of(http_req_t *req)
 {
@@ -363,8 +397,7 @@ static void list(http_req_t *req)
         api_bad_param(req, "mine", "no_org", "only members of an organisation have listings of their own");
         return;
     }
-    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, after,
-                        limit};
+    const char *v[7] = {s.org, s.staff, mine && !strcmp(mine, "true") ? "true" : "false", status, domain, after, limit};
     api_query(req, k->st_list, 7, v, api_reply_page);
 }
 
@@ -391,7 +424,10 @@ static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
     }
     api_code_ref_t refs[32];
     int n = 0;
-#define REF(f, l, v) do { if (n < (int)ARRAY_LEN(refs)) refs[n++] = (api_code_ref_t){(f), (l), NULL, (v)}; } while (0)
+#define REF(f, l, v)                                                                     \
+    do {                                                                                 \
+        if (n < (int)ARRAY_LEN(refs)) refs[n++] = (api_code_ref_t){(f), (l), NULL, (v)}; \
+    } while (0)
     size_t i;
     json_t *x;
     REF("domain", "domains", json_string_value(json_object_get(b, "domain")));
@@ -403,8 +439,10 @@ static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
     json_array_foreach(json_object_get(b, modes), i, x)
         REF(arena_printf(req->arena, "%s[%zu]", modes, i), modes, json_string_value(x));
     REF("region_code", "regions", json_string_value(json_object_get(b, "region_code")));
-    if (result) json_array_foreach(json_object_get(b, "ip_records"), i, x)
-        REF(arena_printf(req->arena, "ip_records[%zu].type", i), "ip_types", json_string_value(json_object_get(x, "type")));
+    if (result)
+        json_array_foreach(json_object_get(b, "ip_records"), i, x)
+            REF(arena_printf(req->arena, "ip_records[%zu].type", i), "ip_types",
+                json_string_value(json_object_get(x, "type")));
 #undef REF
     api_codes_check(req, refs, n, 422, send);
 }
@@ -413,8 +451,8 @@ static void create_send(http_req_t *req)
 {
     idem_t key;
     if (idem_key_or_reply(req, &key)) return;
-    const char *v[6] = {api_actor(req), req->request_id, api_scope(req).org, api_json_text(req, req->json), key.key,
-                        key.hash};
+    const char *v[6] = {api_actor(req), req->request_id, api_scope(req).org, api_json_text(req, req->json),
+                        key.key,        key.hash};
     api_query(req, kind_of(req)->st_create, 6, v, idem_reply);
 }
 
@@ -463,8 +501,13 @@ static void transition(http_req_t *req)
     bool reject = !strcmp(action, "reject"), close = !strcmp(action, "close");
     const char *id, *ifm;
     if (id_or_reply(req, k, &id) ||
-        api_fields_or_reply(req, reject ? F_REASON : close ? F_CLOSE : NULL,
-                            reject ? ARRAY_LEN(F_REASON) : close ? ARRAY_LEN(F_CLOSE) : 0) ||
+        api_fields_or_reply(req,
+                            reject  ? F_REASON
+                            : close ? F_CLOSE
+                                    : NULL,
+                            reject  ? ARRAY_LEN(F_REASON)
+                            : close ? ARRAY_LEN(F_CLOSE)
+                                    : 0) ||
         api_if_match_or_reply(req, &ifm))
         return;
     json_t *errs = NULL;
@@ -509,12 +552,14 @@ static route_t ROUTES[] = {
 void api_market_init(void)
 {
     /* $1 viewer org, $2 staff, $3 mine, $4 status, $5 domain, $6 cursor, $7 limit */
-    RESULT.st_list = db_stmt_register_replica(api_page_sql(
-        "SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
-        " FROM results r WHERE market_result_visible(r, $1::bigint, $2::boolean)"
-        " AND (NOT $3::boolean OR r.holder_org_id = $1::bigint) AND ($4::text IS NULL OR r.status = $4)"
-        " AND ($5::text IS NULL OR r.domain = $5) AND ($6::bigint IS NULL OR r.id < $6::bigint) ORDER BY r.id DESC",
-        7), 7);
+    RESULT.st_list = db_stmt_register_replica(
+        api_page_sql(
+            "SELECT r.id, market_result_json(r, coalesce(r.holder_org_id = $1::bigint, false) OR $2::boolean) AS j"
+            " FROM results r WHERE market_result_visible(r, $1::bigint, $2::boolean)"
+            " AND (NOT $3::boolean OR r.holder_org_id = $1::bigint) AND ($4::text IS NULL OR r.status = $4)"
+            " AND ($5::text IS NULL OR r.domain = $5) AND ($6::bigint IS NULL OR r.id < $6::bigint) ORDER BY r.id DESC",
+            7),
+        7);
     RESULT.st_get = db_stmt_register_replica(
         /* the public form is kept rendered (result_docs); the holder and
          * staff see more, rendered for them */
@@ -524,12 +569,14 @@ void api_market_init(void)
         " FROM results r LEFT JOIN result_docs d ON d.id = r.id"
         " WHERE r.id = $1::bigint AND market_result_visible(r, $2::bigint, $3::boolean)",
         3);
-    NEED.st_list = db_stmt_register_replica(api_page_sql(
-        "SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
-        " FROM needs n WHERE market_need_visible(n, $1::bigint, $2::boolean)"
-        " AND (NOT $3::boolean OR n.org_id = $1::bigint) AND ($4::text IS NULL OR market_need_status(n) = $4)"
-        " AND ($5::text IS NULL OR n.domain = $5) AND ($6::bigint IS NULL OR n.id < $6::bigint) ORDER BY n.id DESC",
-        7), 7);
+    NEED.st_list = db_stmt_register_replica(
+        api_page_sql(
+            "SELECT n.id, market_need_json(n, coalesce(n.org_id = $1::bigint, false) OR $2::boolean) AS j"
+            " FROM needs n WHERE market_need_visible(n, $1::bigint, $2::boolean)"
+            " AND (NOT $3::boolean OR n.org_id = $1::bigint) AND ($4::text IS NULL OR market_need_status(n) = $4)"
+            " AND ($5::text IS NULL OR n.domain = $5) AND ($6::bigint IS NULL OR n.id < $6::bigint) ORDER BY n.id DESC",
+            7),
+        7);
     NEED.st_get = db_stmt_register_replica(
         "SELECT market_need_json(n, coalesce(n.org_id = $2::bigint, false) OR $3::boolean)::text"
         " FROM needs n WHERE n.id = $1::bigint AND market_need_visible(n, $2::bigint, $3::boolean)",
@@ -541,16 +588,21 @@ void api_market_init(void)
     for (int i = 0; i < 2; i++) {
         const char *kind = i ? "need" : "result", *outcome = i ? "$8, " : "";
         kind_t *k = kinds[i];
-        k->st_create = db_stmt_register(api_sql_printf(
-            "SELECT status, body, replayed FROM market_create($1::bigint, $2, '%s', $3::bigint, $4::jsonb, $5, $6)",
-            kind), 6);
-        k->st_update = db_stmt_register(api_sql_printf(
-            "SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, 'update', NULL, %s$6::jsonb)",
-            kind, i ? "NULL, " : ""), 6);
-        k->st_delete = db_stmt_register(api_sql_printf(
-            "SELECT market_delete($1::bigint, $2, '%s', $3::bigint, $4::bigint, $5::int)", kind), 5);
-        k->st_trans = db_stmt_register(api_sql_printf(
-            "SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7, %sNULL)", kind, outcome),
+        k->st_create = db_stmt_register(
+            api_sql_printf(
+                "SELECT status, body, replayed FROM market_create($1::bigint, $2, '%s', $3::bigint, $4::jsonb, $5, $6)",
+                kind),
+            6);
+        k->st_update = db_stmt_register(
+            api_sql_printf(
+                "SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, 'update', NULL, %s$6::jsonb)",
+                kind, i ? "NULL, " : ""),
+            6);
+        k->st_delete = db_stmt_register(
+            api_sql_printf("SELECT market_delete($1::bigint, $2, '%s', $3::bigint, $4::bigint, $5::int)", kind), 5);
+        k->st_trans = db_stmt_register(
+            api_sql_printf("SELECT market_%s_change($1::bigint, $2, $3::bigint, $4::bigint, $5::int, $6, $7, %sNULL)",
+                           kind, outcome),
             k->trans_params);
     }
     router_add(ROUTES, ARRAY_LEN(ROUTES));

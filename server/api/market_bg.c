@@ -105,7 +105,8 @@ static ssize_t hconn_read(hconn_t *h, char *buf, size_t n)
             int r = SSL_read(h->ssl, buf, (int)n);
             if (r > 0) return r;
             int e = SSL_get_error(h->ssl, r);
-            if ((e == SSL_ERROR_WANT_READ && !wait_fd(h, POLLIN)) || (e == SSL_ERROR_WANT_WRITE && !wait_fd(h, POLLOUT)))
+            if ((e == SSL_ERROR_WANT_READ && !wait_fd(h, POLLIN)) ||
+                (e == SSL_ERROR_WANT_WRITE && !wait_fd(h, POLLOUT)))
                 continue;
             return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
         }
@@ -154,8 +155,10 @@ static int http_post(const char *url, const char *headers, const char *body, int
     snprintf(why, wn, "cannot connect to %s:%s", host, port);
     for (struct addrinfo *a = ai; a && h.fd < 0; a = a->ai_next) {
         if (address_forbidden(a->ai_addr)) {
-            snprintf(why, wn, "refused: %.120s resolves to a special-purpose address (loopback, private, link-local,"
-                              " …); webhooks go to public addresses only", host);
+            snprintf(why, wn,
+                     "refused: %.120s resolves to a special-purpose address (loopback, private, link-local,"
+                     " …); webhooks go to public addresses only",
+                     host);
             continue;
         }
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
@@ -179,7 +182,8 @@ static int http_post(const char *url, const char *headers, const char *body, int
     if (h.fd < 0) return -1;
     if (tls) {
         h.ssl = g_ssl_ctx ? SSL_new(g_ssl_ctx) : NULL;
-        if (!h.ssl || !SSL_set_fd(h.ssl, h.fd) || !SSL_set_tlsext_host_name(h.ssl, host) || !SSL_set1_host(h.ssl, host)) {
+        if (!h.ssl || !SSL_set_fd(h.ssl, h.fd) || !SSL_set_tlsext_host_name(h.ssl, host) ||
+            !SSL_set1_host(h.ssl, host)) {
             snprintf(why, wn, "cannot set up TLS");
             goto done;
         }
@@ -187,7 +191,8 @@ static int http_post(const char *url, const char *headers, const char *body, int
             int r = SSL_connect(h.ssl);
             if (r == 1) break;
             int e = SSL_get_error(h.ssl, r);
-            if ((e == SSL_ERROR_WANT_READ && !wait_fd(&h, POLLIN)) || (e == SSL_ERROR_WANT_WRITE && !wait_fd(&h, POLLOUT)))
+            if ((e == SSL_ERROR_WANT_READ && !wait_fd(&h, POLLIN)) ||
+                (e == SSL_ERROR_WANT_WRITE && !wait_fd(&h, POLLOUT)))
                 continue;
             long v = SSL_get_verify_result(h.ssl);
             snprintf(why, wn, "TLS handshake with %s failed%s%s", host, v != X509_V_OK ? ": " : "",
@@ -198,10 +203,11 @@ static int http_post(const char *url, const char *headers, const char *body, int
     buf_t req;
     buf_init(&req);
     bool default_port = !strcmp(port, tls ? "443" : "80");
-    buf_printf(&req, "POST %s%s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: yizhan-webhook/1\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-               *path == '/' ? "" : "/", path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", default_port ? "" : ":",
-               default_port ? "" : port, strlen(body), headers);
+    buf_printf(&req,
+               "POST %s%s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: yizhan-webhook/1\r\n"
+               "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+               *path == '/' ? "" : "/", path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+               default_port ? "" : ":", default_port ? "" : port, strlen(body), headers);
     buf_puts(&req, body);
     int w = hconn_write(&h, req.data, req.len);
     buf_free(&req);
@@ -219,7 +225,8 @@ static int http_post(const char *url, const char *headers, const char *body, int
     }
     resp[got] = '\0';
     int code;
-    if (got >= 12 && !strncmp(resp, "HTTP/1.", 7) && sscanf(resp + 9, "%3d", &code) == 1 && code >= 100 && code <= 599) {
+    if (got >= 12 && !strncmp(resp, "HTTP/1.", 7) && sscanf(resp + 9, "%3d", &code) == 1 && code >= 100 &&
+        code <= 599) {
         status = code;
         snprintf(why, wn, "HTTP %d", code);
     } else {
@@ -289,12 +296,12 @@ static void sign(const char *secret, long t, const char *body, char out[65])
 static int deliver_one(PGconn *c)
 {
     if (!exec_ok(c, "BEGIN")) return -1;
-    PGresult *r = PQexec(c,
-        "SELECT o.id, g.webhook_url, (o.payload || jsonb_build_object('delivery_id', o.id))::text, o.event,"
-        " webhook_secret_for(o.org_id), setting_int('webhook_timeout_ms', 5000), o.attempts"
-        " FROM webhook_outbox o JOIN orgs g ON g.id = o.org_id"
-        " WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
-        " ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED");
+    PGresult *r = PQexec(
+        c, "SELECT o.id, g.webhook_url, (o.payload || jsonb_build_object('delivery_id', o.id))::text, o.event,"
+           " webhook_secret_for(o.org_id), setting_int('webhook_timeout_ms', 5000), o.attempts"
+           " FROM webhook_outbox o JOIN orgs g ON g.id = o.org_id"
+           " WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
+           " ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         log_msg(LOG_WARN, NULL, "market background: claiming a delivery failed: %s", PQerrorMessage(c));
         PQclear(r);
@@ -311,8 +318,10 @@ static int deliver_one(PGconn *c)
     char why[300];
     if (PQgetisnull(r, 0, 1)) {
         const char *v[1] = {id};
-        PQclear(PQexecParams(c, "UPDATE webhook_outbox SET status = 'cancelled', last_error = 'the organisation"
-                                " removed its webhook URL' WHERE id = $1::bigint", 1, NULL, v, NULL, NULL, 0));
+        PQclear(PQexecParams(c,
+                             "UPDATE webhook_outbox SET status = 'cancelled', last_error = 'the organisation"
+                             " removed its webhook URL' WHERE id = $1::bigint",
+                             1, NULL, v, NULL, NULL, 0));
         PQclear(r);
         return exec_ok(c, "COMMIT") ? 1 : -1;
     }
@@ -383,7 +392,8 @@ static void *bg_main(void *arg)
         /* sleep until a NOTIFY or a second has passed */
         struct pollfd p = {PQsocket(c), POLLIN, 0};
         if (p.fd >= 0) (void)poll(&p, 1, 1000);
-        else sleep(1);
+        else
+            sleep(1);
         if (!PQconsumeInput(c)) continue; /* the connection is reset above */
         PGnotify *nt;
         while ((nt = PQnotifies(c)) != NULL) PQfreemem(nt);

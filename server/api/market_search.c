@@ -69,7 +69,8 @@ static void region_prefix(const char *code, char out[8])
 {
     size_t n = 6;
     if (!strcmp(code + 2, "0000")) n = 2;
-    else if (!strcmp(code + 4, "00")) n = 4;
+    else if (!strcmp(code + 4, "00"))
+        n = 4;
     memcpy(out, code, n);
     out[n] = '\0';
 }
@@ -124,10 +125,12 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
     int lo = 0, hi = 0;
     if (trl_min && (util_parse_u64(trl_min, strlen(trl_min), &v) || v < 1 || v > 9))
         http_error_add(&errs, "trl_min", "out_of_range", "trl_min must be an integer from 1 to 9");
-    else if (trl_min) lo = (int)v;
+    else if (trl_min)
+        lo = (int)v;
     if (trl_max && (util_parse_u64(trl_max, strlen(trl_max), &v) || v < 1 || v > 9))
         http_error_add(&errs, "trl_max", "out_of_range", "trl_max must be an integer from 1 to 9");
-    else if (trl_max) hi = (int)v;
+    else if (trl_max)
+        hi = (int)v;
     if (lo && hi && lo > hi) http_error_add(&errs, "trl_min", "out_of_order", "trl_min must not exceed trl_max");
     uint64_t pmin = 0, pmax = 0;
     bool prices = !api_check(&errs, "price_min", v_amount_text(s->price_min, &pmin)) &
@@ -227,11 +230,11 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
 typedef struct {
     char *key;
     char *total, *facets;
-    long long hint;          /* exact total, or -1 when above the cap */
-    long long title_hint;    /* exact number of title hits, or -1 */
+    long long hint;                /* exact total, or -1 when above the cap */
+    long long title_hint;          /* exact number of title hits, or -1 */
     char rate[32], title_rate[32]; /* hits and title hits per day ("" unknown) */
     uint64_t expires_ns;
-    uint64_t refresh_ns;     /* when a request set out to recount an expired entry (0: none) */
+    uint64_t refresh_ns; /* when a request set out to recount an expired entry (0: none) */
     unsigned long gen;
 } stats_entry_t;
 
@@ -330,8 +333,8 @@ static void stats_put(const char *key, const char *total, const char *facets, lo
 
 typedef struct {
     msearch_t s;
-    const char *key;     /* cache key */
-    bool cached;         /* total and facets from the cache (copies) */
+    const char *key; /* cache key */
+    bool cached;     /* total and facets from the cache (copies) */
     const char *total, *facets;
     char sort_letter;
     const char *limit, *cursor; /* checked query parameters, for search_send() */
@@ -380,8 +383,9 @@ static int put_hits(buf_t *b, const char *hits, size_t n, const msearch_t *s)
         } else {
             buf_puts(b, "null");
         }
-        buf_puts(b, tier == 't' ? ", \"matched_in\": \"title\"}" : tier == 'x' ? ", \"matched_in\": \"text\"}"
-                                                                       : ", \"matched_in\": null}");
+        buf_puts(b, tier == 't'   ? ", \"matched_in\": \"title\"}"
+                    : tier == 'x' ? ", \"matched_in\": \"text\"}"
+                                  : ", \"matched_in\": null}");
     }
     buf_putc(b, ']');
     return 0;
@@ -403,7 +407,8 @@ static void search_done(http_req_t *req, PGresult *res)
         facets = PQgetvalue(res, 0, 3);
         json_error_t je;
         json_t *t = json_loads(total, 0, &je);
-        long long hint = json_is_true(json_object_get(t, "exact")) ? json_integer_value(json_object_get(t, "value")) : -1;
+        long long hint = json_is_true(json_object_get(t, "exact")) ? json_integer_value(json_object_get(t, "value"))
+                                                                   : -1;
         json_decref(t);
         stats_put(c->key, total, facets, hint, PQgetisnull(res, 0, 5) ? -1 : atoll(PQgetvalue(res, 0, 5)),
                   PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7), atoi(PQgetvalue(res, 0, 4)));
@@ -478,7 +483,8 @@ static void search_send(http_req_t *req)
             int commas = 0;
             for (const char *p = after; *p; p++) {
                 if (*p == ',') commas++;
-                else if (*p < '0' || *p > '9') ok = false;
+                else if (*p < '0' || *p > '9')
+                    ok = false;
             }
             ok = ok && commas == 2;
         }
@@ -558,7 +564,6 @@ void api_market_search_init(void)
         " $11::int, $12::boolean, $13::bigint, $14, $15, $16, $17, $18::bigint, $19::float8, $20::float8)",
         20);
     ST_SEARCH_COUNT = db_stmt_heavy_variant(ST_SEARCH);
-    ST_MATCHES = db_stmt_register_replica(
-        "SELECT market_matches($1, $2::bigint, $3::bigint, $4::boolean, $5::int)", 5);
+    ST_MATCHES = db_stmt_register_replica("SELECT market_matches($1, $2::bigint, $3::bigint, $4::boolean, $5::int)", 5);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

@@ -37,11 +37,17 @@ static void sub_list(http_req_t *req)
 static void sub_create(http_req_t *req)
 {
     static const field_t F[] = {
-        {"name", F_STRING, true},        {"q", F_STRING_OR_NULL, false},        {"kind", F_STRING_OR_NULL, false},
-        {"domain", F_STRING_OR_NULL, false}, {"region", F_STRING_OR_NULL, false},
-        {"trl_min", F_NUMBER_OR_NULL, false}, {"trl_max", F_NUMBER_OR_NULL, false},
-        {"mode", F_STRING_OR_NULL, false}, {"price_min", F_NUMBER_OR_NULL, false},
-        {"price_max", F_NUMBER_OR_NULL, false}, {"holder_type", F_STRING_OR_NULL, false},
+        {"name", F_STRING, true},
+        {"q", F_STRING_OR_NULL, false},
+        {"kind", F_STRING_OR_NULL, false},
+        {"domain", F_STRING_OR_NULL, false},
+        {"region", F_STRING_OR_NULL, false},
+        {"trl_min", F_NUMBER_OR_NULL, false},
+        {"trl_max", F_NUMBER_OR_NULL, false},
+        {"mode", F_STRING_OR_NULL, false},
+        {"price_min", F_NUMBER_OR_NULL, false},
+        {"price_max", F_NUMBER_OR_NULL, false},
+        {"holder_type", F_STRING_OR_NULL, false},
         {"webhook", F_BOOL, false},
     };
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
@@ -113,9 +119,11 @@ static route_t ROUTES[] = {
 
 void api_market_subs_init(void)
 {
-    ST_SUB_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT s.id, subscription_json(s) AS j FROM subscriptions s WHERE s.user_id = $1::bigint"
-        " AND ($2::bigint IS NULL OR s.id < $2::bigint) ORDER BY s.id DESC", 3), 3);
+    ST_SUB_LIST = db_stmt_register_read(
+        api_page_sql("SELECT s.id, subscription_json(s) AS j FROM subscriptions s WHERE s.user_id = $1::bigint"
+                     " AND ($2::bigint IS NULL OR s.id < $2::bigint) ORDER BY s.id DESC",
+                     3),
+        3);
     ST_SUB_CREATE = db_stmt_register(
         "SELECT status, body, replayed FROM subscription_create($1::bigint, $2, $3, $4::jsonb, $5, $6::jsonb,"
         " $7::bigint, $8::bigint, $9::boolean, $10, $11)",

@@ -18,11 +18,31 @@
 static int ST_NOTE_LIST, ST_NOTE_COUNT, ST_NOTE_READ, ST_NOTE_READ_ALL;
 
 /* The kinds of notify() and the tabs of the page; anything else is 400. */
-static const char *const KINDS[] = {
-    "subscription_match", "inquiry", "message", "proposal", "agreed", "declined", "expired", "broker_request",
-    "broker_admitted", "broker_removed", "notice", "objection", "objection_decided", "notice_passed", "notice_failed",
-    "bid", "outbid", "auction_won", "auction_lost", "auction_closed", "contract_draft", "contract_returned",
-    "contract_registered", "contract_refused", "contract_change_decided"};
+static const char *const KINDS[] = {"subscription_match",
+                                    "inquiry",
+                                    "message",
+                                    "proposal",
+                                    "agreed",
+                                    "declined",
+                                    "expired",
+                                    "broker_request",
+                                    "broker_admitted",
+                                    "broker_removed",
+                                    "notice",
+                                    "objection",
+                                    "objection_decided",
+                                    "notice_passed",
+                                    "notice_failed",
+                                    "bid",
+                                    "outbid",
+                                    "auction_won",
+                                    "auction_lost",
+                                    "auction_closed",
+                                    "contract_draft",
+                                    "contract_returned",
+                                    "contract_registered",
+                                    "contract_refused",
+                                    "contract_change_decided"};
 static const char *const CATEGORIES[] = {"deal", "registration", "subscription"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
@@ -35,9 +55,8 @@ static bool one_of(const char *s, const char *const *set, size_t n)
 static void note_list(http_req_t *req)
 {
     const char *limit, *after, *unread, *category, *kind;
-    if (api_page_or_reply(req, &limit, &after) ||
-        http_query_or_reply(req, "unread", &unread) || http_query_or_reply(req, "category", &category) ||
-        http_query_or_reply(req, "kind", &kind))
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "unread", &unread) ||
+        http_query_or_reply(req, "category", &category) || http_query_or_reply(req, "kind", &kind))
         return;
     if (unread && strcmp(unread, "true") && strcmp(unread, "false")) {
         api_bad_param(req, "unread", "invalid", "unread must be true or false");
@@ -51,7 +70,8 @@ static void note_list(http_req_t *req)
         api_bad_param(req, "kind", "invalid", "kind must be one of the notification kinds");
         return;
     }
-    const char *v[6] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", category, kind, after, limit};
+    const char *v[6] = {api_actor(req), unread && !strcmp(unread, "true") ? "true" : "false", category, kind, after,
+                        limit};
     api_query(req, ST_NOTE_LIST, 6, v, api_reply_page);
 }
 
@@ -82,9 +102,9 @@ static void note_read_all(http_req_t *req)
         http_problem(req, json_is_integer(upto) ? 422 : 400, "some fields are not valid", e);
         return;
     }
-    const char *v[2] = {api_actor(req),
-                        upto && json_is_integer(upto) ? arena_printf(req->arena, "%lld", (long long)json_integer_value(upto))
-                                                      : NULL};
+    const char *v[2] = {api_actor(req), upto && json_is_integer(upto)
+                                            ? arena_printf(req->arena, "%lld", (long long)json_integer_value(upto))
+                                            : NULL};
     api_query(req, ST_NOTE_READ_ALL, 2, v, api_reply_row_json);
 }
 
@@ -97,10 +117,12 @@ static route_t ROUTES[] = {
 
 void api_notifications_init(void)
 {
-    ST_NOTE_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
-        " AND (NOT $2::boolean OR n.read_at IS NULL) AND ($3::text IS NULL OR notification_category(n.kind) = $3)"
-        " AND ($4::text IS NULL OR n.kind = $4) AND ($5::bigint IS NULL OR n.id < $5::bigint) ORDER BY n.id DESC", 6),
+    ST_NOTE_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT n.id, notification_json(n) AS j FROM notifications n WHERE n.user_id = $1::bigint"
+            " AND (NOT $2::boolean OR n.read_at IS NULL) AND ($3::text IS NULL OR notification_category(n.kind) = $3)"
+            " AND ($4::text IS NULL OR n.kind = $4) AND ($5::bigint IS NULL OR n.id < $5::bigint) ORDER BY n.id DESC",
+            6),
         6);
     ST_NOTE_COUNT = db_stmt_register_read(
         "SELECT json_build_object('unread', count(*), 'latest_id', max(n.id))::text FROM notifications n"

@@ -36,7 +36,8 @@ static void readyz_done(http_req_t *req, db_status_t st, PGresult *res)
     char body[200];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"ready\",\"database\":\"up\",\"migrations\":\"current\",\"functions\":\"current\","
-                     "\"version\":\"%s\"}", v);
+                     "\"version\":\"%s\"}",
+                     v);
     http_reply_json(req, 200, body, (size_t)n);
 }
 
@@ -66,17 +67,22 @@ static void on_db_metrics(void *arg, db_status_t st, PGresult *res)
                  "# TYPE yizhan_calendar_confirmed gauge\n");
     for (int i = 0; i < PQntuples(res); i++)
         buf_printf(&b, "yizhan_calendar_confirmed{year=\"%s\"} %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-    buf_printf(&b, "# HELP yizhan_calendar_provisional_deadlines Applications awaiting review whose deadline runs into "
-                   "a year without a confirmed calendar (counted on weekdays less the statutory holidays).\n"
-                   "# TYPE yizhan_calendar_provisional_deadlines gauge\n"
-                   "yizhan_calendar_provisional_deadlines %s\n", PQgetvalue(res, 0, 2));
+    buf_printf(&b,
+               "# HELP yizhan_calendar_provisional_deadlines Applications awaiting review whose deadline runs into "
+               "a year without a confirmed calendar (counted on weekdays less the statutory holidays).\n"
+               "# TYPE yizhan_calendar_provisional_deadlines gauge\n"
+               "yizhan_calendar_provisional_deadlines %s\n",
+               PQgetvalue(res, 0, 2));
     pthread_mutex_lock(&g_db_metrics_lock);
     snprintf(g_db_metrics, sizeof g_db_metrics, "%s", b.data ? b.data : "");
     pthread_mutex_unlock(&g_db_metrics_lock);
     buf_free(&b);
 }
 
-static void read_db_metrics(worker_t *w) { db_query(worker_db(w), ST_METRICS, 0, NULL, on_db_metrics, NULL); }
+static void read_db_metrics(worker_t *w)
+{
+    db_query(worker_db(w), ST_METRICS, 0, NULL, on_db_metrics, NULL);
+}
 
 void api_ops_start(void)
 {
@@ -97,7 +103,10 @@ static void metrics(http_req_t *req)
     buf_free(&b);
 }
 
-static void spec(http_req_t *req) { static_serve_spec(req); }
+static void spec(http_req_t *req)
+{
+    static_serve_spec(req);
+}
 
 static route_t ROUTES[] = {
     {HTTP_GET, "/livez", livez, ROUTE_NO_LOG, 0},

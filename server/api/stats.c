@@ -14,7 +14,7 @@
 
 static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS;
 
-static const char *const BY[] = {"year",    "month",       "quarter",     "type",        "subtype", "domain",
+static const char *const BY[] = {"year",        "month",      "quarter", "type",        "subtype", "domain",
                                  "seller_type", "buyer_type", "ip_type", "plan_source", "region"};
 
 /* year (default this one) and region (api_region_or_reply); 0 or replied. */
@@ -34,15 +34,18 @@ static void stats(http_req_t *req)
         for (; i < ARRAY_LEN(BY) && strcmp(BY[i], by); i++)
             ;
         if (i == ARRAY_LEN(BY))
-            return (void)api_bad_param(req, "by", "invalid", "one of year, month, quarter, type, subtype, domain, seller_type, "
-                                              "buyer_type, ip_type, plan_source, region");
+            return (void)api_bad_param(req, "by", "invalid",
+                                       "one of year, month, quarter, type, subtype, domain, seller_type, "
+                                       "buyer_type, ip_type, plan_source, region");
         if (!strcmp(by, "year")) by = NULL;
     }
-    if (flow && strcmp(flow, "out") && strcmp(flow, "in")) return (void)api_bad_param(req, "flow", "invalid", "out (输出) or in (吸纳)");
+    if (flow && strcmp(flow, "out") && strcmp(flow, "in"))
+        return (void)api_bad_param(req, "flow", "invalid", "out (输出) or in (吸纳)");
     /* breakdowns are for the bureau; the public sees yearly totals */
     bool privileged = req->user && (req->user->role & (ROLE_BUREAU | ROLE_ADMIN));
     if (by && !privileged) {
-        http_problem(req, req->user ? 403 : 401, "breakdowns are for bureau staff; the public sees yearly totals", NULL);
+        http_problem(req, req->user ? 403 : 401, "breakdowns are for bureau staff; the public sees yearly totals",
+                     NULL);
         return;
     }
     const char *v[4] = {region, year, flow ? flow : "out", by};
@@ -67,20 +70,24 @@ static void progress(http_req_t *req)
 
 static void target_put(http_req_t *req)
 {
-    static const field_t F[] = {{"region_code", F_STRING, true}, {"year", F_INT, true}, {"metric", F_STRING, true},
-                                {"target", F_INT, true}, {"note", F_STRING_OR_NULL, false}};
+    static const field_t F[] = {{"region_code", F_STRING, true},
+                                {"year", F_INT, true},
+                                {"metric", F_STRING, true},
+                                {"target", F_INT, true},
+                                {"note", F_STRING_OR_NULL, false}};
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *errs = NULL;
     api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     json_int_t t = json_integer_value(json_object_get(req->json, "target"));
-    if (t < 0 || t > 100000000000000000LL) http_error_add(&errs, "target", "out_of_range", "a non-negative amount in fen or a count");
+    if (t < 0 || t > 100000000000000000LL)
+        http_error_add(&errs, "target", "out_of_range", "a non-negative amount in fen or a count");
     if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
     char *body = json_dumps(req->json, JSON_COMPACT);
-    const char *v[4] = {api_actor(req), req->request_id,
-                        req->user->role & ROLE_BUREAU ? req->user->region : NULL, arena_strdup(req->arena, body)};
+    const char *v[4] = {api_actor(req), req->request_id, req->user->role & ROLE_BUREAU ? req->user->region : NULL,
+                        arena_strdup(req->arena, body)};
     free(body);
     api_query(req, ST_TARGET_PUT, 4, v, api_reply_row_json);
 }

@@ -26,18 +26,33 @@ static int ST_POL_LIST, ST_POL_GET, ST_POL_CREATE, ST_POL_UPDATE, ST_RUN_CREATE,
 /* --- helpers ------------------------------------------------------------------- */
 
 /* The bureau's region root, or NULL (admin: no limit). */
-static const char *scope_of(http_req_t *req) { return api_scope(req).region; }
+static const char *scope_of(http_req_t *req)
+{
+    return api_scope(req).region;
+}
 
 static int id_or_reply(http_req_t *req, const char **id, const char *what)
 {
     return api_id_param_or_reply(req, 0, what, id);
 }
 
-static const char *dump(http_req_t *req) { return api_json_text(req, req->json); }
+static const char *dump(http_req_t *req)
+{
+    return api_json_text(req, req->json);
+}
 
-static void reply_versioned_ok(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 200); }
-static void reply_versioned_created(http_req_t *req, PGresult *res) { api_reply_versioned(req, res, 201); }
-static void reply_created(http_req_t *req, PGresult *res) { api_reply_row_json_status(req, res, 201); }
+static void reply_versioned_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
+static void reply_versioned_created(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 201);
+}
+static void reply_created(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
 
 /* Length checks the SQL would also make, answered here with all errors at once. */
 static int policy_values_or_reply(http_req_t *req)
@@ -80,8 +95,9 @@ static void policy_get(http_req_t *req)
 static void policy_create(http_req_t *req)
 {
     static const field_t F[] = {
-        {"name", F_STRING, true},           {"region_code", F_STRING, true},         {"valid_from_year", F_INT, true},
-        {"valid_to_year", F_NUMBER_OR_NULL, false}, {"rules", F_OBJECT, true},   {"source", F_STRING_OR_NULL, false},
+        {"name", F_STRING, true},         {"region_code", F_STRING, true},
+        {"valid_from_year", F_INT, true}, {"valid_to_year", F_NUMBER_OR_NULL, false},
+        {"rules", F_OBJECT, true},        {"source", F_STRING_OR_NULL, false},
         {"active", F_BOOL, false},
     };
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || policy_values_or_reply(req)) return;
@@ -93,8 +109,8 @@ static void policy_update(http_req_t *req)
 {
     /* region_code is not here: a policy stays with the bureau that pays it. */
     static const field_t F[] = {
-        {"name", F_STRING, false},     {"valid_from_year", F_INT, false}, {"valid_to_year", F_NUMBER_OR_NULL, false},
-        {"rules", F_OBJECT, false},    {"source", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
+        {"name", F_STRING, false},  {"valid_from_year", F_INT, false},   {"valid_to_year", F_NUMBER_OR_NULL, false},
+        {"rules", F_OBJECT, false}, {"source", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
     };
     const char *id, *ifm;
     if (id_or_reply(req, &id, "subsidy policy") || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
@@ -183,24 +199,29 @@ static route_t ROUTES[] = {
 
 void api_subsidies_init(void)
 {
-    ST_POL_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT p.id, subsidy_policy_json(p) AS j FROM subsidy_policies p"
-        " WHERE subsidy_policy_visible(p, $1) AND ($2::int IS NULL OR $2::int BETWEEN p.valid_from_year"
-        " AND coalesce(p.valid_to_year, 2100)) AND ($3::bigint IS NULL OR p.id < $3::bigint) ORDER BY p.id DESC", 4),
+    ST_POL_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT p.id, subsidy_policy_json(p) AS j FROM subsidy_policies p"
+            " WHERE subsidy_policy_visible(p, $1) AND ($2::int IS NULL OR $2::int BETWEEN p.valid_from_year"
+            " AND coalesce(p.valid_to_year, 2100)) AND ($3::bigint IS NULL OR p.id < $3::bigint) ORDER BY p.id DESC",
+            4),
         4);
     ST_POL_GET = db_stmt_register_read(
         "SELECT subsidy_policy_json(p)::text FROM subsidy_policies p WHERE p.id = $1::bigint"
         " AND subsidy_policy_visible(p, $2)",
         2);
     ST_POL_CREATE = db_stmt_register("SELECT subsidy_policy_create($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_POL_UPDATE =
-        db_stmt_register("SELECT subsidy_policy_update($1::bigint, $2, $3, $4::bigint, $5::int, $6::jsonb)", 6);
+    ST_POL_UPDATE = db_stmt_register("SELECT subsidy_policy_update($1::bigint, $2, $3, $4::bigint, $5::int, $6::jsonb)",
+                                     6);
     ST_RUN_CREATE = db_stmt_register("SELECT subsidy_run_create($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_RUN_LIST = db_stmt_register_read(api_page_sql(
-        "SELECT r.id, subsidy_run_json(r.id, false) AS j FROM subsidy_runs r"
-        " WHERE subsidy_run_visible(r.id, $1) AND ($2::int IS NULL OR r.year = $2::int)"
-        " AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = r.id"
-        " AND rp.policy_id = $3::bigint)) AND ($4::bigint IS NULL OR r.id < $4::bigint) ORDER BY r.id DESC", 5), 5);
+    ST_RUN_LIST = db_stmt_register_read(
+        api_page_sql(
+            "SELECT r.id, subsidy_run_json(r.id, false) AS j FROM subsidy_runs r"
+            " WHERE subsidy_run_visible(r.id, $1) AND ($2::int IS NULL OR r.year = $2::int)"
+            " AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM subsidy_run_policies rp WHERE rp.run_id = r.id"
+            " AND rp.policy_id = $3::bigint)) AND ($4::bigint IS NULL OR r.id < $4::bigint) ORDER BY r.id DESC",
+            5),
+        5);
     ST_RUN_GET = db_stmt_register_read(
         "SELECT subsidy_run_json(r.id)::text FROM subsidy_runs r WHERE r.id = $1::bigint AND subsidy_run_visible(r.id, $2)",
         2);

@@ -24,10 +24,10 @@ enum {
 
 typedef struct auth_user {
     int64_t id;
-    int role;              /* one ROLE_* bit */
-    int64_t org_id;        /* 0 if none */
-    int64_t office_id;     /* 0 if none */
-    char region[8];        /* "" if none */
+    int role;          /* one ROLE_* bit */
+    int64_t org_id;    /* 0 if none */
+    int64_t office_id; /* 0 if none */
+    char region[8];    /* "" if none */
     char id_str[24];
 } auth_user_t;
 

@@ -34,8 +34,7 @@ int auth_load_secret(const char *path)
         fprintf(stderr, "yizhan: cannot read YIZHAN_JWT_SECRET_FILE=%s: %s\n", path, strerror(errno));
         return -1;
     }
-    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-        len--;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r')) len--;
     if (len < 32) {
         fprintf(stderr, "yizhan: YIZHAN_JWT_SECRET_FILE=%s holds %zu bytes; at least 32 are required\n", path, len);
         free(data);
@@ -50,12 +49,10 @@ char *jwt_issue(int64_t user_id, long now)
 {
     jwt_t *j = NULL;
     char *out = NULL;
-    if (jwt_new(&j) != 0)
-        return NULL;
+    if (jwt_new(&j) != 0) return NULL;
     unsigned char rnd[16];
     char jti[32], sub[24];
-    if (util_random_bytes(rnd, sizeof rnd) != 0)
-        goto done;
+    if (util_random_bytes(rnd, sizeof rnd) != 0) goto done;
     util_b64url_encode(rnd, sizeof rnd, jti);
     snprintf(sub, sizeof sub, "%lld", (long long)user_id);
     if (jwt_add_grant(j, "iss", ISSUER) || jwt_add_grant(j, "aud", AUDIENCE) || jwt_add_grant(j, "sub", sub) ||
@@ -72,12 +69,10 @@ done:
 static int header_ok(const char *token)
 {
     const char *dot = strchr(token, '.');
-    if (!dot || dot == token || dot - token > 512)
-        return 0;
+    if (!dot || dot == token || dot - token > 512) return 0;
     unsigned char raw[400];
     long n = util_b64url_decode(token, (size_t)(dot - token), raw);
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     json_t *h = json_loadb((const char *)raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
     int ok = 0;
     if (json_is_object(h)) {
@@ -86,8 +81,7 @@ static int header_ok(const char *token)
         ok = 1;
         int has_alg = 0;
         json_object_foreach(h, k, v) {
-            if (!strcmp(k, "alg") && json_is_string(v) && !strcmp(json_string_value(v), "HS256"))
-                has_alg = 1;
+            if (!strcmp(k, "alg") && json_is_string(v) && !strcmp(json_string_value(v), "HS256")) has_alg = 1;
             else if (!strcmp(k, "typ") && json_is_string(v) && !strcmp(json_string_value(v), "JWT"))
                 ;
             else
@@ -110,23 +104,50 @@ int jwt_check(const char *token, long now, int64_t *user_id, long *iat_out, cons
     jwt_t *j = NULL;
     if (jwt_decode(&j, token, g_secret, (int)g_secret_len) != 0 || !j) return *why = "invalid token signature", -1;
     int rc = -1;
-    if (jwt_get_alg(j) != JWT_ALG_HS256) { *why = "unsupported token algorithm"; goto done; }
+    if (jwt_get_alg(j) != JWT_ALG_HS256) {
+        *why = "unsupported token algorithm";
+        goto done;
+    }
     const char *iss = jwt_get_grant(j, "iss"), *aud = jwt_get_grant(j, "aud"), *sub = jwt_get_grant(j, "sub"),
                *jti = jwt_get_grant(j, "jti");
     errno = 0;
     long exp = jwt_get_grant_int(j, "exp");
-    if (errno) { *why = "token has no expiry"; goto done; }
+    if (errno) {
+        *why = "token has no expiry";
+        goto done;
+    }
     long iat = jwt_get_grant_int(j, "iat");
-    if (errno) { *why = "token has no issue time"; goto done; }
+    if (errno) {
+        *why = "token has no issue time";
+        goto done;
+    }
     long nbf = jwt_get_grant_int(j, "nbf");
     if (errno) nbf = iat, errno = 0;
-    if (!iss || strcmp(iss, ISSUER)) { *why = "wrong token issuer"; goto done; }
-    if (!aud || strcmp(aud, AUDIENCE)) { *why = "wrong token audience"; goto done; }
-    if (!jti || !*jti) { *why = "token has no id"; goto done; }
-    if (exp <= now - LEEWAY || exp - iat > ACCESS_TOKEN_TTL + LEEWAY) { *why = "token expired"; goto done; }
-    if (iat > now + LEEWAY || nbf > now + LEEWAY) { *why = "token not yet valid"; goto done; }
+    if (!iss || strcmp(iss, ISSUER)) {
+        *why = "wrong token issuer";
+        goto done;
+    }
+    if (!aud || strcmp(aud, AUDIENCE)) {
+        *why = "wrong token audience";
+        goto done;
+    }
+    if (!jti || !*jti) {
+        *why = "token has no id";
+        goto done;
+    }
+    if (exp <= now - LEEWAY || exp - iat > ACCESS_TOKEN_TTL + LEEWAY) {
+        *why = "token expired";
+        goto done;
+    }
+    if (iat > now + LEEWAY || nbf > now + LEEWAY) {
+        *why = "token not yet valid";
+        goto done;
+    }
     uint64_t uid;
-    if (!sub || util_parse_u64(sub, strlen(sub), &uid) != 0 || uid == 0) { *why = "token has no subject"; goto done; }
+    if (!sub || util_parse_u64(sub, strlen(sub), &uid) != 0 || uid == 0) {
+        *why = "token has no subject";
+        goto done;
+    }
     *user_id = (int64_t)uid;
     *iat_out = iat;
     rc = 0;

@@ -15,9 +15,8 @@
 
 static int derive(const char *pw, const unsigned char *salt, size_t salt_len, long iter, unsigned char *dk)
 {
-    return PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, (int)salt_len, (int)iter, EVP_sha256(), DK_LEN, dk) == 1
-               ? 0
-               : -1;
+    return PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, (int)salt_len, (int)iter, EVP_sha256(), DK_LEN, dk) == 1 ? 0
+                                                                                                                 : -1;
 }
 
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
@@ -42,8 +41,7 @@ bool password_verify(const char *password, const char *stored)
     unsigned char salt[64], want[96], got[DK_LEN];
     long sl = util_b64url_decode(s64, strlen(s64), salt);
     long wl = util_b64url_decode(d64, strlen(d64), want);
-    if (sl <= 0 || wl != DK_LEN || derive(password, salt, (size_t)sl, iter, got) != 0)
-        return false;
+    if (sl <= 0 || wl != DK_LEN || derive(password, salt, (size_t)sl, iter, got) != 0) return false;
     return CRYPTO_memcmp(got, want, DK_LEN) == 0;
 }
 

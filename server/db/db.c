@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define MAX_STMTS 512
-#define BATCH_MAX 128   /* statements per Sync: bounds one rollback's blast radius */
+#define BATCH_MAX 128 /* statements per Sync: bounds one rollback's blast radius */
 /* Times a statement is re-run after failing itself with a serialization
  * failure or deadlock.  A statement skipped because another one in its batch
  * failed spends none of these: see finish_batch(). */
@@ -40,9 +40,9 @@
 typedef struct {
     const char *sql;
     int nparams;
-    bool read_only;   /* may share a Sync (a transaction) with other reads */
-    bool replica_ok;  /* may be served by a read replica */
-    bool heavy;       /* slow: other queries avoid the connection running it */
+    bool read_only;  /* may share a Sync (a transaction) with other reads */
+    bool replica_ok; /* may be served by a read replica */
+    bool heavy;      /* slow: other queries avoid the connection running it */
 } stmt_t;
 
 static stmt_t g_stmts[MAX_STMTS];
@@ -58,10 +58,10 @@ typedef struct query {
     db_cb cb;
     void *arg;
     PGresult *res;
-    int retries;        /* re-runs after its own retryable failure (40001, 40P01) */
-    bool alone;         /* send under a Sync of its own (it was skipped once for another's failure) */
+    int retries; /* re-runs after its own retryable failure (40001, 40P01) */
+    bool alone;  /* send under a Sync of its own (it was skipped once for another's failure) */
     uint64_t sent_ns;
-    char *vals[];       /* nparams pointers into the same allocation, then the bytes */
+    char *vals[]; /* nparams pointers into the same allocation, then the bytes */
 } query_t;
 
 typedef struct {
@@ -77,17 +77,17 @@ typedef struct dbconn {
     PGconn *pg;
     dcstate_t state;
     int fd;
-    struct event *rd, *wr;      /* persistent socket events once connected */
-    struct event *poll_ev;      /* one-shot event while connecting */
-    struct event *retry_ev;     /* reconnect timer */
+    struct event *rd, *wr;  /* persistent socket events once connected */
+    struct event *poll_ev;  /* one-shot event while connecting */
+    struct event *retry_ev; /* reconnect timer */
     int backoff_ms;
-    qlist_t pending;            /* queued, not yet sent */
-    qlist_t inflight;           /* sent: queries and sync markers, in order */
-    qlist_t done;               /* current batch: results held for its Sync (writes; reads once one failed) */
-    query_t *failed;            /* the batch's failing query, if any */
-    int outstanding;            /* queries pending + in flight (not syncs) */
-    int heavy;                  /* of which heavy statements */
-    uint64_t last_done_ns;      /* when the last query's results were complete */
+    qlist_t pending;       /* queued, not yet sent */
+    qlist_t inflight;      /* sent: queries and sync markers, in order */
+    qlist_t done;          /* current batch: results held for its Sync (writes; reads once one failed) */
+    query_t *failed;       /* the batch's failing query, if any */
+    int outstanding;       /* queries pending + in flight (not syncs) */
+    int heavy;             /* of which heavy statements */
+    uint64_t last_done_ns; /* when the last query's results were complete */
     bool write_armed;
 } dbconn_t;
 
@@ -96,12 +96,12 @@ struct db_pool {
     const char *conninfo;
     int nconns;
     int queue_max;
-    int depth;                  /* queries queued + in flight across conns */
-    struct event *flush_ev;     /* priority 1: runs after this iteration's reads */
+    int depth;              /* queries queued + in flight across conns */
+    struct event *flush_ev; /* priority 1: runs after this iteration's reads */
     struct event *watchdog_ev;
     bool flush_scheduled;
     dbconn_t *conns;
-    float cost_us[MAX_STMTS];   /* per statement: its time on the server, moving average (0: not seen) */
+    float cost_us[MAX_STMTS]; /* per statement: its time on the server, moving average (0: not seen) */
 };
 
 char g_latest_migration[16];
@@ -125,17 +125,32 @@ static int stmt_add(const char *sql, int nparams, bool read_only, bool replica_o
     return g_nstmts++;
 }
 
-int db_stmt_register(const char *sql, int nparams) { return stmt_add(sql, nparams, false, false); }
-int db_stmt_register_read(const char *sql, int nparams) { return stmt_add(sql, nparams, true, false); }
-int db_stmt_register_replica(const char *sql, int nparams) { return stmt_add(sql, nparams, true, true); }
+int db_stmt_register(const char *sql, int nparams)
+{
+    return stmt_add(sql, nparams, false, false);
+}
+int db_stmt_register_read(const char *sql, int nparams)
+{
+    return stmt_add(sql, nparams, true, false);
+}
+int db_stmt_register_replica(const char *sql, int nparams)
+{
+    return stmt_add(sql, nparams, true, true);
+}
 int db_stmt_heavy_variant(int stmt)
 {
     int v = stmt_add(g_stmts[stmt].sql, g_stmts[stmt].nparams, g_stmts[stmt].read_only, g_stmts[stmt].replica_ok);
     g_stmts[v].heavy = true;
     return v;
 }
-bool db_stmt_is_read(int stmt) { return g_stmts[stmt].read_only; }
-bool db_stmt_replica_ok(int stmt) { return g_stmts[stmt].replica_ok; }
+bool db_stmt_is_read(int stmt)
+{
+    return g_stmts[stmt].read_only;
+}
+bool db_stmt_replica_ok(int stmt)
+{
+    return g_stmts[stmt].replica_ok;
+}
 
 const char *db_sqlstate(const PGresult *res)
 {
@@ -154,7 +169,8 @@ static void ql_push(qlist_t *l, query_t *q)
 {
     q->next = NULL;
     if (l->tail) l->tail->next = q;
-    else l->head = q;
+    else
+        l->head = q;
     l->tail = q;
     l->n++;
 }
@@ -265,7 +281,8 @@ static void finish_batch(dbconn_t *c)
         } else {
             /* its own retryable failure, or skipped for another's: send again */
             if (q == failed) q->retries++;
-            else q->alone = true;
+            else
+                q->alone = true;
             if (q->res) PQclear(q->res);
             q->res = NULL;
             ql_push(&again, q);
@@ -307,8 +324,7 @@ static void process_results(dbconn_t *c)
         PGresult *r = PQgetResult(c->pg);
         query_t *q = c->inflight.head;
         if (q->kind == Q_SYNC) {
-            if (!r)
-                break; /* the Sync's result has not arrived yet */
+            if (!r) break; /* the Sync's result has not arrived yet */
             ExecStatusType st = PQresultStatus(r);
             PQclear(r);
             if (st != PGRES_PIPELINE_SYNC) {
@@ -350,8 +366,7 @@ static void process_results(dbconn_t *c)
         if (q->res) PQclear(q->res);
         q->res = r;
     }
-    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
-        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -418,7 +433,10 @@ static void conn_flush(dbconn_t *c)
         query_t *q = ql_pop(&c->pending);
         bool ro = g_stmts[q->stmt].read_only && !q->alone;
         if (!ro && in_batch) {
-            if (send_sync(c, now) != 0) { ql_push(&c->pending, q); return; }
+            if (send_sync(c, now) != 0) {
+                ql_push(&c->pending, q);
+                return;
+            }
             in_batch = 0;
         }
         char name[16];
@@ -451,8 +469,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     p->flush_scheduled = false;
     for (int i = 0; i < p->nconns; i++)
-        if (p->conns[i].state == DC_READY && p->conns[i].pending.n)
-            conn_flush(&p->conns[i]);
+        if (p->conns[i].state == DC_READY && p->conns[i].pending.n) conn_flush(&p->conns[i]);
 }
 
 void db_query(db_pool_t *p, int stmt, int n, const char *const *values, db_cb cb, void *arg)
@@ -525,11 +542,23 @@ static void conn_lost(dbconn_t *c, db_status_t why, const char *reason)
         msg[strcspn(msg, "\r\n")] = '\0';
         LOG_W("database connection %d lost: %s", c->index, msg);
     }
-    if (c->rd) { event_free(c->rd); c->rd = NULL; }
-    if (c->wr) { event_free(c->wr); c->wr = NULL; }
-    if (c->poll_ev) { event_free(c->poll_ev); c->poll_ev = NULL; }
+    if (c->rd) {
+        event_free(c->rd);
+        c->rd = NULL;
+    }
+    if (c->wr) {
+        event_free(c->wr);
+        c->wr = NULL;
+    }
+    if (c->poll_ev) {
+        event_free(c->poll_ev);
+        c->poll_ev = NULL;
+    }
     c->write_armed = false;
-    if (c->pg) { PQfinish(c->pg); c->pg = NULL; }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
     c->state = DC_DOWN;
     c->failed = NULL;
     /* Fail everything this connection held.  Callbacks may queue new
@@ -556,7 +585,10 @@ static void wait_connect(dbconn_t *c, PostgresPollingStatusType st)
 
 static void conn_ready_to_prepare(dbconn_t *c)
 {
-    if (c->poll_ev) { event_free(c->poll_ev); c->poll_ev = NULL; }
+    if (c->poll_ev) {
+        event_free(c->poll_ev);
+        c->poll_ev = NULL;
+    }
     if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
         conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
         return;
@@ -603,15 +635,10 @@ static void on_connect_poll(evutil_socket_t fd, short what, void *arg)
     }
     PostgresPollingStatusType st = PQconnectPoll(c->pg);
     switch (st) {
-    case PGRES_POLLING_OK:
-        conn_ready_to_prepare(c);
-        break;
+    case PGRES_POLLING_OK: conn_ready_to_prepare(c); break;
     case PGRES_POLLING_READING:
-    case PGRES_POLLING_WRITING:
-        wait_connect(c, st);
-        break;
-    default:
-        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+    case PGRES_POLLING_WRITING: wait_connect(c, st); break;
+    default: conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
     }
 }
 
@@ -672,13 +699,17 @@ db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int nconns
     return p;
 }
 
-int db_pool_depth(db_pool_t *p) { return __atomic_load_n(&p->depth, __ATOMIC_RELAXED); }
+int db_pool_depth(db_pool_t *p)
+{
+    return __atomic_load_n(&p->depth, __ATOMIC_RELAXED);
+}
 
 void db_pool_conn_states(db_pool_t *p, int *up, int *down)
 {
     for (int i = 0; i < p->nconns; i++) {
         if (__atomic_load_n(&p->conns[i].state, __ATOMIC_RELAXED) == DC_READY) (*up)++;
-        else (*down)++;
+        else
+            (*down)++;
     }
 }
 

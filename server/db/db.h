@@ -32,11 +32,11 @@ struct event_base;
 typedef struct db_pool db_pool_t;
 
 typedef enum {
-    DB_OK = 0,           /* res holds the result (tuples or command ok) */
-    DB_ERR_SQL,          /* res holds the error; see db_sqlstate() */
-    DB_ERR_UNAVAILABLE,  /* no usable connection (→ 503) */
-    DB_ERR_OVERLOADED,   /* queue full (→ 503) */
-    DB_ERR_TIMEOUT,      /* no answer in time (→ 504) */
+    DB_OK = 0,          /* res holds the result (tuples or command ok) */
+    DB_ERR_SQL,         /* res holds the error; see db_sqlstate() */
+    DB_ERR_UNAVAILABLE, /* no usable connection (→ 503) */
+    DB_ERR_OVERLOADED,  /* queue full (→ 503) */
+    DB_ERR_TIMEOUT,     /* no answer in time (→ 504) */
 } db_status_t;
 
 typedef void (*db_cb)(void *arg, db_status_t st, PGresult *res);

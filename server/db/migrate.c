@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIGRATE_LOCK "7240120240001"  /* pg_advisory_lock key: "yizhan migrate" */
+#define MIGRATE_LOCK "7240120240001" /* pg_advisory_lock key: "yizhan migrate" */
 
 char g_functions_digest[65];
 
@@ -66,13 +66,11 @@ static int list_files(mfile_t **out, int *n)
     while (!oom && (e = readdir(d))) {
         const char *nm = e->d_name;
         size_t len = strlen(nm);
-        if (len < 10 || strcmp(nm + len - 4, ".sql") != 0 || nm[4] != '_')
-            continue;
+        if (len < 10 || strcmp(nm + len - 4, ".sql") != 0 || nm[4] != '_') continue;
         bool digits = true;
         for (int i = 0; i < 4; i++)
             if (nm[i] < '0' || nm[i] > '9') digits = false;
-        if (!digits || len >= sizeof files[0].name)
-            continue;
+        if (!digits || len >= sizeof files[0].name) continue;
         if (cnt == cap) {
             mfile_t *more = realloc(files, sizeof *files * (size_t)(cap *= 2));
             if (!more) {
@@ -95,8 +93,8 @@ static int list_files(mfile_t **out, int *n)
     qsort(files, (size_t)cnt, sizeof *files, cmp_mfile);
     for (int i = 1; i < cnt; i++)
         if (!strcmp(files[i].version, files[i - 1].version)) {
-            fprintf(stderr, "yizhan: two migrations share version %s: %s and %s\n", files[i].version,
-                    files[i - 1].name, files[i].name);
+            fprintf(stderr, "yizhan: two migrations share version %s: %s and %s\n", files[i].version, files[i - 1].name,
+                    files[i].name);
             free(files);
             return -1;
         }
@@ -110,8 +108,7 @@ static int exec_ok(PGconn *c, const char *sql, const char *what)
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok)
-        fprintf(stderr, "yizhan: %s failed: %s", what, PQerrorMessage(c));
+    if (!ok) fprintf(stderr, "yizhan: %s failed: %s", what, PQerrorMessage(c));
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -144,10 +141,8 @@ static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pend
 {
     mfile_t *files = NULL;
     int nfiles = 0, rc = -1;
-    if (list_files(&files, &nfiles) != 0)
-        return -1;
-    if (nfiles)
-        snprintf(g_latest_migration, sizeof g_latest_migration, "%s", files[nfiles - 1].version);
+    if (list_files(&files, &nfiles) != 0) return -1;
+    if (nfiles) snprintf(g_latest_migration, sizeof g_latest_migration, "%s", files[nfiles - 1].version);
     for (int i = 0; i < nfiles; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", g_cfg.migrations_dir, files[i].name);
@@ -171,8 +166,10 @@ static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pend
             PQclear(r);
             free(sql);
             if (!same) {
-                fprintf(stderr, "yizhan: migration %s was changed after it was applied (checksum differs); "
-                                "write a new migration instead\n", files[i].name);
+                fprintf(stderr,
+                        "yizhan: migration %s was changed after it was applied (checksum differs); "
+                        "write a new migration instead\n",
+                        files[i].name);
                 goto out;
             }
             if (print_status) printf("applied  %s  %s\n", files[i].name, sum);
@@ -185,7 +182,10 @@ static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pend
             free(sql);
             continue;
         }
-        if (exec_ok(c, "BEGIN", "BEGIN") != 0) { free(sql); goto out; }
+        if (exec_ok(c, "BEGIN", "BEGIN") != 0) {
+            free(sql);
+            goto out;
+        }
         r = PQexec(c, sql);
         free(sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -217,10 +217,10 @@ out:
 /* ------------------------------------------------------------ function files */
 
 typedef struct {
-    char name[64];        /* module: core, market, ... */
-    char sum[65];         /* SHA-256 of the file as it is now */
-    char recorded[65];    /* as applied ("" = never) */
-    int recorded_pos;     /* its place in ORDER when applied (-1 = never) */
+    char name[64];     /* module: core, market, ... */
+    char sum[65];      /* SHA-256 of the file as it is now */
+    char recorded[65]; /* as applied ("" = never) */
+    int recorded_pos;  /* its place in ORDER when applied (-1 = never) */
     char *sql;
 } fnfile_t;
 
@@ -228,33 +228,33 @@ typedef struct {
  * schemas and extensions, with its catalogue row's ctid: a row that is
  * replaced (CREATE OR REPLACE, ALTER) gets a new ctid within the transaction,
  * where xmin would not change. */
-#define FN_OBJECTS                                                                                                 \
-    "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,"      \
-    " p.oid::regprocedure::text AS identity, p.ctid::text AS version"                                              \
-    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"                                                \
-    " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'"            \
-    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid"         \
-    "                 AND d.deptype = 'e')"                                                                        \
-    " UNION ALL"                                                                                                   \
+#define FN_OBJECTS                                                                                                  \
+    "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,"        \
+    " p.oid::regprocedure::text AS identity, p.ctid::text AS version"                                               \
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"                                                 \
+    " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'"             \
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid"          \
+    "                 AND d.deptype = 'e')"                                                                         \
+    " UNION ALL"                                                                                                    \
     " SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.oid::regclass::text, c.ctid::text" \
-    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                                               \
-    " WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"                    \
-    " AND n.nspname !~ '^pg_(toast|temp_)'"                                                                        \
-    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"        \
-    "                 AND d.deptype = 'e')"                                                                        \
-    " UNION ALL"                                                                                                   \
-    " SELECT 'trigger', format('%I ON %s', t.tgname, t.tgrelid::regclass), t.ctid::text"                          \
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                                                \
+    " WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"                      \
+    " AND n.nspname !~ '^pg_(toast|temp_)'"                                                                         \
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"         \
+    "                 AND d.deptype = 'e')"                                                                         \
+    " UNION ALL"                                                                                                    \
+    " SELECT 'trigger', format('%I ON %s', t.tgname, t.tgrelid::regclass), t.ctid::text"                            \
     " FROM pg_trigger t WHERE NOT t.tgisinternal"
 
 /* The recorded objects with their catalogue and oid now (NULL when gone). */
-#define FN_RECORDED                                                                                                \
-    "SELECT o.module, o.kind, o.identity,"                                                                         \
-    " CASE WHEN o.kind IN ('view', 'materialized view') THEN 'pg_class'::regclass"                                 \
-    "      WHEN o.kind = 'trigger' THEN 'pg_trigger'::regclass ELSE 'pg_proc'::regclass END AS classid,"          \
-    " CASE WHEN o.kind IN ('view', 'materialized view') THEN to_regclass(o.identity)::oid"                         \
-    "      WHEN o.kind = 'trigger' THEN (SELECT t.oid FROM pg_trigger t"                                          \
-    "                                    WHERE format('%I ON %s', t.tgname, t.tgrelid::regclass) = o.identity)"     \
-    "      ELSE to_regprocedure(o.identity)::oid END AS objid"                                                     \
+#define FN_RECORDED                                                                                             \
+    "SELECT o.module, o.kind, o.identity,"                                                                      \
+    " CASE WHEN o.kind IN ('view', 'materialized view') THEN 'pg_class'::regclass"                              \
+    "      WHEN o.kind = 'trigger' THEN 'pg_trigger'::regclass ELSE 'pg_proc'::regclass END AS classid,"        \
+    " CASE WHEN o.kind IN ('view', 'materialized view') THEN to_regclass(o.identity)::oid"                      \
+    "      WHEN o.kind = 'trigger' THEN (SELECT t.oid FROM pg_trigger t"                                        \
+    "                                    WHERE format('%I ON %s', t.tgname, t.tgrelid::regclass) = o.identity)" \
+    "      ELSE to_regprocedure(o.identity)::oid END AS objid"                                                  \
     " FROM schema_function_objects o"
 
 static bool module_name_ok(const char *s)
@@ -366,7 +366,8 @@ done:
  * would take it along (CASCADE), so the run stops and names it. */
 static int check_dependents(PGconn *c)
 {
-    PGresult *r = query(c,
+    PGresult *r = query(
+        c,
         "WITH rec AS (" FN_RECORDED ")"
         " SELECT pg_describe_object(d.classid, d.objid, d.objsubid), r.kind || ' ' || r.identity, r.module"
         " FROM rec r JOIN pg_depend d ON d.refclassid = r.classid AND d.refobjid = r.objid"
@@ -396,7 +397,8 @@ static int check_dependents(PGconn *c)
  * functions; CASCADE only reaches other recorded objects, checked above). */
 static int drop_recorded(PGconn *c)
 {
-    PGresult *r = query(c,
+    PGresult *r = query(
+        c,
         "WITH rec AS (" FN_RECORDED ")"
         " SELECT string_agg(format('DROP %s IF EXISTS %s%s;', upper(kind),"
         "                          CASE WHEN kind = 'trigger' THEN identity"
@@ -409,8 +411,7 @@ static int drop_recorded(PGconn *c)
         0, NULL, "listing the function files' objects");
     if (!r) return -1;
     int rc = 0;
-    if (!PQgetisnull(r, 0, 0))
-        rc = exec_ok(c, PQgetvalue(r, 0, 0), "dropping the function files' objects");
+    if (!PQgetisnull(r, 0, 0)) rc = exec_ok(c, PQgetvalue(r, 0, 0), "dropping the function files' objects");
     PQclear(r);
     if (rc == 0)
         rc = exec_ok(c, "DELETE FROM schema_function_objects; DELETE FROM schema_functions",
@@ -437,36 +438,39 @@ static int apply_fnfile(PGconn *c, const fnfile_t *f, int pos)
     }
     PQclear(r);
     if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
-        fprintf(stderr, "yizhan: migrations/functions/%s.sql ended the transaction (COMMIT or ROLLBACK in the file); "
-                        "a function file holds definitions only\n", f->name);
+        fprintf(stderr,
+                "yizhan: migrations/functions/%s.sql ended the transaction (COMMIT or ROLLBACK in the file); "
+                "a function file holds definitions only\n",
+                f->name);
         return -1;
     }
     const char *mod[1] = {f->name};
     r = query(c,
-        "SELECT b.kind, b.identity, a.identity IS NULL,"
-        "       coalesce((SELECT 'migrations/functions/' || o.module || '.sql' FROM schema_function_objects o"
-        "                 WHERE o.kind = b.kind AND o.identity = b.identity), 'a versioned migration')"
-        " FROM yizhan_fn_before b LEFT JOIN (" FN_OBJECTS ") a ON a.kind = b.kind AND a.identity = b.identity"
-        " WHERE a.identity IS NULL OR a.version <> b.version ORDER BY 1, 2",
-        0, NULL, "comparing the objects before and after the function file");
+              "SELECT b.kind, b.identity, a.identity IS NULL,"
+              "       coalesce((SELECT 'migrations/functions/' || o.module || '.sql' FROM schema_function_objects o"
+              "                 WHERE o.kind = b.kind AND o.identity = b.identity), 'a versioned migration')"
+              " FROM yizhan_fn_before b LEFT JOIN (" FN_OBJECTS ") a ON a.kind = b.kind AND a.identity = b.identity"
+              " WHERE a.identity IS NULL OR a.version <> b.version ORDER BY 1, 2",
+              0, NULL, "comparing the objects before and after the function file");
     if (!r) return -1;
     int bad = PQntuples(r);
     for (int i = 0; i < bad; i++)
-        fprintf(stderr, "yizhan: migrations/functions/%s.sql %s %s %s, which %s made; every object has one home: "
-                        "change it there\n",
+        fprintf(stderr,
+                "yizhan: migrations/functions/%s.sql %s %s %s, which %s made; every object has one home: "
+                "change it there\n",
                 f->name, !strcmp(PQgetvalue(r, i, 2), "t") ? "drops" : "replaces", PQgetvalue(r, i, 0),
                 PQgetvalue(r, i, 1), PQgetvalue(r, i, 3));
     PQclear(r);
     if (bad) return -1;
     r = query(c,
-        "WITH made AS (INSERT INTO schema_function_objects (module, kind, identity)"
-        "              SELECT $1, a.kind, a.identity FROM (" FN_OBJECTS ") a"
-        "              WHERE NOT EXISTS (SELECT 1 FROM yizhan_fn_before b"
-        "                                WHERE b.kind = a.kind AND b.identity = a.identity)"
-        "              RETURNING kind, identity)"
-        " INSERT INTO yizhan_fn_before (kind, identity, version)"
-        " SELECT a.kind, a.identity, a.version FROM (" FN_OBJECTS ") a JOIN made m USING (kind, identity)",
-        1, mod, "recording the function file's objects");
+              "WITH made AS (INSERT INTO schema_function_objects (module, kind, identity)"
+              "              SELECT $1, a.kind, a.identity FROM (" FN_OBJECTS ") a"
+              "              WHERE NOT EXISTS (SELECT 1 FROM yizhan_fn_before b"
+              "                                WHERE b.kind = a.kind AND b.identity = a.identity)"
+              "              RETURNING kind, identity)"
+              " INSERT INTO yizhan_fn_before (kind, identity, version)"
+              " SELECT a.kind, a.identity, a.version FROM (" FN_OBJECTS ") a JOIN made m USING (kind, identity)",
+              1, mod, "recording the function file's objects");
     if (!r) return -1;
     PQclear(r);
     return 0;
@@ -485,8 +489,8 @@ static int migrate_functions(PGconn *c, bool apply, bool print_status, int *pend
     sha256_hex(all.data ? all.data : "", all.len, g_functions_digest);
     buf_free(&all);
 
-    PGresult *r = query(c, "SELECT module, position, checksum FROM schema_functions ORDER BY position, module", 0,
-                        NULL, "reading schema_functions");
+    PGresult *r = query(c, "SELECT module, position, checksum FROM schema_functions ORDER BY position, module", 0, NULL,
+                        "reading schema_functions");
     if (!r) goto out;
     int nrec = PQntuples(r);
     bool changed = force;
@@ -498,7 +502,8 @@ static int migrate_functions(PGconn *c, bool apply, bool print_status, int *pend
             changed = true;
             (*pending)++;
             if (print_status) printf("removed  functions/%s.sql  (applied: %s)\n", m, PQgetvalue(r, j, 2));
-            else if (!apply) fprintf(stderr, "yizhan: migrations/functions/%s.sql was removed since it was applied\n", m);
+            else if (!apply)
+                fprintf(stderr, "yizhan: migrations/functions/%s.sql was removed since it was applied\n", m);
             continue;
         }
         snprintf(files[k].recorded, sizeof files[k].recorded, "%s", PQgetvalue(r, j, 2));
@@ -507,7 +512,7 @@ static int migrate_functions(PGconn *c, bool apply, bool print_status, int *pend
     PQclear(r);
     for (int i = 0; i < n; i++) {
         const fnfile_t *f = &files[i];
-        const char *state = !f->recorded[0]                 ? "pending"
+        const char *state = !f->recorded[0]                    ? "pending"
                             : strcmp(f->recorded, f->sum) != 0 ? "changed"
                             : f->recorded_pos != i             ? "moved"
                                                                : "applied";
@@ -516,9 +521,9 @@ static int migrate_functions(PGconn *c, bool apply, bool print_status, int *pend
             (*pending)++;
             if (!apply && !print_status)
                 fprintf(stderr, "yizhan: migrations/functions/%s.sql is %s (%s)\n", f->name, state,
-                        !f->recorded[0]               ? "never applied"
-                        : !strcmp(state, "moved")     ? "its place in ORDER changed"
-                                                      : "its checksum differs from the one applied");
+                        !f->recorded[0]           ? "never applied"
+                        : !strcmp(state, "moved") ? "its place in ORDER changed"
+                                                  : "its checksum differs from the one applied");
         }
         if (!print_status) continue;
         if (!strcmp(state, "applied") || !strcmp(state, "pending"))
@@ -571,11 +576,9 @@ int db_migrate(PGconn *c, bool apply, bool print_status, int *pending)
                 "PRIMARY KEY (kind, identity))",
                 "creating schema_migrations and schema_functions") != 0)
         goto unlock;
-    if (migrate_versioned(c, apply, print_status, &vpending, &applied) != 0)
-        goto unlock;
+    if (migrate_versioned(c, apply, print_status, &vpending, &applied) != 0) goto unlock;
     /* function files are applied only over a schema that is current */
-    if (migrate_functions(c, apply && vpending == 0, print_status, &fpending, applied > 0) != 0)
-        goto unlock;
+    if (migrate_functions(c, apply && vpending == 0, print_status, &fpending, applied > 0) != 0) goto unlock;
     *pending = vpending + fpending;
     rc = 0;
 unlock:

@@ -22,10 +22,13 @@ static unsigned next_unit(const unsigned char **p, unsigned *pending)
     const unsigned char *s = *p;
     unsigned cp;
     if (s[0] < 0x80) cp = s[0], *p += 1;
-    else if (s[0] < 0xE0) cp = (unsigned)(s[0] & 0x1F) << 6 | (s[1] & 0x3F), *p += 2;
-    else if (s[0] < 0xF0) cp = (unsigned)(s[0] & 0x0F) << 12 | (unsigned)(s[1] & 0x3F) << 6 | (s[2] & 0x3F), *p += 3;
+    else if (s[0] < 0xE0)
+        cp = (unsigned)(s[0] & 0x1F) << 6 | (s[1] & 0x3F), *p += 2;
+    else if (s[0] < 0xF0)
+        cp = (unsigned)(s[0] & 0x0F) << 12 | (unsigned)(s[1] & 0x3F) << 6 | (s[2] & 0x3F), *p += 3;
     else {
-        cp = (unsigned)(s[0] & 0x07) << 18 | (unsigned)(s[1] & 0x3F) << 12 | (unsigned)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+        cp = (unsigned)(s[0] & 0x07) << 18 | (unsigned)(s[1] & 0x3F) << 12 | (unsigned)(s[2] & 0x3F) << 6 |
+             (s[3] & 0x3F);
         *p += 4;
         cp -= 0x10000;
         *pending = 0xDC00 + (cp & 0x3FF);

@@ -17,7 +17,8 @@
 uint32_t cjk_fold(uint32_t cp)
 {
     if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFF01 - 0x21;
-    else if (cp == 0x3000) return ' ';
+    else if (cp == 0x3000)
+        return ' ';
     if (cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
     return cp;
 }
@@ -28,12 +29,12 @@ cjk_class_t cjk_class(uint32_t cp)
         if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) return CJK_WORD;
         return CJK_SEP;
     }
-    if ((cp >= 0x3040 && cp <= 0x30FF) ||    /* hiragana, katakana */
-        (cp >= 0x3400 && cp <= 0x4DBF) ||    /* CJK extension A */
-        (cp >= 0x4E00 && cp <= 0x9FFF) ||    /* CJK unified ideographs */
-        (cp >= 0xAC00 && cp <= 0xD7AF) ||    /* hangul syllables */
-        (cp >= 0xF900 && cp <= 0xFAFF) ||    /* CJK compatibility ideographs */
-        (cp >= 0x20000 && cp <= 0x3134F))    /* CJK extensions B–G */
+    if ((cp >= 0x3040 && cp <= 0x30FF) || /* hiragana, katakana */
+        (cp >= 0x3400 && cp <= 0x4DBF) || /* CJK extension A */
+        (cp >= 0x4E00 && cp <= 0x9FFF) || /* CJK unified ideographs */
+        (cp >= 0xAC00 && cp <= 0xD7AF) || /* hangul syllables */
+        (cp >= 0xF900 && cp <= 0xFAFF) || /* CJK compatibility ideographs */
+        (cp >= 0x20000 && cp <= 0x3134F)) /* CJK extensions B–G */
         return CJK_HAN;
     if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || /* Latin-1 letters, Extended-A/B */
         (cp >= 0x370 && cp <= 0x4FF))                              /* Greek, Cyrillic */
@@ -357,8 +358,7 @@ int cjk_query_parse(const char *qs, size_t n, cjk_query_t *out, const char **why
 
 /* --- snippets ------------------------------------------------------------------ */
 
-void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
-                 buf_t *out)
+void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms, buf_t *out)
 {
     size_t best = 0; /* code point of the first occurrence, 1-based; 0: none */
     if (nterms) {

@@ -38,9 +38,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CJK_SUFFIX_MAX 32   /* code points kept of a word suffix token */
-#define CJK_QUERY_MAX 100   /* code points in a search query */
-#define CJK_TERMS_MAX 8     /* whitespace-separated terms in a query */
+#define CJK_SUFFIX_MAX 32 /* code points kept of a word suffix token */
+#define CJK_QUERY_MAX 100 /* code points in a search query */
+#define CJK_TERMS_MAX 8   /* whitespace-separated terms in a query */
 
 typedef enum { CJK_SEP = 0, CJK_HAN = 1, CJK_WORD = 2 } cjk_class_t;
 
@@ -63,19 +63,18 @@ void cjk_doc_tokens(const char *norm, size_t n, cjk_token_fn fn, void *arg);
 /* A parsed search query. */
 typedef struct {
     int nterms;
-    bool exact;         /* every term is exact: no LIKE recheck needed */
-    bool indexed;       /* at least one token: the index can answer */
-    buf_t terms;        /* JSON array of the normalised terms */
-    buf_t tsquery;      /* tsquery text over document tokens: 'a' & 'b':* ...; empty if !indexed */
-    buf_t title_tsquery;/* the same over title tokens (lexemes prefixed with '^') */
-    buf_t patterns;     /* JSON array of LIKE patterns (escape '\') of the non-exact terms */
+    bool exact;          /* every term is exact: no LIKE recheck needed */
+    bool indexed;        /* at least one token: the index can answer */
+    buf_t terms;         /* JSON array of the normalised terms */
+    buf_t tsquery;       /* tsquery text over document tokens: 'a' & 'b':* ...; empty if !indexed */
+    buf_t title_tsquery; /* the same over title tokens (lexemes prefixed with '^') */
+    buf_t patterns;      /* JSON array of LIKE patterns (escape '\') of the non-exact terms */
 } cjk_query_t;
 
 /* Parse q (valid UTF-8).  0 on success; -1 with *why (a static English
  * sentence) when q is empty, too long or has too many terms.  Free with
  * cjk_query_free() in both cases. */
-int cjk_query_parse(const char *q, size_t n, cjk_query_t *out, const char **why)
-    __attribute__((warn_unused_result));
+int cjk_query_parse(const char *q, size_t n, cjk_query_t *out, const char **why) __attribute__((warn_unused_result));
 void cjk_query_free(cjk_query_t *q);
 
 /* Append the LIKE pattern '%' term '%' with %, _ and \ escaped by '\'. */
@@ -91,7 +90,6 @@ void cjk_like_pattern(const char *term, size_t n, buf_t *out);
  * or when the first occurrence is within the first 40 code points.
  * Normalising keeps one code point for one, so the position found in the
  * normalised text is the position in raw: ＡＢＣ matches the term abc. */
-void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms,
-                 buf_t *out);
+void cjk_snippet(const char *raw, size_t n, const char *const *terms, const size_t *lens, size_t nterms, buf_t *out);
 
 #endif

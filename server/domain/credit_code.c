@@ -27,8 +27,7 @@ const char *credit_code_error(const char *s, size_t n)
     if (!strchr("123456789ABCDEFGY", s[0])) return "the first character (registration authority) is not valid";
     for (int i = 2; i < 8; i++)
         if (s[i] < '0' || s[i] > '9') return "characters 3-8 must be the six-digit region code";
-    for (int i = 0; i < 17; i++)
-        sum += value_of(s[i]) * WEIGHTS[i];
+    for (int i = 0; i < 17; i++) sum += value_of(s[i]) * WEIGHTS[i];
     int check = (31 - sum % 31) % 31;
     if (ALPHABET[check] != s[17]) return "the check character does not match";
     return NULL;

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static const char *patent_error(const char *s)
 {
@@ -15,8 +18,7 @@ static const char *patent_error(const char *s)
     if (!dot || (size_t)(dot - s) + 2 != n)
         return "a patent number is 12 (or, before 2003, 8) digits, a dot and a check character, e.g. ZL202310123456.6";
     size_t nd = (size_t)(dot - s);
-    if (nd != 12 && nd != 8)
-        return "a patent number has 12 digits (8 before 2003) before the dot";
+    if (nd != 12 && nd != 8) return "a patent number has 12 digits (8 before 2003) before the dot";
     for (size_t i = 0; i < nd; i++)
         if (!is_digit(s[i])) return "a patent number has only digits before the dot";
     static const int W12[12] = {2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5};

@@ -10,9 +10,9 @@ static const char *const PLACE[] = {"仟", "佰", "拾", ""};
 typedef struct {
     char *p;
     size_t left;
-    int bad;      /* ran out of room */
-    int written;  /* a digit was written */
-    int zero;     /* a 零 is owed before the next digit */
+    int bad;     /* ran out of room */
+    int written; /* a digit was written */
+    int zero;    /* a 零 is owed before the next digit */
 } out_t;
 
 static void put(out_t *o, const char *s)

@@ -12,7 +12,10 @@
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct { uint32_t net; int bits; } V4[] = {
+static const struct {
+    uint32_t net;
+    int bits;
+} V4[] = {
     {0x00000000, 8},  /* 0.0.0.0/8 "this network" */
     {0x0A000000, 8},  /* 10.0.0.0/8 private */
     {0x64400000, 10}, /* 100.64.0.0/10 shared address space (carrier-grade NAT) */
@@ -33,24 +36,27 @@ static const struct { uint32_t net; int bits; } V4[] = {
     {0xF0000000, 4},  /* 240.0.0.0/4 reserved, 255.255.255.255 limited broadcast */
 };
 
-static const struct { unsigned char p[16]; int bits; } V6[] = {
-    {{0}, 96},                                            /* ::/96: ::, ::1 and IPv4-compatible ::a.b.c.d */
-    {{[10] = 0xff, [11] = 0xff}, 96},                     /* ::ffff:0:0/96 IPv4-mapped */
-    {{0x00, 0x64, 0xff, 0x9b}, 96},                       /* 64:ff9b::/96 NAT64 */
-    {{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48},           /* 64:ff9b:1::/48 local-use IPv4/IPv6 translation */
-    {{0x01, 0x00}, 64},                                   /* 100::/64 discard-only */
-    {{0x01, 0x00, 0, 0, 0, 0, 0, 0x01}, 64},              /* 100:0:0:1::/64 dummy prefix */
-    {{0x20, 0x01, 0x00, 0x00}, 23},                       /* 2001::/23 IETF protocol assignments: Teredo
+static const struct {
+    unsigned char p[16];
+    int bits;
+} V6[] = {
+    {{0}, 96},                                  /* ::/96: ::, ::1 and IPv4-compatible ::a.b.c.d */
+    {{[10] = 0xff, [11] = 0xff}, 96},           /* ::ffff:0:0/96 IPv4-mapped */
+    {{0x00, 0x64, 0xff, 0x9b}, 96},             /* 64:ff9b::/96 NAT64 */
+    {{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48}, /* 64:ff9b:1::/48 local-use IPv4/IPv6 translation */
+    {{0x01, 0x00}, 64},                         /* 100::/64 discard-only */
+    {{0x01, 0x00, 0, 0, 0, 0, 0, 0x01}, 64},    /* 100:0:0:1::/64 dummy prefix */
+    {{0x20, 0x01, 0x00, 0x00}, 23},             /* 2001::/23 IETF protocol assignments: Teredo
                                                              2001::/32, benchmarking, AMT, AS112, ORCHID */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32},                       /* 2001:db8::/32 documentation */
-    {{0x20, 0x02}, 16},                                   /* 2002::/16 6to4 */
-    {{0x26, 0x20, 0x00, 0x4f, 0x80, 0x00}, 48},           /* 2620:4f:8000::/48 direct delegation AS112 */
-    {{0x3f, 0xff}, 20},                                   /* 3fff::/20 documentation */
-    {{0x5f, 0x00}, 16},                                   /* 5f00::/16 SRv6 SIDs */
-    {{0xfc}, 7},                                          /* fc00::/7 unique-local */
-    {{0xfe, 0x80}, 10},                                   /* fe80::/10 link-local */
-    {{0xfe, 0xc0}, 10},                                   /* fec0::/10 site-local (deprecated) */
-    {{0xff}, 8},                                          /* ff00::/8 multicast */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32},             /* 2001:db8::/32 documentation */
+    {{0x20, 0x02}, 16},                         /* 2002::/16 6to4 */
+    {{0x26, 0x20, 0x00, 0x4f, 0x80, 0x00}, 48}, /* 2620:4f:8000::/48 direct delegation AS112 */
+    {{0x3f, 0xff}, 20},                         /* 3fff::/20 documentation */
+    {{0x5f, 0x00}, 16},                         /* 5f00::/16 SRv6 SIDs */
+    {{0xfc}, 7},                                /* fc00::/7 unique-local */
+    {{0xfe, 0x80}, 10},                         /* fe80::/10 link-local */
+    {{0xfe, 0xc0}, 10},                         /* fec0::/10 site-local (deprecated) */
+    {{0xff}, 8},                                /* ff00::/8 multicast */
 };
 
 bool netaddr_private_v4(uint32_t a)
@@ -78,10 +84,8 @@ bool netaddr_private_v6(const unsigned char a[16])
 
 bool netaddr_private(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET)
-        return netaddr_private_v4(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-    if (sa->sa_family == AF_INET6)
-        return netaddr_private_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+    if (sa->sa_family == AF_INET) return netaddr_private_v4(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+    if (sa->sa_family == AF_INET6) return netaddr_private_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
     return true; /* anything else is not a public internet address */
 }
 
@@ -90,8 +94,9 @@ bool netaddr_private(const struct sockaddr *sa)
 /* IANA's Special-Use Domain Names that can never be a public host (and the
  * reverse-lookup trees); a name equal to one or ending in "." + one. */
 static const char *const SPECIAL_NAMES[] = {
-    "localhost", "local", "test", "invalid", "example", "onion", "alt", "internal", "home.arpa",
-    "in-addr.arpa", "ip6.arpa", "resolver.arpa", "service.arpa", "example.com", "example.net", "example.org",
+    "localhost",    "local",       "test",        "invalid",      "example",  "onion",
+    "alt",          "internal",    "home.arpa",   "in-addr.arpa", "ip6.arpa", "resolver.arpa",
+    "service.arpa", "example.com", "example.net", "example.org",
 };
 
 static bool special_name(const char *host)
@@ -106,17 +111,25 @@ static bool special_name(const char *host)
     return false;
 }
 
-#define FAIL(c, w) do { *code = (c); *why = (w); return -1; } while (0)
+#define FAIL(c, w)   \
+    do {             \
+        *code = (c); \
+        *why = (w);  \
+        return -1;   \
+    } while (0)
 
 int netaddr_webhook_url(const char *url, bool allow_private, netaddr_url_t *u, const char **code, const char **why)
 {
     memset(u, 0, sizeof *u);
     const char *p = NULL;
     if (!strncmp(url, "https://", 8)) u->tls = true, p = url + 8;
-    else if (!strncmp(url, "http://", 7)) u->tls = false, p = url + 7;
-    else FAIL("invalid_format", "must be an https:// URL");
+    else if (!strncmp(url, "http://", 7))
+        u->tls = false, p = url + 7;
+    else
+        FAIL("invalid_format", "must be an https:// URL");
     for (const char *q = url; *q; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) FAIL("invalid_format", "must be a URL without spaces, control or non-ASCII characters");
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            FAIL("invalid_format", "must be a URL without spaces, control or non-ASCII characters");
     if (!u->tls && !allow_private) FAIL("https_required", "webhooks are sent over https only");
     const char *end = p + strcspn(p, "/?#");
     if (strchr(p, '#')) FAIL("invalid_format", "must not have a fragment (#)");
@@ -171,7 +184,8 @@ int netaddr_webhook_url(const char *url, bool allow_private, netaddr_url_t *u, c
         return 0;
     }
     for (const char *q = u->host; *q; q++)
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.'))
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+              *q == '.'))
             FAIL("invalid_format", "a host name has letters, digits, '-' and '.' only");
     if (!allow_private && (special_name(u->host) || !strchr(u->host, '.')))
         FAIL("forbidden_host", "a local or special-use name (localhost, .local, .internal, a name without a dot, "

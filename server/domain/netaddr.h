@@ -31,9 +31,9 @@ bool netaddr_private_v6(const unsigned char a[16]);
 /* A URL split for an HTTP client: http[s]://host[:port][/path...]. */
 typedef struct {
     bool tls;
-    char host[256];     /* without the brackets of an IPv6 literal */
-    char port[8];       /* "443", "80" or the URL's */
-    const char *path;   /* into the URL: "/..." (or "/" when absent; may start with '?') */
+    char host[256];   /* without the brackets of an IPv6 literal */
+    char port[8];     /* "443", "80" or the URL's */
+    const char *path; /* into the URL: "/..." (or "/" when absent; may start with '?') */
 } netaddr_url_t;
 
 /* Check a webhook URL without resolving it.  0 when it may be used (and *u is

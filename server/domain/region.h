@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-bool region_code_ok(const char *s);                       /* six digits */
+bool region_code_ok(const char *s); /* six digits */
 /* code lies in root's subtree (the same rule as SQL region_in_subtree). */
 bool region_in_subtree(const char *code, const char *root);
 

@@ -7,10 +7,10 @@
 #include <string.h>
 
 /* A verdict: the FieldError code and the message (static, shared). */
-#define FAIL(c, w)                                                                                                     \
-    do {                                                                                                               \
-        static const verdict_t v_ = {c, w};                                                                            \
-        return &v_;                                                                                                    \
+#define FAIL(c, w)                          \
+    do {                                    \
+        static const verdict_t v_ = {c, w}; \
+        return &v_;                         \
     } while (0)
 
 static bool digits(const char *s, size_t n)

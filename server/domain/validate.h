@@ -37,8 +37,8 @@ typedef struct {
 #define V_DATE_MAX_YEAR 2999
 #define V_YEAR_MIN 2000
 #define V_YEAR_MAX 2100
-#define V_ID_LIMIT (1ull << 62)            /* ids are below it */
-#define V_MONEY_MAX_FEN 100000000000000LL  /* 10^14 fen = 1 trillion yuan: a typo, not a price */
+#define V_ID_LIMIT (1ull << 62)           /* ids are below it */
+#define V_MONEY_MAX_FEN 100000000000000LL /* 10^14 fen = 1 trillion yuan: a typo, not a price */
 
 const verdict_t *v_date(const char *s);
 const verdict_t *v_email(const char *s);

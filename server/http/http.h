@@ -41,9 +41,9 @@ enum http_method {
 
 /* Route flags. */
 enum {
-    ROUTE_JSON_BODY = 1 << 0,  /* a JSON object body is required */
-    ROUTE_NO_LOG = 1 << 1,     /* keep out of the access log (probes) */
-    ROUTE_RAW_BODY = 1 << 2,   /* the body is a file: any type, handler checks it */
+    ROUTE_JSON_BODY = 1 << 0,     /* a JSON object body is required */
+    ROUTE_NO_LOG = 1 << 1,        /* keep out of the access log (probes) */
+    ROUTE_RAW_BODY = 1 << 2,      /* the body is a file: any type, handler checks it */
     ROUTE_OPTIONAL_AUTH = 1 << 3, /* public, but a valid token identifies the caller (req->user);
                                      an invalid token is still 401 */
 };
@@ -56,19 +56,19 @@ typedef void (*http_handler_fn)(http_req_t *req);
 #define ROUTE_MAX_PARAMS 4
 
 typedef struct route {
-    int method;               /* one HTTP_* */
-    const char *path;         /* template, e.g. "/api/v1/results/{id}" */
+    int method;       /* one HTTP_* */
+    const char *path; /* template, e.g. "/api/v1/results/{id}" */
     http_handler_fn handler;
-    unsigned flags;           /* ROUTE_* */
-    unsigned roles;           /* allowed roles (auth.h ROLE_*); 0 = anyone */
+    unsigned flags; /* ROUTE_* */
+    unsigned roles; /* allowed roles (auth.h ROLE_*); 0 = anyone */
     /* filled by router_add */
-    int index;                /* metrics slot */
+    int index; /* metrics slot */
     int nseg;
     const char *seg[ROUTE_MAX_SEGS];
 } route_t;
 
 typedef struct {
-    const char *name, *value;  /* NUL-terminated, inside the request's arena */
+    const char *name, *value; /* NUL-terminated, inside the request's arena */
     size_t name_len, value_len;
 } http_header_t;
 
@@ -77,29 +77,29 @@ struct auth_user;
 struct http_req {
     arena_t *arena;
     worker_t *worker;
-    struct conn *conn;          /* NULL once the client is gone */
+    struct conn *conn; /* NULL once the client is gone */
     int method;
     const char *method_name;
-    char *target;               /* raw request target */
-    char *path;                 /* raw path (before '?') */
-    char *query;                /* raw query string or NULL */
+    char *target; /* raw request target */
+    char *path;   /* raw path (before '?') */
+    char *query;  /* raw query string or NULL */
     http_header_t *headers;
     int nheaders;
-    char *body;                 /* NUL-terminated copy, or NULL */
+    char *body; /* NUL-terminated copy, or NULL */
     size_t body_len;
-    json_t *json;               /* parsed body (owned by the arena) */
+    json_t *json; /* parsed body (owned by the arena) */
     const route_t *route;
     const char *params[ROUTE_MAX_PARAMS]; /* decoded path parameters */
     int nparams;
     char request_id[65];
     uint64_t start_ns;
-    int status;                 /* set when replied */
+    int status; /* set when replied */
     bool replied;
-    bool head_only;             /* HEAD: send headers only */
-    bool close_after;           /* send Connection: close and close */
-    buf_t resp_headers;         /* extra response header lines */
-    struct auth_user *user;     /* signed-in user, NULL if anonymous */
-    void *ctx;                  /* handler state across callbacks */
+    bool head_only;         /* HEAD: send headers only */
+    bool close_after;       /* send Connection: close and close */
+    buf_t resp_headers;     /* extra response header lines */
+    struct auth_user *user; /* signed-in user, NULL if anonymous */
+    void *ctx;              /* handler state across callbacks */
 };
 
 /* --- routes ---------------------------------------------------------- */
@@ -107,8 +107,7 @@ struct http_req {
 void router_add(route_t *routes, size_t n);
 /* Match; returns the route or NULL.  On NULL, *allow gets the methods the
  * path supports (0 → 404, else 405). */
-const route_t *router_match(arena_t *a, int method, const char *path, const char **params, int *nparams,
-                            int *allow);
+const route_t *router_match(arena_t *a, int method, const char *path, const char **params, int *nparams, int *allow);
 int router_count(void);
 const route_t *router_get(int i);
 const char *http_method_name(int m);
@@ -164,7 +163,7 @@ int worker_index(const worker_t *w);
 
 /* Block SIGINT/SIGTERM for every thread created afterwards; call first. */
 void http_block_signals(void);
-int http_start(void) WUR;         /* spawn workers; returns after they listen */
+int http_start(void) WUR; /* spawn workers; returns after they listen */
 /* Run fn(w) every ms milliseconds on worker index's loop (after http_start). */
 int http_worker_timer(int index, int ms, void (*fn)(worker_t *w)) WUR;
 void http_run_until_signal(void); /* main thread: wait for SIGTERM/SIGINT, drain, join */

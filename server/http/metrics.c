@@ -19,7 +19,10 @@ int metric_status_slot(int status)
     return i < 0 || i >= METRIC_STATUSES - 1 ? METRIC_STATUSES - 1 : i;
 }
 
-int metric_slot_status(int slot) { return slot < http_status_count() && slot < METRIC_STATUSES - 1 ? http_status_at(slot) : 0; }
+int metric_slot_status(int slot)
+{
+    return slot < http_status_count() && slot < METRIC_STATUSES - 1 ? http_status_at(slot) : 0;
+}
 
 #define INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
 #define ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
@@ -31,8 +34,7 @@ void metrics_observe(worker_t *w, const route_t *r, int status, uint64_t dur_ns)
     INC(m->status[metric_status_slot(status)]);
     double s = (double)dur_ns / 1e9;
     int b = 0;
-    while (b < METRIC_BUCKETS - 1 && s > METRIC_BUCKET_LE[b])
-        b++;
+    while (b < METRIC_BUCKETS - 1 && s > METRIC_BUCKET_LE[b]) b++;
     INC(m->bucket[b]);
     ADD(m->sum_us, dur_ns / 1000);
 }
@@ -40,8 +42,7 @@ void metrics_observe(worker_t *w, const route_t *r, int status, uint64_t dur_ns)
 int metrics_db_queue_depth(void)
 {
     int total = 0;
-    for (int i = 0; i < g_nworkers; i++)
-        total += db_pool_depth(g_workers[i].db);
+    for (int i = 0; i < g_nworkers; i++) total += db_pool_depth(g_workers[i].db);
     return total;
 }
 
@@ -54,14 +55,12 @@ void metrics_render(buf_t *out)
         const route_t *r = ri < nr ? router_get(ri) : NULL;
         for (int s = 0; s < METRIC_STATUSES; s++) {
             uint64_t v = 0;
-            for (int w = 0; w < g_nworkers; w++)
-                v += LOAD(g_workers[w].metrics[ri].status[s]);
-            if (!v)
-                continue;
+            for (int w = 0; w < g_nworkers; w++) v += LOAD(g_workers[w].metrics[ri].status[s]);
+            if (!v) continue;
             int st = metric_slot_status(s);
             buf_printf(out, "yizhan_http_requests_total{route=\"%s\",method=\"%s\",status=\"%s%d\"} %llu\n",
-                       r ? r->path : "unmatched", r ? http_method_name(r->method) : "any", st ? "" : "other",
-                       st, (unsigned long long)v);
+                       r ? r->path : "unmatched", r ? http_method_name(r->method) : "any", st ? "" : "other", st,
+                       (unsigned long long)v);
         }
     }
     buf_puts(out, "# HELP yizhan_http_request_duration_seconds Time from a request's last byte to its reply.\n"
@@ -70,23 +69,22 @@ void metrics_render(buf_t *out)
         const route_t *r = ri < nr ? router_get(ri) : NULL;
         uint64_t cum = 0, sum_us = 0, counts[METRIC_BUCKETS] = {0};
         for (int w = 0; w < g_nworkers; w++) {
-            for (int b = 0; b < METRIC_BUCKETS; b++)
-                counts[b] += LOAD(g_workers[w].metrics[ri].bucket[b]);
+            for (int b = 0; b < METRIC_BUCKETS; b++) counts[b] += LOAD(g_workers[w].metrics[ri].bucket[b]);
             sum_us += LOAD(g_workers[w].metrics[ri].sum_us);
         }
         uint64_t total = 0;
-        for (int b = 0; b < METRIC_BUCKETS; b++)
-            total += counts[b];
-        if (!total)
-            continue;
+        for (int b = 0; b < METRIC_BUCKETS; b++) total += counts[b];
+        if (!total) continue;
         const char *name = r ? r->path : "unmatched", *method = r ? http_method_name(r->method) : "any";
         for (int b = 0; b < METRIC_BUCKETS; b++) {
             cum += counts[b];
             if (b == METRIC_BUCKETS - 1)
-                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+                buf_printf(out,
+                           "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
                            name, method, (unsigned long long)cum);
             else
-                buf_printf(out, "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+                buf_printf(out,
+                           "yizhan_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
                            name, method, METRIC_BUCKET_LE[b], (unsigned long long)cum);
         }
         buf_printf(out, "yizhan_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", name, method,

@@ -17,13 +17,15 @@ static bool is_tchar(unsigned char ch)
 
 static int parse_method(const char *m, size_t n)
 {
-    static const struct { const char *s; int m; } M[] = {
-        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST}, {"PUT", HTTP_PUT},
+    static const struct {
+        const char *s;
+        int m;
+    } M[] = {
+        {"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
         {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
     };
     for (size_t i = 0; i < ARRAY_LEN(M); i++)
-        if (strlen(M[i].s) == n && !memcmp(M[i].s, m, n))
-            return M[i].m;
+        if (strlen(M[i].s) == n && !memcmp(M[i].s, m, n)) return M[i].m;
     return 0;
 }
 
@@ -73,15 +75,15 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
     *sp2 = '\0';
     if (r->target[0] != '/') return *why = "request target must be an absolute path", 400;
     for (char *p = r->target; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) return *why = "invalid character in request target", 400;
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return *why = "invalid character in request target", 400;
     size_t vlen = (size_t)(eol - sp2 - 1);
     const char *ver = sp2 + 1;
     bool http10;
     if (vlen != 8 || memcmp(ver, "HTTP/", 5) || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' || ver[7] < '0' ||
         ver[7] > '9')
         return *why = "malformed HTTP version", 400;
-    if (!memcmp(ver, "HTTP/1.1", 8))
-        http10 = false;
+    if (!memcmp(ver, "HTTP/1.1", 8)) http10 = false;
     else if (!memcmp(ver, "HTTP/1.0", 8))
         http10 = true;
     else
@@ -95,8 +97,7 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
     char *p = eol + 2;
     while (p < end) {
         char *le = memmem(p, (size_t)(end - p), "\r\n", 2);
-        if (le == p)
-            break; /* blank line: end of headers */
+        if (le == p) break; /* blank line: end of headers */
         if (*p == ' ' || *p == '\t') return *why = "obsolete header line folding", 400;
         char *colon = memchr(p, ':', (size_t)(le - p));
         if (!colon || colon == p) return *why = "malformed header line", 400;
@@ -124,9 +125,12 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
         hd->value = v;
         hd->value_len = (size_t)(ve - v);
         if (!strcasecmp(p, "content-length")) ncl++, cl = v;
-        else if (!strcasecmp(p, "transfer-encoding")) nte++, te = v;
-        else if (!strcasecmp(p, "connection")) conn_hdr = v;
-        else if (!strcasecmp(p, "host")) nhost++, host = v;
+        else if (!strcasecmp(p, "transfer-encoding"))
+            nte++, te = v;
+        else if (!strcasecmp(p, "connection"))
+            conn_hdr = v;
+        else if (!strcasecmp(p, "host"))
+            nhost++, host = v;
         p = le + 2;
     }
 
@@ -138,7 +142,8 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
     fr->keep_alive = !http10;
     if (conn_hdr) {
         if (strcasestr(conn_hdr, "close")) fr->keep_alive = false;
-        else if (http10 && strcasestr(conn_hdr, "keep-alive")) fr->keep_alive = true;
+        else if (http10 && strcasestr(conn_hdr, "keep-alive"))
+            fr->keep_alive = true;
     }
 
     /* framing: the request-smuggling rules */
@@ -159,4 +164,3 @@ int http_parse_head(http_req_t *r, char *h, size_t n, size_t max_body, http_fram
     }
     return 0;
 }
-

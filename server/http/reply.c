@@ -48,8 +48,14 @@ int http_status_slot(int status)
     return -1;
 }
 
-int http_status_count(void) { return (int)ARRAY_LEN(STATUS); }
-int http_status_at(int slot) { return STATUS[slot].code; }
+int http_status_count(void)
+{
+    return (int)ARRAY_LEN(STATUS);
+}
+int http_status_at(int slot)
+{
+    return STATUS[slot].code;
+}
 
 const char *http_status_text(int s)
 {
@@ -66,8 +72,7 @@ static const char *problem_slug(int s)
 const char *http_header(const http_req_t *req, const char *name)
 {
     for (int i = 0; i < req->nheaders; i++)
-        if (!strcasecmp(req->headers[i].name, name))
-            return req->headers[i].value;
+        if (!strcasecmp(req->headers[i].name, name)) return req->headers[i].value;
     return NULL;
 }
 
@@ -95,8 +100,7 @@ void http_reply_json_t(http_req_t *req, int status, json_t *obj)
 
 void http_error_add(json_t **errors, const char *field, const char *code, const char *message)
 {
-    if (!*errors)
-        *errors = json_array();
+    if (!*errors) *errors = json_array();
     json_array_append_new(*errors, json_pack("{s:s, s:s, s:s}", "field", field, "code", code, "message", message));
 }
 
@@ -109,8 +113,7 @@ void http_problem(http_req_t *req, int status, const char *detail, json_t *error
     if (status == 401 && !(req->resp_headers.data && strcasestr(req->resp_headers.data, "WWW-Authenticate:")))
         http_add_header(req, "WWW-Authenticate", "Bearer");
     /* 5xx other than these would claim a fault we did not have */
-    if (status >= 500 && status != 501 && status != 503 && status != 504 && status != 505)
-        status = 500;
+    if (status >= 500 && status != 501 && status != 503 && status != 504 && status != 505) status = 500;
     json_t *p = json_object();
     char type[96];
     snprintf(type, sizeof type, "urn:yizhan:problem:%s", problem_slug(status));
@@ -121,8 +124,7 @@ void http_problem(http_req_t *req, int status, const char *detail, json_t *error
     if (req->path && util_utf8_valid(req->path, strlen(req->path)))
         json_object_set_new(p, "instance", json_string(req->path));
     json_object_set_new(p, "request_id", json_string(req->request_id));
-    if (errors)
-        json_object_set_new(p, "errors", errors);
+    if (errors) json_object_set_new(p, "errors", errors);
     char *s = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     http_reply(req, status, "application/problem+json", s, s ? strlen(s) : 0);

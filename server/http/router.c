@@ -44,8 +44,14 @@ void router_add(route_t *routes, size_t n)
     }
 }
 
-int router_count(void) { return g_nroutes; }
-const route_t *router_get(int i) { return g_routes[i]; }
+int router_count(void)
+{
+    return g_nroutes;
+}
+const route_t *router_get(int i)
+{
+    return g_routes[i];
+}
 
 static int hexval(char c)
 {
@@ -79,8 +85,7 @@ static char *decode(arena_t *a, const char *s, size_t n, bool plus_is_space)
     return out;
 }
 
-const route_t *router_match(arena_t *a, int method, const char *path, const char **params, int *nparams,
-                            int *allow)
+const route_t *router_match(arena_t *a, int method, const char *path, const char **params, int *nparams, int *allow)
 {
     const char *segs[ROUTE_MAX_SEGS + 1];
     size_t lens[ROUTE_MAX_SEGS + 1];

@@ -40,19 +40,19 @@ enum conn_state { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_WRITING, C_LINGER };
 
 struct conn {
     worker_t *w;
-    struct bufferevent *bev;     /* NULL once the socket is gone */
+    struct bufferevent *bev; /* NULL once the socket is gone */
     struct event *timer;
     enum conn_state state;
     http_req_t *req;
     struct conn *prev, *next;
     char peer[64];
-    bool counted;                /* in peers.c's count for its address */
+    bool counted; /* in peers.c's count for its address */
     bool keep_alive;
     bool chunked;
-    uint64_t content_length;     /* remaining for fixed-length bodies */
+    uint64_t content_length; /* remaining for fixed-length bodies */
     buf_t body;
     /* chunked decoding */
-    int chunk_state;             /* 0 size line, 1 data, 2 CRLF after data, 3 trailers */
+    int chunk_state; /* 0 size line, 1 data, 2 CRLF after data, 3 trailers */
     uint64_t chunk_left;
 };
 
@@ -98,8 +98,7 @@ static void arm_timer(struct conn *c, int ms)
 static void update_date(worker_t *w)
 {
     time_t now = time(NULL);
-    if (now == w->date_sec)
-        return;
+    if (now == w->date_sec) return;
     w->date_sec = now;
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -109,8 +108,7 @@ static void update_date(worker_t *w)
 static http_req_t *req_new(struct conn *c)
 {
     arena_t *a = arena_new(4096);
-    if (!a)
-        return NULL;
+    if (!a) return NULL;
     http_req_t *r = arena_calloc(a, sizeof *r);
     r->arena = a;
     r->worker = c->w;
@@ -148,8 +146,7 @@ static void access_log(http_req_t *req, uint64_t dur_ns)
     buf_puts(&b, ",\"route\":");
     buf_json_str(&b, req->route ? req->route->path : "unmatched");
     buf_printf(&b, ",\"status\":%d,\"duration_ms\":%.3f", req->status, (double)dur_ns / 1e6);
-    if (req->conn)
-        buf_puts(&b, ",\"client\":"), buf_json_str(&b, http_client_ip(req));
+    if (req->conn) buf_puts(&b, ",\"client\":"), buf_json_str(&b, http_client_ip(req));
     buf_puts(&b, "}\n");
     log_access_line(b.data, b.len);
     buf_free(&b);
@@ -171,8 +168,7 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
     uint64_t dur = util_now_ns() - req->start_ns;
     metrics_observe(w, req->route, status, dur);
     access_log(req, dur);
-    if (w->inflight > 0 && req->route != NULL)
-        w->inflight--;
+    if (w->inflight > 0 && req->route != NULL) w->inflight--;
 
     struct conn *c = req->conn;
     if (!c || !c->bev) {
@@ -185,37 +181,32 @@ static void reply_common(http_req_t *req, int status, const char *ctype, const v
         req_free(req);
         return;
     }
-    if (w->draining)
-        req->close_after = true;
-    if (req->close_after)
-        c->keep_alive = false;
+    if (w->draining) req->close_after = true;
+    if (req->close_after) c->keep_alive = false;
 
     update_date(w);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     char head[512];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n%s%s%s", status,
-                     http_status_text(status), w->date, len, req->request_id,
-                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+                     http_status_text(status), w->date, len, req->request_id, ctype ? "Content-Type: " : "",
+                     ctype ? ctype : "", ctype ? "\r\n" : "");
     evbuffer_add(out, head, (size_t)n);
-    if (req->resp_headers.len)
-        evbuffer_add(out, req->resp_headers.data, req->resp_headers.len);
-    if (!c->keep_alive)
-        evbuffer_add(out, "Connection: close\r\n", 19);
+    if (req->resp_headers.len) evbuffer_add(out, req->resp_headers.data, req->resp_headers.len);
+    if (!c->keep_alive) evbuffer_add(out, "Connection: close\r\n", 19);
     evbuffer_add(out, "\r\n", 2);
     if (fd >= 0) {
         if (len && !req->head_only) evbuffer_add_file(out, fd, 0, (ev_off_t)len); /* closes fd when sent */
-        else close(fd);
+        else
+            close(fd);
     } else if (len && !req->head_only) {
-        if (by_reference)
-            evbuffer_add_reference(out, body, len, NULL, NULL);
+        if (by_reference) evbuffer_add_reference(out, body, len, NULL, NULL);
         else
             evbuffer_add(out, body, len);
     }
     c->state = C_WRITING;
     evtimer_del(c->timer);
-    if (conn_flush(c))
-        event_active(c->timer, EV_TIMEOUT, 1); /* finish once the handler has returned (on_timer) */
+    if (conn_flush(c)) event_active(c->timer, EV_TIMEOUT, 1); /* finish once the handler has returned (on_timer) */
 }
 
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body, size_t len)
@@ -238,8 +229,7 @@ static void req_finish(struct conn *c)
 {
     http_req_t *r = c->req;
     c->req = NULL;
-    if (r)
-        req_free(r);
+    if (r) req_free(r);
     if (!c->keep_alive) {
         /* Half-close and drain briefly so the client reads our answer
          * rather than a reset caused by unread input. */
@@ -254,8 +244,7 @@ static void req_finish(struct conn *c)
     buf_free(&c->body);
     bufferevent_disable(c->bev, EV_WRITE); /* only conn_flush turns it on, for what it could not write */
     bufferevent_enable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-        conn_process(c);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) conn_process(c);
     else
         arm_timer(c, c->w->draining ? 1 : g_cfg.idle_timeout_ms);
 }
@@ -302,16 +291,27 @@ static int read_chunked(struct conn *c, struct evbuffer *in)
             }
             size_t hexlen = strcspn(line, ";");
             uint64_t sz = 0;
-            if (hexlen == 0 || hexlen > 15) { free(line); return -400; }
+            if (hexlen == 0 || hexlen > 15) {
+                free(line);
+                return -400;
+            }
             for (size_t i = 0; i < hexlen; i++) {
                 char ch = line[i];
-                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-                if (d < 0) { free(line); return -400; }
+                int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                 : -1;
+                if (d < 0) {
+                    free(line);
+                    return -400;
+                }
                 sz = sz * 16 + (uint64_t)d;
             }
             free(line);
-            if (sz == 0) { c->chunk_state = 3; continue; }
+            if (sz == 0) {
+                c->chunk_state = 3;
+                continue;
+            }
             if (c->body.len + sz > g_cfg.max_body_bytes) return -413;
             c->chunk_left = sz;
             c->chunk_state = 1;
@@ -341,8 +341,7 @@ static int read_chunked(struct conn *c, struct evbuffer *in)
 static void send_continue_if_asked(struct conn *c)
 {
     const char *e = http_header(c->req, "expect");
-    if (e && !strcasecmp(e, "100-continue") && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-    {
+    if (e && !strcasecmp(e, "100-continue") && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         conn_flush(c);
     }
@@ -361,7 +360,10 @@ static void conn_process(struct conn *c)
         }
         if (evbuffer_get_length(in) == 0) return;
         c->req = req_new(c);
-        if (!c->req) { conn_free(c); return; }
+        if (!c->req) {
+            conn_free(c);
+            return;
+        }
         c->state = C_HEAD;
         arm_timer(c, g_cfg.read_timeout_ms);
     }
@@ -373,15 +375,24 @@ static void conn_process(struct conn *c)
             return;
         }
         size_t hlen = (size_t)pos.pos + 4;
-        if (hlen > g_cfg.max_header_bytes + 4) { conn_fail(c, 431, "request header fields too large"); return; }
+        if (hlen > g_cfg.max_header_bytes + 4) {
+            conn_fail(c, 431, "request header fields too large");
+            return;
+        }
         char *h = arena_alloc(c->req->arena, hlen + 1);
         evbuffer_remove(in, h, hlen);
         h[hlen] = '\0';
-        if (memchr(h, '\0', hlen)) { conn_fail(c, 400, "NUL byte in request head"); return; }
+        if (memchr(h, '\0', hlen)) {
+            conn_fail(c, 400, "NUL byte in request head");
+            return;
+        }
         const char *why = NULL;
         http_framing_t fr;
         int st = http_parse_head(c->req, h, hlen, g_cfg.max_body_bytes, &fr, &why);
-        if (st) { conn_fail(c, st, why); return; }
+        if (st) {
+            conn_fail(c, st, why);
+            return;
+        }
         c->keep_alive = fr.keep_alive;
         c->chunked = fr.chunked;
         c->content_length = fr.content_length;
@@ -459,7 +470,10 @@ static void assign_request_id(http_req_t *req)
              (unsigned long long)++req->worker->next_req_id);
 }
 
-static void json_dispose(void *p) { json_decref(p); }
+static void json_dispose(void *p)
+{
+    json_decref(p);
+}
 
 /* application/json, with no charset or charset=utf-8 (RFC 8259 §8.1: JSON
  * between systems is UTF-8; a body declared in another charset would be
@@ -538,10 +552,12 @@ static const char *bidi_in_names(arena_t *a, json_t *v, const char *path)
 static int parse_body_or_reply(http_req_t *req)
 {
     bool need = req->route->flags & ROUTE_JSON_BODY;
-    if (req->route->flags & ROUTE_RAW_BODY)
-        return 0;
+    if (req->route->flags & ROUTE_RAW_BODY) return 0;
     if (!req->body_len) {
-        if (need) { http_problem(req, 400, "a JSON request body is required", NULL); return -1; }
+        if (need) {
+            http_problem(req, 400, "a JSON request body is required", NULL);
+            return -1;
+        }
         return 0;
     }
     if (!json_content_type(http_header(req, "content-type"))) {
@@ -608,8 +624,7 @@ static void dispatch(http_req_t *req)
     int allow = 0;
     const route_t *r = router_match(req->arena, method, req->path, req->params, &req->nparams, &allow);
     if (!r) {
-        if (method == HTTP_GET && static_try(req))
-            return;
+        if (method == HTTP_GET && static_try(req)) return;
         if (allow == -1) {
             http_problem(req, 400, "invalid percent-encoding or UTF-8 in path", NULL);
         } else if (allow) {
@@ -631,8 +646,7 @@ static void dispatch(http_req_t *req)
     }
     req->route = r;
     req->worker->inflight++;
-    if (parse_body_or_reply(req) != 0)
-        return;
+    if (parse_body_or_reply(req) != 0) return;
     if ((r->roles || (r->flags & ROUTE_OPTIONAL_AUTH)) && http_auth_hook) {
         http_auth_hook(req);
         return;
@@ -696,15 +710,13 @@ static void on_read(struct bufferevent *bev, void *arg)
         evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
         return;
     }
-    if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY)
-        conn_process(c);
+    if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY) conn_process(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
-    if (c->state == C_WRITING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        req_finish(c);
+    if (c->state == C_WRITING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) req_finish(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -734,19 +746,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     switch (c->state) {
     case C_HEAD:
-    case C_BODY:
-        conn_fail(c, 408, "request not received in time");
-        break;
+    case C_BODY: conn_fail(c, 408, "request not received in time"); break;
     case C_IDLE:
-    case C_LINGER:
-        conn_free(c);
-        break;
+    case C_LINGER: conn_free(c); break;
     case C_WRITING:
         /* activated by reply_common: the answer is written */
         if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) req_finish(c);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -765,20 +772,17 @@ static void conn_free(struct conn *c)
         req_free(c->req);
         c->req = NULL;
     }
-    if (c->bev)
-        bufferevent_free(c->bev);
-    if (c->timer)
-        event_free(c->timer);
-    if (c->counted)
-        peers_release(c->peer);
+    if (c->bev) bufferevent_free(c->bev);
+    if (c->timer) event_free(c->timer);
+    if (c->counted) peers_release(c->peer);
     buf_free(&c->body);
     if (c->prev) c->prev->next = c->next;
-    else w->conns = c->next;
+    else
+        w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     w->nconns--;
     free(c);
-    if (w->draining && w->nconns == 0 && w->inflight == 0)
-        event_base_loopexit(w->base, NULL);
+    if (w->draining && w->nconns == 0 && w->inflight == 0) event_base_loopexit(w->base, NULL);
 }
 
 static int g_max_conns; /* per worker: the configured cap, lowered to the descriptor budget */
@@ -842,8 +846,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     char peer[64] = "";
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
+    if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
     /* One address may not hold more than its share (slow readers, slowloris):
@@ -874,7 +877,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->timer = evtimer_new(w->base, on_timer, c);
     if (!c->bev || !c->timer) {
         if (c->bev) bufferevent_free(c->bev);
-        else evutil_closesocket(fd);
+        else
+            evutil_closesocket(fd);
         if (c->timer) event_free(c->timer);
         if (c->counted) peers_release(c->peer);
         free(c);
@@ -911,14 +915,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 int worker_post(worker_t *w, void (*fn)(void *), void *arg)
 {
     mailbox_item_t *it = malloc(sizeof *it);
-    if (!it)
-        return -1;
+    if (!it) return -1;
     it->fn = fn;
     it->arg = arg;
     it->next = NULL;
     pthread_mutex_lock(&w->mail_lock);
     if (w->mail_tail) w->mail_tail->next = it;
-    else w->mail_head = it;
+    else
+        w->mail_head = it;
     w->mail_tail = it;
     pthread_mutex_unlock(&w->mail_lock);
     uint64_t one = 1;
@@ -946,16 +950,24 @@ static void on_mail(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-struct db_pool *worker_db(worker_t *w) { return w->db; }
-struct db_pool *worker_db_replica(worker_t *w) { return w->db_replica; }
-int worker_index(const worker_t *w) { return w->index; }
+struct db_pool *worker_db(worker_t *w)
+{
+    return w->db;
+}
+struct db_pool *worker_db_replica(worker_t *w)
+{
+    return w->db_replica;
+}
+int worker_index(const worker_t *w)
+{
+    return w->index;
+}
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
     (void)fd, (void)what;
-    if (w->inflight)
-        LOG_W("worker %d: shutdown timeout with %d requests in flight", w->index, w->inflight);
+    if (w->inflight) LOG_W("worker %d: shutdown timeout with %d requests in flight", w->index, w->inflight);
     event_base_loopexit(w->base, NULL);
 }
 
@@ -971,8 +983,7 @@ static void worker_begin_drain(void *arg)
     }
     for (struct conn *c = w->conns, *n; c; c = n) {
         n = c->next;
-        if (c->state == C_IDLE || c->state == C_LINGER)
-            conn_free(c);
+        if (c->state == C_IDLE || c->state == C_LINGER) conn_free(c);
     }
     if (w->nconns == 0 && w->inflight == 0) {
         event_base_loopexit(w->base, NULL);
@@ -997,15 +1008,13 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
     w->base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    if (!w->base)
-        return -1;
+    if (!w->base) return -1;
     /* priority 0: sockets and timers; priority 1: the database flush, so it
      * runs after every read of this loop iteration queued its queries. */
     event_base_priority_init(w->base, 2);
-    w->listener = evconnlistener_new_bind(w->base, on_accept, w,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                              LEV_OPT_CLOSE_ON_EXEC,
-                                          4096, sa, salen);
+    w->listener = evconnlistener_new_bind(
+        w->base, on_accept, w,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC, 4096, sa, salen);
     if (!w->listener) {
         LOG_E("cannot listen on %s:%d: %s", g_cfg.listen_host, g_cfg.listen_port, strerror(errno));
         return -1;
@@ -1013,16 +1022,14 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     evconnlistener_set_error_cb(w->listener, on_accept_error);
     pthread_mutex_init(&w->mail_lock, NULL);
     w->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->mail_fd < 0)
-        return -1;
+    if (w->mail_fd < 0) return -1;
     w->mail_ev = event_new(w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w);
     event_add(w->mail_ev, NULL);
     w->metrics = calloc((size_t)router_count() + 1, sizeof(route_metrics_t));
     w->db = db_pool_new(w->base, g_cfg.database_url, g_cfg.db_conns, g_cfg.db_queue_max);
     if (g_cfg.replica_url[0])
         w->db_replica = db_pool_new(w->base, g_cfg.replica_url, g_cfg.db_conns, g_cfg.db_queue_max);
-    if (!w->metrics || !w->db)
-        return -1;
+    if (!w->metrics || !w->db) return -1;
     return 0;
 }
 
@@ -1049,10 +1056,8 @@ void http_block_signals(void)
 
 int http_start(void)
 {
-    if (static_load() != 0)
-        return -1;
-    if (util_random_bytes((unsigned char *)&g_id_salt, sizeof g_id_salt) != 0)
-        return -1;
+    if (static_load() != 0) return -1;
+    if (util_random_bytes((unsigned char *)&g_id_salt, sizeof g_id_salt) != 0) return -1;
     struct sockaddr_storage ss;
     int salen = sizeof ss;
     char addr[300];
@@ -1087,15 +1092,12 @@ int http_start(void)
                 "open-file limit %ld: at most %d connections per worker (YIZHAN_MAX_CONNECTIONS=%d)", (long)rl.rlim_cur,
                 g_max_conns, g_cfg.max_connections);
     g_nworkers = g_cfg.threads;
-    if (g_cfg.max_conns_per_client && peers_init((size_t)g_max_conns * (size_t)g_nworkers) != 0)
-        return -1;
+    if (g_cfg.max_conns_per_client && peers_init((size_t)g_max_conns * (size_t)g_nworkers) != 0) return -1;
     g_workers = calloc((size_t)g_nworkers, sizeof *g_workers);
     for (int i = 0; i < g_nworkers; i++)
-        if (worker_init(&g_workers[i], i, (struct sockaddr *)&ss, salen) != 0)
-            return -1;
+        if (worker_init(&g_workers[i], i, (struct sockaddr *)&ss, salen) != 0) return -1;
     http_block_signals();
-    for (int i = 0; i < g_nworkers; i++)
-        pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]);
+    for (int i = 0; i < g_nworkers; i++) pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]);
     LOG_I("listening on http://%s:%d with %d workers", g_cfg.listen_host, g_cfg.listen_port, g_nworkers);
     return 0;
 }
@@ -1149,9 +1151,7 @@ void http_run_until_signal(void)
     sigwait(&set, &sig);
     LOG_I("shutting down: draining in-flight requests");
     for (int i = 0; i < g_nworkers; i++)
-        if (worker_post(&g_workers[i], worker_begin_drain, &g_workers[i]) != 0)
-            event_base_loopbreak(g_workers[i].base);
-    for (int i = 0; i < g_nworkers; i++)
-        pthread_join(g_workers[i].thread, NULL);
+        if (worker_post(&g_workers[i], worker_begin_drain, &g_workers[i]) != 0) event_base_loopbreak(g_workers[i].base);
+    for (int i = 0; i < g_nworkers; i++) pthread_join(g_workers[i].thread, NULL);
     LOG_I("stopped");
 }

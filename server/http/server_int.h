@@ -12,9 +12,9 @@
 #define METRIC_BUCKETS 14
 
 typedef struct route_metrics {
-    uint64_t status[METRIC_STATUSES];  /* requests by status slot */
-    uint64_t bucket[METRIC_BUCKETS];   /* latency histogram (not cumulative) */
-    uint64_t sum_us;                   /* total latency in µs */
+    uint64_t status[METRIC_STATUSES]; /* requests by status slot */
+    uint64_t bucket[METRIC_BUCKETS];  /* latency histogram (not cumulative) */
+    uint64_t sum_us;                  /* total latency in µs */
 } route_metrics_t;
 
 typedef struct mailbox_item {
@@ -29,21 +29,21 @@ struct worker {
     struct event_base *base;
     struct evconnlistener *listener;
     struct db_pool *db;
-    struct db_pool *db_replica;  /* NULL without YIZHAN_DATABASE_REPLICA_URL */
+    struct db_pool *db_replica; /* NULL without YIZHAN_DATABASE_REPLICA_URL */
     struct event *mail_ev;      /* eventfd readable: mailbox has items */
     int mail_fd;
     pthread_mutex_t mail_lock;
     mailbox_item_t *mail_head, *mail_tail;
-    struct conn *conns;         /* all open connections (for shutdown) */
+    struct conn *conns; /* all open connections (for shutdown) */
     int nconns;
-    int inflight;               /* requests dispatched and not yet replied */
-    bool draining;              /* shutdown: answer with Connection: close */
+    int inflight;  /* requests dispatched and not yet replied */
+    bool draining; /* shutdown: answer with Connection: close */
     struct event *drain_timer;
-    struct event *resume_ev;     /* re-enables the listener after an accept() failure */
+    struct event *resume_ev; /* re-enables the listener after an accept() failure */
     uint64_t next_req_id;
-    char date[40];              /* cached Date header value */
+    char date[40]; /* cached Date header value */
     int64_t date_sec;
-    route_metrics_t *metrics;   /* [router_count() + 1], last = unmatched */
+    route_metrics_t *metrics;    /* [router_count() + 1], last = unmatched */
     uint64_t refused_per_client; /* connections closed at accept: YIZHAN_MAX_CONNS_PER_CLIENT */
 };
 

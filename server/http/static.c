@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 
 typedef struct {
-    char *url;          /* "/index.html", "/docs/index.html" */
+    char *url; /* "/index.html", "/docs/index.html" */
     char *data;
     size_t len;
     const char *ctype;
@@ -54,18 +54,27 @@ static const char PERMISSIONS[] = "camera=(), microphone=(), geolocation=(), pay
 
 static const char *mime_of(const char *name)
 {
-    static const struct { const char *ext, *type; } M[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-        {".ico", "image/x-icon"}, {".woff2", "font/woff2"}, {".map", "application/json"},
-        {".txt", "text/plain; charset=utf-8"}, {".yaml", "application/yaml"}, {".md", "text/markdown; charset=utf-8"},
+    static const struct {
+        const char *ext, *type;
+    } M[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".map", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".yaml", "application/yaml"},
+        {".md", "text/markdown; charset=utf-8"},
     };
     const char *dot = strrchr(name, '.');
     if (dot)
         for (size_t i = 0; i < sizeof M / sizeof M[0]; i++)
-            if (!strcasecmp(dot, M[i].ext))
-                return M[i].type;
+            if (!strcasecmp(dot, M[i].ext)) return M[i].type;
     return "application/octet-stream";
 }
 
@@ -82,8 +91,7 @@ static void add_file(const char *fs_path, const char *url)
 {
     size_t len;
     char *data = util_read_file(fs_path, 64u << 20, &len);
-    if (!data)
-        return;
+    if (!data) return;
     if (g_nfiles == g_cap) {
         size_t cap = g_cap ? g_cap * 2 : 64;
         sfile_t *more = realloc(g_files, cap * sizeof *g_files);
@@ -111,23 +119,18 @@ static void add_file(const char *fs_path, const char *url)
 
 static void walk(const char *dir, const char *url_prefix, int depth)
 {
-    if (depth > 6)
-        return;
+    if (depth > 6) return;
     DIR *d = opendir(dir);
-    if (!d)
-        return;
+    if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "node_modules"))
-            continue;
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "node_modules")) continue;
         char p[4096], u[4096];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         snprintf(u, sizeof u, "%s/%s", url_prefix, e->d_name);
         struct stat st;
-        if (stat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            walk(p, u, depth + 1);
+        if (stat(p, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) walk(p, u, depth + 1);
         else if (S_ISREG(st.st_mode))
             add_file(p, u);
     }
@@ -216,16 +219,14 @@ static void serve(http_req_t *req, const sfile_t *f, const char *cache)
 static const sfile_t *find(const char *url)
 {
     for (size_t i = 0; i < g_nfiles; i++)
-        if (!strcmp(g_files[i].url, url))
-            return &g_files[i];
+        if (!strcmp(g_files[i].url, url)) return &g_files[i];
     return NULL;
 }
 
 bool static_try(http_req_t *req)
 {
     const char *p = req->path;
-    if (strstr(p, ".."))
-        return false;
+    if (strstr(p, "..")) return false;
     const sfile_t *f = NULL;
     const char *cache = "no-cache";
     if (!strcmp(p, "/") || !strcmp(p, "/index.html")) {
@@ -236,11 +237,9 @@ bool static_try(http_req_t *req)
         return false;
     } else {
         f = find(p);
-        if (f && (!strncmp(p, "/assets/", 8) || !strncmp(p, "/vendor/", 8)))
-            cache = "public, max-age=86400";
+        if (f && (!strncmp(p, "/assets/", 8) || !strncmp(p, "/vendor/", 8))) cache = "public, max-age=86400";
     }
-    if (!f)
-        return false;
+    if (!f) return false;
     serve(req, f, cache);
     return true;
 }

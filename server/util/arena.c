@@ -21,9 +21,9 @@ typedef struct hook {
 } hook_t;
 
 struct arena {
-    block_t *head;   /* current block; older blocks follow */
-    hook_t *hooks;   /* dispose hooks, most recent first */
-    size_t total;    /* bytes handed out, for metrics */
+    block_t *head; /* current block; older blocks follow */
+    hook_t *hooks; /* dispose hooks, most recent first */
+    size_t total;  /* bytes handed out, for metrics */
 };
 
 static block_t *block_new(size_t size)
@@ -42,8 +42,7 @@ static block_t *block_new(size_t size)
 arena_t *arena_new(size_t first_block)
 {
     arena_t *a = malloc(sizeof *a);
-    if (!a)
-        return NULL;
+    if (!a) return NULL;
     a->head = block_new(first_block ? first_block : 4096);
     a->hooks = NULL;
     a->total = 0;
@@ -52,10 +51,8 @@ arena_t *arena_new(size_t first_block)
 
 void arena_free(arena_t *a)
 {
-    if (!a)
-        return;
-    for (hook_t *h = a->hooks; h; h = h->next)
-        h->fn(h->arg);
+    if (!a) return;
+    for (hook_t *h = a->hooks; h; h = h->next) h->fn(h->arg);
     block_t *b = a->head;
     while (b) {
         block_t *n = b->next;
@@ -71,10 +68,8 @@ void *arena_alloc(arena_t *a, size_t n)
     block_t *b = a->head;
     if (b->size - b->used < n) {
         size_t sz = b->size * 2;
-        if (sz < n)
-            sz = n;
-        if (sz > 1 << 20 && n < (1 << 20))
-            sz = 1 << 20;
+        if (sz < n) sz = n;
+        if (sz > 1 << 20 && n < (1 << 20)) sz = 1 << 20;
         block_t *nb = block_new(sz);
         nb->next = a->head;
         a->head = nb;
@@ -112,8 +107,7 @@ char *arena_vprintf(arena_t *a, const char *fmt, va_list ap)
     va_copy(cp, ap);
     int n = vsnprintf(NULL, 0, fmt, cp);
     va_end(cp);
-    if (n < 0)
-        n = 0;
+    if (n < 0) n = 0;
     char *p = arena_alloc(a, (size_t)n + 1);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     return p;

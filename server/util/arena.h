@@ -13,9 +13,9 @@
 
 typedef struct arena arena_t;
 
-arena_t *arena_new(size_t first_block);                  /* NULL on OOM */
-void arena_free(arena_t *a);                              /* NULL is fine */
-void *arena_alloc(arena_t *a, size_t n);                  /* 16-aligned, never NULL (aborts on OOM) */
+arena_t *arena_new(size_t first_block);  /* NULL on OOM */
+void arena_free(arena_t *a);             /* NULL is fine */
+void *arena_alloc(arena_t *a, size_t n); /* 16-aligned, never NULL (aborts on OOM) */
 void *arena_calloc(arena_t *a, size_t n);
 char *arena_strdup(arena_t *a, const char *s);
 char *arena_strndup(arena_t *a, const char *s, size_t n);

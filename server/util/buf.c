@@ -20,11 +20,9 @@ void buf_free(buf_t *b)
 
 void buf_reserve(buf_t *b, size_t extra)
 {
-    if (b->data && b->len + extra + 1 <= b->cap)
-        return;
+    if (b->data && b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
+    while (cap < b->len + extra + 1) cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) {
         fputs("buf: out of memory\n", stderr);
@@ -103,7 +101,6 @@ void buf_json_str(buf_t *b, const char *s)
 
 const char *buf_cstr(buf_t *b)
 {
-    if (!b->data)
-        buf_reserve(b, 0), b->data[0] = '\0';
+    if (!b->data) buf_reserve(b, 0), b->data[0] = '\0';
     return b->data;
 }

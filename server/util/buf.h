@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char *data;  /* NUL-terminated when len > 0 or after buf_cstr */
-    size_t len;  /* bytes used, excluding the terminator */
-    size_t cap;  /* bytes allocated */
+    char *data; /* NUL-terminated when len > 0 or after buf_cstr */
+    size_t len; /* bytes used, excluding the terminator */
+    size_t cap; /* bytes allocated */
 } buf_t;
 
 void buf_init(buf_t *b);

@@ -17,7 +17,7 @@
 typedef void (*cursor_mac_fn)(const void *msg, size_t n, unsigned char out[32]);
 
 /* Bytes cursor_encode() may write for a key of kl bytes (NUL included). */
-#define CURSOR_ENCODED_MAX(kl) ((kl) * 4 / 3 + 24)
+#define CURSOR_ENCODED_MAX(kl) ((kl)*4 / 3 + 24)
 
 /* Write the cursor of key (kl bytes) for scope into out (CURSOR_ENCODED_MAX(kl)
  * bytes), NUL-terminated; returns its length, or 0 when the key is not one

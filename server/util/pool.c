@@ -30,16 +30,14 @@ static void *pool_main(void *arg)
     pool_t *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->head)
-            pthread_cond_wait(&p->cond, &p->lock);
+        while (!p->head) pthread_cond_wait(&p->cond, &p->lock);
         job_t *j = p->head;
         p->head = j->next;
         if (!p->head) p->tail = NULL;
         p->queued--;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
-        if (worker_post(j->w, j->done, j->arg) != 0)
-            abort(); /* cannot hand the result back: nothing sane remains */
+        if (worker_post(j->w, j->done, j->arg) != 0) abort(); /* cannot hand the result back: nothing sane remains */
         free(j);
     }
     return NULL;
@@ -76,7 +74,8 @@ int pool_submit_to(pool_t *p, struct worker *w, void (*work)(void *), void (*don
         return -1;
     }
     if (p->tail) p->tail->next = j;
-    else p->head = j;
+    else
+        p->head = j;
     p->tail = j;
     p->queued++;
     pthread_cond_signal(&p->cond);

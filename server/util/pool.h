@@ -8,8 +8,8 @@
 struct worker;
 typedef struct pool pool_t;
 
-extern pool_t *g_hash_pool;    /* password hashing */
-extern pool_t *g_export_pool;  /* exports and other long jobs */
+extern pool_t *g_hash_pool;   /* password hashing */
+extern pool_t *g_export_pool; /* exports and other long jobs */
 
 pool_t *pool_new(int threads, int queue_max);
 /* Returns -1 when the queue is full (caller answers 503). */

@@ -63,15 +63,12 @@ bool util_utf8_valid(const char *str, size_t n)
         } else {
             return false;
         }
-        if (i + len > n)
-            return false;
+        if (i + len > n) return false;
         for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
+            if ((s[i + k] & 0xC0) != 0x80) return false;
             cp = (cp << 6) | (s[i + k] & 0x3F);
         }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
             return false;
         i += len;
     }
@@ -86,7 +83,8 @@ bool util_json_depth_ok(const char *s, size_t n, int max)
         char ch = s[i];
         if (in_str) {
             if (ch == '\\') i++;
-            else if (ch == '"') in_str = false;
+            else if (ch == '"')
+                in_str = false;
         } else if (ch == '"') {
             in_str = true;
         } else if (ch == '{' || ch == '[') {
@@ -102,19 +100,16 @@ size_t util_utf8_len(const char *s, size_t n)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            count++;
+        if (((unsigned char)s[i] & 0xC0) != 0x80) count++;
     return count;
 }
 
 int util_parse_u64(const char *s, size_t n, uint64_t *out)
 {
-    if (n == 0 || n > 19)
-        return -1;
+    if (n == 0 || n > 19) return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
+        if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     *out = v;
@@ -154,8 +149,7 @@ long util_b64url_decode(const char *in, size_t n, unsigned char *out)
     long o = 0;
     for (size_t i = 0; i < n; i++) {
         const char *p = memchr(B64URL, in[i], 64); /* NOLINT(bugprone-not-null-terminated-result): the 64 letters */
-        if (!p || in[i] == '\0')
-            return -1;
+        if (!p || in[i] == '\0') return -1;
         acc = (acc << 6) | (uint32_t)(p - B64URL);
         bits += 6;
         if (bits >= 8) {
@@ -163,8 +157,7 @@ long util_b64url_decode(const char *in, size_t n, unsigned char *out)
             out[o++] = (unsigned char)(acc >> bits);
         }
     }
-    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
-        return -1; /* non-canonical trailing bits */
+    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0) return -1; /* non-canonical trailing bits */
     return o;
 }
 
@@ -181,15 +174,12 @@ void util_hex(const unsigned char *in, size_t n, char *out)
 char *util_read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     char *data = NULL;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max)
-        goto done;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) goto done;
     data = malloc((size_t)st.st_size + 1);
-    if (!data)
-        goto done;
+    if (!data) goto done;
     size_t got = fread(data, 1, (size_t)st.st_size, f);
     if (got != (size_t)st.st_size) {
         free(data);
@@ -197,8 +187,7 @@ char *util_read_file(const char *path, size_t max, size_t *len)
         goto done;
     }
     data[got] = '\0';
-    if (len)
-        *len = got;
+    if (len) *len = got;
 done:
     fclose(f);
     return data;

@@ -10,9 +10,9 @@
 #define WUR __attribute__((warn_unused_result))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-uint64_t util_now_ns(void);          /* CLOCK_MONOTONIC */
-struct timeval util_tv_ms(int ms);   /* a duration in ms as a timeval (libevent timeouts) */
-int64_t util_wall_ms(void);          /* CLOCK_REALTIME in ms */
+uint64_t util_now_ns(void);        /* CLOCK_MONOTONIC */
+struct timeval util_tv_ms(int ms); /* a duration in ms as a timeval (libevent timeouts) */
+int64_t util_wall_ms(void);        /* CLOCK_REALTIME in ms */
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF). */
 bool util_utf8_valid(const char *s, size_t n);
 /* JSON text nests objects/arrays at most max deep (strings are skipped).

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
     buf_init(&b);
     if (canonical_json(v, &a) == 0) {
         json_t *w = json_loadb(a.data, a.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-        if (!w) abort();                                  /* output is JSON */
+        if (!w) abort(); /* output is JSON */
         if (canonical_json(w, &b) != 0) abort();
         if (a.len != b.len || memcmp(a.data, b.data, a.len)) abort(); /* idempotent */
         if (!util_utf8_valid(a.data, a.len)) abort();

@@ -30,7 +30,8 @@ static json_t *string_array(const buf_t *b)
     if (!a || !json_is_array(a)) abort();
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v) if (!json_is_string(v)) abort();
+    json_array_foreach(a, i, v)
+        if (!json_is_string(v)) abort();
     return a;
 }
 

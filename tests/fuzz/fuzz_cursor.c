@@ -33,8 +33,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
         char enc[CURSOR_ENCODED_MAX(CURSOR_KEY_MAX)];
         size_t m = cursor_encode("/api/v1/search", c, n, mac, enc);
         char *back = malloc(m + 1);
-        if (m == 0 || cursor_decode("/api/v1/search", enc, m, mac, back) != (long)n || memcmp(back, c, n) != 0)
-            abort();
+        if (m == 0 || cursor_decode("/api/v1/search", enc, m, mac, back) != (long)n || memcmp(back, c, n) != 0) abort();
         enc[m - 1] = enc[m - 1] == 'A' ? 'B' : 'A'; /* a MAC one character off */
         if (cursor_decode("/api/v1/search", enc, m, mac, back) >= 0) abort();
         free(back);

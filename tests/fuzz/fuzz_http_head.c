@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
     const char *why = NULL;
     int st = http_parse_head(&r, h, len, 1 << 20, &fr, &why);
     if (st == 0) {
-        if (fr.chunked && fr.content_length) abort();          /* never both */
-        if (fr.content_length > (1u << 20)) abort();           /* limit honoured */
+        if (fr.chunked && fr.content_length) abort(); /* never both */
+        if (fr.content_length > (1u << 20)) abort();  /* limit honoured */
         if (!r.method || !r.target || r.target[0] != '/') abort();
         for (int i = 0; i < r.nheaders; i++)
             if (!r.headers[i].name || !r.headers[i].value) abort();

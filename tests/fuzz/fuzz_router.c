@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void h(http_req_t *r) { (void)r; }
+static void h(http_req_t *r)
+{
+    (void)r;
+}
 static route_t R[] = {
     {HTTP_GET, "/livez", h, 0, 0},
     {HTTP_GET, "/api/v1/codes/{list}", h, 0, 0},

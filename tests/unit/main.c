@@ -5,7 +5,10 @@
 #include <string.h>
 
 int unit_failed, unit_checks;
-static struct { const char *name; unit_fn fn; } g_tests[512];
+static struct {
+    const char *name;
+    unit_fn fn;
+} g_tests[512];
 static int g_n;
 
 void unit_register(const char *name, unit_fn fn)

@@ -60,8 +60,8 @@ TEST(jwt_round_trip)
     long iat = 0;
     const char *why = NULL;
     CHECK(t && jwt_check(t, now + 10, &uid, &iat, &why) == 0 && uid == 42 && iat == now);
-    CHECK(jwt_check(t, now + ACCESS_TOKEN_TTL + 60, &uid, &iat, &why) != 0);   /* expired */
-    CHECK(jwt_check(t, now - 600, &uid, &iat, &why) != 0);                     /* not yet valid */
+    CHECK(jwt_check(t, now + ACCESS_TOKEN_TTL + 60, &uid, &iat, &why) != 0); /* expired */
+    CHECK(jwt_check(t, now - 600, &uid, &iat, &why) != 0);                   /* not yet valid */
     /* tampered payload: flip one character in the middle part */
     char *dot = strchr(t, '.');
     dot[5] = dot[5] == 'A' ? 'B' : 'A';
@@ -74,9 +74,10 @@ TEST(jwt_rejects_attacks)
     load_secret();
     long now = 1800000000;
     char payload[512];
-    snprintf(payload, sizeof payload,
-             "{\"iss\":\"yizhan\",\"aud\":\"yizhan-api\",\"sub\":\"1\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,\"jti\":\"x\"}",
-             now, now, now + 600);
+    snprintf(
+        payload, sizeof payload,
+        "{\"iss\":\"yizhan\",\"aud\":\"yizhan-api\",\"sub\":\"1\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,\"jti\":\"x\"}",
+        now, now, now + 600);
     int64_t uid;
     long iat;
     const char *why;

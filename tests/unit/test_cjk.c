@@ -39,7 +39,10 @@ static void toks_free(toks_t *t)
     memset(t, 0, sizeof *t);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Sorted, space-separated document tokens of s (after normalising). */
 static char *doc_tokens(const char *s)
@@ -68,8 +71,7 @@ static bool has_token(const toks_t *t, const char *tok, size_t len, bool prefix)
 {
     for (size_t i = 0; i < t->n; i++) {
         size_t l = strlen(t->t[i]);
-        if (prefix ? (l >= len && !memcmp(t->t[i], tok, len)) : (l == len && !memcmp(t->t[i], tok, len)))
-            return true;
+        if (prefix ? (l >= len && !memcmp(t->t[i], tok, len)) : (l == len && !memcmp(t->t[i], tok, len))) return true;
     }
     return false;
 }
@@ -91,10 +93,10 @@ static bool tsquery_satisfied(const char *tsq, const toks_t *t)
 
 TEST(cjk_fold_and_classes)
 {
-    CHECK(cjk_fold(0xFF21) == 'a');      /* Ａ */
-    CHECK(cjk_fold(0xFF41) == 'a');      /* ａ */
-    CHECK(cjk_fold(0xFF10) == '0');      /* ０ */
-    CHECK(cjk_fold(0xFF0C) == ',');      /* ， */
+    CHECK(cjk_fold(0xFF21) == 'a'); /* Ａ */
+    CHECK(cjk_fold(0xFF41) == 'a'); /* ａ */
+    CHECK(cjk_fold(0xFF10) == '0'); /* ０ */
+    CHECK(cjk_fold(0xFF0C) == ','); /* ， */
     CHECK(cjk_fold(0x3000) == ' ');
     CHECK(cjk_fold('Q') == 'q');
     CHECK(cjk_fold(0xDC) == 0xDC);       /* Ü stays: only ASCII is case-folded */
@@ -213,8 +215,8 @@ TEST(cjk_like_pattern_escapes)
 /* --- properties on random text ------------------------------------------------ */
 
 static const char *const ALPHABET[] = {
-    "电", "池", "锂", "芯", "片", "能", "源", "储", "光", "伏", "a", "b", "c", "A", "B", "1", "2", "Ａ", "ｂ", "１",
-    " ", "，", "、", "%", "_", "-", ".", "é", "Ж", "リ", "배", "（", "）", "　",
+    "电", "池", "锂", "芯", "片", "能", "源", "储", "光", "伏", "a", "b", "c",  "A",  "B",  "1",  "2",
+    "Ａ", "ｂ", "１", " ",  "，", "、", "%",  "_",  "-",  ".",  "é", "Ж", "リ", "배", "（", "）", "　",
 };
 
 static unsigned rnd_state = 12345;
@@ -377,9 +379,12 @@ TEST(cjk_snippet_windows)
 {
     char *s;
     /* short text, term or not: the text as it is */
-    CHECK(!strcmp(s = snip("锂电池回收", "电池"), "锂电池回收")); free(s);
-    CHECK(!strcmp(s = snip("锂电池回收", NULL), "锂电池回收")); free(s);
-    CHECK(!strcmp(s = snip("", "电池"), "")); free(s);
+    CHECK(!strcmp(s = snip("锂电池回收", "电池"), "锂电池回收"));
+    free(s);
+    CHECK(!strcmp(s = snip("锂电池回收", NULL), "锂电池回收"));
+    free(s);
+    CHECK(!strcmp(s = snip("", "电池"), ""));
+    free(s);
 
     /* no occurrence in a long text: its first 120 code points and '…' */
     char *t = han_text(200, "");
@@ -389,7 +394,8 @@ TEST(cjk_snippet_windows)
 
     /* exactly 120 code points: no '…' */
     t = han_text(120, "");
-    CHECK(!strcmp(s = snip(t, "乙"), t)); free(s);
+    CHECK(!strcmp(s = snip(t, "乙"), t));
+    free(s);
     free(t);
 
     /* an occurrence at code point 41 (1-based): 30 before it, 120 in all */
@@ -403,7 +409,8 @@ TEST(cjk_snippet_windows)
 
     /* at code point 40: still the start */
     t = han_text(39, "电池");
-    CHECK(!strcmp(s = snip(t, "电池"), t)); free(s);
+    CHECK(!strcmp(s = snip(t, "电池"), t));
+    free(s);
     free(t);
 
     /* a long text: both ends cut, 120 code points between the marks */
@@ -437,7 +444,8 @@ static void ref_put_utf8(buf_t *b, uint32_t cp)
     char o[4];
     size_t n;
     if (cp < 0x80) o[0] = (char)cp, n = 1;
-    else if (cp < 0x800) o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    else if (cp < 0x800)
+        o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
     else if (cp < 0x10000)
         o[0] = (char)(0xE0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[2] = (char)(0x80 | (cp & 0x3F)),
         n = 3;
@@ -454,7 +462,8 @@ static void ref_normalize(const char *s, size_t n, buf_t *out)
         uint32_t cp = cjk_decode(s + i, n - i, &l);
         uint32_t f = cjk_fold(cp);
         if (f == cp) buf_append(out, s + i, l);
-        else ref_put_utf8(out, f);
+        else
+            ref_put_utf8(out, f);
         i += l;
     }
     buf_cstr(out);
@@ -464,9 +473,11 @@ TEST(cjk_normalize_equals_the_reference_on_any_bytes)
 {
     /* pieces that fold, that do not, and malformed ones (overlong forms of
      * 'A', truncated and stray continuation bytes) */
-    static const char *const pieces[] = {"A", "z", "Ｚ", "ａ", "！", "～", "　", "，", "电池", "ß", "😀",
-                                         "\xC1\x81", "\xE0\x81\x81", "\xF0\x8F\xBC\x81", "\xEF", "\xEF\xBC",
-                                         "\x80", "\xBF\xBF", "\xE3\x80", "\xE3\x80\x80", " ", "\n"};
+    static const char *const pieces[] = {
+        "A",    "z",        "Ｚ",   "ａ",       "！",       "～",           "　",
+        "，",   "电池",     "ß",    "😀",        "\xC1\x81", "\xE0\x81\x81", "\xF0\x8F\xBC\x81",
+        "\xEF", "\xEF\xBC", "\x80", "\xBF\xBF", "\xE3\x80", "\xE3\x80\x80", " ",
+        "\n"};
     unsigned seed = 12345;
     for (int round = 0; round < 20000; round++) {
         buf_t in, a, b;
@@ -518,8 +529,8 @@ TEST(cjk_snippet_equals_the_rule_on_random_texts)
 {
     /* long terms that begin in full-width form before a shorter one, terms
      * that overlap, texts around the 40 and 120 character marks */
-    static const char *const pieces[] = {"ＸＹＺ", "xyz", "ab", "AB", "ｑ", "q", "电池", "锂", "，", "。", "甲乙丙",
-                                         "\"", "\\", " ", "Ｚ", "z"};
+    static const char *const pieces[] = {"ＸＹＺ", "xyz", "ab",     "AB", "ｑ", "q", "电池", "锂",
+                                         "，",     "。",  "甲乙丙", "\"", "\\", " ", "Ｚ",   "z"};
     static const char *const termset[] = {"ab", "xyzabq", "电池", "z", "锂电池", "q", "甲乙"};
     unsigned seed = 777;
 #define RND() ((seed = seed * 1103515245u + 12345u) >> 16)

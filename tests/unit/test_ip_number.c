@@ -7,7 +7,7 @@
 TEST(ip_patent_numbers)
 {
     char c[64];
-    CHECK(ip_number_error("patent", "201710601862.3", c, sizeof c) == NULL);     /* the textbook example */
+    CHECK(ip_number_error("patent", "201710601862.3", c, sizeof c) == NULL); /* the textbook example */
     CHECK(ip_number_error("patent", "ZL201710601862.3", c, sizeof c) == NULL);
     CHECK(!strcmp(c, "ZL201710601862.3"));
     CHECK(ip_number_error("patent", "ZL2023 1 0123456.6", c, sizeof c) == NULL);
@@ -20,7 +20,7 @@ TEST(ip_patent_numbers)
     CHECK(ip_number_error("patent", "ZL2023101234566", c, sizeof c) != NULL);    /* no dot */
     CHECK(ip_number_error("patent", "ZL19991012345.6", c, sizeof c) != NULL);
     CHECK(ip_number_error("patent", "abc", c, sizeof c) != NULL);
-    CHECK(ip_number_error("patent", NULL, c, sizeof c) == NULL);                 /* none given */
+    CHECK(ip_number_error("patent", NULL, c, sizeof c) == NULL); /* none given */
 }
 
 TEST(ip_other_numbers)

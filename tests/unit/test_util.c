@@ -11,12 +11,12 @@ TEST(utf8_accepts_valid_and_rejects_malformed)
 {
     CHECK(util_utf8_valid("abc", 3));
     CHECK(util_utf8_valid("电池芯片", strlen("电池芯片")));
-    CHECK(util_utf8_valid("\xF0\x9F\x98\x80", 4));              /* emoji */
-    CHECK(!util_utf8_valid("\xC0\xAF", 2));                     /* overlong '/' */
-    CHECK(!util_utf8_valid("\xE0\x80\xAF", 3));                 /* overlong */
-    CHECK(!util_utf8_valid("\xED\xA0\x80", 3));                 /* surrogate */
-    CHECK(!util_utf8_valid("\xF4\x90\x80\x80", 4));             /* > U+10FFFF */
-    CHECK(!util_utf8_valid("\xE7\x94", 2));                     /* truncated */
+    CHECK(util_utf8_valid("\xF0\x9F\x98\x80", 4));  /* emoji */
+    CHECK(!util_utf8_valid("\xC0\xAF", 2));         /* overlong '/' */
+    CHECK(!util_utf8_valid("\xE0\x80\xAF", 3));     /* overlong */
+    CHECK(!util_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+    CHECK(!util_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
+    CHECK(!util_utf8_valid("\xE7\x94", 2));         /* truncated */
     CHECK(!util_utf8_valid("\xFF", 1));
     CHECK(util_utf8_len("电池a", strlen("电池a")) == 3);
 }
@@ -43,11 +43,14 @@ TEST(base64url_round_trip_and_strictness)
         CHECK(util_b64url_decode(enc, el, dec) == (long)n && memcmp(dec, in, n) == 0);
     }
     unsigned char d[8];
-    CHECK(util_b64url_decode("a+b/", 4, d) < 0);  /* standard alphabet refused */
-    CHECK(util_b64url_decode("QR", 2, d) < 0);    /* non-canonical trailing bits */
+    CHECK(util_b64url_decode("a+b/", 4, d) < 0); /* standard alphabet refused */
+    CHECK(util_b64url_decode("QR", 2, d) < 0);   /* non-canonical trailing bits */
 }
 
-static void inc(void *p) { (*(int *)p)++; }
+static void inc(void *p)
+{
+    (*(int *)p)++;
+}
 
 TEST(arena_allocates_aligned_and_runs_hooks)
 {
@@ -74,7 +77,10 @@ TEST(buf_json_escapes_control_characters)
     buf_free(&b);
 }
 
-static void h_dummy(http_req_t *r) { (void)r; }
+static void h_dummy(http_req_t *r)
+{
+    (void)r;
+}
 static route_t TEST_ROUTES[] = {
     {HTTP_GET, "/t/results/{id}", h_dummy, 0, 0},
     {HTTP_POST, "/t/results/{id}/submit", h_dummy, 0, 0},
@@ -107,11 +113,26 @@ TEST(router_matches_templates_and_reports_allowed_methods)
 
 TEST(bidi_controls_are_found_and_nothing_else)
 {
-    static const char *const HAS[] = {"\xe2\x80\xaa", "a\xe2\x80\xab", "\xe2\x80\xac" "b", "\xe2\x80\xad",
-                                      "x\xe2\x80\xaey", "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9"};
+    static const char *const HAS[] = {"\xe2\x80\xaa",
+                                      "a\xe2\x80\xab",
+                                      "\xe2\x80\xac"
+                                      "b",
+                                      "\xe2\x80\xad",
+                                      "x\xe2\x80\xaey",
+                                      "\xe2\x81\xa6",
+                                      "\xe2\x81\xa7",
+                                      "\xe2\x81\xa8",
+                                      "\xe2\x81\xa9"};
     /* neighbours: U+2029, U+202F, U+2065, U+206A, LRM/RLM U+200E/F, CJK, Hebrew */
-    static const char *const NOT[] = {"\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\xa5", "\xe2\x81\xaa",
-                                      "\xe2\x80\x8e\xe2\x80\x8f", "技术合同", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", "", "ab"};
+    static const char *const NOT[] = {"\xe2\x80\xa9",
+                                      "\xe2\x80\xaf",
+                                      "\xe2\x81\xa5",
+                                      "\xe2\x81\xaa",
+                                      "\xe2\x80\x8e\xe2\x80\x8f",
+                                      "技术合同",
+                                      "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+                                      "",
+                                      "ab"};
     for (size_t i = 0; i < ARRAY_LEN(HAS); i++) CHECK(util_has_bidi_control(HAS[i], strlen(HAS[i])));
     for (size_t i = 0; i < ARRAY_LEN(NOT); i++) CHECK(!util_has_bidi_control(NOT[i], strlen(NOT[i])));
 }

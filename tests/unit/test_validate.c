@@ -69,7 +69,7 @@ TEST(validate_codes_regions_org_types)
     CHECK(code_is(v_code("a-b"), "invalid_format"));
     CHECK(code_is(v_code("a b"), "invalid_format"));
     CHECK(code_is(v_code("电池"), "invalid_format"));
-    CHECK(v_code("abcdefghijabcdefghijabcdefghijabcdefghij") == NULL);              /* 40 */
+    CHECK(v_code("abcdefghijabcdefghijabcdefghijabcdefghij") == NULL);                     /* 40 */
     CHECK(code_is(v_code("abcdefghijabcdefghijabcdefghijabcdefghijk"), "invalid_format")); /* 41 */
     CHECK(v_region(NULL) == NULL);
     CHECK(v_region("511902") == NULL);
