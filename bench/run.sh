@@ -279,12 +279,12 @@ SRC="$ROOT/server/api"
 cat >"$BENCH_TMP/capture.json" <<EOF
 {"figures": [
  {"name": "region", "statements": [{"src": "$SRC/codes.c", "var": "$BENCH_SQL_STMT"}]},
- {"name": "result_get", "statements": [{"src": "$SRC/market.c", "var": "ST_R_GET"}],
+ {"name": "result_get", "statements": [{"src": "$SRC/market.c", "var": "RESULT.st_get"}],
   "pre": {"0": ["\\\\set id $RESULT_ID_EXPR"]}, "vary": {"0": {"1": ":id"}}},
  {"name": "search", "statements": [{"src": "$SRC/market_search.c", "var": "ST_SEARCH"}],
   "pick": "all", "skip": $BENCH_SEARCH_QUERIES},
  {"name": "result_create", "statements": [{"src": "$SRC/auth.c", "var": "ST_LOAD_USER"},
-                                          {"src": "$SRC/market.c", "var": "ST_R_CREATE"}]},
+                                          {"src": "$SRC/market.c", "var": "k->st_create"}]},
  {"name": "register", "statements": [{"src": "$SRC/auth.c", "var": "ST_LOAD_USER"},
                                      {"src": "$SRC/contracts.c", "var": "ST_REGISTER"}],
   "pre": {"0": ["\\\\set n :n + 1", "\\\\set id :lo + :client_id + :n * :nc", "\\\\if :id > :hi", "\\\\set id 0", "\\\\endif"]},

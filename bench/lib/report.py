@@ -30,11 +30,11 @@ FIGURES = [
     ("yizhan_region_get", "yizhan GET /api/v1/codes/regions/{code}"),
     ("pgbench_region", "  pgbench: ST_REGION"),
     ("yizhan_result_get", "yizhan GET /api/v1/results/{id}"),
-    ("pgbench_result_get", "  pgbench: ST_R_GET"),
+    ("pgbench_result_get", "  pgbench: RESULT.st_get"),
     ("yizhan_search", "yizhan GET /api/v1/search (query mix)"),
     ("pgbench_search", "  pgbench: ST_SEARCH, same mix"),
     ("yizhan_result_create", "yizhan POST /api/v1/results"),
-    ("pgbench_result_create", "  pgbench: ST_LOAD_USER + ST_R_CREATE"),
+    ("pgbench_result_create", "  pgbench: ST_LOAD_USER + market_create"),
     ("yizhan_register", "yizhan POST /api/v1/contracts/{id}/register"),
     ("pgbench_register", "  pgbench: ST_LOAD_USER + ST_REGISTER"),
 ]

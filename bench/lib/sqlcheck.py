@@ -85,6 +85,67 @@ def extract(src, var):
     return groups[0][2] if groups and groups[0][0] == m.end() else None
 
 
+_HOLE = re.compile(r"%(?:%|s|d|zu|ld|lld)")
+
+
+def _template_regex(text, holes):
+    """A regex for a printf template: fixed text literal (whitespace collapsed),
+    each hole (in order) replaced by holes[i] (a regex), or by a lazy wildcard."""
+    text = re.sub(r"\s+", " ", text).strip()
+    out, i, k = [], 0, 0
+    for m in _HOLE.finditer(text):
+        out.append(re.escape(text[i:m.start()]))
+        if m.group(0) == "%%":
+            out.append("%")
+        else:
+            out.append(holes[k] if k < len(holes) and holes[k] is not None else r"[^;]*?")
+            k += 1
+        i = m.end()
+    out.append(re.escape(text[i:]))
+    return "".join(out)
+
+
+def pattern(src, var, page_wrapper=None):
+    """The statement registered as `VAR = db_stmt_register*(...)` in SRC (C text), as a
+    regex over the statement with its whitespace collapsed, or None.  The SQL is a
+    literal, `api_sql_printf("...%s...", ...)` (each hole any text) or
+    `api_page_sql("...", n)` (the literal inside PAGE_WRAPPER, the template of
+    api/common.c's api_page_sql, with its %d holes the limit's parameter number)."""
+    src = _strip_comments(src)
+    m = re.search(r"(?<![\w.>])%s\s*=\s*db_stmt_register(?:_\w+)?\s*\(\s*" % re.escape(var), src)
+    if not m:
+        return None
+    pos = m.end()
+    wrap = re.compile(r"(api_sql_printf|api_page_sql)\s*\(\s*").match(src, pos)
+    if wrap:
+        pos = wrap.end()
+    if not src.startswith('"', pos):
+        return None
+    groups = c_string_groups(src, pos)
+    if not groups or groups[0][0] != pos:
+        return None
+    text = groups[0][2]
+    if not wrap:
+        return re.escape(re.sub(r"\s+", " ", text).strip())
+    if wrap.group(1) == "api_sql_printf":
+        return _template_regex(text, [])
+    n = re.compile(r"\s*,\s*(\d+)\s*\)").match(src, groups[0][1])
+    if not n or page_wrapper is None:
+        return None
+    inner = re.escape(re.sub(r"\s+", " ", text).strip())
+    return _template_regex(page_wrapper, [inner, n.group(1), n.group(1), n.group(1)])
+
+
+def page_wrapper(common_src):
+    """The template api_page_sql() wraps a page's rows in (server/api/common.c)."""
+    src = _strip_comments(common_src)
+    m = re.search(r"\bapi_page_sql\s*\([^)]*\)\s*\{\s*return\s+api_sql_printf\s*\(\s*", src)
+    if not m:
+        return None
+    groups = c_string_groups(src, m.end())
+    return groups[0][2] if groups and groups[0][0] == m.end() else None
+
+
 def bench_statement(text):
     body = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith(("--", "\\")))
     return re.sub(r"(?<!:):code\b", "$1", body)

@@ -4,7 +4,10 @@ from the C source, the parameters taken from what the server sent.
 
     stmts.py extract SRC_C VAR
         Print the statement registered as `VAR = db_stmt_register*("…", n)` in
-        SRC_C (C literals joined as the compiler joins them), or exit 1.
+        SRC_C (C literals joined as the compiler joins them), or exit 1.  VAR
+        is what the source assigns: `ST_REGION`, `RESULT.st_get`, `k->st_create`;
+        a statement built by api_sql_printf() or api_page_sql() is matched as
+        a template (bench/lib/sqlcheck.py: pattern) and has no one text.
 
     stmts.py capture PG_LOG START_BYTE SPEC.json OUT_DIR
         SPEC.json: {"figures": [{"name": ..., "statements": [{"src": ..., "var": ...}, ...],
@@ -45,9 +48,25 @@ def norm(sql):
     return re.sub(r"\s+", " ", sql).strip().rstrip(";").strip()
 
 
-def extract(src, var):
+def pattern(src, var):
+    """The regex the statement VAR of SRC must match (bench/lib/sqlcheck.py: pattern)."""
     with open(src, encoding="utf-8") as f:
-        return sqlcheck.extract(f.read(), var)
+        text = f.read()
+    wrapper = None
+    common = os.path.join(os.path.dirname(src), "common.c")
+    if os.path.exists(common):
+        with open(common, encoding="utf-8") as f:
+            wrapper = sqlcheck.page_wrapper(f.read())
+    return sqlcheck.pattern(text, var, wrapper)
+
+
+def extract(src, var):
+    """The statement's text when it is one literal (no printf holes), else None."""
+    p = pattern(src, var)
+    if p is None:
+        return None
+    text = re.sub(r"\\(.)", r"\1", p)
+    return text if re.fullmatch(p, text) else None
 
 
 def parse_params(text):
@@ -119,15 +138,18 @@ def capture(log, start, spec_path, out_dir):
         name = fig["name"]
         stmts = []
         for s in fig["statements"]:
-            sql = extract(s["src"], s["var"])
-            if sql is None:
+            pat = pattern(s["src"], s["var"])
+            if pat is None:
                 sys.stderr.write("stmts: %s: no %s = db_stmt_register(...) in %s\n" % (name, s["var"], s["src"]))
                 ok = False
                 break
-            stmts.append({"src": s["src"], "var": s["var"], "sql": norm(sql)})
+            stmts.append({"src": s["src"], "var": s["var"], "pattern": pat})
         else:
             mine = [e for e in entries if e[0] == name]
-            # executions: for each statement in order, the captured ones
+            # executions: for each statement in order, the captured ones (the text the
+            # server ran must be the source's statement, whitespace aside)
+            for st in stmts:
+                st["sql"] = next((e[1] for e in mine if re.fullmatch(st["pattern"], e[1])), None)
             seen = [[e[2] for e in mine if e[1] == st["sql"]] for st in stmts]
             missing = [st["var"] for st, s in zip(stmts, seen) if not s]
             if missing:
@@ -166,7 +188,8 @@ def capture(log, start, spec_path, out_dir):
                         raise SystemExit("stmts: %s: a parameter holds a newline; pgbench -D cannot carry it" % name)
                     f.write("%s=%s\n" % (k, v))
             with open(os.path.join(out_dir, name + ".json"), "w", encoding="utf-8") as f:
-                json.dump({"figure": name, "statements": stmts, "scripts": scripts}, f, ensure_ascii=False, indent=1)
+                json.dump({"figure": name, "statements": [{k: v for k, v in st.items() if k != "pattern"} for st in stmts],
+                           "scripts": scripts}, f, ensure_ascii=False, indent=1)
     return 0 if ok else 1
 
 
@@ -174,7 +197,8 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "extract":
         sql = extract(argv[2], argv[3])
         if sql is None:
-            sys.stderr.write("stmts: no %s = db_stmt_register(...) in %s\n" % (argv[3], argv[2]))
+            sys.stderr.write("stmts: no %s = db_stmt_register(...) in %s%s\n" % (
+                argv[3], argv[2], " with one text (a template)" if pattern(argv[2], argv[3]) else ""))
             return 1
         print(norm(sql))
         return 0
