@@ -59,8 +59,205 @@ BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'registered' THEN
         PERFORM stats_apply(NEW, 1);
     END IF;
+    PERFORM stats_note_adjustment(CASE WHEN TG_OP <> 'INSERT' THEN OLD END, CASE WHEN TG_OP <> 'DELETE' THEN NEW END);
     RETURN NULL;
 END $$;
+
+-- Year-end close (年度结账) -----------------------------------------------------
+-- stats_closes, stats_closed_figures, stats_adjustments: 0011_stats_closes.sql.
+-- A close of year Y for region R freezes the contract_stats rows of Y for R
+-- and every region below it (the whole country for '000000').  Statistics and
+-- target progress of a closed year read the frozen rows; a change afterwards
+-- to a contract registered in Y whose seller or buyer is under a closed region
+-- is written to stats_adjustments by the trigger above, with the year (in
+-- China) it was made in: GET /stats/adjustments lists them for Y, and the
+-- statistics of the year they were made in show them as adjustments to prior
+-- years.  The close takes a SHARE lock on contracts, so no registration,
+-- amendment or payment falls between the frozen figures and the adjustments.
+
+-- The close that applies to region p_region in p_year: the earliest open
+-- close of the region or of a region above it (the whole country included).
+CREATE FUNCTION stats_close_for(p_region text, p_year int) RETURNS stats_closes
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM stats_closes c
+    WHERE c.year = p_year AND c.reopened_at IS NULL
+      AND (c.region_code = '000000' OR (p_region <> '000000' AND region_in_subtree(p_region, c.region_code)))
+    ORDER BY c.closed_at, c.id LIMIT 1
+$$;
+
+-- Record what a change to a contract does to the figures of its year, when a
+-- close covers one of its parties (called by contracts_stats_sync for every
+-- row change; cheap when nothing is closed).
+CREATE FUNCTION stats_note_adjustment(o contracts, n contracts) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c contracts := CASE WHEN n.id IS NOT NULL THEN n ELSE o END;
+    yr int := coalesce(n.registration_year, o.registration_year);
+    was boolean := coalesce(o.status = 'registered', false);
+    now_ boolean := coalesce(n.status = 'registered', false);
+BEGIN
+    IF yr IS NULL OR NOT (was OR now_) OR NOT EXISTS (SELECT 1 FROM stats_closes WHERE year = yr AND reopened_at IS NULL) THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM stats_closes s WHERE s.year = yr AND s.reopened_at IS NULL
+                   AND (s.region_code = '000000' OR region_in_subtree(c.seller_region_code, s.region_code)
+                        OR region_in_subtree(c.buyer_region_code, s.region_code))) THEN
+        RETURN;
+    END IF;
+    IF was AND now_ AND (o.contract_amount_fen, o.technical_amount_fen, o.received_amount_fen, o.contract_type,
+                         o.contract_subtype, o.domain, o.ip_type, o.plan_source, o.seller_org_type, o.buyer_org_type)
+                        IS NOT DISTINCT FROM
+                        (n.contract_amount_fen, n.technical_amount_fen, n.received_amount_fen, n.contract_type,
+                         n.contract_subtype, n.domain, n.ip_type, n.plan_source, n.seller_org_type, n.buyer_org_type) THEN
+        RETURN;   -- nothing the statistics show changed
+    END IF;
+    INSERT INTO stats_adjustments (contract_id, registration_no, year, made_in, kind, seller_region_code,
+                                   buyer_region_code, n, contract_fen, technical_fen, received_fen, before, after)
+    VALUES (c.id, c.registration_no, yr, extract(year FROM today_cn())::int,
+            CASE WHEN n.id IS NULL THEN 'removal' WHEN NOT was THEN 'registration' WHEN NOT now_ THEN 'cancellation'
+                 WHEN (o.contract_amount_fen, o.technical_amount_fen, o.contract_type, o.contract_subtype, o.domain,
+                       o.ip_type, o.plan_source) IS NOT DISTINCT FROM
+                      (n.contract_amount_fen, n.technical_amount_fen, n.contract_type, n.contract_subtype, n.domain,
+                       n.ip_type, n.plan_source) THEN 'payment'
+                 ELSE 'amendment' END,
+            c.seller_region_code, c.buyer_region_code,
+            now_::int - was::int,
+            CASE WHEN now_ THEN n.contract_amount_fen ELSE 0 END - CASE WHEN was THEN o.contract_amount_fen ELSE 0 END,
+            CASE WHEN now_ THEN n.technical_amount_fen ELSE 0 END - CASE WHEN was THEN o.technical_amount_fen ELSE 0 END,
+            CASE WHEN now_ THEN n.received_amount_fen ELSE 0 END - CASE WHEN was THEN o.received_amount_fen ELSE 0 END,
+            CASE WHEN was THEN jsonb_build_object('status', o.status, 'contract_amount_fen', o.contract_amount_fen,
+                'technical_amount_fen', o.technical_amount_fen, 'received_amount_fen', o.received_amount_fen,
+                'contract_type', o.contract_type, 'contract_subtype', o.contract_subtype, 'domain', o.domain) END,
+            CASE WHEN n.id IS NOT NULL THEN jsonb_build_object('status', n.status, 'contract_amount_fen', n.contract_amount_fen,
+                'technical_amount_fen', n.technical_amount_fen, 'received_amount_fen', n.received_amount_fen,
+                'contract_type', n.contract_type, 'contract_subtype', n.contract_subtype, 'domain', n.domain) END);
+END $$;
+
+CREATE FUNCTION stats_close_json(c stats_closes) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', c.id, 'year', c.year, 'region_code', c.region_code,
+        'region_name', CASE WHEN c.region_code = '000000' THEN '全国' ELSE region_name(c.region_code) END,
+        'closed_at', c.closed_at, 'closed_by', c.closed_by, 'note', c.note,
+        'reopened_at', c.reopened_at, 'reopened_by', c.reopened_by, 'reopen_reason', c.reopen_reason,
+        'status', CASE WHEN c.reopened_at IS NULL THEN 'closed' ELSE 'reopened' END,
+        'total', (SELECT jsonb_build_object('count', coalesce(sum(f.n), 0), 'contract_amount_fen', coalesce(sum(f.contract_fen), 0),
+                      'technical_amount_fen', coalesce(sum(f.technical_fen), 0), 'received_amount_fen', coalesce(sum(f.received_fen), 0))
+                  FROM stats_closed_figures f WHERE f.close_id = c.id AND f.region_code = c.region_code AND f.flow = 'out'
+                   AND f.dim = 'total'),
+        'adjustments', (SELECT count(*) FROM stats_adjustments a WHERE a.year = c.year AND a.at > c.closed_at
+                          AND (c.region_code = '000000' OR region_in_subtree(a.seller_region_code, c.region_code)
+                               OR region_in_subtree(a.buyer_region_code, c.region_code))
+                          AND (c.reopened_at IS NULL OR a.at <= c.reopened_at)))
+$$;
+
+-- Close year p_year for region p_region (p_scope: a bureau's region, NULL for an admin).
+CREATE FUNCTION stats_close(p_actor bigint, p_req text, p_scope text, p_year int, p_region text, p_note text)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    c stats_closes;
+BEGIN
+    IF p_region <> '000000' THEN
+        PERFORM check_region(p_region, 'region_code');
+    END IF;
+    IF p_scope IS NOT NULL AND (p_region = '000000' OR NOT region_in_subtree(p_region, p_scope)) THEN
+        PERFORM yz_raise(403, 'a bureau closes its own region or a region below it', 'region_code', 'out_of_scope');
+    END IF;
+    IF p_year >= extract(year FROM today_cn()) THEN
+        PERFORM yz_raise(422, 'only a past year can be closed', 'year', 'out_of_range');
+    END IF;
+    LOCK TABLE contracts IN SHARE MODE;   -- no change falls between the frozen figures and the adjustments
+    IF (stats_close_for(p_region, p_year)).id IS NOT NULL THEN
+        PERFORM yz_raise(409, format('%s is already closed for this region (or a region above it)', p_year));
+    END IF;
+    INSERT INTO stats_closes (year, region_code, closed_by, note) VALUES (p_year, p_region, p_actor, p_note)
+    RETURNING * INTO c;
+    INSERT INTO stats_closed_figures (close_id, region_code, flow, dim, key, month, n, contract_fen, technical_fen,
+                                      received_fen)
+    SELECT c.id, s.region_code, s.flow, s.dim, s.key, s.month, s.n, s.contract_fen, s.technical_fen, s.received_fen
+    FROM contract_stats s
+    WHERE s.year = p_year AND (p_region = '000000' OR (s.region_code <> '000000' AND region_in_subtree(s.region_code, p_region)))
+      AND s.n <> 0;
+    INSERT INTO stats_closed_figures (close_id, region_code, flow, dim, key, month, n, contract_fen, technical_fen,
+                                      received_fen)
+    SELECT c.id, p.ancestor, 'out', 'results_transferred', '', 1, count(DISTINCT x.result_id), 0, 0, 0
+    FROM contracts x JOIN region_paths p ON p.code = x.seller_region_code
+    WHERE x.status = 'registered' AND x.registration_year = p_year AND x.result_id IS NOT NULL
+      AND (p_region = '000000' OR (p.ancestor <> '000000' AND region_in_subtree(p.ancestor, p_region)))
+    GROUP BY p.ancestor;
+    PERFORM audit_append(p_actor, p_req, 'stats_close', c.id::text, 'close', NULL, stats_close_json(c));
+    RETURN stats_close_json(c)::text;
+END $$;
+
+CREATE FUNCTION stats_reopen(p_actor bigint, p_req text, p_id bigint, p_reason text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o stats_closes;
+    c stats_closes;
+BEGIN
+    SELECT * INTO o FROM stats_closes WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM yz_raise(404, 'no such close');
+    END IF;
+    IF o.reopened_at IS NOT NULL THEN
+        PERFORM yz_raise(409, 'the year was already reopened');
+    END IF;
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        PERFORM yz_raise(422, 'give the reason for reopening the year', 'reason', 'required');
+    END IF;
+    UPDATE stats_closes SET reopened_at = now(), reopened_by = p_actor, reopen_reason = p_reason
+    WHERE id = p_id RETURNING * INTO c;
+    PERFORM audit_append(p_actor, p_req, 'stats_close', c.id::text, 'reopen', stats_close_json(o), stats_close_json(c));
+    RETURN stats_close_json(c)::text;
+END $$;
+
+-- The adjustments to year p_year touching region p_region (flow out: the
+-- seller there, in: the buyer, NULL: either) made after the close that
+-- applies; without a close, every recorded one.  One page, newest first.
+CREATE FUNCTION stats_adjustments_page(p_region text, p_year int, p_flow text, p_after bigint, p_limit int)
+RETURNS TABLE (items text, next_key text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    cl stats_closes := stats_close_for(p_region, p_year);
+    rows_ jsonb;
+    last_id bigint;
+    cnt int;
+BEGIN
+    SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]'), min(id), count(*) INTO rows_, last_id, cnt FROM (
+        SELECT a.id, jsonb_build_object('id', a.id, 'contract_id', a.contract_id, 'registration_no', a.registration_no,
+            'year', a.year, 'made_in', a.made_in, 'at', a.at, 'kind', a.kind,
+            'seller_region_code', a.seller_region_code, 'buyer_region_code', a.buyer_region_code,
+            'count', a.n, 'contract_amount_fen', a.contract_fen, 'technical_amount_fen', a.technical_fen,
+            'received_amount_fen', a.received_fen, 'before', a.before, 'after', a.after) AS j
+        FROM stats_adjustments a
+        WHERE a.year = p_year AND (p_after IS NULL OR a.id < p_after)
+          AND (cl.id IS NULL OR a.at > cl.closed_at)
+          AND (p_region = '000000'
+               OR (coalesce(p_flow, 'out') = 'out' AND region_in_subtree(a.seller_region_code, p_region))
+               OR (coalesce(p_flow, 'in') = 'in' AND region_in_subtree(a.buyer_region_code, p_region)))
+        ORDER BY a.id DESC LIMIT p_limit + 1) x;
+    IF cnt > p_limit THEN
+        rows_ := rows_ - p_limit;
+        next_key := (rows_->(p_limit - 1)->>'id');
+    END IF;
+    items := rows_::text;
+    RETURN NEXT;
+END $$;
+
+-- The adjustments made in p_year to prior (closed) years, per year, for the
+-- statistics of p_year: the revisions shown beside the open year.
+CREATE FUNCTION stats_prior_adjustments(p_region text, p_year int, p_flow text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('year', y, 'changes', k, 'count', n, 'contract_amount_fen', cf,
+                                                 'technical_amount_fen', tf, 'received_amount_fen', rf) ORDER BY y), '[]')
+    FROM (SELECT a.year AS y, count(*) AS k, sum(a.n) AS n, sum(a.contract_fen) AS cf, sum(a.technical_fen) AS tf,
+                 sum(a.received_fen) AS rf
+          FROM stats_adjustments a
+          WHERE a.made_in = p_year AND a.year < p_year
+            AND (p_region = '000000' OR region_in_subtree(CASE WHEN p_flow = 'in' THEN a.buyer_region_code
+                                                               ELSE a.seller_region_code END, p_region))
+          GROUP BY a.year) g
+$$;
 CREATE TRIGGER contracts_stats_ins_del AFTER INSERT OR DELETE ON contracts
     FOR EACH ROW EXECUTE FUNCTION contracts_stats_sync();
 CREATE TRIGGER contracts_stats_upd AFTER UPDATE ON contracts
@@ -95,12 +292,16 @@ $$;
 -- stats_query as PL/pgSQL: a SQL-language function that is not inlined
 -- re-plans its statements on every call (~1 ms here); PL/pgSQL keeps the
 -- plans for the session.
+-- A closed year (stats_close_for) is read from its frozen figures, with when
+-- it was closed and how many adjustments came after; an open year says what
+-- was changed in it to prior, closed years.
 CREATE FUNCTION stats_query(p_region text, p_year int, p_flow text, p_by text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_dim text := CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total' ELSE p_by END;
     v_groups jsonb := '[]';
     v_total jsonb;
+    cl stats_closes := stats_close_for(p_region, p_year);
 BEGIN
     IF p_by IS NOT NULL AND p_by <> 'year' THEN
         SELECT coalesce(jsonb_agg(jsonb_build_object('key', g.k, 'label', coalesce(stats_label(p_by, g.k), g.k),
@@ -110,8 +311,12 @@ BEGIN
         FROM (SELECT CASE p_by WHEN 'month' THEN lpad(s.month::text, 2, '0')
                                WHEN 'quarter' THEN ((s.month - 1) / 3 + 1)::text ELSE s.key END AS k,
                      sum(s.n) AS n, sum(s.contract_fen) AS cf, sum(s.technical_fen) AS tf, sum(s.received_fen) AS rf
-              FROM contract_stats s
-              WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = v_dim
+              FROM (SELECT s.key, s.month, s.n, s.contract_fen, s.technical_fen, s.received_fen FROM contract_stats s
+                    WHERE cl.id IS NULL AND s.region_code = p_region AND s.year = p_year AND s.flow = p_flow
+                      AND s.dim = v_dim
+                    UNION ALL
+                    SELECT f.key, f.month, f.n, f.contract_fen, f.technical_fen, f.received_fen FROM stats_closed_figures f
+                    WHERE f.close_id = cl.id AND f.region_code = p_region AND f.flow = p_flow AND f.dim = v_dim) s
               GROUP BY 1) g
         WHERE g.n <> 0;
     END IF;
@@ -119,11 +324,26 @@ BEGIN
                               'technical_amount_fen', coalesce(sum(s.technical_fen), 0),
                               'received_amount_fen', coalesce(sum(s.received_fen), 0))
     INTO v_total
-    FROM contract_stats s WHERE s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = 'total';
+    FROM (SELECT s.n, s.contract_fen, s.technical_fen, s.received_fen FROM contract_stats s
+          WHERE cl.id IS NULL AND s.region_code = p_region AND s.year = p_year AND s.flow = p_flow AND s.dim = 'total'
+          UNION ALL
+          SELECT f.n, f.contract_fen, f.technical_fen, f.received_fen FROM stats_closed_figures f
+          WHERE f.close_id = cl.id AND f.region_code = p_region AND f.flow = p_flow AND f.dim = 'total') s;
     RETURN jsonb_build_object(
         'year', p_year, 'region', p_region,
         'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
-        'by', coalesce(p_by, 'year'), 'flow', p_flow, 'groups', v_groups, 'total', v_total);
+        'by', coalesce(p_by, 'year'), 'flow', p_flow, 'groups', v_groups, 'total', v_total,
+        'closed', cl.id IS NOT NULL, 'close_id', cl.id, 'closed_at', cl.closed_at,
+        'adjustments_after_close', CASE WHEN cl.id IS NOT NULL THEN
+            (SELECT jsonb_build_object('changes', count(*), 'count', coalesce(sum(a.n), 0),
+                                       'contract_amount_fen', coalesce(sum(a.contract_fen), 0),
+                                       'technical_amount_fen', coalesce(sum(a.technical_fen), 0),
+                                       'received_amount_fen', coalesce(sum(a.received_fen), 0))
+             FROM stats_adjustments a
+             WHERE a.year = p_year AND a.at > cl.closed_at
+               AND (p_region = '000000' OR region_in_subtree(CASE WHEN p_flow = 'in' THEN a.buyer_region_code
+                                                                  ELSE a.seller_region_code END, p_region))) END,
+        'prior_year_adjustments', stats_prior_adjustments(p_region, p_year, p_flow));
 END $$;
 
 CREATE FUNCTION target_put(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
@@ -163,13 +383,25 @@ LANGUAGE sql STABLE AS $$
                     WHEN p_year > extract(year FROM today_cn()) THEN 0.0
                     ELSE (today_cn() - make_date(p_year, 1, 1) + 1)::numeric
                          / (make_date(p_year + 1, 1, 1) - make_date(p_year, 1, 1)) END AS f
+    ), cl AS (
+        SELECT (stats_close_for(p_region, p_year)).id AS id
     ), tot AS (
+        -- a closed year: its frozen figures
         SELECT coalesce(sum(n), 0) AS n, coalesce(sum(contract_fen), 0) AS cf, coalesce(sum(technical_fen), 0) AS tf
-        FROM contract_stats WHERE region_code = p_region AND year = p_year AND flow = 'out' AND dim = 'total'
+        FROM (SELECT s.n, s.contract_fen, s.technical_fen FROM contract_stats s
+              WHERE (SELECT id FROM cl) IS NULL AND s.region_code = p_region AND s.year = p_year AND s.flow = 'out'
+                AND s.dim = 'total'
+              UNION ALL
+              SELECT f.n, f.contract_fen, f.technical_fen FROM stats_closed_figures f
+              WHERE f.close_id = (SELECT id FROM cl) AND f.region_code = p_region AND f.flow = 'out'
+                AND f.dim = 'total') x
     ), results AS (
-        SELECT count(DISTINCT c.result_id) AS n FROM contracts c
-        WHERE c.status = 'registered' AND c.registration_year = p_year AND c.result_id IS NOT NULL
-          AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region))
+        SELECT CASE WHEN (SELECT id FROM cl) IS NULL THEN
+                   (SELECT count(DISTINCT c.result_id) FROM contracts c
+                    WHERE c.status = 'registered' AND c.registration_year = p_year AND c.result_id IS NOT NULL
+                      AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region)))
+               ELSE coalesce((SELECT f.n FROM stats_closed_figures f WHERE f.close_id = (SELECT id FROM cl)
+                              AND f.region_code = p_region AND f.dim = 'results_transferred'), 0) END AS n
     ), metrics AS (
         SELECT m.metric, m.unit, m.actual, t.target, t.note
         FROM (VALUES ('contract_amount', 'fen', (SELECT cf FROM tot)), ('technical_amount', 'fen', (SELECT tf FROM tot)),
@@ -179,6 +411,7 @@ LANGUAGE sql STABLE AS $$
     )
     SELECT jsonb_build_object('year', p_year, 'region', p_region,
         'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'closed_at', (SELECT closed_at FROM stats_closes WHERE id = (SELECT id FROM cl)),
         'elapsed_share', round((SELECT f FROM elapsed), 4),
         'items', (SELECT jsonb_agg(jsonb_build_object('metric', metric, 'unit', unit, 'actual', actual, 'target', target,
                       'share', CASE WHEN target > 0 THEN round(actual::numeric / target, 4) END,

@@ -17,11 +17,13 @@
 #include "auth/sign.h"
 #include "log.h"
 #include "domain/canonical.h"
+#include "domain/cjk.h"
 #include "domain/filetype.h"
 
 #include <openssl/sha.h>
 
 #include <qrencode.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,20 +138,129 @@ static int check_contract_body(http_req_t *req, json_t **errs)
 
 /* --- handlers: parties ----------------------------------------------------------------- */
 
+/* The page of GET /contracts: its key gets the sort's letter before it is signed. */
+static void list_done(http_req_t *req, PGresult *res)
+{
+    int si = (int)(uintptr_t)req->ctx;
+    const char *items = PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]";
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, "{\"items\":");
+    buf_puts(&b, items);
+    buf_puts(&b, ",\"next_cursor\":");
+    if (PQntuples(res) && !PQgetisnull(res, 0, 1))
+        buf_json_str(&b, api_cursor_sign(req, arena_printf(req->arena, "%c|%s", "noadr"[si], PQgetvalue(res, 0, 1))));
+    else
+        buf_puts(&b, "null");
+    buf_putc(&b, '}');
+    http_reply_json(req, 200, b.data, b.len);
+    buf_free(&b);
+}
+
+/* GET /contracts: the caller's contracts, or a staff search over them — q
+ * (a registration number of 4 to 16 digits, exact or prefix; otherwise text
+ * found in the title, the parties' names and credit codes, as exactly as the
+ * marketplace's search: domain/cjk.c), filters and a sort.  One statement,
+ * contract_search() (functions/contract_search.sql).  The cursor's key starts
+ * with the sort's letter, so a cursor of another sort is refused. */
+static const char *const SORTS[] = {"newest", "oldest", "amount_desc", "amount_asc", "registered"};
+
+static void list_bad(json_t **errs, const char *field, const char *code, const char *msg)
+{
+    http_error_add(errs, field, code, msg);
+}
+
+static const char *uint_param(http_req_t *req, json_t **errs, const char *name, const char *v, uint64_t lo, uint64_t hi,
+                              const char *msg)
+{
+    uint64_t n;
+    if (!v) return NULL;
+    if (util_parse_u64(v, strlen(v), &n) != 0 || n < lo || n > hi) {
+        list_bad(errs, name, "out_of_range", msg);
+        return NULL;
+    }
+    return arena_printf(req->arena, "%llu", (unsigned long long)n);
+}
+
 static void list(http_req_t *req)
 {
-    const char *limit, *after, *status;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status)) return;
+    const char *limit, *cursor, *status, *q, *office, *type, *year, *region, *amin, *amax, *overdue, *org, *sort;
+    if (api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor) ||
+        http_query_or_reply(req, "status", &status) || http_query_or_reply(req, "q", &q) ||
+        http_query_or_reply(req, "office_id", &office) || http_query_or_reply(req, "type", &type) ||
+        http_query_or_reply(req, "year", &year) || http_query_or_reply(req, "region", &region) ||
+        http_query_or_reply(req, "amount_min", &amin) || http_query_or_reply(req, "amount_max", &amax) ||
+        http_query_or_reply(req, "overdue", &overdue) || http_query_or_reply(req, "org_id", &org) ||
+        http_query_or_reply(req, "sort", &sort))
+        return;
+    json_t *errs = NULL;
     static const char *const ST[] = {"draft", "submitted", "returned", "refused", "registered", "cancelled"};
     bool ok = !status;
     for (int i = 0; i < 6 && !ok; i++) ok = !strcmp(status, ST[i]);
-    if (!ok) {
-        api_bad_param(req, "status", "invalid", "one of draft, submitted, returned, refused, registered, cancelled");
+    if (!ok) list_bad(&errs, "status", "invalid", "one of draft, submitted, returned, refused, registered, cancelled");
+    int si = 0;
+    if (sort) {
+        for (si = 0; si < (int)ARRAY_LEN(SORTS) && strcmp(sort, SORTS[si]); si++)
+            ;
+        if (si == (int)ARRAY_LEN(SORTS)) {
+            list_bad(&errs, "sort", "invalid", "one of newest, oldest, amount_desc, amount_asc, registered");
+            si = 0;
+        }
+    }
+    office = uint_param(req, &errs, "office_id", office, 1, (1ull << 62) - 1, "a registry office id");
+    org = uint_param(req, &errs, "org_id", org, 1, (1ull << 62) - 1, "an organisation id");
+    year = uint_param(req, &errs, "year", year, 1990, 2999, "a year of registration from 1990 to 2999");
+    amin = uint_param(req, &errs, "amount_min", amin, 0, 100000000000000ULL, "a whole number of fen, 0 to 10^14");
+    amax = uint_param(req, &errs, "amount_max", amax, 0, 100000000000000ULL, "a whole number of fen, 0 to 10^14");
+    if (amin && amax && strtoull(amin, NULL, 10) > strtoull(amax, NULL, 10))
+        list_bad(&errs, "amount_min", "out_of_order", "amount_min must not exceed amount_max");
+    if (type && (strlen(type) > 40 || strspn(type, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(type) || !*type))
+        list_bad(&errs, "type", "invalid", "a code of list contract_types");
+    if (region && (strlen(region) != 6 || strspn(region, "0123456789") != 6))
+        list_bad(&errs, "region", "invalid", "a six-digit GB/T 2260 region code");
+    if (overdue && strcmp(overdue, "true") && strcmp(overdue, "false"))
+        list_bad(&errs, "overdue", "invalid", "true or false");
+
+    /* q: digits are a registration number; anything else text */
+    const char *regno = NULL, *tsq = NULL, *patterns = "[]";
+    cjk_query_t cq;
+    memset(&cq, 0, sizeof cq);
+    if (q && *q) {
+        size_t n = strlen(q);
+        size_t digits = strspn(q, "0123456789");
+        if (digits == n && n >= 4 && n <= 16) {
+            regno = q;
+        } else {
+            const char *why = NULL;
+            if (cjk_query_parse(q, n, &cq, &why) != 0) list_bad(&errs, "q", "invalid", why);
+            else if (!cq.indexed)
+                list_bad(&errs, "q", "no_searchable_character",
+                         "the query needs at least one letter, digit or CJK character");
+            else {
+                tsq = arena_strdup(req->arena, cq.tsquery.data);
+                patterns = arena_strdup(req->arena, cq.patterns.data);
+            }
+        }
+    }
+    cjk_query_free(&cq);
+
+    /* the cursor: "<sort letter>|<key>" */
+    const char *after = NULL;
+    if (cursor) {
+        if (cursor[0] != "noadr"[si] || cursor[1] != '|')
+            list_bad(&errs, "cursor", "invalid", "the cursor belongs to another sort");
+        else
+            after = cursor + 2;
+    }
+    if (errs) {
+        http_problem(req, 400, "invalid query parameter", errs);
         return;
     }
+    req->ctx = (void *)(uintptr_t)si;
     api_scope_t s = api_scope(req);
-    const char *v[7] = {s.org, s.office, s.region, s.admin, status, after, limit};
-    api_query(req, ST_LIST, 7, v, api_reply_page);
+    const char *v[19] = {s.org, s.office, s.region, s.admin, regno,   tsq, patterns,  status, office, type,
+                         year,  region,   amin,     amax,    overdue, org, SORTS[si], after,  limit};
+    api_query(req, ST_LIST, 19, v, list_done);
 }
 
 /* GET of one contract's facet: the contract id from the path, the caller's
@@ -817,12 +928,10 @@ static route_t ROUTES[] = {
 void api_contracts_init(void)
 {
     ST_LIST = db_stmt_register_read(
-        api_page_sql(
-            "SELECT c.id, contract_json(c) AS j FROM contracts c"
-            " WHERE contract_visible(c, $1::bigint, $2::bigint, $3, $4::boolean) AND ($5::text IS NULL OR c.status = $5)"
-            " AND ($6::bigint IS NULL OR c.id < $6::bigint) ORDER BY c.id DESC",
-            7),
-        7);
+        "SELECT items, next_key FROM contract_search($1::bigint, $2::bigint, $3, $4::boolean, $5, $6,"
+        " ARRAY(SELECT jsonb_array_elements_text($7::jsonb)), $8, $9::bigint, $10, $11::int, $12, $13::bigint,"
+        " $14::bigint, $15::boolean, $16::bigint, $17, $18, $19::int)",
+        19);
     ST_GET = db_stmt_register_read(
         "SELECT (contract_json(c) || CASE WHEN $3::bigint IS NOT NULL OR $5::boolean THEN"
         " jsonb_build_object('flags', contract_flags(c)) ELSE '{}' END)::text FROM contracts c"

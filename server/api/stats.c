@@ -1,4 +1,7 @@
-/* stats.c — statistics of registered contracts, plan targets and progress.
+/* stats.c — statistics of registered contracts, plan targets and progress,
+ * and the year-end close (年度结账): a bureau freezes a past year's figures for
+ * its region (an admin for any region), later changes are listed as
+ * adjustments, an admin reopens a year with a reason (functions/stats.sql).
  *
  * Reads come from contract_stats, which triggers keep current in the same
  * transaction as every contract change (migrations/functions/stats.sql): a request
@@ -12,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS;
+static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS, ST_CLOSE, ST_CLOSES, ST_REOPEN, ST_ADJUSTMENTS;
 
 static const char *const BY[] = {"year",        "month",      "quarter", "type",        "subtype", "domain",
                                  "seller_type", "buyer_type", "ip_type", "plan_source", "region"};
@@ -92,11 +95,82 @@ static void target_put(http_req_t *req)
     api_query(req, ST_TARGET_PUT, 4, v, api_reply_row_json);
 }
 
+static void created(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
+
+static void close_year(http_req_t *req)
+{
+    static const field_t F[] = {
+        {"year", F_INT, true}, {"region_code", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL;
+    const char *rc = api_str(req, "region_code");
+    json_int_t y = json_integer_value(json_object_get(req->json, "year"));
+    api_check(&errs, "region_code", v_region(rc));
+    if (y < 2000 || y > 2100) http_error_add(&errs, "year", "out_of_range", "a year from 2000 to 2100");
+    api_check_chars(req, &errs, "note", api_str(req, "note"), 1000);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[6] = {api_actor(req),
+                        req->request_id,
+                        req->user->role & ROLE_BUREAU ? req->user->region : NULL,
+                        arena_printf(req->arena, "%lld", (long long)y),
+                        rc,
+                        api_str(req, "note")};
+    api_query(req, ST_CLOSE, 6, v, created);
+}
+
+static void closes(http_req_t *req)
+{
+    const char *year;
+    if (api_year_or_reply(req, "year", false, &year)) return;
+    const char *v[2] = {year, req->user->role & ROLE_BUREAU ? req->user->region : NULL};
+    api_query(req, ST_CLOSES, 2, v, api_reply_row_json);
+}
+
+static void reopen(http_req_t *req)
+{
+    static const field_t F[] = {{"reason", F_STRING, true}};
+    const char *id;
+    if (api_id_param_or_reply(req, 0, "close", &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    json_t *errs = NULL;
+    api_check_chars(req, &errs, "reason", api_str(req, "reason"), 1000);
+    if (errs) {
+        http_problem(req, 422, "some fields are not valid", errs);
+        return;
+    }
+    const char *v[4] = {api_actor(req), req->request_id, id, api_str(req, "reason")};
+    api_query(req, ST_REOPEN, 4, v, api_reply_row_json);
+}
+
+/* GET /stats/adjustments?year=&region=&flow=: the later changes to a year's figures. */
+static void adjustments(http_req_t *req)
+{
+    const char *year, *region, *flow, *limit, *cursor;
+    if (year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "flow", &flow) ||
+        api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor))
+        return;
+    if (flow && strcmp(flow, "out") && strcmp(flow, "in"))
+        return (void)api_bad_param(req, "flow", "invalid", "out (输出) or in (吸纳)");
+    uint64_t c;
+    if (cursor && util_parse_u64(cursor, strlen(cursor), &c) != 0) cursor = NULL;
+    const char *v[5] = {region, year, flow, cursor, limit};
+    api_query(req, ST_ADJUSTMENTS, 5, v, api_reply_page);
+}
+
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/stats/contracts", stats, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_GET, "/api/v1/targets", targets, 0, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_PUT, "/api/v1/targets", target_put, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/targets/progress", progress, 0, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/stats/closes", close_year, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/stats/closes", closes, 0, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_POST, "/api/v1/stats/closes/{id}/reopen", reopen, ROUTE_JSON_BODY, ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/stats/adjustments", adjustments, 0, ROLE_BUREAU | ROLE_ADMIN},
 };
 
 void api_stats_init(void)
@@ -115,5 +189,16 @@ void api_stats_init(void)
         "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
         " THEN targets_progress($1, $2::int)::text END",
         2);
+    ST_CLOSE = db_stmt_register("SELECT stats_close($1::bigint, $2, $3, $4::int, $5, $6)", 6);
+    /* a bureau sees the closes of its region, of the regions below it and of those above it (which cover it) */
+    ST_CLOSES = db_stmt_register_read(
+        "SELECT json_build_object('items', coalesce(json_agg(stats_close_json(c) ORDER BY c.year DESC, c.closed_at DESC),"
+        " '[]'), 'next_cursor', NULL)::text FROM stats_closes c WHERE ($1::int IS NULL OR c.year = $1::int)"
+        " AND ($2::text IS NULL OR region_in_subtree(c.region_code, $2) OR c.region_code = '000000'"
+        " OR region_in_subtree($2, c.region_code))",
+        2);
+    ST_REOPEN = db_stmt_register("SELECT stats_reopen($1::bigint, $2, $3::bigint, $4)", 4);
+    ST_ADJUSTMENTS = db_stmt_register_read(
+        "SELECT items, next_key FROM stats_adjustments_page($1, $2::int, $3, $4::bigint, $5::int)", 5);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

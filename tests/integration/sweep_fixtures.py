@@ -403,6 +403,19 @@ class SweepWorld:
             self._shared[key] = factory()
         return self._shared[key]
 
+    def reopen_closes(self, year, region):
+        """Reopen (by SQL) any open year-end close of year for region, so the next close can be made."""
+        with self.db.cursor() as cur:
+            cur.execute("UPDATE stats_closes SET reopened_at = now(), reopen_reason = '扫描' WHERE year = %s"
+                        " AND region_code = %s AND reopened_at IS NULL", (year, region))
+        return True
+
+    def stats_close(self, year, region):
+        """An open year-end close of year for region (made by SQL, any open one reopened first): its id."""
+        self.reopen_closes(year, region)
+        return query(self.db, "INSERT INTO stats_closes (year, region_code, note) VALUES (%s, %s, '扫描')"
+                              " RETURNING id", year, region)[0]["id"]
+
     def pending_org(self):
         o = new_org(self.db, self.region, verified=False, org_type="150", name="待核验单位 " + uniq())
         return o

@@ -248,6 +248,17 @@ SWEEP = {
                        body=lambda w, c, x: {"region_code": w.region, "year": w.year, "metric": "contracts",
                                              "target": 10 + len(c), "note": "计划 " + uniq()},
                        tables=["plan_targets"]),
+    # the year-end close: a bureau closes a past year of its region (another bureau naming it is 403); only an
+    # admin reopens.  The sweep's year and region, so nothing else is frozen.
+    "listStatsCloses": Entry(allow={"bureau", "admin"}, query=lambda w, c, x: f"year={w.year - 1}"),
+    "closeStatsYear": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                            setup=lambda w, c: {"reopen": w.reopen_closes(w.year - 1, w.region)},
+                            body=lambda w, c, x: {"year": w.year - 1, "region_code": w.region, "note": "扫描结账"},
+                            tables=["stats_closes", "stats_closed_figures"]),
+    "reopenStatsYear": Entry(allow={"admin"}, setup=lambda w, c: {"id": w.stats_close(w.year - 2, w.region)},
+                             body=lambda w, c, x: {"reason": "扫描重开"}, tables=["stats_closes"]),
+    "listStatsAdjustments": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                                  query=lambda w, c, x: f"year={w.year - 1}&region={w.region}"),
     "getTargetProgress": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                                query=lambda w, c, x: f"year={w.year}&region={w.region}"),
     "exportAnnual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,

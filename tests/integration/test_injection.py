@@ -107,6 +107,8 @@ READBACK = {
     "putCode": lambda w, ctx, b: [f"{V1}/codes/{ctx['list']}?include_inactive=true"],
     "putCalendar": lambda w, ctx, b: [f"{V1}/codes/calendar?year={ctx['year']}"],
     "putSetting": lambda w, ctx, b: [f"{V1}/settings"],
+    "closeStatsYear": lambda w, ctx, b: [f"{V1}/stats/closes"],
+    "reopenStatsYear": lambda w, ctx, b: [f"{V1}/stats/closes"],
 }
 
 # Documented normalisations: the stored form of an accepted value.

@@ -375,6 +375,12 @@ def contracts(w):
     call("listContracts", "GET", f"{V1}/contracts", 200, auth=ma)
     call("listContracts", "GET", f"{V1}/contracts?status=registered", 200, auth=w.t["bureau"])
     call("listContracts", "GET", f"{V1}/contracts", 403, auth=w.t["reviewer"])
+    call("listContracts", "GET", f"{V1}/contracts?q={quote('技术合同')}&sort=amount_desc&status=registered&limit=5", 200,
+         auth=w.admin)
+    call("listContracts", "GET", f"{V1}/contracts?q=2025511&year=2025&region=511900&overdue=false&amount_min=0", 200,
+         auth=w.t["officer"])
+    call("listContracts", "GET", f"{V1}/contracts?type=no_such_type", 400, auth=w.admin, bad_request=True)
+    call("listContracts", "GET", f"{V1}/contracts?sort=relevance", 400, auth=w.admin, bad_request=True)
     call("createContract", "POST", f"{V1}/contracts", 403, contract_body(w), auth=mb)
     call("createContract", "POST", f"{V1}/contracts", 422, contract_body(w, title=""), auth=ma, bad_request=True)
     call("createContract", "POST", f"{V1}/contracts", 400, contract_body(w, status="registered"), auth=ma,
@@ -484,6 +490,23 @@ def statistics(w):
                                                      "target": 1}, auth=b, bad_request=True)
     call("getTargetProgress", "GET", f"{V1}/targets/progress?year={y}", 200, auth=b)
     call("getTargetProgress", "GET", f"{V1}/targets/progress?region=999999", 404, auth=adm)
+    # the year-end close of a year nobody uses (2003), for the bureau's region; then reopened
+    c = call("closeStatsYear", "POST", f"{V1}/stats/closes", 201, {"year": 2003, "region_code": "511900",
+                                                                     "note": "规范检查"}, auth=b).json()
+    call("closeStatsYear", "POST", f"{V1}/stats/closes", 409, {"year": 2003, "region_code": "511900"}, auth=b,
+         bad_request=True)
+    call("closeStatsYear", "POST", f"{V1}/stats/closes", 403, {"year": 2003, "region_code": "110000"}, auth=b,
+         bad_request=True)
+    call("getContractStats", "GET", f"{V1}/stats/contracts?year=2003&region=511900", 200, auth=b)
+    call("listStatsCloses", "GET", f"{V1}/stats/closes?year=2003", 200, auth=b)
+    call("listStatsAdjustments", "GET", f"{V1}/stats/adjustments?year=2003&region=511900", 200, auth=b)
+    call("listStatsAdjustments", "GET", f"{V1}/stats/adjustments?year=2003&region=110000", 403, auth=b,
+         bad_request=True)
+    call("reopenStatsYear", "POST", f"{V1}/stats/closes/{c['id']}/reopen", 403, {"reason": "x"}, auth=b,
+         bad_request=True)
+    call("reopenStatsYear", "POST", f"{V1}/stats/closes/{c['id']}/reopen", 200, {"reason": "规范检查"}, auth=adm)
+    call("reopenStatsYear", "POST", f"{V1}/stats/closes/{c['id']}/reopen", 409, {"reason": "规范检查"}, auth=adm,
+         bad_request=True)
     for fmt in ("json", "csv", "xlsx"):
         call("exportAnnual", "GET", f"{V1}/exports/annual?year={y}&region=511900&format={fmt}", 200, auth=b)
     call("exportAnnual", "GET", f"{V1}/exports/annual?format=json", 400, auth=b, bad_request=True)

@@ -20,6 +20,8 @@ const MODULES = {
   admin: () => import('./pages/admin.js'),
   account: () => import('./pages/account.js'),
   regulation: () => import('./pages/regulation.js'),
+  search: () => import('./pages/contract_search.js'),
+  closes: () => import('./pages/closes.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -66,6 +68,8 @@ const ROUTES = [
   { pattern: '/admin/audit', lazy: ['admin', 'Audit'], roles: ['admin', 'bureau'] },
   { pattern: '/signup', lazy: ['account', 'Signup'] },
   { pattern: '/profile', lazy: ['account', 'Profile'], roles: SIGNED_IN },
+  { pattern: '/search/contracts', lazy: ['search', 'ContractSearch'], roles: ['officer', 'bureau', 'admin'] },
+  { pattern: '/bureau/closes', lazy: ['closes', 'YearClose'], roles: ['bureau', 'admin'] },
   { pattern: '/admin/calendar', lazy: ['regulation', 'CalendarAdmin'], roles: ['admin'] },
   { pattern: '/admin/settings', lazy: ['regulation', 'SettingsAdmin'], roles: ['admin'] },
   { pattern: '/admin/codes', lazy: ['regulation', 'CodesAdmin'], roles: ['admin'] },
@@ -130,14 +134,14 @@ function navFor(me) {
     case 'reviewer':
       return [['/review', '发布审核'], ['/admin/orgs', '单位认证'], ...common];
     case 'officer':
-      return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/verify', '证书核验'], ['/', '成果与需求']];
+      return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/search/contracts', '合同检索'], ['/verify', '证书核验'], ['/', '成果与需求']];
     case 'bureau':
       return [['/bureau', '统计看板'], ['/bureau/targets', '计划目标'], ['/bureau/exports', '年报导出'],
-        ['/bureau/subsidies', '后补助'], ['/contracts', '登记合同'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
+        ['/bureau/subsidies', '后补助'], ['/bureau/closes', '年度结账'], ['/contracts', '登记合同'], ['/search/contracts', '合同检索'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
     case 'admin':
       return [['/admin/users', '用户'], ['/admin/orgs', '单位'], ['/admin/offices', '登记机构'], ['/admin/audit', '审计'],
         ['/admin/calendar', '工作日历'], ['/admin/settings', '规则参数'], ['/admin/codes', '代码表'],
-        ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/contracts', '合同'], ['/', '成果与需求'], ['/verify', '核验']];
+        ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/bureau/closes', '年度结账'], ['/contracts', '合同'], ['/search/contracts', '合同检索'], ['/', '成果与需求'], ['/verify', '核验']];
     default:
       return common;
   }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, signIn, signOut, screen, visit, apiLogin, apiGet, visited, ACCOUNTS } from '../lib.mjs';
 
-const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin|regulation)\.js/;
+const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin|regulation|contract_search|closes)\.js/;
 
 test('every screen: axe clean, Chinese only, desktop and phone', async () => {
   const b = await launch();
@@ -38,8 +38,8 @@ test('every screen: axe clean, Chinese only, desktop and phone', async () => {
       university: ['/my/results', '/my/results/new', '/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/contracts/new', '/notifications', '/auctions', '/profile'],
       enterprise: ['/my/needs', '/my/needs/new', '/inquiries', '/contracts', '/notifications', '/profile'],
       reviewer: ['/review', '/admin/orgs', '/notices', '/profile'],
-      officer: ['/registry', '/registry/done', '/contracts', '/profile'],
-      bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts', '/admin/audit', '/profile'],
+      officer: ['/registry', '/registry/done', '/contracts', '/profile', '/search/contracts'],
+      bureau: ['/bureau', '/bureau/targets', '/bureau/exports', '/bureau/subsidies', '/contracts', '/admin/audit', '/profile', '/search/contracts', '/bureau/closes'],
       admin: ['/admin/users', '/admin/orgs', '/admin/offices', '/admin/audit?entity=user&id=1', '/', '/review', '/registry', '/contracts', '/profile', '/admin/calendar', '/admin/settings', '/admin/codes'],
     };
     for (const [who, screens] of Object.entries(tours)) {
