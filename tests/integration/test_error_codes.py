@@ -42,14 +42,28 @@ def c_codes():
 
 
 def sql_codes():
+    """Literal codes given to yz_raise, and to any SQL function that hands one of its parameters on to yz_raise as
+    the code (market_check_changeable(kind, status, verb, code), say), at that parameter's position."""
+    texts = {path: path.read_text() for path in sorted((ROOT / "migrations").rglob("*.sql"))}
+    raisers = {"yz_raise": 3}
+    for text in texts.values():
+        for m in re.finditer(r"CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\(", text, re.I):
+            params, end = balanced(text, m.end())
+            names = [p.split()[0] for p in split_args(params) if p.strip()]
+            body = text[end:text.find("$$;", text.find("$$", end) + 2)]
+            for r in re.finditer(r"\byz_raise\s*\(", body):
+                parts = split_args(balanced(body, r.end())[0])
+                if len(parts) >= 4 and parts[3].strip() in names:
+                    raisers[m.group(1)] = names.index(parts[3].strip())
     found = {}
-    for path in sorted((ROOT / "migrations").rglob("*.sql")):
-        text = path.read_text()
-        for m in re.finditer(r"\byz_raise\s*\(", text):
+    call = re.compile(r"\b(" + "|".join(map(re.escape, raisers)) + r")\s*\(")
+    for path, text in texts.items():
+        for m in call.finditer(text):
             args, _ = balanced(text, m.end())
             parts = split_args(args)
-            if len(parts) >= 4:
-                lit = re.fullmatch(r"\s*'([a-z][a-z_]*)'\s*", parts[3])
+            at = raisers[m.group(1)]
+            if len(parts) > at:
+                lit = re.fullmatch(r"\s*'([a-z][a-z_]*)'\s*", parts[at])
                 if lit:
                     found.setdefault(lit.group(1), f"{path.relative_to(ROOT)}")
     return found
@@ -98,7 +112,7 @@ def split_args(s):
 def test_the_scan_finds_codes():
     """The scan itself works: it finds codes known to be sent from C and from SQL."""
     assert {"unknown_field", "wrong_type", "invalid_credit_code", "https_required"} <= set(c_codes())
-    assert {"before_effective", "not_editable", "too_low"} <= set(sql_codes())
+    assert {"before_effective", "not_editable", "not_deletable", "too_low"} <= set(sql_codes())
 
 
 def test_every_code_the_server_sends_is_in_the_spec():
