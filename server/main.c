@@ -170,8 +170,9 @@ static int cmd_serve(int argc, char **argv)
     http_block_signals(); /* before any thread exists: pools, workers, deliveries */
     register_api();
     sign_load_dir(g_cfg.signing_key_dir);
-    (void)password_dummy_hash(); /* computed once now, not during the first login */
-    if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max) != 0 || http_start() != 0) return 1;
+    (void)password_dummy_hash();         /* computed once now, not during the first login */
+    http_set_worker_slot(api_pools_new); /* each worker's database pools */
+    if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max, worker_post) != 0 || http_start() != 0) return 1;
     api_deals_start();
     api_ops_start();
     if (api_market_start() != 0) return 1; /* webhook deliveries and expiry sweeps */

@@ -7,6 +7,15 @@
 #include "domain/validate.h"
 #include "http/http.h"
 
+/* Each worker's database pools (its slot, http_set_worker_slot): the
+ * primary's, and a read replica's or NULL.  api_pools_new is the slot maker
+ * main.c hands the HTTP layer. */
+void *api_pools_new(struct event_base *base, int index);
+db_pool_t *api_db(worker_t *w);
+db_pool_t *api_db_replica(worker_t *w);
+/* Prometheus text of the database pools of every worker (/metrics). */
+void api_db_metrics_render(buf_t *out);
+
 typedef void (*api_row_cb)(http_req_t *req, PGresult *res);
 
 /* Run a prepared statement for req.  On success cb(req, res); on any

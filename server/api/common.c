@@ -53,6 +53,60 @@ static bool rw_recent(int64_t user)
     return recent;
 }
 
+/* --- each worker's database pools ------------------------------------------------ */
+
+typedef struct {
+    db_pool_t *primary, *replica;
+} pools_t;
+
+void *api_pools_new(struct event_base *base, int index)
+{
+    (void)index;
+    pools_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->primary = db_pool_new(base, g_cfg.database_url, g_cfg.db_conns, g_cfg.db_queue_max);
+    if (g_cfg.replica_url[0]) p->replica = db_pool_new(base, g_cfg.replica_url, g_cfg.db_conns, g_cfg.db_queue_max);
+    if (!p->primary) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+db_pool_t *api_db(worker_t *w)
+{
+    return ((pools_t *)worker_slot(w))->primary;
+}
+
+db_pool_t *api_db_replica(worker_t *w)
+{
+    return ((pools_t *)worker_slot(w))->replica;
+}
+
+void api_db_metrics_render(buf_t *out)
+{
+    int depth = 0, up = 0, down = 0, rup = 0, rdown = 0;
+    for (int i = 0; i < http_worker_count(); i++) {
+        pools_t *p = worker_slot(http_worker_at(i));
+        depth += db_pool_depth(p->primary);
+        db_pool_conn_states(p->primary, &up, &down);
+        if (p->replica) db_pool_conn_states(p->replica, &rup, &rdown);
+    }
+    buf_printf(out,
+               "# HELP yizhan_db_queue_depth Database queries queued or in flight.\n"
+               "# TYPE yizhan_db_queue_depth gauge\n"
+               "yizhan_db_queue_depth %d\n"
+               "# HELP yizhan_db_connections Database connections by state.\n"
+               "# TYPE yizhan_db_connections gauge\n"
+               "yizhan_db_connections{state=\"up\"} %d\n"
+               "yizhan_db_connections{state=\"down\"} %d\n"
+               "# HELP yizhan_db_replica_connections Read-replica connections by state.\n"
+               "# TYPE yizhan_db_replica_connections gauge\n"
+               "yizhan_db_replica_connections{state=\"up\"} %d\n"
+               "yizhan_db_replica_connections{state=\"down\"} %d\n",
+               depth, up, down, rup, rdown);
+}
+
 void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res)
 {
     switch (st) {
@@ -107,7 +161,7 @@ static void on_db(void *arg, db_status_t st, PGresult *res)
     qctx_t *q = arg;
     if (q->on_replica && (st == DB_ERR_UNAVAILABLE || st == DB_ERR_OVERLOADED || st == DB_ERR_TIMEOUT)) {
         q->on_replica = false; /* the replica is down or busy: the primary answers */
-        db_query(worker_db(q->req->worker), q->stmt, q->n, q->vals, on_db, q);
+        db_query(api_db(q->req->worker), q->stmt, q->n, q->vals, on_db, q);
         return;
     }
     if (st == DB_OK && q->req->user && !db_stmt_is_read(q->stmt)) rw_note(q->req->user->id);
@@ -133,10 +187,10 @@ static void submit(http_req_t *req, int stmt, int n, const char *const *vals, ap
     q->vals = arena_alloc(req->arena, sizeof(char *) * (size_t)(n ? n : 1));
     if (n) /* memcpy from NULL is undefined even for 0 bytes (UBSan caught it) */
         memcpy(q->vals, vals, sizeof(char *) * (size_t)n);
-    db_pool_t *replica = worker_db_replica(req->worker);
+    db_pool_t *replica = api_db_replica(req->worker);
     q->on_replica = replica && db_stmt_replica_ok(stmt) && db_pool_ready(replica) &&
                     !(req->user && rw_recent(req->user->id));
-    db_query(q->on_replica ? replica : worker_db(req->worker), stmt, n, q->vals, on_db, q);
+    db_query(q->on_replica ? replica : api_db(req->worker), stmt, n, q->vals, on_db, q);
 }
 
 void api_query(http_req_t *req, int stmt, int n, const char *const *vals, api_row_cb cb)

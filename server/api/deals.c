@@ -382,7 +382,7 @@ static void on_swept(void *arg, db_status_t st, PGresult *res)
 
 static void sweep(worker_t *w)
 {
-    db_query(worker_db(w), ST_SWEEP, 0, NULL, on_swept, NULL);
+    db_query(api_db(w), ST_SWEEP, 0, NULL, on_swept, NULL);
 }
 
 void api_deals_start(void)

@@ -1,7 +1,6 @@
 /* ops.c — probes, metrics, the API description and its rendered docs. */
 #include "api/api.h"
 
-#include "http/server_int.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -81,7 +80,7 @@ static void on_db_metrics(void *arg, db_status_t st, PGresult *res)
 
 static void read_db_metrics(worker_t *w)
 {
-    db_query(worker_db(w), ST_METRICS, 0, NULL, on_db_metrics, NULL);
+    db_query(api_db(w), ST_METRICS, 0, NULL, on_db_metrics, NULL);
 }
 
 void api_ops_start(void)
@@ -93,7 +92,8 @@ static void metrics(http_req_t *req)
 {
     buf_t b;
     buf_init(&b);
-    metrics_render(&b);
+    http_metrics_render(&b);
+    api_db_metrics_render(&b);
     pthread_mutex_lock(&g_db_metrics_lock);
     buf_puts(&b, g_db_metrics);
     bool empty = !g_db_metrics[0];
@@ -105,7 +105,7 @@ static void metrics(http_req_t *req)
 
 static void spec(http_req_t *req)
 {
-    static_serve_spec(req);
+    http_serve_spec(req);
 }
 
 static route_t ROUTES[] = {

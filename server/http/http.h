@@ -48,6 +48,7 @@ enum {
                                      an invalid token is still 401 */
 };
 
+struct event_base;
 typedef struct http_req http_req_t;
 typedef struct worker worker_t;
 typedef void (*http_handler_fn)(http_req_t *req);
@@ -157,9 +158,15 @@ void http_dispatch_continue(http_req_t *req);
 
 /* Work posted from another thread to run on worker w's loop. */
 int worker_post(worker_t *w, void (*fn)(void *), void *arg) WUR;
-struct db_pool *worker_db(worker_t *w);
-struct db_pool *worker_db_replica(worker_t *w); /* NULL when none */
 int worker_index(const worker_t *w);
+/* What the layers above keep per worker (the API's database pools): set
+ * before http_start, slot_new(base, index) makes it for each worker with its
+ * event loop, before the worker runs (NULL fails the start); worker_slot()
+ * gives it back.  The HTTP layer never looks inside. */
+void http_set_worker_slot(void *(*slot_new)(struct event_base *base, int index));
+void *worker_slot(const worker_t *w);
+int http_worker_count(void);
+worker_t *http_worker_at(int i);
 
 /* Block SIGINT/SIGTERM for every thread created afterwards; call first. */
 void http_block_signals(void);
@@ -168,8 +175,10 @@ int http_start(void) WUR; /* spawn workers; returns after they listen */
 int http_worker_timer(int index, int ms, void (*fn)(worker_t *w)) WUR;
 void http_run_until_signal(void); /* main thread: wait for SIGTERM/SIGINT, drain, join */
 
-/* --- metrics ----------------------------------------------------------- */
-void metrics_render(buf_t *out);
-int metrics_db_queue_depth(void);
+/* --- metrics, the API description --------------------------------------- */
+/* Prometheus text of the HTTP layer: requests, latencies, connections. */
+void http_metrics_render(buf_t *out);
+/* api/openapi.yaml as loaded at start (YIZHAN_API_SPEC). */
+void http_serve_spec(http_req_t *req);
 
 #endif

@@ -4,8 +4,6 @@
  * loads.  Counts may be a request or two behind, never torn. */
 #include "http/server_int.h"
 
-#include "db/db.h"
-
 #include <string.h>
 
 const double METRIC_BUCKET_LE[METRIC_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -39,14 +37,7 @@ void metrics_observe(worker_t *w, const route_t *r, int status, uint64_t dur_ns)
     ADD(m->sum_us, dur_ns / 1000);
 }
 
-int metrics_db_queue_depth(void)
-{
-    int total = 0;
-    for (int i = 0; i < g_nworkers; i++) total += db_pool_depth(g_workers[i].db);
-    return total;
-}
-
-void metrics_render(buf_t *out)
+void http_metrics_render(buf_t *out)
 {
     int nr = router_count();
     buf_puts(out, "# HELP yizhan_http_requests_total HTTP requests answered, by route template, method and status.\n"
@@ -92,11 +83,9 @@ void metrics_render(buf_t *out)
         buf_printf(out, "yizhan_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", name, method,
                    (unsigned long long)cum);
     }
-    int up = 0, down = 0, conns = 0, rup = 0, rdown = 0;
+    int conns = 0;
     uint64_t refused = 0;
     for (int w = 0; w < g_nworkers; w++) {
-        db_pool_conn_states(g_workers[w].db, &up, &down);
-        if (g_workers[w].db_replica) db_pool_conn_states(g_workers[w].db_replica, &rup, &rdown);
         conns += g_workers[w].nconns;
         refused += LOAD(g_workers[w].refused_per_client);
     }
@@ -107,22 +96,11 @@ void metrics_render(buf_t *out)
                "yizhan_http_connections_refused_total{reason=\"per_client\"} %llu\n",
                (unsigned long long)refused);
     buf_printf(out,
-               "# HELP yizhan_db_queue_depth Database queries queued or in flight.\n"
-               "# TYPE yizhan_db_queue_depth gauge\n"
-               "yizhan_db_queue_depth %d\n"
-               "# HELP yizhan_db_connections Database connections by state.\n"
-               "# TYPE yizhan_db_connections gauge\n"
-               "yizhan_db_connections{state=\"up\"} %d\n"
-               "yizhan_db_connections{state=\"down\"} %d\n"
-               "# HELP yizhan_db_replica_connections Read-replica connections by state.\n"
-               "# TYPE yizhan_db_replica_connections gauge\n"
-               "yizhan_db_replica_connections{state=\"up\"} %d\n"
-               "yizhan_db_replica_connections{state=\"down\"} %d\n"
                "# HELP yizhan_event_loops Event-loop worker threads (YIZHAN_THREADS, resolved).\n"
                "# TYPE yizhan_event_loops gauge\n"
                "yizhan_event_loops %d\n"
                "# HELP yizhan_http_connections Open client connections.\n"
                "# TYPE yizhan_http_connections gauge\n"
                "yizhan_http_connections %d\n",
-               metrics_db_queue_depth(), up, down, rup, rdown, g_nworkers, conns);
+               g_nworkers, conns);
 }

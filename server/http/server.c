@@ -16,7 +16,6 @@
 #include "http/parse.h"
 
 #include "config.h"
-#include "db/db.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -950,17 +949,31 @@ static void on_mail(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-struct db_pool *worker_db(worker_t *w)
-{
-    return w->db;
-}
-struct db_pool *worker_db_replica(worker_t *w)
-{
-    return w->db_replica;
-}
 int worker_index(const worker_t *w)
 {
     return w->index;
+}
+
+static void *(*g_slot_new)(struct event_base *base, int index);
+
+void http_set_worker_slot(void *(*slot_new)(struct event_base *base, int index))
+{
+    g_slot_new = slot_new;
+}
+
+void *worker_slot(const worker_t *w)
+{
+    return w->slot;
+}
+
+int http_worker_count(void)
+{
+    return g_nworkers;
+}
+
+worker_t *http_worker_at(int i)
+{
+    return i >= 0 && i < g_nworkers ? &g_workers[i] : NULL;
 }
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -1026,10 +1039,8 @@ static int worker_init(worker_t *w, int index, struct sockaddr *sa, int salen)
     w->mail_ev = event_new(w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w);
     event_add(w->mail_ev, NULL);
     w->metrics = calloc((size_t)router_count() + 1, sizeof(route_metrics_t));
-    w->db = db_pool_new(w->base, g_cfg.database_url, g_cfg.db_conns, g_cfg.db_queue_max);
-    if (g_cfg.replica_url[0])
-        w->db_replica = db_pool_new(w->base, g_cfg.replica_url, g_cfg.db_conns, g_cfg.db_queue_max);
-    if (!w->metrics || !w->db) return -1;
+    if (!w->metrics) return -1;
+    if (g_slot_new && !(w->slot = g_slot_new(w->base, index))) return -1;
     return 0;
 }
 

@@ -28,9 +28,8 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     struct evconnlistener *listener;
-    struct db_pool *db;
-    struct db_pool *db_replica; /* NULL without YIZHAN_DATABASE_REPLICA_URL */
-    struct event *mail_ev;      /* eventfd readable: mailbox has items */
+    void *slot;            /* the layers above's (http_set_worker_slot) */
+    struct event *mail_ev; /* eventfd readable: mailbox has items */
     int mail_fd;
     pthread_mutex_t mail_lock;
     mailbox_item_t *mail_head, *mail_tail;
@@ -65,6 +64,5 @@ int peers_count(const char *addr);
 int static_load(void) WUR;
 /* Serve path from the web root if it names a file; returns false when not. */
 bool static_try(http_req_t *req);
-void static_serve_spec(http_req_t *req);
 
 #endif

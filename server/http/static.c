@@ -244,7 +244,7 @@ bool static_try(http_req_t *req)
     return true;
 }
 
-void static_serve_spec(http_req_t *req)
+void http_serve_spec(http_req_t *req)
 {
     if (!g_spec.data) {
         http_problem(req, 404, "the API description is not installed", NULL);

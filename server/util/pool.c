@@ -1,9 +1,7 @@
 /* pool.c — see pool.h.  One mutex-protected FIFO per pool; results are posted
- * to the worker's mailbox (http/server.c), which wakes its loop through an
- * eventfd. */
+ * back through the pool's post function (the worker's mailbox, which wakes
+ * its loop through an eventfd). */
 #include "util/pool.h"
-
-#include "http/http.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@ struct pool {
     pthread_cond_t cond;
     job_t *head, *tail;
     int queued, max;
+    pool_post_fn post;
 };
 
 pool_t *g_hash_pool, *g_export_pool;
@@ -37,16 +36,17 @@ static void *pool_main(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg);
-        if (worker_post(j->w, j->done, j->arg) != 0) abort(); /* cannot hand the result back: nothing sane remains */
+        if (p->post(j->w, j->done, j->arg) != 0) abort(); /* cannot hand the result back: nothing sane remains */
         free(j);
     }
     return NULL;
 }
 
-pool_t *pool_new(int threads, int queue_max)
+pool_t *pool_new(int threads, int queue_max, pool_post_fn post)
 {
     pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    p->post = post;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->max = queue_max;
@@ -88,9 +88,9 @@ int pool_submit(struct worker *w, void (*work)(void *), void (*done)(void *), vo
     return pool_submit_to(g_hash_pool, w, work, done, arg);
 }
 
-int pool_start(int threads, int queue_max)
+int pool_start(int threads, int queue_max, pool_post_fn post)
 {
-    g_hash_pool = pool_new(threads, queue_max);
-    g_export_pool = pool_new(1, 8);
+    g_hash_pool = pool_new(threads, queue_max, post);
+    g_export_pool = pool_new(1, 8, post);
     return g_hash_pool && g_export_pool ? 0 : -1;
 }
