@@ -7,7 +7,7 @@
 // its source, and reads its history.  What the journey changes is put back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, screen, apiLogin, apiGet, todayCN, BASE } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, apiLogin, apiGet, todayCN, forgetSignIns, BASE } from '../lib.mjs';
 
 async function api(method, path, token, body, headers = {}) {
   const r = await fetch(BASE + '/api/v1' + path, {
@@ -34,9 +34,11 @@ async function expertApplication(univ) {
 }
 
 test('calendar: provisional deadlines warned, next year confirmed; a setting and a code changed with sources', async () => {
+  forgetSignIns();   // run after the other journeys, the demo accounts are at their sign-in limit
   const admin = await apiLogin('admin');
   const univ = await apiLogin('university');
   const year = Number(todayCN().slice(0, 4)) + 1;
+  const tag = Date.now().toString(36);   // the sources this run cites, told apart from an earlier run's
   const before = (await apiGet('/codes/calendar?year=' + year)).body;
   const settingsBefore = (await apiGet('/settings', admin)).body.items;
   const b = await launch();
@@ -85,7 +87,7 @@ test('calendar: provisional deadlines warned, next year confirmed; a setting and
     await page.fill('[data-field=source] input', '');
     await page.getByRole('button', { name: '按国务院通知确认' }).click();
     await page.locator('[data-field=source] .field-error').waitFor();
-    const source = `国务院办公厅关于${year}年部分节假日安排的通知（测试）`;
+    const source = `国务院办公厅关于${year}年部分节假日安排的通知（测试 ${tag}）`;
     await page.fill('[data-field=source] input', source);
     await Promise.all([
       page.waitForResponse((r) => r.url().includes('/api/v1/calendar/') && r.status() === 200),
@@ -109,11 +111,11 @@ test('calendar: provisional deadlines warned, next year confirmed; a setting and
     await srow.getByRole('button', { name: '修改' }).click();
     const ed = page.locator('.setting-editor[data-key=notice_period_days]');
     await ed.locator('input[inputmode=numeric]').fill('20');
-    await ed.locator('[data-field=source] input').fill('某市科技成果转化公示办法（测试）');
+    await ed.locator('[data-field=source] input').fill(`某市科技成果转化公示办法（测试 ${tag}）`);
     await ed.getByRole('button', { name: '保存' }).click();
     await srow.locator('[data-testid=setting-value]', { hasText: '20' }).waitFor();
     await srow.getByRole('button', { name: '记录' }).click();
-    await page.locator('[data-testid=history] tr', { hasText: '某市科技成果转化公示办法' }).waitFor();
+    await page.locator('[data-testid=history] tr', { hasText: `某市科技成果转化公示办法（测试 ${tag}）` }).waitFor();
     await screen(page, 'journey-9-settings-history');
 
     // --- a code list: a new 补正事项, retired again --------------------------------------------
