@@ -316,6 +316,10 @@ BEGIN
     i := inquiry_lock(p_id, p_org, p_actor, p_admin);
     IF i.status <> 'open' THEN PERFORM yz_raise(409, format('the inquiry is %s', i.status), 'id', 'inquiry_closed'); END IF;
     side := inquiry_side(i, p_org);
+    -- a party's member speaks for its side; a broker (even one employed by a party) only suggests
+    IF (SELECT role FROM users WHERE id = p_actor) IS DISTINCT FROM 'member' THEN
+        side := NULL;
+    END IF;
     -- a party's price is its proposal; a broker's is a suggestion
     INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
     VALUES (i.id, p_actor, p_org, CASE WHEN p_price IS NOT NULL AND side IS NOT NULL THEN 'proposal' ELSE 'message' END,

@@ -230,6 +230,19 @@ def test_admin_and_broker_cannot_conclude_for_a_party(api, cdb, deal):
     assert inquiry_row(cdb, inq["id"])["status"] == "open"
 
 
+def test_a_party_s_own_broker_suggests_but_does_not_propose(api, cdb, deal, users):
+    """A user with the role broker employed by the buyer reads the buyer's inquiries, but a price it writes
+    is a suggestion: it neither proposes for the buyer nor can be accepted by the seller as the buyer's."""
+    inhouse = make_actor(users, "broker", org=deal["firm"]["id"])
+    r = result(cdb, deal["seller_co"])
+    inq = api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": "询价"}, headers=deal["firm_m"]["h"]).body
+    m = api.post(f"{V1}/inquiries/{inq['id']}/messages", json={"body": "建议八十万", "price_fen": 800_000}, headers=inhouse["h"])
+    assert m.status == 201 and m.body["messages"][-1]["kind"] == "message" and m.body["messages"][-1]["side"] is None
+    assert m.body["proposals"] == {"seller": None, "buyer": None}
+    a = agree(api, deal["seller_m"], inq["id"], 800_000)
+    assert a.body["status"] == "open" and a.body["awaiting"] == "buyer"   # the seller's own proposal, not a deal
+
+
 def test_broker_named_by_the_buyer_reads_nothing_until_the_seller_accepts(api, cdb, deal):
     r = result(cdb, deal["seller_co"])
     b = deal["broker"]

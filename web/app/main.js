@@ -7,6 +7,7 @@ import { session, restoreSession, login, logout, ApiError } from './api.js';
 import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate, ROLE_TEXT } from './ui.js';
 import { waitText } from './errors.js';
 import * as pub from './pages/public.js';
+import { UnreadBadge } from './notify.js';
 
 // --- routes --------------------------------------------------------------------------
 // Public screens come with the page; each role's screens are a module loaded
@@ -22,6 +23,7 @@ const MODULES = {
   regulation: () => import('./pages/regulation.js'),
   search: () => import('./pages/contract_search.js'),
   closes: () => import('./pages/closes.js'),
+  deals: () => import('./pages/deals.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -43,11 +45,12 @@ const ROUTES = [
   { pattern: '/my/needs', lazy: ['member', 'MyNeeds'], roles: MEMBERS },
   { pattern: '/my/needs/new', lazy: ['member', 'NeedForm'], roles: MEMBERS },
   { pattern: '/my/needs/:id/edit', lazy: ['member', 'NeedForm'], roles: MEMBERS },
-  { pattern: '/inquiries', lazy: ['member', 'Inquiries'], roles: MEMBERS },
-  { pattern: '/inquiries/:id', lazy: ['member', 'InquiryPage'], roles: MEMBERS },
-  { pattern: '/auctions', lazy: ['member', 'Auctions'] },
-  { pattern: '/notifications', lazy: ['member', 'Notifications'], roles: SIGNED_IN },
+  { pattern: '/inquiries', lazy: ['deals', 'Inquiries'], roles: MEMBERS },
+  { pattern: '/inquiries/:id', lazy: ['deals', 'InquiryPage'], roles: MEMBERS },
+  { pattern: '/auctions', lazy: ['deals', 'Auctions'] },
+  { pattern: '/notifications', lazy: ['deals', 'Notifications'], roles: SIGNED_IN },
   { pattern: '/review', lazy: ['member', 'ReviewQueue'], roles: ['reviewer', 'admin'] },
+  { pattern: '/review/objections', lazy: ['deals', 'ObjectionQueue'], roles: ['reviewer', 'admin'] },
   { pattern: '/contracts', lazy: ['contracts', 'ContractList'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
   { pattern: '/contracts/new', lazy: ['contracts', 'ContractForm'], roles: ['member', 'admin'] },
   { pattern: '/contracts/:id', lazy: ['contracts', 'ContractPage'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
@@ -128,11 +131,11 @@ function navFor(me) {
     case 'broker':
       return isAcademic(me)
         ? [['/', '成果与需求'], ['/my/results', '我的成果'], ['/my/results/new', '发布成果'], ['/inquiries', '洽谈'],
-          ['/contracts', '技术合同'], ['/my/needs', '我的需求'], ['/notifications', '消息'], ['/notices', '公示'], ['/verify', '证书核验']]
+          ['/contracts', '技术合同'], ['/my/needs', '我的需求'], ['/notices', '公示'], ['/verify', '证书核验']]
         : [['/', '成果与需求'], ['/my/needs', '我的需求'], ['/my/needs/new', '发布需求'], ['/inquiries', '洽谈'],
-          ['/auctions', '竞价'], ['/contracts', '技术合同'], ['/my/results', '我的成果'], ['/notifications', '消息'], ['/notices', '公示'], ['/verify', '证书核验']];
+          ['/auctions', '竞价'], ['/contracts', '技术合同'], ['/my/results', '我的成果'], ['/notices', '公示'], ['/verify', '证书核验']];
     case 'reviewer':
-      return [['/review', '发布审核'], ['/admin/orgs', '单位认证'], ...common];
+      return [['/review', '发布审核'], ['/review/objections', '公示异议'], ['/admin/orgs', '单位认证'], ...common];
     case 'officer':
       return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/search/contracts', '合同检索'], ['/verify', '证书核验'], ['/', '成果与需求']];
     case 'bureau':
@@ -162,6 +165,7 @@ function Header({ me, path }) {
       <div class="who">
         ${me ? html`<a class="who-name" href="#/profile" title="账号与密码" data-role=${me.role}><span class="role-chip">${ROLE_TEXT[me.role] || me.role}</span>
             ${me.org ? me.org.name : me.office ? me.office.name : me.display_name}</a>
+            <${UnreadBadge} me=${me} path=${path} />
             <button class="btn btn-small btn-ghost" onClick=${async () => { await logout(); navigate('/'); }}>退出</button>`
           : html`<a class="btn btn-small btn-ghost" href="#/signup">注册</a><a class="btn btn-small btn-light" href="#/login">登录</a>`}
       </div>

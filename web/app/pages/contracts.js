@@ -353,7 +353,7 @@ export function ContractPage({ params, query, me }) {
   return html`<${PageTitle} sub=${html`${c.seller.name} → ${c.buyer.name}`}
       actions=${html`<a class="btn" href=${me.role === 'officer' ? '#/registry' : '#/contracts'}>返回</a>`}>${c.title}</${PageTitle}>
     ${query.applied ? html`<${Notice} tone="success">登记申请已提交至 ${c.office_name || '登记机构'}，审查期限至 ${date(c.due_on)}。</${Notice}>` : ''}
-    ${c.status === 'returned' ? html`<${Notice} tone="warn"><b>登记机构要求补正：</b>${c.return_reason}<br />请按要求修改后重新提交，审查期限重新计算。</${Notice}>` : ''}
+    ${c.status === 'returned' ? html`<${Notice} tone="warn"><b>登记机构要求补正：</b>${c.return_reason}<br />${c.correction_due_on ? html`请于 <b data-testid="correction-due">${c.correction_due_on}</b> 前按要求修改后重新提交，审查期限重新计算。` : '请按要求修改后重新提交，审查期限重新计算。'}</${Notice}>` : ''}
     ${c.status === 'refused' ? html`<${Notice} tone="error"><b>不予登记：</b>${c.refusal_ground_label || c.refusal_ground}${c.refusal_detail ? '。' + c.refusal_detail : ''}</${Notice}>` : ''}
     ${c.pending_change ? html`<${Notice} tone="info">有待登记机构确认的${c.pending_change.kind === 'amend' ? '变更' : '注销'}申请（${dateTime(c.pending_change.requested_at)}）：${c.pending_change.reason}</${Notice}>` : ''}
     <${ErrorBox} error=${err && !(err.errors && err.errors.length) ? err : null} />
@@ -486,7 +486,7 @@ export function Attachments({ c, me, party }) {
       : html`<ul>${r.data.items.map((a) => html`<li><a href="#" onClick=${(e) => { e.preventDefault(); download(a); }}>${a.filename}</a>
           <span class="muted small"> ${a.content_type} · ${Math.max(1, Math.ceil(a.size_bytes / 1024))} KB</span></li>`)}</ul>`}
     <${ErrorBox} error=${err} />
-    ${canUpload ? html`<div class="page-actions"><input type="file" ref=${file} accept="application/pdf,image/png,image/jpeg" />
+    ${canUpload ? html`<div class="page-actions"><input type="file" ref=${file} accept="application/pdf,image/png,image/jpeg" aria-label="选择合同文本扫描件（PDF 或图片）" />
       <button class="btn btn-small" disabled=${busy} onClick=${upload}>${busy ? '上传中…' : '上传'}</button></div>` : ''}
   </${Card}>`;
 }

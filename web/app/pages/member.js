@@ -1,7 +1,7 @@
 // Member screens (universities, institutes, enterprises, brokers): publishing
 // results and needs with forms that explain each field and show the server's
-// field errors beside it; my results / needs with their states; inquiries;
-// auctions; notifications; and the reviewer's queue.
+// field errors beside it; my results / needs with their states; and the
+// reviewer's queue.  Deals, auctions and the message centre are in deals.js.
 import { useState, useEffect } from 'preact/hooks';
 import { api, listAll } from '../api.js';
 import {
@@ -331,132 +331,6 @@ export function MyNeeds({ me }) {
             <td data-label="操作" class="nowrap"><a class="btn btn-small" href=${'#/needs/' + x.id}>${['open', 'matched'].includes(x.status) ? '查看匹配' : '查看'}</a></td>
           </tr>`)}</tbody></table></div>` : ''}
         <${More} paged=${paged} />
-    </div>`;
-}
-
-// --- inquiries ----------------------------------------------------------------------------------
-/** @typedef {import('../api-types').Schema<'Inquiry'>} Inquiry */
-/** @param {Inquiry} x */
-function inquiryView(x) {
-  const from = x.initiator_org_id === x.seller.id ? x.seller : x.buyer;
-  const to = from === x.seller ? x.buyer : x.seller;
-  return { ...x, subject_title: (x.result || x.need || { title: '' }).title, from, to,
-    orgName: (id) => (x.seller.id === id ? x.seller.name : x.buyer.id === id ? x.buyer.name : '技术经纪人') };
-}
-
-export function Inquiries() {
-  /** @type {[import('../api-types').Schema<'InquiryStatus'> | '', any]} */
-  const [status, setStatus] = useState('');
-  const paged = usePaged((cursor) => api.get('/inquiries', { query: { status: status || undefined, limit: 20, cursor } }), [status]);
-  return html`<${PageTitle} sub="与成果持有单位或需求单位的合作洽谈。达成一致后自动生成技术合同草稿。">洽谈</${PageTitle}>
-    <div class="card">
-      <${Tabs} value=${status} onChange=${setStatus} tabs=${[['', '全部'], ['open', '洽谈中'], ['agreed', '已达成'], ['declined', '已拒绝'], ['expired', '已过期']]} />
-      <${ErrorBox} error=${paged.error} onRetry=${paged.reload} />
-      ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>暂无洽谈。在成果或需求页面可发起洽谈。</${Empty}>` : ''}
-      ${paged.items.length ? html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>标的</th><th>发起方</th><th>对方</th><th>状态</th><th>最近活动</th></tr></thead><tbody>
-        ${paged.items.map(inquiryView).map((x) => html`<tr data-id=${x.id}><td data-label="标的"><a href=${'#/inquiries/' + x.id}>${x.subject_title}</a></td>
-          <td data-label="发起方">${x.from.name}</td><td data-label="对方">${x.to.name}</td>
-          <td data-label="状态"><${Status} kind="inquiry" value=${x.status} /></td><td data-label="最近活动" class="nowrap">${dateTime(x.last_activity_at)}</td></tr>`)}
-      </tbody></table></div>` : ''}
-      <${More} paged=${paged} />
-    </div>`;
-}
-
-const NOTICE_STATE = { active: '公示中', passed: '公示期满无异议', failed: '异议成立，未成交' };
-export function InquiryPage({ params, me }) {
-  const r = useLoad(() => api.get('/inquiries/{id}', { path: { id: params.id } }), [params.id]);
-  const [text, setText] = useState('');
-  const [price, setPrice] = useState(null);
-  const [err, setErr] = useState(null);
-  if (r.loading) return html`<${Loading} />`;
-  if (r.error) return html`<${PageTitle}>洽谈</${PageTitle}><${ErrorBox} error=${r.error} />`;
-  const x = inquiryView(r.data);
-  const myOrg = me.org && me.org.id;
-  const fe = fieldErrors(err);
-  const act = async (fn) => { setErr(null); try { await fn(); r.reload(); } catch (e) { setErr(e); } };
-  return html`<${PageTitle} sub=${html`${x.from.name} → ${x.to.name} · <${Status} kind="inquiry" value=${x.status} />`}
-      actions=${html`<a class="btn" href="#/inquiries">全部洽谈</a>`}>${x.subject_title || '洽谈'}</${PageTitle}>
-    <div class="layout-main-side">
-      <${Card} title="洽谈记录">
-        <div class="messages">${(x.messages || []).map((m) => html`<div class=${'msg' + (m.author_org_id === myOrg ? ' mine' : '')}>
-          <div class="by">${x.orgName(m.author_org_id)} · ${dateTime(m.created_at)}${m.price_fen != null ? ' · 报价 ' + wanText(m.price_fen) : ''}</div><div style="white-space:pre-wrap">${m.body}</div></div>`)}
-          ${!(x.messages || []).length ? html`<${Empty}>暂无消息</${Empty}>` : ''}</div>
-        ${x.status === 'open' ? html`<div class="form">
-          <${Field} label="回复" name="body" errors=${fe}><${TextArea} rows=${3} value=${text} onInput=${setText} /></${Field}>
-          <${ActionButton} class="btn btn-primary" onClick=${() => act(async () => { await api.post('/inquiries/{id}/messages', { path: { id: x.id }, body: { body: text } }); setText(''); })}>发送</${ActionButton}>
-        </div>` : ''}
-      </${Card}>
-      <aside>
-        <${Card} title="洽谈信息"><${Facts} rows=${[['标的', x.result ? html`<a href=${'#/results/' + x.result.id}>科技成果</a>` : x.need ? html`<a href=${'#/needs/' + x.need.id}>技术需求</a>` : '—'],
-          ['卖方', x.seller.name], ['买方', x.buyer.name], ['达成价格', x.agreed_price_fen != null ? wanText(x.agreed_price_fen) : '—'],
-          ['公示', x.notice ? NOTICE_STATE[x.notice.status] + (x.notice.status === 'active' ? '，至 ' + dateTime(x.notice.ends_at) : '') : '—'],
-          ['最近活动', dateTime(x.last_activity_at)], ['发起时间', dateTime(x.created_at)]]} /></${Card}>
-        <${ErrorBox} error=${err && !err.errors.length ? err : null} />
-        ${x.status === 'open' ? html`<${Card} title="结束洽谈" class="form">
-          <${Field} label="约定价格" name="price_fen" errors=${fe} help="达成一致时必填（万元）。国有高校、科研院所以协议定价转让的，将先进行公示。"><${MoneyInput} scale=${10000} value=${price} onChange=${setPrice} /></${Field}>
-          <div class="page-actions">
-            <${ActionButton} class="btn btn-success" onClick=${() => act(() => api.post('/inquiries/{id}/agree', { path: { id: x.id }, body: { price_fen: price ?? 0 } }))}>达成一致</${ActionButton}>
-            <${ActionButton} class="btn btn-danger" confirm="确定拒绝并结束此次洽谈？" onClick=${() => act(() => api.post('/inquiries/{id}/decline', { path: { id: x.id }, body: {} }))}>拒绝</${ActionButton}>
-          </div></${Card}>` : ''}
-        ${x.status === 'agreed' ? html`<${Card} title="下一步">${x.contract_id
-            ? html`<p class="small">双方已达成一致，技术合同草稿已自动生成（各方、标的与价格已带入），请卖方完善后申请认定登记。</p>
-                <a class="btn btn-primary" href=${'#/contracts/' + x.contract_id}>查看合同草稿</a>`
-            : html`<p class="small">双方已达成一致。${x.notice && x.notice.status === 'active' ? '公示期满且无异议后，将自动生成技术合同草稿。' : ''}</p>`}</${Card}>` : ''}
-      </aside>
-    </div>`;
-}
-
-// --- auctions ------------------------------------------------------------------------------------
-export function Auctions() {
-  const r = useLoad(async () => {
-    const all = (await listAll('/results', { query: { status: 'published' } }, 500)).filter((x) => x.pricing_mode === 'auction');
-    return Promise.all(all.map(async (x) => ({ x, a: await api.get('/results/{id}/auction', { path: { id: x.id } }).catch(() => null) })));
-  }, []);
-  return html`<${PageTitle} sub="以拍卖方式转让的科技成果，公开竞价，价高者得；截止前出价可触发延时。">成果竞价</${PageTitle}>
-    <div class="card">
-      ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />`
-        : !r.data.length ? html`<${Empty}>当前没有竞价中的成果</${Empty}>`
-        : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>成果</th><th>持有单位</th><th class="right">当前最高价</th><th>截止时间</th></tr></thead><tbody>
-          ${r.data.map(({ x, a }) => html`<tr><td data-label="成果"><a href=${'#/results/' + x.id}>${x.title}</a></td><td data-label="单位">${x.holder.name}</td>
-            <td data-label="最高价" class="right num">${a ? (a.best_bid_fen != null ? wanText(a.best_bid_fen) : '尚无出价') : '未开启'}</td><td data-label="截止">${a ? dateTime(a.ends_at) : '—'}</td></tr>`)}
-        </tbody></table></div>`}
-    </div>`;
-}
-
-// --- notifications and saved searches ------------------------------------------------------------------
-const QUERY_TEXT = { kind: { result: '科技成果', need: '技术需求' } };
-const CATEGORY_TEXT = { deal: '交易', registration: '合同登记', subscription: '订阅推送' };
-/** Where a notification opens. @param {import('../api-types').Schema<'Notification'>} n */
-function noteHref(n) {
-  const d = /** @type {Record<string, any>} */ (n.data || {});
-  switch (n.ref_kind) {
-    case 'need': return '#/needs/' + n.ref_id;
-    case 'inquiry': return '#/inquiries/' + n.ref_id;
-    case 'contract': return '#/contracts/' + n.ref_id;
-    case 'notice': case 'auction': return '#/results/' + d.result_id;
-    default: return '#/results/' + n.ref_id;
-  }
-}
-export function Notifications() {
-  const subs = useLoad(() => api.get('/subscriptions', { query: { limit: 50 } }), []);
-  const notes = usePaged((cursor) => api.get('/notifications', { query: { limit: 20, cursor } }), []);
-  return html`<${PageTitle} sub="订阅的检索条件有新发布的成果或需求时，会在此推送。">消息与订阅</${PageTitle}>
-    <div class="grid2">
-      <${Card} title="推送消息">
-        <${ErrorBox} error=${notes.error} />
-        ${!notes.loading && !notes.error && !notes.items.length ? html`<${Empty}>暂无消息</${Empty}>` : ''}
-        ${notes.items.map((n) => html`<div class="hit"><a href=${noteHref(n)}
-            onClick=${() => { if (!n.read_at) api.post('/notifications/{id}/read', { path: { id: n.id } }).catch(() => {}); }}>${n.title}</a>
-          <div class="meta"><span>${CATEGORY_TEXT[n.category]}</span>${n.subscription ? html`<span>订阅：${n.subscription.name}</span>` : ''}
-            <span>${dateTime(n.created_at)}</span>${!n.read_at ? html`<span class="badge badge-blue">未读</span>` : ''}</div></div>`)}
-        <${More} paged=${notes} /></${Card}>
-      <${Card} title="我的订阅">${subs.loading ? html`<${Loading} />` : subs.error ? html`<${ErrorBox} error=${subs.error} />`
-        : !subs.data.items.length ? html`<${Empty}>在检索页设置条件后可保存为订阅</${Empty}>`
-        : subs.data.items.map((s) => html`<div class="hit"><b>${s.name}</b> <span class="muted small">${[
-              s.query.q ? '“' + s.query.q + '”' : '', s.query.kind ? QUERY_TEXT.kind[s.query.kind] : '',
-              s.query.trl_min || s.query.trl_max ? `TRL ${s.query.trl_min || 1}–${s.query.trl_max || 9}` : '',
-              s.query.price_max != null ? '价格不超过 ' + wanText(s.query.price_max) : ''].filter(Boolean).join(' · ')}</span>
-            <${ActionButton} class="btn btn-small" onClick=${async () => { await api.del('/subscriptions/{id}', { path: { id: s.id } }); subs.reload(); }}>取消订阅</${ActionButton}></div>`)}</${Card}>
     </div>`;
 }
 

@@ -2,11 +2,11 @@
 // (with the actions each role has on them), public notices (公示), and
 // certificate verification (#/verify/<registration_no>, where QR codes point).
 import { useState, useEffect } from 'preact/hooks';
-import { api, listAll } from '../api.js';
+import { api, listAll, ApiError } from '../api.js';
 import {
   html, yuan, yuanText, wanText, bigMoney, date, dateTime, Status, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle,
   Facts, Field, CodeSelect, RegionPicker, RegionName, MoneyInput, useLoad, useCodes, labelOf, usePaged, More, navigate,
-  ActionButton, fieldErrors, problemText, TextArea, TextInput, Notice, toFen, ErrorSummary, Tabs, STATUS,
+  ActionButton, fieldErrors, problemText, errorText, TextArea, TextInput, Notice, toFen, ErrorSummary, Tabs, STATUS,
 } from '../ui.js';
 
 const TRL_TEXT = ['', '1 基本原理', '2 技术概念', '3 概念验证', '4 实验室验证', '5 相关环境验证', '6 原型演示', '7 实际环境演示', '8 系统完成', '9 实际应用'];
@@ -217,7 +217,7 @@ export function ResultPage({ params, me }) {
             <table class="list"><thead><tr><th>类型</th><th>编号</th><th>状态</th></tr></thead><tbody>
             ${x.ip_records.map((p) => html`<tr><td>${p.type_label || p.type}</td><td>${p.number || '—'}</td><td>${IP_STATUS[p.status] || '—'}</td></tr>`)}</tbody></table>` : ''}
         </${Card}>
-        ${x.pricing_mode === 'auction' ? html`<${Auction} result=${x} me=${me} mine=${mine} />` : ''}
+        ${x.pricing_mode === 'auction' && ['published', 'transacted'].includes(x.status) ? html`<${Auction} result=${x} me=${me} mine=${mine} />` : ''}
         ${mine ? html`<${Matches} kind="result" id=${x.id} me=${me} />` : ''}
         ${['under_notice', 'transacted'].includes(x.status) ? html`<${ResultNotices} id=${x.id} />` : ''}
       </div>
@@ -225,7 +225,8 @@ export function ResultPage({ params, me }) {
         <${Card} title="联系方式">
           <${Facts} rows=${[['持有单位', x.holder.name], ['联系人', x.contact.name], ['电话', x.contact.phone], ['邮箱', x.contact.email]]} />
         </${Card}>
-        ${canInquire ? html`<${InquiryStart} body=${{ result_id: x.id }} title="发起洽谈" hint="向成果持有单位表达合作意向，双方可在平台内洽谈。" />` : ''}
+        ${canInquire && me.role === 'member' && x.pricing_mode === 'listed' && x.asking_price_fen != null && x.status === 'published' ? html`<${Purchase} x=${x} />` : ''}
+        ${canInquire && x.pricing_mode !== 'auction' ? html`<${InquiryStart} body=${{ result_id: x.id }} title=${x.pricing_mode === 'listed' ? '议价洽谈' : '发起洽谈'} hint="向成果持有单位表达合作意向，双方在平台内洽谈价格，就同一价格达成一致后成交。" />` : ''}
         ${!me && ['published', 'under_notice'].includes(x.status) ? html`<${Card} title="合作意向"><p class="small">登录后可向持有单位发起洽谈。</p><a class="btn btn-primary" href=${'#/login?next=' + encodeURIComponent('/results/' + x.id)}>登录</a></${Card}>` : ''}
         ${mine ? html`<${OwnerActions} x=${x} set=${r.set} />` : ''}
         ${me && (me.role === 'reviewer' || me.role === 'admin') && x.status === 'submitted' ? html`<${ReviewActions} kind="results" id=${x.id} reload=${r.reload} />` : ''}
@@ -323,44 +324,188 @@ export function Matches({ kind, id, me }) {
   </${Card}>`;
 }
 
-// The notices of one result: GET /notices lists them all, so the active and
-// recent ones are searched for this result.
+// The notices of one result (a result's page shows its own only).
 function ResultNotices({ id }) {
-  const r = useLoad(() => listAll('/notices', {}, 300).then((all) => all.filter((n) => n.result_id === id)), [id]);
-  if (r.loading || r.error || !r.data.length) return null;
-  return html`<${Card} title="公示信息">${r.data.map((n) => html`<${NoticeItem} n=${n} />`)}</${Card}>`;
+  const r = useLoad(() => api.get('/notices', { query: { result_id: id, status: 'all', limit: 20 } }), [id]);
+  if (r.loading || r.error || !r.data.items.length) return null;
+  return html`<${Card} title="公示信息" class="result-notices">${r.data.items.map((n) => html`<${NoticeItem} n=${n} />`)}</${Card}>`;
 }
 
-// Auction (拍卖/竞价): its terms from GET /results/{id}/auction, the bids the caller may
-// see, and for other members the bid form (the minimum next bid comes from the server).
+// The refusal of an action on a deal, in Chinese: the code's text when the
+// server named one about the deal itself (field `id`: inquiry_closed,
+// auction_ended, own, …), else the sentence for the status.  Field problems
+// (those in `fields`) are shown beside their fields by the caller.
+export function DealError({ err, fields = [] }) {
+  if (!err) return null;
+  const errs = err instanceof ApiError ? err.errors : [];
+  const own = errs.filter((e) => !fields.includes(e.field));
+  const text = own.length ? own.map((e) => errorText(e)).join('；') : errs.length ? '' : problemText(err);
+  if (!text) return null;
+  return html`<div class="alert alert-error" role="alert" data-testid="deal-error">${text}</div>`;
+}
+
+// Seconds → 「1 天 02:03:04」.
+export function countdownText(s) {
+  if (s == null) return '—';
+  if (s <= 0) return '已截止';
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), x = s % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  return (d ? d + ' 天 ' : '') + two(h) + ':' + two(m) + ':' + two(x);
+}
+// The seconds left now, ticking once a second, from the server's seconds_left
+// when it answered at `stamp` (the viewer's clock may be wrong).
+export function useCountdown(secondsLeft, stamp) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  if (secondsLeft == null) return null;
+  return Math.max(0, secondsLeft - Math.floor((now - stamp) / 1000));
+}
+const spanText = (s) => (s % 60 ? s + ' 秒' : s / 60 + ' 分钟');
+
+// Listed price (挂牌): the buyer accepts the seller's standing offer.  The
+// confirmation says what happens next before anything is sent.
+/** @param {{x: Result}} props */
+function Purchase({ x }) {
+  const [asking, setAsking] = useState(false);
+  const [err, setErr] = useState(null);
+  const stateFunded = /^02/.test(x.holder.org_type);
+  return html`<${Card} title="挂牌交易" class="purchase">
+    <p>挂牌价 <span class="price" data-testid="listed-price">${wanText(x.asking_price_fen)}</span>，按挂牌价直接受让，无需议价。</p>
+    <${DealError} err=${err} />
+    ${!asking ? html`<button class="btn btn-primary" onClick=${() => { setErr(null); setAsking(true); }}>立即受让</button>`
+      : html`<div class="confirm-box" role="group" aria-label="确认受让" data-testid="purchase-confirm">
+        <p><b>确认以 ${wanText(x.asking_price_fen)} 受让「${x.title}」？</b></p>
+        <ul class="small">
+          <li>确认后交易立即成交，成果不再对外挂牌。</li>
+          <li>系统自动生成技术合同草稿，双方单位、标的和价格已带入，由卖方（${x.holder.name}）完善后申请技术合同认定登记。</li>
+          <li>${stateFunded ? '卖方为国有高校或科研院所；挂牌交易的价格事先已公开，依《促进科技成果转化法》第十八条，只有协议定价需要公示，本次交易不再公示。' : '挂牌交易不需要公示。'}</li>
+        </ul>
+        <div class="page-actions">
+          <${ActionButton} class="btn btn-primary" onClick=${async () => {
+            setErr(null);
+            try { const inq = await api.post('/results/{id}/purchase', { path: { id: x.id } }); navigate('/inquiries/' + inq.id); } catch (e) { setErr(e); setAsking(false); }
+          }}>确认受让</${ActionButton}>
+          <button class="btn" onClick=${() => setAsking(false)}>取消</button>
+        </div></div>`}
+  </${Card}>`;
+}
+
+// Auction (拍卖/竞价): the holder opens it here; then its terms, the current
+// price with a countdown, the bids the caller may see, and for other members
+// the bid form (the least next bid comes from the server and is checked here
+// too).  Refreshed every five seconds while it runs.
+/** @param {{result: Result, me: any, mine: boolean}} props */
 function Auction({ result, me, mine }) {
-  const auc = useLoad(() => api.get('/results/{id}/auction', { path: { id: result.id } }), [result.id]);
-  const bids = useLoad(() => (me ? api.get('/results/{id}/bids', { path: { id: result.id } }) : Promise.resolve({ items: [], next_cursor: null })), [result.id]);
+  const [st, setSt] = useState({ a: null, err: null, at: 0, bids: [], deal: null });
+  const load = async () => {
+    try {
+      const a = await api.get('/results/{id}/auction', { path: { id: result.id } });
+      const bids = me && me.role !== 'reviewer' && me.role !== 'officer' && me.role !== 'bureau' && me.role !== 'broker'
+        ? (await api.get('/results/{id}/bids', { path: { id: result.id } })).items : [];
+      let deal = null;
+      if (a.status === 'closed' && a.winner && me && me.org && (mine || a.winner.org.id === me.org.id)) {
+        const list = await api.get('/inquiries', { query: { status: 'agreed', limit: 100 } });
+        deal = list.items.find((i) => i.kind === 'auction' && i.result && i.result.id === result.id) || null;
+      }
+      setSt({ a, err: null, at: Date.now(), bids, deal });
+    } catch (e) { setSt((s) => ({ ...s, err: e })); }
+  };
+  useEffect(() => { load(); }, [result.id]);
+  const running = st.a && st.a.status === 'open';
+  useEffect(() => {
+    if (!running) return undefined;
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, [running, result.id]);
+  const left = useCountdown(running ? st.a.seconds_left : null, st.at);
+  if (!st.a && !st.err) return html`<${Card} title="竞价"><${Loading} /></${Card}>`;
+  if (st.err && !st.a) {
+    if (st.err.status !== 404) return html`<${Card} title="竞价"><${ErrorBox} error=${st.err} /></${Card}>`;
+    return mine && result.status === 'published' ? html`<${AuctionOpen} result=${result} onOpened=${load} />`
+      : html`<${Card} title="竞价" class="auction"><p class="muted">持有单位尚未开启竞价。加价幅度、保留价和截止时间确定后将在此公布。</p></${Card}>`;
+  }
+  const a = st.a;
+  const ended = a.status === 'closed' || left === 0;
+  const myBids = st.bids.filter((b) => me && me.org && b.bidder && b.bidder.id === me.org.id);
+  const canBid = me && me.role === 'member' && !mine && !ended;
+  const rule = a.extension_window_s ? `截止前 ${spanText(a.extension_window_s)}内出价，截止时间顺延至出价后 ${spanText(a.extension_s)}` : '不延时';
+  return html`<${Card} title="竞价" class="auction">
+    <${Facts} rows=${[
+      ['当前最高价', a.best_bid_fen != null ? html`<span class="price" data-testid="best-bid">${wanText(a.best_bid_fen)}</span>` : '尚无出价'],
+      ['剩余时间', a.status === 'open' ? html`<span class=${'countdown' + (left != null && left <= a.extension_window_s ? ' ending' : '')} data-testid="countdown" data-seconds=${left ?? ''}>${countdownText(left)}</span>` : '已结束'],
+      ['截止时间', html`<span data-testid="ends-at" data-ends=${a.ends_at}>${dateTime(a.ends_at)}</span>`],
+      ['加价幅度', wanText(a.increment_fen)], ['延时规则', rule], ['出价次数', a.bids],
+      ['保留价', a.reserve_fen != null ? wanText(a.reserve_fen) : a.reserve_met == null ? '—' : a.reserve_met ? '已达到' : '尚未达到'],
+      ['状态', a.status === 'closed' ? (a.winner ? '已成交：' + a.winner.org.name + ' ' + wanText(a.winner.amount_fen) : '已结束，未能成交') : ended ? '已截止，等待结算' : '竞价中']]} />
+    ${a.status === 'open' && a.leading ? html`<${Notice} tone="success"><span data-testid="leading">您的单位当前出价最高。</span></${Notice}>` : ''}
+    ${a.status === 'open' && !a.leading && myBids.length ? html`<${Notice} tone="warn"><span data-testid="outbid">您的出价已被超过，当前最高价 ${wanText(a.best_bid_fen)}。</span></${Notice}>` : ''}
+    ${a.status === 'closed' && a.winner && me && me.org && a.winner.org.id === me.org.id ? html`<${Notice} tone="success"><span data-testid="won">竞价成交，您的出价最高。</span>
+        ${st.deal && st.deal.contract_id ? html` <a href=${'#/contracts/' + st.deal.contract_id} data-testid="draft-link">查看合同草稿</a>` : ''}</${Notice}>` : ''}
+    ${a.status === 'closed' && mine && st.deal && st.deal.contract_id ? html`<p><a class="btn" href=${'#/contracts/' + st.deal.contract_id} data-testid="draft-link">查看合同草稿</a></p>` : ''}
+    ${a.status === 'closed' && !(a.winner && me && me.org && a.winner.org.id === me.org.id) && myBids.length ? html`<${Notice}>竞价已结束，您的单位未中标。</${Notice}>` : ''}
+    ${st.bids.length ? html`<div class="table-wrap" tabindex="0" style="margin-top:12px"><table class="list"><thead><tr><th>出价单位</th><th class="right">出价</th><th>时间</th></tr></thead>
+      <tbody>${st.bids.map((b) => html`<tr><td>${b.bidder ? b.bidder.name : '竞买人'}</td><td class="right num">${wanText(b.amount_fen)}</td><td>${dateTime(b.created_at)}</td></tr>`)}</tbody></table></div>` : ''}
+    ${canBid ? html`<${BidForm} result=${result} a=${a} onBid=${load} />` : ended && a.status === 'open' ? html`<p class="muted">竞价已截止，正在结算。</p>` : ''}
+  </${Card}>`;
+}
+
+/** @param {{result: Result, a: import('../api-types').Schema<'AuctionState'>, onBid: () => void}} props */
+function BidForm({ result, a, onBid }) {
   const [amount, setAmount] = useState(null);
   const [err, setErr] = useState(null);
+  const [low, setLow] = useState(null);
+  const fe = { ...fieldErrors(err), ...(low ? { amount_fen: [low] } : {}) };
+  const bid = async () => {
+    setErr(null); setLow(null);
+    if (amount != null && amount < a.minimum_next_bid_fen) {
+      setLow(`出价不能低于 ${wanText(a.minimum_next_bid_fen)}（${a.best_bid_fen != null ? '当前最高价加加价幅度' : '首次出价不低于加价幅度'}）`);
+      return;
+    }
+    try { await api.post('/results/{id}/bids', { path: { id: result.id }, body: { amount_fen: amount ?? 0 } }); setAmount(null); onBid(); } catch (e) { setErr(e); onBid(); }
+  };
+  return html`<div class="form form-section bid-form" style="margin-top:12px">
+    <${Field} label="我的出价" name="amount_fen" errors=${fe} help=${'不低于 ' + wanText(a.minimum_next_bid_fen) + '，加价幅度 ' + wanText(a.increment_fen)}>
+      <${MoneyInput} scale=${10000} value=${amount} onChange=${setAmount} name="amount_fen" /></${Field}>
+    <${DealError} err=${err} fields=${['amount_fen']} />
+    <${ActionButton} class="btn btn-primary" confirm="出价提交后不可撤回，确认出价？" onClick=${bid}>出价</${ActionButton}>
+  </div>`;
+}
+
+// The holder opens the auction of its published result: reserve, increment,
+// end time and the anti-sniping rule (POST /results/{id}/auction).
+const AUCTION_LABELS = { reserve_fen: '保留价', increment_fen: '加价幅度', ends_at: '截止时间', extension_window_s: '防狙击窗口',
+  extension_s: '每次顺延' };
+/** @param {{result: Result, onOpened: () => void}} props */
+function AuctionOpen({ result, onOpened }) {
+  const [f, setF] = useState({ reserve: result.asking_price_fen ?? null, increment: 1000000, ends: '', window: '300', ext: '300' });
+  const [err, setErr] = useState(null);
   const fe = fieldErrors(err);
-  if (auc.loading) return html`<${Card} title="竞价"><${Loading} /></${Card}>`;
-  if (auc.error) return html`<${Card} title="竞价">${auc.error.status === 404 ? html`<p class="muted">持有单位尚未开启竞价。</p>` : html`<${ErrorBox} error=${auc.error} />`}</${Card}>`;
-  const a = auc.data;
-  const ended = a.status === 'closed' || new Date(a.ends_at) < new Date();
-  const canBid = me && me.role === 'member' && !mine && !ended;
-  const items = (bids.data && bids.data.items) || [];
-  const window = a.extension_window_s ? `截止前 ${Math.round(a.extension_window_s / 60)} 分钟内出价，截止时间顺延 ${Math.round(a.extension_s / 60)} 分钟` : '不延时';
-  return html`<${Card} title="竞价" class="auction">
-    <${Facts} rows=${[['加价幅度', wanText(a.increment_fen)], ['截止时间', dateTime(a.ends_at)], ['延时规则', window],
-      ['当前最高价', a.best_bid_fen != null ? html`<span class="price">${wanText(a.best_bid_fen)}</span>` : '尚无出价'],
-      ['出价次数', a.bids], ['保留价', a.reserve_fen != null ? wanText(a.reserve_fen) : a.reserve_met == null ? '—' : a.reserve_met ? '已达到' : '尚未达到'],
-      ['状态', a.status === 'closed' ? (a.winner ? '已成交：' + a.winner.org.name + ' ' + wanText(a.winner.amount_fen) : '已结束，未达保留价') : ended ? '已截止，等待结算' : (a.leading ? '竞价中 · 您当前领先' : '竞价中')]]} />
-    ${items.length ? html`<div class="table-wrap" tabindex="0" style="margin-top:12px"><table class="list"><thead><tr><th>出价单位</th><th class="right">出价</th><th>时间</th></tr></thead>
-      <tbody>${items.map((b) => html`<tr><td>${b.bidder ? b.bidder.name : '竞买人'}</td><td class="right num">${wanText(b.amount_fen)}</td><td>${dateTime(b.created_at)}</td></tr>`)}</tbody></table></div>` : ''}
-    ${canBid ? html`<div class="form form-section" style="margin-top:12px">
-      <${Field} label="我的出价" name="amount_fen" errors=${fe} help=${'不低于 ' + wanText(a.minimum_next_bid_fen)}>
-        <${MoneyInput} scale=${10000} value=${amount} onChange=${setAmount} /></${Field}>
-      <${ErrorBox} error=${err && !err.errors.length ? err : null} />
-      <${ActionButton} class="btn btn-primary" confirm="出价提交后不可撤回，确认出价？" onClick=${async () => {
-        setErr(null);
-        try { await api.post('/results/{id}/bids', { path: { id: result.id }, body: { amount_fen: amount ?? 0 } }); setAmount(null); auc.reload(); bids.reload(); } catch (e) { setErr(e); }
-      }}>出价</${ActionButton}></div>` : ended ? html`<p class="muted">竞价已截止。</p>` : ''}
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const open = async () => {
+    setErr(null);
+    // the end time is read as China time, whatever the viewer's clock zone
+    const ends = f.ends ? (f.ends.length === 16 ? f.ends + ':00' : f.ends) + '+08:00' : '';
+    try {
+      await api.post('/results/{id}/auction', { path: { id: result.id }, body: {
+        reserve_fen: f.reserve ?? 0, increment_fen: f.increment ?? 0, ends_at: ends,
+        extension_window_s: Number(f.window || 0), extension_s: Number(f.ext || 0) } });
+      onOpened();
+    } catch (e) { setErr(e); }
+  };
+  return html`<${Card} title="开启竞价" class="form auction-open">
+    <p class="small muted">本成果以拍卖方式转让。设置保留价、加价幅度和截止时间后开始公开竞价；出价最高且达到保留价者成交，系统自动生成技术合同草稿。</p>
+    <${ErrorSummary} err=${err} labels=${AUCTION_LABELS} />
+    <div class="form-grid">
+      <${Field} label="保留价" name="reserve_fen" errors=${fe} required help="最高出价达到保留价才成交；只有本单位可见。"><${MoneyInput} scale=${10000} value=${f.reserve} onChange=${set('reserve')} name="reserve_fen" /></${Field}>
+      <${Field} label="加价幅度" name="increment_fen" errors=${fe} required help="每次出价至少高出当前最高价的金额，也是首次出价的最低金额。"><${MoneyInput} scale=${10000} value=${f.increment} onChange=${set('increment')} name="increment_fen" /></${Field}>
+      <${Field} label="截止时间" name="ends_at" errors=${fe} required help="北京时间；至少 1 分钟后，最长 90 天。"><input type="datetime-local" step="1" name="ends_at" value=${f.ends} onInput=${(e) => set('ends')(e.currentTarget.value)} /></${Field}>
+      <${Field} label="防狙击窗口（秒）" name="extension_window_s" errors=${fe} help="截止前这段时间内有人出价，截止时间自动顺延；0 表示不顺延。"><input type="number" min="0" max="3600" name="extension_window_s" value=${f.window} onInput=${(e) => set('window')(e.currentTarget.value)} /></${Field}>
+      <${Field} label="每次顺延（秒）" name="extension_s" errors=${fe} help="顺延到出价后多少秒截止。"><input type="number" min="0" max="3600" name="extension_s" value=${f.ext} onInput=${(e) => set('ext')(e.currentTarget.value)} /></${Field}>
+    </div>
+    <${ActionButton} class="btn btn-primary" onClick=${open}>开启竞价</${ActionButton}>
   </${Card}>`;
 }
 
