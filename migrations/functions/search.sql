@@ -139,44 +139,45 @@ LANGUAGE sql IMMUTABLE AS $$
                              || p_facets)
 $$;
 
--- A listing as a search hit (less the per-query snippet and match tier).
-CREATE FUNCTION search_result_item(r results) RETURNS jsonb
+-- A listing as a search hit (less the per-query snippet and match tier): what
+-- results and needs share, under the names the hit uses for both (modes: the
+-- codes of p_modes_list; holder: the publishing organisation), then each
+-- kind's own fields.
+CREATE FUNCTION search_item(p_kind text, p_id bigint, p_title text, p_keywords text[], p_domain text,
+                            p_region text, p_modes text[], p_modes_list text, p_holder bigint,
+                            p_published timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'kind', 'result', 'id', r.id, 'title', r.title, 'keywords', to_jsonb(r.keywords),
-        'domain', r.domain, 'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = r.domain),
-        'region_code', r.region_code, 'region_name', (SELECT name FROM regions WHERE code = r.region_code),
-        'trl', r.trl,
+        'kind', p_kind, 'id', p_id, 'title', p_title, 'keywords', to_jsonb(p_keywords),
+        'domain', p_domain, 'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = p_domain),
+        'region_code', p_region, 'region_name', (SELECT name FROM regions WHERE code = p_region),
         'modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o), '[]')
-                  FROM unnest(r.transfer_modes) WITH ORDINALITY AS u(m, o)
-                  LEFT JOIN codes c ON c.list = 'transfer_modes' AND c.code = u.m),
-        'pricing_mode', r.pricing_mode,
-        'pricing_mode_label', (SELECT label FROM codes WHERE list = 'pricing_modes' AND code = r.pricing_mode),
-        'asking_price_fen', r.asking_price_fen, 'negotiable', r.asking_price_fen IS NULL,
+                  FROM unnest(p_modes) WITH ORDINALITY AS u(m, o)
+                  LEFT JOIN codes c ON c.list = p_modes_list AND c.code = u.m),
         'holder', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type,
                                              'org_type_label', (SELECT label FROM codes WHERE list = 'org_types'
                                                                 AND code = g.org_type))
-                   FROM orgs g WHERE g.id = r.holder_org_id),
-        'published_at', r.published_at)
+                   FROM orgs g WHERE g.id = p_holder),
+        'published_at', p_published)
+$$;
+
+CREATE FUNCTION search_result_item(r results) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT search_item('result', r.id, r.title, r.keywords, r.domain, r.region_code, r.transfer_modes,
+                       'transfer_modes', r.holder_org_id, r.published_at)
+        || jsonb_build_object(
+            'trl', r.trl, 'pricing_mode', r.pricing_mode,
+            'pricing_mode_label', (SELECT label FROM codes WHERE list = 'pricing_modes' AND code = r.pricing_mode),
+            'asking_price_fen', r.asking_price_fen, 'negotiable', r.asking_price_fen IS NULL)
 $$;
 
 CREATE FUNCTION search_need_item(n needs) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'kind', 'need', 'id', n.id, 'title', n.title, 'keywords', to_jsonb(n.keywords),
-        'domain', n.domain, 'domain_label', (SELECT label FROM codes WHERE list = 'domains' AND code = n.domain),
-        'region_code', n.region_code, 'region_name', (SELECT name FROM regions WHERE code = n.region_code),
-        'trl_min', n.trl_min,
-        'modes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', m, 'label', c.label) ORDER BY o), '[]')
-                  FROM unnest(n.cooperation_modes) WITH ORDINALITY AS u(m, o)
-                  LEFT JOIN codes c ON c.list = 'cooperation_modes' AND c.code = u.m),
-        'budget_min_fen', n.budget_min_fen, 'budget_max_fen', n.budget_max_fen,
-        'negotiable', n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL, 'deadline', n.deadline,
-        'holder', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type,
-                                             'org_type_label', (SELECT label FROM codes WHERE list = 'org_types'
-                                                                AND code = g.org_type))
-                   FROM orgs g WHERE g.id = n.org_id),
-        'published_at', n.published_at)
+    SELECT search_item('need', n.id, n.title, n.keywords, n.domain, n.region_code, n.cooperation_modes,
+                       'cooperation_modes', n.org_id, n.published_at)
+        || jsonb_build_object(
+            'trl_min', n.trl_min, 'budget_min_fen', n.budget_min_fen, 'budget_max_fen', n.budget_max_fen,
+            'negotiable', n.budget_min_fen IS NULL AND n.budget_max_fen IS NULL, 'deadline', n.deadline)
 $$;
 
 CREATE FUNCTION search_result_visible(r results) RETURNS boolean
@@ -211,6 +212,8 @@ BEGIN
         item = excluded.item;
 END $$;
 
+-- Index a listing, or take it out of the index when it is not public (any
+-- more).  A need's price range is its budget; no budget at all is 面议 (NULL).
 CREATE FUNCTION search_sync_result(r results) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -223,7 +226,6 @@ BEGIN
                            search_result_item(r));
 END $$;
 
--- A need's price range is its budget; no budget at all is 面议 (NULL).
 CREATE FUNCTION search_sync_need(n needs) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -238,55 +240,58 @@ BEGIN
                            n.budget_max_fen, n.published_at, n.deadline, search_need_item(n));
 END $$;
 
-CREATE FUNCTION search_results_trigger() RETURNS trigger
+-- One trigger for results and needs.  TG_ARGV: the kind in search_docs, then
+-- the columns the index reads.  A change that touches none of them (or a
+-- hidden row staying hidden) costs no tokenising.  PL/pgSQL compiles it per
+-- table and prepares a statement when it first runs, so only the branch of
+-- the table's own kind is ever prepared with that table's OLD and NEW.
+CREATE FUNCTION search_listing_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_was boolean;
+    v_is boolean;
+    v_old jsonb;
+    v_new jsonb;
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        DELETE FROM search_docs WHERE kind = 'result' AND ref_id = OLD.id;
+        DELETE FROM search_docs WHERE kind = TG_ARGV[0] AND ref_id = OLD.id;
         RETURN NULL;
     END IF;
-    -- A change that touches nothing indexed (or a hidden row staying hidden)
-    -- costs no tokenising.
-    IF TG_OP = 'UPDATE' AND NOT search_result_visible(OLD) AND NOT search_result_visible(NEW) THEN
-        RETURN NULL;
+    IF TG_OP = 'UPDATE' THEN
+        IF TG_ARGV[0] = 'result' THEN
+            v_was := search_result_visible(OLD);
+            v_is := search_result_visible(NEW);
+        ELSE
+            v_was := search_need_visible(OLD);
+            v_is := search_need_visible(NEW);
+        END IF;
+        IF NOT v_was AND NOT v_is THEN
+            RETURN NULL;
+        END IF;
+        IF v_was = v_is THEN
+            v_old := to_jsonb(OLD);
+            v_new := to_jsonb(NEW);
+            IF (SELECT bool_and(v_old -> c IS NOT DISTINCT FROM v_new -> c) FROM unnest(TG_ARGV[1:]) c) THEN
+                RETURN NULL;
+            END IF;
+        END IF;
     END IF;
-    IF TG_OP = 'UPDATE' AND search_result_visible(OLD) = search_result_visible(NEW)
-       AND (OLD.title, OLD.summary, OLD.keywords, OLD.domain, OLD.trl, OLD.transfer_modes, OLD.asking_price_fen,
-            OLD.pricing_mode, OLD.region_code, OLD.published_at, OLD.holder_org_id)
-           IS NOT DISTINCT FROM
-           (NEW.title, NEW.summary, NEW.keywords, NEW.domain, NEW.trl, NEW.transfer_modes, NEW.asking_price_fen,
-            NEW.pricing_mode, NEW.region_code, NEW.published_at, NEW.holder_org_id) THEN
-        RETURN NULL;
+    IF TG_ARGV[0] = 'result' THEN
+        PERFORM search_sync_result(NEW);
+    ELSE
+        PERFORM search_sync_need(NEW);
     END IF;
-    PERFORM search_sync_result(NEW);
     RETURN NULL;
 END $$;
 CREATE TRIGGER results_search AFTER INSERT OR UPDATE OR DELETE ON results
-    FOR EACH ROW EXECUTE FUNCTION search_results_trigger();
-
-CREATE FUNCTION search_needs_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        DELETE FROM search_docs WHERE kind = 'need' AND ref_id = OLD.id;
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' AND NOT search_need_visible(OLD) AND NOT search_need_visible(NEW) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' AND search_need_visible(OLD) = search_need_visible(NEW)
-       AND (OLD.title, OLD.description, OLD.keywords, OLD.domain, OLD.cooperation_modes, OLD.budget_min_fen,
-            OLD.budget_max_fen, OLD.region_code, OLD.published_at, OLD.deadline, OLD.org_id, OLD.trl_min)
-           IS NOT DISTINCT FROM
-           (NEW.title, NEW.description, NEW.keywords, NEW.domain, NEW.cooperation_modes, NEW.budget_min_fen,
-            NEW.budget_max_fen, NEW.region_code, NEW.published_at, NEW.deadline, NEW.org_id, NEW.trl_min) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM search_sync_need(NEW);
-    RETURN NULL;
-END $$;
+    FOR EACH ROW EXECUTE FUNCTION search_listing_trigger('result', 'title', 'summary', 'keywords', 'domain', 'trl',
+                                                         'transfer_modes', 'asking_price_fen', 'pricing_mode',
+                                                         'region_code', 'published_at', 'holder_org_id');
 CREATE TRIGGER needs_search AFTER INSERT OR UPDATE OR DELETE ON needs
-    FOR EACH ROW EXECUTE FUNCTION search_needs_trigger();
+    FOR EACH ROW EXECUTE FUNCTION search_listing_trigger('need', 'title', 'description', 'keywords', 'domain',
+                                                         'cooperation_modes', 'budget_min_fen', 'budget_max_fen',
+                                                         'region_code', 'published_at', 'deadline', 'org_id',
+                                                         'trl_min');
 
 -- The holder type is a filter and the holder's name is shown on every hit:
 -- an org changing either re-indexes its listings.
