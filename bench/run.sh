@@ -25,7 +25,7 @@
 #   BENCH_CONNS="64 256"  BENCH_REPS=3  BENCH_SECONDS=10  BENCH_WARMUP=2  BENCH_THREADS=2
 #   BENCH_HIGH_CONNS=1024 (empty: skip)  BENCH_SOAK_SECONDS=600 (0: skip)  BENCH_SOAK_CONNS=256
 #   BENCH_QUICK=1 (a smoke run of a few minutes: small data, 64 connections, 1 x 3 s, no soak)
-#   BENCH_FIGURES="livez region result search create register"  (a subset, for work on one figure)
+#   BENCH_FIGURES="livez region result search create register stream"  (a subset, for work on one figure)
 #   BENCH_RESULTS=100000 BENCH_NEEDS=20000 BENCH_CONTRACTS=1000000 BENCH_REGISTER_POOL=20000
 #   BENCH_DATA_CACHE=DIR (keep and reuse the generated cluster)  BENCH_ENFORCE=1  BENCH_KEEP_TMP=0
 #   BENCH_RESULTS_DIR=bench/results  YIZHAN_BIN=build/yizhan  YIZHAN_THREADS=0 (the server's default)
@@ -53,7 +53,7 @@ BENCH_SOAK_CONNS="${BENCH_SOAK_CONNS:-256}"
 BENCH_SOAK_WARMUP="${BENCH_SOAK_WARMUP:-60}"
 BENCH_SLOW_TIMEOUT="${BENCH_SLOW_TIMEOUT:-60}"
 BENCH_SEARCH_QUERIES="${BENCH_SEARCH_QUERIES:-24}"
-BENCH_FIGURES="${BENCH_FIGURES:-livez region result search create register}"
+BENCH_FIGURES="${BENCH_FIGURES:-livez region result search create register stream}"
 BENCH_RESULT_IDS="${BENCH_RESULT_IDS:-uniform}"
 BENCH_REGION_CODE="${BENCH_REGION_CODE:-511900}"
 BENCH_SQL_STMT="${BENCH_SQL_STMT:-ST_REGION}"
@@ -88,8 +88,8 @@ for c in "${CONNS_LIST[@]}" "${HIGH_LIST[@]}"; do
 done
 for c in "${CONNS_LIST[@]}"; do if [ "$c" -gt "$MAX_CONNS" ]; then MAX_CONNS="$c"; fi; done
 for f in "${FIG_LIST[@]}"; do
-    case "$f" in livez | region | result | search | create | register) ;;
-    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result search create register)" ;;
+    case "$f" in livez | region | result | search | create | register | stream) ;;
+    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result search create register stream)" ;;
     esac
 done
 has_fig() { [[ " ${FIG_LIST[*]} " == *" $1 "* ]]; }
@@ -500,6 +500,27 @@ if has_fig result; then
 fi
 T_RUNS=$(($(date +%s) - T_RUNS))
 
+# ------------------------------------------------------------------ the stream of new searches (issue #25)
+
+STREAM_RAW="$BENCH_TMP/stream.jsonl"
+: >"$STREAM_RAW"
+if has_fig stream; then
+    T_STREAM=$(date +%s)
+    if [ "$BENCH_QUICK" = 1 ]; then
+        : "${STREAM_REPS:=1}" "${STREAM_RUN:=100}" "${STREAM_MIX:=40}" "${STREAM_CAPTURE:=5}" "${STREAM_CHECK:=1}"
+    fi
+    # shellcheck source-path=SCRIPTDIR source=search/stream.sh
+    . "$BENCH_DIR/search/stream.sh"
+    echo stream >"$PHASE"
+    # its own lines: bench/lib/report.py reads $RAW, bench/search/stream_report.py these
+    RAW_MAIN="$RAW"
+    RAW="$STREAM_RAW"
+    stream_bench perf
+    RAW="$RAW_MAIN"
+    echo idle >"$PHASE"
+    bench_log "stream: $(($(date +%s) - T_STREAM)) s"
+fi
+
 # ------------------------------------------------------------------ soak: memory over time
 
 SOAK_START=0
@@ -595,6 +616,21 @@ EOF
 RESULT_JSON="$BENCH_RESULTS_DIR/perf-$STAMP.json"
 status=0
 python3 "$BENCH_DIR/lib/report.py" "$RAW" "$RSS_LOG" "$META" "$RESULT_JSON" || status=$?
+if [ -s "$STREAM_RAW" ]; then
+    # the stream's table, added to the JSON; its enforced floors: equal to the scan, no error
+    echo
+    python3 - "$BENCH_DIR/search" "$STREAM_RAW" "$((BENCH_RESULTS + BENCH_NEEDS))" "$RESULT_JSON" <<'EOF' || status=1
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import stream_report
+text, res = stream_report.table(sys.argv[2], "perf", int(sys.argv[3]))
+print(text)
+out = json.load(open(sys.argv[4], encoding="utf-8"))
+out["stream"] = res
+json.dump(out, open(sys.argv[4], "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+sys.exit(0 if res["floors"]["equal_to_scan"]["pass"] and res["floors"]["no_errors"]["pass"] else 1)
+EOF
+fi
 REPORTED=1
 if [ "$status" -ne 0 ] && [ "$BENCH_ENFORCE" != 1 ]; then
     bench_log "floors not met (BENCH_ENFORCE=0: exiting 0)"

@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """Summarise a search benchmark run: print the table, write the JSON, judge the floors.
 
-    report.py RAW.jsonl META.json OUT.json
+    report.py RAW.jsonl META.json OUT.json [LISTINGS]
 
 RAW.jsonl has one line per measured run: wrk lines (from bench/lib/parse.py) tagged with figure,
 term and run, pgbench-log lines {"tool": "scan", "figure", "term", "run", "p50_ms", "p99_ms",
-"tps", "n"}, and check lines {"tool": "check", ...} from terms.py.  Exits 1 when a floor fails.
+"tps", "n"}, and check lines {"tool": "check", ...} from terms.py; and the stream's lines
+(bench/search/stream.sh), whose table stream_report.py makes.  Exits 1 when a floor fails.
 
 Floors (issue #4):
   * through the API, p99 <= 10 ms at 16 connections for each of the three terms;
   * the rare two-character term >= 50x faster through the API than by the LIKE scan (p50 against p50);
   * the API's result set equal to the scan's for each term.
+The stream (issue #25): every checked search equal to the scan, no error; its latency and rate
+targets are reported, not enforced.
 """
 
 import json
 import statistics
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stream_report  # noqa: E402
 
 P99_FLOOR_MS = 10.0
 RARE_SPEEDUP_FLOOR = 50.0
@@ -51,6 +58,8 @@ def main():
     lines = []
     lines.append("%-9s %-10s %9s %9s %9s %9s   %s" % ("case", "term", "matches", "p50 ms", "p99 ms", "req/s", "figure"))
     for case in ("rare", "frequent", "four"):
+        if case not in terms:
+            continue
         t = terms[case]["term"]
         api = fig("api", t)
         cold = fig("api_uncached", t)
@@ -80,8 +89,16 @@ def main():
         for k, f in r["floors"].items():
             lines.append("%-9s %-28s %10s %8s  %s" % (case, k, f["value"], f.get("floor", ""),
                                                     "PASS" if f["pass"] else "FAIL"))
+    if not results:
+        lines = []
+    stream = None
+    if any(r["tool"] == "stream_run" for r in raw):
+        text, stream = stream_report.table(sys.argv[1], "search", int(sys.argv[4]) if len(sys.argv) > 4 else 100000)
+        lines += ["", text] if lines else [text]
+        for k in ("equal_to_scan", "no_errors"):
+            ok = ok and stream["floors"][k]["pass"]
     print("\n".join(lines))
-    out = dict(meta, schema="yizhan-bench/search/1", results=results, pass_=ok)
+    out = dict(meta, schema="yizhan-bench/search/2", results=results, stream=stream, pass_=ok)
     out["pass"] = out.pop("pass_")
     json.dump(out, open(sys.argv[3], "w", encoding="utf-8"), ensure_ascii=False, indent=1)
     print("\nwrote %s — %s" % (sys.argv[3], "all floors met" if ok else "FLOORS NOT MET"))

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# bench/search/run.sh — the search benchmark (issue #4).  Runnable from anywhere:
-# `bash bench/search/run.sh`.
+# bench/search/run.sh — the search benchmark (issues #4, #25).  Runnable from anywhere:
+# `bash bench/search/run.sh [--listings N] [--only terms|stream|data]`.
+#
+#   --listings N   N generated listings, 4/5 results and 1/5 needs (default 100,000)
+#   --only terms   only steps 2-5 below (the three terms); --only stream: only step 6;
+#   --only data    only step 1 (with SEARCH_DATA_CACHE: fill the cache)
 #
 # In one run it starts its own throwaway PostgreSQL 15 and yizhan, then:
 #   1. generates 100,000 Chinese listings (bench/search/gen.py: titles and summaries from a
@@ -15,11 +19,18 @@
 #      the cache off (every request counts its total and facets);
 #   5. measures the same terms done by a sequential LIKE scan, pgbench with the same number of
 #      clients (latencies from pgbench's per-transaction log);
-#   6. prints the table and the floors and writes bench/results/search-<UTC timestamp>.json.
+#   6. the stream of new searches (issue #25, bench/search/stream.sh): thousands of distinct
+#      searches, one to four words or filters only, some on later pages, none repeated, the
+#      cache at its default; p50/p99/searches per second per class and pgbench of the same
+#      statements; a sample of them checked page by page against a scan of the tables;
+#   7. prints the tables and the floors and writes bench/results/search-<UTC timestamp>.json.
 # Floors: API p99 <= 10 ms for each term; rare term >= 50x faster than the scan (p50); result
-# sets equal to the scan's.  Exit 1 when one fails (BENCH_ENFORCE=0: report only).
+# sets equal to the scan's (the three terms and the stream's sample); no error in the stream.
+# Exit 1 when one fails (BENCH_ENFORCE=0: report only).  The stream's latency and rate targets
+# (stream_report.py) are reported as met or missed, not enforced.
 #
 # Knobs (environment):
+#   STREAM_* (bench/search/stream.sh)  the stream's size, rounds and seed
 #   SEARCH_RESULTS=80000 SEARCH_NEEDS=20000 SEARCH_ORGS=400 SEARCH_SEED=20260101   the data
 #   BENCH_CONNS=16          wrk connections and pgbench clients
 #   BENCH_SECONDS=8         seconds per measured run
@@ -28,6 +39,7 @@
 #   BENCH_THREADS=2         wrk -t, pgbench -j
 #   BENCH_ENFORCE=1         exit 1 when a floor fails
 #   BENCH_KEEP_TMP=0        1: keep the temp dir (logs, data) afterwards
+#   SEARCH_DATA_CACHE=DIR   keep the loaded cluster in DIR and start later runs from a copy of it
 #   BENCH_RESULTS_DIR=bench/results
 #   YIZHAN_BIN=build/yizhan (this script never builds), YIZHAN_THREADS=2
 set -euo pipefail
@@ -38,6 +50,22 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$BENCH_DIR/lib/common.sh"
 
+SEARCH_ONLY=""
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --listings)
+        if ! [[ "${2:-}" =~ ^[0-9]+$ ]] || [ "$2" -lt 100 ]; then bench_die "--listings needs a number >= 100"; fi
+        SEARCH_RESULTS=$(($2 * 4 / 5))
+        SEARCH_NEEDS=$(($2 - SEARCH_RESULTS))
+        shift 2
+        ;;
+    --only)
+        case "${2:-}" in terms | stream | data) SEARCH_ONLY="$2" ;; *) bench_die "--only terms, stream or data" ;; esac
+        shift 2
+        ;;
+    *) bench_die "usage: bench/search/run.sh [--listings N] [--only terms|stream|data]" ;;
+    esac
+done
 SEARCH_RESULTS="${SEARCH_RESULTS:-80000}"
 SEARCH_NEEDS="${SEARCH_NEEDS:-20000}"
 SEARCH_ORGS="${SEARCH_ORGS:-400}"
@@ -106,43 +134,92 @@ LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 
 # ------------------------------------------------------------------ database and data
 
-bench_log "PostgreSQL 15 in $BENCH_TMP/pg"
-bench_pg_start "$((BENCH_CONNS + 40))"
-DB_URL="host=$PG_DIR port=$PG_PORT dbname=yizhan user=postgres"
-PSQL=("$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -d yizhan)
+# With SEARCH_DATA_CACHE=DIR the loaded cluster is kept in DIR (keyed by the data's size and
+# seed and by the generator and table migrations) and later runs start from a copy of it; the
+# migrations run again, so changed SQL functions are in place.
+CACHE_DIR=""
+if [ -n "${SEARCH_DATA_CACHE:-}" ]; then
+    mkdir -p "$SEARCH_DATA_CACHE"
+    CACHE_KEY="$(cat "$SEARCH_DIR/gen.py" "$SEARCH_DIR/vocab.py" "$ROOT"/migrations/[0-9]*.sql | sha256sum | cut -c1-12)"
+    CACHE_DIR="$(cd "$SEARCH_DATA_CACHE" && pwd)/search-$SEARCH_RESULTS-$SEARCH_NEEDS-$SEARCH_ORGS-$SEARCH_SEED-$CACHE_KEY"
+fi
+DB_URL=""
+PSQL=()
 export YIZHAN_MIGRATIONS_DIR="$ROOT/migrations" YIZHAN_WEB_ROOT="$ROOT/web" YIZHAN_API_SPEC="$ROOT/api/openapi.yaml"
 export YIZHAN_SIGNING_KEY_DIR="$BENCH_TMP/keys"
+migrate() {
+    bench_log "yizhan migrate"
+    (cd "$ROOT" && YIZHAN_DATABASE_URL="$DB_URL" YIZHAN_LOG_LEVEL=warn "$YIZHAN_BIN" migrate) \
+        >"$BENCH_TMP/migrate.log" 2>&1 || bench_die "yizhan migrate failed"
+}
+pg_up() {  # start the cluster in $BENCH_TMP/pg/data
+    bench_pg_run "$((BENCH_CONNS + 40))"
+    DB_URL="host=$PG_DIR port=$PG_PORT dbname=yizhan user=postgres"
+    PSQL=("$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -d yizhan)
+}
 
-bench_log "yizhan migrate"
-(cd "$ROOT" && YIZHAN_DATABASE_URL="$DB_URL" YIZHAN_LOG_LEVEL=warn "$YIZHAN_BIN" migrate) \
-    >"$BENCH_TMP/migrate.log" 2>&1 || bench_die "yizhan migrate failed"
+PG_DIR="$BENCH_TMP/pg"
+if [ -n "$CACHE_DIR" ] && [ -f "$CACHE_DIR/complete" ]; then
+    bench_log "PostgreSQL 15 in $BENCH_TMP/pg, the data from $CACHE_DIR"
+    mkdir -p "$PG_DIR"
+    chmod 0700 "$PG_DIR"
+    cp -a "$CACHE_DIR/data" "$PG_DIR/data"
+    if bench_is_root; then chown -R postgres: "$PG_DIR"; fi
+    pg_up
+    migrate
+    LOAD_S=0
+else
+    bench_log "PostgreSQL 15 in $BENCH_TMP/pg"
+    bench_pg_start "$((BENCH_CONNS + 40))"
+    DB_URL="host=$PG_DIR port=$PG_PORT dbname=yizhan user=postgres"
+    PSQL=("$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -d yizhan)
+    migrate
 
-bench_log "generating $SEARCH_RESULTS results and $SEARCH_NEEDS needs (seed $SEARCH_SEED)"
-bench_psql "SELECT code FROM regions WHERE level = 3 ORDER BY code" >"$BENCH_TMP/regions.txt"
-"$PY" "$SEARCH_DIR/gen.py" --results "$SEARCH_RESULTS" --needs "$SEARCH_NEEDS" --orgs "$SEARCH_ORGS" \
-    --seed "$SEARCH_SEED" --regions "$BENCH_TMP/regions.txt" >"$BENCH_TMP/data.sql" || bench_die "gen.py failed"
+    bench_log "generating $SEARCH_RESULTS results and $SEARCH_NEEDS needs (seed $SEARCH_SEED)"
+    bench_psql "SELECT code FROM regions WHERE level = 3 ORDER BY code" >"$BENCH_TMP/regions.txt"
+    "$PY" "$SEARCH_DIR/gen.py" --results "$SEARCH_RESULTS" --needs "$SEARCH_NEEDS" --orgs "$SEARCH_ORGS" \
+        --seed "$SEARCH_SEED" --regions "$BENCH_TMP/regions.txt" >"$BENCH_TMP/data.sql" || bench_die "gen.py failed"
 
-# The rows go in through the tables' triggers (each is tokenised and indexed by the database, as
-# demo data is).  Only the GIN index is set aside during the load and rebuilt after it, with its
-# own definition: building it once is much faster than growing it row by row, and the index
-# that results is the same.
-GIN_DEF="$(bench_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'search_docs_tsv_idx'")"
-[ -n "$GIN_DEF" ] || bench_die "index search_docs_tsv_idx not found"
-bench_psql "DROP INDEX search_docs_tsv_idx" >/dev/null
-LOAD_T0=$(date +%s)
-"${PSQL[@]}" -X -q -v ON_ERROR_STOP=1 -f "$BENCH_TMP/data.sql" >"$BENCH_TMP/load.log" 2>&1 || bench_die "loading failed"
-bench_psql "SET maintenance_work_mem = '512MB'; $GIN_DEF" >/dev/null
-bench_psql "VACUUM ANALYZE" >/dev/null
-LOAD_S=$(($(date +%s) - LOAD_T0))
+    # The rows go in through the tables' triggers (each is tokenised and indexed by the database, as
+    # demo data is).  Only the GIN index is set aside during the load and rebuilt after it, with its
+    # own definition: building it once is much faster than growing it row by row, and the index
+    # that results is the same.
+    GIN_DEF="$(bench_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'search_docs_tsv_idx'")"
+    [ -n "$GIN_DEF" ] || bench_die "index search_docs_tsv_idx not found"
+    bench_psql "DROP INDEX search_docs_tsv_idx" >/dev/null
+    LOAD_T0=$(date +%s)
+    "${PSQL[@]}" -X -q -v ON_ERROR_STOP=1 -f "$BENCH_TMP/data.sql" >"$BENCH_TMP/load.log" 2>&1 \
+        || bench_die "loading failed"
+    rm -f "$BENCH_TMP/data.sql"
+    bench_psql "SET maintenance_work_mem = '512MB'; $GIN_DEF" >/dev/null
+    bench_psql "VACUUM ANALYZE" >/dev/null
+    LOAD_S=$(($(date +%s) - LOAD_T0))
+    if [ -n "$CACHE_DIR" ]; then
+        bench_log "keeping the cluster in $CACHE_DIR"
+        bench_pg_stop
+        rm -rf "$CACHE_DIR"
+        mkdir -p "$CACHE_DIR"
+        cp -a "$PG_DIR/data" "$CACHE_DIR/data"
+        touch "$CACHE_DIR/complete"
+        pg_up
+    fi
+fi
 bench_log "loaded and indexed in ${LOAD_S}s: $(bench_psql "SELECT count(*) FROM search_docs") listings in the index"
+if [ "$SEARCH_ONLY" = data ]; then
+    REPORTED=1
+    exit 0
+fi
 
 TERMS_JSON="$BENCH_TMP/terms.json"
-"$PY" "$SEARCH_DIR/terms.py" pick "${PSQL[@]}" >"$TERMS_JSON" || bench_die "picking terms failed"
-term() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["term"])' "$TERMS_JSON" "$1"; }
-RARE="$(term rare)"
-FREQ="$(term frequent)"
-FOUR="$(term four)"
-bench_log "terms: rare '$RARE', frequent '$FREQ', four-character '$FOUR' ($(cat "$TERMS_JSON"))"
+echo '{}' >"$TERMS_JSON"
+if [ "$SEARCH_ONLY" != stream ]; then
+    "$PY" "$SEARCH_DIR/terms.py" pick "${PSQL[@]}" >"$TERMS_JSON" || bench_die "picking terms failed"
+    term() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["term"])' "$TERMS_JSON" "$1"; }
+    RARE="$(term rare)"
+    FREQ="$(term frequent)"
+    FOUR="$(term four)"
+    bench_log "terms: rare '$RARE', frequent '$FREQ', four-character '$FOUR' ($(cat "$TERMS_JSON"))"
+fi
 
 # ------------------------------------------------------------------ server
 
@@ -165,10 +242,13 @@ enc() { "$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]
 
 # ------------------------------------------------------------------ equality with the scan
 
+if [ "$SEARCH_ONLY" != stream ]; then
 for t in "$RARE" "$FREQ" "$FOUR"; do
     "$PY" "$SEARCH_DIR/terms.py" check "$BASE" "$t" "${PSQL[@]}" >>"$RAW" || bench_die "checking '$t' failed"
     bench_log "  $(tail -n 1 "$RAW" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%s: api %d, scan %d, %s (%d pages)" % (r["term"], r["api"], r["scan"], "equal" if r["equal"] else "DIFFERENT", r["pages"]))')"
 done
+
+fi
 
 # ------------------------------------------------------------------ latency
 
@@ -217,6 +297,7 @@ EOF
     bench_log "  $(tail -n 1 "$RAW" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%-13s %-8s run %d: %8.1f tps     p50 %s ms  p99 %s ms  (%d scans)" % (r["figure"], r["term"], r["run"], r["tps"] or 0, r["p50_ms"], r["p99_ms"], r["n"]))')"
 }
 
+if [ "$SEARCH_ONLY" != stream ]; then
 set_ttl() { bench_psql "UPDATE settings SET value = '$1' WHERE key = 'search_stats_ttl_s'" >/dev/null; }
 
 if [ "$BENCH_WARMUP" -gt 0 ]; then
@@ -234,6 +315,16 @@ done
 set_ttl 10
 bench_log "== LIKE scan, pgbench at $BENCH_CONNS clients"
 for t in "$RARE" "$FREQ" "$FOUR"; do run_scan "$t" 1; done
+fi
+
+# ------------------------------------------------------------------ the stream of new searches
+
+if [ "$SEARCH_ONLY" != terms ]; then
+    bench_log "== the stream of new searches at $((SEARCH_RESULTS + SEARCH_NEEDS)) listings"
+    # shellcheck source-path=SCRIPTDIR source=stream.sh
+    . "$SEARCH_DIR/stream.sh"
+    stream_bench search
+fi
 
 # ------------------------------------------------------------------ report
 
@@ -265,7 +356,7 @@ EOF
 
 RESULT_JSON="$BENCH_RESULTS_DIR/search-$STAMP.json"
 status=0
-"$PY" "$SEARCH_DIR/report.py" "$RAW" "$META" "$RESULT_JSON" || status=$?
+"$PY" "$SEARCH_DIR/report.py" "$RAW" "$META" "$RESULT_JSON" "$((SEARCH_RESULTS + SEARCH_NEEDS))" || status=$?
 REPORTED=1
 if [ "$status" -ne 0 ] && [ "$BENCH_ENFORCE" != 1 ]; then
     bench_log "floors not met (BENCH_ENFORCE=0: exiting 0)"
