@@ -72,6 +72,9 @@ static opt_t OPTS[] = {
      "directory of the registry offices' Ed25519 certificate keys"},
     {"WEB_ROOT", OPT_STR, &g_cfg.web_root, "web", 0, 0, "directory of the web front end, served at /"},
     {"API_SPEC", OPT_STR, &g_cfg.api_spec, "api/openapi.yaml", 0, 0, "the OpenAPI file served at /api/openapi.yaml"},
+    {"STATIC_BROTLI_QUALITY", OPT_INT, &g_cfg.static_brotli_quality, "11", 0, 11,
+     "brotli quality of the web files' compressed forms, made once at start by a low-priority thread (~5 s of CPU"
+     " at 11 for web/; 0 = no brotli, gzip only)"},
     {"MIGRATIONS_DIR", OPT_STR, &g_cfg.migrations_dir, "migrations", 0, 0,
      "directory of NNNN_name.sql migrations and functions/ (the SQL function files)"},
     {"LOG_LEVEL", OPT_STR, &g_cfg.log_level, "info", 0, 0, "debug, info, warn or error"},

@@ -34,6 +34,7 @@ typedef struct config {
     char *signing_key_dir;
     char *web_root;
     char *api_spec;
+    int static_brotli_quality; /* of the web files' br forms, made once at start (0 = none) */
     char *migrations_dir;
     char *log_level;
     char *access_log_to;         /* ACCESS_LOG as given: stderr, off or a file path */

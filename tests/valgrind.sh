@@ -61,6 +61,8 @@ cat > "$WORK/yizhan" <<EOF
 # YIZHAN_BIN for the harness: \`serve\` under memcheck, the rest natively.
 export LD_PRELOAD="$WORK/pbkdf2_cap.so\${LD_PRELOAD:+:\$LD_PRELOAD}"
 if [ "\$1" = serve ]; then
+    # brotli 11 (the default) would take minutes of the one core memcheck runs every thread on
+    export YIZHAN_STATIC_BROTLI_QUALITY=1
     exec valgrind --tool=memcheck --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite \\
         --show-leak-kinds=definite --num-callers=40 --track-fds=no --child-silent-after-fork=yes \\
         --log-file="$LOGS/vg.%p.log" "$BIN" "\$@"

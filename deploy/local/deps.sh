@@ -5,7 +5,7 @@ set -euo pipefail
 [ "${YIZHAN_SKIP_DEPS:-0}" = 1 ] && exit 0
 pkgs=(
   build-essential pkg-config make
-  libevent-dev libpq-dev libjansson-dev libjwt-dev libssl-dev libqrencode-dev libxlsxwriter-dev
+  libevent-dev libpq-dev libjansson-dev libjwt-dev libssl-dev libqrencode-dev libxlsxwriter-dev zlib1g-dev libbrotli-dev
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-requests
   curl ca-certificates openssl

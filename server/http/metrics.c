@@ -103,4 +103,5 @@ void http_metrics_render(buf_t *out)
                "# TYPE yizhan_http_connections gauge\n"
                "yizhan_http_connections %d\n",
                g_nworkers, conns);
+    static_metrics(out);
 }

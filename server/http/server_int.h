@@ -60,9 +60,23 @@ bool peers_admit(const char *addr, int max); /* count one more unless max are op
 void peers_release(const char *addr);
 int peers_count(const char *addr);
 
+/* content codings (reply.c): JSON answers over HTTP_GZIP_MIN bytes go out
+ * gzipped at HTTP_GZIP_LEVEL when the client accepts gzip; static files are
+ * compressed once at start (static.c) */
+enum { HTTP_ENC_IDENTITY = 0, HTTP_ENC_GZIP = 1, HTTP_ENC_BR = 2 };
+#define HTTP_GZIP_MIN 1024
+#define HTTP_GZIP_LEVEL 1
+/* The coding to send, of those in available (bits 1 << HTTP_ENC_*), for an
+ * Accept-Encoding header (NULL: absent): the highest q above 0, br before gzip
+ * before identity on a tie; identity the client did not name comes last. */
+int http_accept_pick(const char *header, unsigned available);
+/* gzip (RFC 1952) of in, in the arena: its length, 0 on failure. */
+size_t http_gzip(arena_t *a, const void *in, size_t len, char **out);
+
 /* static files (static.c) */
 int static_load(void) WUR;
 /* Serve path from the web root if it names a file; returns false when not. */
 bool static_try(http_req_t *req);
+void static_metrics(buf_t *out); /* yizhan_static_files: text files, and those compressed */
 
 #endif

@@ -340,6 +340,9 @@ class Stack:
             # every client of the tests is 127.0.0.1, and some open thousands of connections
             # (test_abuse); the per-address cap is tested on servers of its own (test_abuse)
             "YIZHAN_MAX_CONNS_PER_CLIENT": "0",
+            # brotli 5, not 11: the tests check the compressed forms, not their last 10 %, and 11 costs
+            # ~5 s of CPU per server start (test_compression.py)
+            "YIZHAN_STATIC_BROTLI_QUALITY": "5",
         })
         for k, v in (overrides or {}).items():
             if v is None:

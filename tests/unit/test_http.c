@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 /* The status http_parse_head answers for head (0 when accepted). */
 static int head_status(const char *head)
@@ -83,4 +84,61 @@ TEST(peers_count_connections_per_address_and_forget_closed_ones)
     peers_release("::1");
     CHECK(peers_admit("::1", 1));
     peers_release("::1");
+}
+
+/* Accept-Encoding (RFC 9110 12.5.3): the coding sent for a header and what is available. */
+TEST(http_accept_encoding)
+{
+    const unsigned ALL = 1u << HTTP_ENC_GZIP | 1u << HTTP_ENC_BR, GZ = 1u << HTTP_ENC_GZIP;
+    CHECK(http_accept_pick(NULL, ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("gzip, deflate, br", ALL) == HTTP_ENC_BR);        /* a browser */
+    CHECK(http_accept_pick("gzip, deflate, br, zstd", GZ) == HTTP_ENC_GZIP); /* no br form (yet) */
+    CHECK(http_accept_pick("gzip", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("GZIP", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("x-gzip", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("br;q=0.5, gzip;q=0.8", ALL) == HTTP_ENC_GZIP); /* the higher q */
+    CHECK(http_accept_pick("br;q=0.8, gzip ; q=0.8", ALL) == HTTP_ENC_BR); /* a tie: br */
+    CHECK(http_accept_pick("gzip;q=0, br;q=0", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("br;q=0", GZ | 1u << HTTP_ENC_BR) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("*", ALL) == HTTP_ENC_BR);
+    CHECK(http_accept_pick("*;q=0.5, br;q=0", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("identity", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("identity;q=1, gzip;q=0.5", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("gzip;q=0.5", ALL) == HTTP_ENC_GZIP); /* identity not named comes last */
+    CHECK(http_accept_pick("gzip;q=1.000", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("gzip;q=0.001", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("gzip;q=0.000", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("gzip;q=2", ALL) == HTTP_ENC_IDENTITY); /* a malformed q: ignored */
+    CHECK(http_accept_pick("gzip;q=abc", ALL) == HTTP_ENC_IDENTITY);
+    CHECK(http_accept_pick("gzip;level=1;q=0.4", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("gzipper, brr", ALL) == HTTP_ENC_IDENTITY); /* whole tokens only */
+    CHECK(http_accept_pick(" , ,gzip,, ", ALL) == HTTP_ENC_GZIP);
+    CHECK(http_accept_pick("br", 0) == HTTP_ENC_IDENTITY);
+}
+
+/* gzip in the arena: what zlib's inflate gives back is the input. */
+TEST(http_gzip_roundtrip)
+{
+    arena_t *a = arena_new(4096);
+    char in[5000];
+    for (size_t i = 0; i < sizeof in; i++) in[i] = "{\"title\":\"基于深度学习的检测\"}"[i % 20];
+    char *z = NULL;
+    size_t n = http_gzip(a, in, sizeof in, &z);
+    CHECK(n > 18 && n < sizeof in / 4);
+    CHECK(z && (unsigned char)z[0] == 0x1f && (unsigned char)z[1] == 0x8b); /* the gzip magic */
+    char back[6000];
+    z_stream s = {0};
+    CHECK(inflateInit2(&s, 15 + 16) == Z_OK);
+    s.next_in = (Bytef *)z;
+    s.avail_in = (uInt)n;
+    s.next_out = (Bytef *)back;
+    s.avail_out = sizeof back;
+    CHECK(inflate(&s, Z_FINISH) == Z_STREAM_END);
+    CHECK(s.total_out == sizeof in && !memcmp(back, in, sizeof in));
+    inflateEnd(&s);
+    /* the stream is reused: a second answer is as good as the first */
+    size_t n2 = http_gzip(a, in, sizeof in, &z);
+    CHECK(n2 == n);
+    arena_free(a);
 }
