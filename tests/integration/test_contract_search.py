@@ -212,3 +212,39 @@ def test_reindex_fills_missing_search_columns(api, cdb, s):
     assert ids(api.get(f"{V1}/contracts?q=富硒茶%20{TAG}", headers=a)) == []
     assert query(cdb, "SELECT contract_search_reindex() AS n")[0]["n"] >= 1
     assert ids(api.get(f"{V1}/contracts?q=富硒茶%20{TAG}", headers=a)) == [cid]
+
+
+def test_pages_past_the_probe(api, cdb, s):
+    """A text search first reads the next 1,000 rows of the sort order (the probe of
+    contract_search()): a page it fills is the page; a term whose matches lie further back is
+    found through the index all the same.  1,100 newer applications, copies of one of ours under
+    another title, stand in front of our four."""
+    a = s.w.admin["h"]
+    mine = [x["id"] for x in s.c]
+    cols = [r["column_name"] for r in query(cdb, "SELECT column_name FROM information_schema.columns"
+                                                 " WHERE table_name = 'contracts' AND column_name NOT IN"
+                                                 " ('id', 'title', 'search_doc', 'search_tsv')"
+                                                 " AND is_generated = 'NEVER' ORDER BY ordinal_position")]
+    cl = ", ".join(cols)
+    fill = f"填充{TAG[::-1]}"
+    with cdb.cursor() as cur:
+        cur.execute(f"INSERT INTO contracts (title, {cl}) SELECT %s || ' ' || g, {cl}"
+                    " FROM contracts, generate_series(1, 1100) g WHERE id = %s RETURNING id",
+                    (f"光伏组件{fill}合同", s.c[3]["id"]))
+        new = [r[0] for r in cur.fetchall()]
+    try:
+        base = f"{V1}/contracts?org_id={s.w.seller['id']}"
+        # our four, behind 1,100 newer rows: past the probe, through the index
+        assert everything(api, a, base + f"&q={TAG}") == sorted(mine, reverse=True)
+        assert everything(api, a, base + f"&q={TAG}&sort=amount_asc") == [s.c[3]["id"], s.c[1]["id"], s.c[0]["id"],
+                                                                              s.c[2]["id"]]
+        # the newer ones fill the probe's pages: the same pages as a scan gives
+        want = sorted(new, reverse=True)
+        r = api.get(base + f"&q={fill}&limit=50", headers=a)
+        assert ids(r) == want[:50]
+        r2 = api.get(base + f"&q={fill}&limit=50&cursor=" + r.body["next_cursor"], headers=a)
+        assert ids(r2) == want[50:100]
+        assert ids(api.get(base + f"&q={fill}%20光伏&sort=oldest&limit=30", headers=a)) == sorted(new)[:30]
+    finally:
+        with cdb.cursor() as cur:
+            cur.execute("DELETE FROM contracts WHERE id = ANY (%s)", (new,))
