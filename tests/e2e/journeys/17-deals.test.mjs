@@ -12,13 +12,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launch, signIn, go, shot, screen, settle, apiLogin, apiGet, BASE, PASSWORD,
+  launch, signIn, go, shot, screen, settle, apiLogin, apiGet, forgetSignIns, BASE, PASSWORD,
 } from '../lib.mjs';
 
 const uniq = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 // One API sign-in per account for the whole file: sign-ins are rate limited per account and per address,
-// and every journey shares both.
+// and every journey shares both.  The file starts with the counters forgotten (the journeys before it
+// signed the same accounts in) and leaves them forgotten for the journeys after it.
+forgetSignIns();
+after(() => forgetSignIns());
 const tokens = new Map();
 async function token(who) {
   if (!tokens.has(who)) tokens.set(who, await apiLogin(who));
