@@ -27,7 +27,7 @@ Q        := @
 SAY      ?= printf '  %-4s %s\n'
 endif
 
-.PHONY: all deps run demo-accounts test unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check lint lint-deps fmt-check
+.PHONY: all deps run demo-accounts test test-fast unit integration asan bench clean fmt fuzz fuzz-build test-cluster valgrind spec-check lint lint-deps fmt-check
 
 all: $(BUILD)/yizhan
 
@@ -63,6 +63,14 @@ integration: $(BUILD)/yizhan
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test_unit
 	@bash tests/run.sh $(BUILD)
+
+# A quick check while working: the unit tests and the integration tests not
+# marked slow (pytest -m "not slow"; tests/README.md says which and why).
+# make test runs everything; tests/README.md gives the measured times of both.
+test-fast: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test_unit
+	@$(BUILD)/test_unit >$(BUILD)/test_unit.out || { cat $(BUILD)/test_unit.out; exit 1; }; tail -n 1 $(BUILD)/test_unit.out
+	@YIZHAN_BIN=$(abspath $(BUILD)/yizhan) $(PYTEST) -q -m "not slow" tests/integration
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test

@@ -99,6 +99,18 @@ def pytest_configure(config):
         pass
 
 
+# A test with a server, a cluster or a database of its own pays seconds for it:
+# it is slow (make test-fast leaves slow tests out).  Tests slow for another
+# reason (a timeout waited out, a flood, a generated sweep) carry the marker.
+SLOW_FIXTURES = {"spawn", "pg2", "fresh_db"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @atexit.register
 def _last_resort_cleanup():
     for fn in reversed(_CLEANUPS):

@@ -23,6 +23,8 @@ from helpers import SLOW, Api, assert_problem, build_request, parse_responses, w
 from sweep_fixtures import *  # noqa: F401,F403
 from sweep_fixtures import V1, email, org_body, password
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out: floods, 5,000 idle connections, timeouts waited out
+
 READ_TIMEOUT_MS = 1000
 REGION = f"{V1}/codes/regions/511900"
 

@@ -28,6 +28,8 @@ from sweep_fixtures import *  # noqa: F401,F403
 from sweep_fixtures import (CALLERS, OTHER_SCOPE, PDF, REPO, ROLE_OF, ROLES, V1, email, fill_path, fingerprint,
                             org_body, password, spec_ops, uniq)
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out: a generated sweep of every route, ~1,300 cases
+
 ALL = set(ROLES)
 READERS = {"member", "broker", "officer", "bureau", "admin"}
 C_TABLES = ["contracts", "contract_changes", "contract_payments", "contract_attachments", "registration_counters"]

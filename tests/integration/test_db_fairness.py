@@ -14,8 +14,11 @@ import json
 import time
 import uuid
 
+import pytest
 from helpers import assert_problem, build_request, hammer, query
 from market_fixtures import mk, result_body  # noqa: F401  (mk is a fixture)
+
+pytestmark = pytest.mark.slow  # make test-fast leaves it out: 48-144 clients hammering one loop
 
 V1 = "/api/v1"
 REGION = V1 + "/codes/regions/511900"

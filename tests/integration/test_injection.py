@@ -26,6 +26,8 @@ from helpers import assert_problem, parse_responses
 from sweep_fixtures import *  # noqa: F401,F403
 from sweep_fixtures import V1, fill_path, get_path, set_path, spec_ops, string_fields, uniq
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out: a generated sweep, ~400 cases of ~25 payloads
+
 # ---------------------------------------------------------------- payloads
 
 VALID = {

@@ -12,6 +12,8 @@ from contract_fixtures import (V1, assert_problem, contract_body, contract_row, 
                                make_actor, new_office, new_org, query, reg_no_re, submit, today)
 from helpers import Api
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out: 32 officers registering at the same moment
+
 WORKERS = 32
 
 
