@@ -25,7 +25,7 @@
 #   BENCH_CONNS="64 256"  BENCH_REPS=3  BENCH_SECONDS=10  BENCH_WARMUP=2  BENCH_THREADS=2
 #   BENCH_HIGH_CONNS=1024 (empty: skip)  BENCH_SOAK_SECONDS=600 (0: skip)  BENCH_SOAK_CONNS=256
 #   BENCH_QUICK=1 (a smoke run of a few minutes: small data, 64 connections, 1 x 3 s, no soak)
-#   BENCH_FIGURES="livez region result search create register stream"  (a subset, for work on one figure)
+#   BENCH_FIGURES="livez region result gzip peer search create register stream"  (a subset, for work on one figure)
 #   BENCH_RESULTS=100000 BENCH_NEEDS=20000 BENCH_CONTRACTS=1000000 BENCH_REGISTER_POOL=20000
 #   BENCH_DATA_CACHE=DIR (keep and reuse the generated cluster)  BENCH_ENFORCE=1  BENCH_KEEP_TMP=0
 #   BENCH_RESULTS_DIR=bench/results  YIZHAN_BIN=build/yizhan  YIZHAN_THREADS=0 (the server's default)
@@ -53,7 +53,7 @@ BENCH_SOAK_CONNS="${BENCH_SOAK_CONNS:-256}"
 BENCH_SOAK_WARMUP="${BENCH_SOAK_WARMUP:-60}"
 BENCH_SLOW_TIMEOUT="${BENCH_SLOW_TIMEOUT:-60}"
 BENCH_SEARCH_QUERIES="${BENCH_SEARCH_QUERIES:-24}"
-BENCH_FIGURES="${BENCH_FIGURES:-livez region result search create register stream}"
+BENCH_FIGURES="${BENCH_FIGURES:-livez region result gzip peer search create register stream}"
 BENCH_RESULT_IDS="${BENCH_RESULT_IDS:-uniform}"
 BENCH_REGION_CODE="${BENCH_REGION_CODE:-511900}"
 BENCH_SQL_STMT="${BENCH_SQL_STMT:-ST_REGION}"
@@ -88,8 +88,8 @@ for c in "${CONNS_LIST[@]}" "${HIGH_LIST[@]}"; do
 done
 for c in "${CONNS_LIST[@]}"; do if [ "$c" -gt "$MAX_CONNS" ]; then MAX_CONNS="$c"; fi; done
 for f in "${FIG_LIST[@]}"; do
-    case "$f" in livez | region | result | search | create | register | stream) ;;
-    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result search create register stream)" ;;
+    case "$f" in livez | region | result | gzip | peer | search | create | register | stream) ;;
+    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result gzip peer search create register stream)" ;;
     esac
 done
 has_fig() { [[ " ${FIG_LIST[*]} " == *" $1 "* ]]; }
@@ -115,6 +115,10 @@ mkdir -p "$BENCH_RESULTS_DIR"
 BENCH_RESULTS_DIR="$(cd "$BENCH_RESULTS_DIR" && pwd)"
 
 bench_ensure_tools
+if has_fig peer; then
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        || bench_die "the peer (BENCH_FIGURES: peer) needs node and npm (apt-get install nodejs npm)"
+fi
 
 # wrk at 1,024 connections needs more descriptors than a default shell has.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -124,6 +128,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 BENCH_TMP=""
 SERVER_PID=""
 NGINX_PID=""
+PEER_PID=""
 SAMPLER_PID=""
 PG_STARTED=0
 PG_DIR=""
@@ -135,8 +140,10 @@ cleanup() {
     set +e
     trap - EXIT INT TERM
     if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; fi
+    if [ -n "${PEER_SAMPLER_PID:-}" ]; then kill "$PEER_SAMPLER_PID" 2>/dev/null; wait "$PEER_SAMPLER_PID" 2>/dev/null; fi
     bench_stop_pid "$SERVER_PID"
     bench_stop_pid "$NGINX_PID"
+    bench_stop_pid "$PEER_PID"
     bench_pg_stop
     if [ "$rc" -ne 0 ] && [ "$REPORTED" = 0 ] && [ -n "$BENCH_TMP" ]; then
         local f
@@ -229,6 +236,7 @@ bench_login officer "$BENCH_OFFICER_EMAIL" "$PW" "$BASE"
 
 # What the runs send.
 WRK_LUA="$BENCH_DIR/lib/wrk/yizhan.lua"
+WRK_HEADERS=()
 SEARCH_PATHS="$BENCH_TMP/search-paths.txt"
 python3 "$BENCH_DIR/lib/search_queries.py" "$BENCH_SEARCH_QUERIES" >"$SEARCH_PATHS"
 RESULT_BODY="$BENCH_TMP/result-body.json"
@@ -298,6 +306,41 @@ for f in region result_get result_create register; do
 done
 bench_log "pgbench search: $(find "$PGB" -name 'search-*.sql' | wc -l) scripts, one per query of the mix"
 
+# The peer (bench/peers/node): the same GET in Node.js with fastify and pg, running the
+# statement just captured from the server, on the same database with the same pool size.
+PEER_BASE=""
+if has_fig peer; then
+    PEER_DIR="$BENCH_DIR/peers/node"
+    if [ ! -f "$PEER_DIR/node_modules/.yizhan-lock" ] || ! cmp -s "$PEER_DIR/package-lock.json" "$PEER_DIR/node_modules/.yizhan-lock"; then
+        bench_log "npm ci in bench/peers/node"
+        (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || bench_die "npm ci failed in bench/peers/node"
+        cp "$PEER_DIR/package-lock.json" "$PEER_DIR/node_modules/.yizhan-lock"
+    fi
+    PEER_PORT="$(bench_free_port)"
+    PEER_BASE="http://127.0.0.1:$PEER_PORT"
+    # node-postgres's default pool (10): one query in flight per connection, so the server's 2 would starve it
+    PEER_DB_CONNS="${BENCH_PEER_DB_CONNS:-10}"
+    (
+        ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+        exec env NODE_ENV=production PEER_LISTEN="127.0.0.1:$PEER_PORT" PEER_SQL_JSON="$PGB/result_get.json" \
+            PEER_DB_CONNS="$PEER_DB_CONNS" PGHOST="$PG_DIR" PGPORT="$PG_PORT" PGUSER=postgres PGDATABASE=yizhan \
+            node "$PEER_DIR/server.js"
+    ) >"$BENCH_TMP/peer.log" 2>&1 &
+    PEER_PID=$!
+    bench_wait_http "$PEER_BASE/livez" 20 "$PEER_PID" || bench_die "the Node.js peer did not answer on /livez within 20 s"
+    for id in "$RES_LO" "$RES_HI"; do
+        [ "$(curl -sf "$PEER_BASE/api/v1/results/$id")" = "$(curl -sf "$BASE/api/v1/results/$id")" ] \
+            || bench_die "the peer's GET /api/v1/results/$id is not the server's JSON"
+    done
+    bench_log "peer: Node.js $(node --version), fastify + pg, $PEER_DB_CONNS database connections, on $PEER_BASE (same JSON as yizhan)"
+    # V8 compiles the hot path after a few seconds of load: 1,000/s at first, ~3 times that after 15 s
+    if [ "${BENCH_PEER_WARMUP:-20}" -gt 0 ]; then
+        bench_log "peer: warm-up, ${BENCH_PEER_WARMUP:-20} s"
+        wrk -t"$BENCH_THREADS" -c64 -d"${BENCH_PEER_WARMUP:-20}s" -s "$BENCH_DIR/lib/wrk/yizhan.lua" "$PEER_BASE" -- \
+            get "/api/v1/results/{id}" "$RES_LO" "$RES_HI" "$BENCH_RESULT_IDS" >/dev/null 2>&1 || bench_die "the peer's warm-up failed"
+    fi
+fi
+
 # pgbench runs in the server's session settings (bench/README.md: the role, the time zone, the limits).
 # Not the server's 5 s statement and lock timeouts: a pgbench client that hits one is aborted
 # and the anchor would run with fewer clients; pgbench waits as long as it takes.
@@ -323,6 +366,17 @@ declare -A LAST_RATE=()
     done
 ) >"$RSS_LOG" 2>/dev/null &
 SAMPLER_PID=$!
+PEER_RSS_LOG="$BENCH_TMP/peer-rss.log"
+PEER_SAMPLER_PID=""
+if [ -n "$PEER_PID" ]; then
+    (
+        while kill -0 "$PEER_PID" 2>/dev/null; do
+            printf '%s %s %s\n' "$(date +%s)" "$(cat "$PHASE" 2>/dev/null || echo ?)" "$(bench_rss_kb "$PEER_PID" 2>/dev/null || echo 0)"
+            sleep 1
+        done
+    ) >"$PEER_RSS_LOG" 2>/dev/null &
+    PEER_SAMPLER_PID=$!
+fi
 
 # record FIGURE CONNS RUN TOOL — parse $OUT into a line of $RAW (with the server's CPU when measured).
 record() {
@@ -337,7 +391,7 @@ record() {
 wrk_run() {
     local figure="$1" conns="$2" secs="$3" run="$4" tmo="$5" url="$6"
     shift 6
-    local args=(-t"$BENCH_THREADS" -c"$conns" -d"${secs}s" --timeout "${tmo}s" --latency)
+    local args=(-t"$BENCH_THREADS" -c"$conns" -d"${secs}s" --timeout "${tmo}s" --latency "${WRK_HEADERS[@]}")
     if [ "$#" -gt 0 ]; then args+=(-s "$WRK_LUA" "$url" "$@"); else args+=("$url"); fi
     local c0="" c1
     echo "$figure@$conns" >"$PHASE"
@@ -361,19 +415,22 @@ wrk_run() {
 }
 
 # pgb_run FIGURE CONNS SECONDS RUN [pgbench args...] — one pgbench run; RUN empty: warm-up.
+# PGB_CLIENTS: pgbench's clients when not CONNS (the stricter anchor's 2 and 8; CONNS tags the round).
 pgb_run() {
     local figure="$1" conns="$2" secs="$3" run="$4"
     shift 4
+    local clients="${PGB_CLIENTS:-$conns}"
+    local jobs=$((BENCH_THREADS < clients ? BENCH_THREADS : clients))
     echo "$figure@$conns" >"$PHASE"
     local rc=0
-    PGOPTIONS="$PGB_OPTIONS" timeout -k 5 "$((secs + 90))" "$PG_BIN/pgbench" -n -M prepared -c "$conns" -j "$BENCH_THREADS" -T "$secs" \
+    PGOPTIONS="$PGB_OPTIONS" timeout -k 5 "$((secs + 90))" "$PG_BIN/pgbench" -n -M prepared -c "$clients" -j "$jobs" -T "$secs" \
         -h "$PG_DIR" -p "$PG_PORT" -U postgres "$@" yizhan >"$OUT" 2>&1 || rc=$?
     echo idle >"$PHASE"
     # pgbench exits 2 when a client aborted on an error: the run still has figures, and
     # parse.py / report.py count it as failed; anything else is a setup error.
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then cat "$OUT" >&2; bench_die "pgbench failed on $figure"; fi
     [ -n "$run" ] || return 0
-    record "$figure" "$conns" "$run" pgbench aborted="$([ "$rc" = 2 ] && echo 1 || echo 0)"
+    record "$figure" "$conns" "$run" pgbench aborted="$([ "$rc" = 2 ] && echo 1 || echo 0)" clients="$clients"
 }
 
 vars_args() {  # FILE — "-D NAME=VALUE" for every line
@@ -414,10 +471,23 @@ run_fig() {
         wrk_run yizhan_result_get "$conns" "$secs" "$run" "$tmo" "$BASE" -- get "/api/v1/results/{id}" "$RES_LO" "$RES_HI" \
             "$BENCH_RESULT_IDS"
         ;;
-    pgbench_result_get)
+    pgbench_result_get | pgbench_result_get_c2 | pgbench_result_get_c8)
         vars_args "$PGB/result_get.vars"
-        pgb_run pgbench_result_get "$conns" "$secs" "$run" "${VARS_ARGS[@]}" -D lo="$RES_LO" -D hi="$RES_HI" \
+        local clients=""
+        [ "$key" = pgbench_result_get ] || clients="${key##*_c}"
+        PGB_CLIENTS="$clients" pgb_run "$key" "$conns" "$secs" "$run" "${VARS_ARGS[@]}" -D lo="$RES_LO" -D hi="$RES_HI" \
             -f "$PGB/result_get.sql"
+        ;;
+    yizhan_result_get_gz)
+        WRK_HEADERS=(-H "Accept-Encoding: gzip")
+        wrk_run yizhan_result_get_gz "$conns" "$secs" "$run" "$tmo" "$BASE" -- get "/api/v1/results/{id}" "$RES_LO" "$RES_HI" \
+            "$BENCH_RESULT_IDS"
+        WRK_HEADERS=()
+        ;;
+    peer_result_get)
+        wrk_run peer_result_get "$conns" "$secs" "$run" "$tmo" "$PEER_BASE" -- get "/api/v1/results/{id}" "$RES_LO" "$RES_HI" \
+            "$BENCH_RESULT_IDS"
+        kill -0 "$PEER_PID" 2>/dev/null || bench_die "the Node.js peer exited during its run"
         ;;
     yizhan_search)
         wrk_run yizhan_search "$conns" "$secs" "$run" "$BENCH_SLOW_TIMEOUT" "$BASE" -- paths "$SEARCH_PATHS"
@@ -459,12 +529,17 @@ run_fig() {
 KEYS=()
 has_fig livez && KEYS+=(nginx_livez yizhan_livez)
 has_fig region && KEYS+=(yizhan_region_get pgbench_region)
-has_fig result && KEYS+=(yizhan_result_get pgbench_result_get)
+# the result GET's anchors: pgbench at the round's connections, and at 2 and 8 clients (the
+# stricter anchor takes the best of 2, 8 and 64: on 2 cores pgbench peaks at few clients)
+has_fig result && KEYS+=(yizhan_result_get pgbench_result_get pgbench_result_get_c2 pgbench_result_get_c8)
+has_fig gzip && KEYS+=(yizhan_result_get_gz)
+has_fig peer && KEYS+=(peer_result_get)
 has_fig search && KEYS+=(yizhan_search pgbench_search)
 has_fig create && KEYS+=(yizhan_result_create pgbench_result_create)
 has_fig register && KEYS+=(yizhan_register pgbench_register)
-# The result GET's floors need /livez (the composite) and nginx (p99).
-if has_fig result && ! has_fig livez; then KEYS=(nginx_livez yizhan_livez "${KEYS[@]}"); fi
+# The result GET's floors need /livez (the composite) and nginx (p99); the peer and gzip compare with it.
+if { has_fig gzip || has_fig peer; } && ! has_fig result; then KEYS=(yizhan_result_get "${KEYS[@]}"); fi
+if { has_fig result || has_fig gzip || has_fig peer; } && ! has_fig livez; then KEYS=(nginx_livez yizhan_livez "${KEYS[@]}"); fi
 if has_fig region && ! has_fig livez && ! has_fig result; then KEYS=(yizhan_livez "${KEYS[@]}"); fi
 
 count_server_db_conns() {
@@ -556,6 +631,16 @@ sleep 2
 kill "$SAMPLER_PID" 2>/dev/null || true
 wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=""
+if [ -n "$PEER_SAMPLER_PID" ]; then
+    kill "$PEER_SAMPLER_PID" 2>/dev/null || true
+    wait "$PEER_SAMPLER_PID" 2>/dev/null || true
+    PEER_SAMPLER_PID=""
+fi
+# the peer's RSS, max over its own runs, per connection count ("conns=kB ...")
+PEER_RSS=""
+if [ -s "$PEER_RSS_LOG" ]; then
+    PEER_RSS="$(awk '$2 ~ /^peer_result_get@/ {split($2, a, "@"); if ($3 > m[a[2]]) m[a[2]] = $3} END {for (c in m) printf "%s=%s ", c, m[c]}' "$PEER_RSS_LOG")"
+fi
 
 # ------------------------------------------------------------------ report
 
@@ -578,7 +663,8 @@ STARTED_AT="$STARTED_AT" FINISHED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     SOAK_START="$SOAK_START" SOAK_END="$SOAK_END" SERVER_NOFILE="$SERVER_NOFILE" WRK_NOFILE="$WRK_NOFILE" \
     D_RESULTS="$BENCH_RESULTS" D_NEEDS="$BENCH_NEEDS" D_CONTRACTS="$BENCH_CONTRACTS" D_SOURCE="$DATA_SOURCE" \
     D_KEY="$DATA_KEY" RES_LO="$RES_LO" RES_HI="$RES_HI" T_DATA="$T_DATA" T_RUNS="$T_RUNS" \
-    SEARCH_N="$BENCH_SEARCH_QUERIES" SLOW_TMO="$BENCH_SLOW_TIMEOUT" PGOPTS="$PGB_OPTIONS" \
+    SEARCH_N="$BENCH_SEARCH_QUERIES" SLOW_TMO="$BENCH_SLOW_TIMEOUT" PGOPTS="$PGB_OPTIONS" PEER_RSS="$PEER_RSS" \
+    V_NODE="$(node --version 2>/dev/null || true)" PEER_DB="${PEER_DB_CONNS:-}" \
     python3 - "$PGB" "$SEARCH_PATHS" "$META" <<'EOF'
 import glob, json, os, sys
 e = os.environ
@@ -609,6 +695,8 @@ meta = {
     "search_paths": [l.strip() for l in open(paths, encoding="utf-8") if l.strip()],
     "anchors": stmts,
     "server_db_connections": {k: int(v) for k, v in (kv.split("=") for kv in e["DBCONNS"].split())},
+    "peer": {"node": e["V_NODE"], "db_connections": int(e["PEER_DB"]) if e["PEER_DB"] else None,
+             "rss_max_kb": {k: int(v) for k, v in (kv.split("=") for kv in e["PEER_RSS"].split())}},
 }
 json.dump(meta, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 EOF

@@ -32,6 +32,9 @@ def parse_wrk(text):
     if m:
         out["requests"] = int(m.group(1))
         out["duration_ms"] = _ms(m.group(2))
+    m = re.search(r"^\s*\d+ requests in [0-9.]+\w+, ([0-9.]+)([KMGT]?B) read", text, re.M)
+    if m:  # wrk's rounded total: headers and bodies as they came (compressed or not)
+        out["bytes_read"] = int(float(m.group(1)) * {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m.group(2)])
     for pct in ("50", "75", "90", "99"):
         m = re.search(r"^\s+%s(?:\.0+)?%%\s+([0-9.]+\w+)" % pct, text, re.M)
         if m:

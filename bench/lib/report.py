@@ -13,6 +13,9 @@ Floors (issue #10; bench/README.md):
   livez / nginx                                  >= 0.55
   region GET / (1/(1/livez + 1/pgbench region))  >= 1.0   (the foundation figure)
   result GET / (1/(1/livez + 1/pgbench result))  >= 1.15
+  result GET / (1/(1/livez + 1/best pgbench))    >= 1.0   (the stricter anchor, issue #23: the best
+                                                           of pgbench at 2, 8 and 64 clients)
+  result GET / the Node.js peer's                >= 3.0, at a lower p99 and less memory (issue #23)
   result GET p99 / nginx p99                     <= 1.5   (at BENCH_CONNS)
   search, POST /results, registration / pgbench  >= 0.8
   server CPU per result GET                      <= 16 us
@@ -31,6 +34,10 @@ FIGURES = [
     ("pgbench_region", "  pgbench: ST_REGION"),
     ("yizhan_result_get", "yizhan GET /api/v1/results/{id}"),
     ("pgbench_result_get", "  pgbench: RESULT.st_get"),
+    ("pgbench_result_get_c2", "  pgbench: RESULT.st_get, 2 clients"),
+    ("pgbench_result_get_c8", "  pgbench: RESULT.st_get, 8 clients"),
+    ("yizhan_result_get_gz", "yizhan GET /api/v1/results/{id}, gzip"),
+    ("peer_result_get", "Node.js peer GET /results/{id} (fastify, pg)"),
     ("yizhan_search", "yizhan GET /api/v1/search (query mix)"),
     ("pgbench_search", "  pgbench: ST_SEARCH, same mix"),
     ("yizhan_result_create", "yizhan POST /api/v1/results"),
@@ -43,6 +50,10 @@ FLOORS = {
     "livez_over_nginx": (">=", 0.55),
     "region_over_composite": (">=", 1.0),
     "result_over_composite": (">=", 1.15),
+    "result_over_strict": (">=", 1.0),
+    "result_over_peer": (">=", 3.0),
+    "result_p99_over_peer_p99": ("<", 1.0),
+    "rss_over_peer": ("<", 1.0),
     "result_p99_over_nginx_p99": ("<=", 1.5),
     "search_over_pgbench": (">=", 0.8),
     "create_over_pgbench": (">=", 0.8),
@@ -55,6 +66,10 @@ RATIO_NAMES = {
     "livez_over_nginx": "livez / nginx",
     "region_over_composite": "region GET / 1/(1/livez + 1/pgbench)",
     "result_over_composite": "result GET / 1/(1/livez + 1/pgbench)",
+    "result_over_strict": "result GET / 1/(1/livez + 1/best pgbench)",
+    "result_over_peer": "result GET / Node.js peer",
+    "result_p99_over_peer_p99": "result GET p99 / Node.js peer p99",
+    "rss_over_peer": "yizhan RSS / Node.js peer RSS (GET runs)",
     "result_p99_over_nginx_p99": "result GET p99 / nginx p99",
     "search_over_pgbench": "search / pgbench",
     "create_over_pgbench": "POST /results / pgbench",
@@ -93,7 +108,7 @@ def summarise(runs):
 
 def check(key, value):
     op, floor = FLOORS[key]
-    ok = value >= floor if op == ">=" else value <= floor
+    ok = {">=": value >= floor, "<=": value <= floor, "<": value < floor}[op]
     return {"value": round(value, 3), "floor": floor, "op": op, "pass": ok}
 
 
@@ -127,6 +142,12 @@ def pair_ratios(figs, key):
         m = {"search": "search", "create": "result_create", "register": "register"}[key.split("_")[0]]
         a, b = g("yizhan_" + m), g("pgbench_" + m)
         out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b and b[i]["rps"]]
+    elif key == "result_over_peer":
+        a, b = g("yizhan_result_get"), g("peer_result_get")
+        out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b and b[i]["rps"]]
+    elif key == "result_p99_over_peer_p99":
+        a, b = g("yizhan_result_get"), g("peer_result_get")
+        out = [a[i]["p99_ms"] / b[i]["p99_ms"] for i in sorted(a) if i in b and b[i].get("p99_ms")]
     elif key == "cpu_us_per_result_get":
         out = [r["cpu_us_per_req"] for r in figs["yizhan_result_get"]["runs"] if "cpu_us_per_req" in r]
     return [round(x, 3) for x in out]
@@ -159,6 +180,9 @@ def main(argv):
 
     results = []
     std_conns = s["conns"]
+    # the stricter anchor's third member: pgbench at 64 clients, from the 64-connection round
+    pg64 = [r["rps"] for r in runs if r["figure"] == "pgbench_result_get" and r["conns"] == 64]
+    pg64 = statistics.median(pg64) if pg64 else None
     for conns in std_conns:
         sub = [r for r in runs if r["conns"] == conns and r["figure"] != "soak"]
         figs = {}
@@ -166,7 +190,7 @@ def main(argv):
             fr = [r for r in sub if r["figure"] == key]
             if fr:
                 figs[key] = summarise(fr)
-        res = {"connections": conns, "figures": figs,
+        res = {"connections": conns, "figures": figs,  # (gzip, rss_kb_result_get: filled below)
                "server_db_connections": meta.get("server_db_connections", {}).get(str(conns))}
         L.append("")
         L.append("== {} connections ==".format(conns))
@@ -211,6 +235,30 @@ def main(argv):
                 c = composite(m("yizhan_livez"), m("pgbench_" + fig))
                 comps[fig] = round(c, 1)
                 ratios[key] = check(key, m(y) / c)
+        best = [(m(k), n) for k, n in (("pgbench_result_get_c2", 2), ("pgbench_result_get_c8", 8)) if m(k)]
+        if pg64 or (conns == 64 and m("pgbench_result_get")):
+            best.append((pg64 or m("pgbench_result_get"), 64))
+        if best and m("yizhan_livez") and m("yizhan_result_get"):
+            b, n = max(best)
+            c = composite(m("yizhan_livez"), b)
+            comps["result_get, best pgbench ({} clients: {})".format(n, fmt_rps(b))] = round(c, 1)
+            ratios["result_over_strict"] = check("result_over_strict", m("yizhan_result_get") / c)
+        if m("yizhan_result_get") and m("peer_result_get"):
+            ratios["result_over_peer"] = check("result_over_peer", m("yizhan_result_get") / m("peer_result_get"))
+            if figs["peer_result_get"]["p99_ms_median"]:
+                ratios["result_p99_over_peer_p99"] = check(
+                    "result_p99_over_peer_p99",
+                    figs["yizhan_result_get"]["p99_ms_median"] / figs["peer_result_get"]["p99_ms_median"])
+            prss = meta.get("peer", {}).get("rss_max_kb", {}).get(str(conns))
+            yrss = [x[2] for x in rss if x[1] == "yizhan_result_get@{}".format(conns)]
+            if prss and yrss:
+                ratios["rss_over_peer"] = check("rss_over_peer", max(yrss) / prss)
+                res["rss_kb_result_get"] = {"yizhan": max(yrss), "peer": prss}
+        gz, idn = figs.get("yizhan_result_get_gz"), figs.get("yizhan_result_get")
+        if gz and idn:
+            per = lambda f: med([r["bytes_read"] / r["requests"] for r in f["runs"] if r.get("bytes_read") and r.get("requests")])
+            res["gzip"] = {"cpu_us_identity": idn["cpu_us_per_req_median"], "cpu_us_gzip": gz["cpu_us_per_req_median"],
+                           "bytes_identity": per(idn), "bytes_gzip": per(gz)}
         if "yizhan_result_get" in figs and "nginx_livez" in figs and figs["nginx_livez"]["p99_ms_median"]:
             ratios["result_p99_over_nginx_p99"] = check(
                 "result_p99_over_nginx_p99", figs["yizhan_result_get"]["p99_ms_median"] / figs["nginx_livez"]["p99_ms_median"])
@@ -223,6 +271,15 @@ def main(argv):
                                                     figs["yizhan_result_get"]["cpu_us_per_req_median"])
         for k in comps:
             L.append("{:<46} {:>9}".format("  composite 1/(1/livez + 1/pgbench {})".format(k), fmt_rps(comps[k])))
+        z = res.get("gzip")
+        if z and z["cpu_us_identity"] is not None and z["cpu_us_gzip"] is not None:
+            L.append("  gzip: {:+.1f} us of server CPU per result GET ({:.1f} -> {:.1f}); {} -> {} bytes a response on the wire".format(
+                z["cpu_us_gzip"] - z["cpu_us_identity"], z["cpu_us_identity"], z["cpu_us_gzip"],
+                "?" if z["bytes_identity"] is None else "{:.0f}".format(z["bytes_identity"]),
+                "?" if z["bytes_gzip"] is None else "{:.0f}".format(z["bytes_gzip"])))
+        rk = res.get("rss_kb_result_get")
+        if rk:
+            L.append("  RSS during the GET runs: yizhan {:.1f} MB, Node.js peer {:.1f} MB".format(rk["yizhan"] / 1024.0, rk["peer"] / 1024.0))
         L.append("")
         L.append("{:<46} {:>9} {:>8}  {:<6} {}".format("ratio", "value", "floor", "result", "per run"))
         paired = {}
