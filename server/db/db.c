@@ -398,9 +398,16 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* Sending                                                            */
 
-static void arm_write_if_needed(dbconn_t *c, int flush_rc)
+/* Flush what libpq holds; wait for the socket to take the rest, or lose the
+ * connection. */
+static void flush_or_lose(dbconn_t *c)
 {
-    if (flush_rc == 1 && !c->write_armed) {
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
+        return;
+    }
+    if (r == 1 && !c->write_armed) {
         event_add(c->wr, NULL);
         c->write_armed = true;
     }
@@ -455,12 +462,7 @@ static void conn_flush(dbconn_t *c)
         }
     }
     if (in_batch && send_sync(c, now) != 0) return;
-    int r = PQflush(c->pg);
-    if (r < 0) {
-        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
-        return;
-    }
-    arm_write_if_needed(c, r);
+    flush_or_lose(c);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -617,12 +619,7 @@ static void conn_ready_to_prepare(dbconn_t *c)
         return;
     }
     ql_push(&c->inflight, sync);
-    int r = PQflush(c->pg);
-    if (r < 0) {
-        conn_lost(c, DB_ERR_UNAVAILABLE, PQerrorMessage(c->pg));
-        return;
-    }
-    arm_write_if_needed(c, r);
+    flush_or_lose(c);
 }
 
 static void on_connect_poll(evutil_socket_t fd, short what, void *arg)
