@@ -135,12 +135,12 @@ LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 # ------------------------------------------------------------------ database and data
 
 # With SEARCH_DATA_CACHE=DIR the loaded cluster is kept in DIR (keyed by the data's size and
-# seed and by the generator and table migrations) and later runs start from a copy of it; the
-# migrations run again, so changed SQL functions are in place.
+# seed and by the generator) and later runs start from a copy of it; the migrations run again,
+# so later migrations and changed SQL functions are in place.
 CACHE_DIR=""
 if [ -n "${SEARCH_DATA_CACHE:-}" ]; then
     mkdir -p "$SEARCH_DATA_CACHE"
-    CACHE_KEY="$(cat "$SEARCH_DIR/gen.py" "$SEARCH_DIR/vocab.py" "$ROOT"/migrations/[0-9]*.sql | sha256sum | cut -c1-12)"
+    CACHE_KEY="$(cat "$SEARCH_DIR/gen.py" "$SEARCH_DIR/vocab.py" | sha256sum | cut -c1-12)"
     CACHE_DIR="$(cd "$SEARCH_DATA_CACHE" && pwd)/search-$SEARCH_RESULTS-$SEARCH_NEEDS-$SEARCH_ORGS-$SEARCH_SEED-$CACHE_KEY"
 fi
 DB_URL=""

@@ -1,9 +1,18 @@
 // Journey 1 — a university publishes a research result through the form (the
 // server's validation errors appear beside the fields), the platform reviewer
-// approves it, and an anonymous visitor's search finds it.
+// approves it, and an anonymous visitor's search finds it; with more matches
+// than the count's cap, the visitor reads an estimate (约 … 条), not a count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, go, shot, screen, served, apiLogin, apiAll, PHONE, DESKTOP } from '../lib.mjs';
+import { launch, signIn, signOut, go, shot, screen, served, apiLogin, apiAll, apiGet, BASE, PHONE, DESKTOP } from '../lib.mjs';
+
+async function putSetting(token, key, value) {
+  const r = await fetch(BASE + '/api/v1/settings/' + key, {
+    method: 'PUT', headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ value, source: 'e2e 旅程 1：检索计数上限' }),
+  });
+  if (!r.ok) throw new Error(`PUT /settings/${key}: ${r.status} ${await r.text()}`);
+}
 
 test('result: publish → reviewer approves → anonymous search finds it', async (t) => {
   const need = [['GET', '/results'], ['POST', '/results'], ['GET', '/search']];
@@ -18,6 +27,7 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
   }
   const b = await launch();
   const page = await b.page();
+  let admin, capBefore;
   try {
     const tag = 'yz' + Date.now().toString(36);           // a token only this result carries
     const title = `富硒茶多酚低温萃取与速溶粉制备技术 ${tag}`;
@@ -75,11 +85,27 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     await go(page, '/?q=' + encodeURIComponent(tag));
     await hit.waitFor();
     await screen(page, 'journey-1-search');
+    const total = page.locator('[data-testid=search-total]').locator('xpath=..');
+    assert.match((await total.textContent()).replace(/\s+/g, ' '), /共 1 条/);
+
+    // more matches than the count's cap (the admin sets it to 3): an estimate, labelled as one
+    admin = await apiLogin('admin');
+    capBefore = (await apiGet('/settings', admin)).body.items.find((x) => x.key === 'search_count_cap').value;
+    await putSetting(admin, 'search_count_cap', 3);
+    const all = (await apiGet('/search?kind=result&sort=recent')).body;
+    assert.equal(all.total.exact, false);
+    assert.ok(all.total.estimate > 3, JSON.stringify(all.total));
+    await go(page, '/?kind=result&sort=recent');
+    await page.locator('.hit').first().waitFor();
+    const text = (await total.textContent()).replace(/\s+/g, ' ');
+    assert.match(text, /约 [\d,.]+( 万)? 条/, text);
+    assert.doesNotMatch(text, /共/, text);
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-1-FAILED').catch(() => {});
     throw e;
   } finally {
     await b.close();
+    if (admin && capBefore !== undefined) await putSetting(admin, 'search_count_cap', capBefore).catch(() => {});
   }
 });

@@ -83,7 +83,7 @@ export function Home({ query, me }) {
       <section>
           <div class="card">
             <div class="toolbar">
-              <div>${res ? html`共 <b class="num" data-testid="search-total">${res.total ? res.total.value : paged.items.length}</b> 条${res.total && !res.total.exact ? '（约）' : ''}` : ''}</div>
+              <div>${res ? totalText(res.total, paged.items.length) : ''}</div>
               <span class="page-actions">${me ? html`<${Subscribe} q=${q} />` : ''}
               <select aria-label="排序" style="width:auto" onChange=${(e) => setQ({ sort: e.currentTarget.value })}>
                 <option value="" selected=${!q.sort}>按相关度</option>
@@ -101,6 +101,25 @@ export function Home({ query, me }) {
         </div>
       </section>
     </div>`;
+}
+
+// A count as people say it: 3,400 or 1.2 万 (two significant figures, for an estimate).
+function roughCount(n) {
+  if (n >= 10000) return (Math.round(n / 1000) / 10).toLocaleString('zh-CN') + ' 万';
+  const p = 10 ** Math.max(0, String(Math.round(n)).length - 2);
+  return (Math.round(n / p) * p).toLocaleString('zh-CN');
+}
+
+// The search's total, as honest as the server's figure: exact (共 N 条), estimated beyond the
+// counted matches (约 1.2 万条), or only known to pass the cap (1,000 条以上).
+/** @param {{value: number, exact: boolean, estimate?: number} | undefined} total @param {number} shown */
+function totalText(total, shown) {
+  if (!total) return html`共 <b class="num" data-testid="search-total">${shown}</b> 条`;
+  if (total.exact) return html`共 <b class="num" data-testid="search-total">${total.value.toLocaleString('zh-CN')}</b> 条`;
+  if (total.estimate) {
+    return html`<span title=${'已数过最新的 ' + total.value.toLocaleString('zh-CN') + ' 条，其余按其比例估算'}>约 <b class="num" data-testid="search-total">${roughCount(total.estimate)}</b> 条</span>`;
+  }
+  return html`<b class="num" data-testid="search-total">${total.value.toLocaleString('zh-CN')}</b> 条以上`;
 }
 
 // Save the current search: new matching listings are pushed as notifications.
