@@ -2,7 +2,7 @@
 // navigation, sign-in.  The server serves files only (no SPA fallback), so
 // every screen lives behind '#'.  Certificate QR codes point at #/verify/<no>.
 import { render } from 'preact';
-import { useState, useEffect } from 'preact/hooks';
+import { useState, useEffect, useRef } from 'preact/hooks';
 import { session, restoreSession, login, logout, ApiError } from './api.js';
 import { html, Field, problemText, fieldErrors, PageTitle, Loading, ErrorBox, navigate, ROLE_TEXT } from './ui.js';
 import { waitText } from './errors.js';
@@ -170,8 +170,36 @@ function Header({ me, path }) {
           : html`<a class="btn btn-small btn-ghost" href="#/signup">注册</a><a class="btn btn-small btn-light" href="#/login">登录</a>`}
       </div>
     </div>
-    <nav class="nav" aria-label="主导航">${nav.map(([to, label]) => html`<a href=${'#' + to} class=${active(to) ? 'active' : ''}>${label}</a>`)}</nav>
+    <${NavBar} items=${nav.map(([to, label]) => ({ to, label, on: active(to) }))} path=${path} />
   </header>`;
+}
+
+// The navigation; on a narrow screen it scrolls sideways: a fade and an
+// arrow at the edge that has more show that it does, a tap on the arrow
+// scrolls on, and the active item is brought into view.
+function NavBar({ items, path }) {
+  const ref = useRef(null);
+  const [edge, setEdge] = useState({ left: false, right: false });
+  const measure = () => {
+    const el = ref.current;
+    if (!el) return;
+    const left = el.scrollLeft > 2, right = el.scrollLeft + el.clientWidth < el.scrollWidth - 2;
+    setEdge((e) => (e.left === left && e.right === right ? e : { left, right }));
+  };
+  useEffect(() => {
+    const el = ref.current;
+    const on = el && el.querySelector('a.active');
+    if (on && on.scrollIntoView) on.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    measure();
+    window.addEventListener('resize', measure);
+    return () => window.removeEventListener('resize', measure);
+  }, [path, items.length]);
+  const by = (dir) => { const el = ref.current; if (el) el.scrollBy({ left: dir * el.clientWidth * 0.6, behavior: 'smooth' }); };
+  return html`<div class=${'nav-wrap' + (edge.left ? ' more-left' : '') + (edge.right ? ' more-right' : '')} data-scrolls=${edge.left || edge.right ? 'yes' : 'no'}>
+    <button class="nav-more nav-more-left" tabindex="-1" aria-hidden="true" onClick=${() => by(-1)}>‹</button>
+    <nav class="nav" aria-label="主导航" ref=${ref} onScroll=${measure}>${items.map((x) => html`<a href=${'#' + x.to} class=${x.on ? 'active' : ''} aria-current=${x.on ? 'page' : undefined}>${x.label}</a>`)}</nav>
+    <button class="nav-more nav-more-right" tabindex="-1" aria-hidden="true" onClick=${() => by(1)}>›</button>
+  </div>`;
 }
 
 function Login({ query }) {

@@ -5,7 +5,7 @@
 // no chart library; ECharts comes only with the bureau's dashboard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, signOut, screen, visit, apiLogin, apiGet, visited, ACCOUNTS } from '../lib.mjs';
+import { launch, signIn, signOut, screen, visit, shot, apiLogin, apiGet, visited, ACCOUNTS, PHONE, DESKTOP } from '../lib.mjs';
 
 const ROLE_MODULES = /\/app\/pages\/(member|contracts|officer|bureau|admin|regulation|contract_search|closes)\.js/;
 
@@ -45,6 +45,20 @@ test('every screen: axe clean, Chinese only, desktop and phone', async () => {
     for (const [who, screens] of Object.entries(tours)) {
       await signIn(page, who);
       await screen(page, who + '-home');
+      if (who === 'university') {
+        // on a phone the navigation scrolls sideways and shows that it does
+        await page.setViewportSize(PHONE);
+        const wrap = page.locator('.nav-wrap');
+        await page.waitForFunction(() => document.querySelector('.nav-wrap')?.dataset.scrolls === 'yes');
+        assert.ok(await page.locator('.nav-more-right').isVisible(), 'an arrow shows there is more to the right');
+        const before = await page.locator('nav.nav').evaluate((n) => n.scrollLeft);
+        await page.locator('.nav-more-right').click();
+        await page.waitForFunction((b) => document.querySelector('nav.nav').scrollLeft > b, before);
+        await page.locator('.nav-more-left').waitFor();
+        await shot(page, 'university-phone-nav');
+        await page.setViewportSize(DESKTOP);
+        assert.equal(await wrap.getAttribute('data-scrolls'), 'no', 'on the desktop it fits');
+      }
       for (const s of screens) await visit(page, s, who + s.replace(/\?.*/, '').replace(/\//g, '-'));
       if (who === 'officer' || who === 'university') {
         // one contract of theirs, opened from the list
