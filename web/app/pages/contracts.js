@@ -411,10 +411,22 @@ function ChangeDecision({ c, act }) {
   });
   return html`<${Card} title=${x.kind === 'amend' ? '确认变更登记' : '确认注销登记'} class="form">
     <p class="small">理由：${x.reason}</p>
-    ${x.kind === 'amend' ? html`<pre class="small" style="white-space:pre-wrap">${JSON.stringify(x.changes, null, 1)}</pre>` : ''}
+    ${x.kind === 'amend' ? html`<${ChangeList} c=${c} changes=${x.changes} />` : ''}
     <${Field} label="意见"><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
     <div class="page-actions"><${ActionButton} class="btn btn-success" onClick=${() => decide('confirm')}>确认</${ActionButton}>
       <${ActionButton} class="btn btn-danger" onClick=${() => decide('reject')}>驳回</${ActionButton}></div></${Card}>`;
+}
+
+// What an amendment asks to change, each field by its label, old → new.
+function ChangeList({ c, changes }) {
+  const lists = { contract_type: useCodes('contract_types'), contract_subtype: useCodes('contract_types'), domain: useCodes('domains'),
+    ip_type: useCodes('ip_types'), plan_source: useCodes('plan_sources'), socio_economic_objective: useCodes('socio_economic_objectives') };
+  const show = (k, v) => (v == null ? '（空）' : lists[k] ? labelOf(lists[k], v) || '（代码已停用）' : /_fen$/.test(k) ? yuan(v) + ' 元'
+    : Array.isArray(v) ? (k === 'non_technical_items' ? v.map((i) => `${i.item} ${yuan(i.amount_fen)} 元`).join('；') || '无'
+      : v.map((i) => `${i.due_on} ${yuan(i.amount_fen)} 元`).join('；') || '无')
+    : String(v));
+  return html`<dl class="facts changes" data-testid="requested-changes">${Object.entries(changes || {}).map(([k, v]) => html`<div class="fact">
+    <dt>${CONTRACT_LABELS[k] || '其他'}</dt><dd>${show(k, c[k])} → <b>${show(k, v)}</b></dd></div>`)}</dl>`;
 }
 
 const CHANGE_STATUS = { pending: '待确认', confirmed: '已确认', rejected: '已驳回' };
