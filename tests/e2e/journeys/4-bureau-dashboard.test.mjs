@@ -52,7 +52,17 @@ test('bureau: dashboard totals equal the registered contracts of the region', as
     await page.selectOption('select[aria-label="年度"]', String(thisYear));
     await page.locator(`.kpis[data-year="${thisYear}"]`).waitFor();
     await page.waitForTimeout(800);                              // let the charts settle
+    // every amount chart names its one unit (its ticks and tooltips use it)
+    for (const l of await page.locator('.chart[aria-label]').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))) {
+      if (l !== '按合同类别') assert.match(l, /（(万元|亿元)）$/, l);
+    }
     await screen(page, 'journey-4-dashboard');
+
+    // the annual export as Excel: the file keeps the server's Chinese name (RFC 6266 filename*)
+    await go(page, '/bureau/exports');
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('button[data-format=xlsx]').click()]);
+    assert.match(dl.suggestedFilename(), /^技术合同统计_\d{4}_511900\.xlsx$/, dl.suggestedFilename());
+    await screen(page, 'journey-4-exports');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-4-FAILED').catch(() => {});

@@ -48,8 +48,20 @@ export function Chart({ option, height = 320, label }) {
   return html`<div class="chart" ref=${el} style=${'height:' + height + 'px'} role="img" aria-label=${label}></div>`;
 }
 const PALETTE = ['#0b4a8b', '#c0392b', '#2e8b57', '#d68910', '#6c3483', '#17a2b8', '#7f8c8d', '#a04000', '#1f618d', '#148f77', '#b7950b'];
-const toWan = (fen) => Math.round(Number(fen) / 10000) / 100;  // fen → 万元 with 2 decimals, for charts only
-const axisWan = { type: 'value', name: '万元', axisLabel: { formatter: (v) => (v >= 10000 ? v / 10000 + '亿' : v) } };
+// One colour per meaning on every chart, given to the series itself so that
+// the legend's mark is the line or bar it names.
+const C = { out: '#0b4a8b', in: '#2e8b57', actual: '#0b4a8b', projection: '#b35c00', target: '#c0392b' };
+const paint = (color) => ({ color, itemStyle: { color }, lineStyle: { color } });
+// One unit per chart: 亿元 when its largest amount reaches 1 亿元, else 万元;
+// the axis, its ticks and the tooltip all say it (ticks were in 亿 while the
+// axis said 万元).
+function unitFor(...fens) {
+  const max = Math.max(0, ...fens.flat().filter((x) => x != null).map(Number));
+  return max >= 1e10 ? { name: '亿元', div: 1e10 } : { name: '万元', div: 1e6 };
+}
+const amt = (fen, u) => (fen == null ? null : Math.round((Number(fen) / u.div) * 100) / 100);
+const moneyAxis = (u) => ({ type: 'value', name: u.name, axisLabel: { formatter: (v) => Number(v).toLocaleString('zh-CN') } });
+const tip = (u) => (v) => (v == null ? '—' : Number(v).toLocaleString('zh-CN', { maximumFractionDigits: 2 }) + ' ' + u.name);
 
 // --- the figures --------------------------------------------------------------------
 /** @typedef {import('../api-types').Schema<'Stats'>} Stats */
@@ -152,33 +164,35 @@ function Cumulative({ d, year }) {
   const m = monthly(d.byMonthOut);
   let run = 0;
   const cum = m.map((v) => (run += v));
-  const p = d.progress.items.find((x) => x.metric === 'contract_amount') || {};
+  const p = d.progress.items.find((x) => x.metric === 'contract_amount') || /** @type {any} */ ({});
   const now = new Date();
   const cy = Number(new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric' }).format(now));
   const lastMonth = year < cy ? 12 : year > cy ? 0 : Number(new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', month: 'numeric' }).format(now));
-  const actual = cum.map((v, i) => (i < lastMonth ? toWan(v) : null));
-  const proj = p.projection != null && lastMonth < 12 ? cum.map((v, i) => (i < lastMonth - 1 ? null
-    : i === lastMonth - 1 ? toWan(v) : toWan(cum[lastMonth - 1] + ((Number(p.projection) - cum[lastMonth - 1]) * (i - lastMonth + 1)) / (12 - lastMonth + 1 || 1)))) : [];
+  const projFen = p.projection != null && lastMonth < 12 ? cum.map((v, i) => (i < lastMonth - 1 ? null
+    : i === lastMonth - 1 ? v : cum[lastMonth - 1] + ((Number(p.projection) - cum[lastMonth - 1]) * (i - lastMonth + 1)) / (12 - lastMonth + 1 || 1))) : [];
+  const u = unitFor(cum, projFen, [p.target]);
   const option = {
-    color: PALETTE, tooltip: { trigger: 'axis', valueFormatter: (v) => (v == null ? '—' : v.toLocaleString('zh-CN') + ' 万元') },
-    legend: { top: 0 }, grid: { left: 56, right: 16, top: 36, bottom: 28 },
-    xAxis: { type: 'category', data: Array.from({ length: 12 }, (_, i) => i + 1 + '月') }, yAxis: axisWan,
+    tooltip: { trigger: 'axis', valueFormatter: tip(u) },
+    legend: { top: 0 }, grid: { left: 64, right: 16, top: 36, bottom: 28 },
+    xAxis: { type: 'category', data: Array.from({ length: 12 }, (_, i) => i + 1 + '月') }, yAxis: moneyAxis(u),
     series: [
-      { name: '累计成交额', type: 'line', data: actual, areaStyle: { opacity: 0.12 }, symbolSize: 6 },
-      { name: '全年预计', type: 'line', data: proj, lineStyle: { type: 'dashed' }, symbol: 'none' },
-      ...(p.target ? [{ name: '计划目标', type: 'line', data: [], markLine: { symbol: 'none', lineStyle: { color: '#c0392b', type: 'solid', width: 2 },
-        label: { formatter: '目标 ' + bigMoney(p.target), position: 'insideEndTop' }, data: [{ yAxis: toWan(p.target) }] } }] : []),
+      { name: '累计成交额', type: 'line', data: cum.map((v, i) => (i < lastMonth ? amt(v, u) : null)), areaStyle: { opacity: 0.12, color: C.actual }, symbolSize: 6, ...paint(C.actual) },
+      { name: '全年预计', type: 'line', data: projFen.map((v) => amt(v, u)), symbol: 'none', ...paint(C.projection), lineStyle: { color: C.projection, type: 'dashed' } },
+      ...(p.target ? [{ name: '计划目标', type: 'line', data: [], ...paint(C.target), markLine: { symbol: 'none', lineStyle: { color: C.target, type: 'solid', width: 2 },
+        label: { formatter: '目标 ' + bigMoney(p.target), position: 'insideEndTop' }, data: [{ yAxis: amt(p.target, u) }] } }] : []),
     ],
   };
-  return html`<${Chart} option=${option} label="合同成交额累计曲线" />`;
+  return html`<${Chart} option=${option} label=${'合同成交额累计曲线（' + u.name + '）'} />`;
 }
 function MonthlyFlows({ d }) {
+  const out = monthly(d.byMonthOut), inn = monthly(d.byMonthIn);
+  const u = unitFor(out, inn);
   const option = {
-    color: [PALETTE[0], PALETTE[2]], tooltip: { trigger: 'axis', valueFormatter: (v) => v.toLocaleString('zh-CN') + ' 万元' }, legend: { top: 0 },
-    grid: { left: 56, right: 16, top: 36, bottom: 28 }, xAxis: { type: 'category', data: Array.from({ length: 12 }, (_, i) => i + 1 + '月') }, yAxis: axisWan,
-    series: [{ name: '技术输出', type: 'bar', data: monthly(d.byMonthOut).map(toWan) }, { name: '技术吸纳', type: 'bar', data: monthly(d.byMonthIn).map(toWan) }],
+    tooltip: { trigger: 'axis', valueFormatter: tip(u) }, legend: { top: 0 },
+    grid: { left: 64, right: 16, top: 36, bottom: 28 }, xAxis: { type: 'category', data: Array.from({ length: 12 }, (_, i) => i + 1 + '月') }, yAxis: moneyAxis(u),
+    series: [{ name: '技术输出', type: 'bar', data: out.map((v) => amt(v, u)), ...paint(C.out) }, { name: '技术吸纳', type: 'bar', data: inn.map((v) => amt(v, u)), ...paint(C.in) }],
   };
-  return html`<${Chart} option=${option} label="按月输出与吸纳" />`;
+  return html`<${Chart} option=${option} label=${'按月输出与吸纳（' + u.name + '）'} />`;
 }
 function GroupTable({ groups, total }) {
   return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>分类</th><th class="right">份数</th><th class="right">成交额（万元）</th><th class="right">技术交易额（万元）</th></tr></thead><tbody>
@@ -188,37 +202,40 @@ function GroupTable({ groups, total }) {
 }
 function ByType({ s }) {
   if (!s.groups.length) return html`<${Empty}>本年度无登记合同</${Empty}>`;
+  const u = unitFor(s.groups.map((g) => g.contract_amount_fen));
   const option = {
-    color: PALETTE, tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br/>${p.value.toLocaleString('zh-CN')} 万元（${p.percent}%）` },
+    color: PALETTE, tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br/>${tip(u)(p.value)}（${p.percent}%）` },
     legend: { bottom: 0 }, series: [{ type: 'pie', radius: ['38%', '66%'], center: ['50%', '45%'], label: { formatter: '{b}\n{d}%' },
-      data: s.groups.map((g) => ({ name: g.label || g.key, value: toWan(g.contract_amount_fen) })) }],
+      data: s.groups.map((g) => ({ name: g.label || g.key, value: amt(g.contract_amount_fen, u) })) }],
   };
   return html`<${Chart} option=${option} height=${300} label="按合同类别" /><${GroupTable} groups=${s.groups} total=${s.total} />`;
 }
 function ByDomain({ s }) {
   if (!s.groups.length) return html`<${Empty}>本年度无登记合同</${Empty}>`;
   const gs = [...s.groups].sort((a, b) => a.contract_amount_fen - b.contract_amount_fen);
+  const u = unitFor(gs.map((g) => g.contract_amount_fen));
   const option = {
-    color: [PALETTE[0]], tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => v.toLocaleString('zh-CN') + ' 万元' },
-    grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true }, xAxis: axisWan,
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: tip(u) },
+    grid: { left: 8, right: 24, top: 28, bottom: 24, containLabel: true }, xAxis: moneyAxis(u),
     yAxis: { type: 'category', data: gs.map((g) => g.label || g.key), axisLabel: { width: 110, overflow: 'truncate' } },
-    series: [{ type: 'bar', data: gs.map((g) => toWan(g.contract_amount_fen)), barMaxWidth: 22 }],
+    series: [{ name: '合同成交额', type: 'bar', data: gs.map((g) => amt(g.contract_amount_fen, u)), barMaxWidth: 22, ...paint(C.out) }],
   };
-  return html`<${Chart} option=${option} height=${Math.max(220, 36 * gs.length + 40)} label="按技术领域" />`;
+  return html`<${Chart} option=${option} height=${Math.max(220, 36 * gs.length + 60)} label=${'按技术领域（' + u.name + '）'} />`;
 }
 function ByRegion({ o, i }) {
   const keys = [...new Set([...o.groups, ...i.groups].map((g) => g.key))];
   const label = (k) => ([...o.groups, ...i.groups].find((g) => g.key === k) || {}).label || k;
   if (!keys.length) return html`<${Empty}>本年度无登记合同</${Empty}>`;
   const val = (s, k) => { const g = s.groups.find((x) => x.key === k); return g ? g : { count: 0, contract_amount_fen: 0, technical_amount_fen: 0 }; };
+  const u = unitFor(keys.map((k) => val(o, k).contract_amount_fen), keys.map((k) => val(i, k).contract_amount_fen));
   const option = {
-    color: [PALETTE[0], PALETTE[2]], tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => v.toLocaleString('zh-CN') + ' 万元' },
-    legend: { top: 0 }, grid: { left: 56, right: 16, top: 36, bottom: 28 },
-    xAxis: { type: 'category', data: keys.map(label), axisLabel: { interval: 0, rotate: keys.length > 6 ? 30 : 0 } }, yAxis: axisWan,
-    series: [{ name: '技术输出（卖方）', type: 'bar', data: keys.map((k) => toWan(val(o, k).contract_amount_fen)) },
-      { name: '技术吸纳（买方）', type: 'bar', data: keys.map((k) => toWan(val(i, k).contract_amount_fen)) }],
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: tip(u) },
+    legend: { top: 0 }, grid: { left: 64, right: 16, top: 36, bottom: 28 },
+    xAxis: { type: 'category', data: keys.map(label), axisLabel: { interval: 0, rotate: keys.length > 6 ? 30 : 0 } }, yAxis: moneyAxis(u),
+    series: [{ name: '技术输出（卖方）', type: 'bar', data: keys.map((k) => amt(val(o, k).contract_amount_fen, u)), ...paint(C.out) },
+      { name: '技术吸纳（买方）', type: 'bar', data: keys.map((k) => amt(val(i, k).contract_amount_fen, u)), ...paint(C.in) }],
   };
-  return html`<${Chart} option=${option} label="按地区输出与吸纳" />
+  return html`<${Chart} option=${option} label=${'按地区输出与吸纳（' + u.name + '）'} />
     <div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>地区</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">吸纳份数</th><th class="right">吸纳成交额（万元）</th></tr></thead><tbody>
     ${keys.map((k) => html`<tr><td>${label(k)}</td><td class="right num">${val(o, k).count}</td><td class="right num">${wan(val(o, k).contract_amount_fen)}</td>
       <td class="right num">${val(i, k).count}</td><td class="right num">${wan(val(i, k).contract_amount_fen)}</td></tr>`)}
@@ -227,12 +244,14 @@ function ByRegion({ o, i }) {
     <p class="source-note">一份合同的卖方和买方都在本地区时，同时计入输出和吸纳。</p>`;
 }
 function Trend({ rows }) {
+  const u = unitFor(rows.map((r) => r.out.contract_amount_fen), rows.map((r) => r.in.contract_amount_fen));
   const option = {
-    color: [PALETTE[0], PALETTE[2]], tooltip: { trigger: 'axis', valueFormatter: (v) => v.toLocaleString('zh-CN') + ' 万元' }, legend: { top: 0 },
-    grid: { left: 56, right: 16, top: 36, bottom: 28 }, xAxis: { type: 'category', data: rows.map((r) => r.year + '') }, yAxis: axisWan,
-    series: [{ name: '技术输出', type: 'bar', data: rows.map((r) => toWan(r.out.contract_amount_fen)) }, { name: '技术吸纳', type: 'bar', data: rows.map((r) => toWan(r.in.contract_amount_fen)) }],
+    tooltip: { trigger: 'axis', valueFormatter: tip(u) }, legend: { top: 0 },
+    grid: { left: 64, right: 16, top: 36, bottom: 28 }, xAxis: { type: 'category', data: rows.map((r) => r.year + '') }, yAxis: moneyAxis(u),
+    series: [{ name: '技术输出', type: 'bar', data: rows.map((r) => amt(r.out.contract_amount_fen, u)), ...paint(C.out) },
+      { name: '技术吸纳', type: 'bar', data: rows.map((r) => amt(r.in.contract_amount_fen, u)), ...paint(C.in) }],
   };
-  return html`<${Chart} option=${option} height=${280} label="历年输出与吸纳" />`;
+  return html`<${Chart} option=${option} height=${280} label=${'历年输出与吸纳（' + u.name + '）'} />`;
 }
 
 // --- plan targets -------------------------------------------------------------------------------
