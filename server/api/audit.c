@@ -1,11 +1,12 @@
-/* audit.c — an object's history and the chain check (admin, bureau). */
+/* audit.c — the audit log (newest first), an object's history (oldest first)
+ * and the chain check (admin, bureau). */
 #include "api/api.h"
 
 #include "auth/auth.h"
 
 #include <string.h>
 
-static int ST_HISTORY, ST_VERIFY;
+static int ST_HISTORY, ST_LOG, ST_VERIFY;
 
 static void history(http_req_t *req)
 {
@@ -13,11 +14,15 @@ static void history(http_req_t *req)
     if (http_query_or_reply(req, "entity", &entity) || http_query_or_reply(req, "id", &id) ||
         api_page_or_reply(req, &limit, &after))
         return;
-    if (!entity || !id) {
+    if (id && !entity) {
         json_t *e = NULL;
-        if (!entity) http_error_add(&e, "entity", "required", "name the kind of object, e.g. contract");
-        if (!id) http_error_add(&e, "id", "required", "the object's id");
-        http_problem(req, 400, "entity and id are required", e);
+        http_error_add(&e, "entity", "required", "name the kind of object, e.g. contract");
+        http_problem(req, 400, "an id needs its entity", e);
+        return;
+    }
+    if (!id) { /* the log itself, newest first, of one kind of object or of all */
+        const char *v[3] = {entity, after, limit};
+        api_query(req, ST_LOG, 3, v, api_reply_page);
         return;
     }
     const char *v[4] = {entity, id, after, limit};
@@ -45,6 +50,15 @@ void api_audit_init(void)
         " SELECT coalesce((SELECT json_agg(j ORDER BY id) FROM shown), '[]')::text,"
         " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT max(id) FROM shown)::text END",
         4);
+    ST_LOG = db_stmt_register_read(
+        "WITH page AS (SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"
+        " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id,"
+        " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
+        " WHERE ($1::text IS NULL OR a.entity = $1) AND ($2::bigint IS NULL OR a.id < $2::bigint)"
+        " ORDER BY a.id DESC LIMIT $3::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
+        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
+        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
+        3);
     ST_VERIFY = db_stmt_register_read(
         "SELECT json_build_object('valid', ok, 'checked', checked, 'first_broken_id', first_broken_id,"
         " 'reason', reason)::text FROM audit_verify()",

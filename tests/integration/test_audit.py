@@ -132,9 +132,30 @@ def test_history_endpoint(api, adb, world):
     assert all(i["entity"] == "user" for i in r.body["items"])
 
 
-@pytest.mark.parametrize("params", [{}, {"entity": "org"}, {"id": "1"}, {"entity": "org", "id": "1", "limit": "0"}])
+@pytest.mark.parametrize("params", [{"id": "1"}, {"entity": "org", "id": "1", "limit": "0"}, {"limit": "101"},
+                                    {"entity": "org", "limit": "0"}])
 def test_history_bad_query(api, world, params):
     assert_problem(api.get(f"{V1}/audit", params=params, headers=world.admin["h"]), 400)
+
+
+def test_the_log_newest_first(api, adb, world):
+    """Without an id: the log itself, newest first, of every kind of object or of one; paged."""
+    h = world.admin["h"]
+    org = new_org(api, h, name="日志单位 " + uniq())
+    api.patch(f"{V1}/orgs/{org['id']}", json={"contact_name": "日志"}, headers=h)
+    for who in ("admin", "bureau"):
+        r = api.get(f"{V1}/audit", params={"limit": "5"}, headers=getattr(world, who)["h"])
+        assert r.status == 200, r
+        ids = [i["id"] for i in r.body["items"]]
+        assert ids == sorted(ids, reverse=True) and len(ids) == 5 and r.body["next_cursor"]
+        newest = query(adb, "SELECT max(id) AS m FROM audit_log")[0]["m"]
+        assert ids[0] == newest
+    r = api.get(f"{V1}/audit", params={"entity": "org", "limit": "2"}, headers=h)
+    assert [(i["entity"], i["entity_id"], i["action"]) for i in r.body["items"]] == \
+        [("org", str(org["id"]), "update"), ("org", str(org["id"]), "create")]
+    r2 = api.get(f"{V1}/audit", params={"entity": "org", "limit": "2", "cursor": r.body["next_cursor"]}, headers=h)
+    assert r2.status == 200 and all(i["id"] < r.body["items"][-1]["id"] for i in r2.body["items"])
+    assert all(i["entity"] == "org" for i in r2.body["items"])
 
 
 @pytest.mark.parametrize("who", ["member_a", "broker", "reviewer", "officer"])

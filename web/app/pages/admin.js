@@ -413,10 +413,14 @@ const CHAIN_REASON = {
   'an entry before this one was deleted': '此前有记录被删除。',
   'entry content does not match its hash': '记录内容与其摘要不符：内容被改动。',
 };
+const CODE_WORDS = { contract_amount: '技术合同成交额', technical_amount: '技术交易额', contracts: '登记合同数', results_transferred: '转化科技成果数',
+  member: '单位用户', broker: '技术经纪人', amend: '变更', cancel: '注销' };
 function valueText(k, v) {
   if (v === null || v === undefined) return '（空）';
   if (k === 'status' && typeof v === 'string') return STATUS.org[v] || STATUS.contract[v] || STATUS.result[v] || STATUS.need[v] || '（已变更）';
   if (k === 'role' && typeof v === 'string') return ROLE_TEXT[v] || '（已变更）';
+  // a code is shown by its name, never as the code
+  if (typeof v === 'string' && /^[a-z][a-z0-9_]*$/.test(v)) return CODE_WORDS[v] || '（已变更）';
   if (typeof v === 'boolean') return v ? '是' : '否';
   if (typeof v === 'object') return '（已变更）';
   return String(v);
@@ -427,20 +431,39 @@ function changes(before, after) {
   return keys.map((k) => ({ k, label: FIELD_ZH[k] || '其他信息', from: before ? valueText(k, before[k]) : null, to: after ? valueText(k, after[k]) : null }));
 }
 
+// The object of an entry, as a person reads it (a plan target's id is
+// region/year/metric).
+function objectText(entity, id) {
+  const kind = ENTITY[entity] || '对象';
+  if (/^\d+$/.test(id)) return kind + ' ' + id;
+  const parts = String(id).split('/');
+  if (entity === 'target' && parts.length === 3) return `${kind} ${parts[0]} · ${parts[1]} 年 · ${CODE_WORDS[parts[2]] || '指标'}`;
+  return kind + ' ' + String(id).replace(/[a-z][a-z0-9_]*/g, (w) => CODE_WORDS[w] || '…');
+}
+
 export function Audit({ query }) {
-  const [entity, setEntity] = useState(query.entity || 'org');
+  const [entity, setEntity] = useState(query.entity || '');
   const [id, setId] = useState(query.id || '');
-  const [shown, setShown] = useState(query.entity && query.id ? { entity: query.entity, id: query.id } : null);
+  const [shown, setShown] = useState({ entity: query.entity || '', id: query.id || '' });
   const [idErr, setIdErr] = useState(null);
-  const paged = usePaged((cursor) => (shown ? api.get('/audit', { query: { entity: shown.entity, id: shown.id, limit: 50, cursor } })
-    : Promise.resolve({ items: [], next_cursor: null })), [shown && shown.entity, shown && shown.id]);
+  // the address is the look-up: a link or a typed address to another object
+  // (or back to the whole log) shows that one
+  useEffect(() => {
+    const e = query.entity || '', i = query.id || '';
+    setEntity(e); setId(i);
+    setShown((s) => (s.entity === e && s.id === i ? s : { entity: e, id: i }));
+  }, [query.entity, query.id]);
+  const one = !!(shown.entity && shown.id);
+  const paged = usePaged((cursor) => api.get('/audit', { query: { entity: shown.entity || undefined, id: shown.id || undefined, limit: 30, cursor } }),
+    [shown.entity, shown.id]);
   const [chain, setChain] = useState(null);
   const [chainErr, setChainErr] = useState(null);
   const look = (e) => {
     e.preventDefault();
-    if (!/^\d+$/.test(id.trim())) { setIdErr('请输入对象的编号（数字）'); return; }
-    setIdErr(null); setShown({ entity, id: id.trim() });
-    navigate(`/admin/audit?entity=${entity}&id=${id.trim()}`);
+    const i = id.trim();
+    if (i && !entity) { setIdErr('按编号查看时请选择对象类型'); return; }
+    setIdErr(null); setShown({ entity, id: i });
+    navigate('/admin/audit' + (entity ? `?entity=${entity}` + (i ? `&id=${i}` : '') : ''));
   };
   return html`<${PageTitle} sub="审计日志只能追加，每条记录的摘要链接前一条：任何改动或删除都会在校验中发现。">审计日志</${PageTitle}>
     <${Card} title="校验审计链">
@@ -452,18 +475,20 @@ export function Audit({ query }) {
         <div><h2>${chain.valid ? '审计链完整' : '审计链被破坏'}</h2>
           <div>${chain.valid ? `已校验全部 ${chain.checked} 条记录，未发现改动或删除。` : `前 ${chain.checked} 条完好；第 ${chain.first_broken_id} 号记录起链条中断：${CHAIN_REASON[chain.reason] || ''}`}</div></div></div>` : ''}
     </${Card}>
-    <${Card} title="对象的操作记录">
+    <${Card} title=${one ? `${objectText(shown.entity, shown.id)} 的操作记录（按时间先后）` : '最近的操作（最新在前）'}>
       <form class="toolbar filters-row" onSubmit=${look}>
         <label class="inline">对象类型 <select value=${entity} onChange=${(e) => setEntity(e.currentTarget.value)}>
-          ${Object.entries(ENTITY).map(([k, l]) => html`<option value=${k} selected=${k === entity}>${l}</option>`)}</select></label>
-        <label class="inline">编号 <input type="text" inputmode="numeric" name="id" value=${id} onInput=${(e) => setId(e.currentTarget.value)} aria-invalid=${idErr ? 'true' : undefined} /></label>
+          <option value="">全部</option>${Object.entries(ENTITY).map(([k, l]) => html`<option value=${k} selected=${k === entity}>${l}</option>`)}</select></label>
+        <label class="inline">编号 <input type="text" inputmode="numeric" name="id" value=${id} onInput=${(e) => setId(e.currentTarget.value)} aria-invalid=${idErr ? 'true' : undefined} placeholder="可不填" /></label>
         <button class="btn" type="submit">查看</button>
       </form>
       ${idErr ? html`<div class="field-error" role="alert">${idErr}</div>` : ''}
       <${ErrorBox} error=${paged.error} />
-      ${shown && !paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>${ENTITY[shown.entity] || '此对象'} ${shown.id} 没有操作记录</${Empty}>` : ''}
-      ${paged.items.length ? html`<div class="table-wrap" tabindex="0"><table class="list" data-testid="audit"><thead><tr><th>序号</th><th>时间</th><th>操作人</th><th>操作</th><th>变化</th></tr></thead><tbody>
+      ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>没有操作记录</${Empty}>` : ''}
+      ${paged.items.length ? html`<div class="table-wrap" tabindex="0"><table class="list" data-testid="audit"><thead><tr><th>序号</th><th>时间</th><th>对象</th><th>操作人</th><th>操作</th><th>变化</th></tr></thead><tbody>
         ${paged.items.map((a) => html`<tr data-id=${a.id}><td class="num">${a.id}</td><td class="nowrap">${dateTime(a.at)}</td>
+          <td class="nowrap">${one ? objectText(a.entity, a.entity_id) : html`<a href=${`#/admin/audit?entity=${a.entity}&id=${encodeURIComponent(a.entity_id)}`}
+            onClick=${() => { setEntity(a.entity); setId(a.entity_id); setShown({ entity: a.entity, id: a.entity_id }); }}>${objectText(a.entity, a.entity_id)}</a>`}</td>
           <td>${a.actor_user_id ? html`<a href=${'#/admin/users/' + a.actor_user_id}>${ROLE_TEXT[a.actor_role] || '用户'} ${a.actor_user_id}</a>` : '系统或注册人'}</td>
           <td>${ACTION[a.action] || '其他操作'}</td>
           <td class="small">${changes(a.before, a.after).slice(0, 8).map((c) => html`<div>${c.label}：${c.from !== null ? c.from + ' → ' : ''}${c.to !== null ? c.to : '（删除）'}</div>`)}</td></tr>`)}
