@@ -80,6 +80,16 @@ BEGIN
     RETURN 0;
 END $$;
 
+-- Take back one hit counted by rate_hit in the current window: sign-in
+-- counts every attempt when it starts (so a flood is refused before any
+-- password is hashed) and gives the hit back when the password was right,
+-- so that only failed attempts lock an account or an address.
+CREATE FUNCTION rate_refund(p_setting text, p_key text) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE rate_limits SET hits = hits - 1
+    WHERE key = p_setting || ':' || p_key AND hits > 0 AND expires_at > now()
+$$;
+
 -- Forget the counters whose window has ended (a new hit starts a new window
 -- anyway); run by every instance's background sweep (api/market_bg.c).
 CREATE FUNCTION rate_limits_sweep() RETURNS integer

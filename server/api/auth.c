@@ -106,6 +106,7 @@ static void reply_tokens(http_req_t *req, int64_t user_id, const char *refresh, 
 
 typedef struct {
     http_req_t *req;
+    char *email;
     char *password;
     char *stored; /* NULL → unknown account, check the dummy */
     int64_t user_id;
@@ -141,8 +142,8 @@ static void login_checked(void *arg)
     }
     char uid[24];
     snprintf(uid, sizeof uid, "%lld", (long long)l->user_id);
-    const char *v[2] = {uid, l->rt.hash};
-    api_query(req, ST_LOGIN, 2, v, login_recorded);
+    const char *v[4] = {uid, l->rt.hash, http_client_ip(req), l->email};
+    api_query(req, ST_LOGIN, 4, v, login_recorded);
 }
 
 static void login_found(http_req_t *req, PGresult *res)
@@ -174,6 +175,7 @@ static void login(http_req_t *req)
     }
     login_t *l = arena_calloc(req->arena, sizeof *l);
     l->req = req;
+    l->email = arena_strdup(req->arena, email);
     l->password = arena_strdup(req->arena, pw);
     l->cookie = session && !strcmp(session, "cookie");
     req->ctx = l;
@@ -337,14 +339,18 @@ static route_t ROUTES[] = {
 void api_auth_init(void)
 {
     http_auth_hook = auth_hook;
-    /* One statement counts the attempt against both limits and finds the account. */
+    /* One statement counts the attempt against both limits and finds the
+     * account; a successful sign-in gives both hits back (ST_LOGIN), so only
+     * failures lock, while a flood is refused before its passwords are hashed. */
     ST_USER_BY_EMAIL = db_stmt_register(
         "SELECT greatest(rate_hit('login_limit_per_ip', $2), rate_hit('login_limit_per_account', lower($1))),"
         " u.id, u.password_hash FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1) AND u.active",
         2);
     /* ...with the token's lifetime in seconds, the cookie's Max-Age */
     ST_LOGIN = db_stmt_register(
-        "SELECT extract(epoch FROM auth_token_lifetime())::bigint FROM (SELECT auth_login($1::bigint, $2)) l", 2);
+        "SELECT extract(epoch FROM auth_token_lifetime())::bigint FROM (SELECT auth_login($1::bigint, $2),"
+        " rate_refund('login_limit_per_ip', $3), rate_refund('login_limit_per_account', lower($4))) l",
+        4);
     ST_REFRESH = db_stmt_register(
         "SELECT outcome, user_id, extract(epoch FROM auth_token_lifetime())::bigint FROM auth_refresh($1, $2)", 2);
     ST_LOGOUT = db_stmt_register("SELECT auth_logout($1)", 1);

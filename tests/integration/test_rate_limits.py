@@ -120,7 +120,32 @@ def test_login_limit_window_resets(api, adb, users):
         time.sleep(window + 0.2)
         r = api.post(LOGIN, json={"email": u["email"], "password": u["password"]})
         assert r.status == 200, r
-        assert _hits(adb, f"login_limit_per_account:{u['email'].lower()}") == 1
+        # a new window; the success is not counted
+        assert _hits(adb, f"login_limit_per_account:{u['email'].lower()}") == 0
+
+
+def test_successful_sign_ins_are_not_counted(api, adb, users):
+    """Ten successful sign-ins in 15 minutes locked an account (issue 18): a sign-in counts when it
+    starts, so that a flood is refused before its passwords are hashed, and a right password gives
+    the hit back, to the account and to the address."""
+    u = users.create(role="reviewer")
+    key = f"login_limit_per_account:{u['email'].lower()}"
+    ip_before = _hits(adb, f"login_limit_per_ip:{IP}")
+    for i in range(15):
+        r = api.post(LOGIN, json={"email": u["email"], "password": u["password"]})
+        assert r.status == 200, (i, r)
+    assert _hits(adb, key) == 0
+    assert _hits(adb, f"login_limit_per_ip:{IP}") == ip_before
+    # nine failures, then the right password still signs in; the tenth failure locks
+    for _ in range(9):
+        assert_problem(api.post(LOGIN, json={"email": u["email"], "password": "wrong-password-123"}), 401)
+    assert api.post(LOGIN, json={"email": u["email"], "password": u["password"]}).status == 200
+    assert _hits(adb, key) == 9
+    assert_problem(api.post(LOGIN, json={"email": u["email"], "password": "wrong-password-123"}), 401)
+    r = api.post(LOGIN, json={"email": u["email"], "password": u["password"]})
+    assert_problem(r, 429)
+    assert 0 < int(r.headers["Retry-After"].split(",")[0]) <= 900
+    assert _hits(adb, key) == 11, "the refused attempt counts"  # as any attempt that does not succeed
 
 
 def test_counters_expire_when_their_window_ends(api, adb, spawn):
