@@ -4,7 +4,8 @@
 -- statements on another, so that both really register (a registered contract
 -- cannot be registered again).  Sellers (the applicants) are organisations with
 -- a credit code, types and codes are valid entries of the code lists, amounts
--- log-normal, no non-technical items: every one passes contract_check().
+-- log-normal, no non-technical items: every one passes contract_check(); each
+-- has its scan attached, as an application does.
 -- Inserted in one statement, so the ids are consecutive; prints "lo|hi|count".
 --   psql -v n=50000 -v office=1 -v set=api -f bench/lib/submitted.sql
 \set ON_ERROR_STOP 1
@@ -44,4 +45,9 @@ WITH a AS (
     RETURNING id
 )
 INSERT INTO b_new SELECT id FROM ins;
+-- each with its signed scan, as an application has (registering one without
+-- it needs the officer's no_scan_reason): the same small PDF for all
+INSERT INTO contract_attachments (contract_id, filename, content_type, size_bytes, sha256, data)
+SELECT b.id, 'scan.pdf', 'application/pdf', length(f.data), encode(sha256(f.data), 'hex'), f.data
+FROM b_new b, (SELECT convert_to(E'%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n', 'UTF8') AS data) f;
 SELECT min(id) || '|' || max(id) || '|' || count(*) FROM b_new;

@@ -567,10 +567,18 @@ DECLARE
     yr int := extract(year FROM today_cn())::int;
     serial int;
     office_region text;
+    no_scan boolean;
 BEGIN
     o := contract_lock_for_review(p_id, p_office, p_admin);
-    c := contract_merge(o, b - 'note');
+    c := contract_merge(o, b - 'note' - 'no_scan_reason');
     PERFORM contract_check(c);
+    -- the signed contract's scan is part of the application: registering
+    -- without one is an explicit decision, with its reason in the audit log
+    no_scan := NOT EXISTS (SELECT 1 FROM contract_attachments WHERE contract_id = p_id);
+    IF no_scan AND coalesce(btrim(b->>'no_scan_reason'), '') = '' THEN
+        PERFORM yz_raise(422, 'the signed contract''s scan is not attached: attach it first, or give no_scan_reason '
+                              'to register without it', 'no_scan_reason', 'required');
+    END IF;
     serial := registration_next_serial(o.office_id, yr);
     SELECT region_code INTO office_region FROM registry_offices WHERE id = o.office_id;
     UPDATE contracts SET status = 'registered', contract_type = c.contract_type, contract_subtype = c.contract_subtype,
@@ -580,6 +588,11 @@ BEGIN
         registered_at = now(), registered_by = p_actor
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'register', contract_json(o), contract_json(c));
+    IF no_scan THEN
+        PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'register_without_scan', NULL,
+                             jsonb_build_object('no_scan_reason', btrim(b->>'no_scan_reason'),
+                                                'registration_no', c.registration_no));
+    END IF;
     PERFORM notify('contract_registered', 'contract', c.id, format('技术合同已登记：%s（登记编号 %s）', c.title, c.registration_no),
                    jsonb_build_object('registration_no', c.registration_no),
                    ARRAY(SELECT DISTINCT x FROM unnest(ARRAY[c.seller_org_id, c.buyer_org_id, c.intermediary_org_id]) x
@@ -729,8 +742,10 @@ DECLARE
     a contract_attachments;
 BEGIN
     c := contract_lock(p_contract, p_org, NULL, p_admin);
-    IF c.status NOT IN ('draft', 'returned') THEN
-        PERFORM yz_raise(409, 'files can be attached while the application is a draft or returned for correction');
+    -- before submission, during the review (the officer may ask for the scan)
+    -- and after registration (a supplementary agreement); not once refused or cancelled
+    IF c.status NOT IN ('draft', 'submitted', 'returned', 'registered') THEN
+        PERFORM yz_raise(409, format('files cannot be attached to a contract that is %s', c.status));
     END IF;
     IF length(p_data) > setting_int('attachment_max_bytes', 1048576) THEN
         PERFORM yz_raise(413, format('attachments are limited to %s bytes', setting_int('attachment_max_bytes', 1048576)));

@@ -360,15 +360,15 @@ static void refuse(http_req_t *req)
 
 static void do_register(http_req_t *req)
 {
-    static const field_t F[] = {{"contract_type", F_STRING, false},
-                                {"contract_subtype", F_STRING, false},
-                                {"technical_amount_fen", F_INT, false},
-                                {"non_technical_items", F_ARRAY, false},
-                                {"note", F_STRING_OR_NULL, false}};
+    static const field_t F[] = {{"contract_type", F_STRING, false},     {"contract_subtype", F_STRING, false},
+                                {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
+                                {"note", F_STRING_OR_NULL, false},      {"no_scan_reason", F_STRING_OR_NULL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *t = json_object_get(req->json, "technical_amount_fen"), *errs = NULL;
-    if (t && api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false))) {
+    api_check_chars(req, &errs, "no_scan_reason", api_str(req, "no_scan_reason"), 500);
+    if (t) (void)api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false));
+    if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
@@ -978,7 +978,8 @@ void api_contracts_init(void)
         " 'next_cursor', NULL, 'calendar', calendar_warning(CASE WHEN NOT $2::boolean THEN $1::bigint END))::text"
         " FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
         " contract_json(c) || jsonb_build_object('flags', contract_flags(c),"
-        " 'working_days_left', working_days_between(today_cn(), c.due_on)) AS j"
+        " 'working_days_left', working_days_between(today_cn(), c.due_on),"
+        " 'attachments', (SELECT count(*) FROM contract_attachments a WHERE a.contract_id = c.id)) AS j"
         " FROM contracts c WHERE c.status = 'submitted' AND ($2::boolean OR c.office_id = $1::bigint)"
         " ORDER BY c.due_on < today_cn() DESC, c.due_on, c.submitted_at LIMIT $3::int) q",
         3);

@@ -478,7 +478,9 @@ else
   for id in "${IDS[@]}"; do
     if ((i % 2 == 0)); then base=$A tok=$ADMIN_A; [[ $mine == *" $id "* ]] && tok=$OFFICER_A
     else base=$B tok=$ADMIN_B; [[ $mine == *" $id "* ]] && tok=$OFFICER_B; fi
-    curl -s -o "$TMP/reg/$id.json" -w '%{http_code}\n' --max-time 20 -X POST \
+    # the demo applications carry no scan: the officer's explicit override
+    curl -s -o "$TMP/reg/$id.json" -w '%{http_code}\n' --max-time 20 -X POST -H 'Content-Type: application/json' \
+      -d '{"no_scan_reason": "集群测试：演示合同未附扫描件"}' \
       -H "Authorization: Bearer $tok" "$base/api/v1/contracts/$id/register" >"$TMP/reg/$id.code" &
     i=$((i + 1))
   done

@@ -451,7 +451,8 @@ class SweepWorld:
             r = api.post(f"{V1}/contracts/{c['id']}/return", json={"reason": "请补正"}, headers=self.h("officer_a"))
             assert r.status == 200, r
         if state == "registered":
-            r = api.post(f"{V1}/contracts/{c['id']}/register", json={}, headers=self.h("officer_a"))
+            r = api.post(f"{V1}/contracts/{c['id']}/register", json={"no_scan_reason": "扫描测试：未附扫描件"},
+                         headers=self.h("officer_a"))
             assert r.status == 200, r
             c["registration_no"] = r.body["registration_no"]
         if pending:

@@ -1,6 +1,8 @@
 """Contract attachments (the scanned signed contract): type judged by content,
 size limited, SHA-256 kept and re-checked on every download, parties and the
-officer only, drafts and returned applications only."""
+officer only; added before and after submission (not once refused or
+cancelled), removed only before; registering without one needs the officer's
+explicit, audited no_scan_reason."""
 import base64
 import hashlib
 
@@ -68,12 +70,12 @@ def test_refused_uploads_change_nothing(api, cdb, cworld):
     assert_problem(upload(api, w.officer["h"], c["id"], PDF, "application/pdf"), 403)
     assert_problem(api.post(f"{V1}/contracts/{c['id']}/attachments", data=PDF, headers={"Content-Type": "application/pdf"}), 401)
     assert att_count(cdb, c["id"]) == 0
-    # after submission the file set is frozen (the officer reviews what was submitted)
+    # after submission a file can still be added (the officer may ask for the scan), not removed
     aid = upload(api, h, c["id"], PDF, "application/pdf").body["id"]
     submit(api, h, c["id"])
-    assert_problem(upload(api, h, c["id"], PNG, "image/png"), 409)
+    assert upload(api, h, c["id"], PNG, "image/png").status == 201
     assert_problem(api.delete(f"{V1}/contracts/{c['id']}/attachments/{aid}", headers=h), 409)
-    assert att_count(cdb, c["id"]) == 1
+    assert att_count(cdb, c["id"]) == 2
     # the officer of the office sees and downloads it; another org does not
     assert api.get(f"{V1}/contracts/{c['id']}/attachments/{aid}", headers=w.officer["h"]).content == PDF
     assert_problem(api.get(f"{V1}/contracts/{c['id']}/attachments/{aid}", headers=w.m_third["h"]), 404)
@@ -87,3 +89,58 @@ def test_delete_in_draft(api, cdb, cworld):
     assert api.delete(f"{V1}/contracts/{c['id']}/attachments/{aid}", headers=w.m_seller["h"]).status == 204
     assert att_count(cdb, c["id"]) == 0
     assert_problem(api.delete(f"{V1}/contracts/{c['id']}/attachments/{aid}", headers=w.m_seller["h"]), 404)
+
+
+def _scan_audit(db, cid):
+    return query(db, "SELECT action, actor_user_id, after FROM audit_log WHERE entity = 'contract' AND entity_id = %s"
+                     " AND action IN ('register', 'register_without_scan') ORDER BY id", str(cid))
+
+
+def test_registering_without_a_scan_needs_the_reason(api, cdb, cworld):
+    """The officer sees whether the scan is attached (the queue says how many files); registering without one
+    is refused unless the officer gives no_scan_reason, which is kept in the audit log."""
+    w = cworld
+    c = submitted_contract(api, cdb, w.m_seller["h"], w.seller, w.buyer)
+    q = api.get(f"{V1}/registry/queue", params={"limit": "100"}, headers=w.officer["h"])
+    assert next(i for i in q.body["items"] if i["id"] == c["id"])["attachments"] == 0
+    before = state(cdb, c["id"])
+    for body in ({}, {"no_scan_reason": ""}, {"no_scan_reason": "   "}, {"no_scan_reason": None}, {"note": "予以登记"}):
+        b = assert_problem(api.post(f"{V1}/contracts/{c['id']}/register", json=body, headers=w.officer["h"]), 422)
+        assert [(e["field"], e["code"]) for e in b["errors"]] == [("no_scan_reason", "required")], b
+    b = assert_problem(api.post(f"{V1}/contracts/{c['id']}/register", json={"no_scan_reason": "长" * 501},
+                                headers=w.officer["h"]), 422)
+    assert [(e["field"], e["code"]) for e in b["errors"]] == [("no_scan_reason", "too_long")], b
+    assert_problem(api.post(f"{V1}/contracts/{c['id']}/register", json={"no_scan_reason": 5}, headers=w.officer["h"]), 400)
+    assert_unchanged(cdb, c["id"], before)
+    assert _scan_audit(cdb, c["id"]) == []
+    r = api.post(f"{V1}/contracts/{c['id']}/register", json={"no_scan_reason": "  原件已当面核验，扫描件随后补交  "},
+                 headers=w.officer["h"])
+    assert r.status == 200 and r.body["status"] == "registered", r
+    a = _scan_audit(cdb, c["id"])
+    assert [x["action"] for x in a] == ["register", "register_without_scan"]
+    assert a[1]["actor_user_id"] == int(w.officer["id"])
+    assert a[1]["after"] == {"no_scan_reason": "原件已当面核验，扫描件随后补交", "registration_no": r.body["registration_no"]}
+
+
+def test_registering_with_a_scan_needs_no_reason(api, cdb, cworld):
+    w = cworld
+    c = submitted_contract(api, cdb, w.m_seller["h"], w.seller, w.buyer)
+    assert upload(api, w.m_seller["h"], c["id"], PDF, "application/pdf").status == 201      # after submission
+    q = api.get(f"{V1}/registry/queue", params={"limit": "100"}, headers=w.officer["h"])
+    assert next(i for i in q.body["items"] if i["id"] == c["id"])["attachments"] == 1
+    r = api.post(f"{V1}/contracts/{c['id']}/register", json={}, headers=w.officer["h"])
+    assert r.status == 200, r
+    assert [x["action"] for x in _scan_audit(cdb, c["id"])] == ["register"]
+    # a supplementary file after registration; none once cancelled
+    assert upload(api, w.m_seller["h"], c["id"], PNG, "image/png").status == 201
+    assert att_count(cdb, c["id"]) == 2
+
+
+def test_no_files_once_refused(api, cdb, cworld):
+    w = cworld
+    c = submitted_contract(api, cdb, w.m_seller["h"], w.seller, w.buyer)
+    grounds = query(cdb, "SELECT code FROM codes WHERE list = 'refusal_grounds' AND active ORDER BY sort LIMIT 1")
+    r = api.post(f"{V1}/contracts/{c['id']}/refuse", json={"ground": grounds[0]["code"]}, headers=w.officer["h"])
+    assert r.status == 200, r
+    assert_problem(upload(api, w.m_seller["h"], c["id"], PDF, "application/pdf"), 409)
+    assert att_count(cdb, c["id"]) == 0

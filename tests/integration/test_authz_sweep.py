@@ -214,7 +214,7 @@ SWEEP = {
     "refuseContract": Entry(allow={"officer", "admin"}, scoped={"officer"}, setup=fresh_contract("submitted"),
                             body=lambda w, c, x: {"ground": w.refusal_ground, "detail": "不予登记"}, tables=C_TABLES),
     "registerContract": Entry(allow={"officer", "admin"}, scoped={"officer"}, setup=fresh_contract("submitted"),
-                              body=lambda w, c, x: {}, tables=C_TABLES),
+                              body=lambda w, c, x: {"no_scan_reason": "扫描测试：未附扫描件"}, tables=C_TABLES),
     "amendContract": Entry(allow={"member", "officer", "admin"}, scoped={"member", "officer"},
                            setup=change_setup("amend"), body=change_body("amend"), tables=C_TABLES),
     "cancelContract": Entry(allow={"member", "officer", "admin"}, scoped={"member", "officer"},

@@ -15,6 +15,8 @@ from contract_fixtures import (TYPES, V1, assert_problem, assert_unchanged, audi
                                new_office, new_org, query, reg_no_re, register, registered_contract, state, submit,
                                submitted_contract, today, uniq, verify)
 
+SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
 
 def problem(r, status, field=None):
     body = assert_problem(r, status)
@@ -98,7 +100,12 @@ def test_whole_workflow_per_contract_type(api, cdb, cworld, ctype, subtype):
     ro = api.get(f"{V1}/contracts/{cid}", headers=w.officer["h"])
     assert ro.status == 200 and isinstance(ro.body["flags"], list)
 
-    # register
+    # the seller attaches the signed scan while the application is under review
+    r = api.post(f"{V1}/contracts/{cid}/attachments?filename=scan.pdf", data=SCAN,
+                 headers={**w.m_seller["h"], "Content-Type": "application/pdf"})
+    assert r.status == 201, r
+
+    # register (with the scan, no override needed)
     before_counter = dict(counter(cdb, w.office["id"]))
     r = api.post(f"{V1}/contracts/{cid}/register", json={"note": "材料齐全，予以登记"}, headers=w.officer["h"])
     assert r.status == 200, r
@@ -152,11 +159,12 @@ def test_whole_workflow_per_contract_type(api, cdb, cworld, ctype, subtype):
     assert [(x["action"], x["actor_user_id"], x["actor_role"]) for x in a] == [
         ("create", w.m_seller["id"], "member"),
         ("submit", w.m_seller["id"], "member"),
+        ("attach", w.m_seller["id"], "member"),
         ("register", w.officer["id"], "officer"),
     ], a
     assert a[0]["request_id"] == rid and a[0]["before"] is None and a[0]["after"]["status"] == "draft"
     assert a[1]["before"]["status"] == "draft" and a[1]["after"]["status"] == "submitted"
-    assert a[2]["before"]["status"] == "submitted" and a[2]["after"]["registration_no"] == no
+    assert a[3]["before"]["status"] == "submitted" and a[3]["after"]["registration_no"] == no
 
 
 def test_officer_reclassifies_and_fixes_the_technical_amount(api, cdb, cworld):

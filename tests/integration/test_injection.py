@@ -68,7 +68,8 @@ PLACEHOLDER = "\ue000INJECT\ue000"
 NOT_ECHOED = {
     ("register", "password"), ("login", "email"), ("login", "password"), ("refreshTokens", "refresh_token"),
     ("logout", "refresh_token"), ("changeMyPassword", "current_password"), ("changeMyPassword", "new_password"),
-    ("createUser", "password"), ("registerContract", "note"), ("verifyCertificate", "algorithm"),
+    ("createUser", "password"), ("registerContract", "note"), ("registerContract", "no_scan_reason"),
+    ("verifyCertificate", "algorithm"),
     ("verifyCertificate", "key_id"), ("verifyCertificate", "signature"), ("register", "invitation_code"),
 }
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from contract_fixtures import *  # noqa: F401,F403
-from contract_fixtures import (V1, assert_problem, contract_body, contract_row, counter, create_contract,
+from contract_fixtures import (NO_SCAN, V1, assert_problem, contract_body, contract_row, counter, create_contract,
                                make_actor, new_office, new_org, query, reg_no_re, submit, today)
 from helpers import Api
 
@@ -69,7 +69,7 @@ def _register_all(server, officer, ids, body=None):
             start.wait(timeout=10)
         except threading.BrokenBarrierError:
             pass
-        return cid, api.post(f"{V1}/contracts/{cid}/register", json=body or {}, headers=officer["h"])
+        return cid, api.post(f"{V1}/contracts/{cid}/register", json={**NO_SCAN, **(body or {})}, headers=officer["h"])
 
     try:
         with ThreadPoolExecutor(max_workers=WORKERS) as ex:
@@ -136,7 +136,7 @@ def test_twenty_concurrent_registrations_of_one_contract(api, server, users, cdb
     buyer = new_org(cdb, office["region_code"])
     c = create_contract(api, setup["h"], contract_body(cdb, seller, buyer))
     submit(api, setup["h"], c["id"])
-    r = api.post(f"{V1}/contracts/{c['id']}/register", json={}, headers=officer["h"])
+    r = api.post(f"{V1}/contracts/{c['id']}/register", json=NO_SCAN, headers=officer["h"])
     assert r.status == 200 and r.body["registration_no"].endswith("000002"), r
 
 
@@ -149,7 +149,7 @@ def test_two_offices_registering_at_once_keep_separate_gap_free_series(api, serv
 
     def one(job):
         cid, officer = job
-        return cid, clients.get().post(f"{V1}/contracts/{cid}/register", json={}, headers=officer["h"])
+        return cid, clients.get().post(f"{V1}/contracts/{cid}/register", json=NO_SCAN, headers=officer["h"])
 
     try:
         with ThreadPoolExecutor(max_workers=WORKERS) as ex:
@@ -169,7 +169,7 @@ def test_two_offices_registering_at_once_keep_separate_gap_free_series(api, serv
 def test_concurrent_payments_never_exceed_the_contract_amount(api, server, users, cdb, setup):
     office, officer, ids = _office_with_submissions(api, cdb, users, setup, 1)
     cid = ids[0]
-    r = api.post(f"{V1}/contracts/{cid}/register", json={}, headers=officer["h"])
+    r = api.post(f"{V1}/contracts/{cid}/register", json=NO_SCAN, headers=officer["h"])
     assert r.status == 200, r
     amount = contract_row(cdb, cid)["contract_amount_fen"]
     part = amount * 3 // 10  # 30 %: at most three fit

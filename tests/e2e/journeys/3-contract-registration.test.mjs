@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, signIn, signOut, go, shot, screen, todayCN, PHONE, DESKTOP, BASE } from '../lib.mjs';
 
+const PDF = '%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';
+
 test('contract: apply → officer registers from the queue → certificate verifies', async () => {
   const b = await launch();
   const page = await b.page();
@@ -60,10 +62,21 @@ test('contract: apply → officer registers from the queue → certificate verif
     await screen(page, 'journey-3-contract-form-errors');
 
     await page.fill('input[name=end_on]', todayCN(365));
-    await page.click('form button[type=submit]');
-    await page.waitForURL(/#\/contracts\/\d+\?applied=1/);
+    // saved as a draft, the signed scan attached, then the application; a second file after it
+    await page.getByRole('button', { name: '保存草稿' }).click();
+    await page.locator('.alert-success a', { hasText: '查看合同' }).click();
+    await page.waitForURL(/#\/contracts\/\d+$/);
     const id = /#\/contracts\/(\d+)/.exec(page.url())[1];
+    const upload = async (name) => {
+      await page.setInputFiles('input[type=file]', { name, mimeType: 'application/pdf', buffer: Buffer.from(PDF) });
+      await page.getByRole('button', { name: '上传', exact: true }).click();
+      await page.locator('.card li a', { hasText: name }).waitFor();
+    };
+    await upload('技术开发合同（盖章版）.pdf');
+    await page.getByRole('button', { name: '申请登记' }).click();
     await page.locator('.badge[data-status=submitted]').first().waitFor();
+    await upload('补充说明.pdf');                                          // after submission
+    await screen(page, 'journey-3-contract-submitted');
     await signOut(page);
 
     // --- the buyer sees the contract it is a party to ------------------------------------------
@@ -78,10 +91,13 @@ test('contract: apply → officer registers from the queue → certificate verif
     const row = page.locator(`table.queue tr[data-id="${id}"]`);
     await row.waitFor();
     assert.match(await row.textContent(), /E2E 银耳多糖/);
+    assert.equal(await row.locator('[data-flag=no_scan]').count(), 0, 'its scan is attached');
     await screen(page, 'journey-3-registry-queue');
     await row.locator('a.btn', { hasText: '审查' }).click();
     await page.waitForURL(new RegExp(`#/registry/${id}$`));
     await page.locator('[data-panel=refuse] select[name=ground] option').nth(3).waitFor({ state: 'attached' });
+    await page.locator('[data-testid=scan-status][data-scan=yes]').waitFor();    // the officer sees the scan
+    assert.equal(await page.locator('[data-panel=register] textarea[name=no_scan_reason]').count(), 0);
     await screen(page, 'journey-3-review');
     await page.locator('[data-panel=register] button', { hasText: '予以登记' }).click();
     const regNo = (await page.locator('[data-testid=registered] [data-testid=registration-no]').textContent()).trim();

@@ -60,6 +60,21 @@ test('every screen: axe clean, Chinese only, desktop and phone', async () => {
         assert.equal(await wrap.getAttribute('data-scrolls'), 'no', 'on the desktop it fits');
       }
       for (const s of screens) await visit(page, s, who + s.replace(/\?.*/, '').replace(/\//g, '-'));
+      if (who === 'officer') {
+        // an application without its scan: registering it needs the reason, asked beside the field
+        const tok = await apiLogin(who);
+        const bare = (await apiGet('/registry/queue?limit=100', tok)).body.items.find((x) => x.attachments === 0);
+        if (bare) {
+          await visit(page, '/registry/' + bare.id, 'officer-review-without-scan');
+          await page.locator('[data-testid=scan-status][data-scan=no]').waitFor();
+          await page.locator('[data-panel=register] button', { hasText: '予以登记' }).click();
+          const e = page.locator('[data-field=no_scan_reason] .field-error');
+          await e.waitFor();
+          assert.match(await e.textContent(), /此项为必填项/);
+          await screen(page, 'officer-review-without-scan-refused');
+          assert.equal((await apiGet('/contracts/' + bare.id, tok)).body.status, 'submitted', 'nothing registered');
+        }
+      }
       if (who === 'officer' || who === 'university') {
         // one contract of theirs, opened from the list
         const tok = await apiLogin(who);

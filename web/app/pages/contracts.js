@@ -473,7 +473,8 @@ export function Attachments({ c, me, party }) {
   const [err, setErr] = useState(null);
   const [busy, setBusy] = useState(false);
   const file = useRef(null);
-  const canUpload = party && ['draft', 'returned'].includes(c.status);
+  // before and after submission; not once refused or cancelled
+  const canUpload = party && ['draft', 'submitted', 'returned', 'registered'].includes(c.status);
   const upload = async () => {
     const fl = file.current && file.current.files[0];
     if (!fl) return;
@@ -495,7 +496,7 @@ export function Attachments({ c, me, party }) {
   };
   return html`<${Card} title="合同附件（签章扫描件）">
     ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<p class="muted">尚未上传。申请登记需附签章完整的合同文本扫描件（PDF、PNG 或 JPEG）。</p>`
-      : html`<ul>${r.data.items.map((a) => html`<li><a href="#" onClick=${(e) => { e.preventDefault(); download(a); }}>${a.filename}</a>
+      : html`<ul class="files">${r.data.items.map((a) => html`<li><a href="#" onClick=${(e) => { e.preventDefault(); download(a); }}>${a.filename}</a>
           <span class="muted small"> ${a.content_type} · ${Math.max(1, Math.ceil(a.size_bytes / 1024))} KB</span></li>`)}</ul>`}
     <${ErrorBox} error=${err} />
     ${canUpload ? html`<div class="page-actions"><input type="file" ref=${file} accept="application/pdf,image/png,image/jpeg" aria-label="选择合同文本扫描件（PDF 或图片）" />

@@ -53,7 +53,8 @@ export function Queue({ me }) {
           <td data-label="类别" class="nowrap">${x.contract_subtype_label || x.contract_type_label || '—'}</td>
           <td data-label="技术交易额" class="right num">${wan(x.technical_amount_fen)}</td>
           <td data-label="申请" class="nowrap">${date(x.submitted_at)}</td>
-          <td data-label="核查"><${Flags} flags=${x.flags} /></td>
+          <td data-label="核查">${x.attachments === 0 ? html`<span class="flag flag-overdue" data-flag="no_scan">无扫描件</span>` : ''}
+            ${x.attachments !== 0 || (x.flags || []).length ? html`<${Flags} flags=${x.flags} />` : ''}</td>
           <td data-label="操作"><a class="btn btn-small btn-primary" href=${'#/registry/' + x.id}>审查</a></td>
         </tr>`)}</tbody></table></div>`}
     </div>`;
@@ -72,17 +73,15 @@ export function Done() {
 }
 
 // Whether the signed contract's scan is attached: the officer sees it before deciding.
-function ScanStatus({ c }) {
-  const r = useLoad(() => api.get('/contracts/{id}/attachments', { path: { id: c.id } }), [c.id, c.version]);
-  if (r.loading || r.error) return null;
-  const n = r.data.items.length;
+function ScanStatus({ n }) {
   return n
     ? html`<div class="alert alert-success" data-testid="scan-status" data-scan="yes">已附签章合同扫描件 ${n} 个文件，见下方“合同附件”。</div>`
-    : html`<div class="alert alert-warn" data-testid="scan-status" data-scan="no" role="status"><b>未附签章合同扫描件。</b>申请人尚未上传签章完整的合同文本扫描件；可退回补正，要求上传后再予登记。</div>`;
+    : html`<div class="alert alert-warn" data-testid="scan-status" data-scan="no" role="status"><b>未附签章合同扫描件。</b>可退回补正，要求申请人上传后再予登记；确需先行登记的，须在“认定登记”中写明理由，理由记入审计日志。</div>`;
 }
 
 export function ReviewScreen({ params, me }) {
   const r = useLoad(() => api.get('/contracts/{id}', { path: { id: params.id } }), [params.id]);
+  const files = useLoad(() => api.get('/contracts/{id}/attachments', { path: { id: params.id } }).then((x) => x.items.length), [params.id]);
   const [done, setDone] = useState(null);
   if (r.loading) return html`<${Loading} />`;
   if (r.error) return html`<${PageTitle}>登记审查</${PageTitle}><${ErrorBox} error=${r.error} />`;
@@ -95,7 +94,7 @@ export function ReviewScreen({ params, me }) {
       <div class="page-actions" style="margin-top:8px"><a class="btn btn-primary" href=${'#/certificate/' + c.id}>打印登记证明</a><a class="btn" href="#/registry">返回队列</a></div></div></div>` : ''}
     ${done === 'return' ? html`<${Notice} tone="warn">已退回申请人补正。<a href="#/registry">返回队列</a></${Notice}>` : ''}
     ${done === 'refuse' ? html`<${Notice} tone="error">已作出不予登记决定。<a href="#/registry">返回队列</a></${Notice}>` : ''}
-    ${c.status === 'submitted' ? html`<${ScanStatus} c=${c} />` : ''}
+    ${c.status === 'submitted' && files.data !== undefined ? html`<${ScanStatus} n=${files.data} />` : ''}
     ${c.flags && c.flags.length ? html`<div class="alert alert-warn"><b>核查提示：</b>${c.flags.map((f) => html`<div><span class="flag" data-flag=${f.code}>${f.label || FLAG_TEXT[f.code] || f.code}</span>${f.detail}</div>`)}</div>` : ''}
     <div class="layout-main-side">
       <div>
@@ -108,18 +107,19 @@ export function ReviewScreen({ params, me }) {
     </div>
     ${c.status === 'submitted' ? html`<h2 style="margin-top:8px">审查结论</h2>
       <div class="review-actions">
-        <${RegisterPanel} c=${c} after=${(x) => after(x, 'register')} />
+        <${RegisterPanel} c=${c} scans=${files.data} after=${(x) => after(x, 'register')} />
         <${ReturnPanel} c=${c} after=${(x) => after(x, 'return')} />
         <${RefusePanel} c=${c} after=${(x) => after(x, 'refuse')} />
       </div>` : ''}`;
 }
 
-const REVIEW_LABELS = { ...CONTRACT_LABELS, note: '登记意见', reason: '补正说明', ground: '不予登记理由', detail: '具体说明' };
+const REVIEW_LABELS = { ...CONTRACT_LABELS, note: '登记意见', reason: '补正说明', ground: '不予登记理由', detail: '具体说明', no_scan_reason: '未附扫描件的登记理由' };
 function ErrorList({ err }) {
   return html`<${ErrorSummary} err=${err} labels=${REVIEW_LABELS} />`;
 }
 
-function RegisterPanel({ c, after }) {
+function RegisterPanel({ c, scans, after }) {
+  const [noScan, setNoScan] = useState('');
   const [type, setType] = useState(c.contract_type);
   const [sub, setSub] = useState(c.contract_subtype);
   const [items, setItems] = useState(c.non_technical_items || []);
@@ -138,6 +138,7 @@ function RegisterPanel({ c, after }) {
     if (sub !== c.contract_subtype) body.contract_subtype = sub;
     if (changed) { body.non_technical_items = items.map((x) => ({ item: x.item, amount_fen: x.amount_fen ?? 0 })); body.technical_amount_fen = tech; }
     if (note) body.note = note;
+    if (scans === 0) body.no_scan_reason = noScan.trim() || null;
     try { after(await api.post('/contracts/{id}/register', { path: { id: c.id }, body })); } catch (e) { setErr(e); }
   };
   return html`<section class="card register-card form" data-panel="register"><h2>认定登记</h2>
@@ -150,6 +151,9 @@ function RegisterPanel({ c, after }) {
         <button type="button" class="btn btn-small" onClick=${() => setItems([...items, { item: '', amount_fen: null }])}>＋ 添加</button></div></${Field}>
     <${Field} label="核定技术交易额" name="technical_amount_fen" errors=${fe}><div class="num" style="font-weight:700;font-size:17px">${yuan(tech)} 元</div></${Field}>
     <${Field} label="登记意见" name="note" errors=${fe}><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
+    ${scans === 0 ? html`<${Field} label="未附扫描件仍予登记的理由" name="no_scan_reason" errors=${fe} required
+        help="申请未附签章合同扫描件。写明理由（如已当面核验原件）后方可登记；理由记入审计日志。">
+      <${TextArea} rows=${2} name="no_scan_reason" value=${noScan} onInput=${setNoScan} maxlength="500" /></${Field}>` : ''}
     <${ErrorList} err=${err} />
     <${ActionButton} class="btn btn-success" onClick=${go} confirm="确认予以登记？登记后将生成登记编号和登记证明。">予以登记</${ActionButton}>
   </section>`;
