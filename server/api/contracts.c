@@ -19,6 +19,7 @@
 #include "domain/canonical.h"
 #include "domain/cjk.h"
 #include "domain/filetype.h"
+#include "domain/money_cn.h"
 
 #include <openssl/sha.h>
 
@@ -581,25 +582,34 @@ static void qr_svg(const char *text, buf_t *out)
     QRcode_free(q);
 }
 
-static const char *yuan(http_req_t *req, json_int_t fen)
+/* An amount as the certificate prints it: figures with separators and, in
+ * brackets, 人民币大写. */
+static const char *amount_text(http_req_t *req, json_int_t fen)
 {
-    return arena_printf(req->arena, "%lld.%02lld", (long long)(fen / 100), (long long)(fen % 100));
+    char fig[64], upper[MONEY_CN_BUF];
+    if (money_cn_figures((long long)fen, fig, sizeof fig) != 0) snprintf(fig, sizeof fig, "%lld", (long long)fen);
+    if (money_cn_upper((long long)fen, upper, sizeof upper) != 0) upper[0] = '\0';
+    return upper[0] ? arena_printf(req->arena, "%s 元（人民币%s）", fig, upper)
+                    : arena_printf(req->arena, "%s 元", fig);
 }
 
+/* The printable certificate: the facts, both amounts in figures and in
+ * capitals, the QR code of the verification page, and how to verify it —
+ * not the signature's JSON, which the front end offers as a download. */
 static void certificate_html(http_req_t *req, json_t *cert)
 {
     json_t *p = json_object_get(cert, "payload");
     const char *no = json_string_value(json_object_get(p, "registration_no"));
     const char *host = http_header(req, "host");
     const char *proto = http_header(req, "x-forwarded-proto");
-    char url[512];
-    snprintf(url, sizeof url, "%s://%s/#/verify/%s", proto && !strcmp(proto, "https") ? "https" : "http",
-             host ? host : "localhost", no ? no : "");
+    char url[512], base[400];
+    snprintf(base, sizeof base, "%s://%s", proto && !strcmp(proto, "https") ? "https" : "http",
+             host ? host : "localhost");
+    snprintf(url, sizeof url, "%s/#/verify/%s", base, no ? no : "");
     buf_t qr, b;
     buf_init(&qr);
     buf_init(&b);
     qr_svg(url, &qr);
-    char *certjson = json_dumps(cert, JSON_COMPACT);
 #define S(obj, key) \
     html_escape(req, json_string_value(json_object_get(obj, key)) ? json_string_value(json_object_get(obj, key)) : "")
     json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"),
@@ -611,24 +621,29 @@ static void certificate_html(http_req_t *req, json_t *cert)
         "padding:32px;border:3px double #8b0000;color:#222}h1{text-align:center;letter-spacing:.3em;color:#8b0000}"
         "table{width:100%%;border-collapse:collapse;margin:16px 0}td{border:1px solid #999;padding:8px}"
         "td:first-child{width:30%%;background:#f7f1e8}.qr{float:right;text-align:center;font-size:12px}"
-        "pre{white-space:pre-wrap;word-break:break-all;font-size:10px;color:#555}"
-        "@media print{body{border:none}button{display:none}}</style></head><body>"
+        ".verify{border-top:1px solid #bbb;margin-top:20px;padding-top:8px;font-size:13px;color:#333}"
+        ".verify ol{padding-left:1.4em;margin:6px 0}.verify li{margin:4px 0}.num{font-variant-numeric:tabular-nums}"
+        "@media print{body{border:none;margin:0}button{display:none}}</style></head><body>"
         "<div class='qr'>%s<br>扫码核验</div><h1>技术合同登记证明</h1>"
-        "<table><tr><td>登记编号</td><td>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
+        "<table><tr><td>登记编号</td><td class='num'>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
         "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>卖方（受托方）</td><td>%s<br>%s</td></tr>"
-        "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td>%s 元</td></tr>"
-        "<tr><td>技术交易额</td><td>%s 元</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
+        "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td class='num'>%s</td></tr>"
+        "<tr><td>技术交易额</td><td class='num'>%s</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
         "<tr><td>登记日期</td><td>%s</td></tr></table>"
-        "<p>本证明由登记机构以 Ed25519 数字签名（密钥 %s）。核验地址：%s</p>"
-        "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button><h3>签名数据</h3><pre>%s</pre></body></html>",
+        "<div class='verify'><b>核验方法</b><ol>"
+        "<li>用手机扫描右上角二维码，或在浏览器中打开 %s/#/verify，输入登记编号 %s：登记簿中的合同名称、当事人和金额应与本证明一致。</li>"
+        "<li>本证明由%s以数字签名（Ed25519，密钥编号 %s）。当事人可从平台下载本证明的签名数据，在核验页粘贴即可验证其内容未被改动；"
+        "各登记机构的公钥公布在 %s/api/v1/certificates/keys。</li>"
+        "<li>登记如经变更或注销，核验页会显示其现状，请以核验结果为准。</li></ol></div>"
+        "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button></body></html>",
         S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
         S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
         S(buyer, "name"), S(buyer, "credit_code"),
-        yuan(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
-        yuan(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
-        S(p, "registered_on"), S(cert, "key_id"), html_escape(req, url), html_escape(req, certjson ? certjson : ""));
+        amount_text(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
+        amount_text(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
+        S(p, "registered_on"), html_escape(req, base), S(p, "registration_no"), S(office, "name"), S(cert, "key_id"),
+        html_escape(req, base));
 #undef S
-    free(certjson);
     http_add_header(req, "Content-Security-Policy",
                     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
     http_reply(req, 200, "text/html; charset=utf-8", b.data, b.len);

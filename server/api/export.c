@@ -131,13 +131,20 @@ static void keep_result(job_t *j, const char *path)
         j->size = (size_t)st.st_size;
 }
 
-/* XLSX: one sheet per table plus the list; amounts in yuan with a number format. */
+/* XLSX: one sheet per table plus the list; amounts in yuan with a number
+ * format; every classification by its Chinese label and every region by its
+ * name (the codes stay in the JSON form); the header row of each sheet
+ * frozen, so it stays in view while scrolling. */
 typedef struct {
     lxw_workbook *wb;
     lxw_worksheet *list;
     lxw_format *money, *head;
+    json_t *regions; /* region code -> full name (四川省巴中市巴州区) */
     int row;
 } xlsx_t;
+
+static const char *const FIGURE_HEAD[] = {"输出合同数", "输出成交额(元)", "输出技术交易额(元)", "输出到账额(元)",
+                                          "吸纳合同数", "吸纳成交额(元)", "吸纳技术交易额(元)", "吸纳到账额(元)"};
 
 static void xlsx_tables(xlsx_t *x, json_t *doc)
 {
@@ -145,23 +152,30 @@ static void xlsx_tables(xlsx_t *x, json_t *doc)
     json_t *t;
     json_array_foreach(json_object_get(doc, "tables"), i, t) {
         lxw_worksheet *ws = workbook_add_worksheet(x->wb, json_string_value(json_object_get(t, "title")));
-        worksheet_set_column(ws, 0, 0, 14, NULL);
-        worksheet_set_column(ws, 1, 1, 28, NULL);
-        worksheet_set_column(ws, 2, 9, 16, NULL);
-        for (size_t h = 0; h < ARRAY_LEN(TABLE_HEAD); h++) sheet_xlsx_text(ws, 0, (lxw_col_t)h, TABLE_HEAD[h], x->head);
+        const char *by = json_string_value(json_object_get(t, "by"));
+        /* a region table keeps the code beside the name (行政区划代码); elsewhere the label alone */
+        int coded = by && !strcmp(by, "region"), f0 = coded ? 2 : 1;
+        worksheet_freeze_panes(ws, 1, 0);
+        worksheet_set_column(ws, 0, 0, 28, NULL);
+        if (coded) worksheet_set_column(ws, 1, 1, 14, NULL);
+        worksheet_set_column(ws, (lxw_col_t)f0, (lxw_col_t)(f0 + 7), 16, NULL);
+        sheet_xlsx_text(ws, 0, 0, coded ? "地区" : "分类", x->head);
+        if (coded) sheet_xlsx_text(ws, 0, 1, "行政区划代码", x->head);
+        for (size_t h = 0; h < ARRAY_LEN(FIGURE_HEAD); h++)
+            sheet_xlsx_text(ws, 0, (lxw_col_t)(f0 + h), FIGURE_HEAD[h], x->head);
         size_t r;
         json_t *row;
         static const char *const FLOWS[] = {"out", "in"};
         json_array_foreach(json_object_get(t, "rows"), r, row) {
             lxw_row_t y = (lxw_row_t)(r + 1);
-            sheet_xlsx_text(ws, y, 0, json_string_value(json_object_get(row, "key")), NULL);
             const char *label = json_string_value(json_object_get(row, "label"));
-            sheet_xlsx_text(ws, y, 1, label ? label : "", NULL);
+            sheet_xlsx_text(ws, y, 0, label ? label : "未分类", NULL);
+            if (coded) sheet_xlsx_text(ws, y, 1, json_string_value(json_object_get(row, "key")), NULL);
             for (int fl = 0; fl < 2; fl++) {
                 json_t *g = json_object_get(row, FLOWS[fl]);
-                worksheet_write_number(ws, y, (lxw_col_t)(2 + fl * 4), (double)jint(g, "count"), NULL);
+                worksheet_write_number(ws, y, (lxw_col_t)(f0 + fl * 4), (double)jint(g, "count"), NULL);
                 for (int a = 0; a < 3; a++)
-                    sheet_xlsx_yuan(ws, y, (lxw_col_t)(3 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
+                    sheet_xlsx_yuan(ws, y, (lxw_col_t)(f0 + 1 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
             }
         }
         lxw_row_t y = (lxw_row_t)(json_array_size(json_object_get(t, "rows")) + 1);
@@ -169,17 +183,34 @@ static void xlsx_tables(xlsx_t *x, json_t *doc)
         sheet_xlsx_text(ws, y, 0, "合计", x->head);
         for (int fl = 0; fl < 2; fl++) {
             json_t *g = json_object_get(tot, FLOWS[fl]);
-            worksheet_write_number(ws, y, (lxw_col_t)(2 + fl * 4), (double)jint(g, "count"), x->head);
+            worksheet_write_number(ws, y, (lxw_col_t)(f0 + fl * 4), (double)jint(g, "count"), x->head);
             for (int a = 0; a < 3; a++)
-                sheet_xlsx_yuan(ws, y, (lxw_col_t)(3 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
+                sheet_xlsx_yuan(ws, y, (lxw_col_t)(f0 + 1 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
         }
     }
     x->list = workbook_add_worksheet(x->wb, "合同清单");
+    worksheet_freeze_panes(x->list, 1, 0);
     worksheet_set_column(x->list, 0, 0, 20, NULL);
     worksheet_set_column(x->list, 1, 1, 36, NULL);
     worksheet_set_column(x->list, 2, 18, 14, NULL);
+    worksheet_set_column(x->list, 6, 6, 24, NULL);
+    worksheet_set_column(x->list, 9, 9, 24, NULL);
     for (size_t h = 0; h < ARRAY_LEN(LIST_HEAD); h++) sheet_xlsx_text(x->list, 0, (lxw_col_t)h, LIST_HEAD[h], x->head);
     x->row = 1;
+}
+
+/* Every region's full name, for the list's region columns. */
+static json_t *region_names(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT r.code, string_agg(a.name, '' ORDER BY a.code) FROM regions r"
+                            " JOIN region_paths p ON p.code = r.code JOIN regions a ON a.code = p.ancestor"
+                            " WHERE a.code <> '000000' GROUP BY r.code");
+    json_t *m = json_object();
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(r); i++)
+            json_object_set_new(m, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 1)));
+    PQclear(r);
+    return m;
 }
 
 static void export_work(void *arg)
@@ -219,6 +250,7 @@ static void export_work(void *arg)
         format_set_num_format(x.money, "#,##0.00");
         x.head = workbook_add_format(x.wb);
         format_set_bold(x.head);
+        x.regions = region_names(c);
         xlsx_tables(&x, doc);
     } else {
         f = fdopen(fd, "w");
@@ -254,8 +286,11 @@ static void export_work(void *arg)
             if (j->fmt == FMT_XLSX) {
                 for (int k = 0; k < cols; k++) {
                     const char *val = PQgetvalue(r, i, k);
+                    const char *rn = (k == 6 || k == 9) ? json_string_value(json_object_get(x.regions, val)) : NULL;
                     if (k >= 10 && k <= 12)
                         sheet_xlsx_yuan(x.list, (lxw_row_t)x.row, (lxw_col_t)k, strtoll(val, NULL, 10), x.money);
+                    else if (rn)
+                        sheet_xlsx_text(x.list, (lxw_row_t)x.row, (lxw_col_t)k, rn, NULL);
                     else if (k >= 17)
                         sheet_xlsx_text(x.list, (lxw_row_t)x.row, (lxw_col_t)k, !strcmp(val, "t") ? "是" : "否", NULL);
                     else
@@ -314,6 +349,7 @@ done:
     if (f) fclose(f);
     if (path[sizeof path - 7] != 'X') unlink(path); /* the open fd keeps the data */
     json_decref(doc);
+    json_decref(x.regions);
     PQfinish(c);
 }
 

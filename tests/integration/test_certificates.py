@@ -326,8 +326,12 @@ def test_html_certificate(api, cdb, cast):
     assert "技术合同登记证明" in html
     assert "<svg" in html
     assert cast.seller["name"] in html and cast.buyer["name"] in html
-    assert "880000.00" in html and "800000.00" in html  # yuan
+    # both amounts in figures with separators and in capitals (人民币大写)
+    assert "880,000.00 元（人民币捌拾捌万元整）" in html and "800,000.00 元（人民币捌拾万元整）" in html
     assert cast.cert["key_id"] in html
+    # how to verify it, where the QR code points; not the signature's JSON
+    assert "核验方法" in html and f"/#/verify" in html and cast.contract["registration_no"] in html
+    assert '"signature"' not in html and '"payload"' not in html
     # its own policy, not the front end's: nothing loads from anywhere, the print button's handler runs
     csp = r.headers.get("Content-Security-Policy", "")
     assert csp.startswith("default-src 'none'") and "script-src 'unsafe-inline'" in csp, csp

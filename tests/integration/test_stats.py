@@ -266,3 +266,44 @@ def test_export_refusals(api, users, world):
         assert body["errors"][0]["field"] == field
     assert_problem(api.get("/api/v1/exports/annual?year=2024", headers=users.auth(world["member"])), 403)
     assert_problem(api.get("/api/v1/exports/annual?year=2024"), 401)
+
+
+def test_annual_export_xlsx_reads_in_chinese(api, users, world, db_module):
+    """The XLSX a bureau opens in Excel: every classification by its Chinese label (no code such as
+    `development` or `unknown`), regions by name (the region table keeps the code in its own column),
+    the header row of every sheet frozen, and the Chinese file name in filename* (RFC 6266 / 8187)."""
+    import re
+    import urllib.parse
+
+    import openpyxl
+    insert_registered(db_module, world, 2, 1_500_000, month=5)
+    auth = users.auth(world["bureau_xz"])
+    x = api.get(f"/api/v1/exports/annual?year={YEAR}&region=540000&format=xlsx", headers=auth)
+    assert x.status == 200, x
+    cd = x.headers["Content-Disposition"]
+    m = re.search(r"filename\*=UTF-8''([^;]+)", cd)
+    assert m and urllib.parse.unquote(m.group(1)) == f"技术合同统计_{YEAR}_540000.xlsx", cd
+    wb = openpyxl.load_workbook(io.BytesIO(x.content))
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2", (ws.title, ws.freeze_panes)
+    t = wb["按合同类别"]
+    head = [c.value for c in t[1]]
+    assert head[0] == "分类" and head[1] == "输出合同数", head
+    labels = [r[0].value for r in t.iter_rows(min_row=2)]
+    assert labels and labels[-1] == "合计"
+    assert all(not re.search(r"[A-Za-z_]", v or "") for v in labels), labels
+    reg = wb["按地区"]
+    assert [c.value for c in reg[1]][:2] == ["地区", "行政区划代码"]
+    for r in reg.iter_rows(min_row=2):
+        if r[0].value == "合计":
+            continue
+        assert re.fullmatch(r"\d{6}", r[1].value or "") and not re.search(r"\d", r[0].value), [c.value for c in r[:2]]
+    lst = wb["合同清单"]
+    head = [c.value for c in lst[1]]
+    si, bi = head.index("卖方地区"), head.index("买方地区")
+    rows = list(lst.iter_rows(min_row=2, values_only=True))
+    assert rows
+    for r in rows:
+        for v in (r[si], r[bi]):
+            assert v is None or (not re.fullmatch(r"\d{6}", v) and not re.search(r"[A-Za-z]", v)), r
+    assert any((r[si] or "").startswith("西藏自治区") for r in rows)

@@ -110,6 +110,10 @@ test('contract: apply → officer registers from the queue → certificate verif
     await frame.locator('h1', { hasText: '技术合同登记证明' }).waitFor();
     assert.match(await frame.locator('body').textContent(), new RegExp(regNo));
     assert.ok(await frame.locator('.qr svg').count(), 'the certificate carries a QR code');
+    const printed = await frame.locator('body').textContent();
+    assert.match(printed, /128,000\.00 元（人民币壹拾贰万捌仟元整）/, 'the amount in figures and in 大写');
+    assert.match(printed, /核验方法/);
+    assert.doesNotMatch(printed, /"signature"|"payload"/, 'no raw JSON on the printed certificate');
     await screen(page, 'journey-3-certificate');
 
     // --- verification: the QR code's address, signature checked -------------------------------------
