@@ -100,6 +100,28 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     const text = (await total.textContent()).replace(/\s+/g, ' ');
     assert.match(text, /约 [\d,.]+( 万)? 条/, text);
     assert.doesNotMatch(text, /共/, text);
+
+    // 我的成果: the server filters (mine=true, status), so every tab lists all
+    // of the organisation's results in that state, the new one under 已发布
+    await signIn(page, 'university');
+    await go(page, '/my/results');
+    const rows = page.locator('table.list tbody tr[data-id]');
+    const listed = async (status) => {
+      await page.getByRole('tab', { name: status ? { published: '已发布', draft: '草稿' }[status] : '全部' }).click();
+      const want = (await apiAll('/results?mine=true' + (status ? '&status=' + status : ''), token)).map((x) => String(x.id));
+      await page.waitForFunction(([n, s]) => {
+        const trs = [...document.querySelectorAll('table.list tbody tr[data-id]')];
+        return trs.length === n && (!s || trs.every((tr) => tr.querySelector(`.badge[data-status=${s}]`)));
+      }, [Math.min(want.length, 20), status], { timeout: 10000 });
+      const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+      assert.deepEqual(shown, want.slice(0, 20), `the ${status || 'all'} tab lists what the server has`);
+      return shown;
+    };
+    assert.ok((await listed('')).includes(id));
+    const published = await listed('published');
+    assert.ok(published.includes(id), 'the approved result is under 已发布');
+    await listed('draft');
+    await screen(page, 'journey-1-my-results-published');
     assert.deepEqual(b.errors, [], 'no script errors in the page');
   } catch (e) {
     await shot(page, 'journey-1-FAILED').catch(() => {});

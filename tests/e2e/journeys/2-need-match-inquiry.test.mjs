@@ -28,8 +28,20 @@ test('need: post → matches with reasons → inquiry', async (t) => {
     await page.selectOption('select[name=domain]', 'agriculture');
     await page.locator('[data-field=cooperation_modes] input[value=transfer]').check();
     await page.locator('[data-field=cooperation_modes] input[value=licence]').check();
-    await page.fill('input[name=budget_min_fen]', '20');
+    // a budget whose lower end is above its upper end: said in Chinese beside the field, no draft left
+    const mine = async () => (await apiAll('/needs?mine=true', token)).length;
+    const before = await mine();
+    await page.fill('input[name=budget_min_fen]', '200');
     await page.fill('input[name=budget_max_fen]', '100');
+    await page.click('form button[type=submit]');
+    const budgetErr = page.locator('[data-field=budget_min_fen] .field-error');
+    await budgetErr.waitFor();
+    assert.match(await budgetErr.textContent(), /下限不能大于上限/, 'in Chinese, beside the field');
+    assert.match(await page.textContent('.error-summary'), /预算下限/, 'the summary names the field by its label');
+    assert.doesNotMatch(await page.locator('main').textContent(), /budget_|_fen/, 'no field path');
+    await screen(page, 'journey-2-need-form-errors');
+    assert.equal(await mine(), before, 'a failed 保存并提交审核 leaves no draft behind');
+    await page.fill('input[name=budget_min_fen]', '20');
     await page.click('form button[type=submit]');
     await page.waitForURL(/#\/needs\/\d+$/);
     const needId = /#\/needs\/(\d+)/.exec(page.url())[1];

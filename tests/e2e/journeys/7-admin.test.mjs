@@ -128,6 +128,14 @@ test('admin: users, organisations, registry offices, audit', async () => {
     await page.locator(`[data-testid=coverage] tr[data-code="${city.code}"][data-covered=yes]`).waitFor();
     await screen(page, 'journey-7-offices');
 
+    // --- the audit log, newest first: the screen opens with the latest entries ----------------------------------
+    const latest = (await apiGet('/audit?limit=30', tok)).body.items.map((a) => Number(a.id));
+    await visit(page, '/admin/audit', 'journey-7-audit-latest');
+    await page.locator('[data-testid=audit] tbody tr').first().waitFor();
+    const onScreen = await page.locator('[data-testid=audit] tbody tr').evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-id'))));
+    assert.ok(latest.length > 0 && onScreen[0] >= latest[0], 'the newest entry first');
+    assert.deepEqual([...onScreen].sort((x, y) => y - x), onScreen, 'newest first, all the way down');
+
     // --- the audit trail of the organisation, and the chain ------------------------------------------------------
     await visit(page, `/admin/audit?entity=org&id=${orgId}`, 'journey-7-audit');
     const entries = page.locator('[data-testid=audit] tbody tr');

@@ -72,7 +72,12 @@ test('sign-up: new organisation → first published result; invitation; password
     assert.match(await ipErr.textContent(), /编号不正确/);
     assert.match(await page.textContent('.error-summary'), /知识产权第 1 项：编号/);
     await screen(page, 'journey-8-result-errors');
-    await page.getByLabel('知识产权第 1 项：编号').fill('ZL2023 1 0123456.6');
+    // the form's own example passes the server's check digit; the status is a choice of the server's three
+    const example = /如 (.+)$/.exec(await page.getByLabel('知识产权第 1 项：编号').getAttribute('placeholder'))[1];
+    assert.equal(example, 'ZL2023 1 0123456.6');
+    assert.deepEqual(await page.getByLabel('知识产权第 1 项：状态').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean)),
+      ['filed', 'granted', 'lapsed']);
+    await page.getByLabel('知识产权第 1 项：编号').fill(example);
     await page.getByRole('button', { name: '保存草稿' }).click();
     const saved = page.locator('.alert-success', { hasText: '草稿已保存' });
     await saved.waitFor();

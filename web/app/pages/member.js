@@ -173,6 +173,7 @@ export function ResultForm({ params, me }) {
 }
 
 // IP status: the values the server takes (IpRecordInput.status).
+/** The spec's three states of a record, in Chinese. @type {{code: NonNullable<import('../api-types').Schema<'IpRecordInput'>['status']>, label: string}[]} */
 const IP_STATUS_ITEMS = [{ code: 'filed', label: '已申请' }, { code: 'granted', label: '已授权' }, { code: 'lapsed', label: '已失效' }];
 const IP_EXAMPLE = { patent: 'ZL2023 1 0123456.6', software_copyright: '2023SR0123456' };
 function IpRows({ rows, onChange, fe }) {
