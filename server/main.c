@@ -5,6 +5,7 @@
  *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
  *   yizhan keygen --office ID | --missing   make or rotate registry offices' signing keys
  *   yizhan audit verify          walk the audit hash chain; exit 3 when broken
+ *   yizhan import contracts FILE [--dry-run]   import past contracts (CSV or XLSX)
  *   yizhan config                print the configuration table
  *   yizhan version
  */
@@ -33,6 +34,7 @@ static int usage(void)
           "       yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]\n"
           "       yizhan keygen --office ID | --missing\n"
           "       yizhan audit verify\n"
+          "       yizhan import contracts FILE [--dry-run]\n"
           "       yizhan config\n"
           "       yizhan version\n",
           stderr);
@@ -61,6 +63,7 @@ static void register_api(void)
     api_contracts_init();
     api_stats_init();
     api_export_init();
+    api_imports_init();
     api_deals_init();
     api_notifications_init();
     api_subsidies_init();
@@ -267,5 +270,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
     if (!strcmp(cmd, "keygen")) return cmd_keygen(argc, argv);
+    if (!strcmp(cmd, "import")) {
+        int rc = api_import_cli(argc, argv);
+        return rc == 2 ? usage() : rc;
+    }
     return usage();
 }

@@ -136,6 +136,8 @@ LANGUAGE sql STABLE AS $$
                                                      'changes', x.changes, 'requested_at', x.requested_at)
                            FROM contract_changes x WHERE x.contract_id = c.id AND x.status = 'pending'),
         'created_at', c.created_at, 'updated_at', c.updated_at, 'version', c.version)
+        -- jsonb_build_object takes at most 100 arguments
+        || jsonb_build_object('import_batch_id', c.import_batch_id)
 $$;
 
 -- Integrity flags an officer sees on an application.
@@ -725,6 +727,8 @@ LANGUAGE sql STABLE AS $$
                    FROM registry_offices f WHERE f.id = c.office_id),
         'registered_on', (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date,
         'amendments', (SELECT count(*) FROM contract_changes x WHERE x.contract_id = c.id AND x.kind = 'amend' AND x.status = 'confirmed'))
+        -- an imported registration (历史导入) says so; it is not signed here
+        || CASE WHEN c.import_batch_id IS NOT NULL THEN jsonb_build_object('source', 'import') ELSE '{}' END
 $$;
 
 CREATE FUNCTION attachment_json(a contract_attachments) RETURNS jsonb

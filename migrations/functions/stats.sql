@@ -33,6 +33,18 @@ LANGUAGE sql STABLE AS $$
     WHERE EXISTS (SELECT 1 FROM up)
 $$;
 
+-- The (dimension, key) pairs a registered contract counts under at one region
+-- level (p_child_key: the key that level uses for by=region).  The one list of
+-- dimensions: stats_apply and the bulk statement of stats_add_sql (and so the
+-- rebuild) use it; the planner inlines it.
+CREATE FUNCTION stats_dims(p_type text, p_subtype text, p_domain text, p_seller_type text, p_buyer_type text,
+                           p_ip_type text, p_plan_source text, p_child_key text) RETURNS TABLE (dim text, key text)
+LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('total', ''), ('type', p_type), ('subtype', p_subtype), ('domain', p_domain),
+           ('seller_type', p_seller_type), ('buyer_type', p_buyer_type), ('ip_type', p_ip_type),
+           ('plan_source', p_plan_source), ('region', p_child_key)
+$$;
+
 CREATE FUNCTION stats_apply(c contracts, sign int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO contract_stats AS s (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
@@ -41,22 +53,60 @@ LANGUAGE sql AS $$
            sign, sign * c.contract_amount_fen, sign * c.technical_amount_fen, sign * c.received_amount_fen
     FROM (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
     JOIN region_paths p ON p.code = f.region
-    CROSS JOIN LATERAL (VALUES ('total', ''), ('type', c.contract_type), ('subtype', c.contract_subtype),
-                               ('domain', c.domain), ('seller_type', c.seller_org_type),
-                               ('buyer_type', c.buyer_org_type), ('ip_type', c.ip_type),
-                               ('plan_source', c.plan_source), ('region', p.child_key)) AS d(dim, key)
+    CROSS JOIN LATERAL stats_dims(c.contract_type, c.contract_subtype, c.domain, c.seller_org_type, c.buyer_org_type,
+                                  c.ip_type, c.plan_source, p.child_key) AS d
     ON CONFLICT (region_code, year, flow, dim, key, month) DO UPDATE SET
         n = s.n + excluded.n, contract_fen = s.contract_fen + excluded.contract_fen,
         technical_fen = s.technical_fen + excluded.technical_fen, received_fen = s.received_fen + excluded.received_fen
 $$;
 
+-- The statement that adds every registered contract of a relation (contracts
+-- itself, or an INSERT's transition table) to the aggregates: a bulk insert (an
+-- import of 100,000 past contracts) costs one statement, not 70 upserts a
+-- contract.  Two steps keep it cheap: first each party's own region (the leaf)
+-- with every dimension, then those sums up the region paths (where the region
+-- dimension takes its key), so the per-contract work is not repeated per level;
+-- inserted in key order.  Run with EXECUTE where the relation is visible.
+CREATE FUNCTION stats_add_sql(p_source text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format($q$
+    WITH c AS MATERIALIZED (  -- the month once a contract, not once a (contract, level, dimension)
+        SELECT registration_year AS year, extract(month FROM registered_at AT TIME ZONE 'Asia/Shanghai')::int AS month,
+               seller_region_code, buyer_region_code, contract_type, contract_subtype, domain, seller_org_type,
+               buyer_org_type, ip_type, plan_source, contract_amount_fen, technical_amount_fen, received_amount_fen
+        FROM %I WHERE status = 'registered'
+    ), leaf AS (
+        SELECT f.flow, f.region, c.year, c.month, d.dim, d.key, count(*) AS n, sum(c.contract_amount_fen) AS cf,
+               sum(c.technical_amount_fen) AS tf, sum(c.received_amount_fen) AS rf
+        FROM c
+        CROSS JOIN LATERAL (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
+        CROSS JOIN LATERAL stats_dims(c.contract_type, c.contract_subtype, c.domain, c.seller_org_type,
+                                      c.buyer_org_type, c.ip_type, c.plan_source, NULL) AS d
+        WHERE f.region IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    )
+    INSERT INTO contract_stats AS s (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
+    SELECT * FROM (
+        SELECT p.ancestor AS r, l.year, l.flow, l.dim,
+               coalesce(CASE WHEN l.dim = 'region' THEN p.child_key ELSE l.key END, 'unknown') AS k,
+               l.month, sum(l.n), sum(l.cf), sum(l.tf), sum(l.rf)
+        FROM leaf l JOIN region_paths p ON p.code = l.region
+        GROUP BY 1, 2, 3, 4, 5, 6) g
+    ORDER BY g.r COLLATE "C", g.year, g.flow COLLATE "C", g.dim COLLATE "C", g.k COLLATE "C", g.month
+    ON CONFLICT (region_code, year, flow, dim, key, month) DO UPDATE SET
+        n = s.n + excluded.n, contract_fen = s.contract_fen + excluded.contract_fen,
+        technical_fen = s.technical_fen + excluded.technical_fen, received_fen = s.received_fen + excluded.received_fen
+    $q$, p_source)
+$$;
+
+-- Changes and deletions, row by row: subtract the old figures, add the new.
 CREATE FUNCTION contracts_stats_sync() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = 'registered' THEN
         PERFORM stats_apply(OLD, -1);
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'registered' THEN
+    IF TG_OP = 'UPDATE' AND NEW.status = 'registered' THEN
         PERFORM stats_apply(NEW, 1);
     END IF;
     PERFORM stats_note_adjustment(CASE WHEN TG_OP <> 'INSERT' THEN OLD END, CASE WHEN TG_OP <> 'DELETE' THEN NEW END);
@@ -258,7 +308,20 @@ LANGUAGE sql STABLE AS $$
                                                                ELSE a.seller_region_code END, p_region))
           GROUP BY a.year) g
 $$;
-CREATE TRIGGER contracts_stats_ins_del AFTER INSERT OR DELETE ON contracts
+-- Inserts, a statement at a time (drafts count nothing; imports are
+-- registered): the statistics in one GROUP BY, and an adjustment for each row
+-- registered into a closed year (a late import).
+CREATE FUNCTION contracts_stats_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stats_add_sql('new_rows');
+    PERFORM stats_note_adjustment(NULL, r) FROM new_rows r
+    WHERE r.status = 'registered' AND r.registration_year IN (SELECT year FROM stats_closes WHERE reopened_at IS NULL);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER contracts_stats_ins AFTER INSERT ON contracts REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION contracts_stats_insert();
+CREATE TRIGGER contracts_stats_del AFTER DELETE ON contracts
     FOR EACH ROW EXECUTE FUNCTION contracts_stats_sync();
 CREATE TRIGGER contracts_stats_upd AFTER UPDATE ON contracts
     FOR EACH ROW WHEN ((OLD.status, OLD.registration_year, OLD.registered_at, OLD.contract_amount_fen,
@@ -547,25 +610,10 @@ CREATE TRIGGER regions_paths_sync AFTER INSERT OR UPDATE OF parent_code ON regio
 -- registration interleaves).  Returns the number of aggregate rows.
 CREATE FUNCTION stats_rebuild() RETURNS bigint
 LANGUAGE plpgsql AS $$
-DECLARE
-    n bigint;
 BEGIN
     LOCK TABLE contracts IN SHARE MODE;
     DELETE FROM contract_stats;
-    INSERT INTO contract_stats (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
-    SELECT p.ancestor, c.registration_year, f.flow, d.dim, coalesce(d.key, 'unknown'),
-           extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int,
-           count(*), sum(c.contract_amount_fen), sum(c.technical_amount_fen), sum(c.received_amount_fen)
-    FROM contracts c
-    CROSS JOIN LATERAL (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
-    JOIN region_paths p ON p.code = f.region
-    CROSS JOIN LATERAL (VALUES ('total', ''), ('type', c.contract_type), ('subtype', c.contract_subtype),
-                               ('domain', c.domain), ('seller_type', c.seller_org_type),
-                               ('buyer_type', c.buyer_org_type), ('ip_type', c.ip_type),
-                               ('plan_source', c.plan_source), ('region', p.child_key)) AS d(dim, key)
-    WHERE c.status = 'registered'
-    GROUP BY 1, 2, 3, 4, 5, 6;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    EXECUTE stats_add_sql('contracts');
+    RETURN (SELECT count(*) FROM contract_stats);
 END $$;
 

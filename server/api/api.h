@@ -137,6 +137,10 @@ void api_audit_init(void);
 void api_contracts_init(void);
 void api_stats_init(void);
 void api_export_init(void);
+void api_imports_init(void);
+/* `yizhan import contracts FILE [--dry-run]`: 0 imported (or a clean dry
+ * run), 1 problems or a failure (nothing written), 2 usage. */
+int api_import_cli(int argc, char **argv);
 void api_deals_init(void);
 void api_notifications_init(void);
 void api_deals_start(void); /* after http_start: the sweeper */

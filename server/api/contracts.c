@@ -593,6 +593,13 @@ static const char *amount_text(http_req_t *req, json_int_t fen)
                     : arena_printf(req->arena, "%s 元", fig);
 }
 
+/* An imported registration (历史导入): its certificate is not signed here. */
+static bool cert_imported(json_t *payload)
+{
+    const char *src = json_string_value(json_object_get(payload, "source"));
+    return src && !strcmp(src, "import");
+}
+
 /* The printable certificate: the facts, both amounts in figures and in
  * capitals, the QR code of the verification page, and how to verify it —
  * not the signature's JSON, which the front end offers as a download. */
@@ -614,6 +621,7 @@ static void certificate_html(http_req_t *req, json_t *cert)
     html_escape(req, json_string_value(json_object_get(obj, key)) ? json_string_value(json_object_get(obj, key)) : "")
     json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"),
            *office = json_object_get(p, "office");
+    bool imported = cert_imported(p);
     buf_printf(
         &b,
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>技术合同登记证明 %s</title>"
@@ -632,8 +640,7 @@ static void certificate_html(http_req_t *req, json_t *cert)
         "<tr><td>登记日期</td><td>%s</td></tr></table>"
         "<div class='verify'><b>核验方法</b><ol>"
         "<li>用手机扫描右上角二维码，或在浏览器中打开 %s/#/verify，输入登记编号 %s：登记簿中的合同名称、当事人和金额应与本证明一致。</li>"
-        "<li>本证明由%s以数字签名（Ed25519，密钥编号 %s）。当事人可从平台下载本证明的签名数据，在核验页粘贴即可验证其内容未被改动；"
-        "各登记机构的公钥公布在 %s/api/v1/certificates/keys。</li>"
+        "<li>%s</li>"
         "<li>登记如经变更或注销，核验页会显示其现状，请以核验结果为准。</li></ol></div>"
         "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button></body></html>",
         S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
@@ -641,8 +648,13 @@ static void certificate_html(http_req_t *req, json_t *cert)
         S(buyer, "name"), S(buyer, "credit_code"),
         amount_text(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
         amount_text(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
-        S(p, "registered_on"), html_escape(req, base), S(p, "registration_no"), S(office, "name"), S(cert, "key_id"),
-        html_escape(req, base));
+        S(p, "registered_on"), html_escape(req, base), S(p, "registration_no"),
+        imported
+            ? "历史导入：本合同的登记编号与登记日期取自原登记系统，本证明不是本系统签发的电子证明，没有数字签名。"
+            : arena_printf(req->arena,
+                           "本证明由%s以数字签名（Ed25519，密钥编号 %s）。当事人可从平台下载本证明的签名数据，"
+                           "在核验页粘贴即可验证其内容未被改动；各登记机构的公钥公布在 %s/api/v1/certificates/keys。",
+                           S(office, "name"), S(cert, "key_id"), html_escape(req, base)));
 #undef S
     http_add_header(req, "Content-Security-Policy",
                     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
@@ -662,11 +674,22 @@ static void cert_loaded(http_req_t *req, PGresult *res)
         http_problemf(req, 409, "a %s contract has no certificate", status);
         return;
     }
+    json_t *payload = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    if (payload && cert_imported(payload)) { /* the old system's registration: shown, never signed here */
+        json_t *cert = json_pack("{s:o, s:n, s:n, s:n}", "payload", payload, "algorithm", "key_id", "signature");
+        if (req->ctx) {
+            certificate_html(req, cert);
+            json_decref(cert);
+        } else {
+            http_reply_json_t(req, 200, cert);
+        }
+        return;
+    }
     if (PQgetisnull(res, 0, 2)) {
+        json_decref(payload);
         http_problem(req, 503, "the registry office has no signing key yet (run yizhan keygen)", NULL);
         return;
     }
-    json_t *payload = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
     const char *why = "";
     buf_t text;
     buf_init(&text);
@@ -1009,7 +1032,8 @@ void api_contracts_init(void)
         " 'title', c.title, 'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),"
         " 'contract_subtype', c.contract_subtype, 'contract_subtype_label', code_label('contract_types', c.contract_subtype),"
         " 'seller_name', c.seller_name, 'buyer_name', c.buyer_name, 'contract_amount_fen', c.contract_amount_fen,"
-        " 'technical_amount_fen', c.technical_amount_fen, 'office', (SELECT json_build_object('id', f.id, 'name', f.name,"
+        " 'technical_amount_fen', c.technical_amount_fen, 'imported', c.import_batch_id IS NOT NULL,"
+        " 'office', (SELECT json_build_object('id', f.id, 'name', f.name,"
         " 'region_code', f.region_code) FROM registry_offices f WHERE f.id = c.office_id))::text"
         " FROM contracts c WHERE c.registration_no = $1",
         1);

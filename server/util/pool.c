@@ -22,7 +22,7 @@ struct pool {
     pool_post_fn post;
 };
 
-pool_t *g_hash_pool, *g_export_pool;
+pool_t *g_hash_pool, *g_export_pool, *g_doc_pool;
 
 static void *pool_main(void *arg)
 {
@@ -92,5 +92,6 @@ int pool_start(int threads, int queue_max, pool_post_fn post)
 {
     g_hash_pool = pool_new(threads, queue_max, post);
     g_export_pool = pool_new(1, 8, post);
-    return g_hash_pool && g_export_pool ? 0 : -1;
+    g_doc_pool = pool_new(2, 32, post);
+    return g_hash_pool && g_export_pool && g_doc_pool ? 0 : -1;
 }

@@ -9,7 +9,8 @@ struct worker;
 typedef struct pool pool_t;
 
 extern pool_t *g_hash_pool;   /* password hashing */
-extern pool_t *g_export_pool; /* exports and other long jobs */
+extern pool_t *g_export_pool; /* exports, imports and other long jobs */
+extern pool_t *g_doc_pool;    /* documents: PDFs, templates (short, never behind an export) */
 
 /* How a finished job's done() reaches the worker that submitted it: post
  * runs fn(arg) on w's loop (the HTTP workers' mailbox, worker_post, given

@@ -265,6 +265,12 @@ SWEEP = {
                                query=lambda w, c, x: f"year={w.year}&region={w.region}"),
     "exportAnnual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                           query=lambda w, c, x: f"year={w.year}&region={w.region}&format=json"),
+    # imports: officer A imports office A's numbers; officer B may not (every row is out of scope: 422)
+    "importContracts": Entry(allow={"officer", "admin"}, scoped={"officer"}, other=422, ok=201,
+                             raw=lambda w, c, x: import_file(w, c, x),
+                             tables=C_TABLES + ["import_batches", "contract_stats"]),
+    "listImports": Entry(allow={"officer", "admin"}),
+    "getImportTemplate": Entry(allow={"officer", "admin"}),
     "exportNational": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                             query=lambda w, c, x: f"from={w.year}-01-01&to={w.year}-12-31&region={w.region}"),
     "getTaxRelief": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
@@ -381,6 +387,21 @@ SWEEP = {
     "listAudit": Entry(allow={"admin", "bureau"}, query=lambda w, c, x: f"entity=org&id={w.org_a['id']}"),
     "verifyAudit": Entry(allow={"admin", "bureau"}),
 }
+
+
+_IMPORT_SERIAL = [800000]
+
+
+def import_file(w, caller, ctx):
+    """A one-contract CSV of office A (last year), a new number each call."""
+    _IMPORT_SERIAL[0] += 1
+    y = w.year - 1
+    head = "登记编号,合同名称,合同类别,卖方名称,卖方统一社会信用代码,卖方所在地区代码,买方名称,买方统一社会信用代码," \
+           "买方所在地区代码,签订日期,登记日期,合同成交额（元）,技术交易额（元）,技术领域"
+    row = f"{y}{w.office_a['region_code']}{_IMPORT_SERIAL[0]:06d},历史合同 {uniq()},委托开发,{w.org_a['name']}," \
+          f"{w.org_a['credit_code']},{w.region},{w.org_b['name']},{w.org_b['credit_code']},{w.region}," \
+          f"{y}-05-01,{y}-05-20,10000.00,9000,农业"
+    return (head + "\r\n" + row + "\r\n").encode(), "text/csv"
 
 
 def w_today(w):

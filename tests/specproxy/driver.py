@@ -771,7 +771,32 @@ def market(w):
     call("rotateWebhookSecret", "POST", f"{V1}/webhook/secret", 401, bad_request=True)
 
 
-AREAS = [canary, ops_and_codes, auth_and_me, accounts, contracts, statistics, market, deals]
+def imports(w):
+    """Past contracts from a file: the template, a dry run, an import, a refused file, the list."""
+    off, adm = w.t["officer"], w.t["admin"]
+    call("getImportTemplate", "GET", f"{V1}/imports/contracts/template", 200, auth=off)
+    call("getImportTemplate", "GET", f"{V1}/imports/contracts/template?format=csv", 200, auth=adm)
+    call("getImportTemplate", "GET", f"{V1}/imports/contracts/template?format=pdf", 400, auth=off, bad_request=True)
+    y = w.year - 1
+    head = ("登记编号,合同名称,合同类别,卖方名称,卖方统一社会信用代码,卖方所在地区代码,买方名称,买方统一社会信用代码,"
+            "买方所在地区代码,签订日期,登记日期,合同成交额（元）,技术交易额（元）,技术领域")
+    a, b = w.orgs["a"], w.orgs["b"]
+    row = (f"{y}{w.office['region_code']}000777,历史合同 {uniq()},委托开发,{a['name']},{a['credit_code']},{w.region},"
+           f"{b['name']},{b['credit_code']},{w.region},{y}-05-01,{y}-05-20,10000.00,9000,农业")
+    good = (head + "\r\n" + row + "\r\n").encode()   # UTF-8: Prism passes a body on as text
+    csv = {"Content-Type": "text/csv"}
+    call("importContracts", "POST", f"{V1}/imports/contracts?dry_run=true&filename=历史.csv", 200, data=good,
+         headers=csv, auth=off)
+    call("importContracts", "POST", f"{V1}/imports/contracts?filename=历史.csv", 201, data=good, headers=csv, auth=off)
+    call("importContracts", "POST", f"{V1}/imports/contracts", 422, data=good, headers=csv, auth=off)  # again
+    call("importContracts", "POST", f"{V1}/imports/contracts", 415, data=good,
+         headers={"Content-Type": "multipart/form-data; boundary=yz"}, auth=off, bad_request=True)
+    call("importContracts", "POST", f"{V1}/imports/contracts", 403, data=good, headers=csv, auth=w.t["bureau"])
+    call("listImports", "GET", f"{V1}/imports/contracts", 200, auth=off)
+    call("listImports", "GET", f"{V1}/imports/contracts?limit=0", 400, auth=adm, bad_request=True)
+
+
+AREAS = [canary, ops_and_codes, auth_and_me, accounts, contracts, statistics, market, deals, imports]
 
 
 def main():

@@ -24,6 +24,7 @@ const MODULES = {
   search: () => import('./pages/contract_search.js'),
   closes: () => import('./pages/closes.js'),
   deals: () => import('./pages/deals.js'),
+  imports: () => import('./pages/imports.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -58,6 +59,7 @@ const ROUTES = [
   { pattern: '/certificate/:id', lazy: ['contracts', 'CertificateView'], roles: ['member', 'broker', 'officer', 'bureau', 'admin'] },
   { pattern: '/registry', lazy: ['officer', 'Queue'], roles: ['officer', 'admin'] },
   { pattern: '/registry/done', lazy: ['officer', 'Done'], roles: ['officer', 'admin'] },
+  { pattern: '/registry/import', lazy: ['imports', 'Import'], roles: ['officer', 'admin'] },
   { pattern: '/registry/:id', lazy: ['officer', 'ReviewScreen'], roles: ['officer', 'admin'] },
   { pattern: '/bureau', lazy: ['bureau', 'Dashboard'], roles: ['bureau', 'admin'] },
   { pattern: '/bureau/exports', lazy: ['bureau', 'Exports'], roles: ['bureau', 'admin'] },
@@ -137,7 +139,8 @@ function navFor(me) {
     case 'reviewer':
       return [['/review', '发布审核'], ['/review/objections', '公示异议'], ['/admin/orgs', '单位认证'], ...common];
     case 'officer':
-      return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/search/contracts', '合同检索'], ['/verify', '证书核验'], ['/', '成果与需求']];
+      return [['/registry', '登记审查'], ['/registry/done', '已办登记'], ['/registry/import', '历史导入'], ['/search/contracts', '合同检索'],
+        ['/verify', '证书核验'], ['/', '成果与需求']];
     case 'bureau':
       return [['/bureau', '统计看板'], ['/bureau/targets', '计划目标'], ['/bureau/exports', '年报导出'],
         ['/bureau/subsidies', '后补助'], ['/bureau/closes', '年度结账'], ['/contracts', '登记合同'], ['/search/contracts', '合同检索'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
