@@ -62,13 +62,20 @@ _stream_wrk() {
     [ "$i" = "$n" ] || bench_die "stream $name: $i of $n searches timed"
 }
 
-# _stream_pgbench NAME CLASS... — pgbench over the captured statements of the classes.
+# _stream_pgbench NAME CLASS... — pgbench over the captured statements of the classes (pgbench
+# takes at most 128 scripts: the mix takes the first 128 / classes of each).
 _stream_pgbench() {
-    local name="$1" rc=0 args=() f cls l
+    local name="$1" rc=0 args=() f cls l k per
     shift
+    per=$((128 / $#))
     for cls in "$@"; do
         while IFS= read -r l; do [ -n "$l" ] && args+=(-D "$l"); done <"$STREAM_PGB/stream_$cls.vars"
-        for f in "$STREAM_PGB"/stream_"$cls"-*.sql; do args+=(-f "$f@1"); done
+        k=0
+        for f in "$STREAM_PGB"/stream_"$cls"-*.sql; do
+            [ "$k" -lt "$per" ] || break
+            args+=(-f "$f@1")
+            k=$((k + 1))
+        done
     done
     PGOPTIONS="-c TimeZone=UTC -c role=yizhan_app" timeout -k 5 "$((STREAM_PGB_SECONDS + 90))" \
         "$PG_BIN/pgbench" -n -M prepared -c "$STREAM_CONNS" -j 2 -T "$STREAM_PGB_SECONDS" \
