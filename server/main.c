@@ -64,6 +64,7 @@ static void register_api(void)
     api_stats_init();
     api_export_init();
     api_imports_init();
+    api_documents_init();
     api_deals_init();
     api_notifications_init();
     api_subsidies_init();

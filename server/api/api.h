@@ -99,6 +99,11 @@ int api_rate_limited_or_reply(http_req_t *req, const char *retry_after_s, const 
 /* prefix + nbytes of randomness in base64url, in the arena (invitation codes,
  * webhook secrets); NULL after replying 500 when the system has none. */
 const char *api_random_token_or_reply(http_req_t *req, const char *prefix, size_t nbytes);
+/* bytea through the text protocol: a file as a statement parameter ("\\x…"
+ * in the arena), and a result column back to bytes in the arena (NULL when
+ * the text is not hex bytea output). */
+const char *api_bytea_param(http_req_t *req, const unsigned char *data, size_t n);
+unsigned char *api_bytea_value(http_req_t *req, const char *text, size_t len, size_t *n);
 /* The caller's id and request id, as statement parameters. */
 const char *api_actor(http_req_t *req);
 
@@ -138,6 +143,12 @@ void api_contracts_init(void);
 void api_stats_init(void);
 void api_export_init(void);
 void api_imports_init(void);
+void api_documents_init(void);
+/* The certificate as PDF (api/documents.c): drawn on the document pool and
+ * sent; steals payload.  key_id NULL: not signed here (历史导入).  seal: the
+ * office's PNG in req's arena, or NULL. */
+void api_certificate_pdf(http_req_t *req, json_t *payload, const char *key_id, const char *signature, const char *url,
+                         const unsigned char *seal, size_t seal_len);
 /* `yizhan import contracts FILE [--dry-run]`: 0 imported (or a clean dry
  * run), 1 problems or a failure (nothing written), 2 usage. */
 int api_import_cli(int argc, char **argv);

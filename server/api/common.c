@@ -530,3 +530,30 @@ const char *api_actor(http_req_t *req)
 {
     return req->user ? req->user->id_str : NULL;
 }
+
+const char *api_bytea_param(http_req_t *req, const unsigned char *data, size_t n)
+{
+    char *hex = arena_alloc(req->arena, 2 * n + 3);
+    hex[0] = '\\';
+    hex[1] = 'x';
+    util_hex(data, n, hex + 2);
+    return hex;
+}
+
+static unsigned hexval(char c)
+{
+    return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+}
+
+unsigned char *api_bytea_value(http_req_t *req, const char *hex, size_t hl, size_t *n)
+{
+    if (hl < 2 || hex[0] != '\\' || hex[1] != 'x' || hl % 2) return NULL;
+    *n = (hl - 2) / 2;
+    unsigned char *data = arena_alloc(req->arena, *n + 1);
+    for (size_t i = 0; i < *n; i++) {
+        unsigned hi = hexval(hex[2 + 2 * i]), lo = hexval(hex[3 + 2 * i]);
+        if (hi > 15 || lo > 15) return NULL;
+        data[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return data;
+}

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 static int ST_ATT_ADD, ST_ATT_LIST, ST_ATT_GET, ST_ATT_DEL;
+static int ST_CERT_PDF;
 static int ST_LIST, ST_GET, ST_CREATE, ST_UPDATE, ST_DELETE, ST_SUBMIT, ST_RETURN, ST_REFUSE, ST_REGISTER,
     ST_REQ_CHANGE, ST_DECIDE_CHANGE, ST_CHANGES, ST_PAY_ADD, ST_PAY_LIST, ST_QUEUE, ST_CERT, ST_PUBLIC, ST_KEYS,
     ST_VERIFY;
@@ -593,11 +594,26 @@ static const char *amount_text(http_req_t *req, json_int_t fen)
                     : arena_printf(req->arena, "%s 元", fig);
 }
 
+/* The certificate's form (req->ctx): JSON (NULL), the HTML page, or PDF. */
+static char cert_forms[2];
+#define CERT_HTML ((void *)&cert_forms[0])
+#define CERT_PDF ((void *)&cert_forms[1])
+
 /* An imported registration (历史导入): its certificate is not signed here. */
 static bool cert_imported(json_t *payload)
 {
     const char *src = json_string_value(json_object_get(payload, "source"));
     return src && !strcmp(src, "import");
+}
+
+/* Where a certificate's QR code points: the verification page on this host. */
+static const char *verify_url(http_req_t *req, json_t *payload)
+{
+    const char *no = json_string_value(json_object_get(payload, "registration_no"));
+    const char *host = http_header(req, "host");
+    const char *proto = http_header(req, "x-forwarded-proto");
+    return arena_printf(req->arena, "%s://%s/#/verify/%s", proto && !strcmp(proto, "https") ? "https" : "http",
+                        host ? host : "localhost", no ? no : "");
 }
 
 /* The printable certificate: the facts, both amounts in figures and in
@@ -675,6 +691,15 @@ static void cert_loaded(http_req_t *req, PGresult *res)
         return;
     }
     json_t *payload = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    bool pdf = req->ctx == CERT_PDF;
+    size_t seal_len = 0;
+    unsigned char *seal = pdf && !PQgetisnull(res, 0, 3)
+                              ? api_bytea_value(req, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3), &seal_len)
+                              : NULL;
+    if (payload && pdf && cert_imported(payload)) {
+        api_certificate_pdf(req, payload, NULL, NULL, verify_url(req, payload), seal, seal_len);
+        return;
+    }
     if (payload && cert_imported(payload)) { /* the old system's registration: shown, never signed here */
         json_t *cert = json_pack("{s:o, s:n, s:n, s:n}", "payload", payload, "algorithm", "key_id", "signature");
         if (req->ctx) {
@@ -694,12 +719,16 @@ static void cert_loaded(http_req_t *req, PGresult *res)
     buf_t text;
     buf_init(&text);
     json_t *cert = payload ? certificate_make(payload, PQgetvalue(res, 0, 2), &text, &why) : NULL;
-    json_decref(payload);
     if (!cert) http_problem(req, 503, why, NULL);
-    else if (req->ctx)
+    else if (pdf)
+        api_certificate_pdf(req, json_incref(payload), PQgetvalue(res, 0, 2),
+                            json_string_value(json_object_get(cert, "signature")), verify_url(req, payload), seal,
+                            seal_len);
+    else if (req->ctx == CERT_HTML)
         certificate_html(req, cert);
     else
         http_reply_json(req, 200, text.data, text.len);
+    json_decref(payload);
     json_decref(cert);
     buf_free(&text);
 }
@@ -708,16 +737,16 @@ static void certificate(http_req_t *req)
 {
     const char *id, *format;
     if (id_or_reply(req, &id) || http_query_or_reply(req, "format", &format)) return;
-    if (format && strcmp(format, "json") && strcmp(format, "html")) {
+    if (format && strcmp(format, "json") && strcmp(format, "html") && strcmp(format, "pdf")) {
         json_t *e = NULL;
-        http_error_add(&e, "format", "invalid", "json or html");
+        http_error_add(&e, "format", "invalid", "json, html or pdf");
         http_problem(req, 400, "invalid query parameter", e);
         return;
     }
-    req->ctx = format && !strcmp(format, "html") ? (void *)1 : NULL;
+    req->ctx = !format || !strcmp(format, "json") ? NULL : !strcmp(format, "html") ? CERT_HTML : CERT_PDF;
     api_scope_t s = api_scope(req);
     const char *v[5] = {id, s.org, s.office, s.region, s.admin};
-    api_query(req, ST_CERT, 5, v, cert_loaded);
+    api_query(req, req->ctx == CERT_PDF ? ST_CERT_PDF : ST_CERT, 5, v, cert_loaded);
 }
 
 static void public_facts(http_req_t *req)
@@ -846,10 +875,7 @@ static void attach(http_req_t *req)
     char *sha = arena_alloc(req->arena, 65);
     util_hex(md, sizeof md, sha);
     /* bytea as hex text: the text protocol cannot carry NUL bytes */
-    char *hex = arena_alloc(req->arena, 2 * n + 3);
-    hex[0] = '\\';
-    hex[1] = 'x';
-    util_hex(data, n, hex + 2);
+    const char *hex = api_bytea_param(req, data, n);
     api_scope_t s = api_scope(req);
     const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.admin, name, sniffed, sha, hex};
     api_query(req, ST_ATT_ADD, 9, v, created_row);
@@ -860,32 +886,17 @@ static void attachments(http_req_t *req)
     read_in_scope(req, ST_ATT_LIST, api_reply_row_json);
 }
 
-static unsigned hexval(char c)
-{
-    return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
-}
-
 static void attachment_loaded(http_req_t *req, PGresult *res)
 {
     if (!PQntuples(res)) {
         http_problem(req, 404, "no such attachment", NULL);
         return;
     }
-    const char *hex = PQgetvalue(res, 0, 2);
-    size_t hl = (size_t)PQgetlength(res, 0, 2);
-    if (hl < 2 || hex[0] != '\\' || hex[1] != 'x') {
+    size_t n;
+    unsigned char *data = api_bytea_value(req, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2), &n);
+    if (!data) {
         http_problem(req, 500, "stored file is unreadable", NULL);
         return;
-    }
-    size_t n = (hl - 2) / 2;
-    unsigned char *data = arena_alloc(req->arena, n + 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned hi = hexval(hex[2 + 2 * i]), lo = hexval(hex[3 + 2 * i]);
-        if (hi > 15 || lo > 15) {
-            http_problem(req, 500, "stored file is unreadable", NULL);
-            return;
-        }
-        data[i] = (unsigned char)(hi << 4 | lo);
     }
     unsigned char md[SHA256_DIGEST_LENGTH];
     char sha[65];
@@ -1024,6 +1035,12 @@ void api_contracts_init(void)
     ST_CERT = db_stmt_register_read(
         "SELECT c.status, certificate_payload(c)::text, (SELECT key_id FROM signing_keys k WHERE k.office_id = c.office_id"
         " AND k.valid_to IS NULL) FROM contracts c"
+        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        5);
+    /* the same, with the office's seal for the PDF */
+    ST_CERT_PDF = db_stmt_register_read(
+        "SELECT c.status, certificate_payload(c)::text, (SELECT key_id FROM signing_keys k WHERE k.office_id = c.office_id"
+        " AND k.valid_to IS NULL), (SELECT s.png FROM office_seals s WHERE s.office_id = c.office_id) FROM contracts c"
         " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
         5);
     ST_PUBLIC = db_stmt_register_replica(

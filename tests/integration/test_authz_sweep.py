@@ -197,6 +197,13 @@ SWEEP = {
                           tables=["registry_offices"]),
     "updateOffice": Entry(allow={"admin"}, setup=lambda w, c: {"id": w.office_spare["id"]},
                           body=lambda w, c, x: {"name": "扫描登记处备 " + uniq()}, tables=["registry_offices"]),
+    # an office's seal image: an admin uploads it, the office's officers read it
+    "getOfficeSeal": Entry(allow={"officer", "admin"}, scoped={"officer"},
+                           setup=lambda w, c: w.shared("seal_a", lambda: seal_upload(w, w.office_a["id"]))),
+    "putOfficeSeal": Entry(allow={"admin"}, setup=lambda w, c: {"id": w.office_spare["id"]},
+                           raw=lambda w, c, x: (seal_png(), "image/png"), tables=["office_seals", "audit_log"]),
+    "deleteOfficeSeal": Entry(allow={"admin"}, setup=lambda w, c: seal_upload(w, w.office_spare["id"]),
+                              tables=["office_seals", "audit_log"]),
     # contracts
     "listContracts": Entry(allow=READERS),
     # a member of another org naming org A as seller is not a party: 403 (seller.org_id, not_a_party)
@@ -237,6 +244,8 @@ SWEEP = {
                               setup=fresh_contract("draft", attachment=True), tables=C_TABLES),
     "getContractCertificate": Entry(allow=READERS, scoped={"member", "broker", "officer", "bureau"},
                                     setup=lambda w, c: w.certificate()),
+    "getContractRegistrationForm": Entry(allow=READERS, scoped={"member", "broker", "officer", "bureau"},
+                                         setup=reg_contract("reg")),
     "verifyCertificate": Entry(body=lambda w, c, x: w.certificate()["certificate"]),
     "listCertificateKeys": Entry(),
     "getRegistrationFacts": Entry(setup=lambda w, c: {"registration_no": w.certificate()["registration_no"]}),
@@ -387,6 +396,24 @@ SWEEP = {
     "listAudit": Entry(allow={"admin", "bureau"}, query=lambda w, c, x: f"entity=org&id={w.org_a['id']}"),
     "verifyAudit": Entry(allow={"admin", "bureau"}),
 }
+
+
+def seal_png(side=96):
+    """A side×side red PNG (a stand-in for an office's seal)."""
+    import struct
+    import zlib
+    raw = b"".join(b"\x00" + b"\xc8\x1e\x1e\xff" * side for _ in range(side))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def seal_upload(w, office_id):
+    r = w.api.put(f"{V1}/offices/{office_id}/seal", data=seal_png(), headers={**w.h("admin"), "Content-Type": "image/png"})
+    assert r.status == 200, r
+    return {"id": office_id}
 
 
 _IMPORT_SERIAL = [800000]

@@ -108,7 +108,7 @@ def test_certificate_access(api, cdb, cast):
     assert_problem(certificate(api, cast.m_third["h"], cid), 404)
     assert_problem(certificate(api, cast.other_officer["h"], cid), 404)
     assert_problem(api.get(f"{V1}/contracts/{cid}/certificate"), 401)
-    b = assert_problem(api.get(f"{V1}/contracts/{cid}/certificate?format=pdf", headers=cast.m_seller["h"]), 400)
+    b = assert_problem(api.get(f"{V1}/contracts/{cid}/certificate?format=docx", headers=cast.m_seller["h"]), 400)
     assert "format" in error_fields(b)
     # not registered → no certificate
     c = submitted_contract(api, cdb, cast.m_seller["h"], cast.seller, cast.buyer)

@@ -1,10 +1,11 @@
 // Administration (管理员): users (find, create staff accounts, change role,
 // office or region, disable), organisations (verify pending ones, edit),
-// registry offices (create, edit, which regions each one serves) and the
+// registry offices (create, edit, which regions each one serves, the seal
+// image printed on their PDF documents) and the
 // audit trail with its chain check.  Loaded only when an admin opens one of
 // these screens.
-import { useState, useEffect } from 'preact/hooks';
-import { api, listAll, regionChildren } from '../api.js';
+import { useState, useEffect, useRef } from 'preact/hooks';
+import { api, request, listAll, regionChildren } from '../api.js';
 import {
   html, date, dateTime, Loading, ErrorBox, ErrorSummary, Empty, Card, PageTitle, Field, TextInput, TextArea, Select, RegionPicker,
   RegionName, useLoad, usePaged, More, navigate, ActionButton, fieldErrors, Notice, Tabs, Facts, ROLE_TEXT, STATUS, Status,
@@ -327,17 +328,20 @@ export function Offices() {
   const r = useLoad(() => api.get('/offices').then((x) => x.items), []);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState(null);
+  const [sealOf, setSealOf] = useState(null);
   const offices = r.data || [];
   return html`<${PageTitle} sub="每个登记机构受理其所在地区（含下级地区）卖方的技术合同登记申请；一个地区只能有一个在用的登记机构。"
       actions=${html`<button class="btn btn-primary" onClick=${() => { setCreating(!creating); setEditing(null); }}>${creating ? '收起' : '＋ 新建登记机构'}</button>`}>登记机构</${PageTitle}>
     ${creating ? html`<${OfficeForm} done=${() => { setCreating(false); r.reload(); }} />` : ''}
     ${editing ? html`<${OfficeForm} office=${editing} done=${() => { setEditing(null); r.reload(); }} />` : ''}
+    ${sealOf ? html`<${SealCard} key=${sealOf.id} office=${sealOf} done=${() => setSealOf(null)} />` : ''}
     <${Card} title="登记机构列表">
       ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !offices.length ? html`<${Empty}>尚无登记机构</${Empty}>` : html`
         <div class="table-wrap" tabindex="0"><table class="list stack" data-testid="offices"><thead><tr><th>名称</th><th>服务地区</th><th>状态</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
         ${offices.map((o) => html`<tr data-id=${o.id}><td data-label="名称">${o.name}</td><td data-label="地区"><${RegionName} code=${o.region_code} />及下级地区</td>
           <td data-label="状态">${o.active ? html`<span class="badge badge-green">在用</span>` : html`<span class="badge badge-grey">已停用</span>`}</td>
-          <td data-label="操作" class="nowrap"><button class="btn btn-small" onClick=${() => { setEditing(o); setCreating(false); window.scrollTo(0, 0); }}>编辑</button>
+          <td data-label="操作" class="nowrap"><button class="btn btn-small" onClick=${() => { setEditing(o); setCreating(false); setSealOf(null); window.scrollTo(0, 0); }}>编辑</button>
+            <button class="btn btn-small" data-seal=${o.id} onClick=${() => { setSealOf(o); setEditing(null); setCreating(false); window.scrollTo(0, 0); }}>印章</button>
             <a class="btn btn-small" href=${'#/admin/audit?entity=office&id=' + o.id}>操作记录</a></td></tr>`)}
         </tbody></table></div>`}
     </${Card}>
@@ -366,6 +370,59 @@ function OfficeForm({ office, done }) {
       ${office ? html`<${Field} label="状态" name="active" errors=${fe} group><label class="check"><input type="checkbox" checked=${f.active} onChange=${(e) => set('active')(e.currentTarget.checked)} /> 在用</label></${Field}>` : ''}
     </div>
     <div class="page-actions"><${ActionButton} class="btn btn-primary" onClick=${save}>保存</${ActionButton}><button class="btn" onClick=${done}>取消</button></div>
+  </${Card}>`;
+}
+
+// The seal image (印章) of an office: printed over its name at the foot of the
+// PDF certificates and registration forms it issues.  A PNG, 64 to 4,096
+// pixels a side (a transparent background prints best).
+const SEAL_REFUSED = {
+  413: '图片文件过大，请压缩后再上传。',
+  415: '印章须为 PNG 格式的图片。',
+  422: '图片边长须在 64 至 4096 像素之间。',
+};
+/** @param {{office: RegistryOffice, done: () => void}} props */
+function SealCard({ office, done }) {
+  const file = useRef(null);
+  const [url, setUrl] = useState(/** @type {string | null} */ (null)); // null: loading, '': none
+  const [err, setErr] = useState(null);
+  const [saved, setSaved] = useState('');
+  const [hint, setHint] = useState('');
+  const load = async () => {
+    try {
+      const resp = await request('GET', '/offices/{id}/seal', { path: { id: office.id }, raw: true });
+      setUrl(URL.createObjectURL(await resp.blob()));
+    } catch (e) {
+      if (e.status === 404) setUrl(''); else setErr(e);
+    }
+  };
+  useEffect(() => { load(); }, [office.id]);
+  useEffect(() => () => { if (url) URL.revokeObjectURL(url); }, [url]);
+  const upload = async () => {
+    setErr(null); setSaved(''); setHint('');
+    const f = file.current && file.current.files[0];
+    if (!f) { setSaved(''); setHint('请先选择印章图片（PNG 格式）。'); return; }
+    try {
+      await request('PUT', '/offices/{id}/seal', { path: { id: office.id }, bodyRaw: f, headers: { 'Content-Type': 'image/png' } });
+      setSaved('印章已上传，此后生成的登记证明和登记表将加盖此印章。');
+      file.current.value = '';
+      await load();
+    } catch (e) { setErr(e); }
+  };
+  const remove = async () => {
+    setErr(null); setSaved('');
+    try { await api.del('/offices/{id}/seal', { path: { id: office.id } }); setSaved('印章已删除，文件上的盖章处留空。'); setUrl(''); } catch (e) { setErr(e); }
+  };
+  return html`<${Card} title=${'印章：' + office.name} class="form">
+    <p class="small muted">印章图片印在本机构出具的登记证明和登记表（PDF）落款处。请上传 PNG 格式、边长 64 至 4096 像素的图片，透明背景效果最好。</p>
+    ${saved ? html`<${Notice} tone="success">${saved}</${Notice}>` : ''}
+    ${hint || SEAL_REFUSED[err && err.status] ? html`<div class="alert alert-error" role="alert" data-testid="seal-error">${hint || SEAL_REFUSED[err.status]}</div>` : html`<${ErrorBox} error=${err} />`}
+    <div data-testid="seal-current">${url === null ? html`<${Loading} />` : url ? html`<img class="seal-preview" src=${url} alt=${office.name + '的印章'} width="160" height="160" />` : html`<${Empty}>尚未上传印章</${Empty}>`}</div>
+    <div class="field"><label for="seal-file">印章图片（PNG）</label>
+      <input type="file" id="seal-file" name="seal-file" ref=${file} accept="image/png" /></div>
+    <div class="page-actions"><${ActionButton} class="btn btn-primary" data-action="seal-upload" onClick=${upload}>${url ? '更换印章' : '上传印章'}</${ActionButton}>
+      ${url ? html`<${ActionButton} class="btn btn-danger" data-action="seal-delete" confirm="删除此印章？" onClick=${remove}>删除印章</${ActionButton}>` : ''}
+      <button class="btn" onClick=${done}>关闭</button></div>
   </${Card}>`;
 }
 
@@ -405,6 +462,7 @@ const ACTION = {
   submit: '提交', approve: '审核通过', reject: '退回', withdraw: '撤回', close: '关闭', attach: '上传附件', detach: '删除附件',
   return: '退回补正', refuse: '不予登记', amend_request: '申请变更', amend_confirmed: '确认变更', amend_rejected: '驳回变更',
   cancel_request: '申请注销', cancel_confirmed: '确认注销', cancel_rejected: '驳回注销', payment: '记录到账',
+  seal_upload: '上传印章', seal_delete: '删除印章',
 };
 const FIELD_ZH = { ...USER_LABELS, ...ORG_LABELS, status: '状态', version: '版本', verified_at: '认证时间', verification_note: '审核意见', last_login_at: '最近登录',
   updated_at: '修改时间', title: '名称', max_uses: '可用次数', expires_at: '有效期至' };

@@ -3,7 +3,7 @@
 // attachments, amendment / cancellation requests, and the printable
 // certificate (技术合同登记证明) with its QR code.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { api, request, listAll } from '../api.js';
+import { api, request, listAll, download } from '../api.js';
 import {
   html, yuan, wan, wanText, date, dateTime, todayCN, Status, STATUS, Loading, ErrorBox, ErrorSummary, Empty, Card, PageTitle, Facts, Field,
   TextInput, TextArea, Select, CodeSelect, MoneyInput, RegionPicker, RegionName, useLoad, useCodes, labelOf, usePaged, More, navigate,
@@ -375,11 +375,22 @@ export function ContractPage({ params, query, me }) {
             ${party && c.status === 'draft' ? html`<${ActionButton} class="btn btn-danger" confirm="删除此草稿？" onClick=${async () => { setErr(null); try { await api.del('/contracts/{id}', { path: { id: c.id } }); navigate('/contracts'); } catch (e) { setErr(e); } }}>删除</${ActionButton}>` : ''}
             ${(me.role === 'officer' || me.role === 'admin') && c.status === 'submitted' ? html`<a class="btn btn-primary" href=${'#/registry/' + c.id}>审查</a>` : ''}
             ${c.status === 'registered' ? html`<a class="btn btn-primary" href=${'#/certificate/' + c.id}>登记证明</a>` : ''}
+            ${c.status === 'registered' ? html`<${ActionButton} class="btn" data-pdf="certificate" onClick=${() => pdf(c, 'certificate').catch(setErr)}>登记证明 PDF</${ActionButton}>` : ''}
+            ${c.status !== 'draft' ? html`<${ActionButton} class="btn" data-pdf="form" onClick=${() => pdf(c, 'form').catch(setErr)}>登记表 PDF</${ActionButton}>` : ''}
           </div></${Card}>
         ${applicant && c.status === 'registered' && !c.pending_change ? html`<${ChangeRequest} c=${c} act=${act} />` : ''}
         ${(me.role === 'officer' || me.role === 'admin') && c.pending_change ? html`<${ChangeDecision} c=${c} act=${act} />` : ''}
       </aside>
     </div>`;
+}
+
+// The official documents as PDF (drawn by the server): the certificate of a
+// registered contract, the registration form (技术合同登记表) of any but a draft.
+/** @param {{id: number, registration_no?: string | null}} c @param {'certificate' | 'form'} which */
+export function pdf(c, which) {
+  return which === 'certificate'
+    ? download('/contracts/{id}/certificate', { path: { id: c.id }, query: { format: 'pdf' } }, `登记证明-${c.registration_no || c.id}.pdf`)
+    : download('/contracts/{id}/registration-form', { path: { id: c.id } }, `技术合同登记表-${c.registration_no || c.id}.pdf`);
 }
 
 function ChangeRequest({ c, act }) {
@@ -506,6 +517,7 @@ export function Attachments({ c, me, party }) {
 
 // --- the printable certificate ---------------------------------------------------------------------------
 export function CertificateView({ params }) {
+  const [err, setErr] = useState(null);
   const r = useLoad(async () => {
     const [htmlText, cert] = await Promise.all([
       request('GET', '/contracts/{id}/certificate', { path: { id: params.id }, query: { format: 'html' }, raw: true }).then((x) => x.text()),
@@ -530,7 +542,9 @@ export function CertificateView({ params }) {
   const verify = () => { sessionStorage.setItem(CERT_HANDOFF, r.data.cert); navigate('/verify/' + no); };
   return html`<${PageTitle} sub=${'登记编号 ' + no + '。证明由登记机构数字签名，扫描二维码或在核验页粘贴签名数据即可核验真伪。'}
       actions=${html`<button class="btn btn-primary" onClick=${openWindow}>新窗口打开并打印</button>
+        <${ActionButton} class="btn" data-pdf="certificate" onClick=${() => pdf({ id: Number(params.id), registration_no: no }, 'certificate').catch(setErr)}>下载 PDF</${ActionButton}>
         <button class="btn" onClick=${saveJson}>下载签名数据</button><button class="btn" onClick=${verify} data-testid="verify-this">核验此证明</button>
         <a class="btn" href=${'#/contracts/' + params.id}>返回合同</a>`}>技术合同登记证明</${PageTitle}>
+    ${err ? html`<${ErrorBox} error=${err} />` : ''}
     <iframe class="cert-frame" title="技术合同登记证明" sandbox="allow-scripts allow-modals" srcdoc=${r.data.htmlText}></iframe>`;
 }
