@@ -99,6 +99,16 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
             AND (region_in_subtree(c.seller_region_code, p_region) OR region_in_subtree(c.buyer_region_code, p_region)), false)
 $$;
 
+-- The parties' roles under a contract's type (开发: 委托方 / 研究开发方, 转让: 让与方 /
+-- 受让方, ...): the subtype's extra.party_roles, else its type's (0017), else
+-- 卖方 / 买方.  The one place the certificate and the contract pages take them from.
+CREATE FUNCTION contract_party_roles(p_type text, p_subtype text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT extra->'party_roles' FROM codes WHERE list = 'contract_types' AND code = p_subtype),
+                    (SELECT extra->'party_roles' FROM codes WHERE list = 'contract_types' AND code = p_type),
+                    '{"seller": "卖方", "buyer": "买方"}')
+$$;
+
 CREATE FUNCTION contract_json(c contracts) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -137,7 +147,11 @@ LANGUAGE sql STABLE AS $$
                            FROM contract_changes x WHERE x.contract_id = c.id AND x.status = 'pending'),
         'created_at', c.created_at, 'updated_at', c.updated_at, 'version', c.version)
         -- jsonb_build_object takes at most 100 arguments
-        || jsonb_build_object('import_batch_id', c.import_batch_id)
+        || jsonb_build_object('import_batch_id', c.import_batch_id,
+            'related_party', c.related_party, 'related_party_label', code_label('related_party_kinds', c.related_party),
+            'related_contract_id', c.related_contract_id, 'fiscal_subsidy', c.fiscal_subsidy,
+            'party_roles', contract_party_roles(c.contract_type, c.contract_subtype),
+            'registration_note', c.registration_note)
 $$;
 
 -- Integrity flags an officer sees on an application.
@@ -293,7 +307,47 @@ BEGIN
     IF c.broker_user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE id = c.broker_user_id AND role = 'broker') THEN
         PERFORM yz_raise(422, 'broker_user_id must name a technology broker', 'broker_user_id', 'unknown');
     END IF;
+    IF c.related_party IS NULL THEN
+        PERFORM yz_raise(422, 'one of the related_party_kinds codes (none when the parties are not related)', 'related_party', 'required');
+    END IF;
+    PERFORM check_code('related_party_kinds', c.related_party, 'related_party');
+    PERFORM contract_check_related(c);
 END $$;
+
+-- A consulting or service contract may name the transfer, licence or development
+-- contract it serves (财税〔2016〕36号附件3: "与之相关的技术咨询、技术服务", the same
+-- seller and buyer): contract types with extra.vat_exempt_if_related link to one
+-- with extra.vat_exempt, between the same two parties.
+CREATE FUNCTION contract_check_related(c contracts) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r contracts;
+BEGIN
+    IF c.related_contract_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF NOT coalesce((tax_type_extra(c.contract_type)->>'vat_exempt_if_related')::boolean, false) THEN
+        PERFORM yz_raise(422, 'only a consulting or service contract names a related contract', 'related_contract_id', 'not_allowed');
+    END IF;
+    SELECT * INTO r FROM contracts WHERE id = c.related_contract_id;
+    IF NOT FOUND OR r.id = c.id THEN
+        PERFORM yz_raise(422, 'no such contract', 'related_contract_id', 'unknown');
+    END IF;
+    IF NOT coalesce((tax_type_extra(r.contract_type)->>'vat_exempt')::boolean, false) THEN
+        PERFORM yz_raise(422, 'the related contract must be a technology transfer, licence or development contract',
+                         'related_contract_id', 'not_transfer_or_development');
+    END IF;
+    IF coalesce(r.seller_credit_code, r.seller_name) IS DISTINCT FROM coalesce(c.seller_credit_code, c.seller_name)
+       OR coalesce(r.buyer_credit_code, r.buyer_name) IS DISTINCT FROM coalesce(c.buyer_credit_code, c.buyer_name) THEN
+        PERFORM yz_raise(422, 'the related contract must be between the same seller and buyer', 'related_contract_id', 'other_parties');
+    END IF;
+END $$;
+
+-- The extra of a contract type's code (tax and role rules, 0002 and 0017).
+CREATE FUNCTION tax_type_extra(p_code text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT extra FROM codes WHERE list = 'contract_types' AND code = p_code), '{}')
+$$;
 
 -- Apply body fields b onto c (only the keys present).
 CREATE FUNCTION contract_merge(c contracts, b jsonb) RETURNS contracts
@@ -334,6 +388,9 @@ BEGIN
     IF b ? 'result_id' THEN c.result_id := (b->>'result_id')::bigint; END IF;
     IF b ? 'need_id' THEN c.need_id := (b->>'need_id')::bigint; END IF;
     IF b ? 'is_import' THEN c.is_import := (b->>'is_import')::boolean; END IF;
+    IF b ? 'related_party' THEN c.related_party := b->>'related_party'; END IF;
+    IF b ? 'related_contract_id' THEN c.related_contract_id := (b->>'related_contract_id')::bigint; END IF;
+    IF b ? 'fiscal_subsidy' THEN c.fiscal_subsidy := (b->>'fiscal_subsidy')::boolean; END IF;
     RETURN c;
 END $$;
 
@@ -348,6 +405,8 @@ BEGIN
     c.contract_amount_fen := 0;
     c.technical_amount_fen := 0;
     c.is_import := false;
+    c.related_party := 'none';
+    c.fiscal_subsidy := false;
     c := contract_merge(c, b);
     IF NOT p_admin AND p_org IS DISTINCT FROM c.seller_org_id AND p_org IS DISTINCT FROM c.buyer_org_id THEN
         PERFORM yz_raise(403, 'your organisation must be the seller or the buyer (give its org_id)', 'seller.org_id', 'not_a_party');
@@ -358,13 +417,13 @@ BEGIN
         buyer_credit_code, intermediary_org_id, intermediary_name, intermediary_org_type, intermediary_region_code,
         intermediary_credit_code, broker_user_id, signed_on, effective_on, end_on, contract_amount_fen,
         technical_amount_fen, non_technical_items, payment_schedule, domain, socio_economic_objective, ip_type,
-        plan_source, result_id, need_id, is_import, created_by)
+        plan_source, result_id, need_id, is_import, related_party, related_contract_id, fiscal_subsidy, created_by)
     VALUES (c.title, c.contract_type, c.contract_subtype, c.seller_org_id, c.seller_name, c.seller_org_type,
         c.seller_region_code, c.seller_credit_code, c.buyer_org_id, c.buyer_name, c.buyer_org_type, c.buyer_region_code,
         c.buyer_credit_code, c.intermediary_org_id, c.intermediary_name, c.intermediary_org_type, c.intermediary_region_code,
         c.intermediary_credit_code, c.broker_user_id, c.signed_on, c.effective_on, c.end_on, c.contract_amount_fen,
         c.technical_amount_fen, c.non_technical_items, c.payment_schedule, c.domain, c.socio_economic_objective, c.ip_type,
-        c.plan_source, c.result_id, c.need_id, c.is_import, p_actor)
+        c.plan_source, c.result_id, c.need_id, c.is_import, c.related_party, c.related_contract_id, c.fiscal_subsidy, p_actor)
     RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', c.id::text, 'create', NULL, contract_json(c));
     RETURN contract_json(c)::text;
@@ -415,7 +474,8 @@ BEGIN
         contract_amount_fen = c.contract_amount_fen, technical_amount_fen = c.technical_amount_fen,
         non_technical_items = c.non_technical_items, payment_schedule = c.payment_schedule, domain = c.domain,
         socio_economic_objective = c.socio_economic_objective, ip_type = c.ip_type, plan_source = c.plan_source,
-        result_id = c.result_id, need_id = c.need_id, is_import = c.is_import
+        result_id = c.result_id, need_id = c.need_id, is_import = c.is_import, related_party = c.related_party,
+        related_contract_id = c.related_contract_id, fiscal_subsidy = c.fiscal_subsidy
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'update', contract_json(o), contract_json(c));
     RETURN contract_json(c)::text;
@@ -559,7 +619,8 @@ BEGIN
 END $$;
 
 -- Register: the officer may fix the classification and the technical amount
--- (with the non-technical items that make up the difference).
+-- (with the non-technical items that make up the difference), and says what
+-- was fixed and why in the 核定 note, which the certificate carries.
 CREATE FUNCTION contract_register(p_actor bigint, p_req text, p_id bigint, p_office bigint, p_admin boolean,
                                   b jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -587,7 +648,7 @@ BEGIN
         technical_amount_fen = c.technical_amount_fen, non_technical_items = c.non_technical_items,
         registration_year = yr, registration_serial = serial,
         registration_no = registration_number(yr, office_region, serial),
-        registered_at = now(), registered_by = p_actor
+        registered_at = now(), registered_by = p_actor, registration_note = nullif(btrim(b->>'note'), '')
     WHERE id = p_id RETURNING * INTO c;
     PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'register', contract_json(o), contract_json(c));
     IF no_scan THEN
@@ -712,7 +773,9 @@ BEGIN
     RETURN to_jsonb(pay)::text;
 END $$;
 
--- The certificate's content (the server canonicalises and signs it).
+-- The certificate's content (the server canonicalises and signs it): the parties
+-- with their roles under the contract's type, the term, the technology domain
+-- and the officer's 核定 note besides the registration's facts.
 CREATE FUNCTION certificate_payload(c contracts) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -720,8 +783,11 @@ LANGUAGE sql STABLE AS $$
         'title', c.title,
         'contract_type', c.contract_type, 'contract_type_label', code_label('contract_types', c.contract_type),
         'contract_subtype', c.contract_subtype, 'contract_subtype_label', code_label('contract_types', c.contract_subtype),
-        'seller', jsonb_build_object('name', c.seller_name, 'credit_code', c.seller_credit_code),
-        'buyer', jsonb_build_object('name', c.buyer_name, 'credit_code', c.buyer_credit_code),
+        'seller', jsonb_build_object('name', c.seller_name, 'credit_code', c.seller_credit_code, 'role', r.roles->>'seller'),
+        'buyer', jsonb_build_object('name', c.buyer_name, 'credit_code', c.buyer_credit_code, 'role', r.roles->>'buyer'),
+        'term', jsonb_build_object('signed_on', c.signed_on, 'effective_on', c.effective_on, 'end_on', c.end_on),
+        'domain', c.domain, 'domain_label', code_label('domains', c.domain),
+        'registration_note', c.registration_note,
         'contract_amount_fen', c.contract_amount_fen, 'technical_amount_fen', c.technical_amount_fen,
         'office', (SELECT jsonb_build_object('id', f.id, 'name', f.name, 'region_code', f.region_code)
                    FROM registry_offices f WHERE f.id = c.office_id),
@@ -729,6 +795,7 @@ LANGUAGE sql STABLE AS $$
         'amendments', (SELECT count(*) FROM contract_changes x WHERE x.contract_id = c.id AND x.kind = 'amend' AND x.status = 'confirmed'))
         -- an imported registration (历史导入) says so; it is not signed here
         || CASE WHEN c.import_batch_id IS NOT NULL THEN jsonb_build_object('source', 'import') ELSE '{}' END
+    FROM (SELECT contract_party_roles(c.contract_type, c.contract_subtype) AS roles) r
 $$;
 
 CREATE FUNCTION attachment_json(a contract_attachments) RETURNS jsonb

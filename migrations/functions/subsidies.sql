@@ -65,8 +65,8 @@
 --         year, on any registered contract (实际到账额 of that year).
 --     Contracts with base 0 are not candidates.
 --  2. Exclusions (only those the line lists), first match wins:
---       government_funded  plan_source is one of setting subsidy_government_funded_plan_sources
---       related_parties    contract_flags() flags the seller and buyer as related
+--       government_funded  the contract says 已享受财政资金补贴 (contracts.fiscal_subsidy)
+--       related_parties    the contract says the parties are related (related_party not 'none')
 --       already_subsidised the contract has a positive share, for the same party,
 --                          in the run in force (the latest run for its policy,
 --                          year and region) of ANOTHER policy
@@ -500,12 +500,8 @@ RETURNS SETOF subsidy_item LANGUAGE sql STABLE AS $$
     x AS (
         SELECT r.*,
             CASE
-              WHEN 'government_funded' = ANY (r.excl) AND r.plan_source IN
-                   (SELECT jsonb_array_elements_text(value) FROM settings WHERE key = 'subsidy_government_funded_plan_sources')
-                THEN 'government_funded'
-              WHEN 'related_parties' = ANY (r.excl)
-                   AND (SELECT contract_flags(k) FROM contracts k WHERE k.id = r.id) @> '[{"code": "related_parties"}]'
-                THEN 'related_parties'
+              WHEN 'government_funded' = ANY (r.excl) AND r.fiscal_subsidy THEN 'government_funded'
+              WHEN 'related_parties' = ANY (r.excl) AND r.related_party <> 'none' THEN 'related_parties'
               WHEN 'already_subsidised' = ANY (r.excl) AND EXISTS (
                    SELECT 1 FROM subsidy_award_contracts ac JOIN subsidy_awards a ON a.id = ac.award_id
                    WHERE ac.contract_id = r.id AND ac.share_fen > 0 AND a.kind = 'award' AND a.party = r.party
@@ -970,33 +966,140 @@ BEGIN
 END $$;
 
 -- Tax relief: the bureau's estimate of the tax relief that follows
--- registration (GET /tax-relief?year=&region=), per seller and year.
+-- registration (GET /tax-relief?year=&region=), per seller and year, with the
+-- rule that decided each contract and the rules' sources in `assumptions`.
 --
 -- Contracts: status 'registered', registered in the year (registered_at,
 -- Asia/Shanghai), seller's region (as recorded on the contract) in the region
 -- subtree ('000000' = the whole country).  Grouped by seller org (a seller
--- without an account here by credit code, else name).
+-- without an account here by credit code, else name).  Every rule is a row
+-- (0002, 0017); tax_assess() reads them for one contract:
 --
---  VAT (财税〔2016〕36号附件3): contract types whose code has extra.vat_exempt
---    (development, transfer, licence) are exempt: vat_exempt_amount_fen is their
---    contract amount, vat_saved_fen = round_half_up(amount * tax_vat_rate_bp / 10000).
---    Consulting and service contracts are exempt only when related to a transfer
---    or development (extra.vat_exempt_if_related), which the registration does not
---    record: their amount is shown as vat_if_related_amount_fen and NOT estimated.
---  CIT (财税〔2010〕111号, 企业所得税法实施条例第90条): technology-transfer income =
---    technical amount of contracts whose type has extra.cit_transfer_income
---    (transfer; licence only with a term of at least extra.cit_min_licence_years
---    years from effective_on, else signed_on, to end_on).  Sellers whose org type
---    is in setting tax_cit_excluded_org_types (natural persons) pay no CIT.
---    exempt part = min(income, cit_exempt_threshold_fen) (5,000,000 yuan),
---    halved part = income - exempt part,
---    cit_relief_fen = round_half_up((exempt * rate + halved * rate / 2) / 10000), rate = tax_cit_rate_bp.
---    Income stands in for 所得 (income less its costs), which the registry does
---    not know: the figure is an upper estimate.
+--  VAT (财税〔2016〕36号附件3 一（二十六）): exempt are contract types whose code has
+--    extra.vat_exempt (development, transfer, licence) — reason exempt_type — and
+--    consulting or service contracts (extra.vat_exempt_if_related) that name, as
+--    related_contract_id, a registered contract of an exempt type between the same
+--    parties — related_to_exempt_contract; other consulting and service contracts
+--    are not — not_related; any other type not_exempt_type.  The base is the
+--    exempt contract's technical amount (setting tax_vat_base: technical_amount;
+--    contract_amount would include equipment and materials, which the rule does not
+--    exempt).  vat_saved_fen = round_half_up(base * tax_vat_rate_bp / 10000).
+--  CIT (企业所得税法实施条例第九十条, 财税〔2010〕111号, 财税〔2015〕116号):
+--    technology-transfer income (技术转让所得) is the technical amount of a contract
+--    that passes, in this order (the first failing test is the reason):
+--      not_transfer_type     its type has extra.cit_transfer_income (transfer, licence)
+--      seller_not_cit_payer  the seller's org type is not in setting tax_cit_excluded_org_types
+--      ip_not_qualifying     the IP transferred qualifies: the subtype's extra.cit_qualifying
+--                            when it has one (专利权转让 yes, 技术秘密转让 no, ...), else the
+--                            contract ip_type's (patents, software copyright, IC layout,
+--                            plant varieties, new biomedicine varieties)
+--      licence_too_short     a licence runs at least extra.cit_min_licence_years years from
+--                            effective_on (else signed_on) to end_on
+--      wholly_related_party  the contract's related_party code has no extra.cit_excluded
+--                            (100 % related parties: 财税〔2010〕111号 四)
+--    otherwise qualifying.  Per seller: exempt part = min(income,
+--    cit_exempt_threshold_fen) (5,000,000 yuan), halved part = income - exempt part,
+--    cit_relief_fen = round_half_up((exempt * rate + halved * rate / 2) / 10000),
+--    rate = tax_cit_rate_bp.  Income stands in for 所得 (income less its costs),
+--    which the registry does not know: the figure is an upper estimate.
 --  Rounding: half up to the fen, once per figure and seller.
-CREATE FUNCTION tax_type_extra(p_code text) RETURNS jsonb
+CREATE FUNCTION tax_assess(c contracts, OUT vat_base_fen bigint, OUT vat_reason text, OUT cit_income_fen bigint,
+                           OUT cit_reason text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t jsonb := tax_type_extra(c.contract_type);
+    st jsonb := tax_type_extra(c.contract_subtype);
+    amount bigint := CASE WHEN (SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base') = 'contract_amount'
+                          THEN c.contract_amount_fen ELSE c.technical_amount_fen END;
+    years int := (t->>'cit_min_licence_years')::int;
+BEGIN
+    vat_base_fen := 0;
+    IF coalesce((t->>'vat_exempt')::boolean, false) THEN
+        vat_base_fen := amount;
+        vat_reason := 'exempt_type';
+    ELSIF coalesce((t->>'vat_exempt_if_related')::boolean, false) THEN
+        IF EXISTS (SELECT 1 FROM contracts r WHERE r.id = c.related_contract_id AND r.status = 'registered'
+                     AND coalesce((tax_type_extra(r.contract_type)->>'vat_exempt')::boolean, false)) THEN
+            vat_base_fen := amount;
+            vat_reason := 'related_to_exempt_contract';
+        ELSE
+            vat_reason := 'not_related';
+        END IF;
+    ELSE
+        vat_reason := 'not_exempt_type';
+    END IF;
+
+    cit_income_fen := 0;
+    IF NOT coalesce((t->>'cit_transfer_income')::boolean, false) THEN
+        cit_reason := 'not_transfer_type';
+    ELSIF c.seller_org_type IN (SELECT jsonb_array_elements_text(value) FROM settings WHERE key = 'tax_cit_excluded_org_types') THEN
+        cit_reason := 'seller_not_cit_payer';
+    ELSIF NOT coalesce((st->>'cit_qualifying')::boolean,
+                       (SELECT (extra->>'cit_qualifying')::boolean FROM codes WHERE list = 'ip_types' AND code = c.ip_type),
+                       false) THEN
+        cit_reason := 'ip_not_qualifying';
+    ELSIF years IS NOT NULL AND NOT coalesce(c.end_on >= coalesce(c.effective_on, c.signed_on) + make_interval(years => years), false) THEN
+        cit_reason := 'licence_too_short';
+    ELSIF coalesce((SELECT (extra->>'cit_excluded')::boolean FROM codes WHERE list = 'related_party_kinds' AND code = c.related_party), false) THEN
+        cit_reason := 'wholly_related_party';
+    ELSE
+        cit_income_fen := c.technical_amount_fen;
+        cit_reason := 'qualifying';
+    END IF;
+END $$;
+
+-- The rules tax_assess() applies, as sentences with their sources, read from
+-- the same rows: the answer states what the estimate assumed.
+CREATE FUNCTION tax_rules() RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT extra FROM codes WHERE list = 'contract_types' AND code = p_code), '{}')
+    SELECT jsonb_build_object(
+        'vat_rate_bp', setting_int('tax_vat_rate_bp', 600), 'cit_rate_bp', setting_int('tax_cit_rate_bp', 2500),
+        'cit_exempt_threshold_fen', setting_int('cit_exempt_threshold_fen', 500000000),
+        'cit_excluded_org_types', coalesce((SELECT value FROM settings WHERE key = 'tax_cit_excluded_org_types'), '[]'),
+        'vat_base', coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base'), 'technical_amount'),
+        'vat_exempt_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
+                             WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'vat_exempt')::boolean),
+        'vat_exempt_if_related_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
+                             WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'vat_exempt_if_related')::boolean),
+        'cit_income_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
+                             WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'cit_transfer_income')::boolean),
+        'cit_qualifying_subtypes', (SELECT coalesce(jsonb_object_agg(code, (extra->>'cit_qualifying')::boolean), '{}') FROM codes
+                             WHERE list = 'contract_types' AND extra ? 'cit_qualifying'),
+        'cit_qualifying_ip_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
+                             WHERE list = 'ip_types' AND (extra->>'cit_qualifying')::boolean),
+        'cit_excluded_related_party', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
+                             WHERE list = 'related_party_kinds' AND (extra->>'cit_excluded')::boolean),
+        'rounding', 'half up to the fen, once per figure and seller',
+        'statements', jsonb_build_array(
+            jsonb_build_object('code', 'vat_exempt',
+                'text', '免征增值税：' || (SELECT string_agg(label, '、' ORDER BY sort) FROM codes WHERE list = 'contract_types'
+                         AND parent_code IS NULL AND (extra->>'vat_exempt')::boolean) || '合同；与之相关（同一双方，登记时关联了已登记的技术转让、许可或开发合同）的'
+                         || (SELECT string_agg(label, '、' ORDER BY sort) FROM codes WHERE list = 'contract_types'
+                             AND parent_code IS NULL AND (extra->>'vat_exempt_if_related')::boolean) || '合同',
+                'source', (SELECT extra->>'vat_source' FROM codes WHERE list = 'contract_types' AND code = 'consulting')),
+            jsonb_build_object('code', 'vat_base',
+                'text', CASE WHEN (SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base') = 'contract_amount'
+                             THEN '免税基础为合同成交额' ELSE '免税基础为技术交易额（不含设备、仪器、零部件、原材料等非技术性费用）' END
+                        || '，按税率 ' || trim_scale(setting_int('tax_vat_rate_bp', 600) / 100.0) || '% 估算少缴的增值税',
+                'source', (SELECT extra->>'vat_source' FROM codes WHERE list = 'contract_types' AND code = 'development')
+                          || '；免征的是技术转让、技术开发及相关咨询、服务的价款，不含随技术提供的设备、仪器、零部件、原材料'),
+            jsonb_build_object('code', 'cit_scope',
+                'text', '技术转让所得：技术转让合同，以及期限不少于 5 年的技术许可合同；所转让的须为'
+                        || (SELECT string_agg(label, '、' ORDER BY sort) FROM codes WHERE list = 'ip_types' AND (extra->>'cit_qualifying')::boolean)
+                        || '（技术秘密、专利申请权等不属于）',
+                'source', (SELECT extra->>'cit_source' FROM codes WHERE list = 'contract_types' AND code = 'licence')
+                          || '；财税〔2010〕111号 一'),
+            jsonb_build_object('code', 'cit_income',
+                'text', '技术转让收入按技术交易额计，不含设备、仪器、零部件、原材料等非技术性收入；与技术转让相关的咨询、服务收入未计入',
+                'source', '国税函〔2009〕212号 二：技术转让收入不包括销售或转让设备、仪器、零部件、原材料等非技术性收入'),
+            jsonb_build_object('code', 'cit_related_party',
+                'text', '100% 关联方之间的技术转让所得不享受减免',
+                'source', (SELECT extra->>'cit_source' FROM codes WHERE list = 'related_party_kinds' AND code = 'wholly_related')),
+            jsonb_build_object('code', 'cit_relief',
+                'text', '年度技术转让所得 ' || (setting_int('cit_exempt_threshold_fen', 500000000) / 1000000) || ' 万元以内免征、超过部分减半，按税率 '
+                        || trim_scale(setting_int('tax_cit_rate_bp', 2500) / 100.0) || '% 估算；以技术交易额代替所得（未扣除成本），为估算上限；自然人卖方不计',
+                'source', (SELECT description FROM settings WHERE key = 'cit_exempt_threshold_fen'))),
+        'note', '估算：增值税按免税基础 × 税率；企业所得税以技术交易额代替技术转让所得（未扣除成本），500 万元以内免征、超过部分减半')
 $$;
 
 CREATE FUNCTION tax_relief(p_region text, p_year int) RETURNS jsonb
@@ -1005,26 +1108,19 @@ LANGUAGE sql STABLE AS $$
         SELECT setting_int('tax_vat_rate_bp', 600)::numeric AS vat_bp,
                setting_int('tax_cit_rate_bp', 2500)::numeric AS cit_bp,
                setting_int('cit_exempt_threshold_fen', 500000000) AS cit_thr,
-               ARRAY(SELECT jsonb_array_elements_text(coalesce(
-                   (SELECT value FROM settings WHERE key = 'tax_cit_excluded_org_types'), '["400"]'))) AS no_cit,
                (make_date(p_year, 1, 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t0,
                (make_date(p_year + 1, 1, 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t1
     ),
     c AS (
-        SELECT c.id, c.contract_amount_fen, c.technical_amount_fen, c.seller_org_id, c.seller_org_type,
+        SELECT c.id, c.registration_no, c.contract_type, c.contract_subtype, c.contract_amount_fen, c.technical_amount_fen,
+               c.seller_org_id, c.seller_org_type,
                coalesce(o.name, c.seller_name) AS seller_name, c.seller_credit_code, c.seller_region_code,
                CASE WHEN c.seller_org_id IS NOT NULL THEN 'org:' || c.seller_org_id
                     WHEN c.seller_credit_code IS NOT NULL THEN 'credit:' || c.seller_credit_code
                     ELSE 'name:' || c.seller_name END AS skey,
-               coalesce((x.extra->>'vat_exempt')::boolean, false) AS vat_exempt,
-               coalesce((x.extra->>'vat_exempt_if_related')::boolean, false) AS vat_if_related,
-               coalesce((x.extra->>'cit_transfer_income')::boolean, false)
-                 AND (x.extra->>'cit_min_licence_years' IS NULL
-                      OR c.end_on >= coalesce(c.effective_on, c.signed_on)
-                                     + make_interval(years => (x.extra->>'cit_min_licence_years')::int))
-                 AND NOT (c.seller_org_type = ANY (s.no_cit)) AS cit_income
+               a.vat_base_fen, a.vat_reason, a.cit_income_fen, a.cit_reason
         FROM contracts c CROSS JOIN s
-        CROSS JOIN LATERAL (SELECT tax_type_extra(c.contract_type) AS extra) x
+        CROSS JOIN LATERAL tax_assess(c) a
         LEFT JOIN orgs o ON o.id = c.seller_org_id
         WHERE c.status = 'registered' AND c.registered_at >= s.t0 AND c.registered_at < s.t1
           AND c.seller_region_code IS NOT NULL
@@ -1033,11 +1129,19 @@ LANGUAGE sql STABLE AS $$
     g AS (
         SELECT c.skey, min(c.seller_org_id) AS org_id, min(c.seller_name) AS name, min(c.seller_credit_code) AS credit_code,
                min(c.seller_org_type) AS org_type, min(c.seller_region_code) AS region_code, count(*) AS contracts,
-               coalesce(sum(c.contract_amount_fen) FILTER (WHERE c.vat_exempt), 0) AS vat_amt,
-               count(*) FILTER (WHERE c.vat_exempt) AS vat_n,
-               coalesce(sum(c.contract_amount_fen) FILTER (WHERE NOT c.vat_exempt AND c.vat_if_related), 0) AS vat_rel,
-               coalesce(sum(c.technical_amount_fen) FILTER (WHERE c.cit_income), 0) AS cit_inc,
-               count(*) FILTER (WHERE c.cit_income) AS cit_n
+               sum(c.vat_base_fen) AS vat_amt,
+               count(*) FILTER (WHERE c.vat_reason IN ('exempt_type', 'related_to_exempt_contract')) AS vat_n,
+               count(*) FILTER (WHERE c.vat_reason = 'related_to_exempt_contract') AS vat_rel_n,
+               coalesce(sum(c.technical_amount_fen) FILTER (WHERE c.vat_reason = 'not_related'), 0) AS vat_unrelated,
+               coalesce(sum(c.contract_amount_fen - c.technical_amount_fen)
+                        FILTER (WHERE c.vat_reason IN ('exempt_type', 'related_to_exempt_contract')), 0) AS vat_non_tech,
+               sum(c.cit_income_fen) AS cit_inc, count(*) FILTER (WHERE c.cit_reason = 'qualifying') AS cit_n,
+               jsonb_agg(jsonb_build_object('contract_id', c.id, 'registration_no', c.registration_no,
+                   'contract_type', c.contract_type, 'contract_subtype', c.contract_subtype,
+                   'contract_subtype_label', code_label('contract_types', c.contract_subtype),
+                   'technical_amount_fen', c.technical_amount_fen,
+                   'vat_base_fen', c.vat_base_fen, 'vat_reason', c.vat_reason,
+                   'cit_income_fen', c.cit_income_fen, 'cit_reason', c.cit_reason) ORDER BY c.id) AS details
         FROM c GROUP BY c.skey
     ),
     r AS (
@@ -1050,25 +1154,18 @@ LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'year', p_year, 'region_code', p_region,
         'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
-        'assumptions', jsonb_build_object(
-            'vat_rate_bp', s.vat_bp, 'cit_rate_bp', s.cit_bp, 'cit_exempt_threshold_fen', s.cit_thr,
-            'cit_excluded_org_types', to_jsonb(s.no_cit),
-            'vat_exempt_types', (SELECT jsonb_agg(code ORDER BY sort) FROM codes
-                                 WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'vat_exempt')::boolean),
-            'cit_income_types', (SELECT jsonb_agg(code ORDER BY sort) FROM codes
-                                 WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'cit_transfer_income')::boolean),
-            'rounding', 'half up to the fen, once per figure and seller',
-            'note', '估算：增值税按合同额 × 税率；企业所得税以技术交易额代替技术转让所得（未扣除成本），500 万元以内免征、超过部分减半'),
+        'assumptions', tax_rules(),
         'items', coalesce((SELECT jsonb_agg(jsonb_build_object(
                 'seller', jsonb_build_object('key', r.skey, 'org_id', r.org_id, 'name', r.name,
                                              'credit_code', r.credit_code, 'org_type', r.org_type,
                                              'region_code', r.region_code),
                 'contracts', r.contracts,
-                'vat_exempt_contracts', r.vat_n, 'vat_exempt_amount_fen', r.vat_amt, 'vat_saved_fen', r.vat_saved,
-                'vat_if_related_amount_fen', r.vat_rel,
+                'vat_exempt_contracts', r.vat_n, 'vat_related_contracts', r.vat_rel_n,
+                'vat_exempt_amount_fen', r.vat_amt, 'vat_non_technical_fen', r.vat_non_tech,
+                'vat_saved_fen', r.vat_saved, 'vat_unrelated_service_amount_fen', r.vat_unrelated,
                 'cit_transfer_contracts', r.cit_n, 'cit_transfer_income_fen', r.cit_inc,
                 'cit_exempt_part_fen', r.cit_exempt, 'cit_halved_part_fen', r.cit_halved, 'cit_relief_fen', r.cit_relief,
-                'total_relief_fen', r.vat_saved + r.cit_relief)
+                'total_relief_fen', r.vat_saved + r.cit_relief, 'details', r.details)
               ORDER BY r.org_id NULLS LAST, r.skey) FROM r), '[]'),
         'totals', (SELECT jsonb_build_object(
                 'sellers', count(*), 'contracts', coalesce(sum(r.contracts), 0),
@@ -1077,7 +1174,6 @@ LANGUAGE sql STABLE AS $$
                 'cit_exempt_part_fen', coalesce(sum(r.cit_exempt), 0), 'cit_halved_part_fen', coalesce(sum(r.cit_halved), 0),
                 'cit_relief_fen', coalesce(sum(r.cit_relief), 0),
                 'total_relief_fen', coalesce(sum(r.vat_saved + r.cit_relief), 0)) FROM r))
-    FROM s
 $$;
 COMMENT ON FUNCTION tax_relief(text, int) IS
     'Estimated VAT and corporate-income-tax relief of sellers of contracts registered in a year in a region subtree (see migrations/functions/subsidies.sql).';

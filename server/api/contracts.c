@@ -81,6 +81,9 @@ static const field_t CONTRACT_FIELDS[] = {
     {"result_id", F_NUMBER_OR_NULL, false},
     {"need_id", F_NUMBER_OR_NULL, false},
     {"is_import", F_BOOL, false},
+    {"related_party", F_STRING, false},
+    {"related_contract_id", F_NUMBER_OR_NULL, false},
+    {"fiscal_subsidy", F_BOOL, false},
 };
 
 static void check_party(json_t *p, const char *name, json_t **errs)
@@ -370,6 +373,7 @@ static void do_register(http_req_t *req)
     json_t *t = json_object_get(req->json, "technical_amount_fen"), *errs = NULL;
     api_check_chars(req, &errs, "no_scan_reason", api_str(req, "no_scan_reason"), 500);
     if (t) (void)api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false));
+    api_check_chars(req, &errs, "note", api_str(req, "note"), 1000);
     if (errs) {
         http_problem(req, 422, "some fields are not valid", errs);
         return;
@@ -638,6 +642,12 @@ static void certificate_html(http_req_t *req, json_t *cert)
     json_t *seller = json_object_get(p, "seller"), *buyer = json_object_get(p, "buyer"),
            *office = json_object_get(p, "office");
     bool imported = cert_imported(p);
+    json_t *term = json_object_get(p, "term");
+    /* the parties' roles come from the payload (contract_party_roles(): one home, codes.extra) */
+    const char *note = json_string_value(json_object_get(p, "registration_note"));
+    const char *note_row = note ? arena_printf(req->arena, "<tr><td>核定意见</td><td>%s</td></tr>",
+                                               html_escape(req, note))
+                                : "";
     buf_printf(
         &b,
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>技术合同登记证明 %s</title>"
@@ -650,9 +660,12 @@ static void certificate_html(http_req_t *req, json_t *cert)
         "@media print{body{border:none;margin:0}button{display:none}}</style></head><body>"
         "<div class='qr'>%s<br>扫码核验</div><h1>技术合同登记证明</h1>"
         "<table><tr><td>登记编号</td><td class='num'>%s</td></tr><tr><td>合同名称</td><td>%s</td></tr>"
-        "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>卖方（受托方）</td><td>%s<br>%s</td></tr>"
-        "<tr><td>买方（委托方）</td><td>%s<br>%s</td></tr><tr><td>合同成交额</td><td class='num'>%s</td></tr>"
-        "<tr><td>技术交易额</td><td class='num'>%s</td></tr><tr><td>登记机构</td><td>%s</td></tr>"
+        "<tr><td>合同类别</td><td>%s · %s</td></tr><tr><td>技术领域</td><td>%s</td></tr>"
+        "<tr><td>%s（卖方）</td><td>%s<br>%s</td></tr>"
+        "<tr><td>%s（买方）</td><td>%s<br>%s</td></tr>"
+        "<tr><td>合同期限</td><td>%s 至 %s（签订日期 %s）</td></tr>"
+        "<tr><td>合同成交额</td><td class='num'>%s</td></tr>"
+        "<tr><td>技术交易额</td><td class='num'>%s</td></tr>%s<tr><td>登记机构</td><td>%s</td></tr>"
         "<tr><td>登记日期</td><td>%s</td></tr></table>"
         "<div class='verify'><b>核验方法</b><ol>"
         "<li>用手机扫描右上角二维码，或在浏览器中打开 %s/#/verify，输入登记编号 %s：登记簿中的合同名称、当事人和金额应与本证明一致。</li>"
@@ -660,10 +673,11 @@ static void certificate_html(http_req_t *req, json_t *cert)
         "<li>登记如经变更或注销，核验页会显示其现状，请以核验结果为准。</li></ol></div>"
         "<button onclick='" HTTP_PRINT_HANDLER "'>打印</button></body></html>",
         S(p, "registration_no"), qr.data ? qr.data : "", S(p, "registration_no"), S(p, "title"),
-        S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(seller, "name"), S(seller, "credit_code"),
-        S(buyer, "name"), S(buyer, "credit_code"),
+        S(p, "contract_type_label"), S(p, "contract_subtype_label"), S(p, "domain_label"), S(seller, "role"),
+        S(seller, "name"), S(seller, "credit_code"), S(buyer, "role"), S(buyer, "name"), S(buyer, "credit_code"),
+        S(term, "effective_on"), S(term, "end_on"), S(term, "signed_on"),
         amount_text(req, json_integer_value(json_object_get(p, "contract_amount_fen"))),
-        amount_text(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), S(office, "name"),
+        amount_text(req, json_integer_value(json_object_get(p, "technical_amount_fen"))), note_row, S(office, "name"),
         S(p, "registered_on"), html_escape(req, base), S(p, "registration_no"),
         imported
             ? "历史导入：本合同的登记编号与登记日期取自原登记系统，本证明不是本系统签发的电子证明，没有数字签名。"

@@ -86,7 +86,8 @@ def new_broker(db, org, region=None):
 
 
 def contract(db, seller, buyer, ctype, subtype, amount, technical=None, at="2020-06-01 10:00+08", office=None,
-             plan_source=None, broker=None, effective_on=None, end_on=None):
+             plan_source=None, broker=None, effective_on=None, end_on=None, fiscal_subsidy=False, related_party="none",
+             ip_type=None, related_contract=None):
     """A registered contract (inserted by SQL) → its id.  Amounts in fen; `at` is registered_at."""
     technical = amount if technical is None else technical
     office = office or office_in(db, seller["region_code"])
@@ -97,13 +98,15 @@ def contract(db, seller, buyer, ctype, subtype, amount, technical=None, at="2020
             seller_region_code, seller_credit_code, buyer_org_id, buyer_name, buyer_org_type, buyer_region_code,
             buyer_credit_code, broker_user_id, signed_on, effective_on, end_on, contract_amount_fen,
             technical_amount_fen, plan_source, applicant_org_id, office_id, status, submitted_at,
-            registration_no, registration_year, registration_serial, registered_at)
+            registration_no, registration_year, registration_serial, registered_at, fiscal_subsidy, related_party, ip_type,
+            related_contract_id)
         SELECT %(title)s, %(ctype)s, %(subtype)s, %(s_id)s, %(s_name)s, %(s_type)s, %(s_region)s, %(s_code)s,
                %(b_id)s, %(b_name)s, %(b_type)s, %(b_region)s, %(b_code)s, %(broker)s,
                (%(at)s::timestamptz AT TIME ZONE 'Asia/Shanghai')::date - 10, %(eff)s, %(end)s, %(amount)s,
                %(tech)s, %(plan)s, %(s_id)s, %(office)s, 'registered', %(at)s::timestamptz - interval '5 days',
                registration_number((SELECT y FROM y), %(office_region)s, (SELECT s FROM s)), (SELECT y FROM y),
-               (SELECT s FROM s), %(at)s::timestamptz
+               (SELECT s FROM s), %(at)s::timestamptz, %(fiscal)s, %(related)s, %(ip)s,
+               %(rel_c)s
         RETURNING id""",
                dict(at=at, office=office["id"], office_region=office["region_code"],
                     title="补助测试合同 " + uniq("c"), ctype=ctype, subtype=subtype,
@@ -112,7 +115,8 @@ def contract(db, seller, buyer, ctype, subtype, amount, technical=None, at="2020
                     b_id=buyer["id"], b_name=buyer["name"], b_type=buyer["org_type"],
                     b_region=buyer["region_code"], b_code=buyer["credit_code"],
                     broker=broker["id"] if broker else None, eff=effective_on, end=end_on,
-                    amount=amount, tech=technical, plan=plan_source))
+                    amount=amount, tech=technical, plan=plan_source, fiscal=fiscal_subsidy, related=related_party,
+                    ip=ip_type, rel_c=related_contract))
     return rows[0]["id"]
 
 

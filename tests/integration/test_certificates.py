@@ -91,8 +91,11 @@ def test_certificate_shape_and_verification(api, cdb, cast):
     assert raw.startswith(b'{"payload":' + _canonical(cert["payload"]) + b',"algorithm":"Ed25519","key_id":')
     p = cert["payload"]
     assert set(p) == {"registration_no", "title", "contract_type", "contract_type_label", "contract_subtype",
-                      "contract_subtype_label", "seller", "buyer", "contract_amount_fen", "technical_amount_fen",
-                      "office", "registered_on", "amendments"}
+                      "contract_subtype_label", "seller", "buyer", "term", "domain", "domain_label",
+                      "registration_note", "contract_amount_fen", "technical_amount_fen", "office", "registered_on",
+                      "amendments"}
+    assert set(p["seller"]) == set(p["buyer"]) == {"name", "credit_code", "role"}
+    assert set(p["term"]) == {"signed_on", "effective_on", "end_on"}
     assert p["registration_no"] == cast.contract["registration_no"]
     assert p["contract_amount_fen"] == 88_000_000 and p["technical_amount_fen"] == 80_000_000
     assert p["office"]["id"] == cast.office["id"] and p["registered_on"] == iso(today(cdb))
@@ -144,6 +147,10 @@ def _tamper(cast):
         "registered_on": lambda c: c["payload"].__setitem__("registered_on", "2020-01-01"),
         "office_id": lambda c: c["payload"]["office"].__setitem__("id", cast.other_office["id"]),
         "amendments": lambda c: c["payload"].__setitem__("amendments", 1),
+        "seller_role": lambda c: c["payload"]["seller"].__setitem__("role", "受让方"),
+        "end_on": lambda c: c["payload"]["term"].__setitem__("end_on", "2099-12-31"),
+        "domain": lambda c: c["payload"].__setitem__("domain", "aerospace"),
+        "note": lambda c: c["payload"].__setitem__("registration_note", "核定技术交易额 1 元"),
         "extra_member": lambda c: c["payload"].__setitem__("note", "免税"),
         "dropped_member": lambda c: c["payload"].pop("buyer"),
         "other_office_key": lambda c: c.__setitem__("key_id", cast.other_key_id),
@@ -166,7 +173,8 @@ def _tamper(cast):
 
 
 TAMPERS = ["contract_amount", "technical_amount", "seller_name", "buyer_name", "buyer_credit_code", "title",
-           "registration_no", "registered_on", "office_id", "amendments", "extra_member", "dropped_member",
+           "registration_no", "registered_on", "office_id", "amendments", "seller_role", "end_on", "domain", "note",
+           "extra_member", "dropped_member",
            "other_office_key", "unknown_key", "signature_char", "signature_middle", "signature_truncated",
            "signature_padded", "signature_empty", "other_certificate_signature", "algorithm", "algorithm_case",
            "float_amount", "float_amendments"]
@@ -348,6 +356,68 @@ def test_html_certificate_escapes_what_users_typed(api, cdb, cast):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;引号&quot;" in r.text
     j = certificate(api, cast.m_seller["h"], c["id"])
     assert j.body["payload"]["title"] == title and verify(api, j.body)["valid"] is True
+
+
+# ====================================================================== party roles, term, domain, 核定 note
+
+ROLES = {  # 民法典 技术合同: the parties of each type, as the certificate names them (codes.extra.party_roles)
+    ("development", "commissioned_development"): ("研究开发方", "委托方"),
+    ("transfer", "patent_transfer"): ("让与方", "受让方"),
+    ("licence", "patent_licence"): ("许可方", "被许可方"),
+    ("consulting", "technical_consulting"): ("受托方", "委托方"),
+    ("service", "technical_service"): ("受托方", "委托方"),
+}
+
+
+@pytest.mark.parametrize("ctype,subtype", list(ROLES))
+def test_certificate_names_the_parties_by_their_roles(api, cdb, cast, ctype, subtype):
+    seller_role, buyer_role = ROLES[(ctype, subtype)]
+    body = contract_body(cdb, cast.seller, cast.buyer, ctype, subtype, domain="new_energy")
+    c = create_contract(api, cast.m_seller["h"], body)
+    assert c["party_roles"] == {"seller": seller_role, "buyer": buyer_role}
+    submit(api, cast.m_seller["h"], c["id"])
+    note = f"核定：扣除设备费 15,000 元，技术交易额按 {ctype} 合同登记"
+    reg = register(api, cast.officer["h"], c["id"], {"note": note})
+    assert reg["registration_note"] == note
+    assert query(cdb, "SELECT registration_note FROM contracts WHERE id = %s", c["id"])[0]["registration_note"] == note
+    r = certificate(api, cast.m_seller["h"], c["id"])
+    assert r.status == 200, r
+    p = r.body["payload"]
+    assert (p["seller"]["role"], p["buyer"]["role"]) == (seller_role, buyer_role)
+    assert p["term"] == {"signed_on": body["signed_on"], "effective_on": body["effective_on"], "end_on": body["end_on"]}
+    assert (p["domain"], p["domain_label"]) == ("new_energy", "新能源与高效节能")
+    assert p["registration_note"] == note
+    assert verify(api, r.body)["valid"] is True
+    h = certificate(api, cast.m_seller["h"], c["id"], fmt="html").text
+    assert f"<td>{seller_role}（卖方）</td>" in h and f"<td>{buyer_role}（买方）</td>" in h
+    assert "卖方（受托方）" not in h or seller_role == "受托方"
+    assert f"<td>{body['effective_on']} 至 {body['end_on']}（签订日期 {body['signed_on']}）</td>" in h
+    assert "<td>新能源与高效节能</td>" in h and "核定意见" in h and "扣除设备费 15,000 元" in h
+
+
+def test_roles_are_data(api, cdb, cast):
+    """The wording comes from the code list: a subtype's own roles win over its type's."""
+    query(cdb, """UPDATE codes SET extra = extra || '{"party_roles": {"seller": "合作开发方（甲）", "buyer": "合作开发方（乙）"}}'
+                  WHERE list = 'contract_types' AND code = 'cooperative_development' RETURNING code""")
+    try:
+        c = registered_contract(api, cdb, cast.m_seller["h"], cast.officer["h"], cast.seller, cast.buyer,
+                                ctype="development", subtype="cooperative_development")
+        p = certificate(api, cast.m_seller["h"], c["id"]).body["payload"]
+        assert (p["seller"]["role"], p["buyer"]["role"]) == ("合作开发方（甲）", "合作开发方（乙）")
+        assert c["registration_note"] is None and p["registration_note"] is None
+        assert "核定意见" not in certificate(api, cast.m_seller["h"], c["id"], fmt="html").text
+    finally:
+        query(cdb, "UPDATE codes SET extra = extra - 'party_roles' WHERE list = 'contract_types'"
+                   " AND code = 'cooperative_development' RETURNING code")
+
+
+def test_register_note_is_checked(api, cdb, cast):
+    c = submitted_contract(api, cdb, cast.m_seller["h"], cast.seller, cast.buyer)
+    r = api.post(f"{V1}/contracts/{c['id']}/register", json={"note": "长" * 1001}, headers=cast.officer["h"])
+    assert "note" in error_fields(assert_problem(r, 422))
+    r = api.post(f"{V1}/contracts/{c['id']}/register", json={"note": 5}, headers=cast.officer["h"])
+    assert "note" in error_fields(assert_problem(r, 400))
+    assert query(cdb, "SELECT status FROM contracts WHERE id = %s", c["id"])[0]["status"] == "submitted"
 
 
 # ====================================================================== public endpoints

@@ -131,8 +131,10 @@ def test_whole_workflow_per_contract_type(api, cdb, cworld, ctype, subtype):
     assert p["registration_no"] == no and p["title"] == body["title"]
     assert p["contract_type"] == ctype and p["contract_subtype"] == subtype
     assert p["contract_type_label"] == label(cdb, "contract_types", ctype)
-    assert p["seller"] == {"name": w.seller["name"], "credit_code": w.seller["credit_code"]}
-    assert p["buyer"] == {"name": w.buyer["name"], "credit_code": w.buyer["credit_code"]}
+    roles = sql1(cdb, "SELECT extra->'party_roles' AS r FROM codes WHERE list = 'contract_types' AND code = %s", ctype)["r"]
+    assert p["seller"] == {"name": w.seller["name"], "credit_code": w.seller["credit_code"], "role": roles["seller"]}
+    assert p["buyer"] == {"name": w.buyer["name"], "credit_code": w.buyer["credit_code"], "role": roles["buyer"]}
+    assert p["registration_note"] == "材料齐全，予以登记" == reg["registration_note"]
     assert p["contract_amount_fen"] == body["contract_amount_fen"]
     assert p["technical_amount_fen"] == body["technical_amount_fen"]
     assert p["office"] == {"id": w.office["id"], "name": w.office["name"], "region_code": w.office["region_code"]}
@@ -416,6 +418,8 @@ def _create_refused(api, cdb, w, status, field, /, **over):
     ({"payment_schedule": [{"due_on": "2030-01-01", "amount_fen": 100_000_000_000}]}, "payment_schedule"),
     ({"title": ""}, "title"),
     ({"broker_user_id": 9_000_000_000}, "broker_user_id"),
+    ({"related_party": "cousins"}, "related_party"),
+    ({"related_contract_id": 9_000_000_000}, "related_contract_id"),
 ])
 def test_invalid_values_are_422_naming_the_field(api, cdb, cworld, over, field):
     _create_refused(api, cdb, cworld, 422, field, **over)
@@ -438,6 +442,9 @@ def test_mass_assignment_on_create_is_400(api, cdb, cworld, field, value):
     ({"contract_amount_fen": 100.5}, "contract_amount_fen"),
     ({"non_technical_items": {}}, "non_technical_items"),
     ({"is_import": "yes"}, "is_import"),
+    ({"fiscal_subsidy": "yes"}, "fiscal_subsidy"),
+    ({"related_party": None}, "related_party"),
+    ({"related_contract_id": "12"}, "related_contract_id"),
 ])
 def test_mistyped_fields_on_create_are_400(api, cdb, cworld, over, field):
     _create_refused(api, cdb, cworld, 400, field, **over)
@@ -1046,3 +1053,46 @@ def test_review_time_limits_are_data(api, cdb, cworld):
         with cdb.cursor() as cur:
             for k, v in old.items():
                 cur.execute("UPDATE settings SET value = %s::jsonb WHERE key = %s", (json.dumps(v), k))
+
+
+# ---------------------------------------------------------------------- attributes for tax and subsidies
+
+def test_related_party_fiscal_subsidy_and_related_contract(api, cdb, cworld):
+    """是否关联交易, 已享受财政资金补贴, and the transfer or development contract a consulting or service
+    contract serves (财税〔2016〕36号附件3: the same two parties)."""
+    w = cworld
+    h = w.m_seller["h"]
+    transfer = create_contract(api, h, contract_body(cdb, w.seller, w.buyer, "transfer", "patent_transfer",
+                                                     related_party="wholly_related", fiscal_subsidy=True))
+    assert (transfer["related_party"], transfer["related_party_label"], transfer["fiscal_subsidy"]) == \
+        ("wholly_related", "100%关联方交易（直接或间接持股之和达到100%）", True)
+    plain = create_contract(api, h, contract_body(cdb, w.seller, w.buyer))
+    assert (plain["related_party"], plain["fiscal_subsidy"], plain["related_contract_id"]) == ("none", False, None)
+    # a consulting contract between the same parties may name the transfer
+    consulting = create_contract(api, h, contract_body(cdb, w.seller, w.buyer, "consulting", "technical_consulting",
+                                                       related_contract_id=transfer["id"]))
+    assert consulting["related_contract_id"] == transfer["id"]
+    row = contract_row(cdb, consulting["id"])
+    assert row["related_contract_id"] == transfer["id"]
+    n_before = query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"]
+    before = state(cdb, consulting["id"])
+
+    def refused(body, code, cid=None):
+        r = api.patch(f"{V1}/contracts/{cid}", json=body, headers={**h, "If-Match": f'"{consulting["version"]}"'}) \
+            if cid else api.post(f"{V1}/contracts", json=body, headers=h)
+        b = problem(r, 422, "related_contract_id")
+        assert [e["code"] for e in b["errors"] if e["field"] == "related_contract_id"] == [code], b
+
+    # only consulting and service contracts name one
+    refused(contract_body(cdb, w.seller, w.buyer, related_contract_id=transfer["id"]), "not_allowed")
+    # it must be a transfer, licence or development contract
+    refused(contract_body(cdb, w.seller, w.buyer, "service", "technical_service", related_contract_id=consulting["id"]),
+            "not_transfer_or_development")
+    # between the same parties
+    other = create_contract(api, h, contract_body(cdb, w.seller, w.third, "transfer", "patent_transfer"))
+    refused(contract_body(cdb, w.seller, w.buyer, "service", "technical_service", related_contract_id=other["id"]),
+            "other_parties")
+    # not itself
+    refused({"related_contract_id": consulting["id"]}, "unknown", cid=consulting["id"])
+    assert state(cdb, consulting["id"]) == before
+    assert query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"] == n_before + 1   # + other

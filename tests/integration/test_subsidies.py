@@ -33,8 +33,10 @@ def yanshi(sdb):
     c["c2"] = contract(db, o["S1"], o["B1"], *D, 100000000, 80000000, at="2020-05-01 10:00+08")
     # c3: tech 12,345,678 → buyer 617,283.9 (exact, rounded only per award); seller 123,456.78
     c["c3"] = contract(db, o["S1"], o["B2"], *S, 12345678, at="2020-06-01 10:00+08", plan_source="unplanned")
-    # c4: government funded (provincial plan): buyer line excludes it; seller line (no exclusions) 200,000
-    c["c4"] = contract(db, o["S1"], o["B2"], *T, 20000000, at="2020-07-01 10:00+08", plan_source="provincial")
+    # c4: 已享受财政资金补贴 (a provincial-plan project that says so): the buyer line excludes it; the seller
+    #     line (no exclusions) 200,000
+    c["c4"] = contract(db, o["S1"], o["B2"], *T, 20000000, at="2020-07-01 10:00+08", plan_source="provincial",
+                       fiscal_subsidy=True)
     # c7: 2020-12-31 23:30 in China is still 2020: buyer 50,000; seller 10,000
     c["c7"] = contract(db, o["S1"], o["B2"], *T, 1000000, at="2020-12-31 23:30+08")
     # c8: 2021-01-01 00:30 in China (still 2020 in UTC): not in base year 2020
@@ -299,7 +301,7 @@ def qinghai(sdb):
     # 城中区 630103: buyers for the flat policy with per-contract and conditional yearly caps
     seller = new_org(db, "630106", phone="0971-5550000")
     b = {k: new_org(db, "630103") for k in ("F1", "F2", "F3", "F5")}
-    b["F4"] = new_org(db, "630103", phone="0971-5550000")          # shares the seller's phone: related
+    b["F4"] = new_org(db, "630103", phone="0971-5550000")          # related: the contract says so
     at = "2015-07-01 10:00+08"
     d["flat_c"] = {
         "F1": [contract(db, seller, b["F1"], *T, 40000000, at=at), contract(db, seller, b["F1"], *D, 30000000, at=at),
@@ -307,8 +309,8 @@ def qinghai(sdb):
                contract(db, seller, b["F1"], "consulting", "technical_consulting", 50000000, at=at)],
         "F2": [contract(db, seller, b["F2"], *T, 60000000, at=at), contract(db, seller, b["F2"], *T, 40000000, at=at)],
         "F3": [contract(db, seller, b["F3"], *T, 60000000, at=at), contract(db, seller, b["F3"], *T, 40000001, at=at)],
-        "F4": [contract(db, seller, b["F4"], *T, 10000000, at=at)],
-        "F5": [contract(db, seller, b["F5"], *T, 10000000, at=at, plan_source="national"),
+        "F4": [contract(db, seller, b["F4"], *T, 10000000, at=at, related_party="related")],
+        "F5": [contract(db, seller, b["F5"], *T, 10000000, at=at, plan_source="national", fiscal_subsidy=True),
                contract(db, seller, b["F5"], *T, 20000000, at=at)],
     }
     d["flat_o"] = b
@@ -391,10 +393,11 @@ def test_flat_caps_types_and_exclusions(api, actors, qinghai):
     f3 = a[(0, o["F3"]["id"])]
     assert f3["amount_fen"] == 9000000 and f3["reasons"]["cap_per_year_fen"] == 12000000
     assert f3["reasons"]["amount_exact_fen"] == 9000000.1
-    # F4: seller and buyer share a phone number → related parties, excluded
+    # F4: the contract says the parties are related (关联交易) → excluded
     f4 = a[(0, o["F4"]["id"])]
     assert f4["amount_fen"] == 0 and f4["reasons"]["excluded"] == [{"contract_id": c["F4"][0], "reason": "related_parties"}]
-    # F5: the national-plan contract is excluded, the other gives 2,000,000
+    # F5: the contract that already received government funding (已享受财政资金补贴) is excluded, the
+    #     other gives 2,000,000
     f5 = a[(0, o["F5"]["id"])]
     assert f5["amount_fen"] == 2000000
     assert f5["reasons"]["excluded"] == [{"contract_id": c["F5"][0], "reason": "government_funded"}]
@@ -695,80 +698,3 @@ def test_bad_run_requests(api, actors, sdb, qinghai):
     assert_problem(api.get(f"{V1}/subsidy-runs?year=20x5", headers=h), 400)
     assert_problem(api.get(f"{V1}/subsidy-runs?policy_id=x", headers=h), 400)
     assert_problem(api.get(f"{V1}/subsidy-runs?cursor=forged", headers=h), 400)
-
-
-# --------------------------------------------------------------------------------------
-# Tax relief
-# --------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def taxes(sdb):
-    db = sdb
-    R = "630121"
-    x1, x2, x3, x4 = new_org(db, R), new_org(db, R), new_org(db, R, org_type="400"), new_org(db, R)
-    buyer = new_org(db, "630121")
-    at = "2013-04-01 10:00+08"
-    T, D, L = ("transfer", "patent_transfer"), ("development", "commissioned_development"), ("licence", "patent_licence")
-    # X1 (below 5,000,000 yuan): transfer 350,000,000 (technical 300,000,000), development 100,000,000,
-    #   consulting 20,000,000 (exempt only if related: shown, not estimated)
-    contract(db, x1, buyer, *T, 350000000, 300000000, at=at)
-    contract(db, x1, buyer, *D, 100000000, at=at)
-    contract(db, x1, buyer, "consulting", "technical_consulting", 20000000, at=at)
-    # X2 (above): transfer 800,000,000; licence of 6 years 100,000,000 (counts); licence of 3 years 50,000,000
-    contract(db, x2, buyer, *T, 800000000, at=at)
-    contract(db, x2, buyer, *L, 100000000, at=at, effective_on="2013-04-01", end_on="2019-04-01")
-    contract(db, x2, buyer, *L, 50000000, at=at, effective_on="2013-04-01", end_on="2016-04-01")
-    # not counted: another year, and a cancelled registration
-    contract(db, x2, buyer, *T, 999000000, at="2014-01-01 00:30+08")
-    cancel(db, contract(db, x2, buyer, *T, 777000000, at=at))
-    # X3, a natural person: VAT only
-    contract(db, x3, buyer, *T, 10000000, at=at)
-    # X4: development 10,000,025 → VAT 600,001.5 → 600,002 (half up)
-    contract(db, x4, buyer, *D, 10000025, at=at)
-    return x1, x2, x3, x4
-
-
-def test_tax_relief(api, actors, users, taxes, sdb):
-    x1, x2, x3, x4 = taxes
-    bureau = users.create(role="bureau", region="630121")
-    h = users.auth(bureau)
-    r = api.get(f"{V1}/tax-relief?year=2013", headers=h)          # region defaults to the bureau's own
-    assert r.status == 200, r
-    t = r.body
-    assert t["region_code"] == "630121" and t["year"] == 2013
-    assert t["assumptions"]["vat_rate_bp"] == 600 and t["assumptions"]["cit_rate_bp"] == 2500
-    assert t["assumptions"]["cit_exempt_threshold_fen"] == 500000000
-    items = {i["seller"]["org_id"]: i for i in t["items"]}
-    assert set(items) == {x1["id"], x2["id"], x3["id"], x4["id"]}
-    i1 = items[x1["id"]]
-    # VAT: (350,000,000 + 100,000,000) × 6 % = 27,000,000; CIT: 300,000,000 all exempt × 25 % = 75,000,000
-    assert (i1["vat_exempt_amount_fen"], i1["vat_saved_fen"], i1["vat_if_related_amount_fen"]) == \
-        (450000000, 27000000, 20000000)
-    assert (i1["cit_transfer_income_fen"], i1["cit_exempt_part_fen"], i1["cit_halved_part_fen"], i1["cit_relief_fen"]) == \
-        (300000000, 300000000, 0, 75000000)
-    assert i1["total_relief_fen"] == 102000000
-    i2 = items[x2["id"]]
-    # VAT: 950,000,000 × 6 % = 57,000,000
-    # CIT: income 900,000,000 (the 3-year licence does not count): 500,000,000 exempt × 25 % = 125,000,000
-    #      + 400,000,000 halved × 12.5 % = 50,000,000 → 175,000,000
-    assert (i2["vat_exempt_amount_fen"], i2["vat_saved_fen"]) == (950000000, 57000000)
-    assert (i2["cit_transfer_income_fen"], i2["cit_exempt_part_fen"], i2["cit_halved_part_fen"], i2["cit_relief_fen"]) == \
-        (900000000, 500000000, 400000000, 175000000)
-    assert i2["contracts"] == 3 and i2["cit_transfer_contracts"] == 2
-    i3 = items[x3["id"]]
-    assert (i3["vat_saved_fen"], i3["cit_transfer_income_fen"], i3["cit_relief_fen"]) == (600000, 0, 0)
-    assert items[x4["id"]]["vat_saved_fen"] == 600002
-    assert t["totals"]["total_relief_fen"] == 102000000 + 232000000 + 600000 + 600002
-    # the bureau above sees the same sellers; another region's bureau may not ask
-    r = api.get(f"{V1}/tax-relief?year=2013&region=630121", headers=actors["qh"]["h"])
-    assert r.status == 200 and r.body["items"] == t["items"]
-    assert_problem(api.get(f"{V1}/tax-relief?year=2013&region=630121", headers=actors["gs"]["h"]), 403)
-    assert_problem(api.get(f"{V1}/tax-relief?year=2013&region=000000", headers=h), 403)
-    # a year with no data is an empty list
-    r = api.get(f"{V1}/tax-relief?year=2001", headers=h)
-    assert r.status == 200 and r.body["items"] == [] and r.body["totals"]["total_relief_fen"] == 0
-    # bad parameters
-    assert_problem(api.get(f"{V1}/tax-relief?year=abc", headers=h), 400)
-    assert_problem(api.get(f"{V1}/tax-relief?year=1999", headers=h), 400)
-    assert_problem(api.get(f"{V1}/tax-relief?region=63", headers=h), 400)
-    assert "region" in error_fields(assert_problem(api.get(f"{V1}/tax-relief?region=639999", headers=actors["admin"]["h"]), 422))

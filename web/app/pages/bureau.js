@@ -457,17 +457,36 @@ function reasonsText(a) {
   return parts.join('；');
 }
 
+const VAT_REASON = { exempt_type: '免征', related_to_exempt_contract: '免征（与技术转让、开发相关）', not_related: '不免征（未关联技术转让、开发合同）', not_exempt_type: '不免征' };
+const CIT_REASON = {
+  qualifying: '计入技术转让所得', not_transfer_type: '非技术转让合同', seller_not_cit_payer: '卖方为自然人，不计',
+  ip_not_qualifying: '所转让的技术不在优惠范围（如技术秘密、专利申请权）', licence_too_short: '许可期限不足 5 年', wholly_related_party: '100% 关联方之间的转让，不享受',
+};
 function TaxRelief({ year, region }) {
   const r = useLoad(() => api.get('/tax-relief', { query: { year, region } }), [year]);
+  const [open, setOpen] = useState(null);
   if (r.loading) return html`<${Loading} />`;
   if (r.error) return html`<${ErrorBox} error=${r.error} />`;
-  const items = r.data.items;
+  const { items, assumptions: a, totals } = r.data;
   return html`<${Card} title=${year + ' 年技术合同税收优惠估算'}>
-    <p class="small muted">技术转让、技术开发及相关技术咨询、服务免征增值税；居民企业年度技术转让所得 500 万元以内免征企业所得税、超过部分减半。以下为按登记合同估算的减免额。</p>
-    ${!items.length ? html`<${Empty} />` : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>卖方</th><th class="right">合同</th><th class="right">免征增值税（元）</th><th class="right">所得税减免（元）</th><th class="right">合计（元）</th></tr></thead><tbody>
-      ${items.map((x) => html`<tr><td data-label="卖方">${x.seller.name}</td><td data-label="合同" class="right num">${x.contracts}</td>
-        <td data-label="增值税" class="right num">${yuan(x.vat_saved_fen)}</td><td data-label="所得税" class="right num">${yuan(x.cit_relief_fen)}</td>
-        <td data-label="合计" class="right num"><b>${yuan(x.total_relief_fen)}</b></td></tr>`)}</tbody></table></div>`}
+    <p class="small muted">按登记合同和下列规则估算卖方可享受的减免额；规则与税率为可调整的数据，每条注明依据。</p>
+    <ul class="rules" data-testid="tax-assumptions">${a.statements.map((x) => html`<li data-rule=${x.code}><b>${x.text}</b>${x.source ? html`<div class="small muted">依据：${x.source}</div>` : ''}</li>`)}</ul>
+    ${!items.length ? html`<${Empty} />` : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>卖方</th><th class="right">合同</th>
+        <th class="right">免税基础（元）</th><th class="right">免征增值税（元）</th><th class="right">技术转让所得（元）</th><th class="right">所得税减免（元）</th><th class="right">合计（元）</th><th><span class="sr-only">明细</span></th></tr></thead><tbody>
+      ${items.map((x) => html`<tr data-seller=${x.seller.key}><td data-label="卖方">${x.seller.name}</td><td data-label="合同" class="right num">${x.contracts}</td>
+        <td data-label="免税基础" class="right num">${yuan(x.vat_exempt_amount_fen)}${x.vat_non_technical_fen ? html`<div class="small muted">不含设备材料 ${yuan(x.vat_non_technical_fen)}</div>` : ''}</td>
+        <td data-label="增值税" class="right num">${yuan(x.vat_saved_fen)}</td>
+        <td data-label="转让所得" class="right num">${yuan(x.cit_transfer_income_fen)}</td>
+        <td data-label="所得税" class="right num">${yuan(x.cit_relief_fen)}</td>
+        <td data-label="合计" class="right num"><b>${yuan(x.total_relief_fen)}</b></td>
+        <td data-label=""><button class="btn btn-small" aria-expanded=${open === x.seller.key} onClick=${() => setOpen(open === x.seller.key ? null : x.seller.key)}>${open === x.seller.key ? '收起' : '逐份合同'}</button></td></tr>
+        ${open === x.seller.key ? html`<tr class="detail"><td colspan="8"><div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>登记编号</th><th>子类别</th><th class="right">技术交易额（元）</th><th>增值税</th><th>企业所得税</th></tr></thead><tbody>
+          ${x.details.map((d) => html`<tr data-contract=${d.contract_id}><td class="num">${d.registration_no}</td><td>${d.contract_subtype_label}</td><td class="right num">${yuan(d.technical_amount_fen)}</td>
+            <td data-vat=${d.vat_reason}>${VAT_REASON[d.vat_reason] || d.vat_reason}</td><td data-cit=${d.cit_reason}>${CIT_REASON[d.cit_reason] || d.cit_reason}</td></tr>`)}</tbody></table></div></td></tr>` : ''}`)}
+      <tr><th>合计（${totals.sellers} 个卖方）</th><th class="right num">${totals.contracts}</th><th class="right num">${yuan(totals.vat_exempt_amount_fen)}</th><th class="right num">${yuan(totals.vat_saved_fen)}</th>
+        <th class="right num">${yuan(totals.cit_transfer_income_fen)}</th><th class="right num">${yuan(totals.cit_relief_fen)}</th><th class="right num">${yuan(totals.total_relief_fen)}</th><th></th></tr>
+      </tbody></table></div>`}
+    <p class="source-note">${a.note}</p>
   </${Card}>`;
 }
 

@@ -20,7 +20,19 @@ export const CONTRACT_LABELS = {
   signed_on: '签订日期', effective_on: '生效日期', end_on: '终止日期', contract_amount_fen: '合同成交额', technical_amount_fen: '技术交易额',
   non_technical_items: '非技术性费用', payment_schedule: '付款计划', domain: '技术领域', socio_economic_objective: '社会经济目标',
   ip_type: '知识产权类型', plan_source: '计划来源', result_id: '关联成果', need_id: '关联需求', broker_user_id: '技术经纪人',
+  related_party: '是否关联交易', related_contract_id: '相关的技术转让、许可或开发合同', fiscal_subsidy: '已享受财政资金补贴',
 };
+
+// The parties' roles under a contract type (开发: 研究开发方 / 委托方, 转让: 让与方 / 受让方, ...): the code
+// list's extra.party_roles, the one place the server's certificate takes them from too.
+/** @param {import('../api-types').CodeItem[]} types */
+export function partyRoles(types, type, subtype) {
+  const of = (code) => { const it = types.find((x) => x.code === code); return it && it.extra && it.extra.party_roles; };
+  return of(subtype) || of(type) || { seller: '卖方', buyer: '买方' };
+}
+// Consulting and service contracts may serve a transfer, licence or development contract (VAT).
+/** @param {import('../api-types').CodeItem[]} types */
+const relatedAllowed = (types, type) => { const it = types.find((x) => x.code === type); return !!(it && it.extra && it.extra.vat_exempt_if_related); };
 
 // --- list ------------------------------------------------------------------------------------------
 /** @typedef {import('../api-types').Schema<'Contract'>} Contract */
@@ -63,6 +75,7 @@ function emptyContract(me) {
     seller: { ...EMPTY_PARTY, org_id: me.org ? me.org.id : null }, buyer: { ...EMPTY_PARTY }, intermediary: null,
     signed_on: '', effective_on: '', end_on: '', contract_amount_fen: null, non_technical_items: [], payment_schedule: [],
     domain: null, socio_economic_objective: null, ip_type: null, plan_source: null, result_id: '', need_id: '',
+    related_party: 'none', fiscal_subsidy: false, related_contract_id: '',
   };
 }
 /** @returns {import('../api-types').Schema<'PartyInput'>} */
@@ -94,6 +107,8 @@ function contractBody(f, me) {
     }),
     domain: f.domain, socio_economic_objective: f.socio_economic_objective, ip_type: f.ip_type, plan_source: f.plan_source,
     result_id: f.result_id ? Number(f.result_id) : null, need_id: f.need_id ? Number(f.need_id) : null,
+    related_party: f.related_party || 'none', fiscal_subsidy: !!f.fiscal_subsidy,
+    related_contract_id: f.related_contract_id ? Number(f.related_contract_id) : null,
   };
   b.technical_amount_fen = Math.max(0, b.contract_amount_fen - itemsSum(b.non_technical_items));
   b.intermediary = f.intermediary && f.intermediary.name ? partyBody(f.intermediary, mine) : null;
@@ -105,7 +120,7 @@ function fromContract(c, me) {
     ...emptyContract(me), ...c, sellerIsMe: !!(me.org && c.seller && c.seller.org_id === me.org.id),
     seller: p(c.seller), buyer: p(c.buyer), intermediary: c.intermediary ? p(c.intermediary) : null,
     signed_on: c.signed_on || '', effective_on: c.effective_on || '', end_on: c.end_on || '',
-    result_id: c.result_id || '', need_id: c.need_id || '',
+    result_id: c.result_id || '', need_id: c.need_id || '', related_contract_id: c.related_contract_id || '',
     non_technical_items: c.non_technical_items || [], payment_schedule: c.payment_schedule || [],
   };
 }
@@ -182,6 +197,22 @@ function MineSelect({ kind, value, onChange, ...rest }) {
   return html`<${Select} items=${shown} value=${cur} onChange=${(v) => onChange(v || '')} empty="不关联" ...${rest} />`;
 }
 
+// The transfer, licence or development contracts between the same two parties that a consulting or
+// service contract may serve (the server checks the same).
+function RelatedContractSelect({ f, me, value, onChange, ...rest }) {
+  const types = useCodes('contract_types');
+  const r = useLoad(() => listAll('/contracts', {}, 500), []);
+  const key = (p) => (p && (p.org_id ? 'org:' + p.org_id : p.credit_code ? 'cc:' + p.credit_code : 'n:' + (p.name || ''))) || '';
+  const mine = me.org ? me.org.id : null;
+  const sellerKey = f.sellerIsMe ? 'org:' + mine : key(f.seller);
+  const buyerKey = f.sellerIsMe ? key(f.buyer) : 'org:' + mine;
+  const exempt = (t) => { const it = types.find((x) => x.code === t); return !!(it && it.extra && it.extra.vat_exempt); };
+  const items = (r.data || []).filter((c) => c.id !== f.id && exempt(c.contract_type) && key(c.seller) === sellerKey && key(c.buyer) === buyerKey)
+    .map((c) => ({ code: String(c.id), label: `${c.title}（${c.contract_type_label}${c.registration_no ? '，' + c.registration_no : ''}）` }));
+  const cur = value ? String(value) : '';
+  const shown = cur && !items.some((x) => x.code === cur) ? [...items, { code: cur, label: '（合同编号 ' + cur + '）' }] : items;
+  return html`<${Select} items=${shown} value=${cur} onChange=${(v) => onChange(v || '')} empty=${items.length ? '不关联' : '双方之间没有技术转让、许可或开发合同'} ...${rest} />`;
+}
 
 function MoneyRows({ rows, onChange, kind }) {
   const upd = (i, k, v) => onChange(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
@@ -204,6 +235,7 @@ function RowErrors({ fe, prefix }) {
 }
 
 export function ContractForm({ params, query, me }) {
+  const types = useCodes('contract_types');
   const editing = !!params.id;
   const [f, setF] = useState(null);
   const [loadErr, setLoadErr] = useState(null);
@@ -270,8 +302,8 @@ export function ContractForm({ params, query, me }) {
       </div></${Card}>
       <${Card} title="合同当事人" actions=${html`<label class="check"><input type="checkbox" checked=${!f.sellerIsMe} onChange=${(e) => flip(!e.currentTarget.checked)} /> 本单位为买方（委托方）</label>`}>
         <div class="grid2">
-          <${PartyEditor} prefix="seller" title="卖方（受托方、让与方）" p=${f.seller} fe=${fe} mine=${f.sellerIsMe} me=${me} onChange=${set('seller')} />
-          <${PartyEditor} prefix="buyer" title="买方（委托方、受让方）" p=${f.buyer} fe=${fe} mine=${!f.sellerIsMe} me=${me} onChange=${set('buyer')} />
+          <${PartyEditor} prefix="seller" title=${'卖方（' + partyRoles(types, f.contract_type, f.contract_subtype).seller + '）'} p=${f.seller} fe=${fe} mine=${f.sellerIsMe} me=${me} onChange=${set('seller')} />
+          <${PartyEditor} prefix="buyer" title=${'买方（' + partyRoles(types, f.contract_type, f.contract_subtype).buyer + '）'} p=${f.buyer} fe=${fe} mine=${!f.sellerIsMe} me=${me} onChange=${set('buyer')} />
         </div>
         <div class="form-section">
           ${f.intermediary ? html`<${PartyEditor} prefix="intermediary" title="中介方（技术中介服务机构）" p=${f.intermediary} fe=${fe} onChange=${set('intermediary')} />
@@ -301,6 +333,15 @@ export function ContractForm({ params, query, me }) {
         <${Field} label="关联技术需求" name="need_id" errors=${fe} help="合同因本单位在平台发布的需求而签订时选择。">
           <${MineSelect} kind="needs" value=${f.need_id} onChange=${set('need_id')} /></${Field}>
       </div></${Card}>
+      <${Card} title="税收与补助"><div class="form-grid">
+        <${Field} label="是否关联交易" name="related_party" errors=${fe} required help="双方存在控股、投资等关联关系时如实选择；100% 关联方之间的技术转让所得不享受企业所得税减免。">
+          <${CodeSelect} name="related_party" list="related_party_kinds" value=${f.related_party} onChange=${(v) => set('related_party')(v || 'none')} empty=${false} /></${Field}>
+        <${Field} label="财政资金" name="fiscal_subsidy" errors=${fe} group help="合同项目已获得财政资金补贴的，不再参与“已享受财政资金补贴的项目不参与奖励”的后补助。">
+          <label class="check"><input type="checkbox" name="fiscal_subsidy" checked=${f.fiscal_subsidy} onChange=${(e) => set('fiscal_subsidy')(e.currentTarget.checked)} /> 已享受财政资金补贴</label></${Field}>
+        ${relatedAllowed(types, f.contract_type) ? html`<${Field} wide label="相关的技术转让、许可或开发合同" name="related_contract_id" errors=${fe}
+            help="为帮助对方掌握所转让或委托开发的技术而提供的咨询、服务，与该合同双方相同、价款开在同一张发票上的，免征增值税。">
+          <${RelatedContractSelect} name="related_contract_id" f=${f} me=${me} value=${f.related_contract_id} onChange=${set('related_contract_id')} /></${Field}>` : ''}
+      </div></${Card}>
       <div class="form-actions">
         <button class="btn btn-primary" type="submit">保存并申请登记</button>
         <${ActionButton} class="btn" onClick=${() => save(false)}>保存草稿</${ActionButton}>
@@ -312,11 +353,12 @@ export function ContractForm({ params, query, me }) {
 // --- contract page ------------------------------------------------------------------------------------
 export function PartyRows({ c }) {
   const types = useCodes('org_types');
+  const roles = c.party_roles || { seller: '卖方', buyer: '买方' };
   const row = (role, p) => p && html`<tr><td data-label="角色">${role}</td><td data-label="名称">${p.name}${p.org_id ? html` <span class="muted small">#${p.org_id}</span>` : ''}</td>
     <td data-label="单位类型">${p.org_type ? p.org_type + ' ' + labelOf(types, p.org_type) : '—'}</td>
     <td data-label="地区"><${RegionName} code=${p.region_code} /></td><td data-label="信用代码" class="num">${p.credit_code || '—'}</td></tr>`;
   return html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>当事人</th><th>名称</th><th>单位类型</th><th>地区</th><th>统一社会信用代码</th></tr></thead>
-    <tbody>${row('卖方', c.seller)}${row('买方', c.buyer)}${row('中介方', c.intermediary)}</tbody></table></div>`;
+    <tbody>${row(`卖方（${roles.seller}）`, c.seller)}${row(`买方（${roles.buyer}）`, c.buyer)}${row('中介方', c.intermediary)}</tbody></table></div>`;
 }
 export function AmountFacts({ c }) {
   return html`<${Facts} rows=${[['合同成交额', html`<span class="num">${yuan(c.contract_amount_fen)} 元</span>`],
@@ -331,7 +373,10 @@ export function ClassFacts({ c }) {
   return html`<${Facts} rows=${[['合同类别', [c.contract_type_label, c.contract_subtype_label].filter(Boolean).join(' · ')], ['技术领域', c.domain_label],
     ['知识产权', c.ip_type_label], ['计划来源', labelOf(ps, c.plan_source)], ['社会经济目标', labelOf(seo, c.socio_economic_objective)],
     ['签订日期', date(c.signed_on)], ['生效日期', date(c.effective_on)], ['终止日期', date(c.end_on)], ['技术进口', c.is_import ? '是' : '否'],
-    ['关联成果', c.result_id ? html`<a href=${'#/results/' + c.result_id}>#${c.result_id}</a>` : null], ['关联需求', c.need_id ? html`<a href=${'#/needs/' + c.need_id}>#${c.need_id}</a>` : null]]} />`;
+    ['关联成果', c.result_id ? html`<a href=${'#/results/' + c.result_id}>#${c.result_id}</a>` : null], ['关联需求', c.need_id ? html`<a href=${'#/needs/' + c.need_id}>#${c.need_id}</a>` : null],
+    ['是否关联交易', c.related_party_label], ['已享受财政资金补贴', c.fiscal_subsidy ? '是' : '否'],
+    c.related_contract_id ? ['相关的技术转让、许可或开发合同', html`<a href=${'#/contracts/' + c.related_contract_id}>#${c.related_contract_id}</a>`] : null,
+    c.registration_note ? ['核定意见', c.registration_note] : null]} />`;
 }
 export function WorkflowFacts({ c }) {
   return html`<${Facts} rows=${[['状态', html`<${Status} kind="contract" value=${c.status} />`], ['登记机构', c.office_name],

@@ -113,7 +113,7 @@ export function ReviewScreen({ params, me }) {
       </div>` : ''}`;
 }
 
-const REVIEW_LABELS = { ...CONTRACT_LABELS, note: '登记意见', reason: '补正说明', ground: '不予登记理由', detail: '具体说明', no_scan_reason: '未附扫描件的登记理由' };
+const REVIEW_LABELS = { ...CONTRACT_LABELS, note: '核定意见', reason: '补正说明', ground: '不予登记理由', detail: '具体说明', no_scan_reason: '未附扫描件的登记理由' };
 function ErrorList({ err }) {
   return html`<${ErrorSummary} err=${err} labels=${REVIEW_LABELS} />`;
 }
@@ -150,7 +150,7 @@ function RegisterPanel({ c, scans, after }) {
         <${MoneyInput} value=${x.amount_fen} onChange=${(v) => upd(i, 'amount_fen', v)} aria-label=${`核减费用第 ${i + 1} 项：金额`} /><button type="button" class="btn btn-small" onClick=${() => setItems(items.filter((_, j) => j !== i))}>删除</button></div>`)}
         <button type="button" class="btn btn-small" onClick=${() => setItems([...items, { item: '', amount_fen: null }])}>＋ 添加</button></div></${Field}>
     <${Field} label="核定技术交易额" name="technical_amount_fen" errors=${fe}><div class="num" style="font-weight:700;font-size:17px">${yuan(tech)} 元</div></${Field}>
-    <${Field} label="登记意见" name="note" errors=${fe}><${TextArea} rows=${2} value=${note} onInput=${setNote} /></${Field}>
+    <${Field} label="核定意见" name="note" errors=${fe} help="核定了什么、依据是什么（如核减的设备费），将印在登记证明上。"><${TextArea} name="note" rows=${2} value=${note} onInput=${setNote} maxlength="1000" /></${Field}>
     ${scans === 0 ? html`<${Field} label="未附扫描件仍予登记的理由" name="no_scan_reason" errors=${fe} required
         help="申请未附签章合同扫描件。写明理由（如已当面核验原件）后方可登记；理由记入审计日志。">
       <${TextArea} rows=${2} name="no_scan_reason" value=${noScan} onInput=${setNoScan} maxlength="500" /></${Field}>` : ''}
