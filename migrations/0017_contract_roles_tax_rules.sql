@@ -66,8 +66,16 @@ FROM (VALUES
 ) AS r(code, src)
 WHERE codes.list = 'contract_types' AND codes.code = r.code;
 
-INSERT INTO settings (key, value, source, description) VALUES
-('tax_vat_base', '"technical_amount"', '财税〔2016〕36号附件3 一（二十六）',
+-- The two bases the VAT estimate may use, as a code list the setting names
+-- (rule.list): the screen shows their labels and a new value must be one.
+INSERT INTO code_lists (list, label, description) VALUES
+('tax_vat_bases', '增值税计税基础', '估算免征增值税所用的金额：技术交易额（不含设备、材料等非技术性费用）或合同成交额。');
+INSERT INTO codes (list, code, label, label_en, sort, source) VALUES
+('tax_vat_bases', 'technical_amount', '技术交易额', 'Technical amount', 10, '财税〔2016〕36号附件3 一（二十六）'),
+('tax_vat_bases', 'contract_amount',  '合同成交额', 'Contract amount',  20, '财税〔2016〕36号附件3 一（二十六）');
+
+INSERT INTO settings (key, value, rule, source, description) VALUES
+('tax_vat_base', '"technical_amount"', '{"list": "tax_vat_bases"}', '财税〔2016〕36号附件3 一（二十六）',
  '估算免征增值税所用的计税基础：技术交易额（合同成交额扣除设备、仪器、零部件、原材料等非技术性费用）；改为合同成交额时包含这些费用。依据：财税〔2016〕36号附件3 一（二十六）免征的是技术转让、技术开发及与之相关的技术咨询、技术服务的价款');
 
 ------------------------------------------------------------------------------

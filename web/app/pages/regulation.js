@@ -169,7 +169,7 @@ const PART_TEXT = {
 function valueText(v, labels) {
   if (Array.isArray(v)) return v.length ? v.map((x) => (labels && labels.get(x)) || x).join('、') : '（空）';
   if (v && typeof v === 'object') return Object.entries(v).map(([k, x], i) => `${PART_TEXT[k] || '第 ' + (i + 1) + ' 项'}：${x}`).join('；');
-  return String(v);
+  return (typeof v === 'string' && labels && labels.get(v)) || String(v);
 }
 function ruleText(rule) {
   if (!rule) return '';
@@ -214,7 +214,7 @@ function SettingEditor({ s, done }) {
 function useLabels() {
   const r = useLoad(async () => {
     const m = new Map();
-    for (const list of /** @type {const} */ (['plan_sources', 'org_types'])) {
+    for (const list of /** @type {const} */ (['plan_sources', 'org_types', 'tax_vat_bases'])) {
       for (const c of (await api.get('/codes/{list}', { path: { list } })).items) m.set(c.code, c.label);
     }
     return m;
