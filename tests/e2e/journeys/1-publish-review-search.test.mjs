@@ -97,6 +97,9 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     assert.ok(all.total.estimate > 3, JSON.stringify(all.total));
     await go(page, '/?kind=result&sort=recent');
     await page.locator('.hit').first().waitFor();
+    // the previous search's hits stay on screen until the new answer arrives:
+    // wait for the new total rather than for any hit
+    await total.filter({ hasNotText: /共 1 条/ }).waitFor();
     const text = (await total.textContent()).replace(/\s+/g, ' ');
     assert.match(text, /约 [\d,.]+( 万)? 条/, text);
     assert.doesNotMatch(text, /共/, text);
