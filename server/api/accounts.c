@@ -174,6 +174,22 @@ static void org_get(http_req_t *req)
     api_query(req, ST_ORG_GET, 2, v, reply_ok);
 }
 
+/* The org's codes as org_insert and org_update check them (org_type, then
+ * region_code): an unknown one is refused before the write is sent (issue 21). */
+static void org_codes_then(http_req_t *req, void (*send)(http_req_t *))
+{
+    api_code_refs_t r = {0};
+    api_code_ref_key(req, &r, "", req->json, "org_type", "org_types");
+    api_code_ref_key(req, &r, "", req->json, "region_code", "regions");
+    api_codes_check_write(req, &r, send);
+}
+
+static void org_create_send(http_req_t *req)
+{
+    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
+    api_query(req, ST_ORG_CREATE, 3, v, reply_created);
+}
+
 static void org_create(http_req_t *req)
 {
     if (api_fields_or_reply(req, ORG_FIELDS, ARRAY_LEN(ORG_FIELDS))) return;
@@ -183,9 +199,10 @@ static void org_create(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
-    api_query(req, ST_ORG_CREATE, 3, v, reply_created);
+    org_codes_then(req, org_create_send);
 }
+
+static void org_update_send(http_req_t *req);
 
 static void org_update(http_req_t *req)
 {
@@ -202,6 +219,17 @@ static void org_update(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
+    /* a member's change of org_type or region_code is 403 in org_update before
+     * its codes are checked: only an administrator's is checked here */
+    if (req->user->role & ROLE_ADMIN) org_codes_then(req, org_update_send);
+    else
+        org_update_send(req);
+}
+
+static void org_update_send(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
     bool full = req->user->role & ROLE_ADMIN;
     const char *v[7] = {api_actor(req),       req->request_id,        id, org_scope(req), ifm,
                         dump(req, req->json), full ? "true" : "false"};

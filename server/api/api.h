@@ -119,6 +119,22 @@ typedef struct {
     const char *field, *list, *list2, *value;
 } api_code_ref_t;
 void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int status, void (*cont)(http_req_t *));
+/* A write body's references, gathered in the order its SQL function checks
+ * them (grows in the request's arena; start from {0}). */
+typedef struct {
+    api_code_ref_t *refs;
+    int n, cap;
+} api_code_refs_t;
+/* Adds field → value of list (or list2); a NULL value adds nothing. */
+void api_code_ref(http_req_t *req, api_code_refs_t *r, const char *field, const char *list, const char *list2,
+                  const char *value);
+/* The same for the string key of object o, named prefix+key. */
+void api_code_ref_key(http_req_t *req, api_code_refs_t *r, const char *prefix, json_t *o, const char *key,
+                      const char *list);
+/* A write's cheap check: api_codes_check with 422 (active codes only), then
+ * cont.  A request with an Idempotency-Key goes to cont as it is: a replay
+ * must get its first answer even if a code was retired since. */
+void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, void (*cont)(http_req_t *));
 /* Load every code and region, at start (blocking connection, before the workers). */
 int api_codes_load(PGconn *c) WUR;
 

@@ -180,6 +180,36 @@ void api_codes_check(http_req_t *req, const api_code_ref_t *refs, int n, int sta
     ccheck_next(req, cc);
 }
 
+void api_code_ref(http_req_t *req, api_code_refs_t *r, const char *field, const char *list, const char *list2,
+                  const char *value)
+{
+    if (!value) return;
+    if (r->n == r->cap) {
+        int cap = r->cap ? 2 * r->cap : 16;
+        api_code_ref_t *g = arena_alloc(req->arena, sizeof *g * (size_t)cap);
+        if (r->n) memcpy(g, r->refs, sizeof *g * (size_t)r->n);
+        r->refs = g;
+        r->cap = cap;
+    }
+    r->refs[r->n++] = (api_code_ref_t){field, list, list2, value};
+}
+
+void api_code_ref_key(http_req_t *req, api_code_refs_t *r, const char *prefix, json_t *o, const char *key,
+                      const char *list)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (v) api_code_ref(req, r, *prefix ? arena_printf(req->arena, "%s%s", prefix, key) : key, list, NULL, v);
+}
+
+void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, void (*cont)(http_req_t *))
+{
+    if (!r->n || http_header(req, "idempotency-key")) {
+        cont(req);
+        return;
+    }
+    api_codes_check(req, r->refs, r->n, 422, cont);
+}
+
 static void code_list(http_req_t *req)
 {
     const char *list = req->params[0];

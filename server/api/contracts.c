@@ -284,6 +284,39 @@ static void get(http_req_t *req)
     read_in_scope(req, ST_GET, reply_ok);
 }
 
+/* The codes of a body merged by contract_merge, in the order it and
+ * contract_check check them (contract_party: org_type, region_code of seller,
+ * buyer, intermediary; then the classification codes; related_party last):
+ * an unknown one is refused with check_code's or check_region's problem
+ * before a write is sent (issue 21).  Field names as the SQL gives them. */
+static void contract_codes_then(http_req_t *req, json_t *b, void (*send)(http_req_t *))
+{
+    static const char *const PARTIES[] = {"seller", "buyer", "intermediary"};
+    static const char *const CODES[][2] = {{"contract_type", "contract_types"},
+                                           {"contract_subtype", "contract_types"},
+                                           {"domain", "domains"},
+                                           {"ip_type", "ip_types"},
+                                           {"plan_source", "plan_sources"},
+                                           {"socio_economic_objective", "socio_economic_objectives"},
+                                           {"related_party", "related_party_kinds"}};
+    api_code_refs_t r = {0};
+    for (size_t i = 0; i < ARRAY_LEN(PARTIES); i++) {
+        json_t *p = json_object_get(b, PARTIES[i]);
+        const char *pre = arena_printf(req->arena, "%s.", PARTIES[i]);
+        api_code_ref_key(req, &r, pre, p, "org_type", "org_types");
+        api_code_ref_key(req, &r, pre, p, "region_code", "regions");
+    }
+    for (size_t i = 0; i < ARRAY_LEN(CODES); i++) api_code_ref_key(req, &r, "", b, CODES[i][0], CODES[i][1]);
+    api_codes_check_write(req, &r, send);
+}
+
+static void create_send(http_req_t *req)
+{
+    api_scope_t s = api_scope(req);
+    const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, dump(req, req->json)};
+    api_query(req, ST_CREATE, 5, v, reply_created);
+}
+
 static void create(http_req_t *req)
 {
     if (api_fields_or_reply(req, CONTRACT_FIELDS, ARRAY_LEN(CONTRACT_FIELDS))) return;
@@ -294,9 +327,16 @@ static void create(http_req_t *req)
         http_problem(req, st ? st : 422, "some fields are not valid", errs);
         return;
     }
+    contract_codes_then(req, req->json, create_send);
+}
+
+static void update_send(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
     api_scope_t s = api_scope(req);
-    const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, dump(req, req->json)};
-    api_query(req, ST_CREATE, 5, v, reply_created);
+    const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, dump(req, req->json)};
+    api_query(req, ST_UPDATE, 7, v, reply_ok);
 }
 
 static void update(http_req_t *req)
@@ -311,9 +351,7 @@ static void update(http_req_t *req)
         http_problem(req, st, "some fields are not valid", errs);
         return;
     }
-    api_scope_t s = api_scope(req);
-    const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, dump(req, req->json)};
-    api_query(req, ST_UPDATE, 7, v, reply_ok);
+    contract_codes_then(req, req->json, update_send);
 }
 
 static void deleted(http_req_t *req, PGresult *res)
@@ -363,6 +401,15 @@ static void refuse(http_req_t *req)
     api_query(req, ST_REFUSE, 7, v, reply_ok);
 }
 
+static void register_send(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    api_scope_t s = api_scope(req);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, dump(req, req->json)};
+    api_query(req, ST_REGISTER, 6, v, reply_ok);
+}
+
 static void do_register(http_req_t *req)
 {
     static const field_t F[] = {{"contract_type", F_STRING, false},     {"contract_subtype", F_STRING, false},
@@ -378,9 +425,30 @@ static void do_register(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
+    contract_codes_then(req, req->json, register_send);
+}
+
+/* The applicant's request (contract_request_change). */
+static void request_change_send(http_req_t *req, const char *kind)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
     api_scope_t s = api_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, dump(req, req->json)};
-    api_query(req, ST_REGISTER, 6, v, reply_ok);
+    json_t *changes = json_object_get(req->json, "changes");
+    const char *v[8] = {api_actor(req),
+                        req->request_id,
+                        id,
+                        s.org,
+                        s.admin,
+                        kind,
+                        api_str(req, "reason"),
+                        changes ? dump(req, changes) : NULL};
+    api_query(req, ST_REQ_CHANGE, 8, v, reply_ok);
+}
+
+static void amend_send(http_req_t *req)
+{
+    request_change_send(req, "amend");
 }
 
 /* amend / cancel: the applicant asks; an officer decides (change_id + decision). */
@@ -441,16 +509,11 @@ static void change(http_req_t *req, const char *kind)
             http_problem(req, 400, "the amendment names fields that cannot change", errs);
             return;
         }
+        /* contract_merge of the changes, then contract_check: the fields unprefixed */
+        contract_codes_then(req, changes, amend_send);
+        return;
     }
-    const char *v[8] = {api_actor(req),
-                        req->request_id,
-                        id,
-                        s.org,
-                        s.admin,
-                        kind,
-                        api_str(req, "reason"),
-                        changes ? dump(req, changes) : NULL};
-    api_query(req, ST_REQ_CHANGE, 8, v, reply_ok);
+    request_change_send(req, kind);
 }
 
 static void amend(http_req_t *req)

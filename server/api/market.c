@@ -412,39 +412,31 @@ static void get(http_req_t *req)
 }
 
 /* The body's codes, in the order the SQL checks them (market_result_merge,
- * market_need_merge), for api_codes_check: an unknown one is refused before
- * a write is sent.  A request with an Idempotency-Key goes to the database
- * as it is: a replay must get the first answer even if a code was retired since. */
+ * market_need_merge): an unknown one is refused before a write is sent
+ * (api_codes_check_write; not for a request with an Idempotency-Key). */
 static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
 {
     json_t *b = req->json;
-    if (http_header(req, "idempotency-key")) {
-        send(req);
-        return;
-    }
-    api_code_ref_t refs[32];
-    int n = 0;
-#define REF(f, l, v)                                                                     \
-    do {                                                                                 \
-        if (n < (int)ARRAY_LEN(refs)) refs[n++] = (api_code_ref_t){(f), (l), NULL, (v)}; \
-    } while (0)
+    api_code_refs_t r = {0};
     size_t i;
     json_t *x;
-    REF("domain", "domains", json_string_value(json_object_get(b, "domain")));
+    api_code_ref_key(req, &r, "", b, "domain", "domains");
     if (result) {
-        REF("maturity", "maturity_stages", json_string_value(json_object_get(b, "maturity")));
-        REF("pricing_mode", "pricing_modes", json_string_value(json_object_get(b, "pricing_mode")));
+        api_code_ref_key(req, &r, "", b, "maturity", "maturity_stages");
+        api_code_ref_key(req, &r, "", b, "pricing_mode", "pricing_modes");
     }
     const char *modes = result ? "transfer_modes" : "cooperation_modes";
-    json_array_foreach(json_object_get(b, modes), i, x)
-        REF(arena_printf(req->arena, "%s[%zu]", modes, i), modes, json_string_value(x));
-    REF("region_code", "regions", json_string_value(json_object_get(b, "region_code")));
-    if (result)
-        json_array_foreach(json_object_get(b, "ip_records"), i, x)
-            REF(arena_printf(req->arena, "ip_records[%zu].type", i), "ip_types",
-                json_string_value(json_object_get(x, "type")));
-#undef REF
-    api_codes_check(req, refs, n, 422, send);
+    json_array_foreach(json_object_get(b, modes), i, x) {
+        api_code_ref(req, &r, arena_printf(req->arena, "%s[%zu]", modes, i), modes, NULL, json_string_value(x));
+    }
+    api_code_ref_key(req, &r, "", b, "region_code", "regions");
+    if (result) {
+        json_array_foreach(json_object_get(b, "ip_records"), i, x) {
+            api_code_ref(req, &r, arena_printf(req->arena, "ip_records[%zu].type", i), "ip_types", NULL,
+                         json_string_value(json_object_get(x, "type")));
+        }
+    }
+    api_codes_check_write(req, &r, send);
 }
 
 static void create_send(http_req_t *req)

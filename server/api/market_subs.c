@@ -34,6 +34,8 @@ static void sub_list(http_req_t *req)
     api_query(req, ST_SUB_LIST, 3, v, api_reply_page);
 }
 
+static void sub_create_send(http_req_t *req);
+
 static void sub_create(http_req_t *req)
 {
     static const field_t F[] = {
@@ -64,6 +66,23 @@ static void sub_create(http_req_t *req)
     msearch_t *s = arena_calloc(req->arena, sizeof *s);
     idem_t k;
     if (market_search_parse_or_reply(req, req->json, s) || idem_key_or_reply(req, &k)) return;
+    /* the query's codes, in subscription_create's order: an unknown one is
+     * refused before the write is sent (issue 21) */
+    api_code_refs_t r = {0};
+    api_code_ref(req, &r, "domain", "domains", NULL, s->domain);
+    api_code_ref(req, &r, "holder_type", "org_types", NULL, s->holder_type);
+    api_code_ref(req, &r, "region", "regions", NULL, s->region);
+    api_code_ref(req, &r, "mode", "transfer_modes", "cooperation_modes", s->mode);
+    req->ctx = s;
+    api_codes_check_write(req, &r, sub_create_send);
+}
+
+static void sub_create_send(http_req_t *req)
+{
+    msearch_t *s = req->ctx;
+    const char *name = api_str(req, "name");
+    idem_t k;
+    if (idem_key_or_reply(req, &k)) return;
     json_t *wh = json_object_get(req->json, "webhook");
     const char *v[11] = {api_actor(req),
                          req->request_id,
