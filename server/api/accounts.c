@@ -174,13 +174,16 @@ static void org_get(http_req_t *req)
     api_query(req, ST_ORG_GET, 2, v, reply_ok);
 }
 
-/* The org's codes as org_insert and org_update check them (org_type, then
- * region_code): an unknown one is refused before the write is sent (issue 21). */
-static void org_codes_then(http_req_t *req, void (*send)(http_req_t *))
+/* The codes of object o as org_insert, org_update, user_create, user_update,
+ * office_create and office_update check them (org_type, then region_code;
+ * fields named prefix+key): an unknown one is refused before the write is
+ * sent (issue 21).  Users and offices have no org_type (their field lists
+ * refuse it). */
+static void codes_then(http_req_t *req, json_t *o, const char *prefix, void (*send)(http_req_t *))
 {
     api_code_refs_t r = {0};
-    api_code_ref_key(req, &r, "", req->json, "org_type", "org_types");
-    api_code_ref_key(req, &r, "", req->json, "region_code", "regions");
+    api_code_ref_key(req, &r, prefix, o, "org_type", "org_types");
+    api_code_ref_key(req, &r, prefix, o, "region_code", "regions");
     api_codes_check_write(req, &r, send);
 }
 
@@ -199,7 +202,7 @@ static void org_create(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    org_codes_then(req, org_create_send);
+    codes_then(req, req->json, "", org_create_send);
 }
 
 static void org_update_send(http_req_t *req);
@@ -221,7 +224,7 @@ static void org_update(http_req_t *req)
     }
     /* a member's change of org_type or region_code is 403 in org_update before
      * its codes are checked: only an administrator's is checked here */
-    if (req->user->role & ROLE_ADMIN) org_codes_then(req, org_update_send);
+    if (req->user->role & ROLE_ADMIN) codes_then(req, req->json, "", org_update_send);
     else
         org_update_send(req);
 }
@@ -331,12 +334,19 @@ static void register_hashed(void *arg)
     api_query(req, ST_REGISTER, 6, v, registered);
 }
 
+static void register_hash(http_req_t *req)
+{
+    hash_then(req, register_hashed, "too many sign-ups at once; try again shortly");
+}
+
 static void register_rated(http_req_t *req, PGresult *res)
 {
     if (api_rate_limited_or_reply(req, PQgetvalue(res, 0, 0),
                                   "too many registrations from this address; try again later"))
         return;
-    hash_then(req, register_hashed, "too many sign-ups at once; try again shortly");
+    /* a new org's codes (auth_register → org_insert), after the rate limit
+     * counted this attempt and before the password is hashed for nothing */
+    codes_then(req, json_object_get(req->json, "org"), "org.", register_hash);
 }
 
 static void register_user(http_req_t *req)
@@ -506,6 +516,11 @@ static void user_hashed(void *arg)
     api_query(req, ST_USER_CREATE, 4, v, reply_created);
 }
 
+static void user_hash(http_req_t *req)
+{
+    hash_then(req, user_hashed, "busy; try again shortly");
+}
+
 static void user_create(http_req_t *req)
 {
     if (api_fields_or_reply(req, USER_FIELDS, ARRAY_LEN(USER_FIELDS))) return;
@@ -521,8 +536,10 @@ static void user_create(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    hash_then(req, user_hashed, "busy; try again shortly");
+    codes_then(req, req->json, "", user_hash);
 }
+
+static void user_update_send(http_req_t *req);
 
 static void user_update(http_req_t *req)
 {
@@ -546,6 +563,13 @@ static void user_update(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
+    codes_then(req, req->json, "", user_update_send);
+}
+
+static void user_update_send(http_req_t *req)
+{
+    const char *id, *ifm;
+    if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
     const char *v[5] = {api_actor(req), req->request_id, id, ifm, dump(req, req->json)};
     api_query(req, ST_USER_UPDATE, 5, v, reply_ok);
 }
@@ -584,6 +608,12 @@ static void office_list(http_req_t *req)
     api_query(req, ST_OFFICE_LIST, 0, NULL, api_reply_row_json);
 }
 
+static void office_create_send(http_req_t *req)
+{
+    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
+    api_query(req, ST_OFFICE_CREATE, 3, v, reply_created);
+}
+
 static void office_create(http_req_t *req)
 {
     static const field_t F[] = {{"name", F_STRING, true}, {"region_code", F_STRING, true}};
@@ -594,8 +624,15 @@ static void office_create(http_req_t *req)
         http_problem(req, 422, "some fields are not valid", errs);
         return;
     }
-    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
-    api_query(req, ST_OFFICE_CREATE, 3, v, reply_created);
+    codes_then(req, req->json, "", office_create_send);
+}
+
+static void office_update_send(http_req_t *req)
+{
+    const char *id;
+    if (id_or_reply(req, &id)) return;
+    const char *v[4] = {api_actor(req), req->request_id, id, dump(req, req->json)};
+    api_query(req, ST_OFFICE_UPDATE, 4, v, reply_ok);
 }
 
 static void office_update(http_req_t *req)
@@ -603,8 +640,7 @@ static void office_update(http_req_t *req)
     static const field_t F[] = {{"name", F_STRING, false}, {"region_code", F_STRING, false}, {"active", F_BOOL, false}};
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    const char *v[4] = {api_actor(req), req->request_id, id, dump(req, req->json)};
-    api_query(req, ST_OFFICE_UPDATE, 4, v, reply_ok);
+    codes_then(req, req->json, "", office_update_send);
 }
 
 static route_t ROUTES[] = {

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import pytest
+from acct_fixtures import email, org_body, password, register_body
 from contract_fixtures import NO_SCAN, cdb, contract_body, create_contract, cworld  # noqa: F401  (fixtures)
 from contract_fixtures import registered_contract, submitted_contract
 from helpers import assert_problem, build_request, hammer, query
@@ -263,11 +264,23 @@ def _contract_write_cases(api, cdb, w, tag, region, drafts):
                                     headers={**wh, **h})),
         ("region_code", lambda h: api.patch(f"{V1}/orgs/{w.third['id']}", json={"region_code": region},
                                             headers={**ah, **h})),
+        ("org.region_code", lambda h: api.post(f"{V1}/auth/register",
+                                               json=register_body(org=org_body(region_code=region)), headers=h)),
+        ("region_code", lambda h: api.post(f"{V1}/users", json={"email": email("fair"), "password": password(),
+                                                                 "role": "bureau", "region_code": f"ur{tag}"},
+                                           headers={**ah, **h})),
+        ("region_code", lambda h: api.patch(f"{V1}/users/{w.m_third['id']}", json={"region_code": f"uu{tag}"},
+                                            headers={**ah, **h})),
+        ("region_code", lambda h: api.post(f"{V1}/offices", json={"name": "登记处 " + tag, "region_code": f"oc{tag}"},
+                                           headers={**ah, **h})),
+        ("region_code", lambda h: api.patch(f"{V1}/offices/{w.office2['id']}", json={"region_code": f"ou{tag}"},
+                                            headers={**ah, **h})),
     ]
 
 
 def test_unknown_codes_in_contract_and_other_writes_are_answered_without_a_failing_statement(api, pg, cdb, cworld):
-    """Contract create, update, amendment and registration, saved searches and an org's profile:
+    """Contract create, update, amendment and registration, saved searches, an org's profile, the
+    sign-up of a new org, users and registry offices:
     a body naming an unknown code gets exactly the problem the SQL check gives — the same write
     with an Idempotency-Key skips the cheap check, reaches the SQL function and is the reference
     (its failed statement is in PostgreSQL's log, so the log check has teeth) — while the one
@@ -278,8 +291,10 @@ def test_unknown_codes_in_contract_and_other_writes_are_answered_without_a_faili
               registered_contract(api, cdb, w.m_seller["h"], w.officer["h"], w.seller, w.buyer))
     ids = [str(c["id"]) for c in drafts]
     audits = ("SELECT count(*) AS n FROM audit_log WHERE (entity = 'contract' AND entity_id = ANY (%s))"
-              " OR (entity = 'org' AND entity_id = %s) OR (entity = 'subscription' AND actor_user_id = %s)")
-    audited = query(cdb, audits, ids, str(w.third["id"]), w.m_seller["id"])[0]["n"]
+              " OR (entity = 'org' AND entity_id = %s) OR (entity = 'subscription' AND actor_user_id = %s)"
+              " OR (entity = 'user' AND entity_id = %s) OR (entity = 'office' AND entity_id = %s)")
+    audited = query(cdb, audits, ids, str(w.third["id"]), w.m_seller["id"], str(w.m_third["id"]),
+                   str(w.office2["id"]))[0]["n"]
     cheap, sql = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
     n = uuid.uuid4().int % 4000
     cheap_region, sql_region = f"99{n:04d}", f"99{n + 5000:04d}"
@@ -291,14 +306,19 @@ def test_unknown_codes_in_contract_and_other_writes_are_answered_without_a_faili
         assert [e["field"] for e in body["errors"]] == [field], body
         ref = json.loads(json.dumps({k: ref.get(k) for k in shown}).replace(sql, cheap).replace(sql_region, cheap_region))
         assert {k: body.get(k) for k in shown} == ref, (field, body, ref)
-    assert query(cdb, audits, ids, str(w.third["id"]), w.m_seller["id"])[0]["n"] == audited, "a refused write was audited"
+    assert query(cdb, audits, ids, str(w.third["id"]), w.m_seller["id"], str(w.m_third["id"]),
+                   str(w.office2["id"]))[0]["n"] == audited, "a refused write was audited"
     assert not query(cdb, "SELECT 1 FROM subscriptions WHERE name IN (%s, %s)", "订阅 " + cheap, "订阅 " + sql)
+    assert not query(cdb, "SELECT 1 FROM orgs WHERE region_code IN (%s, %s)", cheap_region, sql_region)
+    assert not query(cdb, "SELECT 1 FROM users WHERE region_code LIKE %s OR region_code LIKE %s", f"%{cheap}", f"%{sql}")
+    assert not query(cdb, "SELECT 1 FROM registry_offices WHERE region_code LIKE %s OR region_code LIKE %s",
+                     f"%{cheap}", f"%{sql}")
     assert query(cdb, "SELECT region_code FROM orgs WHERE id = %s", w.third["id"])[0]["region_code"] == \
         w.third["region_code"]
     time.sleep(0.5)
     assert not _pg_errors(pg, cheap), _pg_errors(pg, cheap)[:3]
     assert not _pg_errors(pg, f"{cheap_region} is not")
-    assert _pg_errors(pg, f"{sql_region} is not") and len(_pg_errors(pg, sql)) >= 12   # the reference path failed in SQL
+    assert _pg_errors(pg, f"{sql_region} is not") and len(_pg_errors(pg, sql)) >= 16   # the reference path failed in SQL
     # a member's change of the org's region stays 403 (org_update refuses the field before its codes)
     r = api.patch(f"{V1}/orgs/{w.seller['id']}", json={"region_code": cheap_region}, headers=w.m_seller["h"])
     assert assert_problem(r, 403)["errors"][0]["field"] == "region_code"
