@@ -143,10 +143,16 @@ static int check_contract_body(http_req_t *req, json_t **errs)
 
 /* --- handlers: parties ----------------------------------------------------------------- */
 
+/* GET /contracts's checked parameters, while the filter codes are checked. */
+typedef struct {
+    const char *v[19];
+    int si;
+} list_ctx_t;
+
 /* The page of GET /contracts: its key gets the sort's letter before it is signed. */
 static void list_done(http_req_t *req, PGresult *res)
 {
-    int si = (int)(uintptr_t)req->ctx;
+    int si = ((list_ctx_t *)req->ctx)->si;
     const char *items = PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]";
     buf_t b;
     buf_init(&b);
@@ -186,6 +192,8 @@ static const char *uint_param(http_req_t *req, json_t **errs, const char *name, 
     }
     return arena_printf(req->arena, "%llu", (unsigned long long)n);
 }
+
+static void list_send(http_req_t *req);
 
 static void list(http_req_t *req)
 {
@@ -261,11 +269,26 @@ static void list(http_req_t *req)
         http_problem(req, 400, "invalid query parameter", errs);
         return;
     }
-    req->ctx = (void *)(uintptr_t)si;
     api_scope_t s = api_scope(req);
-    const char *v[19] = {s.org, s.office, s.region, s.admin, regno,   tsq, patterns,  status, office, type,
-                         year,  region,   amin,     amax,    overdue, org, SORTS[si], after,  limit};
-    api_query(req, ST_LIST, 19, v, list_done);
+    list_ctx_t *c = arena_calloc(req->arena, sizeof *c);
+    *c = (list_ctx_t){{s.org, s.office, s.region, s.admin, regno, tsq, patterns, status, office, type, year, region,
+                       amin, amax, overdue, org, SORTS[si], after, limit},
+                      si};
+    req->ctx = c;
+    /* filters naming nothing are 400 (contract_search): answered from the
+     * known codes rather than by a failing statement (issue 21) */
+    const api_code_ref_t refs[] = {{"type", "contract_types", NULL, type}, {"region", "regions", NULL, region}};
+    if (!type && !region) {
+        list_send(req);
+        return;
+    }
+    api_codes_check(req, refs, (int)ARRAY_LEN(refs), 400, list_send);
+}
+
+static void list_send(http_req_t *req)
+{
+    list_ctx_t *c = req->ctx;
+    api_query(req, ST_LIST, 19, c->v, list_done);
 }
 
 /* GET of one contract's facet: the contract id from the path, the caller's

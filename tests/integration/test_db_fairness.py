@@ -306,6 +306,14 @@ def test_unknown_codes_in_contract_and_other_writes_are_answered_without_a_faili
         assert [e["field"] for e in body["errors"]] == [field], body
         ref = json.loads(json.dumps({k: ref.get(k) for k in shown}).replace(sql, cheap).replace(sql_region, cheap_region))
         assert {k: body.get(k) for k in shown} == ref, (field, body, ref)
+    # the staff search over contracts: filters naming nothing are 400 (contract_search's own problem)
+    for path, field, code, msg in [
+            (f"type=ct{cheap}", "type", "unknown_code", f"ct{cheap} is not a code of list contract_types"),
+            (f"region={cheap_region}", "region", "unknown_region", f"{cheap_region} is not a GB/T 2260 region code")]:
+        body = assert_problem(api.get(f"{V1}/contracts?{path}", headers=w.officer["h"]), 400)
+        assert body["detail"] == msg and body["errors"] == [{"field": field, "code": code, "message": msg}], body
+    r = api.get(f"{V1}/contracts?type=development&region={w.office['region_code']}", headers=w.officer["h"])
+    assert r.status == 200 and isinstance(r.body["items"], list), r
     assert query(cdb, audits, ids, str(w.third["id"]), w.m_seller["id"], str(w.m_third["id"]),
                    str(w.office2["id"]))[0]["n"] == audited, "a refused write was audited"
     assert not query(cdb, "SELECT 1 FROM subscriptions WHERE name IN (%s, %s)", "订阅 " + cheap, "订阅 " + sql)
