@@ -184,7 +184,7 @@ static void codes_then(http_req_t *req, json_t *o, const char *prefix, void (*se
     api_code_refs_t r = {0};
     api_code_ref_key(req, &r, prefix, o, "org_type", "org_types");
     api_code_ref_key(req, &r, prefix, o, "region_code", "regions");
-    api_codes_check_write(req, &r, send);
+    api_codes_check_write(req, &r, false, send);
 }
 
 static void org_create_send(http_req_t *req)

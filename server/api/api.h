@@ -132,9 +132,10 @@ void api_code_ref(http_req_t *req, api_code_refs_t *r, const char *field, const 
 void api_code_ref_key(http_req_t *req, api_code_refs_t *r, const char *prefix, json_t *o, const char *key,
                       const char *list);
 /* A write's cheap check: api_codes_check with 422 (active codes only), then
- * cont.  A request with an Idempotency-Key goes to cont as it is: a replay
- * must get its first answer even if a code was retired since. */
-void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, void (*cont)(http_req_t *));
+ * cont.  replayable: the route honours Idempotency-Key, and a request with
+ * one goes to cont as it is (a replay must get its first answer even if a
+ * code was retired since); on other routes the header changes nothing. */
+void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, bool replayable, void (*cont)(http_req_t *));
 /* Load every code and region, at start (blocking connection, before the workers). */
 int api_codes_load(PGconn *c) WUR;
 

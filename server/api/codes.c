@@ -201,9 +201,9 @@ void api_code_ref_key(http_req_t *req, api_code_refs_t *r, const char *prefix, j
     if (v) api_code_ref(req, r, *prefix ? arena_printf(req->arena, "%s%s", prefix, key) : key, list, NULL, v);
 }
 
-void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, void (*cont)(http_req_t *))
+void api_codes_check_write(http_req_t *req, const api_code_refs_t *r, bool replayable, void (*cont)(http_req_t *))
 {
-    if (!r->n || http_header(req, "idempotency-key")) {
+    if (!r->n || (replayable && http_header(req, "idempotency-key"))) {
         cont(req);
         return;
     }

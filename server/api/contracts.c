@@ -330,7 +330,7 @@ static void contract_codes_then(http_req_t *req, json_t *b, void (*send)(http_re
         api_code_ref_key(req, &r, pre, p, "region_code", "regions");
     }
     for (size_t i = 0; i < ARRAY_LEN(CODES); i++) api_code_ref_key(req, &r, "", b, CODES[i][0], CODES[i][1]);
-    api_codes_check_write(req, &r, send);
+    api_codes_check_write(req, &r, false, send);
 }
 
 static void create_send(http_req_t *req)

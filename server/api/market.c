@@ -436,7 +436,7 @@ static void codes_then(http_req_t *req, bool result, void (*send)(http_req_t *))
                          json_string_value(json_object_get(x, "type")));
         }
     }
-    api_codes_check_write(req, &r, send);
+    api_codes_check_write(req, &r, true, send);
 }
 
 static void create_send(http_req_t *req)

@@ -74,7 +74,7 @@ static void sub_create(http_req_t *req)
     api_code_ref(req, &r, "region", "regions", NULL, s->region);
     api_code_ref(req, &r, "mode", "transfer_modes", "cooperation_modes", s->mode);
     req->ctx = s;
-    api_codes_check_write(req, &r, sub_create_send);
+    api_codes_check_write(req, &r, true, sub_create_send);
 }
 
 static void sub_create_send(http_req_t *req)
