@@ -540,7 +540,10 @@ static void national(http_req_t *req)
     json_t *errs = NULL;
     if (!from) http_error_add(&errs, "from", "required", "the first registration date, YYYY-MM-DD");
     if (!to) http_error_add(&errs, "to", "required", "the last registration date, YYYY-MM-DD");
-    bool dates = !api_check(&errs, "from", v_date(from)) & !api_check(&errs, "to", v_date(to));
+    /* both checked, so that both fields' problems are listed */
+    bool from_ok = !api_check(&errs, "from", v_date(from));
+    bool to_ok = !api_check(&errs, "to", v_date(to));
+    bool dates = from_ok && to_ok;
     if (dates && from && to && strcmp(from, to) > 0)
         http_error_add(&errs, "to", "out_of_order", "must not be before from");
     enum fmt f = FMT_CSV;

@@ -133,11 +133,15 @@ int market_search_parse_or_reply(http_req_t *req, json_t *src, msearch_t *s)
         hi = (int)v;
     if (lo && hi && lo > hi) http_error_add(&errs, "trl_min", "out_of_order", "trl_min must not exceed trl_max");
     uint64_t pmin = 0, pmax = 0;
-    bool prices = !api_check(&errs, "price_min", v_amount_text(s->price_min, &pmin)) &
-                  !api_check(&errs, "price_max", v_amount_text(s->price_max, &pmax));
+    bool pmin_ok = !api_check(&errs, "price_min", v_amount_text(s->price_min, &pmin));
+    bool pmax_ok = !api_check(&errs, "price_max", v_amount_text(s->price_max, &pmax));
+    bool prices = pmin_ok && pmax_ok;
     if (prices && s->price_min && s->price_max && pmin > pmax)
         http_error_add(&errs, "price_min", "out_of_order", "price_min must not exceed price_max");
-    bool dates = !api_check(&errs, "from", v_date(s->from)) & !api_check(&errs, "to", v_date(s->to));
+    /* both checked, so that both fields' problems are listed */
+    bool from_ok = !api_check(&errs, "from", v_date(s->from));
+    bool to_ok = !api_check(&errs, "to", v_date(s->to));
+    bool dates = from_ok && to_ok;
     if (dates && s->from && s->to && strcmp(s->from, s->to) > 0)
         http_error_add(&errs, "from", "out_of_order", "from must not be after to");
     if (sort && strcmp(sort, "relevance") && strcmp(sort, "recent"))
