@@ -194,8 +194,16 @@ function NavBar({ items, path }) {
     const on = el && el.querySelector('a.active');
     if (on && on.scrollIntoView) on.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     measure();
+    // a resize, and the end of a smooth scroll, can change which edge has more
+    const ro = typeof ResizeObserver === 'function' && el ? new ResizeObserver(measure) : null;
+    if (ro) ro.observe(el);
     window.addEventListener('resize', measure);
-    return () => window.removeEventListener('resize', measure);
+    if (el) el.addEventListener('scrollend', measure);
+    return () => {
+      window.removeEventListener('resize', measure);
+      if (el) el.removeEventListener('scrollend', measure);
+      if (ro) ro.disconnect();
+    };
   }, [path, items.length]);
   const by = (dir) => { const el = ref.current; if (el) el.scrollBy({ left: dir * el.clientWidth * 0.6, behavior: 'smooth' }); };
   return html`<div class=${'nav-wrap' + (edge.left ? ' more-left' : '') + (edge.right ? ' more-right' : '')} data-scrolls=${edge.left || edge.right ? 'yes' : 'no'}>
