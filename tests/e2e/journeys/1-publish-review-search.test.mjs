@@ -103,6 +103,10 @@ test('result: publish → reviewer approves → anonymous search finds it', asyn
     const text = (await total.textContent()).replace(/\s+/g, ' ');
     assert.match(text, /约 [\d,.]+( 万)? 条/, text);
     assert.doesNotMatch(text, /共/, text);
+    // the facets count the newest 3 matches only, and the page says so
+    const note = page.locator('[data-testid=facet-sample]').first();
+    await note.waitFor({ state: 'attached' });
+    assert.match((await note.textContent()).replace(/\s+/g, ' '), /按最新的 3 条匹配统计/);
 
     // 我的成果: the server filters (mine=true, status), so every tab lists all
     // of the organisation's results in that state, the new one under 已发布

@@ -78,7 +78,7 @@ export function Home({ query, me }) {
           <${Field} label="发布日期不早于"><input type="date" value=${q.from} onChange=${(e) => setQ({ from: e.currentTarget.value })} /></${Field}>
           <button class="btn btn-small" onClick=${() => navigate('/')}>清除全部条件</button>
         </div>
-        ${res && res.facets ? html`<div class=${'card filters' + (showFilters ? '' : ' collapsed')}><${Facets} facets=${res.facets} q=${q} setQ=${setQ} /></div>` : ''}
+        ${res && res.facets ? html`<div class=${'card filters' + (showFilters ? '' : ' collapsed')}><${Facets} facets=${res.facets} q=${q} setQ=${setQ} />${facetNote(res.total)}</div>` : ''}
       </aside>
       <section>
           <div class="card">
@@ -120,6 +120,14 @@ function totalText(total, shown) {
     return html`<span title=${'已数过最新的 ' + total.value.toLocaleString('zh-CN') + ' 条，其余按其比例估算'}>约 <b class="num" data-testid="search-total">${roughCount(total.estimate)}</b> 条</span>`;
   }
   return html`<b class="num" data-testid="search-total">${total.value.toLocaleString('zh-CN')}</b> 条以上`;
+}
+
+// The facet counts are over the matches the server counted: every match when the total is exact,
+// else the newest `value` of them — the page says so, beside the counts.
+/** @param {{value: number, exact: boolean, estimate?: number} | undefined} total */
+function facetNote(total) {
+  if (!total || total.exact) return '';
+  return html`<p class="small muted" data-testid="facet-sample">以上分面数字按最新的 ${total.value.toLocaleString('zh-CN')} 条匹配统计，仅供参考</p>`;
 }
 
 // Save the current search: new matching listings are pushed as notifications.
