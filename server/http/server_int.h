@@ -46,8 +46,21 @@ struct worker {
     uint64_t refused_per_client; /* connections closed at accept: YIZHAN_MAX_CONNS_PER_CLIENT */
 };
 
-extern worker_t *g_workers;
+extern worker_t *g_workers; /* worker.c */
 extern int g_nworkers;
+
+/* connections (conn.c): accepted on a worker's listener, read, framed and
+ * handed to http_dispatch; struct conn is private to conn.c */
+extern int g_max_conns; /* open connections per worker, set by http_start */
+void conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg);
+void conn_on_accept_error(struct evconnlistener *l, void *arg);
+void conn_close_idle(worker_t *w);           /* shutdown: close idle and lingering connections */
+const char *conn_peer(const struct conn *c); /* the peer address, "unknown" without one */
+
+/* dispatch (dispatch.c): request id, route, body checks, auth hook */
+int dispatch_init(void) WUR; /* the request-id salt; once, before the workers start */
+void http_dispatch(http_req_t *req);
+bool http_trusted_proxy(const char *peer); /* peer is in YIZHAN_TRUSTED_PROXIES */
 
 int metric_status_slot(int status);
 int metric_slot_status(int slot);
