@@ -82,6 +82,9 @@ static opt_t OPTS[] = {
      "one JSON line per request: stderr (with the other log lines, at log level info), off, or a file path (with a /) to append to"},
     {"HASH_THREADS", OPT_INT, &g_cfg.hash_threads, "2", 1, 64, "threads of the password-hashing pool"},
     {"HASH_QUEUE_MAX", OPT_INT, &g_cfg.hash_queue_max, "64", 1, 100000, "queued password hashes before 503"},
+    {"PASSWORD_ITERATIONS", OPT_INT, &g_cfg.password_iterations, "600000", 1000, 10000000,
+     "PBKDF2 iterations of new password hashes (each hash records its own count, so lowering it only makes new"
+     " hashes weaker): for the test suites, which create hundreds of users; never lower it in production"},
 };
 
 static int set_opt(opt_t *o, const char *val, const char *from)

@@ -42,6 +42,7 @@ typedef struct config {
     const char *access_log_file; /* from access_log_to: the file to append to, NULL = stderr */
     int hash_threads;            /* blocking-work pool (password hashing) */
     int hash_queue_max;
+    int password_iterations; /* PBKDF2 iterations of new hashes (tests lower it) */
 } config_t;
 
 extern config_t g_cfg;

@@ -174,6 +174,9 @@ static int cmd_serve(int argc, char **argv)
     http_block_signals(); /* before any thread exists: pools, workers, deliveries */
     register_api();
     sign_load_dir(g_cfg.signing_key_dir);
+    if (g_cfg.password_iterations < PASSWORD_ITERATIONS)
+        LOG_I("YIZHAN_PASSWORD_ITERATIONS=%d: new password hashes are weaker than the default %d (tests only)",
+              g_cfg.password_iterations, PASSWORD_ITERATIONS);
     (void)password_dummy_hash();         /* computed once now, not during the first login */
     http_set_worker_slot(api_pools_new); /* each worker's database pools */
     if (pool_start(g_cfg.hash_threads, g_cfg.hash_queue_max, worker_post) != 0 || http_start() != 0) return 1;
@@ -262,6 +265,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (config_load() != 0) return 2;
+    password_set_iterations(g_cfg.password_iterations);
     if (!strcmp(cmd, "config")) {
         config_print_table();
         return 0;

@@ -19,15 +19,22 @@ static int derive(const char *pw, const unsigned char *salt, size_t salt_len, lo
                                                                                                                  : -1;
 }
 
+static long g_iterations = PASSWORD_ITERATIONS;
+
+void password_set_iterations(long iterations)
+{
+    if (iterations >= 1000 && iterations <= 10000000) g_iterations = iterations;
+}
+
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
 {
     unsigned char salt[SALT_LEN], dk[DK_LEN];
-    if (util_random_bytes(salt, sizeof salt) != 0 || derive(password, salt, sizeof salt, PASSWORD_ITERATIONS, dk) != 0)
+    if (util_random_bytes(salt, sizeof salt) != 0 || derive(password, salt, sizeof salt, g_iterations, dk) != 0)
         return -1;
     char s64[32], d64[48];
     util_b64url_encode(salt, sizeof salt, s64);
     util_b64url_encode(dk, sizeof dk, d64);
-    snprintf(out, PASSWORD_HASH_MAX, "pbkdf2-sha256$%d$%s$%s", PASSWORD_ITERATIONS, s64, d64);
+    snprintf(out, PASSWORD_HASH_MAX, "pbkdf2-sha256$%ld$%s$%s", g_iterations, s64, d64);
     return 0;
 }
 

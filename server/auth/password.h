@@ -12,6 +12,10 @@
 #define PASSWORD_HASH_MAX 160
 
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX]) __attribute__((warn_unused_result));
+/* The iterations of new hashes (YIZHAN_PASSWORD_ITERATIONS, set by main.c;
+ * default PASSWORD_ITERATIONS).  Only the test suites lower it; verification
+ * always uses the count a stored hash names. */
+void password_set_iterations(long iterations);
 /* Constant-time comparison; false for malformed stored strings. */
 bool password_verify(const char *password, const char *stored);
 /* A valid hash of a random password, computed once: unknown accounts are

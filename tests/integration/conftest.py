@@ -355,6 +355,10 @@ class Stack:
             # brotli 5, not 11: the tests check the compressed forms, not their last 10 %, and 11 costs
             # ~5 s of CPU per server start (test_compression.py)
             "YIZHAN_STATIC_BROTLI_QUALITY": "5",
+            # PBKDF2 at 1,000 iterations, not 600,000: every test user is hashed by the CLI and
+            # again at each sign-in (0.3 s of CPU each at the default); the hash records its count,
+            # so verification is the same code (test_auth_login.py checks the default separately)
+            "YIZHAN_PASSWORD_ITERATIONS": "1000",
         })
         for k, v in (overrides or {}).items():
             if v is None:

@@ -545,6 +545,30 @@ def test_user_create(users, db, role, extra):
         assert row["region_code"].strip() == "511900"
 
 
+def test_password_iterations_default_and_test_override(stack, db, api, tmp_path):
+    """New hashes use 600,000 PBKDF2 iterations unless YIZHAN_PASSWORD_ITERATIONS says otherwise
+    (the suites set 1,000); each hash names its count, so a 600,000 one still signs in on a server
+    that makes 1,000 ones, and a value below 1,000 is refused at start."""
+    pw = "Pw-default-iterations"
+    pwfile = tmp_path / "pw"
+    pwfile.write_text(pw)
+    made = {}
+    for label, it in (("default", None), ("tests", "1000")):
+        email = f"iter-{label}@example.test"
+        p = stack.run(["user", "create", "--email", email, "--password-file", str(pwfile), "--role", "reviewer"],
+                      env={"YIZHAN_PASSWORD_ITERATIONS": it}, timeout=120)
+        assert p.returncode == 0, p.stderr
+        made[label] = query(db, "SELECT password_hash FROM users WHERE email = %s", email)[0]["password_hash"]
+    assert made["default"].split("$")[1] == "600000", made
+    assert made["tests"].split("$")[1] == "1000", made
+    r = api.post("/api/v1/auth/login", {"email": "iter-default@example.test", "password": pw})
+    assert r.status == 200, r.body
+    r = api.post("/api/v1/auth/login", {"email": "iter-default@example.test", "password": pw + "x"})
+    assert r.status == 401, r.body
+    p = stack.run(["config"], env={"YIZHAN_PASSWORD_ITERATIONS": "999"})
+    assert p.returncode == 2 and "YIZHAN_PASSWORD_ITERATIONS" in p.stderr, p.stderr
+
+
 def test_user_create_is_on_the_audit_record(users, db, stack):
     """An account made at the console gets the audit entry an API-made one
     gets, in the same transaction; a refused one (duplicate email) gets none."""
