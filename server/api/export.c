@@ -61,6 +61,19 @@ static long long jint(json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
+static const char *const FLOWS[] = {"out", "in"};
+
+/* A table row's figures (or its total's), out then in: the count and the three amounts each. */
+static void csv_figures(FILE *f, json_t *row)
+{
+    for (int fl = 0; fl < 2; fl++) {
+        json_t *g = json_object_get(row, FLOWS[fl]);
+        fprintf(f, ",%lld", jint(g, "count"));
+        for (int a = 0; a < 3; a++) fputc(',', f), sheet_csv_yuan(f, jint(g, AMOUNTS[a]));
+    }
+    fputs("\r\n", f);
+}
+
 static void csv_tables(FILE *f, json_t *doc)
 {
     fputs("技术合同登记统计,", f);
@@ -85,23 +98,10 @@ static void csv_tables(FILE *f, json_t *doc)
             sheet_csv_text(f, json_string_value(json_object_get(row, "label"))
                                   ? json_string_value(json_object_get(row, "label"))
                                   : "");
-            static const char *const FLOWS[] = {"out", "in"};
-            for (int fl = 0; fl < 2; fl++) {
-                json_t *g = json_object_get(row, FLOWS[fl]);
-                fprintf(f, ",%lld", jint(g, "count"));
-                for (int a = 0; a < 3; a++) fputc(',', f), sheet_csv_yuan(f, jint(g, AMOUNTS[a]));
-            }
-            fputs("\r\n", f);
+            csv_figures(f, row);
         }
-        json_t *tot = json_object_get(t, "total");
         fputs("合计,", f);
-        static const char *const FLOWS[] = {"out", "in"};
-        for (int fl = 0; fl < 2; fl++) {
-            json_t *g = json_object_get(tot, FLOWS[fl]);
-            fprintf(f, ",%lld", jint(g, "count"));
-            for (int a = 0; a < 3; a++) fputc(',', f), sheet_csv_yuan(f, jint(g, AMOUNTS[a]));
-        }
-        fputs("\r\n", f);
+        csv_figures(f, json_object_get(t, "total"));
     }
     fputs("\r\n合同清单\r\n", f);
     for (size_t h = 0; h < ARRAY_LEN(LIST_HEAD); h++) {
@@ -131,6 +131,96 @@ static void keep_result(job_t *j, const char *path)
         j->size = (size_t)st.st_size;
 }
 
+/* The file a job writes: a workbook (with the money and bold header formats
+ * every sheet uses) or a stream, in a temporary file whose name is removed
+ * once the descriptor to send is open. */
+typedef struct {
+    char path[32];
+    lxw_workbook *wb;
+    lxw_format *money, *head;
+    FILE *f;
+} out_t;
+
+/* Open the file: a workbook for XLSX, else a stream.  0, or -1 after fail(). */
+static int out_open(job_t *j, out_t *o, bool xlsx)
+{
+    snprintf(o->path, sizeof o->path, "/tmp/yizhan-export-XXXXXX");
+    int fd = mkstemp(o->path);
+    if (fd < 0) {
+        o->path[0] = '\0';
+        fail(j, 500, "could not create the export file");
+        return -1;
+    }
+    if (xlsx) {
+        close(fd);
+        lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = "/tmp"};
+        o->wb = workbook_new_opt(o->path, &opt);
+        if (!o->wb) {
+            fail(j, 500, "could not create the workbook");
+            return -1;
+        }
+        o->money = workbook_add_format(o->wb);
+        format_set_num_format(o->money, "#,##0.00");
+        o->head = workbook_add_format(o->wb);
+        format_set_bold(o->head);
+        return 0;
+    }
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        close(fd);
+        fail(j, 500, "could not create the export file");
+        return -1;
+    }
+    return 0;
+}
+
+/* Close the file (a failed write fails the job unless it failed already),
+ * open it for sending when the job succeeded, and remove its name. */
+static void out_finish(job_t *j, out_t *o)
+{
+    if (o->wb && workbook_close(o->wb) != LXW_NO_ERROR && !j->status) fail(j, 500, "could not write the workbook");
+    if (o->f && fclose(o->f) != 0 && !j->status) fail(j, 500, "could not write the export file");
+    o->wb = NULL, o->f = NULL;
+    if (!o->path[0]) return;
+    keep_result(j, o->path);
+    unlink(o->path); /* the open fd keeps the data */
+}
+
+/* The loop's half of a job: the problem it met, or its file as an attachment
+ * named ascii (filename=) and utf8 (filename*=, RFC 8187, percent-encoded). */
+static void reply_file(job_t *j, const char *type, const char *ascii, const char *utf8)
+{
+    http_req_t *req = j->req;
+    if (j->status) {
+        http_problem(req, j->status, j->detail, NULL);
+        return;
+    }
+    http_add_header(req, "Content-Disposition",
+                    arena_printf(req->arena, "attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, utf8));
+    http_add_header(req, "Cache-Control", "no-store");
+    http_reply_file(req, 200, type, j->fd, j->size);
+}
+
+/* The rows of a query, read in pages through a cursor in a read-only
+ * transaction (the caller COMMITs): cursor_open, then cursor_page until a
+ * page is empty; false / NULL when the database failed. */
+static bool cursor_open(PGconn *c, const char *query, int n, const char *const *v)
+{
+    PQclear(PQexec(c, "BEGIN READ ONLY"));
+    PGresult *r = PQexecParams(c, query, n, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+static PGresult *cursor_page(PGconn *c)
+{
+    PGresult *r = PQexec(c, "FETCH 2000 FROM list");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) return r;
+    PQclear(r);
+    return NULL;
+}
+
 /* XLSX: one sheet per table plus the list; amounts in yuan with a number
  * format; every classification by its Chinese label and every region by its
  * name (the codes stay in the JSON form); the header row of each sheet
@@ -145,6 +235,18 @@ typedef struct {
 
 static const char *const FIGURE_HEAD[] = {"输出合同数", "输出成交额(元)", "输出技术交易额(元)", "输出到账额(元)",
                                           "吸纳合同数", "吸纳成交额(元)", "吸纳技术交易额(元)", "吸纳到账额(元)"};
+
+/* The figures of a table row (or its total) from column f0: counts in
+ * count_format, amounts as yuan. */
+static void xlsx_figures(xlsx_t *x, lxw_worksheet *ws, lxw_row_t y, int f0, json_t *row, lxw_format *count_format)
+{
+    for (int fl = 0; fl < 2; fl++) {
+        json_t *g = json_object_get(row, FLOWS[fl]);
+        worksheet_write_number(ws, y, (lxw_col_t)(f0 + fl * 4), (double)jint(g, "count"), count_format);
+        for (int a = 0; a < 3; a++)
+            sheet_xlsx_yuan(ws, y, (lxw_col_t)(f0 + 1 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
+    }
+}
 
 static void xlsx_tables(xlsx_t *x, json_t *doc)
 {
@@ -165,28 +267,16 @@ static void xlsx_tables(xlsx_t *x, json_t *doc)
             sheet_xlsx_text(ws, 0, (lxw_col_t)(f0 + h), FIGURE_HEAD[h], x->head);
         size_t r;
         json_t *row;
-        static const char *const FLOWS[] = {"out", "in"};
         json_array_foreach(json_object_get(t, "rows"), r, row) {
             lxw_row_t y = (lxw_row_t)(r + 1);
             const char *label = json_string_value(json_object_get(row, "label"));
             sheet_xlsx_text(ws, y, 0, label ? label : "未分类", NULL);
             if (coded) sheet_xlsx_text(ws, y, 1, json_string_value(json_object_get(row, "key")), NULL);
-            for (int fl = 0; fl < 2; fl++) {
-                json_t *g = json_object_get(row, FLOWS[fl]);
-                worksheet_write_number(ws, y, (lxw_col_t)(f0 + fl * 4), (double)jint(g, "count"), NULL);
-                for (int a = 0; a < 3; a++)
-                    sheet_xlsx_yuan(ws, y, (lxw_col_t)(f0 + 1 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
-            }
+            xlsx_figures(x, ws, y, f0, row, NULL);
         }
         lxw_row_t y = (lxw_row_t)(json_array_size(json_object_get(t, "rows")) + 1);
-        json_t *tot = json_object_get(t, "total");
         sheet_xlsx_text(ws, y, 0, "合计", x->head);
-        for (int fl = 0; fl < 2; fl++) {
-            json_t *g = json_object_get(tot, FLOWS[fl]);
-            worksheet_write_number(ws, y, (lxw_col_t)(f0 + fl * 4), (double)jint(g, "count"), x->head);
-            for (int a = 0; a < 3; a++)
-                sheet_xlsx_yuan(ws, y, (lxw_col_t)(f0 + 1 + fl * 4 + a), jint(g, AMOUNTS[a]), x->money);
-        }
+        xlsx_figures(x, ws, y, f0, json_object_get(t, "total"), x->head);
     }
     x->list = workbook_add_worksheet(x->wb, "合同清单");
     worksheet_freeze_panes(x->list, 1, 0);
@@ -216,7 +306,7 @@ static json_t *region_names(PGconn *c)
 static void export_work(void *arg)
 {
     job_t *j = arg;
-    char path[] = "/tmp/yizhan-export-XXXXXX";
+    out_t out = {0};
     FILE *f = NULL;
     xlsx_t x = {0};
     json_t *doc = NULL;
@@ -237,23 +327,17 @@ static void export_work(void *arg)
     }
     doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
-    int fd = mkstemp(path);
-    if (fd < 0 || !doc) {
+    if (!doc) {
         fail(j, 500, "could not create the export file");
         goto done;
     }
+    if (out_open(j, &out, j->fmt == FMT_XLSX) != 0) goto done;
+    f = out.f;
     if (j->fmt == FMT_XLSX) {
-        close(fd);
-        lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = "/tmp"};
-        x.wb = workbook_new_opt(path, &o);
-        x.money = workbook_add_format(x.wb);
-        format_set_num_format(x.money, "#,##0.00");
-        x.head = workbook_add_format(x.wb);
-        format_set_bold(x.head);
+        x.wb = out.wb, x.money = out.money, x.head = out.head;
         x.regions = region_names(c);
         xlsx_tables(&x, doc);
     } else {
-        f = fdopen(fd, "w");
         if (j->fmt == FMT_CSV) {
             fputs("\xEF\xBB\xBF", f);
             csv_tables(f, doc);
@@ -268,17 +352,11 @@ static void export_work(void *arg)
         }
     }
     /* the contract list, through a cursor */
-    PQclear(PQexec(c, "BEGIN READ ONLY"));
-    r = PQexecParams(c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_contracts($1, $2::int)", 2, NULL, v,
-                     NULL, NULL, 0);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    bool ok = cursor_open(c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_contracts($1, $2::int)", 2, v);
     bool first = true;
     while (ok) {
-        r = PQexec(c, "FETCH 2000 FROM list");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        if (!(r = cursor_page(c))) {
             ok = false;
-            PQclear(r);
             break;
         }
         int n = PQntuples(r), cols = PQnfields(r);
@@ -336,18 +414,9 @@ static void export_work(void *arg)
         LOG_E("export: reading the contract list failed: %s", PQerrorMessage(c));
         fail(j, 503, "the export could not be completed; try again shortly");
     }
-    if (j->fmt == FMT_XLSX) {
-        if (workbook_close(x.wb) != LXW_NO_ERROR && ok) fail(j, 500, "could not write the workbook");
-        x.wb = NULL;
-    } else {
-        if (j->fmt == FMT_JSON) fputs("]}", f);
-        if (fclose(f) != 0 && ok) fail(j, 500, "could not write the export file");
-        f = NULL;
-    }
-    keep_result(j, path);
+    if (j->fmt == FMT_JSON) fputs("]}", f);
 done:
-    if (f) fclose(f);
-    if (path[sizeof path - 7] != 'X') unlink(path); /* the open fd keeps the data */
+    out_finish(j, &out);
     json_decref(doc);
     json_decref(x.regions);
     PQfinish(c);
@@ -356,23 +425,15 @@ done:
 static void export_done(void *arg)
 {
     job_t *j = arg;
-    http_req_t *req = j->req;
-    if (j->status) {
-        http_problem(req, j->status, j->detail, NULL);
-        return;
-    }
     static const char *const TYPES[] = {"text/csv; charset=utf-8",
                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                         "application/json"};
     static const char *const EXT[] = {"csv", "xlsx", "json"};
-    /* 技术合同统计_<year>_<region>.<ext>, RFC 8187-encoded */
-    http_add_header(req, "Content-Disposition",
-                    arena_printf(req->arena,
-                                 "attachment; filename=\"yizhan-%d-%s.%s\"; filename*=UTF-8''%%E6%%8A%%80%%E6%%9C%%AF"
-                                 "%%E5%%90%%88%%E5%%90%%8C%%E7%%BB%%9F%%E8%%AE%%A1_%d_%s.%s",
-                                 j->year, j->region, EXT[j->fmt], j->year, j->region, EXT[j->fmt]));
-    http_add_header(req, "Cache-Control", "no-store");
-    http_reply_file(req, 200, TYPES[j->fmt], j->fd, j->size);
+    arena_t *a = j->req->arena;
+    /* 技术合同统计_<year>_<region>.<ext> */
+    reply_file(j, TYPES[j->fmt], arena_printf(a, "yizhan-%d-%s.%s", j->year, j->region, EXT[j->fmt]),
+               arena_printf(a, "%%E6%%8A%%80%%E6%%9C%%AF%%E5%%90%%88%%E5%%90%%8C%%E7%%BB%%9F%%E8%%AE%%A1_%d_%s.%s",
+                            j->year, j->region, EXT[j->fmt]));
 }
 
 /* --- the national reporting export ------------------------------------------------ */
@@ -388,63 +449,37 @@ static bool is_amount_column(const char *name)
 static void national_work(void *arg)
 {
     job_t *j = arg;
-    char path[] = "/tmp/yizhan-export-XXXXXX";
-    FILE *f = NULL;
-    lxw_workbook *wb = NULL;
+    out_t out = {0};
     lxw_worksheet *ws = NULL;
-    lxw_format *money = NULL, *head = NULL;
     bool ok = false, *amount = NULL;
     PGconn *c = db_connect_job("yizhan-export", 600000);
     if (!c) {
         fail(j, 503, "the database is unavailable; try again shortly");
         goto done;
     }
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        fail(j, 500, "could not create the export file");
-        goto done;
-    }
-    if (j->fmt == FMT_XLSX) {
-        close(fd);
-        lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = "/tmp"};
-        wb = workbook_new_opt(path, &o);
-        money = workbook_add_format(wb);
-        format_set_num_format(money, "#,##0.00");
-        head = workbook_add_format(wb);
-        format_set_bold(head);
-        ws = workbook_add_worksheet(wb, "技术合同登记表");
-    } else {
-        f = fdopen(fd, "w");
-        if (!f) {
-            close(fd);
-            fail(j, 500, "could not create the export file");
+    if (out_open(j, &out, j->fmt == FMT_XLSX) != 0) goto done;
+    if (out.wb) {
+        ws = workbook_add_worksheet(out.wb, "技术合同登记表");
+    } else if (j->gb18030) {
+        FILE *g = sheet_gb18030_writer(out.f);
+        if (!g) {
+            fail(j, 500, "GB18030 is not available on this server");
             goto done;
         }
-        if (j->gb18030) {
-            FILE *g = sheet_gb18030_writer(f);
-            if (!g) {
-                fail(j, 500, "GB18030 is not available on this server");
-                goto done;
-            }
-            f = g;
-        } else {
-            fputs("\xEF\xBB\xBF", f);
-        }
+        out.f = g;
+    } else {
+        fputs("\xEF\xBB\xBF", out.f);
     }
+    FILE *f = out.f;
     const char *v[3] = {j->region, j->from, j->to};
-    PQclear(PQexec(c, "BEGIN READ ONLY"));
-    PGresult *r = PQexecParams(
-        c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_national($1, $2::date, $3::date)", 3, NULL, v, NULL,
-        NULL, 0);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    ok = cursor_open(c, "DECLARE list NO SCROLL CURSOR FOR SELECT * FROM export_national($1, $2::date, $3::date)", 3,
+                     v);
     lxw_row_t row = 0;
     int cols = 0;
     while (ok) {
-        r = PQexec(c, "FETCH 2000 FROM list");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PGresult *r = cursor_page(c);
+        if (!r) {
             ok = false;
-            PQclear(r);
             break;
         }
         int n = PQntuples(r);
@@ -454,7 +489,7 @@ static void national_work(void *arg)
             for (int k = 0; k < cols && amount; k++) {
                 amount[k] = is_amount_column(PQfname(r, k));
                 if (ws) {
-                    sheet_xlsx_text(ws, 0, (lxw_col_t)k, PQfname(r, k), head);
+                    sheet_xlsx_text(ws, 0, (lxw_col_t)k, PQfname(r, k), out.head);
                     worksheet_set_column(ws, (lxw_col_t)k, (lxw_col_t)k, k == 1 ? 36 : 16, NULL);
                 } else {
                     if (k) fputc(',', f);
@@ -470,7 +505,7 @@ static void national_work(void *arg)
                 bool null = PQgetisnull(r, i, k);
                 if (ws) {
                     if (null) continue;
-                    if (amount[k]) sheet_xlsx_yuan(ws, row, (lxw_col_t)k, strtoll(val, NULL, 10), money);
+                    if (amount[k]) sheet_xlsx_yuan(ws, row, (lxw_col_t)k, strtoll(val, NULL, 10), out.money);
                     else
                         sheet_xlsx_text(ws, row, (lxw_col_t)k, val, NULL);
                 } else {
@@ -491,19 +526,8 @@ static void national_work(void *arg)
         LOG_E("national export: reading the contracts failed: %s", PQerrorMessage(c));
         fail(j, 503, "the export could not be completed; try again shortly");
     }
-    if (wb) {
-        if (workbook_close(wb) != LXW_NO_ERROR && !j->status) fail(j, 500, "could not write the workbook");
-        wb = NULL;
-    }
-    if (f) {
-        if (fclose(f) != 0 && !j->status) fail(j, 500, "could not write the export file");
-        f = NULL;
-    }
-    keep_result(j, path);
 done:
-    if (f) fclose(f);
-    if (wb) workbook_close(wb);
-    if (path[sizeof path - 7] != 'X') unlink(path); /* the open fd keeps the data */
+    out_finish(j, &out);
     free(amount);
     PQfinish(c);
 }
@@ -511,29 +535,46 @@ done:
 static void national_done(void *arg)
 {
     job_t *j = arg;
-    http_req_t *req = j->req;
-    if (j->status) {
-        http_problem(req, j->status, j->detail, NULL);
-        return;
-    }
+    arena_t *a = j->req->arena;
     const char *ext = j->fmt == FMT_XLSX ? "xlsx" : "csv";
-    /* 技术合同登记表_<from>_<to>_<region>.<ext>, RFC 8187-encoded */
-    http_add_header(req, "Content-Disposition",
-                    arena_printf(req->arena,
-                                 "attachment; filename=\"yizhan-national-%s-%s-%s.%s\"; filename*=UTF-8''"
-                                 "%%E6%%8A%%80%%E6%%9C%%AF%%E5%%90%%88%%E5%%90%%8C%%E7%%99%%BB%%E8%%AE%%B0%%E8%%A1%%A8"
-                                 "_%s_%s_%s.%s",
-                                 j->from, j->to, j->region, ext, j->from, j->to, j->region, ext));
-    http_add_header(req, "Cache-Control", "no-store");
     const char *type = j->fmt == FMT_XLSX ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                        : j->gb18030       ? "text/csv; charset=gb18030"
                                           : "text/csv; charset=utf-8";
-    http_reply_file(req, 200, type, j->fd, j->size);
+    /* 技术合同登记表_<from>_<to>_<region>.<ext> */
+    reply_file(j, type, arena_printf(a, "yizhan-national-%s-%s-%s.%s", j->from, j->to, j->region, ext),
+               arena_printf(a,
+                            "%%E6%%8A%%80%%E6%%9C%%AF%%E5%%90%%88%%E5%%90%%8C%%E7%%99%%BB%%E8%%AE%%B0%%E8%%A1%%A8"
+                            "_%s_%s_%s.%s",
+                            j->from, j->to, j->region, ext));
+}
+
+/* After the query checks (errs: their problems) and the caller's region:
+ * a job in the request's arena, or NULL after replying. */
+static job_t *job_or_reply(http_req_t *req, json_t *errs, enum fmt f)
+{
+    const char *region;
+    if (errs) {
+        http_problem(req, 400, "invalid query parameter", errs);
+        return NULL;
+    }
+    if (api_region_or_reply(req, &region)) return NULL;
+    job_t *j = arena_calloc(req->arena, sizeof *j);
+    j->req = req;
+    j->fmt = f;
+    j->fd = -1;
+    snprintf(j->region, sizeof j->region, "%s", region);
+    return j;
+}
+
+static void job_submit(job_t *j, void (*work)(void *), void (*done)(void *))
+{
+    if (pool_submit_to(g_export_pool, j->req->worker, work, done, j) != 0)
+        http_problem(j->req, 503, "too many exports are running; try again shortly", NULL);
 }
 
 static void national(http_req_t *req)
 {
-    const char *from, *to, *fmt, *enc, *region;
+    const char *from, *to, *fmt, *enc;
     if (http_query_or_reply(req, "from", &from) || http_query_or_reply(req, "to", &to) ||
         http_query_or_reply(req, "format", &fmt) || http_query_or_reply(req, "encoding", &enc))
         return;
@@ -555,26 +596,17 @@ static void national(http_req_t *req)
     else if (enc && strcmp(enc, "utf-8"))
         http_error_add(&errs, "encoding", "invalid", "gb18030 or utf-8 (CSV only)");
     if (enc && f == FMT_XLSX) http_error_add(&errs, "encoding", "invalid", "an XLSX file has no encoding to choose");
-    if (errs) {
-        http_problem(req, 400, "invalid query parameter", errs);
-        return;
-    }
-    if (api_region_or_reply(req, &region)) return;
-    job_t *j = arena_calloc(req->arena, sizeof *j);
-    j->req = req;
-    j->fmt = f;
+    job_t *j = job_or_reply(req, errs, f);
+    if (!j) return;
     j->gb18030 = gb;
-    j->fd = -1;
-    snprintf(j->region, sizeof j->region, "%s", region);
     snprintf(j->from, sizeof j->from, "%s", from);
     snprintf(j->to, sizeof j->to, "%s", to);
-    if (pool_submit_to(g_export_pool, req->worker, national_work, national_done, j) != 0)
-        http_problem(req, 503, "too many exports are running; try again shortly", NULL);
+    job_submit(j, national_work, national_done);
 }
 
 static void annual(http_req_t *req)
 {
-    const char *y, *fmt, *region;
+    const char *y, *fmt;
     if (http_query_or_reply(req, "year", &y) || http_query_or_reply(req, "format", &fmt)) return;
     json_t *errs = NULL;
     uint64_t year = 0;
@@ -587,19 +619,10 @@ static void annual(http_req_t *req)
         f = FMT_JSON;
     else if (fmt && strcmp(fmt, "csv"))
         http_error_add(&errs, "format", "invalid", "csv, xlsx or json");
-    if (errs) {
-        http_problem(req, 400, "invalid query parameter", errs);
-        return;
-    }
-    if (api_region_or_reply(req, &region)) return;
-    job_t *j = arena_calloc(req->arena, sizeof *j);
-    j->req = req;
-    j->fmt = f;
+    job_t *j = job_or_reply(req, errs, f);
+    if (!j) return;
     j->year = (int)year;
-    j->fd = -1;
-    snprintf(j->region, sizeof j->region, "%s", region);
-    if (pool_submit_to(g_export_pool, req->worker, export_work, export_done, j) != 0)
-        http_problem(req, 503, "too many exports are running; try again shortly", NULL);
+    job_submit(j, export_work, export_done);
 }
 
 static route_t ROUTES[] = {
