@@ -306,6 +306,29 @@ static void XMLCALL wb_start(void *u, const XML_Char *name, const XML_Char **a)
     }
 }
 
+/* Rich text, in a shared string (<si>) or an inline one (<is>): its <t>
+ * elements are the text, except those of <rPh> (phonetic hints).  True when
+ * the element was one of these. */
+static bool rich_start(xl_t *x, const char *l, bool in_string)
+{
+    if (!strcmp(l, "rPh")) x->in_rph = 1;
+    else if (!strcmp(l, "t") && in_string && !x->in_rph)
+        x->in_t = 1;
+    else
+        return false;
+    return true;
+}
+
+static bool rich_end(xl_t *x, const char *l)
+{
+    if (!strcmp(l, "t")) x->in_t = 0;
+    else if (!strcmp(l, "rPh"))
+        x->in_rph = 0;
+    else
+        return false;
+    return true;
+}
+
 /* sharedStrings.xml: <si> (<t>…</t> | <r><t>…</t></r>… ; <rPh> phonetics skipped) </si> */
 static void XMLCALL ss_start(void *u, const XML_Char *name, const XML_Char **a)
 {
@@ -315,10 +338,8 @@ static void XMLCALL ss_start(void *u, const XML_Char *name, const XML_Char **a)
     if (!strcmp(l, "si")) {
         x->in_si = 1;
         clear(&x->text);
-    } else if (!strcmp(l, "rPh")) {
-        x->in_rph = 1;
-    } else if (!strcmp(l, "t") && x->in_si && !x->in_rph) {
-        x->in_t = 1;
+    } else {
+        rich_start(x, l, x->in_si);
     }
 }
 
@@ -326,11 +347,8 @@ static void XMLCALL ss_end(void *u, const XML_Char *name)
 {
     xl_t *x = u;
     const char *l = local(name);
-    if (!strcmp(l, "t")) {
-        x->in_t = 0;
-    } else if (!strcmp(l, "rPh")) {
-        x->in_rph = 0;
-    } else if (!strcmp(l, "si")) {
+    if (rich_end(x, l)) return;
+    if (!strcmp(l, "si")) {
         x->in_si = 0;
         if (x->nstrings == x->capstrings) {
             size_t cap = x->capstrings ? x->capstrings * 2 : 256;
@@ -400,10 +418,8 @@ static void XMLCALL sh_start(void *u, const XML_Char *name, const XML_Char **a)
         x->in_v = 1;
     } else if (!strcmp(l, "is")) {
         x->in_is = 1;
-    } else if (!strcmp(l, "rPh")) {
-        x->in_rph = 1;
-    } else if (!strcmp(l, "t") && x->in_is && !x->in_rph) {
-        x->in_t = 1;
+    } else {
+        rich_start(x, l, x->in_is);
     }
 }
 
@@ -411,12 +427,9 @@ static void XMLCALL sh_end(void *u, const XML_Char *name)
 {
     xl_t *x = u;
     const char *l = local(name);
+    if (rich_end(x, l)) return;
     if (!strcmp(l, "v")) {
         x->in_v = 0;
-    } else if (!strcmp(l, "t")) {
-        x->in_t = 0;
-    } else if (!strcmp(l, "rPh")) {
-        x->in_rph = 0;
     } else if (!strcmp(l, "is")) {
         x->in_is = 0;
     } else if (!strcmp(l, "c") && x->in_row) {
