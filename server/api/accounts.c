@@ -106,20 +106,6 @@ static void validate_org(json_t *o, const char *prefix, json_t **errs)
         http_error_add(errs, field, code, why);
 }
 
-static const char *dump(http_req_t *req, json_t *j)
-{
-    return api_json_text(req, j);
-}
-
-static void reply_created(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 201);
-}
-static void reply_ok(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 200);
-}
-
 /* Scope: members and brokers see only their own org (NULL: everything). */
 static const char *org_scope(http_req_t *req)
 {
@@ -171,7 +157,7 @@ static void org_get(http_req_t *req)
     const char *id;
     if (id_or_reply(req, &id)) return;
     const char *v[2] = {id, org_scope(req)};
-    api_query(req, ST_ORG_GET, 2, v, reply_ok);
+    api_query(req, ST_ORG_GET, 2, v, api_reply_versioned_ok);
 }
 
 /* The codes of object o as org_insert, org_update, user_create, user_update,
@@ -189,8 +175,8 @@ static void codes_then(http_req_t *req, json_t *o, const char *prefix, void (*se
 
 static void org_create_send(http_req_t *req)
 {
-    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
-    api_query(req, ST_ORG_CREATE, 3, v, reply_created);
+    const char *v[3] = {api_actor(req), req->request_id, api_json_text(req, req->json)};
+    api_query(req, ST_ORG_CREATE, 3, v, api_reply_versioned_created);
 }
 
 static void org_create(http_req_t *req)
@@ -234,9 +220,9 @@ static void org_update_send(http_req_t *req)
     const char *id, *ifm;
     if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
     bool full = req->user->role & ROLE_ADMIN;
-    const char *v[7] = {api_actor(req),       req->request_id,        id, org_scope(req), ifm,
-                        dump(req, req->json), full ? "true" : "false"};
-    api_query(req, ST_ORG_UPDATE, 7, v, reply_ok);
+    const char *v[7] = {api_actor(req),         req->request_id, id, org_scope(req), ifm, api_json_text(req, req->json),
+                        full ? "true" : "false"};
+    api_query(req, ST_ORG_UPDATE, 7, v, api_reply_versioned_ok);
 }
 
 static void org_verify(http_req_t *req)
@@ -245,7 +231,7 @@ static void org_verify(http_req_t *req)
     const char *id;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     const char *v[5] = {api_actor(req), req->request_id, id, api_str(req, "decision"), api_str(req, "note")};
-    api_query(req, ST_ORG_VERIFY, 5, v, reply_ok);
+    api_query(req, ST_ORG_VERIFY, 5, v, api_reply_versioned_ok);
 }
 
 /* --- invitations ---------------------------------------------------------------- */
@@ -329,8 +315,12 @@ static void register_hashed(void *arg)
         ih = arena_alloc(req->arena, 65);
         hash_hex(invite, ih);
     }
-    const char *v[6] = {req->request_id, api_str(req, "email"),       api_str(req, "display_name"),
-                        j->hash,         org ? dump(req, org) : NULL, ih};
+    const char *v[6] = {req->request_id,
+                        api_str(req, "email"),
+                        api_str(req, "display_name"),
+                        j->hash,
+                        org ? api_json_text(req, org) : NULL,
+                        ih};
     api_query(req, ST_REGISTER, 6, v, registered);
 }
 
@@ -510,10 +500,10 @@ static void user_hashed(void *arg)
     }
     json_t *b = json_deep_copy(req->json);
     json_object_del(b, "password");
-    const char *body = dump(req, b);
+    const char *body = api_json_text(req, b);
     json_decref(b);
     const char *v[4] = {api_actor(req), req->request_id, body, j->hash};
-    api_query(req, ST_USER_CREATE, 4, v, reply_created);
+    api_query(req, ST_USER_CREATE, 4, v, api_reply_versioned_created);
 }
 
 static void user_hash(http_req_t *req)
@@ -570,8 +560,8 @@ static void user_update_send(http_req_t *req)
 {
     const char *id, *ifm;
     if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
-    const char *v[5] = {api_actor(req), req->request_id, id, ifm, dump(req, req->json)};
-    api_query(req, ST_USER_UPDATE, 5, v, reply_ok);
+    const char *v[5] = {api_actor(req), req->request_id, id, ifm, api_json_text(req, req->json)};
+    api_query(req, ST_USER_UPDATE, 5, v, api_reply_versioned_ok);
 }
 
 static void user_list(http_req_t *req)
@@ -598,7 +588,7 @@ static void user_get(http_req_t *req)
     const char *id;
     if (id_or_reply(req, &id)) return;
     const char *v[1] = {id};
-    api_query(req, ST_USER_GET, 1, v, reply_ok);
+    api_query(req, ST_USER_GET, 1, v, api_reply_versioned_ok);
 }
 
 /* --- registry offices ---------------------------------------------------------------- */
@@ -610,8 +600,8 @@ static void office_list(http_req_t *req)
 
 static void office_create_send(http_req_t *req)
 {
-    const char *v[3] = {api_actor(req), req->request_id, dump(req, req->json)};
-    api_query(req, ST_OFFICE_CREATE, 3, v, reply_created);
+    const char *v[3] = {api_actor(req), req->request_id, api_json_text(req, req->json)};
+    api_query(req, ST_OFFICE_CREATE, 3, v, api_reply_versioned_created);
 }
 
 static void office_create(http_req_t *req)
@@ -631,8 +621,8 @@ static void office_update_send(http_req_t *req)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
-    const char *v[4] = {api_actor(req), req->request_id, id, dump(req, req->json)};
-    api_query(req, ST_OFFICE_UPDATE, 4, v, reply_ok);
+    const char *v[4] = {api_actor(req), req->request_id, id, api_json_text(req, req->json)};
+    api_query(req, ST_OFFICE_UPDATE, 4, v, api_reply_versioned_ok);
 }
 
 static void office_update(http_req_t *req)

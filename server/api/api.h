@@ -87,6 +87,10 @@ void api_reply_page(http_req_t *req, PGresult *res);
 int api_if_match_or_reply(http_req_t *req, const char **version) WUR;
 /* Reply with a row (col 0 JSON) and an ETag from its "version" field. */
 void api_reply_versioned(http_req_t *req, PGresult *res, int status);
+/* api_reply_versioned with 200 / 201, and 204 with no body: the callbacks of most writes. */
+void api_reply_versioned_ok(http_req_t *req, PGresult *res);
+void api_reply_versioned_created(http_req_t *req, PGresult *res);
+void api_reply_no_content(http_req_t *req, PGresult *res);
 /* Path parameter i as a positive id (text), or 404 naming `what`; -1 if replied. */
 int api_id_param_or_reply(http_req_t *req, int i, const char *what, const char **out) WUR;
 /* A JSON value as compact text in the request's arena (a jsonb parameter). */

@@ -477,6 +477,22 @@ void api_reply_versioned(http_req_t *req, PGresult *res, int status)
     http_reply_json(req, status, j, (size_t)PQgetlength(res, 0, 0));
 }
 
+void api_reply_versioned_ok(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 200);
+}
+
+void api_reply_versioned_created(http_req_t *req, PGresult *res)
+{
+    api_reply_versioned(req, res, 201);
+}
+
+void api_reply_no_content(http_req_t *req, PGresult *res)
+{
+    (void)res;
+    http_reply(req, 204, NULL, NULL, 0);
+}
+
 void api_add_etag(http_req_t *req, const char *json)
 {
     const char *v = strstr(json, "\"version\":");

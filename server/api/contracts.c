@@ -43,20 +43,6 @@ static int id_or_reply(http_req_t *req, const char **id)
     return api_id_param_or_reply(req, 0, "contract", id);
 }
 
-static const char *dump(http_req_t *req, json_t *j)
-{
-    return api_json_text(req, j);
-}
-
-static void reply_ok(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 200);
-}
-static void reply_created(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 201);
-}
-
 /* --- body validation --------------------------------------------------------------- */
 
 static const field_t CONTRACT_FIELDS[] = {
@@ -304,7 +290,7 @@ static void read_in_scope(http_req_t *req, int stmt, api_row_cb cb)
 
 static void get(http_req_t *req)
 {
-    read_in_scope(req, ST_GET, reply_ok);
+    read_in_scope(req, ST_GET, api_reply_versioned_ok);
 }
 
 /* The codes of a body merged by contract_merge, in the order it and
@@ -336,8 +322,8 @@ static void contract_codes_then(http_req_t *req, json_t *b, void (*send)(http_re
 static void create_send(http_req_t *req)
 {
     api_scope_t s = api_scope(req);
-    const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, dump(req, req->json)};
-    api_query(req, ST_CREATE, 5, v, reply_created);
+    const char *v[5] = {api_actor(req), req->request_id, s.org, s.admin, api_json_text(req, req->json)};
+    api_query(req, ST_CREATE, 5, v, api_reply_versioned_created);
 }
 
 static void create(http_req_t *req)
@@ -358,8 +344,8 @@ static void update_send(http_req_t *req)
     const char *id, *ifm;
     if (id_or_reply(req, &id) || api_if_match_or_reply(req, &ifm)) return;
     api_scope_t s = api_scope(req);
-    const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, dump(req, req->json)};
-    api_query(req, ST_UPDATE, 7, v, reply_ok);
+    const char *v[7] = {api_actor(req), req->request_id, id, s.org, s.admin, ifm, api_json_text(req, req->json)};
+    api_query(req, ST_UPDATE, 7, v, api_reply_versioned_ok);
 }
 
 static void update(http_req_t *req)
@@ -398,7 +384,7 @@ static void submit(http_req_t *req)
     if (id_or_reply(req, &id) || api_fields_or_reply(req, NULL, 0)) return;
     api_scope_t s = api_scope(req);
     const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
-    api_query(req, ST_SUBMIT, 5, v, reply_ok);
+    api_query(req, ST_SUBMIT, 5, v, api_reply_versioned_ok);
 }
 
 /* --- handlers: officers ---------------------------------------------------------------- */
@@ -410,7 +396,7 @@ static void do_return(http_req_t *req)
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     api_scope_t s = api_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "reason")};
-    api_query(req, ST_RETURN, 6, v, reply_ok);
+    api_query(req, ST_RETURN, 6, v, api_reply_versioned_ok);
 }
 
 static void refuse(http_req_t *req)
@@ -421,7 +407,7 @@ static void refuse(http_req_t *req)
     api_scope_t s = api_scope(req);
     const char *v[7] = {api_actor(req),         req->request_id,       id, s.office, s.admin,
                         api_str(req, "ground"), api_str(req, "detail")};
-    api_query(req, ST_REFUSE, 7, v, reply_ok);
+    api_query(req, ST_REFUSE, 7, v, api_reply_versioned_ok);
 }
 
 static void register_send(http_req_t *req)
@@ -429,8 +415,8 @@ static void register_send(http_req_t *req)
     const char *id;
     if (id_or_reply(req, &id)) return;
     api_scope_t s = api_scope(req);
-    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, dump(req, req->json)};
-    api_query(req, ST_REGISTER, 6, v, reply_ok);
+    const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, api_json_text(req, req->json)};
+    api_query(req, ST_REGISTER, 6, v, api_reply_versioned_ok);
 }
 
 static void do_register(http_req_t *req)
@@ -465,8 +451,8 @@ static void request_change_send(http_req_t *req, const char *kind)
                         s.admin,
                         kind,
                         api_str(req, "reason"),
-                        changes ? dump(req, changes) : NULL};
-    api_query(req, ST_REQ_CHANGE, 8, v, reply_ok);
+                        changes ? api_json_text(req, changes) : NULL};
+    api_query(req, ST_REQ_CHANGE, 8, v, api_reply_versioned_ok);
 }
 
 static void amend_send(http_req_t *req)
@@ -495,7 +481,7 @@ static void change(http_req_t *req, const char *kind)
                                        (long long)json_integer_value(json_object_get(req->json, "change_id")));
         const char *v[9] = {
             api_actor(req), req->request_id, id, s.office, s.admin, kind, cid, api_str(req, "decision"), note};
-        api_query(req, ST_DECIDE_CHANGE, 9, v, reply_ok);
+        api_query(req, ST_DECIDE_CHANGE, 9, v, api_reply_versioned_ok);
         return;
     }
     static const field_t FA[] = {{"reason", F_STRING, true}, {"changes", F_OBJECT, true}};

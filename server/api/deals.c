@@ -182,20 +182,24 @@ static void broker_name(http_req_t *req)
     api_query(req, ST_BROKER_NAME, 5, v, reply_ok);
 }
 
-static void broker_accept(http_req_t *req)
+/* A bodiless action of the caller's organisation on the object in the path:
+ * fn(actor, request id, id, org).  Accepting or removing a broker, a purchase. */
+static void org_action(http_req_t *req, int stmt, api_row_cb cb)
 {
     const char *id;
     if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
     const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
-    api_query(req, ST_BROKER_ACCEPT, 4, v, reply_ok);
+    api_query(req, stmt, 4, v, cb);
+}
+
+static void broker_accept(http_req_t *req)
+{
+    org_action(req, ST_BROKER_ACCEPT, reply_ok);
 }
 
 static void broker_remove(http_req_t *req)
 {
-    const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
-    const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
-    api_query(req, ST_BROKER_REMOVE, 4, v, reply_ok);
+    org_action(req, ST_BROKER_REMOVE, reply_ok);
 }
 
 /* Brokers a party may name: active users with the role broker, by name or
@@ -214,10 +218,7 @@ static void brokers(http_req_t *req)
 
 static void purchase(http_req_t *req)
 {
-    const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, NULL, 0)) return;
-    const char *v[4] = {api_actor(req), req->request_id, id, org_of(req)};
-    api_query(req, ST_PURCHASE, 4, v, reply_created);
+    org_action(req, ST_PURCHASE, reply_created);
 }
 
 /* --- notices ------------------------------------------------------------------------ */

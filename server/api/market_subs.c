@@ -20,12 +20,6 @@
 
 static int ST_SUB_LIST, ST_SUB_CREATE, ST_SUB_DELETE, ST_HOOK_INFO, ST_HOOK_ROTATE;
 
-static void reply_no_content(http_req_t *req, PGresult *res)
-{
-    (void)res;
-    http_reply(req, 204, NULL, NULL, 0);
-}
-
 static void sub_list(http_req_t *req)
 {
     const char *limit, *after;
@@ -103,7 +97,7 @@ static void sub_delete(http_req_t *req)
     const char *id;
     if (api_id_param_or_reply(req, 0, "subscription", &id) || api_fields_or_reply(req, NULL, 0)) return;
     const char *v[3] = {api_actor(req), req->request_id, id};
-    api_query(req, ST_SUB_DELETE, 3, v, reply_no_content);
+    api_query(req, ST_SUB_DELETE, 3, v, api_reply_no_content);
 }
 
 static void hook_info(http_req_t *req)

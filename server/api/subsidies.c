@@ -41,14 +41,6 @@ static const char *dump(http_req_t *req)
     return api_json_text(req, req->json);
 }
 
-static void reply_versioned_ok(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 200);
-}
-static void reply_versioned_created(http_req_t *req, PGresult *res)
-{
-    api_reply_versioned(req, res, 201);
-}
 static void reply_created(http_req_t *req, PGresult *res)
 {
     api_reply_row_json_status(req, res, 201);
@@ -84,12 +76,18 @@ static void policy_list(http_req_t *req)
     api_query(req, ST_POL_LIST, 4, v, api_reply_page);
 }
 
-static void policy_get(http_req_t *req)
+/* One object by the id in the path, as the caller's scope sees it: stmt(id, scope). */
+static void get_in_scope(http_req_t *req, const char *what, int stmt, api_row_cb cb)
 {
     const char *id;
-    if (id_or_reply(req, &id, "subsidy policy")) return;
+    if (id_or_reply(req, &id, what)) return;
     const char *v[2] = {id, scope_of(req)};
-    api_query(req, ST_POL_GET, 2, v, reply_versioned_ok);
+    api_query(req, stmt, 2, v, cb);
+}
+
+static void policy_get(http_req_t *req)
+{
+    get_in_scope(req, "subsidy policy", ST_POL_GET, api_reply_versioned_ok);
 }
 
 static void policy_create(http_req_t *req)
@@ -102,7 +100,7 @@ static void policy_create(http_req_t *req)
     };
     if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || policy_values_or_reply(req)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
-    api_query(req, ST_POL_CREATE, 4, v, reply_versioned_created);
+    api_query(req, ST_POL_CREATE, 4, v, api_reply_versioned_created);
 }
 
 static void policy_update(http_req_t *req)
@@ -117,7 +115,7 @@ static void policy_update(http_req_t *req)
         policy_values_or_reply(req) || api_if_match_or_reply(req, &ifm))
         return;
     const char *v[6] = {api_actor(req), req->request_id, scope_of(req), id, ifm, dump(req)};
-    api_query(req, ST_POL_UPDATE, 6, v, reply_versioned_ok);
+    api_query(req, ST_POL_UPDATE, 6, v, api_reply_versioned_ok);
 }
 
 /* --- runs ----------------------------------------------------------------------------- */
@@ -168,10 +166,7 @@ static void run_list(http_req_t *req)
 
 static void run_get(http_req_t *req)
 {
-    const char *id;
-    if (id_or_reply(req, &id, "subsidy run")) return;
-    const char *v[2] = {id, scope_of(req)};
-    api_query(req, ST_RUN_GET, 2, v, api_reply_row_json);
+    get_in_scope(req, "subsidy run", ST_RUN_GET, api_reply_row_json);
 }
 
 /* --- tax relief --------------------------------------------------------------------- */
