@@ -71,6 +71,21 @@ BEGIN
     END IF;
 END $$;
 
+-- A region a caller names in p_field: a known one, and within p_scope, a
+-- bureau's own region or one below it (NULL: an admin's call, any region);
+-- 000000, the whole country, is an admin's only.  p_words says what a bureau
+-- may do, for the 403.
+CREATE FUNCTION check_region_in_scope(p_region text, p_scope text, p_field text, p_words text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_region <> '000000' THEN
+        PERFORM check_region(p_region, p_field);
+    END IF;
+    IF p_scope IS NOT NULL AND (p_region = '000000' OR NOT region_in_subtree(p_region, p_scope)) THEN
+        PERFORM yz_raise(403, p_words, p_field, 'out_of_scope');
+    END IF;
+END $$;
+
 -- Row versions -----------------------------------------------------------
 
 -- Bumps version and updated_at on every UPDATE that changes something. A no-op

@@ -207,12 +207,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c stats_closes;
 BEGIN
-    IF p_region <> '000000' THEN
-        PERFORM check_region(p_region, 'region_code');
-    END IF;
-    IF p_scope IS NOT NULL AND (p_region = '000000' OR NOT region_in_subtree(p_region, p_scope)) THEN
-        PERFORM yz_raise(403, 'a bureau closes its own region or a region below it', 'region_code', 'out_of_scope');
-    END IF;
+    PERFORM check_region_in_scope(p_region, p_scope, 'region_code',
+                                  'a bureau closes its own region or a region below it');
     IF p_year >= extract(year FROM today_cn()) THEN
         PERFORM yz_raise(422, 'only a past year can be closed', 'year', 'out_of_range');
     END IF;

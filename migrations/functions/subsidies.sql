@@ -1185,12 +1185,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r text := coalesce(p_region, p_scope, '000000');
 BEGIN
-    IF r <> '000000' THEN
-        PERFORM check_region(r, 'region');
-    END IF;
-    IF p_scope IS NOT NULL AND (r = '000000' OR NOT region_in_subtree(r, p_scope)) THEN
-        PERFORM yz_raise(403, 'a bureau sees its own region and the regions below it', 'region', 'out_of_scope');
-    END IF;
+    PERFORM check_region_in_scope(r, p_scope, 'region', 'a bureau sees its own region and the regions below it');
     RETURN tax_relief(r, p_year);
 END $$;
 
