@@ -104,4 +104,5 @@ void http_metrics_render(buf_t *out)
                "yizhan_http_connections %d\n",
                g_nworkers, conns);
     static_metrics(out);
+    http_gzip_metrics(out);
 }

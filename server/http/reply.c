@@ -4,6 +4,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,19 +159,49 @@ int http_accept_pick(const char *header, unsigned available)
     return best;
 }
 
-/* One deflate stream per thread (gzip framing), reset after each answer:
- * deflateInit2 allocates ~200 KB, too much to do per request.  Level 1 and
- * memLevel 5 (an 8 KB hash table, cleared at every reset, instead of 64 KB):
- * on result documents (1.5 KB of JSON, mostly Chinese) levels 1 to 9 all
- * give 0.62-0.63 of the size, and level 1 with memLevel 5 costs the fewest
- * instructions (~210,000 a document under callgrind; 260,000 at memLevel 8). */
+/* Per thread: one deflate stream (gzip framing), reset after each answer --
+ * deflateInit2 allocates ~200 KB, too much to do per request -- and the
+ * gzipped forms of the answers it sent last.  Level 1 and memLevel 5 (an
+ * 8 KB hash table, cleared at every reset, instead of 64 KB): on result
+ * documents (1.5 KB of JSON, mostly Chinese) levels 1 to 9 all give
+ * 0.62-0.63 of the size, and level 1 with memLevel 5 costs the fewest
+ * instructions (~210,000 a document under callgrind; 260,000 at memLevel 8).
+ *
+ * The kept forms are addressed by their content: an answer's JSON is hashed
+ * (~1 % of deflate's cost), and a slot holding the very same bytes (compared
+ * in full) gives its gzip without deflate.  Nothing goes stale -- a result
+ * that changes renders other bytes, which miss -- so no invalidation is
+ * needed.  Hot answers (code lists, a region, a popular result, the first
+ * page of a browse) are then gzipped once per thread.  A direct-mapped table
+ * with a byte budget per thread: a new form replaces its slot's occupant, and
+ * a clock hand frees others while the budget is exceeded. */
+#define GZC_SLOTS 1024u
+#define GZC_BUDGET ((size_t)4 << 20)
+#define GZC_MAX ((size_t)256 << 10) /* larger answers are not kept */
+
+typedef struct {
+    uint64_t h;
+    size_t len, zlen;
+    char data[]; /* len bytes of JSON, then zlen of gzip */
+} gzc_entry_t;
+
+typedef struct {
+    z_stream z;
+    gzc_entry_t *slot[GZC_SLOTS];
+    size_t bytes;
+    unsigned hand;
+} gz_thread_t;
+
 static pthread_key_t g_zkey;
 static pthread_once_t g_zonce = PTHREAD_ONCE_INIT;
+static atomic_ullong g_gzc_hits, g_gzc_misses;
 
 static void z_free(void *p)
 {
-    deflateEnd(p);
-    free(p);
+    gz_thread_t *t = p;
+    deflateEnd(&t->z);
+    for (unsigned i = 0; i < GZC_SLOTS; i++) free(t->slot[i]);
+    free(t);
 }
 
 static void z_key(void)
@@ -177,28 +209,27 @@ static void z_key(void)
     if (pthread_key_create(&g_zkey, z_free) != 0) abort();
 }
 
-static z_stream *z_stream_of_thread(void)
+static gz_thread_t *gz_of_thread(void)
 {
     pthread_once(&g_zonce, z_key);
-    z_stream *z = pthread_getspecific(g_zkey);
-    if (z) return z;
-    z = calloc(1, sizeof *z);
-    if (!z) return NULL;
-    if (deflateInit2(z, HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(z);
+    gz_thread_t *t = pthread_getspecific(g_zkey);
+    if (t) return t;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    if (deflateInit2(&t->z, HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(t);
         return NULL;
     }
-    if (pthread_setspecific(g_zkey, z) != 0) {
-        z_free(z);
+    if (pthread_setspecific(g_zkey, t) != 0) {
+        z_free(t);
         return NULL;
     }
-    return z;
+    return t;
 }
 
-size_t http_gzip(arena_t *a, const void *in, size_t len, char **out)
+static size_t deflate_into(z_stream *z, arena_t *a, const void *in, size_t len, char **out)
 {
-    z_stream *z = z_stream_of_thread();
-    if (!z || len > UINT_MAX / 2) return 0;
+    if (len > UINT_MAX / 2) return 0;
     size_t cap = deflateBound(z, (uLong)len);
     char *o = arena_alloc(a, cap);
     if (!o) return 0;
@@ -214,6 +245,77 @@ size_t http_gzip(arena_t *a, const void *in, size_t len, char **out)
     return n;
 }
 
+size_t http_gzip(arena_t *a, const void *in, size_t len, char **out)
+{
+    gz_thread_t *t = gz_of_thread();
+    return t ? deflate_into(&t->z, a, in, len, out) : 0;
+}
+
+/* 64-bit hash of a buffer, a word at a time (multiply and xor-shift) */
+static uint64_t gzc_hash(const unsigned char *p, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    for (; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+    return h * 0xc4ceb9fe1a85ec53ull;
+}
+
+static void gzc_drop(gz_thread_t *t, unsigned i)
+{
+    if (!t->slot[i]) return;
+    t->bytes -= sizeof(gzc_entry_t) + t->slot[i]->len + t->slot[i]->zlen;
+    free(t->slot[i]);
+    t->slot[i] = NULL;
+}
+
+size_t http_gzip_kept(arena_t *a, const char *json, size_t len, char **out)
+{
+    gz_thread_t *t = gz_of_thread();
+    if (!t) return 0;
+    uint64_t h = gzc_hash((const unsigned char *)json, len);
+    unsigned i = (unsigned)(h % GZC_SLOTS);
+    gzc_entry_t *e = t->slot[i];
+    if (e && e->h == h && e->len == len && !memcmp(e->data, json, len)) {
+        atomic_fetch_add_explicit(&g_gzc_hits, 1, memory_order_relaxed);
+        *out = e->data + len; /* http_reply copies it */
+        return e->zlen;
+    }
+    atomic_fetch_add_explicit(&g_gzc_misses, 1, memory_order_relaxed);
+    size_t n = deflate_into(&t->z, a, json, len, out);
+    if (!n || len > GZC_MAX) return n;
+    size_t need = sizeof *e + len + n;
+    gzc_drop(t, i);
+    for (unsigned k = 0; k < GZC_SLOTS && t->bytes + need > GZC_BUDGET; k++, t->hand = (t->hand + 1) % GZC_SLOTS)
+        gzc_drop(t, t->hand);
+    if (t->bytes + need > GZC_BUDGET || !(e = malloc(need))) return n;
+    e->h = h;
+    e->len = len;
+    e->zlen = n;
+    memcpy(e->data, json, len);
+    memcpy(e->data + len, *out, n);
+    t->slot[i] = e;
+    t->bytes += need;
+    return n;
+}
+
+void http_gzip_metrics(buf_t *out)
+{
+    buf_printf(out,
+               "# HELP yizhan_json_gzip_total JSON answers gzipped: from a form kept by the thread (hit) or by deflate"
+               " (miss).\n"
+               "# TYPE yizhan_json_gzip_total counter\n"
+               "yizhan_json_gzip_total{kept=\"hit\"} %llu\n"
+               "yizhan_json_gzip_total{kept=\"miss\"} %llu\n",
+               (unsigned long long)atomic_load(&g_gzc_hits), (unsigned long long)atomic_load(&g_gzc_misses));
+}
+
 void http_reply_json(http_req_t *req, int status, const char *json, size_t len)
 {
     if (len > HTTP_GZIP_MIN) {
@@ -222,7 +324,7 @@ void http_reply_json(http_req_t *req, int status, const char *json, size_t len)
         char *z;
         size_t n;
         if (http_accept_pick(http_header(req, "accept-encoding"), 1u << HTTP_ENC_GZIP) == HTTP_ENC_GZIP &&
-            (n = http_gzip(req->arena, json, len, &z)) > 0 && n < len) {
+            (n = http_gzip_kept(req->arena, json, len, &z)) > 0 && n < len) {
             http_add_header(req, "Content-Encoding", "gzip");
             http_reply(req, status, "application/json", z, n);
             return;

@@ -85,6 +85,10 @@ enum { HTTP_ENC_IDENTITY = 0, HTTP_ENC_GZIP = 1, HTTP_ENC_BR = 2 };
 int http_accept_pick(const char *header, unsigned available);
 /* gzip (RFC 1952) of in, in the arena: its length, 0 on failure. */
 size_t http_gzip(arena_t *a, const void *in, size_t len, char **out);
+/* The same for a JSON answer, from the thread's kept gzipped forms when it
+ * sent these very bytes lately (*out then points into the kept form). */
+size_t http_gzip_kept(arena_t *a, const char *json, size_t len, char **out);
+void http_gzip_metrics(buf_t *out); /* yizhan_json_gzip_total{kept="hit"|"miss"} */
 
 /* static files (static.c) */
 int static_load(void) WUR;

@@ -174,3 +174,42 @@ def test_a_browser_client_gets_the_same_json(api):
     r = api.get("/api/v1/codes/regions")
     assert r.status == 200 and r.headers.get("Content-Encoding") == "gzip"
     assert r.body["list"] == "regions" and r.body["items"]
+
+
+def _gzip_kept(server):
+    m = parse_prometheus(server.api.get("/metrics").text, strict=False)
+    return (m.value("yizhan_json_gzip_total", kept="hit") or 0, m.value("yizhan_json_gzip_total", kept="miss") or 0,
+            int(m.value("yizhan_event_loops")))
+
+
+def test_kept_gzip_form_is_reused_and_follows_the_result(server, api, users, db):
+    """Each event loop keeps the gzipped forms of the answers it sent, addressed by their bytes: the same
+    answer again is not deflated again, and a result that changes is never answered with its old form."""
+    from market_fixtures import MarketWorld, query, uniq
+    mk = MarketWorld(api, users, db)
+    res = mk.publish_result(title="压缩缓存 " + uniq(), summary="缓存的压缩形式随成果的内容变化。" * 40)
+    path = f"/api/v1/results/{res['id']}"
+    st, _, plain = fetch(server, path)
+    assert st == 200 and len(plain) > 1024, len(plain)
+    h0, m0, loops = _gzip_kept(server)
+    n = loops + 3  # one connection each: at most one deflate per loop, the rest from the kept form
+    for _ in range(n):
+        st, hz, z = fetch(server, path, accept="gzip")
+        assert st == 200 and one(hz, "content-encoding") == "gzip" and gzip.decompress(z) == plain
+        assert int(one(hz, "content-length")) == len(z)
+    h, m, _ = _gzip_kept(server)
+    assert h + m == h0 + m0 + n and 1 <= m - m0 <= loops and h - h0 >= 3, (h0, m0, h, m, loops)
+    # the result changes (its kept public document follows by trigger): the new bytes, gzipped anew
+    query(db, "UPDATE results SET title = %s WHERE id = %s", "改过的标题 " + uniq(), res["id"])
+    st, _, plain2 = fetch(server, path)
+    assert st == 200 and plain2 != plain and "改过的标题".encode() in plain2
+    for _ in range(n):
+        st, hz, z = fetch(server, path, accept="gzip")
+        assert st == 200 and one(hz, "content-encoding") == "gzip" and gzip.decompress(z) == plain2
+    h2, m2, _ = _gzip_kept(server)
+    assert 1 <= m2 - m <= loops and h2 - h >= 3, (h, m, h2, m2, loops)
+    # withdrawn: a 404, not the kept form
+    r = api.post(path + "/withdraw", headers=mk.a["h"])
+    assert r.status == 200
+    st, _, body = fetch(server, path, accept="gzip")
+    assert st == 404 and json.loads(body)["status"] == 404
