@@ -92,9 +92,18 @@ test-cluster: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/cluster/run.sh
 
+# make bench: bench/run.sh, then search at a province's scale (BENCH_SEARCH_LISTINGS listings,
+# empty: skip), then issue #23's figures in one table (bench/lib/issue23.py)
+BENCH_SEARCH_LISTINGS ?= 1000000
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@bash bench/run.sh
+	@d="$${BENCH_RESULTS_DIR:-bench/results}"; mkdir -p "$$d"; stamp="$$(mktemp)"; st=0; \
+	bash bench/run.sh || st=$$?; \
+	if [ -n "$(BENCH_SEARCH_LISTINGS)" ] && [ -f bench/search/run.sh ]; then \
+	  bash bench/search/run.sh --listings $(BENCH_SEARCH_LISTINGS) || st=$$?; fi; \
+	perf="$$(find "$$d" -maxdepth 1 -name 'perf-*.json' -newer "$$stamp" | sort | tail -n 1)"; \
+	search="$$(find "$$d" -maxdepth 1 -name 'search-*.json' -newer "$$stamp" | sort | tail -n 1)"; \
+	rm -f "$$stamp"; [ -z "$$perf" ] || python3 bench/lib/issue23.py "$$perf" $$search; exit $$st
 
 # libFuzzer targets (clang, ASan + UBSan) over the pure parts: HTTP head parser,
 # router, body gate, credit codes, canonical JSON, tokens.  FUZZ_SECONDS each.

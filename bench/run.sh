@@ -17,6 +17,8 @@
 #      with the server's CPU time (/proc/<pid>/stat) per run and its RSS sampled
 #      every second throughout;
 #   5. BENCH_HIGH_CONNS (1,024): nginx and the result GET, errors and timeouts;
+#      the year-end rush (issue #23): a mix of public, member and officer requests at
+#      BENCH_RUSH_CONNS (256) against pgbench running the same statements, same weights;
 #   6. a soak of BENCH_SOAK_SECONDS with a mix of every endpoint: RSS growth;
 #   7. one table of figures, ratios and floors; bench/results/perf-<UTC>.json.
 # Everything it starts is stopped, and its temp dir removed, on exit.
@@ -25,7 +27,8 @@
 #   BENCH_CONNS="64 256"  BENCH_REPS=3  BENCH_SECONDS=10  BENCH_WARMUP=2  BENCH_THREADS=2
 #   BENCH_HIGH_CONNS=1024 (empty: skip)  BENCH_SOAK_SECONDS=600 (0: skip)  BENCH_SOAK_CONNS=256
 #   BENCH_QUICK=1 (a smoke run of a few minutes: small data, 64 connections, 1 x 3 s, no soak)
-#   BENCH_FIGURES="livez region result gzip peer search create register stream"  (a subset, for work on one figure)
+#   BENCH_FIGURES="livez region result gzip peer search create register rush stream"  (a subset, for work on one figure)
+#   BENCH_RUSH_CONNS=256  BENCH_PERF=0 (1: perf record -a during the first result GET run of each round)
 #   BENCH_RESULTS=100000 BENCH_NEEDS=20000 BENCH_CONTRACTS=1000000 BENCH_REGISTER_POOL=20000
 #   BENCH_DATA_CACHE=DIR (keep and reuse the generated cluster)  BENCH_ENFORCE=1  BENCH_KEEP_TMP=0
 #   BENCH_RESULTS_DIR=bench/results  YIZHAN_BIN=build/yizhan  YIZHAN_THREADS=0 (the server's default)
@@ -53,7 +56,8 @@ BENCH_SOAK_CONNS="${BENCH_SOAK_CONNS:-256}"
 BENCH_SOAK_WARMUP="${BENCH_SOAK_WARMUP:-60}"
 BENCH_SLOW_TIMEOUT="${BENCH_SLOW_TIMEOUT:-60}"
 BENCH_SEARCH_QUERIES="${BENCH_SEARCH_QUERIES:-24}"
-BENCH_FIGURES="${BENCH_FIGURES:-livez region result gzip peer search create register stream}"
+BENCH_FIGURES="${BENCH_FIGURES:-livez region result gzip peer search create register rush stream}"
+BENCH_RUSH_CONNS="${BENCH_RUSH_CONNS:-256}"
 BENCH_RESULT_IDS="${BENCH_RESULT_IDS:-uniform}"
 BENCH_REGION_CODE="${BENCH_REGION_CODE:-511900}"
 BENCH_SQL_STMT="${BENCH_SQL_STMT:-ST_REGION}"
@@ -69,7 +73,7 @@ YIZHAN_QUERY_TIMEOUT_MS="${YIZHAN_QUERY_TIMEOUT_MS:-5000}"
 
 for v in BENCH_SECONDS BENCH_REPS BENCH_WARMUP BENCH_THREADS BENCH_SOAK_SECONDS BENCH_SOAK_CONNS BENCH_SOAK_WARMUP \
     BENCH_SLOW_TIMEOUT BENCH_SEARCH_QUERIES YIZHAN_THREADS BENCH_RESULTS BENCH_NEEDS BENCH_CONTRACTS \
-    BENCH_REGISTER_POOL YIZHAN_QUERY_TIMEOUT_MS; do
+    BENCH_REGISTER_POOL YIZHAN_QUERY_TIMEOUT_MS BENCH_RUSH_CONNS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || bench_die "$v must be a whole number, not '${!v}'"
 done
 if [ "$BENCH_SECONDS" -lt 1 ] || [ "$BENCH_REPS" -lt 1 ] || [ "$BENCH_THREADS" -lt 1 ]; then
@@ -88,11 +92,12 @@ for c in "${CONNS_LIST[@]}" "${HIGH_LIST[@]}"; do
 done
 for c in "${CONNS_LIST[@]}"; do if [ "$c" -gt "$MAX_CONNS" ]; then MAX_CONNS="$c"; fi; done
 for f in "${FIG_LIST[@]}"; do
-    case "$f" in livez | region | result | gzip | peer | search | create | register | stream) ;;
-    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result gzip peer search create register stream)" ;;
+    case "$f" in livez | region | result | gzip | peer | search | create | register | rush | stream) ;;
+    *) bench_die "BENCH_FIGURES: unknown figure '$f' (livez region result gzip peer search create register rush stream)" ;;
     esac
 done
 has_fig() { [[ " ${FIG_LIST[*]} " == *" $1 "* ]]; }
+if has_fig rush && [ "$BENCH_RUSH_CONNS" -gt "$MAX_CONNS" ]; then MAX_CONNS="$BENCH_RUSH_CONNS"; fi
 [[ "$BENCH_REGION_CODE" =~ ^[0-9]{6}$ ]] || bench_die "BENCH_REGION_CODE must be six digits"
 # Which results the GET asks for, the same in wrk (bench/lib/wrk/yizhan.lua) and pgbench.
 case "$BENCH_RESULT_IDS" in
@@ -244,6 +249,32 @@ cat >"$RESULT_BODY" <<'EOF'
 {"title":"基于深度学习的工业视觉表面缺陷在线检测系统","summary":"本成果面向精密加工与电子制造产线，采用深度学习目标检测与多光源成像，实现金属件、晶圆和显示面板表面缺陷的在线检测。检出率达到百分之九十九以上，单件检测时间小于五十毫秒，已在三家企业示范应用。","keywords":["工业视觉","深度学习","缺陷检测","在线检测"],"completers":["张伟","李娜"],"domain":"advanced_manufacturing","trl":6,"maturity":"middle","transfer_modes":["licence","transfer"],"pricing_mode":"negotiated","region_code":"511902","contact":{"name":"王老师","phone":"0827-5268000","email":"tt@example.edu.cn"}}
 EOF
 
+# The year-end rush (issue #23): the member reads their own listings and applies for the
+# registration of a contract (their org sells to another demo org; valid codes, dates around today).
+RUSH_MEMBER_PATH="/api/v1/results?mine=true&limit=20"
+CONTRACT_BODY="$BENCH_TMP/contract-body.json"
+if has_fig rush; then
+    IFS='|' read -r RUSH_SELLER RUSH_BUYER < <(bench_psql "SELECT u.org_id, (SELECT o.id FROM orgs o
+        WHERE o.credit_code IS NOT NULL AND o.org_type IS NOT NULL AND o.id <> u.org_id ORDER BY o.id LIMIT 1)
+        FROM users u WHERE u.email = '$BENCH_MEMBER_EMAIL'")
+    if [ -z "$RUSH_SELLER" ] || [ -z "$RUSH_BUYER" ]; then bench_die "the rush's contract needs the member's org and another org"; fi
+    python3 - "$RUSH_SELLER" "$RUSH_BUYER" >"$CONTRACT_BODY" <<'EOF'
+import datetime as dt, json, sys
+t = dt.date.today()
+d = lambda n: (t + dt.timedelta(days=n)).isoformat()
+amount, technical = 12_000_000, 10_500_000
+print(json.dumps({
+    "title": "年终技术开发合同（基准）", "contract_type": "development", "contract_subtype": "commissioned_development",
+    "seller": {"org_id": int(sys.argv[1])}, "buyer": {"org_id": int(sys.argv[2])},
+    "signed_on": d(-10), "effective_on": d(-5), "end_on": d(365),
+    "contract_amount_fen": amount, "technical_amount_fen": technical,
+    "non_technical_items": [{"item": "设备及原材料", "amount_fen": amount - technical}],
+    "payment_schedule": [{"due_on": d(30), "amount_fen": amount // 2, "note": "首期"},
+                         {"due_on": d(180), "amount_fen": amount - amount // 2}],
+    "domain": "agriculture", "ip_type": "patent", "plan_source": "unplanned"}, ensure_ascii=False, separators=(",", ":")))
+EOF
+fi
+
 # ------------------------------------------------------------------ probes: the anchors' SQL
 
 PGB="$BENCH_TMP/pgbench"
@@ -279,11 +310,28 @@ bench_pool_take api 1
 probe_status register 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -H "Authorization: Bearer $(bench_token officer)" "$BASE/api/v1/contracts/$POOL_LO/register")"
 bench_pool_advance api
+if has_fig rush; then
+    probe_mark member_read
+    probe_status member_read 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(bench_token member)" \
+        "$BASE$RUSH_MEMBER_PATH")"
+    probe_mark contract_create
+    code="$(curl -s -o "$BENCH_TMP/contract-probe.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer $(bench_token member)" --data-binary @"$CONTRACT_BODY" "$BASE/api/v1/contracts")"
+    [ "$code" = 201 ] || bench_die "probe contract_create answered $code: $(head -c 400 "$BENCH_TMP/contract-probe.json")"
+fi
 probe_mark end
 bench_psql "ALTER SYSTEM RESET log_min_duration_statement" >/dev/null
 bench_psql "SELECT pg_reload_conf()" >/dev/null
 
 SRC="$ROOT/server/api"
+RUSH_CAPTURE=""
+if has_fig rush; then
+    RUSH_CAPTURE=",
+ {\"name\": \"member_read\", \"statements\": [{\"src\": \"$SRC/auth.c\", \"var\": \"ST_LOAD_USER\"},
+                                        {\"src\": \"$SRC/market.c\", \"var\": \"RESULT.st_list\"}]},
+ {\"name\": \"contract_create\", \"statements\": [{\"src\": \"$SRC/auth.c\", \"var\": \"ST_LOAD_USER\"},
+                                            {\"src\": \"$SRC/contracts.c\", \"var\": \"ST_CREATE\"}]}"
+fi
 cat >"$BENCH_TMP/capture.json" <<EOF
 {"figures": [
  {"name": "region", "statements": [{"src": "$SRC/codes.c", "var": "$BENCH_SQL_STMT"}]},
@@ -295,13 +343,13 @@ cat >"$BENCH_TMP/capture.json" <<EOF
                                           {"src": "$SRC/market.c", "var": "k->st_create"}]},
  {"name": "register", "statements": [{"src": "$SRC/auth.c", "var": "ST_LOAD_USER"},
                                      {"src": "$SRC/contracts.c", "var": "ST_REGISTER"}],
-  "pre": {"0": ["\\\\set n :n + 1", "\\\\set id :lo + :client_id + :n * :nc", "\\\\if :id > :hi", "\\\\set id 0", "\\\\endif"]},
-  "vary": {"1": {"3": ":id"}}}
+  "pre": {"0": ["\\\\set n :n + 1", "\\\\set rid :plo + :client_id + :n * :nc", "\\\\if :rid > :phi", "\\\\set rid 0", "\\\\endif"]},
+  "vary": {"1": {"3": ":rid"}}}$RUSH_CAPTURE
 ]}
 EOF
 python3 "$BENCH_DIR/lib/stmts.py" capture "$PG_LOG" "$LOG_START" "$BENCH_TMP/capture.json" "$PGB" \
     || bench_die "the anchors' statements could not be taken from the source and the server's log"
-for f in region result_get result_create register; do
+for f in region result_get result_create register $(has_fig rush && echo member_read contract_create); do
     bench_log "pgbench $f: $(grep -v -e '^--' -e '^[\]' "$PGB/$f.sql" | cut -c1-150 | paste -sd'|' -)"
 done
 bench_log "pgbench search: $(find "$PGB" -name 'search-*.sql' | wc -l) scripts, one per query of the mix"
@@ -393,11 +441,23 @@ wrk_run() {
     shift 6
     local args=(-t"$BENCH_THREADS" -c"$conns" -d"${secs}s" --timeout "${tmo}s" --latency "${WRK_HEADERS[@]}")
     if [ "$#" -gt 0 ]; then args+=(-s "$WRK_LUA" "$url" "$@"); else args+=("$url"); fi
-    local c0="" c1
+    local c0="" c1 perf_pid=""
     echo "$figure@$conns" >"$PHASE"
     [[ "$figure" == yizhan_* ]] && c0="$(bench_cpu_ticks "$SERVER_PID")"
+    # BENCH_PERF=1: the whole machine's profile (every process on the 2 cores) during the
+    # first measured result GET run at each connection count (bench/README.md: what limits it)
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "$figure" = yizhan_result_get ] && [ "$run" = 1 ] \
+        && [ ! -e "$BENCH_TMP/perf-$conns.data" ]; then
+        perf record -a -g -e cpu-clock -F 499 -o "$BENCH_TMP/perf-$conns.data" -- sleep "$secs" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     timeout -k 5 "$((secs + tmo + 30))" wrk "${args[@]}" >"$OUT" 2>&1 \
         || { cat "$OUT" >&2; bench_die "wrk failed on $figure"; }
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        bench_perf_summary "$BENCH_TMP/perf-$conns.data" "$SERVER_PID" >"$BENCH_RESULTS_DIR/perf-$STAMP-result-get-$conns.txt" \
+            && bench_log "  profile: $BENCH_RESULTS_DIR/perf-$STAMP-result-get-$conns.txt"
+    fi
     [ -n "$c0" ] && c1="$(bench_cpu_ticks "$SERVER_PID")"
     echo idle >"$PHASE"
     kill -0 "$SERVER_PID" 2>/dev/null || bench_die "yizhan exited during the $figure run"
@@ -517,9 +577,37 @@ run_fig() {
     pgbench_register)
         bench_pool_take pgbench "$(reg_need pgbench "$secs")"
         vars_args "$PGB/register.vars"
-        pgb_run pgbench_register "$conns" "$secs" "$run" "${VARS_ARGS[@]}" -D n=-1 -D lo="$POOL_LO" \
-            -D hi="$POOL_HI" -D nc="$conns" -f "$PGB/register.sql"
+        pgb_run pgbench_register "$conns" "$secs" "$run" "${VARS_ARGS[@]}" -D n=-1 -D plo="$POOL_LO" \
+            -D phi="$POOL_HI" -D nc="$conns" -f "$PGB/register.sql"
         [ -n "$run" ] && LAST_RATE[pgbench]="$(last_rate)"
+        bench_pool_advance pgbench "$((conns + BENCH_THREADS))"
+        ;;
+    yizhan_rush)
+        bench_pool_take api "$(reg_need api_rush "$secs")"
+        wrk_run yizhan_rush "$conns" "$secs" "$run" 10 "$BASE" -- rush "/api/v1/results/{id}" "$RES_LO" "$RES_HI" \
+            "$BENCH_RESULT_IDS" "$SEARCH_PATHS" "$RESULT_BODY" "$(bench_token member)" "$POOL_LO" "$POOL_HI" "$BENCH_THREADS" \
+            "$(bench_token officer)" "$RUSH_MEMBER_PATH" "$CONTRACT_BODY"
+        # registrations are 1 of the 40 requests of the cycle
+        [ -n "$run" ] && LAST_RATE[api_rush]="$(($(last_rate) / 40 + 1))"
+        sleep 1
+        bench_pool_advance api "$((conns + BENCH_THREADS))"
+        ;;
+    pgbench_rush)
+        # the rush's statements with the rush's weights (bench/lib/wrk/yizhan.lua: RUSH): per 40
+        # transactions 22 result GETs, 8 searches (spread over the mix's scripts), 7 member reads,
+        # 1 POST result, 1 contract application, 1 registration; every script's variables at once
+        bench_pool_take pgbench "$(reg_need pgbench_rush "$secs")"
+        local vf all=() rush_args=() ns=0 f
+        for vf in result_get search result_create register member_read contract_create; do
+            vars_args "$PGB/$vf.vars"
+            all+=("${VARS_ARGS[@]}")
+        done
+        for f in "$PGB"/search-*.sql; do rush_args+=(-f "$f@8"); ns=$((ns + 1)); done
+        rush_args+=(-f "$PGB/result_get.sql@$((22 * ns))" -f "$PGB/member_read.sql@$((7 * ns))"
+            -f "$PGB/result_create.sql@$ns" -f "$PGB/contract_create.sql@$ns" -f "$PGB/register.sql@$ns")
+        pgb_run pgbench_rush "$conns" "$secs" "$run" "${all[@]}" -D lo="$RES_LO" -D hi="$RES_HI" -D n=-1 \
+            -D plo="$POOL_LO" -D phi="$POOL_HI" -D nc="$conns" "${rush_args[@]}"
+        [ -n "$run" ] && LAST_RATE[pgbench_rush]="$(($(last_rate) / 40 + 1))"
         bench_pool_advance pgbench "$((conns + BENCH_THREADS))"
         ;;
     *) bench_die "run_fig: unknown figure $key" ;;
@@ -571,6 +659,17 @@ if has_fig result; then
             wrk_run yizhan_result_get "$conns" "$BENCH_SECONDS" "$run" 2 "$BASE" -- get "/api/v1/results/{id}" "$RES_LO" \
                 "$RES_HI" "$BENCH_RESULT_IDS"
         done
+    done
+fi
+# The year-end rush (issue #23): every kind of request at once, against pgbench running the
+# same statements with the same weights, BENCH_REPS interleaved rounds.
+if has_fig rush; then
+    bench_log "== year-end rush: $BENCH_REPS x (yizhan_rush pgbench_rush) x ${BENCH_SECONDS}s at $BENCH_RUSH_CONNS connections"
+    if [ "$BENCH_WARMUP" -gt 0 ]; then
+        for k in yizhan_rush pgbench_rush; do run_fig "$k" "$BENCH_RUSH_CONNS" "$BENCH_WARMUP" ""; done
+    fi
+    for ((run = 1; run <= BENCH_REPS; run++)); do
+        for k in yizhan_rush pgbench_rush; do run_fig "$k" "$BENCH_RUSH_CONNS" "$BENCH_SECONDS" "$run"; done
     done
 fi
 T_RUNS=$(($(date +%s) - T_RUNS))
@@ -657,7 +756,7 @@ STARTED_AT="$STARTED_AT" FINISHED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     V_NGINX="$(nginx -v 2>&1 | sed 's/^nginx version: //' || true)" \
     V_POSTGRES="$("$PG_BIN/postgres" --version)" V_PGBENCH="$("$PG_BIN/pgbench" --version)" \
     CONNS="${CONNS_LIST[*]}" HIGH="${HIGH_LIST[*]}" SECONDS_="$BENCH_SECONDS" REPS="$BENCH_REPS" WARMUP="$BENCH_WARMUP" \
-    THREADS="$BENCH_THREADS" REGION_CODE="$BENCH_REGION_CODE" RESULT_IDS="$BENCH_RESULT_IDS" QUICK="$BENCH_QUICK" FIGS="${FIG_LIST[*]}" \
+    THREADS="$BENCH_THREADS" RUSH_CONNS="$(if has_fig rush; then echo "$BENCH_RUSH_CONNS"; fi)" REGION_CODE="$BENCH_REGION_CODE" RESULT_IDS="$BENCH_RESULT_IDS" QUICK="$BENCH_QUICK" FIGS="${FIG_LIST[*]}" \
     Y_THREADS="$YIZHAN_LOOPS" PG_MAXCONN="$PG_MAXCONN" DBCONNS="$SERVER_DB_CONNS_LIST" \
     SOAK_SECONDS="$BENCH_SOAK_SECONDS" SOAK_CONNS="$BENCH_SOAK_CONNS" SOAK_WARMUP="$BENCH_SOAK_WARMUP" \
     SOAK_START="$SOAK_START" SOAK_END="$SOAK_END" SERVER_NOFILE="$SERVER_NOFILE" WRK_NOFILE="$WRK_NOFILE" \
@@ -681,7 +780,7 @@ meta = {
     "tools": {"wrk": e["V_WRK"], "nginx": e["V_NGINX"], "postgres": e["V_POSTGRES"], "pgbench": e["V_PGBENCH"]},
     "settings": {"conns": [int(c) for c in e["CONNS"].split()], "high_conns": [int(c) for c in e["HIGH"].split()],
                  "seconds": int(e["SECONDS_"]), "reps": int(e["REPS"]), "warmup": int(e["WARMUP"]),
-                 "threads": int(e["THREADS"]), "quick": e["QUICK"] == "1", "figures": e["FIGS"].split(),
+                 "threads": int(e["THREADS"]), "rush_conns": int(e["RUSH_CONNS"]) if e["RUSH_CONNS"] else None, "quick": e["QUICK"] == "1", "figures": e["FIGS"].split(),
                  "region_code": e["REGION_CODE"], "result_ids": e["RESULT_IDS"], "yizhan_threads": int(e["Y_THREADS"]),
                  "search_queries": int(e["SEARCH_N"]), "slow_timeout_s": int(e["SLOW_TMO"]),
                  "soak": {"seconds": int(e["SOAK_SECONDS"]), "conns": int(e["SOAK_CONNS"]),

@@ -262,3 +262,18 @@ bench_token() {
     fi
     cat "$dir/$name.access"
 }
+
+# bench_perf_summary DATA SERVER_PID — what the cores did during a `perf record -a` (BENCH_PERF=1):
+# the share of each command, the server's own functions, and the kernel's share of the server.
+bench_perf_summary() {
+    local data="$1" pid="$2"
+    echo "# perf record -a -g -e cpu-clock -F 499 during one result GET run; shares of all samples"
+    echo "## by command"
+    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+    echo "## the server (pid $pid) by function, self"
+    perf report -i "$data" --no-children --pid "$pid" --sort dso,sym --stdio -g none 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | head -n 40
+    echo "## postgres by function, self"
+    perf report -i "$data" --no-children --comm postgres --sort dso,sym --stdio -g none 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | head -n 25
+}

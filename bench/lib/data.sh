@@ -185,6 +185,14 @@ bench_pool_take() {
     if [ $((${!hi} - ${!cur} + 1)) -lt "$need" ]; then
         size=$((need > BENCH_REGISTER_POOL ? need : BENCH_REGISTER_POOL))
         bench_log "  pool $1: $((${!hi} - ${!cur} + 1)) left, $need needed: making $size more submitted contracts"
+        # the block's ids must be consecutive: wait (up to 60 s) until no other statement runs, e.g. the
+        # contract applications of a rush that the server was still answering when wrk stopped
+        local w
+        for ((w = 0; w < 120; w++)); do
+            [ "$(bench_psql "SELECT count(*) FROM pg_stat_activity WHERE datname = 'yizhan' AND state = 'active'
+                AND pid <> pg_backend_pid() AND backend_type = 'client backend'")" = 0 ] && break
+            sleep 0.5
+        done
         IFS='|' read -r lo hi n < <(bench_psql_file "$BENCH_DIR/lib/submitted.sql" -v n="$size" \
             -v office="$POOL_OFFICE" -v set="$1") || bench_die "bench/lib/submitted.sql failed"
         [ $((hi - lo + 1)) = "$n" ] || bench_die "pool $1: ids not consecutive"

@@ -20,6 +20,8 @@ Floors (issue #10; bench/README.md):
   search, POST /results, registration / pgbench  >= 0.8
   server CPU per result GET                      <= 16 us
   at BENCH_HIGH_CONNS: the result GET has no errors and no timeouts
+  year-end rush (issue #23) at BENCH_RUSH_CONNS: / pgbench of the same statements and weights >= 0.8,
+                                                 p99 <= 50 ms, no errors (non-2xx, socket errors)
   server RSS under load                          <= 64 MB
   RSS growth over the soak (end - after warm-up) <= 2 MB
 """
@@ -61,6 +63,9 @@ FLOORS = {
     "cpu_us_per_result_get": ("<=", 16.0),
     "rss_max_mb": ("<=", 64.0),
     "rss_growth_mb": ("<=", 2.0),
+    "rush_over_pgbench": (">=", 0.8),
+    "rush_p99_ms": ("<=", 50.0),
+    "rush_errors": ("<=", 0),
 }
 RATIO_NAMES = {
     "livez_over_nginx": "livez / nginx",
@@ -333,6 +338,65 @@ def main(argv):
         h["errors"] = (y["non_2xx"] + sum(y["socket_errors"].values())) if y else None
         high.append(h)
 
+    # The year-end rush (issue #23): every kind of request at once.
+    rush = {}
+    rr = [r for r in runs if r["figure"] in ("yizhan_rush", "pgbench_rush")]
+    if rr:
+        rconns = s.get("rush_conns") or rr[0]["conns"]
+        figs = {k: summarise([r for r in rr if r["figure"] == k]) for k in ("yizhan_rush", "pgbench_rush")
+                if any(r["figure"] == k for r in rr)}
+        L.append("")
+        L.append("== year-end rush, {} connections (per 40 requests: 22 result GETs, 8 searches and browses, "
+                 "7 member reads, 1 POST result, 1 contract application, 1 registration) ==".format(rconns))
+        L.append("{:<46} {:>9} {:>17} {:>8} {:>8} {:>8}  {}".format(
+            "figure", "per s", "min-max", "p50 ms", "p99 ms", "cpu us", "errors"))
+        labels = {"yizhan_rush": "yizhan, the rush mix", "pgbench_rush": "  pgbench: the same statements and weights"}
+        for key in ("yizhan_rush", "pgbench_rush"):
+            f = figs.get(key)
+            if not f:
+                continue
+            if key == "pgbench_rush":
+                lat50, lat99, err = "avg " + fmt_ms(f["avg_ms_median"]), "-", "failed {}".format(f["failed"])
+                if f["failed"] or f["aborted"]:
+                    ok = False
+                    err += "  <- FAIL"
+                    msg = next((r["error"] for r in f["runs"] if r.get("error")), "")
+                    problems.append("pgbench_rush: failed transactions / aborted clients{}".format(": " + msg if msg else ""))
+            else:
+                se = {k: v for k, v in f["socket_errors"].items() if v}
+                lat50, lat99 = fmt_ms(f["p50_ms_median"]), fmt_ms(f["p99_ms_median"])
+                err = "non-2xx {}, socket {}".format(f["non_2xx"], ",".join("{} {}".format(k, v) for k, v in se.items()) or "0")
+            cpu = f["cpu_us_per_req_median"]
+            L.append("{:<46} {:>9} {:>17} {:>8} {:>8} {:>8}  {}".format(
+                labels[key], fmt_rps(f["median_rps"]), "{}-{}".format(fmt_rps(f["min_rps"]), fmt_rps(f["max_rps"])),
+                lat50, lat99, "-" if cpu is None else "{:.1f}".format(cpu), err))
+        y, p = figs.get("yizhan_rush"), figs.get("pgbench_rush")
+        rratios, rpaired = {}, {}
+        if y:
+            rratios["rush_p99_ms"] = check("rush_p99_ms", y["p99_ms_median"])
+            rpaired["rush_p99_ms"] = [r.get("p99_ms") for r in y["runs"]]
+            rratios["rush_errors"] = check("rush_errors", y["non_2xx"] + sum(y["socket_errors"].values()))
+        if y and p and p["median_rps"]:
+            rratios["rush_over_pgbench"] = check("rush_over_pgbench", y["median_rps"] / p["median_rps"])
+            pr = {r["run"]: r for r in p["runs"]}
+            rpaired["rush_over_pgbench"] = [round(r["rps"] / pr[r["run"]]["rps"], 3) for r in y["runs"]
+                                            if r["run"] in pr and pr[r["run"]]["rps"]]
+        names = {"rush_over_pgbench": "rush / pgbench", "rush_p99_ms": "rush p99 (ms)",
+                 "rush_errors": "rush errors (non-2xx + socket)"}
+        L.append("")
+        L.append("{:<46} {:>9} {:>8}  {:<6} {}".format("ratio", "value", "floor", "result", "per run"))
+        for k in ("rush_over_pgbench", "rush_p99_ms", "rush_errors"):
+            if k not in rratios:
+                continue
+            r = rratios[k]
+            if not r["pass"]:
+                ok = False
+                problems.append("year-end rush: {} {} (floor {} {})".format(names[k], r["value"], r["op"], r["floor"]))
+            L.append("{:<46} {:>9.3f} {:>8}  {:<6} {}".format(
+                names[k], r["value"], "{}{}".format(r["op"], r["floor"]), "PASS" if r["pass"] else "FAIL",
+                " ".join("{:.3f}".format(x) for x in rpaired.get(k, []) if x is not None)))
+        rush = {"connections": rconns, "figures": figs, "ratios": rratios, "paired": rpaired}
+
     # Memory.
     mem = {}
     L.append("")
@@ -415,6 +479,7 @@ def main(argv):
     doc["floors"] = {k: {"op": v[0], "value": v[1]} for k, v in FLOORS.items()}
     doc["results"] = results
     doc["high_connections"] = high
+    doc["rush"] = rush
     doc["memory"] = mem
     doc["problems"] = problems
     doc["pass"] = ok

@@ -18,8 +18,17 @@
 --   wrk ... -s yizhan.lua URL -- mix GET_TEMPLATE LO HI DIST PATHSFILE BODYFILE TOKEN RLO RHI NTHREADS OFFICER_TOKEN
 --       the soak mix, in a cycle of 20 requests: 16 GET result (random id),
 --       2 search (from PATHSFILE), 1 POST /api/v1/results, 1 registration
+--   wrk ... -s yizhan.lua URL -- rush GET_TEMPLATE LO HI DIST PATHSFILE BODYFILE TOKEN RLO RHI NTHREADS OFFICER_TOKEN
+--                                    MEMBER_PATH CONTRACT_BODYFILE
+--       the year-end rush (issue #23), in a cycle of 40 requests (RUSH below):
+--       22 anonymous GET result, 8 searches and browses (PATHSFILE), 7 member
+--       reads (GET MEMBER_PATH with TOKEN), 1 POST /api/v1/results, 1 contract
+--       application (POST /api/v1/contracts, CONTRACT_BODYFILE), 1 registration
+--       by the officer; bench/run.sh gives pgbench the same weights
 --
 -- Non-2xx responses are counted by wrk itself ("Non-2xx or 3xx responses").
+
+local cycle, gi, pi = 0, 0, 0
 
 local tid_counter = 0
 function setup(thread)
@@ -33,6 +42,12 @@ local n, i = 0, 0
 local lo, hi, step, next_id
 local token, officer
 local mix_get, mix_paths, mix_post
+local rush_member, rush_contract
+
+-- the year-end rush's cycle: g = GET result, s = search, m = member read,
+-- p = POST result, c = contract application, r = registration (22/8/7/1/1/1)
+local RUSH = "gmgsggmgspgmgsggmgscgmgsggmgsrgmgsggggsg"
+assert(#RUSH == 40)
 
 local function read_file(path)
     local f = assert(io.open(path, "rb"))
@@ -112,13 +127,22 @@ function init(args)
         mix_post = post("/api/v1/results", read_file(args[7]), args[8])
         lo, hi, step, officer = tonumber(args[9]), tonumber(args[10]), tonumber(args[11]), args[12]
         next_id = lo + (tid or 0)
+    elseif mode == "rush" then
+        mix_get = gets(args[2], tonumber(args[3]), tonumber(args[4]), args[5], 4096)
+        mix_paths = paths(args[6])
+        mix_post = post("/api/v1/results", read_file(args[7]), args[8])
+        lo, hi, step, officer = tonumber(args[9]), tonumber(args[10]), tonumber(args[11]), args[12]
+        next_id = lo + (tid or 0)
+        rush_member = wrk.format("GET", args[13], {["Authorization"] = "Bearer " .. args[8]})
+        rush_contract = post("/api/v1/contracts", read_file(args[14]), args[8])
+        -- each thread starts at another point of the cycle
+        cycle = ((tid or 0) * 13) % #RUSH
     else
         error("yizhan.lua: unknown mode " .. tostring(mode))
     end
     n = #reqs
 end
 
-local cycle, gi, pi = 0, 0, 0
 
 function request()
     if mode == "register" then return register_next() end
@@ -130,6 +154,24 @@ function request()
         elseif cycle == 10 then
             return mix_post
         elseif cycle == 20 then
+            return register_next()
+        end
+        gi = gi % #mix_get + 1
+        return mix_get[gi]
+    end
+    if mode == "rush" then
+        cycle = cycle % #RUSH + 1
+        local k = RUSH:sub(cycle, cycle)
+        if k == "s" then
+            pi = pi % #mix_paths + 1
+            return mix_paths[pi]
+        elseif k == "m" then
+            return rush_member
+        elseif k == "p" then
+            return mix_post
+        elseif k == "c" then
+            return rush_contract
+        elseif k == "r" then
             return register_next()
         end
         gi = gi % #mix_get + 1
