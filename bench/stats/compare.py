@@ -16,6 +16,14 @@ KEY = {
     "type": "c.contract_type", "subtype": "c.contract_subtype", "domain": "c.domain",
     "seller_type": "c.seller_org_type", "buyer_type": "c.buyer_org_type", "ip_type": "c.ip_type",
     "plan_source": "c.plan_source",
+    "socio_economic_objective": "c.socio_economic_objective",
+    # the national categories straight from the code list (own extra.category, else the parent's, else other)
+    "seller_category": "coalesce((SELECT coalesce(o.extra->>'category', p.extra->>'category') FROM codes o LEFT JOIN codes p"
+                       " ON p.list = o.list AND p.code = o.parent_code WHERE o.list = 'org_types'"
+                       " AND o.code = c.seller_org_type), 'other')",
+    "buyer_category": "coalesce((SELECT coalesce(o.extra->>'category', p.extra->>'category') FROM codes o LEFT JOIN codes p"
+                      " ON p.list = o.list AND p.code = o.parent_code WHERE o.list = 'org_types'"
+                      " AND o.code = c.buyer_org_type), 'other')",
     "month": "lpad(extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int::text, 2, '0')",
     "quarter": "((extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int - 1) / 3 + 1)::text",
 }
@@ -33,6 +41,11 @@ def direct(region, year, flow, by):
                + f" UNION ALL SELECT {col} WHERE NOT EXISTS (SELECT 1 FROM regions a WHERE "
                + f"region_in_subtree({col}, a.code) AND "
                + ("a.parent_code IS NULL" if region == "000000" else f"a.parent_code = '{region}'") + ") LIMIT 1)")
+    elif by == "partner":
+        # where the other party is: inside the region, its province, or abroad
+        other = "c.buyer_region_code" if flow == "out" else "c.seller_region_code"
+        key = (f"CASE WHEN {other} IS NULL THEN 'abroad' WHEN '{region}' = '000000' OR region_in_subtree({other}, "
+               f"'{region}') THEN 'inside' ELSE left({other}, 2) || '0000' END")
     else:
         key = KEY.get(by, "''")
     sql = (f"SELECT coalesce({key}, 'unknown'), count(*), sum(c.contract_amount_fen), sum(c.technical_amount_fen), "

@@ -52,7 +52,8 @@ TOKEN="$(curl -s -X POST -H 'Content-Type: application/json' \
 # The query mix: every dimension, every level, both flows.
 QUERIES="$BENCH_TMP/queries.txt"
 {
-    for by in type subtype domain seller_type buyer_type ip_type plan_source region month quarter; do
+    for by in type subtype domain seller_type buyer_type seller_category buyer_category ip_type plan_source \
+        socio_economic_objective region partner month quarter; do
         echo "000000 2016 out $by"
         echo "510000 2017 in $by"
         echo "511900 2018 out $by"

@@ -37,12 +37,28 @@ $$;
 -- level (p_child_key: the key that level uses for by=region).  The one list of
 -- dimensions: stats_apply and the bulk statement of stats_add_sql (and so the
 -- rebuild) use it; the planner inlines it.
+-- dimension partner is the flow table: where the other party is, seen from
+-- that level (stats_partner_key): for flow out the buyer (where the region's
+-- technology went), for flow in the seller (where it came from).
 CREATE FUNCTION stats_dims(p_type text, p_subtype text, p_domain text, p_seller_type text, p_buyer_type text,
-                           p_ip_type text, p_plan_source text, p_child_key text) RETURNS TABLE (dim text, key text)
+                           p_ip_type text, p_plan_source text, p_seo text, p_child_key text, p_partner text)
+RETURNS TABLE (dim text, key text)
 LANGUAGE sql IMMUTABLE AS $$
     VALUES ('total', ''), ('type', p_type), ('subtype', p_subtype), ('domain', p_domain),
            ('seller_type', p_seller_type), ('buyer_type', p_buyer_type), ('ip_type', p_ip_type),
-           ('plan_source', p_plan_source), ('region', p_child_key)
+           ('plan_source', p_plan_source), ('socio_economic_objective', p_seo), ('region', p_child_key),
+           ('partner', p_partner)
+$$;
+
+-- Where the other party of a contract is, seen from region level p_level:
+-- 'inside' (in the region; for the whole country: anywhere in China), the
+-- code of its province (another province, or for a region below a province,
+-- the rest of its own province), or 'abroad' (no region: a foreign party).
+CREATE FUNCTION stats_partner_key(p_level text, p_other text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_other IS NULL OR p_other = 'abroad' THEN 'abroad'
+                WHEN p_level = '000000' OR region_in_subtree(p_other, p_level) THEN 'inside'
+                ELSE left(p_other, 2) || '0000' END
 $$;
 
 CREATE FUNCTION stats_apply(c contracts, sign int) RETURNS void
@@ -51,10 +67,12 @@ LANGUAGE sql AS $$
     SELECT p.ancestor, c.registration_year, f.flow, d.dim, coalesce(d.key, 'unknown'),
            extract(month FROM c.registered_at AT TIME ZONE 'Asia/Shanghai')::int,
            sign, sign * c.contract_amount_fen, sign * c.technical_amount_fen, sign * c.received_amount_fen
-    FROM (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
+    FROM (VALUES ('out', c.seller_region_code, c.buyer_region_code),
+                 ('in', c.buyer_region_code, c.seller_region_code)) AS f(flow, region, other)
     JOIN region_paths p ON p.code = f.region
     CROSS JOIN LATERAL stats_dims(c.contract_type, c.contract_subtype, c.domain, c.seller_org_type, c.buyer_org_type,
-                                  c.ip_type, c.plan_source, p.child_key) AS d
+                                  c.ip_type, c.plan_source, c.socio_economic_objective, p.child_key,
+                                  stats_partner_key(p.ancestor, f.other)) AS d
     ON CONFLICT (region_code, year, flow, dim, key, month) DO UPDATE SET
         n = s.n + excluded.n, contract_fen = s.contract_fen + excluded.contract_fen,
         technical_fen = s.technical_fen + excluded.technical_fen, received_fen = s.received_fen + excluded.received_fen
@@ -65,30 +83,35 @@ $$;
 -- import of 100,000 past contracts) costs one statement, not 70 upserts a
 -- contract.  Two steps keep it cheap: first each party's own region (the leaf)
 -- with every dimension, then those sums up the region paths (where the region
--- dimension takes its key), so the per-contract work is not repeated per level;
--- inserted in key order.  Run with EXECUTE where the relation is visible.
+-- dimension takes its key, and partner its place seen from that level: the
+-- leaf keeps the other party's region), so the per-contract work is not
+-- repeated per level; inserted in key order.  Run with EXECUTE where the relation is visible.
 CREATE FUNCTION stats_add_sql(p_source text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT format($q$
     WITH c AS MATERIALIZED (  -- the month once a contract, not once a (contract, level, dimension)
         SELECT registration_year AS year, extract(month FROM registered_at AT TIME ZONE 'Asia/Shanghai')::int AS month,
                seller_region_code, buyer_region_code, contract_type, contract_subtype, domain, seller_org_type,
-               buyer_org_type, ip_type, plan_source, contract_amount_fen, technical_amount_fen, received_amount_fen
+               buyer_org_type, ip_type, plan_source, socio_economic_objective, contract_amount_fen,
+               technical_amount_fen, received_amount_fen
         FROM %I WHERE status = 'registered'
     ), leaf AS (
         SELECT f.flow, f.region, c.year, c.month, d.dim, d.key, count(*) AS n, sum(c.contract_amount_fen) AS cf,
                sum(c.technical_amount_fen) AS tf, sum(c.received_amount_fen) AS rf
         FROM c
-        CROSS JOIN LATERAL (VALUES ('out', c.seller_region_code), ('in', c.buyer_region_code)) AS f(flow, region)
+        CROSS JOIN LATERAL (VALUES ('out', c.seller_region_code, c.buyer_region_code),
+                                   ('in', c.buyer_region_code, c.seller_region_code)) AS f(flow, region, other)
         CROSS JOIN LATERAL stats_dims(c.contract_type, c.contract_subtype, c.domain, c.seller_org_type,
-                                      c.buyer_org_type, c.ip_type, c.plan_source, NULL) AS d
+                                      c.buyer_org_type, c.ip_type, c.plan_source, c.socio_economic_objective, NULL,
+                                      coalesce(f.other, 'abroad')) AS d
         WHERE f.region IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5, 6
     )
     INSERT INTO contract_stats AS s (region_code, year, flow, dim, key, month, n, contract_fen, technical_fen, received_fen)
     SELECT * FROM (
         SELECT p.ancestor AS r, l.year, l.flow, l.dim,
-               coalesce(CASE WHEN l.dim = 'region' THEN p.child_key ELSE l.key END, 'unknown') AS k,
+               coalesce(CASE l.dim WHEN 'region' THEN p.child_key WHEN 'partner' THEN stats_partner_key(p.ancestor, l.key)
+                                   ELSE l.key END, 'unknown') AS k,
                l.month, sum(l.n), sum(l.cf), sum(l.tf), sum(l.rf)
         FROM leaf l JOIN region_paths p ON p.code = l.region
         GROUP BY 1, 2, 3, 4, 5, 6) g
@@ -155,10 +178,12 @@ BEGIN
         RETURN;
     END IF;
     IF was AND now_ AND (o.contract_amount_fen, o.technical_amount_fen, o.received_amount_fen, o.contract_type,
-                         o.contract_subtype, o.domain, o.ip_type, o.plan_source, o.seller_org_type, o.buyer_org_type)
+                         o.contract_subtype, o.domain, o.ip_type, o.plan_source, o.seller_org_type, o.buyer_org_type,
+                         o.socio_economic_objective)
                         IS NOT DISTINCT FROM
                         (n.contract_amount_fen, n.technical_amount_fen, n.received_amount_fen, n.contract_type,
-                         n.contract_subtype, n.domain, n.ip_type, n.plan_source, n.seller_org_type, n.buyer_org_type) THEN
+                         n.contract_subtype, n.domain, n.ip_type, n.plan_source, n.seller_org_type, n.buyer_org_type,
+                         n.socio_economic_objective) THEN
         RETURN;   -- nothing the statistics show changed
     END IF;
     INSERT INTO stats_adjustments (contract_id, registration_no, year, made_in, kind, seller_region_code,
@@ -226,11 +251,10 @@ BEGIN
       AND s.n <> 0;
     INSERT INTO stats_closed_figures (close_id, region_code, flow, dim, key, month, n, contract_fen, technical_fen,
                                       received_fen)
-    SELECT c.id, p.ancestor, 'out', 'results_transferred', '', 1, count(DISTINCT x.result_id), 0, 0, 0
-    FROM contracts x JOIN region_paths p ON p.code = x.seller_region_code
-    WHERE x.status = 'registered' AND x.registration_year = p_year AND x.result_id IS NOT NULL
-      AND (p_region = '000000' OR (p.ancestor <> '000000' AND region_in_subtree(p.ancestor, p_region)))
-    GROUP BY p.ancestor;
+    SELECT c.id, a.region_code, a.flow, 'indicator', i.code, 1, a.actual, 0, 0, 0
+    FROM codes i CROSS JOIN LATERAL indicator_from_contracts(i.code, p_year, NULL) a
+    WHERE i.list = 'indicators' AND indicator_needs_contracts(i.extra)
+      AND (p_region = '000000' OR (a.region_code <> '000000' AND region_in_subtree(a.region_code, p_region)));
     PERFORM audit_append(p_actor, p_req, 'stats_close', c.id::text, 'close', NULL, stats_close_json(c));
     RETURN stats_close_json(c)::text;
 END $$;
@@ -323,18 +347,28 @@ CREATE TRIGGER contracts_stats_upd AFTER UPDATE ON contracts
     FOR EACH ROW WHEN ((OLD.status, OLD.registration_year, OLD.registered_at, OLD.contract_amount_fen,
                         OLD.technical_amount_fen, OLD.received_amount_fen, OLD.contract_type, OLD.contract_subtype,
                         OLD.domain, OLD.seller_org_type, OLD.buyer_org_type, OLD.ip_type, OLD.plan_source,
-                        OLD.seller_region_code, OLD.buyer_region_code)
+                        OLD.socio_economic_objective, OLD.seller_region_code, OLD.buyer_region_code)
                        IS DISTINCT FROM
                        (NEW.status, NEW.registration_year, NEW.registered_at, NEW.contract_amount_fen,
                         NEW.technical_amount_fen, NEW.received_amount_fen, NEW.contract_type, NEW.contract_subtype,
                         NEW.domain, NEW.seller_org_type, NEW.buyer_org_type, NEW.ip_type, NEW.plan_source,
-                        NEW.seller_region_code, NEW.buyer_region_code))
+                        NEW.socio_economic_objective, NEW.seller_region_code, NEW.buyer_region_code))
     EXECUTE FUNCTION contracts_stats_sync();
 
--- The list a dimension's keys come from, for labels.
-CREATE FUNCTION stats_label(p_dim text, p_key text) RETURNS text
+-- The national category (code list org_categories) an org_types code rolls
+-- up into: its own extra.category, else its parent's, else 其他.
+CREATE FUNCTION stats_org_category(p_org_type text) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT CASE p_dim
+    SELECT coalesce((SELECT coalesce(c.extra->>'category', p.extra->>'category')
+                     FROM codes c LEFT JOIN codes p ON p.list = c.list AND p.code = c.parent_code
+                     WHERE c.list = 'org_types' AND c.code = p_org_type), 'other')
+$$;
+
+-- The list a dimension's keys come from, for labels (p_region: the region
+-- the figures are for, which names the partner keys).
+CREATE FUNCTION stats_label(p_dim text, p_key text, p_region text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_key = 'unknown' AND p_dim NOT IN ('seller_category', 'buyer_category') THEN '未填写' ELSE CASE p_dim
         WHEN 'type' THEN code_label('contract_types', p_key)
         WHEN 'subtype' THEN code_label('contract_types', p_key)
         WHEN 'domain' THEN code_label('domains', p_key)
@@ -342,10 +376,17 @@ LANGUAGE sql STABLE AS $$
         WHEN 'buyer_type' THEN code_label('org_types', p_key)
         WHEN 'ip_type' THEN code_label('ip_types', p_key)
         WHEN 'plan_source' THEN code_label('plan_sources', p_key)
+        WHEN 'socio_economic_objective' THEN code_label('socio_economic_objectives', p_key)
+        WHEN 'seller_category' THEN code_label('org_categories', p_key)
+        WHEN 'buyer_category' THEN code_label('org_categories', p_key)
         WHEN 'region' THEN (SELECT name FROM regions WHERE code = p_key)
+        WHEN 'partner' THEN CASE p_key WHEN 'inside' THEN CASE WHEN p_region = '000000' THEN '境内' ELSE '本地区内' END
+                                       WHEN 'abroad' THEN '境外'
+                                       ELSE (SELECT name FROM regions WHERE code = p_key)
+                                            || CASE WHEN p_key = left(p_region, 2) || '0000' THEN '（本地区外）' ELSE '' END END
         WHEN 'month' THEN p_key || '月'
         WHEN 'quarter' THEN '第' || p_key || '季度'
-        ELSE p_key END
+        ELSE p_key END END
 $$;
 
 -- stats_query as PL/pgSQL: a SQL-language function that is not inlined
@@ -357,18 +398,22 @@ $$;
 CREATE FUNCTION stats_query(p_region text, p_year int, p_flow text, p_by text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    v_dim text := CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total' ELSE p_by END;
+    v_dim text := CASE WHEN p_by IN ('month', 'quarter', 'year') OR p_by IS NULL THEN 'total'
+                       WHEN p_by = 'seller_category' THEN 'seller_type' WHEN p_by = 'buyer_category' THEN 'buyer_type'
+                       ELSE p_by END;
     v_groups jsonb := '[]';
     v_total jsonb;
     cl stats_closes := stats_close_for(p_region, p_year);
 BEGIN
     IF p_by IS NOT NULL AND p_by <> 'year' THEN
-        SELECT coalesce(jsonb_agg(jsonb_build_object('key', g.k, 'label', coalesce(stats_label(p_by, g.k), g.k),
+        SELECT coalesce(jsonb_agg(jsonb_build_object('key', g.k, 'label', coalesce(stats_label(p_by, g.k, p_region), g.k),
                     'count', g.n, 'contract_amount_fen', g.cf, 'technical_amount_fen', g.tf,
                     'received_amount_fen', g.rf) ORDER BY g.cf DESC, g.k), '[]')
         INTO v_groups
         FROM (SELECT CASE p_by WHEN 'month' THEN lpad(s.month::text, 2, '0')
-                               WHEN 'quarter' THEN ((s.month - 1) / 3 + 1)::text ELSE s.key END AS k,
+                               WHEN 'quarter' THEN ((s.month - 1) / 3 + 1)::text
+                               WHEN 'seller_category' THEN stats_org_category(s.key)
+                               WHEN 'buyer_category' THEN stats_org_category(s.key) ELSE s.key END AS k,
                      sum(s.n) AS n, sum(s.contract_fen) AS cf, sum(s.technical_fen) AS tf, sum(s.received_fen) AS rf
               FROM (SELECT s.key, s.month, s.n, s.contract_fen, s.technical_fen, s.received_fen FROM contract_stats s
                     WHERE cl.id IS NULL AND s.region_code = p_region AND s.year = p_year AND s.flow = p_flow
@@ -404,6 +449,114 @@ BEGIN
                                                                   ELSE a.seller_region_code END, p_region))) END,
         'prior_year_adjustments', stats_prior_adjustments(p_region, p_year, p_flow));
 END $$;
+
+-- Computed indicators (code list indicators, 0018): the definition in
+-- codes.extra is the only place that says which contracts count and whose
+-- region; see 0018_indicators_org_categories.sql for its fields.
+
+-- An indicator the aggregates cannot answer (a measure of results, or a
+-- filter on the link to a result or on the other party): read from contracts.
+CREATE FUNCTION indicator_needs_contracts(d jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce((d->>'computed')::boolean, false)
+       AND (d->>'measure' = 'results' OR coalesce((d->>'require_result')::boolean, false)
+            OR coalesce((d->>'other_party_outside')::boolean, false))
+$$;
+
+-- The actual of a computed indicator from the contracts of year p_year, per
+-- region level the counted party is under (every level when p_region is
+-- NULL, else only p_region): the year-end close freezes these, the live
+-- figures read one region.
+CREATE FUNCTION indicator_from_contracts(p_code text, p_year int, p_region text)
+RETURNS TABLE (region_code text, flow text, actual bigint)
+LANGUAGE sql STABLE AS $$
+    WITH d AS (SELECT extra AS d FROM codes WHERE list = 'indicators' AND code = p_code
+                                                 AND coalesce((extra->>'computed')::boolean, false)),
+    x AS (
+        SELECT c.id, c.result_id, c.contract_amount_fen, c.technical_amount_fen, c.received_amount_fen,
+               CASE WHEN d.d->>'party' = 'buyer' THEN c.buyer_region_code ELSE c.seller_region_code END::text AS r,
+               CASE WHEN d.d->>'party' = 'buyer' THEN c.seller_region_code ELSE c.buyer_region_code END::text AS o
+        FROM contracts c, d
+        WHERE c.status = 'registered' AND c.registration_year = p_year
+          AND (jsonb_typeof(d.d->'contract_types') IS DISTINCT FROM 'array' OR d.d->'contract_types' ? c.contract_type)
+          AND (NOT coalesce((d.d->>'require_result')::boolean, false) OR c.result_id IS NOT NULL)
+    )
+    SELECT p.ancestor, CASE WHEN (SELECT d->>'party' FROM d) = 'buyer' THEN 'in' ELSE 'out' END,
+           CASE (SELECT d->>'measure' FROM d)
+               WHEN 'results' THEN count(DISTINCT CASE WHEN x.result_id IS NOT NULL THEN 'r' || x.result_id
+                                                       ELSE 'c' || x.id END)
+               WHEN 'contract_amount_fen' THEN sum(x.contract_amount_fen)
+               WHEN 'technical_amount_fen' THEN sum(x.technical_amount_fen)
+               WHEN 'received_amount_fen' THEN sum(x.received_amount_fen)
+               ELSE count(*) END::bigint
+    FROM x JOIN region_paths p ON p.code = x.r
+    WHERE (p_region IS NULL OR (p.ancestor = p_region AND (p_region = '000000' OR region_in_subtree(x.r, p_region))))
+      AND (NOT coalesce(((SELECT d FROM d)->>'other_party_outside')::boolean, false) OR x.o IS NULL
+           OR (p.ancestor <> '000000' AND NOT region_in_subtree(x.o, p.ancestor)))
+    GROUP BY p.ancestor
+$$;
+
+-- The actual of indicator p_code for region p_region over the years
+-- p_from..p_to (one year: p_from = p_to; a cumulative target sums the years),
+-- NULL when the indicator is not computed (its actuals are entered).  A closed
+-- year reads its frozen figures.
+CREATE FUNCTION indicator_actual(p_code text, p_region text, p_from int, p_to int) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d jsonb := (SELECT extra FROM codes WHERE list = 'indicators' AND code = p_code);
+    v_flow text := CASE WHEN d->>'party' = 'buyer' THEN 'in' ELSE 'out' END;
+    v_types text[] := CASE WHEN jsonb_typeof(d->'contract_types') = 'array'
+                           THEN ARRAY(SELECT jsonb_array_elements_text(d->'contract_types')) END;
+    v_total bigint := 0;
+    v bigint;
+    cl stats_closes;
+BEGIN
+    IF d IS NULL OR NOT coalesce((d->>'computed')::boolean, false) THEN
+        RETURN NULL;
+    END IF;
+    FOR y IN p_from .. p_to LOOP
+        cl := stats_close_for(p_region, y);
+        IF indicator_needs_contracts(d) THEN
+            v := NULL;
+            IF cl.id IS NOT NULL THEN
+                SELECT f.n INTO v FROM stats_closed_figures f
+                WHERE f.close_id = cl.id AND f.region_code = p_region AND f.flow = v_flow AND f.dim = 'indicator'
+                  AND f.key = p_code;
+            END IF;
+            IF v IS NULL AND (cl.id IS NULL OR NOT EXISTS (SELECT 1 FROM stats_closed_figures f WHERE f.close_id = cl.id
+                                                             AND f.dim = 'indicator' AND f.key = p_code)) THEN
+                SELECT a.actual INTO v FROM indicator_from_contracts(p_code, y, p_region) a;
+            END IF;
+        ELSE
+            SELECT sum(CASE d->>'measure' WHEN 'contract_amount_fen' THEN s.contract_fen
+                                          WHEN 'technical_amount_fen' THEN s.technical_fen
+                                          WHEN 'received_amount_fen' THEN s.received_fen ELSE s.n END)
+            INTO v
+            FROM (SELECT s.key, s.n, s.contract_fen, s.technical_fen, s.received_fen FROM contract_stats s
+                  WHERE cl.id IS NULL AND s.region_code = p_region AND s.year = y AND s.flow = v_flow
+                    AND s.dim = CASE WHEN v_types IS NULL THEN 'total' ELSE 'type' END
+                  UNION ALL
+                  SELECT f.key, f.n, f.contract_fen, f.technical_fen, f.received_fen FROM stats_closed_figures f
+                  WHERE f.close_id = cl.id AND f.region_code = p_region AND f.flow = v_flow
+                    AND f.dim = CASE WHEN v_types IS NULL THEN 'total' ELSE 'type' END) s
+            WHERE v_types IS NULL OR s.key = ANY (v_types);
+        END IF;
+        v_total := v_total + coalesce(v, 0);
+    END LOOP;
+    RETURN v_total;
+END $$;
+
+-- The computed indicators with their definitions, for GET /stats/indicators.
+CREATE FUNCTION indicators_json() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
+        'code', i.code, 'label', i.label, 'computed', coalesce((i.extra->>'computed')::boolean, false),
+        'unit', i.extra->>'unit', 'party', i.extra->>'party', 'measure', i.extra->>'measure',
+        'contract_types', i.extra->'contract_types', 'require_result', i.extra->'require_result',
+        'other_party_outside', i.extra->'other_party_outside', 'definition', i.extra->>'definition',
+        'source', i.source, 'active', i.active) ORDER BY i.sort, i.code), '[]'))
+    FROM codes i WHERE i.list = 'indicators'
+$$;
 
 CREATE FUNCTION target_put(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -444,28 +597,12 @@ LANGUAGE sql STABLE AS $$
                          / (make_date(p_year + 1, 1, 1) - make_date(p_year, 1, 1)) END AS f
     ), cl AS (
         SELECT (stats_close_for(p_region, p_year)).id AS id
-    ), tot AS (
-        -- a closed year: its frozen figures
-        SELECT coalesce(sum(n), 0) AS n, coalesce(sum(contract_fen), 0) AS cf, coalesce(sum(technical_fen), 0) AS tf
-        FROM (SELECT s.n, s.contract_fen, s.technical_fen FROM contract_stats s
-              WHERE (SELECT id FROM cl) IS NULL AND s.region_code = p_region AND s.year = p_year AND s.flow = 'out'
-                AND s.dim = 'total'
-              UNION ALL
-              SELECT f.n, f.contract_fen, f.technical_fen FROM stats_closed_figures f
-              WHERE f.close_id = (SELECT id FROM cl) AND f.region_code = p_region AND f.flow = 'out'
-                AND f.dim = 'total') x
-    ), results AS (
-        SELECT CASE WHEN (SELECT id FROM cl) IS NULL THEN
-                   (SELECT count(DISTINCT c.result_id) FROM contracts c
-                    WHERE c.status = 'registered' AND c.registration_year = p_year AND c.result_id IS NOT NULL
-                      AND (p_region = '000000' OR region_in_subtree(c.seller_region_code, p_region)))
-               ELSE coalesce((SELECT f.n FROM stats_closed_figures f WHERE f.close_id = (SELECT id FROM cl)
-                              AND f.region_code = p_region AND f.dim = 'results_transferred'), 0) END AS n
     ), metrics AS (
         SELECT m.metric, m.unit, m.actual, t.target, t.note
-        FROM (VALUES ('contract_amount', 'fen', (SELECT cf FROM tot)), ('technical_amount', 'fen', (SELECT tf FROM tot)),
-                     ('contracts', 'count', (SELECT n FROM tot)), ('results_transferred', 'count', (SELECT n FROM results)))
-             AS m(metric, unit, actual)
+        FROM (SELECT i.code AS metric, i.extra->>'unit' AS unit, indicator_actual(i.code, p_region, p_year, p_year) AS actual
+              FROM codes i
+              WHERE i.list = 'indicators' AND i.code IN ('contract_amount', 'technical_amount', 'contracts',
+                                                         'results_transferred')) AS m
         LEFT JOIN plan_targets t ON t.region_code = p_region AND t.year = p_year AND t.metric = m.metric
     )
     SELECT jsonb_build_object('year', p_year, 'region', p_region,
@@ -497,7 +634,7 @@ LANGUAGE sql STABLE AS $$
         'rows', coalesce((SELECT jsonb_agg(jsonb_build_object('key', k, 'label', l,
                     'out', coalesce((SELECT g - 'key' - 'label' FROM og WHERE g->>'key' = k), (SELECT z FROM zero)),
                     'in', coalesce((SELECT g - 'key' - 'label' FROM ig WHERE g->>'key' = k), (SELECT z FROM zero)))
-                    ORDER BY k) FROM keys), '[]'),
+                    ORDER BY k = 'abroad', k <> 'inside', k) FROM keys), '[]'),
         'total', jsonb_build_object('out', (SELECT q->'total' FROM o), 'in', (SELECT q->'total' FROM i)))
 $$;
 
@@ -511,7 +648,9 @@ LANGUAGE sql STABLE AS $$
     FROM (VALUES (1, 'type', '按合同类别'), (2, 'subtype', '按合同子类'), (3, 'domain', '按技术领域'),
                  (4, 'seller_type', '按卖方单位类型'), (5, 'buyer_type', '按买方单位类型'),
                  (6, 'ip_type', '按知识产权类型'), (7, 'plan_source', '按计划来源'), (8, 'region', '按地区'),
-                 (9, 'quarter', '按季度'), (10, 'month', '按月份')) AS t(ord, by, title)
+                 (9, 'quarter', '按季度'), (10, 'month', '按月份'),
+                 (11, 'socio_economic_objective', '按社会经济目标'), (12, 'seller_category', '按卖方类别'),
+                 (13, 'buyer_category', '按买方类别'), (14, 'partner', '技术流向')) AS t(ord, by, title)
 $$;
 
 -- The registered contracts of the year that touch the region, with whether
@@ -613,3 +752,13 @@ BEGIN
     RETURN (SELECT count(*) FROM contract_stats);
 END $$;
 
+
+-- Aggregates made before a dimension was added (0018: socio_economic_objective
+-- and partner) lack it: rebuild them once, when the function files are applied.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM contracts WHERE status = 'registered')
+       AND NOT EXISTS (SELECT 1 FROM contract_stats WHERE dim = 'partner') THEN
+        PERFORM stats_rebuild();
+    END IF;
+END $$;

@@ -261,7 +261,9 @@ static void xlsx_tables(xlsx_t *x, json_t *doc)
         worksheet_set_column(ws, 0, 0, 28, NULL);
         if (coded) worksheet_set_column(ws, 1, 1, 14, NULL);
         worksheet_set_column(ws, (lxw_col_t)f0, (lxw_col_t)(f0 + 7), 16, NULL);
-        sheet_xlsx_text(ws, 0, 0, coded ? "地区" : "分类", x->head);
+        /* the flow table: a row is where outflow went to and inflow came from */
+        bool flows = by && !strcmp(by, "partner");
+        sheet_xlsx_text(ws, 0, 0, coded ? "地区" : flows ? "输出去向／吸纳来源" : "分类", x->head);
         if (coded) sheet_xlsx_text(ws, 0, 1, "行政区划代码", x->head);
         for (size_t h = 0; h < ARRAY_LEN(FIGURE_HEAD); h++)
             sheet_xlsx_text(ws, 0, (lxw_col_t)(f0 + h), FIGURE_HEAD[h], x->head);

@@ -15,10 +15,24 @@
 #include <stdio.h>
 #include <string.h>
 
-static int ST_STATS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS, ST_CLOSE, ST_CLOSES, ST_REOPEN, ST_ADJUSTMENTS;
+static int ST_STATS, ST_FLOWS, ST_INDICATORS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS, ST_CLOSE, ST_CLOSES, ST_REOPEN,
+    ST_ADJUSTMENTS;
 
-static const char *const BY[] = {"year",        "month",      "quarter", "type",        "subtype", "domain",
-                                 "seller_type", "buyer_type", "ip_type", "plan_source", "region"};
+static const char *const BY[] = {"year",
+                                 "month",
+                                 "quarter",
+                                 "type",
+                                 "subtype",
+                                 "domain",
+                                 "seller_type",
+                                 "buyer_type",
+                                 "seller_category",
+                                 "buyer_category",
+                                 "ip_type",
+                                 "plan_source",
+                                 "socio_economic_objective",
+                                 "region",
+                                 "partner"};
 
 /* year (default this one) and region (api_region_or_reply); 0 or replied. */
 static int year_region_or_reply(http_req_t *req, const char **year, const char **region)
@@ -39,7 +53,8 @@ static void stats(http_req_t *req)
         if (i == ARRAY_LEN(BY))
             return (void)api_bad_param(req, "by", "invalid",
                                        "one of year, month, quarter, type, subtype, domain, seller_type, "
-                                       "buyer_type, ip_type, plan_source, region");
+                                       "buyer_type, seller_category, buyer_category, ip_type, plan_source, "
+                                       "socio_economic_objective, region, partner");
         if (!strcmp(by, "year")) by = NULL;
     }
     if (flow && strcmp(flow, "out") && strcmp(flow, "in"))
@@ -53,6 +68,23 @@ static void stats(http_req_t *req)
     }
     const char *v[4] = {region, year, flow ? flow : "out", by};
     api_query(req, ST_STATS, 4, v, api_reply_row_json);
+}
+
+/* GET /stats/flows?region=&year=: the flow table of a region (bureau and
+ * admin; the route's roles): outflow by where the buyer is, inflow by where the
+ * seller is, each row and the totals with both flows. */
+static void flows(http_req_t *req)
+{
+    const char *year, *region;
+    if (year_region_or_reply(req, &year, &region)) return;
+    const char *v[2] = {region, year};
+    api_query(req, ST_FLOWS, 2, v, api_reply_row_json);
+}
+
+/* GET /stats/indicators: every indicator with the definition of the computed ones. */
+static void indicators(http_req_t *req)
+{
+    api_query(req, ST_INDICATORS, 0, NULL, api_reply_row_json);
 }
 
 static void targets(http_req_t *req)
@@ -164,6 +196,8 @@ static void adjustments(http_req_t *req)
 
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/stats/contracts", stats, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/stats/flows", flows, 0, ROLE_BUREAU | ROLE_ADMIN},
+    {HTTP_GET, "/api/v1/stats/indicators", indicators, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_GET, "/api/v1/targets", targets, 0, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_PUT, "/api/v1/targets", target_put, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/targets/progress", progress, 0, ROLE_BUREAU | ROLE_ADMIN},
@@ -179,6 +213,12 @@ void api_stats_init(void)
         "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
         " THEN stats_query($1, $2::int, $3, $4)::text END",
         4);
+    ST_FLOWS = db_stmt_register_replica(
+        "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
+        " THEN (export_table($1, $2::int, 'partner') || jsonb_build_object('year', $2::int, 'region', $1::text,"
+        " 'region_name', CASE WHEN $1 = '000000' THEN '全国' ELSE region_name($1) END))::text END",
+        2);
+    ST_INDICATORS = db_stmt_register_read("SELECT indicators_json()::text", 0);
     ST_TARGETS = db_stmt_register_read(
         "SELECT json_build_object('items', coalesce(json_agg(to_jsonb(t) ORDER BY t.region_code, t.metric), '[]'),"
         " 'next_cursor', NULL)::text FROM plan_targets t WHERE t.year = $2::int"

@@ -272,6 +272,9 @@ SWEEP = {
                                   query=lambda w, c, x: f"year={w.year - 1}&region={w.region}"),
     "getTargetProgress": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                                query=lambda w, c, x: f"year={w.year}&region={w.region}"),
+    "getStatsFlows": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                           query=lambda w, c, x: f"year={w.year}&region={w.region}"),
+    "listIndicators": Entry(),
     "exportAnnual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                           query=lambda w, c, x: f"year={w.year}&region={w.region}&format=json"),
     # imports: officer A imports office A's numbers; officer B may not (every row is out of scope: 422)

@@ -515,6 +515,13 @@ def statistics(w):
     call("getContractStats", "GET", f"{V1}/stats/contracts?year={y}&by=domain", 401, bad_request=True)
     call("getContractStats", "GET", f"{V1}/stats/contracts?year=1900", 400, bad_request=True)
     call("getContractStats", "GET", f"{V1}/stats/contracts?year={y}&region=110000", 403, auth=b)
+    for by in ("socio_economic_objective", "seller_category", "buyer_category", "partner"):
+        call("getContractStats", "GET", f"{V1}/stats/contracts?year={y}&region=511900&by={by}", 200, auth=b)
+    call("getStatsFlows", "GET", f"{V1}/stats/flows?year={y}&region=511900", 200, auth=b)
+    call("getStatsFlows", "GET", f"{V1}/stats/flows?year={y}&region=000000", 200, auth=adm)
+    call("getStatsFlows", "GET", f"{V1}/stats/flows?year={y}&region=110000", 403, auth=b)
+    call("getStatsFlows", "GET", f"{V1}/stats/flows?year={y}", 401, bad_request=True)
+    call("listIndicators", "GET", f"{V1}/stats/indicators", 200)
     call("listTargets", "GET", f"{V1}/targets?year={y}", 200, auth=b)
     call("listTargets", "GET", f"{V1}/targets?year={y}", 403, auth=w.t["member_a"])
     call("putTarget", "PUT", f"{V1}/targets", 200, {"region_code": "511900", "year": y, "metric": "contracts",

@@ -123,6 +123,7 @@ export function Dashboard({ me, query }) {
         <${Card} title="按技术领域"><${ByDomain} s=${data.data.byDomain} /></${Card}>
       </div>
       <${Card} title="按地区：输出与吸纳"><${ByRegion} o=${data.data.byRegionOut} i=${data.data.byRegionIn} /></${Card}>
+      <${Card} title="统计报表（全国技术市场统计口径）"><${SurveyTables} year=${year} region=${regionCode} flow=${flow} /></${Card}>
     `}
     <${Card} title="历年输出与吸纳">${trend.loading ? html`<${Loading} />` : trend.error ? html`<${ErrorBox} error=${trend.error} />` : html`<${Trend} rows=${trend.data} />`}</${Card}>`;
 }
@@ -196,7 +197,7 @@ function MonthlyFlows({ d }) {
 }
 function GroupTable({ groups, total }) {
   return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>分类</th><th class="right">份数</th><th class="right">成交额（万元）</th><th class="right">技术交易额（万元）</th></tr></thead><tbody>
-    ${groups.map((g) => html`<tr><td>${g.label || g.key}</td><td class="right num">${g.count}</td><td class="right num">${wan(g.contract_amount_fen)}</td><td class="right num">${wan(g.technical_amount_fen)}</td></tr>`)}
+    ${groups.map((g) => html`<tr data-key=${g.key}><td>${g.label || g.key}</td><td class="right num">${g.count}</td><td class="right num">${wan(g.contract_amount_fen)}</td><td class="right num">${wan(g.technical_amount_fen)}</td></tr>`)}
     ${total ? html`<tr><th>合计</th><th class="right num">${total.count}</th><th class="right num">${wan(total.contract_amount_fen)}</th><th class="right num">${wan(total.technical_amount_fen)}</th></tr>` : ''}
   </tbody></table></div>`;
 }
@@ -242,6 +243,29 @@ function ByRegion({ o, i }) {
     <tr><th>合计</th><th class="right num">${o.total.count}</th><th class="right num">${wan(o.total.contract_amount_fen)}</th><th class="right num">${i.total.count}</th><th class="right num">${wan(i.total.contract_amount_fen)}</th></tr>
     </tbody></table></div>
     <p class="source-note">一份合同的卖方和买方都在本地区时，同时计入输出和吸纳。</p>`;
+}
+// The tables of the national survey: socio-economic objective, seller and
+// buyer category (for the chosen flow), and the flow table (both flows).
+const SURVEY = [['socio_economic_objective', '按社会经济目标'], ['seller_category', '按卖方类别'], ['buyer_category', '按买方类别'], ['partner', '流向']];
+function SurveyTables({ year, region, flow }) {
+  const [by, setBy] = useState('socio_economic_objective');
+  return html`<div class="toolbar"><${Tabs} value=${by} onChange=${setBy} tabs=${SURVEY} /></div>
+    ${by === 'partner' ? html`<${FlowsPanel} year=${year} region=${region} />` : html`<${SurveyPanel} year=${year} region=${region} flow=${flow} by=${by} />`}`;
+}
+function SurveyPanel({ year, region, flow, by }) {
+  const d = useLoad(() => stats({ year, region, flow, by }), [year, region, flow, by]);
+  return html`<div data-survey=${by} data-flow=${flow} aria-live="polite">
+    ${d.loading ? html`<${Loading} />` : d.error ? html`<${ErrorBox} error=${d.error} onRetry=${d.reload} />`
+    : d.data.groups.length ? html`<${GroupTable} groups=${d.data.groups} total=${d.data.total} />
+        <p class="source-note">${flow === 'out' ? '技术输出口径（卖方在本地区）' : '技术吸纳口径（买方在本地区）'}${by === 'socio_economic_objective' ? '' : '；单位类型按全国统计口径归入企业、科研机构、高等院校、其他'}。</p>`
+    : html`<${Empty}>本年度无登记合同</${Empty}>`}</div>`;
+}
+function FlowsPanel({ year, region }) {
+  const d = useLoad(() => api.get('/stats/flows', { query: { year, region } }), [year, region]);
+  return html`<div data-survey="partner" data-flow="both" aria-live="polite">
+    ${d.loading ? html`<${Loading} />` : d.error ? html`<${ErrorBox} error=${d.error} onRetry=${d.reload} />`
+    : html`<${FlowTable} rows=${d.data.rows} total=${d.data.total} head="去向／来源" />
+        <p class="source-note">输出：卖方在本地区的合同按买方所在地计（去向）；吸纳：买方在本地区的合同按卖方所在地计（来源）。本省其他地区单列为“（本地区外）”，境外单位计入“境外”。</p>`}</div>`;
 }
 function Trend({ rows }) {
   const u = unitFor(rows.map((r) => r.out.contract_amount_fen), rows.map((r) => r.in.contract_amount_fen));
@@ -358,13 +382,13 @@ function NationalExport({ year, region }) {
   </${Card}>`;
 }
 // an export table: rows with both flows side by side
-function FlowTable({ rows, total }) {
-  return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>分类</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">输出技术交易额（万元）</th>
+function FlowTable({ rows, total, head = '分类' }) {
+  return html`<div class="table-wrap" tabindex="0"><table class="list"><thead><tr><th>${head}</th><th class="right">输出份数</th><th class="right">输出成交额（万元）</th><th class="right">输出技术交易额（万元）</th>
     <th class="right">吸纳份数</th><th class="right">吸纳成交额（万元）</th></tr></thead><tbody>
     ${[...rows, { key: 'total', label: '合计', out: total.out, in: total.in, total: true }].map((r) => {
       const o = r.out, i = r.in;
       const C = r.total ? 'th' : 'td';
-      return html`<tr><${C}>${r.label || r.key}</${C}><${C} class="right num">${o.count}</${C}><${C} class="right num">${wan(o.contract_amount_fen)}</${C}><${C} class="right num">${wan(o.technical_amount_fen)}</${C}>
+      return html`<tr data-key=${r.total ? undefined : r.key}><${C}>${r.label || r.key}</${C}><${C} class="right num">${o.count}</${C}><${C} class="right num">${wan(o.contract_amount_fen)}</${C}><${C} class="right num">${wan(o.technical_amount_fen)}</${C}>
         <${C} class="right num">${i.count}</${C}><${C} class="right num">${wan(i.contract_amount_fen)}</${C}></tr>`;
     })}</tbody></table></div>`;
 }
