@@ -197,15 +197,15 @@ DECLARE
     v_type text := (SELECT org_type FROM orgs WHERE id = p_org);
     v_head text := search_norm(p_title);
     v_doc text := search_norm(p_title || E'\n' || array_to_string(p_keywords, E'\n') || E'\n' || p_body);
+    v_facets text[] := search_facet_lexemes(p_kind, p_domain, p_trl, v_type, p_modes, p_region, p_published);
 BEGIN
-    INSERT INTO search_docs AS s (kind, ref_id, org_id, head, doc, tsv, domain, region_code, trl, modes, price_lo,
-                                  price_hi, holder_type, published_at, deadline, body, item)
-    VALUES (p_kind, p_ref, p_org, v_head, v_doc,
-            search_build_tsv(v_head, v_doc, search_facet_lexemes(p_kind, p_domain, p_trl, v_type, p_modes, p_region,
-                                                                 p_published)),
+    INSERT INTO search_docs AS s (kind, ref_id, org_id, head, doc, tsv, tags, domain, region_code, trl, modes,
+                                  price_lo, price_hi, holder_type, published_at, deadline, body, item)
+    VALUES (p_kind, p_ref, p_org, v_head, v_doc, search_build_tsv(v_head, v_doc, v_facets),
+            array_to_tsvector(ARRAY(SELECT l FROM unnest(v_facets) l WHERE l LIKE '#%')),
             p_domain, p_region, p_trl, p_modes, p_price_lo, p_price_hi, v_type, p_published, p_deadline, p_body, p_item)
     ON CONFLICT (kind, ref_id) DO UPDATE SET
-        org_id = excluded.org_id, head = excluded.head, doc = excluded.doc, tsv = excluded.tsv,
+        org_id = excluded.org_id, head = excluded.head, doc = excluded.doc, tsv = excluded.tsv, tags = excluded.tags,
         domain = excluded.domain, region_code = excluded.region_code, trl = excluded.trl, modes = excluded.modes,
         price_lo = excluded.price_lo, price_hi = excluded.price_hi, holder_type = excluded.holder_type,
         published_at = excluded.published_at, deadline = excluded.deadline, body = excluded.body,
@@ -353,6 +353,14 @@ CREATE TRIGGER codes_search AFTER UPDATE OF label ON codes
 --     seen so far (the count's rate weighing as two days: hits are not spread
 --     evenly, and a rate from the newest days was far off further back).  A
 --     search known to have few matches (<= 300) takes them all at once;
+--   * a new search of text bounds its matches by its rarest lexeme
+--     (search_match_bound, from the planner's statistics copied into
+--     search_lexeme_freq): a rare term (<= 300) is taken in one query, a
+--     frequent one starts its windows at the size the bound gives, not at one
+--     day growing fourfold;
+--   * a browse (filters, no text) walks the recency index testing each row's
+--     filter lexemes (search_docs.tags), up to search_browse_scan (3,000)
+--     rows, before it turns to the windows;
 --   * relevance knows how many hits are in titles when the count saw them all;
 --   * plans are made once per session (plan_cache_mode = force_generic_plan):
 --     planning the window query for every tsquery value cost more than
@@ -429,7 +437,8 @@ END $$;
 CREATE FUNCTION search_collect(p_q text, p_n int, p_hint bigint, p_tier int, p_after_ts timestamptz,
                                p_after_sid bigint, p_patterns text[], p_all text[], p_price_min bigint,
                                p_price_max bigint, p_from_ts timestamptz, p_to_ts timestamptz, p_today date,
-                               p_after_tier int DEFAULT NULL, p_rate float8 DEFAULT NULL)
+                               p_after_tier int DEFAULT NULL, p_rate float8 DEFAULT NULL,
+                               p_browse int DEFAULT NULL)
 RETURNS TABLE (sid bigint, published_at timestamptz, kind text, domain text, region_code text, trl smallint,
                modes text[], holder_type text, tier int)
 LANGUAGE plpgsql STABLE
@@ -450,9 +459,66 @@ DECLARE
     r float8;           -- hits per day, as estimated for the next window
     q text;
     before_ts timestamptz;
+    scan_n int;
+    last_ts timestamptz;
+    last_sid bigint;
+    newest_ts timestamptz;
 BEGIN
     IF p_n <= 0 THEN
         RETURN;
+    END IF;
+    IF p_browse > 0 AND p_q IS NOT NULL AND p_tier = 0 AND NOT coalesce(p_hint BETWEEN 0 AND 300, false) THEN
+        -- A browse (p_q holds filter lexemes only): walk the recency index from the newest (or
+        -- the cursor) and test each row's filter lexemes (tags, small and in the row) — the
+        -- first page of a common filter is a range of the index, not a bitmap of every match.
+        -- At most p_browse rows are walked (the setting search_browse_scan); a rarer filter
+        -- goes on by day windows of the GIN index from where the walk stopped, with the hits
+        -- per day the walk saw.
+        scan_n := p_browse;
+        IF p_after_ts IS NULL THEN
+            RETURN QUERY
+                SELECT w.sid, w.published_at, w.kind, w.domain, w.region_code::text, w.trl, w.modes, w.holder_type, 0
+                FROM (SELECT s.* FROM search_docs s ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
+                WHERE w.tags @@ p_q::tsquery
+                  AND (w.deadline IS NULL OR w.deadline >= p_today)
+                  AND (p_price_min IS NULL
+                       OR (w.price_lo IS NOT NULL AND (w.price_hi IS NULL OR w.price_hi >= p_price_min)))
+                  AND (p_price_max IS NULL OR (w.price_lo IS NOT NULL AND w.price_lo <= p_price_max))
+                  AND (p_from_ts IS NULL OR w.published_at >= p_from_ts)
+                  AND (p_to_ts IS NULL OR w.published_at < p_to_ts)
+                ORDER BY w.published_at DESC, w.sid DESC LIMIT p_n;
+        ELSE
+            RETURN QUERY
+                SELECT w.sid, w.published_at, w.kind, w.domain, w.region_code::text, w.trl, w.modes, w.holder_type, 0
+                FROM (SELECT s.* FROM search_docs s WHERE (s.published_at, s.sid) < (p_after_ts, p_after_sid)
+                      ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
+                WHERE w.tags @@ p_q::tsquery
+                  AND (w.deadline IS NULL OR w.deadline >= p_today)
+                  AND (p_price_min IS NULL
+                       OR (w.price_lo IS NOT NULL AND (w.price_hi IS NULL OR w.price_hi >= p_price_min)))
+                  AND (p_price_max IS NULL OR (w.price_lo IS NOT NULL AND w.price_lo <= p_price_max))
+                  AND (p_from_ts IS NULL OR w.published_at >= p_from_ts)
+                  AND (p_to_ts IS NULL OR w.published_at < p_to_ts)
+                ORDER BY w.published_at DESC, w.sid DESC LIMIT p_n;
+        END IF;
+        GET DIAGNOSTICS got = ROW_COUNT;
+        IF got >= p_n THEN
+            RETURN;
+        END IF;
+        -- where the walk stopped (none: it walked every listing)
+        SELECT x.published_at, x.sid INTO last_ts, last_sid
+        FROM search_docs x
+        WHERE p_after_ts IS NULL OR (x.published_at, x.sid) < (p_after_ts, p_after_sid)
+        ORDER BY x.published_at DESC, x.sid DESC OFFSET scan_n - 1 LIMIT 1;
+        IF last_ts IS NULL THEN
+            RETURN;
+        END IF;
+        newest_ts := coalesce(p_after_ts, (SELECT max(x.published_at) FROM search_docs x));
+        p_rate := greatest(got, 0.5) / (extract(epoch FROM newest_ts - last_ts) / 86400 + 1);
+        p_n := p_n - got;
+        left_n := p_n;
+        p_after_ts := last_ts;
+        p_after_sid := last_sid;
     END IF;
     IF p_q IS NULL THEN
         -- nothing to look up in the index: the recency index, filtered
@@ -548,6 +614,56 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Copy the frequencies of the most common lexemes of search_docs.tsv from the planner's
+-- statistics into search_lexeme_freq (0019), when search_docs was analysed since the last copy
+-- (or nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
+-- minute; true when it copied.  ANALYZE samples 300 x the statistics target (1000) rows, so up
+-- to 300,000 listings the frequencies are counts, beyond that estimates from the sample.
+CREATE FUNCTION search_lexeme_freq_refresh() RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_at timestamptz;
+    v_elems text[];
+    v_freqs real[];
+    n int;
+BEGIN
+    SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
+    FROM pg_stat_user_tables t WHERE t.relid = 'search_docs'::regclass;
+    IF EXISTS (SELECT 1 FROM search_lexeme_stats WHERE v_at IS NULL OR analyzed_at >= v_at) THEN
+        RETURN false;
+    END IF;
+    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
+    FROM pg_stats st
+    WHERE st.schemaname = current_schema() AND st.tablename = 'search_docs' AND st.attname = 'tsv';
+    n := coalesce(cardinality(v_elems), 0);
+    DELETE FROM search_lexeme_freq;
+    INSERT INTO search_lexeme_freq (lexeme, freq)
+    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    -- most_common_elem_freqs ends with the smallest and largest frequency and the null share:
+    -- a lexeme the list leaves out is rarer than the smallest (nothing listed: no bound)
+    INSERT INTO search_lexeme_stats (analyzed_at, n_docs, min_freq)
+    VALUES (coalesce(v_at, now()), (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c
+                                    WHERE c.oid = 'search_docs'::regclass),
+            CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
+    ON CONFLICT (one) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
+                                    min_freq = excluded.min_freq;
+    RETURN true;
+END $$;
+
+-- At most how many listings match tsquery text p_q (NULL: unknown): the listings holding its
+-- rarest lexeme, from search_lexeme_freq.  Only lexemes every match must hold count: those
+-- ANDed at the top (an OR group is in parentheses) and not prefixes ('abc':*).
+CREATE FUNCTION search_match_bound(p_q text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT ceil(st.n_docs * min(coalesce(f.freq, st.min_freq)))::bigint
+    FROM search_lexeme_stats st
+    CROSS JOIN regexp_matches(regexp_replace(p_q, '\([^)]*\)', '', 'g'), '''((?:[^'']|'''')*)''(:\*)?', 'g') AS m
+    LEFT JOIN search_lexeme_freq f ON f.lexeme = replace(m[1], '''''', '''')
+    WHERE m[2] IS NULL
+    GROUP BY st.n_docs
+$$;
+
 -- Filter values that are well-formed but name nothing are a client error
 -- (400), not an empty result.
 CREATE FUNCTION search_check_filters(p_domain text, p_region text, p_mode text, p_holder text) RETURNS void
@@ -605,8 +721,14 @@ DECLARE
     tiers int[] := '{}';
     want int := p_limit + 1;
     tiered boolean := p_sort = 'relevance' AND p_title_tsq IS NOT NULL;
+    -- filters only, no text: p_tsq holds filter lexemes only, and search_collect walks (at most
+    -- this many rows of) the recency index before it turns to the GIN index
+    browse int := CASE WHEN p_title_tsq IS NULL AND cardinality(coalesce(p_all_patterns, '{}')) = 0
+                       THEN setting_int('search_browse_scan', 3000) END;
     page_done boolean := false;
     tr int;
+    bound bigint;
+    bound_rate float8;
 BEGIN
     PERFORM search_check_filters(p_domain, p_region, p_mode, p_holder);
     IF p_after IS NOT NULL THEN
@@ -618,10 +740,20 @@ BEGIN
     -- Total and facets, over the newest cap + 1 matches.  Under "recent", on
     -- the first page, those rows give the page as well.
     IF p_stats THEN
+        -- a new search of text: its rarest lexeme bounds its matches (search_match_bound); few
+        -- are taken in one query, and the day windows of many start at the size that bound
+        -- gives (an upper bound, so the first window may come short, never long)
+        IF p_title_tsq IS NOT NULL THEN
+            bound := search_match_bound(p_tsq);
+            IF bound > 300 THEN
+                bound_rate := bound / (SELECT extract(epoch FROM max(x.published_at) - min(x.published_at)) / 86400 + 1
+                                       FROM search_docs x);
+            END IF;
+        END IF;
         WITH m AS MATERIALIZED (
             SELECT row_number() OVER () AS o, c.*
-            FROM search_collect(p_tsq, cap + 1, NULL, 0, NULL, NULL, pats, allpats, p_price_min, p_price_max,
-                                from_ts, to_ts, today) c
+            FROM search_collect(p_tsq, cap + 1, CASE WHEN bound <= 300 THEN bound END, 0, NULL, NULL, pats, allpats,
+                                p_price_min, p_price_max, from_ts, to_ts, today, NULL, bound_rate, browse) c
         )
         SELECT (SELECT count(*) FROM m) AS cnt,
             (SELECT json_build_object(
@@ -777,7 +909,8 @@ BEGIN
                             CASE WHEN tr = 1 THEN 1 WHEN tiered THEN 2 ELSE 0 END,
                             CASE WHEN tr = a_tier THEN a_ts END, CASE WHEN tr = a_tier THEN a_sid END,
                             CASE WHEN tr = 1 THEN '{}' ELSE pats END, allpats, p_price_min, p_price_max,
-                            from_ts, to_ts, today, NULL, CASE WHEN tr = 1 THEN p_title_rate ELSE p_rate END) c;
+                            from_ts, to_ts, today, NULL, CASE WHEN tr = 1 THEN p_title_rate ELSE p_rate END,
+                            browse) c;
     END LOOP;
 
     -- The page's hits: each row carries its item ready made (search_docs.item);

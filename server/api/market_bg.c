@@ -1,6 +1,7 @@
 /* market_bg.c — the marketplace's background thread: webhook deliveries from
  * the outbox, and the periodic sweeps (needs past their deadline become
- * expired; old Idempotency-Keys and ended rate-limit windows are dropped).
+ * expired; old Idempotency-Keys and ended rate-limit windows are dropped;
+ * the search's lexeme frequencies are copied after a new ANALYZE).
  *
  * Why a thread of its own: a delivery waits on someone else's server (up to
  * webhook_timeout_ms), so it must never run on an event loop.  The thread has
@@ -265,7 +266,8 @@ static bool exec_ok(PGconn *c, const char *sql)
 
 static void sweep(PGconn *c)
 {
-    PGresult *r = PQexec(c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep()");
+    PGresult *r = PQexec(
+        c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep(), search_lexeme_freq_refresh()");
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         int expired = atoi(PQgetvalue(r, 0, 0));
         if (expired > 0) {

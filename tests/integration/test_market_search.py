@@ -415,6 +415,65 @@ def test_browse_without_query(corpus, api):
     assert times == sorted(times, reverse=True)
 
 
+@pytest.mark.parametrize("scan,cap", [(3000, 200), (3000, 3), (4, 3), (1, 200)])
+@pytest.mark.parametrize("params,kind,extra", [
+    ({"kind": "result"}, "result", ""),
+    ({"kind": "need", "domain": "new_energy"}, "need", "AND domain = 'new_energy'"),
+    ({"region": "511900"}, None, "AND region_code LIKE '5119%'"),
+    ({"trl_min": 3, "trl_max": 5, "kind": "result"}, "result", "AND trl BETWEEN 3 AND 5"),
+    ({"mode": "licence"}, None, "MODE"),
+])
+def test_browse_equals_the_scan(corpus, api, db, params, kind, extra, scan, cap):
+    """A browse (filters, no text) walks at most search_browse_scan listings of the recency index,
+    then goes on through the GIN index from where it stopped: every page of it, either way, is
+    exactly the listings the filters select, newest first."""
+    if extra == "MODE":
+        want = expected(db, "", "result", "AND 'licence' = ANY (transfer_modes)") | \
+            expected(db, "", "need", "AND 'licence' = ANY (cooperation_modes)")
+    else:
+        want = expected(db, "", kind, extra)
+    assert want
+    set_setting(db, "search_browse_scan", scan)
+    set_setting(db, "search_count_cap", cap)
+    try:
+        items, first = search_all(api, params, limit=random.choice([2, 7, 30]))
+        assert len(items) == len(found(items)), "an item came twice"
+        assert found(items) == want, (params, found(items) ^ want)
+        times = [(i["published_at"]) for i in items]
+        assert times == sorted(times, reverse=True)
+        if len(want) <= cap:
+            assert first["total"] == {"value": len(want), "exact": True}
+            kinds = {f["key"]: f["count"] for f in first["facets"]["kind"]}
+            assert sum(kinds.values()) == len(want)
+        else:
+            assert_capped(first["total"], cap, len(want))
+    finally:
+        set_setting(db, "search_browse_scan", 3000)
+        set_setting(db, "search_count_cap", 200)
+
+
+def test_lexeme_frequencies_bound_the_matches(corpus, api, db):
+    """search_lexeme_freq_refresh() copies the planner's lexeme frequencies after an ANALYZE;
+    search_match_bound() is then never below the true number of matches (the search takes a
+    rare term in one query on that bound: too low would only cost time, but it must not be)."""
+    query(db, "ANALYZE search_docs")
+    query(db, "DELETE FROM search_lexeme_stats")
+    assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is True
+    assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is False   # nothing new
+    n = query(db, "SELECT count(*) AS n FROM search_docs")[0]["n"]
+    st = query(db, "SELECT n_docs, min_freq FROM search_lexeme_stats")[0]
+    assert st["n_docs"] == n and 0 < st["min_freq"] <= 1
+    row = query(db, "SELECT lexeme, freq FROM search_lexeme_freq WHERE lexeme = '#k:result'")[0]
+    results = query(db, "SELECT count(*) AS n FROM search_docs WHERE kind = 'result'")[0]["n"]
+    assert abs(row["freq"] * n - results) < 1, (row, results, n)
+    for q in ["电池", "电", "电池 材料", "锂电池"]:
+        tsq = query(db, "SELECT search_query_tsquery(%s) AS t", q)[0]["t"]
+        for extra in ["", " & '#k:need'", " & ('#t:3' | '#t:4')", " & 'ab':*"]:
+            got = query(db, "SELECT search_match_bound(%s) AS b, (SELECT count(*) FROM search_docs"
+                            " WHERE tsv @@ %s::tsquery) AS n", tsq + extra, tsq + extra)[0]
+            assert got["b"] is not None and got["b"] >= got["n"], (q, extra, got)
+
+
 def test_dates(corpus, api, db):
     rows = query(db, "SELECT to_char((published_at AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD') AS d"
                      " FROM results WHERE status = 'published' ORDER BY published_at DESC LIMIT 1 OFFSET 30")
