@@ -108,6 +108,8 @@ export YIZHAN_API_SPEC=$ROOT/api/openapi.yaml
 export YIZHAN_WEB_ROOT=$ROOT/web
 export YIZHAN_JWT_SECRET_FILE=$TMP/jwt.secret
 export YIZHAN_THREADS=2
+# new password hashes at 1,000 PBKDF2 iterations, not 600,000: test accounts only (README: Configuration)
+export YIZHAN_PASSWORD_ITERATIONS=1000
 export YIZHAN_LOG_LEVEL=warn
 export YIZHAN_ACCESS_LOG=false
 (umask 077 && head -c 48 /dev/urandom >"$YIZHAN_JWT_SECRET_FILE")

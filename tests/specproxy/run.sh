@@ -76,6 +76,8 @@ SRVPORT=$(free_port)
 PRISMPORT=$(free_port)
 export YIZHAN_LISTEN="127.0.0.1:$SRVPORT"
 export YIZHAN_THREADS=2
+# new password hashes at 1,000 PBKDF2 iterations, not 600,000: test accounts only (README: Configuration)
+export YIZHAN_PASSWORD_ITERATIONS=1000
 export YIZHAN_JWT_SECRET_FILE="$WORK/jwt.secret"
 export YIZHAN_SIGNING_KEY_DIR="$WORK/keys"
 export YIZHAN_WEB_ROOT="$REPO/web"
