@@ -322,7 +322,6 @@ typedef struct {
     const char *const *statuses; /* NULL-terminated */
     const char *status_message;
     int trans_params; /* the transition statement's: needs add the outcome */
-    const char *end;  /* the path of taking a listing down: results are withdrawn, needs closed */
     int st_list, st_get, st_create, st_update, st_delete, st_trans;
 } kind_t;
 
@@ -333,8 +332,7 @@ static kind_t RESULT = {"/api/v1/results",
                         result_values,
                         RESULT_STATUSES,
                         "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted",
-                        7,
-                        "/{id}/withdraw"};
+                        7};
 static kind_t NEED = {"/api/v1/needs",
                       "technology need",
                       NEED_FIELDS,
@@ -342,8 +340,7 @@ static kind_t NEED = {"/api/v1/needs",
                       need_values,
                       NEED_STATUSES,
                       "status must be draft, submitted, open, matched, closed, expired or rejected",
-                      8,
-                      "/{id}/close"};
+                      8};
 
 static const kind_t *kind_of(http_req_t *req)
 {
@@ -511,40 +508,27 @@ static void transition(http_req_t *req)
 #define MEMBER (ROLE_MEMBER | ROLE_ADMIN)
 #define REVIEW (ROLE_REVIEWER | ROLE_ADMIN)
 
-/* The operations, the same for both kinds: each is a route under the kind's
- * path (NULL: the kind's own way of taking a listing down). */
-static const struct {
-    int method;
-    const char *tail;
-    http_handler_fn handler;
-    unsigned flags, roles;
-} OPS[] = {
-    {HTTP_GET, "", list, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_POST, "", create, ROUTE_JSON_BODY, ROLE_MEMBER},
-    {HTTP_GET, "/{id}", get, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_PATCH, "/{id}", update, ROUTE_JSON_BODY, MEMBER},
-    {HTTP_DELETE, "/{id}", del, 0, MEMBER},
-    {HTTP_POST, "/{id}/submit", transition, 0, MEMBER},
-    {HTTP_POST, "/{id}/reject", transition, ROUTE_JSON_BODY, REVIEW},
-    {HTTP_POST, "/{id}/approve", transition, 0, REVIEW},
-    {HTTP_POST, NULL, transition, 0, MEMBER},
+static route_t ROUTES[] = {
+    {HTTP_GET, "/api/v1/results", list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/needs", list, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_POST, "/api/v1/results", create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_POST, "/api/v1/needs", create, ROUTE_JSON_BODY, ROLE_MEMBER},
+    {HTTP_GET, "/api/v1/results/{id}", get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_GET, "/api/v1/needs/{id}", get, ROUTE_OPTIONAL_AUTH, 0},
+    {HTTP_PATCH, "/api/v1/results/{id}", update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_PATCH, "/api/v1/needs/{id}", update, ROUTE_JSON_BODY, MEMBER},
+    {HTTP_DELETE, "/api/v1/results/{id}", del, 0, MEMBER},
+    {HTTP_DELETE, "/api/v1/needs/{id}", del, 0, MEMBER},
+    /* the lifecycles: results are withdrawn, needs closed */
+    {HTTP_POST, "/api/v1/results/{id}/submit", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/submit", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/results/{id}/reject", transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_POST, "/api/v1/needs/{id}/reject", transition, ROUTE_JSON_BODY, REVIEW},
+    {HTTP_POST, "/api/v1/results/{id}/approve", transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/needs/{id}/approve", transition, 0, REVIEW},
+    {HTTP_POST, "/api/v1/results/{id}/withdraw", transition, 0, MEMBER},
+    {HTTP_POST, "/api/v1/needs/{id}/close", transition, 0, MEMBER},
 };
-
-/* results and needs, each operation for both, in that order */
-static route_t ROUTES[2 * ARRAY_LEN(OPS)];
-static char ROUTE_PATHS[2 * ARRAY_LEN(OPS)][48];
-
-static void add_routes(void)
-{
-    const kind_t *kinds[2] = {&RESULT, &NEED};
-    for (size_t i = 0; i < ARRAY_LEN(ROUTES); i++) {
-        const kind_t *k = kinds[i % 2];
-        size_t o = i / 2;
-        snprintf(ROUTE_PATHS[i], sizeof ROUTE_PATHS[i], "%s%s", k->path, OPS[o].tail ? OPS[o].tail : k->end);
-        ROUTES[i] = (route_t){OPS[o].method, ROUTE_PATHS[i], OPS[o].handler, OPS[o].flags, OPS[o].roles};
-    }
-    router_add(ROUTES, ARRAY_LEN(ROUTES));
-}
 
 void api_market_init(void)
 {
@@ -602,7 +586,7 @@ void api_market_init(void)
                            kind, outcome),
             k->trans_params);
     }
-    add_routes();
+    router_add(ROUTES, ARRAY_LEN(ROUTES));
     api_market_search_init();
     api_market_subs_init();
 }
