@@ -68,6 +68,7 @@ static void register_api(void)
     api_deals_init();
     api_notifications_init();
     api_subsidies_init();
+    api_registers_init();
     api_market_init();
 }
 

@@ -29,6 +29,18 @@
 --         "cap_per_broker_year_fen": ...             -- broker lines only; same two forms
 --         "exclude": ["already_subsidised", "related_parties", "government_funded"]
 --       }
+--       -- or a FIXED-AMOUNT line, paid without contracts (see subsidy_fixed_recs()):
+--       {"party": "institution", "base_year"?, "label"?,
+--        "amount_by_level_fen": {"national": 30000000, "provincial": 10000000, "city": 5000000}}
+--                                     -- per organisation newly recognised in the base year
+--                                     -- (register institution_recognitions, functions/registers.sql):
+--                                     -- the amount of the year's highest level, once per level
+--       {"party": "broker", "base_year"?, "label"?, "amount_per_broker_fen": 500000}
+--                                     -- per broker first certified in the base year
+--                                     -- (register broker_qualifications)
+--       -- a contract line may also pay a fixed amount per contract, and a broker line
+--       -- may count only brokers certified on the registration date:
+--       --   "rate": {"per_contract_fen": 100000}, "certified_brokers_only": true
 --     ],
 --     "budget_fen": 300000000 | {"2024": 300000000, ...} | null,
 --                                     -- the whole policy's budget for a run (all lines
@@ -95,14 +107,20 @@
 --     year and region.  For every contract with a positive share in one of its
 --     awards that is now cancelled, this run records a 'clawback' award of
 --     minus that share (reason: contract, registration number, cancellation
---     time and reason, previous run and award).  The recomputed awards no longer
+--     time and reason, previous run and award) — but only as far as the
+--     recipient's award under that line FELL (fall = previous - now, if > 0):
+--     the fall is taken contract by contract, ids ascending, each at most its
+--     share, so the claw-backs add up to min(fall, the cancelled shares) and a
+--     recipient whose award did not fall (a cap still binding, a new contract)
+--     has none.  Nothing is recovered that is not owed.  The recomputed awards no longer
 --     count the cancelled contract; each award also carries previous_amount_fen
 --     (0 for a recipient the previous run did not have) and change_fen =
 --     amount_fen - previous_amount_fen, the net to pay (+) or recover (-) on top
---     of the previous run.  change_fen equals the sum of the recipient's
---     claw-backs when nothing else changed; caps, thresholds, new payments or
---     amendments account for any difference.  A recipient of the previous run
---     with nothing counted now appears with amount 0.
+--     of the previous run.  The recipient's claw-backs add up to at most
+--     -change_fen (none when change_fen >= 0).  A recipient of the previous run
+--     with nothing counted now appears with amount 0.  Each policy of a run
+--     also lists `parties`: per party and recipient over all lines, the award
+--     before (previous run), the award now, the net change and the claw-back.
 --  Runs are deterministic: candidates, recipients and left-over fen are ordered
 --  by ids, the arithmetic is exact numeric, and the digest (SHA-256 over line,
 --  recipient, amount and per-contract shares) is equal for equal inputs.
@@ -187,6 +205,41 @@ BEGIN
     END LOOP;
 END $$;
 
+-- A fixed-amount line (no contracts):
+--   {"party": "institution", "amount_by_level_fen": {"national": n, ...}, "base_year"?, "label"?}
+--   {"party": "broker", "amount_per_broker_fen": n, "base_year"?, "label"?}
+CREATE FUNCTION subsidy_check_fixed_line(l jsonb, p text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k text;
+    x jsonb;
+BEGIN
+    IF l->>'party' = 'institution' THEN
+        PERFORM subsidy_check_keys(l, ARRAY['label', 'party', 'base_year', 'amount_by_level_fen'], p);
+        IF jsonb_typeof(l->'amount_by_level_fen') IS DISTINCT FROM 'object' OR l->'amount_by_level_fen' = '{}' THEN
+            PERFORM yz_raise(422, 'amount_by_level_fen is {"<institution_levels code>": fen, ...}',
+                             p || '.amount_by_level_fen', 'required');
+        END IF;
+        FOR k, x IN SELECT * FROM jsonb_each(l->'amount_by_level_fen') LOOP
+            PERFORM check_code('institution_levels', k, p || '.amount_by_level_fen.' || k);
+            PERFORM subsidy_check_int(x, p || '.amount_by_level_fen.' || k, 0, 1e13, false);
+        END LOOP;
+    ELSIF l->>'party' = 'broker' THEN
+        PERFORM subsidy_check_keys(l, ARRAY['label', 'party', 'base_year', 'amount_per_broker_fen'], p);
+        PERFORM subsidy_check_int(l->'amount_per_broker_fen', p || '.amount_per_broker_fen', 0, 1e13, false);
+    ELSIF l ? 'amount_by_level_fen' THEN
+        PERFORM yz_raise(422, 'amount_by_level_fen is for institution lines', p || '.amount_by_level_fen', 'not_for_party');
+    ELSE
+        PERFORM yz_raise(422, 'amount_per_broker_fen is for broker lines', p || '.amount_per_broker_fen', 'not_for_party');
+    END IF;
+    IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
+        PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
+    END IF;
+    IF l ? 'base_year' AND (jsonb_typeof(l->'base_year') <> 'string' OR l->>'base_year' NOT IN ('same', 'previous')) THEN
+        PERFORM yz_raise(422, 'base_year is same or previous', p || '.base_year', 'invalid');
+    END IF;
+END $$;
+
 -- Validate a policy's rules; returns them unchanged or raises 422 naming the field.
 CREATE FUNCTION subsidy_rules_check(r jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
@@ -229,14 +282,25 @@ BEGIN
         IF jsonb_typeof(l) <> 'object' THEN
             PERFORM yz_raise(422, 'a line is an object', p, 'wrong_type');
         END IF;
+        IF jsonb_typeof(l) = 'object' AND (l ? 'amount_by_level_fen' OR l ? 'amount_per_broker_fen'
+                                           OR l->>'party' = 'institution') THEN
+            -- a fixed amount per recognised institution or per newly certified broker
+            PERFORM subsidy_check_fixed_line(l, p);
+            i := i + 1;
+            CONTINUE;
+        END IF;
         PERFORM subsidy_check_keys(l, ARRAY['label', 'party', 'base', 'base_year', 'contract_types', 'threshold_fen',
-            'rate', 'cap_per_contract_fen', 'cap_per_org_year_fen', 'cap_per_broker_year_fen', 'exclude'], p);
+            'rate', 'cap_per_contract_fen', 'cap_per_org_year_fen', 'cap_per_broker_year_fen', 'exclude',
+            'certified_brokers_only'], p);
         IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
             PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
         END IF;
         IF NOT l ? 'party' THEN PERFORM yz_raise(422, 'name the party paid', p || '.party', 'required'); END IF;
         IF jsonb_typeof(l->'party') <> 'string' OR l->>'party' NOT IN ('seller', 'buyer', 'broker', 'office') THEN
-            PERFORM yz_raise(422, 'party is seller, buyer, broker or office', p || '.party', 'invalid');
+            PERFORM yz_raise(422, 'party is seller, buyer, broker, office or institution', p || '.party', 'invalid');
+        END IF;
+        IF l ? 'certified_brokers_only' AND (jsonb_typeof(l->'certified_brokers_only') <> 'boolean' OR l->>'party' <> 'broker') THEN
+            PERFORM yz_raise(422, 'certified_brokers_only is true or false, on a broker line', p || '.certified_brokers_only', 'invalid');
         END IF;
         IF NOT l ? 'base' THEN PERFORM yz_raise(422, 'name the base', p || '.base', 'required'); END IF;
         IF jsonb_typeof(l->'base') <> 'string'
@@ -268,12 +332,14 @@ BEGIN
         IF jsonb_typeof(l->'rate') <> 'object' THEN
             PERFORM yz_raise(422, 'rate is {"flat_bp": n} or {"tiers": [...]}', p || '.rate', 'wrong_type');
         END IF;
-        PERFORM subsidy_check_keys(l->'rate', ARRAY['flat_bp', 'tiers'], p || '.rate');
-        IF (l->'rate' ? 'flat_bp') = (l->'rate' ? 'tiers') THEN
-            PERFORM yz_raise(422, 'rate has exactly one of flat_bp and tiers', p || '.rate', 'invalid');
+        PERFORM subsidy_check_keys(l->'rate', ARRAY['flat_bp', 'tiers', 'per_contract_fen'], p || '.rate');
+        IF (SELECT count(*) FROM jsonb_object_keys(l->'rate')) <> 1 THEN
+            PERFORM yz_raise(422, 'rate has exactly one of flat_bp, tiers and per_contract_fen', p || '.rate', 'invalid');
         END IF;
         IF l->'rate' ? 'flat_bp' THEN
             PERFORM subsidy_check_int(l->'rate'->'flat_bp', p || '.rate.flat_bp', 0, 10000, false);
+        ELSIF l->'rate' ? 'per_contract_fen' THEN
+            PERFORM subsidy_check_int(l->'rate'->'per_contract_fen', p || '.rate.per_contract_fen', 0, 1e13, false);
         ELSE
             IF jsonb_typeof(l->'rate'->'tiers') <> 'array' OR jsonb_array_length(l->'rate'->'tiers') NOT BETWEEN 1 AND 20 THEN
                 PERFORM yz_raise(422, 'tiers is an array of 1 to 20 {"up_to_fen", "bp"}', p || '.rate.tiers', 'invalid');
@@ -456,11 +522,13 @@ RETURNS SETOF subsidy_item LANGUAGE sql STABLE AS $$
                ARRAY(SELECT jsonb_array_elements_text(coalesce(l->'contract_types', '[]'))) AS types,
                ARRAY(SELECT jsonb_array_elements_text(coalesce(l->'exclude', '[]'))) AS excl,
                (l->'rate'->>'flat_bp')::numeric AS flat_bp,
+               (l->'rate'->>'per_contract_fen')::numeric AS per_c,
+               coalesce((l->>'certified_brokers_only')::boolean, false) AS cert_only,
                (l->>'cap_per_contract_fen')::numeric AS cap_c,
                make_date(p_base_year, 1, 1) AS d0, make_date(p_base_year + 1, 1, 1) AS d1
     ),
     c AS (
-        SELECT c.*, pr.party, pr.excl, pr.flat_bp, pr.cap_c,
+        SELECT c.*, pr.party, pr.excl, pr.flat_bp, pr.per_c, pr.cert_only, pr.cap_c,
                CASE pr.base WHEN 'contract_amount' THEN c.contract_amount_fen
                             WHEN 'technical_amount' THEN c.technical_amount_fen
                             ELSE (SELECT coalesce(sum(cp.amount_fen), 0) FROM contract_payments cp
@@ -491,6 +559,7 @@ RETURNS SETOF subsidy_item LANGUAGE sql STABLE AS $$
             UNION ALL
             SELECT NULL, u.id, NULL, NULL, u.display_name, coalesce(u.region_code, o.region_code)
             FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE c.party = 'broker' AND u.id = c.broker_user_id
+              AND (NOT c.cert_only OR broker_certified_on(u.id, (c.registered_at AT TIME ZONE 'Asia/Shanghai')::date))
             UNION ALL
             SELECT NULL, NULL, f.id, NULL, f.name, f.region_code
             FROM registry_offices f WHERE c.party = 'office' AND f.id = c.office_id
@@ -517,10 +586,10 @@ RETURNS SETOF subsidy_item LANGUAGE sql STABLE AS $$
                 WHEN x.r_credit IS NOT NULL THEN 'credit:' || x.r_credit
                 ELSE 'name:' || x.r_name END,
            x.r_org, x.r_broker, x.r_office, x.r_name, x.r_credit, x.r_region, x.base_fen, x.excl_reason,
-           CASE WHEN x.excl_reason IS NULL AND x.flat_bp IS NOT NULL
-                THEN least(x.base_fen * x.flat_bp / 10000, x.cap_c) END,
-           x.excl_reason IS NULL AND x.flat_bp IS NOT NULL AND x.cap_c IS NOT NULL
-                AND x.base_fen * x.flat_bp / 10000 > x.cap_c
+           CASE WHEN x.excl_reason IS NULL AND coalesce(x.flat_bp, x.per_c) IS NOT NULL
+                THEN least(coalesce(x.per_c, x.base_fen * x.flat_bp / 10000), x.cap_c) END,
+           x.excl_reason IS NULL AND coalesce(x.flat_bp, x.per_c) IS NOT NULL AND x.cap_c IS NOT NULL
+                AND coalesce(x.per_c, x.base_fen * x.flat_bp / 10000) > x.cap_c
     FROM x
     ORDER BY x.id
 $$;
@@ -569,6 +638,87 @@ BEGIN
     END LOOP;
 END $$;
 
+-- The recipients of a fixed-amount line (no contracts), in the order of their ids:
+--   institution: organisations in the region whose recognition (not withdrawn) is dated
+--     in the base year, at a level the line pays; the highest rank of that year counts
+--     (同年符合两级以上的按最高级别).  A level this line already paid the organisation
+--     in an earlier year's run in force, or a higher one, is not paid again (amount 0,
+--     note already_awarded).
+--   broker: brokers in the region whose first certification (not withdrawn) is dated
+--     in the base year (newly certified), each amount_per_broker_fen.
+-- Plus, as everywhere, the previous run's recipients with nothing now (amount 0).
+CREATE FUNCTION subsidy_fixed_recs(l jsonb, p_line int, p_base_year int, p_year int, p_scope text, p_policy bigint,
+                                   p_prev_run bigint) RETURNS SETOF subsidy_rec
+LANGUAGE sql STABLE AS $$
+    WITH y AS (SELECT make_date(p_base_year, 1, 1) AS d0, make_date(p_base_year + 1, 1, 1) AS d1),
+    inst AS (
+        SELECT DISTINCT ON (r.org_id) r.org_id, r.id AS rec_id, r.level, (c.extra->>'rank')::int AS rank,
+               r.recognised_by, r.recognised_on, r.document_no, o.name, o.credit_code, o.region_code
+        FROM institution_recognitions r CROSS JOIN y
+        JOIN orgs o ON o.id = r.org_id
+        JOIN codes c ON c.list = 'institution_levels' AND c.code = r.level
+        WHERE l ? 'amount_by_level_fen' AND r.withdrawn_at IS NULL AND r.recognised_on >= y.d0 AND r.recognised_on < y.d1
+          AND (l->'amount_by_level_fen') ? r.level AND region_in_subtree(o.region_code, p_scope)
+        ORDER BY r.org_id, (c.extra->>'rank')::int DESC, r.recognised_on, r.id
+    ),
+    inst_rec AS (
+        SELECT i.*, (l->'amount_by_level_fen'->>i.level)::bigint AS amount,
+               (SELECT min(rp.year) FROM subsidy_awards a
+                  JOIN subsidy_run_policies rp ON rp.run_id = a.run_id AND rp.policy_id = a.policy_id
+                 WHERE a.policy_id = p_policy AND a.line_no = p_line AND a.kind = 'award' AND a.org_id = i.org_id
+                   AND a.amount_fen > 0 AND rp.year < p_year AND subsidy_run_in_force(a.run_id, a.policy_id)
+                   AND (a.reasons->'recognition'->>'rank')::int >= i.rank) AS awarded_in
+        FROM inst i
+    ),
+    brk AS (
+        SELECT q.user_id, q.id AS q_id, q.certificate_no, q.issuer, q.obtained_on, u.display_name,
+               coalesce(u.region_code, o.region_code) AS region
+        FROM (SELECT DISTINCT ON (q.user_id) q.* FROM broker_qualifications q
+              WHERE l ? 'amount_per_broker_fen' AND q.kind = 'certification' AND q.withdrawn_at IS NULL
+              ORDER BY q.user_id, q.obtained_on, q.id) q
+        CROSS JOIN y
+        JOIN users u ON u.id = q.user_id LEFT JOIN orgs o ON o.id = u.org_id
+        WHERE q.obtained_on >= y.d0 AND q.obtained_on < y.d1
+          AND region_in_subtree(coalesce(u.region_code, o.region_code), p_scope)
+    ),
+    now_recs AS (
+        SELECT p_line AS line_no, 'org:' || i.org_id AS rkey, i.org_id AS sort_id, i.org_id, NULL::bigint AS broker_id,
+               NULL::bigint AS office_id, i.name AS rname, i.credit_code::text AS rcredit, i.region_code::text AS region,
+               0::bigint AS base_total, CASE WHEN i.awarded_in IS NULL THEN i.amount ELSE 0 END AS pre,
+               NULL::bigint AS final, NULL::numeric AS rem,
+               jsonb_build_object('party', 'institution', 'label', l->>'label', 'base_year', p_base_year,
+                   'recognition', jsonb_build_object('id', i.rec_id, 'level', i.level,
+                       'level_label', code_label('institution_levels', i.level), 'rank', i.rank,
+                       'recognised_by', i.recognised_by, 'recognised_on', i.recognised_on, 'document_no', i.document_no),
+                   'amount_by_level_fen', l->'amount_by_level_fen',
+                   'rule', 'the amount of the highest level recognised in the base year',
+                   'note', CASE WHEN i.awarded_in IS NOT NULL
+                                THEN format('already_awarded: this level or a higher one was awarded for %s', i.awarded_in) END) AS reasons
+        FROM inst_rec i
+        UNION ALL
+        SELECT p_line, 'broker:' || b.user_id, b.user_id, NULL, b.user_id, NULL, b.display_name, NULL, b.region,
+               0, (l->>'amount_per_broker_fen')::bigint, NULL, NULL,
+               jsonb_build_object('party', 'broker', 'label', l->>'label', 'base_year', p_base_year,
+                   'certification', jsonb_build_object('id', b.q_id, 'certificate_no', b.certificate_no,
+                       'issuer', b.issuer, 'obtained_on', b.obtained_on),
+                   'amount_per_broker_fen', (l->>'amount_per_broker_fen')::bigint,
+                   'rule', 'a fixed amount per broker first certified in the base year', 'note', NULL)
+        FROM brk b
+    )
+    SELECT n.line_no, n.rkey, n.sort_id, n.org_id, n.broker_id, n.office_id, n.rname, n.rcredit, n.region,
+           n.base_total, n.pre, n.final, n.rem, n.reasons
+    FROM now_recs n
+    UNION ALL
+    SELECT p_line, a.recipient_key, coalesce(a.broker_user_id, a.org_id), a.org_id, a.broker_user_id, NULL, a.recipient_name,
+           a.recipient_credit_code, a.region_code, 0, 0, NULL, NULL,
+           jsonb_build_object('party', a.party, 'label', l->>'label', 'base_year', p_base_year,
+                              'note', 'in the previous run, nothing counts now')
+    FROM subsidy_awards a
+    WHERE p_prev_run IS NOT NULL AND a.run_id = p_prev_run AND a.policy_id = p_policy AND a.kind = 'award' AND a.line_no = p_line
+      AND NOT EXISTS (SELECT 1 FROM now_recs n WHERE n.rkey = a.recipient_key)
+    ORDER BY 3 NULLS LAST, 2
+$$;
+
 -- Compute, store and return one policy's part of run p_run (steps 1 to 6).
 CREATE FUNCTION subsidy_compute(p_run bigint, p subsidy_policies, p_year int, p_scope text) RETURNS subsidy_run_policies
 LANGUAGE plpgsql AS $$
@@ -611,6 +761,13 @@ BEGIN
     FOR i IN 0 .. jsonb_array_length(rules->'lines') - 1 LOOP
         l := rules->'lines'->i;
         base_yr := p_year - CASE WHEN l->>'base_year' = 'previous' THEN 1 ELSE 0 END;
+        IF l ? 'amount_by_level_fen' OR l ? 'amount_per_broker_fen' THEN
+            FOR rec IN SELECT f.* FROM subsidy_fixed_recs(l, i, base_yr, p_year, p_scope, p.id, prev_run) f LOOP
+                claims := claims + rec.pre;
+                recs := recs || rec;
+            END LOOP;
+            CONTINUE;
+        END IF;
         line_items := ARRAY(SELECT s FROM subsidy_candidates(l, i, base_yr, p_scope, p.id) s);
         items := items || line_items;
         thr := coalesce((l->>'threshold_fen')::bigint, 0);
@@ -623,7 +780,8 @@ BEGIN
                    count(*) FILTER (WHERE u.excluded IS NOT NULL)::int AS n_excluded,
                    count(*) FILTER (WHERE u.capped)::int AS n_capped,
                    coalesce(sum(u.exact), 0) AS flat_sum,
-                   coalesce(sum(u.base_fen * (l->'rate'->>'flat_bp')::numeric / 10000) FILTER (WHERE u.excluded IS NULL), 0) AS flat_uncapped,
+                   coalesce(sum(coalesce((l->'rate'->>'per_contract_fen')::numeric,
+                                         u.base_fen * (l->'rate'->>'flat_bp')::numeric / 10000)) FILTER (WHERE u.excluded IS NULL), 0) AS flat_uncapped,
                    jsonb_agg(jsonb_build_object('contract_id', u.contract_id, 'reason', u.excluded) ORDER BY u.contract_id)
                        FILTER (WHERE u.excluded IS NOT NULL) AS excluded
             FROM unnest(line_items) u GROUP BY u.rkey
@@ -657,8 +815,11 @@ BEGIN
                            'contracts_counted', g.n_counted, 'contracts_excluded', g.n_excluded,
                            'excluded', coalesce(g.excluded, '[]'),
                            'threshold', jsonb_build_object('threshold_fen', thr, 'met', met),
-                           'rate', CASE WHEN tiers IS NULL THEN jsonb_build_object('flat_bp', (l->'rate'->>'flat_bp')::int)
-                                        ELSE jsonb_build_object('tiers', tiers) END,
+                           'rate', CASE WHEN tiers IS NOT NULL THEN jsonb_build_object('tiers', tiers)
+                                        WHEN l->'rate' ? 'per_contract_fen'
+                                        THEN jsonb_build_object('per_contract_fen', (l->'rate'->>'per_contract_fen')::bigint)
+                                        ELSE jsonb_build_object('flat_bp', (l->'rate'->>'flat_bp')::int) END,
+                           'certified_brokers_only', CASE WHEN l ? 'certified_brokers_only' THEN (l->>'certified_brokers_only')::boolean END,
                            'amount_uncapped_exact_fen', trim_scale(uncapped),
                            'cap_per_contract_fen', (l->>'cap_per_contract_fen')::bigint,
                            'contracts_capped', g.n_capped,
@@ -752,14 +913,25 @@ BEGIN
 
     -- step 6: claw-backs of contracts cancelled since the previous run
     IF prev_run IS NOT NULL THEN
-        WITH cb AS (
+        WITH cb0 AS (
             SELECT a.*, ac.contract_id, ac.registration_no AS reg_no, ac.base_fen AS c_base, ac.share_fen,
-                   c.cancelled_at, c.cancel_reason
+                   c.cancelled_at, c.cancel_reason,
+                   -- the fall of the recipient's award under this line (0 when it did not fall)
+                   greatest(a.amount_fen - coalesce((SELECT n.amount_fen FROM subsidy_awards n
+                       WHERE n.run_id = p_run AND n.policy_id = p.id AND n.kind = 'award'
+                         AND n.line_no = a.line_no AND n.recipient_key = a.recipient_key), 0), 0) AS fall,
+                   coalesce(sum(ac.share_fen) OVER (PARTITION BY a.id ORDER BY ac.contract_id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
             FROM subsidy_awards a
             JOIN subsidy_award_contracts ac ON ac.award_id = a.id
             JOIN contracts c ON c.id = ac.contract_id
             WHERE a.run_id = prev_run AND a.policy_id = p.id AND a.kind = 'award' AND ac.share_fen > 0
               AND c.status = 'cancelled'
+        ),
+        cb AS (
+            -- the fall is taken back contract by contract (ids ascending), each at most its share:
+            -- the claw-backs of a recipient add up to min(fall, cancelled shares), never more
+            SELECT cb0.*, least(cb0.share_fen, greatest(cb0.fall - cb0.before, 0)) AS taken FROM cb0
         ),
         ins AS (
             INSERT INTO subsidy_awards (run_id, policy_id, line_no, kind, party, recipient_key, org_id, broker_user_id,
@@ -767,13 +939,14 @@ BEGIN
                 amount_fen, reasons)
             SELECT p_run, p.id, cb.line_no, 'clawback', cb.party, cb.recipient_key, cb.org_id, cb.broker_user_id,
                    cb.office_id, cb.recipient_name, cb.recipient_credit_code, cb.region_code, cb.c_base,
-                   -cb.share_fen, -cb.share_fen,
+                   -cb.taken, -cb.taken,
                    jsonb_build_object('clawback', jsonb_build_object(
                        'contract_id', cb.contract_id, 'registration_no', cb.reg_no,
                        'cancelled_at', cb.cancelled_at, 'cancel_reason', cb.cancel_reason,
                        'previous_run_id', prev_run, 'previous_award_id', cb.id, 'previous_share_fen', cb.share_fen,
-                       'rule', 'the registration was cancelled after the previous run: its share of that run''s award is taken back'))
-            FROM cb ORDER BY cb.line_no, cb.recipient_key, cb.contract_id
+                       'net_fall_fen', cb.fall, 'taken_fen', cb.taken,
+                       'rule', 'the registration was cancelled after the previous run: its share of that run''s award is taken back, but never more than the recipient''s award fell'))
+            FROM cb WHERE cb.taken > 0 ORDER BY cb.line_no, cb.recipient_key, cb.contract_id
             RETURNING id, reasons, base_total_fen, amount_fen
         )
         INSERT INTO subsidy_award_contracts (award_id, contract_id, registration_no, base_fen, share_fen)
@@ -859,6 +1032,22 @@ LANGUAGE sql STABLE AS $$
                 'digest', rp.digest)
               || CASE WHEN p_with_awards THEN jsonb_build_object(
                 'rules', rp.rules,
+                'parties', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                  'party', x.party, 'recipient_key', x.recipient_key, 'name', x.name,
+                                  'org_id', x.org_id, 'broker_user_id', x.broker_user_id, 'office_id', x.office_id,
+                                  'previous_amount_fen', CASE WHEN rp.previous_run_id IS NOT NULL THEN x.prev END,
+                                  'amount_fen', x.now,
+                                  'change_fen', CASE WHEN rp.previous_run_id IS NOT NULL THEN x.now - x.prev END,
+                                  'clawback_fen', x.cb)
+                                  ORDER BY x.party, x.sort_id NULLS LAST, x.recipient_key), '[]')
+                            FROM (SELECT a.party, a.recipient_key, min(a.recipient_name) AS name, min(a.org_id) AS org_id,
+                                         min(a.broker_user_id) AS broker_user_id, min(a.office_id) AS office_id,
+                                         min(coalesce(a.broker_user_id, a.office_id, a.org_id)) AS sort_id,
+                                         coalesce(sum(a.previous_amount_fen) FILTER (WHERE a.kind = 'award'), 0) AS prev,
+                                         coalesce(sum(a.amount_fen) FILTER (WHERE a.kind = 'award'), 0) AS now,
+                                         coalesce(sum(a.amount_fen) FILTER (WHERE a.kind = 'clawback'), 0) AS cb
+                                  FROM subsidy_awards a WHERE a.run_id = rp.run_id AND a.policy_id = rp.policy_id
+                                  GROUP BY a.party, a.recipient_key) x),
                 'awards', (SELECT coalesce(jsonb_agg(subsidy_award_json(a)
                                   ORDER BY a.line_no, a.kind, coalesce(a.broker_user_id, a.office_id, a.org_id) NULLS LAST,
                                            a.recipient_key, a.id), '[]')

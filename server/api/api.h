@@ -177,6 +177,7 @@ void api_deals_init(void);
 void api_notifications_init(void);
 void api_deals_start(void); /* after http_start: the sweeper */
 void api_subsidies_init(void);
+void api_registers_init(void);
 void api_market_init(void);
 /* The marketplace's background thread (webhook deliveries, expiry sweeps);
  * call once after the API is registered.  0, or -1 if it could not start. */

@@ -125,6 +125,38 @@ def policy(w):
     return w.shared("policy", make)
 
 
+R_TABLES = ["institution_recognitions", "broker_qualifications", "audit_log"]
+
+
+def recognition_setup(w, c):
+    """A fresh organisation of org A's county (each call enters a new recognition: no duplicate)."""
+    from contract_fixtures import new_org as c_new_org
+    return {"org": c_new_org(w.db, w.region, org_type="150", name="扫描示范机构 " + uniq())}
+
+
+def recognition_body(w, c, x):
+    return {"org_id": x["org"]["id"], "level": "city", "recognised_by": "扫描市科学技术局",
+            "recognised_on": f"{w.year}-01-02", "document_no": "扫描〔" + uniq() + "〕号", "evidence": "扫描认定文件"}
+
+
+def recognition(w, c):
+    org = recognition_setup(w, c)["org"]
+    r = w.api.post(f"{V1}/institution-recognitions", json=recognition_body(w, c, {"org": org}), headers=w.h("admin"))
+    assert r.status == 201, r
+    return {"id": r.body["id"]}
+
+
+def qualification_body(w, c, x):
+    return {"user_id": w.user("broker_a")["id"], "kind": "certification", "certificate_no": "扫描-" + uniq(),
+            "issuer": "扫描技术市场协会", "obtained_on": f"{w.year}-01-02", "evidence": "扫描证书"}
+
+
+def qualification(w, c):
+    r = w.api.post(f"{V1}/broker-qualifications", json=qualification_body(w, c, {}), headers=w.h("admin"))
+    assert r.status == 201, r
+    return {"id": r.body["id"]}
+
+
 def subsidy_run(w):
     def make():
         r = w.api.post(f"{V1}/subsidy-runs", json={"year": w.year, "policy_ids": [policy(w)]}, headers=w.h("admin"))
@@ -299,6 +331,17 @@ SWEEP = {
     "createSubsidyRun": Entry(allow={"bureau", "admin"}, scoped={"bureau"},
                               body=lambda w, c, x: {"year": w.year, "policy_ids": [policy(w)]}, tables=S_TABLES),
     "getSubsidyRun": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=lambda w, c: {"id": subsidy_run(w)}),
+    # registers of demonstration institutions and brokers (org A's county; bureau B is another province)
+    "listInstitutionRecognitions": Entry(allow={"bureau", "admin"}),
+    "createInstitutionRecognition": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=recognition_setup,
+                                          body=recognition_body, tables=R_TABLES),
+    "withdrawInstitutionRecognition": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=recognition,
+                                            body=lambda w, c, x: {"reason": "扫描撤回"}, tables=R_TABLES),
+    "listBrokerQualifications": Entry(allow={"bureau", "admin"}),
+    "createBrokerQualification": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, body=qualification_body,
+                                       tables=R_TABLES),
+    "withdrawBrokerQualification": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=qualification,
+                                         body=lambda w, c, x: {"reason": "扫描撤回"}, tables=R_TABLES),
     # marketplace listings: results held by / needs posted by org A.  A draft is seen by its own
     # organisation's members and brokers, reviewers and admins only (404 for everyone else).
     "listResults": Entry(),

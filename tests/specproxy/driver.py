@@ -578,6 +578,42 @@ def statistics(w):
     call("listSubsidyRuns", "GET", f"{V1}/subsidy-runs?year={y}", 200, auth=b)
     call("getSubsidyRun", "GET", f"{V1}/subsidy-runs/{rid}", 200, auth=b)
     call("getSubsidyRun", "GET", f"{V1}/subsidy-runs/{rid}", 403, auth=w.t["member_a"])
+    # registers of demonstration institutions and brokers, and a fixed-amount policy that reads them
+    org = w.orgs["b"]["id"]
+    rec = {"org_id": org, "level": "provincial", "recognised_by": "四川省科学技术厅", "recognised_on": today_cn().isoformat(),
+           "document_no": "川科〔" + uniq() + "〕号", "evidence": "认定通知"}
+    r = call("createInstitutionRecognition", "POST", f"{V1}/institution-recognitions", 201, rec, auth=b)
+    call("createInstitutionRecognition", "POST", f"{V1}/institution-recognitions", 409, rec, auth=b, bad_request=True)
+    call("createInstitutionRecognition", "POST", f"{V1}/institution-recognitions", 422, {**rec, "level": "county"},
+         auth=b, bad_request=True)
+    call("createInstitutionRecognition", "POST", f"{V1}/institution-recognitions", 400, {**rec, "org_id": "x"},
+         auth=b, bad_request=True)
+    call("listInstitutionRecognitions", "GET", f"{V1}/institution-recognitions?org_id={org}", 200, auth=b)
+    call("listInstitutionRecognitions", "GET", f"{V1}/institution-recognitions?region=110000", 403, auth=b,
+         bad_request=True)
+    q = {"user_id": w.users["broker"]["id"], "kind": "certification", "certificate_no": "JJR-" + uniq(),
+         "issuer": "中国科学技术交流中心", "obtained_on": today_cn().isoformat(), "evidence": "证书"}
+    rq = call("createBrokerQualification", "POST", f"{V1}/broker-qualifications", 201, q, auth=b)
+    call("createBrokerQualification", "POST", f"{V1}/broker-qualifications", 201,
+         {**q, "kind": "training", "certificate_no": "PX-" + uniq(), "course": "技术经纪人培训", "hours": 48.5}, auth=b)
+    call("createBrokerQualification", "POST", f"{V1}/broker-qualifications", 422, {**q, "kind": "x"}, auth=b,
+         bad_request=True)
+    call("listBrokerQualifications", "GET", f"{V1}/broker-qualifications?kind=certification", 200, auth=b)
+    fixed = {**policy, "name": "示范机构奖励 " + uniq(), "rules": {"lines": [
+        {"label": "示范机构", "party": "institution", "amount_by_level_fen": {"national": 30000000, "provincial": 10000000,
+                                                                             "city": 5000000}},
+        {"label": "新取得证书的经纪人", "party": "broker", "amount_per_broker_fen": 500000}]}}
+    fid = call("createSubsidyPolicy", "POST", f"{V1}/subsidy-policies", 201, fixed, auth=b).json()["id"]
+    call("createSubsidyRun", "POST", f"{V1}/subsidy-runs", 201, {"year": y, "policy_ids": [fid]}, auth=b)
+    call("withdrawInstitutionRecognition", "POST", f"{V1}/institution-recognitions/{r.json()['id']}/withdraw", 200,
+         {"reason": "认定被撤销"}, auth=b)
+    call("withdrawInstitutionRecognition", "POST", f"{V1}/institution-recognitions/{r.json()['id']}/withdraw", 409,
+         {"reason": "再次"}, auth=b, bad_request=True)
+    call("createSubsidyRun", "POST", f"{V1}/subsidy-runs", 201, {"year": y, "policy_ids": [fid]}, auth=b)
+    call("withdrawBrokerQualification", "POST", f"{V1}/broker-qualifications/{rq.json()['id']}/withdraw", 200,
+         {"reason": "证书编号录错"}, auth=b)
+    call("withdrawBrokerQualification", "POST", f"{V1}/broker-qualifications/999999999/withdraw", 404,
+         {"reason": "x"}, auth=b, bad_request=True)
 
 
 def canary(w):

@@ -11,6 +11,7 @@ import { ApiError } from './api.js';
 
 /** @type {Record<import('./api-types').ErrorCode, string>} */
 export const CODE_TEXT = {
+  already_withdrawn: '该条登记已撤销',
   before_effective: '不能早于生效日期',
   before_signing: '不能早于签订日期',
   auction_ended: '竞价已截止，不能再出价',
@@ -45,8 +46,10 @@ export const CODE_TEXT = {
   not_a_party: '本单位须为合同一方',
   not_a_subtype: '子类别不属于所选类别',
   not_allowed: '此类合同不能填写此项',
+  not_broker: '该用户不是技术经纪人',
   not_deletable: '当前状态下不能删除',
   not_editable: '当前状态下不能修改',
+  not_for_kind: '此项不适用于所选登记类别',
   not_for_party: '此项不适用于所选补助对象',
   not_future: '须为今天以后的日期',
   not_increasing: '各档金额须逐档递增',

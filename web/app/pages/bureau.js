@@ -396,13 +396,18 @@ function FlowTable({ rows, total, head = '分类' }) {
 // --- subsidies (后补助) -------------------------------------------------------------------------------
 // Policies are data (rules: lines, budget); a run computes every recipient's
 // award for a year with the reasons, stored and shown here.
-const PARTY = { seller: '卖方（技术输出方）', buyer: '买方（技术吸纳方）', broker: '技术经纪人', office: '登记机构' };
+const PARTY = { seller: '卖方（技术输出方）', buyer: '买方（技术吸纳方）', broker: '技术经纪人', office: '登记机构', institution: '技术转移示范机构' };
+const LEVEL = { national: '国家级', provincial: '省级', city: '市级' };
 const BASE = { contract_amount: '合同成交额', technical_amount: '技术交易额', received_amount: '实际到账额' };
 const EXCLUDE = { government_funded: '财政资金项目', related_parties: '关联方交易', already_subsidised: '已享受其他补助' };
-/** @param {import('../api-types').Schema<'SubsidyRuleLine'>} l */
+/** @param {import('../api-types').Schema<'SubsidyRuleLine'> | import('../api-types').Schema<'SubsidyFixedLine'>} l */
 function lineText(l) {
   if (l.label) return l.label;
-  const rate = 'flat_bp' in l.rate ? (l.rate.flat_bp / 100).toFixed(2) + '%' : '分段累进';
+  if (!('rate' in l)) {
+    if (l.amount_by_level_fen) return '新认定示范机构：' + Object.entries(l.amount_by_level_fen).map(([k, v]) => `${LEVEL[k] || k} ${wan(v)} 万元`).join('、');
+    return `新取得证书的技术经纪人每人 ${wan(l.amount_per_broker_fen || 0)} 万元`;
+  }
+  const rate = 'flat_bp' in l.rate ? (l.rate.flat_bp / 100).toFixed(2) + '%' : 'per_contract_fen' in l.rate ? `每份合同 ${wan(l.rate.per_contract_fen)} 万元` : '分段累进';
   return `${PARTY[l.party]} · ${l.base_year === 'previous' ? '上年' : '当年'}${BASE[l.base]} × ${rate}`;
 }
 function budgetText(b, year) {
@@ -458,6 +463,12 @@ function RunView({ run }) {
     <${Facts} rows=${[['年度', run.year], ['补助合计', html`<b>${yuan(run.total_awarded_fen)} 元</b>`], ['追回合计', yuan(-run.total_clawback_fen) + ' 元'], ['测算时间', dateTime(run.created_at)]]} />
     ${run.policies.map((p) => html`<div class="form-section" style="margin-top:14px"><h3>${p.name}${p.scope_region_name ? ' · ' + p.scope_region_name : ''}</h3>
       <p class="small muted">申请合计 ${yuan(p.claims_fen)} 元${p.budget_fen != null ? `，预算 ${yuan(p.budget_fen)} 元` : ''}${p.pro_rated ? '，已按预算折算' : ''}；核定 ${yuan(p.awarded_fen)} 元${p.clawback_fen ? `，追回 ${yuan(-p.clawback_fen)} 元` : ''}。</p>
+      ${p.previous_run_id != null && p.parties.length ? html`<h4 style="margin:10px 0 4px">各补助对象较上次测算的变化</h4>
+        <div class="table-wrap" tabindex="0"><table class="list stack" data-parties><thead><tr><th>补助对象</th><th>类别</th><th class="right">上次（元）</th><th class="right">本次（元）</th><th class="right">净变化（元）</th><th class="right">追回（元）</th></tr></thead><tbody>
+        ${p.parties.map((x) => html`<tr data-key=${x.recipient_key}><td data-label="对象">${x.name}</td><td data-label="类别">${PARTY[x.party]}</td>
+          <td data-label="上次" class="right num">${yuan(x.previous_amount_fen ?? 0)}</td><td data-label="本次" class="right num">${yuan(x.amount_fen)}</td>
+          <td data-label="净变化" class="right num">${yuan(x.change_fen ?? 0)}</td><td data-label="追回" class="right num">${x.clawback_fen ? yuan(-x.clawback_fen) : '—'}</td></tr>`)}</tbody></table></div>
+        <p class="small muted">只有本次补助较上次减少的对象才追回，且追回金额不超过减少额。</p>` : ''}
       ${!p.awards.length ? html`<${Empty}>没有符合条件的补助对象</${Empty}>` : html`<div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>补助对象</th><th>类别</th><th class="right">计算基数（元）</th><th class="right">补助（元）</th><th class="right">较上次（元）</th><th>依据</th></tr></thead><tbody>
         ${p.awards.map((a) => html`<tr><td data-label="对象">${a.recipient.name}</td>
           <td data-label="类别">${a.kind === 'clawback' ? html`<span class="badge badge-red">追回</span>` : PARTY[a.party]}</td>
@@ -469,12 +480,26 @@ function RunView({ run }) {
 /** @param {import('../api-types').Schema<'SubsidyAward'>} a */
 function reasonsText(a) {
   const r = a.reasons;
-  if ('clawback' in r) return `登记 ${r.clawback.registration_no || ''} 已注销，追回上次测算中的 ${yuan(r.clawback.previous_share_fen)} 元`;
+  if ('clawback' in r) {
+    const c = r.clawback;
+    return `登记 ${c.registration_no || ''} 已注销：上次测算中该合同占 ${yuan(c.previous_share_fen)} 元，本次补助较上次减少 ${yuan(c.net_fall_fen ?? c.previous_share_fen)} 元，追回 ${yuan(c.taken_fen ?? c.previous_share_fen)} 元（追回不超过减少额）`;
+  }
+  if (!('rate' in r)) {
+    const parts = [];
+    if (r.recognition) parts.push(`${r.recognition.recognised_on} 由${r.recognition.recognised_by}认定为${r.recognition.level_label}${r.recognition.document_no ? '（' + r.recognition.document_no + '）' : ''}`);
+    if (r.certification) parts.push(`${r.certification.obtained_on} 取得证书 ${r.certification.certificate_no || ''}（${r.certification.issuer}）`);
+    if (r.note && r.note.startsWith('already_awarded')) parts.push('该级别已奖励过，不重复奖励');
+    else if (r.note) parts.push('本次已不符合条件');
+    if (r.pro_rating) parts.push('超预算按比例折算');
+    return parts.join('；') || '定额奖励';
+  }
   const parts = [`计入合同 ${r.contracts_counted} 份`];
   if (r.contracts_excluded) parts.push(`排除 ${r.contracts_excluded} 份（${[...new Set(r.excluded.map((x) => EXCLUDE[x.reason]))].join('、')}）`);
   if (r.threshold && r.threshold.threshold_fen) parts.push(`年度门槛 ${yuan(r.threshold.threshold_fen)} 元${r.threshold.met ? '（已达到）' : '（未达到）'}`);
   if ('flat_bp' in r.rate) parts.push(`比例 ${(r.rate.flat_bp / 100).toFixed(2)}%`);
+  else if ('per_contract_fen' in r.rate) parts.push(`每份合同 ${yuan(r.rate.per_contract_fen)} 元`);
   else parts.push('分段累进');
+  if (r.certified_brokers_only) parts.push('仅计持证技术经纪人促成的合同');
   if (r.contracts_capped) parts.push(`${r.contracts_capped} 份按单笔上限 ${yuan(r.cap_per_contract_fen)} 元封顶`);
   if (r.year_capped) parts.push(`按年度上限 ${yuan(r.cap_per_year_fen)} 元封顶`);
   if (r.pro_rating) parts.push('超预算按比例折算');
