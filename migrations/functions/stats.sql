@@ -205,7 +205,10 @@ BEGIN
                 'contract_type', o.contract_type, 'contract_subtype', o.contract_subtype, 'domain', o.domain) END,
             CASE WHEN n.id IS NOT NULL THEN jsonb_build_object('status', n.status, 'contract_amount_fen', n.contract_amount_fen,
                 'technical_amount_fen', n.technical_amount_fen, 'received_amount_fen', n.received_amount_fen,
-                'contract_type', n.contract_type, 'contract_subtype', n.contract_subtype, 'domain', n.domain) END);
+                'contract_type', n.contract_type, 'contract_subtype', n.contract_subtype, 'domain', n.domain)
+                -- a late import: its batch (import_batches)
+                || CASE WHEN o.id IS NULL AND n.import_batch_id IS NOT NULL
+                        THEN jsonb_build_object('import_batch_id', n.import_batch_id) ELSE '{}' END END);
 END $$;
 
 CREATE FUNCTION stats_close_json(c stats_closes) RETURNS jsonb
@@ -298,7 +301,8 @@ BEGIN
             'year', a.year, 'made_in', a.made_in, 'at', a.at, 'kind', a.kind,
             'seller_region_code', a.seller_region_code, 'buyer_region_code', a.buyer_region_code,
             'count', a.n, 'contract_amount_fen', a.contract_fen, 'technical_amount_fen', a.technical_fen,
-            'received_amount_fen', a.received_fen, 'before', a.before, 'after', a.after) AS j
+            'received_amount_fen', a.received_fen, 'before', a.before, 'after', a.after,
+            'import_batch_id', (a.after->>'import_batch_id')::bigint) AS j
         FROM stats_adjustments a
         WHERE a.year = p_year AND (p_after IS NULL OR a.id < p_after)
           AND (cl.id IS NULL OR a.at > cl.closed_at)

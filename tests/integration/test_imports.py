@@ -484,3 +484,56 @@ def test_cli_import(stack, cast, cdb):
         assert stack.run(["import", "contracts", "/nonexistent.csv"]).returncode == 2
     finally:
         os.unlink(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# a late import into a closed year
+# --------------------------------------------------------------------------------------------------
+
+def test_late_import_into_a_closed_year(api, cast, cdb):
+    """Contracts of a year whose figures are closed, imported after the close, leave the closed figures
+    as they were: each is an adjustment of that year (kind registration, with its batch), listed by
+    GET /stats/adjustments and shown in this year as an adjustment to the prior year — as a late
+    cancellation is (test_year_close.py)."""
+    bureau = cast.bureau["h"]
+    on = {"签订日期": "2025-03-01", "登记日期": "2025-03-20"}
+    r = post(api, cast.officer, csv_bytes([row(cast, **{"登记编号": number(cast, 2025), **on})]))
+    assert r.status == 201, r
+    before = stats_total(api, cast, 2025)
+    assert before["count"] == 1
+    r = api.post(f"{V1}/stats/closes", json={"year": 2025, "region_code": cast.region, "note": "2025 年报"},
+                 headers=bureau)
+    assert r.status == 201, r
+    close = r.body
+    assert close["total"] == before and close["adjustments"] == 0
+
+    late = [row(cast, **{"登记编号": number(cast, 2025), **on}),
+            row(cast, **{"登记编号": number(cast, 2025), **on, "合同成交额（元）": "80000", "技术交易额（元）": "80000"})]
+    r = post(api, cast.officer, csv_bytes(late), filename="2025年补录")
+    assert r.status == 201, r
+    batch = r.body["batch"]
+    # the closed figures stand; the live aggregates moved
+    got = api.get(f"{V1}/stats/contracts?year=2025&region={cast.region}", headers=bureau).body
+    assert got["closed"] is True and got["close_id"] == close["id"] and got["total"] == before
+    assert got["adjustments_after_close"] == {"changes": 2, "count": 2, "contract_amount_fen": 12_000_050 + 8_000_000,
+                                              "technical_amount_fen": 10_000_000 + 8_000_000, "received_amount_fen": 0}
+    live = query(cdb, "SELECT sum(n) AS n FROM contract_stats WHERE region_code = %s AND year = 2025 AND flow = 'out'"
+                      " AND dim = 'total'", cast.region)[0]["n"]
+    assert live == 3
+    # listed as adjustments of 2025, each with the batch
+    adj = api.get(f"{V1}/stats/adjustments?year=2025&region={cast.region}", headers=bureau)
+    assert adj.status == 200, adj
+    made_in = query(cdb, "SELECT extract(year FROM today_cn())::int AS y")[0]["y"]
+    items = sorted(adj.body["items"], key=lambda a: a["registration_no"])
+    assert [(a["registration_no"], a["kind"], a["count"], a["contract_amount_fen"], a["year"], a["made_in"],
+             a["import_batch_id"], a["before"]) for a in items] == [
+        (late[0]["登记编号"], "registration", 1, 12_000_050, 2025, made_in, batch["id"], None),
+        (late[1]["登记编号"], "registration", 1, 8_000_000, 2025, made_in, batch["id"], None)]
+    assert all(a["after"]["import_batch_id"] == batch["id"] and a["after"]["status"] == "registered" for a in items)
+    # this year shows them as an adjustment to 2025
+    if made_in > 2025:
+        cur = api.get(f"{V1}/stats/contracts?year={made_in}&region={cast.region}", headers=bureau).body
+        assert {"year": 2025, "changes": 2, "count": 2, "contract_amount_fen": 20_000_050,
+                "technical_amount_fen": 18_000_000, "received_amount_fen": 0} in cur["prior_year_adjustments"]
+    lst = api.get(f"{V1}/stats/closes?year=2025", headers=bureau).body["items"]
+    assert [c["adjustments"] for c in lst if c["id"] == close["id"]] == [2]
