@@ -83,8 +83,8 @@ printf '%s\n' "${checks[@]}" | grep -qv '^f$' && pass=0
 mkdir -p "$ROOT/bench/results"
 python3 - "$ROOT/bench/results/import-$(date -u +%Y%m%dT%H%M%SZ).json" <<PY
 import json, sys
-json.dump({"rows": $N, "reps": $REPS, "import_s": [${imports[*]// /, }], "dry_run_s": [${dries[*]// /, }],
-           "anchor_copy_s": [${anchors[*]// /, }], "median_import_s": $mi, "median_dry_run_s": $md,
+json.dump({"rows": $N, "reps": $REPS, "import_s": [$(IFS=,; echo "${imports[*]}")], "dry_run_s": [$(IFS=,; echo "${dries[*]}")],
+           "anchor_copy_s": [$(IFS=,; echo "${anchors[*]}")], "median_import_s": $mi, "median_dry_run_s": $md,
            "median_anchor_s": $ma, "ratio": $ratio, "pass": bool($pass)}, open(sys.argv[1], "w"), indent=2)
 PY
 echo

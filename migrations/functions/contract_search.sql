@@ -5,7 +5,7 @@
 -- search_tokens; server/domain/cjk.c turns the query into a tsquery and LIKE
 -- patterns), over contracts.search_doc — the normalised title, party names
 -- and credit codes — and its tokens contracts.search_tsv (0010), kept here
--- by the trigger contracts_search.  A term is found exactly where it is a
+-- by the triggers contracts_search(_ins).  A term is found exactly where it is a
 -- substring of one of those fields: the GIN index gives the candidates, the
 -- LIKE on search_doc settles the terms the tokens do not.  A query of 4 to 16
 -- digits is a registration number instead: exact at 16 digits, else a prefix.
@@ -46,7 +46,13 @@ BEGIN
     NEW.search_tsv := array_to_tsvector(search_tokens(NEW.search_doc));
     RETURN NEW;
 END $$;
-CREATE TRIGGER contracts_search BEFORE INSERT OR UPDATE ON contracts
+-- A row inserted with both search columns keeps them: an import computes
+-- them with the server's tokenizer (server/api/imports.c), identical to
+-- contract_search_doc and search_tokens, a batch at a time.
+CREATE TRIGGER contracts_search_ins BEFORE INSERT ON contracts
+    FOR EACH ROW WHEN (NEW.search_doc IS NULL OR NEW.search_tsv IS NULL)
+    EXECUTE FUNCTION contracts_search_sync();
+CREATE TRIGGER contracts_search BEFORE UPDATE ON contracts
     FOR EACH ROW EXECUTE FUNCTION contracts_search_sync();
 
 -- Fill search_doc and search_tsv where they are missing (rows older than

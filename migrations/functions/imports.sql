@@ -16,7 +16,10 @@
 -- The statistics follow in the same statement (contracts_stats_ins, a
 -- statement-level trigger: one GROUP BY for the whole file).
 
--- The staging table, one row a data row of the file; the server fills it by COPY.
+-- The staging table, one row a data row of the file; the server fills it by COPY,
+-- with each contract's search_doc and search_tsv computed by its tokenizer
+-- (server/domain/cjk.c, the same as contract_search_doc and search_tokens):
+-- the trigger contracts_search_ins keeps them, instead of tokenising row by row.
 CREATE FUNCTION import_rows_create() RETURNS void
 LANGUAGE sql AS $$
     CREATE TEMP TABLE import_rows (
@@ -25,7 +28,8 @@ LANGUAGE sql AS $$
         buyer_name text, buyer_credit_code text, buyer_region_code text, buyer_org_type_in text,
         signed_on date, registered_on date, contract_amount_fen bigint, technical_amount_fen bigint, domain_in text,
         effective_on date, end_on date, ip_type_in text, plan_source_in text, seo_in text,
-        intermediary_name text, intermediary_credit_code text, intermediary_region_code text, is_import boolean
+        intermediary_name text, intermediary_credit_code text, intermediary_region_code text, is_import boolean,
+        search_doc text, search_tsv tsvector
     ) ON COMMIT DROP
 $$;
 
@@ -115,7 +119,10 @@ RETURNS TABLE (row_no int, col text, code text, message text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
-    ANALYZE import_rows; -- a temporary table has no statistics until asked: plans for 12 rows are slow for 100,000
+    -- a temporary table has no statistics until asked: plans for 12 rows are slow for 100,000
+    -- (not of the search columns, which no plan here reads: a tsvector's statistics are costly)
+    ALTER TABLE import_rows ALTER search_doc SET STATISTICS 0, ALTER search_tsv SET STATISTICS 0;
+    ANALYZE import_rows;
     CREATE TEMP TABLE import_resolved ON COMMIT DROP AS
     WITH types AS (
         SELECT d.type_in, d.subtype_in, x.ctype, x.csub, x.err
@@ -133,7 +140,12 @@ BEGIN
         SELECT k.code, jsonb_array_elements_text(k.extra->'credit_code_prefixes') AS p
         FROM codes k WHERE k.list = 'org_types' AND k.active AND k.extra ? 'credit_code_prefixes'
     )
-    SELECT r.*, t.ctype AS contract_type, t.csub AS contract_subtype, t.err AS type_error,
+    SELECT r.row_no, r.registration_no, r.title, r.type_in, r.subtype_in, r.seller_name, r.seller_credit_code,
+           r.seller_region_code, r.seller_org_type_in, r.buyer_name, r.buyer_credit_code, r.buyer_region_code,
+           r.buyer_org_type_in, r.signed_on, r.registered_on, r.contract_amount_fen, r.technical_amount_fen, r.domain_in,
+           r.effective_on, r.end_on, r.ip_type_in, r.plan_source_in, r.seo_in, r.intermediary_name,
+           r.intermediary_credit_code, r.intermediary_region_code, r.is_import, -- not the search columns: see import_apply
+           t.ctype AS contract_type, t.csub AS contract_subtype, t.err AS type_error,
            dm.code AS domain, ip.code AS ip_type, ps.code AS plan_source, se.code AS seo,
            so.id AS seller_org_id, bo.id AS buyer_org_id,
            coalesce(st.code, so.org_type, sp.code) AS seller_org_type,
@@ -272,7 +284,7 @@ BEGIN
         buyer_credit_code, intermediary_name, intermediary_region_code, intermediary_credit_code, signed_on, effective_on,
         end_on, contract_amount_fen, technical_amount_fen, non_technical_items, domain, socio_economic_objective, ip_type,
         plan_source, is_import, applicant_org_id, office_id, status, registration_no, registration_year,
-        registration_serial, registered_at, import_batch_id, created_by)
+        registration_serial, registered_at, import_batch_id, created_by, search_doc, search_tsv)
     SELECT r.title, r.contract_type, r.contract_subtype, r.seller_org_id, r.seller_name, r.seller_org_type,
         r.seller_region_code, r.seller_credit_code, r.buyer_org_id, r.buyer_name, r.buyer_org_type, r.buyer_region_code,
         r.buyer_credit_code, r.intermediary_name, r.intermediary_region_code, r.intermediary_credit_code, r.signed_on,
@@ -284,8 +296,8 @@ BEGIN
         r.domain, r.seo, r.ip_type, r.plan_source, r.is_import,
         CASE WHEN r.is_import THEN r.buyer_org_id ELSE r.seller_org_id END, r.office_id, 'registered',
         r.registration_no, left(r.registration_no, 4)::int, right(r.registration_no, 6)::int,
-        r.registered_on::timestamp AT TIME ZONE 'Asia/Shanghai', b.id, p_actor
-    FROM import_resolved r ORDER BY r.row_no;
+        r.registered_on::timestamp AT TIME ZONE 'Asia/Shanghai', b.id, p_actor, s.search_doc, s.search_tsv
+    FROM import_resolved r JOIN import_rows s ON s.row_no = r.row_no ORDER BY r.row_no;
     INSERT INTO registration_counters AS k (office_id, year, last_serial)
     SELECT r.office_id, left(r.registration_no, 4)::int, max(right(r.registration_no, 6)::int)
     FROM import_resolved r GROUP BY 1, 2

@@ -187,7 +187,8 @@ def stats_total(api, cast, year):
 
 @pytest.mark.parametrize("form", ["csv-utf8", "csv-bom", "csv-gb18030", "xlsx"])
 def test_import_registers_every_contract(api, cast, cdb, form):
-    rows = [row(cast, **{"合同名称": f"富硒茶加工工艺（{form}）" + uniq(), "合同类别": "委托开发", "合同子类": ""}),
+    rows = [row(cast, **{"合同名称": f"富硒茶加工工艺（{form}）ＡＢＣ　Ｘ-Ray\\t'％_" + uniq(), "合同类别": "委托开发",
+                         "合同子类": "", "中介方名称": "某技术经纪公司", "买方名称": "Ｍａｊｏｒ　Buyer 买方"}),
             row(cast, **{"合同类别": "技术转让/专利权转让", "合同子类": "", "卖方名称": "张三", "卖方统一社会信用代码": "",
                          "卖方单位类型": "自然人", "合同成交额（元）": "50000", "技术交易额（元）": "50000",
                          "知识产权类型": "专利", "计划来源": "计划外", "登记日期": "2023-06-30"}),
@@ -232,6 +233,14 @@ def test_import_registers_every_contract(api, cast, cdb, form):
     assert p["seller_org_type"] == "400" and p["seller_credit_code"] is None and p["seller_org_id"] is None
     assert a["technical_amount_fen"] == 10_000_000 and a["non_technical_items"] == [
         {"item": "非技术性费用（历史导入）", "amount_fen": 2_000_050}]
+    # searchable: the search columns the server computed (its tokenizer, a batch at a time) are
+    # exactly what the database's own tokenizer makes of the row (contracts_search_sync)
+    same = query(cdb, "SELECT count(*) AS n FROM contracts c WHERE import_batch_id = %s"
+                      " AND search_doc = contract_search_doc(c)"
+                      " AND search_tsv = array_to_tsvector(search_tokens(contract_search_doc(c)))", batch["id"])
+    assert same[0]["n"] == 3
+    hit = api.get(f"{V1}/contracts?q=ｘ-ray%20富硒%20major%20（{form}）", headers=cast.officer["h"])
+    assert hit.status == 200 and [x["id"] for x in hit.body["items"]] == [a["id"]], hit.body
     # counted at once: statistics and targets
     total1 = stats_total(api, cast, 2023)
     assert total1["count"] == total0["count"] + 3
