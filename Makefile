@@ -1,6 +1,6 @@
 # Yizhan — build, run, test.  `make run` and `make test` are the two commands a newcomer needs.
 CC       ?= cc
-PKGS     := libevent libevent_pthreads libpq jansson libjwt openssl libqrencode xlsxwriter zlib libbrotlienc libzip expat pangocairo cairo-pdf
+PKGS     := libevent libevent_pthreads libpq jansson libjwt openssl libqrencode xlsxwriter zlib libbrotlienc libzip expat pangocairo cairo-pdf libcurl
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT      ?= -O2 -g

@@ -80,6 +80,23 @@ static opt_t OPTS[] = {
     {"LOG_LEVEL", OPT_STR, &g_cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
     {"ACCESS_LOG", OPT_STR, &g_cfg.access_log_to, "stderr", 0, 0,
      "one JSON line per request: stderr (with the other log lines, at log level info), off, or a file path (with a /) to append to"},
+    {"PUBLIC_URL", OPT_STR, &g_cfg.public_url, "", 0, 0,
+     "the site's address as users reach it (e.g. https://yizhan.example.cn), for the links in e-mail (empty ="
+     " http://LISTEN)"},
+    {"SMTP_URL", OPT_STR, &g_cfg.smtp_url, "", 0, 0,
+     "SMTP server for e-mail: smtp://host:587 (STARTTLS required) or smtps://host:465, user:password@ allowed (empty"
+     " = no e-mail is sent; the queue is dropped after mail_pending_max_hours)"},
+    {"SMTP_USER", OPT_STR, &g_cfg.smtp_user, "", 0, 0, "SMTP login, when not in YIZHAN_SMTP_URL"},
+    {"SMTP_PASSWORD", OPT_STR, &g_cfg.smtp_password, "", 0, 0, "SMTP password, when not in YIZHAN_SMTP_URL"},
+    {"SMTP_CA_FILE", OPT_STR, &g_cfg.smtp_ca_file, "", 0, 0,
+     "PEM file of the CA(s) the SMTP server's certificate is verified with (empty = the system's)"},
+    {"MAIL_FROM", OPT_STR, &g_cfg.mail_from, "", 0, 0, "sender address of the e-mails (required with YIZHAN_SMTP_URL)"},
+    {"MAIL_RETRY_BASE_S", OPT_INT, &g_cfg.mail_retry_base_s, "60", 1, 3600,
+     "an e-mail the SMTP server did not take is tried again after this many seconds, doubling each time (at most"
+     " an hour)"},
+    {"MAIL_MAX_ATTEMPTS", OPT_INT, &g_cfg.mail_max_attempts, "8", 1, 100, "attempts before an e-mail is failed"},
+    {"MAIL_TIMEOUT_MS", OPT_INT, &g_cfg.mail_timeout_ms, "30000", 1000, 600000,
+     "time allowed for one SMTP conversation"},
     {"HASH_THREADS", OPT_INT, &g_cfg.hash_threads, "2", 1, 64, "threads of the password-hashing pool"},
     {"HASH_QUEUE_MAX", OPT_INT, &g_cfg.hash_queue_max, "64", 1, 100000, "queued password hashes before 503"},
     {"PASSWORD_ITERATIONS", OPT_INT, &g_cfg.password_iterations, "600000", 1000, 10000000,

@@ -40,7 +40,16 @@ typedef struct config {
     char *access_log_to;         /* ACCESS_LOG as given: stderr, off or a file path */
     bool access_log;             /* from access_log_to: not off */
     const char *access_log_file; /* from access_log_to: the file to append to, NULL = stderr */
-    int hash_threads;            /* blocking-work pool (password hashing) */
+    char *public_url;            /* the site's address as users reach it, for links in e-mail ('' = http://LISTEN) */
+    char *smtp_url;              /* smtp://host:587 (STARTTLS) or smtps://host:465; '' = no e-mail is sent */
+    char *smtp_user;             /* SMTP login when not in the URL */
+    char *smtp_password;
+    char *smtp_ca_file;    /* CA bundle to verify the SMTP server with ('' = the system's) */
+    char *mail_from;       /* the sender address of the e-mails */
+    int mail_retry_base_s; /* first retry after this, doubling (at most an hour) */
+    int mail_max_attempts; /* then the e-mail is failed */
+    int mail_timeout_ms;   /* one SMTP conversation */
+    int hash_threads;      /* blocking-work pool (password hashing) */
     int hash_queue_max;
     int password_iterations; /* PBKDF2 iterations of new hashes (tests lower it) */
 } config_t;

@@ -184,6 +184,7 @@ static int cmd_serve(int argc, char **argv)
     api_deals_start();
     api_ops_start();
     if (api_market_start() != 0) return 1; /* webhook deliveries and expiry sweeps */
+    if (api_mail_start() != 0) return 1;   /* e-mail of the message centre, when YIZHAN_SMTP_URL is set */
     http_run_until_signal();
     return 0;
 }

@@ -118,9 +118,39 @@ LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', u.id, 'email', u.email, 'display_name', u.display_name, 'phone', u.phone, 'role', u.role,
         'org_id', u.org_id, 'office_id', u.office_id, 'region_code', u.region_code, 'active', u.active,
+        'email_notifications', u.email_notifications,
         'created_at', u.created_at, 'updated_at', u.updated_at, 'last_login_at', u.last_login_at,
         'version', u.version)
 $$;
+
+-- The signed-in user's own account (GET /me): who they are, their
+-- organisation or office, and whether they get e-mail.
+CREATE FUNCTION me_json(p_user bigint) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
+        'org', (SELECT json_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type, 'region_code',
+                o.region_code, 'status', o.verification_status) FROM orgs o WHERE o.id = u.org_id),
+        'office', (SELECT json_build_object('id', f.id, 'name', f.name, 'region_code', f.region_code)
+                   FROM registry_offices f WHERE f.id = u.office_id),
+        'region_code', u.region_code, 'email_notifications', u.email_notifications)
+    FROM users u WHERE u.id = p_user
+$$;
+
+-- PATCH /me: the user's own e-mail opt-in (audited).  Returns me_json.
+CREATE FUNCTION me_update(p_actor bigint, p_req text, p_email_notifications boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    o users;
+    n users;
+BEGIN
+    SELECT * INTO o FROM users WHERE id = p_actor AND active FOR UPDATE;
+    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such user'); END IF;
+    UPDATE users SET email_notifications = p_email_notifications WHERE id = p_actor RETURNING * INTO n;
+    IF n.email_notifications IS DISTINCT FROM o.email_notifications THEN
+        PERFORM audit_append(p_actor, p_req, 'user', p_actor::text, 'email_notifications', user_json(o), user_json(n));
+    END IF;
+    RETURN me_json(p_actor)::text;
+END $$;
 
 CREATE FUNCTION office_json(f registry_offices) RETURNS jsonb
 LANGUAGE sql STABLE AS $$

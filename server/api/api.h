@@ -176,6 +176,9 @@ int api_import_cli(int argc, char **argv);
 void api_deals_init(void);
 void api_notifications_init(void);
 void api_deals_start(void); /* after http_start: the sweeper */
+/* the e-mail thread (mail.c); 0 without YIZHAN_SMTP_URL (nothing is sent), -1 on a bad configuration */
+int api_mail_start(void);
+void api_mail_metrics_render(buf_t *out);
 void api_subsidies_init(void);
 void api_registers_init(void);
 void api_market_init(void);

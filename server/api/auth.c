@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-static int ST_USER_BY_EMAIL, ST_LOGIN, ST_REFRESH, ST_LOGOUT, ST_LOAD_USER, ST_ME;
+static int ST_USER_BY_EMAIL, ST_LOGIN, ST_REFRESH, ST_LOGOUT, ST_LOAD_USER, ST_ME, ST_ME_UPDATE;
 
 /* --- tokens ------------------------------------------------------------ */
 
@@ -329,11 +329,23 @@ static void me(http_req_t *req)
     api_query(req, ST_ME, 1, v, api_reply_row_json);
 }
 
+/* PATCH /me: what a user may change of their own account here — whether the
+ * message-centre events also come by e-mail (the password has its own route). */
+static void me_update(http_req_t *req)
+{
+    static const field_t F[] = {{"email_notifications", F_BOOL, true}};
+    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    const char *v[3] = {req->user->id_str, req->request_id,
+                        json_is_true(json_object_get(req->json, "email_notifications")) ? "true" : "false"};
+    api_query(req, ST_ME_UPDATE, 3, v, api_reply_row_json);
+}
+
 static route_t ROUTES[] = {
     {HTTP_POST, "/api/v1/auth/login", login, ROUTE_JSON_BODY, 0},
     {HTTP_POST, "/api/v1/auth/refresh", refresh, ROUTE_JSON_BODY, 0},
     {HTTP_POST, "/api/v1/auth/logout", logout, ROUTE_JSON_BODY, 0},
     {HTTP_GET, "/api/v1/me", me, 0, ROLE_ANY},
+    {HTTP_PATCH, "/api/v1/me", me_update, ROUTE_JSON_BODY, ROLE_ANY},
 };
 
 void api_auth_init(void)
@@ -358,13 +370,7 @@ void api_auth_init(void)
         "SELECT role, coalesce(org_id, 0), coalesce(office_id, 0), coalesce(region_code, ''),"
         " floor(extract(epoch FROM password_changed_at))::bigint FROM users WHERE id = $1::bigint AND active",
         1);
-    ST_ME = db_stmt_register_read(
-        "SELECT json_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,"
-        " 'org', (SELECT json_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type, 'region_code',"
-        " o.region_code, 'status', o.verification_status) FROM orgs o WHERE o.id = u.org_id),"
-        " 'office', (SELECT json_build_object('id', f.id, 'name', f.name, 'region_code', f.region_code)"
-        " FROM registry_offices f WHERE f.id = u.office_id), 'region_code', u.region_code)::text"
-        " FROM users u WHERE u.id = $1::bigint",
-        1);
+    ST_ME = db_stmt_register_read("SELECT me_json($1::bigint)::text", 1);
+    ST_ME_UPDATE = db_stmt_register("SELECT me_update($1::bigint, $2, $3::boolean)", 3);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

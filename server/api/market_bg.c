@@ -1,7 +1,9 @@
 /* market_bg.c — the marketplace's background thread: webhook deliveries from
  * the outbox, and the periodic sweeps (needs past their deadline become
  * expired; old Idempotency-Keys and ended rate-limit windows are dropped;
- * the search's lexeme frequencies are copied after a new ANALYZE).
+ * the search's lexeme frequencies are copied after a new ANALYZE; the
+ * e-mail reminders three working days before a 补正 deadline are queued and
+ * e-mails waiting too long dropped: mail_remind, mail_sweep).
  *
  * Why a thread of its own: a delivery waits on someone else's server (up to
  * webhook_timeout_ms), so it must never run on an event loop.  The thread has
@@ -267,7 +269,8 @@ static bool exec_ok(PGconn *c, const char *sql)
 static void sweep(PGconn *c)
 {
     PGresult *r = PQexec(
-        c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep(), search_lexeme_freq_refresh()");
+        c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep(), search_lexeme_freq_refresh(),"
+           " mail_remind(), mail_sweep()");
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         int expired = atoi(PQgetvalue(r, 0, 0));
         if (expired > 0) {

@@ -53,7 +53,7 @@ static void readyz(http_req_t *req)
  * those lines are absent. */
 #define DB_METRICS_MS 5000
 static pthread_mutex_t g_db_metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static char g_db_metrics[1024];
+static char g_db_metrics[1536];
 
 static void on_db_metrics(void *arg, db_status_t st, PGresult *res)
 {
@@ -66,6 +66,11 @@ static void on_db_metrics(void *arg, db_status_t st, PGresult *res)
                  "# TYPE yizhan_calendar_confirmed gauge\n");
     for (int i = 0; i < PQntuples(res); i++)
         buf_printf(&b, "yizhan_calendar_confirmed{year=\"%s\"} %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    buf_printf(&b,
+               "# HELP yizhan_mail_queued E-mails waiting in the outbox to be sent (all servers).\n"
+               "# TYPE yizhan_mail_queued gauge\n"
+               "yizhan_mail_queued %s\n",
+               PQgetvalue(res, 0, 3));
     buf_printf(&b,
                "# HELP yizhan_calendar_provisional_deadlines Applications awaiting review whose deadline runs into "
                "a year without a confirmed calendar (counted on weekdays less the statutory holidays).\n"
@@ -94,6 +99,7 @@ static void metrics(http_req_t *req)
     buf_init(&b);
     http_metrics_render(&b);
     api_db_metrics_render(&b);
+    api_mail_metrics_render(&b);
     pthread_mutex_lock(&g_db_metrics_lock);
     buf_puts(&b, g_db_metrics);
     bool empty = !g_db_metrics[0];
@@ -125,7 +131,8 @@ void api_ops_init(void)
         0);
     ST_METRICS = db_stmt_register_read(
         "SELECT y, (EXISTS (SELECT 1 FROM calendar_years c WHERE c.year = y AND c.status = 'confirmed'))::int,"
-        " (SELECT count(*) FROM contracts WHERE status = 'submitted' AND calendar_provisional)"
+        " (SELECT count(*) FROM contracts WHERE status = 'submitted' AND calendar_provisional),"
+        " (SELECT count(*) FROM mail_outbox WHERE status = 'pending')"
         " FROM generate_series(extract(year FROM today_cn())::int, extract(year FROM today_cn())::int + 1) y ORDER BY y",
         0);
     router_add(ROUTES, ARRAY_LEN(ROUTES));

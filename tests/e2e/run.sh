@@ -8,7 +8,9 @@
 #   2. a throwaway PostgreSQL 15 (as in deploy/local/pg.sh: a temp dir, a free
 #      port, a Unix socket in that dir; as the `postgres` user when root)
 #   3. build/yizhan migrate, deploy/demo/load.sh, build/yizhan keygen --missing
-#   4. build/yizhan serve on a free port with YIZHAN_WEB_ROOT=<repo>/web
+#   4. an SMTP sink (smtp_sink.py: aiosmtpd, STARTTLS with a certificate made
+#      here) and build/yizhan serve on a free port with YIZHAN_WEB_ROOT=<repo>/web,
+#      sending e-mail to the sink; the journeys read what it stored (E2E_MAIL_DIR)
 #   5. node --test, one journey at a time; screenshots go to tests/e2e/artifacts/
 #
 # Ends with one line "N passed, M failed, K skipped" (tests/run.sh reads it).
@@ -48,6 +50,7 @@ SUDO=""
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 dpkg-query -W -f='${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "install ok installed" || need+=(fonts-wqy-microhei)
+dpkg-query -W -f='${Status}' python3-aiosmtpd 2>/dev/null | grep -q "install ok installed" || need+=(python3-aiosmtpd)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -69,9 +72,11 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 TMP=$(mktemp -d /tmp/yizhan-e2e.XXXXXX)
 SERVER_PID=""
+SINK_PID=""
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$SINK_PID" ] && kill -TERM "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
   [ -f "$TMP/pg/PG_VERSION" ] && as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1
   if [ "${E2E_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 }
@@ -120,9 +125,22 @@ cd "$ROOT"
 bash deploy/demo/load.sh "$BIN" >"$TMP/load.log" 2>&1 || { cat "$TMP/load.log" >&2; fail_setup "deploy/demo/load.sh failed"; }
 "$BIN" keygen --missing >"$TMP/keygen.log" 2>&1 || { cat "$TMP/keygen.log" >&2; fail_setup "keygen failed"; }
 
-# --- 4. the server --------------------------------------------------------------------
+# --- 4. the SMTP sink and the server ----------------------------------------------------
+SMTP_PORT=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/smtp-key.pem" -out "$TMP/smtp-cert.pem" -days 2 \
+  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || fail_setup "openssl req failed"
+export E2E_MAIL_DIR=$TMP/mail
+/usr/bin/python3 "$HERE/smtp_sink.py" "$SMTP_PORT" "$E2E_MAIL_DIR" "$TMP/smtp-cert.pem" "$TMP/smtp-key.pem" >"$TMP/sink.log" 2>&1 &
+SINK_PID=$!
+for _ in $(seq 1 50); do grep -q "smtp sink on" "$TMP/sink.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "smtp sink on" "$TMP/sink.log" || { cat "$TMP/sink.log" >&2; fail_setup "the SMTP sink did not start (python3-aiosmtpd)"; }
 PORT=$(free_port)
 export YIZHAN_LISTEN=127.0.0.1:$PORT
+export YIZHAN_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT
+export YIZHAN_SMTP_CA_FILE=$TMP/smtp-cert.pem
+export YIZHAN_MAIL_FROM=noreply@demo.yizhan.cn
+export YIZHAN_MAIL_RETRY_BASE_S=1
+export YIZHAN_PUBLIC_URL=http://127.0.0.1:$PORT
 "$BIN" serve >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE=http://127.0.0.1:$PORT

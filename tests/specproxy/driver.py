@@ -307,6 +307,10 @@ def auth_and_me(w):
         call("getMe", "GET", f"{V1}/me", 200, auth=w.t[who])
     call("getMe", "GET", f"{V1}/me", 401, bad_request=True)
     call("getMe", "GET", f"{V1}/me", 401, auth="not-a-token")
+    call("updateMe", "PATCH", f"{V1}/me", 200, {"email_notifications": True}, auth=w.t["member_a"])
+    call("updateMe", "PATCH", f"{V1}/me", 200, {"email_notifications": False}, auth=w.t["member_a"])
+    call("updateMe", "PATCH", f"{V1}/me", 400, {"email_notifications": "yes"}, auth=w.t["member_a"], bad_request=True)
+    call("updateMe", "PATCH", f"{V1}/me", 422, {}, auth=w.t["member_a"], bad_request=True)
     call("changeMyPassword", "POST", f"{V1}/me/password", 422,
          {"current_password": "wrong-password", "new_password": pw()}, auth=w.t["reviewer"])
     call("changeMyPassword", "POST", f"{V1}/me/password", 204,

@@ -1,7 +1,7 @@
 // Self-service: an organisation's sign-up (a new organisation with its
 // credit code, or joining one with an invitation code), and the signed-in
-// user's profile — password change, the organisation's contact details,
-// invitations for colleagues.
+// user's profile — e-mail of the message centre, password change, the
+// organisation's contact details, invitations for colleagues.
 import { useState } from 'preact/hooks';
 import { api, login, logout, ApiError } from '../api.js';
 import {
@@ -97,10 +97,36 @@ export function Profile({ me, query }) {
         ${me.org && (me.role === 'member') ? html`<${OrgContact} id=${me.org.id} />` : ''}
       </div>
       <aside>
+        <${MailOptIn} me=${me} />
         <${PasswordChange} />
         ${me.org && me.role === 'member' ? html`<${Invite} id=${me.org.id} />` : ''}
       </aside>
     </div>`;
+}
+
+// The e-mail opt-in (PATCH /me): which events go by e-mail, and to which address.
+function MailOptIn({ me }) {
+  const [on, setOn] = useState(!!me.email_notifications);
+  const [err, setErr] = useState(null);
+  const [saved, setSaved] = useState('');
+  const toggle = async (v) => {
+    setErr(null); setSaved('');
+    try {
+      const x = await api.patch('/me', { body: { email_notifications: v } });
+      setOn(x.email_notifications);
+      me.email_notifications = x.email_notifications;
+      setSaved(x.email_notifications ? '已开启邮件通知。' : '已关闭邮件通知。');
+    } catch (e) { setErr(e); }
+  };
+  return html`<${Card} title="邮件通知" class="form">
+    <p class="small muted">开启后，以下消息除在“消息”页显示外，还会发送到您的邮箱：退回补正（含补正期限）、补正期限前三个工作日的提醒、登记完成、不予登记、收到交易意向、洽谈达成一致、竞价成交、出价被超过、公示收到异议。</p>
+    <p>收件邮箱：<strong data-testid="mail-address">${me.email}</strong></p>
+    <${Field} label="邮件通知" name="email_notifications" errors=${fieldErrors(err)} group>
+      <label class="check"><input type="checkbox" role="switch" checked=${on} data-testid="mail-switch"
+        onChange=${(e) => toggle(e.currentTarget.checked)} /> 将消息同时发送到我的邮箱</label></${Field}>
+    ${saved ? html`<${Notice} tone="success">${saved}</${Notice}>` : ''}
+    <${ErrorBox} error=${err && !err.errors.length ? err : null} />
+  </${Card}>`;
 }
 
 function PasswordChange() {
