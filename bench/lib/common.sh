@@ -263,17 +263,37 @@ bench_token() {
     cat "$dir/$name.access"
 }
 
-# bench_perf_summary DATA SERVER_PID — what the cores did during a `perf record -a` (BENCH_PERF=1):
-# the share of each command, the server's own functions, and the kernel's share of the server.
+# bench_perf_summary DATA SERVER_PID [PG_DATA_DIR] — what the cores did during a `perf record -a`
+# (BENCH_PERF=1): the share of the server (its threads), of this cluster's processes, of wrk and of
+# everything else (other people's work on the shared machine), then the top functions of the server
+# and of this cluster (children of its postmaster, read from PG_DATA_DIR/postmaster.pid).
 bench_perf_summary() {
-    local data="$1" pid="$2"
-    echo "# perf record -a -g -e cpu-clock -F 499 during one result GET run; shares of all samples"
+    local data="$1" pid="$2" pgdata="${3:-}" pgpids="" tids pm by_pid seen
+    tids="$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 -printf '%f,' 2>/dev/null)"
+    if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
+        pm="$(head -n 1 "$pgdata/postmaster.pid")"
+        pgpids="$(printf '%s\n' "$pm" $(pgrep -P "$pm") | paste -sd, -)"
+    fi
+    by_pid="$(perf report -i "$data" --no-children --sort pid --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$')"
+    echo "# perf record -a -g -e cpu-clock -F 499 during one result GET run; shares of all samples of both cores"
+    echo "## by owner"
+    awk -v s=",$tids" -v pg=",$pgpids," '{v = $1; sub("%", "", v); split($2, a, ":"); p = a[1]; c = a[2]
+        if (index(s, "," p ",")) k = "yizhan (the server, pid " substr(s, 2, length(s) - 2) ")"
+        else if (index(pg, "," p ",")) k = "PostgreSQL (this cluster)"
+        else if (c == "wrk") k = "wrk"; else if (c == "postgres") k = "other PostgreSQL clusters (other work)"
+        else k = "everything else (other work on the machine)"
+        t[k] += v} END {for (k in t) printf "%7.2f%%  %s\n", t[k], k}' <<<"$by_pid" | sort -rn
     echo "## by command"
-    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+    perf report -i "$data" --no-children --sort comm --stdio -g none --percent-limit 1 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | head -n 12
     echo "## the server (pid $pid) by function, self"
     perf report -i "$data" --no-children --pid "$pid" --sort dso,sym --stdio -g none 2>/dev/null \
-        | grep -v '^#' | grep -v '^$' | head -n 40
-    echo "## postgres by function, self"
-    perf report -i "$data" --no-children --comm postgres --sort dso,sym --stdio -g none 2>/dev/null \
         | grep -v '^#' | grep -v '^$' | head -n 25
+    # only the cluster's pids that have samples (perf report shows nothing when one has none)
+    seen="$(awk -v pg=",$pgpids," '{split($2, a, ":"); if (index(pg, "," a[1] ",")) printf "%s,", a[1]}' <<<"$by_pid")"
+    if [ -n "$seen" ]; then
+        echo "## this cluster (pids ${seen%,}) by function, self"
+        perf report -i "$data" --no-children --pid "${seen%,}" --sort dso,sym --stdio -g none 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' | head -n 20
+    fi
 }

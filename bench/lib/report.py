@@ -147,6 +147,13 @@ def pair_ratios(figs, key):
         m = {"search": "search", "create": "result_create", "register": "register"}[key.split("_")[0]]
         a, b = g("yizhan_" + m), g("pgbench_" + m)
         out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b and b[i]["rps"]]
+    elif key == "result_over_strict":
+        a, l = g("yizhan_result_get"), g("yizhan_livez")
+        ps = [g(k) for k in ("pgbench_result_get", "pgbench_result_get_c2", "pgbench_result_get_c8")]
+        for i in sorted(a):
+            best = max([p[i]["rps"] for p in ps if i in p] or [0])
+            if i in l and best:
+                out.append(a[i]["rps"] / composite(l[i]["rps"], best))
     elif key == "result_over_peer":
         a, b = g("yizhan_result_get"), g("peer_result_get")
         out = [a[i]["rps"] / b[i]["rps"] for i in sorted(a) if i in b and b[i]["rps"]]
