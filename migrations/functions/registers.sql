@@ -1,6 +1,6 @@
 -- registers.sql — the register of technology-transfer demonstration institutions
 -- (技术转移示范机构) and the register of technology brokers (技术经纪人): issue #20
--- part 6.  Tables in 0020_award_registers.sql.
+-- part 6.  Tables in 0021_award_registers.sql.
 --
 -- institution_recognitions: an organisation recognised at a level (code list
 --   institution_levels: national / provincial / city, extra.rank) by an authority

@@ -1,4 +1,4 @@
--- 0020_award_registers.sql — issue #20 part 6: the registers of technology-transfer
+-- 0021_award_registers.sql — issue #20 part 6: the registers of technology-transfer
 -- demonstration institutions (技术转移示范机构) and of technology brokers (技术经纪人),
 -- and the Yanshi award to newly recognised institutions by level, as data.
 --
