@@ -34,6 +34,10 @@ test('bureau: statistics tables by objective, seller category and flow equal the
   try {
     await signIn(page, 'bureau');
     await page.locator(`.kpis[data-year="${year}"]`).waitFor();
+    // 引进转化科技成果 is inflow (the buyer in the region), as GET /targets/progress computes it
+    const prog = await api(`/targets/progress?year=${year}&region=${REGION}`);
+    const rt = prog.items.find((i) => i.metric === 'results_transferred');
+    assert.match(await page.locator('[data-testid=kpi-results_transferred]').textContent(), new RegExp(`^引进转化科技成果 ${rt.actual} 项`));
     const card = page.locator('.card', { hasText: '统计报表（全国技术市场统计口径）' });
     await card.scrollIntoViewIfNeeded();
 

@@ -74,7 +74,7 @@ function stats({ year, region, by, flow = 'out' }) {
 }
 const METRICS = {
   contract_amount: { label: '技术合同成交额', unit: 'fen' }, technical_amount: { label: '技术交易额', unit: 'fen' },
-  contracts: { label: '登记合同数', unit: 'count' }, results_transferred: { label: '转化科技成果数', unit: 'count' },
+  contracts: { label: '登记合同数', unit: 'count' }, results_transferred: { label: '引进转化科技成果', unit: 'count' },
 };
 const fmtMetric = (m, v) => (v === null || v === undefined ? '—' : METRICS[m] && METRICS[m].unit === 'count' ? v + (m === 'contracts' ? ' 份' : ' 项') : bigMoney(v));
 
@@ -151,7 +151,7 @@ function Kpis({ d, year }) {
     ${card('technical_amount', wan(t.technical_amount_fen), ' 万元')}
     <div class="kpi" data-metric="received"><div class="k">实际到账额</div><div class="v" data-testid="kpi-received">${wan(t.received_amount_fen)}<small> 万元</small></div>
       <div class="t">吸纳（买方在本地区）${d.inT.total.count} 份，${bigMoney(d.inT.total.contract_amount_fen)}</div>
-      ${rt ? html`<div class="t">转化科技成果 ${rt.actual} 项${rt.target ? ` / 目标 ${rt.target} 项` : ''}</div>` : ''}</div>
+      ${rt ? html`<div class="t" data-testid="kpi-results_transferred">引进转化科技成果 ${rt.actual} 项${rt.target ? ` / 目标 ${rt.target} 项` : ''}</div>` : ''}</div>
   </div>
   <p class="source-note">以上为技术输出口径（卖方在本地区登记的合同）。全年预计 = 本年实际 ÷ 已过天数占全年比例（${(d.progress.elapsed * 100).toFixed(1)}%）。</p>`;
 }
