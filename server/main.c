@@ -62,6 +62,7 @@ static void register_api(void)
     api_audit_init();
     api_contracts_init();
     api_stats_init();
+    api_targets_init();
     api_export_init();
     api_imports_init();
     api_documents_init();

@@ -2394,6 +2394,39 @@ def emit_live(out):
       "WHERE NOT EXISTS (SELECT 1 FROM plan_targets t WHERE t.region_code = '511900' AND t.year = y AND t.metric = m.metric);\n\n"
       % uid("bureau"))
 
+    # ---- the plan's other indicators: carried on this year, and the bureau's entered actuals
+    w("-- The task list's other yearly indicators carry on this year too (its 2025 figures), and the\n"
+      "-- bureau has entered actuals (with a note and evidence) for the indicators contracts cannot give:\n"
+      "-- the last two years of the plan and this year so far -------------------------------------\n")
+    w("SELECT target_put(%s, 'demo-load', '511900', jsonb_build_object('region_code', '511900', 'year', y, 'metric', t.metric,\n"
+      "           'target', t.target, 'note', format('巴中市任务清单（2020—2025年）2025年目标，延续至%%s年', y),\n"
+      "           'source', '巴中市技术转移体系建设重点任务清单（2020-2025年）'))\n"
+      "FROM generate_series(2026, extract(year FROM today_cn())::int) y,\n"
+      "     plan_targets t\n"
+      "WHERE t.region_code = '511900' AND t.from_year = 2025 AND t.year = 2025\n"
+      "  AND t.metric IN ('brokers_trained', 'demo_enterprises', 'matchmaking_events', 'transfer_talents', 'ip_pledge_financing')\n"
+      "  AND NOT EXISTS (SELECT 1 FROM plan_targets x WHERE x.region_code = '511900' AND x.from_year = y AND x.year = y\n"
+      "                  AND x.metric = t.metric);\n"
+      % uid("bureau"))
+    w("SELECT target_actual_put(%s, 'demo-load', '511900', jsonb_build_object('region_code', '511900',\n"
+      "           'year', extract(year FROM today_cn())::int - a.back, 'indicator', a.indicator, 'value', a.value,\n"
+      "           'note', a.note, 'evidence', format(a.evidence, extract(year FROM today_cn())::int - a.back)))\n"
+      "FROM (VALUES\n"
+      "    (1, 'brokers_trained', 4::bigint, '市技术经纪人培训班结业并取得证书4名', '巴科技〔%%s〕31号 技术经纪人培训结业名单'),\n"
+      "    (1, 'demo_enterprises', 3, '新认定省级科技成果转移转化示范企业3家', '川科成〔%%s〕12号 认定通知'),\n"
+      "    (1, 'matchmaking_events', 5, '邀请高校院所专家来巴开展现场技术对接活动5场', '各场活动通知、签到表（市科技局存档 JS-%%s-07）'),\n"
+      "    (1, 'ip_pledge_financing', 860000000, '知识产权质押贷款、股权质押贷款合计860万元', '人行巴中市中心支行 %%s 年知识产权质押融资统计表'),\n"
+      "    (1, 'transfer_talents', 18, '培育技术转移人才18名', '市人才办 %%s 年度人才培养台账'),\n"
+      "    (2, 'brokers_trained', 4, '市技术经纪人培训班结业并取得证书4名', '巴科技〔%%s〕28号 技术经纪人培训结业名单'),\n"
+      "    (2, 'demo_enterprises', 4, '新认定省级科技成果转移转化示范企业4家', '川科成〔%%s〕9号 认定通知'),\n"
+      "    (2, 'matchmaking_events', 3, '现场技术对接活动3场', '各场活动通知、签到表（市科技局存档 JS-%%s-05）'),\n"
+      "    (0, 'brokers_trained', 2, '上半年培训班结业2名，下半年培训班进行中', '巴科技〔%%s〕15号 技术经纪人培训结业名单'),\n"
+      "    (0, 'matchmaking_events', 2, '已开展现场技术对接活动2场', '各场活动通知、签到表（市科技局存档 JS-%%s-03）')\n"
+      ") AS a(back, indicator, value, note, evidence)\n"
+      "WHERE NOT EXISTS (SELECT 1 FROM indicator_actuals x WHERE x.region_code = '511900'\n"
+      "                  AND x.year = extract(year FROM today_cn())::int - a.back AND x.indicator = a.indicator);\n\n"
+      % uid("bureau"))
+
     # ---- subsidies: the seeded policies of 偃师 and 岳阳 and a demo one of 巴中, each with a run
     w("-- Subsidies 后补助: a run of each seeded policy (admin) and of the 巴中 demo policy (the bureau).\n"
       "-- 偃师 and 巴中 pay this year on last year's registrations; 岳阳 pays on the amounts received in a\n"

@@ -13,8 +13,8 @@
 -- region_paths (0001_baseline.sql, rows in 0003) lists every level a region
 -- counts towards; stats_apply() joins it instead of walking parents per call,
 -- and stats_rebuild() recomputes every aggregate from the contracts in one
--- pass (after a bulk load, or to prove the triggers right).  Also here: plan
--- targets and their progress, and the tables of the annual export.
+-- pass (after a bulk load, or to prove the triggers right).  Also here: the
+-- tables of the annual export (plan targets and progress: functions/targets.sql).
 
 -- The region levels a party in p_region counts towards, with the key that
 -- region uses for by=region (the next level down on the path).
@@ -560,65 +560,6 @@ LANGUAGE sql STABLE AS $$
         'other_party_outside', i.extra->'other_party_outside', 'definition', i.extra->>'definition',
         'source', i.source, 'active', i.active) ORDER BY i.sort, i.code), '[]'))
     FROM codes i WHERE i.list = 'indicators'
-$$;
-
-CREATE FUNCTION target_put(p_actor bigint, p_req text, p_scope text, b jsonb) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    o plan_targets;
-    n plan_targets;
-BEGIN
-    PERFORM check_region(b->>'region_code', 'region_code');
-    IF p_scope IS NOT NULL AND region_in_subtree(b->>'region_code', p_scope) IS NOT TRUE THEN
-        PERFORM yz_raise(403, 'you may set targets only for your region and below', 'region_code', 'out_of_scope');
-    END IF;
-    IF (b->>'year')::int NOT BETWEEN 2000 AND 2100 THEN
-        PERFORM yz_raise(422, 'year must be between 2000 and 2100', 'year', 'out_of_range');
-    END IF;
-    IF b->>'metric' NOT IN ('contract_amount', 'technical_amount', 'contracts', 'results_transferred') THEN
-        PERFORM yz_raise(422, 'metric must be contract_amount, technical_amount, contracts or results_transferred', 'metric', 'invalid');
-    END IF;
-    SELECT * INTO o FROM plan_targets WHERE region_code = b->>'region_code' AND year = (b->>'year')::int AND metric = b->>'metric' FOR UPDATE;
-    INSERT INTO plan_targets AS t (region_code, year, metric, target, note, updated_by)
-    VALUES (b->>'region_code', (b->>'year')::int, b->>'metric', (b->>'target')::bigint, b->>'note', p_actor)
-    ON CONFLICT (region_code, year, metric) DO UPDATE SET target = excluded.target, note = excluded.note,
-        updated_by = excluded.updated_by, updated_at = now()
-    RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'target', n.region_code || '/' || n.year || '/' || n.metric,
-                         CASE WHEN o.region_code IS NULL THEN 'create' ELSE 'update' END,
-                         CASE WHEN o.region_code IS NULL THEN NULL ELSE to_jsonb(o) END, to_jsonb(n));
-    RETURN to_jsonb(n)::text;
-END $$;
-
--- Progress: actual against target with the year-end projection from the run
--- rate (actual ÷ the elapsed share of the year; the actual itself for past years).
-CREATE FUNCTION targets_progress(p_region text, p_year int) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    WITH elapsed AS (
-        SELECT CASE WHEN p_year < extract(year FROM today_cn()) THEN 1.0
-                    WHEN p_year > extract(year FROM today_cn()) THEN 0.0
-                    ELSE (today_cn() - make_date(p_year, 1, 1) + 1)::numeric
-                         / (make_date(p_year + 1, 1, 1) - make_date(p_year, 1, 1)) END AS f
-    ), cl AS (
-        SELECT (stats_close_for(p_region, p_year)).id AS id
-    ), metrics AS (
-        SELECT m.metric, m.unit, m.actual, t.target, t.note
-        FROM (SELECT i.code AS metric, i.extra->>'unit' AS unit, indicator_actual(i.code, p_region, p_year, p_year) AS actual
-              FROM codes i
-              WHERE i.list = 'indicators' AND i.code IN ('contract_amount', 'technical_amount', 'contracts',
-                                                         'results_transferred')) AS m
-        LEFT JOIN plan_targets t ON t.region_code = p_region AND t.year = p_year AND t.metric = m.metric
-    )
-    SELECT jsonb_build_object('year', p_year, 'region', p_region,
-        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
-        'closed_at', (SELECT closed_at FROM stats_closes WHERE id = (SELECT id FROM cl)),
-        'elapsed_share', round((SELECT f FROM elapsed), 4),
-        'items', (SELECT jsonb_agg(jsonb_build_object('metric', metric, 'unit', unit, 'actual', actual, 'target', target,
-                      'share', CASE WHEN target > 0 THEN round(actual::numeric / target, 4) END,
-                      'projection', CASE WHEN (SELECT f FROM elapsed) > 0 THEN round(actual / (SELECT f FROM elapsed))::bigint END,
-                      'projected_share', CASE WHEN target > 0 AND (SELECT f FROM elapsed) > 0
-                                              THEN round(actual / (SELECT f FROM elapsed) / target, 4) END,
-                      'note', note) ORDER BY metric) FROM metrics))
 $$;
 
 -- The tables of the annual statistics export, from the same

@@ -162,6 +162,7 @@ void api_accounts_init(void);
 void api_audit_init(void);
 void api_contracts_init(void);
 void api_stats_init(void);
+void api_targets_init(void);
 void api_export_init(void);
 void api_imports_init(void);
 void api_documents_init(void);

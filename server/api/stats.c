@@ -1,5 +1,5 @@
-/* stats.c — statistics of registered contracts, plan targets and progress,
- * and the year-end close (年度结账): a bureau freezes a past year's figures for
+/* stats.c — statistics of registered contracts and the year-end close
+ * (年度结账; plan targets: targets.c): a bureau freezes a past year's figures for
  * its region (an admin for any region), later changes are listed as
  * adjustments, an admin reopens a year with a reason (functions/stats.sql).
  *
@@ -15,8 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int ST_STATS, ST_FLOWS, ST_INDICATORS, ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS, ST_CLOSE, ST_CLOSES, ST_REOPEN,
-    ST_ADJUSTMENTS;
+static int ST_STATS, ST_FLOWS, ST_INDICATORS, ST_CLOSE, ST_CLOSES, ST_REOPEN, ST_ADJUSTMENTS;
 
 static const char *const BY[] = {"year",
                                  "month",
@@ -85,46 +84,6 @@ static void flows(http_req_t *req)
 static void indicators(http_req_t *req)
 {
     api_query(req, ST_INDICATORS, 0, NULL, api_reply_row_json);
-}
-
-static void targets(http_req_t *req)
-{
-    const char *year, *region;
-    if (year_region_or_reply(req, &year, &region)) return;
-    const char *v[2] = {region, year};
-    api_query(req, ST_TARGETS, 2, v, api_reply_row_json);
-}
-
-static void progress(http_req_t *req)
-{
-    const char *year, *region;
-    if (year_region_or_reply(req, &year, &region)) return;
-    const char *v[2] = {region, year};
-    api_query(req, ST_PROGRESS, 2, v, api_reply_row_json);
-}
-
-static void target_put(http_req_t *req)
-{
-    static const field_t F[] = {{"region_code", F_STRING, true},
-                                {"year", F_INT, true},
-                                {"metric", F_STRING, true},
-                                {"target", F_INT, true},
-                                {"note", F_STRING_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    json_t *errs = NULL;
-    api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
-    json_int_t t = json_integer_value(json_object_get(req->json, "target"));
-    if (t < 0 || t > 100000000000000000LL)
-        http_error_add(&errs, "target", "out_of_range", "a non-negative amount in fen or a count");
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
-    char *body = json_dumps(req->json, JSON_COMPACT);
-    const char *v[4] = {api_actor(req), req->request_id, req->user->role & ROLE_BUREAU ? req->user->region : NULL,
-                        arena_strdup(req->arena, body)};
-    free(body);
-    api_query(req, ST_TARGET_PUT, 4, v, api_reply_row_json);
 }
 
 static void created(http_req_t *req, PGresult *res)
@@ -198,9 +157,6 @@ static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/stats/contracts", stats, ROUTE_OPTIONAL_AUTH, 0},
     {HTTP_GET, "/api/v1/stats/flows", flows, 0, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/stats/indicators", indicators, ROUTE_OPTIONAL_AUTH, 0},
-    {HTTP_GET, "/api/v1/targets", targets, 0, ROLE_BUREAU | ROLE_ADMIN},
-    {HTTP_PUT, "/api/v1/targets", target_put, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
-    {HTTP_GET, "/api/v1/targets/progress", progress, 0, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_POST, "/api/v1/stats/closes", close_year, ROUTE_JSON_BODY, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_GET, "/api/v1/stats/closes", closes, 0, ROLE_BUREAU | ROLE_ADMIN},
     {HTTP_POST, "/api/v1/stats/closes/{id}/reopen", reopen, ROUTE_JSON_BODY, ROLE_ADMIN},
@@ -219,16 +175,6 @@ void api_stats_init(void)
         " 'region_name', CASE WHEN $1 = '000000' THEN '全国' ELSE region_name($1) END))::text END",
         2);
     ST_INDICATORS = db_stmt_register_read("SELECT indicators_json()::text", 0);
-    ST_TARGETS = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(to_jsonb(t) ORDER BY t.region_code, t.metric), '[]'),"
-        " 'next_cursor', NULL)::text FROM plan_targets t WHERE t.year = $2::int"
-        " AND ($1 = '000000' OR region_in_subtree(t.region_code, $1))",
-        2);
-    ST_TARGET_PUT = db_stmt_register("SELECT target_put($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_PROGRESS = db_stmt_register_replica(
-        "SELECT CASE WHEN $1 = '000000' OR EXISTS (SELECT 1 FROM regions WHERE code = $1)"
-        " THEN targets_progress($1, $2::int)::text END",
-        2);
     ST_CLOSE = db_stmt_register("SELECT stats_close($1::bigint, $2, $3, $4::int, $5, $6)", 6);
     /* a bureau sees the closes of its region, of the regions below it and of those above it (which cover it) */
     ST_CLOSES = db_stmt_register_read(

@@ -309,6 +309,13 @@ SWEEP = {
     "getStatsFlows": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                            query=lambda w, c, x: f"year={w.year}&region={w.region}"),
     "listIndicators": Entry(),
+    "listTargetActuals": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                               query=lambda w, c, x: f"year={w.year}&region={w.region}"),
+    "putTargetActual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
+                             body=lambda w, c, x: {"region_code": w.region, "year": w.year,
+                                                   "indicator": "brokers_trained", "value": 1 + len(c),
+                                                   "note": "填报 " + uniq(), "evidence": "文件 " + uniq()},
+                             tables=["indicator_actuals"]),
     "exportAnnual": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, other=403,
                           query=lambda w, c, x: f"year={w.year}&region={w.region}&format=json"),
     # imports: officer A imports office A's numbers; officer B may not (every row is out of scope: 422)

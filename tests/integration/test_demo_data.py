@@ -130,7 +130,13 @@ def test_subsidy_runs_and_this_years_targets(demo):
     assert one(conn, "SELECT count(*) FROM subsidy_awards WHERE party = 'broker'") >= 1
     targets = {r["metric"]: r["target"] for r in query(
         conn, "SELECT metric, target FROM plan_targets WHERE region_code = '511900' AND year = %s", year)}
-    assert targets == {"contract_amount": 30000000000, "results_transferred": 40}, targets
+    assert targets == {"contract_amount": 30000000000, "results_transferred": 40, "brokers_trained": 4,
+                       "demo_enterprises": 4, "matchmaking_events": 5, "transfer_talents": 20,
+                       "ip_pledge_financing": 1000000000}, targets
+    # the bureau's entered actuals of the non-computed indicators, this year and the two before
+    actuals = query(conn, "SELECT year, count(*) AS n FROM indicator_actuals WHERE region_code = '511900'"
+                          " GROUP BY year ORDER BY year")
+    assert [(r["year"], r["n"]) for r in actuals] == [(year - 2, 3), (year - 1, 5), (year, 2)], actuals
     # everything written through the audited functions keeps the chain intact
     p = subprocess.run([str(binary()), "audit", "verify"], env={**os.environ, "YIZHAN_DATABASE_URL": dsn},
                        capture_output=True, text=True, timeout=60)

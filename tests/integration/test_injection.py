@@ -92,6 +92,7 @@ READBACK = {
     "cancelContract": _rb_contract,
     "createPayment": lambda w, ctx, b: [f"{V1}/contracts/{ctx['id']}/payments"],
     "putTarget": lambda w, ctx, b: [f"{V1}/targets?year={w.year}&region={w.region}"],
+    "putTargetActual": lambda w, ctx, b: [f"{V1}/targets/actuals?year={w.year}&region={w.region}"],
     "createSubsidyPolicy": lambda w, ctx, b: [f"{V1}/subsidy-policies/{b['id']}"],
     "updateSubsidyPolicy": lambda w, ctx, b: [f"{V1}/subsidy-policies/{ctx['id']}"],
     "createSubsidyRun": lambda w, ctx, b: [f"{V1}/subsidy-runs/{b['id']}"],

@@ -534,6 +534,17 @@ def statistics(w):
                                                      "target": 1}, auth=b)
     call("putTarget", "PUT", f"{V1}/targets", 422, {"region_code": "511900", "year": y, "metric": "nonsense",
                                                      "target": 1}, auth=b, bad_request=True)
+    call("putTarget", "PUT", f"{V1}/targets", 200, {"region_code": "511900", "from_year": y - 2, "year": y,
+                                                     "metric": "brokers_trained", "target": 10, "note": "三年累计",
+                                                     "source": "规范检查方案"}, auth=b)
+    call("putTargetActual", "PUT", f"{V1}/targets/actuals", 200,
+         {"region_code": "511900", "year": y, "indicator": "brokers_trained", "value": 3, "note": "年度结业",
+          "evidence": "巴科技〔2024〕31号"}, auth=b)
+    call("putTargetActual", "PUT", f"{V1}/targets/actuals", 422,
+         {"region_code": "511900", "year": y, "indicator": "contracts", "value": 3, "note": "计算指标",
+          "evidence": "无"}, auth=b)
+    call("listTargetActuals", "GET", f"{V1}/targets/actuals?year={y}", 200, auth=b)
+    call("listTargetActuals", "GET", f"{V1}/targets/actuals?year={y}", 403, auth=w.t["member_a"])
     call("getTargetProgress", "GET", f"{V1}/targets/progress?year={y}", 200, auth=b)
     call("getTargetProgress", "GET", f"{V1}/targets/progress?region=999999", 404, auth=adm)
     # the year-end close of a year nobody uses (2003), for the bureau's region; then reopened

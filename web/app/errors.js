@@ -16,6 +16,7 @@ export const CODE_TEXT = {
   before_signing: '不能早于签订日期',
   auction_ended: '竞价已截止，不能再出价',
   below_received: '不能低于已到账金额',
+  computed: '该指标由已登记技术合同自动计算，不能填报',
   does_not_add_up: '各项金额合计与总额不符',
   duplicate: '与已有内容重复',
   exceeds_contract: '不能超过合同成交额',
@@ -110,6 +111,7 @@ const COMMON_LABELS = {
   status: '状态', reason: '理由', note: '说明', detail: '说明', year: '年度', q: '检索词', limit: '每页条数',
   cursor: '翻页位置', kind: '类别', domain: '技术领域', mode: '方式', trl_min: '最低成熟度', trl_max: '最高成熟度',
   price_max: '价格上限', price_min: '价格下限', since: '发布日期', sort: '排序', amount_fen: '金额',
+  indicator: '指标', evidence: '佐证材料', value: '实际完成', metric: '指标', from_year: '起始年度', target: '目标值', source: '依据文件',
   'Idempotency-Key': '重复提交保护', 'If-Match': '数据版本', body: '内容', text: '内容', id: '此记录',
 };
 

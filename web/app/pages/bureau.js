@@ -279,48 +279,156 @@ function Trend({ rows }) {
 }
 
 // --- plan targets -------------------------------------------------------------------------------
+// Every indicator of the code list indicators (GET /targets/progress):
+// the computed ones from contracts, the others with the actual the bureau
+// enters (PUT /targets/actuals, a note and evidence); cumulative targets over
+// from_year…year; one form sets a yearly or cumulative target.
+/** @param {any} it an indicator (progress item or cumulative entry) @param {number | null | undefined} v */
+const fmtInd = (it, v) => (v === null || v === undefined ? '—' : it.unit === 'fen' ? bigMoney(v) : `${v} ${it.measure_word || ''}`.trim());
+/** @param {any} it @param {string} text the input: 万元 for an amount, an integer otherwise; null empty, NaN bad */
+const parseInd = (it, text) => {
+  if (text === undefined || text === null || String(text).trim() === '') return null;
+  if (it.unit === 'fen') return toFen(text, 10000);
+  return /^\d+$/.test(String(text).trim()) ? Number(String(text).trim()) : NaN;
+};
+const badValue = (it) => (it.unit === 'fen' ? '请输入金额（万元），如 500 或 12.5' : '请输入不小于 0 的整数');
+function Bar({ share }) {
+  const pct = share === null || share === undefined ? 0 : Math.min(100, share * 100);
+  return html`<div class="progress" role="progressbar" aria-label="完成进度" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round(pct)}>
+    <div class="p-actual" style=${'width:' + pct + '%'}></div></div>`;
+}
+const pctText = (share) => (share === null || share === undefined ? '' : (share * 100).toFixed(1) + '%');
+
 export function Targets({ me }) {
-  const years = yearsBack(7);
+  const years = yearsBack(10);
   const [year, setYear] = useState(years[0]);
   const region = me.region_code || '000000';
-  const r = useLoad(() => api.get('/targets', { query: { year, region } }), [year]);
-  const [edit, setEdit] = useState({});
-  const [err, setErr] = useState(null);
-  const [ok, setOk] = useState(null);
-  const current = (m) => ((r.data && r.data.items) || []).find((t) => t.metric === m && t.region_code === region);
-  /** @param {import('../api-types').Schema<'TargetMetric'>} m */
-  const save = async (m) => {
-    setErr(null); setOk(null);
-    const unit = METRICS[m].unit;
-    const raw = edit[m];
-    const target = unit === 'fen' ? toFen(raw, 10000) : /^\d+$/.test(String(raw).trim()) ? Number(raw) : NaN;
-    if (target === null || Number.isNaN(target)) { setErr({ field: m, text: unit === 'fen' ? '请输入金额（万元），如 1200 或 1200.5' : '请输入整数' }); return; }
+  const p = useLoad(() => api.get('/targets/progress', { query: { year, region } }), [year]);
+  const items = (p.data && p.data.items) || [];
+  const byCode = Object.fromEntries(items.map((i) => [i.metric, i]));
+  const entered = items.filter((i) => !i.computed);
+  // the actual form
+  const [act, setAct] = useState({ indicator: '', value: '', note: '', evidence: '' });
+  const [actErr, setActErr] = useState(/** @type {Record<string, string[]>} */ ({}));
+  const [actFail, setActFail] = useState(null);
+  const [ok, setOk] = useState('');
+  // the target form
+  const [tg, setTg] = useState({ metric: '', from_year: '', year: '', target: '', note: '', source: '' });
+  const [tgErr, setTgErr] = useState(/** @type {Record<string, string[]>} */ ({}));
+  const [tgFail, setTgFail] = useState(null);
+  const actRef = useRef(null);
+  const tgRef = useRef(null);
+  const focusForm = (ref) => setTimeout(() => ref.current && ref.current.scrollIntoView({ block: 'start' }), 0);
+
+  const saveActual = async () => {
+    setOk(''); setActFail(null);
+    const it = byCode[act.indicator];
+    /** @type {Record<string, string[]>} */
+    const errs = {};
+    if (!it) errs.indicator = ['请选择指标'];
+    const v = it ? parseInd(it, act.value) : null;
+    if (it && v === null) errs.value = ['请填写实际完成值'];
+    else if (it && Number.isNaN(v)) errs.value = [badValue(it)];
+    if (!act.note.trim()) errs.note = ['请填写说明'];
+    if (!act.evidence.trim()) errs.evidence = ['请填写佐证材料（文号、标题或存档编号）'];
+    setActErr(errs);
+    if (Object.keys(errs).length) return;
     try {
-      await api.put('/targets', { body: { region_code: region, year, metric: m, target } });
-      setOk(METRICS[m].label); setEdit({ ...edit, [m]: '' }); r.reload();
-    } catch (e) { setErr({ field: m, error: e }); }
+      await api.put('/targets/actuals', { body: { region_code: region, year, indicator: act.indicator, value: v, note: act.note, evidence: act.evidence } });
+      setOk(`已保存「${it.label}」${year} 年实际完成。`);
+      setAct({ indicator: '', value: '', note: '', evidence: '' });
+      p.reload();
+    } catch (e) { setActErr(fieldErrors(e)); setActFail(e); }
   };
-  /** @type {import('../api-types').Schema<'TargetMetric'>[]} */
-  const metrics = ['contract_amount', 'technical_amount', 'contracts', 'results_transferred'];
-  return html`<${PageTitle} sub="按年度设定本地区的技术市场发展目标，统计看板据此显示完成进度和全年预计。"
+  const saveTarget = async () => {
+    setOk(''); setTgFail(null);
+    const it = byCode[tg.metric];
+    /** @type {Record<string, string[]>} */
+    const errs = {};
+    if (!it) errs.metric = ['请选择指标'];
+    const y = Number(tg.year || year);
+    const y0 = Number(tg.from_year || y);
+    if (y0 > y) errs.from_year = ['起始年度不能晚于截止年度'];
+    else if (y - y0 > 10) errs.from_year = ['累计期限最长 11 年'];
+    const v = it ? parseInd(it, tg.target) : null;
+    if (it && v === null) errs.target = ['请填写目标值'];
+    else if (it && Number.isNaN(v)) errs.target = [badValue(it)];
+    setTgErr(errs);
+    if (Object.keys(errs).length) return;
+    try {
+      await api.put('/targets', { body: { region_code: region, metric: tg.metric, from_year: y0, year: y, target: v,
+        note: tg.note.trim() || null, source: tg.source.trim() || null } });
+      setOk(`已保存「${it.label}」${y0 === y ? y + ' 年' : y0 + '—' + y + ' 年累计'}目标。`);
+      setTg({ metric: '', from_year: '', year: '', target: '', note: '', source: '' });
+      p.reload();
+    } catch (e) { setTgErr(fieldErrors(e)); setTgFail(e); }
+  };
+  const d = p.data;
+  return html`<${PageTitle} sub="各项计划指标的年度目标、累计目标与完成进度：技术合同类指标由已登记合同自动计算，其余指标由科技局填报实际完成并附佐证材料。"
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => setYear(Number(e.currentTarget.value))}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>计划目标</${PageTitle}>
-    <div class="card">
-      ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : html`
-        ${ok ? html`<${Notice} tone="success">已保存「${ok}」目标。</${Notice}>` : ''}
-        <div class="table-wrap" tabindex="0"><table class="list stack"><thead><tr><th>指标</th><th>当前目标</th><th>新目标</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
-        ${metrics.map((m) => {
-          const def = METRICS[m];
-          const t = current(m);
-          const mine = err && err.field === m;
-          return html`<tr data-metric=${m}><td data-label="指标">${def.label}${t && t.note ? html`<div class="small muted">${t.note}</div>` : ''}</td>
-            <td data-label="当前目标">${t ? fmtMetric(m, t.target) : '未设定'}</td>
-            <td data-label="新目标"><span class="money-input"><input type="text" inputmode="decimal" value=${edit[m] ?? ''} aria-label=${def.label + '新目标'} aria-invalid=${mine ? 'true' : undefined}
-              onInput=${(e) => setEdit({ ...edit, [m]: e.currentTarget.value })}
-              placeholder=${t ? (def.unit === 'fen' ? fenToInput(t.target, 10000) : String(t.target)) : ''} /><span class="unit">${def.unit === 'fen' ? '万元' : def.unit === 'count' && m === 'contracts' ? '份' : '项'}</span></span>
-              ${mine ? html`<div class="field-error" role="alert">${err.text || (err.error && err.error.errors && err.error.errors.length ? err.error.errors.map(errorText).join('；') : problemText(err.error))}</div>` : ''}</td>
-            <td data-label=""><${ActionButton} class="btn btn-small btn-primary" disabled=${!edit[m]} onClick=${() => save(m)}>保存</${ActionButton}></td></tr>`;
-        })}</tbody></table></div>`}
-    </div>`;
+    ${ok ? html`<${Notice} tone="success">${ok}</${Notice}>` : ''}
+    ${p.loading ? html`<${Loading} />` : p.error ? html`<${ErrorBox} error=${p.error} onRetry=${p.reload} />` : html`
+    <${Card} title=${`累计目标（含 ${year} 年）`}>
+      ${d.cumulative.length ? html`<div class="cumulative-targets" data-testid="cumulative-targets">${d.cumulative.map((c) => html`
+        <div class="cumulative" data-metric=${c.metric} data-from=${c.from_year} data-to=${c.year}>
+          <div><b>${c.label}</b> <span class="muted small">${c.from_year}—${c.year} 年累计${c.complete ? '' : `（截至 ${year} 年）`}</span></div>
+          <div>目标 ${fmtInd(c, c.target)} · 已完成 <b data-testid="cumulative-actual">${fmtInd(c, c.actual)}</b>${c.share !== null ? html` · <b>${pctText(c.share)}</b>` : ''}</div>
+          <${Bar} share=${c.share} />
+          <div class="small muted">${c.years.map((y) => `${y.year} 年 ${y.actual === null ? '未填报' : fmtInd(c, y.actual)}${y.closed ? '（已结账）' : ''}`).join('；')}</div>
+          ${c.note || c.source ? html`<div class="small muted">${c.note || ''}${c.source ? `（${c.source}）` : ''}</div>` : ''}
+        </div>`)}</div>` : html`<${Empty}>${year} 年不在任何累计目标的期限内。</${Empty}>`}
+    </${Card}>
+    <${Card} title=${`${year} 年度指标`}>
+      <div class="table-wrap" tabindex="0"><table class="list stack" data-testid="indicators"><thead><tr><th>指标</th><th>年度目标</th><th>实际完成</th><th>进度</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
+      ${items.map((it) => html`<tr data-metric=${it.metric} data-computed=${it.computed ? 'true' : 'false'}>
+        <td data-label="指标">${it.label} <span class=${'badge ' + (it.computed ? 'badge-blue' : 'badge-amber')}>${it.computed ? '自动计算' : '科技局填报'}</span>
+          ${it.note ? html`<div class="small muted">${it.note}</div>` : ''}</td>
+        <td data-label="年度目标">${it.target === null ? html`<span class="muted">未设定</span>` : fmtInd(it, it.target)}</td>
+        <td data-label="实际完成"><span data-testid="actual">${it.actual === null ? html`<span class="muted">未填报</span>` : fmtInd(it, it.actual)}</span>
+          ${it.entry ? html`<div class="small muted">佐证：${it.entry.evidence}</div>` : ''}</td>
+        <td data-label="进度">${it.target ? html`<span data-testid="share">${pctText(it.share)}</span><${Bar} share=${it.share} />` : html`<span class="muted">—</span>`}</td>
+        <td data-label=""><div class="card-actions">
+          ${!it.computed && region !== '000000' ? html`<button class="btn btn-small" aria-label=${`填报：${it.label}`}
+            onClick=${() => { setAct({ ...act, indicator: it.metric }); setActErr({}); focusForm(actRef); }}>填报</button>` : ''}
+          <button class="btn btn-small" aria-label=${`设定目标：${it.label}`}
+            onClick=${() => { setTg({ ...tg, metric: it.metric, year: String(year), from_year: String(year) }); setTgErr({}); focusForm(tgRef); }}>设定目标</button>
+        </div></td></tr>`)}
+      </tbody></table></div>
+    </${Card}>
+    ${region !== '000000' ? html`<section class="card" ref=${actRef} data-testid="actual-form"><header class="card-head"><h2>填报 ${year} 年实际完成</h2></header>
+      <p class="muted small">每次填报都会留存记录并写入审计日志；以最新一次填报为准。</p>
+      <div class="form-grid">
+        <${Field} label="指标" name="indicator" errors=${actErr} required>
+          <${Select} value=${act.indicator} onChange=${(v) => setAct({ ...act, indicator: v || '' })} items=${entered.map((i) => ({ code: i.metric, label: i.label }))} /></${Field}>
+        <${Field} label=${byCode[act.indicator] && byCode[act.indicator].unit === 'fen' ? '实际完成（万元）' : `实际完成${byCode[act.indicator] && byCode[act.indicator].measure_word ? '（' + byCode[act.indicator].measure_word + '）' : ''}`} name="value" errors=${actErr} required>
+          <input type="text" inputmode="decimal" value=${act.value} onInput=${(e) => setAct({ ...act, value: e.currentTarget.value })} /></${Field}>
+        <${Field} label="说明" name="note" errors=${actErr} required wide>
+          <textarea rows="2" value=${act.note} onInput=${(e) => setAct({ ...act, note: e.currentTarget.value })} placeholder="数据来源与统计口径"></textarea></${Field}>
+        <${Field} label="佐证材料" name="evidence" errors=${actErr} required wide help="文件文号、标题、存档编号或链接">
+          <input type="text" value=${act.evidence} onInput=${(e) => setAct({ ...act, evidence: e.currentTarget.value })} /></${Field}>
+      </div>
+      ${actFail && !Object.keys(actErr).length ? html`<${ErrorSummary} err=${actFail} />` : ''}
+      <div class="page-actions" style="margin-top:12px"><${ActionButton} class="btn btn-primary" onClick=${saveActual}>保存实际完成</${ActionButton}></div>
+    </section>` : ''}
+    <section class="card" ref=${tgRef} data-testid="target-form"><header class="card-head"><h2>设定目标</h2></header>
+      <p class="muted small">起始年度与截止年度相同为年度目标；早于截止年度为累计目标，完成进度按各年度实际完成合计。</p>
+      <div class="form-grid">
+        <${Field} label="指标" name="metric" errors=${tgErr} required>
+          <${Select} value=${tg.metric} onChange=${(v) => setTg({ ...tg, metric: v || '' })} items=${items.map((i) => ({ code: i.metric, label: i.label }))} /></${Field}>
+        <${Field} label="起始年度" name="from_year" errors=${tgErr}>
+          <input type="number" min="2000" max="2100" value=${tg.from_year} placeholder=${String(year)} onInput=${(e) => setTg({ ...tg, from_year: e.currentTarget.value })} /></${Field}>
+        <${Field} label="截止年度" name="year" errors=${tgErr}>
+          <input type="number" min="2000" max="2100" value=${tg.year} placeholder=${String(year)} onInput=${(e) => setTg({ ...tg, year: e.currentTarget.value })} /></${Field}>
+        <${Field} label=${byCode[tg.metric] && byCode[tg.metric].unit === 'fen' ? '目标值（万元）' : '目标值'} name="target" errors=${tgErr} required>
+          <input type="text" inputmode="decimal" value=${tg.target} onInput=${(e) => setTg({ ...tg, target: e.currentTarget.value })} /></${Field}>
+        <${Field} label="说明" name="note" errors=${tgErr} wide>
+          <input type="text" value=${tg.note} onInput=${(e) => setTg({ ...tg, note: e.currentTarget.value })} /></${Field}>
+        <${Field} label="依据文件" name="source" errors=${tgErr} wide help="方案名称或文号">
+          <input type="text" value=${tg.source} onInput=${(e) => setTg({ ...tg, source: e.currentTarget.value })} /></${Field}>
+      </div>
+      ${tgFail && !Object.keys(tgErr).length ? html`<${ErrorSummary} err=${tgFail} />` : ''}
+      <div class="page-actions" style="margin-top:12px"><${ActionButton} class="btn btn-primary" onClick=${saveTarget}>保存目标</${ActionButton}></div>
+    </section>`}`;
 }
 
 // --- annual export ----------------------------------------------------------------------------------
