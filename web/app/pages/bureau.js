@@ -368,16 +368,16 @@ export function Targets({ me }) {
       actions=${html`<select aria-label="年度" style="width:auto" onChange=${(e) => setYear(Number(e.currentTarget.value))}>${years.map((y) => html`<option value=${y} selected=${y === year}>${y} 年</option>`)}</select>`}>计划目标</${PageTitle}>
     ${ok ? html`<${Notice} tone="success">${ok}</${Notice}>` : ''}
     ${p.loading ? html`<${Loading} />` : p.error ? html`<${ErrorBox} error=${p.error} onRetry=${p.reload} />` : html`
-    <${Card} title=${`累计目标（含 ${year} 年）`}>
-      ${d.cumulative.length ? html`<div class="cumulative-targets" data-testid="cumulative-targets">${d.cumulative.map((c) => html`
+    ${d.cumulative.length ? html`<${Card} title=${`累计目标（含 ${year} 年）`}>
+      <div class="cumulative-targets" data-testid="cumulative-targets">${d.cumulative.map((c) => html`
         <div class="cumulative" data-metric=${c.metric} data-from=${c.from_year} data-to=${c.year}>
           <div><b>${c.label}</b> <span class="muted small">${c.from_year}—${c.year} 年累计${c.complete ? '' : `（截至 ${year} 年）`}</span></div>
           <div>目标 ${fmtInd(c, c.target)} · 已完成 <b data-testid="cumulative-actual">${fmtInd(c, c.actual)}</b>${c.share !== null ? html` · <b>${pctText(c.share)}</b>` : ''}</div>
           <${Bar} share=${c.share} />
           <div class="small muted">${c.years.map((y) => `${y.year} 年 ${y.actual === null ? '未填报' : fmtInd(c, y.actual)}${y.closed ? '（已结账）' : ''}`).join('；')}</div>
           ${c.note || c.source ? html`<div class="small muted">${c.note || ''}${c.source ? `（${c.source}）` : ''}</div>` : ''}
-        </div>`)}</div>` : html`<${Empty}>${year} 年不在任何累计目标的期限内。</${Empty}>`}
-    </${Card}>
+        </div>`)}</div>
+    </${Card}>` : ''}
     <${Card} title=${`${year} 年度指标`}>
       <div class="table-wrap" tabindex="0"><table class="list stack" data-testid="indicators"><thead><tr><th>指标</th><th>年度目标</th><th>实际完成</th><th>进度</th><th><span class="sr-only">操作</span></th></tr></thead><tbody>
       ${items.map((it) => html`<tr data-metric=${it.metric} data-computed=${it.computed ? 'true' : 'false'}>
