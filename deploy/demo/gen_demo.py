@@ -2207,6 +2207,9 @@ BAZHONG_POLICY = {
             {"label": "技术经纪人：促成合同上年度技术交易额的1%，每人每年最高5万元",
              "party": "broker", "base": "technical_amount", "base_year": "previous",
              "rate": {"flat_bp": 100}, "cap_per_broker_year_fen": 5 * WAN},
+            {"label": "上年新认定的技术转移示范机构：参照偃师，国家级30万元、省级10万元、市级5万元",
+             "party": "institution", "base_year": "previous",
+             "amount_by_level_fen": {"national": 30 * WAN, "provincial": 10 * WAN, "city": 5 * WAN}},
         ],
         "note": "演示政策，数额仅供演示。补助总额以当年预算为限，超出时按比例核减。",
     },
@@ -2426,6 +2429,27 @@ def emit_live(out):
       "WHERE NOT EXISTS (SELECT 1 FROM indicator_actuals x WHERE x.region_code = '511900'\n"
       "                  AND x.year = extract(year FROM today_cn())::int - a.back AND x.indicator = a.indicator);\n\n"
       % uid("bureau"))
+
+    # ---- registers: demonstration institutions (one per level) and the demo broker's credentials
+    w("-- Registers: 巴中's technology-transfer service company recognised last year as a provincial and the\n"
+      "-- 巴中 promotion association as a city demonstration institution; the Sichuan market association\n"
+      "-- as a national one (years ago).  The demo broker: trained and certified last year ---------------\n")
+    for org, level, by, when, doc in (
+            ("bzbrok", "provincial", "四川省科学技术厅", "make_date(extract(year FROM today_cn())::int - 1, 6, 18)", "川科成〔演示〕12号"),
+            ("bzassoc", "city", "巴中市科学技术局", "make_date(extract(year FROM today_cn())::int - 1, 9, 3)", "巴科发〔演示〕21号"),
+            ("scassoc", "national", "科学技术部", "make_date(extract(year FROM today_cn())::int - 6, 11, 20)", "国科发火〔演示〕3号")):
+        w("SELECT institution_recognition_create(%s, 'demo-load', NULL, jsonb_build_object('org_id', %d, 'level', %s,\n"
+          "           'recognised_by', %s, 'recognised_on', %s, 'document_no', %s, 'evidence', %s));\n"
+          % (uid("admin"), ORG[org]["id"], q(level), q(by), when, q(doc), q("演示数据：" + by + "认定通知（" + doc + "）")))
+    for kind, extra, when in (
+            ("training", "'course', '技术经纪人（初级）培训', 'hours', 48, 'issuer', '四川省技术市场协会'",
+             "make_date(extract(year FROM today_cn())::int - 1, 4, 26)"),
+            ("certification", "'certificate_no', 'JSJJR-演示-511900-0016', 'issuer', '中国科学技术交流中心'",
+             "make_date(extract(year FROM today_cn())::int - 1, 7, 8)")):
+        w("SELECT broker_qualification_create(%s, 'demo-load', NULL, jsonb_build_object('user_id', %s, 'kind', %s, %s,\n"
+          "           'obtained_on', %s, 'evidence', '演示数据：证书（结业证明）扫描件'));\n"
+          % (uid("admin"), uid("broker"), q(kind), extra, when))
+    w("\n")
 
     # ---- subsidies: the seeded policies of 偃师 and 岳阳 and a demo one of 巴中, each with a run
     w("-- Subsidies 后补助: a run of each seeded policy (admin) and of the 巴中 demo policy (the bureau).\n"

@@ -223,3 +223,21 @@ BEGIN
                          broker_qualification_json(o), broker_qualification_json(q));
     RETURN broker_qualification_json(q)::text;
 END $$;
+
+-- GET /broker-register: a broker with the summary of the register entries in force.
+CREATE FUNCTION broker_register_json(p_user bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'user_id', u.id, 'name', u.display_name, 'employer_org_id', u.org_id, 'employer_name', o.name,
+        'region_code', coalesce(u.region_code, o.region_code),
+        'trainings', (SELECT count(*) FROM broker_qualifications q WHERE q.user_id = u.id AND q.kind = 'training'
+                        AND q.withdrawn_at IS NULL),
+        'training_hours', (SELECT coalesce(trim_scale(sum(q.hours)), 0) FROM broker_qualifications q
+                           WHERE q.user_id = u.id AND q.kind = 'training' AND q.withdrawn_at IS NULL),
+        'certified', broker_certified_on(u.id, today_cn()),
+        'certification', (SELECT jsonb_build_object('id', q.id, 'certificate_no', q.certificate_no, 'issuer', q.issuer,
+                                                    'obtained_on', q.obtained_on)
+                          FROM broker_qualifications q WHERE q.user_id = u.id AND q.kind = 'certification'
+                            AND q.withdrawn_at IS NULL ORDER BY q.obtained_on DESC, q.id DESC LIMIT 1))
+    FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = p_user
+$$;

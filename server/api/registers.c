@@ -17,7 +17,8 @@
 
 #include <string.h>
 
-static int ST_INST_LIST, ST_INST_CREATE, ST_INST_WITHDRAW, ST_BROKER_LIST, ST_BROKER_CREATE, ST_BROKER_WITHDRAW;
+static int ST_INST_LIST, ST_INST_CREATE, ST_INST_WITHDRAW, ST_BROKER_LIST, ST_BROKER_CREATE, ST_BROKER_WITHDRAW,
+    ST_BROKERS;
 
 #define KEEPERS (ROLE_BUREAU | ROLE_ADMIN)
 
@@ -161,6 +162,21 @@ static void broker_withdraw(http_req_t *req)
     withdraw(req, ST_BROKER_WITHDRAW, "qualification");
 }
 
+/* The brokers in scope, each with a summary of their register entries (in force). */
+static void broker_register(http_req_t *req)
+{
+    const char *limit, *after, *q, *region;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "q", &q) ||
+        api_region_or_reply(req, &region))
+        return;
+    if (q && util_utf8_len(q, strlen(q)) > 100) {
+        (void)api_bad_param(req, "q", "too_long", "at most 100 characters");
+        return;
+    }
+    const char *v[5] = {scope_of(req), q, region, after, limit};
+    api_query(req, ST_BROKERS, 5, v, api_reply_page);
+}
+
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/institution-recognitions", inst_list, 0, KEEPERS},
     {HTTP_POST, "/api/v1/institution-recognitions", inst_create, ROUTE_JSON_BODY, KEEPERS},
@@ -168,6 +184,7 @@ static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/broker-qualifications", broker_list, 0, KEEPERS},
     {HTTP_POST, "/api/v1/broker-qualifications", broker_create, ROUTE_JSON_BODY, KEEPERS},
     {HTTP_POST, "/api/v1/broker-qualifications/{id}/withdraw", broker_withdraw, ROUTE_JSON_BODY, KEEPERS},
+    {HTTP_GET, "/api/v1/broker-register", broker_register, 0, KEEPERS},
 };
 
 void api_registers_init(void)
@@ -199,5 +216,15 @@ void api_registers_init(void)
     ST_BROKER_CREATE = db_stmt_register("SELECT broker_qualification_create($1::bigint, $2, $3, $4::jsonb)", 4);
     ST_BROKER_WITHDRAW = db_stmt_register(
         "SELECT broker_qualification_withdraw($1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
+    /* $1 scope, $2 q, $3 region, $4 after, $5 limit */
+    ST_BROKERS = db_stmt_register_read(
+        api_page_sql("SELECT u.id, broker_register_json(u.id) AS j FROM users u LEFT JOIN orgs o ON o.id = u.org_id"
+                     " WHERE u.role = 'broker' AND u.active"
+                     " AND ($1::text IS NULL OR region_in_subtree(coalesce(u.region_code, o.region_code), $1))"
+                     " AND ($2::text IS NULL OR strpos(u.display_name, $2) > 0 OR strpos(o.name, $2) > 0)"
+                     " AND ($3::text = '000000' OR region_in_subtree(coalesce(u.region_code, o.region_code), $3))"
+                     " AND ($4::bigint IS NULL OR u.id < $4::bigint) ORDER BY u.id DESC",
+                     5),
+        5);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
 }

@@ -347,6 +347,7 @@ SWEEP = {
     "withdrawInstitutionRecognition": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=recognition,
                                             body=lambda w, c, x: {"reason": "扫描撤回"}, tables=R_TABLES),
     "listBrokerQualifications": Entry(allow={"bureau", "admin"}),
+    "listBrokerRegister": Entry(allow={"bureau", "admin"}),
     "createBrokerQualification": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, body=qualification_body,
                                        tables=R_TABLES),
     "withdrawBrokerQualification": Entry(allow={"bureau", "admin"}, scoped={"bureau"}, setup=qualification,

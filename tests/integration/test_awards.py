@@ -118,6 +118,15 @@ def test_broker_register_training_and_certification(api, sdb, people):
     qualify(api, h, people["broker"], "certification", "2009-06-02", certificate_no="GS-2009-001", status=409)
     lst = api.get(f"{V1}/broker-qualifications?user_id={people['broker']['id']}&kind=certification", headers=h)
     assert lst.status == 200 and [x["id"] for x in lst.body["items"]] == [c["id"]]
+    reg = api.get(f"{V1}/broker-register?q=" + people["employer"]["name"], headers=h)
+    assert reg.status == 200
+    mine = [x for x in reg.body["items"] if x["user_id"] == people["broker"]["id"]][0]
+    assert (mine["trainings"], mine["training_hours"], mine["certified"], mine["certification"]["certificate_no"],
+            mine["employer_org_id"]) == (1, 48, True, "GS-2009-001", people["employer"]["id"])
+    # another province's bureau does not see the broker
+    assert all(x["user_id"] != people["broker"]["id"]
+               for x in api.get(f"{V1}/broker-register", headers=people["sh"]["h"]).body["items"])
+    assert_problem(api.get(f"{V1}/broker-register?q=" + "经" * 101, headers=h), 400)
     assert query(sdb, "SELECT count(*) AS n FROM audit_log WHERE entity = 'broker_qualification' AND entity_id IN (%s, %s)",
                  str(t["id"]), str(c["id"]))[0]["n"] == 2
 

@@ -614,6 +614,8 @@ def statistics(w):
     call("createBrokerQualification", "POST", f"{V1}/broker-qualifications", 422, {**q, "kind": "x"}, auth=b,
          bad_request=True)
     call("listBrokerQualifications", "GET", f"{V1}/broker-qualifications?kind=certification", 200, auth=b)
+    call("listBrokerRegister", "GET", f"{V1}/broker-register?q=broker", 200, auth=b)
+    call("listBrokerRegister", "GET", f"{V1}/broker-register?q=" + "x" * 101, 400, auth=b, bad_request=True)
     fixed = {**policy, "name": "示范机构奖励 " + uniq(), "rules": {"lines": [
         {"label": "示范机构", "party": "institution", "amount_by_level_fen": {"national": 30000000, "provincial": 10000000,
                                                                              "city": 5000000}},

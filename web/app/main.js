@@ -25,6 +25,7 @@ const MODULES = {
   closes: () => import('./pages/closes.js'),
   deals: () => import('./pages/deals.js'),
   imports: () => import('./pages/imports.js'),
+  registers: () => import('./pages/registers.js'),
 };
 /** @typedef {keyof typeof MODULES} ModuleName */
 /** @typedef {{pattern: string, comp?: any, lazy?: [ModuleName, string], roles?: string[]}} Route */
@@ -65,6 +66,7 @@ const ROUTES = [
   { pattern: '/bureau/exports', lazy: ['bureau', 'Exports'], roles: ['bureau', 'admin'] },
   { pattern: '/bureau/subsidies', lazy: ['bureau', 'Subsidies'], roles: ['bureau', 'admin'] },
   { pattern: '/bureau/targets', lazy: ['bureau', 'Targets'], roles: ['bureau', 'admin'] },
+  { pattern: '/bureau/registers', lazy: ['registers', 'Registers'], roles: ['bureau', 'admin'] },
   { pattern: '/admin/users', lazy: ['admin', 'Users'], roles: ['admin'] },
   { pattern: '/admin/users/:id', lazy: ['admin', 'UserEdit'], roles: ['admin'] },
   { pattern: '/admin/orgs', lazy: ['admin', 'Orgs'], roles: ['reviewer', 'admin'] },
@@ -143,11 +145,11 @@ function navFor(me) {
         ['/verify', '证书核验'], ['/', '成果与需求']];
     case 'bureau':
       return [['/bureau', '统计看板'], ['/bureau/targets', '计划目标'], ['/bureau/exports', '年报导出'],
-        ['/bureau/subsidies', '后补助'], ['/bureau/closes', '年度结账'], ['/contracts', '登记合同'], ['/search/contracts', '合同检索'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
+        ['/bureau/subsidies', '后补助'], ['/bureau/registers', '机构与经纪人'], ['/bureau/closes', '年度结账'], ['/contracts', '登记合同'], ['/search/contracts', '合同检索'], ['/admin/audit', '审计'], ['/verify', '证书核验']];
     case 'admin':
       return [['/admin/users', '用户'], ['/admin/orgs', '单位'], ['/admin/offices', '登记机构'], ['/admin/audit', '审计'],
         ['/admin/calendar', '工作日历'], ['/admin/settings', '规则参数'], ['/admin/codes', '代码表'],
-        ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/bureau/closes', '年度结账'], ['/contracts', '合同'], ['/search/contracts', '合同检索'], ['/', '成果与需求'], ['/verify', '核验']];
+        ['/review', '审核'], ['/registry', '登记'], ['/bureau', '统计'], ['/bureau/registers', '机构与经纪人'], ['/bureau/closes', '年度结账'], ['/contracts', '合同'], ['/search/contracts', '合同检索'], ['/', '成果与需求'], ['/verify', '核验']];
     default:
       return common;
   }
