@@ -153,7 +153,7 @@ function Kpis({ d, year }) {
       <div class="t">吸纳（买方在本地区）${d.inT.total.count} 份，${bigMoney(d.inT.total.contract_amount_fen)}</div>
       ${rt ? html`<div class="t" data-testid="kpi-results_transferred">引进转化科技成果 ${rt.actual} 项${rt.target ? ` / 目标 ${rt.target} 项` : ''}</div>` : ''}</div>
   </div>
-  <p class="source-note">以上为技术输出口径（卖方在本地区登记的合同）。全年预计 = 本年实际 ÷ 已过天数占全年比例（${(d.progress.elapsed * 100).toFixed(1)}%）。</p>`;
+  <p class="source-note">以上为技术输出口径（卖方在本地区登记的合同）。全年预计 = 本年实际 ÷ 已过天数占全年比例（${(Number(d.progress.elapsed_share) * 100).toFixed(1)}%）。</p>`;
 }
 
 function monthly(s) {
