@@ -236,7 +236,9 @@ echo
 echo "== cluster: primary + streaming replica, two instances, nginx (all on loopback)"
 
 REPLICA_SUPPORT=0
-"$BIN" config | grep -q '^YIZHAN_DATABASE_REPLICA_URL' && REPLICA_SUPPORT=1
+# grep reads it all: with -q it would exit at the match and, under pipefail, the
+# writer's SIGPIPE (the listing is over 4 KB) would count as no replica support
+"$BIN" config | grep '^YIZHAN_DATABASE_REPLICA_URL' >/dev/null && REPLICA_SUPPORT=1
 [ "$REPLICA_SUPPORT" = 1 ] || log "this yizhan has no YIZHAN_DATABASE_REPLICA_URL: replica checks are skipped"
 NO_REPLICA="skipped: server has no replica support yet"
 
