@@ -210,26 +210,28 @@ function SettingEditor({ s, done }) {
   </div>`;
 }
 
-// The labels of the codes a setting may list (its rule's code list).
+// The labels of the codes a setting may list (its rule's code list), fetched
+// side by side; `loading` stays true until they are here, so a value is never
+// shown as its bare code first.
 function useLabels() {
   const r = useLoad(async () => {
     const m = new Map();
-    for (const list of /** @type {const} */ (['plan_sources', 'org_types', 'tax_vat_bases'])) {
-      for (const c of (await api.get('/codes/{list}', { path: { list } })).items) m.set(c.code, c.label);
-    }
+    const lists = /** @type {const} */ (['plan_sources', 'org_types', 'tax_vat_bases']);
+    const got = await Promise.all(lists.map((list) => api.get('/codes/{list}', { path: { list } })));
+    for (const g of got) for (const c of g.items) m.set(c.code, c.label);
     return m;
   }, []);
-  return r.data;
+  return { labels: r.data, loading: r.loading };
 }
 
 export function SettingsAdmin() {
   const r = useLoad(() => api.get('/settings'), []);
-  const labels = useLabels();
+  const { labels, loading: labelsLoading } = useLabels();
   const [editing, setEditing] = useState(/** @type {string | null} */ (null));
   const [open, setOpen] = useState(/** @type {string | null} */ (null));
   const [hist, setHist] = useState(0);
   const head = html`<${PageTitle} sub="审查时限、专家评审门槛、公示期、税率、限流等随法规调整的参数。每次修改须注明依据，并记入审计日志。">规则参数</${PageTitle}>`;
-  if (r.loading) return html`${head}<${Loading} />`;
+  if (r.loading || labelsLoading) return html`${head}<${Loading} />`;
   if (r.error) return html`${head}<${ErrorBox} error=${r.error} onRetry=${r.reload} />`;
   const items = r.data.items;
   return html`${head}<div class="card"><div class="table-wrap" tabindex="0"><table class="list stack" data-testid="settings"><thead><tr>
