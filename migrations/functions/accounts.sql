@@ -227,8 +227,7 @@ BEGIN
         verification_status = CASE WHEN b ?| ARRAY['name', 'org_type', 'credit_code'] THEN 'pending' ELSE verification_status END,
         verified_at = CASE WHEN b ?| ARRAY['name', 'org_type', 'credit_code'] THEN NULL ELSE verified_at END
     WHERE id = p_id RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'org', p_id::text, 'update', org_json(o), org_json(n));
-    RETURN org_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'org', p_id::text, 'update', org_json(o), org_json(n));
 END $$;
 
 CREATE FUNCTION org_verify(p_actor bigint, p_req text, p_id bigint, p_decision text, p_note text) RETURNS text
@@ -251,8 +250,7 @@ BEGIN
     UPDATE orgs SET verification_status = p_decision, verified_at = CASE WHEN p_decision = 'verified' THEN now() END,
                     verified_by = p_actor, verification_note = p_note
     WHERE id = p_id RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'org', p_id::text, p_decision, org_json(o), org_json(n));
-    RETURN org_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'org', p_id::text, p_decision, org_json(o), org_json(n));
 END $$;
 
 CREATE FUNCTION invitation_create(p_actor bigint, p_req text, p_org bigint, p_scope_org bigint, p_hash text,
@@ -327,8 +325,7 @@ BEGIN
     VALUES (b->>'email', coalesce(b->>'display_name', b->>'email'), b->>'phone', p_hash, b->>'role',
             (b->>'org_id')::bigint, (b->>'office_id')::bigint, b->>'region_code')
     RETURNING * INTO u;
-    PERFORM audit_append(p_actor, p_req, 'user', u.id::text, 'create', NULL, user_json(u));
-    RETURN user_json(u)::text;
+    RETURN audit_returning(p_actor, p_req, 'user', u.id::text, 'create', NULL, user_json(u));
 END $$;
 
 CREATE FUNCTION user_update(p_actor bigint, p_req text, p_id bigint, p_if_match int, b jsonb) RETURNS text
@@ -359,8 +356,7 @@ BEGIN
         UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = 'disabled'
         WHERE user_id = p_id AND revoked_at IS NULL;
     END IF;
-    PERFORM audit_append(p_actor, p_req, 'user', p_id::text, 'update', user_json(o), user_json(n));
-    RETURN user_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'user', p_id::text, 'update', user_json(o), user_json(n));
 END $$;
 
 CREATE FUNCTION user_set_password(p_actor bigint, p_req text, p_id bigint, p_hash text) RETURNS void
@@ -382,8 +378,7 @@ BEGIN
         PERFORM yz_raise(409, 'an active registry office already serves this region', 'region_code', 'duplicate');
     END IF;
     INSERT INTO registry_offices (name, region_code) VALUES (b->>'name', b->>'region_code') RETURNING * INTO f;
-    PERFORM audit_append(p_actor, p_req, 'office', f.id::text, 'create', NULL, office_json(f));
-    RETURN office_json(f)::text;
+    RETURN audit_returning(p_actor, p_req, 'office', f.id::text, 'create', NULL, office_json(f));
 END $$;
 
 CREATE FUNCTION office_update(p_actor bigint, p_req text, p_id bigint, b jsonb) RETURNS text
@@ -400,7 +395,6 @@ BEGIN
         region_code = CASE WHEN b ? 'region_code' THEN b->>'region_code' ELSE region_code END,
         active = CASE WHEN b ? 'active' THEN (b->>'active')::boolean ELSE active END
     WHERE id = p_id RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'office', p_id::text, 'update', office_json(o), office_json(n));
-    RETURN office_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'office', p_id::text, 'update', office_json(o), office_json(n));
 END $$;
 

@@ -47,6 +47,16 @@ BEGIN
     RETURN r.id;
 END $$;
 
+-- The common end of a change: append the entry and answer with its after-image
+-- (RETURN audit_returning(...) in place of audit_append and RETURN after::text).
+CREATE FUNCTION audit_returning(p_actor bigint, p_request text, p_entity text, p_entity_id text, p_action text,
+                                p_before jsonb, p_after jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM audit_append(p_actor, p_request, p_entity, p_entity_id, p_action, p_before, p_after);
+    RETURN p_after::text;
+END $$;
+
 -- Walk the chain; the first entry whose link or hash is wrong is named.
 CREATE FUNCTION audit_verify(OUT ok boolean, OUT checked bigint, OUT first_broken_id bigint, OUT reason text)
 LANGUAGE plpgsql STABLE AS $$

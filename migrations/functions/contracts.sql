@@ -425,8 +425,7 @@ BEGIN
         c.technical_amount_fen, c.non_technical_items, c.payment_schedule, c.domain, c.socio_economic_objective, c.ip_type,
         c.plan_source, c.result_id, c.need_id, c.is_import, c.related_party, c.related_contract_id, c.fiscal_subsidy, p_actor)
     RETURNING * INTO c;
-    PERFORM audit_append(p_actor, p_req, 'contract', c.id::text, 'create', NULL, contract_json(c));
-    RETURN contract_json(c)::text;
+    RETURN audit_returning(p_actor, p_req, 'contract', c.id::text, 'create', NULL, contract_json(c));
 END $$;
 
 -- Lock a contract the caller may act on: as a party (p_org), as an officer of
@@ -477,8 +476,7 @@ BEGIN
         result_id = c.result_id, need_id = c.need_id, is_import = c.is_import, related_party = c.related_party,
         related_contract_id = c.related_contract_id, fiscal_subsidy = c.fiscal_subsidy
     WHERE id = p_id RETURNING * INTO c;
-    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'update', contract_json(o), contract_json(c));
-    RETURN contract_json(c)::text;
+    RETURN audit_returning(p_actor, p_req, 'contract', p_id::text, 'update', contract_json(o), contract_json(c));
 END $$;
 
 CREATE FUNCTION contract_delete(p_actor bigint, p_req text, p_id bigint, p_org bigint, p_admin boolean) RETURNS void
@@ -560,9 +558,8 @@ BEGIN
                          due_on = add_working_days(today, days), correction_due_on = NULL, review_days = days,
                          calendar_provisional = calendar_provisional(today, add_working_days(today, days))
     WHERE id = p_id RETURNING * INTO c;
-    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, CASE WHEN o.status = 'returned' THEN 'resubmit' ELSE 'submit' END,
-                         contract_json(o), contract_json(c));
-    RETURN contract_json(c)::text;
+    RETURN audit_returning(p_actor, p_req, 'contract', p_id::text, CASE WHEN o.status = 'returned' THEN 'resubmit' ELSE 'submit' END,
+                           contract_json(o), contract_json(c));
 END $$;
 
 CREATE FUNCTION contract_lock_for_review(p_id bigint, p_office bigint, p_admin boolean) RETURNS contracts
@@ -769,8 +766,7 @@ BEGIN
     END IF;
     INSERT INTO contract_payments (contract_id, amount_fen, received_on, note, created_by)
     VALUES (p_id, p_amount, p_on, p_note, p_actor) RETURNING * INTO pay;
-    PERFORM audit_append(p_actor, p_req, 'contract', p_id::text, 'payment', NULL, to_jsonb(pay));
-    RETURN to_jsonb(pay)::text;
+    RETURN audit_returning(p_actor, p_req, 'contract', p_id::text, 'payment', NULL, to_jsonb(pay));
 END $$;
 
 -- The certificate's content (the server canonicalises and signs it): the parties
@@ -826,8 +822,7 @@ BEGIN
     END IF;
     INSERT INTO contract_attachments (contract_id, filename, content_type, size_bytes, sha256, data, uploaded_by)
     VALUES (p_contract, p_name, p_type, length(p_data), p_sha, p_data, p_actor) RETURNING * INTO a;
-    PERFORM audit_append(p_actor, p_req, 'contract', p_contract::text, 'attach', NULL, attachment_json(a));
-    RETURN attachment_json(a)::text;
+    RETURN audit_returning(p_actor, p_req, 'contract', p_contract::text, 'attach', NULL, attachment_json(a));
 END $$;
 
 CREATE FUNCTION attachment_delete(p_actor bigint, p_req text, p_contract bigint, p_org bigint, p_admin boolean,

@@ -47,9 +47,8 @@ BEGIN
     ON CONFLICT (office_id) DO UPDATE SET png = excluded.png, sha256 = excluded.sha256, width = excluded.width,
         height = excluded.height, uploaded_by = excluded.uploaded_by, uploaded_at = now()
     RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'office', p_office::text, 'seal_upload',
-                         CASE WHEN o.office_id IS NOT NULL THEN office_seal_json(o) END, office_seal_json(n));
-    RETURN office_seal_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'office', p_office::text, 'seal_upload',
+                           CASE WHEN o.office_id IS NOT NULL THEN office_seal_json(o) END, office_seal_json(n));
 END $$;
 
 CREATE FUNCTION office_seal_delete(p_actor bigint, p_req text, p_office bigint) RETURNS void

@@ -124,8 +124,7 @@ BEGIN
     INSERT INTO institution_recognitions (org_id, level, recognised_by, recognised_on, document_no, evidence, note, created_by)
     VALUES (r.org_id, r.level, r.recognised_by, r.recognised_on, r.document_no, r.evidence, r.note, p_actor)
     RETURNING * INTO r;
-    PERFORM audit_append(p_actor, p_req, 'institution_recognition', r.id::text, 'create', NULL, institution_recognition_json(r));
-    RETURN institution_recognition_json(r)::text;
+    RETURN audit_returning(p_actor, p_req, 'institution_recognition', r.id::text, 'create', NULL, institution_recognition_json(r));
 END $$;
 
 -- POST /institution-recognitions/{id}/withdraw: b {reason}.
@@ -145,9 +144,8 @@ BEGIN
     END IF;
     UPDATE institution_recognitions SET withdrawn_at = now(), withdrawn_by = p_actor, withdrawn_reason = why
     WHERE id = p_id RETURNING * INTO r;
-    PERFORM audit_append(p_actor, p_req, 'institution_recognition', p_id::text, 'withdraw',
-                         institution_recognition_json(o), institution_recognition_json(r));
-    RETURN institution_recognition_json(r)::text;
+    RETURN audit_returning(p_actor, p_req, 'institution_recognition', p_id::text, 'withdraw',
+                           institution_recognition_json(o), institution_recognition_json(r));
 END $$;
 
 -- POST /broker-qualifications: b {user_id, kind, course?, hours?, certificate_no?, issuer, obtained_on, evidence, note?}.
@@ -199,8 +197,7 @@ BEGIN
     INSERT INTO broker_qualifications (user_id, kind, course, hours, certificate_no, issuer, obtained_on, evidence, note, created_by)
     VALUES (q.user_id, q.kind, q.course, q.hours, q.certificate_no, q.issuer, q.obtained_on, q.evidence, q.note, p_actor)
     RETURNING * INTO q;
-    PERFORM audit_append(p_actor, p_req, 'broker_qualification', q.id::text, 'create', NULL, broker_qualification_json(q));
-    RETURN broker_qualification_json(q)::text;
+    RETURN audit_returning(p_actor, p_req, 'broker_qualification', q.id::text, 'create', NULL, broker_qualification_json(q));
 END $$;
 
 CREATE FUNCTION broker_qualification_withdraw(p_actor bigint, p_req text, p_scope text, p_id bigint, b jsonb) RETURNS text
@@ -219,9 +216,8 @@ BEGIN
     END IF;
     UPDATE broker_qualifications SET withdrawn_at = now(), withdrawn_by = p_actor, withdrawn_reason = why
     WHERE id = p_id RETURNING * INTO q;
-    PERFORM audit_append(p_actor, p_req, 'broker_qualification', p_id::text, 'withdraw',
-                         broker_qualification_json(o), broker_qualification_json(q));
-    RETURN broker_qualification_json(q)::text;
+    RETURN audit_returning(p_actor, p_req, 'broker_qualification', p_id::text, 'withdraw',
+                           broker_qualification_json(o), broker_qualification_json(q));
 END $$;
 
 -- GET /broker-register: a broker with the summary of the register entries in force.

@@ -235,8 +235,7 @@ BEGIN
     PERFORM setting_check(o.value, p_value, o.rule, 'value');
     UPDATE settings SET value = p_value, source = p_source, updated_by = p_actor
     WHERE key = p_key RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'setting', p_key, 'update', setting_json(o), setting_json(n));
-    RETURN setting_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'setting', p_key, 'update', setting_json(o), setting_json(n));
 END $$;
 
 -- Code lists ---------------------------------------------------------------------
@@ -317,7 +316,6 @@ BEGIN
         active = CASE WHEN b ? 'active' THEN excluded.active ELSE c.active END,
         source = excluded.source, updated_by = excluded.updated_by
     RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'code', p_list || '/' || p_code, CASE WHEN o.code IS NULL THEN 'create' ELSE 'update' END,
-                         CASE WHEN o.code IS NULL THEN NULL ELSE code_json(o) END, code_json(n));
-    RETURN code_json(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'code', p_list || '/' || p_code, CASE WHEN o.code IS NULL THEN 'create' ELSE 'update' END,
+                           CASE WHEN o.code IS NULL THEN NULL ELSE code_json(o) END, code_json(n));
 END $$;

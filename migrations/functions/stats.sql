@@ -258,8 +258,7 @@ BEGIN
     FROM codes i CROSS JOIN LATERAL indicator_from_contracts(i.code, p_year, NULL) a
     WHERE i.list = 'indicators' AND indicator_needs_contracts(i.extra)
       AND (p_region = '000000' OR (a.region_code <> '000000' AND region_in_subtree(a.region_code, p_region)));
-    PERFORM audit_append(p_actor, p_req, 'stats_close', c.id::text, 'close', NULL, stats_close_json(c));
-    RETURN stats_close_json(c)::text;
+    RETURN audit_returning(p_actor, p_req, 'stats_close', c.id::text, 'close', NULL, stats_close_json(c));
 END $$;
 
 CREATE FUNCTION stats_reopen(p_actor bigint, p_req text, p_id bigint, p_reason text) RETURNS text
@@ -280,8 +279,7 @@ BEGIN
     END IF;
     UPDATE stats_closes SET reopened_at = now(), reopened_by = p_actor, reopen_reason = p_reason
     WHERE id = p_id RETURNING * INTO c;
-    PERFORM audit_append(p_actor, p_req, 'stats_close', c.id::text, 'reopen', stats_close_json(o), stats_close_json(c));
-    RETURN stats_close_json(c)::text;
+    RETURN audit_returning(p_actor, p_req, 'stats_close', c.id::text, 'reopen', stats_close_json(o), stats_close_json(c));
 END $$;
 
 -- The adjustments to year p_year touching region p_region (flow out: the

@@ -470,8 +470,7 @@ BEGIN
     INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, rules, source, active, created_by)
     VALUES (p.name, p.region_code, p.valid_from_year, p.valid_to_year, p.rules, p.source, p.active, p_actor)
     RETURNING * INTO p;
-    PERFORM audit_append(p_actor, p_req, 'subsidy_policy', p.id::text, 'create', NULL, subsidy_policy_json(p));
-    RETURN subsidy_policy_json(p)::text;
+    RETURN audit_returning(p_actor, p_req, 'subsidy_policy', p.id::text, 'create', NULL, subsidy_policy_json(p));
 END $$;
 
 CREATE FUNCTION subsidy_policy_update(p_actor bigint, p_req text, p_scope text, p_id bigint, p_if_match int, b jsonb)

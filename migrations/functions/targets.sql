@@ -61,12 +61,11 @@ BEGIN
     ON CONFLICT (region_code, metric, from_year, year) DO UPDATE SET target = excluded.target, note = excluded.note,
         source = excluded.source, updated_by = excluded.updated_by, updated_at = now()
     RETURNING * INTO n;
-    PERFORM audit_append(p_actor, p_req, 'target',
-                         n.region_code || '/' || CASE WHEN n.from_year = n.year THEN n.year::text
-                                                      ELSE n.from_year || '-' || n.year END || '/' || n.metric,
-                         CASE WHEN o.region_code IS NULL THEN 'create' ELSE 'update' END,
-                         CASE WHEN o.region_code IS NULL THEN NULL ELSE to_jsonb(o) END, to_jsonb(n));
-    RETURN to_jsonb(n)::text;
+    RETURN audit_returning(p_actor, p_req, 'target',
+                           n.region_code || '/' || CASE WHEN n.from_year = n.year THEN n.year::text
+                                                        ELSE n.from_year || '-' || n.year END || '/' || n.metric,
+                           CASE WHEN o.region_code IS NULL THEN 'create' ELSE 'update' END,
+                           CASE WHEN o.region_code IS NULL THEN NULL ELSE to_jsonb(o) END, to_jsonb(n));
 END $$;
 
 -- PUT /targets/actuals: the bureau's actual of a non-computed indicator for a
