@@ -51,27 +51,25 @@ INSERT INTO codes (list, code, label, label_en, parent_code, sort) VALUES
 ('contract_types', 'technical_consulting',        '技术咨询',                 'Technical consulting',                              'consulting',  41),
 ('contract_types', 'technical_service',           '技术服务',                 'Technical service',                                 'service',     51),
 ('contract_types', 'technical_training',          '技术培训',                 'Technical training',                                'service',     52),
-('contract_types', 'technical_intermediary',      '技术中介',                 'Technical intermediary (brokerage)',                'service',     53);
+('contract_types', 'technical_intermediary',      '技术中介',                 'Technical intermediary (brokerage)',                'service',     53),
 
 -- 技术领域 ---------------------------------------------------------------------------------
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
-('domains', 'electronic_information',      '电子信息',               'Electronic information',                                   10),
-('domains', 'aerospace',                   '航空航天',               'Aviation and aerospace',                                   20),
-('domains', 'advanced_manufacturing',      '先进制造',               'Advanced manufacturing',                                   30),
-('domains', 'biomedicine',                 '生物医药和医疗器械',     'Biology, medicine and medical devices',                    40),
-('domains', 'new_materials',               '新材料及其应用',         'New materials and their applications',                     50),
-('domains', 'new_energy',                  '新能源与高效节能',       'New energy and energy efficiency',                         60),
-('domains', 'environmental_protection',    '环境保护与资源综合利用', 'Environmental protection and comprehensive resource use',  70),
-('domains', 'nuclear_applications',        '核应用',                 'Nuclear applications',                                     80),
-('domains', 'agriculture',                 '农业',                   'Agriculture',                                              90),
-('domains', 'modern_transportation',       '现代交通',               'Modern transportation',                                   100),
-('domains', 'urban_construction',          '城市建设与社会发展',     'Urban construction and social development',               110);
+('domains', 'electronic_information',      '电子信息',               'Electronic information',                                   NULL,  10),
+('domains', 'aerospace',                   '航空航天',               'Aviation and aerospace',                                   NULL,  20),
+('domains', 'advanced_manufacturing',      '先进制造',               'Advanced manufacturing',                                   NULL,  30),
+('domains', 'biomedicine',                 '生物医药和医疗器械',     'Biology, medicine and medical devices',                    NULL,  40),
+('domains', 'new_materials',               '新材料及其应用',         'New materials and their applications',                     NULL,  50),
+('domains', 'new_energy',                  '新能源与高效节能',       'New energy and energy efficiency',                         NULL,  60),
+('domains', 'environmental_protection',    '环境保护与资源综合利用', 'Environmental protection and comprehensive resource use',  NULL,  70),
+('domains', 'nuclear_applications',        '核应用',                 'Nuclear applications',                                     NULL,  80),
+('domains', 'agriculture',                 '农业',                   'Agriculture',                                              NULL,  90),
+('domains', 'modern_transportation',       '现代交通',               'Modern transportation',                                   NULL, 100),
+('domains', 'urban_construction',          '城市建设与社会发展',     'Urban construction and social development',               NULL, 110),
 
 -- 单位类型 ---------------------------------------------------------------------------------
 -- Codes of the 技术合同登记 statistics; 020 事业法人 groups 021–024. The 100 内资企业
 -- subtypes follow 国家统计局《关于划分企业登记注册类型的规定》 (登记注册类型 110–190;
 -- there is no 180 in that list: 190 is 其他企业).
-INSERT INTO codes (list, code, label, label_en, parent_code, sort) VALUES
 ('org_types', '010', '机关法人',         'Government agency',                          NULL,  10),
 ('org_types', '020', '事业法人',         'Public institution',                         NULL,  20),
 ('org_types', '030', '社团法人',         'Social organisation',                        NULL,  30),
@@ -79,9 +77,8 @@ INSERT INTO codes (list, code, label, label_en, parent_code, sort) VALUES
 ('org_types', '200', '港澳台商投资企业', 'Hong Kong, Macao or Taiwan-invested enterprise', NULL, 200),
 ('org_types', '300', '外商投资企业',     'Foreign-invested enterprise',                NULL, 300),
 ('org_types', '400', '自然人',           'Natural person',                             NULL, 400),
-('org_types', '900', '其他',             'Other',                                      NULL, 900);
+('org_types', '900', '其他',             'Other',                                      NULL, 900),
 
-INSERT INTO codes (list, code, label, label_en, parent_code, sort) VALUES
 ('org_types', '021', '科研机构',         'Research institute',                         '020',  21),
 ('org_types', '022', '高等院校',         'University or college',                      '020',  22),
 ('org_types', '023', '医疗卫生',         'Medical and health institution',             '020',  23),
@@ -103,20 +100,18 @@ INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('ip_types', 'ic_layout',          '集成电路布图设计专有权', 'IC layout-design right',               40),
 ('ip_types', 'plant_variety',      '植物新品种',             'Plant variety',                        50),
 ('ip_types', 'biomedical_variety', '生物医药新品种',         'New biological or medicinal variety',  60),
-('ip_types', 'none',               '未涉及知识产权',         'No intellectual property involved',    90);
+('ip_types', 'none',               '未涉及知识产权',         'No intellectual property involved',    90),
 
 -- 计划来源 ---------------------------------------------------------------------------------
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('plan_sources', 'national',   '国家计划',   'National programme',                   10),
 ('plan_sources', 'ministerial','部门计划',   'Ministerial programme',                20),
 ('plan_sources', 'provincial', '省级计划',   'Provincial programme',                 30),
 ('plan_sources', 'local',      '地市县计划', 'Prefecture, city or county programme', 40),
-('plan_sources', 'unplanned',  '计划外',     'Not under a programme',                90);
+('plan_sources', 'unplanned',  '计划外',     'Not under a programme',                90),
 
 -- 不予登记理由 -----------------------------------------------------------------------------
 -- From 《技术合同认定登记管理办法》(国科发政字〔2000〕063号) and 《技术合同认定规则》
 -- (国科发政字〔2001〕253号) and the registry guidance built on them.
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('refusal_grounds', 'not_technology_contract',  '不属于技术合同（非技术合同）',                         'Not a technology contract',                                              10),
 ('refusal_grounds', 'invalid_or_not_effective', '合同无效或者尚未生效',                                 'Contract invalid or not yet in force',                                   20),
 ('refusal_grounds', 'party_unclear',            '合同主体不明确',                                       'Contracting parties not clearly identified',                             30),
@@ -131,10 +126,9 @@ INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('refusal_grounds', 'late_application',         '合同已履行完毕或者超过规定期限申请登记',               'Contract already fully performed, or application filed after the time limit', 120),
 ('refusal_grounds', 'evasion',                  '以技术合同名义规避国家规定或者骗取税收等优惠',         'Uses the form of a technology contract to evade state rules or obtain benefits improperly', 130),
 ('refusal_grounds', 'duplicate_registration',   '同一合同已经认定登记（重复申请）',                     'Same contract already registered',                                     140),
-('refusal_grounds', 'other',                    '其他不应予以认定登记的情形',                           'Other grounds',                                                        990);
+('refusal_grounds', 'other',                    '其他不应予以认定登记的情形',                           'Other grounds',                                                        990),
 
 -- 补正事项 ---------------------------------------------------------------------------------
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('return_reasons', 'contract_text_incomplete', '合同文本不完整（缺页、缺附件）',               'Contract text or its annexes incomplete',                       10),
 ('return_reasons', 'seal_or_signature',        '签章缺失或不清晰，或与当事人名称不一致',       'Seal or signature missing, illegible or not matching the party', 20),
 ('return_reasons', 'party_information',        '当事人名称、统一社会信用代码或地址有误',       'Party name, credit code or address wrong',                      30),
@@ -149,10 +143,9 @@ INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('return_reasons', 'chinese_translation',      '外文合同缺少中文文本',                         'Chinese version of a foreign-language contract missing',       120),
 ('return_reasons', 'scan_quality',             '扫描件不清晰或不完整',                         'Scanned copy illegible or incomplete',                         130),
 ('return_reasons', 'application_form',         '登记申请表填写有误或与合同不一致',             'Application form wrong or inconsistent with the contract',     140),
-('return_reasons', 'other',                    '其他需补正事项',                               'Other',                                                        990);
+('return_reasons', 'other',                    '其他需补正事项',                               'Other',                                                        990),
 
 -- 成果转化方式 / 合作方式 / 定价方式 / 成熟度 ------------------------------------------------
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('transfer_modes', 'transfer',             '转让',     'Transfer (assignment)',       10),
 ('transfer_modes', 'licence',              '许可',     'Licence',                     20),
 ('transfer_modes', 'equity_investment',    '作价投资', 'Contribution as equity',      30),
@@ -172,12 +165,11 @@ INSERT INTO codes (list, code, label, label_en, sort) VALUES
 
 ('maturity_stages', 'early',  '初期', 'Early stage',  10),
 ('maturity_stages', 'middle', '中期', 'Middle stage', 20),
-('maturity_stages', 'mature', '成熟', 'Mature',       30);
+('maturity_stages', 'mature', '成熟', 'Mature',       30),
 
 -- 社会经济目标 -----------------------------------------------------------------------------
 -- The socio-economic objective classification used by 科技统计 and the 全国技术市场统计
 -- (13 categories adapted from the OECD NABS classification).
-INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('socio_economic_objectives', 'environment',         '环境保护、生态建设及污染防治', 'Environmental protection, ecology and pollution control', 10),
 ('socio_economic_objectives', 'energy',              '能源生产、分配和合理利用',     'Energy production, distribution and rational use',       20),
 ('socio_economic_objectives', 'health',              '卫生事业发展',                 'Health',                                                 30),

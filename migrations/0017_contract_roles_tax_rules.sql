@@ -93,28 +93,23 @@ WHERE codes.list = 'contract_types' AND codes.code = r.code;
 
 UPDATE codes SET extra = extra || jsonb_build_object('cit_qualifying', r.q, 'cit_source', r.src)
 FROM (VALUES
-    ('patent_transfer',             true,  '财税〔2010〕111号 一：专利技术（法律授予独占权的发明、实用新型和非简单改变产品图案的外观设计）'),
-    ('patent_application_transfer', false, '财税〔2010〕111号 一：专利申请权不是法律授予独占权的专利技术'),
-    ('know_how_transfer',           false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内'),
-    ('ic_layout_transfer',          true,  '财税〔2010〕111号 一：集成电路布图设计权'),
-    ('plant_variety_transfer',      true,  '财税〔2010〕111号 一：植物新品种'),
-    ('software_copyright_transfer', true,  '财税〔2010〕111号 一：计算机软件著作权'),
-    ('patent_licence',              true,  '财税〔2010〕111号 一、二；国家税务总局公告2015年第82号 一：专利5年以上许可使用权'),
-    ('know_how_licence',            false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内')
-) AS r(code, q, src)
-WHERE codes.list = 'contract_types' AND codes.code = r.code;
-
-UPDATE codes SET extra = extra || jsonb_build_object('cit_qualifying', r.q, 'cit_source', r.src)
-FROM (VALUES
-    ('patent',             true,  '财税〔2010〕111号 一：专利技术'),
-    ('know_how',           false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内'),
-    ('software_copyright', true,  '财税〔2010〕111号 一：计算机软件著作权'),
-    ('ic_layout',          true,  '财税〔2010〕111号 一：集成电路布图设计权'),
-    ('plant_variety',      true,  '财税〔2010〕111号 一：植物新品种'),
-    ('biomedical_variety', true,  '财税〔2010〕111号 一：生物医药新品种'),
-    ('none',               false, '财税〔2010〕111号 一：未涉及知识产权的技术不在所列范围内')
-) AS r(code, q, src)
-WHERE codes.list = 'ip_types' AND codes.code = r.code;
+    ('contract_types', 'patent_transfer',             true,  '财税〔2010〕111号 一：专利技术（法律授予独占权的发明、实用新型和非简单改变产品图案的外观设计）'),
+    ('contract_types', 'patent_application_transfer', false, '财税〔2010〕111号 一：专利申请权不是法律授予独占权的专利技术'),
+    ('contract_types', 'know_how_transfer',           false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内'),
+    ('contract_types', 'ic_layout_transfer',          true,  '财税〔2010〕111号 一：集成电路布图设计权'),
+    ('contract_types', 'plant_variety_transfer',      true,  '财税〔2010〕111号 一：植物新品种'),
+    ('contract_types', 'software_copyright_transfer', true,  '财税〔2010〕111号 一：计算机软件著作权'),
+    ('contract_types', 'patent_licence',              true,  '财税〔2010〕111号 一、二；国家税务总局公告2015年第82号 一：专利5年以上许可使用权'),
+    ('contract_types', 'know_how_licence',            false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内'),
+    ('ip_types', 'patent',                            true,  '财税〔2010〕111号 一：专利技术'),
+    ('ip_types', 'know_how',                          false, '财税〔2010〕111号 一：技术秘密不在所列技术范围内'),
+    ('ip_types', 'software_copyright',                true,  '财税〔2010〕111号 一：计算机软件著作权'),
+    ('ip_types', 'ic_layout',                         true,  '财税〔2010〕111号 一：集成电路布图设计权'),
+    ('ip_types', 'plant_variety',                     true,  '财税〔2010〕111号 一：植物新品种'),
+    ('ip_types', 'biomedical_variety',                true,  '财税〔2010〕111号 一：生物医药新品种'),
+    ('ip_types', 'none',                              false, '财税〔2010〕111号 一：未涉及知识产权的技术不在所列范围内')
+) AS r(list, code, q, src)
+WHERE codes.list = r.list AND codes.code = r.code;
 
 UPDATE settings SET description = description || '。依据：企业所得税法第二十七条第（四）项、企业所得税法实施条例第九十条'
 WHERE key = 'cit_exempt_threshold_fen';
