@@ -205,6 +205,48 @@ BEGIN
     END LOOP;
 END $$;
 
+-- What any line may say: its label (at most 100 characters) and the year its
+-- base is taken from (same or previous).
+CREATE FUNCTION subsidy_check_label_year(l jsonb, p text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
+        PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
+    END IF;
+    IF l ? 'base_year' AND (jsonb_typeof(l->'base_year') <> 'string' OR l->>'base_year' NOT IN ('same', 'previous')) THEN
+        PERFORM yz_raise(422, 'base_year is same or previous', p || '.base_year', 'invalid');
+    END IF;
+END $$;
+
+-- A set of strings (absent is fine): an array (p_array_msg), each item a code
+-- of list p_list or one of p_allowed (p_item_msg), none twice (p_twice_msg).
+CREATE FUNCTION subsidy_check_set(v jsonb, p text, p_list text, p_allowed text[], p_array_msg text, p_item_msg text,
+                                  p_twice_msg text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t jsonb;
+    j int := 0;
+BEGIN
+    IF v IS NULL THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(v) <> 'array' THEN
+        PERFORM yz_raise(422, p_array_msg, p, 'wrong_type');
+    END IF;
+    FOR t IN SELECT y FROM jsonb_array_elements(v) y LOOP
+        IF jsonb_typeof(t) <> 'string' OR NOT (p_allowed IS NULL OR t #>> '{}' = ANY (p_allowed)) THEN
+            PERFORM yz_raise(422, p_item_msg, format('%s[%s]', p, j), CASE WHEN p_allowed IS NULL THEN 'wrong_type' ELSE 'invalid' END);
+        END IF;
+        IF p_list IS NOT NULL THEN
+            PERFORM check_code(p_list, t #>> '{}', format('%s[%s]', p, j));
+        END IF;
+        j := j + 1;
+    END LOOP;
+    IF (SELECT count(DISTINCT y) FROM jsonb_array_elements(v) y) <> j THEN
+        PERFORM yz_raise(422, p_twice_msg, p, 'duplicate');
+    END IF;
+END $$;
+
 -- A fixed-amount line (no contracts):
 --   {"party": "institution", "amount_by_level_fen": {"national": n, ...}, "base_year"?, "label"?}
 --   {"party": "broker", "amount_per_broker_fen": n, "base_year"?, "label"?}
@@ -232,12 +274,7 @@ BEGIN
     ELSE
         PERFORM yz_raise(422, 'amount_per_broker_fen is for broker lines', p || '.amount_per_broker_fen', 'not_for_party');
     END IF;
-    IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
-        PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
-    END IF;
-    IF l ? 'base_year' AND (jsonb_typeof(l->'base_year') <> 'string' OR l->>'base_year' NOT IN ('same', 'previous')) THEN
-        PERFORM yz_raise(422, 'base_year is same or previous', p || '.base_year', 'invalid');
-    END IF;
+    PERFORM subsidy_check_label_year(l, p);
 END $$;
 
 -- Validate a policy's rules; returns them unchanged or raises 422 naming the field.
@@ -292,9 +329,7 @@ BEGIN
         PERFORM subsidy_check_keys(l, ARRAY['label', 'party', 'base', 'base_year', 'contract_types', 'threshold_fen',
             'rate', 'cap_per_contract_fen', 'cap_per_org_year_fen', 'cap_per_broker_year_fen', 'exclude',
             'certified_brokers_only'], p);
-        IF l ? 'label' AND (jsonb_typeof(l->'label') <> 'string' OR char_length(l->>'label') > 100) THEN
-            PERFORM yz_raise(422, 'a string of at most 100 characters', p || '.label', 'invalid');
-        END IF;
+        PERFORM subsidy_check_label_year(l, p);
         IF NOT l ? 'party' THEN PERFORM yz_raise(422, 'name the party paid', p || '.party', 'required'); END IF;
         IF jsonb_typeof(l->'party') <> 'string' OR l->>'party' NOT IN ('seller', 'buyer', 'broker', 'office') THEN
             PERFORM yz_raise(422, 'party is seller, buyer, broker, office or institution', p || '.party', 'invalid');
@@ -307,25 +342,8 @@ BEGIN
            OR l->>'base' NOT IN ('contract_amount', 'technical_amount', 'received_amount') THEN
             PERFORM yz_raise(422, 'base is contract_amount, technical_amount or received_amount', p || '.base', 'invalid');
         END IF;
-        IF l ? 'base_year' AND (jsonb_typeof(l->'base_year') <> 'string' OR l->>'base_year' NOT IN ('same', 'previous')) THEN
-            PERFORM yz_raise(422, 'base_year is same or previous', p || '.base_year', 'invalid');
-        END IF;
-        IF l ? 'contract_types' THEN
-            IF jsonb_typeof(l->'contract_types') <> 'array' THEN
-                PERFORM yz_raise(422, 'an array of contract_types codes', p || '.contract_types', 'wrong_type');
-            END IF;
-            j := 0;
-            FOR t IN SELECT y FROM jsonb_array_elements(l->'contract_types') y LOOP
-                IF jsonb_typeof(t) <> 'string' THEN
-                    PERFORM yz_raise(422, 'a contract_types code', format('%s.contract_types[%s]', p, j), 'wrong_type');
-                END IF;
-                PERFORM check_code('contract_types', t #>> '{}', format('%s.contract_types[%s]', p, j));
-                j := j + 1;
-            END LOOP;
-            IF (SELECT count(DISTINCT y) FROM jsonb_array_elements(l->'contract_types') y) <> j THEN
-                PERFORM yz_raise(422, 'a type is named twice', p || '.contract_types', 'duplicate');
-            END IF;
-        END IF;
+        PERFORM subsidy_check_set(l->'contract_types', p || '.contract_types', 'contract_types', NULL,
+                                  'an array of contract_types codes', 'a contract_types code', 'a type is named twice');
         PERFORM subsidy_check_int(l->'threshold_fen', p || '.threshold_fen', 0, 1e15);
         -- rate
         IF NOT l ? 'rate' THEN PERFORM yz_raise(422, 'give the rate', p || '.rate', 'required'); END IF;
@@ -378,22 +396,11 @@ BEGIN
         END IF;
         PERFORM subsidy_check_cap(l->'cap_per_org_year_fen', p || '.cap_per_org_year_fen');
         PERFORM subsidy_check_cap(l->'cap_per_broker_year_fen', p || '.cap_per_broker_year_fen');
-        IF l ? 'exclude' THEN
-            IF jsonb_typeof(l->'exclude') <> 'array' THEN
-                PERFORM yz_raise(422, 'an array of already_subsidised, related_parties, government_funded', p || '.exclude', 'wrong_type');
-            END IF;
-            j := 0;
-            FOR t IN SELECT y FROM jsonb_array_elements(l->'exclude') y LOOP
-                IF jsonb_typeof(t) <> 'string' OR t #>> '{}' NOT IN ('already_subsidised', 'related_parties', 'government_funded') THEN
-                    PERFORM yz_raise(422, 'one of already_subsidised, related_parties, government_funded',
-                                     format('%s.exclude[%s]', p, j), 'invalid');
-                END IF;
-                j := j + 1;
-            END LOOP;
-            IF (SELECT count(DISTINCT y) FROM jsonb_array_elements(l->'exclude') y) <> j THEN
-                PERFORM yz_raise(422, 'an exclusion is named twice', p || '.exclude', 'duplicate');
-            END IF;
-        END IF;
+        PERFORM subsidy_check_set(l->'exclude', p || '.exclude', NULL,
+                                  ARRAY['already_subsidised', 'related_parties', 'government_funded'],
+                                  'an array of already_subsidised, related_parties, government_funded',
+                                  'one of already_subsidised, related_parties, government_funded',
+                                  'an exclusion is named twice');
         i := i + 1;
     END LOOP;
     RETURN r;
