@@ -58,6 +58,7 @@ BENCH_SLOW_TIMEOUT="${BENCH_SLOW_TIMEOUT:-60}"
 BENCH_SEARCH_QUERIES="${BENCH_SEARCH_QUERIES:-24}"
 BENCH_FIGURES="${BENCH_FIGURES:-livez region result gzip peer search create register rush stream}"
 BENCH_RUSH_CONNS="${BENCH_RUSH_CONNS:-256}"
+BENCH_RUSH_RATES="${BENCH_RUSH_RATES:-users:2 max:0.5 max:0.7}"
 BENCH_RESULT_IDS="${BENCH_RESULT_IDS:-uniform}"
 BENCH_REGION_CODE="${BENCH_REGION_CODE:-511900}"
 BENCH_SQL_STMT="${BENCH_SQL_STMT:-ST_REGION}"
@@ -681,6 +682,51 @@ if has_fig rush; then
     fi
     for ((run = 1; run <= BENCH_REPS; run++)); do
         for k in yizhan_rush pgbench_rush; do run_fig "$k" "$BENCH_RUSH_CONNS" "$BENCH_SECONDS" "$run"; done
+    done
+    # The same mix as users make it: an open loop at constant arrival rates (bench/lib/openloop.py,
+    # wrk2's coordinated-omission-corrected latency), BENCH_RUSH_RATES: users:T = every connection
+    # one request per T s; max:F = F x the closed-loop maximum just measured (the median above).
+    # Each round also runs the driver against nginx at the highest rate: its own floor.
+    RUSH_MAX="$(python3 -c 'import json,statistics,sys
+r=[json.loads(l)["rps"] for l in open(sys.argv[1]) if json.loads(l)["figure"]=="yizhan_rush"]
+print(statistics.median(r) if r else 0)' "$RAW")"
+    OPEN_RATES=()
+    for spec in $BENCH_RUSH_RATES; do
+        case "$spec" in
+        users:*) OPEN_RATES+=("$spec=$(awk -v c="$BENCH_RUSH_CONNS" -v t="${spec#users:}" 'BEGIN{printf "%.1f", c / t}')") ;;
+        max:*) OPEN_RATES+=("$spec=$(awk -v m="$RUSH_MAX" -v f="${spec#max:}" 'BEGIN{printf "%.1f", m * f}')") ;;
+        *) bench_die "BENCH_RUSH_RATES: '$spec' is neither users:SECONDS nor max:FRACTION" ;;
+        esac
+    done
+    TOP_RATE="$(printf '%s\n' "${OPEN_RATES[@]}" | awk -F= '$2 > m {m = $2} END {print m + 0}')"
+    bench_log "== year-end rush, open loop: $BENCH_REPS x (${OPEN_RATES[*]}; nginx at $TOP_RATE/s) x ${BENCH_SECONDS}s at $BENCH_RUSH_CONNS connections (closed-loop max $RUSH_MAX/s)"
+    for ((run = 1; run <= BENCH_REPS; run++)); do
+        for spec in "${OPEN_RATES[@]}"; do
+            rate="${spec#*=}"
+            bench_pool_take api "$(awk -v r="$rate" -v s="$BENCH_SECONDS" 'BEGIN{printf "%d", r * s / 40 + 100}')"
+            echo "yizhan_rush_open@$BENCH_RUSH_CONNS" >"$PHASE"
+            c0="$(bench_cpu_ticks "$SERVER_PID")"
+            timeout -k 5 "$((BENCH_SECONDS + 60))" python3 "$BENCH_DIR/lib/openloop.py" --url "$BASE" --rate "$rate" \
+                --seconds "$BENCH_SECONDS" --conns "$BENCH_RUSH_CONNS" --timeout 10 --figure yizhan_rush_open --label "${spec%%=*}" \
+                --ids "$RES_LO" "$RES_HI" --search-paths "$SEARCH_PATHS" --result-body "$RESULT_BODY" \
+                --member-token "$(bench_token member)" --member-path "$RUSH_MEMBER_PATH" --contract-body "$CONTRACT_BODY" \
+                --officer-token "$(bench_token officer)" --pool "$POOL_LO" "$POOL_HI" \
+                --extra run="$run" --extra closed_max_rps="$RUSH_MAX" \
+                >"$OUT" || bench_die "the open-loop rush at $rate/s failed"
+            c1="$(bench_cpu_ticks "$SERVER_PID")"
+            echo idle >"$PHASE"
+            # cpu per request: the server's ticks over the run (the --extra above is the setup's, ~0)
+            python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=int(sys.argv[2]); h=int(sys.argv[3])
+d["cpu_ticks"]=t; d["cpu_us_per_req"]=round(t*1e6/h/d["requests"],2) if d["requests"] else None
+print(json.dumps(d, sort_keys=True))' "$OUT" "$((c1 - c0))" "$CLK_TCK" >>"$RAW"
+            bench_log "  $(tail -n 1 "$RAW" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("open loop %-10s run %d: %7.1f /s sent at %7.1f /s  p50 %s  p99 %s ms (service p99 %s, driver lag p99 %s)  non-2xx %s  socket %s  p99 by kind %s" % (r["label"], r["run"], r["rps"], r["rate"], r["p50_ms"], r["p99_ms"], r["svc_p99_ms"], r["lag_p99_ms"], r["non_2xx"], sum(r["socket_errors"].values()), " ".join("%s %s" % (k, v["p99_ms"]) for k, v in r["kinds"].items())))')"
+            sleep 1
+            bench_pool_advance api "$BENCH_RUSH_CONNS"
+        done
+        timeout -k 5 "$((BENCH_SECONDS + 60))" python3 "$BENCH_DIR/lib/openloop.py" --url "$NGINX_BASE" --path /livez \
+            --rate "$TOP_RATE" --seconds "$BENCH_SECONDS" --conns "$BENCH_RUSH_CONNS" --figure nginx_open --label "nginx" \
+            --extra run="$run" >>"$RAW" || bench_die "the open-loop driver against nginx failed"
+        bench_log "  $(tail -n 1 "$RAW" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("open loop nginx /livez run %d at %.1f /s: p50 %s  p99 %s ms (driver lag p99 %s)" % (r["run"], r["rate"], r["p50_ms"], r["p99_ms"], r["lag_p99_ms"]))')"
     done
 fi
 T_RUNS=$(($(date +%s) - T_RUNS))
