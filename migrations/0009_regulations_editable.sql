@@ -1,6 +1,6 @@
 -- 0009_regulations_editable.sql — the calendar of each year with its status
--- (provisional until an admin confirms it from the State Council's notice),
--- the 2027 statutory holidays, and what an admin's edit of the calendar,
+-- (provisional until an admin confirms it from the State Council's notice)
+-- and what an admin's edit of the calendar,
 -- the settings and the code lists records: who, when, which version, and the
 -- source cited (the audit log keeps every change with its before and after).
 --
@@ -40,28 +40,10 @@ INSERT INTO calendar_years (year, status, source, confirmed_at) VALUES
     -- checked day by day against the notice as published by Xinhua on 2025-11-04
     (2026, 'confirmed', '国务院办公厅关于2026年部分节假日安排的通知（国办发明电〔2025〕7号，2025年11月4日）', now());
 
--- 2027: the statutory holidays of 《全国年节及纪念日放假办法》 (as revised in
--- 2024: 元旦 1 day, 春节 4 days from 除夕 to 初三, 清明 1, 劳动节 2, 端午 1,
--- 中秋 1, 国庆 3), with the lunar dates of 2027: 除夕 2027-02-05 (初一
--- 2027-02-06, 初三 2027-02-08), 清明 (the solar term) 2027-04-05, 端午 (五月
--- 初五) 2027-06-09, 中秋 (八月十五) 2027-09-15.  No 调休 days: those come with
--- the State Council's notice, which an admin enters when confirming the year.
+-- 2027: provisional, its statutory holidays only (rows in 0004_calendar.sql).
 INSERT INTO calendar_years (year, status, source, note) VALUES
     (2027, 'provisional', '《全国年节及纪念日放假办法》（2024年11月修订）第二条规定的全体公民法定节日；农历日期按2027年农历推算',
      '仅含法定节日，尚无调休安排：待国务院办公厅发布2027年部分节假日安排的通知后，由管理员录入调休并确认');
-
-INSERT INTO calendar_days (day, kind, name)
-SELECT d::date, 'holiday', h.name
-FROM (VALUES
-    ('2027-01-01', '2027-01-01', '元旦'),
-    ('2027-02-05', '2027-02-08', '春节'),
-    ('2027-04-05', '2027-04-05', '清明节'),
-    ('2027-05-01', '2027-05-02', '劳动节'),
-    ('2027-06-09', '2027-06-09', '端午节'),
-    ('2027-09-15', '2027-09-15', '中秋节'),
-    ('2027-10-01', '2027-10-03', '国庆节')
-) AS h(first_day, last_day, name),
-LATERAL generate_series(h.first_day::date, h.last_day::date, interval '1 day') AS d;
 
 ------------------------------------------------------------------------------
 -- Contracts: how their review deadline was counted
