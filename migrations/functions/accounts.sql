@@ -242,8 +242,7 @@ BEGIN
     IF p_decision = 'rejected' AND coalesce(btrim(p_note), '') = '' THEN
         PERFORM yz_raise(422, 'say why the organisation is rejected', 'note', 'required');
     END IF;
-    SELECT * INTO o FROM orgs WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such organisation'); END IF;
+    o := lock_by_id(NULL::orgs, p_id, 'no such organisation');
     IF o.verification_status = p_decision THEN
         PERFORM yz_raise(409, format('the organisation is already %s', p_decision));
     END IF;
@@ -334,8 +333,7 @@ DECLARE
     o users;
     n users;
 BEGIN
-    SELECT * INTO o FROM users WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such user'); END IF;
+    o := lock_by_id(NULL::users, p_id, 'no such user');
     IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
         PERFORM yz_raise(412, 'the user was changed by someone else; reload and try again');
     END IF;
@@ -387,8 +385,7 @@ DECLARE
     o registry_offices;
     n registry_offices;
 BEGIN
-    SELECT * INTO o FROM registry_offices WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such registry office'); END IF;
+    o := lock_by_id(NULL::registry_offices, p_id, 'no such registry office');
     PERFORM check_region(b->>'region_code', 'region_code');
     UPDATE registry_offices SET
         name = CASE WHEN b ? 'name' THEN b->>'name' ELSE name END,

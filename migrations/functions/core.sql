@@ -86,6 +86,22 @@ BEGIN
     END IF;
 END $$;
 
+-- The row of a table with an id column, locked FOR UPDATE, or a 404 saying
+-- p_missing: o := lock_by_id(NULL::users, p_id, 'no such user').  The table
+-- is the type of p_row (a constant at every call, never user input).
+CREATE FUNCTION lock_by_id(p_row anyelement, p_id bigint, p_missing text) RETURNS anyelement
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int;
+BEGIN
+    EXECUTE format('SELECT * FROM %s WHERE id = $1 FOR UPDATE', pg_typeof(p_row)) INTO p_row USING p_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        PERFORM yz_raise(404, p_missing);
+    END IF;
+    RETURN p_row;
+END $$;
+
 -- Row versions -----------------------------------------------------------
 
 -- Bumps version and updated_at on every UPDATE that changes something. A no-op

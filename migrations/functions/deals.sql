@@ -513,8 +513,7 @@ DECLARE
     o objections;
     i inquiries;
 BEGIN
-    SELECT * INTO x FROM notices WHERE id = p_notice FOR UPDATE;
-    IF NOT FOUND THEN PERFORM yz_raise(404, 'no such notice'); END IF;
+    x := lock_by_id(NULL::notices, p_notice, 'no such notice');
     IF x.status <> 'active' OR x.ends_at <= now() THEN PERFORM yz_raise(409, 'the notice period is over', 'id', 'expired'); END IF;
     SELECT * INTO i FROM inquiries WHERE id = x.inquiry_id;
     INSERT INTO objections (notice_id, name, contact, body) VALUES (p_notice, p_name, p_contact, p_body) RETURNING * INTO o;

@@ -267,10 +267,7 @@ DECLARE
     o stats_closes;
     c stats_closes;
 BEGIN
-    SELECT * INTO o FROM stats_closes WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM yz_raise(404, 'no such close');
-    END IF;
+    o := lock_by_id(NULL::stats_closes, p_id, 'no such close');
     IF o.reopened_at IS NOT NULL THEN
         PERFORM yz_raise(409, 'the year was already reopened');
     END IF;
