@@ -229,6 +229,16 @@ BEGIN
     END IF;
 END $$;
 
+-- One entry of an inquiry's conversation: a message, a proposal, an
+-- acceptance or a step (broker named, declined, ...), by a user for an org on
+-- a side (NULL: a broker's).
+CREATE FUNCTION inquiry_say(p_inquiry bigint, p_user bigint, p_org bigint, p_kind text, p_side text,
+                            p_body text DEFAULT NULL, p_price bigint DEFAULT NULL) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
+    VALUES (p_inquiry, p_user, p_org, p_kind, p_side, p_body, p_price)
+$$;
+
 CREATE FUNCTION inquiry_create(p_actor bigint, p_req text, p_org bigint, p_result bigint, p_need bigint,
                                p_body text, p_price bigint, p_broker bigint) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -256,14 +266,12 @@ BEGIN
     END IF;
     other := CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END;
     -- a price in the opening message is the initiator's proposal
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
-    VALUES (i.id, p_actor, p_org, CASE WHEN p_price IS NULL THEN 'message' ELSE 'proposal' END, inquiry_side(i, p_org),
-            p_body, p_price);
+    PERFORM inquiry_say(i.id, p_actor, p_org, CASE WHEN p_price IS NULL THEN 'message' ELSE 'proposal' END,
+                        inquiry_side(i, p_org), p_body, p_price);
     IF p_broker IS NOT NULL THEN
         PERFORM deal_check_broker(i, p_broker);
         UPDATE inquiries SET broker_user_id = p_broker, broker_named_by_org_id = p_org WHERE id = i.id RETURNING * INTO i;
-        INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side)
-        VALUES (i.id, p_actor, p_org, 'broker_named', inquiry_side(i, p_org));
+        PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_named', inquiry_side(i, p_org));
     END IF;
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'create', NULL, inquiry_json(i, false));
     PERFORM inquiry_notify(i, 'inquiry', '新的交易意向：' || coalesce(r.title, n.title), ARRAY[other], false, p_actor,
@@ -321,9 +329,9 @@ BEGIN
         side := NULL;
     END IF;
     -- a party's price is its proposal; a broker's is a suggestion
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
-    VALUES (i.id, p_actor, p_org, CASE WHEN p_price IS NOT NULL AND side IS NOT NULL THEN 'proposal' ELSE 'message' END,
-            side, p_body, p_price);
+    PERFORM inquiry_say(i.id, p_actor, p_org,
+                        CASE WHEN p_price IS NOT NULL AND side IS NOT NULL THEN 'proposal' ELSE 'message' END,
+                        side, p_body, p_price);
     UPDATE inquiries SET last_activity_at = now() WHERE id = i.id RETURNING * INTO i;
     PERFORM inquiry_notify(i, 'message', '交易意向有新消息', CASE side WHEN 'seller' THEN ARRAY[i.buyer_org_id]
                            WHEN 'buyer' THEN ARRAY[i.seller_org_id] ELSE ARRAY[i.seller_org_id, i.buyer_org_id] END,
@@ -361,8 +369,7 @@ BEGIN
         theirs := inquiry_proposal(o.id, CASE side WHEN 'seller' THEN 'buyer' ELSE 'seller' END);
         IF theirs.price_fen = p_price THEN
             -- acceptance: both sides now agree on the same price
-            INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, price_fen)
-            VALUES (o.id, p_actor, p_org, 'acceptance', side, p_price);
+            PERFORM inquiry_say(o.id, p_actor, p_org, 'acceptance', side, p_price => p_price);
             UPDATE inquiries SET status = 'agreed', agreed_price_fen = p_price, closed_at = now(), last_activity_at = now()
             WHERE id = o.id RETURNING * INTO i;
             PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'agree', inquiry_json(o, false),
@@ -373,8 +380,7 @@ BEGIN
         ELSIF mine.price_fen = p_price AND mine.id > coalesce(theirs.id, 0) THEN
             NULL;  -- this side already proposed exactly this and is waiting
         ELSE
-            INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, price_fen)
-            VALUES (o.id, p_actor, p_org, 'proposal', side, p_price);
+            PERFORM inquiry_say(o.id, p_actor, p_org, 'proposal', side, p_price => p_price);
             UPDATE inquiries SET last_activity_at = now() WHERE id = o.id RETURNING * INTO i;
             PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'propose', NULL,
                                  jsonb_build_object('side', side, 'price_fen', p_price));
@@ -383,8 +389,7 @@ BEGIN
                                    ARRAY[other], true, p_actor, jsonb_build_object('price_fen', p_price));
         END IF;
     ELSE
-        INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body)
-        VALUES (o.id, p_actor, p_org, 'declined', side, p_reason);
+        PERFORM inquiry_say(o.id, p_actor, p_org, 'declined', side, p_reason);
         UPDATE inquiries SET status = 'declined', closed_at = now(), close_reason = p_reason WHERE id = o.id RETURNING * INTO i;
         PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'decline', inquiry_json(o, false), inquiry_json(i, false));
         PERFORM inquiry_notify(i, 'declined', '交易意向已被婉拒：' || subject, ARRAY[other], true, p_actor);
@@ -412,8 +417,7 @@ BEGIN
     UPDATE inquiries SET broker_user_id = p_broker, broker_named_by_org_id = p_org, broker_accepted_at = NULL,
                          last_activity_at = now()
     WHERE id = i.id RETURNING * INTO i;
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side)
-    VALUES (i.id, p_actor, p_org, 'broker_named', side);
+    PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_named', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_name', NULL, jsonb_build_object('broker_user_id', p_broker));
     PERFORM inquiry_notify(i, 'broker_request', '对方请求技术经纪人参与洽谈，请确认',
                            ARRAY[CASE side WHEN 'seller' THEN i.buyer_org_id ELSE i.seller_org_id END], false, p_actor,
@@ -437,8 +441,7 @@ BEGIN
         PERFORM yz_raise(403, 'the other organisation consents to the broker you named');
     END IF;
     UPDATE inquiries SET broker_accepted_at = now(), last_activity_at = now() WHERE id = i.id RETURNING * INTO i;
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side)
-    VALUES (i.id, p_actor, p_org, 'broker_accepted', side);
+    PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_accepted', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_accept', NULL,
                          jsonb_build_object('broker_user_id', i.broker_user_id));
     PERFORM notify('broker_admitted', 'inquiry', i.id, '技术经纪人已获双方同意参与洽谈',
@@ -466,8 +469,7 @@ BEGIN
     UPDATE inquiries SET broker_user_id = NULL, broker_named_by_org_id = NULL, broker_accepted_at = NULL,
                          last_activity_at = now()
     WHERE id = o.id RETURNING * INTO i;
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side)
-    VALUES (i.id, p_actor, p_org, 'broker_removed', side);
+    PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_removed', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_remove', NULL,
                          jsonb_build_object('broker_user_id', o.broker_user_id));
     PERFORM notify('broker_removed', 'inquiry', i.id, '技术经纪人已退出洽谈',
@@ -495,8 +497,7 @@ BEGIN
     INSERT INTO inquiries (result_id, seller_org_id, buyer_org_id, initiator_org_id, kind, status, agreed_price_fen,
                            closed_at, created_by)
     VALUES (r.id, r.holder_org_id, p_org, p_org, 'listed', 'agreed', r.asking_price_fen, now(), p_actor) RETURNING * INTO i;
-    INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
-    VALUES (i.id, p_actor, p_org, 'purchase', 'buyer', '按挂牌价受让', r.asking_price_fen);
+    PERFORM inquiry_say(i.id, p_actor, p_org, 'purchase', 'buyer', '按挂牌价受让', r.asking_price_fen);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'purchase', NULL, inquiry_json(i, false));
     PERFORM inquiry_notify(i, 'agreed', '挂牌成果已被受让：' || r.title, ARRAY[r.holder_org_id], false, p_actor,
                            jsonb_build_object('price_fen', r.asking_price_fen));
@@ -640,8 +641,7 @@ BEGIN
                                closed_at, created_by)
         VALUES (r.id, r.holder_org_id, b.bidder_org_id, b.bidder_org_id, 'auction', 'agreed', b.amount_fen, now(), b.bidder_user_id)
         RETURNING * INTO i;
-        INSERT INTO inquiry_messages (inquiry_id, author_user_id, author_org_id, kind, side, body, price_fen)
-        VALUES (i.id, b.bidder_user_id, b.bidder_org_id, 'bid_won', 'buyer', '竞价成交', b.amount_fen);
+        PERFORM inquiry_say(i.id, b.bidder_user_id, b.bidder_org_id, 'bid_won', 'buyer', '竞价成交', b.amount_fen);
         PERFORM audit_append(NULL, 'auction-close', 'auction', a.id::text, 'won', NULL,
                              jsonb_build_object('bid_id', b.id, 'org_id', b.bidder_org_id, 'amount_fen', b.amount_fen));
         PERFORM notify('auction_won', 'auction', a.id, '竞价成交，您的出价最高：' || r.title, data || jsonb_build_object('inquiry_id', i.id),
