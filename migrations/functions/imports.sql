@@ -302,6 +302,5 @@ BEGIN
     SELECT r.office_id, left(r.registration_no, 4)::int, max(right(r.registration_no, 6)::int)
     FROM import_resolved r GROUP BY 1, 2
     ON CONFLICT (office_id, year) DO UPDATE SET last_serial = greatest(k.last_serial, excluded.last_serial);
-    PERFORM audit_append(p_actor, p_req, 'import_batch', b.id::text, 'import', NULL, import_batch_json(b));
-    RETURN import_batch_json(b)::text;
+    RETURN audit_returning(p_actor, p_req, 'import_batch', b.id::text, 'import', NULL, import_batch_json(b));
 END $$;
