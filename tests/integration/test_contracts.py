@@ -1096,3 +1096,33 @@ def test_related_party_fiscal_subsidy_and_related_contract(api, cdb, cworld):
     refused({"related_contract_id": consulting["id"]}, "unknown", cid=consulting["id"])
     assert state(cdb, consulting["id"]) == before
     assert query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"] == n_before + 1   # + other
+
+
+# ====================================================================== the contract's JSON, planned once
+
+def test_contract_json_is_planned_once_a_session_and_reads_labels_live(api, cdb, cworld):
+    # PostgreSQL 15 plans a SQL function it cannot inline at every call (~2 ms for contract_json:
+    # three calls a registration, one per row of a list); PL/pgSQL keeps the plan for the session.
+    langs = query(cdb, """SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                          WHERE p.proname IN ('contract_json', 'contract_party_roles') ORDER BY 1""")
+    assert [(x["proname"], x["lanname"]) for x in langs] == [("contract_json", "plpgsql"),
+                                                             ("contract_party_roles", "plpgsql")]
+    # the plan is kept, the labels are not: a label changed by the admin shows in the next answer
+    w = cworld
+    c = create_contract(api, w.m_seller["h"], contract_body(cdb, w.seller, w.buyer, "transfer", "patent_transfer"))
+    old = label(cdb, "contract_types", "patent_transfer")
+    with cdb.cursor() as cur:
+        cur.execute("UPDATE codes SET label = label || '（测）' WHERE list = 'contract_types' AND code = 'patent_transfer'")
+    try:
+        r = api.get(f"{V1}/contracts/{c['id']}", headers=w.m_seller["h"])
+        assert r.status == 200, r
+        assert r.body["contract_subtype_label"] == old + "（测）"
+        assert r.body["contract_type_label"] == label(cdb, "contract_types", "transfer")
+        assert r.body["party_roles"] == sql1(cdb, """SELECT extra->'party_roles' AS r FROM codes
+                                                      WHERE list = 'contract_types' AND code = 'patent_transfer'""")["r"] \
+            or r.body["party_roles"] == sql1(cdb, """SELECT extra->'party_roles' AS r FROM codes
+                                                      WHERE list = 'contract_types' AND code = 'transfer'""")["r"]
+    finally:
+        with cdb.cursor() as cur:
+            cur.execute("UPDATE codes SET label = %s WHERE list = 'contract_types' AND code = 'patent_transfer'", (old,))
+    assert label(cdb, "contract_types", "patent_transfer") == old
