@@ -53,6 +53,12 @@ def main(argv):
                          "x{} pgbench of the same statements".format(f(mix.get("ratio")))))
     else:
         rows.append(("1. search at a province's scale", "not run", "", "bench/search/run.sh --listings N"))
+    # the stream of new searches (#25) that bench/run.sh ran over its own listings
+    smix = get(perf, "stream", "classes", "mix")
+    if smix:
+        rows.append(("1. stream of new searches (#25), mix at {:,} listings, p99 ms / searches/s".format(
+            get(perf, "stream", "listings") or 0), "{} / {}".format(f(smix.get("p99_ms")), f(smix.get("rps"), "{:.0f}")),
+            "<= 15 ms", "x{} pgbench of the same statements".format(f(smix.get("ratio")))))
 
     for res in perf.get("results", []):
         c = res["connections"]
