@@ -19,6 +19,8 @@
 #   STREAM_PGB_SECONDS=5   seconds per pgbench run
 #   STREAM_CHECK=6         searches a class checked page by page against a scan of the tables
 #   STREAM_SEED=20261207   the generator's seed
+#   STREAM_FREQ=1          count the matches of every term the queries use (the breakdown by how
+#                          common the rarest word is); 0: skip (a thousand counts, minutes at 1,000,000)
 # shellcheck shell=bash
 
 STREAM_CONNS="${STREAM_CONNS:-16}"
@@ -29,6 +31,7 @@ STREAM_CAPTURE="${STREAM_CAPTURE:-40}"
 STREAM_PGB_SECONDS="${STREAM_PGB_SECONDS:-5}"
 STREAM_CHECK="${STREAM_CHECK:-6}"
 STREAM_SEED="${STREAM_SEED:-20261207}"
+STREAM_FREQ="${STREAM_FREQ:-1}"
 STREAM_CLASSES=(w1 w2 w3 w4 browse)
 
 _stream_psql() {
@@ -149,9 +152,13 @@ EOF
         "$STREAM_DIR/check.jsonl")"
     bench_log "stream: $(wc -l <"$STREAM_DIR/check.jsonl") searches checked, $bad different from the scan"
 
-    python3 "$BENCH_DIR/search/stream.py" freq "$STREAM_DIR/queries.jsonl" \
-        "$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -d yizhan >"$STREAM_DIR/freq.json" \
-        || bench_die "stream.py freq failed"
+    if [ "$STREAM_FREQ" = 0 ]; then
+        echo '{}' >"$STREAM_DIR/freq.json"
+    else
+        python3 "$BENCH_DIR/search/stream.py" freq "$STREAM_DIR/queries.jsonl" \
+            "$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -d yizhan >"$STREAM_DIR/freq.json" \
+            || bench_die "stream.py freq failed"
+    fi
 
     # Totals and facets cached by a capture or a cursor fetch have expired by now (10 s).
     sleep 11

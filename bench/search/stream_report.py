@@ -65,7 +65,8 @@ def meta(d, tag):
         filters = sorted(k for k in o["query"] if k not in ("q", "sort"))
         queries[str(o["n"])] = {"cls": o["cls"], "page": o["page"], "filters": filters,
                                 "sort": o["query"].get("sort", "relevance" if terms else "recent"),
-                                "rarest": min((freq.get(t, 0) for t in terms), default=None), "path": o["path"]}
+                                "rarest": min((freq.get(t, 0) for t in terms), default=None) if freq else None,
+                                "path": o["path"]}
     print(json.dumps({"tool": "stream_meta", "tag": tag, "queries": queries}, ensure_ascii=False))
 
 
