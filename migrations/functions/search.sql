@@ -651,17 +651,33 @@ BEGIN
     RETURN true;
 END $$;
 
--- At most how many listings match tsquery text p_q (NULL: unknown): the listings holding its
--- rarest lexeme, from search_lexeme_freq.  Only lexemes every match must hold count: those
--- ANDed at the top (an OR group is in parentheses) and not prefixes ('abc':*).
-CREATE FUNCTION search_match_bound(p_q text) RETURNS bigint
+-- The share of the listings holding each lexeme of tsquery text p_q that every match must hold
+-- (those ANDed at the top — an OR group is in parentheses — and not prefixes 'abc':*), from
+-- search_lexeme_freq (a lexeme it does not list: its min_freq), with the number of listings.
+-- No row when nothing was copied yet.
+CREATE FUNCTION search_match_shares(p_q text) RETURNS TABLE (n_docs bigint, share real)
 LANGUAGE sql STABLE AS $$
-    SELECT ceil(st.n_docs * min(coalesce(f.freq, st.min_freq)))::bigint
+    SELECT st.n_docs, coalesce(f.freq, st.min_freq)
     FROM search_lexeme_stats st
     CROSS JOIN regexp_matches(regexp_replace(p_q, '\([^)]*\)', '', 'g'), '''((?:[^'']|'''')*)''(:\*)?', 'g') AS m
     LEFT JOIN search_lexeme_freq f ON f.lexeme = replace(m[1], '''''', '''')
     WHERE m[2] IS NULL
-    GROUP BY st.n_docs
+$$;
+
+-- At most how many listings match tsquery text p_q (NULL: unknown): the listings holding its
+-- rarest lexeme.
+CREATE FUNCTION search_match_bound(p_q text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT ceil(x.n_docs * min(x.share))::bigint FROM search_match_shares(p_q) x GROUP BY x.n_docs
+$$;
+
+-- How many listings match tsquery text p_q, estimated (NULL: unknown): the listings times the
+-- product of the shares of its lexemes, as if they were independent.  Not a bound — filters
+-- that go together (a domain and the modes its listings offer) have more matches — so it only
+-- chooses how a browse starts (market_search), never what it finds.
+CREATE FUNCTION search_match_estimate(p_q text) RETURNS float8
+LANGUAGE sql STABLE AS $$
+    SELECT x.n_docs * exp(sum(ln(greatest(x.share, 1e-9)))) FROM search_match_shares(p_q) x GROUP BY x.n_docs
 $$;
 
 -- Filter values that are well-formed but name nothing are a client error
@@ -729,6 +745,8 @@ DECLARE
     tr int;
     bound bigint;
     bound_rate float8;
+    est float8;
+    walk int := browse;   -- the count's walk (NULL: none)
 BEGIN
     PERFORM search_check_filters(p_domain, p_region, p_mode, p_holder);
     IF p_after IS NOT NULL THEN
@@ -745,15 +763,27 @@ BEGIN
         -- gives (an upper bound, so the first window may come short, never long)
         IF p_title_tsq IS NOT NULL THEN
             bound := search_match_bound(p_tsq);
-            IF bound > 300 THEN
-                bound_rate := bound / (SELECT extract(epoch FROM max(x.published_at) - min(x.published_at)) / 86400 + 1
-                                       FROM search_docs x);
+        ELSIF browse IS NOT NULL AND p_tsq IS NOT NULL THEN
+            -- a browse: its filters' estimated matches (search_match_estimate, independent
+            -- shares).  A few (three times the estimate <= 300) are taken in one query, as a rare
+            -- word is; when the walk of search_browse_scan rows would not even find half the
+            -- count's cap + 1, it is skipped and the windows start at the size the estimate gives.
+            est := search_match_estimate(p_tsq);
+            IF est * 3 <= 300 THEN
+                bound := ceil(est * 3);
+            ELSIF est * browse < (cap + 1) * (SELECT st.n_docs FROM search_lexeme_stats st) / 2 THEN
+                walk := NULL;
+                bound := ceil(est);
             END IF;
+        END IF;
+        IF bound > 300 THEN
+            bound_rate := bound / (SELECT extract(epoch FROM max(x.published_at) - min(x.published_at)) / 86400 + 1
+                                   FROM search_docs x);
         END IF;
         WITH m AS MATERIALIZED (
             SELECT row_number() OVER () AS o, c.*
             FROM search_collect(p_tsq, cap + 1, CASE WHEN bound <= 300 THEN bound END, 0, NULL, NULL, pats, allpats,
-                                p_price_min, p_price_max, from_ts, to_ts, today, NULL, bound_rate, browse) c
+                                p_price_min, p_price_max, from_ts, to_ts, today, NULL, bound_rate, walk) c
         )
         SELECT (SELECT count(*) FROM m) AS cnt,
             (SELECT json_build_object(

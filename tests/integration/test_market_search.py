@@ -474,6 +474,13 @@ def test_lexeme_frequencies_bound_the_matches(corpus, api, db):
             got = query(db, "SELECT search_match_bound(%s) AS b, (SELECT count(*) FROM search_docs"
                             " WHERE tsv @@ %s::tsquery) AS n", tsq + extra, tsq + extra)[0]
             assert got["b"] is not None and got["b"] >= got["n"], (q, extra, got)
+    # search_match_estimate() (how a browse starts): one lexeme, its count; ANDed lexemes, the product of
+    # their shares; an OR group or a prefix counts for nothing
+    needs = n - results
+    est = lambda q: query(db, "SELECT search_match_estimate(%s) AS e", q)[0]["e"]  # noqa: E731
+    assert abs(est("'#k:result'") - results) < 1
+    assert abs(est("'#k:result' & '#k:need'") - results * needs / n) < 1
+    assert abs(est("'#k:need' & ('#t:3' | '#t:4') & 'ab':*") - needs) < 1
 
 
 def test_dates(corpus, api, db):
