@@ -70,6 +70,72 @@ BEGIN
     RETURN n;
 END $$;
 
+-- Copy the shares of the most common tokens of contracts.search_tsv from the planner's
+-- statistics into contract_token_freq (0023) when contracts was analysed since the last copy (or
+-- nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
+-- minute; true when it copied.
+CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_at timestamptz;
+    v_elems text[];
+    v_freqs real[];
+    n int;
+BEGIN
+    SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
+    FROM pg_stat_user_tables t WHERE t.relid = 'contracts'::regclass;
+    IF EXISTS (SELECT 1 FROM contract_token_stats WHERE v_at IS NULL OR analyzed_at >= v_at) THEN
+        RETURN false;
+    END IF;
+    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
+    FROM pg_stats st
+    WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'search_tsv';
+    n := coalesce(cardinality(v_elems), 0);
+    DELETE FROM contract_token_freq;
+    INSERT INTO contract_token_freq (token, freq)
+    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    -- most_common_elem_freqs ends with the smallest and largest share and the null share
+    INSERT INTO contract_token_stats (analyzed_at, n_docs, min_freq)
+    VALUES (coalesce(v_at, now()), (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c
+                                    WHERE c.oid = 'contracts'::regclass),
+            CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
+    ON CONFLICT (one) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
+                                    min_freq = excluded.min_freq;
+    RETURN true;
+END $$;
+
+-- A query's tokens split by how common they are (contract_token_freq): the tsquery of the
+-- rare ones, rarest first (NULL when none is rare), the LIKE patterns of the common ones, and
+-- at most how many contracts hold the rarest token (NULL: no statistics).  A common token is in
+-- more than p_common of the contracts: intersecting its posting list reads most of the table
+-- for nothing, where LIKE on the candidates the rare tokens give is exact and cheap.  A token
+-- of a HAN run (a character or a bigram) is among a document's tokens exactly when it is a
+-- substring of the document, a word prefix ('ab':*) exactly when it is a substring of one of
+-- its word runs: so moving a token from the tsquery to LIKE '%token%' keeps the result set.  A
+-- prefix's share is the sum of those of the listed tokens it starts (at least the smallest).
+CREATE FUNCTION contract_search_split(p_tsq text, p_common real,
+                                      OUT rare_tsq text, OUT common_patterns text[], OUT rare_n bigint)
+LANGUAGE sql STABLE AS $$
+    WITH st AS (SELECT * FROM contract_token_stats),
+    toks AS (
+        SELECT x.o, replace(x.m[2], '''''', '''') AS tok, x.m[3] IS NOT NULL AS prefix, x.m[1] AS q
+        FROM regexp_matches(p_tsq, '(''((?:[^'']|'''')*)''(:\*)?)', 'g') WITH ORDINALITY AS x(m, o)
+    ), f AS (
+        SELECT t.*, CASE WHEN NOT EXISTS (SELECT 1 FROM st) THEN 0
+                         WHEN t.prefix THEN least(1, greatest((SELECT min_freq FROM st),
+                             (SELECT sum(cf.freq) FROM contract_token_freq cf
+                              WHERE cf.token >= t.tok COLLATE "C" AND cf.token < (t.tok || chr(1114111)) COLLATE "C")))
+                         ELSE coalesce((SELECT cf.freq FROM contract_token_freq cf WHERE cf.token = t.tok COLLATE "C"),
+                                       (SELECT min_freq FROM st)) END AS freq
+        FROM toks t
+    )
+    SELECT nullif(string_agg(f.q, ' & ' ORDER BY f.freq, f.o) FILTER (WHERE f.freq <= p_common), ''),
+           coalesce(array_agg(search_like_pattern(f.tok) ORDER BY f.o) FILTER (WHERE f.freq > p_common), '{}'),
+           ceil((SELECT n_docs FROM st) * min(f.freq) FILTER (WHERE f.freq <= p_common))::bigint
+    FROM f
+$$;
+
 -- The page: ids in order and the key of the last one (for the cursor).
 --   scope     p_org (member, broker), p_office (officer), p_region (bureau), p_admin
 --   text      p_regno (digits: the registration number, exact or prefix) or
@@ -86,7 +152,7 @@ CREATE FUNCTION contract_search(
     p_status text, p_office_f bigint, p_type text, p_year int, p_region_f text,
     p_amount_min bigint, p_amount_max bigint, p_overdue boolean, p_org_f bigint,
     p_sort text, p_after text, p_limit int)
-RETURNS TABLE (items text, next_key text)
+RETURNS TABLE (items text, next_key text, total text)
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     w text[] := '{}';
@@ -99,9 +165,16 @@ DECLARE
     a_id bigint;
     t text[] := '{}';   -- the text conditions
     probe_n constant int := 1000;
+    common constant real := 0.02;      -- a token in more contracts than this is rechecked, not intersected
+    direct_n constant int := 3000;     -- a rarest token in at most this many contracts: no probe
+    cap int := setting_int('search_count_cap', 200);
+    sp record;
+    pats text[] := p_patterns;
+    n bigint;
     ids bigint[];
     keys text[];
 BEGIN
+    SELECT NULL::text AS rare_tsq, '{}'::text[] AS common_patterns, NULL::bigint AS rare_n INTO sp;
     -- filters naming nothing
     IF p_type IS NOT NULL THEN
         SELECT CASE WHEN parent_code IS NULL THEN 'contract_type' ELSE 'contract_subtype' END INTO type_col
@@ -134,11 +207,16 @@ BEGIN
         w := w || CASE WHEN length(p_regno) = 16 THEN 'c.registration_no = $4' ELSE 'c.registration_no LIKE $4 || ''%''' END;
     END IF;
     IF p_tsq IS NOT NULL THEN
+        -- the rare tokens intersected, the common ones rechecked with the terms' patterns;
         -- the recheck first: a row of the probe is rarely read further
-        IF cardinality(p_patterns) > 0 THEN
+        sp := contract_search_split(p_tsq, common);
+        pats := p_patterns || sp.common_patterns;
+        IF cardinality(pats) > 0 THEN
             t := t || 'c.search_doc LIKE ALL ($6)'::text;
         END IF;
-        t := t || 'c.search_tsv @@ $5::tsquery'::text;
+        IF sp.rare_tsq IS NOT NULL THEN
+            t := t || 'c.search_tsv @@ $5::tsquery'::text;
+        END IF;
     END IF;
     IF p_status IS NOT NULL THEN w := w || 'c.status = $7'::text; END IF;
     IF p_office_f IS NOT NULL THEN w := w || 'c.office_id = $8'::text; END IF;
@@ -182,7 +260,7 @@ BEGIN
     -- the probe: the next rows in the sort order (the cursor and, for the
     -- registration sort, registered_at IS NOT NULL: what its index holds),
     -- those matching every condition in order; the page when it is full
-    IF cardinality(t) > 0 THEN
+    IF cardinality(t) > 0 AND coalesce(sp.rare_n > direct_n, true) THEN
         EXECUTE format('SELECT array_agg(x.id), array_agg(x.k) FROM ('
                        'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s ORDER BY %s LIMIT %s) c'
                        ' WHERE %s ORDER BY %s LIMIT $18) x',
@@ -191,14 +269,14 @@ BEGIN
                                  CASE WHEN p_after IS NOT NULL THEN after_cond END),
                        ord, probe_n, array_to_string(w || t, ' AND '), ord)
         INTO ids, keys
-        USING p_org, p_office, region_prefix(p_region) || '%', p_regno, p_tsq, p_patterns, p_status, p_office_f,
+        USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
               p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
               a_val, a_id, p_limit + 1;
     END IF;
+    w := w || t;
     IF p_after IS NOT NULL THEN
         w := w || after_cond;
     END IF;
-    w := w || t;
 
     -- (the aggregates take the rows in the order the sorted, limited
     -- subquery gives them: a window function here would see every match)
@@ -207,7 +285,7 @@ BEGIN
                        'SELECT c.id, %s AS k FROM contracts c WHERE %s ORDER BY %s LIMIT $18) x',
                        key_expr, CASE WHEN cardinality(w) = 0 THEN 'true' ELSE array_to_string(w, ' AND ') END, ord)
         INTO ids, keys
-        USING p_org, p_office, region_prefix(p_region) || '%', p_regno, p_tsq, p_patterns, p_status, p_office_f,
+        USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
               p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
               a_val, a_id, p_limit + 1;
     END IF;
@@ -216,6 +294,22 @@ BEGIN
     FROM unnest(ids[1:p_limit]) WITH ORDINALITY AS u(id, o) JOIN contracts c ON c.id = u.id;
     IF cardinality(ids) > p_limit THEN
         next_key := keys[p_limit];
+    END IF;
+
+    -- the first page counts the matches, exactly up to the cap (search_count_cap): a page that
+    -- is all of them is its own count
+    IF p_after IS NULL THEN
+        IF coalesce(cardinality(ids), 0) <= p_limit THEN
+            n := coalesce(cardinality(ids), 0);
+        ELSE
+            EXECUTE format('SELECT count(*) FROM (SELECT FROM contracts c WHERE %s LIMIT $18) x',
+                           CASE WHEN cardinality(w) = 0 THEN 'true' ELSE array_to_string(w, ' AND ') END)
+            INTO n
+            USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
+                  p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
+                  a_val, a_id, cap + 1;
+        END IF;
+        total := json_build_object('value', least(n, cap), 'exact', n <= cap)::text;
     END IF;
     RETURN NEXT;
 END $$;

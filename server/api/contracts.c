@@ -149,6 +149,10 @@ static void list_done(http_req_t *req, PGresult *res)
         buf_json_str(&b, api_cursor_sign(req, arena_printf(req->arena, "%c|%s", "noadr"[si], PQgetvalue(res, 0, 1))));
     else
         buf_puts(&b, "null");
+    if (PQntuples(res) && !PQgetisnull(res, 0, 2)) {
+        buf_puts(&b, ",\"total\":");
+        buf_puts(&b, PQgetvalue(res, 0, 2));
+    }
     buf_putc(&b, '}');
     http_reply_json(req, 200, b.data, b.len);
     buf_free(&b);
@@ -1063,7 +1067,7 @@ static route_t ROUTES[] = {
 void api_contracts_init(void)
 {
     ST_LIST = db_stmt_register_read(
-        "SELECT items, next_key FROM contract_search($1::bigint, $2::bigint, $3, $4::boolean, $5, $6,"
+        "SELECT items, next_key, total FROM contract_search($1::bigint, $2::bigint, $3, $4::boolean, $5, $6,"
         " ARRAY(SELECT jsonb_array_elements_text($7::jsonb)), $8, $9::bigint, $10, $11::int, $12, $13::bigint,"
         " $14::bigint, $15::boolean, $16::bigint, $17, $18, $19::int)",
         19);

@@ -270,6 +270,7 @@ static void sweep(PGconn *c)
 {
     PGresult *r = PQexec(
         c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep(), search_lexeme_freq_refresh(),"
+           " contract_token_freq_refresh(),"
            " mail_remind(), mail_sweep()");
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         int expired = atoi(PQgetvalue(r, 0, 0));

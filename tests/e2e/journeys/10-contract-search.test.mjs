@@ -1,7 +1,8 @@
 // Journey 10 — the registration officer finds contracts (issue #19): by the
 // first digits of a registration number, by a word of a title, narrowed to
 // registered contracts of one type and sorted by amount; each list on the page
-// is the one the API gives for the same search.  The bureau searches its
+// is the one the API gives for the same search, with the API's count (共 N 份, or
+// N 份以上 past the cap).  The bureau searches its
 // region the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,9 +30,13 @@ test('search: the officer finds contracts by number, by word, with filters and a
     const prefix = reg.registration_no.slice(0, 10);
     await page.fill('input[name=q]', prefix);
     await page.locator('form[role=search] .searchbar button[type=submit]').click();
-    const want = (await apiGet(`/contracts?q=${prefix}&limit=20`, officer)).body.items.map((c) => c.id);
+    const first = (await apiGet(`/contracts?q=${prefix}&limit=20`, officer)).body;
+    const want = first.items.map((c) => c.id);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=contract-results] tr[data-id]').length === n, want.length);
     assert.deepEqual(await rowsOnPage(page), want);
+    // how many match, as the API counted them: exactly, or more than its cap
+    assert.equal(await page.locator('[data-testid=contract-total]').textContent(), first.total.value.toLocaleString('zh-CN'));
+    assert.match(await page.locator('[data-testid=result-count]').textContent(), first.total.exact ? /^共 [0-9,]+ 份/ : /份以上/);
     await screen(page, 'journey-10-search-number');
 
     // a word of a title, registered contracts of its type only, the largest first

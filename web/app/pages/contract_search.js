@@ -9,7 +9,7 @@ import {
   html, Loading, ErrorBox, ErrorSummary, Empty, PageTitle, Field, Select, CodeSelect, MoneyInput, RegionPicker, usePaged,
   More, navigate, fieldErrors, todayCN,
 } from '../ui.js';
-import { ContractTable } from './contracts.js';
+import { ContractTable, ContractCount } from './contracts.js';
 
 const SORTS = [
   { code: 'newest', label: '最新创建在前' }, { code: 'oldest', label: '最早创建在前' },
@@ -25,6 +25,7 @@ const LABELS = { q: '检索词', status: '状态', type: '合同类别', year: '
 const KEYS = ['q', 'status', 'type', 'year', 'region', 'amount_min', 'amount_max', 'overdue', 'sort'];
 
 export function ContractSearch({ query, me }) {
+  const [total, setTotal] = useState(/** @type {{value: number, exact: boolean} | null} */ (null));
   const [f, setF] = useState(() => Object.fromEntries(KEYS.map((k) => [k, query[k] || ''])));
   const set = (k) => (v) => setF({ ...f, [k]: v ?? '' });
   const asked = KEYS.map((k) => query[k] || '').join('|');
@@ -37,7 +38,7 @@ export function ContractSearch({ query, me }) {
       overdue: query.overdue === 'true' ? 'true' : undefined, sort: /** @type {any} */ (query.sort || undefined),
       limit: 20, cursor: cursor || undefined,
     },
-  }), [asked]);
+  }).then((page) => { if (!cursor) setTotal(page.total || null); return page; }), [asked]);
   const go = (e) => {
     e.preventDefault();
     const qs = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== '' && v !== null && v !== undefined)).toString();
@@ -74,7 +75,7 @@ export function ContractSearch({ query, me }) {
       ${paged.error ? html`<${ErrorSummary} err=${paged.error} labels=${LABELS} />` : ''}
       ${paged.loading && !paged.items.length ? html`<${Loading} />` : ''}
       ${!paged.loading && !paged.error && !paged.items.length ? html`<${Empty}>没有符合条件的合同</${Empty}>` : ''}
-      ${paged.items.length ? html`<p class="small muted" data-testid="result-count">已列出 ${paged.items.length} 份${paged.more ? '，还有更多' : ''}</p>
+      ${paged.items.length ? html`<p class="small muted" data-testid="result-count"><${ContractCount} total=${total} />${total ? '，' : ''}已列出 ${paged.items.length} 份${paged.more ? '，还有更多' : ''}</p>
         <${ContractTable} items=${paged.items} link=${(c) => (me.role === 'officer' && c.status === 'submitted' ? '#/registry/' + c.id : '#/contracts/' + c.id)} />` : ''}
       ${paged.items.length ? html`<${More} paged=${paged} />` : ''}
     </div>`;

@@ -34,6 +34,15 @@ export function partyRoles(types, type, subtype) {
 /** @param {import('../api-types').CodeItem[]} types */
 const relatedAllowed = (types, type) => { const it = types.find((x) => x.code === type); return !!(it && it.extra && it.extra.vat_exempt_if_related); };
 
+// How many contracts match, as the server counted them on the first page: exactly (共 N 份), or only
+// that they are more than its cap (N 份以上).
+/** @param {{total?: {value: number, exact: boolean} | null}} props */
+export function ContractCount({ total }) {
+  if (!total) return '';
+  const n = html`<b class="num" data-testid="contract-total">${total.value.toLocaleString('zh-CN')}</b>`;
+  return total.exact ? html`共 ${n} 份` : html`${n} 份以上`;
+}
+
 // --- list ------------------------------------------------------------------------------------------
 /** @typedef {import('../api-types').Schema<'Contract'>} Contract */
 export function ContractList({ me }) {

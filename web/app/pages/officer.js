@@ -7,7 +7,7 @@ import {
   html, yuan, wan, date, dateTime, Status, Loading, ErrorBox, Unavailable, Empty, Card, PageTitle, Facts, Field, TextArea, Select,
   CodeSelect, MoneyInput, useLoad, useCodes, labelOf, navigate, ActionButton, fieldErrors, problemText, Notice, Tabs, ErrorSummary,
 } from '../ui.js';
-import { PartyRows, AmountFacts, ClassFacts, WorkflowFacts, ContractTable, CONTRACT_LABELS, Attachments } from './contracts.js';
+import { PartyRows, AmountFacts, ClassFacts, WorkflowFacts, ContractTable, ContractCount, CONTRACT_LABELS, Attachments } from './contracts.js';
 
 const EXPERT_FEN = 500000000;   // shown only; the server decides from its settings
 const FLAG_TEXT = { duplicate: '疑似重复登记', split: '疑似拆分合同', near_subsidy_threshold: '金额略高于补助门槛', just_above_threshold: '金额略高于补助门槛', related_parties: '买卖双方疑似关联' };
@@ -68,7 +68,7 @@ export function Done() {
     <div class="card">
       <${Tabs} value=${status} onChange=${setStatus} tabs=${[['registered', '已登记'], ['returned', '退回补正'], ['refused', '不予登记'], ['cancelled', '已注销']]} />
       ${r.loading ? html`<${Loading} />` : r.error ? html`<${ErrorBox} error=${r.error} />` : !(r.data.items || []).length ? html`<${Empty} />`
-        : html`<${ContractTable} items=${r.data.items} />`}
+        : html`<p class="small muted" data-testid="result-count"><${ContractCount} total=${r.data.total} /></p><${ContractTable} items=${r.data.items} />`}
     </div>`;
 }
 

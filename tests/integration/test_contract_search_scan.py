@@ -1,0 +1,129 @@
+"""Staff search over contracts equals a substring scan, with near-universal tokens (issue #19, part 3).
+
+contract_search() intersects only a query's rare tokens and rechecks the common ones (in more than
+2 % of the contracts, from the planner's statistics copied into contract_token_freq) with LIKE on the
+candidates.  Here 2,400 contracts share 技术 and 合同 (every title), 开发 / 服务 / 转让 (a third each),
+an English company word, and a few carry rare words; after ANALYZE and contract_token_freq_refresh()
+every query — common, rare, mixed, single characters, bigrams across words, Latin prefixes, terms
+that match nothing — gives, page by page, exactly the contracts a LIKE scan of the normalised title,
+party names and credit codes gives, as the admin and as the officer (their office's applications),
+with filters and sorts, and the first page counts them exactly up to the cap (search_count_cap).
+"""
+import urllib.parse
+import uuid
+
+import pytest
+
+from contract_fixtures import *  # noqa: F401,F403
+from contract_fixtures import V1, contract_body, create_contract, query, submit
+
+TAG = "zq" + uuid.uuid4().hex[:6]
+N = 2400
+
+
+@pytest.fixture(scope="module")
+def big(api, cdb, cworld):
+    w = cworld
+    c = create_contract(api, w.m_seller["h"], contract_body(cdb, w.seller, w.buyer, title=f"基础合同{TAG}"))
+    c = submit(api, w.m_seller["h"], c["id"])
+    cols = [r["column_name"] for r in query(cdb, "SELECT column_name FROM information_schema.columns"
+                                                 " WHERE table_name = 'contracts' AND column_name NOT IN"
+                                                 " ('id', 'title', 'buyer_name', 'contract_amount_fen',"
+                                                 " 'technical_amount_fen', 'search_doc', 'search_tsv')"
+                                                 " AND is_generated = 'NEVER' ORDER BY ordinal_position")]
+    cl = ", ".join(cols)
+    with cdb.cursor() as cur:
+        # the search columns are filled by the insert trigger (the server's own path)
+        cur.execute(f"""
+            INSERT INTO contracts (title, buyer_name, contract_amount_fen, technical_amount_fen, {cl})
+            SELECT (ARRAY['锂电池', '储氢材料', '光伏组件', '智能电网', '富硒茶', '工业机器人', '基因检测'])[g %% 7 + 1]
+                   || (ARRAY['制备', '回收', '检测', '优化', '集成', '示范应用', '关键工艺', '在线监测', '节能改造',
+                             '数字孪生', '边缘计算', '质量追溯', '安全评估'])[g %% 13 + 1]
+                   || CASE WHEN g %% 400 = 0 THEN '钒液流储能' ELSE '' END
+                   || (ARRAY['技术开发合同', '技术服务合同', '技术转让合同'])[g %% 3 + 1] || %s,
+                   (ARRAY['巴中', '偃师', '岳阳', '重庆', '成都', '绵阳', '洛阳', '长沙', '南充', '达州', '宜宾'])[g %% 11 + 1]
+                   || 'Alpha' || (g %% 97) || '科技有限公司',
+                   1000000 + (g * 7919) %% 100000, 1000000 + (g * 7919) %% 100000, {cl}
+            FROM contracts, generate_series(1, %s) g WHERE id = %s RETURNING id""", (TAG, N, c["id"]))
+        new = [r[0] for r in cur.fetchall()]
+        cur.execute("ANALYZE contracts")
+    query(cdb, "SELECT contract_token_freq_refresh()")
+    yield type("B", (), {"w": w, "ids": new, "base": c})()
+    with cdb.cursor() as cur:
+        cur.execute("DELETE FROM contracts WHERE id = ANY (%s)", (new,))
+
+
+def pages(api, h, path):
+    out, cursor, first = [], None, None
+    while True:
+        r = api.get(path + "&limit=100" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else ""), headers=h)
+        assert r.status == 200, r
+        if first is None:
+            first = r.body
+        else:
+            assert "total" not in r.body, r.body   # counted on the first page only
+        out += [x["id"] for x in r.body["items"]]
+        cursor = r.body["next_cursor"]
+        if not cursor:
+            return out, first
+
+
+def scan(cdb, q, where="true"):
+    """The contracts in which every term of q is a substring of the normalised title, a party's name
+    or a credit code."""
+    conds, args = [], []
+    for t in q.lower().split():
+        p = "%" + t + "%"
+        conds.append("(search_norm(title) LIKE %s OR search_norm(seller_name) LIKE %s OR search_norm(buyer_name)"
+                     " LIKE %s OR coalesce(search_norm(intermediary_name), '') LIKE %s"
+                     " OR coalesce(search_norm(seller_credit_code), '') LIKE %s"
+                     " OR coalesce(search_norm(buyer_credit_code), '') LIKE %s)")
+        args += [p] * 6
+    rows = query(cdb, f"SELECT id FROM contracts WHERE {where} AND " + " AND ".join(conds) + " ORDER BY id DESC", *args)
+    return [r["id"] for r in rows]
+
+
+QUERIES = ["技术", "合同", "技术开发", "开发", "技术 合同", "开发合同", "服务", "技术服务合同", "钒液流", "钒液流 技术",
+           "液流 合同", "储能技术", "科技有限公司", "alpha", "ALPHA1", "alpha12", "有限", "术开", "转让 开发", "术",
+           "技 术", "锂电池回收", "回收 合同 技术", "制备技术", "测技", "示范应用技术开发合同", "巴中alpha", "α技术",
+           TAG, TAG + " 技术", "成都 服务"]
+
+
+def test_common_tokens_are_rechecked_not_intersected(cdb, big):
+    f = {r["token"]: r["freq"] for r in query(cdb, "SELECT token, freq FROM contract_token_freq"
+                                                   " WHERE token IN ('技术', '合同', '钒液')")}
+    assert f.get("技术", 0) > 0.5 and f.get("合同", 0) > 0.5, f
+    assert "钒液" not in f or f["钒液"] < 0.02, f
+    sp = query(cdb, "SELECT * FROM contract_search_split(%s, 0.02)", "'钒液' & '技术' & '液流'")[0]
+    assert sp["rare_tsq"] == "'钒液' & '液流'" or sp["rare_tsq"] == "'液流' & '钒液'", sp
+    assert sp["common_patterns"] == ["%技术%"], sp
+    assert 0 < sp["rare_n"] < 200, sp
+    sp = query(cdb, "SELECT * FROM contract_search_split(%s, 0.02)", "'技术' & 'alpha':*")[0]
+    assert sp["rare_tsq"] is None and sp["common_patterns"] == ["%技术%", "%alpha%"], sp
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_admin_equals_scan(api, cdb, big, q):
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    want = scan(cdb, q)
+    got, first = pages(api, big.w.admin["h"], f"{V1}/contracts?q=" + urllib.parse.quote(q))
+    assert got == want, (q, len(got), len(want))
+    assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
+
+
+@pytest.mark.parametrize("q", ["技术", "开发合同", "钒液流 技术", "alpha1", "服务 成都", "转让 开发"])
+def test_officer_filters_and_sorts_equal_scan(api, cdb, big, q):
+    w = big.w
+    office = w.office["id"]
+    scope = f"office_id = {int(office)} AND status <> 'draft'"
+    qq = urllib.parse.quote(q)
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}")
+    assert got == scan(cdb, q, scope), q
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}&status=submitted&amount_min=1050000")
+    assert got == scan(cdb, q, scope + " AND status = 'submitted' AND contract_amount_fen >= 1050000"), q
+    got, _ = pages(api, w.admin["h"], f"{V1}/contracts?q={qq}&sort=amount_asc")
+    want = [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                        " ORDER BY contract_amount_fen, id", scan(cdb, q))]
+    assert got == want, q
+    got, _ = pages(api, w.admin["h"], f"{V1}/contracts?q={qq}&sort=oldest")
+    assert got == sorted(scan(cdb, q)), q
