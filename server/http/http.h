@@ -66,6 +66,7 @@ typedef struct route {
     int index; /* metrics slot */
     int nseg;
     const char *seg[ROUTE_MAX_SEGS];
+    size_t seglen[ROUTE_MAX_SEGS]; /* strlen(seg[k]) */
 } route_t;
 
 typedef struct {

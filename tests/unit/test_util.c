@@ -85,12 +85,15 @@ static route_t TEST_ROUTES[] = {
     {HTTP_GET, "/t/results/{id}", h_dummy, 0, 0},
     {HTTP_POST, "/t/results/{id}/submit", h_dummy, 0, 0},
     {HTTP_PATCH, "/t/results/{id}", h_dummy, 0, 0},
+    /* literal segments of the same length, the same first byte, differing inside */
+    {HTTP_GET, "/t/resulds/{id}", h_dummy, 0, 0},
+    {HTTP_GET, "/t/r/{id}", h_dummy, 0, 0},
 };
 
 TEST(router_matches_templates_and_reports_allowed_methods)
 {
     static int added;
-    if (!added++) router_add(TEST_ROUTES, 3);
+    if (!added++) router_add(TEST_ROUTES, sizeof TEST_ROUTES / sizeof TEST_ROUTES[0]);
     arena_t *a = arena_new(1024);
     const char *params[4];
     int np = 0, allow = 0;
@@ -107,6 +110,16 @@ TEST(router_matches_templates_and_reports_allowed_methods)
     r = router_match(a, HTTP_GET, "/t/results/", params, &np, &allow);
     CHECK(!r && allow == 0);
     r = router_match(a, HTTP_GET, "/t/nothing", params, &np, &allow);
+    CHECK(!r && allow == 0);
+    r = router_match(a, HTTP_GET, "/t/resulds/7", params, &np, &allow);
+    CHECK(r == &TEST_ROUTES[3] && np == 1 && strcmp(params[0], "7") == 0);
+    r = router_match(a, HTTP_GET, "/t/resultz/7", params, &np, &allow);
+    CHECK(!r && allow == 0);
+    r = router_match(a, HTTP_GET, "/t/r/7", params, &np, &allow);
+    CHECK(r == &TEST_ROUTES[4] && np == 1);
+    r = router_match(a, HTTP_GET, "/t/s/7", params, &np, &allow);
+    CHECK(!r && allow == 0);
+    r = router_match(a, HTTP_GET, "/t/result/7", params, &np, &allow);
     CHECK(!r && allow == 0);
     arena_free(a);
 }
