@@ -5,7 +5,7 @@
  *   yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]
  *   yizhan keygen --office ID | --missing   make or rotate registry offices' signing keys
  *   yizhan audit verify          walk the audit hash chain; exit 3 when broken
- *   yizhan import contracts FILE [--dry-run]   import past contracts (CSV or XLSX)
+ *   yizhan import contracts FILE [--dry-run] [--as EMAIL]   import past contracts (CSV or XLSX)
  *   yizhan config                print the configuration table
  *   yizhan version
  */
@@ -34,7 +34,7 @@ static int usage(void)
           "       yizhan user create --email E --password-file F --role R [--org ID] [--office ID] [--region CODE]\n"
           "       yizhan keygen --office ID | --missing\n"
           "       yizhan audit verify\n"
-          "       yizhan import contracts FILE [--dry-run]\n"
+          "       yizhan import contracts FILE [--dry-run] [--as EMAIL]\n"
           "       yizhan config\n"
           "       yizhan version\n",
           stderr);

@@ -8,6 +8,7 @@
                           notice with an objection, auctions (one ending ten minutes
                           after loading), notifications, saved searches, subsidy
                           policies and runs, this year's plan targets
+        DIR/import.csv    past contracts of 巴中 (the two years before) for an import batch
     python3 deploy/demo/gen_demo.py [--today D]      base.sql alone, on stdout
 
 deploy/demo/load.sh runs it on the first start and loads the three parts into a
@@ -28,6 +29,7 @@ shaped like the Bazhong plan (2亿 yuan in 2020 rising to 3亿 in 2025).
 """
 
 import argparse
+import csv
 import datetime as dt
 import json
 import math
@@ -2077,6 +2079,63 @@ def emit_accounts(out):
 
 
 # ---------------------------------------------------------------------------
+# import.csv: contracts of the two years before, registered in 巴中 before Yizhan
+# (load.sh imports them with `yizhan import contracts --as` the officer: a batch on
+# the officer's 历史导入 screen).  Their serials continue the office's own of that
+# year, gap-free; weekdays only.  Its own random stream: the rest stays as it was.
+# ---------------------------------------------------------------------------
+
+IMPORT_HEAD = ["登记编号", "合同名称", "合同类别", "合同子类", "卖方名称", "卖方统一社会信用代码", "卖方所在地区代码",
+               "买方名称", "买方统一社会信用代码", "买方所在地区代码", "签订日期", "登记日期", "合同成交额（元）",
+               "技术交易额（元）", "技术领域"]
+IMPORT_ROWS = [   # seller, buyer, title, type, subtype, domain, amount in yuan
+    ("bzaas", "pmcoop", "富硒茶树良种扩繁技术开发（委托）合同", "技术开发", "委托开发", "农业", 380000),
+    ("tjyr", "tjyrco", "通江银耳菌种提纯复壮技术秘密转让合同", "技术转让", "技术秘密转让", "农业", 260000),
+    ("njcms", "cdutcm", "川明参饮片炮制工艺技术合作开发合同", "技术开发", "合作开发", "生物医药和医疗器械", 540000),
+    ("bznev", "cdauto", "新能源汽车线束总成检测技术服务合同", "技术服务", "技术服务", "先进制造", 185000.5),
+    ("njgraph", "cdli", "鳞片石墨提纯技术使用许可合同", "技术许可", "技术秘密使用许可", "新材料及其应用", 720000),
+    ("pcgas", "swchem", "天然气制氢装置工艺优化技术咨询合同", "技术咨询", "", "新能源与高效节能", 150000),
+    ("bzpharma", "scmed", "中药配方颗粒质量标准研究技术开发（委托）合同", "技术开发", "委托开发", "生物医药和医疗器械", 980000),
+    ("eyfood", "yyfood", "富硒饮料灌装线节能改造技术服务合同", "技术服务", "技术服务", "新能源与高效节能", 96000),
+    ("bzaas", "saas", "丘陵山区玉米大豆带状复合种植技术咨询合同", "技术咨询", "", "农业", 120000),
+    ("tjyrco", "cqaas", "银耳废菌棒资源化利用技术合作开发合同", "技术开发", "合作开发", "环境保护与资源综合利用", 450000),
+    ("njgraph", "cqbat", "石墨负极材料包覆改性技术秘密转让合同", "技术转让", "技术秘密转让", "新材料及其应用", 1280000),
+    ("bznev", "cqcar", "电驱动桥装配工艺技术培训合同", "技术服务", "技术培训", "先进制造", 68000),
+]
+
+
+def emit_import(out):
+    rnd = random.Random(19)
+    # the years before the day of loading, or before the clock's day when a test loads a later
+    # day (an import refuses registration dates after the database's today)
+    today = min(sh(TODAY), dt.date.today())
+    used = {}
+    for office, year, n in COUNTERS:
+        if office == 1:
+            used[year] = n
+    rows = []
+    for i, (seller, buyer, title, ctype, sub, domain, yuan) in enumerate(IMPORT_ROWS):
+        year = today.year - 2 + i % 2
+        while True:
+            reg = dt.date(year, 1, 1) + dt.timedelta(days=rnd.randrange(350))
+            if reg.weekday() < 5:
+                break
+        rows.append((reg, seller, buyer, title, ctype, sub, domain, yuan))
+    rows.sort(key=lambda r: r[0])
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(IMPORT_HEAD)
+    for reg, seller, buyer, title, ctype, sub, domain, yuan in rows:
+        used[reg.year] = used.get(reg.year, 0) + 1
+        s, b = ORG[seller], ORG[buyer]
+        fen = int(round(yuan * 100))
+        tech = fen - fen // 10 if ctype != "技术咨询" else fen
+        signed = reg - dt.timedelta(days=rnd.randint(5, 40))
+        w.writerow(["%04d%s%06d" % (reg.year, OFFICE_REGION[1], used[reg.year]), title, ctype, sub,
+                    s["name"], s["code"], s["region"], b["name"], b["code"], b["region"], signed.isoformat(),
+                    reg.isoformat(), "%d.%02d" % divmod(fen, 100), "%d.%02d" % divmod(tech, 100), domain])
+
+
+# ---------------------------------------------------------------------------
 # live.sql: what is going on at the moment of loading, relative to now()
 # ---------------------------------------------------------------------------
 
@@ -2529,8 +2588,9 @@ def main():
         emit(sys.stdout)
         return
     os.makedirs(args.out, exist_ok=True)
-    for name, fn in (("base.sql", emit), ("accounts.tsv", emit_accounts), ("live.sql", emit_live)):
-        with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
+    for name, fn in (("base.sql", emit), ("accounts.tsv", emit_accounts), ("live.sql", emit_live),
+                     ("import.csv", emit_import)):
+        with open(os.path.join(args.out, name), "w", encoding="utf-8", newline="") as f:
             fn(f)
 
 

@@ -143,10 +143,38 @@ def test_subsidy_runs_and_this_years_targets(demo):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+def test_a_batch_of_past_contracts_on_the_officers_import_screen(demo):
+    """load.sh imports the past contracts of 巴中 through `yizhan import contracts --as` the
+    officer: one batch of their office, registered in the two years before, counted in the
+    statistics, gap-free after the office's own numbers, with its audit entry."""
+    conn, _, _ = demo
+    year = one(conn, "SELECT extract(year FROM today_cn())::int")
+    batches = query(conn, """SELECT b.office_id, b.contracts, b.format, u.email, b.contract_amount_fen
+                             FROM import_batches b JOIN users u ON u.id = b.created_by""")
+    assert batches == [{"office_id": 1, "contracts": 12, "format": "csv", "email": "officer@demo.yizhan.cn",
+                        "contract_amount_fen": 522900050}], batches
+    rows = query(conn, """SELECT registration_year AS y, count(*) AS n, bool_and(status = 'registered') AS reg,
+                                 bool_and(office_id = 1) AS office, count(seller_org_id) AS linked
+                          FROM contracts WHERE import_batch_id IS NOT NULL GROUP BY 1 ORDER BY 1""")
+    assert rows == [{"y": year - 2, "n": 6, "reg": True, "office": True, "linked": 6},
+                    {"y": year - 1, "n": 6, "reg": True, "office": True, "linked": 6}], rows
+    # the statistics of 巴中 (outflow) equal a direct count of its registered contracts, imports included
+    bad = query(conn, """WITH direct AS (SELECT registration_year AS y, count(*) AS n, sum(contract_amount_fen) AS cf
+                                         FROM contracts WHERE status = 'registered'
+                                          AND region_in_subtree(seller_region_code, '511900') GROUP BY 1),
+                              agg AS (SELECT year AS y, sum(n) AS n, sum(contract_fen) AS cf FROM contract_stats
+                                      WHERE region_code = '511900' AND flow = 'out' AND dim = 'total' GROUP BY 1)
+                         SELECT * FROM direct d FULL JOIN agg a USING (y)
+                         WHERE (d.n, d.cf) IS DISTINCT FROM (a.n, a.cf) AND coalesce(d.n, 0) + coalesce(a.n, 0) <> 0""")
+    assert bad == [], bad
+    assert one(conn, "SELECT count(*) FROM audit_log WHERE entity = 'import_batch' AND action = 'import'") == 1
+
+
 def test_loading_twice_changes_nothing(demo, stack, tmp_path):
     conn, dsn, _ = demo
     counts = "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM users), (SELECT count(*) FROM inquiries), " \
-             "(SELECT count(*) FROM notifications), (SELECT count(*) FROM subsidy_runs), (SELECT count(*) FROM audit_log)"
+             "(SELECT count(*) FROM notifications), (SELECT count(*) FROM subsidy_runs), (SELECT count(*) FROM audit_log), " \
+             "(SELECT count(*) FROM import_batches), (SELECT count(*) FROM contracts)"
     before = query(conn, counts)
     p = load(stack, dsn, tmp_path / "var")
     assert p.stdout == "", p.stdout

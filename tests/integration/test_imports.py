@@ -495,6 +495,37 @@ def test_cli_import(stack, cast, cdb):
         os.unlink(path)
 
 
+def test_cli_import_as_an_officer(stack, cast, cdb):
+    """`--as EMAIL` imports as that officer, as the API would: their office's numbers only, the batch
+    theirs (on their 历史导入 screen); anyone but an active officer or admin is refused, nothing written."""
+    mine, theirs = row(cast), row(cast, **{"登记编号": number(cast, office=cast.other)})
+    paths = []
+    try:
+        for rows in ([mine], [theirs]):
+            with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as f:
+                f.write(csv_bytes(rows))
+                paths.append(f.name)
+        before = snapshot(cdb, cast)
+        p = stack.run(["import", "contracts", paths[1], "--as", cast.officer["email"]])
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert f"第 2 行 登记编号：登记编号属于{cast.other['name']}，您只能导入本机构登记的合同" in p.stdout, p.stdout
+        for who in (cast.m_seller["email"], "nobody-" + uniq() + "@example.test"):
+            p = stack.run(["import", "contracts", paths[0], "--as", who])
+            assert p.returncode == 2 and "不是在用的登记员或管理员账户" in p.stderr, p.stdout + p.stderr
+        assert stack.run(["import", "contracts", paths[0], "--as"]).returncode == 2
+        assert snapshot(cdb, cast) == before
+        p = stack.run(["import", "contracts", paths[0], "--as", cast.officer["email"].upper()])
+        assert p.returncode == 0 and "已导入 1 份合同" in p.stdout, p.stdout + p.stderr
+        b = query(cdb, "SELECT * FROM import_batches ORDER BY id DESC LIMIT 1")[0]
+        assert (b["office_id"], str(b["created_by"]), b["contracts"]) == (cast.office["id"], str(cast.officer["id"]), 1)
+        au = query(cdb, "SELECT actor_user_id FROM audit_log WHERE entity = 'import_batch' AND entity_id = %s",
+                   str(b["id"]))
+        assert [str(a["actor_user_id"]) for a in au] == [str(cast.officer["id"])]
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
 # --------------------------------------------------------------------------------------------------
 # a late import into a closed year
 # --------------------------------------------------------------------------------------------------
