@@ -9,6 +9,8 @@
 # Also: the dry run (`--dry-run`) of the same file.  After each import, every
 # statistics total of the office's region equals a direct aggregate over the
 # contracts, and the contracts number BENCH_IMPORT_ROWS.
+# Also the CPU seconds of each (the server's backend and the client): what the import
+# costs whatever the machine's load, which stretches wall time on a shared machine.
 # Floor: the real import ≤ 60 s (median).  Prints a table and writes
 # bench/results/import-<UTC>.json.
 set -euo pipefail
@@ -43,16 +45,24 @@ python3 bench/import/gen.py "$N" "$REGION" "$FILE"
 bench_log "file: $(du -h "$FILE" | cut -f1), $(($(wc -l <"$FILE") - 1)) rows"
 
 now() { date +%s.%N; }
+# CPU seconds spent so far by the exited children of the postmaster (the import's or the
+# \copy's backend, reaped when its client disconnects) and of this script (the client):
+# the work itself, which a loaded machine does not stretch as it stretches wall time
+PM_PID=$(head -1 "$PG_DIR/data/postmaster.pid")
+cpu_now() { awk '{t += $16 + $17} END {printf "%.2f", t / 100}' "/proc/$PM_PID/stat" "/proc/$$/stat"; }
+cpu_since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(cpu_now)"; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
-imports=() dries=() anchors=() checks=()
+imports=() dries=() anchors=() checks=() cpu_imports=() cpu_anchors=()
 for rep in $(seq 1 "$REPS"); do
     db="import_$rep"
     "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db TEMPLATE yizhan"
     url="host=$PG_DIR port=$PG_PORT dbname=$db user=postgres"
-    t=$(now); "${PSQL[@]}" -d "$db" -c "\\copy anchor_rows FROM '$FILE' WITH (FORMAT csv, HEADER true)"; anchors+=("$(since "$t")")
+    t=$(now); c=$(cpu_now); "${PSQL[@]}" -d "$db" -c "\\copy anchor_rows FROM '$FILE' WITH (FORMAT csv, HEADER true)"
+    anchors+=("$(since "$t")"); sleep 1; cpu_anchors+=("$(cpu_since "$c")")   # 1 s: the backend reaped
     t=$(now); YIZHAN_DATABASE_URL="$url" "$YIZHAN_BIN" import contracts "$FILE" --dry-run >"$BENCH_TMP/dry.txt"; dries+=("$(since "$t")")
     grep -q "检查通过：$N 份合同可以导入" "$BENCH_TMP/dry.txt" || { cat "$BENCH_TMP/dry.txt" | head -20 >&2; bench_die "dry run did not pass"; }
-    t=$(now); YIZHAN_DATABASE_URL="$url" PGOPTIONS="${BENCH_PGOPTIONS:-}" "$YIZHAN_BIN" import contracts "$FILE" >"$BENCH_TMP/import.txt"; imports+=("$(since "$t")")
+    t=$(now); c=$(cpu_now); YIZHAN_DATABASE_URL="$url" PGOPTIONS="${BENCH_PGOPTIONS:-}" "$YIZHAN_BIN" import contracts "$FILE" >"$BENCH_TMP/import.txt"
+    imports+=("$(since "$t")"); sleep 1; cpu_imports+=("$(cpu_since "$c")")
     grep -q "已导入 $N 份合同" "$BENCH_TMP/import.txt" || { head -20 "$BENCH_TMP/import.txt" >&2; bench_die "import failed"; }
     # the figures: contracts imported, and statistics equal to a direct aggregate (outflow of the region, per year)
     bad=$("${PSQL[@]}" -d "$db" -c "
@@ -64,17 +74,22 @@ for rep in $(seq 1 "$REPS"); do
             OR EXISTS (SELECT 1 FROM direct d FULL JOIN agg a USING (y) WHERE (d.n, d.cf, d.tf) IS DISTINCT FROM (a.n, a.cf, a.tf))")
     checks+=("$bad")
     "${PSQL[@]}" -d postgres -c "DROP DATABASE $db"
-    bench_log "rep $rep: import ${imports[-1]} s, dry run ${dries[-1]} s, \\copy anchor ${anchors[-1]} s, figures wrong: $bad"
+    bench_log "rep $rep: import ${imports[-1]} s (CPU ${cpu_imports[-1]} s), dry run ${dries[-1]} s, \\copy anchor ${anchors[-1]} s (CPU ${cpu_anchors[-1]} s), load $(cut -d' ' -f1 /proc/loadavg), figures wrong: $bad"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mi=$(median "${imports[@]}"); md=$(median "${dries[@]}"); ma=$(median "${anchors[@]}")
 ratio=$(python3 -c "print(f'{$mi / $ma:.1f}')")
+mci=$(median "${cpu_imports[@]}"); mca=$(median "${cpu_anchors[@]}")
+cpu_ratio=$(python3 -c "print(f'{$mci / max($mca, 0.01):.1f}')")
 echo
 echo "== import of $N past contracts (yizhan import contracts), $REPS reps, medians =="
 printf '%-44s %s\n' "import (all-or-nothing, registered)" "$mi s (floor ≤ 60 s)" \
     "dry run (every check, nothing written)" "$md s" \
     "anchor: psql \\copy of the same file" "$ma s" \
     "import ÷ anchor" "$ratio" \
+    "CPU: import (server + client)" "$mci s" \
+    "CPU: anchor" "$mca s" \
+    "CPU: import ÷ anchor" "$cpu_ratio" \
     "rows per second (import)" "$(python3 -c "print(int($N / $mi))")" \
     "every rep: count and statistics right" "$(printf '%s\n' "${checks[@]}" | grep -qv '^f$' && echo NO || echo yes)"
 pass=1
@@ -85,7 +100,9 @@ python3 - "$ROOT/bench/results/import-$(date -u +%Y%m%dT%H%M%SZ).json" <<PY
 import json, sys
 json.dump({"rows": $N, "reps": $REPS, "import_s": [$(IFS=,; echo "${imports[*]}")], "dry_run_s": [$(IFS=,; echo "${dries[*]}")],
            "anchor_copy_s": [$(IFS=,; echo "${anchors[*]}")], "median_import_s": $mi, "median_dry_run_s": $md,
-           "median_anchor_s": $ma, "ratio": $ratio, "pass": bool($pass)}, open(sys.argv[1], "w"), indent=2)
+           "median_anchor_s": $ma, "ratio": $ratio, "cpu_import_s": [$(IFS=,; echo "${cpu_imports[*]}")],
+           "cpu_anchor_s": [$(IFS=,; echo "${cpu_anchors[*]}")], "median_cpu_import_s": $mci, "median_cpu_anchor_s": $mca,
+           "cpu_ratio": $cpu_ratio, "pass": bool($pass)}, open(sys.argv[1], "w"), indent=2)
 PY
 echo
 [ "$pass" = 1 ] && echo "overall: PASS" || { echo "overall: FAIL"; [ "${BENCH_ENFORCE:-1}" = 0 ] || exit 1; }
