@@ -148,9 +148,9 @@ for ln in open(sys.argv[1], encoding="utf-8"):
     print(json.dumps(r, ensure_ascii=False))
 EOF
     local bad
-    bad="$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if not json.loads(l)["equal"]))' \
+    bad="$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["equal"] is not True))' \
         "$STREAM_DIR/check.jsonl")"
-    bench_log "stream: $(wc -l <"$STREAM_DIR/check.jsonl") searches checked, $bad different from the scan"
+    bench_log "stream: $(wc -l <"$STREAM_DIR/check.jsonl") searches checked, $bad different from the scan or not walked to the end (SEARCH_CHECK_PAGES)"
 
     if [ "$STREAM_FREQ" = 0 ]; then
         echo '{}' >"$STREAM_DIR/freq.json"

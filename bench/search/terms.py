@@ -3,6 +3,8 @@
 
     terms.py pick  PSQL...            -> JSON {"rare": {...}, "frequent": {...}, "four": {...}} on stdout
     terms.py check BASE_URL TERM PSQL... -> JSON {"term", "api", "scan", "equal", "pages", ...} on stdout
+                                         (SEARCH_CHECK_PAGES=N: a term of more than N pages of
+                                         100 is not checked, equal null)
 
 PSQL is the psql command line to run (its output is read unaligned, tuples only).  Python
 standard library only.
@@ -16,6 +18,7 @@ search index (cheap), then confirmed by the scan in `check`:
 """
 
 import json
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -62,8 +65,9 @@ def pick(cmd):
     return out
 
 
-def check(base, term, cmd):
-    """Every hit of /search for term (sort=recent, 100 a page) against a LIKE scan of the tables."""
+def check(base, term, cmd, max_pages=0):
+    """Every hit of /search for term (sort=recent, 100 a page) against a LIKE scan of the tables
+    (max_pages > 0: a term with more pages is not checked)."""
     api = set()
     pages = 0
     cursor = None
@@ -84,6 +88,10 @@ def check(base, term, cmd):
         cursor = body["next_cursor"]
         if not cursor:
             break
+        if max_pages and pages >= max_pages:
+            # not walked to the end (SEARCH_CHECK_PAGES): no verdict, said so
+            return {"tool": "check", "term": term, "api": len(api), "scan": None, "equal": None, "pages": pages,
+                    "not_checked": "more than %d pages of 100" % max_pages, "first_total": total}
     pat = lit("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     rows = psql(cmd, "SELECT 'result:' || id FROM results WHERE status IN ('published', 'under_notice') AND"
                      " (title LIKE %s OR summary LIKE %s OR array_to_string(keywords, E'\\n') LIKE %s)"
@@ -99,7 +107,8 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "pick":
         print(json.dumps(pick(sys.argv[2:]), ensure_ascii=False))
     elif len(sys.argv) >= 5 and sys.argv[1] == "check":
-        print(json.dumps(check(sys.argv[2], sys.argv[3], sys.argv[4:]), ensure_ascii=False))
+        print(json.dumps(check(sys.argv[2], sys.argv[3], sys.argv[4:],
+                               int(os.environ.get("SEARCH_CHECK_PAGES", "0") or 0)), ensure_ascii=False))
     else:
         raise SystemExit(__doc__)
 
