@@ -1,32 +1,26 @@
 #!/usr/bin/env python3
-"""Generate technology contracts for the staff-search benchmark (bench/contracts/run.sh).
+"""The pools of the staff-search benchmark's contracts (bench/contracts/run.sh).
 
-    gen.py --contracts N --sellers K --buyers M --regions regions.txt --offices offices.txt [--seed S]
-           [--terms terms.json] > data.sql
+    gen.py --contracts N --sellers K --buyers M --regions regions.txt [--seed S] > pools.sql
 
-Writes a psql script: K seller organisations (valid unified social credit codes) into `orgs`, and N
-contracts into `contracts` by COPY, with explicit ids above --id-base — titles built from the
-vocabulary of the search benchmark (bench/search/vocab.py, Zipf weights, the same helpers as
-bench/search/gen.py), the parties' names from cities and technical terms, M buyers (most with a
-credit code), every contract subtype, domain, IP type and plan source, log-normal amounts; 88 %
-registered over 2013–2019, years the demo data does not use (registration numbers of the office and year, gap-free), 2 % cancelled,
-5 % submitted (due dates around today, some overdue), the rest returned, refused or draft.  The
-contracts' search columns are left empty: the script's caller runs contract_search_reindex(), the
-database's own tokenizer (the one the triggers use).  --terms writes how many titles each
-vocabulary term is in, so the run can pick a rare, a middle and a frequent term.
+Writes a psql script: K seller organisations (valid unified social credit codes) into `orgs`, with
+explicit ids above --id-base, and the tables bench/contracts/gen.sql draws the N contracts from,
+set-based: bench_sellers (the same K), bench_buyers (M, names from cities and technical terms, most
+with a credit code), bench_titles (N/16 distinct titles built from the vocabulary of the search
+benchmark — bench/search/vocab.py, Zipf weights, the same helpers as bench/search/gen.py — each with
+its contract subtype and domain), bench_title_terms (the vocabulary terms each title was built
+from) and bench_terms (the whole vocabulary), so that the run can count how many contracts each
+term is in and pick rare, middle and frequent ones.
 """
 
 import argparse
-import datetime as dt
-import json
-import math
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "search"))
 import vocab  # noqa: E402
-from gen import CC_ALPHABET, Zipf, credit_code, esc  # noqa: E402
+from gen import CC_ALPHABET, Zipf, esc  # noqa: E402
 
 SUBTYPES = [  # (type, subtype, the words a title ends with)
     ("development", "commissioned_development", "技术开发（委托）合同"),
@@ -51,12 +45,6 @@ BUYER_WORDS = [("科技有限公司", "150"), ("实业有限公司", "150"), ("�
                ("集团有限公司", "110"), ("农业开发有限公司", "170"), ("医药有限公司", "150")]
 CITIES = ["巴中", "偃师", "岳阳", "重庆", "成都", "绵阳", "洛阳", "长沙", "南充", "达州", "宜宾", "襄阳", "德阳", "遂宁",
           "广元", "泸州", "乐山", "眉山", "株洲", "湘潭", "郑州", "开封", "武汉", "宜昌", "西安", "宝鸡", "贵阳", "遵义"]
-DOMAINS = ["electronic_information", "aerospace", "advanced_manufacturing", "biomedicine", "new_materials", "new_energy",
-           "environmental_protection", "nuclear_applications", "agriculture", "modern_transportation",
-           "urban_construction"]
-IP_TYPES = ["patent", "know_how", "software_copyright", "ic_layout", "plant_variety", "biomedical_variety", "none"]
-PLAN_SOURCES = ["national", "ministerial", "provincial", "local", "unplanned"]
-STATUS = [("registered", 88), ("cancelled", 2), ("submitted", 5), ("returned", 2), ("refused", 1), ("draft", 2)]
 
 
 def main():
@@ -65,17 +53,12 @@ def main():
     ap.add_argument("--sellers", type=int, default=3000)
     ap.add_argument("--buyers", type=int, default=30000)
     ap.add_argument("--regions", required=True, help="county-level region codes, one a line")
-    ap.add_argument("--offices", required=True, help="active registry offices: id<TAB>region code, one a line")
     ap.add_argument("--seed", type=int, default=20261207)
     ap.add_argument("--id-base", type=int, default=20000000)
-    ap.add_argument("--today", default=dt.date.today().isoformat())
-    ap.add_argument("--terms", help="write the title count of every vocabulary term here (JSON)")
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
     regions = [ln.strip() for ln in open(a.regions, encoding="utf-8") if ln.strip()]
-    offices = [ln.rstrip("\n").split("\t") for ln in open(a.offices, encoding="utf-8") if ln.strip()]
-    today = dt.date.fromisoformat(a.today)
     domains = list(vocab.DOMAIN_TERMS)
     term_zipf = {d: Zipf(vocab.DOMAIN_TERMS[d].split(), rng) for d in domains}
     common = Zipf(vocab.COMMON_TERMS, rng)
@@ -136,69 +119,34 @@ def main():
         ti = rng.choices(range(len(SUBTYPES)), SUBTYPE_WEIGHTS)[0]
         A, B, C = term(d), term(d), rng.choice(CITIES)
         pool.append((d, ti, rng.choice(TITLE_FORMS).format(A=A, B=B, C=C, E=SUBTYPES[ti][2])[:300], {A, B}))
-    title_zipf = Zipf(range(len(pool)), rng, 0.6)
-    counts = {}
-    serial = {}
-    cols = ("id, title, contract_type, contract_subtype, seller_org_id, seller_name, seller_org_type, seller_region_code,"
-            " seller_credit_code, buyer_name, buyer_org_type, buyer_region_code, buyer_credit_code, signed_on,"
-            " effective_on, end_on, contract_amount_fen, technical_amount_fen, domain, ip_type, plan_source,"
-            " applicant_org_id, office_id, status, submitted_at, due_on, return_reason, refused_at, refusal_ground,"
-            " registration_no, registration_year, registration_serial, registered_at, cancelled_at, cancel_reason")
-    out.write("COPY contracts (%s) FROM stdin;\n" % cols)
+    write_pools(out, sellers, buyers, pool, all_terms)
+
+
+def write_pools(out, sellers, buyers, pool, all_terms):
+    """The pools gen.sql draws from (with the same Zipf exponents, by inverse transform)."""
     N = "\\N"
-    statuses = [s for s, _ in STATUS]
-    weights = [w for _, w in STATUS]
-    for k in range(a.contracts):
-        d, ti, title, used = pool[title_zipf.draw(rng)]
-        ctype, sub, _ = SUBTYPES[ti]
-        for t in used:
-            counts[t] = counts.get(t, 0) + 1
-        sid, sname, stype, sreg, scc = sellers[seller_zipf.draw(rng)]
-        bname, btype, breg, bcc = buyers[buyer_zipf.draw(rng)]
-        amount = int(math.exp(rng.random() * 7 + 11))
-        tech = int(amount * (0.6 + 0.4 * rng.random()))
-        status = rng.choices(statuses, weights)[0]
-        office_id, office_region = offices[k % len(offices)]
-        if status in ("registered", "cancelled"):
-            year = 2013 + k % 7     # years the demo data leaves alone: the serials cannot collide
-            day = dt.date(year, 1, 1) + dt.timedelta(days=rng.randrange(360))
-            serial[(office_id, year)] = serial.get((office_id, year), 0) + 1
-            s = serial[(office_id, year)]
-            reg = ("%s 03:00:00+00" % day.isoformat(), str(year), str(s), "%d%s%06d" % (year, office_region, s))
-        else:
-            day = today - dt.timedelta(days=rng.randrange(40))
-            reg = None
-        signed = day - dt.timedelta(days=30)
-        sub_at = "%s 02:00:00+00" % (day - dt.timedelta(days=10)).isoformat()
-        row = [str(a.id_base + k), esc(title), ctype, sub, str(sid), esc(sname), stype, sreg, scc, esc(bname), btype,
-               breg, bcc or N, signed.isoformat(), (signed + dt.timedelta(days=5)).isoformat(),
-               (signed + dt.timedelta(days=730)).isoformat(), str(amount), str(tech), d, rng.choice(IP_TYPES),
-               rng.choice(PLAN_SOURCES), str(sid)]
-        if status == "draft":
-            row += [N, "draft", N, N, N, N, N]
-        else:
-            due = (day + dt.timedelta(days=21)).isoformat()
-            row += [office_id, status, sub_at, due,
-                    "请补充合同附件" if status == "returned" else N,
-                    sub_at if status == "refused" else N, "price_unclear" if status == "refused" else N]
-        if reg:
-            row += [reg[3], reg[1], reg[2], reg[0]]
-        else:
-            row += [N, N, N, N]
-        row += [reg[0], "双方协商一致解除"] if status == "cancelled" else [N, N]
-        out.write("\t".join(row) + "\n")
+    out.write("CREATE UNLOGGED TABLE bench_sellers (i int PRIMARY KEY, id bigint, name text, ot text, rc text, cc text);\n"
+              "CREATE UNLOGGED TABLE bench_buyers (i int PRIMARY KEY, name text, ot text, rc text, cc text);\n"
+              "CREATE UNLOGGED TABLE bench_titles (i int PRIMARY KEY, domain text, ctype text, sub text, title text);\n"
+              "CREATE UNLOGGED TABLE bench_title_terms (i int, term text);\n"
+              "CREATE UNLOGGED TABLE bench_terms (term text PRIMARY KEY);\n")
+    out.write("COPY bench_sellers FROM stdin;\n")
+    for k, (sid, name, ot, rc, cc) in enumerate(sellers):
+        out.write("\t".join([str(k), str(sid), esc(name), ot, rc, cc]) + "\n")
+    out.write("\\.\nCOPY bench_buyers FROM stdin;\n")
+    for k, (name, ot, rc, cc) in enumerate(buyers):
+        out.write("\t".join([str(k), esc(name), ot, rc, cc or N]) + "\n")
+    out.write("\\.\nCOPY bench_titles FROM stdin;\n")
+    for k, (d, ti, title, _) in enumerate(pool):
+        out.write("\t".join([str(k), d, SUBTYPES[ti][0], SUBTYPES[ti][1], esc(title)]) + "\n")
+    out.write("\\.\nCOPY bench_title_terms FROM stdin;\n")
+    for k, (_, _, _, used) in enumerate(pool):
+        for t in sorted(used):
+            out.write("%d\t%s\n" % (k, esc(t)))
+    out.write("\\.\nCOPY bench_terms FROM stdin;\n")
+    for t in all_terms:
+        out.write(esc(t) + "\n")
     out.write("\\.\n")
-    out.write("SELECT setval(pg_get_serial_sequence('orgs', 'id'), greatest((SELECT max(id) FROM orgs), 1));\n")
-    out.write("SELECT setval(pg_get_serial_sequence('contracts', 'id'), greatest((SELECT max(id) FROM contracts), 1));\n")
-    for (office_id, year), s in sorted(serial.items()):
-        out.write("INSERT INTO registration_counters (office_id, year, last_serial) VALUES (%s, %d, %d)"
-                  " ON CONFLICT (office_id, year) DO UPDATE SET last_serial = greatest(registration_counters.last_serial,"
-                  " excluded.last_serial);\n" % (office_id, year, s))
-    if a.terms:
-        with open(a.terms, "w", encoding="utf-8") as f:
-            json.dump({"terms": {t: counts.get(t, 0) for t in all_terms},
-                       "sellers": [{"name": s[1], "credit_code": s[4]} for s in sellers[:50]],
-                       "contracts": a.contracts}, f, ensure_ascii=False)
 
 
 if __name__ == "__main__":
