@@ -102,6 +102,7 @@ done
 [ "$BENCH_CONNS" -ge "$BENCH_THREADS" ] || bench_die "BENCH_CONNS must be at least BENCH_THREADS"
 [ -x "$YIZHAN_BIN" ] || bench_die "$YIZHAN_BIN not found or not executable: build it first (make)"
 YIZHAN_BIN="$(cd "$(dirname "$YIZHAN_BIN")" && pwd)/$(basename "$YIZHAN_BIN")"
+LISTINGS=$(((SEARCH_RESULTS + SEARCH_NEEDS) * SEARCH_COPIES))   # in the database, copies and all
 mkdir -p "$BENCH_RESULTS_DIR"
 BENCH_RESULTS_DIR="$(cd "$BENCH_RESULTS_DIR" && pwd)"
 
@@ -372,7 +373,7 @@ fi
 # ------------------------------------------------------------------ the stream of new searches
 
 if [ "$SEARCH_ONLY" != terms ]; then
-    bench_log "== the stream of new searches at $((SEARCH_RESULTS + SEARCH_NEEDS)) listings"
+    bench_log "== the stream of new searches at $LISTINGS listings"
     # shellcheck source-path=SCRIPTDIR source=stream.sh
     . "$SEARCH_DIR/stream.sh"
     stream_bench search
@@ -388,7 +389,7 @@ STARTED_AT="$STARTED_AT" FINISHED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)" GIT_COMMIT
     LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" NPROC="$(nproc)" \
     V_WRK="$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2 || true)" V_POSTGRES="$("$PG_BIN/postgres" --version)" \
     LOAD_S="$LOAD_S" \
-    "$PY" - "$TERMS_JSON" "$META" "$SEARCH_RESULTS" "$SEARCH_NEEDS" "$SEARCH_SEED" "$BENCH_CONNS" "$BENCH_SECONDS" \
+    "$PY" - "$TERMS_JSON" "$META" "$((SEARCH_RESULTS * SEARCH_COPIES))" "$((SEARCH_NEEDS * SEARCH_COPIES))" "$SEARCH_SEED" "$BENCH_CONNS" "$BENCH_SECONDS" \
     "$BENCH_REPS" "$YIZHAN_THREADS" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -408,7 +409,7 @@ EOF
 
 RESULT_JSON="$BENCH_RESULTS_DIR/search-$STAMP.json"
 status=0
-"$PY" "$SEARCH_DIR/report.py" "$RAW" "$META" "$RESULT_JSON" "$((SEARCH_RESULTS + SEARCH_NEEDS))" || status=$?
+"$PY" "$SEARCH_DIR/report.py" "$RAW" "$META" "$RESULT_JSON" "$LISTINGS" || status=$?
 REPORTED=1
 if [ "$status" -ne 0 ] && [ "$BENCH_ENFORCE" != 1 ]; then
     bench_log "floors not met (BENCH_ENFORCE=0: exiting 0)"
