@@ -563,15 +563,6 @@ typedef struct {
     bool admin;
 } import_in_t;
 
-static bool exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *x = PQexec(c, sql);
-    bool ok = PQresultStatus(x) == PGRES_COMMAND_OK || PQresultStatus(x) == PGRES_TUPLES_OK;
-    if (!ok) LOG_W("import: %s: %s", sql, PQerrorMessage(c));
-    PQclear(x);
-    return ok;
-}
-
 static int cmp_problem(const void *a, const void *b)
 {
     const problem_t *x = a, *y = b;
@@ -644,8 +635,8 @@ static int import_run(PGconn *c, const import_in_t *in, json_t **out)
      * spilled through the default 8 MB of temp_buffers; settable only before the session's
      * first temporary table (this job's own connection), hence no check */
     PQclear(PQexec(c, "SET temp_buffers = '128MB'"));
-    if (!exec_ok(c, "BEGIN") || !exec_ok(c, "SET LOCAL work_mem = '64MB'") ||
-        !exec_ok(c, "SELECT import_rows_create()"))
+    if (!db_exec_ok(c, "import", "BEGIN") || !db_exec_ok(c, "import", "SET LOCAL work_mem = '64MB'") ||
+        !db_exec_ok(c, "import", "SELECT import_rows_create()"))
         goto done;
     x = PQexec(c, "COPY import_rows FROM STDIN");
     bool copying = PQresultStatus(x) == PGRES_COPY_IN;
@@ -661,7 +652,7 @@ static int import_run(PGconn *c, const import_in_t *in, json_t **out)
     while ((x = PQgetResult(c))) PQclear(x);
     if (!copied) goto rollback;
     if (rc < 0 && !strcmp(info.code, "too_many")) {
-        exec_ok(c, "ROLLBACK");
+        db_exec_ok(c, "import", "ROLLBACK");
         *out = json_pack("{s:s}", "detail", info.message);
         status = 413;
         goto done;
@@ -690,7 +681,7 @@ static int import_run(PGconn *c, const import_in_t *in, json_t **out)
         PQclear(x);
     }
     if (r->np || in->dry_run) {
-        exec_ok(c, "ROLLBACK");
+        db_exec_ok(c, "import", "ROLLBACK");
         status = in->dry_run ? 200 : 422;
         *out = report(r, in, &info, NULL);
         goto done;
@@ -717,7 +708,7 @@ static int import_run(PGconn *c, const import_in_t *in, json_t **out)
     }
     batch = json_loads(PQgetvalue(x, 0, 0), 0, NULL);
     PQclear(x);
-    if (!exec_ok(c, "COMMIT")) {
+    if (!db_exec_ok(c, "import", "COMMIT")) {
         json_decref(batch);
         goto done;
     }
@@ -725,7 +716,7 @@ static int import_run(PGconn *c, const import_in_t *in, json_t **out)
     *out = report(r, in, &info, batch);
     goto done;
 rollback:
-    exec_ok(c, "ROLLBACK");
+    db_exec_ok(c, "import", "ROLLBACK");
 done:
     for (size_t i = 0; i < r->np; i++) free(r->p[i].message);
     free(r->p);

@@ -22,18 +22,16 @@
 #include "api/api.h"
 
 #include "config.h"
+#include "db/outbox.h"
 #include "log.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define SENDS_PER_ROUND 50
 
@@ -188,36 +186,9 @@ static int smtp_send(const char *to, const char *msg, size_t len, char *why, siz
 
 /* --- the thread ------------------------------------------------------------------------------ */
 
-static bool exec_ok(PGconn *c, const char *sql)
+/* Send the claimed e-mail r (outbox.h) and record the outcome. */
+static int send_one(PGconn *c, PGresult *r, const char *id)
 {
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) log_msg(LOG_WARN, NULL, "mail: %s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    return ok;
-}
-
-/* Send the oldest due e-mail.  1 when one was handled, 0 when none was due,
- * -1 on a database error. */
-static int send_one(PGconn *c)
-{
-    if (!exec_ok(c, "BEGIN")) return -1;
-    PGresult *r = PQexec(c, "SELECT id, to_addr, subject, body, link_path, kind,"
-                            " floor(extract(epoch FROM created_at))::bigint FROM mail_outbox"
-                            " WHERE status = 'pending' AND next_attempt_at <= now()"
-                            " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        log_msg(LOG_WARN, NULL, "mail: claiming an e-mail failed: %s", PQerrorMessage(c));
-        PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
-        return -1;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return exec_ok(c, "COMMIT") ? 0 : -1;
-    }
-    char id[24];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     buf_t m;
     buf_init(&m);
     compose(&m, id, PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
@@ -240,7 +211,7 @@ static int send_one(PGconn *c)
         PQclear(PQexec(c, "ROLLBACK"));
         return -1;
     }
-    if (!exec_ok(c, "COMMIT")) return -1;
+    if (!db_exec_ok(c, "mail", "COMMIT")) return -1;
     if (sent) __atomic_add_fetch(&g_sent, 1, __ATOMIC_RELAXED);
     else if (failed)
         __atomic_add_fetch(&g_failed, 1, __ATOMIC_RELAXED);
@@ -252,48 +223,16 @@ static int send_one(PGconn *c)
     return 1;
 }
 
-static PGconn *mail_connect(void)
-{
-    PGconn *c = db_connect_job("yizhan-mail", g_cfg.query_timeout_ms);
-    if (!c) return NULL;
-    if (!exec_ok(c, "LISTEN mail_outbox")) {
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void *mail_main(void *arg)
-{
-    (void)arg;
-    PGconn *c = NULL;
-    bool said_down = false;
-    for (;;) {
-        if (!c || PQstatus(c) != CONNECTION_OK) {
-            if (c) PQfinish(c);
-            c = mail_connect();
-            if (!c) {
-                if (!said_down) log_msg(LOG_WARN, NULL, "mail: cannot connect to the database; retrying");
-                said_down = true;
-                sleep(2);
-                continue;
-            }
-            said_down = false;
-        }
-        int n = 0;
-        while (n < SENDS_PER_ROUND && send_one(c) == 1) n++;
-        if (n == SENDS_PER_ROUND) continue; /* more may be due */
-        /* sleep until a NOTIFY mail_outbox or a second has passed */
-        struct pollfd p = {PQsocket(c), POLLIN, 0};
-        if (p.fd >= 0) (void)poll(&p, 1, 1000);
-        else
-            sleep(1);
-        if (!PQconsumeInput(c)) continue;
-        PGnotify *nt;
-        while ((nt = PQnotifies(c)) != NULL) PQfreemem(nt);
-    }
-    return NULL;
-}
+static const outbox_job_t MAIL_JOB = {
+    .name = "mail",
+    .app_name = "yizhan-mail",
+    .channel = "mail_outbox",
+    .select = "SELECT m.id, m.to_addr, m.subject, m.body, m.link_path, m.kind,"
+              " floor(extract(epoch FROM m.created_at))::bigint FROM mail_outbox m",
+    .alias = "m",
+    .per_round = SENDS_PER_ROUND,
+    .handle = send_one,
+};
 
 int api_mail_start(void)
 {
@@ -317,15 +256,8 @@ int api_mail_start(void)
         return -1;
     }
     g_enabled = true; /* before the thread: /metrics reads it */
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, mail_main, NULL);
-    pthread_attr_destroy(&a);
-    if (rc != 0) {
+    if (outbox_start(&MAIL_JOB) != 0) {
         g_enabled = false;
-        log_msg(LOG_ERROR, NULL, "mail: cannot start its thread");
         return -1;
     }
     log_msg(LOG_INFO, NULL, "mail: sending e-mail through %s",

@@ -28,6 +28,7 @@
 #include "api/market.h"
 
 #include "config.h"
+#include "db/outbox.h"
 #include "domain/netaddr.h"
 #include "log.h"
 
@@ -243,31 +244,13 @@ done:
 
 /* --- the thread -------------------------------------------------------------------------- */
 
-static PGconn *bg_connect(void)
-{
-    PGconn *c = db_connect_job("yizhan-market-bg", g_cfg.query_timeout_ms);
-    if (!c) return NULL;
-    PGresult *r = PQexec(c, "LISTEN webhook_outbox");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
-
-static bool exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) log_msg(LOG_WARN, NULL, "market background: %s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    return ok;
-}
-
+/* At most once a minute, before a round of deliveries. */
 static void sweep(PGconn *c)
 {
+    static uint64_t next_sweep; /* only this thread reads it */
+    uint64_t now = util_now_ns();
+    if (now < next_sweep) return;
+    next_sweep = now + SWEEP_EVERY_S * 1000000000ull;
     PGresult *r = PQexec(
         c, "SELECT market_expire_needs(), idem_sweep(), rate_limits_sweep(), search_lexeme_freq_refresh(),"
            " contract_token_freq_refresh(),"
@@ -297,29 +280,9 @@ static void sign(const char *secret, long t, const char *body, char out[65])
     util_hex(mac, 32, out);
 }
 
-/* Deliver the oldest due row.  1 when a row was handled, 0 when none was
- * due, -1 on a database error. */
-static int deliver_one(PGconn *c)
+/* Deliver the claimed row r (outbox.h) and record the outcome. */
+static int deliver_one(PGconn *c, PGresult *r, const char *id)
 {
-    if (!exec_ok(c, "BEGIN")) return -1;
-    PGresult *r = PQexec(
-        c, "SELECT o.id, g.webhook_url, (o.payload || jsonb_build_object('delivery_id', o.id))::text, o.event,"
-           " webhook_secret_for(o.org_id), setting_int('webhook_timeout_ms', 5000), o.attempts"
-           " FROM webhook_outbox o JOIN orgs g ON g.id = o.org_id"
-           " WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
-           " ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        log_msg(LOG_WARN, NULL, "market background: claiming a delivery failed: %s", PQerrorMessage(c));
-        PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
-        return -1;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return exec_ok(c, "COMMIT") ? 0 : -1;
-    }
-    char id[24];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     int status = -1;
     char why[300];
     if (PQgetisnull(r, 0, 1)) {
@@ -329,7 +292,7 @@ static int deliver_one(PGconn *c)
                              " removed its webhook URL' WHERE id = $1::bigint",
                              1, NULL, v, NULL, NULL, 0));
         PQclear(r);
-        return exec_ok(c, "COMMIT") ? 1 : -1;
+        return db_exec_ok(c, "market background", "COMMIT") ? 1 : -1;
     }
     /* the URL outlives r: it is logged after r is cleared (ASan found the use after free) */
     char *url = strdup(PQgetvalue(r, 0, 1));
@@ -366,46 +329,21 @@ static int deliver_one(PGconn *c)
     }
     log_msg(status >= 200 && status <= 299 ? LOG_DEBUG : LOG_INFO, NULL, "webhook delivery %s to %s: %s", id, url, why);
     free(url);
-    return exec_ok(c, "COMMIT") ? 1 : -1;
+    return db_exec_ok(c, "market background", "COMMIT") ? 1 : -1;
 }
 
-static void *bg_main(void *arg)
-{
-    (void)arg;
-    PGconn *c = NULL;
-    uint64_t next_sweep = 0;
-    bool said_down = false;
-    for (;;) {
-        if (!c || PQstatus(c) != CONNECTION_OK) {
-            if (c) PQfinish(c);
-            c = bg_connect();
-            if (!c) {
-                if (!said_down) log_msg(LOG_WARN, NULL, "market background: cannot connect to the database; retrying");
-                said_down = true;
-                sleep(2);
-                continue;
-            }
-            said_down = false;
-        }
-        uint64_t now = util_now_ns();
-        if (now >= next_sweep) {
-            sweep(c);
-            next_sweep = now + SWEEP_EVERY_S * 1000000000ull;
-        }
-        int n = 0;
-        while (n < DELIVERIES_PER_ROUND && deliver_one(c) == 1) n++;
-        if (n == DELIVERIES_PER_ROUND) continue; /* more may be due */
-        /* sleep until a NOTIFY or a second has passed */
-        struct pollfd p = {PQsocket(c), POLLIN, 0};
-        if (p.fd >= 0) (void)poll(&p, 1, 1000);
-        else
-            sleep(1);
-        if (!PQconsumeInput(c)) continue; /* the connection is reset above */
-        PGnotify *nt;
-        while ((nt = PQnotifies(c)) != NULL) PQfreemem(nt);
-    }
-    return NULL;
-}
+static const outbox_job_t DELIVERY_JOB = {
+    .name = "market background",
+    .app_name = "yizhan-market-bg",
+    .channel = "webhook_outbox",
+    .select = "SELECT o.id, g.webhook_url, (o.payload || jsonb_build_object('delivery_id', o.id))::text, o.event,"
+              " webhook_secret_for(o.org_id), setting_int('webhook_timeout_ms', 5000), o.attempts"
+              " FROM webhook_outbox o JOIN orgs g ON g.id = o.org_id",
+    .alias = "o",
+    .per_round = DELIVERIES_PER_ROUND,
+    .handle = deliver_one,
+    .tick = sweep,
+};
 
 int api_market_start(void)
 {
@@ -416,15 +354,5 @@ int api_market_start(void)
         if (SSL_CTX_set_default_verify_paths(g_ssl_ctx) != 1)
             log_msg(LOG_WARN, NULL, "market background: no CA certificates; https webhooks will fail");
     }
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, bg_main, NULL);
-    pthread_attr_destroy(&a);
-    if (rc != 0) {
-        log_msg(LOG_ERROR, NULL, "market background: cannot start its thread");
-        return -1;
-    }
-    return 0;
+    return outbox_start(&DELIVERY_JOB);
 }

@@ -5,6 +5,7 @@
 #include "db/db.h"
 
 #include "config.h"
+#include "log.h"
 
 #include <stdio.h>
 
@@ -42,4 +43,13 @@ PGconn *db_connect_job(const char *application_name, int statement_timeout_ms)
 {
     char why[512];
     return connect_with(application_name, statement_timeout_ms, true, why, sizeof why);
+}
+
+bool db_exec_ok(PGconn *c, const char *who, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) log_msg(LOG_WARN, NULL, "%s: %s: %s", who, sql, PQerrorMessage(c));
+    PQclear(r);
+    return ok;
 }

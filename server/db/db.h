@@ -80,6 +80,9 @@ PGconn *db_connect_blocking(void);
  * deliveries): the application role, with its own statement timeout.  NULL
  * when the database cannot be reached. */
 PGconn *db_connect_job(const char *application_name, int statement_timeout_ms);
+/* PQexec of a statement whose rows do not matter (BEGIN, COMMIT, LISTEN …) on
+ * a blocking connection; false, with a warning naming who, when it failed. */
+bool db_exec_ok(PGconn *c, const char *who, const char *sql);
 /* Applies (apply) or lists (print_status) the versioned migrations and the
  * function files (migrate.c); *pending counts what is not applied: versioned
  * files, and function files that are new, changed, moved or removed. */
