@@ -662,14 +662,15 @@ void api_accounts_init(void)
             5),
         5);
     ST_ORG_DIRECTORY = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY rank, len, id), '[]'), 'next_cursor', NULL)::text"
-        " FROM (SELECT o.id, CASE WHEN o.credit_code = upper($1) THEN 0 WHEN starts_with(o.name, $1) THEN 1 ELSE 2 END"
-        " AS rank, length(o.name) AS len, json_build_object('id', o.id, 'name', o.name, 'org_type', o.org_type,"
-        " 'org_type_label', (SELECT label FROM codes WHERE list = 'org_types' AND code = o.org_type),"
-        " 'region_code', o.region_code, 'region_name', (SELECT name FROM regions WHERE code = o.region_code),"
-        " 'credit_code', o.credit_code) AS j FROM orgs o WHERE o.verification_status = 'verified'"
-        " AND (strpos(o.name, $1) > 0 OR o.credit_code = upper($1))"
-        " ORDER BY rank, len, o.id LIMIT $2::int) hits",
+        api_list_sql(
+            "json_agg(j ORDER BY rank, len, id)", "",
+            "FROM (SELECT o.id, CASE WHEN o.credit_code = upper($1) THEN 0 WHEN starts_with(o.name, $1) THEN 1 ELSE 2"
+            " END AS rank, length(o.name) AS len, json_build_object('id', o.id, 'name', o.name,"
+            " 'org_type', o.org_type, 'org_type_label', (SELECT label FROM codes WHERE list = 'org_types'"
+            " AND code = o.org_type), 'region_code', o.region_code, 'region_name', (SELECT name"
+            " FROM regions WHERE code = o.region_code), 'credit_code', o.credit_code) AS j"
+            " FROM orgs o WHERE o.verification_status = 'verified' AND (strpos(o.name, $1) > 0"
+            " OR o.credit_code = upper($1)) ORDER BY rank, len, o.id LIMIT $2::int) hits"),
         2);
     ST_ORG_GET = db_stmt_register_read(
         "SELECT org_json(o)::text FROM orgs o WHERE o.id = $1::bigint AND ($2::bigint IS NULL OR o.id = $2::bigint)",
@@ -694,9 +695,7 @@ void api_accounts_init(void)
     ST_USER_CREATE = db_stmt_register("SELECT user_create($1::bigint, $2, $3::jsonb, $4)", 4);
     ST_USER_UPDATE = db_stmt_register("SELECT user_update($1::bigint, $2, $3::bigint, $4::int, $5::jsonb)", 5);
     ST_OFFICE_LIST = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(office_json(f) ORDER BY f.id), '[]'), 'next_cursor', NULL)::text"
-        " FROM registry_offices f",
-        0);
+        api_list_sql("json_agg(office_json(f) ORDER BY f.id)", "", "FROM registry_offices f"), 0);
     ST_OFFICE_CREATE = db_stmt_register("SELECT office_create($1::bigint, $2, $3::jsonb)", 3);
     ST_OFFICE_UPDATE = db_stmt_register("SELECT office_update($1::bigint, $2, $3::bigint, $4::jsonb)", 4);
     ST_PW_GET = db_stmt_register_read("SELECT password_hash FROM users WHERE id = $1::bigint", 1);

@@ -72,6 +72,12 @@ int api_current_year(void);
 /* ?name= as a year (v_year): *out its text, or when absent NULL — or this
  * year, with current.  0, or -1 after replying 400. */
 int api_year_or_reply(http_req_t *req, const char *name, bool current, const char **out) WUR;
+/* Both, for the statistics and targets: ?year= (default this one) and
+ * ?region= (api_region_or_reply).  0, or -1 after replying. */
+int api_year_region_or_reply(http_req_t *req, const char **year, const char **region) WUR;
+/* A handler's whole work for a figure of a region and year: stmt($1 region,
+ * $2 year) answers one row of JSON (api_reply_row_json). */
+void api_year_region_read(http_req_t *req, int stmt);
 
 /* Lists: ?limit= (default 20, 1..100) and an opaque signed ?cursor=.
  * The list statements return (items json, next key text or NULL). */
@@ -152,6 +158,14 @@ const char *api_sql_printf(const char *fmt, ...) __attribute__((format(printf, 1
  * The statement returns the page's items as a JSON array and the next key
  * (the last id shown) when more follow: what api_reply_page() sends. */
 const char *api_page_sql(const char *rows, int limit);
+/* The same, oldest first: the cursor "$n::bigint IS NULL OR id > $n::bigint",
+ * ORDER BY id, the next key the largest id shown. */
+const char *api_page_sql_ascending(const char *rows, int limit);
+/* A whole-list statement's text (every item on one page, next_cursor null):
+ * items is the JSON array (a json_agg, NULL when there are no rows), more
+ * any further ", 'key', value" pairs of the answer or "", from the rest of the
+ * statement (FROM … WHERE …).  The answer is one text column. */
+const char *api_list_sql(const char *items, const char *more, const char *from);
 
 /* Module init: register statements and routes before the server starts. */
 void api_ops_init(void);

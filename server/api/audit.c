@@ -34,6 +34,12 @@ static void verify(http_req_t *req)
     api_query(req, ST_VERIFY, 0, NULL, api_reply_row_json);
 }
 
+/* One audit entry as the two lists show it: (id, j) for api_page_sql. */
+#define AUDIT_ROWS                                                                                           \
+    "SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"              \
+    " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id," \
+    " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
+
 static route_t ROUTES[] = {
     {HTTP_GET, "/api/v1/audit", history, 0, ROLE_ADMIN | ROLE_BUREAU},
     {HTTP_GET, "/api/v1/audit/verify", verify, 0, ROLE_ADMIN | ROLE_BUREAU},
@@ -42,23 +48,15 @@ static route_t ROUTES[] = {
 void api_audit_init(void)
 {
     ST_HISTORY = db_stmt_register_read(
-        "WITH page AS (SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"
-        " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id,"
-        " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
-        " WHERE a.entity = $1 AND a.entity_id = $2 AND ($3::bigint IS NULL OR a.id > $3::bigint)"
-        " ORDER BY a.id LIMIT $4::int + 1), shown AS (SELECT * FROM page ORDER BY id LIMIT $4::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT max(id) FROM shown)::text END",
+        api_page_sql_ascending(AUDIT_ROWS " WHERE a.entity = $1 AND a.entity_id = $2"
+                                          " AND ($3::bigint IS NULL OR a.id > $3::bigint) ORDER BY a.id",
+                               4),
         4);
-    ST_LOG = db_stmt_register_read(
-        "WITH page AS (SELECT a.id, jsonb_build_object('id', a.id, 'at', a.at, 'actor_user_id', a.actor_user_id,"
-        " 'actor_role', a.actor_role, 'request_id', a.request_id, 'entity', a.entity, 'entity_id', a.entity_id,"
-        " 'action', a.action, 'before', a.before, 'after', a.after, 'hash', a.hash) AS j FROM audit_log a"
-        " WHERE ($1::text IS NULL OR a.entity = $1) AND ($2::bigint IS NULL OR a.id < $2::bigint)"
-        " ORDER BY a.id DESC LIMIT $3::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-        " SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT min(id) FROM shown)::text END",
-        3);
+    ST_LOG = db_stmt_register_read(api_page_sql(AUDIT_ROWS " WHERE ($1::text IS NULL OR a.entity = $1)"
+                                                           " AND ($2::bigint IS NULL OR a.id < $2::bigint)"
+                                                           " ORDER BY a.id DESC",
+                                                3),
+                                   3);
     ST_VERIFY = db_stmt_register_read(
         "SELECT json_build_object('valid', ok, 'checked', checked, 'first_broken_id', first_broken_id,"
         " 'reason', reason)::text FROM audit_verify()",

@@ -368,16 +368,14 @@ void api_codes_init(void)
         " '[]'))::text FROM code_lists l WHERE l.list = $1",
         2);
     ST_LISTS = db_stmt_register_replica(
-        "SELECT json_build_object('items', coalesce(json_agg(json_build_object('list', l.list, 'label', l.label,"
-        " 'description', l.description, 'count', (SELECT count(*) FROM codes c WHERE c.list = l.list AND c.active))"
-        " ORDER BY l.list), '[]'), 'next_cursor', NULL)::text FROM code_lists l",
+        api_list_sql("json_agg(json_build_object('list', l.list, 'label', l.label, 'description', l.description,"
+                     " 'count', (SELECT count(*) FROM codes c WHERE c.list = l.list AND c.active)) ORDER BY l.list)",
+                     "", "FROM code_lists l"),
         0);
     ST_CODE_PUT = db_stmt_register("SELECT code_put($1::bigint, $2, $3, $4, $5::int, $6::jsonb)", 6);
     ST_CALENDAR_PUT = db_stmt_register("SELECT calendar_put($1::bigint, $2, $3::int, $4::int, $5::jsonb)", 5);
-    ST_SETTINGS = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(setting_json(s) ORDER BY s.key), '[]'),"
-        " 'next_cursor', NULL)::text FROM settings s",
-        0);
+    ST_SETTINGS = db_stmt_register_read(api_list_sql("json_agg(setting_json(s) ORDER BY s.key)", "", "FROM settings s"),
+                                        0);
     ST_SETTING_PUT = db_stmt_register("SELECT setting_put($1::bigint, $2, $3, $4::int, $5::jsonb, $6)", 6);
     /* The one-row lookup the benchmark compares with pgbench. */
     ST_REGION = db_stmt_register_replica(

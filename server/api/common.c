@@ -350,6 +350,19 @@ int api_year_or_reply(http_req_t *req, const char *name, bool current, const cha
     return 0;
 }
 
+int api_year_region_or_reply(http_req_t *req, const char **year, const char **region)
+{
+    return api_year_or_reply(req, "year", true, year) || api_region_or_reply(req, region) ? -1 : 0;
+}
+
+void api_year_region_read(http_req_t *req, int stmt)
+{
+    const char *year, *region;
+    if (api_year_region_or_reply(req, &year, &region)) return;
+    const char *v[2] = {region, year};
+    api_query(req, stmt, 2, v, api_reply_row_json);
+}
+
 const char *api_str(http_req_t *req, const char *name)
 {
     json_t *v = req->json ? json_object_get(req->json, name) : NULL;
@@ -391,13 +404,29 @@ const char *api_sql_printf(const char *fmt, ...)
     return s;
 }
 
+static const char *page_sql(const char *rows, int limit, bool ascending)
+{
+    const char *dir = ascending ? "" : " DESC", *last = ascending ? "max" : "min";
+    return api_sql_printf("WITH page AS (%s LIMIT $%d::int + 1), shown AS (SELECT * FROM page ORDER BY id%s LIMIT"
+                          " $%d::int) SELECT coalesce((SELECT json_agg(j ORDER BY id%s) FROM shown), '[]')::text,"
+                          " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT %s(id) FROM shown)::text END",
+                          rows, limit, dir, limit, dir, limit, last);
+}
+
 const char *api_page_sql(const char *rows, int limit)
 {
-    return api_sql_printf(
-        "WITH page AS (%s LIMIT $%d::int + 1), shown AS (SELECT * FROM page ORDER BY id DESC LIMIT"
-        " $%d::int) SELECT coalesce((SELECT json_agg(j ORDER BY id DESC) FROM shown), '[]')::text,"
-        " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT min(id) FROM shown)::text END",
-        rows, limit, limit, limit);
+    return page_sql(rows, limit, false);
+}
+
+const char *api_page_sql_ascending(const char *rows, int limit)
+{
+    return page_sql(rows, limit, true);
+}
+
+const char *api_list_sql(const char *items, const char *more, const char *from)
+{
+    return api_sql_printf("SELECT json_build_object('items', coalesce(%s, '[]')%s, 'next_cursor', NULL)::text %s",
+                          items, more, from);
 }
 
 /* cursor = b64url(key) "." b64url(first 12 bytes of HMAC(secret, "cursor", route ‖ key)) */

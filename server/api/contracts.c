@@ -1092,35 +1092,38 @@ void api_contracts_init(void)
         "SELECT contract_decide_change($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7::bigint, $8, $9)",
         9);
     ST_CHANGES = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce((SELECT json_agg(json_build_object('id', x.id, 'kind', x.kind,"
-        " 'status', x.status, 'reason', x.reason, 'changes', x.changes, 'requested_by', x.requested_by,"
-        " 'requested_at', x.requested_at, 'decided_by', x.decided_by, 'decided_at', x.decided_at,"
-        " 'decision_note', x.decision_note) ORDER BY x.id) FROM contract_changes x WHERE x.contract_id = c.id), '[]'),"
-        " 'next_cursor', NULL)::text FROM contracts c"
-        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        api_list_sql(
+            "(SELECT json_agg(json_build_object('id', x.id, 'kind', x.kind, 'status', x.status,"
+            " 'reason', x.reason, 'changes', x.changes, 'requested_by', x.requested_by,"
+            " 'requested_at', x.requested_at, 'decided_by', x.decided_by, 'decided_at', x.decided_at,"
+            " 'decision_note', x.decision_note) ORDER BY x.id) FROM contract_changes x WHERE x.contract_id = c.id)",
+            "",
+            "FROM contracts c WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)"),
         5);
     ST_PAY_ADD = db_stmt_register(
         "SELECT contract_add_payment($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7::bigint,"
         " $8::date, $9)",
         9);
     ST_PAY_LIST = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce((SELECT json_agg(to_jsonb(p) ORDER BY p.received_on, p.id)"
-        " FROM contract_payments p WHERE p.contract_id = c.id), '[]'), 'received_amount_fen', c.received_amount_fen,"
-        " 'contract_amount_fen', c.contract_amount_fen, 'next_cursor', NULL)::text FROM contracts c"
-        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        api_list_sql(
+            "(SELECT json_agg(to_jsonb(p) ORDER BY p.received_on, p.id) FROM contract_payments p"
+            " WHERE p.contract_id = c.id)",
+            ", 'received_amount_fen', c.received_amount_fen, 'contract_amount_fen', c.contract_amount_fen",
+            "FROM contracts c WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)"),
         5);
     /* calendar: the years without a confirmed calendar (this one and the
      * next) and how many deadlines here were counted on one — the warning
      * the queue shows */
     ST_QUEUE = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(q.j ORDER BY q.overdue DESC, q.due_on, q.submitted_at), '[]'),"
-        " 'next_cursor', NULL, 'calendar', calendar_warning(CASE WHEN NOT $2::boolean THEN $1::bigint END))::text"
-        " FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue,"
-        " contract_json(c) || jsonb_build_object('flags', contract_flags(c),"
-        " 'working_days_left', working_days_between(today_cn(), c.due_on),"
-        " 'attachments', (SELECT count(*) FROM contract_attachments a WHERE a.contract_id = c.id)) AS j"
-        " FROM contracts c WHERE c.status = 'submitted' AND ($2::boolean OR c.office_id = $1::bigint)"
-        " ORDER BY c.due_on < today_cn() DESC, c.due_on, c.submitted_at LIMIT $3::int) q",
+        api_list_sql(
+            "json_agg(q.j ORDER BY q.overdue DESC, q.due_on, q.submitted_at)",
+            ", 'calendar', calendar_warning(CASE WHEN NOT $2::boolean THEN $1::bigint END)",
+            "FROM (SELECT c.due_on, c.submitted_at, c.due_on < today_cn() AS overdue, contract_json(c) ||"
+            " jsonb_build_object('flags', contract_flags(c), 'working_days_left', working_days_between(today_cn(),"
+            " c.due_on), 'attachments', (SELECT count(*) FROM contract_attachments a"
+            " WHERE a.contract_id = c.id)) AS j FROM contracts c WHERE c.status = 'submitted'"
+            " AND ($2::boolean OR c.office_id = $1::bigint) ORDER BY c.due_on < today_cn() DESC, c.due_on,"
+            " c.submitted_at LIMIT $3::int) q"),
         3);
     ST_CERT = db_stmt_register_read(
         "SELECT c.status, certificate_payload(c)::text, (SELECT key_id FROM signing_keys k WHERE k.office_id = c.office_id"
@@ -1160,9 +1163,11 @@ void api_contracts_init(void)
     ST_ATT_ADD = db_stmt_register(
         "SELECT attachment_add($1::bigint, $2, $3::bigint, $4::bigint, $5::boolean, $6, $7, $8, $9::bytea)", 9);
     ST_ATT_LIST = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce((SELECT json_agg(attachment_json(a) ORDER BY a.id)"
-        " FROM contract_attachments a WHERE a.contract_id = c.id), '[]'), 'next_cursor', NULL)::text FROM contracts c"
-        " WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)",
+        api_list_sql(
+            "(SELECT json_agg(attachment_json(a) ORDER BY a.id) FROM contract_attachments a"
+            " WHERE a.contract_id = c.id)",
+            "",
+            "FROM contracts c WHERE c.id = $1::bigint AND contract_visible(c, $2::bigint, $3::bigint, $4, $5::boolean)"),
         5);
     ST_ATT_GET = db_stmt_register_read(
         "SELECT a.filename, a.content_type, a.data, a.sha256 FROM contract_attachments a JOIN contracts c ON c.id = a.contract_id"

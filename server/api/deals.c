@@ -462,10 +462,11 @@ void api_deals_init(void)
     ST_OBJECT = db_stmt_register("SELECT objection_file($1, $2::bigint, $3, $4, $5)", 5);
     /* the notice must exist (404 otherwise); staff see every objection with the contact, the parties without */
     ST_OBJECTIONS = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce((SELECT json_agg(objection_json(o, $3::boolean) ORDER BY o.id)"
-        " FROM objections o WHERE o.notice_id = x.id), '[]'), 'next_cursor', NULL)::text"
-        " FROM notices x JOIN inquiries i ON i.id = x.inquiry_id WHERE x.id = $1::bigint"
-        " AND ($3::boolean OR coalesce($2::bigint IN (i.seller_org_id, i.buyer_org_id), false))",
+        api_list_sql("(SELECT json_agg(objection_json(o, $3::boolean) ORDER BY o.id) FROM objections o"
+                     " WHERE o.notice_id = x.id)",
+                     "",
+                     "FROM notices x JOIN inquiries i ON i.id = x.inquiry_id WHERE x.id = $1::bigint"
+                     " AND ($3::boolean OR coalesce($2::bigint IN (i.seller_org_id, i.buyer_org_id), false))"),
         3);
     ST_OBJ_DECIDE = db_stmt_register("SELECT objection_decide($1::bigint, $2, $3::bigint, $4::bigint, $5, $6)", 6);
     ST_AUCTION_OPEN = db_stmt_register(
@@ -485,12 +486,13 @@ void api_deals_init(void)
     ST_BID = db_stmt_register("SELECT bid_place($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint)", 5);
     /* the holder (and admin) see every bid; a bidder sees its own */
     ST_BIDS = db_stmt_register_read(
-        "SELECT CASE WHEN r.id IS NULL THEN NULL ELSE json_build_object('items', coalesce((SELECT json_agg(json_build_object("
-        "'id', b.id, 'auction_id', b.auction_id, 'bidder', CASE WHEN $3::boolean OR r.holder_org_id = $2::bigint"
-        " OR b.bidder_org_id = $2::bigint THEN org_brief(b.bidder_org_id) END, 'amount_fen', b.amount_fen,"
-        " 'created_at', b.created_at) ORDER BY b.amount_fen DESC, b.id) FROM bids b JOIN auctions a ON a.id = b.auction_id"
-        " WHERE a.result_id = r.id AND ($3::boolean OR r.holder_org_id = $2::bigint OR b.bidder_org_id = $2::bigint)),"
-        " '[]'), 'next_cursor', NULL)::text END FROM results r WHERE r.id = $1::bigint AND r.status <> 'draft'",
+        api_list_sql("(SELECT json_agg(json_build_object('id', b.id, 'auction_id', b.auction_id, 'bidder',"
+                     " CASE WHEN $3::boolean OR r.holder_org_id = $2::bigint OR b.bidder_org_id = $2::bigint"
+                     " THEN org_brief(b.bidder_org_id) END, 'amount_fen', b.amount_fen, 'created_at', b.created_at)"
+                     " ORDER BY b.amount_fen DESC, b.id) FROM bids b JOIN auctions a ON a.id = b.auction_id"
+                     " WHERE a.result_id = r.id"
+                     " AND ($3::boolean OR r.holder_org_id = $2::bigint OR b.bidder_org_id = $2::bigint))",
+                     "", "FROM results r WHERE r.id = $1::bigint AND r.status <> 'draft'"),
         3);
     ST_SWEEP = db_stmt_register("SELECT deal_sweep()::text", 0);
     router_add(ROUTES, ARRAY_LEN(ROUTES));

@@ -33,16 +33,10 @@ static const char *const BY[] = {"year",
                                  "region",
                                  "partner"};
 
-/* year (default this one) and region (api_region_or_reply); 0 or replied. */
-static int year_region_or_reply(http_req_t *req, const char **year, const char **region)
-{
-    return api_year_or_reply(req, "year", true, year) || api_region_or_reply(req, region) ? -1 : 0;
-}
-
 static void stats(http_req_t *req)
 {
     const char *year, *region, *by, *flow;
-    if (year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "by", &by) ||
+    if (api_year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "by", &by) ||
         http_query_or_reply(req, "flow", &flow))
         return;
     if (by) {
@@ -74,10 +68,7 @@ static void stats(http_req_t *req)
  * seller is, each row and the totals with both flows. */
 static void flows(http_req_t *req)
 {
-    const char *year, *region;
-    if (year_region_or_reply(req, &year, &region)) return;
-    const char *v[2] = {region, year};
-    api_query(req, ST_FLOWS, 2, v, api_reply_row_json);
+    api_year_region_read(req, ST_FLOWS);
 }
 
 /* GET /stats/indicators: every indicator with the definition of the computed ones. */
@@ -142,7 +133,7 @@ static void reopen(http_req_t *req)
 static void adjustments(http_req_t *req)
 {
     const char *year, *region, *flow, *limit, *cursor;
-    if (year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "flow", &flow) ||
+    if (api_year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "flow", &flow) ||
         api_limit_or_reply(req, &limit) || api_cursor_or_reply(req, &cursor))
         return;
     if (flow && strcmp(flow, "out") && strcmp(flow, "in"))
@@ -178,10 +169,10 @@ void api_stats_init(void)
     ST_CLOSE = db_stmt_register("SELECT stats_close($1::bigint, $2, $3, $4::int, $5, $6)", 6);
     /* a bureau sees the closes of its region, of the regions below it and of those above it (which cover it) */
     ST_CLOSES = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(stats_close_json(c) ORDER BY c.year DESC, c.closed_at DESC),"
-        " '[]'), 'next_cursor', NULL)::text FROM stats_closes c WHERE ($1::int IS NULL OR c.year = $1::int)"
-        " AND ($2::text IS NULL OR region_in_subtree(c.region_code, $2) OR c.region_code = '000000'"
-        " OR region_in_subtree($2, c.region_code))",
+        api_list_sql("json_agg(stats_close_json(c) ORDER BY c.year DESC, c.closed_at DESC)", "",
+                     "FROM stats_closes c WHERE ($1::int IS NULL OR c.year = $1::int)"
+                     " AND ($2::text IS NULL OR region_in_subtree(c.region_code, $2) OR c.region_code ="
+                     " '000000' OR region_in_subtree($2, c.region_code))"),
         2);
     ST_REOPEN = db_stmt_register("SELECT stats_reopen($1::bigint, $2, $3::bigint, $4)", 4);
     ST_ADJUSTMENTS = db_stmt_register_read(

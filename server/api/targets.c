@@ -10,12 +10,6 @@
 
 static int ST_TARGETS, ST_TARGET_PUT, ST_PROGRESS, ST_ACTUALS, ST_ACTUAL_PUT;
 
-/* ?year= (default this one) and ?region= (api_region_or_reply); 0 or replied. */
-static int year_region_or_reply(http_req_t *req, const char **year, const char **region)
-{
-    return api_year_or_reply(req, "year", true, year) || api_region_or_reply(req, region) ? -1 : 0;
-}
-
 /* The bureau's region root (its writes stay inside it), NULL for an admin. */
 static const char *write_scope(http_req_t *req)
 {
@@ -24,18 +18,12 @@ static const char *write_scope(http_req_t *req)
 
 static void targets(http_req_t *req)
 {
-    const char *year, *region;
-    if (year_region_or_reply(req, &year, &region)) return;
-    const char *v[2] = {region, year};
-    api_query(req, ST_TARGETS, 2, v, api_reply_row_json);
+    api_year_region_read(req, ST_TARGETS);
 }
 
 static void progress(http_req_t *req)
 {
-    const char *year, *region;
-    if (year_region_or_reply(req, &year, &region)) return;
-    const char *v[2] = {region, year};
-    api_query(req, ST_PROGRESS, 2, v, api_reply_row_json);
+    api_year_region_read(req, ST_PROGRESS);
 }
 
 /* A body integer in 0..10^17 (fen or a count). */
@@ -112,7 +100,7 @@ static void actual_put(http_req_t *req)
 static void actuals(http_req_t *req)
 {
     const char *year, *region, *indicator;
-    if (year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "indicator", &indicator)) return;
+    if (api_year_region_or_reply(req, &year, &region) || http_query_or_reply(req, "indicator", &indicator)) return;
     if (indicator && api_param_ok_or_reply(req, "indicator", v_code(indicator))) return;
     const char *v[3] = {region, year, indicator};
     api_query(req, ST_ACTUALS, 3, v, api_reply_row_json);
@@ -130,10 +118,11 @@ void api_targets_init(void)
 {
     /* a target shows in every year of its span */
     ST_TARGETS = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(to_jsonb(t) || jsonb_build_object('label',"
-        " code_label('indicators', t.metric)) ORDER BY t.region_code, t.metric, t.from_year), '[]'),"
-        " 'next_cursor', NULL)::text FROM plan_targets t WHERE $2::int BETWEEN t.from_year AND t.year"
-        " AND ($1 = '000000' OR region_in_subtree(t.region_code, $1))",
+        api_list_sql("json_agg(to_jsonb(t) || jsonb_build_object('label', code_label('indicators', t.metric)) ORDER BY"
+                     " t.region_code, t.metric, t.from_year)",
+                     "",
+                     "FROM plan_targets t WHERE $2::int BETWEEN t.from_year AND t.year AND ($1 ="
+                     " '000000' OR region_in_subtree(t.region_code, $1))"),
         2);
     ST_TARGET_PUT = db_stmt_register("SELECT target_put($1::bigint, $2, $3, $4::jsonb)", 4);
     ST_PROGRESS = db_stmt_register_replica(
@@ -141,10 +130,9 @@ void api_targets_init(void)
         " THEN targets_progress($1, $2::int)::text END",
         2);
     ST_ACTUALS = db_stmt_register_read(
-        "SELECT json_build_object('items', coalesce(json_agg(indicator_entry_json(a) ORDER BY a.id DESC), '[]'),"
-        " 'next_cursor', NULL)::text FROM indicator_actuals a WHERE a.year = $2::int"
-        " AND ($3::text IS NULL OR a.indicator = $3)"
-        " AND ($1 = '000000' OR region_in_subtree(a.region_code, $1))",
+        api_list_sql("json_agg(indicator_entry_json(a) ORDER BY a.id DESC)", "",
+                     "FROM indicator_actuals a WHERE a.year = $2::int AND ($3::text IS NULL OR a.indicator = $3)"
+                     " AND ($1 = '000000' OR region_in_subtree(a.region_code, $1))"),
         3);
     ST_ACTUAL_PUT = db_stmt_register("SELECT target_actual_put($1::bigint, $2, $3, $4::jsonb)", 4);
     router_add(ROUTES, ARRAY_LEN(ROUTES));
