@@ -233,13 +233,9 @@ static void code_list(http_req_t *req)
         return;
     }
     const char *all;
-    if (http_query_or_reply(req, "include_inactive", &all) != 0) return;
-    if (all && strcmp(all, "true") && strcmp(all, "false")) {
-        json_t *e = NULL;
-        http_error_add(&e, "include_inactive", "invalid", "true or false");
-        http_problem(req, 400, "invalid query parameter", e);
+    if (http_query_or_reply(req, "include_inactive", &all) ||
+        api_param_ok_or_reply(req, "include_inactive", v_bool(all)))
         return;
-    }
     const char *v[2] = {list, all && !strcmp(all, "true") ? "true" : "false"};
     api_query(req, ST_LIST, 2, v, api_reply_row_json);
 }

@@ -221,8 +221,7 @@ static void list(http_req_t *req)
         list_bad(&errs, "type", "invalid", "a code of list contract_types");
     if (region && (strlen(region) != 6 || strspn(region, "0123456789") != 6))
         list_bad(&errs, "region", "invalid", "a six-digit GB/T 2260 region code");
-    if (overdue && strcmp(overdue, "true") && strcmp(overdue, "false"))
-        list_bad(&errs, "overdue", "invalid", "true or false");
+    api_check(&errs, "overdue", v_bool(overdue));
 
     /* q: digits are a registration number; anything else text */
     const char *regno = NULL, *tsq = NULL, *patterns = "[]";

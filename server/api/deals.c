@@ -228,12 +228,9 @@ static void notices(http_req_t *req)
     const char *limit, *after, *status, *result, *pending;
     if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "status", &status) ||
         http_query_or_reply(req, "result_id", &result) || http_query_or_reply(req, "pending_objections", &pending) ||
-        api_param_ok_or_reply(req, "result_id", v_id(result, NULL)))
+        api_param_ok_or_reply(req, "result_id", v_id(result, NULL)) ||
+        api_param_ok_or_reply(req, "pending_objections", v_bool(pending)))
         return;
-    if (pending && strcmp(pending, "true") && strcmp(pending, "false")) {
-        api_bad_param(req, "pending_objections", "invalid", "true or false");
-        return;
-    }
     if (status && strcmp(status, "active") && strcmp(status, "passed") && strcmp(status, "failed") &&
         strcmp(status, "all")) {
         api_bad_param(req, "status", "invalid", "active (default), passed, failed or all");

@@ -779,8 +779,7 @@ static void import_post(http_req_t *req)
     const char *dry, *name;
     if (http_query_or_reply(req, "dry_run", &dry) || http_query_or_reply(req, "filename", &name)) return;
     json_t *errs = NULL;
-    if (dry && strcmp(dry, "true") && strcmp(dry, "false"))
-        http_error_add(&errs, "dry_run", "invalid", "true or false");
+    api_check(&errs, "dry_run", v_bool(dry));
     if (name && (util_utf8_len(name, strlen(name)) > 200 || strpbrk(name, "/\\\r\n") ||
                  util_has_bidi_control(name, strlen(name))))
         http_error_add(&errs, "filename", "invalid", "a file name of at most 200 characters without slashes");

@@ -62,20 +62,25 @@ static int values_or_reply(http_req_t *req, const char *id_field)
 
 /* --- institutions -------------------------------------------------------------- */
 
+/* Both registers' lists: ?<id_name>= (the org or the user), ?<kind_name>=
+ * (checked by kind_ok), ?region=, ?withdrawn= and the page; stmt($1 scope,
+ * $2 id, $3 kind, $4 region, $5 withdrawn, $6 after, $7 limit). */
+static void register_list(http_req_t *req, int stmt, const char *id_name, const char *kind_name,
+                          const verdict_t *(*kind_ok)(const char *))
+{
+    const char *limit, *after, *id, *kind, *region, *withdrawn;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, id_name, &id) ||
+        api_param_ok_or_reply(req, id_name, v_id(id, NULL)) || http_query_or_reply(req, kind_name, &kind) ||
+        api_param_ok_or_reply(req, kind_name, kind_ok(kind)) || api_region_or_reply(req, &region) ||
+        http_query_or_reply(req, "withdrawn", &withdrawn) || api_param_ok_or_reply(req, "withdrawn", v_bool(withdrawn)))
+        return;
+    const char *v[7] = {scope_of(req), id, kind, region, withdrawn, after, limit};
+    api_query(req, stmt, 7, v, api_reply_page);
+}
+
 static void inst_list(http_req_t *req)
 {
-    const char *limit, *after, *org, *level, *region, *withdrawn;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "org_id", &org) ||
-        api_param_ok_or_reply(req, "org_id", v_id(org, NULL)) || http_query_or_reply(req, "level", &level) ||
-        api_param_ok_or_reply(req, "level", level ? v_code(level) : NULL) || api_region_or_reply(req, &region) ||
-        http_query_or_reply(req, "withdrawn", &withdrawn))
-        return;
-    if (withdrawn && strcmp(withdrawn, "true") != 0 && strcmp(withdrawn, "false") != 0) {
-        (void)api_bad_param(req, "withdrawn", "invalid", "true or false");
-        return;
-    }
-    const char *v[7] = {scope_of(req), org, level, region, withdrawn, after, limit};
-    api_query(req, ST_INST_LIST, 7, v, api_reply_page);
+    register_list(req, ST_INST_LIST, "org_id", "level", v_code);
 }
 
 static void inst_create(http_req_t *req)
@@ -112,23 +117,15 @@ static void inst_withdraw(http_req_t *req)
 
 /* --- brokers ------------------------------------------------------------------------ */
 
+static const verdict_t *broker_kind(const char *s)
+{
+    static const verdict_t bad = {"invalid", "training or certification"};
+    return !s || !strcmp(s, "training") || !strcmp(s, "certification") ? NULL : &bad;
+}
+
 static void broker_list(http_req_t *req)
 {
-    const char *limit, *after, *user, *kind, *region, *withdrawn;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "user_id", &user) ||
-        api_param_ok_or_reply(req, "user_id", v_id(user, NULL)) || http_query_or_reply(req, "kind", &kind) ||
-        api_region_or_reply(req, &region) || http_query_or_reply(req, "withdrawn", &withdrawn))
-        return;
-    if (kind && strcmp(kind, "training") != 0 && strcmp(kind, "certification") != 0) {
-        (void)api_bad_param(req, "kind", "invalid", "training or certification");
-        return;
-    }
-    if (withdrawn && strcmp(withdrawn, "true") != 0 && strcmp(withdrawn, "false") != 0) {
-        (void)api_bad_param(req, "withdrawn", "invalid", "true or false");
-        return;
-    }
-    const char *v[7] = {scope_of(req), user, kind, region, withdrawn, after, limit};
-    api_query(req, ST_BROKER_LIST, 7, v, api_reply_page);
+    register_list(req, ST_BROKER_LIST, "user_id", "kind", broker_kind);
 }
 
 static void broker_create(http_req_t *req)

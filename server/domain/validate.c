@@ -45,6 +45,12 @@ const verdict_t *v_code(const char *s)
     FAIL("invalid_format", "must be a code of its code list (lower-case letters, digits, _)");
 }
 
+const verdict_t *v_bool(const char *s)
+{
+    if (!s || !strcmp(s, "true") || !strcmp(s, "false")) return NULL;
+    FAIL("invalid", "true or false");
+}
+
 const verdict_t *v_region(const char *s)
 {
     if (!s || region_code_ok(s)) return NULL;

@@ -55,6 +55,9 @@ const verdict_t *v_year(long long y);
 /* The same for a query parameter's text (digits only); *out gets it. */
 const verdict_t *v_year_text(const char *s, uint64_t *out);
 
+/* A boolean query parameter: absent, "true" or "false". */
+const verdict_t *v_bool(const char *s);
+
 /* True when s names an id (v_id accepts it). */
 bool v_is_id(const char *s);
 

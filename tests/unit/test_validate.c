@@ -85,6 +85,17 @@ TEST(validate_codes_regions_org_types)
     CHECK(code_is(v_org_type("1a0"), "invalid_format"));
 }
 
+TEST(validate_bools)
+{
+    CHECK(v_bool(NULL) == NULL);
+    CHECK(v_bool("true") == NULL);
+    CHECK(v_bool("false") == NULL);
+    CHECK(code_is(v_bool(""), "invalid"));
+    CHECK(code_is(v_bool("TRUE"), "invalid"));
+    CHECK(code_is(v_bool("1"), "invalid"));
+    CHECK(code_is(v_bool("truex"), "invalid"));
+}
+
 TEST(validate_ids)
 {
     uint64_t v = 0;
