@@ -71,8 +71,9 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\
 
 @functools.lru_cache(maxsize=1)
 def load_spec():
+    # libyaml's loader when PyYAML has it: 0.8 MB of spec in ~3 s instead of ~20 s under load
     with open(SPEC_PATH, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def resolve(node, spec=None):

@@ -409,6 +409,7 @@ def test_half_closed_client_still_gets_its_answer(server):
         conn.close()
 
 
+@pytest.mark.slow  # make test-fast leaves it out: a reader taking a large answer slowly, on purpose (~19 s at load 9)
 def test_large_answer_to_a_slow_reader_arrives_whole(server):
     """More than the socket buffer takes at once: the rest is written as the client reads, byte for byte."""
     path = ROOT / "web" / "vendor" / "echarts" / "echarts.common.min.js"

@@ -188,6 +188,7 @@ def test_webhook_signed_delivery(mk, api, db, receiver):
         set_webhook(api, m, None)
 
 
+@pytest.mark.slow  # make test-fast leaves it out: waits the retry backoff out (~5 s at load 9)
 def test_webhook_retries_with_backoff_until_2xx(mk, api, db):
     rcv = Receiver(responses=[500, 503])
     m = mk.fresh_member()
@@ -236,6 +237,7 @@ def test_webhook_gives_up_after_max_attempts(mk, api, db):
         rcv.close()
 
 
+@pytest.mark.slow  # make test-fast leaves it out: waits a receiver's timeout out (~9 s at load 9)
 def test_slow_receiver_never_blocks_the_request(mk, api, db):
     rcv = Receiver(delay=4)
     m = mk.fresh_member()

@@ -545,6 +545,7 @@ def test_user_create(users, db, role, extra):
         assert row["region_code"].strip() == "511900"
 
 
+@pytest.mark.slow  # make test-fast leaves it out: hashes at the production 600,000 iterations (~13 s at load 9)
 def test_password_iterations_default_and_test_override(stack, db, api, tmp_path):
     """New hashes use 600,000 PBKDF2 iterations unless YIZHAN_PASSWORD_ITERATIONS says otherwise
     (the suites set 1,000); each hash names its count, so a 600,000 one still signs in on a server

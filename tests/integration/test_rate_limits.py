@@ -103,6 +103,7 @@ def test_login_limit_per_ip(api, adb, users):
     assert query(adb, "SELECT count(*) AS n FROM refresh_tokens WHERE user_id = %s", u["id"])[0]["n"] == 0
 
 
+@pytest.mark.slow  # make test-fast leaves it out: waits a rate-limit window out
 def test_login_limit_window_resets(api, adb, users):
     u = users.create(role="reviewer")
     # the window must outlast three sign-ins (each hashes a password: slow
