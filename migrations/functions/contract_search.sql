@@ -75,35 +75,9 @@ END $$;
 -- nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
 -- minute; true when it copied.
 CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_at timestamptz;
-    v_elems text[];
-    v_freqs real[];
-    n int;
-BEGIN
-    SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
-    FROM pg_stat_user_tables t WHERE t.relid = 'contracts'::regclass;
-    IF EXISTS (SELECT 1 FROM contract_token_stats WHERE v_at IS NULL OR analyzed_at >= v_at) THEN
-        RETURN false;
-    END IF;
-    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
-    FROM pg_stats st
-    WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'search_tsv';
-    n := coalesce(cardinality(v_elems), 0);
-    DELETE FROM contract_token_freq;
-    INSERT INTO contract_token_freq (token, freq)
-    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL
-    ON CONFLICT DO NOTHING;
-    -- most_common_elem_freqs ends with the smallest and largest share and the null share
-    INSERT INTO contract_token_stats (analyzed_at, n_docs, min_freq)
-    VALUES (coalesce(v_at, now()), (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c
-                                    WHERE c.oid = 'contracts'::regclass),
-            CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
-    ON CONFLICT (one) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
-                                    min_freq = excluded.min_freq;
-    RETURN true;
-END $$;
+LANGUAGE sql AS $$
+    SELECT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token', 'contract_token_stats')
+$$;
 
 -- A query's tokens split by how common they are (contract_token_freq): the tsquery of the
 -- rare ones, rarest first (NULL when none is rare), the LIKE patterns of the common ones, and

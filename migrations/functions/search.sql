@@ -620,36 +620,9 @@ END $$;
 -- minute; true when it copied.  ANALYZE samples 300 x the statistics target (1000) rows, so up
 -- to 300,000 listings the frequencies are counts, beyond that estimates from the sample.
 CREATE FUNCTION search_lexeme_freq_refresh() RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_at timestamptz;
-    v_elems text[];
-    v_freqs real[];
-    n int;
-BEGIN
-    SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
-    FROM pg_stat_user_tables t WHERE t.relid = 'search_docs'::regclass;
-    IF EXISTS (SELECT 1 FROM search_lexeme_stats WHERE v_at IS NULL OR analyzed_at >= v_at) THEN
-        RETURN false;
-    END IF;
-    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
-    FROM pg_stats st
-    WHERE st.schemaname = current_schema() AND st.tablename = 'search_docs' AND st.attname = 'tsv';
-    n := coalesce(cardinality(v_elems), 0);
-    DELETE FROM search_lexeme_freq;
-    INSERT INTO search_lexeme_freq (lexeme, freq)
-    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL
-    ON CONFLICT DO NOTHING;
-    -- most_common_elem_freqs ends with the smallest and largest frequency and the null share:
-    -- a lexeme the list leaves out is rarer than the smallest (nothing listed: no bound)
-    INSERT INTO search_lexeme_stats (analyzed_at, n_docs, min_freq)
-    VALUES (coalesce(v_at, now()), (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c
-                                    WHERE c.oid = 'search_docs'::regclass),
-            CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
-    ON CONFLICT (one) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
-                                    min_freq = excluded.min_freq;
-    RETURN true;
-END $$;
+LANGUAGE sql AS $$
+    SELECT tsv_freq_refresh('search_docs', 'tsv', 'search_lexeme_freq', 'lexeme', 'search_lexeme_stats')
+$$;
 
 -- The share of the listings holding each lexeme of tsquery text p_q that every match must hold
 -- (those ANDed at the top — an OR group is in parentheses — and not prefixes 'abc':*), from
