@@ -90,7 +90,9 @@ def _attacks(uid, key):
         "alg none, no signature part": f"{b64u_json({'alg': 'none'})}.{b64u_json(good)}",
         "HS256 empty key": forge_jwt(good, b""),
         "HS256 other secret": forge_jwt(good, b"another secret, 32 bytes or more!!"),
-        "HS256 secret prefix": forge_jwt(good, key[:-1]),
+        # HMAC pads a short key with zero bytes, so a key ending in zeros equals
+        # itself without them: drop those and one real byte (a truly other key).
+        "HS256 secret prefix": forge_jwt(good, key.rstrip(b"\0")[:-1]),
         "RS256 header, HMAC with our secret": forge_jwt(good, key, header={"alg": "RS256", "typ": "JWT"}),
         "ES256 header": forge_jwt(good, key, header={"alg": "ES256", "typ": "JWT"}),
         "HS512 with our secret": forge_jwt(good, key, header={"alg": "HS512", "typ": "JWT"},
