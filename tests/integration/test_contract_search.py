@@ -16,7 +16,7 @@ from contract_fixtures import *  # noqa: F401,F403
 from contract_fixtures import (V1, assert_problem, contract_body, create_contract, make_actor, new_office, new_org,
                                query, register, submit)
 
-# A letter first: an all-digit tag (1 in 16 of hex[:6]) reads as a registration number prefix.
+# A letter first: an all-digit tag (about 1 in 17 of hex[:6]) reads as a registration number prefix.
 TAG = "k" + uuid.uuid4().hex[:5]
 
 
