@@ -109,14 +109,15 @@ def pattern(src, var, page_wrapper=None):
     """The statement registered as `VAR = db_stmt_register*(...)` in SRC (C text), as a
     regex over the statement with its whitespace collapsed, or None.  The SQL is a
     literal, `api_sql_printf("...%s...", ...)` (each hole any text) or
-    `api_page_sql("...", n)` (the literal inside PAGE_WRAPPER, the template of
-    api/common.c's api_page_sql, with its %d holes the limit's parameter number)."""
+    `api_page_sql("...", n)` / `api_page_sql_ascending("...", n)` (the literal inside
+    PAGE_WRAPPER, the template of api/common.c's page_sql, its holes filled as
+    page_sql fills them: the rows, the limit's parameter number, the direction)."""
     src = _strip_comments(src)
     m = re.search(r"(?<![\w.>])%s\s*=\s*db_stmt_register(?:_\w+)?\s*\(\s*" % re.escape(var), src)
     if not m:
         return None
     pos = m.end()
-    wrap = re.compile(r"(api_sql_printf|api_page_sql)\s*\(\s*").match(src, pos)
+    wrap = re.compile(r"(api_sql_printf|api_page_sql_ascending|api_page_sql)\s*\(\s*").match(src, pos)
     if wrap:
         pos = wrap.end()
     if not src.startswith('"', pos):
@@ -133,13 +134,17 @@ def pattern(src, var, page_wrapper=None):
     if not n or page_wrapper is None:
         return None
     inner = re.escape(re.sub(r"\s+", " ", text).strip())
-    return _template_regex(page_wrapper, [inner, n.group(1), n.group(1), n.group(1)])
+    k = n.group(1)
+    # page_sql's holes in order: rows, limit, dir, limit, dir, limit, last
+    d, last = ("", "max") if wrap.group(1) == "api_page_sql_ascending" else (" DESC", "min")
+    return _template_regex(page_wrapper, [inner, k, re.escape(d), k, re.escape(d), k, last])
 
 
 def page_wrapper(common_src):
-    """The template api_page_sql() wraps a page's rows in (server/api/common.c)."""
+    """The template page_sql() (behind api_page_sql and api_page_sql_ascending) wraps a
+    page's rows in (server/api/common.c)."""
     src = _strip_comments(common_src)
-    m = re.search(r"\bapi_page_sql\s*\([^)]*\)\s*\{\s*return\s+api_sql_printf\s*\(\s*", src)
+    m = re.search(r"\bpage_sql\s*\([^)]*\)\s*\{[^{}]*?return\s+api_sql_printf\s*\(\s*", src)
     if not m:
         return None
     groups = c_string_groups(src, m.end())

@@ -150,7 +150,7 @@ LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 # With SEARCH_DATA_CACHE=DIR the loaded cluster is kept in DIR (keyed by the data's size and
 # seed and by the generator) and later runs start from a copy of it; the migrations run again,
 # so later migrations and changed SQL functions are in place.
-CACHE_DIR=""
+CACHE_DIR="" BASE_CACHE_DIR=""
 if [ -n "${SEARCH_DATA_CACHE:-}" ]; then
     mkdir -p "$SEARCH_DATA_CACHE"
     CACHE_KEY="$(cat "$SEARCH_DIR/gen.py" "$SEARCH_DIR/vocab.py" | sha256sum | cut -c1-12)"
