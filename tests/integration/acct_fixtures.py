@@ -25,6 +25,7 @@ import uuid
 
 import pytest
 
+from contract_fixtures import free_county
 from helpers import assert_problem, error_fields, query  # noqa: F401  (re-exported)
 
 __all__ = [
@@ -106,13 +107,8 @@ def etag_of(version):
 # --------------------------------------------------------------------------------------
 
 def free_region(db):
-    """A county-level region with no active registry office (random, avoiding Beijing and
-    Shanghai, which other tests are likelier to use)."""
-    rows = query(db, "SELECT code FROM regions r WHERE level = 3 AND code NOT LIKE '11%%' AND code NOT LIKE '31%%'"
-                     " AND NOT EXISTS (SELECT 1 FROM registry_offices f WHERE f.region_code = r.code AND f.active)"
-                     " ORDER BY random() LIMIT 1")
-    assert rows, "no free region left"
-    return rows[0]["code"].strip()
+    """A county-level region with no active registry office: contract_fixtures.free_county."""
+    return free_county(db)
 
 
 def snapshot(db):
