@@ -184,10 +184,7 @@ static void org_create(http_req_t *req)
     if (api_fields_or_reply(req, ORG_FIELDS, ARRAY_LEN(ORG_FIELDS))) return;
     json_t *errs = NULL;
     validate_org(req->json, "", &errs);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     codes_then(req, req->json, "", org_create_send);
 }
 
@@ -204,10 +201,7 @@ static void org_update(http_req_t *req)
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     validate_org(req->json, "", &errs);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     /* a member's change of org_type or region_code is 403 in org_update before
      * its codes are checked: only an administrator's is checked here */
     if (req->user->role & ROLE_ADMIN) codes_then(req, req->json, "", org_update_send);
@@ -277,6 +271,7 @@ typedef struct {
     char *password;
     char hash[PASSWORD_HASH_MAX];
     int rc;
+    void (*then)(http_req_t *req, const char *hash);
 } hashjob_t;
 
 static void hash_work(void *arg)
@@ -285,14 +280,26 @@ static void hash_work(void *arg)
     j->rc = password_hash(j->password, j->hash);
 }
 
-/* The body's password hashed on the hashing pool, then done(job) on this
- * worker; 503 with busy when the pool's queue is full. */
-static void hash_then(http_req_t *req, void (*done)(void *), const char *busy)
+static void hash_done(void *arg)
+{
+    hashjob_t *j = arg;
+    if (j->rc != 0) {
+        http_problem(j->req, 500, "could not store the password", NULL);
+        return;
+    }
+    j->then(j->req, j->hash);
+}
+
+/* The body's password hashed on the hashing pool, then then(req, hash) on
+ * this worker (500 when hashing failed); 503 with busy when the pool's queue
+ * is full. */
+static void hash_then(http_req_t *req, void (*then)(http_req_t *req, const char *hash), const char *busy)
 {
     hashjob_t *j = arena_calloc(req->arena, sizeof *j);
     j->req = req;
     j->password = arena_strdup(req->arena, api_str(req, "password"));
-    if (pool_submit(req->worker, hash_work, done, j) != 0) http_problem(req, 503, busy, NULL);
+    j->then = then;
+    if (pool_submit(req->worker, hash_work, hash_done, j) != 0) http_problem(req, 503, busy, NULL);
 }
 
 static void registered(http_req_t *req, PGresult *res)
@@ -300,14 +307,8 @@ static void registered(http_req_t *req, PGresult *res)
     api_reply_row_json_status(req, res, 201);
 }
 
-static void register_hashed(void *arg)
+static void register_hashed(http_req_t *req, const char *hash)
 {
-    hashjob_t *j = arg;
-    http_req_t *req = j->req;
-    if (j->rc != 0) {
-        http_problem(req, 500, "could not store the password", NULL);
-        return;
-    }
     json_t *org = json_object_get(req->json, "org");
     const char *invite = api_str(req, "invitation_code");
     char *ih = NULL;
@@ -318,7 +319,7 @@ static void register_hashed(void *arg)
     const char *v[6] = {req->request_id,
                         api_str(req, "email"),
                         api_str(req, "display_name"),
-                        j->hash,
+                        hash,
                         org ? api_json_text(req, org) : NULL,
                         ih};
     api_query(req, ST_REGISTER, 6, v, registered);
@@ -389,10 +390,7 @@ static void register_user(http_req_t *req)
     const char *why = password_policy_error(api_str(req, "password"));
     if (why) http_error_add(&errs, "password", "weak_password", why);
     check_text(req->json, "", "display_name", 100, true, &errs);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *v[1] = {http_client_ip(req)};
     api_query(req, ST_REGISTER_RATE, 1, v, register_rated);
 }
@@ -490,19 +488,13 @@ static const field_t USER_FIELDS[] = {
     {"region_code", F_STRING_OR_NULL, false},
 };
 
-static void user_hashed(void *arg)
+static void user_hashed(http_req_t *req, const char *hash)
 {
-    hashjob_t *j = arg;
-    http_req_t *req = j->req;
-    if (j->rc != 0) {
-        http_problem(req, 500, "could not store the password", NULL);
-        return;
-    }
     json_t *b = json_deep_copy(req->json);
     json_object_del(b, "password");
     const char *body = api_json_text(req, b);
     json_decref(b);
-    const char *v[4] = {api_actor(req), req->request_id, body, j->hash};
+    const char *v[4] = {api_actor(req), req->request_id, body, hash};
     api_query(req, ST_USER_CREATE, 4, v, api_reply_versioned_created);
 }
 
@@ -522,10 +514,7 @@ static void user_create(http_req_t *req)
     validate_user(req, &errs);
     const char *why = password_policy_error(api_str(req, "password"));
     if (why) http_error_add(&errs, "password", "weak_password", why);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     codes_then(req, req->json, "", user_hash);
 }
 
@@ -549,10 +538,7 @@ static void user_update(http_req_t *req)
     if (role && !role_from_name(role))
         http_error_add(&errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
     check_text(req->json, "", "display_name", 100, true, &errs);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     codes_then(req, req->json, "", user_update_send);
 }
 
@@ -610,10 +596,7 @@ static void office_create(http_req_t *req)
     if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *errs = NULL;
     check_text(req->json, "", "name", 200, true, &errs);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     codes_then(req, req->json, "", office_create_send);
 }
 

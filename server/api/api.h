@@ -48,6 +48,11 @@ void api_check_chars(http_req_t *req, json_t **errs, const char *name, const cha
 /* Value checks (domain/validate.h): adds the verdict for field `name` to
  * *errs; true when there was one. */
 bool api_check(json_t **errs, const char *name, const verdict_t *v);
+/* 0 when errs is NULL, else 422 "some fields are not valid" with errs as
+ * its errors[] list (the values a handler checked); returns -1. */
+int api_errors_or_reply(http_req_t *req, json_t *errs) WUR;
+/* api_errors_or_reply with one error: 422 for field `name`; returns -1. */
+int api_bad_field(http_req_t *req, const char *name, const char *code, const char *message);
 /* 400 "invalid query parameter" with one error; returns -1. */
 int api_bad_param(http_req_t *req, const char *name, const char *code, const char *message);
 /* 0 when v is NULL, else api_bad_param with the verdict. */

@@ -264,10 +264,7 @@ static void code_put(http_req_t *req)
     json_t *errs = NULL;
     api_check_chars(req, &errs, "label", api_str(req, "label"), 100);
     api_check_chars(req, &errs, "source", api_str(req, "source"), 500);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *v[6] = {
         api_actor(req), req->request_id, req->params[0], req->params[1], ifm, api_json_text(req, req->json)};
     api_query(req, ST_CODE_PUT, 6, v, reply_versioned);

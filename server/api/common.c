@@ -292,6 +292,20 @@ bool api_check(json_t **errs, const char *name, const verdict_t *v)
     return true;
 }
 
+int api_errors_or_reply(http_req_t *req, json_t *errs)
+{
+    if (!errs) return 0;
+    http_problem(req, 422, "some fields are not valid", errs);
+    return -1;
+}
+
+int api_bad_field(http_req_t *req, const char *name, const char *code, const char *message)
+{
+    json_t *e = NULL;
+    http_error_add(&e, name, code, message);
+    return api_errors_or_reply(req, e);
+}
+
 int api_bad_param(http_req_t *req, const char *name, const char *code, const char *message)
 {
     json_t *e = NULL;

@@ -433,10 +433,7 @@ static void do_register(http_req_t *req)
     api_check_chars(req, &errs, "no_scan_reason", api_str(req, "no_scan_reason"), 500);
     if (t) (void)api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false));
     api_check_chars(req, &errs, "note", api_str(req, "note"), 1000);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     contract_codes_then(req, req->json, register_send);
 }
 
@@ -476,10 +473,7 @@ static void change(http_req_t *req, const char *kind)
         const char *note = api_str(req, "note");
         json_t *errs = NULL;
         api_check_chars(req, &errs, "note", note, 1000);
-        if (errs) {
-            http_problem(req, 422, "some fields are not valid", errs);
-            return;
-        }
+        if (api_errors_or_reply(req, errs)) return;
         const char *cid = arena_printf(req->arena, "%lld",
                                        (long long)json_integer_value(json_object_get(req->json, "change_id")));
         const char *v[9] = {
@@ -555,10 +549,7 @@ static void payments_add(http_req_t *req)
     api_check(&errs, "amount_fen", v_amount(json_integer_value(amount), true));
     const char *note = api_str(req, "note");
     api_check_chars(req, &errs, "note", note, 500);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     api_scope_t s = api_scope(req);
     const char *v[9] = {api_actor(req),
                         req->request_id,

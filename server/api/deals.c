@@ -55,9 +55,7 @@ static int money_ok_or_reply(http_req_t *req, const char *name, bool required, b
     } else {
         api_check(&errs, name, v_amount(json_integer_value(v), positive));
     }
-    if (!errs) return 0;
-    http_problem(req, 422, "some fields are not valid", errs);
-    return -1;
+    return api_errors_or_reply(req, errs);
 }
 
 static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool required)
@@ -72,9 +70,7 @@ static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool 
         else if (n > max)
             http_error_add(&errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
     }
-    if (!errs) return 0;
-    http_problem(req, 422, "some fields are not valid", errs);
-    return -1;
+    return api_errors_or_reply(req, errs);
 }
 
 static void reply_ok(http_req_t *req, PGresult *res)
@@ -173,9 +169,7 @@ static void broker_name(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     if (json_integer_value(json_object_get(req->json, "user_id")) < 1) {
-        json_t *e = NULL;
-        http_error_add(&e, "user_id", "unknown", "no such broker");
-        http_problem(req, 422, "some fields are not valid", e);
+        api_bad_field(req, "user_id", "unknown", "no such broker");
         return;
     }
     const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "user_id")};
@@ -307,10 +301,7 @@ static void auction_open(http_req_t *req)
         if (v && (json_integer_value(v) < 0 || json_integer_value(v) > 3600))
             http_error_add(&errs, SECS[i], "out_of_range", "0 to 3600 seconds");
     }
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *win = int_field(req, "extension_window_s"), *ext = int_field(req, "extension_s");
     const char *v[10] = {api_actor(req),
                          req->request_id,

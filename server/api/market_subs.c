@@ -51,10 +51,8 @@ static void sub_create(http_req_t *req)
     size_t n = util_utf8_len(name, strlen(name));
     bool blank = strspn(name, " \t") == strlen(name);
     if (blank || n > 100) {
-        json_t *e = NULL;
-        http_error_add(&e, "name", blank ? "required" : "too_long",
-                       blank ? "give the saved search a name" : "at most 100 characters");
-        http_problem(req, 422, "some fields are not valid", e);
+        api_bad_field(req, "name", blank ? "required" : "too_long",
+                      blank ? "give the saved search a name" : "at most 100 characters");
         return;
     }
     msearch_t *s = arena_calloc(req->arena, sizeof *s);

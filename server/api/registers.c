@@ -55,9 +55,7 @@ static int values_or_reply(http_req_t *req, const char *id_field)
         if (json_is_integer(id) && json_integer_value(id) < 1)
             http_error_add(&errs, id_field, "out_of_range", "must be a positive id");
     }
-    if (!errs) return 0;
-    http_problem(req, 422, "some fields are not valid", errs);
-    return -1;
+    return api_errors_or_reply(req, errs);
 }
 
 /* --- institutions -------------------------------------------------------------- */

@@ -93,10 +93,7 @@ static void close_year(http_req_t *req)
     api_check(&errs, "region_code", v_region(rc));
     if (y < 2000 || y > 2100) http_error_add(&errs, "year", "out_of_range", "a year from 2000 to 2100");
     api_check_chars(req, &errs, "note", api_str(req, "note"), 1000);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *v[6] = {api_actor(req),
                         req->request_id,
                         req->user->role & ROLE_BUREAU ? req->user->region : NULL,
@@ -121,10 +118,7 @@ static void reopen(http_req_t *req)
     if (api_id_param_or_reply(req, 0, "close", &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
     json_t *errs = NULL;
     api_check_chars(req, &errs, "reason", api_str(req, "reason"), 1000);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *v[4] = {api_actor(req), req->request_id, id, api_str(req, "reason")};
     api_query(req, ST_REOPEN, 4, v, api_reply_row_json);
 }

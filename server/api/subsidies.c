@@ -61,9 +61,7 @@ static int policy_values_or_reply(http_req_t *req)
         json_t *v = json_object_get(b, YEARS[i]);
         if (json_is_integer(v)) api_check(&errs, YEARS[i], v_year(json_integer_value(v)));
     }
-    if (!errs) return 0;
-    http_problem(req, 422, "some fields are not valid", errs);
-    return -1;
+    return api_errors_or_reply(req, errs);
 }
 
 /* --- policies --------------------------------------------------------------------- */
@@ -146,10 +144,7 @@ static void run_create(http_req_t *req)
     }
     api_check(&errs, "year", v_year(json_integer_value(json_object_get(req->json, "year"))));
     api_check(&errs, "region", v_region(api_str(req, "region")));
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
     api_query(req, ST_RUN_CREATE, 4, v, reply_created);
 }

@@ -69,10 +69,7 @@ static void target_put(http_req_t *req)
     api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     check_figure(req, &errs, "target");
     api_check_chars(req, &errs, "source", api_str(req, "source"), 500);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     send_body(req, ST_TARGET_PUT);
 }
 
@@ -89,10 +86,7 @@ static void actual_put(http_req_t *req)
     check_figure(req, &errs, "value");
     check_text(req, &errs, "note", 1000);
     check_text(req, &errs, "evidence", 500);
-    if (errs) {
-        http_problem(req, 422, "some fields are not valid", errs);
-        return;
-    }
+    if (api_errors_or_reply(req, errs)) return;
     send_body(req, ST_ACTUAL_PUT);
 }
 
