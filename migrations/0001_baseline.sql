@@ -127,8 +127,8 @@ CREATE INDEX regions_code_text_pattern_idx ON regions ((code::text) text_pattern
 -- region_paths lists, for every region, each level it counts towards
 -- (itself, its city, its province, and '000000' for the country) with the key
 -- that level uses for by=region: the statistics (functions/stats.sql) join it
--- instead of walking parents per call.  Filled in 0003, kept in step by the
--- trigger regions_paths_sync.
+-- instead of walking parents per call.  Filled and kept in step by
+-- functions/stats.sql (the trigger regions_paths_sync).
 CREATE TABLE region_paths (
     code      char(6) NOT NULL REFERENCES regions (code),
     ancestor  text    NOT NULL,

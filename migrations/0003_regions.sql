@@ -19,7 +19,7 @@
 --  Dropped package rows: 110100 市辖区, 120100 市辖区, 310100 市辖区, 419000 省直辖县级行政区划, 429000 省直辖县级行政区划, 441900 东莞市, 442000 中山市, 460400 儋州市, 469000 省直辖县级行政区划, 500100 市辖区, 500200 县, 620201 嘉峪关市, 659000 自治区直辖县级行政区划.
 --
 -- The table (with prefix = region_prefix(code)) is in 0001_baseline.sql; this
--- file holds its rows and the region_paths they imply.
+-- file holds its rows.  Their region_paths are filled by functions/stats.sql.
 
 INSERT INTO regions (code, name, level, parent_code, prefix) VALUES
 ('110000','北京市',1,NULL,'11'),
@@ -3395,17 +3395,3 @@ INSERT INTO regions (code, name, level, parent_code, prefix) VALUES
 ('710000','台湾省',1,NULL,'71'),
 ('810000','香港特别行政区',1,NULL,'81'),
 ('820000','澳门特别行政区',1,NULL,'82');
-
-
--- Each region's levels for the statistics: itself, its city, its province (each
--- with the key one level below it on the path) and the country '000000' (key:
--- the province).  Later rows are kept in step by the trigger regions_paths_sync.
-INSERT INTO region_paths (code, ancestor, child_key)
-WITH RECURSIVE up (code, ancestor, child_key, parent) AS (
-    SELECT r.code, r.code::text, r.code::text, r.parent_code FROM regions r
-    UNION ALL
-    SELECT up.code, p.code::text, up.ancestor, p.parent_code FROM up JOIN regions p ON p.code = up.parent
-)
-SELECT code, ancestor, child_key FROM up
-UNION ALL
-SELECT code, '000000', ancestor FROM up WHERE parent IS NULL;

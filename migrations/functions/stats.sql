@@ -681,6 +681,13 @@ END $$;
 CREATE TRIGGER regions_paths_sync AFTER INSERT OR UPDATE OF parent_code ON regions
     FOR EACH ROW EXECUTE FUNCTION regions_paths_sync();
 
+-- The regions loaded before the trigger existed (the generated rows of
+-- 0003_regions.sql) get their paths here, by the same stats_region_path.
+INSERT INTO region_paths (code, ancestor, child_key)
+SELECT r.code, p.region_code, p.child_key
+FROM regions r CROSS JOIN LATERAL stats_region_path(r.code) p
+WHERE NOT EXISTS (SELECT 1 FROM region_paths x WHERE x.code = r.code);
+
 -- Recompute every aggregate from the contracts (takes the table lock so no
 -- registration interleaves).  Returns the number of aggregate rows.
 CREATE FUNCTION stats_rebuild() RETURNS bigint

@@ -119,7 +119,7 @@ out.push(`-- 0003_regions.sql — GENERATED FILE, DO NOT EDIT BY HAND.
 --  Dropped package rows: ${dropped.join(', ')}.
 --
 -- The table (with prefix = region_prefix(code)) is in 0001_baseline.sql; this
--- file holds its rows and the region_paths they imply.
+-- file holds its rows.  Their region_paths are filled by functions/stats.sql.
 `);
 
 const BATCH = 200;
@@ -129,21 +129,6 @@ for (let i = 0; i < rows.length; i += BATCH) {
   out.push(chunk.map((r) => `(${q(r.code)},${q(r.name)},${r.level},${r.parent === null ? 'NULL' : q(r.parent)},${q(prefixOf(r.code))})`).join(',\n') + ';');
   out.push('');
 }
-
-out.push(`
--- Each region's levels for the statistics: itself, its city, its province (each
--- with the key one level below it on the path) and the country '000000' (key:
--- the province).  Later rows are kept in step by the trigger regions_paths_sync.
-INSERT INTO region_paths (code, ancestor, child_key)
-WITH RECURSIVE up (code, ancestor, child_key, parent) AS (
-    SELECT r.code, r.code::text, r.code::text, r.parent_code FROM regions r
-    UNION ALL
-    SELECT up.code, p.code::text, up.ancestor, p.parent_code FROM up JOIN regions p ON p.code = up.parent
-)
-SELECT code, ancestor, child_key FROM up
-UNION ALL
-SELECT code, '000000', ancestor FROM up WHERE parent IS NULL;
-`);
 
 process.stdout.write(out.join('\n'));
 process.stderr.write(`regions: ${count(1)} provinces, ${count(2)} cities, ${count(3)} counties from ${pkg.name}@${pkg.version}\n`);
