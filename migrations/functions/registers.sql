@@ -127,25 +127,36 @@ BEGIN
     RETURN audit_returning(p_actor, p_req, 'institution_recognition', r.id::text, 'create', NULL, institution_recognition_json(r));
 END $$;
 
--- POST /institution-recognitions/{id}/withdraw: b {reason}.
-CREATE FUNCTION institution_recognition_withdraw(p_actor bigint, p_req text, p_scope text, p_id bigint, b jsonb) RETURNS text
+-- POST /institution-recognitions/{id}/withdraw and /broker-qualifications/{id}/withdraw:
+-- b {reason}.  p_entity is the register's audit entity, institution_recognition or
+-- broker_qualification: its table is p_entity || 's', its answer p_entity || '_json'().
+-- The entry must be in the caller's scope (else 404) and in force (else 409).
+CREATE FUNCTION register_withdraw(p_entity text, p_actor bigint, p_req text, p_scope text, p_id bigint, b jsonb)
+RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    o institution_recognitions;
-    r institution_recognitions;
     why text := register_text(b->>'reason', 'reason', 500, true);
+    noun text := split_part(p_entity, '_', 2);
+    visible text := CASE p_entity WHEN 'institution_recognition' THEN 'register_org_visible(x.org_id, $2)'
+                                  WHEN 'broker_qualification' THEN 'register_broker_visible(x.user_id, $2)' END;
+    seen boolean;
+    withdrawn boolean;
+    o jsonb;
+    r jsonb;
 BEGIN
-    SELECT * INTO o FROM institution_recognitions WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT register_org_visible(o.org_id, p_scope) THEN
-        PERFORM yz_raise(404, 'no such recognition');
+    EXECUTE format('SELECT %s, x.withdrawn_at IS NOT NULL, %I(x) FROM %I x WHERE x.id = $1 FOR UPDATE',
+                   visible, p_entity || '_json', p_entity || 's')
+        INTO seen, withdrawn, o USING p_id, p_scope;
+    IF NOT coalesce(seen, false) THEN
+        PERFORM yz_raise(404, 'no such ' || noun);
     END IF;
-    IF o.withdrawn_at IS NOT NULL THEN
-        PERFORM yz_raise(409, 'the recognition is already withdrawn', 'reason', 'already_withdrawn');
+    IF withdrawn THEN
+        PERFORM yz_raise(409, 'the ' || noun || ' is already withdrawn', 'reason', 'already_withdrawn');
     END IF;
-    UPDATE institution_recognitions SET withdrawn_at = now(), withdrawn_by = p_actor, withdrawn_reason = why
-    WHERE id = p_id RETURNING * INTO r;
-    RETURN audit_returning(p_actor, p_req, 'institution_recognition', p_id::text, 'withdraw',
-                           institution_recognition_json(o), institution_recognition_json(r));
+    EXECUTE format('UPDATE %I x SET withdrawn_at = now(), withdrawn_by = $2, withdrawn_reason = $3 '
+                   'WHERE x.id = $1 RETURNING %I(x)', p_entity || 's', p_entity || '_json')
+        INTO r USING p_id, p_actor, why;
+    RETURN audit_returning(p_actor, p_req, p_entity, p_id::text, 'withdraw', o, r);
 END $$;
 
 -- POST /broker-qualifications: b {user_id, kind, course?, hours?, certificate_no?, issuer, obtained_on, evidence, note?}.
@@ -198,26 +209,6 @@ BEGIN
     VALUES (q.user_id, q.kind, q.course, q.hours, q.certificate_no, q.issuer, q.obtained_on, q.evidence, q.note, p_actor)
     RETURNING * INTO q;
     RETURN audit_returning(p_actor, p_req, 'broker_qualification', q.id::text, 'create', NULL, broker_qualification_json(q));
-END $$;
-
-CREATE FUNCTION broker_qualification_withdraw(p_actor bigint, p_req text, p_scope text, p_id bigint, b jsonb) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    o broker_qualifications;
-    q broker_qualifications;
-    why text := register_text(b->>'reason', 'reason', 500, true);
-BEGIN
-    SELECT * INTO o FROM broker_qualifications WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT register_broker_visible(o.user_id, p_scope) THEN
-        PERFORM yz_raise(404, 'no such qualification');
-    END IF;
-    IF o.withdrawn_at IS NOT NULL THEN
-        PERFORM yz_raise(409, 'the qualification is already withdrawn', 'reason', 'already_withdrawn');
-    END IF;
-    UPDATE broker_qualifications SET withdrawn_at = now(), withdrawn_by = p_actor, withdrawn_reason = why
-    WHERE id = p_id RETURNING * INTO q;
-    RETURN audit_returning(p_actor, p_req, 'broker_qualification', p_id::text, 'withdraw',
-                           broker_qualification_json(o), broker_qualification_json(q));
 END $$;
 
 -- GET /broker-register: a broker with the summary of the register entries in force.

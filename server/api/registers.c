@@ -197,7 +197,7 @@ void api_registers_init(void)
         7);
     ST_INST_CREATE = db_stmt_register("SELECT institution_recognition_create($1::bigint, $2, $3, $4::jsonb)", 4);
     ST_INST_WITHDRAW = db_stmt_register(
-        "SELECT institution_recognition_withdraw($1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
+        "SELECT register_withdraw('institution_recognition', $1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
     ST_BROKER_LIST = db_stmt_register_read(
         api_page_sql("SELECT q.id, broker_qualification_json(q) AS j FROM broker_qualifications q"
                      " JOIN users u ON u.id = q.user_id LEFT JOIN orgs o ON o.id = u.org_id"
@@ -210,7 +210,7 @@ void api_registers_init(void)
         7);
     ST_BROKER_CREATE = db_stmt_register("SELECT broker_qualification_create($1::bigint, $2, $3, $4::jsonb)", 4);
     ST_BROKER_WITHDRAW = db_stmt_register(
-        "SELECT broker_qualification_withdraw($1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
+        "SELECT register_withdraw('broker_qualification', $1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
     /* $1 scope, $2 q, $3 region, $4 after, $5 limit */
     ST_BROKERS = db_stmt_register_read(
         api_page_sql("SELECT u.id, broker_register_json(u.id) AS j FROM users u LEFT JOIN orgs o ON o.id = u.org_id"
