@@ -33,11 +33,14 @@ CREATE TABLE search_lexeme_freq (
     freq   real NOT NULL              -- share of the listings whose tsv holds the lexeme
 );
 COMMENT ON TABLE search_lexeme_freq IS
-    'Share of listings holding each of the most common search lexemes (from pg_stats of search_docs.tsv); any other lexeme is rarer than search_lexeme_stats.min_freq.';
-CREATE TABLE search_lexeme_stats (
-    one         boolean PRIMARY KEY DEFAULT true CHECK (one),
-    analyzed_at timestamptz NOT NULL, -- the ANALYZE of search_docs the frequencies come from
-    n_docs      bigint NOT NULL,      -- listings at that time
-    min_freq    real NOT NULL         -- no lexeme missing from search_lexeme_freq is more common
+    'Share of listings holding each of the most common search lexemes (from pg_stats of search_docs.tsv); any other lexeme is rarer than tsv_freq_stats.min_freq of source search_docs.';
+-- One row per table whose tsvector shares are copied (tsv_freq_refresh, functions/core.sql):
+-- search_docs here, contracts in 0023.
+CREATE TABLE tsv_freq_stats (
+    source      text PRIMARY KEY,     -- the table the shares are of
+    analyzed_at timestamptz NOT NULL, -- the ANALYZE of that table the shares come from
+    n_docs      bigint NOT NULL,      -- its rows at that time
+    min_freq    real NOT NULL         -- an element its share table does not list is rarer than this
 );
-COMMENT ON TABLE search_lexeme_stats IS 'When search_lexeme_freq was copied, and the bound for lexemes it does not list.';
+COMMENT ON TABLE tsv_freq_stats IS
+    'When the shares of a table''s tsvector elements were copied (search_lexeme_freq for search_docs, contract_token_freq for contracts), from how many rows, and the bound for elements not listed.';

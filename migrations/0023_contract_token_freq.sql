@@ -11,11 +11,6 @@ CREATE TABLE contract_token_freq (
     freq  real NOT NULL                   -- share of the contracts whose search_tsv holds it
 );
 COMMENT ON TABLE contract_token_freq IS
-    'Share of contracts holding each of the most common search tokens (from pg_stats of contracts.search_tsv); any other token is rarer than contract_token_stats.min_freq.';
-CREATE TABLE contract_token_stats (
-    one         boolean PRIMARY KEY DEFAULT true CHECK (one),
-    analyzed_at timestamptz NOT NULL,     -- the ANALYZE of contracts the shares come from
-    n_docs      bigint NOT NULL,          -- contracts at that time
-    min_freq    real NOT NULL             -- a token not listed is rarer than this
-);
-COMMENT ON TABLE contract_token_stats IS 'When and from how many contracts contract_token_freq was copied.';
+    'Share of contracts holding each of the most common search tokens (from pg_stats of contracts.search_tsv); any other token is rarer than tsv_freq_stats.min_freq of source contracts.';
+-- When, from how many contracts and with what bound it was copied: the row of source
+-- contracts in tsv_freq_stats (0019).

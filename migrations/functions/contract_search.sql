@@ -76,7 +76,7 @@ END $$;
 -- minute; true when it copied.
 CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
 LANGUAGE sql AS $$
-    SELECT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token', 'contract_token_stats')
+    SELECT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token')
 $$;
 
 -- A query's tokens split by how common they are (contract_token_freq): the tsquery of the
@@ -91,7 +91,7 @@ $$;
 CREATE FUNCTION contract_search_split(p_tsq text, p_common real,
                                       OUT rare_tsq text, OUT common_patterns text[], OUT rare_n bigint)
 LANGUAGE sql STABLE AS $$
-    WITH st AS (SELECT * FROM contract_token_stats),
+    WITH st AS (SELECT * FROM tsv_freq_stats WHERE source = 'contracts'),
     toks AS (
         SELECT x.o, replace(x.m[2], '''''', '''') AS tok, x.m[3] IS NOT NULL AS prefix, x.m[1] AS q
         FROM regexp_matches(p_tsq, '(''((?:[^'']|'''')*)''(:\*)?)', 'g') WITH ORDINALITY AS x(m, o)

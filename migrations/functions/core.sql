@@ -104,15 +104,16 @@ END $$;
 
 -- Copy the shares of the most common elements of the tsvector column p_col of
 -- p_table from the planner's statistics (pg_stats) into p_freq (p_key, freq),
--- and the analysis time, row count and smallest listed share into p_stats (one
--- row), when p_table was analysed since the last copy or nothing was copied
--- yet; true when it copied.  For search_docs.tsv (functions/search.sql) and
--- contracts.search_tsv (functions/contract_search.sql); the names are
--- constants of those callers.
-CREATE FUNCTION tsv_freq_refresh(p_table regclass, p_col text, p_freq regclass, p_key text, p_stats regclass)
+-- and the analysis time, row count and smallest listed share into the row of
+-- tsv_freq_stats whose source is p_table, when p_table was analysed since the
+-- last copy or nothing was copied yet; true when it copied.  For
+-- search_docs.tsv (functions/search.sql) and contracts.search_tsv
+-- (functions/contract_search.sql); the names are constants of those callers.
+CREATE FUNCTION tsv_freq_refresh(p_table regclass, p_col text, p_freq regclass, p_key text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_name text := (SELECT c.relname FROM pg_class c WHERE c.oid = p_table);
     v_at timestamptz;
     v_elems text[];
     v_freqs real[];
@@ -121,25 +122,27 @@ DECLARE
 BEGIN
     SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
     FROM pg_stat_user_tables t WHERE t.relid = p_table;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE $1 IS NULL OR analyzed_at >= $1)', p_stats) INTO done USING v_at;
+    SELECT EXISTS (SELECT 1 FROM tsv_freq_stats s WHERE s.source = v_name AND (v_at IS NULL OR s.analyzed_at >= v_at))
+    INTO done;
     IF done THEN
         RETURN false;
     END IF;
     SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
     FROM pg_stats st
     WHERE st.schemaname = current_schema() AND st.attname = p_col
-      AND st.tablename = (SELECT c.relname FROM pg_class c WHERE c.oid = p_table);
+      AND st.tablename = v_name;
     n := coalesce(cardinality(v_elems), 0);
     EXECUTE format('DELETE FROM %s', p_freq);
     EXECUTE format('INSERT INTO %s (%I, freq) SELECT u.e, u.f FROM unnest($1, $2) AS u(e, f) WHERE u.e IS NOT NULL '
                    'ON CONFLICT DO NOTHING', p_freq, p_key) USING v_elems, v_freqs[1:n];
     -- most_common_elem_freqs ends with the smallest and largest share and the null share: an
     -- element the list leaves out is rarer than the smallest (nothing listed: no bound)
-    EXECUTE format('INSERT INTO %s (analyzed_at, n_docs, min_freq) VALUES ($1, $2, $3) '
-                   'ON CONFLICT (one) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs, '
-                   'min_freq = excluded.min_freq', p_stats)
-        USING coalesce(v_at, now()), (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = p_table),
-              CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END;
+    INSERT INTO tsv_freq_stats (source, analyzed_at, n_docs, min_freq)
+    VALUES (v_name, coalesce(v_at, now()),
+            (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = p_table),
+            CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
+    ON CONFLICT (source) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
+                                       min_freq = excluded.min_freq;
     RETURN true;
 END $$;
 

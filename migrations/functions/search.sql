@@ -621,7 +621,7 @@ END $$;
 -- to 300,000 listings the frequencies are counts, beyond that estimates from the sample.
 CREATE FUNCTION search_lexeme_freq_refresh() RETURNS boolean
 LANGUAGE sql AS $$
-    SELECT tsv_freq_refresh('search_docs', 'tsv', 'search_lexeme_freq', 'lexeme', 'search_lexeme_stats')
+    SELECT tsv_freq_refresh('search_docs', 'tsv', 'search_lexeme_freq', 'lexeme')
 $$;
 
 -- The share of the listings holding each lexeme of tsquery text p_q that every match must hold
@@ -631,10 +631,10 @@ $$;
 CREATE FUNCTION search_match_shares(p_q text) RETURNS TABLE (n_docs bigint, share real)
 LANGUAGE sql STABLE AS $$
     SELECT st.n_docs, coalesce(f.freq, st.min_freq)
-    FROM search_lexeme_stats st
+    FROM tsv_freq_stats st
     CROSS JOIN regexp_matches(regexp_replace(p_q, '\([^)]*\)', '', 'g'), '''((?:[^'']|'''')*)''(:\*)?', 'g') AS m
     LEFT JOIN search_lexeme_freq f ON f.lexeme = replace(m[1], '''''', '''')
-    WHERE m[2] IS NULL
+    WHERE st.source = 'search_docs' AND m[2] IS NULL
 $$;
 
 -- At most how many listings match tsquery text p_q (NULL: unknown): the listings holding its
@@ -744,7 +744,7 @@ BEGIN
             est := search_match_estimate(p_tsq);
             IF est * 3 <= 300 THEN
                 bound := ceil(est * 3);
-            ELSIF est * browse < (cap + 1) * (SELECT st.n_docs FROM search_lexeme_stats st) / 2 THEN
+            ELSIF est * browse < (cap + 1) * (SELECT st.n_docs FROM tsv_freq_stats st WHERE st.source = 'search_docs') / 2 THEN
                 walk := NULL;
                 bound := ceil(est);
             END IF;

@@ -459,11 +459,11 @@ def test_lexeme_frequencies_bound_the_matches(corpus, api, db):
     search_match_bound() is then never below the true number of matches (the search takes a
     rare term in one query on that bound: too low would only cost time, but it must not be)."""
     query(db, "ANALYZE search_docs")
-    query(db, "DELETE FROM search_lexeme_stats")
+    query(db, "DELETE FROM tsv_freq_stats WHERE source = 'search_docs'")
     assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is True
     assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is False   # nothing new
     n = query(db, "SELECT count(*) AS n FROM search_docs")[0]["n"]
-    st = query(db, "SELECT n_docs, min_freq FROM search_lexeme_stats")[0]
+    st = query(db, "SELECT n_docs, min_freq FROM tsv_freq_stats WHERE source = 'search_docs'")[0]
     assert st["n_docs"] == n and 0 < st["min_freq"] <= 1
     row = query(db, "SELECT lexeme, freq FROM search_lexeme_freq WHERE lexeme = '#k:result'")[0]
     results = query(db, "SELECT count(*) AS n FROM search_docs WHERE kind = 'result'")[0]["n"]
