@@ -31,7 +31,18 @@ void api_reply_row_json(http_req_t *req, PGresult *res);
 void api_reply_row_json_status(http_req_t *req, PGresult *res, int status);
 
 /* Body fields. */
-typedef enum { F_STRING, F_INT, F_BOOL, F_OBJECT, F_ARRAY, F_NUMBER_OR_NULL, F_STRING_OR_NULL, F_ANY } ftype_t;
+/* F_NUMBER_OR_NULL: an integer or null; F_REAL_OR_NULL: any number or null */
+typedef enum {
+    F_STRING,
+    F_INT,
+    F_BOOL,
+    F_OBJECT,
+    F_ARRAY,
+    F_NUMBER_OR_NULL,
+    F_REAL_OR_NULL,
+    F_STRING_OR_NULL,
+    F_ANY
+} ftype_t;
 typedef struct {
     const char *name;
     ftype_t type;

@@ -226,6 +226,7 @@ static const char *type_name(ftype_t t)
     case F_OBJECT: return "an object";
     case F_ARRAY: return "an array";
     case F_NUMBER_OR_NULL: return "an integer or null";
+    case F_REAL_OR_NULL: return "a number or null";
     case F_STRING_OR_NULL: return "a string or null";
     default: return "a value";
     }
@@ -240,6 +241,7 @@ static bool type_ok(ftype_t t, json_t *v)
     case F_OBJECT: return json_is_object(v);
     case F_ARRAY: return json_is_array(v);
     case F_NUMBER_OR_NULL: return json_is_integer(v) || json_is_null(v);
+    case F_REAL_OR_NULL: return json_is_number(v) || json_is_null(v);
     case F_STRING_OR_NULL: return json_is_string(v) || json_is_null(v);
     default: return true;
     }

@@ -17,8 +17,7 @@
 
 #include <string.h>
 
-static int ST_INST_LIST, ST_INST_CREATE, ST_INST_WITHDRAW, ST_BROKER_LIST, ST_BROKER_CREATE, ST_BROKER_WITHDRAW,
-    ST_BROKERS;
+static int ST_BROKERS;
 
 #define KEEPERS (ROLE_BUREAU | ROLE_ADMIN)
 
@@ -58,62 +57,7 @@ static int values_or_reply(http_req_t *req, const char *id_field)
     return api_errors_or_reply(req, errs);
 }
 
-/* --- institutions -------------------------------------------------------------- */
-
-/* Both registers' lists: ?<id_name>= (the org or the user), ?<kind_name>=
- * (checked by kind_ok), ?region=, ?withdrawn= and the page; stmt($1 scope,
- * $2 id, $3 kind, $4 region, $5 withdrawn, $6 after, $7 limit). */
-static void register_list(http_req_t *req, int stmt, const char *id_name, const char *kind_name,
-                          const verdict_t *(*kind_ok)(const char *))
-{
-    const char *limit, *after, *id, *kind, *region, *withdrawn;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, id_name, &id) ||
-        api_param_ok_or_reply(req, id_name, v_id(id, NULL)) || http_query_or_reply(req, kind_name, &kind) ||
-        api_param_ok_or_reply(req, kind_name, kind_ok(kind)) || api_region_or_reply(req, &region) ||
-        http_query_or_reply(req, "withdrawn", &withdrawn) || api_param_ok_or_reply(req, "withdrawn", v_bool(withdrawn)))
-        return;
-    const char *v[7] = {scope_of(req), id, kind, region, withdrawn, after, limit};
-    api_query(req, stmt, 7, v, api_reply_page);
-}
-
-static void inst_list(http_req_t *req)
-{
-    register_list(req, ST_INST_LIST, "org_id", "level", v_code);
-}
-
-static void inst_create(http_req_t *req)
-{
-    static const field_t F[] = {
-        {"org_id", F_INT, true},
-        {"level", F_STRING, true},
-        {"recognised_by", F_STRING, true},
-        {"recognised_on", F_STRING, true},
-        {"document_no", F_STRING_OR_NULL, false},
-        {"evidence", F_STRING, true},
-        {"note", F_STRING_OR_NULL, false},
-    };
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || values_or_reply(req, "org_id")) return;
-    const char *v[4] = {api_actor(req), req->request_id, scope_of(req), api_json_text(req, req->json)};
-    api_query(req, ST_INST_CREATE, 4, v, reply_created);
-}
-
-static void withdraw(http_req_t *req, int stmt, const char *what)
-{
-    static const field_t F[] = {{"reason", F_STRING, true}};
-    const char *id;
-    if (api_id_param_or_reply(req, 0, what, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        values_or_reply(req, NULL))
-        return;
-    const char *v[5] = {api_actor(req), req->request_id, scope_of(req), id, api_json_text(req, req->json)};
-    api_query(req, stmt, 5, v, api_reply_row_json);
-}
-
-static void inst_withdraw(http_req_t *req)
-{
-    withdraw(req, ST_INST_WITHDRAW, "recognition");
-}
-
-/* --- brokers ------------------------------------------------------------------------ */
+/* --- the two registers: one code path, a table of what differs ------------------ */
 
 static const verdict_t *broker_kind(const char *s)
 {
@@ -121,41 +65,104 @@ static const verdict_t *broker_kind(const char *s)
     return !s || !strcmp(s, "training") || !strcmp(s, "certification") ? NULL : &bad;
 }
 
-static void broker_list(http_req_t *req)
+static const field_t INST_FIELDS[] = {
+    {"org_id", F_INT, true},
+    {"level", F_STRING, true},
+    {"recognised_by", F_STRING, true},
+    {"recognised_on", F_STRING, true},
+    {"document_no", F_STRING_OR_NULL, false},
+    {"evidence", F_STRING, true},
+    {"note", F_STRING_OR_NULL, false},
+};
+
+static const field_t BROKER_FIELDS[] = {
+    {"user_id", F_INT, true},
+    {"kind", F_STRING, true},
+    {"course", F_STRING, false},
+    {"hours", F_REAL_OR_NULL, false},
+    {"certificate_no", F_STRING, false},
+    {"issuer", F_STRING, true},
+    {"obtained_on", F_STRING, true},
+    {"evidence", F_STRING, true},
+    {"note", F_STRING_OR_NULL, false},
+};
+
+typedef struct {
+    const char *path;      /* the collection: "/api/v1/institution-recognitions" */
+    const char *what;      /* for "no such ..." */
+    const char *id_name;   /* whose entry (the org or the user): body field, list filter and column */
+    const char *kind_name; /* the list filter ?<kind_name>= (checked by kind_ok) and its column */
+    const verdict_t *(*kind_ok)(const char *);
+    const field_t *fields; /* the body of a new entry */
+    size_t nfields;
+    const char *sql;    /* the SQL names: table <sql>s, functions <sql>_json and <sql>_create */
+    const char *join;   /* from the entry (e) to the row of its region */
+    const char *region; /* the entry's region, for the caller's scope and ?region= */
+    int st_list, st_create, st_withdraw;
+} reg_t;
+
+static reg_t INST = {.path = "/api/v1/institution-recognitions",
+                     .what = "recognition",
+                     .id_name = "org_id",
+                     .kind_name = "level",
+                     .kind_ok = v_code,
+                     .fields = INST_FIELDS,
+                     .nfields = ARRAY_LEN(INST_FIELDS),
+                     .sql = "institution_recognition",
+                     .join = "JOIN orgs o ON o.id = e.org_id",
+                     .region = "o.region_code"};
+static reg_t BROKER = {.path = "/api/v1/broker-qualifications",
+                       .what = "qualification",
+                       .id_name = "user_id",
+                       .kind_name = "kind",
+                       .kind_ok = broker_kind,
+                       .fields = BROKER_FIELDS,
+                       .nfields = ARRAY_LEN(BROKER_FIELDS),
+                       .sql = "broker_qualification",
+                       .join = "JOIN users u ON u.id = e.user_id LEFT JOIN orgs o ON o.id = u.org_id",
+                       .region = "coalesce(u.region_code, o.region_code)"};
+
+static const reg_t *reg_of(http_req_t *req)
 {
-    register_list(req, ST_BROKER_LIST, "user_id", "kind", broker_kind);
+    return !strncmp(req->route->path, BROKER.path, strlen(BROKER.path)) ? &BROKER : &INST;
 }
 
-static void broker_create(http_req_t *req)
+/* ?<id_name>=, ?<kind_name>=, ?region=, ?withdrawn= and the page; st_list($1
+ * scope, $2 id, $3 kind, $4 region, $5 withdrawn, $6 after, $7 limit). */
+static void list(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"user_id", F_INT, true},
-        {"kind", F_STRING, true},
-        {"course", F_STRING, false},
-        {"hours", F_ANY, false},
-        {"certificate_no", F_STRING, false},
-        {"issuer", F_STRING, true},
-        {"obtained_on", F_STRING, true},
-        {"evidence", F_STRING, true},
-        {"note", F_STRING_OR_NULL, false},
-    };
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
-    json_t *hours = json_object_get(req->json, "hours");
-    if (hours && !json_is_number(hours) && !json_is_null(hours)) {
-        json_t *errs = NULL;
-        http_error_add(&errs, "hours", "wrong_type", "must be a number or null");
-        http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
+    const reg_t *r = reg_of(req);
+    const char *limit, *after, *id, *kind, *region, *withdrawn;
+    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, r->id_name, &id) ||
+        api_param_ok_or_reply(req, r->id_name, v_id(id, NULL)) || http_query_or_reply(req, r->kind_name, &kind) ||
+        api_param_ok_or_reply(req, r->kind_name, r->kind_ok(kind)) || api_region_or_reply(req, &region) ||
+        http_query_or_reply(req, "withdrawn", &withdrawn) || api_param_ok_or_reply(req, "withdrawn", v_bool(withdrawn)))
         return;
-    }
-    if (values_or_reply(req, "user_id")) return;
-    const char *v[4] = {api_actor(req), req->request_id, scope_of(req), api_json_text(req, req->json)};
-    api_query(req, ST_BROKER_CREATE, 4, v, reply_created);
+    const char *v[7] = {scope_of(req), id, kind, region, withdrawn, after, limit};
+    api_query(req, r->st_list, 7, v, api_reply_page);
 }
 
-static void broker_withdraw(http_req_t *req)
+static void create(http_req_t *req)
 {
-    withdraw(req, ST_BROKER_WITHDRAW, "qualification");
+    const reg_t *r = reg_of(req);
+    if (api_fields_or_reply(req, r->fields, r->nfields) || values_or_reply(req, r->id_name)) return;
+    const char *v[4] = {api_actor(req), req->request_id, scope_of(req), api_json_text(req, req->json)};
+    api_query(req, r->st_create, 4, v, reply_created);
 }
+
+static void withdraw(http_req_t *req)
+{
+    const reg_t *r = reg_of(req);
+    static const field_t F[] = {{"reason", F_STRING, true}};
+    const char *id;
+    if (api_id_param_or_reply(req, 0, r->what, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
+        values_or_reply(req, NULL))
+        return;
+    const char *v[5] = {api_actor(req), req->request_id, scope_of(req), id, api_json_text(req, req->json)};
+    api_query(req, r->st_withdraw, 5, v, api_reply_row_json);
+}
+
+/* --- the broker register ------------------------------------------------------------- */
 
 /* The brokers in scope, each with a summary of their register entries (in force). */
 static void broker_register(http_req_t *req)
@@ -172,45 +179,39 @@ static void broker_register(http_req_t *req)
     api_query(req, ST_BROKERS, 5, v, api_reply_page);
 }
 
+/* A register's statements, from its SQL names (migrations/functions/registers.sql). */
+static void reg_init(reg_t *r)
+{
+    /* $1 scope, $2 id, $3 kind, $4 region, $5 withdrawn, $6 after, $7 limit */
+    r->st_list = db_stmt_register_read(
+        api_page_sql(api_sql_printf("SELECT e.id, %s_json(e) AS j FROM %ss e %s"
+                                    " WHERE ($1::text IS NULL OR region_in_subtree(%s, $1))"
+                                    " AND ($2::bigint IS NULL OR e.%s = $2::bigint) AND ($3::text IS NULL OR e.%s = $3)"
+                                    " AND ($4::text = '000000' OR region_in_subtree(%s, $4))"
+                                    " AND ($5::boolean IS NULL OR (e.withdrawn_at IS NOT NULL) = $5::boolean)"
+                                    " AND ($6::bigint IS NULL OR e.id < $6::bigint) ORDER BY e.id DESC",
+                                    r->sql, r->sql, r->join, r->region, r->id_name, r->kind_name, r->region),
+                     7),
+        7);
+    r->st_create = db_stmt_register(api_sql_printf("SELECT %s_create($1::bigint, $2, $3, $4::jsonb)", r->sql), 4);
+    r->st_withdraw = db_stmt_register(
+        api_sql_printf("SELECT register_withdraw('%s', $1::bigint, $2, $3, $4::bigint, $5::jsonb)", r->sql), 5);
+}
+
 static route_t ROUTES[] = {
-    {HTTP_GET, "/api/v1/institution-recognitions", inst_list, 0, KEEPERS},
-    {HTTP_POST, "/api/v1/institution-recognitions", inst_create, ROUTE_JSON_BODY, KEEPERS},
-    {HTTP_POST, "/api/v1/institution-recognitions/{id}/withdraw", inst_withdraw, ROUTE_JSON_BODY, KEEPERS},
-    {HTTP_GET, "/api/v1/broker-qualifications", broker_list, 0, KEEPERS},
-    {HTTP_POST, "/api/v1/broker-qualifications", broker_create, ROUTE_JSON_BODY, KEEPERS},
-    {HTTP_POST, "/api/v1/broker-qualifications/{id}/withdraw", broker_withdraw, ROUTE_JSON_BODY, KEEPERS},
+    {HTTP_GET, "/api/v1/institution-recognitions", list, 0, KEEPERS},
+    {HTTP_POST, "/api/v1/institution-recognitions", create, ROUTE_JSON_BODY, KEEPERS},
+    {HTTP_POST, "/api/v1/institution-recognitions/{id}/withdraw", withdraw, ROUTE_JSON_BODY, KEEPERS},
+    {HTTP_GET, "/api/v1/broker-qualifications", list, 0, KEEPERS},
+    {HTTP_POST, "/api/v1/broker-qualifications", create, ROUTE_JSON_BODY, KEEPERS},
+    {HTTP_POST, "/api/v1/broker-qualifications/{id}/withdraw", withdraw, ROUTE_JSON_BODY, KEEPERS},
     {HTTP_GET, "/api/v1/broker-register", broker_register, 0, KEEPERS},
 };
 
 void api_registers_init(void)
 {
-    /* $1 scope, $2 org, $3 level, $4 region, $5 withdrawn, $6 after, $7 limit */
-    ST_INST_LIST = db_stmt_register_read(
-        api_page_sql("SELECT r.id, institution_recognition_json(r) AS j FROM institution_recognitions r"
-                     " JOIN orgs o ON o.id = r.org_id"
-                     " WHERE ($1::text IS NULL OR region_in_subtree(o.region_code, $1))"
-                     " AND ($2::bigint IS NULL OR r.org_id = $2::bigint) AND ($3::text IS NULL OR r.level = $3)"
-                     " AND ($4::text = '000000' OR region_in_subtree(o.region_code, $4))"
-                     " AND ($5::boolean IS NULL OR (r.withdrawn_at IS NOT NULL) = $5::boolean)"
-                     " AND ($6::bigint IS NULL OR r.id < $6::bigint) ORDER BY r.id DESC",
-                     7),
-        7);
-    ST_INST_CREATE = db_stmt_register("SELECT institution_recognition_create($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_INST_WITHDRAW = db_stmt_register(
-        "SELECT register_withdraw('institution_recognition', $1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
-    ST_BROKER_LIST = db_stmt_register_read(
-        api_page_sql("SELECT q.id, broker_qualification_json(q) AS j FROM broker_qualifications q"
-                     " JOIN users u ON u.id = q.user_id LEFT JOIN orgs o ON o.id = u.org_id"
-                     " WHERE ($1::text IS NULL OR region_in_subtree(coalesce(u.region_code, o.region_code), $1))"
-                     " AND ($2::bigint IS NULL OR q.user_id = $2::bigint) AND ($3::text IS NULL OR q.kind = $3)"
-                     " AND ($4::text = '000000' OR region_in_subtree(coalesce(u.region_code, o.region_code), $4))"
-                     " AND ($5::boolean IS NULL OR (q.withdrawn_at IS NOT NULL) = $5::boolean)"
-                     " AND ($6::bigint IS NULL OR q.id < $6::bigint) ORDER BY q.id DESC",
-                     7),
-        7);
-    ST_BROKER_CREATE = db_stmt_register("SELECT broker_qualification_create($1::bigint, $2, $3, $4::jsonb)", 4);
-    ST_BROKER_WITHDRAW = db_stmt_register(
-        "SELECT register_withdraw('broker_qualification', $1::bigint, $2, $3, $4::bigint, $5::jsonb)", 5);
+    reg_init(&INST);
+    reg_init(&BROKER);
     /* $1 scope, $2 q, $3 region, $4 after, $5 limit */
     ST_BROKERS = db_stmt_register_read(
         api_page_sql("SELECT u.id, broker_register_json(u.id) AS j FROM users u LEFT JOIN orgs o ON o.id = u.org_id"

@@ -182,6 +182,8 @@ def test_recognition_bad_input_changes_nothing(api, sdb, people, body, status, f
     ({"kind": "training", "course": None}, 400, "course"),
     ({"kind": "training"}, 422, "course"),
     ({"kind": "training", "course": "培训", "hours": 0}, 422, "hours"),
+    ({"kind": "training", "course": "培训", "hours": "48"}, 400, "hours"),
+    ({"kind": "training", "course": "培训", "hours": [48]}, 400, "hours"),
     ({"certificate_no": "  "}, 422, "certificate_no"),
     ({"obtained_on": "yesterday"}, 422, "obtained_on"),
     ({"issuer": "证" * 201}, 422, "issuer"),
@@ -194,6 +196,12 @@ def test_qualification_bad_input_changes_nothing(api, sdb, people, body, status,
     p = assert_problem(api.post(f"{V1}/broker-qualifications", json=b, headers=people["admin"]["h"]), status)
     assert field in error_fields(p)
     assert register_counts(sdb) == before
+
+
+def test_qualification_hours_may_be_fractional(api, sdb, people):
+    q = qualify(api, people["admin"]["h"], people["broker"], "training", "2009-03-01", hours=12.5)
+    assert q["hours"] == 12.5
+    assert float(query(sdb, "SELECT hours FROM broker_qualifications WHERE id = %s", q["id"])[0]["hours"]) == 12.5
 
 
 def test_qualification_only_for_brokers(api, sdb, people):
