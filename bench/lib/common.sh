@@ -109,14 +109,16 @@ bench_pg_run() {
     PG_PORT="$(bench_free_port)"
     # Benchmark settings: enough memory that the working set is cached, enough
     # connections for pgbench's clients plus the server's, durability left on.
+    # BENCH_PG_SHARED_BUFFERS / BENCH_PG_CACHE_SIZE: for data larger than the
+    # default 256MB / 1GB (bench/search at 1,000,000 listings: 8 GB on disk).
     bench_as_pg tee "$PG_DIR/data/bench.conf" >/dev/null <<EOF
 # --- written by bench/lib/common.sh (bench_pg_run) ---
 listen_addresses = ''
 unix_socket_directories = '$PG_DIR'
 port = $PG_PORT
 max_connections = $max_conn
-shared_buffers = 256MB
-effective_cache_size = 1GB
+shared_buffers = ${BENCH_PG_SHARED_BUFFERS:-256MB}
+effective_cache_size = ${BENCH_PG_CACHE_SIZE:-1GB}
 work_mem = 8MB
 max_wal_size = 2GB
 checkpoint_timeout = 15min

@@ -41,8 +41,9 @@ def main(argv):
             r = get(s, "results", case)
             if r:
                 rows.append(("1. search '{}' ({}) at {:,} listings, p99 ms".format(r.get("term"), case, n),
-                             f(get(r, "api", "p99_ms")), "<= 10", "equal to the scan: {}".format(
-                                 get(r, "check", "equal"))))
+                             f(get(r, "api", "p99_ms")), "<= 10", "equal to the scan: {}; pgbench of its statement: "
+                             "p99 {} ms, {} /s".format(get(r, "check", "equal"), f(get(r, "anchor", "p99_ms")),
+                                                       f(get(r, "anchor", "rps"), "{:.0f}"))))
         mix = get(s, "stream", "classes", "mix")
         browse = get(s, "stream", "classes", "browse")
         if browse:

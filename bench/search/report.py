@@ -64,6 +64,8 @@ def main():
         api = fig("api", t)
         cold = fig("api_uncached", t)
         scan = fig("scan", t)
+        anchor = fig("anchor", t)   # pgbench of the server's statement, cached totals (anchor.sh)
+        anchor_cold = fig("anchor_uncached", t)
         chk = checks.get(t, {})
         speed = round(scan["p50_ms"] / api["p50_ms"], 1) if scan["p50_ms"] and api["p50_ms"] else None
         floors = {
@@ -78,9 +80,13 @@ def main():
             floors["no_errors"] = {"value": api["non_2xx"] + cold["non_2xx"], "pass": False}
         ok = ok and all(f["pass"] for f in floors.values())
         results[case] = {"term": t, "matches": chk.get("scan"), "share_pct": terms[case]["share_pct"],
-                         "api": api, "api_uncached": cold, "scan": scan, "check": chk,
+                         "api": api, "api_uncached": cold, "scan": scan, "anchor": anchor,
+                         "anchor_uncached": anchor_cold, "check": chk,
                          "scan_over_api_p50": speed, "floors": floors}
-        for name, f in (("api", api), ("api_uncached", cold), ("scan", scan)):
+        for name, f in (("api", api), ("anchor", anchor), ("api_uncached", cold), ("anchor_uncached", anchor_cold),
+                        ("scan", scan)):
+            if name.startswith("anchor") and not f["runs"]:
+                continue
             lines.append("%-9s %-10s %9s %9s %9s %9s   %s" % (case, t, chk.get("scan", "?"), f["p50_ms"], f["p99_ms"],
                                                            f["rps"], name))
     lines.append("")
