@@ -357,32 +357,11 @@ static void register_user(http_req_t *req)
         return;
     }
     if (org) {
-        /* the nested object gets the same unknown-field and type rules */
-        const char *k;
-        json_t *val;
-        json_object_foreach(org, k, val) {
-            size_t i = 0;
-            for (; i < ARRAY_LEN(ORG_FIELDS) && strcmp(ORG_FIELDS[i].name, k); i++)
-                ;
-            char field[80];
-            snprintf(field, sizeof field, "org.%s", k);
-            if (i == ARRAY_LEN(ORG_FIELDS))
-                http_error_add(&errs, field, "unknown_field", "this field is not accepted here");
-            else if ((ORG_FIELDS[i].type == F_STRING && !json_is_string(val)) ||
-                     (ORG_FIELDS[i].type == F_STRING_OR_NULL && !json_is_string(val) && !json_is_null(val)) ||
-                     (ORG_FIELDS[i].type == F_BOOL && !json_is_boolean(val)))
-                http_error_add(&errs, field, "wrong_type", "has the wrong type");
-        }
-        if (errs) {
+        /* the nested object gets the same unknown-field, type and required rules */
+        if (api_fields_check(org, "org.", ORG_FIELDS, ARRAY_LEN(ORG_FIELDS), &errs) == 400) {
             http_problem(req, 400, "the request body has unknown or mistyped fields", errs);
             return;
         }
-        for (size_t i = 0; i < ARRAY_LEN(ORG_FIELDS); i++)
-            if (ORG_FIELDS[i].required && !json_object_get(org, ORG_FIELDS[i].name)) {
-                char field[80];
-                snprintf(field, sizeof field, "org.%s", ORG_FIELDS[i].name);
-                http_error_add(&errs, field, "required", "this field is required");
-            }
         validate_org(org, "org.", &errs);
     }
     const char *email = api_str(req, "email");

@@ -51,6 +51,10 @@ typedef struct {
 /* Reject unknown fields (400), wrong JSON types (400) and missing required
  * fields (422), all in one errors[] list.  0, or -1 after replying. */
 int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n) WUR;
+/* The same rules for an object o (a body, or an object inside one): adds
+ * the errors to *errs, each field named prefix + name ("org.name"), and
+ * returns 400 (unknown or mistyped), 422 (only required ones missing) or 0. */
+int api_fields_check(json_t *o, const char *prefix, const field_t *fields, size_t n, json_t **errs);
 const char *api_str(http_req_t *req, const char *name); /* body string or NULL */
 /* Adds a 422 error "too_long" for field `name` to *errs when s (may be NULL)
  * has more than max code points. */

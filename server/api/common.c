@@ -247,33 +247,42 @@ static bool type_ok(ftype_t t, json_t *v)
     }
 }
 
-int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
+int api_fields_check(json_t *o, const char *prefix, const field_t *fields, size_t n, json_t **errs)
 {
-    json_t *body = req->json, *errs = NULL;
     int status = 0;
-    if (!body)
-        body = json_object(), arena_on_dispose(req->arena, (void (*)(void *))json_decref, body), req->json = body;
+    char f[256];
     const char *key;
     json_t *val;
-    json_object_foreach(body, key, val) {
+    json_object_foreach(o, key, val) {
         size_t i = 0;
         for (; i < n; i++)
             if (!strcmp(fields[i].name, key)) break;
+        snprintf(f, sizeof f, "%s%s", prefix, key);
         if (i == n) {
-            http_error_add(&errs, key, "unknown_field", "this field is not accepted here");
+            http_error_add(errs, f, "unknown_field", "this field is not accepted here");
             status = 400;
         } else if (!type_ok(fields[i].type, val)) {
             char m[64];
             snprintf(m, sizeof m, "must be %s", type_name(fields[i].type));
-            http_error_add(&errs, key, "wrong_type", m);
+            http_error_add(errs, f, "wrong_type", m);
             status = 400;
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (fields[i].required && !json_object_get(body, fields[i].name)) {
-            http_error_add(&errs, fields[i].name, "required", "this field is required");
+        if (fields[i].required && !json_object_get(o, fields[i].name)) {
+            snprintf(f, sizeof f, "%s%s", prefix, fields[i].name);
+            http_error_add(errs, f, "required", "this field is required");
             if (!status) status = 422;
         }
+    return status;
+}
+
+int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n)
+{
+    json_t *body = req->json, *errs = NULL;
+    if (!body)
+        body = json_object(), arena_on_dispose(req->arena, (void (*)(void *))json_decref, body), req->json = body;
+    int status = api_fields_check(body, "", fields, n, &errs);
     if (!status) return 0;
     http_problem(req, status,
                  status == 400 ? "the request body has unknown or mistyped fields" : "required fields are missing",

@@ -74,30 +74,24 @@ static const field_t CONTRACT_FIELDS[] = {
 
 static void check_party(json_t *p, const char *name, json_t **errs)
 {
+    static const field_t PARTY[] = {{"org_id", F_NUMBER_OR_NULL, false},
+                                    {"name", F_STRING_OR_NULL, false},
+                                    {"org_type", F_STRING_OR_NULL, false},
+                                    {"region_code", F_STRING_OR_NULL, false},
+                                    {"credit_code", F_STRING_OR_NULL, false}};
     if (!p || json_is_null(p)) return;
-    char f[64];
     if (!json_is_object(p)) {
         http_error_add(errs, name, "wrong_type",
                        "must be an object {org_id?, name, org_type, region_code, credit_code?}");
         return;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(p, k, v) {
-        snprintf(f, sizeof f, "%s.%s", name, k);
-        if (!strcmp(k, "org_id")) {
-            if (!json_is_integer(v) && !json_is_null(v))
-                http_error_add(errs, f, "wrong_type", "must be an integer or null");
-        } else if (!strcmp(k, "name") || !strcmp(k, "org_type") || !strcmp(k, "region_code") ||
-                   !strcmp(k, "credit_code")) {
-            if (!json_is_string(v) && !json_is_null(v))
-                http_error_add(errs, f, "wrong_type", "must be a string or null");
-            else if (json_is_string(v) && !strcmp(k, "name") &&
-                     util_utf8_len(json_string_value(v), json_string_length(v)) > 200)
-                http_error_add(errs, f, "too_long", "at most 200 characters");
-        } else {
-            http_error_add(errs, f, "unknown_field", "this field is not accepted here");
-        }
+    char f[64];
+    snprintf(f, sizeof f, "%s.", name);
+    (void)api_fields_check(p, f, PARTY, ARRAY_LEN(PARTY), errs);
+    const char *n = json_string_value(json_object_get(p, "name"));
+    if (n && util_utf8_len(n, strlen(n)) > 200) {
+        snprintf(f, sizeof f, "%s.name", name);
+        http_error_add(errs, f, "too_long", "at most 200 characters");
     }
 }
 

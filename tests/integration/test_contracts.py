@@ -1126,3 +1126,19 @@ def test_contract_json_is_planned_once_a_session_and_reads_labels_live(api, cdb,
         with cdb.cursor() as cur:
             cur.execute("UPDATE codes SET label = %s WHERE list = 'contract_types' AND code = 'patent_transfer'", (old,))
     assert label(cdb, "contract_types", "patent_transfer") == old
+
+
+@pytest.mark.parametrize("party,field,code,message", [
+    ({"extra": 1}, "seller.extra", "unknown_field", "this field is not accepted here"),
+    ({"name": 12}, "seller.name", "wrong_type", "must be a string or null"),
+    ({"org_id": "7"}, "seller.org_id", "wrong_type", "must be an integer or null"),
+    ({"name": "名" * 201}, "seller.name", "too_long", "at most 200 characters"),
+])
+def test_a_malformed_party_is_400_and_writes_nothing(api, cdb, cworld, party, field, code, message):
+    w = cworld
+    body = contract_body(cdb, w.seller, w.buyer)
+    body["seller"] = dict(body["seller"], **party)
+    p = problem(api.post(f"{V1}/contracts", json=body, headers=w.m_seller["h"]), 400, field)
+    assert {"field": field, "code": code, "message": message} in [
+        {k: e[k] for k in ("field", "code", "message")} for e in p["errors"]], p
+    assert not query(cdb, "SELECT 1 FROM contracts WHERE title = %s", body["title"])
