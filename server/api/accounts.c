@@ -533,17 +533,12 @@ static void user_list(http_req_t *req)
 {
     const char *limit, *after, *role, *q, *active;
     if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "role", &role) ||
-        http_query_or_reply(req, "q", &q) || http_query_or_reply(req, "active", &active))
+        api_search_text_or_reply(req, &q) || http_query_or_reply(req, "active", &active))
         return;
-    json_t *e = NULL;
-    if (q && util_utf8_len(q, strlen(q)) > 100) http_error_add(&e, "q", "too_long", "at most 100 characters");
-    if (active && strcmp(active, "true") && strcmp(active, "false"))
-        http_error_add(&e, "active", "invalid", "active must be true or false");
-    if (e) {
-        http_problem(req, 400, "invalid query parameter", e);
+    if (active && strcmp(active, "true") && strcmp(active, "false")) {
+        api_bad_param(req, "active", "invalid", "active must be true or false");
         return;
     }
-    if (q && !*q) q = NULL;
     const char *v[5] = {role, after, limit, q, active};
     api_query(req, ST_USER_LIST, 5, v, api_reply_page);
 }

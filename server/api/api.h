@@ -70,6 +70,9 @@ int api_errors_or_reply(http_req_t *req, json_t *errs) WUR;
 int api_bad_field(http_req_t *req, const char *name, const char *code, const char *message);
 /* 400 "invalid query parameter" with one error; returns -1. */
 int api_bad_param(http_req_t *req, const char *name, const char *code, const char *message);
+/* ?q=, a list's search text: 400 too_long above 100 characters; *q NULL
+ * when absent or empty.  0, or -1 after replying. */
+int api_search_text_or_reply(http_req_t *req, const char **q) WUR;
 /* 0 when v is NULL, else api_bad_param with the verdict. */
 int api_param_ok_or_reply(http_req_t *req, const char *name, const verdict_t *v) WUR;
 

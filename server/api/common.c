@@ -325,6 +325,14 @@ int api_bad_param(http_req_t *req, const char *name, const char *code, const cha
     return -1;
 }
 
+int api_search_text_or_reply(http_req_t *req, const char **q)
+{
+    if (http_query_or_reply(req, "q", q)) return -1;
+    if (*q && util_utf8_len(*q, strlen(*q)) > 100) return api_bad_param(req, "q", "too_long", "at most 100 characters");
+    if (*q && !**q) *q = NULL;
+    return 0;
+}
+
 int api_param_ok_or_reply(http_req_t *req, const char *name, const verdict_t *v)
 {
     return v ? api_bad_param(req, name, v->code, v->why) : 0;

@@ -201,12 +201,8 @@ static void broker_remove(http_req_t *req)
 static void brokers(http_req_t *req)
 {
     const char *limit, *after, *q;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "q", &q)) return;
-    if (q && util_utf8_len(q, strlen(q)) > 100) {
-        api_bad_param(req, "q", "too_long", "at most 100 characters");
-        return;
-    }
-    const char *v[3] = {q && *q ? q : NULL, after, limit};
+    if (api_page_or_reply(req, &limit, &after) || api_search_text_or_reply(req, &q)) return;
+    const char *v[3] = {q, after, limit};
     api_query(req, ST_BROKERS, 3, v, api_reply_page);
 }
 

@@ -168,13 +168,9 @@ static void withdraw(http_req_t *req)
 static void broker_register(http_req_t *req)
 {
     const char *limit, *after, *q, *region;
-    if (api_page_or_reply(req, &limit, &after) || http_query_or_reply(req, "q", &q) ||
+    if (api_page_or_reply(req, &limit, &after) || api_search_text_or_reply(req, &q) ||
         api_region_or_reply(req, &region))
         return;
-    if (q && util_utf8_len(q, strlen(q)) > 100) {
-        (void)api_bad_param(req, "q", "too_long", "at most 100 characters");
-        return;
-    }
     const char *v[5] = {scope_of(req), q, region, after, limit};
     api_query(req, ST_BROKERS, 5, v, api_reply_page);
 }

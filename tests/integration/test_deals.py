@@ -587,3 +587,18 @@ def test_notices_listing(api, cdb, deal):
     all_ = api.get(f"{V1}/notices?status=all&limit=2")
     assert all_.status == 200 and len(all_.body["items"]) <= 2
     assert_problem(api.get(f"{V1}/deal-notifications", headers=deal["uni_m"]["h"]), 404)   # folded into /notifications
+
+
+def test_brokers_found_by_organisation_and_q_bounded(api, cdb, deal):
+    """GET /brokers: q matches a broker's name or organisation; empty q is no filter; over 100 characters 400."""
+    h = deal["firm_m"]["h"]
+    r = api.get(f"{V1}/brokers", params={"q": deal["agency"]["name"]}, headers=h)
+    assert r.status == 200, r
+    assert [i["id"] for i in r.body["items"]] == [deal["broker"]["id"]]
+    assert r.body["items"][0]["org"] == {"id": deal["agency"]["id"], "name": deal["agency"]["name"]}
+    r = api.get(f"{V1}/brokers", params={"q": "", "limit": "100"}, headers=h)
+    assert r.status == 200 and deal["broker"]["id"] in [i["id"] for i in r.body["items"]], r
+    before = counts(cdb)
+    p = assert_problem(api.get(f"{V1}/brokers", params={"q": "经" * 101}, headers=h), 400)
+    assert error_fields(p) == ["q"]
+    assert counts(cdb) == before
