@@ -438,14 +438,20 @@ static void password_change(http_req_t *req)
 
 /* --- users (admin) ------------------------------------------------------------------------ */
 
+/* A user's role, when the body gives one: one of the six names. */
+static void check_role(const char *role, json_t **errs)
+{
+    if (role && !role_from_name(role))
+        http_error_add(errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
+}
+
 static void validate_user(http_req_t *req, json_t **errs)
 {
     json_t *b = req->json;
     const char *email = api_str(req, "email");
     api_check(errs, "email", v_email(email));
     const char *role = api_str(req, "role");
-    if (role && !role_from_name(role))
-        http_error_add(errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
+    check_role(role, errs);
     int r = role ? role_from_name(role) : 0;
     if ((r & (ROLE_MEMBER | ROLE_BROKER)) && json_is_null(json_object_get(b, "org_id")))
         http_error_add(errs, "org_id", "required", "members and brokers belong to an organisation");
@@ -513,9 +519,7 @@ static void user_update(http_req_t *req)
     const char *id, *ifm;
     if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
-    const char *role = api_str(req, "role");
-    if (role && !role_from_name(role))
-        http_error_add(&errs, "role", "invalid", "role must be member, broker, reviewer, officer, bureau or admin");
+    check_role(api_str(req, "role"), &errs);
     check_text(req->json, "", "display_name", 100, true, &errs);
     if (api_errors_or_reply(req, errs)) return;
     codes_then(req, req->json, "", user_update_send);

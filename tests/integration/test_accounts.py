@@ -723,6 +723,15 @@ def test_user_role_change_seen_on_next_request(api, adb, users, world):
     assert api.get(f"{V1}/orgs/{world.org_b['id']}", headers=bearer(tok)).status == 200
 
 
+@pytest.mark.parametrize("patch,where", [({"role": "superuser"}, "role"), ({"display_name": ""}, "display_name")])
+def test_user_patch_invalid_422(api, adb, users, world, patch, where):
+    u = users.create(role="reviewer")
+    before = snapshot(adb)
+    b = assert_problem(api.patch(f"{V1}/users/{u['id']}", json=patch, headers=world.admin["h"]), 422)
+    assert error_fields(b) == [where], b
+    assert snapshot(adb) == before
+
+
 def test_user_patch_stale_if_match(api, adb, users, world):
     u = users.create(role="reviewer")
     g = api.get(f"{V1}/users/{u['id']}", headers=world.admin["h"])
