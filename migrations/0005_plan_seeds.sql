@@ -1,8 +1,9 @@
 -- 0005_plan_seeds.sql — the figures of the city plans (/work/shared/seeds) as rows
 -- an admin or the bureau edits like any other: Bazhong's plan targets, and the
 -- Yanshi (偃师) and Yueyang (岳阳) subsidy policies.  The policies' rules are
--- checked by subsidy_rules_check() (functions/subsidies.sql); the test suite
--- checks these seeds pass it (test_subsidies.py).
+-- JSON documents in 0005_plan_seeds/ (the migrator loads them as the rows of
+-- migration_files), checked by subsidy_rules_check() (functions/subsidies.sql);
+-- the test suite checks these seeds pass it (test_migrations_cli.py).
 
 -- Bazhong's plan targets (巴中市技术转移体系建设方案, seeds/000): technology
 -- contract registration amount 2亿 yuan in 2020 rising by 0.2亿 a year to 3亿
@@ -51,71 +52,9 @@ FROM generate_series(2020, 2025) y;
 INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
 SELECT '偃师区技术合同交易奖励', '410307', 2021, NULL,
        '偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（四）（根据洛阳市文件）',
-       $json$
-{
-  "lines": [
-    {
-      "label": "技术吸纳方（买方）：上年度合同技术交易额的5%，单个合同不超过10万元，同一单位年度不超过100万元",
-      "party": "buyer",
-      "base": "technical_amount",
-      "base_year": "previous",
-      "rate": {"flat_bp": 500},
-      "cap_per_contract_fen": 10000000,
-      "cap_per_org_year_fen": 100000000,
-      "exclude": ["government_funded", "already_subsidised"]
-    },
-    {
-      "label": "技术输出方（卖方）：上年度技术交易额的1%，最高10万元；技术交易额超1亿元的20万元",
-      "party": "seller",
-      "base": "technical_amount",
-      "base_year": "previous",
-      "rate": {"flat_bp": 100},
-      "cap_per_org_year_fen": {"default_fen": 10000000,
-                               "steps": [{"total_over_fen": 10000000000, "cap_fen": 20000000}]}
-    }
-  ],
-  "note": "奖励年度为 year，按 year-1 年登记的技术合同技术交易额计算；已享受财政资金补贴的项目、洛阳市级同类奖励已享受的合同不参与买方奖励。"
-}
-$json$::jsonb;
+       (SELECT body::jsonb FROM migration_files WHERE name = 'yanshi_transactions.json');
 
 INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
 SELECT '岳阳市技术合同交易后补助', '430600', 2017, NULL,
        '《岳阳市促进科技成果转移转化实施方案》二、6',
-       $json$
-{
-  "lines": [
-    {
-      "label": "技术开发和转让合同输出方：全年实际到账额累计50万元以上，按到账额2%，最高20万元",
-      "party": "seller",
-      "base": "received_amount",
-      "base_year": "same",
-      "contract_types": ["development", "transfer", "licence"],
-      "threshold_fen": 50000000,
-      "rate": {"flat_bp": 200},
-      "cap_per_org_year_fen": 20000000
-    },
-    {
-      "label": "技术开发和转让合同承接方：全年实际到账额累计25万元以上，按到账额4%，最高10万元",
-      "party": "buyer",
-      "base": "received_amount",
-      "base_year": "same",
-      "contract_types": ["development", "transfer", "licence"],
-      "threshold_fen": 25000000,
-      "rate": {"flat_bp": 400},
-      "cap_per_org_year_fen": 10000000
-    },
-    {
-      "label": "技术咨询和技术服务合同输出方：全年实际到账额累计50万元以上，按到账额1%，最高10万元",
-      "party": "seller",
-      "base": "received_amount",
-      "base_year": "same",
-      "contract_types": ["consulting", "service"],
-      "threshold_fen": 50000000,
-      "rate": {"flat_bp": 100},
-      "cap_per_org_year_fen": 10000000
-    }
-  ],
-  "budget_fen": {},
-  "note": "补助总金额按当年科技财政预算的10%安排：每年在 budget_fen 中按年份填入预算（分）后方可计算；超出预算时按比例核减。"
-}
-$json$::jsonb;
+       (SELECT body::jsonb FROM migration_files WHERE name = 'yueyang_transactions.json');

@@ -1,6 +1,7 @@
 -- 0021_award_registers.sql — issue #20 part 6: the registers of technology-transfer
 -- demonstration institutions (技术转移示范机构) and of technology brokers (技术经纪人),
--- and the Yanshi award to newly recognised institutions by level, as data.
+-- and the Yanshi award to newly recognised institutions by level, as data (its
+-- rules: 0021_award_registers/yanshi_institutions.json).
 --
 -- Rows are never deleted: a recognition or a qualification entered by mistake, or
 -- revoked, is withdrawn (withdrawn_at, withdrawn_reason) and stays in the history.
@@ -77,17 +78,5 @@ ALTER TABLE subsidy_awards ADD CONSTRAINT subsidy_awards_party_check
 INSERT INTO subsidy_policies (name, region_code, valid_from_year, valid_to_year, source, rules)
 SELECT '偃师区技术转移示范机构奖励', '410307', 2021, NULL,
        '偃政〔2021〕2号《偃师市技术转移体系建设实施方案》三（五）（根据洛阳市文件）',
-       $json$
-{
-  "lines": [
-    {
-      "label": "新认定的国家级、省级、洛阳市级技术转移示范机构分别奖励30万元、10万元、5万元，同年符合两级以上的按最高级别",
-      "party": "institution",
-      "base_year": "same",
-      "amount_by_level_fen": {"national": 30000000, "provincial": 10000000, "city": 5000000}
-    }
-  ],
-  "note": "已享受财政资金补贴的项目不参与奖励；洛阳市级同类奖励只能享受一次，不重复奖励。"
-}
-$json$::jsonb
+       (SELECT body::jsonb FROM migration_files WHERE name = 'yanshi_institutions.json')
 WHERE EXISTS (SELECT 1 FROM regions WHERE code = '410307');

@@ -40,7 +40,7 @@ _bench_data_key() {
     {
         echo "v$BENCH_DATA_VERSION results=$BENCH_RESULTS needs=$BENCH_NEEDS contracts=$BENCH_CONTRACTS pool=$BENCH_REGISTER_POOL"
         "$PG_BIN/postgres" --version
-        cat "$ROOT"/migrations/*.sql "$ROOT"/migrations/functions/* "$ROOT/deploy/demo/gen_demo.py" "$ROOT/deploy/demo/load.sh" \
+        cat "$ROOT"/migrations/*.sql "$ROOT"/migrations/[0-9]*/* "$ROOT"/migrations/functions/* "$ROOT/deploy/demo/gen_demo.py" "$ROOT/deploy/demo/load.sh" \
             "$BENCH_DIR/search/gen.py" "$BENCH_DIR/search/vocab.py" "$BENCH_DIR/stats/generate.sql" \
             "$BENCH_DIR/lib/submitted.sql"
     } | sha256sum | cut -c1-16

@@ -3,7 +3,7 @@
  *
  * Versioned migrations change tables and data.  Each runs in its own
  * transaction together with its row in schema_migrations (version, name,
- * SHA-256 checksum).  A file changed after it was applied is an error: history
+ * SHA-256 checksum of the file and of its data files, read_dfiles).  A file changed after it was applied is an error: history
  * is never rewritten silently.
  *
  * Function files hold every SQL function, procedure, trigger and view, each in
@@ -135,6 +135,120 @@ static void sha256_hex(const char *data, size_t len, char out[65])
 
 /* ------------------------------------------------------------ versioned */
 
+/* A migration's data files: migrations/NNNN_name/<file> beside NNNN_name.sql
+ * (seed documents, e.g. a subsidy policy's rules in JSON, kept as data and not
+ * as SQL text).  They are part of the migration: its checksum covers them, and
+ * while it runs they are the rows of the temporary table migration_files
+ * (name, body), dropped at its commit.  A migration without a directory has
+ * the checksum of its SQL alone. */
+typedef struct {
+    char name[256];
+    char *body;
+    size_t len;
+} dfile_t;
+
+static int cmp_dfile(const void *a, const void *b)
+{
+    return strcmp(((const dfile_t *)a)->name, ((const dfile_t *)b)->name);
+}
+
+static void free_dfiles(dfile_t *f, int n)
+{
+    for (int i = 0; i < n; i++) free(f[i].body);
+    free(f);
+}
+
+/* The data files of migration `name` (NNNN_name.sql), by name; none when it
+ * has no directory. */
+static int read_dfiles(const char *name, dfile_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%.*s", g_cfg.migrations_dir, (int)(strlen(name) - 4), name);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT || errno == ENOTDIR) return 0;
+        fprintf(stderr, "yizhan: cannot open %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    dfile_t *files = NULL;
+    int cnt = 0, cap = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (strlen(e->d_name) >= sizeof files[0].name) {
+            fprintf(stderr, "yizhan: data file name too long in %s: %s\n", dir, e->d_name);
+            rc = -1;
+            break;
+        }
+        if (cnt == cap) {
+            dfile_t *more = realloc(files, sizeof *files * (size_t)(cap = cap ? cap * 2 : 8));
+            if (!more) {
+                fprintf(stderr, "yizhan: out of memory reading %s\n", dir);
+                rc = -1;
+                break;
+            }
+            files = more;
+        }
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(files[cnt].name, sizeof files[cnt].name, "%s", e->d_name);
+        files[cnt].body = util_read_file(path, 16u << 20, &files[cnt].len);
+        if (!files[cnt].body || strlen(files[cnt].body) != files[cnt].len) {
+            fprintf(stderr, "yizhan: cannot read %s (a regular text file of at most 16 MiB)\n", path);
+            free(files[cnt].body);
+            rc = -1;
+            break;
+        }
+        cnt++;
+    }
+    closedir(d);
+    if (rc != 0) {
+        free_dfiles(files, cnt);
+        return -1;
+    }
+    if (cnt) qsort(files, (size_t)cnt, sizeof *files, cmp_dfile);
+    *out = files;
+    *n = cnt;
+    return 0;
+}
+
+/* The checksum of a migration: its SQL, then each data file's name and body. */
+static void migration_sum(const char *sql, size_t len, const dfile_t *files, int n, char out[65])
+{
+    if (!n) {
+        sha256_hex(sql, len, out);
+        return;
+    }
+    buf_t b;
+    buf_init(&b);
+    buf_append(&b, sql, len);
+    for (int i = 0; i < n; i++) {
+        buf_printf(&b, "\n-- data file %s\n", files[i].name);
+        buf_append(&b, files[i].body, files[i].len);
+    }
+    sha256_hex(b.data, b.len, out);
+    buf_free(&b);
+}
+
+/* In the migration's transaction: its data files as migration_files rows. */
+static int load_dfiles(PGconn *c, const dfile_t *files, int n)
+{
+    if (!n) return 0;
+    if (exec_ok(c, "CREATE TEMP TABLE migration_files (name text PRIMARY KEY, body text NOT NULL) ON COMMIT DROP",
+                "creating migration_files") != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const char *params[2] = {files[i].name, files[i].body};
+        PGresult *r = query(c, "INSERT INTO migration_files (name, body) VALUES ($1, $2)", 2, params,
+                            "loading a data file");
+        if (!r) return -1;
+        PQclear(r);
+    }
+    return 0;
+}
+
 /* Applies (or lists) the versioned migrations; *applied counts the files run
  * now. */
 static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pending, int *applied)
@@ -152,19 +266,27 @@ static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pend
             fprintf(stderr, "yizhan: cannot read %s\n", path);
             goto out;
         }
+        dfile_t *data = NULL;
+        int ndata = 0;
+        if (read_dfiles(files[i].name, &data, &ndata) != 0) {
+            free(sql);
+            goto out;
+        }
         char sum[65];
-        sha256_hex(sql, len, sum);
+        migration_sum(sql, len, data, ndata, sum);
         const char *params[1] = {files[i].version};
         PGresult *r = query(c, "SELECT checksum FROM schema_migrations WHERE version = $1", 1, params,
                             "reading schema_migrations");
         if (!r) {
             free(sql);
+            free_dfiles(data, ndata);
             goto out;
         }
         if (PQntuples(r) == 1) {
             bool same = !strcmp(PQgetvalue(r, 0, 0), sum);
             PQclear(r);
             free(sql);
+            free_dfiles(data, ndata);
             if (!same) {
                 fprintf(stderr,
                         "yizhan: migration %s was changed after it was applied (checksum differs); "
@@ -180,12 +302,16 @@ static int migrate_versioned(PGconn *c, bool apply, bool print_status, int *pend
         if (!apply) {
             if (print_status) printf("pending  %s\n", files[i].name);
             free(sql);
+            free_dfiles(data, ndata);
             continue;
         }
-        if (exec_ok(c, "BEGIN", "BEGIN") != 0) {
+        if (exec_ok(c, "BEGIN", "BEGIN") != 0 || load_dfiles(c, data, ndata) != 0) {
+            PQclear(PQexec(c, "ROLLBACK"));
             free(sql);
+            free_dfiles(data, ndata);
             goto out;
         }
+        free_dfiles(data, ndata);
         r = PQexec(c, sql);
         free(sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -197,6 +197,46 @@ def test_changed_applied_migration_is_refused(stack, fresh_db, migrations_copy):
     assert victim in p.stdout + p.stderr
 
 
+def _migration_sum(directory, name):
+    """The checksum migrate records: the SQL, then each data file of NNNN_name/ by name."""
+    h = hashlib.sha256((directory / name).read_bytes())
+    data = directory / name[:-4]
+    if data.is_dir():
+        for f in sorted(data.iterdir(), key=lambda f: f.name.encode()):
+            h.update(f"\n-- data file {f.name}\n".encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def test_data_files_are_part_of_their_migration(stack, fresh_db, migrations_copy):
+    """NNNN_name/ beside NNNN_name.sql: while the migration runs its files are the rows of
+    migration_files (gone after it), its checksum covers them, and a data file changed after
+    it was applied is refused like a changed migration."""
+    name, dsn = fresh_db
+    env = {"YIZHAN_MIGRATIONS_DIR": str(migrations_copy)}
+    last = migration_files(migrations_copy)[-1]
+    new = f"{int(last[:4]) + 1:04d}_data_probe.sql"
+    (migrations_copy / new).write_text(
+        "CREATE TABLE data_probe AS SELECT name, body::jsonb AS doc FROM migration_files;\n")
+    (migrations_copy / new[:-4]).mkdir()
+    (migrations_copy / new[:-4] / "b.json").write_text('{"b": "第二"}\n')
+    (migrations_copy / new[:-4] / "a.json").write_text('{"a": 1}\n')
+    _migrate(stack, env, dsn)
+    assert _rows(dsn, "SELECT name, doc FROM data_probe ORDER BY name") == [
+        {"name": "a.json", "doc": {"a": 1}}, {"name": "b.json", "doc": {"b": "第二"}}]
+    assert _one(dsn, "SELECT to_regclass('migration_files') IS NULL")
+    sums = {r["name"]: r["checksum"] for r in _applied_migrations(dsn)}
+    for f in (new, "0005_plan_seeds.sql", "0001_baseline.sql"):
+        assert sums[f] == _migration_sum(migrations_copy, f), f
+    assert sums[new] != _sha(migrations_copy / new)
+    before = _applied_migrations(dsn)
+
+    (migrations_copy / new[:-4] / "a.json").write_text('{"a": 2}\n')
+    p = _migrate(stack, env, dsn, ok=False)
+    assert p.returncode not in (0, None), f"migrate accepted a changed data file:\n{p.stdout}{p.stderr}"
+    assert new in p.stdout + p.stderr, p.stdout + p.stderr
+    assert _applied_migrations(dsn) == before
+
+
 # ---------------------------------------------------------------- function files
 
 def test_changed_function_file_is_reapplied(stack, fn_db):
