@@ -2,8 +2,9 @@
 -- indicators and the national roll-up of organisation types, as data.
 --
 -- indicators: every indicator a plan may set (code list; the targets take
--- their metric from it).  A computed one carries its definition in extra and
--- functions/stats.sql (indicator_actual) reads only that:
+-- their metric from it), its rows in 0018_indicators_org_categories/indicators.json.
+-- A computed one carries its definition in extra and functions/stats.sql
+-- (indicator_actual) reads only that:
 --   computed        true: the actual comes from registered contracts
 --   party           'seller' (输出: the seller is in the region) or 'buyer'
 --                   (引进/吸纳: the buyer is)
@@ -29,27 +30,11 @@ INSERT INTO code_lists (list, label, description) VALUES
 ('indicators', '考核指标', '计划目标可设定的指标；由合同计算的指标在 extra 中写明口径（哪些合同、按哪一方所在地区）。'),
 ('org_categories', '单位类别（统计口径）', '全国技术市场统计的卖方/买方类别：企业、科研机构、高等院校、其他；单位类型在 extra.category 中归入其中之一。');
 
-INSERT INTO codes (list, code, label, label_en, sort, extra, source) VALUES
-('indicators', 'contracts', '技术合同登记项数', 'Technology contracts registered', 10,
- '{"computed": true, "unit": "count", "party": "seller", "measure": "count", "contract_types": null,
-   "require_result": false, "other_party_outside": false,
-   "definition": "卖方在本地区（技术输出）的已登记技术合同项数，按登记年度计；注销的合同不计。"}',
- '《技术合同认定登记管理办法》；全国技术市场统计年度报告（输出口径）'),
-('indicators', 'contract_amount', '技术合同成交额', 'Contract amount registered', 20,
- '{"computed": true, "unit": "fen", "party": "seller", "measure": "contract_amount_fen", "contract_types": null,
-   "require_result": false, "other_party_outside": false,
-   "definition": "卖方在本地区（技术输出）的已登记技术合同成交额之和，按登记年度计。"}',
- '巴中市技术转移体系建设方案：技术合同登记额；全国技术市场统计年度报告（输出口径）'),
-('indicators', 'technical_amount', '技术交易额', 'Technical amount registered', 30,
- '{"computed": true, "unit": "fen", "party": "seller", "measure": "technical_amount_fen", "contract_types": null,
-   "require_result": false, "other_party_outside": false,
-   "definition": "卖方在本地区（技术输出）的已登记技术合同技术交易额（成交额扣除非技术性费用）之和，按登记年度计。"}',
- '《技术合同认定规则》：技术交易额；全国技术市场统计年度报告（输出口径）'),
-('indicators', 'results_transferred', '引进转化科技成果', 'Research results introduced and transferred', 40,
- '{"computed": true, "unit": "count", "party": "buyer", "measure": "results",
-   "contract_types": ["development", "transfer", "licence"], "require_result": false, "other_party_outside": false,
-   "definition": "买方在本地区（引进）的已登记技术开发、技术转让、技术许可合同所承接的科技成果项数，按登记年度计：合同关联已发布成果的按成果计（同一成果多份合同计一项），未关联成果的每份合同计一项。"}',
- '巴中市技术转移体系建设方案：引进转化科技成果（支持企业通过技术转让、技术入股等方式，承接高校院所相关科技成果并实施转化）');
+INSERT INTO codes (list, code, label, label_en, sort, extra, source)
+SELECT 'indicators', i->>'code', i->>'label', i->>'label_en', (i->>'sort')::int, i->'extra', i->>'source'
+FROM migration_files f CROSS JOIN LATERAL jsonb_array_elements(f.body::jsonb) WITH ORDINALITY AS x(i, o)
+WHERE f.name = 'indicators.json'
+ORDER BY x.o;
 
 INSERT INTO codes (list, code, label, label_en, sort, source) VALUES
 ('org_categories', 'enterprise', '企业',     'Enterprise',            10, '全国技术市场统计年度报告：技术合同卖方/买方类别'),
