@@ -185,46 +185,11 @@ INSERT INTO codes (list, code, label, label_en, sort) VALUES
 ('socio_economic_objectives', 'other_civil',         '其他民用目标',                 'Other civil objectives',                                190);
 
 -- 规则参数 (settings) ----------------------------------------------------------------------
+-- In 0002_code_lists/settings.json by topic, each {"value": …, "description": …}.
 -- Money in fen (分): 500000000 fen = 5,000,000 yuan.
-INSERT INTO settings (key, value, description) VALUES
--- contract registration
-('review_days_normal',          '15',        '技术合同认定登记审查时限（工作日），补正后重新计算'),
-('review_days_expert',          '30',        '需专家评审的技术合同（技术交易额达到专家评审阈值）的审查时限（工作日）'),
-('expert_review_threshold_fen', '500000000', '需专家评审的技术交易额阈值（分）：技术交易额 ≥ 500 万元'),
-('integrity_subsidy_thresholds_fen', '[25000000, 50000000, 100000000]',
- '后补助门槛（分）：合同额略高于这些门槛时提示登记员核查（岳阳 25 万/50 万元，偃师等）'),
-('integrity_margin_pct',        '5',         '“略高于/略低于门槛”的幅度（百分比）'),
-('integrity_split_window_days', '180',       '拆分合同核查：同一双方在多少天内签订的合同合并计算'),
-('attachment_max_bytes',        '1048576',   '合同附件（扫描件）最大字节数；不超过 YIZHAN_MAX_BODY_BYTES'),
--- deal flow
-('notice_period_days',          '15',        '国有高校、科研院所以协议定价转化科技成果的公示期（日）'),
-('inquiry_inactivity_days',     '30',        '交易意向（洽谈）无活动自动过期的天数'),
-('auction_min_duration_s',      '60',        '拍卖最短时长（秒）'),
-('auction_max_duration_days',   '90',        '拍卖最长时长（天）'),
--- tax relief and subsidies
-('cit_exempt_threshold_fen',    '500000000', '居民企业技术转让所得免征企业所得税的年度限额（分）：500 万元以内免征，超过部分减半征收'),
-('subsidy_government_funded_plan_sources', '["national", "ministerial", "provincial", "local"]',
- '后补助排除“已享受财政资金补贴的项目”时视为财政资助的计划来源（plan_sources 代码）'),
-('tax_vat_rate_bp',             '600',       '估算技术转让、技术开发免征增值税额所用的增值税税率（基点，600 = 6%）'),
-('tax_cit_rate_bp',             '2500',      '估算技术转让所得减免企业所得税额所用的企业所得税税率（基点，2500 = 25%）'),
-('tax_cit_excluded_org_types',  '["400"]',   '不缴纳企业所得税、不计算技术转让所得减免的卖方单位类型（400 自然人）'),
--- accounts and sign-in
-('refresh_token_days',          '30',        '刷新令牌有效天数 (refresh token lifetime in days)'),
-('login_limit_per_ip',          '{"max": 30, "window_s": 60}',   '每个IP每分钟登录尝试上限'),
-('login_limit_per_account',     '{"max": 10, "window_s": 900}',  '每个账号15分钟内登录尝试上限'),
-('register_limit_per_ip',       '{"max": 10, "window_s": 3600}', '每个IP每小时注册上限'),
-('invitation_days',             '14',        '邀请码有效天数'),
-('idempotency_ttl_h',           '24',        'Idempotency-Key 的保留小时数'),
--- search, matching, saved searches and webhooks
-('search_count_cap',            '1000',      '搜索结果精确计数上限：超过时显示“超过 N 条”，分面按前 N 条统计'),
-('search_stats_ttl_s',          '10',        '搜索总数与分面计数在服务器内存中的缓存秒数（0 = 不缓存）'),
-('match_limit',                 '20',        '匹配推荐返回的条数'),
-('match_weights',
- '{"shared_term": 10, "shared_terms_max": 40, "title_similarity": 20, "same_domain": 20, "same_county": 10, "same_city": 7, "same_province": 4, "trl_fit": 10, "mode_fit": 5, "price_fit": 5}',
- '成果与需求匹配的打分权重'),
-('match_candidates_per_term',   '100',       '匹配时每个关键词取的候选条数'),
-('subscriptions_per_user_max',  '50',        '每个用户可保存的订阅（保存的搜索）上限'),
-('webhook_backoff_base_s',      '30',        'Webhook 投递失败后首次重试的等待秒数（之后每次加倍）'),
-('webhook_backoff_max_s',       '3600',      'Webhook 重试等待的上限（秒）'),
-('webhook_max_attempts',        '10',        'Webhook 最多投递次数，之后标记为失败'),
-('webhook_timeout_ms',          '5000',      'Webhook 单次投递（连接、发送、等待响应）的时限（毫秒）');
+INSERT INTO settings (key, value, description)
+SELECT s.key, s.value->'value', s.value->>'description'
+FROM migration_files f
+CROSS JOIN LATERAL jsonb_each(f.body::jsonb) AS g   -- by topic: contract registration, deal flow, ...
+CROSS JOIN LATERAL jsonb_each(g.value) AS s
+WHERE f.name = 'settings.json';
