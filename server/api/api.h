@@ -60,6 +60,10 @@ const char *api_str(http_req_t *req, const char *name); /* body string or NULL *
  * has more than max code points. */
 void api_check_chars(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max);
 
+/* A text that is given must say something: 422 "required" ("must not be
+ * empty") when s is only white space, else api_check_chars. */
+void api_check_text(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max);
+
 /* Value checks (domain/validate.h): adds the verdict for field `name` to
  * *errs; true when there was one. */
 bool api_check(json_t **errs, const char *name, const verdict_t *v);

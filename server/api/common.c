@@ -296,6 +296,13 @@ void api_check_chars(http_req_t *req, json_t **errs, const char *name, const cha
         http_error_add(errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
 }
 
+void api_check_text(http_req_t *req, json_t **errs, const char *name, const char *s, size_t max)
+{
+    if (s && !s[strspn(s, " \t\r\n")]) http_error_add(errs, name, "required", "must not be empty");
+    else
+        api_check_chars(req, errs, name, s, max);
+}
+
 bool api_check(json_t **errs, const char *name, const verdict_t *v)
 {
     if (!v) return false;

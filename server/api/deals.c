@@ -62,14 +62,8 @@ static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool 
 {
     const char *s = api_str(req, name);
     json_t *errs = NULL;
-    if (!s) {
-        if (required) http_error_add(&errs, name, "required", "this field is required");
-    } else {
-        size_t n = util_utf8_len(s, strlen(s));
-        if (!n || strspn(s, " \t\r\n") == strlen(s)) http_error_add(&errs, name, "required", "must not be empty");
-        else if (n > max)
-            http_error_add(&errs, name, "too_long", arena_printf(req->arena, "at most %zu characters", max));
-    }
+    if (!s && required) http_error_add(&errs, name, "required", "this field is required");
+    api_check_text(req, &errs, name, s, max);
     return api_errors_or_reply(req, errs);
 }
 

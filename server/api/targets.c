@@ -42,14 +42,6 @@ static void check_year(http_req_t *req, json_t **errs, const char *name)
         http_error_add(errs, name, "out_of_range", "a year from 2000 to 2100");
 }
 
-/* A required text: not only white space, at most max code points. */
-static void check_text(http_req_t *req, json_t **errs, const char *name, size_t max)
-{
-    const char *s = api_str(req, name);
-    if (s && !s[strspn(s, " \t\r\n")]) http_error_add(errs, name, "required", "must not be empty");
-    api_check_chars(req, errs, name, s, max);
-}
-
 static void send_body(http_req_t *req, int stmt)
 {
     char *body = json_dumps(req->json, JSON_COMPACT);
@@ -84,8 +76,8 @@ static void actual_put(http_req_t *req)
     api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     check_year(req, &errs, "year");
     check_figure(req, &errs, "value");
-    check_text(req, &errs, "note", 1000);
-    check_text(req, &errs, "evidence", 500);
+    api_check_text(req, &errs, "note", api_str(req, "note"), 1000);
+    api_check_text(req, &errs, "evidence", api_str(req, "evidence"), 500);
     if (api_errors_or_reply(req, errs)) return;
     send_body(req, ST_ACTUAL_PUT);
 }

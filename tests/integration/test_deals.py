@@ -602,3 +602,13 @@ def test_brokers_found_by_organisation_and_q_bounded(api, cdb, deal):
     p = assert_problem(api.get(f"{V1}/brokers", params={"q": "经" * 101}, headers=h), 400)
     assert error_fields(p) == ["q"]
     assert counts(cdb) == before
+
+
+@pytest.mark.parametrize("message,code", [("", "required"), (" \t\n", "required"), ("问" * 4001, "too_long")])
+def test_inquiry_message_must_say_something_within_4000(api, cdb, deal, message, code):
+    r = result(cdb, deal["uni"])
+    before = counts(cdb)
+    p = assert_problem(api.post(f"{V1}/inquiries", json={"result_id": r["id"], "message": message},
+                                headers=deal["firm_m"]["h"]), 422)
+    assert [(e["field"], e["code"]) for e in p["errors"]] == [("message", code)], p
+    assert counts(cdb) == before
