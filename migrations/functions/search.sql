@@ -352,12 +352,14 @@ CREATE TRIGGER codes_search AFTER UPDATE OF label ON codes
 --     from the hits per day the count saw, each next one from the hits per day
 --     seen so far (the count's rate weighing as two days: hits are not spread
 --     evenly, and a rate from the newest days was far off further back).  A
---     search known to have few matches (<= 300) takes them all at once;
+--     search known to have few matches (<= 300; the page of a text search whose bound,
+--     below, is <= 2,000) takes them all at once;
 --   * a new search of text bounds its matches by its rarest lexeme
 --     (search_match_bound, from the planner's statistics copied into
---     search_lexeme_freq): a rare term (<= 300) is taken in one query, a
---     frequent one starts its windows at the size the bound gives, not at one
---     day growing fourfold;
+--     search_lexeme_freq): a rare term (<= 300) is counted in one query, and the
+--     page of one of <= 2,000 is taken in one query (with the totals cached, and on
+--     later pages), a frequent one starts its windows at the size the bound gives,
+--     not at one day growing fourfold;
 --   * a browse (filters, no text) walks the recency index testing each row's
 --     filter lexemes (search_docs.tags), up to search_browse_scan (3,000)
 --     rows, before it turns to the windows;
@@ -430,7 +432,7 @@ END $$;
 -- first window is sized from p_rate (the hits per day, as the last count saw
 -- them) or p_hint (the known number of matches) when there is one, else one
 -- day, and each next one from the hits per day seen so far.  With few
--- matches (p_hint <= 300) one query
+-- matches (p_hint <= 2,000: an exact count or a text search's bound) one query
 -- takes them all.  The SQL is static, so its plan is made once per session
 -- (a bitmap scan: enable_seqscan is off here, and the materialised CTE keeps
 -- the planner from walking the recency index with the tsvector as a filter).
@@ -555,7 +557,7 @@ BEGIN
             ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC LIMIT p_n;
         RETURN;
     END IF;
-    IF p_hint IS NOT NULL AND p_hint BETWEEN 0 AND 300 THEN
+    IF p_hint IS NOT NULL AND p_hint BETWEEN 0 AND 2000 THEN
         d_hi := NULL;   -- one query over everything
     ELSE
         SELECT (coalesce(p_after_ts, max(x.published_at)) AT TIME ZONE 'UTC')::date,
@@ -720,6 +722,15 @@ DECLARE
     bound_rate float8;
     est float8;
     walk int := browse;   -- the count's walk (NULL: none)
+    -- A text search whose bound is at most this many matches takes the rows of its page in one
+    -- query (the bitmap of its rarest lexeme, every match read and sorted), with the totals
+    -- cached or after the count (which keeps its own limit, 300: it needs the newest 201 of
+    -- possibly 2,000, where a page needs 21 of them): the day
+    -- windows AND the term with an OR of day and month lexemes, which GIN advances lexeme by
+    -- lexeme for every candidate — at 1,000,000 listings a cached page of 沙棘 (400 matches,
+    -- bound 1,534: every lexeme outside search_lexeme_freq gets min_freq) took 9 ms through the
+    -- windows against 2.2 ms in one query (bench/search/README.md, third pass).
+    one_q constant int := 2000;
 BEGIN
     PERFORM search_check_filters(p_domain, p_region, p_mode, p_holder);
     IF p_after IS NOT NULL THEN
@@ -730,13 +741,15 @@ BEGIN
 
     -- Total and facets, over the newest cap + 1 matches.  Under "recent", on
     -- the first page, those rows give the page as well.
+    -- a search of text: its rarest lexeme bounds its matches (search_match_bound); few (300) are
+    -- counted in one query, the page of a few more (one_q) taken in one query, and the day
+    -- windows of many start at the size that bound gives (an upper bound, so the first window
+    -- may come short, never long)
+    IF p_title_tsq IS NOT NULL THEN
+        bound := search_match_bound(p_tsq);
+    END IF;
     IF p_stats THEN
-        -- a new search of text: its rarest lexeme bounds its matches (search_match_bound); few
-        -- are taken in one query, and the day windows of many start at the size that bound
-        -- gives (an upper bound, so the first window may come short, never long)
-        IF p_title_tsq IS NOT NULL THEN
-            bound := search_match_bound(p_tsq);
-        ELSIF browse IS NOT NULL AND p_tsq IS NOT NULL THEN
+        IF p_title_tsq IS NULL AND browse IS NOT NULL AND p_tsq IS NOT NULL THEN
             -- a browse: its filters' estimated matches (search_match_estimate, independent
             -- shares).  A few (three times the estimate <= 300) are taken in one query, as a rare
             -- word is; when the walk of search_browse_scan rows would not even find half the
@@ -857,7 +870,8 @@ BEGIN
                        tss || coalesce(array_agg(c.published_at ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                        tiers || array_fill(1, ARRAY[count(*)::int])
                 INTO sids, tss, tiers
-                FROM search_collect(p_title_tsq, want - cardinality(sids), p_title_hint, 1, m_rows.last_ts,
+                FROM search_collect(p_title_tsq, want - cardinality(sids),
+                                    CASE WHEN bound <= one_q THEN bound ELSE p_title_hint END, 1, m_rows.last_ts,
                                     m_rows.last_sid, '{}', allpats, p_price_min, p_price_max, from_ts, to_ts, today,
                                     NULL, p_title_rate) c;
             END IF;
@@ -872,7 +886,8 @@ BEGIN
                        tss || coalesce(array_agg(c.published_at ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                        tiers || array_fill(0, ARRAY[count(*)::int])
                 INTO sids, tss, tiers
-                FROM search_collect(p_tsq, want - cardinality(sids), p_total_hint, 2, m_rows.last_ts,
+                FROM search_collect(p_tsq, want - cardinality(sids),
+                                    CASE WHEN bound <= one_q THEN bound ELSE p_total_hint END, 2, m_rows.last_ts,
                                     m_rows.last_sid, pats, allpats, p_price_min, p_price_max, from_ts, to_ts, today,
                                     NULL, p_rate) c;
             END IF;
@@ -891,7 +906,7 @@ BEGIN
 
     -- The page: under relevance, the hits with every term in the title
     -- (tier 1) before the others (tier 0); under recent, one tier (0).
-    IF NOT page_done AND tiered AND p_total_hint BETWEEN 0 AND 300 THEN
+    IF NOT page_done AND tiered AND (p_total_hint BETWEEN 0 AND 300 OR bound <= one_q) THEN
         SELECT coalesce(array_agg(c.sid ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}'),
                coalesce(array_agg(c.published_at ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}'),
                coalesce(array_agg(c.tier ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC), '{}')
@@ -908,7 +923,9 @@ BEGIN
                tiers || array_fill(tr, ARRAY[count(*)::int])
         INTO sids, tss, tiers
         FROM search_collect(CASE WHEN tr = 1 THEN p_title_tsq ELSE p_tsq END, want - cardinality(sids),
-                            CASE WHEN tr = 0 THEN p_total_hint ELSE p_title_hint END,
+                            CASE WHEN tr = 0 AND p_title_tsq IS NOT NULL AND coalesce(p_total_hint, -1) < 0
+                                      AND bound <= one_q THEN bound
+                                 WHEN tr = 0 THEN p_total_hint ELSE p_title_hint END,
                             CASE WHEN tr = 1 THEN 1 WHEN tiered THEN 2 ELSE 0 END,
                             CASE WHEN tr = a_tier THEN a_ts END, CASE WHEN tr = a_tier THEN a_sid END,
                             CASE WHEN tr = 1 THEN '{}' ELSE pats END, allpats, p_price_min, p_price_max,

@@ -483,6 +483,37 @@ def test_lexeme_frequencies_bound_the_matches(corpus, api, db):
     assert abs(est("'#k:need' & ('#t:3' | '#t:4') & 'ab':*") - needs) < 1
 
 
+def test_bounded_terms_in_one_query_equal_the_scan(corpus, api, db):
+    """A text search whose bound (search_match_bound) is at most 2,000 matches takes them in one
+    query on every page, with the totals counted or cached (market_search: one_q).  With a cap of
+    3 every search here has more matches than the count keeps, so the pages after the count come
+    from that query (test_search_equals_substring_scan: the day windows): equal to the scan,
+    title hits first under relevance, newest first within each tier."""
+    query(db, "ANALYZE search_docs")
+    query(db, "DELETE FROM tsv_freq_stats WHERE source = 'search_docs'")
+    assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is True
+    set_setting(db, "search_count_cap", 3)
+    try:
+        for q in ["电池", "锂电池", "储能", "复合材料", "电池 芯片", "锂 abc"]:
+            want = scan_ids(db, q)
+            assert len(want) > 3, q
+            b = query(db, "SELECT search_match_bound(search_query_tsquery(%s)) AS b", q)[0]["b"]
+            assert b is not None and len(want) <= b <= 2000, (q, b)
+            for sort in ("relevance", "recent"):
+                for _ in range(2):   # the second time with the totals cached
+                    items, first = search_all(api, {"q": q, "sort": sort}, limit=random.choice([2, 7]))
+                    assert len(items) == len(found(items)), "an item came twice"
+                    assert found(items) == want, (q, sort, found(items) ^ want)
+                    if sort == "relevance":
+                        tiers = [i["matched_in"] for i in items]
+                        assert tiers == sorted(tiers, key=lambda t: t != "title"), (q, tiers)
+                    for tier in ("title", "text", None):
+                        t = [i["published_at"] for i in items if sort == "recent" or i["matched_in"] == tier]
+                        assert t == sorted(t, reverse=True), (q, sort, tier)
+    finally:
+        set_setting(db, "search_count_cap", 200)
+
+
 def test_dates(corpus, api, db):
     rows = query(db, "SELECT to_char((published_at AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD') AS d"
                      " FROM results WHERE status = 'published' ORDER BY published_at DESC LIMIT 1 OFFSET 30")
