@@ -10,16 +10,27 @@
 -- LIKE on search_doc settles the terms the tokens do not.  A query of 4 to 16
 -- digits is a registration number instead: exact at 16 digits, else a prefix.
 --
--- contract_search() writes the query with only the conditions asked for and
--- runs it with EXECUTE, so each search is planned for its own values.  A text
--- search first walks the index of the sort order for 1,000 rows (probe_n)
--- from the cursor on and keeps those that match everything: when that
--- fills the page, it is the page (a frequent term: a few hundred rows read).
--- Only then does the GIN index give the candidates (a rarer term: its few
--- matches).  The planner cannot tell the two apart itself: it takes the
--- bigrams of a term as independent, so it thought 云计算 ('云计' & '计算') to
--- match 216 of 1,000,000 contracts when 45,084 did, and read and sorted all
--- of them (1.8 s) for a page of 20 (bench/contracts measures both kinds).
+-- contract_search() writes the query with only the conditions asked for, and
+-- picks how to read it from what contract_token_freq says of its rarest token
+-- (the planner cannot: it takes the bigrams of a term as independent, so it
+-- thought 云计算 ('云计' & '计算') to match 216 of 1,000,000 contracts when
+-- 45,084 did, and read and sorted all of them, 1.8 s, for a page of 20):
+--   * only common tokens (or no statistics): the probe walks the index of the
+--     sort order for 1,000 rows (probe_n) from the cursor on and keeps those
+--     that match everything, up to the cap: the page, and the count when it
+--     finds the cap (a frequent term: a few hundred rows read);
+--   * a rare token (at most contract_search_direct_n contracts), or a
+--     registration number: its candidates from their index alone, the other
+--     conditions and the sort on those: the page and the count in one;
+--   * a middle token, newest or oldest, no filter: windows of ids (below);
+--   * else (filters with common words, a middle token in another order or
+--     with filters, the scope alone): planned for its values with EXECUTE.
+-- The statements of the first three run as prepared statements of the
+-- session with a generic plan (contract_search_exec): planned once a shape,
+-- not at every call (planning a statement with a tsquery for its values cost
+-- 1.5-2 ms at 1,000,000 contracts, most of it the tsquery's selectivity from
+-- 10,000 most common tokens).  The first page's count stops at the cap and
+-- one (search_count_cap): {"value": cap, "exact": false} above it.
 -- The caller's scope is that of contract_visible() (contracts.sql), written
 -- as conditions the indexes can use.
 
@@ -88,9 +99,11 @@ $$;
 -- substring of the document, a word prefix ('ab':*) exactly when it is a substring of one of
 -- its word runs: so moving a token from the tsquery to LIKE '%token%' keeps the result set.  A
 -- prefix's share is the sum of those of the listed tokens it starts (at least the smallest).
+-- PL/pgSQL: PostgreSQL 15 plans a SQL function it cannot inline at every call (~0.3 ms here).
 CREATE FUNCTION contract_search_split(p_tsq text, p_common real,
                                       OUT rare_tsq text, OUT common_patterns text[], OUT rare_n bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     WITH st AS (SELECT * FROM tsv_freq_stats WHERE source = 'contracts'),
     toks AS (
         SELECT x.o, replace(x.m[2], '''''', '''') AS tok, x.m[3] IS NOT NULL AS prefix, x.m[1] AS q
@@ -107,8 +120,37 @@ LANGUAGE sql STABLE AS $$
     SELECT nullif(string_agg(f.q, ' & ' ORDER BY f.freq, f.o) FILTER (WHERE f.freq <= p_common), ''),
            coalesce(array_agg(search_like_pattern(f.tok) ORDER BY f.o) FILTER (WHERE f.freq > p_common), '{}'),
            ceil((SELECT n_docs FROM st) * min(f.freq) FILTER (WHERE f.freq <= p_common))::bigint
-    FROM f
-$$;
+    INTO rare_tsq, common_patterns, rare_n
+    FROM f;
+END $$;
+
+-- Run one of contract_search()'s statements (its text with $1 … $19, their values as
+-- literals) by a prepared statement of the session named by the text's hash, made at its
+-- first use: under contract_search()'s plan_cache_mode = force_generic_plan it is planned once
+-- a session, not at every call for its values (1.5–2 ms at 1,000,000 contracts, most of it the
+-- tsquery's selectivity from 10,000 most common tokens).  Prepared statements outlive an
+-- aborted transaction; one dropped (DEALLOCATE, DISCARD) is made again.
+-- The statement gives either the ids and their keys or a count.
+CREATE FUNCTION contract_search_exec(p_sql text, p_args text, OUT ids bigint[], OUT keys text[], OUT n bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    name text := 'contract_search_' || md5(p_sql);
+    counts boolean := p_sql LIKE 'SELECT count(*)%';
+BEGIN
+    FOR i IN 1 .. 2 LOOP
+        BEGIN
+            IF counts THEN
+                EXECUTE format('EXECUTE %I (%s)', name, p_args) INTO n;
+            ELSE
+                EXECUTE format('EXECUTE %I (%s)', name, p_args) INTO ids, keys;
+            END IF;
+            RETURN;
+        EXCEPTION WHEN invalid_sql_statement_name THEN
+            EXECUTE format('PREPARE %I (bigint, bigint, text, text, text, text[], text, bigint, text, int, text,'
+                           ' bigint, bigint, date, bigint, text, bigint, int, bigint[]) AS %s', name, p_sql);
+        END;
+    END LOOP;
+END $$;
 
 -- The page: ids in order and the key of the last one (for the cursor).
 --   scope     p_org (member, broker), p_office (officer), p_region (bureau), p_admin
@@ -127,7 +169,7 @@ CREATE FUNCTION contract_search(
     p_amount_min bigint, p_amount_max bigint, p_overdue boolean, p_org_f bigint,
     p_sort text, p_after text, p_limit int)
 RETURNS TABLE (items text, next_key text, total text)
-LANGUAGE plpgsql STABLE SET jit = off AS $$
+LANGUAGE plpgsql VOLATILE SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     w text[] := '{}';
     scope text[] := '{}';
@@ -140,7 +182,8 @@ DECLARE
     t text[] := '{}';   -- the text conditions
     probe_n constant int := 1000;
     common constant real := 0.02;      -- a token in more contracts than this is rechecked, not intersected
-    direct_n constant int := 3000;     -- a rarest token in at most this many contracts: no probe
+    direct_n int := setting_int('contract_search_direct_n', 3000);  -- a rarest token in at most this many
+                                       -- contracts: no probe, every candidate read
     regno_few constant int := 20000;   -- a registration number prefix this rare: its rows by its index
     regno_ids bigint[];
     cap int := setting_int('search_count_cap', 200);
@@ -149,6 +192,21 @@ DECLARE
     n bigint;
     ids bigint[];
     keys text[];
+    lim int;            -- rows a statement gives: the page and one, or on the first page up to the cap and one
+    args text;          -- the values of $1 … $19 as literals, for contract_search_exec
+    cached boolean;     -- the statement's plan generic, made once a session (not for the filters alone)
+    sql text;
+    args1 text;         -- the literals of $1 … $15
+    span record;        -- the ids' range, for the windows
+    lo bigint;
+    hi bigint;
+    width bigint;
+    w_text text[];      -- the conditions but the cursor's
+    key_cond text;      -- the condition whose index gives a rare token's or a registration number's rows
+    windowed boolean := false;  -- the windows of ids were tried
+    paged boolean := false;  -- ids hold the page (n the count when known)
+    got bigint[];
+    gotk text[];
 BEGIN
     SELECT NULL::text AS rare_tsq, '{}'::text[] AS common_patterns, NULL::bigint AS rare_n INTO sp;
     -- filters naming nothing
@@ -181,17 +239,21 @@ BEGIN
     -- what was asked
     IF p_regno IS NOT NULL THEN
         IF length(p_regno) = 16 THEN
-            w := w || 'c.registration_no = $4'::text;
+            key_cond := 'c.registration_no = $4';
+            w := w || key_cond;
         ELSE
             -- a prefix of a few matches: those, from its index; the planner would rather walk the
             -- sort order, and the first 999 serials of an office and year lie at the far end of it
             -- (10 s at 1,000,000 contracts for 201851190000)
-            -- (the pattern a literal: LIKE with a parameter cannot use the index)
-            EXECUTE format('SELECT array_agg(y.id) FROM (SELECT x.id FROM contracts x'
-                           ' WHERE x.registration_no LIKE %L LIMIT $1) y', p_regno || '%')
-            INTO regno_ids USING regno_few + 1;
-            w := w || CASE WHEN coalesce(cardinality(regno_ids), 0) <= regno_few THEN 'c.id = ANY ($19)'
-                           ELSE 'c.registration_no LIKE $4 || ''%''' END;
+            -- (as the range of text_pattern_ops the prefix is: LIKE with a parameter cannot use the
+            -- index, and a literal would be planned at every call; p_regno is digits)
+            SELECT array_agg(y.id) INTO regno_ids
+            FROM (SELECT x.id FROM contracts x
+                  WHERE x.registration_no ~>=~ p_regno
+                    AND x.registration_no ~<~ (left(p_regno, -1) || chr(ascii(right(p_regno, 1)) + 1))
+                  LIMIT regno_few + 1) y;
+            key_cond := CASE WHEN coalesce(cardinality(regno_ids), 0) <= regno_few THEN 'c.id = ANY ($19)' END;
+            w := w || coalesce(key_cond, 'c.registration_no LIKE $4 || ''%''');
         END IF;
     END IF;
     IF p_tsq IS NOT NULL THEN
@@ -203,7 +265,8 @@ BEGIN
             t := t || 'c.search_doc LIKE ALL ($6)'::text;
         END IF;
         IF sp.rare_tsq IS NOT NULL THEN
-            t := t || 'c.search_tsv @@ $5::tsquery'::text;
+            key_cond := 'c.search_tsv @@ $5::tsquery';
+            t := t || key_cond;
         END IF;
     END IF;
     IF p_status IS NOT NULL THEN w := w || 'c.status = $7'::text; END IF;
@@ -245,37 +308,142 @@ BEGIN
     ELSE
         key_expr := 'c.id::text'; ord := 'c.id DESC'; after_cond := 'c.id < $17';
     END CASE;
+    lim := CASE WHEN p_after IS NULL THEN greatest(p_limit, cap) + 1 ELSE p_limit + 1 END;
+    args1 := format('%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L',
+                    p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
+                    p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f);
+    args := format('%s, %L, %L, %s, %L', args1, a_val, a_id, lim, coalesce(regno_ids, '{}'));
+    cached := key_cond IS NOT NULL;
     -- the probe: the next rows in the sort order (the cursor and, for the
     -- registration sort, registered_at IS NOT NULL: what its index holds),
-    -- those matching every condition in order; the page when it is full
-    IF cardinality(t) > 0 AND coalesce(sp.rare_n > direct_n, true) THEN
-        EXECUTE format('SELECT array_agg(x.id), array_agg(x.k) FROM ('
-                       'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s ORDER BY %s LIMIT %s) c'
-                       ' WHERE %s ORDER BY %s LIMIT $18) x',
-                       key_expr,
-                       concat_ws(' AND ', 'true', CASE WHEN p_sort = 'registered' THEN 'c.registered_at IS NOT NULL' END,
-                                 CASE WHEN p_after IS NOT NULL THEN after_cond END),
-                       ord, probe_n, array_to_string(w || t, ' AND '), ord)
-        INTO ids, keys
-        USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
-              p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
-              a_val, a_id, p_limit + 1, coalesce(regno_ids, '{}');
+    -- those matching every condition in order, up to lim: the page when it
+    -- fills it, and the count too when it finds lim.  Only for text whose
+    -- tokens are all common, or not known: a rare token is in at most 2 % of
+    -- the contracts, fewer than a page in 1,000 rows.
+    IF cardinality(t) > 0 AND sp.rare_n IS NULL THEN
+        SELECT e.ids, e.keys INTO ids, keys FROM contract_search_exec(format(
+            'SELECT array_agg(x.id), array_agg(x.k) FROM ('
+            'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s ORDER BY %s LIMIT %s) c'
+            ' WHERE %s ORDER BY %s LIMIT $18) x',
+            key_expr,
+            concat_ws(' AND ', 'true', CASE WHEN p_sort = 'registered' THEN 'c.registered_at IS NOT NULL' END,
+                      CASE WHEN p_after IS NOT NULL THEN after_cond END),
+            ord, probe_n, array_to_string(w || t, ' AND '), ord), args) e;
+        paged := coalesce(cardinality(ids), 0) > p_limit;
+        IF coalesce(cardinality(ids), 0) >= lim THEN
+            n := lim;
+        END IF;
     END IF;
     w := w || t;
+    w_text := w;
     IF p_after IS NOT NULL THEN
         w := w || after_cond;
     END IF;
 
+    -- a registration number prefix and nothing else, in the order of ids: the ids its index gave
+    -- are the matches, sorted here; no row is read but the page's
+    IF NOT paged AND w_text = ARRAY['c.id = ANY ($19)'] AND p_sort IN ('newest', 'oldest') THEN
+        SELECT array_agg(y.i), array_agg(y.i::text) INTO ids, keys
+        FROM (SELECT i FROM unnest(regno_ids) i
+              WHERE a_id IS NULL OR CASE WHEN p_sort = 'oldest' THEN i > a_id ELSE i < a_id END
+              ORDER BY CASE WHEN p_sort = 'oldest' THEN i ELSE -i END LIMIT lim) y;
+        paged := true;
+        n := coalesce(cardinality(ids), 0);
+    END IF;
+
+    -- a token in more than direct_n contracts, in the order of ids: the page a window of ids at
+    -- a time, from the cursor on, the first as wide as should hold the page (the share of the
+    -- rarest token, contract_token_freq, ids taken as dense), the next two wider by what the
+    -- last one held (an empty one skips to the next id); the index of ids and the GIN index
+    -- intersected, so a window reads only its own matches rather than every candidate (up to
+    -- 50,000 for a middle term).  Three windows short of the page: every candidate, below.
+    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('newest', 'oldest') AND w_text = t THEN
+        windowed := true;
+        SELECT min(x.id) AS lo, max(x.id) AS hi,
+               (SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts') AS n_docs
+        INTO span FROM contracts x;
+        width := greatest(64, ceil(coalesce(span.n_docs, 0)::numeric * (p_limit + 1) * 1.5 / sp.rare_n))::bigint;
+        ids := '{}';
+        keys := '{}';
+        sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM contracts c WHERE %s'
+                      ' ORDER BY %s LIMIT $18) x', key_expr,
+                      array_to_string(w_text || CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
+                                                     ELSE 'c.id < $17 AND c.id >= $16::bigint' END, ' AND '), ord);
+        hi := CASE WHEN p_sort = 'oldest' THEN coalesce(a_id, span.lo - 1) ELSE coalesce(a_id, span.hi + 1) END;
+        FOR k IN 1 .. 3 LOOP
+            lo := CASE WHEN p_sort = 'oldest' THEN hi + width ELSE hi - width END;
+            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L', args1,
+                lo, hi, p_limit + 1 - cardinality(ids), coalesce(regno_ids, '{}'))) e;
+            ids := ids || coalesce(got, '{}');
+            keys := keys || coalesce(gotk, '{}');
+            paged := cardinality(ids) > p_limit OR (p_sort = 'oldest' AND lo >= span.hi)
+                     OR (p_sort <> 'oldest' AND lo <= span.lo);
+            EXIT WHEN paged;
+            IF got IS NULL THEN     -- nothing there: from the next contract on
+                IF p_sort = 'oldest' THEN
+                    SELECT min(x.id) - 1 INTO hi FROM contracts x WHERE x.id > lo;
+                ELSE
+                    SELECT max(x.id) + 1 INTO hi FROM contracts x WHERE x.id < lo;
+                END IF;
+                IF hi IS NULL THEN      -- no contract left: every match found
+                    paged := true;
+                    EXIT;
+                END IF;
+            ELSE
+                hi := lo;
+                width := width * least(4, greatest(2, ceil(1.5 * (p_limit + 1 - cardinality(ids)) / cardinality(got))));
+            END IF;
+        END LOOP;
+        IF paged AND cardinality(ids) <= p_limit THEN
+            n := cardinality(ids);     -- every match
+        END IF;
+    END IF;
+
     -- (the aggregates take the rows in the order the sorted, limited
     -- subquery gives them: a window function here would see every match)
-    IF coalesce(cardinality(ids), 0) <= p_limit THEN
+    IF NOT paged AND cached AND (sp.rare_n <= direct_n OR sp.rare_n IS NULL OR windowed) THEN
+        -- a rare token or a registration number: its candidates from their index alone, then
+        -- the other conditions and the sort (OFFSET 0: a generic plan knows no value, and would
+        -- walk the sort order, or intersect a filter's index over 200,000 rows)
+        SELECT e.ids, e.keys INTO ids, keys FROM contract_search_exec(format(
+            'SELECT array_agg(x.id), array_agg(x.k) FROM ('
+            'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s OFFSET 0) c'
+            ' WHERE %s ORDER BY %s LIMIT $18) x',
+            key_expr, key_cond, coalesce(nullif(array_to_string(array_remove(w, key_cond), ' AND '), ''), 'true'),
+            ord), args) e;
+        n := coalesce(cardinality(ids), 0);
+    ELSIF NOT paged THEN
+        -- common tokens, filters and the scope alone, a long registration number prefix, a middle
+        -- token in another order or with filters: the page planned for their values (it may walk
+        -- the sort's index), the count apart below (in no order, it may take another index)
+        lim := p_limit + 1;
         EXECUTE format('SELECT array_agg(x.id), array_agg(x.k) FROM ('
                        'SELECT c.id, %s AS k FROM contracts c WHERE %s ORDER BY %s LIMIT $18) x',
                        key_expr, CASE WHEN cardinality(w) = 0 THEN 'true' ELSE array_to_string(w, ' AND ') END, ord)
         INTO ids, keys
         USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
               p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
-              a_val, a_id, p_limit + 1, coalesce(regno_ids, '{}');
+              a_val, a_id, lim, coalesce(regno_ids, '{}');
+        IF coalesce(cardinality(ids), 0) < lim THEN
+            n := coalesce(cardinality(ids), 0);
+        END IF;
+    END IF;
+
+    -- a first page found by the probe, the windows or the sort's index: the count, up to the cap
+    -- and one, in no order (a middle term: the first matches the GIN index gives, not all)
+    IF p_after IS NULL AND n IS NULL THEN
+        IF windowed THEN    -- (no filter: the GIN index's candidates, the first that match)
+            sql := format('SELECT count(*) FROM (SELECT FROM (SELECT c.* FROM contracts c WHERE %s OFFSET 0) c'
+                          ' WHERE %s LIMIT $18) x', key_cond,
+                          coalesce(nullif(array_to_string(array_remove(w, key_cond), ' AND '), ''), 'true'));
+            SELECT e.n INTO n FROM contract_search_exec(sql, args) e;
+        ELSE
+            EXECUTE format('SELECT count(*) FROM (SELECT FROM contracts c WHERE %s LIMIT $18) x',
+                           coalesce(nullif(array_to_string(w, ' AND '), ''), 'true')) INTO n
+            USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
+                  p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
+                  a_val, a_id, greatest(p_limit, cap) + 1, coalesce(regno_ids, '{}');
+        END IF;
     END IF;
 
     SELECT coalesce(json_agg(contract_json(c) ORDER BY u.o), '[]')::text INTO items
@@ -284,19 +452,8 @@ BEGIN
         next_key := keys[p_limit];
     END IF;
 
-    -- the first page counts the matches, exactly up to the cap (search_count_cap): a page that
-    -- is all of them is its own count
+    -- the first page counts the matches, exactly up to the cap (search_count_cap)
     IF p_after IS NULL THEN
-        IF coalesce(cardinality(ids), 0) <= p_limit THEN
-            n := coalesce(cardinality(ids), 0);
-        ELSE
-            EXECUTE format('SELECT count(*) FROM (SELECT FROM contracts c WHERE %s LIMIT $18) x',
-                           CASE WHEN cardinality(w) = 0 THEN 'true' ELSE array_to_string(w, ' AND ') END)
-            INTO n
-            USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
-                  p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
-                  a_val, a_id, cap + 1, coalesce(regno_ids, '{}');
-        END IF;
         total := json_build_object('value', least(n, cap), 'exact', n <= cap)::text;
     END IF;
     RETURN NEXT;

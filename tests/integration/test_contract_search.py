@@ -79,6 +79,22 @@ def test_registration_number_exact_and_prefix(api, s):
     assert ids(api.get(f"{V1}/contracts?q={no[:15]}9", headers=a)) == ([s.c[0]["id"]] if no[15] == "9" else [])
 
 
+@pytest.mark.parametrize("n", [4, 8, 10, 12, 14, 15])
+def test_registration_prefix_pages_and_count(api, cdb, s, n):
+    """A prefix alone is answered from its index's ids, sorted in the server: every page in order and
+    the count equal the registered contracts whose number starts with it, newest and oldest first."""
+    a = s.w.admin["h"]
+    prefix = s.c[0]["registration_no"][:n]
+    want = [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE registration_no LIKE %s ORDER BY id DESC",
+                                   prefix + "%")]
+    assert s.c[0]["id"] in want
+    assert everything(api, a, f"{V1}/contracts?q={prefix}") == want
+    assert everything(api, a, f"{V1}/contracts?q={prefix}&sort=oldest") == want[::-1]
+    r = api.get(f"{V1}/contracts?q={prefix}", headers=a)
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    assert r.body["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, r.body["total"]
+
+
 def test_title_words_exact_as_substrings(api, s):
     a = s.w.admin["h"]
     # 锂电池 is in contract 0 only: contract 1 has 锂电 and 电池 but not 锂电池 (the recheck)
@@ -249,3 +265,13 @@ def test_pages_past_the_probe(api, cdb, s):
     finally:
         with cdb.cursor() as cur:
             cur.execute("DELETE FROM contracts WHERE id = ANY (%s)", (new,))
+
+
+def test_admin_list_without_conditions_counts(api, cdb, s):
+    """No q, no filter, no scope (the admin): a full page, then the count apart, up to the cap."""
+    r = api.get(f"{V1}/contracts?limit=1", headers=s.w.admin["h"])
+    assert r.status == 200, r
+    n = query(cdb, "SELECT count(*) AS n FROM contracts")[0]["n"]
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    assert n > 1 and r.body["next_cursor"]
+    assert r.body["total"] == {"value": min(n, cap), "exact": n <= cap}, r.body["total"]

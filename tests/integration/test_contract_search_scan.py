@@ -53,10 +53,10 @@ def big(api, cdb, cworld):
         cur.execute("DELETE FROM contracts WHERE id = ANY (%s)", (new,))
 
 
-def pages(api, h, path):
+def pages(api, h, path, limit=100):
     out, cursor, first = [], None, None
     while True:
-        r = api.get(path + "&limit=100" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else ""), headers=h)
+        r = api.get(path + f"&limit={limit}" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else ""), headers=h)
         assert r.status == 200, r
         if first is None:
             first = r.body
@@ -127,3 +127,60 @@ def test_officer_filters_and_sorts_equal_scan(api, cdb, big, q):
     assert got == want, q
     got, _ = pages(api, w.admin["h"], f"{V1}/contracts?q={qq}&sort=oldest")
     assert got == sorted(scan(cdb, q)), q
+
+
+@pytest.fixture
+def windows(cdb):
+    """Every query with a rare token is read a window of ids at a time (contract_search_direct_n 1)."""
+    with cdb.cursor() as cur:
+        cur.execute("UPDATE settings SET value = '1' WHERE key = 'contract_search_direct_n'")
+    yield
+    with cdb.cursor() as cur:
+        cur.execute("UPDATE settings SET value = '3000' WHERE key = 'contract_search_direct_n'")
+
+
+@pytest.mark.parametrize("q", ["钒液流", "钒液流 技术", "alpha12", "巴中alpha", "锂电池回收", "测技", TAG, "成都 服务"])
+def test_id_windows_equal_scan(api, cdb, big, windows, q):
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    qq = urllib.parse.quote(q)
+    want = scan(cdb, q)
+    got, first = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}", limit=7)
+    assert got == want, (q, len(got), len(want))
+    assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
+    got, _ = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&sort=oldest", limit=30)
+    assert got == sorted(want), q
+    # another order: the sort's index or the candidates, planned for the values; the count apart
+    got, first = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&sort=amount_desc", limit=11)
+    assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                               " ORDER BY contract_amount_fen DESC, id DESC", want)], q
+    assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
+    w = big.w
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}&status=submitted", limit=9)
+    assert got == scan(cdb, q, f"office_id = {int(w.office['id'])} AND status = 'submitted'"), q
+    # the windows were what ran: the statement bounded by ids is among the session's prepared ones
+    tsq = query(cdb, "SELECT rare_tsq FROM contract_search_split(%s, 0.02)",
+                " & ".join("'%s'" % t for t in ["钒液", "液流"]))[0]["rare_tsq"]
+    assert tsq
+    query(cdb, "SELECT * FROM contract_search(NULL, NULL, NULL, true, NULL, %s, '{}', NULL, NULL, NULL, NULL,"
+               " NULL, NULL, NULL, NULL, NULL, 'newest', NULL, 5)", tsq)
+    assert query(cdb, "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE %s",
+                 "%c.id >= $16::bigint%")[0]["n"] == 1
+
+
+@pytest.mark.parametrize("q", ["技术", "开发合同", "钒液流 技术", "成都 服务"])
+def test_region_filter_equals_scan(api, cdb, big, q):
+    """A region of few contracts is read from the two region indexes: every page and the count as
+    the scan gives them, in the id and the amount order."""
+    reg = query(cdb, "SELECT seller_region_code AS r FROM contracts WHERE id = %s", big.base["id"])[0]["r"]
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    where = ("(seller_region_code::text LIKE region_prefix('%s') || '%%%%'"
+             " OR buyer_region_code::text LIKE region_prefix('%s') || '%%%%')" % (reg, reg))
+    want = scan(cdb, q, where)
+    assert want
+    qq = urllib.parse.quote(q)
+    got, first = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&region={reg}", limit=13)
+    assert got == want, (q, len(got), len(want))
+    assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
+    got, _ = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&region={reg}&sort=amount_asc", limit=50)
+    assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                               " ORDER BY contract_amount_fen, id", want)], q
