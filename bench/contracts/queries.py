@@ -6,14 +6,11 @@
     queries.py check MIX.json BASE TOKENS.json PSQL... every page of the text queries against a LIKE scan
     queries.py probe MIX.json BASE TOKENS.json CLASS each query of CLASS once (statement logging is on)
     queries.py lua MIX.json TOKENS.json CLASS        the wrk script: CLASS's queries in turn, each with its caller's token
-    queries.py pgblog DIR OUTPUT RUN CLASS           pgbench's per-transaction log -> one JSON line (p50, p99)
     queries.py report RAW.jsonl MIX.json OUT.json N CONNS SECONDS LOAD0 LOAD1 CHECK_FAILED
 
 python3 standard library only; PSQL is the psql command line (its output read as unaligned tuples).
 """
-import glob
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -202,26 +199,6 @@ def lua(mix_path, tokens_path, cls):
     return 0
 
 
-def pgblog(d, output, run, cls):
-    lat = []
-    failed = 0
-    for f in glob.glob(d + "/pgbench_log.*"):
-        for ln in open(f):
-            p = ln.split()
-            if len(p) >= 3:
-                if p[2] in ("failed", "skipped"):
-                    failed += 1
-                else:
-                    lat.append(int(p[2]) / 1000.0)
-    lat.sort()
-    q = lambda x: round(lat[min(len(lat) - 1, int(x * len(lat)))], 3) if lat else None  # noqa: E731
-    text = open(output).read()
-    tps = re.search(r"^tps = ([0-9.]+)", text, re.M)
-    print(json.dumps({"tool": "pgbench", "figure": "pgbench", "class": cls, "run": int(run), "rps": float(tps.group(1)) if tps else 0,
-                      "p50_ms": q(0.50), "p99_ms": q(0.99), "n": len(lat), "failed": failed}))
-    return 0
-
-
 def report(raw, mix_path, out, n, conns, secs, load0, load1, check_failed):
     rows = [json.loads(ln) for ln in open(raw) if ln.strip()]
     mix = json.load(open(mix_path, encoding="utf-8"))
@@ -277,8 +254,6 @@ def main(a):
         return probe(a[2], a[3], a[4], a[5])
     if cmd == "lua":
         return lua(a[2], a[3], a[4])
-    if cmd == "pgblog":
-        return pgblog(a[2], a[3], a[4], a[5])
     if cmd == "report":
         return report(*a[2:11])
     sys.stderr.write(__doc__)

@@ -178,7 +178,7 @@ run_pgbench() {  # RUN SECONDS CLASS
         -M prepared -c "$BENCH_CONNS" -j "$BENCH_THREADS" -T "$2" -l "${args[@]}" -h "$PG_DIR" -p "$PG_PORT" \
         -U postgres yizhan) >"$OUT" 2>&1 || { cat "$OUT" >&2; bench_die "pgbench failed"; }
     [ "$1" -gt 0 ] || return 0
-    "$PY" "$HERE/queries.py" pgblog "$dir" "$OUT" "$1" "$3" >>"$RAW"
+    "$PY" "$BENCH_DIR/lib/parse.py" pgblog "$dir" "$OUT" figure=pgbench class="$3" run="$1" >>"$RAW"
     bench_log "  $(printf '%-13s' "$3") pgbench run $1: $(tail -n 1 "$RAW" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%8.0f tps    p50 %s ms  p99 %s ms  failed %s" % (r["rps"], r["p50_ms"], r["p99_ms"], r["failed"]))')"
     rm -rf "$dir"
 }

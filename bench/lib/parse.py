@@ -3,11 +3,15 @@
 
     parse.py wrk     OUTPUT_FILE key=value...   -> {"tool": "wrk", "rps": ..., "p50_ms": ..., ...}
     parse.py pgbench OUTPUT_FILE key=value...   -> {"tool": "pgbench", "rps": <tps>, ...}
+    parse.py pgblog  LOG_DIR OUTPUT_FILE key=value...
+                                                -> {"tool": "pgbench", "rps", "tps", "n", "failed", "p50_ms", "p99_ms"}
+                                                   from pgbench -l's per-transaction logs in LOG_DIR
 
 Each key=value is copied into the line (numbers as numbers), so the caller tags
 the line with figure, connections and run. Exits 1 when the output has no rate
 in it, so that a crashed or misparsed run never counts as a zero.
 """
+import glob
 import json
 import re
 import sys
@@ -84,6 +88,31 @@ def parse_pgbench(text):
     return out
 
 
+def parse_pgblog(log_dir, text):
+    """Latency percentiles from pgbench -l's logs (pgbench_log.*: the third field is the latency in us, or
+    "failed"/"skipped"), and the rate from its output; tps is None (rps 0) when the output has none."""
+    lat = []
+    failed = 0
+    for f in glob.glob(log_dir + "/pgbench_log.*"):
+        with open(f) as fh:
+            for ln in fh:
+                p = ln.split()
+                if len(p) >= 3:
+                    if p[2] in ("failed", "skipped"):
+                        failed += 1
+                    else:
+                        lat.append(int(p[2]) / 1000.0)
+    lat.sort()
+
+    def q(x):
+        return round(lat[min(len(lat) - 1, int(x * len(lat)))], 3) if lat else None
+
+    m = re.search(r"^tps = ([0-9.]+)", text, re.M)
+    tps = float(m.group(1)) if m else None
+    return {"tool": "pgbench", "rps": tps or 0, "tps": tps, "n": len(lat), "failed": failed,
+            "p50_ms": q(0.50), "p99_ms": q(0.99)}
+
+
 def _value(v):
     for conv in (int, float):
         try:
@@ -94,13 +123,18 @@ def _value(v):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("wrk", "pgbench"):
+    if len(argv) < 3 or argv[1] not in ("wrk", "pgbench", "pgblog") or (argv[1] == "pgblog" and len(argv) < 4):
         sys.stderr.write(__doc__)
         return 2
+    if argv[1] == "pgblog":
+        log_dir, argv = argv[2], argv[:2] + argv[3:]
     with open(argv[2], encoding="utf-8", errors="replace") as f:
         text = f.read()
     try:
-        rec = parse_wrk(text) if argv[1] == "wrk" else parse_pgbench(text)
+        if argv[1] == "pgblog":
+            rec = parse_pgblog(log_dir, text)
+        else:
+            rec = parse_wrk(text) if argv[1] == "wrk" else parse_pgbench(text)
     except ValueError as e:
         sys.stderr.write("parse.py: %s: %s\n--- output was ---\n%s\n" % (argv[2], e, text))
         return 1

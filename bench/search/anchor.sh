@@ -33,20 +33,7 @@ EOF
         "$PG_BIN/pgbench" -n -M prepared -c "$BENCH_CONNS" -j "$BENCH_THREADS" -T "$BENCH_SECONDS" -l \
         -h "$PG_DIR" -p "$PG_PORT" -U postgres "${args[@]}" -f "$dir/$script" yizhan) >"$out" 2>&1 \
         || { cat "$out" >&2; bench_die "pgbench failed on $name"; }
-    "$PY" - "$run_dir" "$term" "$figure" "$out" >>"$RAW" <<'EOF'
-import glob, json, re, sys
-lat = []
-for f in glob.glob(sys.argv[1] + "/pgbench_log.*"):
-    for ln in open(f):
-        p = ln.split()
-        if len(p) >= 3:
-            lat.append(int(p[2]) / 1000.0)
-lat.sort()
-q = lambda x: round(lat[min(len(lat) - 1, int(x * len(lat)))], 3) if lat else None
-tps = re.search(r"^tps = ([0-9.]+)", open(sys.argv[4]).read(), re.M)
-print(json.dumps({"tool": "scan", "figure": sys.argv[3], "term": sys.argv[2], "run": 1, "n": len(lat),
-                  "p50_ms": q(0.50), "p99_ms": q(0.99), "tps": float(tps.group(1)) if tps else None}))
-EOF
+    "$PY" "$BENCH_DIR/lib/parse.py" pgblog "$run_dir" "$out" tool=scan figure="$figure" term="$term" run=1 >>"$RAW"
     bench_log "  $(tail -n 1 "$RAW" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%-15s %-8s: %8.1f tps     p50 %s ms  p99 %s ms" % (r["figure"], r["term"], r["tps"] or 0, r["p50_ms"], r["p99_ms"]))')"
 }
 

@@ -344,20 +344,7 @@ run_scan() { # TERM RUN
     (cd "$dir" && timeout -k 5 "$((BENCH_SECONDS + 120))" "$PG_BIN/pgbench" -n -M prepared -c "$BENCH_CONNS" \
         -j "$BENCH_THREADS" -T "$BENCH_SECONDS" -D pat="%$1%" -f "$SCAN_SQL" -l -h "$PG_DIR" -p "$PG_PORT" \
         -U postgres yizhan) >"$OUT" 2>&1 || { cat "$OUT" >&2; bench_die "pgbench failed"; }
-    "$PY" - "$dir" "$1" "$2" "$OUT" >>"$RAW" <<'EOF'
-import glob, json, re, statistics, sys
-lat = []
-for f in glob.glob(sys.argv[1] + "/pgbench_log.*"):
-    for ln in open(f):
-        p = ln.split()
-        if len(p) >= 3:
-            lat.append(int(p[2]) / 1000.0)
-lat.sort()
-q = lambda x: round(lat[min(len(lat) - 1, int(x * len(lat)))], 3) if lat else None
-tps = re.search(r"^tps = ([0-9.]+)", open(sys.argv[4]).read(), re.M)
-print(json.dumps({"tool": "scan", "figure": "scan", "term": sys.argv[2], "run": int(sys.argv[3]), "n": len(lat),
-                  "p50_ms": q(0.50), "p99_ms": q(0.99), "tps": float(tps.group(1)) if tps else None}))
-EOF
+    "$PY" "$BENCH_DIR/lib/parse.py" pgblog "$dir" "$OUT" tool=scan figure=scan term="$1" run="$2" >>"$RAW"
     bench_log "  $(tail -n 1 "$RAW" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%-13s %-8s run %d: %8.1f tps     p50 %s ms  p99 %s ms  (%d scans)" % (r["figure"], r["term"], r["run"], r["tps"] or 0, r["p50_ms"], r["p99_ms"], r["n"]))')"
 }
 

@@ -16,6 +16,7 @@ import pytest
 
 from contract_fixtures import *  # noqa: F401,F403
 from contract_fixtures import V1, contract_body, create_contract, query, submit
+from market_fixtures import set_setting
 
 TAG = "zq" + uuid.uuid4().hex[:6]
 N = 2400
@@ -132,11 +133,9 @@ def test_officer_filters_and_sorts_equal_scan(api, cdb, big, q):
 @pytest.fixture
 def windows(cdb):
     """Every query with a rare token is read a window of ids at a time (contract_search_direct_n 1)."""
-    with cdb.cursor() as cur:
-        cur.execute("UPDATE settings SET value = '1' WHERE key = 'contract_search_direct_n'")
+    set_setting(cdb, "contract_search_direct_n", 1)
     yield
-    with cdb.cursor() as cur:
-        cur.execute("UPDATE settings SET value = '3000' WHERE key = 'contract_search_direct_n'")
+    set_setting(cdb, "contract_search_direct_n", 3000)
 
 
 @pytest.mark.parametrize("q", ["钒液流", "钒液流 技术", "alpha12", "巴中alpha", "锂电池回收", "测技", TAG, "成都 服务"])
