@@ -444,10 +444,8 @@ BEGIN
     PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_accepted', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_accept', NULL,
                          jsonb_build_object('broker_user_id', i.broker_user_id));
-    PERFORM notify('broker_admitted', 'inquiry', i.id, '技术经纪人已获双方同意参与洽谈',
-                   jsonb_strip_nulls(jsonb_build_object('inquiry_id', i.id, 'result_id', i.result_id, 'need_id', i.need_id,
-                                                        'broker_user_id', i.broker_user_id)),
-                   ARRAY[i.broker_named_by_org_id], ARRAY[i.broker_user_id], p_actor);
+    PERFORM inquiry_notify(i, 'broker_admitted', '技术经纪人已获双方同意参与洽谈', ARRAY[i.broker_named_by_org_id], true,
+                           p_actor, jsonb_build_object('broker_user_id', i.broker_user_id));
     RETURN inquiry_json(i, true)::text;
 END $$;
 
@@ -472,11 +470,10 @@ BEGIN
     PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_removed', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_remove', NULL,
                          jsonb_build_object('broker_user_id', o.broker_user_id));
-    PERFORM notify('broker_removed', 'inquiry', i.id, '技术经纪人已退出洽谈',
-                   jsonb_strip_nulls(jsonb_build_object('inquiry_id', i.id, 'result_id', i.result_id, 'need_id', i.need_id,
-                                                        'broker_user_id', o.broker_user_id)),
-                   ARRAY[CASE side WHEN 'seller' THEN i.buyer_org_id ELSE i.seller_org_id END],
-                   CASE WHEN o.broker_accepted_at IS NOT NULL THEN ARRAY[o.broker_user_id] END, p_actor);
+    -- o, the row before: the broker is told only if they had been admitted
+    PERFORM inquiry_notify(o, 'broker_removed', '技术经纪人已退出洽谈',
+                           ARRAY[CASE side WHEN 'seller' THEN i.buyer_org_id ELSE i.seller_org_id END], true, p_actor,
+                           jsonb_build_object('broker_user_id', o.broker_user_id));
     RETURN inquiry_json(i, true)::text;
 END $$;
 
