@@ -37,6 +37,13 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_org = i.seller_org_id THEN 'seller' WHEN p_org = i.buyer_org_id THEN 'buyer' END
 $$;
 
+-- The organisation on the other side of an inquiry from p_org, or NULL when
+-- p_org is neither party.
+CREATE FUNCTION inquiry_other_org(i inquiries, p_org bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_org WHEN i.seller_org_id THEN i.buyer_org_id WHEN i.buyer_org_id THEN i.seller_org_id END
+$$;
+
 -- A side's standing proposal: its latest entry with a price (a proposal, an
 -- acceptance, a purchase or a winning bid).
 CREATE FUNCTION inquiry_proposal(p_inquiry bigint, p_side text) RETURNS inquiry_messages
@@ -264,7 +271,7 @@ BEGIN
         INSERT INTO inquiries (need_id, seller_org_id, buyer_org_id, initiator_org_id, created_by)
         VALUES (p_need, p_org, n.org_id, p_org, p_actor) RETURNING * INTO i;
     END IF;
-    other := CASE WHEN p_org = i.seller_org_id THEN i.buyer_org_id ELSE i.seller_org_id END;
+    other := inquiry_other_org(i, p_org);
     -- a price in the opening message is the initiator's proposal
     PERFORM inquiry_say(i.id, p_actor, p_org, CASE WHEN p_price IS NULL THEN 'message' ELSE 'proposal' END,
                         inquiry_side(i, p_org), p_body, p_price);
@@ -358,7 +365,7 @@ DECLARE
 BEGIN
     o := inquiry_lock_party(p_id, p_org, p_actor, p_admin);
     side := inquiry_side(o, p_org);
-    other := CASE side WHEN 'seller' THEN o.buyer_org_id ELSE o.seller_org_id END;
+    other := inquiry_other_org(o, p_org);
     subject := coalesce((SELECT title FROM results WHERE id = o.result_id), (SELECT title FROM needs WHERE id = o.need_id));
     IF p_decision = 'agree' THEN
         IF p_price IS NULL OR p_price <= 0 THEN PERFORM yz_raise(422, 'must be at least 1 fen', 'price_fen', 'too_low'); END IF;
@@ -420,7 +427,7 @@ BEGIN
     PERFORM inquiry_say(i.id, p_actor, p_org, 'broker_named', side);
     PERFORM audit_append(p_actor, p_req, 'inquiry', i.id::text, 'broker_name', NULL, jsonb_build_object('broker_user_id', p_broker));
     PERFORM inquiry_notify(i, 'broker_request', '对方请求技术经纪人参与洽谈，请确认',
-                           ARRAY[CASE side WHEN 'seller' THEN i.buyer_org_id ELSE i.seller_org_id END], false, p_actor,
+                           ARRAY[inquiry_other_org(i, p_org)], false, p_actor,
                            jsonb_build_object('broker_user_id', p_broker));
     RETURN inquiry_json(i, true)::text;
 END $$;
@@ -472,7 +479,7 @@ BEGIN
                          jsonb_build_object('broker_user_id', o.broker_user_id));
     -- o, the row before: the broker is told only if they had been admitted
     PERFORM inquiry_notify(o, 'broker_removed', '技术经纪人已退出洽谈',
-                           ARRAY[CASE side WHEN 'seller' THEN i.buyer_org_id ELSE i.seller_org_id END], true, p_actor,
+                           ARRAY[inquiry_other_org(i, p_org)], true, p_actor,
                            jsonb_build_object('broker_user_id', o.broker_user_id));
     RETURN inquiry_json(i, true)::text;
 END $$;
