@@ -364,30 +364,27 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce((SELECT extra FROM codes WHERE list = 'contract_types' AND code = p_code), '{}')
 $$;
 
--- Apply body fields b onto c (only the keys present).
+-- Apply body fields b onto c (only the keys present).  A party (seller, buyer,
+-- intermediary) fills its five columns <party>_org_id, _name, _org_type,
+-- _region_code and _credit_code from contract_party(), in that order of the
+-- parties (the first one at fault is the one reported).
 CREATE FUNCTION contract_merge(c contracts, b jsonb) RETURNS contracts
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
+    party text;
     p record;
 BEGIN
     IF b ? 'title' THEN c.title := b->>'title'; END IF;
     IF b ? 'contract_type' THEN c.contract_type := b->>'contract_type'; END IF;
     IF b ? 'contract_subtype' THEN c.contract_subtype := b->>'contract_subtype'; END IF;
-    IF b ? 'seller' THEN
-        p := contract_party(b->'seller', 'seller');
-        c.seller_org_id := p.org_id; c.seller_name := p.name; c.seller_org_type := p.org_type;
-        c.seller_region_code := p.region_code; c.seller_credit_code := p.credit_code;
-    END IF;
-    IF b ? 'buyer' THEN
-        p := contract_party(b->'buyer', 'buyer');
-        c.buyer_org_id := p.org_id; c.buyer_name := p.name; c.buyer_org_type := p.org_type;
-        c.buyer_region_code := p.region_code; c.buyer_credit_code := p.credit_code;
-    END IF;
-    IF b ? 'intermediary' THEN
-        p := contract_party(b->'intermediary', 'intermediary');
-        c.intermediary_org_id := p.org_id; c.intermediary_name := p.name; c.intermediary_org_type := p.org_type;
-        c.intermediary_region_code := p.region_code; c.intermediary_credit_code := p.credit_code;
-    END IF;
+    FOREACH party IN ARRAY ARRAY['seller', 'buyer', 'intermediary'] LOOP
+        IF b ? party THEN
+            p := contract_party(b->party, party);
+            c := jsonb_populate_record(c, jsonb_build_object(party || '_org_id', p.org_id, party || '_name', p.name,
+                     party || '_org_type', p.org_type, party || '_region_code', p.region_code,
+                     party || '_credit_code', p.credit_code));
+        END IF;
+    END LOOP;
     IF b ? 'broker_user_id' THEN c.broker_user_id := (b->>'broker_user_id')::bigint; END IF;
     IF b ? 'signed_on' THEN c.signed_on := (b->>'signed_on')::date; END IF;
     IF b ? 'effective_on' THEN c.effective_on := (b->>'effective_on')::date; END IF;
