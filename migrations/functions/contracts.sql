@@ -594,9 +594,7 @@ DECLARE
     c contracts;
 BEGIN
     o := contract_lock_for_review(p_id, p_office, p_admin);
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        PERFORM yz_raise(422, 'say what must be corrected', 'reason', 'required');
-    END IF;
+    PERFORM check_text(p_reason, 'reason', NULL, 'say what must be corrected');
     UPDATE contracts SET status = 'returned', returned_at = now(), return_reason = p_reason,
                          correction_due_on = add_working_days(today_cn(), setting_int('correction_days', 10)::int)
     WHERE id = p_id RETURNING * INTO c;
@@ -689,9 +687,7 @@ BEGIN
     IF NOT p_admin AND o.applicant_org_id IS DISTINCT FROM p_org THEN
         PERFORM yz_raise(403, 'the organisation that applied for the registration asks for changes');
     END IF;
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        PERFORM yz_raise(422, 'give the reason', 'reason', 'required');
-    END IF;
+    PERFORM check_text(p_reason, 'reason', NULL, 'give the reason');
     IF EXISTS (SELECT 1 FROM contract_changes WHERE contract_id = p_id AND status = 'pending') THEN
         PERFORM yz_raise(409, 'another change request is pending for this contract');
     END IF;

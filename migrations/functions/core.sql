@@ -63,6 +63,20 @@ BEGIN
     END IF;
 END $$;
 
+-- A text field: at most p_max characters (NULL: no bound); when p_required
+-- says why it is needed, also not blank (else 422 'required' with that
+-- message).  Required first, then the length, as every caller checked them.
+CREATE FUNCTION check_text(p_value text, p_field text, p_max int, p_required text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_required IS NOT NULL AND coalesce(btrim(p_value), '') = '' THEN
+        PERFORM yz_raise(422, p_required, p_field, 'required');
+    END IF;
+    IF char_length(p_value) > p_max THEN
+        PERFORM yz_raise(422, format('at most %s characters', p_max), p_field, 'too_long');
+    END IF;
+END $$;
+
 CREATE FUNCTION check_region(p_code text, p_field text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN

@@ -295,9 +295,7 @@ END $$;
 CREATE FUNCTION market_check_reason(p_kind text, p_reason text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        PERFORM yz_raise(422, format('say why the %s is rejected', market_kind_name(p_kind)), 'reason', 'required');
-    END IF;
+    PERFORM check_text(p_reason, 'reason', NULL, format('say why the %s is rejected', market_kind_name(p_kind)));
 END $$;
 
 -- After a change: the audit entry (when the row changed) and the listing's

@@ -94,8 +94,7 @@ CREATE FUNCTION register_text(v text, p_field text, n int, p_required boolean) R
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     v := nullif(btrim(v), '');
-    IF v IS NULL AND p_required THEN PERFORM yz_raise(422, 'this value is required', p_field, 'required'); END IF;
-    IF char_length(v) > n THEN PERFORM yz_raise(422, format('at most %s characters', n), p_field, 'too_long'); END IF;
+    PERFORM check_text(v, p_field, n, CASE WHEN p_required THEN 'this value is required' END);
     RETURN v;
 END $$;
 

@@ -58,16 +58,9 @@ BEGIN
     IF coalesce(b->>'status', '') NOT IN ('provisional', 'confirmed') THEN
         PERFORM yz_raise(422, 'status must be provisional or confirmed', 'status', 'one_of');
     END IF;
-    IF coalesce(btrim(b->>'source'), '') = '' THEN
-        PERFORM yz_raise(422, 'cite the source: the State Council''s notice (number and date) or the rule the days follow',
-                         'source', 'required');
-    END IF;
-    IF char_length(b->>'source') > 500 THEN
-        PERFORM yz_raise(422, 'at most 500 characters', 'source', 'too_long');
-    END IF;
-    IF char_length(b->>'note') > 1000 THEN
-        PERFORM yz_raise(422, 'at most 1000 characters', 'note', 'too_long');
-    END IF;
+    PERFORM check_text(b->>'source', 'source', 500,
+                       'cite the source: the State Council''s notice (number and date) or the rule the days follow');
+    PERFORM check_text(b->>'note', 'note', 1000);
     IF jsonb_typeof(b->'days') IS DISTINCT FROM 'array' THEN
         PERFORM yz_raise(422, 'days must be a list of {day, kind, name}', 'days', 'required');
     END IF;
@@ -180,9 +173,7 @@ BEGIN
         IF p_rule ? 'list' AND NOT EXISTS (SELECT 1 FROM codes WHERE list = p_rule->>'list' AND code = p_new #>> '{}' AND active) THEN
             PERFORM yz_raise(422, format('%s is not a code of list %s', p_new #>> '{}', p_rule->>'list'), p_field, 'unknown_code');
         END IF;
-        IF char_length(p_new #>> '{}') > 500 THEN
-            PERFORM yz_raise(422, 'at most 500 characters', p_field, 'too_long');
-        END IF;
+        PERFORM check_text(p_new #>> '{}', p_field, 500);
     WHEN 'object' THEN
         FOR k IN SELECT jsonb_object_keys(p_new) LOOP
             IF NOT p_old ? k THEN
@@ -226,12 +217,7 @@ BEGIN
     IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
         PERFORM yz_raise(412, 'the setting was changed by someone else; reload and try again');
     END IF;
-    IF coalesce(btrim(p_source), '') = '' THEN
-        PERFORM yz_raise(422, 'cite the source of the new value (the regulation, notice or decision)', 'source', 'required');
-    END IF;
-    IF char_length(p_source) > 500 THEN
-        PERFORM yz_raise(422, 'at most 500 characters', 'source', 'too_long');
-    END IF;
+    PERFORM check_text(p_source, 'source', 500, 'cite the source of the new value (the regulation, notice or decision)');
     PERFORM setting_check(o.value, p_value, o.rule, 'value');
     UPDATE settings SET value = p_value, source = p_source, updated_by = p_actor
     WHERE key = p_key RETURNING * INTO n;
@@ -275,15 +261,8 @@ BEGIN
     IF coalesce(btrim(b->>'label'), '') = '' OR char_length(b->>'label') > 100 THEN
         PERFORM yz_raise(422, 'the label: 1 to 100 characters', 'label', 'required');
     END IF;
-    IF char_length(b->>'label_en') > 200 THEN
-        PERFORM yz_raise(422, 'at most 200 characters', 'label_en', 'too_long');
-    END IF;
-    IF coalesce(btrim(b->>'source'), '') = '' THEN
-        PERFORM yz_raise(422, 'cite the source of the code (the regulation or standard)', 'source', 'required');
-    END IF;
-    IF char_length(b->>'source') > 500 THEN
-        PERFORM yz_raise(422, 'at most 500 characters', 'source', 'too_long');
-    END IF;
+    PERFORM check_text(b->>'label_en', 'label_en', 200);
+    PERFORM check_text(b->>'source', 'source', 500, 'cite the source of the code (the regulation or standard)');
     IF b ? 'sort' AND ((b->>'sort')::numeric NOT BETWEEN -100000 AND 100000) THEN
         PERFORM yz_raise(422, 'sort is a number from -100000 to 100000', 'sort', 'out_of_range');
     END IF;

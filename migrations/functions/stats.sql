@@ -271,9 +271,7 @@ BEGIN
     IF o.reopened_at IS NOT NULL THEN
         PERFORM yz_raise(409, 'the year was already reopened');
     END IF;
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        PERFORM yz_raise(422, 'give the reason for reopening the year', 'reason', 'required');
-    END IF;
+    PERFORM check_text(p_reason, 'reason', NULL, 'give the reason for reopening the year');
     UPDATE stats_closes SET reopened_at = now(), reopened_by = p_actor, reopen_reason = p_reason
     WHERE id = p_id RETURNING * INTO c;
     RETURN audit_returning(p_actor, p_req, 'stats_close', c.id::text, 'reopen', stats_close_json(o), stats_close_json(c));

@@ -446,9 +446,7 @@ BEGIN
     IF p.valid_to_year IS NOT NULL AND (p.valid_to_year NOT BETWEEN 2000 AND 2100 OR p.valid_to_year < p.valid_from_year) THEN
         PERFORM yz_raise(422, 'a year from valid_from_year to 2100, or null', 'valid_to_year', 'out_of_range');
     END IF;
-    IF char_length(p.source) > 500 THEN
-        PERFORM yz_raise(422, 'at most 500 characters', 'source', 'too_long');
-    END IF;
+    PERFORM check_text(p.source, 'source', 500);
     PERFORM subsidy_rules_check(p.rules);
 END $$;
 
