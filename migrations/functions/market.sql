@@ -39,8 +39,7 @@ $$;
 
 CREATE FUNCTION market_need_visible(n needs, p_org bigint, p_staff boolean) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT (n.status = 'open' AND (n.deadline IS NULL OR n.deadline >= today_cn()))
-           OR n.org_id = p_org OR p_staff
+    SELECT market_need_status(n) = 'open' OR n.org_id = p_org OR p_staff
 $$;
 
 -- JSON forms ------------------------------------------------------------------
@@ -108,8 +107,7 @@ BEGIN
             'org', (SELECT jsonb_build_object('id', g.id, 'name', g.name, 'org_type', g.org_type, 'org_type_label', c.label)
                     FROM orgs g LEFT JOIN codes c ON c.list = 'org_types' AND c.code = g.org_type
                     WHERE g.id = n.org_id),
-            'status', CASE WHEN n.status = 'open' AND n.deadline < (now() AT TIME ZONE 'Asia/Shanghai')::date
-                           THEN 'expired' ELSE n.status END,
+            'status', market_need_status(n),
             'reject_reason', CASE WHEN p_full THEN n.reject_reason END,
             'close_reason', n.close_reason,
             'submitted_at', CASE WHEN p_full THEN n.submitted_at END,
