@@ -44,8 +44,11 @@ LANGUAGE sql STABLE AS $$ SELECT label FROM codes WHERE list = p_list AND code =
 CREATE FUNCTION code_national(p_list text, p_code text) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT coalesce(extra->>'national_code', code) FROM codes WHERE list = p_list AND code = p_code $$;
 
+-- A region's name; 000000, the whole country of the statistics' scopes, is 全国.
 CREATE FUNCTION region_name(p_code text) RETURNS text
-LANGUAGE sql STABLE AS $$ SELECT name FROM regions WHERE code = p_code $$;
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_code = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_code) END
+$$;
 
 CREATE FUNCTION region_in_subtree(code text, root text) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

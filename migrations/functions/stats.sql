@@ -214,7 +214,7 @@ END $$;
 CREATE FUNCTION stats_close_json(c stats_closes) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', c.id, 'year', c.year, 'region_code', c.region_code,
-        'region_name', CASE WHEN c.region_code = '000000' THEN '全国' ELSE region_name(c.region_code) END,
+        'region_name', region_name(c.region_code),
         'closed_at', c.closed_at, 'closed_by', c.closed_by, 'note', c.note,
         'reopened_at', c.reopened_at, 'reopened_by', c.reopened_by, 'reopen_reason', c.reopen_reason,
         'status', CASE WHEN c.reopened_at IS NULL THEN 'closed' ELSE 'reopened' END,
@@ -432,7 +432,7 @@ BEGIN
           WHERE f.close_id = cl.id AND f.region_code = p_region AND f.flow = p_flow AND f.dim = 'total') s;
     RETURN jsonb_build_object(
         'year', p_year, 'region', p_region,
-        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'region_name', region_name(p_region),
         'by', coalesce(p_by, 'year'), 'flow', p_flow, 'groups', v_groups, 'total', v_total,
         'closed', cl.id IS NOT NULL, 'close_id', cl.id, 'closed_at', cl.closed_at,
         'adjustments_after_close', CASE WHEN cl.id IS NOT NULL THEN
@@ -580,7 +580,7 @@ CREATE FUNCTION export_tables(p_region text, p_year int) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'year', p_year, 'region', p_region,
-        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'region_name', region_name(p_region),
         'generated_at', now(),
         'tables', jsonb_agg(export_table(p_region, p_year, t.by) || jsonb_build_object('title', t.title) ORDER BY t.ord))
     FROM (VALUES (1, 'type', '按合同类别'), (2, 'subtype', '按合同子类'), (3, 'domain', '按技术领域'),

@@ -1346,7 +1346,7 @@ LANGUAGE sql STABLE AS $$
     )
     SELECT jsonb_build_object(
         'year', p_year, 'region_code', p_region,
-        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'region_name', region_name(p_region),
         'assumptions', tax_rules(),
         'items', coalesce((SELECT jsonb_agg(jsonb_build_object(
                 'seller', jsonb_build_object('key', r.skey, 'org_id', r.org_id, 'name', r.name,

@@ -166,7 +166,7 @@ BEGIN
         FROM ys WHERE ys.metric = t.metric AND ys.from_year = t.from_year AND ys.to_year = t.year) s;
 
     RETURN jsonb_build_object('year', p_year, 'region', p_region,
-        'region_name', CASE WHEN p_region = '000000' THEN '全国' ELSE (SELECT name FROM regions WHERE code = p_region) END,
+        'region_name', region_name(p_region),
         'closed_at', (stats_close_for(p_region, p_year)).closed_at,
         'elapsed_share', round(f, 4),
         'items', coalesce(items, '[]'), 'cumulative', coalesce(cumulative, '[]'));

@@ -131,6 +131,7 @@ def test_by_region_groups_children_and_labels(api, users, world, db_module):
     assert body["groups"][0]["label"] == "拉萨市"
     assert body["region_name"] == "西藏自治区"
     nat = stats(api, users.auth(world["admin"]), year=YEAR, region="000000", by="region")
+    assert nat["region_name"] == "全国"
     keys = {g["key"] for g in nat["groups"]}
     assert "540000" in keys and all(k.endswith("0000") for k in keys)
 
