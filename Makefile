@@ -8,6 +8,10 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) -MMD -MP -Iserver $(shell pkg-config --cflags
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 BUILD    ?= build
+# build/gen/spec_fields.h: the request bodies' field tables, made from the spec
+# (server/api/spec_fields.py, python3 + python3-yaml; api.h includes it)
+GEN_H    := $(BUILD)/gen/spec_fields.h
+CFLAGS   += -I$(BUILD)/gen
 SRC      := $(shell find server -name '*.c' ! -name main.c | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/server/main.o
@@ -37,9 +41,13 @@ $(BUILD)/yizhan: $(OBJ) $(MAIN_OBJ)
 $(BUILD)/test_unit: $(OBJ) $(UNIT_OBJ)
 	$(Q)$(if $(SAY),$(SAY) LD $@;)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(Q)$(if $(SAY),$(SAY) CC $<;)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(GEN_H): api/openapi.yaml server/api/spec_fields.py
+	@mkdir -p $(dir $@)
+	$(Q)$(if $(SAY),$(SAY) GEN $@;)python3 server/api/spec_fields.py api/openapi.yaml >$@.tmp && mv $@.tmp $@
 
 deps:
 	@bash deploy/local/deps.sh
@@ -141,17 +149,17 @@ fmt-check: lint-deps
 LINT_C   := $(shell find server -name '*.c' | sort)
 LINT_H   := $(shell find server -name '*.h')
 LINT_OK  := $(LINT_C:%.c=$(BUILD)/lint/%.ok)
-lint: lint-deps $(LINT_OK)
+lint: lint-deps $(LINT_OK) $(GEN_H)
 	$(Q)$(if $(SAY),$(SAY) LINT cppcheck;)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	  --inline-suppr --std=c11 -D_GNU_SOURCE -Iserver -j2 server
+	  --inline-suppr --std=c11 -D_GNU_SOURCE -Iserver -I$(BUILD)/gen -j2 server
 	@echo "lint: clean ($(words $(LINT_C)) files: cppcheck, clang-tidy)"
 
 lint-deps:
 	@YIZHAN_DEPS_LINT=1 bash deploy/local/deps.sh
 
-$(BUILD)/lint/%.ok: %.c $(LINT_H) .clang-tidy | lint-deps
+$(BUILD)/lint/%.ok: %.c $(LINT_H) $(GEN_H) .clang-tidy | lint-deps
 	@mkdir -p $(dir $@)
-	$(Q)$(if $(SAY),$(SAY) TIDY $<;)clang-tidy --quiet $< -- $(CSTD) -Iserver \
+	$(Q)$(if $(SAY),$(SAY) TIDY $<;)clang-tidy --quiet $< -- $(CSTD) -Iserver -I$(BUILD)/gen \
 	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) >$@.log 2>&1 || { grep -v ' warnings\? generated' $@.log; exit 1; }
 	@mv $@.log $@
 

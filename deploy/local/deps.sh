@@ -8,7 +8,7 @@ pkgs=(
   libevent-dev libpq-dev libjansson-dev libjwt-dev libssl-dev libqrencode-dev libxlsxwriter-dev zlib1g-dev libbrotli-dev
   libzip-dev libexpat1-dev libpango1.0-dev libcairo2-dev fonts-noto-cjk libcurl4-openssl-dev
   postgresql-15 postgresql-client-15
-  python3 python3-pytest python3-psycopg2 python3-requests python3-openpyxl python3-aiosmtpd poppler-utils
+  python3 python3-yaml python3-pytest python3-psycopg2 python3-requests python3-openpyxl python3-aiosmtpd poppler-utils
   curl ca-certificates openssl
 )
 # extra groups, asked for by the targets that need them

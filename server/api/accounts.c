@@ -49,21 +49,8 @@ static void check_text(json_t *o, const char *prefix, const char *name, size_t m
     }
 }
 
-static const field_t ORG_FIELDS[] = {
-    {"name", F_STRING, true},
-    {"name_en", F_STRING_OR_NULL, false},
-    {"org_type", F_STRING, true},
-    {"credit_code", F_STRING_OR_NULL, false},
-    {"region_code", F_STRING, true},
-    {"state_funded", F_BOOL, false},
-    {"description", F_STRING_OR_NULL, false},
-    {"address", F_STRING_OR_NULL, false},
-    {"website", F_STRING_OR_NULL, false},
-    {"contact_name", F_STRING_OR_NULL, false},
-    {"contact_phone", F_STRING_OR_NULL, false},
-    {"contact_email", F_STRING_OR_NULL, false},
-    {"webhook_url", F_STRING_OR_NULL, false},
-};
+/* an org object inside another body (registration's org) */
+static const field_t ORG_FIELDS[] = SPEC_FIELDS(OrgInput);
 
 /* Value checks for an org object (types already checked). */
 static void validate_org(json_t *o, const char *prefix, json_t **errs)
@@ -181,7 +168,7 @@ static void org_create_send(http_req_t *req)
 
 static void org_create(http_req_t *req)
 {
-    if (api_fields_or_reply(req, ORG_FIELDS, ARRAY_LEN(ORG_FIELDS))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     validate_org(req->json, "", &errs);
     if (api_errors_or_reply(req, errs)) return;
@@ -192,13 +179,8 @@ static void org_update_send(http_req_t *req);
 
 static void org_update(http_req_t *req)
 {
-    static field_t F[ARRAY_LEN(ORG_FIELDS)];
-    for (size_t i = 0; i < ARRAY_LEN(ORG_FIELDS); i++) {
-        F[i] = ORG_FIELDS[i];
-        F[i].required = false;
-    }
     const char *id, *ifm;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     validate_org(req->json, "", &errs);
     if (api_errors_or_reply(req, errs)) return;
@@ -221,9 +203,8 @@ static void org_update_send(http_req_t *req)
 
 static void org_verify(http_req_t *req)
 {
-    static const field_t F[] = {{"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     const char *v[5] = {api_actor(req), req->request_id, id, api_str(req, "decision"), api_str(req, "note")};
     api_query(req, ST_ORG_VERIFY, 5, v, api_reply_versioned_ok);
 }
@@ -249,9 +230,8 @@ static void hash_hex(const char *s, char out[65])
 
 static void invite(http_req_t *req)
 {
-    static const field_t F[] = {{"role", F_STRING, false}, {"max_uses", F_INT, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     const char *code = api_random_token_or_reply(req, "inv_", 15);
     if (!code) return;
     req->ctx = (void *)code;
@@ -342,12 +322,7 @@ static void register_rated(http_req_t *req, PGresult *res)
 
 static void register_user(http_req_t *req)
 {
-    static const field_t F[] = {{"email", F_STRING, true},
-                                {"password", F_STRING, true},
-                                {"display_name", F_STRING, true},
-                                {"org", F_OBJECT, false},
-                                {"invitation_code", F_STRING, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL, *org = json_object_get(req->json, "org");
     const char *invite = api_str(req, "invitation_code");
     if (!org == !invite) {
@@ -418,8 +393,7 @@ static void pw_loaded(http_req_t *req, PGresult *res)
 
 static void password_change(http_req_t *req)
 {
-    static const field_t F[] = {{"current_password", F_STRING, true}, {"new_password", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     const char *why = password_policy_error(api_str(req, "new_password"));
     if (why) {
         json_t *e = NULL;
@@ -462,17 +436,6 @@ static void validate_user(http_req_t *req, json_t **errs)
     check_text(b, "", "display_name", 100, true, errs);
 }
 
-static const field_t USER_FIELDS[] = {
-    {"email", F_STRING, true},
-    {"display_name", F_STRING, false},
-    {"phone", F_STRING_OR_NULL, false},
-    {"password", F_STRING, true},
-    {"role", F_STRING, true},
-    {"org_id", F_NUMBER_OR_NULL, false},
-    {"office_id", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING_OR_NULL, false},
-};
-
 static void user_hashed(http_req_t *req, const char *hash)
 {
     json_t *b = json_deep_copy(req->json);
@@ -490,7 +453,7 @@ static void user_hash(http_req_t *req)
 
 static void user_create(http_req_t *req)
 {
-    if (api_fields_or_reply(req, USER_FIELDS, ARRAY_LEN(USER_FIELDS))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     /* missing ids count as null for the role rules */
     static const char *const IDS[] = {"org_id", "office_id", "region_code"};
@@ -507,17 +470,8 @@ static void user_update_send(http_req_t *req);
 
 static void user_update(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"display_name", F_STRING, false},
-        {"phone", F_STRING_OR_NULL, false},
-        {"role", F_STRING, false},
-        {"org_id", F_NUMBER_OR_NULL, false},
-        {"office_id", F_NUMBER_OR_NULL, false},
-        {"region_code", F_STRING_OR_NULL, false},
-        {"active", F_BOOL, false},
-    };
     const char *id, *ifm;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     check_role(api_str(req, "role"), &errs);
     check_text(req->json, "", "display_name", 100, true, &errs);
@@ -570,8 +524,7 @@ static void office_create_send(http_req_t *req)
 
 static void office_create(http_req_t *req)
 {
-    static const field_t F[] = {{"name", F_STRING, true}, {"region_code", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     check_text(req->json, "", "name", 200, true, &errs);
     if (api_errors_or_reply(req, errs)) return;
@@ -588,9 +541,8 @@ static void office_update_send(http_req_t *req)
 
 static void office_update(http_req_t *req)
 {
-    static const field_t F[] = {{"name", F_STRING, false}, {"region_code", F_STRING, false}, {"active", F_BOOL, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     codes_then(req, req->json, "", office_update_send);
 }
 

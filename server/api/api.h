@@ -48,9 +48,18 @@ typedef struct {
     ftype_t type;
     bool required;
 } field_t;
+/* The spec is the one home of a body's field names, JSON types and required
+ * ones: build/gen/spec_fields.h (made by server/api/spec_fields.py from
+ * api/openapi.yaml) has SPEC_FIELDS(OrgInput), a schema's table as a brace
+ * initialiser, and each operation's body table (SPEC_BODIES). */
+#include "spec_fields.h"
+#define SPEC_FIELDS(schema) SPEC_FIELDS_##schema
 /* Reject unknown fields (400), wrong JSON types (400) and missing required
  * fields (422), all in one errors[] list.  0, or -1 after replying. */
 int api_fields_or_reply(http_req_t *req, const field_t *fields, size_t n) WUR;
+/* api_fields_or_reply with the fields of the route's operation in the spec
+ * (its JSON requestBody schema); an operation without one takes no fields. */
+int api_body_or_reply(http_req_t *req) WUR;
 /* The same rules for an object o (a body, or an object inside one): adds
  * the errors to *errs, each field named prefix + name ("org.name"), and
  * returns 400 (unknown or mistyped), 422 (only required ones missing) or 0. */

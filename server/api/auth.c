@@ -160,8 +160,7 @@ static void login_found(http_req_t *req, PGresult *res)
 
 static void login(http_req_t *req)
 {
-    static const field_t F[] = {{"email", F_STRING, true}, {"password", F_STRING, true}, {"session", F_STRING, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return;
+    if (api_body_or_reply(req) != 0) return;
     const char *email = api_str(req, "email"), *pw = api_str(req, "password"), *session = api_str(req, "session");
     if (session && strcmp(session, "cookie") && strcmp(session, "body")) {
         json_t *e = NULL;
@@ -194,8 +193,7 @@ typedef struct {
  * cookie's.  Replies 400 / 401 itself and answers NULL when there is none. */
 static const char *presented_token(http_req_t *req, bool *cookie)
 {
-    static const field_t F[] = {{"refresh_token", F_STRING, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) != 0) return NULL;
+    if (api_body_or_reply(req) != 0) return NULL;
     const char *t = api_str(req, "refresh_token");
     *cookie = t == NULL;
     if (!t) t = cookie_token(req);
@@ -333,8 +331,7 @@ static void me(http_req_t *req)
  * message-centre events also come by e-mail (the password has its own route). */
 static void me_update(http_req_t *req)
 {
-    static const field_t F[] = {{"email_notifications", F_BOOL, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     const char *v[3] = {req->user->id_str, req->request_id,
                         json_is_true(json_object_get(req->json, "email_notifications")) ? "true" : "false"};
     api_query(req, ST_ME_UPDATE, 3, v, api_reply_row_json);

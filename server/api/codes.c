@@ -250,17 +250,10 @@ static void reply_versioned(http_req_t *req, PGresult *res)
     api_reply_versioned(req, res, 200);
 }
 
-/* The source an edit cites: a required string (the SQL function checks its
- * content and length). */
-static const field_t CODE_FIELDS[] = {
-    {"label", F_STRING, true}, {"label_en", F_STRING, false}, {"parent_code", F_STRING_OR_NULL, false},
-    {"sort", F_INT, false},    {"extra", F_OBJECT, false},    {"active", F_BOOL, false},
-    {"source", F_STRING, true}};
-
 static void code_put(http_req_t *req)
 {
     const char *ifm;
-    if (api_fields_or_reply(req, CODE_FIELDS, ARRAY_LEN(CODE_FIELDS)) || api_if_match_or_reply(req, &ifm)) return;
+    if (api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     api_check_chars(req, &errs, "label", api_str(req, "label"), 100);
     api_check_chars(req, &errs, "source", api_str(req, "source"), 500);
@@ -274,10 +267,6 @@ static void code_put(http_req_t *req)
  * the whole year at once, so a confirmation with its 调休 days is one change. */
 static void calendar_put(http_req_t *req)
 {
-    static const field_t F[] = {{"status", F_STRING, true},
-                                {"source", F_STRING, true},
-                                {"note", F_STRING_OR_NULL, false},
-                                {"days", F_ARRAY, true}};
     const char *ifm;
     uint64_t y;
     const char *year = req->params[0];
@@ -285,7 +274,7 @@ static void calendar_put(http_req_t *req)
         http_problem(req, 404, "no calendar for that year (2000 to 2100)", NULL);
         return;
     }
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    if (api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     json_t *days = json_object_get(req->json, "days"), *d, *errs = NULL;
     size_t i;
     if (json_array_size(days) > 400) http_error_add(&errs, "days", "too_many", "at most 400 days");
@@ -321,9 +310,8 @@ static void settings_list(http_req_t *req)
 
 static void setting_put(http_req_t *req)
 {
-    static const field_t F[] = {{"value", F_ANY, true}, {"source", F_STRING, true}};
     const char *ifm;
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || api_if_match_or_reply(req, &ifm)) return;
+    if (api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     const char *v[6] = {api_actor(req),
                         req->request_id,
                         req->params[0],

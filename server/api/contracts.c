@@ -45,40 +45,11 @@ static int id_or_reply(http_req_t *req, const char **id)
 
 /* --- body validation --------------------------------------------------------------- */
 
-static const field_t CONTRACT_FIELDS[] = {
-    {"title", F_STRING, false},
-    {"contract_type", F_STRING_OR_NULL, false},
-    {"contract_subtype", F_STRING_OR_NULL, false},
-    {"seller", F_OBJECT, false},
-    {"buyer", F_OBJECT, false},
-    {"intermediary", F_ANY, false},
-    {"broker_user_id", F_NUMBER_OR_NULL, false},
-    {"signed_on", F_STRING_OR_NULL, false},
-    {"effective_on", F_STRING_OR_NULL, false},
-    {"end_on", F_STRING_OR_NULL, false},
-    {"contract_amount_fen", F_INT, false},
-    {"technical_amount_fen", F_INT, false},
-    {"non_technical_items", F_ARRAY, false},
-    {"payment_schedule", F_ARRAY, false},
-    {"domain", F_STRING_OR_NULL, false},
-    {"socio_economic_objective", F_STRING_OR_NULL, false},
-    {"ip_type", F_STRING_OR_NULL, false},
-    {"plan_source", F_STRING_OR_NULL, false},
-    {"result_id", F_NUMBER_OR_NULL, false},
-    {"need_id", F_NUMBER_OR_NULL, false},
-    {"is_import", F_BOOL, false},
-    {"related_party", F_STRING, false},
-    {"related_contract_id", F_NUMBER_OR_NULL, false},
-    {"fiscal_subsidy", F_BOOL, false},
-};
+static const field_t CONTRACT_FIELDS[] = SPEC_FIELDS(ContractPatch);
 
 static void check_party(json_t *p, const char *name, json_t **errs)
 {
-    static const field_t PARTY[] = {{"org_id", F_NUMBER_OR_NULL, false},
-                                    {"name", F_STRING_OR_NULL, false},
-                                    {"org_type", F_STRING_OR_NULL, false},
-                                    {"region_code", F_STRING_OR_NULL, false},
-                                    {"credit_code", F_STRING_OR_NULL, false}};
+    static const field_t PARTY[] = SPEC_FIELDS(PartyInput);
     if (!p || json_is_null(p)) return;
     if (!json_is_object(p)) {
         http_error_add(errs, name, "wrong_type",
@@ -388,9 +359,8 @@ static void submit(http_req_t *req)
 
 static void do_return(http_req_t *req)
 {
-    static const field_t F[] = {{"reason", F_STRING, true}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     api_scope_t s = api_scope(req);
     const char *v[6] = {api_actor(req), req->request_id, id, s.office, s.admin, api_str(req, "reason")};
     api_query(req, ST_RETURN, 6, v, api_reply_versioned_ok);
@@ -398,9 +368,8 @@ static void do_return(http_req_t *req)
 
 static void refuse(http_req_t *req)
 {
-    static const field_t F[] = {{"ground", F_STRING, true}, {"detail", F_STRING_OR_NULL, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     api_scope_t s = api_scope(req);
     const char *v[7] = {api_actor(req),         req->request_id,       id, s.office, s.admin,
                         api_str(req, "ground"), api_str(req, "detail")};
@@ -418,11 +387,8 @@ static void register_send(http_req_t *req)
 
 static void do_register(http_req_t *req)
 {
-    static const field_t F[] = {{"contract_type", F_STRING, false},     {"contract_subtype", F_STRING, false},
-                                {"technical_amount_fen", F_INT, false}, {"non_technical_items", F_ARRAY, false},
-                                {"note", F_STRING_OR_NULL, false},      {"no_scan_reason", F_STRING_OR_NULL, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     json_t *t = json_object_get(req->json, "technical_amount_fen"), *errs = NULL;
     api_check_chars(req, &errs, "no_scan_reason", api_str(req, "no_scan_reason"), 500);
     if (t) (void)api_check(&errs, "technical_amount_fen", v_amount(json_integer_value(t), false));
@@ -461,8 +427,7 @@ static void change(http_req_t *req, const char *kind)
     if (id_or_reply(req, &id)) return;
     api_scope_t s = api_scope(req);
     if (req->user->role & ROLE_OFFICER || ((req->user->role & ROLE_ADMIN) && json_object_get(req->json, "change_id"))) {
-        static const field_t F[] = {
-            {"change_id", F_INT, true}, {"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
+        static const field_t F[] = SPEC_FIELDS(ContractChangeDecision);
         if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
         const char *note = api_str(req, "note");
         json_t *errs = NULL;
@@ -532,10 +497,8 @@ static void created_row(http_req_t *req, PGresult *res)
 
 static void payments_add(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"amount_fen", F_INT, true}, {"received_on", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
     const char *id;
-    if (id_or_reply(req, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_or_reply(req, &id) || api_body_or_reply(req)) return;
     const char *on = api_str(req, "received_on");
     json_t *amount = json_object_get(req->json, "amount_fen");
     json_t *errs = NULL;
@@ -891,11 +854,7 @@ static void verify_loaded(http_req_t *req, PGresult *res)
 
 static void verify(http_req_t *req)
 {
-    static const field_t F[] = {{"payload", F_OBJECT, true},
-                                {"algorithm", F_STRING, true},
-                                {"key_id", F_STRING, true},
-                                {"signature", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     if (strcmp(api_str(req, "algorithm"), "Ed25519") != 0) {
         verify_reply(req, false, "unsupported algorithm (only Ed25519)", NULL);
         return;

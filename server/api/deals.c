@@ -96,12 +96,7 @@ static void inq_get(http_req_t *req)
 
 static void inq_create(http_req_t *req)
 {
-    static const field_t F[] = {{"result_id", F_NUMBER_OR_NULL, false},
-                                {"need_id", F_NUMBER_OR_NULL, false},
-                                {"message", F_STRING, true},
-                                {"price_fen", F_NUMBER_OR_NULL, false},
-                                {"broker_user_id", F_NUMBER_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || text_ok_or_reply(req, "message", 4000, true) ||
+    if (api_body_or_reply(req) || text_ok_or_reply(req, "message", 4000, true) ||
         money_ok_or_reply(req, "price_fen", false, true))
         return;
     const char *v[8] = {api_actor(req),
@@ -117,10 +112,9 @@ static void inq_create(http_req_t *req)
 
 static void inq_message(http_req_t *req)
 {
-    static const field_t F[] = {{"body", F_STRING, true}, {"price_fen", F_NUMBER_OR_NULL, false}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        text_ok_or_reply(req, "body", 4000, true) || money_ok_or_reply(req, "price_fen", false, true))
+    if (id_param(req, 0, &id) || api_body_or_reply(req) || text_ok_or_reply(req, "body", 4000, true) ||
+        money_ok_or_reply(req, "price_fen", false, true))
         return;
     const char *v[7] = {api_actor(req),
                         req->request_id,
@@ -134,11 +128,8 @@ static void inq_message(http_req_t *req)
 
 static void inq_agree(http_req_t *req)
 {
-    static const field_t F[] = {{"price_fen", F_INT, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        money_ok_or_reply(req, "price_fen", true, true))
-        return;
+    if (id_param(req, 0, &id) || api_body_or_reply(req) || money_ok_or_reply(req, "price_fen", true, true)) return;
     const char *v[8] = {
         api_actor(req), req->request_id, id, org_of(req), is_admin(req), "agree", int_field(req, "price_fen"), NULL};
     api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
@@ -146,9 +137,8 @@ static void inq_agree(http_req_t *req)
 
 static void inq_decline(http_req_t *req)
 {
-    static const field_t F[] = {{"reason", F_STRING_OR_NULL, false}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_param(req, 0, &id) || api_body_or_reply(req)) return;
     const char *reason = api_str(req, "reason");
     if (reason && text_ok_or_reply(req, "reason", 1000, false)) return;
     const char *v[8] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), "decline", NULL, reason};
@@ -159,9 +149,8 @@ static void inq_decline(http_req_t *req)
 
 static void broker_name(http_req_t *req)
 {
-    static const field_t F[] = {{"user_id", F_INT, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_param(req, 0, &id) || api_body_or_reply(req)) return;
     if (json_integer_value(json_object_get(req->json, "user_id")) < 1) {
         api_bad_field(req, "user_id", "unknown", "no such broker");
         return;
@@ -235,11 +224,9 @@ static void notice_get(http_req_t *req)
 
 static void object(http_req_t *req)
 {
-    static const field_t F[] = {{"name", F_STRING, true}, {"contact", F_STRING, true}, {"body", F_STRING, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        text_ok_or_reply(req, "name", 100, true) || text_ok_or_reply(req, "contact", 200, true) ||
-        text_ok_or_reply(req, "body", 4000, true))
+    if (id_param(req, 0, &id) || api_body_or_reply(req) || text_ok_or_reply(req, "name", 100, true) ||
+        text_ok_or_reply(req, "contact", 200, true) || text_ok_or_reply(req, "body", 4000, true))
         return;
     const char *v[5] = {req->request_id, id, api_str(req, "name"), api_str(req, "contact"), api_str(req, "body")};
     api_query(req, ST_OBJECT, 5, v, reply_created);
@@ -259,9 +246,8 @@ static void objections(http_req_t *req)
 
 static void object_decide(http_req_t *req)
 {
-    static const field_t F[] = {{"decision", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
     const char *id, *oid;
-    if (id_param(req, 0, &id) || id_param(req, 1, &oid) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (id_param(req, 0, &id) || id_param(req, 1, &oid) || api_body_or_reply(req)) return;
     const char *v[6] = {api_actor(req), req->request_id, id, oid, api_str(req, "decision"), api_str(req, "note")};
     api_query(req, ST_OBJ_DECIDE, 6, v, reply_ok);
 }
@@ -270,14 +256,9 @@ static void object_decide(http_req_t *req)
 
 static void auction_open(http_req_t *req)
 {
-    static const field_t F[] = {{"reserve_fen", F_INT, true},
-                                {"increment_fen", F_INT, true},
-                                {"ends_at", F_STRING, true},
-                                {"extension_window_s", F_INT, false},
-                                {"extension_s", F_INT, false}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        money_ok_or_reply(req, "reserve_fen", true, false) || money_ok_or_reply(req, "increment_fen", true, true))
+    if (id_param(req, 0, &id) || api_body_or_reply(req) || money_ok_or_reply(req, "reserve_fen", true, false) ||
+        money_ok_or_reply(req, "increment_fen", true, true))
         return;
     json_t *errs = NULL;
     const char *ends = api_str(req, "ends_at");
@@ -329,11 +310,8 @@ static void auctions(http_req_t *req)
 
 static void bid(http_req_t *req)
 {
-    static const field_t F[] = {{"amount_fen", F_INT, true}};
     const char *id;
-    if (id_param(req, 0, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        money_ok_or_reply(req, "amount_fen", true, true))
-        return;
+    if (id_param(req, 0, &id) || api_body_or_reply(req) || money_ok_or_reply(req, "amount_fen", true, true)) return;
     const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "amount_fen")};
     api_query(req, ST_BID, 5, v, reply_created);
 }

@@ -276,48 +276,14 @@ static void need_values(json_t *b, json_t **errs)
     api_check(errs, "deadline", v_date(json_string_value(json_object_get(b, "deadline"))));
 }
 
-static const field_t RESULT_FIELDS[] = {
-    {"title", F_STRING, true},
-    {"summary", F_STRING, false},
-    {"keywords", F_ARRAY, false},
-    {"completers", F_ARRAY, false},
-    {"domain", F_STRING_OR_NULL, false},
-    {"industries", F_ARRAY, false},
-    {"trl", F_NUMBER_OR_NULL, false},
-    {"maturity", F_STRING_OR_NULL, false},
-    {"ip_records", F_ARRAY, false},
-    {"transfer_modes", F_ARRAY, false},
-    {"pricing_mode", F_STRING_OR_NULL, false},
-    {"asking_price_fen", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING, false},
-    {"contact", F_OBJECT, false},
-};
-
-static const field_t NEED_FIELDS[] = {
-    {"title", F_STRING, true},
-    {"description", F_STRING, false},
-    {"keywords", F_ARRAY, false},
-    {"domain", F_STRING_OR_NULL, false},
-    {"industry", F_STRING_OR_NULL, false},
-    {"trl_min", F_NUMBER_OR_NULL, false},
-    {"region_code", F_STRING, false},
-    {"budget_min_fen", F_NUMBER_OR_NULL, false},
-    {"budget_max_fen", F_NUMBER_OR_NULL, false},
-    {"deadline", F_STRING_OR_NULL, false},
-    {"cooperation_modes", F_ARRAY, false},
-    {"contact", F_OBJECT, false},
-};
-
 static const char *const RESULT_STATUSES[] = {"draft",     "submitted",    "published",  "rejected",
                                               "withdrawn", "under_notice", "transacted", NULL};
 static const char *const NEED_STATUSES[] = {"draft",  "submitted", "open",     "matched",
                                             "closed", "expired",   "rejected", NULL};
 
 typedef struct {
-    const char *path;      /* the collection: "/api/v1/results" */
-    const char *what;      /* for "no such ..." */
-    const field_t *fields; /* the body; fields[0] (title) is required on creation */
-    size_t nfields;
+    const char *path; /* the collection: "/api/v1/results" */
+    const char *what; /* for "no such ..." */
     void (*values)(json_t *b, json_t **errs);
     const char *const *statuses; /* NULL-terminated */
     const char *status_message;
@@ -327,16 +293,12 @@ typedef struct {
 
 static kind_t RESULT = {"/api/v1/results",
                         "research result",
-                        RESULT_FIELDS,
-                        ARRAY_LEN(RESULT_FIELDS),
                         result_values,
                         RESULT_STATUSES,
                         "status must be draft, submitted, published, rejected, withdrawn, under_notice or transacted",
                         7};
 static kind_t NEED = {"/api/v1/needs",
                       "technology need",
-                      NEED_FIELDS,
-                      ARRAY_LEN(NEED_FIELDS),
                       need_values,
                       NEED_STATUSES,
                       "status must be draft, submitted, open, matched, closed, expired or rejected",
@@ -347,12 +309,9 @@ static const kind_t *kind_of(http_req_t *req)
     return !strncmp(req->route->path, NEED.path, strlen(NEED.path)) ? &NEED : &RESULT;
 }
 
-static int body_or_reply(http_req_t *req, const kind_t *k, bool create)
+static int body_or_reply(http_req_t *req, const kind_t *k)
 {
-    field_t f[16];
-    memcpy(f, k->fields, k->nfields * sizeof *f);
-    if (!create) f[0].required = false;
-    if (api_fields_or_reply(req, f, k->nfields)) return -1;
+    if (api_body_or_reply(req)) return -1;
     json_t *errs = NULL;
     k->values(req->json, &errs);
     return errors_or_reply(req, errs);
@@ -440,7 +399,7 @@ static void create_send(http_req_t *req)
 static void create(http_req_t *req)
 {
     const kind_t *k = kind_of(req);
-    if (body_or_reply(req, k, true)) return;
+    if (body_or_reply(req, k)) return;
     codes_then(req, k == &RESULT, create_send);
 }
 
@@ -457,7 +416,7 @@ static void update(http_req_t *req)
 {
     const kind_t *k = kind_of(req);
     const char *id, *ifm;
-    if (id_or_reply(req, k, &id) || body_or_reply(req, k, false) || api_if_match_or_reply(req, &ifm)) return;
+    if (id_or_reply(req, k, &id) || body_or_reply(req, k) || api_if_match_or_reply(req, &ifm)) return;
     codes_then(req, k == &RESULT, update_send);
 }
 
@@ -472,25 +431,15 @@ static void del(http_req_t *req)
 
 /* The action is the last path segment: submit, withdraw (results), close
  * (needs: outcome closed or matched, and a reason), approve, reject (a
- * reason).  Only reject and close take a body; the others none (or {}). */
+ * reason).  Only reject and close take a body (RejectRequest, CloseNeedRequest
+ * in the spec); the others none (or {}). */
 static void transition(http_req_t *req)
 {
-    static const field_t F_REASON[] = {{"reason", F_STRING, true}};
-    static const field_t F_CLOSE[] = {{"outcome", F_STRING, false}, {"reason", F_STRING_OR_NULL, false}};
     const kind_t *k = kind_of(req);
     const char *action = strrchr(req->route->path, '/') + 1;
-    bool reject = !strcmp(action, "reject"), close = !strcmp(action, "close");
+    bool reject = !strcmp(action, "reject");
     const char *id, *ifm;
-    if (id_or_reply(req, k, &id) ||
-        api_fields_or_reply(req,
-                            reject  ? F_REASON
-                            : close ? F_CLOSE
-                                    : NULL,
-                            reject  ? ARRAY_LEN(F_REASON)
-                            : close ? ARRAY_LEN(F_CLOSE)
-                                    : 0) ||
-        api_if_match_or_reply(req, &ifm))
-        return;
+    if (id_or_reply(req, k, &id) || api_body_or_reply(req) || api_if_match_or_reply(req, &ifm)) return;
     json_t *errs = NULL;
     check_text(req->json, "reason", 500, reject, true, &errs);
     const char *outcome = api_str(req, "outcome");

@@ -32,21 +32,7 @@ static void sub_create_send(http_req_t *req);
 
 static void sub_create(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"name", F_STRING, true},
-        {"q", F_STRING_OR_NULL, false},
-        {"kind", F_STRING_OR_NULL, false},
-        {"domain", F_STRING_OR_NULL, false},
-        {"region", F_STRING_OR_NULL, false},
-        {"trl_min", F_NUMBER_OR_NULL, false},
-        {"trl_max", F_NUMBER_OR_NULL, false},
-        {"mode", F_STRING_OR_NULL, false},
-        {"price_min", F_NUMBER_OR_NULL, false},
-        {"price_max", F_NUMBER_OR_NULL, false},
-        {"holder_type", F_STRING_OR_NULL, false},
-        {"webhook", F_BOOL, false},
-    };
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     const char *name = api_str(req, "name");
     size_t n = util_utf8_len(name, strlen(name));
     bool blank = strspn(name, " \t") == strlen(name);

@@ -92,8 +92,7 @@ static void note_read(http_req_t *req)
 
 static void note_read_all(http_req_t *req)
 {
-    static const field_t F[] = {{"up_to_id", F_NUMBER_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *upto = req->json ? json_object_get(req->json, "up_to_id") : NULL;
     if (upto && !json_is_null(upto) && (!json_is_integer(upto) || json_integer_value(upto) < 1)) {
         json_t *e = NULL;

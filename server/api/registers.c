@@ -65,36 +65,12 @@ static const verdict_t *broker_kind(const char *s)
     return !s || !strcmp(s, "training") || !strcmp(s, "certification") ? NULL : &bad;
 }
 
-static const field_t INST_FIELDS[] = {
-    {"org_id", F_INT, true},
-    {"level", F_STRING, true},
-    {"recognised_by", F_STRING, true},
-    {"recognised_on", F_STRING, true},
-    {"document_no", F_STRING_OR_NULL, false},
-    {"evidence", F_STRING, true},
-    {"note", F_STRING_OR_NULL, false},
-};
-
-static const field_t BROKER_FIELDS[] = {
-    {"user_id", F_INT, true},
-    {"kind", F_STRING, true},
-    {"course", F_STRING, false},
-    {"hours", F_REAL_OR_NULL, false},
-    {"certificate_no", F_STRING, false},
-    {"issuer", F_STRING, true},
-    {"obtained_on", F_STRING, true},
-    {"evidence", F_STRING, true},
-    {"note", F_STRING_OR_NULL, false},
-};
-
 typedef struct {
     const char *path;      /* the collection: "/api/v1/institution-recognitions" */
     const char *what;      /* for "no such ..." */
     const char *id_name;   /* whose entry (the org or the user): body field, list filter and column */
     const char *kind_name; /* the list filter ?<kind_name>= (checked by kind_ok) and its column */
     const verdict_t *(*kind_ok)(const char *);
-    const field_t *fields; /* the body of a new entry */
-    size_t nfields;
     const char *sql;    /* the SQL names: table <sql>s, functions <sql>_json and <sql>_create */
     const char *join;   /* from the entry (e) to the row of its region */
     const char *region; /* the entry's region, for the caller's scope and ?region= */
@@ -106,8 +82,6 @@ static reg_t INST = {.path = "/api/v1/institution-recognitions",
                      .id_name = "org_id",
                      .kind_name = "level",
                      .kind_ok = v_code,
-                     .fields = INST_FIELDS,
-                     .nfields = ARRAY_LEN(INST_FIELDS),
                      .sql = "institution_recognition",
                      .join = "JOIN orgs o ON o.id = e.org_id",
                      .region = "o.region_code"};
@@ -116,8 +90,6 @@ static reg_t BROKER = {.path = "/api/v1/broker-qualifications",
                        .id_name = "user_id",
                        .kind_name = "kind",
                        .kind_ok = broker_kind,
-                       .fields = BROKER_FIELDS,
-                       .nfields = ARRAY_LEN(BROKER_FIELDS),
                        .sql = "broker_qualification",
                        .join = "JOIN users u ON u.id = e.user_id LEFT JOIN orgs o ON o.id = u.org_id",
                        .region = "coalesce(u.region_code, o.region_code)"};
@@ -145,7 +117,7 @@ static void list(http_req_t *req)
 static void create(http_req_t *req)
 {
     const reg_t *r = reg_of(req);
-    if (api_fields_or_reply(req, r->fields, r->nfields) || values_or_reply(req, r->id_name)) return;
+    if (api_body_or_reply(req) || values_or_reply(req, r->id_name)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), api_json_text(req, req->json)};
     api_query(req, r->st_create, 4, v, reply_created);
 }
@@ -153,11 +125,8 @@ static void create(http_req_t *req)
 static void withdraw(http_req_t *req)
 {
     const reg_t *r = reg_of(req);
-    static const field_t F[] = {{"reason", F_STRING, true}};
     const char *id;
-    if (api_id_param_or_reply(req, 0, r->what, &id) || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        values_or_reply(req, NULL))
-        return;
+    if (api_id_param_or_reply(req, 0, r->what, &id) || api_body_or_reply(req) || values_or_reply(req, NULL)) return;
     const char *v[5] = {api_actor(req), req->request_id, scope_of(req), id, api_json_text(req, req->json)};
     api_query(req, r->st_withdraw, 5, v, api_reply_row_json);
 }

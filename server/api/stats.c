@@ -84,9 +84,7 @@ static void created(http_req_t *req, PGresult *res)
 
 static void close_year(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"year", F_INT, true}, {"region_code", F_STRING, true}, {"note", F_STRING_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     const char *rc = api_str(req, "region_code");
     json_int_t y = json_integer_value(json_object_get(req->json, "year"));
@@ -113,9 +111,8 @@ static void closes(http_req_t *req)
 
 static void reopen(http_req_t *req)
 {
-    static const field_t F[] = {{"reason", F_STRING, true}};
     const char *id;
-    if (api_id_param_or_reply(req, 0, "close", &id) || api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_id_param_or_reply(req, 0, "close", &id) || api_body_or_reply(req)) return;
     json_t *errs = NULL;
     api_check_chars(req, &errs, "reason", api_str(req, "reason"), 1000);
     if (api_errors_or_reply(req, errs)) return;

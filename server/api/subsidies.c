@@ -90,13 +90,7 @@ static void policy_get(http_req_t *req)
 
 static void policy_create(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"name", F_STRING, true},         {"region_code", F_STRING, true},
-        {"valid_from_year", F_INT, true}, {"valid_to_year", F_NUMBER_OR_NULL, false},
-        {"rules", F_OBJECT, true},        {"source", F_STRING_OR_NULL, false},
-        {"active", F_BOOL, false},
-    };
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F)) || policy_values_or_reply(req)) return;
+    if (api_body_or_reply(req) || policy_values_or_reply(req)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
     api_query(req, ST_POL_CREATE, 4, v, api_reply_versioned_created);
 }
@@ -104,13 +98,9 @@ static void policy_create(http_req_t *req)
 static void policy_update(http_req_t *req)
 {
     /* region_code is not here: a policy stays with the bureau that pays it. */
-    static const field_t F[] = {
-        {"name", F_STRING, false},  {"valid_from_year", F_INT, false},   {"valid_to_year", F_NUMBER_OR_NULL, false},
-        {"rules", F_OBJECT, false}, {"source", F_STRING_OR_NULL, false}, {"active", F_BOOL, false},
-    };
     const char *id, *ifm;
-    if (id_or_reply(req, &id, "subsidy policy") || api_fields_or_reply(req, F, ARRAY_LEN(F)) ||
-        policy_values_or_reply(req) || api_if_match_or_reply(req, &ifm))
+    if (id_or_reply(req, &id, "subsidy policy") || api_body_or_reply(req) || policy_values_or_reply(req) ||
+        api_if_match_or_reply(req, &ifm))
         return;
     const char *v[6] = {api_actor(req), req->request_id, scope_of(req), id, ifm, dump(req)};
     api_query(req, ST_POL_UPDATE, 6, v, api_reply_versioned_ok);
@@ -120,9 +110,7 @@ static void policy_update(http_req_t *req)
 
 static void run_create(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"year", F_INT, true}, {"policy_ids", F_ANY, false}, {"region", F_STRING_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     json_t *ids = json_object_get(req->json, "policy_ids");
     if (ids && !json_is_array(ids) && !json_is_null(ids)) {

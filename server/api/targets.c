@@ -52,11 +52,7 @@ static void send_body(http_req_t *req, int stmt)
 
 static void target_put(http_req_t *req)
 {
-    static const field_t F[] = {
-        {"region_code", F_STRING, true},    {"year", F_INT, true},   {"from_year", F_INT, false},
-        {"metric", F_STRING, true},         {"target", F_INT, true}, {"note", F_STRING_OR_NULL, false},
-        {"source", F_STRING_OR_NULL, false}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     check_figure(req, &errs, "target");
@@ -68,10 +64,7 @@ static void target_put(http_req_t *req)
 /* PUT /targets/actuals: the actual of a non-computed indicator. */
 static void actual_put(http_req_t *req)
 {
-    static const field_t F[] = {{"region_code", F_STRING, true}, {"year", F_INT, true},
-                                {"indicator", F_STRING, true},   {"value", F_INT, true},
-                                {"note", F_STRING, true},        {"evidence", F_STRING, true}};
-    if (api_fields_or_reply(req, F, ARRAY_LEN(F))) return;
+    if (api_body_or_reply(req)) return;
     json_t *errs = NULL;
     api_check(&errs, "region_code", v_region(api_str(req, "region_code")));
     check_year(req, &errs, "year");
