@@ -195,9 +195,7 @@ DECLARE
 BEGIN
     SELECT * INTO o FROM orgs WHERE id = p_id AND (p_scope_org IS NULL OR id = p_scope_org) FOR UPDATE;
     IF NOT FOUND THEN PERFORM yz_raise(404, 'no such organisation'); END IF;
-    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
-        PERFORM yz_raise(412, 'the organisation was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, o.version, 'organisation');
     IF NOT p_full AND (b ?| ARRAY['name', 'org_type', 'credit_code', 'region_code', 'state_funded']) THEN
         PERFORM yz_raise(403, 'only an administrator may change the name, type, code, region or funding',
                          (SELECT k FROM jsonb_object_keys(b) k WHERE k IN ('name', 'org_type', 'credit_code', 'region_code', 'state_funded') LIMIT 1),
@@ -334,9 +332,7 @@ DECLARE
     n users;
 BEGIN
     o := lock_by_id(NULL::users, p_id, 'no such user');
-    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
-        PERFORM yz_raise(412, 'the user was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, o.version, 'user');
     IF p_id = p_actor AND (b ? 'role' OR b ? 'active') THEN
         PERFORM yz_raise(422, 'administrators cannot change their own role or disable themselves', 'role', 'self');
     END IF;

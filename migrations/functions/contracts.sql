@@ -462,9 +462,7 @@ DECLARE
     c contracts;
 BEGIN
     o := contract_lock(p_id, p_org, NULL, p_admin);
-    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
-        PERFORM yz_raise(412, 'the contract was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, o.version, 'contract');
     IF o.status NOT IN ('draft', 'returned') THEN
         PERFORM yz_raise(409, format('a %s contract cannot be edited; registered contracts change by amendment', o.status));
     END IF;

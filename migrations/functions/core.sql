@@ -103,6 +103,16 @@ BEGIN
     END IF;
 END $$;
 
+-- If-Match: the row version the caller last read (NULL: none was sent) must
+-- still be the row's, else 412 naming what changed (p_noun).
+CREATE FUNCTION check_if_match(p_if_match int, p_version int, p_noun text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_if_match IS NOT NULL AND p_if_match <> p_version THEN
+        PERFORM yz_raise(412, format('the %s was changed by someone else; reload and try again', p_noun));
+    END IF;
+END $$;
+
 -- The row of a table with an id column, locked FOR UPDATE, or a 404 saying
 -- p_missing: o := lock_by_id(NULL::users, p_id, 'no such user').  The table
 -- is the type of p_row (a constant at every call, never user input).

@@ -224,10 +224,7 @@ BEGIN
     IF r.id IS NULL THEN
         PERFORM yz_raise(404, 'no such ' || market_kind_name(kind));
     END IF;
-    IF p_if_match IS NOT NULL AND p_if_match <> r.version THEN
-        PERFORM yz_raise(412, format('the %s was changed by someone else; reload and try again',
-                                     market_kind_name(kind)));
-    END IF;
+    PERFORM check_if_match(p_if_match, r.version, market_kind_name(kind));
     RETURN r;
 END $$;
 

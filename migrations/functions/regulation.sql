@@ -52,9 +52,7 @@ BEGIN
         PERFORM yz_raise(404, 'no calendar for that year (2000 to 2100)');
     END IF;
     SELECT * INTO o FROM calendar_years WHERE year = p_year FOR UPDATE;
-    IF p_if_match IS NOT NULL AND p_if_match <> coalesce(o.version, 0) THEN
-        PERFORM yz_raise(412, 'the calendar was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, coalesce(o.version, 0), 'calendar');
     IF coalesce(b->>'status', '') NOT IN ('provisional', 'confirmed') THEN
         PERFORM yz_raise(422, 'status must be provisional or confirmed', 'status', 'one_of');
     END IF;
@@ -214,9 +212,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM yz_raise(404, 'no such setting');
     END IF;
-    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
-        PERFORM yz_raise(412, 'the setting was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, o.version, 'setting');
     PERFORM check_text(p_source, 'source', 500, 'cite the source of the new value (the regulation, notice or decision)');
     PERFORM setting_check(o.value, p_value, o.rule, 'value');
     UPDATE settings SET value = p_value, source = p_source, updated_by = p_actor
@@ -250,9 +246,7 @@ BEGIN
         PERFORM yz_raise(404, 'no such code list');
     END IF;
     SELECT * INTO o FROM codes WHERE list = p_list AND code = p_code FOR UPDATE;
-    IF p_if_match IS NOT NULL AND p_if_match <> coalesce(o.version, 0) THEN
-        PERFORM yz_raise(412, 'the code was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, coalesce(o.version, 0), 'code');
     IF (CASE WHEN p_list = 'org_types' THEN p_code !~ '^[0-9]{3}$' ELSE p_code !~ '^[a-z][a-z0-9_]{0,39}$' END) THEN
         PERFORM yz_raise(422, CASE WHEN p_list = 'org_types' THEN 'an organisation type code has three digits'
                                    ELSE 'a code is a lower-case letter and up to 39 more letters, digits or _' END,

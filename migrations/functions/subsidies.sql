@@ -488,9 +488,7 @@ BEGIN
     IF NOT FOUND OR NOT subsidy_policy_visible(o, p_scope) THEN
         PERFORM yz_raise(404, 'no such subsidy policy');
     END IF;
-    IF p_if_match IS NOT NULL AND p_if_match <> o.version THEN
-        PERFORM yz_raise(412, 'the policy was changed by someone else; reload and try again');
-    END IF;
+    PERFORM check_if_match(p_if_match, o.version, 'policy');
     p := o;
     IF b ? 'name' THEN p.name := b->>'name'; END IF;
     IF b ? 'valid_from_year' THEN p.valid_from_year := subsidy_year_arg(b->'valid_from_year', 'valid_from_year'); END IF;
