@@ -4,7 +4,7 @@
 -- a change and its audit record commit together or not at all.
 
 CREATE FUNCTION auth_token_lifetime() RETURNS interval LANGUAGE sql STABLE AS $$
-    SELECT make_interval(days => coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'refresh_token_days'), 30))
+    SELECT make_interval(days => setting_int('refresh_token_days', 30)::int)
 $$;
 
 -- Sign-in succeeded (the password was checked by the server): start a family.
@@ -267,7 +267,7 @@ BEGIN
     END IF;
     INSERT INTO invitations (org_id, code_hash, role, max_uses, expires_at, created_by)
     VALUES (p_org, p_hash, p_role, p_max_uses,
-            now() + make_interval(days => coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'invitation_days'), 14)),
+            now() + make_interval(days => setting_int('invitation_days', 14)::int),
             p_actor)
     RETURNING * INTO i;
     PERFORM audit_append(p_actor, p_req, 'invitation', i.id::text, 'create', NULL,

@@ -92,8 +92,9 @@ def test_register_with_invitation(api, adb, world):
     assert r.body["user"]["org_id"] == world.org_a["id"] and r.body["user"]["role"] == "member"
     assert r.body["org"]["id"] == world.org_a["id"]
     assert query(adb, "SELECT count(*) AS n FROM orgs")[0]["n"] == n_orgs
-    row = query(adb, "SELECT * FROM invitations WHERE id = %s", inv["id"])[0]
+    row = query(adb, "SELECT *, expires_at - created_at AS valid_for FROM invitations WHERE id = %s", inv["id"])[0]
     assert row["uses"] == 1
+    assert abs(row["valid_for"].total_seconds() - 14 * 86400) < 60   # setting invitation_days (14, 0002)
     assert row["code_hash"] == hashlib.sha256(inv["code"].encode()).hexdigest()
     # used up: a second registration with the same code is refused and creates nothing
     before = snapshot(adb)

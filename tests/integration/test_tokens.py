@@ -233,6 +233,8 @@ def test_refresh_rotates_and_replay_revokes_family(api, users, adb):
     assert old["used_at"] is not None and old["revoked_at"] is None
     assert new["used_at"] is None and new["revoked_at"] is None
     assert old["family_id"] == new["family_id"]
+    for x in (old, new):   # setting refresh_token_days (30, 0002)
+        assert abs((x["expires_at"] - x["created_at"]).total_seconds() - 30 * 86400) < 60
     # a second, independent sign-in (another family)
     other = _login(api, u)
 
