@@ -29,6 +29,13 @@ BEGIN
     RETURN coalesce((SELECT (value #>> '{}')::bigint FROM settings WHERE key = p_key), p_default);
 END $$;
 
+-- A setting (0002) that is a JSON string, as text, or p_default when it is not set.
+CREATE FUNCTION setting_text(p_key text, p_default text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce((SELECT value #>> '{}' FROM settings WHERE key = p_key), p_default);
+END $$;
+
 CREATE FUNCTION today_cn() RETURNS date
 LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date $$;
 COMMENT ON FUNCTION today_cn() IS 'Today in China (UTC+8): deadlines are calendar days there.';

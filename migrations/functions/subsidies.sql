@@ -1200,7 +1200,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     t jsonb := tax_type_extra(c.contract_type);
     st jsonb := tax_type_extra(c.contract_subtype);
-    amount bigint := CASE WHEN (SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base') = 'contract_amount'
+    amount bigint := CASE WHEN setting_text('tax_vat_base', 'technical_amount') = 'contract_amount'
                           THEN c.contract_amount_fen ELSE c.technical_amount_fen END;
     years int := (t->>'cit_min_licence_years')::int;
 BEGIN
@@ -1247,7 +1247,7 @@ LANGUAGE sql STABLE AS $$
         'vat_rate_bp', setting_int('tax_vat_rate_bp', 600), 'cit_rate_bp', setting_int('tax_cit_rate_bp', 2500),
         'cit_exempt_threshold_fen', setting_int('cit_exempt_threshold_fen', 500000000),
         'cit_excluded_org_types', coalesce((SELECT value FROM settings WHERE key = 'tax_cit_excluded_org_types'), '[]'),
-        'vat_base', coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base'), 'technical_amount'),
+        'vat_base', setting_text('tax_vat_base', 'technical_amount'),
         'vat_exempt_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
                              WHERE list = 'contract_types' AND parent_code IS NULL AND (extra->>'vat_exempt')::boolean),
         'vat_exempt_if_related_types', (SELECT coalesce(jsonb_agg(code ORDER BY sort), '[]') FROM codes
@@ -1269,7 +1269,7 @@ LANGUAGE sql STABLE AS $$
                              AND parent_code IS NULL AND (extra->>'vat_exempt_if_related')::boolean) || '合同',
                 'source', (SELECT extra->>'vat_source' FROM codes WHERE list = 'contract_types' AND code = 'consulting')),
             jsonb_build_object('code', 'vat_base',
-                'text', CASE WHEN (SELECT value #>> '{}' FROM settings WHERE key = 'tax_vat_base') = 'contract_amount'
+                'text', CASE WHEN setting_text('tax_vat_base', 'technical_amount') = 'contract_amount'
                              THEN '免税基础为合同成交额' ELSE '免税基础为技术交易额（不含设备、仪器、零部件、原材料等非技术性费用）' END
                         || '，按税率 ' || trim_scale(setting_int('tax_vat_rate_bp', 600) / 100.0) || '% 估算少缴的增值税',
                 'source', (SELECT extra->>'vat_source' FROM codes WHERE list = 'contract_types' AND code = 'development')
