@@ -217,9 +217,7 @@ BEGIN
             PERFORM yz_raise(400, format('%s is not a code of list contract_types', p_type), 'type', 'unknown_code');
         END IF;
     END IF;
-    IF p_region_f IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regions WHERE code = p_region_f) THEN
-        PERFORM yz_raise(400, format('%s is not a GB/T 2260 region code', p_region_f), 'region', 'unknown_region');
-    END IF;
+    PERFORM check_region(p_region_f, 'region', 400);
 
     -- the caller's scope, as contract_visible() has it
     IF NOT coalesce(p_admin, false) THEN

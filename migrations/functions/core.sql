@@ -87,11 +87,13 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION check_region(p_code text, p_field text) RETURNS void
+-- A region code someone gives (NULL: none): a known one, else p_status (422 for
+-- a value in a body, 400 for a query's filter) 'unknown_region'.
+CREATE FUNCTION check_region(p_code text, p_field text, p_status int DEFAULT 422) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF p_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regions WHERE code = p_code) THEN
-        PERFORM yz_raise(422, format('%s is not a GB/T 2260 region code', p_code), p_field, 'unknown_region');
+        PERFORM yz_raise(p_status, format('%s is not a GB/T 2260 region code', p_code), p_field, 'unknown_region');
     END IF;
 END $$;
 
