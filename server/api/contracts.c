@@ -440,31 +440,19 @@ static void change(http_req_t *req, const char *kind)
         api_query(req, ST_DECIDE_CHANGE, 9, v, api_reply_versioned_ok);
         return;
     }
-    static const field_t FA[] = {{"reason", F_STRING, true}, {"changes", F_OBJECT, true}};
-    static const field_t FC[] = {{"reason", F_STRING, true}};
+    static const field_t FA[] = SPEC_FIELDS(ContractAmendment), FC[] = SPEC_FIELDS(ContractCancellation);
     bool amend = !strcmp(kind, "amend");
-    if (api_fields_or_reply(req, amend ? FA : FC, amend ? 2 : 1)) return;
+    if (amend ? api_fields_or_reply(req, FA, ARRAY_LEN(FA)) : api_fields_or_reply(req, FC, ARRAY_LEN(FC))) return;
     json_t *changes = json_object_get(req->json, "changes");
     if (amend) {
-        /* only what an amendment may change */
-        static const char *const OK[] = {"title",
-                                         "contract_type",
-                                         "contract_subtype",
-                                         "end_on",
-                                         "contract_amount_fen",
-                                         "technical_amount_fen",
-                                         "non_technical_items",
-                                         "payment_schedule",
-                                         "domain",
-                                         "ip_type",
-                                         "plan_source",
-                                         "socio_economic_objective"};
+        /* only what an amendment may change (their values: contract_check) */
+        static const field_t OK[] = SPEC_FIELDS(AmendmentChanges);
         json_t *errs = NULL;
         const char *k;
         json_t *v;
         json_object_foreach(changes, k, v) {
             size_t i = 0;
-            for (; i < ARRAY_LEN(OK) && strcmp(OK[i], k); i++)
+            for (; i < ARRAY_LEN(OK) && strcmp(OK[i].name, k); i++)
                 ;
             char f[80];
             snprintf(f, sizeof f, "changes.%s", k);
