@@ -480,7 +480,9 @@ BEGIN
         IF p_after_ts IS NULL THEN
             RETURN QUERY
                 SELECT w.sid, w.published_at, w.kind, w.domain, w.region_code::text, w.trl, w.modes, w.holder_type, 0
-                FROM (SELECT s.* FROM search_docs s ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
+                FROM (SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code, s.trl, s.modes, s.holder_type,
+                             s.tags, s.deadline, s.price_lo, s.price_hi
+                      FROM search_docs s ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
                 WHERE w.tags @@ p_q::tsquery
                   AND (w.deadline IS NULL OR w.deadline >= p_today)
                   AND (p_price_min IS NULL
@@ -492,7 +494,9 @@ BEGIN
         ELSE
             RETURN QUERY
                 SELECT w.sid, w.published_at, w.kind, w.domain, w.region_code::text, w.trl, w.modes, w.holder_type, 0
-                FROM (SELECT s.* FROM search_docs s WHERE (s.published_at, s.sid) < (p_after_ts, p_after_sid)
+                FROM (SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code, s.trl, s.modes, s.holder_type,
+                             s.tags, s.deadline, s.price_lo, s.price_hi
+                      FROM search_docs s WHERE (s.published_at, s.sid) < (p_after_ts, p_after_sid)
                       ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
                 WHERE w.tags @@ p_q::tsquery
                   AND (w.deadline IS NULL OR w.deadline >= p_today)
@@ -794,14 +798,15 @@ BEGIN
                 UNION ALL
                 -- regions one level below the region filter (provinces without one)
                 SELECT 'region', rk, sum(n) FROM (
+                    -- (the city of a county looked up only under a province filter: a join
+                    -- for every search cost 0.5-5 ms, a lookup a region of the hits)
                     SELECT CASE WHEN p_region IS NULL THEN left(y.code, 2) || '0000'
                                 WHEN p_region ~ '^[0-9]{2}0000$' THEN
-                                    CASE WHEN rg.level = 3 AND par.level = 2 THEN par.code ELSE y.code END
+                                    coalesce((SELECT par.code FROM regions rg JOIN regions par ON par.code = rg.parent_code
+                                              WHERE rg.code = y.code AND rg.level = 3 AND par.level = 2), y.code)
                                 ELSE y.code END AS rk, y.n
                     FROM (SELECT m.region_code AS code, count(*) AS n FROM m WHERE m.region_code IS NOT NULL
-                          GROUP BY 1) y
-                    LEFT JOIN regions rg ON rg.code = y.code
-                    LEFT JOIN regions par ON par.code = rg.parent_code) r
+                          GROUP BY 1) y) r
                 GROUP BY rk) g) AS fac,
             (SELECT count(*) FROM m WHERE m.tier = 1) AS n_title,
             (SELECT extract(epoch FROM max(m.published_at) - min(m.published_at)) / 86400 + 1 FROM m) AS span_m,
