@@ -18,13 +18,18 @@
 --   * only common tokens (or no statistics): the probe walks the index of the
 --     sort order for 1,000 rows (probe_n) from the cursor on and keeps those
 --     that match everything, up to the cap: the page, and the count when it
---     finds the cap (a frequent term: a few hundred rows read);
+--     finds the cap (a frequent term: a few hundred rows read; more, up to
+--     16,384, for filters holding a part of the contracts);
 --   * a rare token (at most contract_search_direct_n contracts), or a
 --     registration number: its candidates from their index alone, the other
 --     conditions and the sort on those: the page and the count in one;
---   * a middle token, newest or oldest, no filter: windows of ids (below);
---   * else (filters with common words, a middle token in another order or
---     with filters, the scope alone): planned for its values with EXECUTE.
+--   * filters and scope holding fewer contracts than the rarest token, and
+--     at most contract_search_tags_n: their candidates from the GIN index of
+--     their lexemes (contracts_tags_idx, contract_filter_tags: 0026), every
+--     word rechecked with LIKE, the page and the count in one;
+--   * a middle token, newest or oldest: windows of ids (below);
+--   * else (wide filters with common words, a middle token in another order,
+--     the scope alone): planned for its values with EXECUTE.
 -- The statements of the first three run as prepared statements of the
 -- session with a generic plan (contract_search_exec): planned once a shape,
 -- not at every call (planning a statement with a tsquery for its values cost
@@ -85,10 +90,53 @@ END $$;
 -- statistics into contract_token_freq (0023) when contracts was analysed since the last copy (or
 -- nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
 -- minute; true when it copied.
+-- With them, the shares of the filter lexemes (contracts_tags_idx, 0026) into contract_tag_freq,
+-- from the statistics of the index's expression (ANALYZE of contracts gathers them too).
 CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
-LANGUAGE sql AS $$
-    SELECT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token')
-$$;
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_elems text[];
+    v_freqs real[];
+    n int;
+BEGIN
+    IF NOT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token')
+       AND EXISTS (SELECT 1 FROM tsv_freq_stats s WHERE s.source = 'contracts_tags_idx') THEN
+        RETURN false;
+    END IF;
+    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
+    FROM pg_stats st WHERE st.schemaname = current_schema() AND st.tablename = 'contracts_tags_idx';
+    n := coalesce(cardinality(v_elems), 0);
+    DELETE FROM contract_tag_freq;
+    INSERT INTO contract_tag_freq (tag, freq)
+    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL ON CONFLICT DO NOTHING;
+    INSERT INTO tsv_freq_stats (source, analyzed_at, n_docs, min_freq)
+    SELECT 'contracts_tags_idx', s.analyzed_at, s.n_docs, CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END
+    FROM tsv_freq_stats s WHERE s.source = 'contracts'
+    ON CONFLICT (source) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
+                                       min_freq = excluded.min_freq;
+    RETURN true;
+END $$;
+
+-- The share of the contracts holding any of the filter lexemes given ('#r51:*' a prefix), from
+-- contract_tag_freq (a lexeme it does not list: its bound); 1 without statistics.  A contract
+-- holding two of them counts twice: an upper bound.
+CREATE FUNCTION contract_tag_share(p_tags text[]) RETURNS float8
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    m real := (SELECT s.min_freq FROM tsv_freq_stats s WHERE s.source = 'contracts_tags_idx');
+    r float8;
+BEGIN
+    IF m IS NULL THEN
+        RETURN 1;
+    END IF;
+    SELECT least(1, sum(CASE WHEN right(a, 2) = ':*' THEN
+                                 greatest(m, (SELECT sum(f.freq) FROM contract_tag_freq f
+                                              WHERE f.tag >= left(a, -2) COLLATE "C"
+                                                AND f.tag < (left(a, -2) || chr(1114111)) COLLATE "C"))
+                             ELSE coalesce((SELECT f.freq FROM contract_tag_freq f WHERE f.tag = a COLLATE "C"), m) END))
+    INTO r FROM unnest(p_tags) a;
+    RETURN coalesce(r, 1);
+END $$;
 
 -- A query's tokens split by how common they are (contract_token_freq): the tsquery of the
 -- rare ones, rarest first (NULL when none is rare), the LIKE patterns of the common ones, and
@@ -124,7 +172,7 @@ BEGIN
     FROM f;
 END $$;
 
--- Run one of contract_search()'s statements (its text with $1 … $19, their values as
+-- Run one of contract_search()'s statements (its text with $1 … $20, their values as
 -- literals) by a prepared statement of the session named by the text's hash, made at its
 -- first use: under contract_search()'s plan_cache_mode = force_generic_plan it is planned once
 -- a session, not at every call for its values (1.5–2 ms at 1,000,000 contracts, most of it the
@@ -147,7 +195,7 @@ BEGIN
             RETURN;
         EXCEPTION WHEN invalid_sql_statement_name THEN
             EXECUTE format('PREPARE %I (bigint, bigint, text, text, text, text[], text, bigint, text, int, text,'
-                           ' bigint, bigint, date, bigint, text, bigint, int, bigint[]) AS %s', name, p_sql);
+                           ' bigint, bigint, date, bigint, text, bigint, int, bigint[], text) AS %s', name, p_sql);
         END;
     END LOOP;
 END $$;
@@ -180,7 +228,7 @@ DECLARE
     a_val text;
     a_id bigint;
     t text[] := '{}';   -- the text conditions
-    probe_n constant int := 1000;
+    probe_n int := 1000;               -- rows of the sort order a probe reads (more with narrow filters)
     common constant real := 0.02;      -- a token in more contracts than this is rechecked, not intersected
     direct_n int := setting_int('contract_search_direct_n', 3000);  -- a rarest token in at most this many
                                        -- contracts: no probe, every candidate read
@@ -193,7 +241,7 @@ DECLARE
     ids bigint[];
     keys text[];
     lim int;            -- rows a statement gives: the page and one, or on the first page up to the cap and one
-    args text;          -- the values of $1 … $19 as literals, for contract_search_exec
+    args text;          -- the values of $1 … $20 as literals, for contract_search_exec
     cached boolean;     -- the statement's plan generic, made once a session (not for the filters alone)
     sql text;
     args1 text;         -- the literals of $1 … $15
@@ -207,6 +255,18 @@ DECLARE
     paged boolean := false;  -- ids hold the page (n the count when known)
     got bigint[];
     gotk text[];
+    tags_n int := setting_int('contract_search_tags_n', 30000);  -- filters holding at most this many
+                                       -- contracts (and fewer than the rarest token): the key
+    tg text[] := '{}';  -- the filters and the scope as lexeme queries of contracts_tags_idx, ANDed
+    tshare float8 := 1; -- the share of the contracts they hold (taken as independent)
+    stg text[] := '{}'; -- the scope's
+    sshare float8 := 0;
+    tag_tsq text;       -- $20
+    tag_n float8;
+    lx text;
+    tag_cond constant text := 'contract_filter_tags(c.office_id, c.registration_year, c.status, c.contract_type,'
+                              ' c.contract_subtype, c.seller_region_code::text, c.buyer_region_code::text)'
+                              ' @@ $20::tsquery';
 BEGIN
     SELECT NULL::text AS rare_tsq, '{}'::text[] AS common_patterns, NULL::bigint AS rare_n INTO sp;
     -- filters naming nothing
@@ -232,6 +292,20 @@ BEGIN
                                || ' OR c.buyer_region_code::text LIKE $3))')::text;
         END IF;
         w := w || CASE WHEN cardinality(scope) = 0 THEN 'false' ELSE '(' || array_to_string(scope, ' OR ') || ')' END;
+        -- the same as lexemes (an organisation's parties are not among them)
+        IF p_office IS NOT NULL THEN
+            stg := stg || format('(%s & !''#sdraft'')', quote_literal('#o' || p_office));
+            sshare := sshare + contract_tag_share(ARRAY['#o' || p_office]);
+        END IF;
+        IF p_region IS NOT NULL THEN
+            stg := stg || format('(%s:* & (''#sregistered'' | ''#scancelled''))', quote_literal('#r' || region_prefix(p_region)));
+            sshare := sshare + contract_tag_share(ARRAY['#r' || region_prefix(p_region) || ':*'])
+                               * contract_tag_share(ARRAY['#sregistered', '#scancelled']);
+        END IF;
+        IF p_org IS NULL AND cardinality(stg) > 0 THEN
+            tg := tg || ('(' || array_to_string(stg, ' | ') || ')');
+            tshare := least(1, sshare);
+        END IF;
     END IF;
 
     -- what was asked
@@ -283,6 +357,33 @@ BEGIN
     IF p_org_f IS NOT NULL THEN
         w := w || '(c.seller_org_id = $15 OR c.buyer_org_id = $15 OR c.intermediary_org_id = $15)'::text;
     END IF;
+    -- the filters as lexemes ('#r51:*': a prefix)
+    FOREACH lx IN ARRAY array_remove(ARRAY['#s' || p_status, '#o' || p_office_f, '#t' || p_type, '#y' || p_year,
+                                           '#r' || region_prefix(p_region_f) || ':*'], NULL) LOOP
+        tg := tg || CASE WHEN right(lx, 2) = ':*' THEN quote_literal(left(lx, -2)) || ':*' ELSE quote_literal(lx) END;
+        tshare := tshare * contract_tag_share(ARRAY[lx]);
+    END LOOP;
+    -- filters (and scope) holding fewer contracts than the text's rarest token, and few: their
+    -- candidates from contracts_tags_idx, the posting lists of their lexemes intersected, every
+    -- token of the text rechecked with LIKE on those (as the common ones are), the rest and the
+    -- sort on those — where the probe would walk the sort order for a page that is not there
+    tag_n := tshare * coalesce((SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts'), 0);
+    IF cardinality(tg) > 0 AND tshare < 1 AND tag_n <= tags_n
+       AND (key_cond IS NULL OR (key_cond = 'c.search_tsv @@ $5::tsquery' AND sp.rare_n > direct_n AND tag_n < sp.rare_n))
+    THEN
+        tag_tsq := array_to_string(tg, ' & ');
+        t := '{}';
+        IF p_tsq IS NOT NULL THEN
+            sp := contract_search_split(p_tsq, -1);    -- every token a LIKE pattern
+            pats := p_patterns || sp.common_patterns;
+            t := t || 'c.search_doc LIKE ALL ($6)'::text;
+        END IF;
+        key_cond := tag_cond;
+        w := w || key_cond;
+    ELSIF tshare < 1 THEN
+        -- a probe reads enough of the sort order for a page and the count at the filters' share
+        probe_n := least(16384, greatest(1000, (2 ^ ceil(ln((greatest(p_limit, cap) + 1) * 1.5 / tshare) / ln(2)))::int));
+    END IF;
 
     -- the order and the keyset: the key of a row is its sort value and id
     IF p_after IS NOT NULL THEN
@@ -310,7 +411,7 @@ BEGIN
     args1 := format('%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L',
                     p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
                     p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f);
-    args := format('%s, %L, %L, %s, %L', args1, a_val, a_id, lim, coalesce(regno_ids, '{}'));
+    args := format('%s, %L, %L, %s, %L, %L', args1, a_val, a_id, lim, coalesce(regno_ids, '{}'), tag_tsq);
     cached := key_cond IS NOT NULL;
     -- the probe: the next rows in the sort order (the cursor and, for the
     -- registration sort, registered_at IS NOT NULL: what its index holds),
@@ -318,7 +419,7 @@ BEGIN
     -- fills it, and the count too when it finds lim.  Only for text whose
     -- tokens are all common, or not known: a rare token is in at most 2 % of
     -- the contracts, fewer than a page in 1,000 rows.
-    IF cardinality(t) > 0 AND sp.rare_n IS NULL THEN
+    IF cardinality(t) > 0 AND sp.rare_n IS NULL AND key_cond IS DISTINCT FROM tag_cond THEN
         SELECT e.ids, e.keys INTO ids, keys FROM contract_search_exec(format(
             'SELECT array_agg(x.id), array_agg(x.k) FROM ('
             'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s ORDER BY %s LIMIT %s) c'
@@ -355,12 +456,16 @@ BEGIN
     -- last one held (an empty one skips to the next id); the index of ids and the GIN index
     -- intersected, so a window reads only its own matches rather than every candidate (up to
     -- 50,000 for a middle term).  Three windows short of the page: every candidate, below.
-    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('newest', 'oldest') AND w_text = t THEN
+    -- Filters and the scope are tested on the window's rows, the first window the wider for
+    -- the share of the contracts their lexemes hold (an officer's office: a fifth).
+    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('newest', 'oldest') AND key_cond = 'c.search_tsv @@ $5::tsquery'
+    THEN
         windowed := true;
         SELECT min(x.id) AS lo, max(x.id) AS hi,
                (SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts') AS n_docs
         INTO span FROM contracts x;
-        width := greatest(64, ceil(coalesce(span.n_docs, 0)::numeric * (p_limit + 1) * 1.5 / sp.rare_n))::bigint;
+        width := greatest(64, ceil(coalesce(span.n_docs, 0)::numeric * (p_limit + 1) * 1.5
+                                   / greatest(1, sp.rare_n * tshare)))::bigint;
         ids := '{}';
         keys := '{}';
         sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM contracts c WHERE %s'
@@ -370,8 +475,8 @@ BEGIN
         hi := CASE WHEN p_sort = 'oldest' THEN coalesce(a_id, span.lo - 1) ELSE coalesce(a_id, span.hi + 1) END;
         FOR k IN 1 .. 3 LOOP
             lo := CASE WHEN p_sort = 'oldest' THEN hi + width ELSE hi - width END;
-            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L', args1,
-                lo, hi, p_limit + 1 - cardinality(ids), coalesce(regno_ids, '{}'))) e;
+            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L, %L', args1,
+                lo, hi, p_limit + 1 - cardinality(ids), coalesce(regno_ids, '{}'), tag_tsq)) e;
             ids := ids || coalesce(got, '{}');
             keys := keys || coalesce(gotk, '{}');
             paged := cardinality(ids) > p_limit OR (p_sort = 'oldest' AND lo >= span.hi)
@@ -421,7 +526,7 @@ BEGIN
         INTO ids, keys
         USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
               p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
-              a_val, a_id, lim, coalesce(regno_ids, '{}');
+              a_val, a_id, lim, coalesce(regno_ids, '{}'), tag_tsq;
         IF coalesce(cardinality(ids), 0) < lim THEN
             n := coalesce(cardinality(ids), 0);
         END IF;
@@ -430,7 +535,7 @@ BEGIN
     -- a first page found by the probe, the windows or the sort's index: the count, up to the cap
     -- and one, in no order (a middle term: the first matches the GIN index gives, not all)
     IF p_after IS NULL AND n IS NULL THEN
-        IF windowed THEN    -- (no filter: the GIN index's candidates, the first that match)
+        IF windowed THEN    -- (the GIN index's candidates, the first that match)
             sql := format('SELECT count(*) FROM (SELECT FROM (SELECT c.* FROM contracts c WHERE %s OFFSET 0) c'
                           ' WHERE %s LIMIT $18) x', key_cond,
                           coalesce(nullif(array_to_string(array_remove(w, key_cond), ' AND '), ''), 'true'));
@@ -440,7 +545,7 @@ BEGIN
                            coalesce(nullif(array_to_string(w, ' AND '), ''), 'true')) INTO n
             USING p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
                   p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f,
-                  a_val, a_id, greatest(p_limit, cap) + 1, coalesce(regno_ids, '{}');
+                  a_val, a_id, greatest(p_limit, cap) + 1, coalesce(regno_ids, '{}'), tag_tsq;
         END IF;
     END IF;
 

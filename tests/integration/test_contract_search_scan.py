@@ -15,7 +15,8 @@ import uuid
 import pytest
 
 from contract_fixtures import *  # noqa: F401,F403
-from contract_fixtures import V1, contract_body, create_contract, query, submit
+from contract_fixtures import (V1, contract_body, create_contract, make_actor, query, register, submit,
+                               submitted_contract)
 from market_fixtures import set_setting
 
 TAG = "zq" + uuid.uuid4().hex[:6]
@@ -183,3 +184,108 @@ def test_region_filter_equals_scan(api, cdb, big, q):
     got, _ = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&region={reg}&sort=amount_asc", limit=50)
     assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
                                                " ORDER BY contract_amount_fen, id", want)], q
+
+
+def tag_path(cdb, **kw):
+    """Whether contract_search() takes the query's candidates from the filter lexemes' index
+    (contracts_tags_idx): it ran a statement on contract_filter_tags in this session."""
+    a = dict(p_org=None, p_office=None, p_region=None, p_admin=True, p_tsq=None, p_patterns="{}", p_status=None,
+             p_office_f=None, p_type=None, p_year=None, p_region_f=None)
+    a.update(kw)
+    with cdb.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")
+        cur.execute("SELECT * FROM contract_search(%(p_org)s::bigint, %(p_office)s::bigint, %(p_region)s::text,"
+                    " %(p_admin)s::boolean, NULL, %(p_tsq)s::text, %(p_patterns)s::text[], %(p_status)s::text,"
+                    " %(p_office_f)s::bigint, %(p_type)s::text, %(p_year)s::int, %(p_region_f)s::text, NULL, NULL,"
+                    " NULL, NULL, 'newest', NULL, 20)", a)
+    return query(cdb, "SELECT count(*) AS n FROM pg_prepared_statements"
+                      " WHERE statement LIKE '%%contract_filter_tags(%%'")[0]["n"] > 0
+
+
+@pytest.fixture(scope="module")
+def varied(cdb, big):
+    """A fifth of the contracts a patent transfer, a seventh bought from Beijing (110105)."""
+    with cdb.cursor() as cur:
+        cur.execute("UPDATE contracts SET contract_type = 'transfer', contract_subtype = 'patent_transfer'"
+                    " WHERE id = ANY (%s) AND id %% 5 = 0", (big.ids,))
+        cur.execute("UPDATE contracts SET buyer_region_code = '110105' WHERE id = ANY (%s) AND id %% 7 = 0", (big.ids,))
+        cur.execute("ANALYZE contracts")
+    query(cdb, "SELECT contract_token_freq_refresh()")
+    return big
+
+
+@pytest.mark.parametrize("q", ["技术", "开发合同", "钒液流 技术", "alpha1", "服务 成都", "转让 开发"])
+def test_filter_lexemes_equal_scan(api, cdb, varied, q):
+    """A common word with narrow filters: the candidates of the filters' lexemes (office, status,
+    type at either level, region prefix of seller or buyer), the words rechecked on them — every
+    page and the count as the scan gives them, in the id and the amount order."""
+    w = varied.w
+    cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
+    reg = query(cdb, "SELECT seller_region_code AS r FROM contracts WHERE id = %s", varied.base["id"])[0]["r"].strip()
+    office = int(w.office["id"])
+    qq = urllib.parse.quote(q)
+    cases = [
+        (f"office_id={office}&status=submitted", f"office_id = {office} AND status = 'submitted'"),
+        (f"office_id={office}&type=transfer", f"office_id = {office} AND contract_type = 'transfer'"),
+        ("type=patent_transfer&region=110000", "contract_subtype = 'patent_transfer'"
+                                               " AND (seller_region_code LIKE '11%%' OR buyer_region_code LIKE '11%%')"),
+        (f"region={reg}&type=development&status=submitted",
+         f"(seller_region_code = '{reg}' OR buyer_region_code = '{reg}') AND contract_type = 'development'"
+         " AND status = 'submitted'"),
+        ("region=110105", "(seller_region_code = '110105' OR buyer_region_code = '110105')"),
+    ]
+    for params, where in cases:
+        want = scan(cdb, q, where)
+        got, first = pages(api, w.admin["h"], f"{V1}/contracts?q={qq}&{params}", limit=17)
+        assert got == want, (q, params, len(got), len(want))
+        assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, params, first["total"])
+        got, _ = pages(api, w.admin["h"], f"{V1}/contracts?q={qq}&{params}&sort=amount_desc", limit=60)
+        assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                                   " ORDER BY contract_amount_fen DESC, id DESC", want)], (q, params)
+    # the officer's scope is among the lexemes too
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}&type=transfer", limit=23)
+    assert got == scan(cdb, q, f"office_id = {office} AND status <> 'draft' AND contract_type = 'transfer'"), q
+
+
+def test_filter_lexemes_are_the_key_of_a_common_word(cdb, varied):
+    """技术 (in every contract) with a filter of fewer contracts than the setting: read from
+    contracts_tags_idx; without a filter, or with the setting below the filter's contracts, not."""
+    w = varied.w
+    tsq = "'技术'"
+    assert tag_path(cdb, p_tsq=tsq, p_office_f=w.office["id"], p_type="transfer")
+    assert tag_path(cdb, p_tsq=tsq, p_admin=False, p_office=w.office2["id"])    # an officer's scope
+    assert tag_path(cdb, p_tsq=tsq, p_region_f="110000")
+    assert not tag_path(cdb, p_tsq=tsq)
+    set_setting(cdb, "contract_search_tags_n", 0)
+    try:
+        assert not tag_path(cdb, p_tsq=tsq, p_office_f=w.office["id"], p_type="transfer")
+    finally:
+        set_setting(cdb, "contract_search_tags_n", 30000)
+
+
+def test_status_change_moves_a_contract_between_filters(api, cdb, users, varied):
+    """Registering a contract moves it out of status=submitted and into status=registered, its
+    registration year and the bureau's scope (registered or cancelled in the region) at once."""
+    w = varied.w
+    reg = w.office["region_code"]
+    bureau = make_actor(users, "bureau", region=reg)
+    cid = submitted_contract(api, cdb, w.m_seller["h"], w.seller, w.buyer, title="技术合同 " + TAG)["id"]
+    office = int(w.office["id"])
+    q = urllib.parse.quote("技术 合同")
+
+    def ids(h, params, limit=100):
+        return pages(api, h, f"{V1}/contracts?q={q}&{params}", limit=limit)[0]
+
+    assert cid in ids(w.officer["h"], "status=submitted")
+    assert cid not in ids(w.officer["h"], "status=registered")
+    assert cid not in ids(bureau["h"], "type=development")
+    c = register(api, w.officer["h"], cid)
+    year = int(c["registration_no"][:4])
+    assert cid not in ids(w.officer["h"], "status=submitted")
+    assert cid in ids(w.officer["h"], "status=registered")
+    assert ids(w.officer["h"], f"year={year}") == scan(cdb, "技术 合同", f"office_id = {office} AND status <> 'draft'"
+                                                                       f" AND registration_year = {year}")
+    got = ids(bureau["h"], "type=development", limit=50)
+    assert cid in got
+    assert got == scan(cdb, "技术 合同", "status IN ('registered', 'cancelled') AND contract_type = 'development'"
+                                        f" AND (seller_region_code LIKE '{reg}%%' OR buyer_region_code LIKE '{reg}%%')")

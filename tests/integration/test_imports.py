@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import tempfile
+import urllib.parse
 
 import openpyxl
 import pytest
@@ -241,6 +242,32 @@ def test_import_registers_every_contract(api, cast, cdb, form):
     assert same[0]["n"] == 3
     hit = api.get(f"{V1}/contracts?q=ｘ-ray%20富硒%20major%20（{form}）", headers=cast.officer["h"])
     assert hit.status == 200 and [x["id"] for x in hit.body["items"]] == [a["id"]], hit.body
+    # and by their filters: the bureau's scope, a type and a year are lexemes of contracts_tags_idx
+    # (contract_filter_tags of the row), the candidates of a common word with them
+    with cdb.cursor() as cur:
+        cur.execute("ANALYZE contracts")
+    query(cdb, "SELECT contract_token_freq_refresh()")
+
+    def bureau_sees(where, params):
+        want = [r["id"] for r in query(
+            cdb, "SELECT id FROM contracts WHERE status IN ('registered', 'cancelled') AND registration_year = 2023"
+                 " AND (seller_region_code LIKE %s OR buyer_region_code LIKE %s) AND " + where + " ORDER BY id DESC",
+            cast.region + "%", cast.region + "%")]
+        hit = api.get(f"{V1}/contracts?year=2023&limit=100&" + params, headers=cast.bureau["h"])
+        assert hit.status == 200 and [x["id"] for x in hit.body["items"]] == want, (params, hit.body)
+        return want
+
+    got = bureau_sees("contract_type = 'development'", "type=development")
+    assert a["id"] in got and p["id"] not in got
+    got = bureau_sees("contract_subtype = 'patent_transfer' AND search_doc LIKE '%%合同%%'",
+                      "type=patent_transfer&q=" + urllib.parse.quote("合同"))
+    assert p["id"] in got and a["id"] not in got
+    with cdb.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")
+        cur.execute("SELECT * FROM contract_search(NULL, NULL, %s, false, NULL, NULL, '{}', NULL, NULL, 'development',"
+                    " 2023, NULL, NULL, NULL, NULL, NULL, 'newest', NULL, 100)", (cast.region,))
+        cur.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%contract_filter_tags(%'")
+        assert cur.fetchone()[0] == 1
     # counted at once: statistics and targets
     total1 = stats_total(api, cast, 2023)
     assert total1["count"] == total0["count"] + 3
