@@ -25,7 +25,7 @@
 --     conditions and the sort on those: the page and the count in one;
 --   * filters and scope holding fewer contracts than the rarest token, and
 --     at most contract_search_tags_n: their candidates from the GIN index of
---     their lexemes (contracts_tags_idx, contract_filter_tags: 0026), every
+--     their lexemes (contracts_tags_idx, contract_filter_tags: 0027), every
 --     word rechecked with LIKE, the page and the count in one;
 --   * a middle token, newest or oldest: windows of ids (below);
 --   * else (wide filters with common words, a middle token in another order,
@@ -90,7 +90,7 @@ END $$;
 -- statistics into contract_token_freq (0023) when contracts was analysed since the last copy (or
 -- nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
 -- minute; true when it copied.
--- With them, the shares of the filter lexemes (contracts_tags_idx, 0026) into contract_tag_freq,
+-- With them, the shares of the filter lexemes (contracts_tags_idx, 0027) into contract_tag_freq,
 -- from the statistics of the index's expression (ANALYZE of contracts gathers them too).
 CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
 LANGUAGE plpgsql AS $$

@@ -1,4 +1,4 @@
--- 0026_contract_filter_tags.sql — the filters of a staff search as lexemes in a GIN index
+-- 0027_contract_filter_tags.sql — the filters of a staff search as lexemes in a GIN index
 -- (issue #19, part 3).  A common word (技术, in most titles) with a narrow filter or scope — an
 -- officer's office, a bureau's region subtree, a type in a region — walked the sort order with
 -- LIKE until a page matched (技术, transfer, region 640300: 267,033 rows read, 1.9 s at
