@@ -21,7 +21,10 @@ python3-yaml, Debian packages) whenever the spec changes.
 """
 import sys
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit("spec_fields.py: python3-yaml is missing (make deps installs it: apt-get install python3-yaml)")
 
 TYPES = {
     ("string",): "F_STRING",
