@@ -186,6 +186,13 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT r.status IN ('published', 'under_notice') AN
 CREATE FUNCTION search_need_visible(n needs) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$ SELECT n.status = 'open' AND n.published_at IS NOT NULL $$;
 
+-- The text of a listing as the index and matching read it: title, keywords
+-- and body (summary or description), a line each, normalised.
+CREATE FUNCTION search_doc_text(p_title text, p_keywords text[], p_body text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT search_norm(p_title || E'\n' || array_to_string(p_keywords, E'\n') || E'\n' || p_body)
+$$;
+
 -- Index one public listing: its normalised title and text (title, keywords,
 -- body, a line each), tokens and facet lexemes, the filter columns, and the hit
 -- as /search shows it.
@@ -196,7 +203,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_type text := (SELECT org_type FROM orgs WHERE id = p_org);
     v_head text := search_norm(p_title);
-    v_doc text := search_norm(p_title || E'\n' || array_to_string(p_keywords, E'\n') || E'\n' || p_body);
+    v_doc text := search_doc_text(p_title, p_keywords, p_body);
     v_facets text[] := search_facet_lexemes(p_kind, p_domain, p_trl, v_type, p_modes, p_region, p_published);
 BEGIN
     INSERT INTO search_docs AS s (kind, ref_id, org_id, head, doc, tsv, tags, domain, region_code, trl, modes,
@@ -417,6 +424,31 @@ BEGIN
     RETURN array_to_string(out, ' | ');
 END $$;
 
+-- Whether a listing's price range [p_lo, p_hi] meets a price filter [p_min,
+-- p_max] (either bound NULL: open): a listing without a price (面议, p_lo
+-- NULL) meets no price filter; p_hi NULL is open upwards.  For search
+-- (search_doc_passes) and saved searches (market_notify, subscriptions.sql).
+CREATE FUNCTION search_price_meets(p_lo bigint, p_hi bigint, p_min bigint, p_max bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (p_min IS NULL OR (p_lo IS NOT NULL AND (p_hi IS NULL OR p_hi >= p_min)))
+       AND (p_max IS NULL OR (p_lo IS NOT NULL AND p_lo <= p_max))
+$$;
+
+-- The filters every query of search_collect applies to a row of search_docs
+-- besides its text: not past its deadline (p_today), its price range meets
+-- [p_price_min, p_price_max], published in [p_from_ts, p_to_ts) (NULL: open).
+-- SQL functions of one expression: the planner inlines them into each query,
+-- so a plan is the same as with the conditions written out there.
+CREATE FUNCTION search_doc_passes(p_deadline date, p_lo bigint, p_hi bigint, p_published timestamptz,
+                                  p_today date, p_price_min bigint, p_price_max bigint,
+                                  p_from_ts timestamptz, p_to_ts timestamptz) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (p_deadline IS NULL OR p_deadline >= p_today)
+       AND search_price_meets(p_lo, p_hi, p_price_min, p_price_max)
+       AND (p_from_ts IS NULL OR p_published >= p_from_ts)
+       AND (p_to_ts IS NULL OR p_published < p_to_ts)
+$$;
+
 -- The newest rows (at most p_n) that match tsquery p_q (NULL: no text or
 -- filter restriction) and the filters, older than (p_after_ts, p_after_sid)
 -- when given, newest first.  p_tier: 0 any hit, 1 hits with every term in
@@ -484,12 +516,8 @@ BEGIN
                              s.tags, s.deadline, s.price_lo, s.price_hi
                       FROM search_docs s ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
                 WHERE w.tags @@ p_q::tsquery
-                  AND (w.deadline IS NULL OR w.deadline >= p_today)
-                  AND (p_price_min IS NULL
-                       OR (w.price_lo IS NOT NULL AND (w.price_hi IS NULL OR w.price_hi >= p_price_min)))
-                  AND (p_price_max IS NULL OR (w.price_lo IS NOT NULL AND w.price_lo <= p_price_max))
-                  AND (p_from_ts IS NULL OR w.published_at >= p_from_ts)
-                  AND (p_to_ts IS NULL OR w.published_at < p_to_ts)
+                  AND search_doc_passes(w.deadline, w.price_lo, w.price_hi, w.published_at, p_today,
+                                        p_price_min, p_price_max, p_from_ts, p_to_ts)
                 ORDER BY w.published_at DESC, w.sid DESC LIMIT p_n;
         ELSE
             RETURN QUERY
@@ -499,12 +527,8 @@ BEGIN
                       FROM search_docs s WHERE (s.published_at, s.sid) < (p_after_ts, p_after_sid)
                       ORDER BY s.published_at DESC, s.sid DESC LIMIT scan_n) w
                 WHERE w.tags @@ p_q::tsquery
-                  AND (w.deadline IS NULL OR w.deadline >= p_today)
-                  AND (p_price_min IS NULL
-                       OR (w.price_lo IS NOT NULL AND (w.price_hi IS NULL OR w.price_hi >= p_price_min)))
-                  AND (p_price_max IS NULL OR (w.price_lo IS NOT NULL AND w.price_lo <= p_price_max))
-                  AND (p_from_ts IS NULL OR w.published_at >= p_from_ts)
-                  AND (p_to_ts IS NULL OR w.published_at < p_to_ts)
+                  AND search_doc_passes(w.deadline, w.price_lo, w.price_hi, w.published_at, p_today,
+                                        p_price_min, p_price_max, p_from_ts, p_to_ts)
                 ORDER BY w.published_at DESC, w.sid DESC LIMIT p_n;
         END IF;
         GET DIAGNOSTICS got = ROW_COUNT;
@@ -531,11 +555,8 @@ BEGIN
         RETURN QUERY
             SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type, 0
             FROM search_docs s
-            WHERE (s.deadline IS NULL OR s.deadline >= p_today)
-              AND (p_price_min IS NULL OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
-              AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
-              AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
-              AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+            WHERE search_doc_passes(s.deadline, s.price_lo, s.price_hi, s.published_at, p_today,
+                                    p_price_min, p_price_max, p_from_ts, p_to_ts)
               AND (p_after_ts IS NULL OR (s.published_at, s.sid) < (p_after_ts, p_after_sid))
             ORDER BY s.published_at DESC, s.sid DESC LIMIT p_n;
         RETURN;
@@ -548,12 +569,8 @@ BEGIN
                        CASE WHEN s.head LIKE ALL (p_all) THEN 1 ELSE 0 END AS tier
                 FROM search_docs s
                 WHERE s.tsv @@ p_q::tsquery
-                  AND (s.deadline IS NULL OR s.deadline >= p_today)
-                  AND (p_price_min IS NULL
-                       OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
-                  AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
-                  AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
-                  AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+                  AND search_doc_passes(s.deadline, s.price_lo, s.price_hi, s.published_at, p_today,
+                                        p_price_min, p_price_max, p_from_ts, p_to_ts)
                   AND s.doc LIKE ALL (p_patterns))
             SELECT * FROM c
             WHERE p_after_tier IS NULL OR c.tier < p_after_tier
@@ -591,12 +608,8 @@ BEGIN
                             THEN 1 ELSE 0 END AS tier
                 FROM search_docs s
                 WHERE s.tsv @@ q::tsquery
-                  AND (s.deadline IS NULL OR s.deadline >= p_today)
-                  AND (p_price_min IS NULL
-                       OR (s.price_lo IS NOT NULL AND (s.price_hi IS NULL OR s.price_hi >= p_price_min)))
-                  AND (p_price_max IS NULL OR (s.price_lo IS NOT NULL AND s.price_lo <= p_price_max))
-                  AND (p_from_ts IS NULL OR s.published_at >= p_from_ts)
-                  AND (p_to_ts IS NULL OR s.published_at < p_to_ts)
+                  AND search_doc_passes(s.deadline, s.price_lo, s.price_hi, s.published_at, p_today,
+                                        p_price_min, p_price_max, p_from_ts, p_to_ts)
                   AND (before_ts IS NULL OR s.published_at < before_ts)
                   AND (p_after_ts IS NULL OR (s.published_at, s.sid) < (p_after_ts, p_after_sid))
                   AND s.doc LIKE ALL (p_patterns)
