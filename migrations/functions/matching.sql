@@ -175,13 +175,13 @@ BEGIN
         IF NOT FOUND THEN
             PERFORM yz_raise(404, 'no such technology need');
         END IF;
-        own_doc := search_norm(n.title || E'\n' || array_to_string(n.keywords, E'\n') || E'\n' || n.description);
+        own_doc := search_doc_text(n.title, n.keywords, n.description);
     ELSE
         SELECT * INTO r FROM results WHERE id = p_id AND (holder_org_id = p_org OR p_staff);
         IF NOT FOUND THEN
             PERFORM yz_raise(404, 'no such research result');
         END IF;
-        own_doc := search_norm(r.title || E'\n' || array_to_string(r.keywords, E'\n') || E'\n' || r.summary);
+        own_doc := search_doc_text(r.title, r.keywords, r.summary);
     END IF;
     WITH c AS (
         SELECT DISTINCT ON ((x).sid) x FROM match_candidates(CASE p_kind WHEN 'need' THEN 'result' ELSE 'need' END,
