@@ -126,8 +126,7 @@ BEGIN
         FROM d, subscriptions s JOIN users u ON u.id = s.user_id AND u.active
         WHERE (s.tsq IS NULL OR d.tsv @@ s.tsq)
           AND d.doc LIKE ALL (s.patterns)
-          AND (s.price_min IS NULL OR (d.price_lo IS NOT NULL AND (d.price_hi IS NULL OR d.price_hi >= s.price_min)))
-          AND (s.price_max IS NULL OR (d.price_lo IS NOT NULL AND d.price_lo <= s.price_max))
+          AND search_price_meets(d.price_lo, d.price_hi, s.price_min, s.price_max)
           AND u.org_id IS DISTINCT FROM d.org_id
     ), notes AS (
         INSERT INTO notifications (user_id, subscription_id, kind, ref_kind, ref_id, title)
