@@ -1,7 +1,7 @@
 """Staff search over contracts equals a substring scan, with near-universal tokens (issue #19, part 3).
 
 contract_search() intersects only a query's rare tokens and rechecks the common ones (in more than
-2 % of the contracts, from the planner's statistics copied into contract_token_freq) with LIKE on the
+5 % of the contracts, from the planner's statistics copied into contract_token_freq) with LIKE on the
 candidates.  Here 2,400 contracts share 技术 and 合同 (every title), 开发 / 服务 / 转让 (a third each),
 an English company word, and a few carry rare words; after ANALYZE and contract_token_freq_refresh()
 every query — common, rare, mixed, single characters, bigrams across words, Latin prefixes, terms
