@@ -87,34 +87,20 @@ BEGIN
 END $$;
 
 -- Copy the shares of the most common tokens of contracts.search_tsv from the planner's
--- statistics into contract_token_freq (0023) when contracts was analysed since the last copy (or
--- nothing was copied yet).  The background sweep (server/api/market_bg.c) calls it every
--- minute; true when it copied.
--- With them, the shares of the filter lexemes (contracts_tags_idx, 0027) into contract_tag_freq,
--- from the statistics of the index's expression (ANALYZE of contracts gathers them too).
+-- statistics into contract_token_freq (0023), and those of the filter lexemes
+-- (contracts_tags_idx, 0027: the statistics of the index's expression, which ANALYZE of
+-- contracts gathers too) into contract_tag_freq, each when contracts was analysed since its
+-- last copy (or nothing was copied yet): tsv_freq_refresh (core.sql).  The background sweep
+-- (server/api/market_bg.c) calls it every minute; true when it copied.
 CREATE FUNCTION contract_token_freq_refresh() RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_elems text[];
-    v_freqs real[];
-    n int;
+    tokens boolean;
+    tags boolean;
 BEGIN
-    IF NOT tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token')
-       AND EXISTS (SELECT 1 FROM tsv_freq_stats s WHERE s.source = 'contracts_tags_idx') THEN
-        RETURN false;
-    END IF;
-    SELECT st.most_common_elems::text::text[], st.most_common_elem_freqs INTO v_elems, v_freqs
-    FROM pg_stats st WHERE st.schemaname = current_schema() AND st.tablename = 'contracts_tags_idx';
-    n := coalesce(cardinality(v_elems), 0);
-    DELETE FROM contract_tag_freq;
-    INSERT INTO contract_tag_freq (tag, freq)
-    SELECT u.e, u.f FROM unnest(v_elems, v_freqs[1:n]) AS u(e, f) WHERE u.e IS NOT NULL ON CONFLICT DO NOTHING;
-    INSERT INTO tsv_freq_stats (source, analyzed_at, n_docs, min_freq)
-    SELECT 'contracts_tags_idx', s.analyzed_at, s.n_docs, CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END
-    FROM tsv_freq_stats s WHERE s.source = 'contracts'
-    ON CONFLICT (source) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
-                                       min_freq = excluded.min_freq;
-    RETURN true;
+    tokens := tsv_freq_refresh('contracts', 'search_tsv', 'contract_token_freq', 'token');
+    tags := tsv_freq_refresh('contracts_tags_idx', 'contract_filter_tags', 'contract_tag_freq', 'tag');
+    RETURN tokens OR tags;
 END $$;
 
 -- The share of the contracts holding any of the filter lexemes given ('#r51:*' a prefix), from

@@ -142,14 +142,18 @@ END $$;
 -- p_table from the planner's statistics (pg_stats) into p_freq (p_key, freq),
 -- and the analysis time, row count and smallest listed share into the row of
 -- tsv_freq_stats whose source is p_table, when p_table was analysed since the
--- last copy or nothing was copied yet; true when it copied.  For
--- search_docs.tsv (functions/search.sql) and contracts.search_tsv
--- (functions/contract_search.sql); the names are constants of those callers.
+-- last copy or nothing was copied yet; true when it copied.  p_table may be an
+-- index on a tsvector expression (p_col: the index's column): ANALYZE of its
+-- table gathers its statistics, and the time and the row count are the table's.
+-- For search_docs.tsv (functions/search.sql), contracts.search_tsv and the
+-- filter lexemes of contracts_tags_idx (functions/contract_search.sql); the
+-- names are constants of those callers.
 CREATE FUNCTION tsv_freq_refresh(p_table regclass, p_col text, p_freq regclass, p_key text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     v_name text := (SELECT c.relname FROM pg_class c WHERE c.oid = p_table);
+    v_rel regclass := coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = p_table), p_table);
     v_at timestamptz;
     v_elems text[];
     v_freqs real[];
@@ -157,7 +161,7 @@ DECLARE
     done boolean;
 BEGIN
     SELECT greatest(t.last_analyze, t.last_autoanalyze) INTO v_at
-    FROM pg_stat_user_tables t WHERE t.relid = p_table;
+    FROM pg_stat_user_tables t WHERE t.relid = v_rel;
     SELECT EXISTS (SELECT 1 FROM tsv_freq_stats s WHERE s.source = v_name AND (v_at IS NULL OR s.analyzed_at >= v_at))
     INTO done;
     IF done THEN
@@ -175,7 +179,7 @@ BEGIN
     -- element the list leaves out is rarer than the smallest (nothing listed: no bound)
     INSERT INTO tsv_freq_stats (source, analyzed_at, n_docs, min_freq)
     VALUES (v_name, coalesce(v_at, now()),
-            (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = p_table),
+            (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = v_rel),
             CASE WHEN n > 0 THEN v_freqs[n + 1] ELSE 1 END)
     ON CONFLICT (source) DO UPDATE SET analyzed_at = excluded.analyzed_at, n_docs = excluded.n_docs,
                                        min_freq = excluded.min_freq;
