@@ -363,7 +363,9 @@ CREATE TRIGGER codes_search AFTER UPDATE OF label ON codes
 --     below, is <= 2,000) takes them all at once;
 --   * a new search of text bounds its matches by its rarest lexeme
 --     (search_match_bound, from the planner's statistics copied into
---     search_lexeme_freq): a rare term (<= 300) is counted in one query, and the
+--     search_lexeme_freq) and estimates them (search_text_estimate: its words
+--     as independent): a rare term (<= 300), or words estimated to have few
+--     matches together (<= 5 x (cap + 1)), is counted in one query, and the
 --     page of one of <= 2,000 is taken in one query (with the totals cached, and on
 --     later pages), a frequent one starts its windows at the size the bound gives,
 --     not at one day growing fourfold;
@@ -672,6 +674,33 @@ LANGUAGE sql STABLE AS $$
     SELECT x.n_docs * exp(sum(ln(greatest(x.share, 1e-9)))) FROM search_match_shares(p_q) x GROUP BY x.n_docs
 $$;
 
+-- How many listings match a search of text, estimated (NULL: unknown): per term (each of
+-- p_all_patterns, the LIKE pattern of a word of the query) the share of its rarest lexeme — the
+-- bigrams of one word go together, so their product would be far too small — times the shares of
+-- the filter lexemes of tsquery text p_q, as if the terms and filters were independent.  Not a
+-- bound (words of one domain go together): it only chooses how a search is counted.
+CREATE FUNCTION search_text_estimate(p_q text, p_all_patterns text[]) RETURNS float8
+LANGUAGE sql STABLE AS $$
+    SELECT st.n_docs * exp(coalesce(sum(ln(greatest(s.share, 1e-9))), 0))
+    FROM tsv_freq_stats st
+    CROSS JOIN LATERAL (
+        SELECT min(coalesce(f.freq, st.min_freq)) AS share
+        FROM unnest(p_all_patterns) WITH ORDINALITY AS u(pat, i)
+        CROSS JOIN regexp_matches(search_query_tsquery(replace(replace(replace(
+                       substr(u.pat, 2, length(u.pat) - 2), '\%', '%'), '\_', '_'), '\\', '\')),
+                   '''((?:[^'']|'''')*)''(:\*)?', 'g') AS m
+        LEFT JOIN search_lexeme_freq f ON f.lexeme = replace(m[1], '''''', '''')
+        WHERE m[2] IS NULL
+        GROUP BY u.i
+        UNION ALL
+        SELECT coalesce(f.freq, st.min_freq)
+        FROM regexp_matches(regexp_replace(p_q, '\([^)]*\)', '', 'g'), '''(#(?:[^'']|'''')*)''', 'g') AS m
+        LEFT JOIN search_lexeme_freq f ON f.lexeme = replace(m[1], '''''', '''')
+    ) s
+    WHERE st.source = 'search_docs'
+    GROUP BY st.n_docs
+$$;
+
 -- Filter values that are well-formed but name nothing are a client error
 -- (400), not an empty result.
 CREATE FUNCTION search_check_filters(p_domain text, p_region text, p_mode text, p_holder text) RETURNS void
@@ -739,6 +768,7 @@ DECLARE
     bound_rate float8;
     est float8;
     walk int := browse;   -- the count's walk (NULL: none)
+    one_count boolean := false;   -- a text search counted in one query (few estimated matches)
     -- A text search whose bound is at most this many matches takes the rows of its page in one
     -- query (the bitmap of its rarest lexeme, every match read and sorted), with the totals
     -- cached or after the count (which keeps its own limit, 300: it needs the newest 201 of
@@ -764,6 +794,13 @@ BEGIN
     -- may come short, never long)
     IF p_title_tsq IS NOT NULL THEN
         bound := search_match_bound(p_tsq);
+        -- a new search whose estimated matches are few (five times the count's cap + 1) is counted
+        -- in one query too: its words' rarest lexeme may be common where together they are rare,
+        -- and the day windows of such a search walked most of the days for its few matches, each
+        -- window a GIN scan of every listing of its days (bench/search/README.md, fourth pass)
+        IF p_stats AND bound > 300 AND search_text_estimate(p_tsq, allpats) <= 5 * (cap + 1) THEN
+            one_count := true;
+        END IF;
     END IF;
     IF p_stats THEN
         IF p_title_tsq IS NULL AND browse IS NOT NULL AND p_tsq IS NOT NULL THEN
@@ -785,7 +822,8 @@ BEGIN
         END IF;
         WITH m AS MATERIALIZED (
             SELECT row_number() OVER () AS o, c.*
-            FROM search_collect(p_tsq, cap + 1, CASE WHEN bound <= 300 THEN bound END, 0, NULL, NULL, pats, allpats,
+            FROM search_collect(p_tsq, cap + 1, CASE WHEN bound <= 300 THEN bound WHEN one_count THEN one_q END, 0,
+                                NULL, NULL, pats, allpats,
                                 p_price_min, p_price_max, from_ts, to_ts, today, NULL, bound_rate, walk) c
         )
         SELECT (SELECT count(*) FROM m) AS cnt,

@@ -521,3 +521,47 @@ def test_dates(corpus, api, db):
     items, _ = search_all(api, {"q": "电", "from": day, "to": day})
     want = scan_ids(db, "电", None, "AND (published_at AT TIME ZONE 'Asia/Shanghai')::date = '%s'" % day)
     assert found(items) == want
+
+
+def test_few_estimated_matches_counted_in_one_query_equal_the_scan(corpus, api, db):
+    """A new search of several words each common on its own (bound, the rarest lexeme's listings,
+    above 300) but estimated rare together (search_text_estimate: per word its rarest lexeme's
+    share, words and filters multiplied, <= 5 x (cap + 1)) is counted in one query instead of the
+    day windows (market_search: one_count).  The shares are this corpus's, the number of listings
+    made 5,000, so that the bounds are those of a large index: equal to the scan, the total
+    exact, title hits first."""
+    query(db, "ANALYZE search_docs")
+    query(db, "DELETE FROM tsv_freq_stats WHERE source = 'search_docs'")
+    assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is True
+    n = query(db, "SELECT n_docs FROM tsv_freq_stats WHERE source = 'search_docs'")[0]["n_docs"]
+    big = 5000
+    est = lambda q, pats: query(db, "SELECT search_text_estimate(%s, %s) AS e", q, pats)[0]["e"]  # noqa: E731
+    bound = lambda q: query(db, "SELECT search_match_bound(%s) AS b", q)[0]["b"]  # noqa: E731
+    tsq = lambda q: query(db, "SELECT search_query_tsquery(%s) AS t", q)[0]["t"]  # noqa: E731
+    query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", big)
+    try:
+        # the estimate: one word's bigrams go together (its rarest lexeme), words and filter lexemes
+        # are multiplied, a word run (a prefix) counts for nothing
+        assert abs(est(tsq("锂电池"), ["%锂电池%"]) - bound(tsq("锂电池"))) <= 1
+        two = est(tsq("电池 芯片"), ["%电池%", "%芯片%"])
+        assert abs(two - bound(tsq("电池")) * bound(tsq("芯片")) / big) <= 2 * big / 100, two
+        need_share = query(db, "SELECT freq FROM search_lexeme_freq WHERE lexeme = '#k:need'")[0]["freq"]
+        assert abs(est(tsq("电池 芯片") + " & '#k:need'", ["%电池%", "%芯片%"]) - two * need_share) < 1
+        assert abs(est(tsq("锂 abc"), ["%锂%", "%abc%"]) - bound(tsq("锂"))) <= 1
+        for q, params in [("电池 芯片", {}), ("锂 储能", {}), ("电池 复合材料", {}), ("电池 芯片", {"kind": "result"}),
+                          ("锂电池 芯片", {"sort": "recent"})]:
+            pats = ["%" + t + "%" for t in q.split()]
+            t = tsq(q) + (" & '#k:%s'" % params["kind"] if "kind" in params else "")
+            b, e = bound(t), est(t, pats)
+            assert b > 300 and e <= 5 * 201, (q, b, e)
+            want = scan_ids(db, q, params.get("kind"))
+            assert 0 < len(want) <= 200, (q, len(want))
+            items, first = search_all(api, dict(params, q=q), limit=random.choice([2, 7, 30]))
+            assert len(items) == len(found(items)), "an item came twice"
+            assert found(items) == want, (q, found(items) ^ want)
+            assert first["total"] == {"value": len(want), "exact": True}
+            if params.get("sort") != "recent":
+                tiers = [i["matched_in"] for i in items]
+                assert tiers == sorted(tiers, key=lambda x: x != "title"), (q, tiers)
+    finally:
+        query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", n)
