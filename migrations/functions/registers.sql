@@ -71,7 +71,9 @@ LANGUAGE sql STABLE AS $$
                    WHERE u.id = p_user AND (p_scope IS NULL OR region_in_subtree(coalesce(u.region_code, o.region_code), p_scope)))
 $$;
 
--- A date field: 'YYYY-MM-DD', from 1980 to today (China).
+-- A date field: 'YYYY-MM-DD' (the server checked it as every date, v_date in
+-- server/domain/validate.c: invalid_date, years 1990-2999), and not after
+-- today (China): a register records what has happened.
 CREATE FUNCTION register_date(v text, p_field text) RETURNS date
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -81,10 +83,13 @@ BEGIN
     BEGIN
         d := v::date;
     EXCEPTION WHEN others THEN
-        PERFORM yz_raise(422, 'a date YYYY-MM-DD', p_field, 'invalid_format');
+        d := NULL;
     END;
-    IF d < DATE '1980-01-01' OR d > today_cn() THEN
-        PERFORM yz_raise(422, 'a date from 1980-01-01 to today', p_field, 'out_of_range');
+    IF d IS NULL OR d < DATE '1990-01-01' THEN
+        PERFORM yz_raise(422, 'must be a date YYYY-MM-DD from 1990-01-01 to 2999-12-31', p_field, 'invalid_date');
+    END IF;
+    IF d > today_cn() THEN
+        PERFORM yz_raise(422, 'a date not after today', p_field, 'out_of_range');
     END IF;
     RETURN d;
 END $$;

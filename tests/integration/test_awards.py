@@ -177,6 +177,20 @@ def test_recognition_bad_input_changes_nothing(api, sdb, people, body, status, f
     assert register_counts(sdb) == before
 
 
+@pytest.mark.parametrize("day,code", [("2009-13-01", "invalid_date"), ("1985-06-01", "invalid_date"),
+                                      ("2999-01-01", "out_of_range")])
+def test_recognition_dates_as_every_date_and_not_future(api, sdb, people, day, code):
+    """A date is checked as every date of the API (1990 to 2999, invalid_date); a register
+    entry's also not after today (out_of_range)."""
+    org = new_org(sdb, R)
+    b = {"org_id": org["id"], "level": "city", "recognised_by": "兰州市科学技术局", "recognised_on": day,
+         "evidence": "文件"}
+    before = register_counts(sdb)
+    p = assert_problem(api.post(f"{V1}/institution-recognitions", json=b, headers=people["admin"]["h"]), 422)
+    assert ("recognised_on", code) in [(e["field"], e["code"]) for e in p["errors"]], p
+    assert register_counts(sdb) == before
+
+
 @pytest.mark.parametrize("body,status,field", [
     ({"kind": "diploma"}, 422, "kind"),
     ({"kind": "training", "course": None}, 400, "course"),
