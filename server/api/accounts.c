@@ -282,11 +282,6 @@ static void hash_then(http_req_t *req, void (*then)(http_req_t *req, const char 
     if (pool_submit(req->worker, hash_work, hash_done, j) != 0) http_problem(req, 503, busy, NULL);
 }
 
-static void registered(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 static void register_hashed(http_req_t *req, const char *hash)
 {
     json_t *org = json_object_get(req->json, "org");
@@ -302,7 +297,7 @@ static void register_hashed(http_req_t *req, const char *hash)
                         hash,
                         org ? api_json_text(req, org) : NULL,
                         ih};
-    api_query(req, ST_REGISTER, 6, v, registered);
+    api_query(req, ST_REGISTER, 6, v, api_reply_row_json_created);
 }
 
 static void register_hash(http_req_t *req)
@@ -364,12 +359,6 @@ static void pw_work(void *arg)
     j->ok = password_verify(j->current, j->stored) && password_hash(j->next, j->hash) == 0;
 }
 
-static void pw_set(http_req_t *req, PGresult *res)
-{
-    (void)res;
-    http_reply(req, 204, NULL, NULL, 0);
-}
-
 static void pw_checked(void *arg)
 {
     pwjob_t *j = arg;
@@ -381,7 +370,7 @@ static void pw_checked(void *arg)
         return;
     }
     const char *v[4] = {api_actor(req), req->request_id, api_actor(req), j->hash};
-    api_query(req, ST_PW_SET, 4, v, pw_set);
+    api_query(req, ST_PW_SET, 4, v, api_reply_no_content);
 }
 
 static void pw_loaded(http_req_t *req, PGresult *res)

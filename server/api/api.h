@@ -29,6 +29,8 @@ void api_reply_db_error(http_req_t *req, db_status_t st, PGresult *res);
 /* Reply with column 0 of row 0 as JSON, or 404 when there is no row. */
 void api_reply_row_json(http_req_t *req, PGresult *res);
 void api_reply_row_json_status(http_req_t *req, PGresult *res, int status);
+/* ... with 201 Created: the callback of a write that makes a row without a version. */
+void api_reply_row_json_created(http_req_t *req, PGresult *res);
 
 /* Body fields. */
 /* F_NUMBER_OR_NULL: an integer or null; F_REAL_OR_NULL: any number or null */

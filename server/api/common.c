@@ -212,6 +212,11 @@ void api_reply_row_json_status(http_req_t *req, PGresult *res, int status)
     http_reply_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
+void api_reply_row_json_created(http_req_t *req, PGresult *res)
+{
+    api_reply_row_json_status(req, res, 201);
+}
+
 void api_reply_row_json(http_req_t *req, PGresult *res)
 {
     api_reply_row_json_status(req, res, 200);

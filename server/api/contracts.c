@@ -331,19 +331,13 @@ static void update(http_req_t *req)
     contract_codes_then(req, req->json, update_send);
 }
 
-static void deleted(http_req_t *req, PGresult *res)
-{
-    (void)res;
-    http_reply(req, 204, NULL, NULL, 0);
-}
-
 static void del(http_req_t *req)
 {
     const char *id;
     if (id_or_reply(req, &id)) return;
     api_scope_t s = api_scope(req);
     const char *v[5] = {api_actor(req), req->request_id, id, s.org, s.admin};
-    api_query(req, ST_DELETE, 5, v, deleted);
+    api_query(req, ST_DELETE, 5, v, api_reply_no_content);
 }
 
 static void submit(http_req_t *req)
@@ -478,11 +472,6 @@ static void cancel(http_req_t *req)
     change(req, "cancel");
 }
 
-static void created_row(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 static void payments_add(http_req_t *req)
 {
     const char *id;
@@ -505,7 +494,7 @@ static void payments_add(http_req_t *req)
                         arena_printf(req->arena, "%lld", (long long)json_integer_value(amount)),
                         on,
                         note};
-    api_query(req, ST_PAY_ADD, 9, v, created_row);
+    api_query(req, ST_PAY_ADD, 9, v, api_reply_row_json_created);
 }
 
 static void payments_list(http_req_t *req)
@@ -899,7 +888,7 @@ static void attach(http_req_t *req)
     const char *hex = api_bytea_param(req, data, n);
     api_scope_t s = api_scope(req);
     const char *v[9] = {api_actor(req), req->request_id, id, s.org, s.admin, name, sniffed, sha, hex};
-    api_query(req, ST_ATT_ADD, 9, v, created_row);
+    api_query(req, ST_ATT_ADD, 9, v, api_reply_row_json_created);
 }
 
 static void attachments(http_req_t *req)
@@ -958,7 +947,7 @@ static void attachment_one(http_req_t *req)
     api_scope_t s = api_scope(req);
     if (req->method == HTTP_DELETE) {
         const char *v[6] = {api_actor(req), req->request_id, id, s.org, s.admin, aid};
-        api_query(req, ST_ATT_DEL, 6, v, deleted);
+        api_query(req, ST_ATT_DEL, 6, v, api_reply_no_content);
     } else {
         const char *v[6] = {id, s.org, s.office, s.region, s.admin, aid};
         api_query(req, ST_ATT_GET, 6, v, attachment_loaded);

@@ -67,15 +67,6 @@ static int text_ok_or_reply(http_req_t *req, const char *name, size_t max, bool 
     return api_errors_or_reply(req, errs);
 }
 
-static void reply_ok(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json(req, res);
-}
-static void reply_created(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 /* --- inquiries ------------------------------------------------------------------- */
 
 static void inq_list(http_req_t *req)
@@ -91,7 +82,7 @@ static void inq_get(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id)) return;
     const char *v[4] = {id, org_of(req), req->user->id_str, is_admin(req)};
-    api_query(req, ST_INQ_GET, 4, v, reply_ok);
+    api_query(req, ST_INQ_GET, 4, v, api_reply_row_json);
 }
 
 static void inq_create(http_req_t *req)
@@ -107,7 +98,7 @@ static void inq_create(http_req_t *req)
                         api_str(req, "message"),
                         int_field(req, "price_fen"),
                         int_field(req, "broker_user_id")};
-    api_query(req, ST_INQ_CREATE, 8, v, reply_created);
+    api_query(req, ST_INQ_CREATE, 8, v, api_reply_row_json_created);
 }
 
 static void inq_message(http_req_t *req)
@@ -123,7 +114,7 @@ static void inq_message(http_req_t *req)
                         is_admin(req),
                         api_str(req, "body"),
                         int_field(req, "price_fen")};
-    api_query(req, ST_INQ_MSG, 7, v, reply_created);
+    api_query(req, ST_INQ_MSG, 7, v, api_reply_row_json_created);
 }
 
 static void inq_agree(http_req_t *req)
@@ -132,7 +123,7 @@ static void inq_agree(http_req_t *req)
     if (id_param(req, 0, &id) || api_body_or_reply(req) || money_ok_or_reply(req, "price_fen", true, true)) return;
     const char *v[8] = {
         api_actor(req), req->request_id, id, org_of(req), is_admin(req), "agree", int_field(req, "price_fen"), NULL};
-    api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
+    api_query(req, ST_INQ_DECIDE, 8, v, api_reply_row_json);
 }
 
 static void inq_decline(http_req_t *req)
@@ -142,7 +133,7 @@ static void inq_decline(http_req_t *req)
     const char *reason = api_str(req, "reason");
     if (reason && text_ok_or_reply(req, "reason", 1000, false)) return;
     const char *v[8] = {api_actor(req), req->request_id, id, org_of(req), is_admin(req), "decline", NULL, reason};
-    api_query(req, ST_INQ_DECIDE, 8, v, reply_ok);
+    api_query(req, ST_INQ_DECIDE, 8, v, api_reply_row_json);
 }
 
 /* --- brokers by consent ---------------------------------------------------------- */
@@ -156,7 +147,7 @@ static void broker_name(http_req_t *req)
         return;
     }
     const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "user_id")};
-    api_query(req, ST_BROKER_NAME, 5, v, reply_ok);
+    api_query(req, ST_BROKER_NAME, 5, v, api_reply_row_json);
 }
 
 /* A bodiless action of the caller's organisation on the object in the path:
@@ -171,12 +162,12 @@ static void org_action(http_req_t *req, int stmt, api_row_cb cb)
 
 static void broker_accept(http_req_t *req)
 {
-    org_action(req, ST_BROKER_ACCEPT, reply_ok);
+    org_action(req, ST_BROKER_ACCEPT, api_reply_row_json);
 }
 
 static void broker_remove(http_req_t *req)
 {
-    org_action(req, ST_BROKER_REMOVE, reply_ok);
+    org_action(req, ST_BROKER_REMOVE, api_reply_row_json);
 }
 
 /* Brokers a party may name: active users with the role broker, by name or
@@ -191,7 +182,7 @@ static void brokers(http_req_t *req)
 
 static void purchase(http_req_t *req)
 {
-    org_action(req, ST_PURCHASE, reply_created);
+    org_action(req, ST_PURCHASE, api_reply_row_json_created);
 }
 
 /* --- notices ------------------------------------------------------------------------ */
@@ -219,7 +210,7 @@ static void notice_get(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id)) return;
     const char *v[1] = {id};
-    api_query(req, ST_NOTICE_GET, 1, v, reply_ok);
+    api_query(req, ST_NOTICE_GET, 1, v, api_reply_row_json);
 }
 
 static void object(http_req_t *req)
@@ -229,7 +220,7 @@ static void object(http_req_t *req)
         text_ok_or_reply(req, "contact", 200, true) || text_ok_or_reply(req, "body", 4000, true))
         return;
     const char *v[5] = {req->request_id, id, api_str(req, "name"), api_str(req, "contact"), api_str(req, "body")};
-    api_query(req, ST_OBJECT, 5, v, reply_created);
+    api_query(req, ST_OBJECT, 5, v, api_reply_row_json_created);
 }
 
 /* The objections to a notice: reviewers and admins with the objector's
@@ -241,7 +232,7 @@ static void objections(http_req_t *req)
     auth_user_t *u = req->user;
     const char *staff = u->role & (ROLE_REVIEWER | ROLE_ADMIN) ? "true" : "false";
     const char *v[3] = {id, org_of(req), staff};
-    api_query(req, ST_OBJECTIONS, 3, v, reply_ok);
+    api_query(req, ST_OBJECTIONS, 3, v, api_reply_row_json);
 }
 
 static void object_decide(http_req_t *req)
@@ -249,7 +240,7 @@ static void object_decide(http_req_t *req)
     const char *id, *oid;
     if (id_param(req, 0, &id) || id_param(req, 1, &oid) || api_body_or_reply(req)) return;
     const char *v[6] = {api_actor(req), req->request_id, id, oid, api_str(req, "decision"), api_str(req, "note")};
-    api_query(req, ST_OBJ_DECIDE, 6, v, reply_ok);
+    api_query(req, ST_OBJ_DECIDE, 6, v, api_reply_row_json);
 }
 
 /* --- auctions -------------------------------------------------------------------------- */
@@ -284,7 +275,7 @@ static void auction_open(http_req_t *req)
                          ends,
                          win ? win : "300",
                          ext ? ext : "300"};
-    api_query(req, ST_AUCTION_OPEN, 10, v, reply_created);
+    api_query(req, ST_AUCTION_OPEN, 10, v, api_reply_row_json_created);
 }
 
 static void auction_get(http_req_t *req)
@@ -292,7 +283,7 @@ static void auction_get(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id)) return;
     const char *v[2] = {id, org_of(req)};
-    api_query(req, ST_AUCTION_GET, 2, v, reply_ok);
+    api_query(req, ST_AUCTION_GET, 2, v, api_reply_row_json);
 }
 
 /* Auctions for the 竞价 page: the open ones by default, newest first. */
@@ -313,7 +304,7 @@ static void bid(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id) || api_body_or_reply(req) || money_ok_or_reply(req, "amount_fen", true, true)) return;
     const char *v[5] = {api_actor(req), req->request_id, id, org_of(req), int_field(req, "amount_fen")};
-    api_query(req, ST_BID, 5, v, reply_created);
+    api_query(req, ST_BID, 5, v, api_reply_row_json_created);
 }
 
 static void bids(http_req_t *req)
@@ -321,7 +312,7 @@ static void bids(http_req_t *req)
     const char *id;
     if (id_param(req, 0, &id)) return;
     const char *v[3] = {id, org_of(req), is_admin(req)};
-    api_query(req, ST_BIDS, 3, v, reply_ok);
+    api_query(req, ST_BIDS, 3, v, api_reply_row_json);
 }
 
 /* --- the sweeper ------------------------------------------------------------------------ */

@@ -236,18 +236,12 @@ static void seal_put(http_req_t *req)
     api_query(req, ST_SEAL_PUT, 7, v, api_reply_row_json);
 }
 
-static void deleted(http_req_t *req, PGresult *res)
-{
-    (void)res;
-    http_reply(req, 204, NULL, NULL, 0);
-}
-
 static void seal_delete(http_req_t *req)
 {
     const char *id;
     if (api_id_param_or_reply(req, 0, "office", &id)) return;
     const char *v[3] = {api_actor(req), req->request_id, id};
-    api_query(req, ST_SEAL_DEL, 3, v, deleted);
+    api_query(req, ST_SEAL_DEL, 3, v, api_reply_no_content);
 }
 
 #define READERS (ROLE_MEMBER | ROLE_BROKER | ROLE_OFFICER | ROLE_BUREAU | ROLE_ADMIN)

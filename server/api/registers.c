@@ -26,11 +26,6 @@ static const char *scope_of(http_req_t *req)
     return api_scope(req).region;
 }
 
-static void reply_created(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 /* Lengths, dates and ids the SQL would also check, answered at once. */
 static int values_or_reply(http_req_t *req, const char *id_field)
 {
@@ -119,7 +114,7 @@ static void create(http_req_t *req)
     const reg_t *r = reg_of(req);
     if (api_body_or_reply(req) || values_or_reply(req, r->id_name)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), api_json_text(req, req->json)};
-    api_query(req, r->st_create, 4, v, reply_created);
+    api_query(req, r->st_create, 4, v, api_reply_row_json_created);
 }
 
 static void withdraw(http_req_t *req)

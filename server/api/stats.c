@@ -77,11 +77,6 @@ static void indicators(http_req_t *req)
     api_query(req, ST_INDICATORS, 0, NULL, api_reply_row_json);
 }
 
-static void created(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 static void close_year(http_req_t *req)
 {
     if (api_body_or_reply(req)) return;
@@ -98,7 +93,7 @@ static void close_year(http_req_t *req)
                         arena_printf(req->arena, "%lld", (long long)y),
                         rc,
                         api_str(req, "note")};
-    api_query(req, ST_CLOSE, 6, v, created);
+    api_query(req, ST_CLOSE, 6, v, api_reply_row_json_created);
 }
 
 static void closes(http_req_t *req)

@@ -41,11 +41,6 @@ static const char *dump(http_req_t *req)
     return api_json_text(req, req->json);
 }
 
-static void reply_created(http_req_t *req, PGresult *res)
-{
-    api_reply_row_json_status(req, res, 201);
-}
-
 /* Length checks the SQL would also make, answered here with all errors at once. */
 static int policy_values_or_reply(http_req_t *req)
 {
@@ -134,7 +129,7 @@ static void run_create(http_req_t *req)
     api_check(&errs, "region", v_region(api_str(req, "region")));
     if (api_errors_or_reply(req, errs)) return;
     const char *v[4] = {api_actor(req), req->request_id, scope_of(req), dump(req)};
-    api_query(req, ST_RUN_CREATE, 4, v, reply_created);
+    api_query(req, ST_RUN_CREATE, 4, v, api_reply_row_json_created);
 }
 
 static void run_list(http_req_t *req)
