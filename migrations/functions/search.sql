@@ -568,16 +568,19 @@ BEGIN
         RETURN QUERY
             WITH c AS MATERIALIZED (
                 SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type,
-                       CASE WHEN s.head LIKE ALL (p_all) THEN 1 ELSE 0 END AS tier
+                       CASE WHEN s.head LIKE ALL (p_all) THEN 1 ELSE 0 END AS tier, s.doc
                 FROM search_docs s
                 WHERE s.tsv @@ p_q::tsquery
                   AND search_doc_passes(s.deadline, s.price_lo, s.price_hi, s.published_at, p_today,
-                                        p_price_min, p_price_max, p_from_ts, p_to_ts)
-                  AND s.doc LIKE ALL (p_patterns))
-            SELECT * FROM c
-            WHERE p_after_tier IS NULL OR c.tier < p_after_tier
-               OR (c.tier = p_after_tier AND (c.published_at, c.sid) < (p_after_ts, p_after_sid))
-            ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC LIMIT p_n;
+                                        p_price_min, p_price_max, p_from_ts, p_to_ts))
+            -- the text recheck after the sort, as in the windows below
+            SELECT x.sid, x.published_at, x.kind, x.domain, x.region_code, x.trl, x.modes, x.holder_type, x.tier
+            FROM (SELECT * FROM c
+                  WHERE p_after_tier IS NULL OR c.tier < p_after_tier
+                     OR (c.tier = p_after_tier AND (c.published_at, c.sid) < (p_after_ts, p_after_sid))
+                  ORDER BY c.tier DESC, c.published_at DESC, c.sid DESC OFFSET 0) x
+            WHERE x.doc LIKE ALL (p_patterns)
+            ORDER BY x.tier DESC, x.published_at DESC, x.sid DESC LIMIT p_n;
         RETURN;
     END IF;
     IF p_hint IS NOT NULL AND p_hint BETWEEN 0 AND 2000 THEN
@@ -607,17 +610,21 @@ BEGIN
             WITH c AS MATERIALIZED (
                 SELECT s.sid, s.published_at, s.kind, s.domain, s.region_code::text, s.trl, s.modes, s.holder_type,
                        CASE WHEN p_tier = 1 OR (p_tier = 0 AND cardinality(p_all) > 0 AND s.head LIKE ALL (p_all))
-                            THEN 1 ELSE 0 END AS tier
+                            THEN 1 ELSE 0 END AS tier, s.doc
                 FROM search_docs s
                 WHERE s.tsv @@ q::tsquery
                   AND search_doc_passes(s.deadline, s.price_lo, s.price_hi, s.published_at, p_today,
                                         p_price_min, p_price_max, p_from_ts, p_to_ts)
                   AND (before_ts IS NULL OR s.published_at < before_ts)
                   AND (p_after_ts IS NULL OR (s.published_at, s.sid) < (p_after_ts, p_after_sid))
-                  AND s.doc LIKE ALL (p_patterns)
                   AND CASE p_tier WHEN 1 THEN s.head LIKE ALL (p_all) WHEN 2 THEN NOT (s.head LIKE ALL (p_all))
                                   ELSE true END)
-            SELECT * FROM c ORDER BY c.published_at DESC, c.sid DESC LIMIT left_n;
+            -- the text recheck (doc is TOASTed: two to four more buffers a row) after the sort, on
+            -- the newest candidates only until left_n pass (OFFSET 0: not pushed below the sort)
+            SELECT x.sid, x.published_at, x.kind, x.domain, x.region_code, x.trl, x.modes, x.holder_type, x.tier
+            FROM (SELECT * FROM c ORDER BY c.published_at DESC, c.sid DESC OFFSET 0) x
+            WHERE x.doc LIKE ALL (p_patterns)
+            ORDER BY x.published_at DESC, x.sid DESC LIMIT left_n;
         GET DIAGNOSTICS got = ROW_COUNT;
         left_n := left_n - got;
         EXIT WHEN left_n <= 0 OR before_ts IS NOT NULL OR d_hi IS NULL;
