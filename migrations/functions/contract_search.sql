@@ -133,8 +133,9 @@ END $$;
 -- substring of the document, a word prefix ('ab':*) exactly when it is a substring of one of
 -- its word runs: so moving a token from the tsquery to LIKE '%token%' keeps the result set.  A
 -- prefix's share is the sum of those of the listed tokens it starts (at least the smallest).
+-- p_keep: at most that many rare tokens, the rarest; the others are patterns too.
 -- PL/pgSQL: PostgreSQL 15 plans a SQL function it cannot inline at every call (~0.3 ms here).
-CREATE FUNCTION contract_search_split(p_tsq text, p_common real,
+CREATE FUNCTION contract_search_split(p_tsq text, p_common real, p_keep int DEFAULT NULL,
                                       OUT rare_tsq text, OUT common_patterns text[], OUT rare_n bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -150,12 +151,15 @@ BEGIN
                          ELSE coalesce((SELECT cf.freq FROM contract_token_freq cf WHERE cf.token = t.tok COLLATE "C"),
                                        (SELECT min_freq FROM st)) END AS freq
         FROM toks t
+    ), r AS (
+        SELECT f.*, f.freq <= p_common AND (p_keep IS NULL OR row_number() OVER (ORDER BY f.freq, f.o) <= p_keep) AS rare
+        FROM f
     )
-    SELECT nullif(string_agg(f.q, ' & ' ORDER BY f.freq, f.o) FILTER (WHERE f.freq <= p_common), ''),
-           coalesce(array_agg(search_like_pattern(f.tok) ORDER BY f.o) FILTER (WHERE f.freq > p_common), '{}'),
-           ceil((SELECT n_docs FROM st) * min(f.freq) FILTER (WHERE f.freq <= p_common))::bigint
+    SELECT nullif(string_agg(r.q, ' & ' ORDER BY r.freq, r.o) FILTER (WHERE r.rare), ''),
+           coalesce(array_agg(search_like_pattern(r.tok) ORDER BY r.o) FILTER (WHERE NOT r.rare), '{}'),
+           ceil((SELECT n_docs FROM st) * min(r.freq) FILTER (WHERE r.rare))::bigint
     INTO rare_tsq, common_patterns, rare_n
-    FROM f;
+    FROM r;
 END $$;
 
 -- Run one of contract_search()'s statements (its text with $1 … $20, their values as
@@ -249,7 +253,9 @@ DECLARE
     sshare float8 := 0;
     tag_tsq text;       -- $20
     tag_n float8;
+    tagged boolean := false;  -- the candidates are those of contracts_tags_idx
     lx text;
+    lx_share float8;
     tag_cond constant text := 'contract_filter_tags(c.office_id, c.registration_year, c.status, c.contract_type,'
                               ' c.contract_subtype, c.seller_region_code::text, c.buyer_region_code::text)'
                               ' @@ $20::tsquery';
@@ -278,13 +284,15 @@ BEGIN
                                || ' OR c.buyer_region_code::text LIKE $3))')::text;
         END IF;
         w := w || CASE WHEN cardinality(scope) = 0 THEN 'false' ELSE '(' || array_to_string(scope, ' OR ') || ')' END;
-        -- the same as lexemes (an organisation's parties are not among them)
+        -- the same as lexemes (an organisation's parties are not among them), the statuses left
+        -- to the rows: a posting list of most of the contracts (registered: 88 %) costs more to
+        -- read than it removes (11 of the 14 ms of the bureau's candidates at 1,000,000)
         IF p_office IS NOT NULL THEN
-            stg := stg || format('(%s & !''#sdraft'')', quote_literal('#o' || p_office));
+            stg := stg || quote_literal('#o' || p_office);
             sshare := sshare + contract_tag_share(ARRAY['#o' || p_office]);
         END IF;
         IF p_region IS NOT NULL THEN
-            stg := stg || format('(%s:* & (''#sregistered'' | ''#scancelled''))', quote_literal('#r' || region_prefix(p_region)));
+            stg := stg || (quote_literal('#r' || region_prefix(p_region)) || ':*');
             sshare := sshare + contract_tag_share(ARRAY['#r' || region_prefix(p_region) || ':*'])
                                * contract_tag_share(ARRAY['#sregistered', '#scancelled']);
         END IF;
@@ -318,6 +326,12 @@ BEGIN
         -- the rare tokens intersected, the common ones rechecked with the terms' patterns;
         -- the recheck first: a row of the probe is rarely read further
         sp := contract_search_split(p_tsq, common);
+        IF sp.rare_n > direct_n AND strpos(sp.rare_tsq, ' & ') > 0 THEN
+            -- a middle term: its rarest token's posting list alone, the others rechecked (the
+            -- tokens of a word are in nearly the same contracts: 迁移 & 移学 & 学习, 47,000-50,000
+            -- each, intersected for 46,501 — three lists decoded at each window and the count)
+            sp := contract_search_split(p_tsq, common, 1);
+        END IF;
         pats := p_patterns || sp.common_patterns;
         IF cardinality(pats) > 0 THEN
             t := t || 'c.search_doc LIKE ALL ($6)'::text;
@@ -343,28 +357,35 @@ BEGIN
     IF p_org_f IS NOT NULL THEN
         w := w || '(c.seller_org_id = $15 OR c.buyer_org_id = $15 OR c.intermediary_org_id = $15)'::text;
     END IF;
-    -- the filters as lexemes ('#r51:*': a prefix)
+    -- the filters as lexemes ('#r51:*': a prefix), those in half the contracts or more left to
+    -- the rows (status=registered)
     FOREACH lx IN ARRAY array_remove(ARRAY['#s' || p_status, '#o' || p_office_f, '#t' || p_type, '#y' || p_year,
                                            '#r' || region_prefix(p_region_f) || ':*'], NULL) LOOP
-        tg := tg || CASE WHEN right(lx, 2) = ':*' THEN quote_literal(left(lx, -2)) || ':*' ELSE quote_literal(lx) END;
-        tshare := tshare * contract_tag_share(ARRAY[lx]);
+        lx_share := contract_tag_share(ARRAY[lx]);
+        tshare := tshare * lx_share;
+        IF lx_share < 0.5 THEN
+            tg := tg || CASE WHEN right(lx, 2) = ':*' THEN quote_literal(left(lx, -2)) || ':*' ELSE quote_literal(lx) END;
+        END IF;
     END LOOP;
-    -- filters (and scope) holding fewer contracts than the text's rarest token, and few: their
-    -- candidates from contracts_tags_idx, the posting lists of their lexemes intersected, every
-    -- token of the text rechecked with LIKE on those (as the common ones are), the rest and the
-    -- sort on those — where the probe would walk the sort order for a page that is not there
+    -- filters (and scope) holding few contracts, and text without a token rare enough to read
+    -- its candidates alone: the candidates from contracts_tags_idx, the posting lists of their
+    -- lexemes intersected (and with the text's rare tokens', if any), every token of the text
+    -- rechecked with LIKE on those, the rest and the sort on those — where the probe would walk
+    -- the sort order for a page that is not there
     tag_n := tshare * coalesce((SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts'), 0);
     IF cardinality(tg) > 0 AND tshare < 1 AND tag_n <= tags_n
-       AND (key_cond IS NULL OR (key_cond = 'c.search_tsv @@ $5::tsquery' AND sp.rare_n > direct_n AND tag_n < sp.rare_n))
+       AND (key_cond IS NULL OR (key_cond = 'c.search_tsv @@ $5::tsquery' AND sp.rare_n > direct_n))
     THEN
         tag_tsq := array_to_string(tg, ' & ');
         t := '{}';
         IF p_tsq IS NOT NULL THEN
-            sp := contract_search_split(p_tsq, -1);    -- every token a LIKE pattern
-            pats := p_patterns || sp.common_patterns;
+            pats := p_patterns || (contract_search_split(p_tsq, -1)).common_patterns;  -- every token
             t := t || 'c.search_doc LIKE ALL ($6)'::text;
         END IF;
-        key_cond := tag_cond;
+        -- the text's rare tokens, if any, intersected with them (a bitmap of each index): the
+        -- rows read are about the matches (生物农药 in a bureau's region: 83 of 2,675)
+        key_cond := tag_cond || CASE WHEN sp.rare_tsq IS NOT NULL THEN ' AND c.search_tsv @@ $5::tsquery' ELSE '' END;
+        tagged := true;
         w := w || key_cond;
     ELSIF tshare < 1 THEN
         -- a probe reads enough of the sort order for a page and the count at the filters' share
@@ -407,7 +428,7 @@ BEGIN
     -- the contracts, fewer than a page in 1,000 rows with any filter or scope
     -- (碳排放, 碳排 & 排放 in 4 % each, in an officer's office: 8 in 1,000;
     -- with 2 % the bound, it was common, and its page planned: a seq scan).
-    IF cardinality(t) > 0 AND sp.rare_n IS NULL AND key_cond IS DISTINCT FROM tag_cond THEN
+    IF cardinality(t) > 0 AND sp.rare_n IS NULL AND NOT tagged THEN
         SELECT e.ids, e.keys INTO ids, keys FROM contract_search_exec(format(
             'SELECT array_agg(x.id), array_agg(x.k) FROM ('
             'SELECT c.id, %s AS k FROM (SELECT c.* FROM contracts c WHERE %s ORDER BY %s LIMIT %s) c'
@@ -446,7 +467,10 @@ BEGIN
     -- 50,000 for a middle term).  Three windows short of the page: every candidate, below.
     -- Filters and the scope are tested on the window's rows, the first window the wider for
     -- the share of the contracts their lexemes hold (an officer's office: a fifth).
+    -- Not when filters leave too few matches for that (fewer than 12 pages' worth expected):
+    -- the windows would span much of the ids, and a bitmap of 300,000 ids costs 100 ms.
     IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('newest', 'oldest') AND key_cond = 'c.search_tsv @@ $5::tsquery'
+       AND (tshare = 1 OR sp.rare_n * tshare >= 12 * (p_limit + 1))
     THEN
         windowed := true;
         SELECT min(x.id) AS lo, max(x.id) AS hi,
@@ -456,10 +480,20 @@ BEGIN
                                    / greatest(1, sp.rare_n * tshare)))::bigint;
         ids := '{}';
         keys := '{}';
-        sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM contracts c WHERE %s'
-                      ' ORDER BY %s LIMIT $18) x', key_expr,
-                      array_to_string(w_text || CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
-                                                     ELSE 'c.id < $17 AND c.id >= $16::bigint' END, ' AND '), ord);
+        IF w_text = t THEN
+            sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM contracts c WHERE %s'
+                          ' ORDER BY %s LIMIT $18) x', key_expr,
+                          array_to_string(w_text || CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
+                                                         ELSE 'c.id < $17 AND c.id >= $16::bigint' END, ' AND '), ord);
+        ELSE
+            -- filters on the window's matches only (OFFSET 0): a generic plan knows no value, and
+            -- walked an amount range's index testing every row's tokens (8,570 rows, 100 ms)
+            sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM (SELECT c.* FROM'
+                          ' contracts c WHERE %s AND %s OFFSET 0) c WHERE %s ORDER BY %s LIMIT $18) x', key_expr,
+                          key_cond, CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
+                                         ELSE 'c.id < $17 AND c.id >= $16::bigint' END,
+                          array_to_string(array_remove(w_text, key_cond), ' AND '), ord);
+        END IF;
         hi := CASE WHEN p_sort = 'oldest' THEN coalesce(a_id, span.lo - 1) ELSE coalesce(a_id, span.hi + 1) END;
         FOR k IN 1 .. 3 LOOP
             lo := CASE WHEN p_sort = 'oldest' THEN hi + width ELSE hi - width END;
@@ -492,7 +526,7 @@ BEGIN
 
     -- (the aggregates take the rows in the order the sorted, limited
     -- subquery gives them: a window function here would see every match)
-    IF NOT paged AND cached AND (sp.rare_n <= direct_n OR sp.rare_n IS NULL OR windowed) THEN
+    IF NOT paged AND cached AND (sp.rare_n <= direct_n OR sp.rare_n IS NULL OR windowed OR tagged) THEN
         -- a rare token or a registration number: its candidates from their index alone, then
         -- the other conditions and the sort (OFFSET 0: a generic plan knows no value, and would
         -- walk the sort order, or intersect a filter's index over 200,000 rows)

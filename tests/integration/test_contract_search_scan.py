@@ -219,6 +219,23 @@ def test_filter_lexemes_equal_scan(api, cdb, varied, q):
     """A common word with narrow filters: the candidates of the filters' lexemes (office, status,
     type at either level, region prefix of seller or buyer), the words rechecked on them — every
     page and the count as the scan gives them, in the id and the amount order."""
+    filter_cases(api, cdb, varied, q)
+
+
+@pytest.mark.parametrize("q", ["钒液流 技术", "alpha12", "巴中alpha", "锂电池回收", TAG])
+def test_filter_lexemes_and_rare_tokens_equal_scan(api, cdb, varied, windows, q):
+    """With contract_search_direct_n 1 no token is rare enough to be read alone: the filters'
+    posting lists intersected with the rare tokens' (or, with the officer's scope, windows of ids
+    with the filters on their matches) — the same pages and counts."""
+    filter_cases(api, cdb, varied, q)
+    w = varied.w
+    qq = urllib.parse.quote(q)
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}&amount_min=1050000", limit=9)
+    assert got == scan(cdb, q, f"office_id = {int(w.office['id'])} AND status <> 'draft'"
+                               " AND contract_amount_fen >= 1050000"), q
+
+
+def filter_cases(api, cdb, varied, q):
     w = varied.w
     cap = query(cdb, "SELECT setting_int('search_count_cap', 200) AS c")[0]["c"]
     reg = query(cdb, "SELECT seller_region_code AS r FROM contracts WHERE id = %s", varied.base["id"])[0]["r"].strip()
