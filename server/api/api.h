@@ -126,6 +126,12 @@ int api_cursor_or_reply(http_req_t *req, const char **key) WUR; /* key NULL when
 int api_page_or_reply(http_req_t *req, const char **limit, const char **after) WUR;
 /* The signed cursor (util/cursor.h) of a key for this request's route: api_cursor_or_reply() takes it back. */
 const char *api_cursor_sign(http_req_t *req, const char *key);
+/* The cursor of a list with several sort orders: the key after the sort's
+ * letter, "<sort>|<key>", so that a cursor is taken back by its own sort only.
+ * api_cursor_sorted_key answers the key of a (verified) cursor of that sort,
+ * or NULL when it belongs to another sort (or cursor is NULL). */
+const char *api_cursor_sign_sorted(http_req_t *req, char sort, const char *key);
+const char *api_cursor_sorted_key(const char *cursor, char sort);
 void api_reply_page(http_req_t *req, PGresult *res);
 /* If-Match: NULL when absent or "*"; -1 after replying 412 to a malformed one. */
 int api_if_match_or_reply(http_req_t *req, const char **version) WUR;

@@ -507,6 +507,16 @@ const char *api_cursor_sign(http_req_t *req, const char *key)
     return out;
 }
 
+const char *api_cursor_sign_sorted(http_req_t *req, char sort, const char *key)
+{
+    return api_cursor_sign(req, arena_printf(req->arena, "%c|%s", sort, key));
+}
+
+const char *api_cursor_sorted_key(const char *cursor, char sort)
+{
+    return cursor && cursor[0] == sort && cursor[1] == '|' ? cursor + 2 : NULL;
+}
+
 int api_cursor_or_reply(http_req_t *req, const char **key)
 {
     const char *c;

@@ -111,7 +111,7 @@ static void list_done(http_req_t *req, PGresult *res)
     buf_puts(&b, items);
     buf_puts(&b, ",\"next_cursor\":");
     if (PQntuples(res) && !PQgetisnull(res, 0, 1))
-        buf_json_str(&b, api_cursor_sign(req, arena_printf(req->arena, "%c|%s", "noadr"[si], PQgetvalue(res, 0, 1))));
+        buf_json_str(&b, api_cursor_sign_sorted(req, "noadr"[si], PQgetvalue(res, 0, 1)));
     else
         buf_puts(&b, "null");
     if (PQntuples(res) && !PQgetisnull(res, 0, 2)) {
@@ -212,13 +212,8 @@ static void list(http_req_t *req)
     cjk_query_free(&cq);
 
     /* the cursor: "<sort letter>|<key>" */
-    const char *after = NULL;
-    if (cursor) {
-        if (cursor[0] != "noadr"[si] || cursor[1] != '|')
-            list_bad(&errs, "cursor", "invalid", "the cursor belongs to another sort");
-        else
-            after = cursor + 2;
-    }
+    const char *after = api_cursor_sorted_key(cursor, "noadr"[si]);
+    if (cursor && !after) list_bad(&errs, "cursor", "invalid", "the cursor belongs to another sort");
     if (errs) {
         http_problem(req, 400, "invalid query parameter", errs);
         return;

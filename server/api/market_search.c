@@ -427,8 +427,7 @@ static void search_done(http_req_t *req, PGresult *res)
     }
     buf_puts(&b, ",\"next_cursor\":");
     if (!PQgetisnull(res, 0, 1)) {
-        const char *key = arena_printf(req->arena, "%c|%s", c->sort_letter, PQgetvalue(res, 0, 1));
-        buf_json_str(&b, api_cursor_sign(req, key));
+        buf_json_str(&b, api_cursor_sign_sorted(req, c->sort_letter, PQgetvalue(res, 0, 1)));
     } else {
         buf_puts(&b, "null");
     }
@@ -480,10 +479,9 @@ static void search_send(http_req_t *req)
     const char *after = NULL;
     if (cursor) {
         /* "<sort letter>|<tier>,<epoch us>,<sid>" */
-        size_t n = strlen(cursor);
-        bool ok = n > 2 && cursor[0] == c->sort_letter && cursor[1] == '|';
+        after = api_cursor_sorted_key(cursor, c->sort_letter);
+        bool ok = after && *after;
         if (ok) {
-            after = cursor + 2;
             int commas = 0;
             for (const char *p = after; *p; p++) {
                 if (*p == ',') commas++;
