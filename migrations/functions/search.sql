@@ -499,6 +499,7 @@ DECLARE
     last_ts timestamptz;
     last_sid bigint;
     newest_ts timestamptz;
+    from_lo boolean := false;   -- d_lo is the day of p_from_ts (the walk ends there)
 BEGIN
     IF p_n <= 0 THEN
         RETURN;
@@ -595,14 +596,27 @@ BEGIN
         INTO d_hi, d_lo, w
         FROM search_docs x;
         w := coalesce(w, 1);
+        -- the dates asked for bound the days walked: a search since a date with few matches
+        -- walked every older day (each window's rows read and dropped by the date filter), then
+        -- took everything left; now its last window ends on that date
+        IF p_from_ts IS NOT NULL AND (p_from_ts AT TIME ZONE 'UTC')::date > d_lo THEN
+            d_lo := (p_from_ts AT TIME ZONE 'UTC')::date;
+            from_lo := true;
+        END IF;
+        IF p_to_ts IS NOT NULL THEN
+            d_hi := least(d_hi, ((p_to_ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date);
+        END IF;
+        IF d_hi < d_lo THEN
+            RETURN;   -- no listing of those days
+        END IF;
     END IF;
     LOOP
-        IF d_hi IS NULL OR d_hi - w + 1 <= d_lo OR w > 400 THEN
+        IF d_hi IS NULL OR w > 400 OR (d_hi - w + 1 <= d_lo AND NOT from_lo) THEN
             -- everything (left): no bucket restriction
             q := p_q;
             before_ts := CASE WHEN d_hi IS NOT NULL THEN (d_hi + 1)::timestamp AT TIME ZONE 'UTC' END;
         ELSE
-            a := d_hi - w + 1;
+            a := greatest(d_hi - w + 1, d_lo);
             q := '(' || p_q || ') & (' || search_buckets(a, d_hi) || ')';
             before_ts := NULL;
         END IF;
@@ -627,7 +641,7 @@ BEGIN
             ORDER BY x.published_at DESC, x.sid DESC LIMIT left_n;
         GET DIAGNOSTICS got = ROW_COUNT;
         left_n := left_n - got;
-        EXIT WHEN left_n <= 0 OR before_ts IS NOT NULL OR d_hi IS NULL;
+        EXIT WHEN left_n <= 0 OR before_ts IS NOT NULL OR d_hi IS NULL OR a <= d_lo;
         d_hi := a - 1;
         walked := walked + w;
         seen := seen + got;

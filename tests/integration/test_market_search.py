@@ -565,3 +565,40 @@ def test_few_estimated_matches_counted_in_one_query_equal_the_scan(corpus, api, 
                 assert tiers == sorted(tiers, key=lambda x: x != "title"), (q, tiers)
     finally:
         query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", n)
+
+
+@pytest.mark.parametrize("cap", [200, 3])
+@pytest.mark.parametrize("params,kind", [
+    ({"q": "电"}, None), ({"q": "电池 芯片"}, None), ({"q": "锂", "sort": "recent"}, None),
+    ({"kind": "need"}, "need"), ({"kind": "result", "domain": "new_energy"}, "result"),
+])
+@pytest.mark.parametrize("span", ["from", "to", "both"])
+def test_dates_bound_the_days_walked(corpus, api, db, params, kind, span, cap):
+    """A date filter bounds the day windows of search_collect (the last window ends on the from
+    date; none starts after the to date): with a cap of 3 and the browse walk off every search
+    here walks windows after the count, and its pages equal the scan over those dates."""
+    days = [r["d"] for r in query(
+        db, "SELECT to_char((published_at AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD') AS d"
+            " FROM results WHERE status = 'published' ORDER BY published_at DESC")]
+    lo, hi = days[len(days) * 2 // 3], days[len(days) // 3]
+    dates, extra = {}, ""
+    if span in ("from", "both"):
+        dates["from"] = lo
+        extra += " AND (published_at AT TIME ZONE 'Asia/Shanghai')::date >= '%s'" % lo
+    if span in ("to", "both"):
+        dates["to"] = hi
+        extra += " AND (published_at AT TIME ZONE 'Asia/Shanghai')::date <= '%s'" % hi
+    if "domain" in params:
+        extra += " AND domain = '%s'" % params["domain"]
+    set_setting(db, "search_count_cap", cap)
+    set_setting(db, "search_browse_scan", 1)
+    try:
+        want = scan_ids(db, params.get("q", ""), kind, extra)
+        items, first = search_all(api, dict(params, **dates), limit=random.choice([2, 7]))
+        assert len(items) == len(found(items)), "an item came twice"
+        assert found(items) == want, (params, dates, found(items) ^ want)
+        if len(want) <= cap:
+            assert first["total"] == {"value": len(want), "exact": True}
+    finally:
+        set_setting(db, "search_browse_scan", 3000)
+        set_setting(db, "search_count_cap", 200)
