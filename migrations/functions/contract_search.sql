@@ -162,7 +162,7 @@ BEGIN
     FROM r;
 END $$;
 
--- Run one of contract_search()'s statements (its text with $1 … $20, their values as
+-- Run one of contract_search()'s statements (its text with $1 … $21, their values as
 -- literals) by a prepared statement of the session named by the text's hash, made at its
 -- first use: under contract_search()'s plan_cache_mode = force_generic_plan it is planned once
 -- a session, not at every call for its values (1.5–2 ms at 1,000,000 contracts, most of it the
@@ -185,7 +185,7 @@ BEGIN
             RETURN;
         EXCEPTION WHEN invalid_sql_statement_name THEN
             EXECUTE format('PREPARE %I (bigint, bigint, text, text, text, text[], text, bigint, text, int, text,'
-                           ' bigint, bigint, date, bigint, text, bigint, int, bigint[], text) AS %s', name, p_sql);
+                           ' bigint, bigint, date, bigint, text, bigint, int, bigint[], text, bigint) AS %s', name, p_sql);
         END;
     END LOOP;
 END $$;
@@ -231,7 +231,7 @@ DECLARE
     ids bigint[];
     keys text[];
     lim int;            -- rows a statement gives: the page and one, or on the first page up to the cap and one
-    args text;          -- the values of $1 … $20 as literals, for contract_search_exec
+    args text;          -- the values of $1 … $21 as literals, for contract_search_exec
     cached boolean;     -- the statement's plan generic, made once a session (not for the filters alone)
     sql text;
     args1 text;         -- the literals of $1 … $15
@@ -245,6 +245,11 @@ DECLARE
     paged boolean := false;  -- ids hold the page (n the count when known)
     got bigint[];
     gotk text[];
+    bounds bigint[];    -- the amounts' histogram, for the windows of amounts
+    step int;           -- buckets a window spans
+    u_val bigint;       -- a window's near edge: the amount and id it starts after
+    u_id bigint;
+    edge bigint;        -- its far edge ($21)
     tags_n int := setting_int('contract_search_tags_n', 30000);  -- filters holding at most this many
                                        -- contracts (and fewer than the rarest token): the key
     tg text[] := '{}';  -- the filters and the scope as lexeme queries of contracts_tags_idx, ANDed
@@ -418,7 +423,7 @@ BEGIN
     args1 := format('%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L',
                     p_org, p_office, region_prefix(p_region) || '%', p_regno, sp.rare_tsq, pats, p_status, p_office_f,
                     p_type, p_year, region_prefix(p_region_f) || '%', p_amount_min, p_amount_max, today_cn(), p_org_f);
-    args := format('%s, %L, %L, %s, %L, %L', args1, a_val, a_id, lim, coalesce(regno_ids, '{}'), tag_tsq);
+    args := format('%s, %L, %L, %s, %L, %L, NULL', args1, a_val, a_id, lim, coalesce(regno_ids, '{}'), tag_tsq);
     cached := key_cond IS NOT NULL;
     -- the probe: the next rows in the sort order (the cursor and, for the
     -- registration sort, registered_at IS NOT NULL: what its index holds),
@@ -497,7 +502,7 @@ BEGIN
         hi := CASE WHEN p_sort = 'oldest' THEN coalesce(a_id, span.lo - 1) ELSE coalesce(a_id, span.hi + 1) END;
         FOR k IN 1 .. 3 LOOP
             lo := CASE WHEN p_sort = 'oldest' THEN hi + width ELSE hi - width END;
-            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L, %L', args1,
+            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L, %L, NULL', args1,
                 lo, hi, p_limit + 1 - cardinality(ids), coalesce(regno_ids, '{}'), tag_tsq)) e;
             ids := ids || coalesce(got, '{}');
             keys := keys || coalesce(gotk, '{}');
@@ -518,6 +523,56 @@ BEGIN
                 hi := lo;
                 width := width * least(4, greatest(2, ceil(1.5 * (p_limit + 1 - cardinality(ids)) / cardinality(got))));
             END IF;
+        END LOOP;
+        IF paged AND cardinality(ids) <= p_limit THEN
+            n := cardinality(ids);     -- every match
+        END IF;
+    END IF;
+
+    -- the same in the amount order: windows of amounts ($21 the far edge, $16/$17 the near one:
+    -- the cursor, then the last window's edge), each spanning as many buckets of the amounts'
+    -- histogram (pg_stats: a hundredth of the contracts a bucket at the default target) as
+    -- should hold the page at the token's share, the next two wider by what the last one held;
+    -- the amount index and the GIN index intersected.  Before, planned for its values at every
+    -- call, reading every candidate or walking the amount index (星载计算机, amount_desc).
+    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('amount_desc', 'amount_asc')
+       AND key_cond = 'c.search_tsv @@ $5::tsquery' AND (tshare = 1 OR sp.rare_n * tshare >= 12 * (p_limit + 1)) THEN
+        SELECT st.histogram_bounds::text::bigint[] INTO bounds FROM pg_stats st
+        WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'contract_amount_fen';
+    END IF;
+    IF cardinality(bounds) >= 3 THEN
+        windowed := true;
+        step := greatest(1, ceil((p_limit + 1) * 1.5 * (cardinality(bounds) - 1) / greatest(1, sp.rare_n * tshare)))::int;
+        u_val := coalesce(a_val::bigint, CASE WHEN p_sort = 'amount_desc' THEN 9223372036854775807 ELSE -1 END);
+        u_id := coalesce(a_id, 0);
+        ids := '{}';
+        keys := '{}';
+        sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM (SELECT c.* FROM'
+                      ' contracts c WHERE %s AND %s OFFSET 0) c WHERE %s ORDER BY %s LIMIT $18) x', key_expr, key_cond,
+                      CASE WHEN p_sort = 'amount_desc'
+                           THEN 'c.contract_amount_fen >= $21 AND (c.contract_amount_fen, c.id) < ($16::bigint, $17)'
+                           ELSE 'c.contract_amount_fen <= $21 AND (c.contract_amount_fen, c.id) > ($16::bigint, $17)' END,
+                      coalesce(nullif(array_to_string(array_remove(w_text, key_cond), ' AND '), ''), 'true'), ord);
+        FOR k IN 1 .. 3 LOOP
+            -- the far edge: step buckets on from the bucket of the near one (none left: no edge)
+            IF p_sort = 'amount_desc' THEN
+                SELECT bounds[max(i) - step] INTO edge FROM generate_subscripts(bounds, 1) i WHERE bounds[i] <= u_val;
+                edge := coalesce(edge, -1);
+            ELSE
+                SELECT bounds[min(i) + step] INTO edge FROM generate_subscripts(bounds, 1) i WHERE bounds[i] >= u_val;
+                edge := coalesce(edge, 9223372036854775807);
+            END IF;
+            SELECT e.ids, e.keys INTO got, gotk FROM contract_search_exec(sql, format('%s, %L, %L, %s, %L, %L, %L',
+                args1, u_val, u_id, p_limit + 1 - cardinality(ids), '{}', tag_tsq, edge)) e;
+            ids := ids || coalesce(got, '{}');
+            keys := keys || coalesce(gotk, '{}');
+            paged := cardinality(ids) > p_limit OR edge IN (-1, 9223372036854775807);
+            EXIT WHEN paged;
+            -- the next window: beyond this one's edge
+            u_val := edge;
+            u_id := CASE WHEN p_sort = 'amount_desc' THEN 0 ELSE 9223372036854775807 END;
+            step := step * least(4, greatest(2, ceil(1.5 * (p_limit + 1 - cardinality(ids))
+                                                     / greatest(1, coalesce(cardinality(got), 0)))));
         END LOOP;
         IF paged AND cardinality(ids) <= p_limit THEN
             n := cardinality(ids);     -- every match

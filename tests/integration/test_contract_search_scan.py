@@ -149,11 +149,14 @@ def test_id_windows_equal_scan(api, cdb, big, windows, q):
     assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
     got, _ = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&sort=oldest", limit=30)
     assert got == sorted(want), q
-    # another order: the sort's index or the candidates, planned for the values; the count apart
+    # the amount order: windows of amounts by the histogram; the count apart
     got, first = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&sort=amount_desc", limit=11)
     assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
                                                " ORDER BY contract_amount_fen DESC, id DESC", want)], q
     assert first["total"] == {"value": min(len(want), cap), "exact": len(want) <= cap}, (q, first["total"])
+    got, _ = pages(api, big.w.admin["h"], f"{V1}/contracts?q={qq}&sort=amount_asc", limit=13)
+    assert got == [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                               " ORDER BY contract_amount_fen, id", want)], q
     w = big.w
     got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={qq}&status=submitted", limit=9)
     assert got == scan(cdb, q, f"office_id = {int(w.office['id'])} AND status = 'submitted'"), q
@@ -165,6 +168,10 @@ def test_id_windows_equal_scan(api, cdb, big, windows, q):
                " NULL, NULL, NULL, NULL, NULL, 'newest', NULL, 5)", tsq)
     assert query(cdb, "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE %s",
                  "%c.id >= $16::bigint%")[0]["n"] == 1
+    query(cdb, "SELECT * FROM contract_search(NULL, NULL, NULL, true, NULL, %s, '{}', NULL, NULL, NULL, NULL,"
+               " NULL, NULL, NULL, NULL, NULL, 'amount_desc', NULL, 5)", tsq)
+    assert query(cdb, "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE %s",
+                 "%c.contract_amount_fen >= $21%")[0]["n"] == 1
 
 
 @pytest.mark.parametrize("q", ["技术", "开发合同", "钒液流 技术", "成都 服务"])
