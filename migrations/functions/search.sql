@@ -790,6 +790,10 @@ DECLARE
     est float8;
     walk int := browse;   -- the count's walk (NULL: none)
     one_count boolean := false;   -- a text search counted in one query (few estimated matches)
+    -- the bound of the title hits (search_match_bound of p_title_tsq: the '^' lexemes, rarer than
+    -- the text's), when the title tier is walked without a known count: at most one_q, one query
+    -- where the windows walked back from the count's oldest row looking for rare title hits
+    title_bound bigint;
     -- A text search whose bound is at most this many matches takes the rows of its page in one
     -- query (the bitmap of its rarest lexeme, every match read and sorted), with the totals
     -- cached or after the count (which keeps its own limit, 300: it needs the newest 201 of
@@ -943,12 +947,14 @@ BEGIN
             tss := m_rows.t_ts;
             tiers := array_fill(1, ARRAY[cardinality(sids)]);
             IF cardinality(sids) < want THEN
+                title_bound := coalesce(search_match_bound(p_title_tsq), -1);
                 SELECT sids || coalesce(array_agg(c.sid ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                        tss || coalesce(array_agg(c.published_at ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                        tiers || array_fill(1, ARRAY[count(*)::int])
                 INTO sids, tss, tiers
                 FROM search_collect(p_title_tsq, want - cardinality(sids),
-                                    CASE WHEN bound <= one_q THEN bound ELSE p_title_hint END, 1, m_rows.last_ts,
+                                    CASE WHEN bound <= one_q THEN bound WHEN title_bound BETWEEN 0 AND one_q
+                                         THEN title_bound ELSE p_title_hint END, 1, m_rows.last_ts,
                                     m_rows.last_sid, '{}', allpats, p_price_min, p_price_max, from_ts, to_ts, today,
                                     NULL, p_title_rate) c;
             END IF;
@@ -995,6 +1001,9 @@ BEGIN
     FOR tr IN SELECT t FROM unnest(CASE WHEN tiered THEN ARRAY[1, 0] ELSE ARRAY[0] END) t LOOP
         EXIT WHEN page_done OR cardinality(sids) >= want;
         CONTINUE WHEN a_tier IS NOT NULL AND tr > a_tier;
+        IF tr = 1 AND coalesce(p_title_hint, -1) < 0 THEN
+            title_bound := coalesce(search_match_bound(p_title_tsq), -1);
+        END IF;
         SELECT sids || coalesce(array_agg(c.sid ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                tss || coalesce(array_agg(c.published_at ORDER BY c.published_at DESC, c.sid DESC), '{}'),
                tiers || array_fill(tr, ARRAY[count(*)::int])
@@ -1002,7 +1011,10 @@ BEGIN
         FROM search_collect(CASE WHEN tr = 1 THEN p_title_tsq ELSE p_tsq END, want - cardinality(sids),
                             CASE WHEN tr = 0 AND p_title_tsq IS NOT NULL AND coalesce(p_total_hint, -1) < 0
                                       AND bound <= one_q THEN bound
-                                 WHEN tr = 0 THEN p_total_hint ELSE p_title_hint END,
+                                 WHEN tr = 0 THEN p_total_hint
+                                 WHEN coalesce(p_title_hint, -1) < 0 AND title_bound BETWEEN 0 AND one_q
+                                      THEN title_bound
+                                 ELSE p_title_hint END,
                             CASE WHEN tr = 1 THEN 1 WHEN tiered THEN 2 ELSE 0 END,
                             CASE WHEN tr = a_tier THEN a_ts END, CASE WHEN tr = a_tier THEN a_sid END,
                             CASE WHEN tr = 1 THEN '{}' ELSE pats END, allpats, p_price_min, p_price_max,

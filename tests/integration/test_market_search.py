@@ -602,3 +602,46 @@ def test_dates_bound_the_days_walked(corpus, api, db, params, kind, span, cap):
     finally:
         set_setting(db, "search_browse_scan", 3000)
         set_setting(db, "search_count_cap", 200)
+
+
+def test_title_hits_bounded_in_one_query_equal_the_scan(corpus, api, db):
+    """Under relevance, after a count above the cap, the older title hits are taken in one query
+    when the title lexemes' bound (search_match_bound of the '^' lexemes, rarer than the text's) is
+    at most 2,000 even where the text's bound is above it (market_search: title_bound).  The number
+    of listings is set so that each term here is in that case; with a cap of 3 the title tier is
+    walked after the count, and on later pages: equal to the scan, title hits first, newest first."""
+    import re
+    query(db, "ANALYZE search_docs")
+    query(db, "DELETE FROM tsv_freq_stats WHERE source = 'search_docs'")
+    assert query(db, "SELECT search_lexeme_freq_refresh() AS r")[0]["r"] is True
+    n = query(db, "SELECT n_docs FROM tsv_freq_stats WHERE source = 'search_docs'")[0]["n_docs"]
+    bound = lambda q: query(db, "SELECT search_match_bound(%s) AS b", q)[0]["b"]  # noqa: E731
+    set_setting(db, "search_count_cap", 3)
+    try:
+        tried = 0
+        for q in ["电池", "芯片", "储能", "电", "锂电池"]:
+            tsq = query(db, "SELECT search_query_tsquery(%s) AS t", q)[0]["t"]
+            title = re.sub(r"'([^']+)'", r"'^\1'", tsq)
+            query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", n)
+            s_text, s_title = bound(tsq) / n, bound(title) / n
+            if not s_title < s_text:
+                continue
+            big = int(2000 / s_title)
+            query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", big)
+            if not (bound(tsq) > 2000 and 0 <= bound(title) <= 2000):
+                continue
+            tried += 1
+            want = scan_ids(db, q)
+            assert len(want) > 3
+            items, first = search_all(api, {"q": q}, limit=random.choice([2, 7]))
+            assert len(items) == len(found(items)), "an item came twice"
+            assert found(items) == want, (q, found(items) ^ want)
+            tiers = [i["matched_in"] for i in items]
+            assert tiers == sorted(tiers, key=lambda t: t != "title"), (q, tiers)
+            for tier in ("title", "text"):
+                t = [i["published_at"] for i in items if i["matched_in"] == tier]
+                assert t == sorted(t, reverse=True), (q, tier)
+        assert tried >= 3, tried
+    finally:
+        query(db, "UPDATE tsv_freq_stats SET n_docs = %s WHERE source = 'search_docs'", n)
+        set_setting(db, "search_count_cap", 200)
