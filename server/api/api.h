@@ -133,6 +133,9 @@ const char *api_cursor_sign(http_req_t *req, const char *key);
 const char *api_cursor_sign_sorted(http_req_t *req, char sort, const char *key);
 const char *api_cursor_sorted_key(const char *cursor, char sort);
 void api_reply_page(http_req_t *req, PGresult *res);
+/* The same for a list with sort orders: the next cursor by
+ * api_cursor_sign_sorted, and column 2, when not NULL, as "total". */
+void api_reply_page_sorted(http_req_t *req, PGresult *res, char sort);
 /* If-Match: NULL when absent or "*"; -1 after replying 412 to a malformed one. */
 int api_if_match_or_reply(http_req_t *req, const char **version) WUR;
 /* Reply with a row (col 0 JSON) and an ETag from its "version" field. */

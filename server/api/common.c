@@ -535,21 +535,39 @@ int api_cursor_or_reply(http_req_t *req, const char **key)
     return -1;
 }
 
-void api_reply_page(http_req_t *req, PGresult *res)
+/* {"items": column 0, "next_cursor": column 1 signed (after the sort's
+ * letter when sort is not 0) or null[, "total": column 2 when sort is not 0
+ * and it is not NULL]} */
+static void reply_page(http_req_t *req, PGresult *res, char sort)
 {
-    const char *items = PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]";
-    bool more = PQntuples(res) && !PQgetisnull(res, 0, 1);
+    bool row = PQntuples(res) > 0;
     buf_t b;
     buf_init(&b);
     buf_puts(&b, "{\"items\":");
-    buf_puts(&b, items);
+    buf_puts(&b, row ? PQgetvalue(res, 0, 0) : "[]");
     buf_puts(&b, ",\"next_cursor\":");
-    if (more) buf_json_str(&b, api_cursor_sign(req, PQgetvalue(res, 0, 1)));
+    if (row && !PQgetisnull(res, 0, 1))
+        buf_json_str(&b, sort ? api_cursor_sign_sorted(req, sort, PQgetvalue(res, 0, 1))
+                              : api_cursor_sign(req, PQgetvalue(res, 0, 1)));
     else
         buf_puts(&b, "null");
+    if (sort && row && !PQgetisnull(res, 0, 2)) {
+        buf_puts(&b, ",\"total\":");
+        buf_puts(&b, PQgetvalue(res, 0, 2));
+    }
     buf_putc(&b, '}');
     http_reply_json(req, 200, b.data, b.len);
     buf_free(&b);
+}
+
+void api_reply_page(http_req_t *req, PGresult *res)
+{
+    reply_page(req, res, 0);
+}
+
+void api_reply_page_sorted(http_req_t *req, PGresult *res, char sort)
+{
+    reply_page(req, res, sort);
 }
 
 int api_if_match_or_reply(http_req_t *req, const char **version)

@@ -103,24 +103,7 @@ typedef struct {
 /* The page of GET /contracts: its key gets the sort's letter before it is signed. */
 static void list_done(http_req_t *req, PGresult *res)
 {
-    int si = ((list_ctx_t *)req->ctx)->si;
-    const char *items = PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]";
-    buf_t b;
-    buf_init(&b);
-    buf_puts(&b, "{\"items\":");
-    buf_puts(&b, items);
-    buf_puts(&b, ",\"next_cursor\":");
-    if (PQntuples(res) && !PQgetisnull(res, 0, 1))
-        buf_json_str(&b, api_cursor_sign_sorted(req, "noadr"[si], PQgetvalue(res, 0, 1)));
-    else
-        buf_puts(&b, "null");
-    if (PQntuples(res) && !PQgetisnull(res, 0, 2)) {
-        buf_puts(&b, ",\"total\":");
-        buf_puts(&b, PQgetvalue(res, 0, 2));
-    }
-    buf_putc(&b, '}');
-    http_reply_json(req, 200, b.data, b.len);
-    buf_free(&b);
+    api_reply_page_sorted(req, res, "noadr"[((list_ctx_t *)req->ctx)->si]);
 }
 
 /* GET /contracts: the caller's contracts, or a staff search over them — q
