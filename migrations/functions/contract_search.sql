@@ -535,27 +535,40 @@ BEGIN
     -- should hold the page at the token's share, the next two wider by what the last one held;
     -- the amount index and the GIN index intersected.  Before, planned for its values at every
     -- call, reading every candidate or walking the amount index (星载计算机, amount_desc).
-    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('amount_desc', 'amount_asc')
+    -- The registration order likewise, by the histogram of registered_at (in microseconds, the
+    -- cursor's unit).
+    IF NOT paged AND sp.rare_n > direct_n AND p_sort IN ('amount_desc', 'amount_asc', 'registered')
        AND key_cond = 'c.search_tsv @@ $5::tsquery' AND (tshare = 1 OR sp.rare_n * tshare >= 12 * (p_limit + 1)) THEN
-        SELECT st.histogram_bounds::text::bigint[] INTO bounds FROM pg_stats st
-        WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'contract_amount_fen';
+        IF p_sort = 'registered' THEN
+            SELECT array_agg((extract(epoch FROM u.b) * 1000000)::bigint ORDER BY u.o) INTO bounds
+            FROM pg_stats st, unnest(st.histogram_bounds::text::timestamptz[]) WITH ORDINALITY AS u(b, o)
+            WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'registered_at';
+        ELSE
+            SELECT st.histogram_bounds::text::bigint[] INTO bounds FROM pg_stats st
+            WHERE st.schemaname = current_schema() AND st.tablename = 'contracts' AND st.attname = 'contract_amount_fen';
+        END IF;
     END IF;
     IF cardinality(bounds) >= 3 THEN
         windowed := true;
         step := greatest(1, ceil((p_limit + 1) * 1.5 * (cardinality(bounds) - 1) / greatest(1, sp.rare_n * tshare)))::int;
-        u_val := coalesce(a_val::bigint, CASE WHEN p_sort = 'amount_desc' THEN 9223372036854775807 ELSE -1 END);
+        u_val := coalesce(a_val::bigint, CASE p_sort WHEN 'amount_desc' THEN 9223372036854775807
+                                                     WHEN 'registered' THEN 253402300799000000 ELSE -1 END);
         u_id := coalesce(a_id, 0);
         ids := '{}';
         keys := '{}';
         sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM (SELECT c.* FROM'
                       ' contracts c WHERE %s AND %s OFFSET 0) c WHERE %s ORDER BY %s LIMIT $18) x', key_expr, key_cond,
-                      CASE WHEN p_sort = 'amount_desc'
+                      CASE p_sort
+                      WHEN 'amount_desc'
                            THEN 'c.contract_amount_fen >= $21 AND (c.contract_amount_fen, c.id) < ($16::bigint, $17)'
-                           ELSE 'c.contract_amount_fen <= $21 AND (c.contract_amount_fen, c.id) > ($16::bigint, $17)' END,
+                      WHEN 'registered'
+                           THEN 'c.registered_at >= to_timestamp($21::numeric / 1000000)'
+                                ' AND (c.registered_at, c.id) < (to_timestamp($16::numeric / 1000000), $17)'
+                      ELSE 'c.contract_amount_fen <= $21 AND (c.contract_amount_fen, c.id) > ($16::bigint, $17)' END,
                       coalesce(nullif(array_to_string(array_remove(w_text, key_cond), ' AND '), ''), 'true'), ord);
         FOR k IN 1 .. 3 LOOP
             -- the far edge: step buckets on from the bucket of the near one (none left: no edge)
-            IF p_sort = 'amount_desc' THEN
+            IF p_sort <> 'amount_asc' THEN
                 SELECT bounds[max(i) - step] INTO edge FROM generate_subscripts(bounds, 1) i WHERE bounds[i] <= u_val;
                 edge := coalesce(edge, -1);
             ELSE
@@ -570,7 +583,7 @@ BEGIN
             EXIT WHEN paged;
             -- the next window: beyond this one's edge
             u_val := edge;
-            u_id := CASE WHEN p_sort = 'amount_desc' THEN 0 ELSE 9223372036854775807 END;
+            u_id := CASE WHEN p_sort <> 'amount_asc' THEN 0 ELSE 9223372036854775807 END;
             step := step * least(4, greatest(2, ceil(1.5 * (p_limit + 1 - cardinality(ids))
                                                      / greatest(1, coalesce(cardinality(got), 0)))));
         END LOOP;

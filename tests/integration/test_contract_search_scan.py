@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 from contract_fixtures import *  # noqa: F401,F403
-from contract_fixtures import (V1, contract_body, create_contract, make_actor, query, register, submit,
-                               submitted_contract)
+from contract_fixtures import (V1, contract_body, create_contract, make_actor, query, register, registered_contract,
+                               submit, submitted_contract)
 from market_fixtures import set_setting
 
 TAG = "zq" + uuid.uuid4().hex[:6]
@@ -313,3 +313,27 @@ def test_status_change_moves_a_contract_between_filters(api, cdb, users, varied)
     assert cid in got
     assert got == scan(cdb, "技术 合同", "status IN ('registered', 'cancelled') AND contract_type = 'development'"
                                         f" AND (seller_region_code LIKE '{reg}%%' OR buyer_region_code LIKE '{reg}%%')")
+
+
+def test_registration_order_by_windows_equals_scan(api, cdb, big, windows):
+    """A token in more than contract_search_direct_n contracts in the registration order: windows
+    of registration times cut by their histogram — every page as the registration order gives it."""
+    w = big.w
+    tag = "zr" + uuid.uuid4().hex[:6]
+    made = [registered_contract(api, cdb, w.m_seller["h"], w.officer["h"], w.seller, w.buyer,
+                                title=f"登记顺序{tag} 技术合同")["id"] for _ in range(40)]
+    with cdb.cursor() as cur:
+        cur.execute("ANALYZE contracts")
+    query(cdb, "SELECT contract_token_freq_refresh()")
+    want = [r["id"] for r in query(cdb, "SELECT id FROM contracts WHERE id = ANY (%s)"
+                                        " ORDER BY registered_at DESC, id DESC", made)]
+    got, first = pages(api, w.admin["h"], f"{V1}/contracts?q={tag}&sort=registered", limit=7)
+    assert got == want
+    assert first["total"] == {"value": 40, "exact": True}
+    got, _ = pages(api, w.officer["h"], f"{V1}/contracts?q={tag}%20技术&sort=registered&status=registered", limit=6)
+    assert got == want
+    tsq = query(cdb, "SELECT rare_tsq FROM contract_search_split(%s, 0.05, 1)", f"'{tag}':*")[0]["rare_tsq"]
+    query(cdb, "SELECT * FROM contract_search(NULL, NULL, NULL, true, NULL, %s, '{}', NULL, NULL, NULL, NULL,"
+               " NULL, NULL, NULL, NULL, NULL, 'registered', NULL, 5)", tsq)
+    assert query(cdb, "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE %s",
+                 "%c.registered_at >= to_timestamp($21%")[0]["n"] == 1
