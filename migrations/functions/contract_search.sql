@@ -236,6 +236,8 @@ DECLARE
     sql text;
     args1 text;         -- the literals of $1 … $15
     span record;        -- the ids' range, for the windows
+    n_docs bigint;      -- the contracts, as the statistics last counted them
+    id_cond text;       -- a window's ids: after the cursor ($17) up to its far edge ($16)
     lo bigint;
     hi bigint;
     width bigint;
@@ -377,7 +379,8 @@ BEGIN
     -- lexemes intersected (and with the text's rare tokens', if any), every token of the text
     -- rechecked with LIKE on those, the rest and the sort on those — where the probe would walk
     -- the sort order for a page that is not there
-    tag_n := tshare * coalesce((SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts'), 0);
+    n_docs := coalesce((SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts'), 0);
+    tag_n := tshare * n_docs;
     IF cardinality(tg) > 0 AND tshare < 1 AND tag_n <= tags_n
        AND (key_cond IS NULL OR (key_cond = 'c.search_tsv @@ $5::tsquery' AND sp.rare_n > direct_n))
     THEN
@@ -478,26 +481,23 @@ BEGIN
        AND (tshare = 1 OR sp.rare_n * tshare >= 12 * (p_limit + 1))
     THEN
         windowed := true;
-        SELECT min(x.id) AS lo, max(x.id) AS hi,
-               (SELECT s.n_docs FROM tsv_freq_stats s WHERE s.source = 'contracts') AS n_docs
-        INTO span FROM contracts x;
-        width := greatest(64, ceil(coalesce(span.n_docs, 0)::numeric * (p_limit + 1) * 1.5
+        SELECT min(x.id) AS lo, max(x.id) AS hi INTO span FROM contracts x;
+        width := greatest(64, ceil(n_docs::numeric * (p_limit + 1) * 1.5
                                    / greatest(1, sp.rare_n * tshare)))::bigint;
         ids := '{}';
         keys := '{}';
+        id_cond := CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
+                        ELSE 'c.id < $17 AND c.id >= $16::bigint' END;
         IF w_text = t THEN
             sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM contracts c WHERE %s'
                           ' ORDER BY %s LIMIT $18) x', key_expr,
-                          array_to_string(w_text || CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
-                                                         ELSE 'c.id < $17 AND c.id >= $16::bigint' END, ' AND '), ord);
+                          array_to_string(w_text || id_cond, ' AND '), ord);
         ELSE
             -- filters on the window's matches only (OFFSET 0): a generic plan knows no value, and
             -- walked an amount range's index testing every row's tokens (8,570 rows, 100 ms)
             sql := format('SELECT array_agg(x.id), array_agg(x.k) FROM (SELECT c.id, %s AS k FROM (SELECT c.* FROM'
                           ' contracts c WHERE %s AND %s OFFSET 0) c WHERE %s ORDER BY %s LIMIT $18) x', key_expr,
-                          key_cond, CASE WHEN p_sort = 'oldest' THEN 'c.id > $17 AND c.id <= $16::bigint'
-                                         ELSE 'c.id < $17 AND c.id >= $16::bigint' END,
-                          array_to_string(array_remove(w_text, key_cond), ' AND '), ord);
+                          key_cond, id_cond, array_to_string(array_remove(w_text, key_cond), ' AND '), ord);
         END IF;
         hi := CASE WHEN p_sort = 'oldest' THEN coalesce(a_id, span.lo - 1) ELSE coalesce(a_id, span.hi + 1) END;
         FOR k IN 1 .. 3 LOOP
